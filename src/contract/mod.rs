@@ -1,0 +1,14 @@
+//! The outward contract shared by the widget and the server (`../shared/contract.md`).
+//!
+//! Only `serde` types and pure parsing live here, with no `cfg`: the same source compiles to
+//! wasm for the widget and natively for the server.
+
+mod api;
+mod blocks;
+
+pub use api::{
+    AMAZON_SIGNATURE_ALGORITHM, ApiError, ApiErrorBody, BlockView, ButtonsRequest, ButtonsResponse,
+    MAX_BLOCKS_PER_REQUEST, MemberState, Price, ProductType, RenderButtonOptions, SessionResponse,
+    SignedConfig, UnavailableReason,
+};
+pub use blocks::{AttributeError, BlockKind, BlockSpec, ButtonColor, Device, Placement};

@@ -1,0 +1,394 @@
+//! Server settings from the contract's environment variables (contract §3).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use url::Url;
+
+/// Everything the server needs to know, checked once at start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `AMAZONPAY2_LISTEN`.
+    pub listen: SocketAddr,
+    /// `AMAZONPAY2_SHOP_ORIGIN`.
+    pub shop_origin: ShopOrigin,
+    /// The merchant's Amazon Pay identity.
+    pub amazon: AmazonAccount,
+    /// Where the private key comes from.
+    pub key: KeySource,
+    /// `AMAZONPAY2_DATA`.
+    pub data_dir: PathBuf,
+    /// `AMAZONPAY2_API_BASE`.
+    pub api_base: Url,
+    /// `AMAZONPAY2_CHECKOUT_JS`.
+    pub checkout_js: Url,
+    /// `AMAZONPAY2_WWW`: the shop pages served at the site root.
+    pub www_dir: PathBuf,
+    /// `AMAZONPAY2_WIDGET`: the built widget served at `/amazonpay2/`.
+    pub widget_dir: PathBuf,
+    /// Present in demo mode: the simulator runs beside the shop.
+    pub demo: Option<DemoSettings>,
+}
+
+/// The identifiers Seller Central gives the merchant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AmazonAccount {
+    /// 出品者ID.
+    pub merchant_id: String,
+    /// Store ID (`amzn1.application-oa2-client.…`).
+    pub store_id: String,
+    /// Public key ID (`SANDBOX-…`, `LIVE-…` or unprefixed).
+    pub public_key_id: String,
+    /// アクセスモード「テスト」.
+    pub sandbox: bool,
+}
+
+/// Where the private key comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// A PEM file (`AMAZONPAY2_PRIVATE_KEY`).
+    File(PathBuf),
+    /// Demo mode without a key: generated once and kept in the data folder.
+    Generated,
+}
+
+/// Demo-only settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DemoSettings {
+    /// `AMAZONPAY2_SIMULATOR_LISTEN`: the simulator's own address, i.e. its own origin.
+    pub simulator_listen: SocketAddr,
+}
+
+/// The shop's origin: scheme, host and port, nothing else. Every signed URL is built from it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ShopOrigin(Url);
+
+impl ShopOrigin {
+    /// Parses an origin such as `https://shop.example`; a path, query or credentials are refused
+    /// because they would make "under the shop origin" ambiguous.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let url = Url::parse(value.trim()).map_err(|e| format!("not a URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("must start with https:// or http://".into());
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("has no host".into());
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not carry credentials".into());
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err("must be an origin only, without path, query or fragment".into());
+        }
+        Ok(Self(url))
+    }
+
+    /// `https://shop.example` (no trailing slash), as browsers send it in `Origin`.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str().trim_end_matches('/')
+    }
+
+    /// Whether cookies must be `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.0.scheme() == "https"
+    }
+
+    /// An absolute URL under the origin for a path the server chose (never a browser).
+    pub fn url(&self, path_and_query: &str) -> String {
+        debug_assert!(path_and_query.starts_with('/'));
+        format!("{}{}", self.as_str(), path_and_query)
+    }
+}
+
+impl fmt::Debug for ShopOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ShopOrigin({})", self.as_str())
+    }
+}
+
+/// A setting that is missing or wrong; the message names the variable and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Some Amazon settings were given, not all: a half-configured shop must not start.
+    #[error(
+        "incomplete Amazon Pay settings: {} missing (set all four, or none for the demo)",
+        .0.join(", ")
+    )]
+    Incomplete(Vec<&'static str>),
+    /// A variable holds a value that cannot be right.
+    #[error("{name}: {problem}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// The values used by the demo when the Amazon settings are not given.
+pub mod demo_defaults {
+    /// A merchant ID in Amazon's shape.
+    pub const MERCHANT_ID: &str = "A2CRAFTCARTDEMO";
+    /// A Store ID in Amazon's shape.
+    pub const STORE_ID: &str = "amzn1.application-oa2-client.craftcartdemo00000000000000000";
+    /// A sandbox public key ID.
+    pub const PUBLIC_KEY_ID: &str = "SANDBOX-AMAZONPAY2DEMOKEY000000000";
+    /// Where the simulator listens.
+    pub const SIMULATOR_LISTEN: &str = "127.0.0.1:8081";
+}
+
+const AMAZON_VARS: [&str; 4] = [
+    "AMAZONPAY2_MERCHANT_ID",
+    "AMAZONPAY2_STORE_ID",
+    "AMAZONPAY2_PUBLIC_KEY_ID",
+    "AMAZONPAY2_PRIVATE_KEY",
+];
+
+impl Config {
+    /// Reads the process environment; `demo` is the `--demo` flag.
+    pub fn from_env(demo: bool) -> Result<Self, ConfigError> {
+        Self::from_vars(demo, |name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `var` (the environment, or a map in tests). Empty values count as
+    /// unset, as a blank line in a service file would.
+    pub fn from_vars(demo: bool, var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let given: Vec<&'static str> = AMAZON_VARS.into_iter().filter(|n| var(n).is_some()).collect();
+        let demo = demo || given.is_empty();
+        if !demo && given.len() < AMAZON_VARS.len() {
+            let missing = AMAZON_VARS.into_iter().filter(|n| var(n).is_none()).collect();
+            return Err(ConfigError::Incomplete(missing));
+        }
+
+        let listen = parse_addr("AMAZONPAY2_LISTEN", var("AMAZONPAY2_LISTEN"), "127.0.0.1:8080")?;
+        let shop_origin = match var("AMAZONPAY2_SHOP_ORIGIN") {
+            Some(value) => ShopOrigin::parse(&value)
+                .map_err(|problem| invalid("AMAZONPAY2_SHOP_ORIGIN", problem))?,
+            None if demo => ShopOrigin::parse(&format!("http://{listen}"))
+                .map_err(|problem| invalid("AMAZONPAY2_LISTEN", problem))?,
+            None => {
+                return Err(invalid(
+                    "AMAZONPAY2_SHOP_ORIGIN",
+                    "required outside the demo, e.g. https://shop.example".into(),
+                ));
+            }
+        };
+
+        let merchant_id = var("AMAZONPAY2_MERCHANT_ID")
+            .unwrap_or_else(|| demo_defaults::MERCHANT_ID.to_owned());
+        check_token("AMAZONPAY2_MERCHANT_ID", &merchant_id, |c| c.is_ascii_alphanumeric())?;
+        let store_id =
+            var("AMAZONPAY2_STORE_ID").unwrap_or_else(|| demo_defaults::STORE_ID.to_owned());
+        check_token("AMAZONPAY2_STORE_ID", &store_id, |c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
+        })?;
+        if !store_id.starts_with("amzn1.application-oa2-client.") {
+            return Err(invalid(
+                "AMAZONPAY2_STORE_ID",
+                "must start with amzn1.application-oa2-client. (Seller Central's Store ID)".into(),
+            ));
+        }
+        let public_key_id = var("AMAZONPAY2_PUBLIC_KEY_ID")
+            .unwrap_or_else(|| demo_defaults::PUBLIC_KEY_ID.to_owned());
+        check_token("AMAZONPAY2_PUBLIC_KEY_ID", &public_key_id, |c| {
+            c.is_ascii_alphanumeric() || c == '-'
+        })?;
+        let sandbox = sandbox_mode(demo, var("AMAZONPAY2_SANDBOX"), &public_key_id)?;
+        if !sandbox && !shop_origin.is_https() {
+            return Err(invalid(
+                "AMAZONPAY2_SHOP_ORIGIN",
+                "must be https:// in production (Amazon returns shoppers only to https)".into(),
+            ));
+        }
+
+        let key = match var("AMAZONPAY2_PRIVATE_KEY") {
+            Some(path) => KeySource::File(PathBuf::from(path)),
+            None => KeySource::Generated,
+        };
+
+        let demo = if demo {
+            let simulator_listen = parse_addr(
+                "AMAZONPAY2_SIMULATOR_LISTEN",
+                var("AMAZONPAY2_SIMULATOR_LISTEN"),
+                demo_defaults::SIMULATOR_LISTEN,
+            )?;
+            Some(DemoSettings { simulator_listen })
+        } else {
+            None
+        };
+        // In the demo Amazon is the simulator, whatever else is set: the demo must never reach
+        // (or try to reach) the real Amazon.
+        let (api_base, checkout_js) = match &demo {
+            Some(settings) => (
+                format!("http://{}", settings.simulator_listen),
+                format!("http://{}/checkout.js", settings.simulator_listen),
+            ),
+            None => (
+                var("AMAZONPAY2_API_BASE").unwrap_or_else(|| "https://pay-api.amazon.jp".into()),
+                var("AMAZONPAY2_CHECKOUT_JS").unwrap_or_else(|| {
+                    "https://static-fe.payments-amazon.com/checkout.js".into()
+                }),
+            ),
+        };
+
+        Ok(Self {
+            listen,
+            shop_origin,
+            amazon: AmazonAccount { merchant_id, store_id, public_key_id, sandbox },
+            key,
+            data_dir: PathBuf::from(var("AMAZONPAY2_DATA").unwrap_or_else(|| "./data".into())),
+            api_base: parse_url("AMAZONPAY2_API_BASE", &api_base)?,
+            checkout_js: parse_url("AMAZONPAY2_CHECKOUT_JS", &checkout_js)?,
+            www_dir: PathBuf::from(var("AMAZONPAY2_WWW").unwrap_or_else(|| "www".into())),
+            widget_dir: PathBuf::from(
+                var("AMAZONPAY2_WIDGET").unwrap_or_else(|| "target/widget".into()),
+            ),
+            demo,
+        })
+    }
+}
+
+/// Sandbox or production. The key ID's prefix decides when it has one, because checkout.js
+/// refuses a button whose `sandbox` contradicts it; an unprefixed key needs the explicit setting.
+fn sandbox_mode(demo: bool, value: Option<String>, public_key_id: &str) -> Result<bool, ConfigError> {
+    let upper = public_key_id.to_ascii_uppercase();
+    let from_prefix = if upper.starts_with("SANDBOX-") {
+        Some(true)
+    } else if upper.starts_with("LIVE-") {
+        Some(false)
+    } else {
+        None
+    };
+    let explicit = match value.as_deref() {
+        None => None,
+        Some("true" | "1") => Some(true),
+        Some("false" | "0") => Some(false),
+        Some(other) => {
+            return Err(invalid("AMAZONPAY2_SANDBOX", format!("'{other}' is not true or false")));
+        }
+    };
+    match (explicit, from_prefix) {
+        (Some(a), Some(b)) if a != b => Err(invalid(
+            "AMAZONPAY2_SANDBOX",
+            format!("{a} contradicts the public key ID prefix ({public_key_id})"),
+        )),
+        (Some(mode), _) | (None, Some(mode)) => Ok(mode),
+        (None, None) if demo => Ok(true),
+        (None, None) => Err(invalid(
+            "AMAZONPAY2_SANDBOX",
+            "required for an unprefixed public key ID: true (テスト) or false (本番)".into(),
+        )),
+    }
+}
+
+fn invalid(name: &'static str, problem: String) -> ConfigError {
+    ConfigError::Invalid { name, problem }
+}
+
+fn parse_addr(name: &'static str, value: Option<String>, default: &str) -> Result<SocketAddr, ConfigError> {
+    let value = value.unwrap_or_else(|| default.to_owned());
+    value
+        .parse()
+        .map_err(|_| invalid(name, format!("'{value}' is not an address such as 127.0.0.1:8080")))
+}
+
+fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| invalid(name, format!("not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(name, "must be an http(s) URL".into()));
+    }
+    Ok(url)
+}
+
+/// Identifiers end up in JSON, HTML and HTTP headers: only plain characters are accepted.
+fn check_token(name: &'static str, value: &str, allowed: impl Fn(char) -> bool) -> Result<(), ConfigError> {
+    if value.len() > 128 || !value.chars().all(allowed) {
+        return Err(invalid(name, "contains characters Seller Central never issues".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(demo: bool, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_vars(demo, |name| vars.get(name).cloned())
+    }
+
+    const PRODUCTION: &[(&str, &str)] = &[
+        ("AMAZONPAY2_MERCHANT_ID", "A1XXXXXXXXXXXX"),
+        ("AMAZONPAY2_STORE_ID", "amzn1.application-oa2-client.abc"),
+        ("AMAZONPAY2_PUBLIC_KEY_ID", "LIVE-AAAAAAAA"),
+        ("AMAZONPAY2_PRIVATE_KEY", "/etc/shop/key.pem"),
+        ("AMAZONPAY2_SHOP_ORIGIN", "https://shop.example"),
+    ];
+
+    #[test]
+    fn no_amazon_settings_means_the_demo_on_the_simulator() {
+        let config = config(false, &[]).unwrap();
+        assert!(config.demo.is_some());
+        assert!(config.amazon.sandbox);
+        assert_eq!(config.key, KeySource::Generated);
+        assert_eq!(config.shop_origin.as_str(), "http://127.0.0.1:8080");
+        assert_eq!(config.checkout_js.as_str(), "http://127.0.0.1:8081/checkout.js");
+    }
+
+    #[test]
+    fn production_settings_are_read_and_point_at_amazon() {
+        let config = config(false, PRODUCTION).unwrap();
+        assert!(config.demo.is_none());
+        assert!(!config.amazon.sandbox, "LIVE- key means production");
+        assert_eq!(config.api_base.as_str(), "https://pay-api.amazon.jp/");
+        assert_eq!(config.key, KeySource::File("/etc/shop/key.pem".into()));
+    }
+
+    #[test]
+    fn half_configured_shops_do_not_start() {
+        let err = config(false, &PRODUCTION[..2]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "incomplete Amazon Pay settings: AMAZONPAY2_PUBLIC_KEY_ID, AMAZONPAY2_PRIVATE_KEY missing (set all four, or none for the demo)"
+        );
+    }
+
+    #[test]
+    fn sandbox_must_agree_with_the_key_prefix_and_unprefixed_keys_need_it() {
+        let mut vars = PRODUCTION.to_vec();
+        vars.push(("AMAZONPAY2_SANDBOX", "true"));
+        assert!(config(false, &vars).unwrap_err().to_string().contains("contradicts"));
+        vars[2] = ("AMAZONPAY2_PUBLIC_KEY_ID", "AAAAAAAA");
+        assert!(config(false, &vars).unwrap().amazon.sandbox);
+        vars.pop();
+        assert!(config(false, &vars).unwrap_err().to_string().starts_with("AMAZONPAY2_SANDBOX"));
+        vars.push(("AMAZONPAY2_SANDBOX", "yes"));
+        assert!(config(false, &vars).is_err());
+    }
+
+    #[test]
+    fn shop_origins_are_origins_only_and_https_in_production() {
+        for bad in ["shop.example", "ftp://shop.example", "https://shop.example/shop", "https://u:p@shop.example", "https://shop.example/?a=1"] {
+            assert!(ShopOrigin::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(ShopOrigin::parse("https://shop.example/").unwrap().url("/x"), "https://shop.example/x");
+        let mut vars = PRODUCTION.to_vec();
+        vars[4] = ("AMAZONPAY2_SHOP_ORIGIN", "http://shop.example");
+        assert!(config(false, &vars).unwrap_err().to_string().contains("https"));
+    }
+
+    #[test]
+    fn identifiers_with_markup_are_refused() {
+        let mut vars = PRODUCTION.to_vec();
+        vars[0] = ("AMAZONPAY2_MERCHANT_ID", "A1\"><script>");
+        assert!(config(false, &vars).is_err());
+        vars[0] = ("AMAZONPAY2_MERCHANT_ID", "A1XXXXXXXXXXXX");
+        vars[1] = ("AMAZONPAY2_STORE_ID", "some-other-id");
+        assert!(config(false, &vars).is_err());
+    }
+}

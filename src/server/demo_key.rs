@@ -1,0 +1,81 @@
+//! The demo's key pair: generated once and kept in the data folder, so that a fresh machine runs
+//! the demo with no Amazon account and restarts keep the same key.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use rsa::RsaPrivateKey;
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+
+use super::keys::{KeyError, ShopKey};
+
+/// The file name inside `AMAZONPAY2_DATA`.
+const FILE_NAME: &str = "demo-private-key.pem";
+
+/// Why the demo key could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoKeyError {
+    /// Writing the new key failed.
+    #[error("cannot write the demo key to {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Generating or encoding failed.
+    #[error("cannot generate the demo key: {0}")]
+    Generate(String),
+    /// The stored key is unusable.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// Loads the demo key from `data_dir`, generating it first if there is none.
+pub fn load_or_generate(data_dir: &Path) -> Result<ShopKey, DemoKeyError> {
+    let path = data_dir.join(FILE_NAME);
+    if path.exists() {
+        return Ok(ShopKey::from_file(&path)?);
+    }
+    tracing::info!(path = %path.display(), "generating the demo's RSA-2048 key pair");
+    let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
+        .map_err(|e| DemoKeyError::Generate(e.to_string()))?;
+    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| DemoKeyError::Generate(e.to_string()))?;
+    write_private(&path, pem.as_bytes())
+        .map_err(|source| DemoKeyError::Write { path: path.clone(), source })?;
+    Ok(ShopKey::from_pem(pem.as_bytes())?)
+}
+
+/// Writes owner-readable only, through a temporary file, so that a crash never leaves half a key.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let temporary = path.with_extension("pem.tmp");
+    let mut file =
+        fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&temporary, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn the_demo_key_is_generated_once_private_and_reused() {
+        let dir = std::env::temp_dir().join(format!("amazonpay2-demo-key-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let first = load_or_generate(&dir).unwrap();
+        let mode = fs::metadata(dir.join(FILE_NAME)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let second = load_or_generate(&dir).unwrap();
+        assert_eq!(first.public_key_der(), second.public_key_der());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

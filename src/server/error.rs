@@ -1,0 +1,83 @@
+//! The server's one error type, turned into contract §5 JSON at the edge.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::contract;
+
+/// Everything an API handler can answer besides success.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The client sent something wrong.
+    Client {
+        /// 4xx status.
+        status: StatusCode,
+        /// Stable `snake_case` code.
+        code: &'static str,
+        /// A sentence for people.
+        message: String,
+    },
+    /// Our fault; logged with detail, answered without it.
+    Internal(String),
+}
+
+impl ApiError {
+    /// Any 4xx, with a code and a sentence.
+    pub fn client(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Client { status, code, message: message.into() }
+    }
+
+    /// A 400.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// A 403: the request came from somewhere it must not, or without its CSRF token.
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::FORBIDDEN, code, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            Self::Client { status, code, message } => (status, code, message),
+            Self::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "Something went wrong on the server; please try again.".to_owned(),
+                )
+            }
+        };
+        let body = contract::ApiError {
+            error: contract::ApiErrorBody { code: code.to_owned(), message },
+        };
+        (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(e) => Self::bad_request("invalid_request", e.body_text()),
+            JsonRejection::JsonSyntaxError(e) => Self::bad_request("malformed_json", e.body_text()),
+            JsonRejection::MissingJsonContentType(_) => Self::client(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send the request body as application/json.",
+            ),
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::client(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "The request body is larger than the API accepts.",
+                )
+            }
+            other => Self::bad_request("unreadable_body", other.body_text()),
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The shop-side HTTP service: signs button payloads, handles Amazon's returns, serves the
+//! widget and the shop pages, and in demo mode starts the Amazon Pay simulator beside itself.
+
+pub mod config;
+mod demo_key;
+mod error;
+pub mod guard;
+pub mod html;
+pub mod keys;
+mod payloads;
+mod routes;
+mod session;
+pub mod signing;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use tokio::net::TcpListener;
+use tower_http::cors::CorsLayer;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use self::config::{Config, KeySource};
+use self::keys::ShopKey;
+use self::routes::paths;
+use self::session::Sessions;
+use self::signing::ButtonSigner;
+use crate::simulator::{Simulator, SimulatorConfig};
+
+/// What every handler shares.
+pub struct AppState {
+    /// The settings.
+    pub config: Config,
+    /// Signs the payloads the server builds.
+    pub signer: ButtonSigner,
+    /// Shopper sessions.
+    pub sessions: Sessions,
+}
+
+impl AppState {
+    /// State for `config`, signing with `key`.
+    pub fn new(config: Config, key: Arc<ShopKey>) -> Self {
+        let signer = ButtonSigner::new(key, config.amazon.public_key_id.clone());
+        let sessions = Sessions::new(config.shop_origin.is_https());
+        Self { config, signer, sessions }
+    }
+}
+
+/// The whole shop-side application: API, widget files and shop pages.
+pub fn app(state: Arc<AppState>) -> Router {
+    let config = &state.config;
+    // The widget API is for the shop's own pages. Same-origin pages need no CORS at all; this
+    // grant exists only for a widget served from another origin than the shop pages, and it
+    // names the shop origin alone.
+    let cors = CorsLayer::new()
+        .allow_origin(HeaderValue::from_str(config.shop_origin.as_str()).into_iter().collect::<Vec<_>>())
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([header::CONTENT_TYPE, HeaderName::from_static(guard::CSRF_HEADER)]);
+    // Pages and widget files are read from disk on every request (a designer's edit shows at
+    // once); `no-cache` lets browsers keep them but revalidate with Last-Modified.
+    let www = ServeDir::new(&config.www_dir).append_index_html_on_directories(true);
+    let widget = ServeDir::new(&config.widget_dir);
+    Router::new()
+        .nest(paths::API, routes::api(config.demo.is_some()).layer(cors))
+        .nest_service("/amazonpay2", widget)
+        .fallback_service(www)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .with_state(state)
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A setting is missing or wrong.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The private key could not be loaded.
+    #[error(transparent)]
+    Key(#[from] keys::KeyError),
+    /// The demo key could not be made.
+    #[error(transparent)]
+    DemoKey(#[from] demo_key::DemoKeyError),
+    /// An address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: io::Error,
+    },
+    /// Serving failed.
+    #[error("server failed: {0}")]
+    Serve(io::Error),
+}
+
+/// The sockets the server listens on, bound before anything else starts so that a taken port
+/// fails at once.
+pub struct Listeners {
+    /// The shop's address.
+    pub shop: TcpListener,
+    /// The simulator's address (demo mode).
+    pub simulator: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the addresses `config` names.
+    pub async fn bind(config: &Config) -> Result<Self, ServerError> {
+        let shop = bind(config.listen).await?;
+        let simulator = match &config.demo {
+            Some(demo) => Some(bind(demo.simulator_listen).await?),
+            None => None,
+        };
+        Ok(Self { shop, simulator })
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// Loads the key named by the configuration (or the demo's).
+pub fn load_key(config: &Config) -> Result<ShopKey, ServerError> {
+    Ok(match &config.key {
+        KeySource::File(path) => ShopKey::from_file(path)?,
+        KeySource::Generated => demo_key::load_or_generate(&config.data_dir)?,
+    })
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    config: Config,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let key = Arc::new(load_key(&config)?);
+    tracing::info!(
+        merchant_id = %config.amazon.merchant_id,
+        public_key_id = %config.amazon.public_key_id,
+        sandbox = config.amazon.sandbox,
+        key = ?key,
+        "Amazon Pay settings loaded"
+    );
+    let (stop_simulator, simulator_stopped) = tokio::sync::watch::channel(false);
+    let simulator = match listeners.simulator {
+        Some(listener) => {
+            let simulator = Simulator::new(SimulatorConfig {
+                merchant_id: config.amazon.merchant_id.clone(),
+                store_id: config.amazon.store_id.clone(),
+                public_key_id: config.amazon.public_key_id.clone(),
+                public_key_der: key.public_key_der().to_vec(),
+                shop_origin: config.shop_origin.as_str().to_owned(),
+            });
+            let addr = listener.local_addr().map_err(ServerError::Serve)?;
+            tracing::info!("Amazon Pay simulator on http://{addr}/");
+            let mut stopped = simulator_stopped;
+            Some(tokio::spawn(async move {
+                axum::serve(listener, simulator.router())
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    })
+                    .await
+            }))
+        }
+        None => None,
+    };
+    let addr = listeners.shop.local_addr().map_err(ServerError::Serve)?;
+    tracing::info!("shop on http://{addr}/ (origin {})", config.shop_origin.as_str());
+    let state = Arc::new(AppState::new(config, key));
+    let result = axum::serve(listeners.shop, app(state)).with_graceful_shutdown(shutdown).await;
+    let _ = stop_simulator.send(true);
+    if let Some(task) = simulator {
+        let _ = task.await;
+    }
+    result.map_err(ServerError::Serve)
+}

@@ -1,0 +1,148 @@
+//! The payloads the server signs, built only from its configuration and server-side state.
+//!
+//! Nothing here takes a string from the browser: return URLs are fixed paths under the shop
+//! origin, and the only variable part is the session's own random state.
+
+use serde::Serialize;
+
+use super::config::{AmazonAccount, ShopOrigin};
+use super::routes::paths;
+
+/// What the shopper signs in for; decides where Amazon sends them back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInIntent {
+    /// The login block: log in, or sign up with the Amazon details.
+    Login,
+    /// My Page: link the Amazon account to the logged-in member.
+    Link,
+}
+
+impl SignInIntent {
+    /// The value in the return URL's `intent` parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Link => "link",
+        }
+    }
+
+    /// Parses the return URL's `intent` parameter.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "login" => Some(Self::Login),
+            "link" => Some(Self::Link),
+            _ => None,
+        }
+    }
+
+    /// Login needs the address book to prefill sign-up; linking needs only who the buyer is.
+    fn scopes(self) -> &'static [&'static str] {
+        match self {
+            Self::Login => &["name", "email", "postalCode", "shippingAddress", "phoneNumber"],
+            Self::Link => &["name", "email"],
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SignInPayload<'a> {
+    sign_in_return_url: String,
+    store_id: &'a str,
+    sign_in_scopes: &'a [&'a str],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CheckoutPayload<'a> {
+    web_checkout_details: WebCheckoutDetails,
+    store_id: &'a str,
+    scopes: &'a [&'a str],
+    charge_permission_type: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WebCheckoutDetails {
+    checkout_review_return_url: String,
+}
+
+/// Builds payload strings for one shop.
+pub struct PayloadBuilder<'a> {
+    /// The shop's origin.
+    pub origin: &'a ShopOrigin,
+    /// The shop's Amazon identity.
+    pub amazon: &'a AmazonAccount,
+}
+
+impl PayloadBuilder<'_> {
+    /// The `signInConfig` payload; `state` is the session's, checked when Amazon sends the
+    /// shopper back, so that a return cannot be replayed into another browser.
+    pub fn sign_in(&self, intent: SignInIntent, state: &str) -> String {
+        let payload = SignInPayload {
+            sign_in_return_url: self.origin.url(&format!(
+                "{}?intent={}&state={state}",
+                paths::SIGNIN_RETURN,
+                intent.as_str()
+            )),
+            store_id: &self.amazon.store_id,
+            sign_in_scopes: intent.scopes(),
+        };
+        to_json(&payload)
+    }
+
+    /// The `createCheckoutSessionConfig` payload for a one-time purchase.
+    pub fn checkout(&self) -> String {
+        let payload = CheckoutPayload {
+            web_checkout_details: WebCheckoutDetails {
+                checkout_review_return_url: self.origin.url(paths::CHECKOUT_REVIEW),
+            },
+            store_id: &self.amazon.store_id,
+            scopes: &["name", "email", "phoneNumber", "billingAddress"],
+            charge_permission_type: "OneTime",
+        };
+        to_json(&payload)
+    }
+}
+
+fn to_json(payload: &impl Serialize) -> String {
+    // Serializing plain structs of strings cannot fail.
+    serde_json::to_string(payload).expect("payload serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> AmazonAccount {
+        AmazonAccount {
+            merchant_id: "A1".into(),
+            store_id: "amzn1.application-oa2-client.abc".into(),
+            public_key_id: "SANDBOX-K".into(),
+            sandbox: true,
+        }
+    }
+
+    #[test]
+    fn sign_in_payload_returns_under_the_shop_origin_with_the_session_state() {
+        let origin = ShopOrigin::parse("https://shop.example").unwrap();
+        let amazon = account();
+        let builder = PayloadBuilder { origin: &origin, amazon: &amazon };
+        assert_eq!(
+            builder.sign_in(SignInIntent::Login, "S1"),
+            r#"{"signInReturnUrl":"https://shop.example/api/amazonpay2/signin/return?intent=login&state=S1","storeId":"amzn1.application-oa2-client.abc","signInScopes":["name","email","postalCode","shippingAddress","phoneNumber"]}"#
+        );
+        assert!(builder.sign_in(SignInIntent::Link, "S1").contains("intent=link"));
+    }
+
+    #[test]
+    fn checkout_payload_has_the_review_url_store_and_scopes() {
+        let origin = ShopOrigin::parse("https://shop.example").unwrap();
+        let amazon = account();
+        let builder = PayloadBuilder { origin: &origin, amazon: &amazon };
+        assert_eq!(
+            builder.checkout(),
+            r#"{"webCheckoutDetails":{"checkoutReviewReturnUrl":"https://shop.example/api/amazonpay2/checkout/review"},"storeId":"amzn1.application-oa2-client.abc","scopes":["name","email","phoneNumber","billingAddress"],"chargePermissionType":"OneTime"}"#
+        );
+    }
+}

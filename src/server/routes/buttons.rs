@@ -1,0 +1,95 @@
+//! `POST /api/amazonpay2/buttons`: every block of a page answered in one request.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::HeaderMap;
+use axum_extra::extract::CookieJar;
+
+use super::no_store;
+use crate::contract::{
+    BlockKind, BlockSpec, BlockView, ButtonsRequest, ButtonsResponse, MAX_BLOCKS_PER_REQUEST,
+    ProductType, RenderButtonOptions, SignedConfig,
+};
+use crate::server::AppState;
+use crate::server::error::ApiError;
+use crate::server::guard::reject_foreign_origin;
+use crate::server::payloads::{PayloadBuilder, SignInIntent};
+use crate::server::session::Session;
+
+/// Answers the widget: the shopper's state and, per block, a signed button or what to show.
+pub async fn buttons(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Result<Json<ButtonsRequest>, JsonRejection>,
+) -> Result<(CookieJar, [(&'static str, &'static str); 1], Json<ButtonsResponse>), ApiError> {
+    reject_foreign_origin(&headers, &app.config.shop_origin)?;
+    let Json(request) = body?;
+    if request.blocks.is_empty() {
+        return Err(ApiError::bad_request("no_blocks", "Describe at least one block."));
+    }
+    if request.blocks.len() > MAX_BLOCKS_PER_REQUEST {
+        return Err(ApiError::bad_request(
+            "too_many_blocks",
+            format!("At most {MAX_BLOCKS_PER_REQUEST} blocks per request."),
+        ));
+    }
+    let (session, jar) = app.sessions.find_or_start(jar);
+    let blocks = request
+        .blocks
+        .iter()
+        .map(|spec| view(&app, &session, spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    let response = ButtonsResponse {
+        member: super::member_state(&session),
+        csrf_token: session.csrf_token.clone(),
+        checkout_js: app.config.checkout_js.to_string(),
+        blocks,
+    };
+    Ok((jar, no_store(), Json(response)))
+}
+
+/// What one block shows for this shopper.
+fn view(app: &AppState, session: &Session, spec: &BlockSpec) -> Result<BlockView, ApiError> {
+    let builder = PayloadBuilder { origin: &app.config.shop_origin, amazon: &app.config.amazon };
+    let (product_type, payload) = match (spec.kind, &session.member) {
+        (BlockKind::Checkout, _) => (ProductType::PayAndShip, builder.checkout()),
+        (BlockKind::Login, None) => {
+            (ProductType::SignIn, builder.sign_in(SignInIntent::Login, &session.signin_state))
+        }
+        (BlockKind::Mypage, Some(member)) if !member.linked => {
+            (ProductType::SignIn, builder.sign_in(SignInIntent::Link, &session.signin_state))
+        }
+        (BlockKind::Mypage, Some(_)) => return Ok(BlockView::Linked),
+        (BlockKind::Login, Some(_)) | (BlockKind::Mypage, None) => return Ok(BlockView::Nothing),
+    };
+    let signed = app.signer.sign(payload).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(BlockView::Button { options: options(app, spec, product_type, signed) })
+}
+
+fn options(
+    app: &AppState,
+    spec: &BlockSpec,
+    product_type: ProductType,
+    signed: SignedConfig,
+) -> RenderButtonOptions {
+    let (create_checkout_session_config, sign_in_config) = match product_type {
+        ProductType::PayAndShip => (Some(signed), None),
+        ProductType::SignIn => (None, Some(signed)),
+    };
+    RenderButtonOptions {
+        merchant_id: app.config.amazon.merchant_id.clone(),
+        ledger_currency: "JPY".to_owned(),
+        checkout_language: "ja_JP".to_owned(),
+        sandbox: app.config.amazon.sandbox,
+        placement: spec.placement,
+        product_type,
+        button_color: spec.button_color,
+        estimated_order_amount: None,
+        create_checkout_session_config,
+        sign_in_config,
+    }
+}

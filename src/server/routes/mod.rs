@@ -1,0 +1,69 @@
+//! The API under `/api/amazonpay2/`.
+
+mod account;
+mod buttons;
+mod returns;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+
+use super::AppState;
+use super::error::ApiError;
+use super::session::Session;
+use crate::contract::MemberState;
+
+/// The API's paths; return URLs in signed payloads are built from these.
+pub mod paths {
+    /// Where the API lives.
+    pub const API: &str = "/api/amazonpay2";
+    /// Amazon's sign-in return (signed into `signInReturnUrl`).
+    pub const SIGNIN_RETURN: &str = "/api/amazonpay2/signin/return";
+    /// Amazon's checkout review return (signed into `checkoutReviewReturnUrl`).
+    pub const CHECKOUT_REVIEW: &str = "/api/amazonpay2/checkout/review";
+}
+
+/// The largest request body the API reads; the biggest real one (32 blocks) is under 3 KiB.
+const BODY_LIMIT: usize = 16 * 1024;
+
+/// The API router (mounted at [`paths::API`]).
+pub fn api(demo: bool) -> Router<Arc<AppState>> {
+    let mut router = Router::new()
+        .route("/buttons", post(buttons::buttons))
+        .route("/session", get(account::session))
+        .route("/link", delete(account::unlink))
+        .route("/signin/return", get(returns::signin_return))
+        .route("/checkout/review", get(returns::checkout_review));
+    if demo {
+        router = router
+            .route("/demo/login", post(account::demo_login))
+            .route("/demo/logout", post(account::demo_logout));
+    }
+    router
+        .fallback(|| async {
+            ApiError::client(StatusCode::NOT_FOUND, "not_found", "No such API endpoint.")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::client(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This endpoint does not accept that method.",
+            )
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+fn member_state(session: &Session) -> MemberState {
+    match &session.member {
+        None => MemberState::Guest,
+        Some(member) => MemberState::Member { name: member.name.clone(), linked: member.linked },
+    }
+}
+
+/// Per-shopper answers must never be cached by a proxy or the browser.
+fn no_store() -> [(&'static str, &'static str); 1] {
+    [("cache-control", "no-store")]
+}

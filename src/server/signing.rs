@@ -1,0 +1,143 @@
+//! Button payload signatures (`AMZN-PAY-RSASSA-PSS-V2`), with a cache.
+//!
+//! A button signature carries no timestamp, so the same payload string can keep its signature:
+//! page loads of the same shopper and the same cart cost one RSA operation, not one each.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ring::digest::{SHA256, digest};
+
+use super::keys::ShopKey;
+use crate::contract::{AMAZON_SIGNATURE_ALGORITHM, SignedConfig};
+
+/// Entries kept before the cache starts afresh. Sign-in payloads carry a per-session state, so
+/// the cache holds about one entry per active shopper; this bounds memory at a few MiB.
+const CACHE_CAPACITY: usize = 16_384;
+
+/// Signs payloads the server built. It has no entry point that takes a browser's string.
+pub struct ButtonSigner {
+    key: Arc<ShopKey>,
+    public_key_id: String,
+    cache: RwLock<HashMap<String, String>>,
+}
+
+/// Signing failed: only a broken system random source can cause it.
+#[derive(Debug, thiserror::Error)]
+#[error("signing failed (system random source unavailable)")]
+pub struct SignError;
+
+/// `"AMZN-PAY-RSASSA-PSS-V2\n" + hex(sha256(payload))`: what is signed, and what Amazon rebuilds
+/// from `payloadJSON` to verify.
+pub fn string_to_sign(algorithm: &str, payload_json: &str) -> String {
+    let hash = digest(&SHA256, payload_json.as_bytes());
+    format!("{algorithm}\n{}", hex(hash.as_ref()))
+}
+
+/// Lower-case hex, as Amazon's string-to-sign uses.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    out
+}
+
+impl ButtonSigner {
+    /// A signer for the shop's key and its Seller Central key ID.
+    pub fn new(key: Arc<ShopKey>, public_key_id: String) -> Self {
+        Self { key, public_key_id, cache: RwLock::new(HashMap::new()) }
+    }
+
+    /// The config object for `renderButton`, reusing the signature of an identical payload.
+    pub(crate) fn sign(&self, payload_json: String) -> Result<SignedConfig, SignError> {
+        let cached = self.read_cache().get(&payload_json).cloned();
+        let signature = match cached {
+            Some(signature) => signature,
+            None => {
+                let signature = self.sign_uncached(&payload_json)?;
+                let mut cache = self.write_cache();
+                if cache.len() >= CACHE_CAPACITY {
+                    cache.clear();
+                }
+                cache.insert(payload_json.clone(), signature.clone());
+                signature
+            }
+        };
+        Ok(SignedConfig {
+            payload_json,
+            signature,
+            public_key_id: self.public_key_id.clone(),
+            algorithm: AMAZON_SIGNATURE_ALGORITHM.to_owned(),
+        })
+    }
+
+    /// One fresh RSA signature, base64 (the benchmark measures this).
+    pub fn sign_uncached(&self, payload_json: &str) -> Result<String, SignError> {
+        let message = string_to_sign(AMAZON_SIGNATURE_ALGORITHM, payload_json);
+        let signature = self.key.sign(message.as_bytes()).map_err(|_| SignError)?;
+        Ok(BASE64.encode(signature))
+    }
+
+    // A poisoned lock only means another request panicked mid-insert; the map is still a
+    // valid cache, so keep using it rather than failing every later request.
+    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, String>> {
+        self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_cache(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, String>> {
+        self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ring::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
+
+    use super::*;
+    use crate::server::keys::tests::TEST_PKCS8;
+
+    fn signer() -> ButtonSigner {
+        let key = Arc::new(ShopKey::from_pem(TEST_PKCS8.as_bytes()).unwrap());
+        ButtonSigner::new(key, "SANDBOX-TEST".into())
+    }
+
+    #[test]
+    fn string_to_sign_is_algorithm_newline_hex_sha256() {
+        assert_eq!(
+            string_to_sign("AMZN-PAY-RSASSA-PSS-V2", "abc"),
+            "AMZN-PAY-RSASSA-PSS-V2\nba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn signed_config_verifies_over_the_exact_payload_string() {
+        let signer = signer();
+        let payload = r#"{"signInReturnUrl":"https://shop.example/r","storeId":"amzn1.application-oa2-client.x"}"#;
+        let config = signer.sign(payload.to_owned()).unwrap();
+        assert_eq!(config.payload_json, payload);
+        assert_eq!(config.algorithm, "AMZN-PAY-RSASSA-PSS-V2");
+        assert_eq!(config.public_key_id, "SANDBOX-TEST");
+        let signature = BASE64.decode(&config.signature).unwrap();
+        let public = UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, signer.key.public_key_der());
+        public.verify(string_to_sign(&config.algorithm, payload).as_bytes(), &signature).unwrap();
+        let other = string_to_sign(&config.algorithm, &payload.replace("shop", "evil"));
+        assert!(public.verify(other.as_bytes(), &signature).is_err());
+    }
+
+    #[test]
+    fn identical_payloads_reuse_their_signature_and_others_do_not() {
+        let signer = signer();
+        let first = signer.sign("{\"a\":1}".into()).unwrap();
+        let again = signer.sign("{\"a\":1}".into()).unwrap();
+        let other = signer.sign("{\"a\":2}".into()).unwrap();
+        // PSS is randomised: equal signatures can only come from the cache.
+        assert_eq!(first.signature, again.signature);
+        assert_ne!(first.signature, other.signature);
+        assert_ne!(signer.sign_uncached("{\"a\":1}").unwrap(), first.signature);
+    }
+}

@@ -1,0 +1,117 @@
+//! The Amazon Pay simulator: Amazon's side of Checkout v2, offline.
+//!
+//! It runs on its own address (its own origin, as Amazon is), serves its checkout.js and its
+//! hosted sign-in and checkout pages, and trusts exactly one merchant: the shop, through the
+//! public key of the shop's key pair, as Amazon trusts the key registered in Seller Central.
+
+mod hosted;
+mod signature;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::rand::{SecureRandom, SystemRandom};
+
+pub use self::signature::{RegisteredKey, SignatureProblem};
+
+/// Amazon's checkout.js, as the simulator serves it.
+const CHECKOUT_JS: &str = include_str!("checkout.js");
+
+/// What the simulator knows about its one merchant (Seller Central's registration).
+#[derive(Clone, Debug)]
+pub struct SimulatorConfig {
+    /// 出品者ID.
+    pub merchant_id: String,
+    /// Store ID.
+    pub store_id: String,
+    /// The registered public key's ID.
+    pub public_key_id: String,
+    /// The registered public key, PKCS#1 DER.
+    pub public_key_der: Vec<u8>,
+    /// The shop origin registered as a JavaScript origin / return domain.
+    pub shop_origin: String,
+}
+
+/// The simulator and its in-memory state.
+#[derive(Clone)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: SimulatorConfig,
+    key: RegisteredKey,
+    rng: SystemRandom,
+    /// Hosted-page visits between the button click and the shopper's "continue".
+    flows: Mutex<HashMap<String, hosted::Flow>>,
+    /// Issued buyer tokens (sign-in), for getBuyer.
+    buyer_tokens: Mutex<HashMap<String, Instant>>,
+    /// Checkout sessions by ID, with their review URL.
+    checkout_sessions: Mutex<HashMap<String, hosted::CheckoutSession>>,
+}
+
+/// How long hosted-page flows and buyer tokens live.
+const FLOW_LIFETIME: Duration = Duration::from_secs(60 * 60);
+
+impl Simulator {
+    /// A simulator for one merchant.
+    ///
+    /// # Panics
+    /// If `public_key_der` is not an RSA public key: the shop's own key always is.
+    pub fn new(config: SimulatorConfig) -> Self {
+        let key = RegisteredKey::from_pkcs1_der(&config.public_key_der)
+            .expect("the shop's public key is a valid RSA key");
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                key,
+                rng: SystemRandom::new(),
+                flows: Mutex::new(HashMap::new()),
+                buyer_tokens: Mutex::new(HashMap::new()),
+                checkout_sessions: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The simulator's HTTP routes.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/checkout.js", get(checkout_js))
+            .route("/checkout/initiate", post(hosted::initiate))
+            .route("/checkout/continue", post(hosted::continue_flow))
+            .route("/checkout/initiate_auth", get(hosted::initiate_auth))
+            .route("/checkout/signout", get(hosted::signout))
+            .layer(DefaultBodyLimit::max(64 * 1024))
+            .with_state(self.clone())
+    }
+
+    fn token(&self, bytes: usize) -> String {
+        let mut buffer = vec![0u8; bytes];
+        // Without a random source nothing can be issued; the simulator is a test double.
+        self.inner.rng.fill(&mut buffer).expect("system random source unavailable");
+        URL_SAFE_NO_PAD.encode(buffer)
+    }
+}
+
+async fn checkout_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "application/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        CHECKOUT_JS,
+    )
+}
+
+/// Locks a map; a poisoned lock still guards a consistent map (single inserts and removes).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

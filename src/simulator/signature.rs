@@ -1,0 +1,111 @@
+//! Amazon's side of the button signature: rebuild the string to sign from `payloadJSON` and verify
+//! it with the public key registered for the merchant, under either algorithm.
+//!
+//! Verification uses only the public key, so the RustCrypto `rsa` crate is fine here (its Marvin
+//! advisory concerns private-key decryption); ring cannot verify the 20-byte salt of V1.
+
+use rsa::RsaPublicKey;
+use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::pss::Pss;
+use sha2::{Digest, Sha256};
+
+use crate::server::signing::string_to_sign;
+
+/// The algorithms Amazon accepts, with their PSS salt lengths.
+const ALGORITHMS: [(&str, usize); 2] = [("AMZN-PAY-RSASSA-PSS", 20), ("AMZN-PAY-RSASSA-PSS-V2", 32)];
+
+/// The algorithm checkout.js assumes when a config names none.
+pub const DEFAULT_ALGORITHM: &str = "AMZN-PAY-RSASSA-PSS";
+
+/// A merchant's registered public key.
+#[derive(Clone, Debug)]
+pub struct RegisteredKey(RsaPublicKey);
+
+/// Why a signature was not accepted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SignatureProblem {
+    /// The algorithm name is not one Amazon knows.
+    UnknownAlgorithm,
+    /// The signature is not base64, or does not verify.
+    Mismatch,
+}
+
+impl RegisteredKey {
+    /// From a PKCS#1 `RSAPublicKey` DER.
+    pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, rsa::pkcs1::Error> {
+        Ok(Self(RsaPublicKey::from_pkcs1_der(der)?))
+    }
+
+    /// Verifies a base64 signature over `algorithm + "\n" + hex(sha256(text))`.
+    pub fn verify(&self, algorithm: &str, text: &str, signature_b64: &str) -> Result<(), SignatureProblem> {
+        let salt = ALGORITHMS
+            .iter()
+            .find(|(name, _)| *name == algorithm)
+            .map(|(_, salt)| *salt)
+            .ok_or(SignatureProblem::UnknownAlgorithm)?;
+        let signature = base64_decode(signature_b64).ok_or(SignatureProblem::Mismatch)?;
+        let hashed = Sha256::digest(string_to_sign(algorithm, text).as_bytes());
+        self.0
+            .verify(Pss::new_with_salt::<Sha256>(salt), &hashed, &signature)
+            .map_err(|_| SignatureProblem::Mismatch)
+    }
+}
+
+/// Standard base64; whitespace (from a wrapped form field) is ignored as Amazon does.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(compact).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rsa::RsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+
+    use super::*;
+    use crate::server::keys::ShopKey;
+    use crate::server::keys::tests::TEST_PKCS8;
+    use crate::server::signing::ButtonSigner;
+
+    fn registered() -> RegisteredKey {
+        let key = ShopKey::from_pem(TEST_PKCS8.as_bytes()).unwrap();
+        RegisteredKey::from_pkcs1_der(key.public_key_der()).unwrap()
+    }
+
+    #[test]
+    fn our_v2_signatures_verify_and_tampering_is_caught() {
+        let key = Arc::new(ShopKey::from_pem(TEST_PKCS8.as_bytes()).unwrap());
+        let signer = ButtonSigner::new(key, "K".into());
+        let signature = signer.sign_uncached("{\"a\":1}").unwrap();
+        let registered = registered();
+        assert_eq!(registered.verify("AMZN-PAY-RSASSA-PSS-V2", "{\"a\":1}", &signature), Ok(()));
+        assert_eq!(
+            registered.verify("AMZN-PAY-RSASSA-PSS-V2", "{\"a\": 1}", &signature),
+            Err(SignatureProblem::Mismatch),
+            "a whitespace change is a different payload"
+        );
+        assert_eq!(
+            registered.verify("AMZN-PAY-RSASSA-PSS", "{\"a\":1}", &signature),
+            Err(SignatureProblem::Mismatch),
+            "V1 expects a 20-byte salt"
+        );
+        assert_eq!(registered.verify("RS256", "{}", &signature), Err(SignatureProblem::UnknownAlgorithm));
+        assert_eq!(registered.verify("AMZN-PAY-RSASSA-PSS-V2", "{}", "%%%"), Err(SignatureProblem::Mismatch));
+    }
+
+    #[test]
+    fn v1_signatures_with_a_20_byte_salt_verify_as_the_sdks_make_them() {
+        let private = RsaPrivateKey::from_pkcs8_pem(TEST_PKCS8).unwrap();
+        let text = "{\"storeId\":\"x\"}";
+        let hashed = Sha256::digest(string_to_sign("AMZN-PAY-RSASSA-PSS", text).as_bytes());
+        let signature = private
+            .sign_with_rng(&mut rand::rngs::OsRng, Pss::new_with_salt::<Sha256>(20), &hashed)
+            .unwrap();
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(signature);
+        assert_eq!(registered().verify(DEFAULT_ALGORITHM, text, &b64), Ok(()));
+    }
+}
