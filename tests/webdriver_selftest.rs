@@ -33,22 +33,15 @@ async fn webdriver_client_works() {
 
     let driver = Chromedriver::start().await.expect("chromedriver starts");
     let pgid = driver.pgid();
-    let browser = Browser::open(&driver, BrowserOptions::default())
-        .await
-        .expect("session opens");
+    let browser = Browser::open(&driver, BrowserOptions::default()).await.expect("session opens");
+    // Chromium must share chromedriver's process group, or Drop could not clean it up.
+    assert!(live_group_members(pgid).len() > 2, "Chromium is not in chromedriver's process group");
 
     browser.goto(&format!("{base}/")).await.unwrap();
     assert_eq!(browser.current_url().await.unwrap(), format!("{base}/"));
     let button = browser.find("#go").await.unwrap();
     assert_eq!(browser.text(&button).await.unwrap(), "Go");
-    assert_eq!(
-        browser
-            .attribute(&button, "data-kind")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("primary")
-    );
+    assert_eq!(browser.attribute(&button, "data-kind").await.unwrap().as_deref(), Some("primary"));
     assert_eq!(browser.attribute(&button, "missing").await.unwrap(), None);
     assert_eq!(browser.find_all(".item").await.unwrap().len(), 2);
     assert!(browser.find("#nope").await.is_err());
@@ -67,87 +60,49 @@ async fn webdriver_client_works() {
     assert_eq!(browser.text(&out).await.unwrap(), "clicked");
 
     // Scripts: arguments, element round trip, async callback, and a timed-out wait.
-    let sum = browser
-        .execute(
-            "return arguments[0] + arguments[1];",
-            vec![json!(2), json!(3)],
-        )
-        .await
-        .unwrap();
+    let sum = browser.execute("return arguments[0] + arguments[1];", vec![json!(2), json!(3)]).await.unwrap();
     assert_eq!(sum, json!(5));
-    let id = browser
-        .execute("return arguments[0].id;", vec![out.to_json()])
-        .await
-        .unwrap();
+    let id = browser.execute("return arguments[0].id;", vec![out.to_json()]).await.unwrap();
     assert_eq!(id, json!("out"));
     let later = browser
-        .execute_async(
-            "const done = arguments[0]; setTimeout(() => done('later'), 50);",
-            vec![],
-        )
+        .execute_async("const done = arguments[0]; setTimeout(() => done('later'), 50);", vec![])
         .await
         .unwrap();
     assert_eq!(later, json!("later"));
     let err = browser
-        .wait_for(
-            "document.querySelector('#never').id",
-            Duration::from_millis(200),
-            "a missing element",
-        )
+        .wait_for("document.querySelector('#never').id", Duration::from_millis(200), "a missing element")
         .await
         .unwrap_err();
     assert!(err.to_string().contains("a missing element"), "{err}");
 
     browser.set_window_size(800, 600).await.unwrap();
-    assert_eq!(
-        browser
-            .execute("return window.outerWidth;", vec![])
-            .await
-            .unwrap(),
-        json!(800)
-    );
+    assert_eq!(browser.execute("return window.outerWidth;", vec![]).await.unwrap(), json!(800));
 
     let _ = browser.browser_log().await.unwrap(); // drain anything from the first page
     browser.goto(&format!("{base}/errors")).await.unwrap();
     let log = browser.browser_log().await.unwrap();
-    let has = |level: &str, text: &str| {
-        log.iter()
-            .any(|e| e.level == level && e.message.contains(text))
-    };
-    assert!(
-        has("SEVERE", "Uncaught Error: selftest-uncaught"),
-        "{log:?}"
-    );
+    let has = |level: &str, text: &str| log.iter().any(|e| e.level == level && e.message.contains(text));
+    assert!(has("SEVERE", "Uncaught Error: selftest-uncaught"), "{log:?}");
     assert!(has("WARNING", "selftest-warning"), "{log:?}");
 
     let png = browser.screenshot_png().await.unwrap();
-    assert!(
-        png.starts_with(b"\x89PNG\r\n\x1a\n"),
-        "not a PNG: {:?}",
-        &png[..png.len().min(8)]
-    );
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG: {:?}", &png[..png.len().min(8)]);
     browser.quit().await.unwrap();
 
     // A phone-sized session; dropped without quit(), as a panicking test would.
-    let phone = Browser::open(
-        &driver,
-        BrowserOptions {
-            width: 390,
-            height: 844,
-            mobile: true,
-        },
-    )
-    .await
-    .unwrap();
+    let phone =
+        Browser::open(&driver, BrowserOptions { width: 390, height: 844, mobile: true }).await.unwrap();
     phone.goto(&format!("{base}/")).await.unwrap();
-    let metrics = phone.execute("return [innerWidth, navigator.maxTouchPoints > 0, /Mobile/.test(navigator.userAgent)];", vec![]).await.unwrap();
+    let metrics = phone
+        .execute(
+            "return [innerWidth, navigator.maxTouchPoints > 0, /Mobile/.test(navigator.userAgent)];",
+            vec![],
+        )
+        .await
+        .unwrap();
     assert_eq!(metrics, json!([390, true, true]));
     drop(phone);
 
     drop(driver);
-    assert_eq!(
-        live_group_members(pgid),
-        Vec::<u32>::new(),
-        "chromedriver/Chromium processes left behind"
-    );
+    assert_eq!(live_group_members(pgid), Vec::<u32>::new(), "chromedriver/Chromium processes left behind");
 }

@@ -6,20 +6,23 @@
 //! with [`Browser::execute`].
 #![allow(dead_code)] // each test crate that does `mod common;` uses a different subset
 
-use std::fmt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+use std::{fmt, io};
 
 use base64::Engine as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// The W3C key under which an element reference travels in JSON (WebDriver spec, "web element
-/// identifier"; note the final `f`).
+/// The W3C "web element identifier": the key under which element references travel in JSON.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// Quiet, reproducible headless Chromium: no sandbox (we run as root in a container), no GPU,
+/// no /dev/shm (often tiny in containers), no background traffic, updates or first-run UI.
+const CHROME_ARGS: &str = "--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage \
+     --disable-background-networking --disable-component-update --no-first-run --disable-sync";
 const MOBILE_USER_AGENT: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 \
      (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36";
 
@@ -32,8 +35,8 @@ pub enum WebDriverError {
     Protocol { error: String, message: String },
     /// A wait ran out; the text says what was awaited and what was last seen.
     Timeout(String),
-    /// chromedriver could not be started (or a scratch directory could not be made).
-    Spawn(std::io::Error),
+    /// chromedriver could not be started (or a profile directory could not be made).
+    Spawn(io::Error),
 }
 
 impl fmt::Display for WebDriverError {
@@ -56,21 +59,20 @@ impl From<reqwest::Error> for WebDriverError {
 }
 
 /// The chromedriver binary: `$CHROMEDRIVER`, else `chromedriver` on `$PATH`, else
-/// `/usr/bin/chromedriver`. `None` when none of these exists (tests then skip).
+/// `/usr/bin/chromedriver`; `None` when there is none (tests then skip).
 pub fn chromedriver_binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CHROMEDRIVER").filter(|p| !p.is_empty()) {
         return Some(path.into());
     }
-    let on_path = std::env::var_os("PATH").and_then(|dirs| {
-        std::env::split_paths(&dirs)
-            .map(|d| d.join("chromedriver"))
-            .find(|p| p.is_file())
-    });
-    on_path.or_else(|| Some(PathBuf::from("/usr/bin/chromedriver")).filter(|p| p.is_file()))
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/bin")])
+        .map(|dir| dir.join("chromedriver"))
+        .find(|p| p.is_file())
 }
 
 /// Live (non-zombie) processes in process group `pgid`, read from `/proc` (Linux only; empty
-/// elsewhere). Used to wait for Chromium to really be gone.
+/// elsewhere). Lets Drop wait until Chromium is really gone, and tests assert that it is.
 pub fn live_group_members(pgid: u32) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -78,7 +80,7 @@ pub fn live_group_members(pgid: u32) -> Vec<u32> {
     dir.filter_map(|entry| {
         let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // "pid (comm) state ppid pgrp ...": comm may hold spaces or parentheses.
+        // "pid (comm) state ppid pgrp ...", and comm may itself contain spaces or parentheses.
         let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
         let (state, _ppid, pgrp) = (fields.next()?, fields.next()?, fields.next()?);
         (state != "Z" && pgrp.parse() == Ok(pgid)).then_some(pid)
@@ -89,9 +91,8 @@ pub fn live_group_members(pgid: u32) -> Vec<u32> {
 /// A running chromedriver on a free loopback port.
 ///
 /// chromedriver starts Chromium, which forks zygotes, renderers and a crash handler. Killing
-/// only chromedriver would orphan them, so chromedriver runs as the leader of its own process
-/// group (which all of those inherit) and Drop signals the whole group: a panicking test leaves
-/// no browser behind.
+/// only chromedriver would orphan them, so chromedriver leads its own process group (which all
+/// of them inherit) and Drop signals that whole group: even a panicking test leaves no browser.
 pub struct Chromedriver {
     child: Child,
     url: String,
@@ -102,36 +103,35 @@ impl Chromedriver {
     /// Spawns chromedriver and waits (up to 10 s) until `GET /status` reports ready.
     /// Set `CHROMEDRIVER_LOG=/path` to get chromedriver's verbose log for debugging.
     pub async fn start() -> Result<Chromedriver, WebDriverError> {
-        let binary = chromedriver_binary().unwrap_or_else(|| "chromedriver".into());
-        // A free port: bind :0 and release it (chromedriver cannot report the port it chose).
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
+        // A free port: bind :0 and release it (chromedriver cannot report a port it chose).
         let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
+            .and_then(|listener| listener.local_addr())
             .map_err(WebDriverError::Spawn)?
             .port();
-        let mut cmd = Command::new(binary);
+        let mut cmd = Command::new(chromedriver_binary().unwrap_or("chromedriver".into()));
         cmd.arg(format!("--port={port}")).process_group(0);
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         if let Some(log) = std::env::var_os("CHROMEDRIVER_LOG") {
             cmd.arg("--verbose").arg(format!("--log-path={}", log.display()));
         }
         let child = cmd.spawn().map_err(WebDriverError::Spawn)?;
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build();
-        // Built before polling so that an early return below still kills the process group.
-        let mut driver = Chromedriver { child, url: format!("http://127.0.0.1:{port}"), http: http? };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // Built before polling, so that returning an error below kills the process again.
+        let mut driver = Chromedriver { child, url: format!("http://127.0.0.1:{port}"), http };
+        let (status, deadline) = (format!("{}/status", driver.url), Instant::now() + 10 * SECOND);
         loop {
-            let status_url = format!("{}/status", driver.url);
-            if send(&driver.http, Method::GET, &status_url, None).await.is_ok_and(|v| v["ready"] == true) {
+            let ready = send(&driver.http, Method::GET, &status, None).await;
+            if ready.is_ok_and(|v| v["ready"] == true) {
                 return Ok(driver);
             }
             if let Ok(Some(exit)) = driver.child.try_wait() {
                 let message = format!("chromedriver exited early ({exit})");
-                return Err(WebDriverError::Spawn(std::io::Error::other(message)));
+                return Err(WebDriverError::Spawn(io::Error::other(message)));
             }
             if Instant::now() > deadline {
-                return Err(WebDriverError::Timeout(format!("chromedriver not ready after 10 s")));
+                return Err(WebDriverError::Timeout("chromedriver /status not ready in 10 s".into()));
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(POLL).await;
         }
     }
 
@@ -149,23 +149,18 @@ impl Chromedriver {
 impl Drop for Chromedriver {
     fn drop(&mut self) {
         let pgid = self.child.id();
-        // Spelled `kill -s SIG -- -PGID` on purpose: procps-ng 4's `kill -SIG -PGID` parses
-        // the group as an option and signals pid -1, i.e. every process we may signal.
+        // Spelled `kill -s SIG -- -PGID` on purpose: procps-ng's `kill -SIG -PGID` reads the
+        // group as an option and signals pid -1, i.e. every process we are allowed to signal.
         let signal = |sig: &str| {
-            if pgid > 1 {
-                let group = format!("-{pgid}");
-                let _ = Command::new("kill")
-                    .args(["-s", sig, "--", &group])
-                    .stderr(Stdio::null())
-                    .status();
-            }
+            let group = format!("-{pgid}");
+            let _ = Command::new("kill").args(["-s", sig, "--", &group]).stderr(Stdio::null()).status();
         };
-        // SIGTERM lets Chromium shut down cleanly; SIGKILL whatever is still alive after 5 s.
-        // The group id cannot be reused meanwhile: chromedriver is not reaped until `wait`.
+        // SIGTERM lets Chromium exit cleanly; SIGKILL whatever still lives after 5 s. The group
+        // id cannot be reused meanwhile: chromedriver stays unreaped (a zombie) until `wait`.
         signal("TERM");
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + 5 * SECOND;
         while !live_group_members(pgid).is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(POLL);
         }
         if !live_group_members(pgid).is_empty() {
             signal("KILL");
@@ -174,22 +169,22 @@ impl Drop for Chromedriver {
     }
 }
 
+const SECOND: Duration = Duration::from_secs(1);
+const POLL: Duration = Duration::from_millis(50);
+
 /// Window size and device emulation for [`Browser::open`].
 #[derive(Clone, Copy, Debug)]
 pub struct BrowserOptions {
     pub width: u32,
     pub height: u32,
-    /// Emulate a phone: `width`×`height` CSS-pixel viewport, touch, DPR 2, Android user agent.
+    /// Emulate a phone: `width`×`height` CSS-pixel screen, touch, DPR 2, Android user agent.
+    /// As on a real phone, pages without `<meta name="viewport">` lay out 980 px wide.
     pub mobile: bool,
 }
 
 impl Default for BrowserOptions {
     fn default() -> Self {
-        BrowserOptions {
-            width: 1280,
-            height: 800,
-            mobile: false,
-        }
+        BrowserOptions { width: 1280, height: 800, mobile: false }
     }
 }
 
@@ -207,26 +202,24 @@ impl Element {
 
     /// Reads an element reference out of a script result or a find response.
     pub fn from_json(value: &Value) -> Option<Element> {
-        Some(Element {
-            id: value.get(ELEMENT_KEY)?.as_str()?.to_owned(),
-        })
+        Some(Element { id: value.get(ELEMENT_KEY)?.as_str()?.to_owned() })
     }
 }
 
-/// One line of the browser's console log: level is `SEVERE`, `WARNING`, `INFO` or `DEBUG`.
+/// One entry of the browser's console log; `level` is `SEVERE`, `WARNING`, `INFO` or `DEBUG`.
 #[derive(Clone, Debug)]
 pub struct LogEntry {
     pub level: String,
     pub message: String,
 }
 
-/// One WebDriver session, i.e. one headless Chromium with a fresh profile.
+/// One WebDriver session, i.e. one headless Chromium with a fresh profile directory.
 ///
-/// Dropping it without [`Browser::quit`] (say, in a panicking test) still ends the session
-/// with a blocking request, so that the throwaway profile directory can be deleted.
+/// Dropping it without [`Browser::quit`] (say, in a panicking test) still ends the session,
+/// with a blocking request, so that Chromium exits and the profile can be deleted.
 pub struct Browser {
     http: reqwest::Client,
-    /// `host:port` of chromedriver, for the blocking DELETE in Drop.
+    /// `127.0.0.1:port` of chromedriver; Drop speaks plain HTTP to it.
     driver_addr: String,
     session: String,
     profile: PathBuf,
@@ -235,41 +228,22 @@ pub struct Browser {
 
 impl Browser {
     /// Starts Chromium (`$CHROME`, else /usr/bin/chromium) and opens a session.
-    pub async fn open(
-        driver: &Chromedriver,
-        opts: BrowserOptions,
-    ) -> Result<Browser, WebDriverError> {
+    pub async fn open(driver: &Chromedriver, opts: BrowserOptions) -> Result<Browser, WebDriverError> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let profile = std::env::temp_dir().join(format!(
-            "amazonpay2-chrome-{}-{}-{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let profile = std::env::temp_dir().join(format!("amazonpay2-chrome-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&profile); // a leftover from a killed run with our pid
         std::fs::create_dir_all(&profile).map_err(WebDriverError::Spawn)?;
         let (w, h) = (opts.width, opts.height);
-        let binary = std::env::var("CHROME").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let args = [
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-        ];
-        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let mut args: Vec<String> = CHROME_ARGS.split(' ').map(String::from).collect();
         args.push(format!("--window-size={w},{h}"));
         args.push(format!("--user-data-dir={}", profile.display()));
+        let binary = std::env::var("CHROME").unwrap_or("/usr/bin/chromium".into());
         let mut chrome = json!({ "binary": binary, "args": args });
         if opts.mobile {
-            chrome["mobileEmulation"] = json!({
-                "deviceMetrics": { "width": w, "height": h, "pixelRatio": 2.0, "touch": true, "mobile": true },
-                "userAgent": MOBILE_USER_AGENT,
-            });
+            let metrics =
+                json!({ "width": w, "height": h, "pixelRatio": 2.0, "touch": true, "mobile": true });
+            chrome["mobileEmulation"] = json!({ "deviceMetrics": metrics, "userAgent": MOBILE_USER_AGENT });
         }
         let caps = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
@@ -278,216 +252,124 @@ impl Browser {
             "pageLoadStrategy": "normal",
             "timeouts": { "pageLoad": 30_000, "script": 30_000, "implicit": 0 },
         }}});
-        let created = send(
-            &driver.http,
-            Method::POST,
-            &format!("{}/session", driver.url),
-            Some(caps),
-        )
-        .await;
-        let session = match created.map(|v| v["sessionId"].as_str().map(str::to_owned)) {
-            Ok(Some(id)) => id,
-            other => {
-                let _ = std::fs::remove_dir_all(&profile);
-                return Err(other
-                    .err()
-                    .unwrap_or_else(|| protocol("invalid response", "no sessionId")));
-            }
-        };
+        let url = format!("{}/session", driver.url);
+        let created = send(&driver.http, Method::POST, &url, Some(caps)).await.and_then(|v| {
+            let id = v["sessionId"].as_str().map(str::to_owned);
+            id.ok_or_else(|| protocol("invalid response", &v.to_string()))
+        });
+        let session = created.inspect_err(|_| drop(std::fs::remove_dir_all(&profile)))?;
         let driver_addr = driver.url.trim_start_matches("http://").to_owned();
-        Ok(Browser {
-            http: driver.http.clone(),
-            driver_addr,
-            session,
-            profile,
-            quit: false,
-        })
+        Ok(Browser { http: driver.http.clone(), driver_addr, session, profile, quit: false })
     }
 
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, WebDriverError> {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, WebDriverError> {
         let url = format!("http://{}/session/{}{path}", self.driver_addr, self.session);
         send(&self.http, method, &url, body).await
     }
 
+    async fn get(&self, path: &str) -> Result<Value, WebDriverError> {
+        self.call(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Result<Value, WebDriverError> {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
     /// Navigates and waits for the load event (`pageLoadStrategy: normal`).
     pub async fn goto(&self, url: &str) -> Result<(), WebDriverError> {
-        self.call(Method::POST, "/url", Some(json!({ "url": url })))
-            .await
-            .map(drop)
+        self.post("/url", json!({ "url": url })).await.map(drop)
     }
 
     pub async fn current_url(&self) -> Result<String, WebDriverError> {
-        Ok(self
-            .call(Method::GET, "/url", None)
-            .await?
-            .as_str()
-            .unwrap_or_default()
-            .to_owned())
+        Ok(string(self.get("/url").await?))
     }
 
-    /// Runs `script` as a function body (use `return`); `arguments[i]` are `args`.
+    /// Runs `script` as a function body (so: `return ...`); `arguments[i]` are the `args`.
     pub async fn execute(&self, script: &str, args: Vec<Value>) -> Result<Value, WebDriverError> {
-        self.call(
-            Method::POST,
-            "/execute/sync",
-            Some(json!({ "script": script, "args": args })),
-        )
-        .await
+        self.post("/execute/sync", json!({ "script": script, "args": args })).await
     }
 
-    /// Like [`Browser::execute`], but the result is what the script passes to its last
-    /// argument, the callback: `arguments[arguments.length - 1](value)`.
-    pub async fn execute_async(
-        &self,
-        script: &str,
-        args: Vec<Value>,
-    ) -> Result<Value, WebDriverError> {
-        self.call(
-            Method::POST,
-            "/execute/async",
-            Some(json!({ "script": script, "args": args })),
-        )
-        .await
+    /// Like [`Browser::execute`], but the result is what the script passes to the callback
+    /// appended to its arguments: `arguments[arguments.length - 1](result)`.
+    pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Result<Value, WebDriverError> {
+        self.post("/execute/async", json!({ "script": script, "args": args })).await
     }
 
-    /// The first element matching a CSS selector; `no such element` if there is none.
+    /// The first element matching a CSS selector; a `no such element` error if none does.
     pub async fn find(&self, css: &str) -> Result<Element, WebDriverError> {
-        let found = self
-            .call(
-                Method::POST,
-                "/element",
-                Some(json!({ "using": "css selector", "value": css })),
-            )
-            .await?;
+        let found = self.post("/element", json!({ "using": "css selector", "value": css })).await?;
         Element::from_json(&found).ok_or_else(|| protocol("invalid response", &found.to_string()))
     }
 
     pub async fn find_all(&self, css: &str) -> Result<Vec<Element>, WebDriverError> {
-        let found = self
-            .call(
-                Method::POST,
-                "/elements",
-                Some(json!({ "using": "css selector", "value": css })),
-            )
-            .await?;
-        Ok(found
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Element::from_json)
-            .collect())
+        let found = self.post("/elements", json!({ "using": "css selector", "value": css })).await?;
+        Ok(found.as_array().into_iter().flatten().filter_map(Element::from_json).collect())
     }
 
     /// A real (trusted) click at the element's centre, after scrolling it into view.
     pub async fn click(&self, element: &Element) -> Result<(), WebDriverError> {
-        self.call(
-            Method::POST,
-            &format!("/element/{}/click", element.id),
-            None,
-        )
-        .await
-        .map(drop)
+        self.post(&format!("/element/{}/click", element.id), json!({})).await.map(drop)
     }
 
     /// The rendered (visible) text.
     pub async fn text(&self, element: &Element) -> Result<String, WebDriverError> {
-        let text = self
-            .call(Method::GET, &format!("/element/{}/text", element.id), None)
-            .await?;
-        Ok(text.as_str().unwrap_or_default().to_owned())
+        Ok(string(self.get(&format!("/element/{}/text", element.id)).await?))
     }
 
-    /// The attribute (or, for a few like `value`, the property); `None` when absent.
-    pub async fn attribute(
-        &self,
-        element: &Element,
-        name: &str,
-    ) -> Result<Option<String>, WebDriverError> {
-        let value = self
-            .call(
-                Method::GET,
-                &format!("/element/{}/attribute/{name}", element.id),
-                None,
-            )
-            .await?;
+    /// The attribute (or, for a few such as `value`, the property); `None` when absent.
+    pub async fn attribute(&self, element: &Element, name: &str) -> Result<Option<String>, WebDriverError> {
+        let value = self.get(&format!("/element/{}/attribute/{name}", element.id)).await?;
         Ok(value.as_str().map(str::to_owned))
     }
 
-    /// Evaluates the JS expression every 50 ms until it is truthy and returns that value.
-    /// A `javascript error` (e.g. the element does not exist yet) counts as "not yet".
+    /// Evaluates a JS expression every 50 ms until it is truthy and returns that value. A
+    /// `javascript error` (e.g. the element does not exist yet) counts as "not yet".
     pub async fn wait_for(
         &self,
         expression: &str,
         timeout: Duration,
         description: &str,
     ) -> Result<Value, WebDriverError> {
-        let deadline = Instant::now() + timeout;
-        let script = format!("return ({expression});");
+        let (script, deadline) = (format!("return ({expression});"), Instant::now() + timeout);
         loop {
             let last = match self.execute(&script, vec![]).await {
-                Ok(v) if truthy(&v) => return Ok(v),
-                Ok(v) => v.to_string(),
-                Err(WebDriverError::Protocol { error, message }) if error == "javascript error" => {
-                    message
-                }
+                Ok(value) if truthy(&value) => return Ok(value),
+                Ok(value) => value.to_string(),
+                Err(WebDriverError::Protocol { error, message }) if error == "javascript error" => message,
                 Err(e) => return Err(e),
             };
             if Instant::now() >= deadline {
-                return Err(WebDriverError::Timeout(format!(
-                    "{description} (after {timeout:?}; last value: {last})"
-                )));
+                let what = format!("{description} (waited {timeout:?}; last value: {last})");
+                return Err(WebDriverError::Timeout(what));
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(POLL).await;
         }
     }
 
-    /// Console messages and uncaught errors (`Uncaught Error: ...`, also unhandled promise
-    /// rejections) since the previous call: chromedriver hands each entry out only once. The
-    /// capture starts with the session, so it includes scripts that run before DOMContentLoaded.
+    /// Console messages and uncaught errors (`Uncaught Error: ...`, unhandled rejections too)
+    /// since the previous call: chromedriver hands out each entry once. Capture starts with the
+    /// session, so it includes scripts that run before DOMContentLoaded.
     pub async fn browser_log(&self) -> Result<Vec<LogEntry>, WebDriverError> {
-        let entries = self
-            .call(Method::POST, "/se/log", Some(json!({ "type": "browser" })))
-            .await?;
+        let entries = self.post("/se/log", json!({ "type": "browser" })).await?;
         let entries = entries.as_array().into_iter().flatten();
-        let field = |e: &Value, k: &str| e[k].as_str().unwrap_or_default().to_owned();
-        Ok(entries
-            .map(|e| LogEntry {
-                level: field(e, "level"),
-                message: field(e, "message"),
-            })
-            .collect())
+        let entry =
+            |e: &Value| LogEntry { level: string(e["level"].clone()), message: string(e["message"].clone()) };
+        Ok(entries.map(entry).collect())
     }
 
     /// A PNG of the viewport.
     pub async fn screenshot_png(&self) -> Result<Vec<u8>, WebDriverError> {
-        let data = self.call(Method::GET, "/screenshot", None).await?;
-        base64::engine::general_purpose::STANDARD
-            .decode(data.as_str().unwrap_or_default())
-            .map_err(|e| {
-                protocol(
-                    "invalid response",
-                    &format!("screenshot is not base64: {e}"),
-                )
-            })
+        let data = string(self.get("/screenshot").await?);
+        let png = base64::engine::general_purpose::STANDARD.decode(data);
+        png.map_err(|e| protocol("invalid response", &format!("screenshot is not base64: {e}")))
     }
 
-    /// Resizes the outer window (mobile emulation keeps its own fixed viewport).
+    /// Resizes the outer window (mobile emulation keeps its fixed screen size).
     pub async fn set_window_size(&self, width: u32, height: u32) -> Result<(), WebDriverError> {
-        self.call(
-            Method::POST,
-            "/window/rect",
-            Some(json!({ "width": width, "height": height })),
-        )
-        .await
-        .map(drop)
+        self.post("/window/rect", json!({ "width": width, "height": height })).await.map(drop)
     }
 
-    /// Ends the session (Chromium exits) and deletes the profile directory.
+    /// Ends the session (Chromium exits); Drop then deletes the profile directory.
     pub async fn quit(mut self) -> Result<(), WebDriverError> {
         self.quit = true;
         self.call(Method::DELETE, "", None).await.map(drop)
@@ -497,56 +379,53 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         if !self.quit {
-            // Drop cannot await; a blocking HTTP/1.1 request to loopback is short and simple.
+            // Drop cannot await; one blocking HTTP/1.1 request over loopback is simple enough.
+            // chromedriver answers once Chromium is gone but keeps the connection open, so
+            // the first bytes of the answer are all we wait for.
             use std::io::{Read, Write};
             if let Ok(mut stream) = std::net::TcpStream::connect(&self.driver_addr) {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let (session, host) = (&self.session, &self.driver_addr);
                 let request = format!(
-                    "DELETE /session/{} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-                    self.session, self.driver_addr
+                    "DELETE /session/{session} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
                 );
-                let _ = stream
-                    .write_all(request.as_bytes())
-                    .and_then(|()| stream.read_to_end(&mut Vec::new()));
+                let _ = stream.set_read_timeout(Some(10 * SECOND));
+                let _ = stream.write_all(request.as_bytes()).and_then(|()| stream.read(&mut [0; 256]));
             }
         }
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
-/// One WebDriver command: returns the response's `value`, or its W3C error as `Protocol`.
+/// One WebDriver command: the response's `value`, or its W3C error as `Protocol`.
 async fn send(
     http: &reqwest::Client,
     method: Method,
     url: &str,
     body: Option<Value>,
 ) -> Result<Value, WebDriverError> {
-    let mut request = http.request(method.clone(), url);
-    if method == Method::POST {
-        // chromedriver insists on a JSON body for every POST, even an empty one.
-        request = request.json(&body.unwrap_or_else(|| json!({})));
+    let mut request = http.request(method, url);
+    if let Some(body) = body {
+        request = request.json(&body);
     }
-    let response: Value = request.send().await?.json().await?;
-    let value = response.get("value").cloned().unwrap_or(Value::Null);
-    match value.get("error").and_then(Value::as_str) {
-        Some(error) => Err(protocol(
-            error,
-            value["message"].as_str().unwrap_or_default(),
-        )),
+    let mut response: Value = request.send().await?.json().await?;
+    let value = response.get_mut("value").map(Value::take).unwrap_or_default();
+    match value["error"].as_str() {
+        Some(error) => Err(protocol(error, value["message"].as_str().unwrap_or_default())),
         None => Ok(value),
     }
 }
 
 fn protocol(error: &str, message: &str) -> WebDriverError {
-    WebDriverError::Protocol {
-        error: error.to_owned(),
-        message: message.to_owned(),
-    }
+    WebDriverError::Protocol { error: error.to_owned(), message: message.to_owned() }
+}
+
+fn string(value: Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
 }
 
 /// JavaScript truthiness of a JSON result (NaN already arrives as null).
-fn truthy(v: &Value) -> bool {
-    match v {
+fn truthy(value: &Value) -> bool {
+    match value {
         Value::Null => false,
         Value::Bool(b) => *b,
         Value::Number(n) => n.as_f64() != Some(0.0),

@@ -1,0 +1,106 @@
+//! Amazon's checkout.js: loaded once per page, only when a button will be drawn, and called so
+//! that whatever it throws stays inside the block.
+
+use std::cell::RefCell;
+
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::HtmlScriptElement;
+
+use super::error::{WidgetError, describe_js};
+use crate::contract::RenderButtonOptions;
+
+/// How long checkout.js may take to load before the block says Amazon Pay is unavailable.
+const LOAD_TIMEOUT_MS: i32 = 10_000;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(catch, js_namespace = ["amazon", "Pay"], js_name = renderButton)]
+    fn render_button_js(selector: &str, options: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+thread_local! {
+    /// The one load of checkout.js for this page, shared by every caller.
+    static LOADING: RefCell<Option<Promise>> = const { RefCell::new(None) };
+}
+
+/// Loads checkout.js from `src` unless `amazon.Pay` is already there (a shop may include it
+/// itself). Every call awaits the same single load.
+pub async fn load(src: &str) -> Result<(), WidgetError> {
+    if has_render_button() {
+        return Ok(());
+    }
+    let promise = LOADING.with(|loading| {
+        loading.borrow_mut().get_or_insert_with(|| start_loading(src)).clone()
+    });
+    let outcome = JsFuture::from(promise).await;
+    if let Err(reason) = outcome {
+        // Let a later attempt (say, after the shopper's network came back) try again.
+        LOADING.with(|loading| loading.borrow_mut().take());
+        return Err(WidgetError::CheckoutJs(describe_js(&reason)));
+    }
+    if has_render_button() {
+        Ok(())
+    } else {
+        LOADING.with(|loading| loading.borrow_mut().take());
+        Err(WidgetError::CheckoutJs("the script did not define amazon.Pay.renderButton".into()))
+    }
+}
+
+fn start_loading(src: &str) -> Promise {
+    let src = src.to_owned();
+    Promise::new(&mut move |resolve: Function, reject: Function| {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("no document"));
+            return;
+        };
+        let script = match document.create_element("script").map(JsCast::unchecked_into::<HtmlScriptElement>) {
+            Ok(script) => script,
+            Err(e) => {
+                let _ = reject.call1(&JsValue::NULL, &e);
+                return;
+            }
+        };
+        script.set_src(&src);
+        script.set_async(true);
+        script.set_onload(Some(&resolve));
+        let failed = JsValue::from_str(&format!("failed to load {src}"));
+        let on_error = reject.bind1(&JsValue::NULL, &failed);
+        script.set_onerror(Some(on_error.unchecked_ref()));
+        let timed_out = JsValue::from_str(&format!("timed out loading {src}"));
+        let on_timeout = reject.bind1(&JsValue::NULL, &timed_out);
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(on_timeout.unchecked_ref(), LOAD_TIMEOUT_MS);
+        }
+        let parent = document.head().map(JsCast::unchecked_into).or_else(|| document.document_element());
+        match parent {
+            Some(parent) => {
+                let _ = parent.append_child(&script);
+            }
+            None => {
+                let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("no <head> to load into"));
+            }
+        }
+    })
+}
+
+fn has_render_button() -> bool {
+    let Some(window) = web_sys::window() else { return false };
+    let get = |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok();
+    get(&window, "amazon")
+        .filter(|v| v.is_object())
+        .and_then(|amazon| get(&amazon, "Pay"))
+        .filter(|v| v.is_object())
+        .and_then(|pay| get(&pay, "renderButton"))
+        .is_some_and(|f| f.is_function())
+}
+
+/// Draws the Amazon button into the element with id `container_id`.
+pub fn render_button(container_id: &str, options: &RenderButtonOptions) -> Result<(), WidgetError> {
+    let options = serde::Serialize::serialize(options, &serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| WidgetError::Render(e.to_string()))?;
+    render_button_js(&format!("#{container_id}"), &options)
+        .map(drop)
+        .map_err(|thrown| WidgetError::Render(describe_js(&thrown)))
+}

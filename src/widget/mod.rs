@@ -1,0 +1,515 @@
+//! The widget: finds the blocks, asks the server once, keeps to one Amazon button per page.
+//!
+//! `widget.js` (the loader) calls [`boot`] once the wasm is ready. Everything after that is the
+//! [`Runtime`]: it claims blocks, mounts a Yew app in each, fetches every block's view in one
+//! request, applies the one-button rule, loads checkout.js only for a winner, and watches the
+//! page (late blocks, removed blocks, visibility changes) to keep the rule true.
+
+mod amazon;
+mod api;
+pub mod blocks;
+mod error;
+pub mod rule;
+mod settings;
+pub mod texts;
+mod view;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::rc::{Rc, Weak};
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{Element, MutationObserver, MutationObserverInit};
+use yew::{AppHandle, Callback, Renderer};
+
+pub use self::error::WidgetError;
+pub use self::settings::Settings;
+use self::view::{BlockProps, Display, Layout};
+use crate::contract::{BlockKind, BlockSpec, BlockView, Device};
+
+/// Entry point for the loader: starts the widget for the whole document, once.
+#[wasm_bindgen]
+pub fn boot(settings: JsValue) {
+    thread_local! {
+        static BOOTED: Cell<bool> = const { Cell::new(false) };
+    }
+    if BOOTED.with(|booted| booted.replace(true)) {
+        return;
+    }
+    let settings = Settings::from_js(&settings);
+    wasm_bindgen_futures::spawn_local(async move {
+        settings::dom_ready().await;
+        let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        else {
+            return;
+        };
+        // The page's runtime lives as long as the page.
+        std::mem::forget(Runtime::start(root, settings));
+    });
+}
+
+/// The widget at work on one part of a page (the whole document, or a test's own section).
+pub struct Runtime {
+    root: Element,
+    settings: Settings,
+    state: RefCell<State>,
+    me: Weak<Runtime>,
+    observer: RefCell<Option<(MutationObserver, Closure<dyn FnMut()>)>>,
+    on_resize: RefCell<Option<Closure<dyn FnMut()>>>,
+}
+
+#[derive(Default)]
+struct State {
+    blocks: Vec<Rc<Block>>,
+    next_id: u32,
+    /// Answers per block description.
+    views: HashMap<BlockSpec, BlockView>,
+    /// Descriptions asked for and not answered yet.
+    pending: HashSet<BlockSpec>,
+    /// Descriptions whose request failed.
+    failed: HashMap<BlockSpec, WidgetError>,
+    csrf_token: Option<String>,
+    checkout_js: Option<String>,
+    amazon: AmazonScript,
+    unlink: (bool, bool),
+    reconcile_scheduled: bool,
+}
+
+/// Where checkout.js stands on this page.
+#[derive(Clone, Debug, Default, PartialEq)]
+enum AmazonScript {
+    #[default]
+    NotNeeded,
+    Loading,
+    Ready,
+    Failed(WidgetError),
+}
+
+struct Block {
+    id: u32,
+    element: Element,
+    spec: Option<BlockSpec>,
+    device: Device,
+    name: String,
+    app: RefCell<AppHandle<view::Block>>,
+    props: RefCell<BlockProps>,
+    warned_about: Cell<Option<u32>>,
+}
+
+/// Numbers containers across runtimes so that ids never repeat on a page.
+fn next_container_id() -> String {
+    thread_local! {
+        static COUNTER: Cell<u32> = const { Cell::new(0) };
+    }
+    let n = COUNTER.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    });
+    format!("amazonpay2-button-{n}")
+}
+
+impl Runtime {
+    /// Starts the widget on the blocks inside `root`, and keeps watching it.
+    pub fn start(root: Element, settings: Settings) -> Rc<Self> {
+        settings::install_style(&root);
+        let runtime = Rc::new_cyclic(|me| Self {
+            root,
+            settings,
+            state: RefCell::new(State::default()),
+            me: me.clone(),
+            observer: RefCell::new(None),
+            on_resize: RefCell::new(None),
+        });
+        runtime.watch();
+        runtime.reconcile();
+        runtime
+    }
+
+    /// Stops watching the page and unmounts every block (tests; a page never needs it).
+    pub fn stop(&self) {
+        if let Some((observer, _)) = self.observer.borrow_mut().take() {
+            observer.disconnect();
+        }
+        if let (Some(window), Some(on_resize)) = (web_sys::window(), self.on_resize.borrow_mut().take()) {
+            let _ = window.remove_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref());
+        }
+        let blocks = std::mem::take(&mut self.state.borrow_mut().blocks);
+        for block in blocks {
+            if let Ok(block) = Rc::try_unwrap(block) {
+                block.app.into_inner().destroy();
+            }
+        }
+    }
+
+    /// Which block holds the Amazon button now (by its `data-amazonpay2-block` number).
+    pub fn winner(&self) -> Option<u32> {
+        self.state.borrow().blocks.iter().find(|b| matches!(b.props.borrow().display, Display::Button { .. })).map(|b| b.id)
+    }
+
+    fn watch(&self) {
+        let me = self.me.clone();
+        let schedule = move || {
+            if let Some(runtime) = me.upgrade() {
+                runtime.schedule_reconcile();
+            }
+        };
+        let on_mutation = Closure::<dyn FnMut()>::new(schedule.clone());
+        if let Ok(observer) = MutationObserver::new(on_mutation.as_ref().unchecked_ref()) {
+            let options = MutationObserverInit::new();
+            options.set_child_list(true);
+            options.set_subtree(true);
+            options.set_attributes(true);
+            let filter = js_sys::Array::of4(&"style".into(), &"class".into(), &"hidden".into(), &"open".into());
+            options.set_attribute_filter(&filter);
+            if observer.observe_with_options(&self.root, &options).is_ok() {
+                *self.observer.borrow_mut() = Some((observer, on_mutation));
+            }
+        }
+        let on_resize = Closure::<dyn FnMut()>::new(schedule);
+        if let Some(window) = web_sys::window() {
+            let _ = window.add_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref());
+            *self.on_resize.borrow_mut() = Some(on_resize);
+        }
+    }
+
+    /// Coalesces bursts of DOM changes into one pass.
+    fn schedule_reconcile(&self) {
+        {
+            let mut state = self.state.borrow_mut();
+            if state.reconcile_scheduled {
+                return;
+            }
+            state.reconcile_scheduled = true;
+        }
+        let me = self.me.clone();
+        let run = Closure::once_into_js(move || {
+            if let Some(runtime) = me.upgrade() {
+                runtime.state.borrow_mut().reconcile_scheduled = false;
+                runtime.reconcile();
+            }
+        });
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(run.unchecked_ref(), 30);
+        }
+    }
+
+    /// Brings the blocks in line with the page and the answers so far.
+    fn reconcile(&self) {
+        self.claim_blocks();
+        self.request_missing_views();
+        let updates = self.decide();
+        for (block, props) in updates {
+            block.app.borrow_mut().update(props.clone());
+            *block.props.borrow_mut() = props;
+        }
+    }
+
+    /// Claims new blocks (mounting a Yew app in each), forgets removed ones, and keeps
+    /// document order.
+    fn claim_blocks(&self) {
+        let elements = match self.root.query_selector_all(&format!("[{}]", blocks::BLOCK_ATTRIBUTE)) {
+            Ok(list) => (0..list.length())
+                .filter_map(|i| list.item(i))
+                .filter_map(|n| n.dyn_into::<Element>().ok())
+                .collect::<Vec<_>>(),
+            Err(_) => Vec::new(),
+        };
+        let known: HashMap<u32, Rc<Block>> = {
+            let state = self.state.borrow();
+            state.blocks.iter().map(|b| (b.id, b.clone())).collect()
+        };
+        let mut ordered = Vec::with_capacity(elements.len());
+        for (position, element) in elements.into_iter().enumerate() {
+            let claimed = element
+                .get_attribute(blocks::CLAIMED_ATTRIBUTE)
+                .and_then(|v| v.parse::<u32>().ok())
+                .and_then(|id| known.get(&id))
+                .filter(|block| block.element == element);
+            match claimed {
+                Some(block) => ordered.push(block.clone()),
+                // Claimed by another copy of the widget (another runtime): leave it alone.
+                None if element.has_attribute(blocks::CLAIMED_ATTRIBUTE) => {}
+                None => ordered.push(self.mount(element, position)),
+            }
+        }
+        let gone = {
+            let mut state = self.state.borrow_mut();
+            let previous = std::mem::replace(&mut state.blocks, ordered);
+            previous.into_iter().filter(|b| !state.blocks.iter().any(|o| o.id == b.id)).collect::<Vec<_>>()
+        };
+        for block in gone {
+            // Unclaimed, so that the element is taken afresh if the shop puts it back.
+            let _ = block.element.remove_attribute(blocks::CLAIMED_ATTRIBUTE);
+            if let Ok(block) = Rc::try_unwrap(block) {
+                block.app.into_inner().destroy();
+            }
+        }
+    }
+
+    fn mount(&self, element: Element, position: usize) -> Rc<Block> {
+        let parsed = blocks::parse(&element);
+        let id = {
+            let mut state = self.state.borrow_mut();
+            state.next_id += 1;
+            state.next_id
+        };
+        let _ = element.set_attribute(blocks::CLAIMED_ATTRIBUTE, &id.to_string());
+        let name = blocks::describe(&element, parsed.spec.map(|s| s.kind), position);
+        let mut diagnostics: Vec<String> = parsed.problems.iter().map(ToString::to_string).collect();
+        if parsed.spec.is_none() && diagnostics.is_empty() {
+            diagnostics.push(format!("{}=\"\" is not one of: {}", blocks::BLOCK_ATTRIBUTE, BlockKind::NAMES.join(", ")));
+        }
+        for diagnostic in &diagnostics {
+            web_sys::console::warn_1(&format!("Amazon Pay: {name}: {diagnostic}").into());
+        }
+        let me = self.me.clone();
+        let on_unlink = Callback::from(move |()| {
+            if let Some(runtime) = me.upgrade() {
+                runtime.unlink();
+            }
+        });
+        let props = BlockProps {
+            display: Display::Nothing,
+            layout: layout(parsed.device),
+            lang: self.settings.lang,
+            debug: self.settings.debug,
+            diagnostics: Rc::new(diagnostics),
+            on_unlink,
+        };
+        let app = Renderer::<view::Block>::with_root_and_props(element.clone(), props.clone()).render();
+        Rc::new(Block {
+            id,
+            element,
+            spec: parsed.spec,
+            device: parsed.device,
+            name,
+            app: RefCell::new(app),
+            props: RefCell::new(props),
+            warned_about: Cell::new(None),
+        })
+    }
+
+    /// One request for every description not yet answered or asked.
+    fn request_missing_views(&self) {
+        let missing: Vec<BlockSpec> = {
+            let mut state = self.state.borrow_mut();
+            let mut missing = Vec::new();
+            for spec in state.blocks.iter().filter_map(|b| b.spec) {
+                let known = state.views.contains_key(&spec)
+                    || state.pending.contains(&spec)
+                    || state.failed.contains_key(&spec);
+                if !known && !missing.contains(&spec) {
+                    missing.push(spec);
+                }
+            }
+            state.pending.extend(missing.iter().copied());
+            missing
+        };
+        if !missing.is_empty() {
+            self.fetch(missing);
+        }
+    }
+
+    fn fetch(&self, specs: Vec<BlockSpec>) {
+        let me = self.me.clone();
+        let endpoint = self.settings.endpoint.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = api::buttons(&endpoint, specs.clone()).await;
+            let Some(runtime) = me.upgrade() else { return };
+            {
+                let mut state = runtime.state.borrow_mut();
+                for spec in &specs {
+                    state.pending.remove(spec);
+                }
+                match result {
+                    Ok(response) if response.blocks.len() == specs.len() => {
+                        state.csrf_token = Some(response.csrf_token.clone());
+                        state.checkout_js = Some(response.checkout_js.clone());
+                        for (spec, view) in specs.iter().zip(response.blocks) {
+                            state.failed.remove(spec);
+                            state.views.insert(*spec, view);
+                        }
+                        settings::announce(&runtime.root, &response.member, &response.csrf_token);
+                    }
+                    Ok(_) => {
+                        let error = WidgetError::Decode("one view per block expected".into());
+                        fail(&mut state, &specs, error);
+                    }
+                    Err(error) => fail(&mut state, &specs, error),
+                }
+            }
+            runtime.reconcile();
+        });
+    }
+
+    /// Decides every block's display; returns the blocks whose display changed.
+    fn decide(&self) -> Vec<(Rc<Block>, BlockProps)> {
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        let candidates: Vec<rule::Candidate> = state
+            .blocks
+            .iter()
+            .filter_map(|block| {
+                let spec = block.spec?;
+                let competes = state.failed.contains_key(&spec)
+                    || matches!(state.views.get(&spec), Some(BlockView::Button { .. }));
+                competes.then(|| rule::Candidate {
+                    id: block.id,
+                    kind: spec.kind,
+                    visible: rule::is_visible(&block.element),
+                })
+            })
+            .collect();
+        let winner = rule::winner(&candidates);
+        let winner_name = winner
+            .and_then(|id| state.blocks.iter().find(|b| b.id == id))
+            .map(|b| b.name.clone())
+            .unwrap_or_default();
+        let texts = self.settings.lang.texts();
+        let wants_amazon = winner
+            .and_then(|id| state.blocks.iter().find(|b| b.id == id))
+            .and_then(|b| b.spec)
+            .is_some_and(|spec| matches!(state.views.get(&spec), Some(BlockView::Button { .. })));
+        if wants_amazon && state.amazon == AmazonScript::NotNeeded {
+            state.amazon = AmazonScript::Loading;
+            if let Some(src) = state.checkout_js.clone() {
+                self.load_amazon(src);
+            }
+        }
+
+        let mut updates = Vec::new();
+        for block in &state.blocks {
+            let current = block.props.borrow().clone();
+            let display = match block.spec {
+                None => Display::Nothing,
+                Some(spec) => {
+                    let is_winner = winner == Some(block.id);
+                    let competes = candidates.iter().any(|c| c.id == block.id);
+                    if let (Some(error), true) = (state.failed.get(&spec), is_winner) {
+                        Display::Message { text: texts.unavailable_now, detail: Some(error.to_string()) }
+                    } else if competes && !is_winner {
+                        match winner {
+                            Some(winner_id) => {
+                                if block.warned_about.replace(Some(winner_id)) != Some(winner_id) {
+                                    web_sys::console::warn_1(
+                                        &format!("Amazon Pay: {} renders no button; the page's one Amazon button is in {winner_name}", block.name).into(),
+                                    );
+                                }
+                                Display::Lost { note: texts.debug_lost.replace("{}", &winner_name) }
+                            }
+                            None => Display::Lost { note: texts.debug_hidden.to_owned() },
+                        }
+                    } else {
+                        match state.views.get(&spec) {
+                            Some(BlockView::Button { options }) => match &state.amazon {
+                                AmazonScript::Ready => match &current.display {
+                                    // Already drawn here: keep Amazon's button as it is.
+                                    Display::Button { .. } => current.display.clone(),
+                                    _ => Display::Button {
+                                        container_id: next_container_id(),
+                                        options: Rc::new(options.clone()),
+                                    },
+                                },
+                                AmazonScript::Failed(error) => Display::Message {
+                                    text: texts.unavailable_now,
+                                    detail: Some(error.to_string()),
+                                },
+                                AmazonScript::NotNeeded | AmazonScript::Loading => Display::Nothing,
+                            },
+                            Some(BlockView::Linked) => {
+                                Display::Linked { busy: state.unlink.0, failed: state.unlink.1 }
+                            }
+                            Some(BlockView::Unavailable { reason }) => {
+                                Display::Message { text: texts.unavailable(*reason), detail: None }
+                            }
+                            Some(BlockView::Nothing) | None => Display::Nothing,
+                        }
+                    }
+                }
+            };
+            let props = BlockProps { display, layout: layout(block.device), ..current.clone() };
+            if props != current {
+                updates.push((block.clone(), props));
+            }
+        }
+        updates
+    }
+
+    fn load_amazon(&self, src: String) {
+        let me = self.me.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = amazon::load(&src).await;
+            let Some(runtime) = me.upgrade() else { return };
+            runtime.state.borrow_mut().amazon = match result {
+                Ok(()) => AmazonScript::Ready,
+                Err(error) => {
+                    web_sys::console::warn_1(&format!("Amazon Pay: {error}").into());
+                    AmazonScript::Failed(error)
+                }
+            };
+            runtime.reconcile();
+        });
+    }
+
+    /// The shop's unlink button: confirm, ask the server, then ask again for every view (the
+    /// member's state changed).
+    fn unlink(&self) {
+        let texts = self.settings.lang.texts();
+        let confirmed = web_sys::window()
+            .and_then(|w| w.confirm_with_message(texts.unlink_confirm).ok())
+            .unwrap_or(false);
+        let Some(csrf_token) = self.state.borrow().csrf_token.clone() else { return };
+        if !confirmed {
+            return;
+        }
+        self.state.borrow_mut().unlink = (true, false);
+        self.reconcile();
+        let me = self.me.clone();
+        let endpoint = self.settings.endpoint.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = api::unlink(&endpoint, &csrf_token).await;
+            let Some(runtime) = me.upgrade() else { return };
+            {
+                let mut state = runtime.state.borrow_mut();
+                match result {
+                    Ok(_) => {
+                        state.unlink = (false, false);
+                        state.views.clear();
+                        state.failed.clear();
+                    }
+                    Err(error) => {
+                        web_sys::console::warn_1(&format!("Amazon Pay: unlink failed: {error}").into());
+                        state.unlink = (false, true);
+                    }
+                }
+            }
+            runtime.reconcile();
+        });
+    }
+}
+
+fn fail(state: &mut State, specs: &[BlockSpec], error: WidgetError) {
+    web_sys::console::warn_1(&format!("Amazon Pay: {error}").into());
+    for spec in specs {
+        state.failed.insert(*spec, error.clone());
+    }
+}
+
+fn layout(device: Device) -> Layout {
+    match device {
+        Device::Pc => Layout::Pc,
+        Device::Sp => Layout::Sp,
+        Device::Auto => {
+            let narrow = web_sys::window()
+                .and_then(|w| w.match_media("(max-width: 767px)").ok().flatten())
+                .is_some_and(|query| query.matches());
+            if narrow { Layout::Sp } else { Layout::Pc }
+        }
+    }
+}
+
+#[cfg(test)]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -1,0 +1,102 @@
+//! The script tag's settings, the page hooks (DOM ready, style sheet) and the event shop scripts
+//! can listen to.
+
+use js_sys::{Object, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CustomEvent, CustomEventInit, Element};
+
+use super::texts::Lang;
+use crate::contract::MemberState;
+
+/// What the loader read from the script tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Base URL of the widget API (`data-endpoint`, resolved by the loader).
+    pub endpoint: String,
+    /// `data-lang`.
+    pub lang: Lang,
+    /// `data-debug`.
+    pub debug: bool,
+}
+
+impl Settings {
+    /// Reads `{endpoint, lang, debug}` as the loader passes it; a bad `lang` falls back to
+    /// Japanese with a console warning.
+    pub fn from_js(value: &JsValue) -> Self {
+        let get = |key: &str| Reflect::get(value, &JsValue::from_str(key)).ok();
+        let endpoint = get("endpoint")
+            .and_then(|v| v.as_string())
+            .unwrap_or_else(|| "/api/amazonpay2".to_owned());
+        let lang = match get("lang").and_then(|v| v.as_string()) {
+            None => Lang::Ja,
+            Some(value) => Lang::parse(&value).unwrap_or_else(|| {
+                web_sys::console::warn_1(
+                    &format!("Amazon Pay: data-lang=\"{value}\" is not one of: ja, en").into(),
+                );
+                Lang::Ja
+            }),
+        };
+        let debug = get("debug").is_some_and(|v| v.is_truthy());
+        Self { endpoint: endpoint.trim_end_matches('/').to_owned(), lang, debug }
+    }
+}
+
+/// Waits until the document is parsed (a script in `<head>` without `defer` runs before the
+/// blocks exist).
+pub async fn dom_ready() {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+    if document.ready_state() != "loading" {
+        return;
+    }
+    let ready = Promise::new(&mut |resolve, _reject| {
+        let _ = document.add_event_listener_with_callback("DOMContentLoaded", &resolve);
+    });
+    let _ = JsFuture::from(ready).await;
+}
+
+/// Adds the widget's small style sheet once per document.
+pub fn install_style(root: &Element) {
+    let Some(document) = root.owner_document() else { return };
+    if document.get_element_by_id(STYLE_ID).is_some() {
+        return;
+    }
+    let Ok(style) = document.create_element("style") else { return };
+    style.set_id(STYLE_ID);
+    style.set_text_content(Some(STYLE));
+    if let Some(head) = document.head() {
+        let _ = head.append_child(&style);
+    }
+}
+
+/// Tells shop scripts the shopper's state: `document` receives `amazonpay2:state` with
+/// `detail = {member, csrfToken}` after every answer from the server.
+pub fn announce(root: &Element, member: &MemberState, csrf_token: &str) {
+    let Some(document) = root.owner_document() else { return };
+    let member = serde::Serialize::serialize(member, &serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::NULL);
+    let detail = Object::new();
+    let _ = Reflect::set(&detail, &"member".into(), &member);
+    let _ = Reflect::set(&detail, &"csrfToken".into(), &csrf_token.into());
+    let init = CustomEventInit::new();
+    init.set_detail(&detail);
+    if let Ok(event) = CustomEvent::new_with_event_init_dict("amazonpay2:state", &init) {
+        let _ = document.dispatch_event(event.unchecked_ref());
+    }
+}
+
+const STYLE_ID: &str = "amazonpay2-style";
+
+const STYLE: &str = "\
+.amazonpay2{margin:0}\
+.amazonpay2--pc .amazonpay2-button{width:300px;max-width:100%}\
+.amazonpay2--sp .amazonpay2-button{width:100%}\
+.amazonpay2-message{margin:.5em 0;padding:.6em .8em;border:1px solid #d5d9d9;border-radius:4px;\
+background:#f7fafa;color:#0f1111;font-size:.9em;line-height:1.6}\
+.amazonpay2-debug{margin:.3em 0;padding:.3em .6em;background:#fff4e5;border-left:3px solid #e08a00;\
+color:#4a3000;font:12px/1.5 monospace;white-space:pre-wrap;word-break:break-all}\
+.amazonpay2-linked p{margin:.3em 0}\
+.amazonpay2-unlink{font:inherit;min-height:44px;padding:.5em 1em;border:1px solid #888c8c;\
+border-radius:4px;background:#fff;color:#0f1111;cursor:pointer}\
+.amazonpay2-unlink:focus-visible{outline:2px solid #007185;outline-offset:2px}\
+.amazonpay2-unlink[disabled]{opacity:.6;cursor:wait}";

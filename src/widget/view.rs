@@ -1,0 +1,144 @@
+//! The Yew component mounted into each block.
+
+use std::rc::Rc;
+
+use yew::prelude::*;
+
+use super::amazon;
+use super::texts::{Lang, Texts};
+use crate::contract::RenderButtonOptions;
+
+/// What a block shows. The runtime decides it; the component only draws it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Display {
+    /// Nothing visible (waiting, not competing, or lost with no debug).
+    Nothing,
+    /// The page's one Amazon button, drawn into a fresh container.
+    Button {
+        /// The container's id; new for every drawing, because checkout.js attaches a shadow
+        /// root that cannot be attached twice.
+        container_id: String,
+        /// The signed options.
+        options: Rc<RenderButtonOptions>,
+    },
+    /// My Page of a linked member.
+    Linked {
+        /// An unlink request is on its way.
+        busy: bool,
+        /// The last unlink failed.
+        failed: bool,
+    },
+    /// A sentence for the shopper instead of a button, and a reason for designers.
+    Message {
+        /// For shoppers.
+        text: &'static str,
+        /// For `data-debug`.
+        detail: Option<String>,
+    },
+    /// Lost under the one-button rule (only shown with `data-debug`).
+    Lost {
+        /// The designer-facing explanation.
+        note: String,
+    },
+}
+
+/// Layout chosen from `data-device` (or the viewport).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// PC template.
+    Pc,
+    /// Smartphone template.
+    Sp,
+}
+
+/// Everything a block draws from.
+#[derive(Clone, Properties, PartialEq)]
+pub struct BlockProps {
+    /// What to show.
+    pub display: Display,
+    /// PC or smartphone.
+    pub layout: Layout,
+    /// The widget's language.
+    pub lang: Lang,
+    /// `data-debug` on the script tag.
+    pub debug: bool,
+    /// Diagnostics about the block's attributes.
+    pub diagnostics: Rc<Vec<String>>,
+    /// The unlink button was confirmed.
+    pub on_unlink: Callback<()>,
+}
+
+/// One block.
+#[component]
+pub fn Block(props: &BlockProps) -> Html {
+    let texts: &'static Texts = props.lang.texts();
+    let render_error = use_state(|| None::<String>);
+    {
+        let render_error = render_error.clone();
+        use_effect_with(props.display.clone(), move |display| {
+            if let Display::Button { container_id, options } = display {
+                match amazon::render_button(container_id, options) {
+                    Ok(()) => render_error.set(None),
+                    Err(error) => {
+                        web_sys::console::warn_1(&format!("Amazon Pay: {error}").into());
+                        render_error.set(Some(error.to_string()));
+                    }
+                }
+            }
+        });
+    }
+    let class = match props.layout {
+        Layout::Pc => "amazonpay2 amazonpay2--pc",
+        Layout::Sp => "amazonpay2 amazonpay2--sp",
+    };
+    let debug_line = |text: String| html! { <p class="amazonpay2-debug">{ text }</p> };
+    let body = match (&props.display, &*render_error) {
+        (Display::Button { .. }, Some(error)) => html! {
+            <>
+                <p class="amazonpay2-message" role="status">{ texts.unavailable_now }</p>
+                if props.debug { { debug_line(format!("{}{error}", texts.debug_reason)) } }
+            </>
+        },
+        (Display::Button { container_id, .. }, None) => html! {
+            <div key={container_id.clone()} id={container_id.clone()} class="amazonpay2-button"></div>
+        },
+        (Display::Linked { busy, failed }, _) => {
+            let on_unlink = props.on_unlink.clone();
+            let onclick = Callback::from(move |_: MouseEvent| on_unlink.emit(()));
+            html! {
+                <div class="amazonpay2-linked">
+                    <p>{ texts.linked }</p>
+                    <button type="button" class="amazonpay2-unlink" disabled={*busy} {onclick}>
+                        { texts.unlink }
+                    </button>
+                    if *failed { <p class="amazonpay2-message" role="alert">{ texts.unlink_failed }</p> }
+                </div>
+            }
+        }
+        (Display::Message { text, detail }, _) => html! {
+            <>
+                <p class="amazonpay2-message" role="status">{ *text }</p>
+                if let (true, Some(detail)) = (props.debug, detail) {
+                    { debug_line(format!("{}{detail}", texts.debug_reason)) }
+                }
+            </>
+        },
+        (Display::Lost { note }, _) if props.debug => debug_line(note.clone()),
+        (Display::Lost { .. } | Display::Nothing, _) => html! {},
+    };
+    let diagnostics = if props.debug {
+        props
+            .diagnostics
+            .iter()
+            .map(|d| debug_line(format!("{}{d}", texts.debug_attribute)))
+            .collect::<Html>()
+    } else {
+        html! {}
+    };
+    html! {
+        <div {class} lang={props.lang.code()}>
+            { body }
+            { diagnostics }
+        </div>
+    }
+}
