@@ -14,9 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BINARYEN_VERSION=132.0.0
+TERSER_VERSION=5.51.4
 TOOLS="${AMAZONPAY2_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/amazonpay2-tools}"
 WIDGET_OUT=target/widget
-export PATH="$HOME/.cargo/bin:$TOOLS/binaryen/node_modules/.bin:$PATH"
+export PATH="$HOME/.cargo/bin:$TOOLS/binaryen/node_modules/.bin:$TOOLS/terser/node_modules/.bin:$PATH"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -47,6 +48,11 @@ setup_build_tools() {
     mkdir -p "$TOOLS/binaryen"
     npm install --silent --no-audit --no-fund --prefix "$TOOLS/binaryen" "binaryen@$BINARYEN_VERSION"
   fi
+  if [ "$(terser --version 2>/dev/null)" != "terser $TERSER_VERSION" ]; then
+    say "installing terser $TERSER_VERSION (npm) to minify the glue"
+    mkdir -p "$TOOLS/terser"
+    npm install --silent --no-audit --no-fund --prefix "$TOOLS/terser" "terser@$TERSER_VERSION"
+  fi
 }
 
 setup_browser() {
@@ -62,12 +68,13 @@ build_widget() {
   rm -rf "$bindgen" && mkdir -p "$bindgen" "$WIDGET_OUT"
   wasm-bindgen --target no-modules --no-typescript --out-name amazonpay2 --out-dir "$bindgen" \
     target/wasm32-unknown-unknown/wasm-release/amazonpay2.wasm
-  wasm-opt -Oz --strip-debug --strip-producers "$bindgen/amazonpay2_bg.wasm" -o "$WIDGET_OUT/amazonpay2_bg.wasm"
-  # One classic script: the loader with the glue inside its function scope.
+  wasm-opt -Oz --converge --strip-debug --strip-producers "$bindgen/amazonpay2_bg.wasm" -o "$WIDGET_OUT/amazonpay2_bg.wasm"
+  # One classic script: the loader with the glue inside its function scope, minified.
   awk -v glue="$bindgen/amazonpay2.js" '
     /\/\*@@WASM_BINDGEN_GLUE@@\*\// { while ((getline line < glue) > 0) print line; next }
     { print }
-  ' src/widget/loader.js > "$WIDGET_OUT/widget.js"
+  ' src/widget/loader.js > "$bindgen/widget.js"
+  terser "$bindgen/widget.js" --compress --mangle --comments '/^!/' -o "$WIDGET_OUT/widget.js"
   print_sizes
 }
 

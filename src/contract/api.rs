@@ -90,6 +90,26 @@ pub enum UnavailableReason {
     RecurringMonthlyLimit,
 }
 
+impl UnavailableReason {
+    /// Every reason.
+    pub const ALL: [Self; 3] =
+        [Self::CartEmpty, Self::ShippingMethodNotAllowed, Self::RecurringMonthlyLimit];
+
+    /// The reason as it is written on the wire.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::CartEmpty => "cartEmpty",
+            Self::ShippingMethodNotAllowed => "shippingMethodNotAllowed",
+            Self::RecurringMonthlyLimit => "recurringMonthlyLimit",
+        }
+    }
+
+    /// Reads a wire code (the widget decodes answers without serde to stay small).
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.code() == code)
+    }
+}
+
 /// Amazon's `productType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProductType {
@@ -238,6 +258,15 @@ mod tests {
         ] {
             assert!(serde_json::from_str::<ButtonsRequest>(hostile).is_err(), "{hostile}");
         }
+    }
+
+    #[test]
+    fn unavailable_reason_codes_match_the_wire_format() {
+        for reason in UnavailableReason::ALL {
+            assert_eq!(serde_json::to_string(&reason).unwrap(), format!("\"{}\"", reason.code()));
+            assert_eq!(UnavailableReason::from_code(reason.code()), Some(reason));
+        }
+        assert_eq!(UnavailableReason::from_code("other"), None);
     }
 
     #[test]

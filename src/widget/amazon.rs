@@ -9,7 +9,6 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlScriptElement;
 
 use super::error::{WidgetError, describe_js};
-use crate::contract::RenderButtonOptions;
 
 /// How long checkout.js may take to load before the block says Amazon Pay is unavailable.
 const LOAD_TIMEOUT_MS: i32 = 10_000;
@@ -96,11 +95,9 @@ fn has_render_button() -> bool {
         .is_some_and(|f| f.is_function())
 }
 
-/// Draws the Amazon button into the element with id `container_id`.
-pub fn render_button(container_id: &str, options: &RenderButtonOptions) -> Result<(), WidgetError> {
-    let options = serde::Serialize::serialize(options, &serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| WidgetError::Render(e.to_string()))?;
-    render_button_js(&format!("#{container_id}"), &options)
+/// Draws the Amazon button into the element with id `container_id`, with the server's options.
+pub fn render_button(container_id: &str, options: &JsValue) -> Result<(), WidgetError> {
+    render_button_js(&format!("#{container_id}"), options)
         .map(drop)
         .map_err(|thrown| WidgetError::Render(describe_js(&thrown)))
 }

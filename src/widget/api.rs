@@ -1,15 +1,45 @@
-//! Calls to the widget API (gloo-net). JSON goes through the browser's own `JSON` so that the
-//! widget carries no JSON library of its own.
+//! Calls to the widget API (gloo-net).
+//!
+//! Requests are the contract's serde types. Answers are read with the browser's own `JSON` and a
+//! few field look-ups instead of serde: that keeps a JSON deserializer out of the wasm (a third
+//! of the size budget), and the `renderButton` options reach checkout.js as the very object the
+//! server built, never re-encoded on the way.
 
-use gloo_net::http::{Request, RequestBuilder, Response};
+use gloo_net::http::{Request, RequestBuilder};
+use js_sys::{Array, Reflect};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
-use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, RequestCredentials};
 
 use super::error::{WidgetError, describe_js};
-use crate::contract::{ApiError, BlockSpec, ButtonsRequest, ButtonsResponse, SessionResponse};
+use crate::contract::{BlockSpec, ButtonsRequest, UnavailableReason};
+
+/// The answer to `POST /buttons` (contract `ButtonsResponse`).
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// `member`, handed on to shop scripts as it came.
+    pub member: JsValue,
+    /// The session's CSRF token.
+    pub csrf_token: String,
+    /// Where checkout.js is.
+    pub checkout_js: String,
+    /// One view per requested block.
+    pub blocks: Vec<View>,
+}
+
+/// What one block shows (contract `BlockView`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum View {
+    /// An Amazon button with its `renderButton` options.
+    Button(JsValue),
+    /// My Page of a linked member.
+    Linked,
+    /// A reason instead of a button.
+    Unavailable(UnavailableReason),
+    /// Nothing for this shopper.
+    Nothing,
+}
 
 /// How long the widget waits for its API before telling the shopper.
 const TIMEOUT_MS: i32 = 10_000;
@@ -18,20 +48,26 @@ const TIMEOUT_MS: i32 = 10_000;
 const CSRF_HEADER: &str = "X-AmazonPay2-CSRF";
 
 /// `POST {endpoint}/buttons`: every block of the page in one request.
-pub async fn buttons(endpoint: &str, blocks: Vec<BlockSpec>) -> Result<ButtonsResponse, WidgetError> {
+pub async fn buttons(endpoint: &str, blocks: Vec<BlockSpec>) -> Result<Answer, WidgetError> {
+    let count = blocks.len();
     let body = to_json(&ButtonsRequest { blocks })?;
     let request = Request::post(&format!("{endpoint}/buttons"))
         .header("Content-Type", "application/json");
-    send(request, Some(body)).await
+    let answer = decode_answer(&send(request, Some(body)).await?)?;
+    if answer.blocks.len() != count {
+        return Err(WidgetError::Decode(format!("{} views for {count} blocks", answer.blocks.len())));
+    }
+    Ok(answer)
 }
 
 /// `DELETE {endpoint}/link`: unlinks the member's Amazon account.
-pub async fn unlink(endpoint: &str, csrf_token: &str) -> Result<SessionResponse, WidgetError> {
+pub async fn unlink(endpoint: &str, csrf_token: &str) -> Result<(), WidgetError> {
     let request = Request::delete(&format!("{endpoint}/link")).header(CSRF_HEADER, csrf_token);
-    send(request, None).await
+    send(request, None).await.map(drop)
 }
 
-async fn send<T: DeserializeOwned>(request: RequestBuilder, body: Option<String>) -> Result<T, WidgetError> {
+/// Sends a request and returns its parsed JSON body, or the contract's error.
+async fn send(request: RequestBuilder, body: Option<String>) -> Result<JsValue, WidgetError> {
     // Credentials are sent so that a widget whose API lies on another origin than the page
     // still carries the shopper's session; the server grants that to the shop origin only.
     let controller = AbortController::new().map_err(|e| WidgetError::Network(describe_js(&e)))?;
@@ -49,23 +85,57 @@ async fn send<T: DeserializeOwned>(request: RequestBuilder, body: Option<String>
         window.clear_timeout_with_handle(timer);
     }
     let response = result.map_err(|e| WidgetError::Network(e.to_string()))?;
-    decode(response).await
-}
-
-async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, WidgetError> {
     let status = response.status();
     let text = response.text().await.map_err(|e| WidgetError::Network(e.to_string()))?;
     let value = js_sys::JSON::parse(&text);
     if !response.ok() {
-        let body = value.ok().and_then(|v| serde_wasm_bindgen::from_value::<ApiError>(v).ok());
-        let (code, message) = body.map_or_else(
-            || (String::new(), text.chars().take(200).collect()),
-            |b| (b.error.code, b.error.message),
-        );
+        let error = value.ok().map(|v| field(&v, "error"));
+        let code = error.as_ref().and_then(|e| string(e, "code")).unwrap_or_default();
+        let message = error
+            .as_ref()
+            .and_then(|e| string(e, "message"))
+            .unwrap_or_else(|| text.chars().take(200).collect());
         return Err(WidgetError::Api { status, code, message });
     }
-    let value = value.map_err(|e| WidgetError::Decode(describe_js(&e)))?;
-    serde_wasm_bindgen::from_value(value).map_err(|e| WidgetError::Decode(e.to_string()))
+    value.map_err(|e| WidgetError::Decode(describe_js(&e)))
+}
+
+fn decode_answer(value: &JsValue) -> Result<Answer, WidgetError> {
+    let missing = |name: &str| WidgetError::Decode(format!("no {name} in the answer"));
+    let blocks = field(value, "blocks");
+    if !Array::is_array(&blocks) {
+        return Err(missing("blocks"));
+    }
+    let blocks = Array::from(&blocks)
+        .iter()
+        .map(|block| {
+            let view = string(&block, "view").unwrap_or_default();
+            Ok(match view.as_str() {
+                "button" => View::Button(field(&block, "options")),
+                "linked" => View::Linked,
+                "nothing" => View::Nothing,
+                "unavailable" => string(&block, "reason")
+                    .and_then(|r| UnavailableReason::from_code(&r))
+                    .map(View::Unavailable)
+                    .ok_or_else(|| missing("known reason"))?,
+                _ => return Err(WidgetError::Decode(format!("unknown view '{view}'"))),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Answer {
+        member: field(value, "member"),
+        csrf_token: string(value, "csrfToken").ok_or_else(|| missing("csrfToken"))?,
+        checkout_js: string(value, "checkoutJs").ok_or_else(|| missing("checkoutJs"))?,
+        blocks,
+    })
+}
+
+fn field(value: &JsValue, name: &str) -> JsValue {
+    Reflect::get(value, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn string(value: &JsValue, name: &str) -> Option<String> {
+    field(value, name).as_string()
 }
 
 fn to_json(value: &impl Serialize) -> Result<String, WidgetError> {

@@ -15,7 +15,6 @@ pub mod texts;
 mod view;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
 use std::rc::{Rc, Weak};
 
 use wasm_bindgen::JsCast;
@@ -26,7 +25,8 @@ use yew::{AppHandle, Callback, Renderer};
 pub use self::error::WidgetError;
 pub use self::settings::Settings;
 use self::view::{BlockProps, Display, Layout};
-use crate::contract::{BlockKind, BlockSpec, BlockView, Device};
+use self::api::View;
+use crate::contract::{BlockKind, BlockSpec, Device};
 
 /// Entry point for the loader: starts the widget for the whole document, once.
 #[wasm_bindgen]
@@ -65,17 +65,41 @@ pub struct Runtime {
 struct State {
     blocks: Vec<Rc<Block>>,
     next_id: u32,
-    /// Answers per block description.
-    views: HashMap<BlockSpec, BlockView>,
+    /// The server's answer per block description, or why there is none. A handful of
+    /// descriptions at most: a list is smaller in wasm than a map and as fast.
+    answers: Vec<(BlockSpec, Result<View, WidgetError>)>,
     /// Descriptions asked for and not answered yet.
-    pending: HashSet<BlockSpec>,
-    /// Descriptions whose request failed.
-    failed: HashMap<BlockSpec, WidgetError>,
+    pending: Vec<BlockSpec>,
     csrf_token: Option<String>,
     checkout_js: Option<String>,
     amazon: AmazonScript,
-    unlink: (bool, bool),
+    unlink: Unlink,
     reconcile_scheduled: bool,
+}
+
+impl State {
+    fn answer(&self, spec: &BlockSpec) -> Option<&Result<View, WidgetError>> {
+        self.answers.iter().find(|(s, _)| s == spec).map(|(_, answer)| answer)
+    }
+
+    fn set_answer(&mut self, spec: BlockSpec, answer: Result<View, WidgetError>) {
+        self.pending.retain(|s| *s != spec);
+        self.answers.retain(|(s, _)| *s != spec);
+        self.answers.push((spec, answer));
+    }
+
+    /// Whether a block with this description would draw an Amazon button (or would have, had
+    /// its request not failed: then it shows the message in the button's place).
+    fn competes(&self, spec: &BlockSpec) -> bool {
+        matches!(self.answer(spec), Some(Ok(View::Button(_)) | Err(_)))
+    }
+}
+
+/// The unlink button's progress.
+#[derive(Clone, Copy, Default)]
+struct Unlink {
+    busy: bool,
+    failed: bool,
 }
 
 /// Where checkout.js stands on this page.
@@ -217,17 +241,13 @@ impl Runtime {
                 .collect::<Vec<_>>(),
             Err(_) => Vec::new(),
         };
-        let known: HashMap<u32, Rc<Block>> = {
-            let state = self.state.borrow();
-            state.blocks.iter().map(|b| (b.id, b.clone())).collect()
-        };
+        let known: Vec<Rc<Block>> = self.state.borrow().blocks.clone();
         let mut ordered = Vec::with_capacity(elements.len());
         for (position, element) in elements.into_iter().enumerate() {
             let claimed = element
                 .get_attribute(blocks::CLAIMED_ATTRIBUTE)
                 .and_then(|v| v.parse::<u32>().ok())
-                .and_then(|id| known.get(&id))
-                .filter(|block| block.element == element);
+                .and_then(|id| known.iter().find(|block| block.id == id && block.element == element));
             match claimed {
                 Some(block) => ordered.push(block.clone()),
                 // Claimed by another copy of the widget (another runtime): leave it alone.
@@ -263,7 +283,7 @@ impl Runtime {
             diagnostics.push(format!("{}=\"\" is not one of: {}", blocks::BLOCK_ATTRIBUTE, BlockKind::NAMES.join(", ")));
         }
         for diagnostic in &diagnostics {
-            web_sys::console::warn_1(&format!("Amazon Pay: {name}: {diagnostic}").into());
+            warn(&format!("{name}: {diagnostic}"));
         }
         let me = self.me.clone();
         let on_unlink = Callback::from(move |()| {
@@ -298,9 +318,7 @@ impl Runtime {
             let mut state = self.state.borrow_mut();
             let mut missing = Vec::new();
             for spec in state.blocks.iter().filter_map(|b| b.spec) {
-                let known = state.views.contains_key(&spec)
-                    || state.pending.contains(&spec)
-                    || state.failed.contains_key(&spec);
+                let known = state.answer(&spec).is_some() || state.pending.contains(&spec);
                 if !known && !missing.contains(&spec) {
                     missing.push(spec);
                 }
@@ -321,24 +339,21 @@ impl Runtime {
             let Some(runtime) = me.upgrade() else { return };
             {
                 let mut state = runtime.state.borrow_mut();
-                for spec in &specs {
-                    state.pending.remove(spec);
-                }
                 match result {
-                    Ok(response) if response.blocks.len() == specs.len() => {
-                        state.csrf_token = Some(response.csrf_token.clone());
-                        state.checkout_js = Some(response.checkout_js.clone());
-                        for (spec, view) in specs.iter().zip(response.blocks) {
-                            state.failed.remove(spec);
-                            state.views.insert(*spec, view);
+                    Ok(answer) => {
+                        settings::announce(&runtime.root, &answer.member, &answer.csrf_token);
+                        state.csrf_token = Some(answer.csrf_token);
+                        state.checkout_js = Some(answer.checkout_js);
+                        for (spec, view) in specs.into_iter().zip(answer.blocks) {
+                            state.set_answer(spec, Ok(view));
                         }
-                        settings::announce(&runtime.root, &response.member, &response.csrf_token);
                     }
-                    Ok(_) => {
-                        let error = WidgetError::Decode("one view per block expected".into());
-                        fail(&mut state, &specs, error);
+                    Err(error) => {
+                        warn(&error.to_string());
+                        for spec in specs {
+                            state.set_answer(spec, Err(error.clone()));
+                        }
                     }
-                    Err(error) => fail(&mut state, &specs, error),
                 }
             }
             runtime.reconcile();
@@ -348,87 +363,77 @@ impl Runtime {
     /// Decides every block's display; returns the blocks whose display changed.
     fn decide(&self) -> Vec<(Rc<Block>, BlockProps)> {
         let mut state = self.state.borrow_mut();
-        let state = &mut *state;
         let candidates: Vec<rule::Candidate> = state
             .blocks
             .iter()
             .filter_map(|block| {
-                let spec = block.spec?;
-                let competes = state.failed.contains_key(&spec)
-                    || matches!(state.views.get(&spec), Some(BlockView::Button { .. }));
-                competes.then(|| rule::Candidate {
+                let spec = block.spec.filter(|spec| state.competes(spec))?;
+                Some(rule::Candidate {
                     id: block.id,
                     kind: spec.kind,
                     visible: rule::is_visible(&block.element),
                 })
             })
             .collect();
-        let winner = rule::winner(&candidates);
-        let winner_name = winner
-            .and_then(|id| state.blocks.iter().find(|b| b.id == id))
-            .map(|b| b.name.clone())
-            .unwrap_or_default();
-        let texts = self.settings.lang.texts();
-        let wants_amazon = winner
-            .and_then(|id| state.blocks.iter().find(|b| b.id == id))
-            .and_then(|b| b.spec)
-            .is_some_and(|spec| matches!(state.views.get(&spec), Some(BlockView::Button { .. })));
-        if wants_amazon && state.amazon == AmazonScript::NotNeeded {
-            state.amazon = AmazonScript::Loading;
+        let winner = rule::winner(&candidates)
+            .and_then(|id| state.blocks.iter().find(|b| b.id == id).cloned());
+        let winner_needs_amazon = winner
+            .as_ref()
+            .and_then(|w| w.spec)
+            .is_some_and(|spec| matches!(state.answer(&spec), Some(Ok(View::Button(_)))));
+        if winner_needs_amazon && state.amazon == AmazonScript::NotNeeded {
             if let Some(src) = state.checkout_js.clone() {
+                state.amazon = AmazonScript::Loading;
                 self.load_amazon(src);
             }
         }
 
+        let texts = self.settings.lang.texts();
         let mut updates = Vec::new();
         for block in &state.blocks {
             let current = block.props.borrow().clone();
-            let display = match block.spec {
-                None => Display::Nothing,
-                Some(spec) => {
-                    let is_winner = winner == Some(block.id);
-                    let competes = candidates.iter().any(|c| c.id == block.id);
-                    if let (Some(error), true) = (state.failed.get(&spec), is_winner) {
-                        Display::Message { text: texts.unavailable_now, detail: Some(error.to_string()) }
-                    } else if competes && !is_winner {
-                        match winner {
-                            Some(winner_id) => {
-                                if block.warned_about.replace(Some(winner_id)) != Some(winner_id) {
-                                    web_sys::console::warn_1(
-                                        &format!("Amazon Pay: {} renders no button; the page's one Amazon button is in {winner_name}", block.name).into(),
-                                    );
-                                }
-                                Display::Lost { note: texts.debug_lost.replace("{}", &winner_name) }
+            let is_winner = winner.as_ref().is_some_and(|w| w.id == block.id);
+            let display = match block.spec.map(|spec| (spec, state.answer(&spec))) {
+                None | Some((_, None)) => Display::Nothing,
+                Some((spec, Some(_))) if state.competes(&spec) && !is_winner => {
+                    let note = match &winner {
+                        Some(winner) => {
+                            if block.warned_about.replace(Some(winner.id)) != Some(winner.id) {
+                                warn(&format!(
+                                    "{} renders no button; the page's one Amazon button is in {}",
+                                    block.name, winner.name
+                                ));
                             }
-                            None => Display::Lost { note: texts.debug_hidden.to_owned() },
+                            texts.debug_lost.replace("{}", &winner.name)
                         }
-                    } else {
-                        match state.views.get(&spec) {
-                            Some(BlockView::Button { options }) => match &state.amazon {
-                                AmazonScript::Ready => match &current.display {
-                                    // Already drawn here: keep Amazon's button as it is.
-                                    Display::Button { .. } => current.display.clone(),
-                                    _ => Display::Button {
-                                        container_id: next_container_id(),
-                                        options: Rc::new(options.clone()),
-                                    },
-                                },
-                                AmazonScript::Failed(error) => Display::Message {
-                                    text: texts.unavailable_now,
-                                    detail: Some(error.to_string()),
-                                },
-                                AmazonScript::NotNeeded | AmazonScript::Loading => Display::Nothing,
-                            },
-                            Some(BlockView::Linked) => {
-                                Display::Linked { busy: state.unlink.0, failed: state.unlink.1 }
-                            }
-                            Some(BlockView::Unavailable { reason }) => {
-                                Display::Message { text: texts.unavailable(*reason), detail: None }
-                            }
-                            Some(BlockView::Nothing) | None => Display::Nothing,
-                        }
-                    }
+                        None => texts.debug_hidden.to_owned(),
+                    };
+                    Display::Lost { note }
                 }
+                Some((_, Some(Err(error)))) => {
+                    Display::Message { text: texts.unavailable_now, detail: Some(error.to_string()) }
+                }
+                Some((_, Some(Ok(View::Button(options))))) => match &state.amazon {
+                    // Already drawn here: leave Amazon's button as it is.
+                    AmazonScript::Ready if matches!(current.display, Display::Button { .. }) => {
+                        current.display.clone()
+                    }
+                    AmazonScript::Ready => Display::Button {
+                        container_id: next_container_id(),
+                        options: options.clone(),
+                    },
+                    AmazonScript::Failed(error) => {
+                        Display::Message { text: texts.unavailable_now, detail: Some(error.to_string()) }
+                    }
+                    AmazonScript::NotNeeded | AmazonScript::Loading => Display::Nothing,
+                },
+                Some((_, Some(Ok(View::Linked)))) => {
+                    Display::Linked { busy: state.unlink.busy, failed: state.unlink.failed }
+                }
+                Some((_, Some(Ok(View::Unavailable(reason))))) => {
+                    Display::Message { text: texts.unavailable(*reason), detail: None }
+                }
+                Some((_, Some(Ok(View::Nothing)))) => Display::Nothing,
             };
             let props = BlockProps { display, layout: layout(block.device), ..current.clone() };
             if props != current {
@@ -446,7 +451,7 @@ impl Runtime {
             runtime.state.borrow_mut().amazon = match result {
                 Ok(()) => AmazonScript::Ready,
                 Err(error) => {
-                    web_sys::console::warn_1(&format!("Amazon Pay: {error}").into());
+                    warn(&error.to_string());
                     AmazonScript::Failed(error)
                 }
             };
@@ -465,7 +470,7 @@ impl Runtime {
         if !confirmed {
             return;
         }
-        self.state.borrow_mut().unlink = (true, false);
+        self.state.borrow_mut().unlink = Unlink { busy: true, failed: false };
         self.reconcile();
         let me = self.me.clone();
         let endpoint = self.settings.endpoint.clone();
@@ -475,14 +480,14 @@ impl Runtime {
             {
                 let mut state = runtime.state.borrow_mut();
                 match result {
-                    Ok(_) => {
-                        state.unlink = (false, false);
-                        state.views.clear();
-                        state.failed.clear();
+                    Ok(()) => {
+                        // The member's state changed: every view is asked for again.
+                        state.unlink = Unlink::default();
+                        state.answers.clear();
                     }
                     Err(error) => {
-                        web_sys::console::warn_1(&format!("Amazon Pay: unlink failed: {error}").into());
-                        state.unlink = (false, true);
+                        warn(&format!("unlink failed: {error}"));
+                        state.unlink = Unlink { busy: false, failed: true };
                     }
                 }
             }
@@ -491,11 +496,9 @@ impl Runtime {
     }
 }
 
-fn fail(state: &mut State, specs: &[BlockSpec], error: WidgetError) {
-    web_sys::console::warn_1(&format!("Amazon Pay: {error}").into());
-    for spec in specs {
-        state.failed.insert(*spec, error.clone());
-    }
+/// Tells designers (and the e2e tests) what the widget decided, in the console.
+fn warn(message: &str) {
+    web_sys::console::warn_1(&format!("Amazon Pay: {message}").into());
 }
 
 fn layout(device: Device) -> Layout {

@@ -7,7 +7,6 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{CustomEvent, CustomEventInit, Element};
 
 use super::texts::Lang;
-use crate::contract::MemberState;
 
 /// What the loader read from the script tag.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,12 +70,10 @@ pub fn install_style(root: &Element) {
 
 /// Tells shop scripts the shopper's state: `document` receives `amazonpay2:state` with
 /// `detail = {member, csrfToken}` after every answer from the server.
-pub fn announce(root: &Element, member: &MemberState, csrf_token: &str) {
+pub fn announce(root: &Element, member: &JsValue, csrf_token: &str) {
     let Some(document) = root.owner_document() else { return };
-    let member = serde::Serialize::serialize(member, &serde_wasm_bindgen::Serializer::json_compatible())
-        .unwrap_or(JsValue::NULL);
     let detail = Object::new();
-    let _ = Reflect::set(&detail, &"member".into(), &member);
+    let _ = Reflect::set(&detail, &"member".into(), member);
     let _ = Reflect::set(&detail, &"csrfToken".into(), &csrf_token.into());
     let init = CustomEventInit::new();
     init.set_detail(&detail);

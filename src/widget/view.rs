@@ -2,11 +2,11 @@
 
 use std::rc::Rc;
 
+use wasm_bindgen::JsValue;
 use yew::prelude::*;
 
 use super::amazon;
 use super::texts::{Lang, Texts};
-use crate::contract::RenderButtonOptions;
 
 /// What a block shows. The runtime decides it; the component only draws it.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,8 +18,8 @@ pub enum Display {
         /// The container's id; new for every drawing, because checkout.js attaches a shadow
         /// root that cannot be attached twice.
         container_id: String,
-        /// The signed options.
-        options: Rc<RenderButtonOptions>,
+        /// The signed `renderButton` options, as the server sent them.
+        options: JsValue,
     },
     /// My Page of a linked member.
     Linked {
