@@ -218,20 +218,20 @@ impl Config {
         } else {
             None
         };
-        // In the demo Amazon is the simulator, whatever else is set: the demo must never reach
-        // (or try to reach) the real Amazon.
-        let (api_base, checkout_js) = match &demo {
+        // In the demo, Amazon is the simulator unless these are set explicitly (tests point
+        // them at dead or broken stand-ins).
+        let (default_api_base, default_checkout_js) = match &demo {
             Some(settings) => (
                 format!("http://{}", settings.simulator_listen),
                 format!("http://{}/checkout.js", settings.simulator_listen),
             ),
             None => (
-                var("AMAZONPAY2_API_BASE").unwrap_or_else(|| "https://pay-api.amazon.jp".into()),
-                var("AMAZONPAY2_CHECKOUT_JS").unwrap_or_else(|| {
-                    "https://static-fe.payments-amazon.com/checkout.js".into()
-                }),
+                "https://pay-api.amazon.jp".to_owned(),
+                "https://static-fe.payments-amazon.com/checkout.js".to_owned(),
             ),
         };
+        let api_base = var("AMAZONPAY2_API_BASE").unwrap_or(default_api_base);
+        let checkout_js = var("AMAZONPAY2_CHECKOUT_JS").unwrap_or(default_checkout_js);
 
         Ok(Self {
             listen,

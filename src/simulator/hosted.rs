@@ -17,7 +17,7 @@ use url::Url;
 use super::signature::{DEFAULT_ALGORITHM, SignatureProblem};
 use super::{FLOW_LIFETIME, Simulator, lock};
 use crate::server::html::{escape, page};
-use crate::server::signing::string_to_sign;
+use crate::server::signing::{hex, string_to_sign};
 
 /// A hosted-page visit waiting for the shopper's "continue".
 pub(super) struct Flow {
@@ -69,7 +69,7 @@ pub(super) async fn initiate(
 ) -> Response {
     match check_button(&simulator, form) {
         Ok(flow) => {
-            let id = simulator.token(24);
+            let id = simulator.token::<24>();
             let response = match &flow.kind {
                 FlowKind::SignIn { return_url } => sign_in_page(&id, return_url),
                 FlowKind::Checkout { review_url } => checkout_page(&id, review_url),
@@ -240,7 +240,7 @@ pub(super) async fn continue_flow(
     };
     match flow.kind {
         FlowKind::SignIn { mut return_url } => {
-            let token = simulator.token(32);
+            let token = simulator.token::<32>();
             let mut tokens = lock(&simulator.inner.buyer_tokens);
             tokens.retain(|_, issued| issued.elapsed() < FLOW_LIFETIME);
             tokens.insert(token.clone(), Instant::now());
@@ -260,12 +260,7 @@ pub(super) async fn continue_flow(
 
 /// Checkout session IDs look like Amazon's: a UUID.
 fn checkout_session_id(simulator: &Simulator) -> String {
-    let hex: String = simulator
-        .token(16)
-        .bytes()
-        .map(|b| char::from(b"0123456789abcdef"[usize::from(b % 16)]))
-        .take(32)
-        .collect();
+    let hex = hex(&simulator.random_bytes::<16>());
     format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 

@@ -93,11 +93,16 @@ impl Simulator {
             .with_state(self.clone())
     }
 
-    fn token(&self, bytes: usize) -> String {
-        let mut buffer = vec![0u8; bytes];
+    fn random_bytes<const N: usize>(&self) -> [u8; N] {
+        let mut buffer = [0u8; N];
         // Without a random source nothing can be issued; the simulator is a test double.
         self.inner.rng.fill(&mut buffer).expect("system random source unavailable");
-        URL_SAFE_NO_PAD.encode(buffer)
+        buffer
+    }
+
+    /// A URL-safe random token of `N` bytes.
+    fn token<const N: usize>(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.random_bytes::<N>())
     }
 }
 

@@ -1,0 +1,356 @@
+//! End to end: the real server and simulator, the built widget, real pages in headless Chromium.
+//!
+//! Needs `./build.sh` to have built the widget (`target/widget`), and Debian's chromium and
+//! chromedriver (build.sh installs them for `test`).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ring::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
+use serde_json::{Value, json};
+
+use amazonpay2::server::signing::string_to_sign;
+use common::shop::Shop;
+use common::webdriver::{Browser, BrowserOptions, Chromedriver};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A browser on a fresh chromedriver (dropped together at the end of a test).
+async fn browser(width: u32, height: u32) -> (Chromedriver, Browser) {
+    let driver = Chromedriver::start().await.expect("chromedriver starts (build.sh test installs it)");
+    let browser = Browser::open(&driver, BrowserOptions { width, height, mobile: false }).await.unwrap();
+    (driver, browser)
+}
+
+async fn desktop() -> (Chromedriver, Browser) {
+    browser(1280, 900).await
+}
+
+/// The `renderButton` calls the simulator's checkout.js recorded on this page.
+async fn renders(browser: &Browser) -> Vec<Value> {
+    let value = browser
+        .execute("return window.amazon && amazon.Pay._simulator ? amazon.Pay._simulator.renders : []", vec![])
+        .await
+        .unwrap();
+    value.as_array().cloned().unwrap_or_default()
+}
+
+/// Amazon buttons drawn on the page: containers holding checkout.js's shadow root.
+async fn drawn_buttons(browser: &Browser) -> u64 {
+    browser
+        .execute("return [...document.querySelectorAll('*')].filter(e => e.shadowRoot).length", vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap()
+}
+
+/// Waits for `count` renderButton calls, then lets the page settle and checks no more follow.
+async fn expect_renders(browser: &Browser, count: usize) -> Vec<Value> {
+    browser
+        .wait_for(
+            &format!("window.amazon && amazon.Pay._simulator && amazon.Pay._simulator.renders.length >= {count}"),
+            WAIT,
+            &format!("{count} renderButton call(s)"),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let renders = renders(browser).await;
+    assert_eq!(renders.len(), count, "renderButton calls: {renders:#?}");
+    renders
+}
+
+/// Requests the page made whose URL contains `part`.
+async fn requests(browser: &Browser, part: &str) -> u64 {
+    browser
+        .execute(
+            "return performance.getEntriesByType('resource').filter(e => e.name.includes(arguments[0])).length",
+            vec![json!(part)],
+        )
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap()
+}
+
+/// Uncaught exceptions and unhandled rejections on the page so far.
+async fn uncaught(browser: &Browser) -> Vec<String> {
+    let log = browser.browser_log().await.unwrap();
+    log.into_iter().filter(|e| e.message.contains("Uncaught")).map(|e| e.message).collect()
+}
+
+/// Switches the demo shopper (through the demo API, with the session's CSRF token).
+async fn become_member(browser: &Browser, linked: bool) {
+    let status = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch('/api/amazonpay2/session').then(r => r.json()).then(s =>
+               fetch('/api/amazonpay2/demo/login', {method: 'POST',
+                 headers: {'Content-Type': 'application/json', 'X-AmazonPay2-CSRF': s.csrfToken},
+                 body: JSON.stringify({linked: arguments[0]})}))
+             .then(r => done(r.status), e => done(String(e)));",
+            vec![json!(linked)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, json!(200));
+}
+
+/// Clicks the page's Amazon button, then "continue" on the simulator's page.
+async fn click_through_amazon(browser: &Browser, shop: &Shop) {
+    let button = browser.find(".amazonpay2-button").await.unwrap();
+    browser.click(&button).await.unwrap();
+    browser
+        .wait_for(&format!("location.origin === '{}' && document.getElementById('continue')", shop.simulator), WAIT, "the simulator's page")
+        .await
+        .unwrap();
+    let proceed = browser.find("#continue").await.unwrap();
+    browser.click(&proceed).await.unwrap();
+    browser
+        .wait_for(&format!("location.origin === '{}' && document.readyState === 'complete'", shop.origin), WAIT, "back at the shop")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn every_demo_page_shows_its_one_amazon_button() {
+    let shop = Shop::start().await;
+    let (_driver, browser) = desktop().await;
+    for (page, product_type) in [
+        ("/", "SignIn"),
+        ("/shopping/login.html", "PayAndShip"),
+        ("/demo/duplicates.html", "PayAndShip"),
+    ] {
+        browser.goto(&shop.url(page)).await.unwrap();
+        let renders = expect_renders(&browser, 1).await;
+        assert_eq!(renders[0]["options"]["productType"], product_type, "{page}");
+        assert_eq!(drawn_buttons(&browser).await, 1, "{page}");
+        assert_eq!(requests(&browser, "/api/amazonpay2/buttons").await, 1, "{page}: one API request");
+        assert!(uncaught(&browser).await.is_empty(), "{page}");
+    }
+    // My Page has nothing for a guest: no button, and checkout.js is not even loaded.
+    browser.goto(&shop.url("/mypage/")).await.unwrap();
+    browser
+        .wait_for("document.querySelector('[data-amazonpay2-block]') && performance.getEntriesByType('resource').some(e => e.name.includes('/buttons'))", WAIT, "the widget asked")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(requests(&browser, "checkout.js").await, 0, "no checkout.js without a button");
+    assert_eq!(drawn_buttons(&browser).await, 0);
+    // For a member without a link, My Page offers the link button.
+    become_member(&browser, false).await;
+    browser.goto(&shop.url("/mypage/")).await.unwrap();
+    let renders = expect_renders(&browser, 1).await;
+    assert_eq!(renders[0]["options"]["productType"], "SignIn");
+    let payload = renders[0]["options"]["signInConfig"]["payloadJSON"].as_str().unwrap();
+    assert!(payload.contains("intent=link"), "{payload}");
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn render_options_are_complete_and_signed_by_the_shop_key() {
+    let shop = Shop::start().await;
+    let (_driver, browser) = desktop().await;
+    browser.goto(&shop.url("/shopping/login.html")).await.unwrap();
+    let options = expect_renders(&browser, 1).await.remove(0)["options"].clone();
+    assert_eq!(options["merchantId"], "A2CRAFTCARTDEMO");
+    assert_eq!(options["ledgerCurrency"], "JPY");
+    assert_eq!(options["checkoutLanguage"], "ja_JP");
+    assert_eq!(options["sandbox"], true);
+    assert_eq!(options["placement"], "Cart");
+    assert_eq!(options["buttonColor"], "Gold");
+    let config = &options["createCheckoutSessionConfig"];
+    assert_eq!(config["algorithm"], "AMZN-PAY-RSASSA-PSS-V2");
+    assert_eq!(config["publicKeyId"], "SANDBOX-AMAZONPAY2DEMOKEY000000000");
+    let payload = config["payloadJSON"].as_str().unwrap();
+    let parsed: Value = serde_json::from_str(payload).unwrap();
+    let review = parsed["webCheckoutDetails"]["checkoutReviewReturnUrl"].as_str().unwrap();
+    assert!(review.starts_with(&format!("{}/", shop.origin)), "{review}");
+    let signature = BASE64.decode(config["signature"].as_str().unwrap()).unwrap();
+    let public = UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, shop.key.public_key_der());
+    public
+        .verify(string_to_sign("AMZN-PAY-RSASSA-PSS-V2", payload).as_bytes(), &signature)
+        .expect("the signature verifies over the exact payloadJSON");
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn checkout_click_goes_through_the_simulator_to_the_review_page() {
+    let shop = Shop::start().await;
+    let (_driver, browser) = desktop().await;
+    browser.goto(&shop.url("/shopping/login.html")).await.unwrap();
+    expect_renders(&browser, 1).await;
+    click_through_amazon(&browser, &shop).await;
+    let url = browser.current_url().await.unwrap();
+    assert!(url.starts_with(&shop.url("/shopping/confirm.html?amazonCheckoutSessionId=")), "{url}");
+    let id = browser.text(&browser.find("#checkout-session-id").await.unwrap()).await.unwrap();
+    assert_eq!(id.len(), 36, "a UUID-like checkout session id: {id}");
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn login_and_link_clicks_reach_their_signed_return_urls() {
+    let shop = Shop::start().await;
+    let (_driver, browser) = desktop().await;
+    browser.goto(&shop.url("/")).await.unwrap();
+    expect_renders(&browser, 1).await;
+    click_through_amazon(&browser, &shop).await;
+    let url = browser.current_url().await.unwrap();
+    assert!(url.starts_with(&shop.url("/api/amazonpay2/signin/return?intent=login&state=")), "{url}");
+    assert!(url.contains("&buyerToken="), "{url}");
+    let heading = browser.text(&browser.find("h1").await.unwrap()).await.unwrap();
+    assert_eq!(heading, "Amazon アカウントでサインインしました");
+
+    // Link from My Page, then unlink with the shop's own button: the link button comes back.
+    become_member(&browser, false).await;
+    browser.goto(&shop.url("/mypage/")).await.unwrap();
+    expect_renders(&browser, 1).await;
+    click_through_amazon(&browser, &shop).await;
+    assert_eq!(browser.current_url().await.unwrap(), shop.url("/mypage/?amazonpay2=linked"));
+    let unlink = browser.find(".amazonpay2-unlink").await.unwrap();
+    assert_eq!(drawn_buttons(&browser).await, 0, "the unlink button is the shop's, not Amazon's");
+    browser.execute("window.confirm = () => true", vec![]).await.unwrap();
+    browser.click(&unlink).await.unwrap();
+    expect_renders(&browser, 1).await;
+    assert_eq!(drawn_buttons(&browser).await, 1);
+    assert!(uncaught(&browser).await.is_empty());
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn the_simulator_refuses_a_tampered_payload_as_amazon_does() {
+    let shop = Shop::start().await;
+    let (_driver, browser) = desktop().await;
+    browser.goto(&shop.url("/shopping/login.html")).await.unwrap();
+    expect_renders(&browser, 1).await;
+    browser
+        .execute(
+            "const o = amazon.Pay._simulator.renders[0].options;
+             const c = o.createCheckoutSessionConfig;
+             c.payloadJSON = c.payloadJSON.replace('checkout/review', 'checkout/revieW');
+             amazon.Pay.initCheckout(o);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let code = browser
+        .wait_for("document.getElementById('error-code') && document.getElementById('error-code').textContent", WAIT, "Amazon's error page")
+        .await
+        .unwrap();
+    assert_eq!(code, "InvalidSignatureError");
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn hidden_duplicates_late_blocks_and_a_second_tag_keep_one_button() {
+    let shop = Shop::start().await;
+    let (_driver, browser) = desktop().await;
+    browser.goto(&shop.url("/demo/duplicates.html")).await.unwrap();
+    expect_renders(&browser, 1).await;
+    let in_block = |id: &str| format!("!!document.querySelector('#{id} .amazonpay2-button')");
+    assert_eq!(browser.execute(&format!("return {}", in_block("checkout-pc")), vec![]).await.unwrap(), true);
+    // The second script tag did nothing: one claim per block, one request.
+    assert_eq!(requests(&browser, "/api/amazonpay2/buttons").await, 1);
+    // Debug diagnostics explain the losers and the bad attributes.
+    let notes = browser.execute("return [...document.querySelectorAll('.amazonpay2-debug')].map(e => e.textContent)", vec![]).await.unwrap();
+    let notes = notes.to_string();
+    assert!(notes.contains("#checkout-pc"), "{notes}");
+    assert!(notes.contains("data-amazonpay=\\\"chekout\\\""), "{notes}");
+    assert!(notes.contains("data-button-color=\\\"Red\\\""), "{notes}");
+
+    // Smartphone width: the PC block is hidden, so the button moves to the SP block.
+    browser.set_window_size(420, 900).await.unwrap();
+    browser.wait_for(&in_block("checkout-sp"), WAIT, "the button in the SP block").await.unwrap();
+    assert_eq!(drawn_buttons(&browser).await, 1);
+    assert_eq!(browser.execute(&format!("return {}", in_block("checkout-pc")), vec![]).await.unwrap(), false);
+
+    // A cart drawer adds a block later: claimed, and the rule still holds.
+    let open = browser.find("#open-drawer").await.unwrap();
+    browser.click(&open).await.unwrap();
+    browser.wait_for("document.querySelector('#checkout-drawer[data-amazonpay2-block]')", WAIT, "the late block claimed").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(drawn_buttons(&browser).await, 1);
+    assert_eq!(requests(&browser, "/api/amazonpay2/buttons").await, 1, "its answer was already known");
+    assert!(uncaught(&browser).await.is_empty());
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
+
+const SHOP_PAGE: &str = r#"<!doctype html><html lang="ja"><head><meta charset="utf-8">
+<script src="/amazonpay2/widget.js" ENDPOINT data-debug></script></head>
+<body><p id="content">ページ本文</p><div id="block" data-amazonpay="checkout"></div>
+<button id="other" onclick="this.textContent='ok'">ほかのボタン</button></body></html>"#;
+
+/// Opens a one-block page and returns the block's message and debug text.
+async fn failing_page(shop: &Shop, browser: &Browser) -> (String, String) {
+    browser.goto(&shop.url("/page.html")).await.unwrap();
+    browser.wait_for("document.querySelector('#block .amazonpay2-message')", WAIT, "the block's message").await.unwrap();
+    let message = browser.text(&browser.find("#block .amazonpay2-message").await.unwrap()).await.unwrap();
+    let debug = browser.text(&browser.find("#block .amazonpay2-debug").await.unwrap()).await.unwrap();
+    // The rest of the page is untouched and still works.
+    let other = browser.find("#other").await.unwrap();
+    browser.click(&other).await.unwrap();
+    assert_eq!(browser.text(&other).await.unwrap(), "ok");
+    assert_eq!(browser.text(&browser.find("#content").await.unwrap()).await.unwrap(), "ページ本文");
+    assert_eq!(drawn_buttons(browser).await, 0);
+    assert!(uncaught(browser).await.is_empty());
+    (message, debug)
+}
+
+#[tokio::test]
+async fn an_unreachable_or_failing_api_leaves_the_page_working() {
+    for (endpoint, reason) in [
+        (r#"data-endpoint="http://127.0.0.1:9/api""#, "unreachable"),
+        (r#"data-endpoint="/api/amazonpay2/missing""#, "404 not_found"),
+    ] {
+        let page = SHOP_PAGE.replace("ENDPOINT", endpoint);
+        let shop = Shop::start_with(&[], &[("page.html", &page)]).await;
+        let (_driver, browser) = desktop().await;
+        let (message, debug) = failing_page(&shop, &browser).await;
+        assert!(message.starts_with("ただいま Amazon Pay をご利用いただけません"), "{message}");
+        assert!(debug.contains(reason), "{debug}");
+        browser.quit().await.unwrap();
+        shop.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_missing_or_throwing_checkout_js_leaves_the_page_working() {
+    let throwing = "window.amazon = {Pay: {renderButton: function () {
+        throw \"AmazonPay:\\nMissing parameter 'merchantId' in the options object.\"; }}};";
+    let page = SHOP_PAGE.replace("ENDPOINT", "");
+    for (checkout_js, reason) in [
+        ("http://127.0.0.1:9/checkout.js", "failed to load"),
+        ("{shop}/throwing-checkout.js", "Missing parameter 'merchantId'"),
+    ] {
+        let pages = [("page.html", page.as_str()), ("throwing-checkout.js", throwing)];
+        let shop = Shop::start_with(&[("AMAZONPAY2_CHECKOUT_JS", checkout_js)], &pages).await;
+        let (_driver, browser) = desktop().await;
+        let (message, debug) = failing_page(&shop, &browser).await;
+        assert!(message.starts_with("ただいま Amazon Pay をご利用いただけません"), "{message}");
+        assert!(debug.contains(reason), "{debug}");
+        browser.quit().await.unwrap();
+        shop.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn english_texts_with_data_lang_en() {
+    let page = SHOP_PAGE.replace("ENDPOINT", r#"data-lang="en" data-endpoint="/api/amazonpay2/missing""#);
+    let shop = Shop::start_with(&[], &[("page.html", &page)]).await;
+    let (_driver, browser) = desktop().await;
+    let (message, _) = failing_page(&shop, &browser).await;
+    assert_eq!(message, "Amazon Pay is not available right now. Please reload the page later.");
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
