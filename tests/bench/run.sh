@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Measures the budgets of issue 2 on this machine (run through `./build.sh bench`, which builds
+# first). Prints one line per budget with the figure and the limit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if ! command -v wrk >/dev/null; then
+  echo "==> installing wrk (Debian package)"
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null || { apt-get update -qq; apt-get install -y -qq wrk >/dev/null; }
+  else sudo apt-get install -y -qq wrk >/dev/null; fi
+fi
+
+echo "== widget transfer (gzip -9)"
+total=0
+for f in target/widget/widget.js target/widget/amazonpay2_bg.wasm; do
+  gz=$(gzip -9 -c "$f" | wc -c); total=$((total + gz))
+  printf '   %-34s %7d bytes gzip (%d raw)\n' "$f" "$gz" "$(stat -c %s "$f")"
+done
+printf '   total %d bytes gzip: %s (budget 100000)\n' "$total" "$([ "$total" -le 100000 ] && echo ok || echo OVER)"
+
+echo "== pages in headless Chromium: requests per page, DOMContentLoaded -> renderButton"
+cargo test -q --release --test bench_page -- --ignored --nocapture 2>&1 | grep '^BENCH\|^   ' || true
+
+echo "== button-config endpoint under load (wrk on loopback, warm signature cache)"
+port=18180; sim=18181
+data=$(mktemp -d)
+AMAZONPAY2_LISTEN=127.0.0.1:$port AMAZONPAY2_SIMULATOR_LISTEN=127.0.0.1:$sim AMAZONPAY2_DATA=$data \
+  RUST_LOG=warn target/release/amazonpay2-server --demo >/dev/null &
+server=$!
+trap 'kill $server 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/api/amazonpay2/session" >/dev/null && break; sleep 0.1; done
+cookie=$(curl -s -D - -o /dev/null "http://127.0.0.1:$port/api/amazonpay2/session" | sed -n 's/^set-cookie: \([^;]*\).*/\1/Ip')
+AMAZONPAY2_BENCH_COOKIE="$cookie" wrk -t1 -c16 -d3s -s tests/bench/buttons.lua "http://127.0.0.1:$port/api/amazonpay2/buttons" >/dev/null
+AMAZONPAY2_BENCH_COOKIE="$cookie" wrk -t1 -c32 -d10s --latency -s tests/bench/buttons.lua \
+  "http://127.0.0.1:$port/api/amazonpay2/buttons" | grep '^BENCH' | sed 's/^/   /'
+echo "   (budget: at least 10000 requests/s with p99 at most 10 ms, 2 cores shared with wrk)"
+
+echo "== uncached signing on one core vs openssl speed rsa2048"
+ours=$(AMAZONPAY2_DATA=$data target/release/amazonpay2-server --demo bench-sign --seconds 5 | sed -n 's/.*= \([0-9.]*\) signs\/s.*/\1/p')
+theirs=$(openssl speed -seconds 5 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}')
+python3 -c "o=$ours; t=$theirs; print(f'   ring PSS-V2 {o:.0f} signs/s, openssl rsa2048 {t:.0f} sign/s: {100*o/t:.0f}% (budget 80%)')"
