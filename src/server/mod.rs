@@ -18,7 +18,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
 use tokio::net::TcpListener;
 use tower_http::cors::CorsLayer;
 use tower_http::services::ServeDir;
@@ -65,7 +68,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     // once); `no-cache` lets browsers keep them but revalidate with Last-Modified.
     let www = ServeDir::new(&config.www_dir).append_index_html_on_directories(true);
     let widget = ServeDir::new(&config.widget_dir);
-    Router::new()
+    let mut router = Router::new()
         .nest(paths::API, routes::api(config.demo.is_some()).layer(cors))
         .nest_service("/amazonpay2", widget)
         .fallback_service(www)
@@ -76,8 +79,28 @@ pub fn app(state: Arc<AppState>) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
-        ))
-        .with_state(state)
+        ));
+    if config.demo.is_some() {
+        let origin: Arc<str> = Arc::from(config.shop_origin.as_str());
+        router = router.layer(middleware::from_fn_with_state(origin, demo_canonical_host));
+    }
+    router.with_state(state)
+}
+
+/// Demo only: a page opened as `localhost:8080` instead of `127.0.0.1:8080` would be another
+/// origin, which the API rightly refuses; send the browser to the shop origin instead.
+async fn demo_canonical_host(
+    State(origin): State<Arc<str>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+    let foreign = host.is_some_and(|host| origin.strip_prefix("http://") != Some(host));
+    if !foreign || !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return next.run(request).await;
+    }
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    Redirect::temporary(&format!("{origin}{path}")).into_response()
 }
 
 /// Why the server could not start or stopped.
