@@ -5,7 +5,7 @@
 
 use axum::http::HeaderMap;
 use axum::http::header::{ORIGIN, REFERER};
-use ring::digest::{SHA256, digest};
+use aws_lc_rs::digest::{SHA256, digest};
 
 use super::config::ShopOrigin;
 use super::error::ApiError;

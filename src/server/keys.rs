@@ -8,13 +8,15 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use ring::rand::SystemRandom;
-use ring::signature::{RSA_PSS_SHA256, RsaKeyPair};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{KeyPair, RSA_PSS_SHA256, RsaKeyPair};
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
 
-/// An RSA key pair that signs with RSASSA-PSS / SHA-256 / MGF1-SHA-256 and a 32-byte salt: ring
-/// fixes the salt at the digest length, which is exactly `AMZN-PAY-RSASSA-PSS-V2`.
+/// An RSA key pair that signs with RSASSA-PSS / SHA-256 / MGF1-SHA-256 and a 32-byte salt:
+/// aws-lc-rs (ring's API and constant-time guarantees, over AWS-LC) fixes the salt at the digest
+/// length, which is exactly `AMZN-PAY-RSASSA-PSS-V2`. It is used instead of ring itself because
+/// its AVX-512 code signs about 2.2 times faster on current x86 servers (tests/bench).
 pub struct ShopKey {
     pair: RsaKeyPair,
     rng: SystemRandom,
@@ -40,7 +42,7 @@ pub enum KeyError {
     /// A private key of another kind (EC, Ed25519).
     #[error("the private key is not an RSA key; Amazon Pay keys are RSA")]
     NotRsa,
-    /// ring refused the key (malformed, too small, inconsistent).
+    /// The crypto library refused the key (malformed, too small, inconsistent).
     #[error("the RSA private key is unusable: {0}")]
     Rejected(String),
 }
@@ -73,20 +75,20 @@ impl ShopKey {
     }
 
     /// Signs `message` (RSASSA-PSS, SHA-256, salt 32) and returns the raw signature.
-    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, ring::error::Unspecified> {
-        let mut signature = vec![0; self.pair.public().modulus_len()];
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, aws_lc_rs::error::Unspecified> {
+        let mut signature = vec![0; self.pair.public_modulus_len()];
         self.pair.sign(&RSA_PSS_SHA256, &self.rng, message, &mut signature)?;
         Ok(signature)
     }
 
     /// The public half as a PKCS#1 `RSAPublicKey` DER, as registered with Amazon.
     pub fn public_key_der(&self) -> &[u8] {
-        self.pair.public().as_ref()
+        self.pair.public_key().as_ref()
     }
 
     /// The modulus size in bits.
     pub fn bits(&self) -> usize {
-        self.pair.public().modulus_len() * 8
+        self.pair.public_modulus_len() * 8
     }
 }
 
@@ -98,7 +100,7 @@ impl fmt::Debug for ShopKey {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use ring::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
+    use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
 
     use super::*;
 

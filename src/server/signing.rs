@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use ring::digest::{SHA256, digest};
+use aws_lc_rs::digest::{SHA256, digest};
 
 use super::keys::ShopKey;
 use crate::contract::{AMAZON_SIGNATURE_ALGORITHM, SignedConfig};
@@ -96,7 +96,7 @@ impl ButtonSigner {
 
 #[cfg(test)]
 mod tests {
-    use ring::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
+    use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
 
     use super::*;
     use crate::server::keys::tests::TEST_PKCS8;

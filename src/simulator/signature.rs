@@ -2,7 +2,8 @@
 //! it with the public key registered for the merchant, under either algorithm.
 //!
 //! Verification uses only the public key, so the RustCrypto `rsa` crate is fine here (its Marvin
-//! advisory concerns private-key decryption); ring cannot verify the 20-byte salt of V1.
+//! advisory concerns private-key decryption); aws-lc-rs, like ring, cannot verify V1's 20-byte
+//! salt.
 
 use rsa::RsaPublicKey;
 use rsa::pkcs1::DecodeRsaPublicKey;

@@ -1,0 +1,1386 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! The signing server's HTTP surface (contract §3–§5), driven in-process through the real
+//! router: the buttons API and its signatures, member states, unlinking and its guards, hostile
+//! input, Amazon's returns, static files and CORS.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use http_body_util::BodyExt;
+use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use url::Url;
+
+use amazonpay2::server::config::Config;
+use amazonpay2::server::keys::ShopKey;
+use amazonpay2::server::signing::string_to_sign;
+use amazonpay2::server::{AppState, app};
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+const TEST_KEY_PEM: &str = include_str!("fixtures/test_key_pkcs8.pem");
+const ALGORITHM: &str = "AMZN-PAY-RSASSA-PSS-V2";
+/// The demo's shop origin: `http://` + the default `AMAZONPAY2_LISTEN`.
+const DEMO_ORIGIN: &str = "http://127.0.0.1:8080";
+const PRODUCTION_ORIGIN: &str = "https://shop.example";
+const FOREIGN_ORIGIN: &str = "https://evil.example";
+const CSRF_HEADER: &str = "x-amazonpay2-csrf";
+const SESSION_COOKIE: &str = "amazonpay2_sid";
+const SIGNIN_RETURN: &str = "/api/amazonpay2/signin/return";
+const CHECKOUT_REVIEW: &str = "/api/amazonpay2/checkout/review";
+const DEMO_KEY_FILE: &str = "demo-private-key.pem";
+/// Marker text of the file placed beside (not inside) the served folders.
+const SECRET: &str = "TOP-SECRET-OUTSIDE-WWW";
+
+/// A page with one block of each kind, in this order.
+const EVERY_KIND: &[(&str, &str, &str)] =
+    &[("checkout", "Cart", "Gold"), ("login", "Home", "LightGray"), ("mypage", "Other", "DarkGray")];
+
+/// A temporary folder tree `www/`, `widget/`, `data/`, removed when dropped.
+struct Dirs {
+    root: PathBuf,
+}
+
+impl Dirs {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let root = std::env::temp_dir().join(format!(
+            "amazonpay2-server-api-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let dirs = Self { root };
+        write(&dirs.www().join("index.html"), b"<!doctype html><title>shop top</title>TOP-PAGE");
+        write(&dirs.www().join("mypage/index.html"), b"<!doctype html><title>mypage</title>MY-PAGE");
+        write(&dirs.widget().join("widget.js"), b"/* widget loader */");
+        write(&dirs.widget().join("amazonpay2_bg.wasm"), b"\0asm\x01\0\0\0");
+        write(&dirs.data().join(DEMO_KEY_FILE), TEST_KEY_PEM.as_bytes());
+        write(&dirs.root.join("secret.txt"), SECRET.as_bytes());
+        dirs
+    }
+
+    fn www(&self) -> PathBuf {
+        self.root.join("www")
+    }
+
+    fn widget(&self) -> PathBuf {
+        self.root.join("widget")
+    }
+
+    fn data(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
+    /// The folder settings every shop gets, before its own.
+    fn vars(&self) -> Vec<(String, String)> {
+        [
+            ("AMAZONPAY2_WWW", self.www()),
+            ("AMAZONPAY2_WIDGET", self.widget()),
+            ("AMAZONPAY2_DATA", self.data()),
+        ]
+        .into_iter()
+        .map(|(name, path)| (name.to_owned(), path.display().to_string()))
+        .collect()
+    }
+}
+
+impl Drop for Dirs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn write(path: &Path, contents: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, contents).unwrap();
+}
+
+/// The settings of a production shop (all four Amazon variables, an https origin, a LIVE key).
+fn production_vars() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("AMAZONPAY2_MERCHANT_ID", "A1PRODUCTION0001"),
+        ("AMAZONPAY2_STORE_ID", "amzn1.application-oa2-client.production0000000000000000"),
+        ("AMAZONPAY2_PUBLIC_KEY_ID", "LIVE-PRODUCTIONKEY0000000000000"),
+        ("AMAZONPAY2_PRIVATE_KEY", "/etc/shop/amazonpay2.pem"),
+        ("AMAZONPAY2_SHOP_ORIGIN", PRODUCTION_ORIGIN),
+    ]
+}
+
+/// One server: its router, origin, key and folders.
+struct Shop {
+    router: Router,
+    origin: String,
+    key: Arc<ShopKey>,
+    dirs: Dirs,
+}
+
+impl Shop {
+    /// The demo: no Amazon settings, so demo defaults and the demo origin.
+    fn demo() -> Self {
+        Self::with_vars(&[])
+    }
+
+    /// A production shop: demo endpoints must not exist.
+    fn production() -> Self {
+        Self::with_vars(&production_vars())
+    }
+
+    fn with_vars(vars: &[(&str, &str)]) -> Self {
+        let dirs = Dirs::new();
+        let config = config_for(&dirs, vars).expect("valid test configuration");
+        Self::from_config(config, dirs)
+    }
+
+    fn from_config(config: Config, dirs: Dirs) -> Self {
+        let origin = config.shop_origin.as_str().to_owned();
+        let key = Arc::new(ShopKey::from_pem(TEST_KEY_PEM.as_bytes()).unwrap());
+        let router = app(Arc::new(AppState::new(config, key.clone())));
+        Self { router, origin, key, dirs }
+    }
+
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.expect("router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+        Reply { status, headers, body }
+    }
+
+    async fn get(&self, uri: &str) -> Reply {
+        self.send(request(Method::GET, uri).body(Body::empty()).unwrap()).await
+    }
+
+    /// `POST /buttons` from the shop's page, without a session.
+    async fn post_buttons(&self, content_type: &str, body: impl Into<Body>) -> Reply {
+        let request = request(Method::POST, "/api/amazonpay2/buttons")
+            .header(header::ORIGIN, &self.origin)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body.into())
+            .unwrap();
+        self.send(request).await
+    }
+
+    fn browser(&self) -> Browser<'_> {
+        Browser { shop: self, cookie: None, csrf: None }
+    }
+}
+
+fn config_for(dirs: &Dirs, vars: &[(&str, &str)]) -> Result<Config, amazonpay2::server::config::ConfigError> {
+    let mut all = dirs.vars();
+    all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    // Later entries win, so a test's own folder settings override the defaults above.
+    Config::from_vars(false, move |name| all.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+}
+
+fn request(method: Method, uri: &str) -> axum::http::request::Builder {
+    Request::builder().method(method).uri(uri)
+}
+
+/// A response, fully read.
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    #[track_caller]
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}), status {}: {}", self.status, self.text()))
+    }
+
+    fn header(&self, name: impl header::AsHeaderName) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().expect("ASCII header"))
+    }
+
+    #[track_caller]
+    fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text());
+        self
+    }
+
+    /// Asserts a contract §5 error with `status` and returns its code.
+    #[track_caller]
+    fn api_error(&self, status: u16) -> String {
+        self.assert_status(status);
+        assert!(
+            self.header(header::CONTENT_TYPE).is_some_and(|t| t.starts_with("application/json")),
+            "error content type: {:?}",
+            self.header(header::CONTENT_TYPE)
+        );
+        let json = self.json();
+        let code = json["error"]["code"].as_str().expect("error.code").to_owned();
+        let message = json["error"]["message"].as_str().expect("error.message");
+        assert!(
+            !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "code {code:?} is not snake_case"
+        );
+        assert!(!message.is_empty());
+        code
+    }
+
+    /// Asserts an HTML refusal page (Amazon's returns are top-level navigations, not API calls).
+    #[track_caller]
+    fn assert_html_refusal(&self) {
+        self.assert_status(400);
+        assert!(self.header(header::CONTENT_TYPE).is_some_and(|t| t.starts_with("text/html")));
+        assert!(self.header(header::LOCATION).is_none(), "a refusal never redirects");
+    }
+
+    #[track_caller]
+    fn assert_redirect_to(&self, expected: &str) {
+        assert!(self.status.is_redirection(), "status {}: {}", self.status, self.text());
+        assert_eq!(self.header(header::LOCATION), Some(expected));
+    }
+
+    /// The views of a buttons answer.
+    #[track_caller]
+    fn views(&self) -> Vec<Value> {
+        self.assert_status(200);
+        self.json()["blocks"].as_array().expect("blocks").clone()
+    }
+}
+
+/// A browser: keeps the session cookie and the CSRF token the API hands out.
+struct Browser<'a> {
+    shop: &'a Shop,
+    cookie: Option<String>,
+    csrf: Option<String>,
+}
+
+impl Browser<'_> {
+    /// Sends with the session cookie; remembers a new cookie and any `csrfToken` answered.
+    async fn send(&mut self, mut request: Request<Body>) -> Reply {
+        if let Some(cookie) = &self.cookie {
+            request.headers_mut().insert(header::COOKIE, cookie.parse().unwrap());
+        }
+        let reply = self.shop.send(request).await;
+        if let Some(set) = reply.header(header::SET_COOKIE) {
+            self.cookie = Some(set.split(';').next().unwrap().to_owned());
+        }
+        if let Some(token) = serde_json::from_slice::<Value>(&reply.body)
+            .ok()
+            .and_then(|json| json["csrfToken"].as_str().map(str::to_owned))
+        {
+            self.csrf = Some(token);
+        }
+        reply
+    }
+
+    async fn get(&mut self, uri: &str) -> Reply {
+        self.send(request(Method::GET, uri).body(Body::empty()).unwrap()).await
+    }
+
+    async fn buttons(&mut self, specs: &[(&str, &str, &str)]) -> Reply {
+        let request = request(Method::POST, "/api/amazonpay2/buttons")
+            .header(header::ORIGIN, &self.shop.origin)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(buttons_body(specs).to_string()))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// A state-changing request as the shop's page makes it: shop `Origin` and the CSRF token.
+    /// Tests remove or replace headers on it to forge the refused variants.
+    fn guarded(&self, method: Method, path: &str, json: Option<Value>) -> Request<Body> {
+        let mut builder = request(method, path).header(header::ORIGIN, &self.shop.origin);
+        if let Some(csrf) = &self.csrf {
+            builder = builder.header(CSRF_HEADER, csrf);
+        }
+        match json {
+            Some(json) => builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(json.to_string()))
+                .unwrap(),
+            None => builder.body(Body::empty()).unwrap(),
+        }
+    }
+
+    /// Starts a session (cookie and CSRF token) without rendering any button.
+    async fn open_session(&mut self) {
+        self.get("/api/amazonpay2/session").await.assert_status(200);
+    }
+
+    /// The demo's member login, `linked` or not.
+    async fn log_in(&mut self, linked: bool) {
+        if self.cookie.is_none() {
+            self.open_session().await;
+        }
+        let request =
+            self.guarded(Method::POST, "/api/amazonpay2/demo/login", Some(json!({ "linked": linked })));
+        let reply = self.send(request).await;
+        reply.assert_status(200);
+        assert_eq!(reply.json()["member"]["linked"], linked);
+    }
+
+    async fn unlink(&mut self) -> Reply {
+        let request = self.guarded(Method::DELETE, "/api/amazonpay2/link", None);
+        self.send(request).await
+    }
+
+    /// The view of one block of `kind`.
+    async fn view_of(&mut self, kind: &str) -> Value {
+        self.buttons(&[(kind, "Other", "Gold")]).await.views().remove(0)
+    }
+
+    /// The session's signed sign-in return URL: the login button's for a guest, the link
+    /// button's for an unlinked member.
+    async fn sign_in_return_url(&mut self) -> Url {
+        let views = self.buttons(&[("login", "Other", "Gold"), ("mypage", "Other", "Gold")]).await.views();
+        let payload = views
+            .iter()
+            .find_map(|view| view["options"]["signInConfig"]["payloadJSON"].as_str())
+            .expect("a sign-in button");
+        let payload: Value = serde_json::from_str(payload).unwrap();
+        Url::parse(payload["signInReturnUrl"].as_str().unwrap()).unwrap()
+    }
+
+    /// This session's sign-in `state`, as signed into its return URL.
+    async fn sign_in_state(&mut self) -> String {
+        query_value(&self.sign_in_return_url().await, "state").expect("state in the return URL")
+    }
+}
+
+fn buttons_body(specs: &[(&str, &str, &str)]) -> Value {
+    let blocks: Vec<Value> = specs
+        .iter()
+        .map(|(kind, placement, color)| json!({ "kind": kind, "placement": placement, "buttonColor": color }))
+        .collect();
+    json!({ "blocks": blocks })
+}
+
+fn query_value(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// `path?k=v&…`, form-encoded.
+fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+    format!("{path}?{query}")
+}
+
+fn view_name(view: &Value) -> &str {
+    view["view"].as_str().expect("view tag")
+}
+
+/// The signed config of a button view (checkout or sign-in).
+#[track_caller]
+fn signed_config(view: &Value) -> &Value {
+    let options = &view["options"];
+    match options["productType"].as_str() {
+        Some("PayAndShip") => &options["createCheckoutSessionConfig"],
+        Some("SignIn") => &options["signInConfig"],
+        other => panic!("not a button: {other:?} in {view}"),
+    }
+}
+
+#[track_caller]
+fn assert_signature_verifies(config: &Value, key: &ShopKey) {
+    assert_eq!(config["algorithm"], ALGORITHM);
+    let payload = config["payloadJSON"].as_str().expect("payloadJSON");
+    let signature = BASE64.decode(config["signature"].as_str().expect("signature")).expect("base64");
+    UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, key.public_key_der())
+        .verify(string_to_sign(ALGORITHM, payload).as_bytes(), &signature)
+        .unwrap_or_else(|_| panic!("signature does not verify over {payload}"));
+}
+
+/// Every string in `value` that is, or is named as, a URL.
+fn urls_in(value: &Value, key: &str, out: &mut Vec<String>) {
+    match value {
+        Value::String(s)
+            if s.contains("://") || s.starts_with('/') || key.to_ascii_lowercase().ends_with("url") =>
+        {
+            out.push(s.clone());
+        }
+        Value::Array(items) => items.iter().for_each(|item| urls_in(item, key, out)),
+        Value::Object(map) => map.iter().for_each(|(k, v)| urls_in(v, k, out)),
+        _ => {}
+    }
+}
+
+fn signatures(reply: &Reply) -> Vec<String> {
+    reply
+        .views()
+        .iter()
+        .filter(|v| view_name(v) == "button")
+        .map(|v| signed_config(v)["signature"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn payload_of(views: &[Value], index: usize) -> &str {
+    signed_config(&views[index])["payloadJSON"].as_str().unwrap()
+}
+
+/// The `Set-Cookie` attributes, lower-cased.
+fn cookie_attributes(reply: &Reply) -> Vec<String> {
+    let cookie = reply.header(header::SET_COOKIE).expect("a session cookie is set");
+    assert!(cookie.starts_with(&format!("{SESSION_COOKIE}=")), "{cookie}");
+    cookie.split(';').skip(1).map(|a| a.trim().to_ascii_lowercase()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buttons for guests: views, signatures, options
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn guest_gets_one_view_per_block_in_request_order() {
+    let shop = Shop::demo();
+    let specs = [EVERY_KIND, EVERY_KIND].concat();
+    let views = shop.browser().buttons(&specs).await.views();
+    let shown: Vec<(&str, Option<&str>)> =
+        views.iter().map(|v| (view_name(v), v["options"]["productType"].as_str())).collect();
+    let one_page = [("button", Some("PayAndShip")), ("button", Some("SignIn")), ("nothing", None)];
+    assert_eq!(shown, [one_page, one_page].concat());
+}
+
+#[tokio::test]
+async fn guest_answer_reports_the_guest_and_a_csrf_token_and_the_checkout_js() {
+    let shop = Shop::demo();
+    let json = shop.browser().buttons(EVERY_KIND).await.json();
+    assert_eq!(json["member"], json!({ "state": "guest" }));
+    assert!(json["csrfToken"].as_str().is_some_and(|t| t.len() >= 32));
+    assert!(json["checkoutJs"].as_str().is_some_and(|u| u.ends_with("/checkout.js")));
+}
+
+#[tokio::test]
+async fn every_button_signature_verifies_with_the_shop_public_key() {
+    let shop = Shop::demo();
+    let views = shop.browser().buttons(EVERY_KIND).await.views();
+    for view in views.iter().filter(|v| view_name(v) == "button") {
+        assert_signature_verifies(signed_config(view), &shop.key);
+    }
+}
+
+#[tokio::test]
+async fn every_signed_url_lies_under_the_shop_origin() {
+    for shop in [Shop::demo(), Shop::production()] {
+        let mut browser = shop.browser();
+        let mut payloads: Vec<String> = Vec::new();
+        let mut collect = |views: Vec<Value>| {
+            for view in views.iter().filter(|v| view_name(v) == "button") {
+                payloads.push(signed_config(view)["payloadJSON"].as_str().unwrap().to_owned());
+            }
+        };
+        collect(browser.buttons(EVERY_KIND).await.views());
+        if shop.origin == DEMO_ORIGIN {
+            browser.log_in(false).await; // the link button's payload
+            collect(browser.buttons(EVERY_KIND).await.views());
+        }
+        assert!(payloads.len() >= 2);
+        for payload in payloads {
+            let mut urls = Vec::new();
+            urls_in(&serde_json::from_str(&payload).unwrap(), "", &mut urls);
+            assert!(!urls.is_empty(), "no return URL in {payload}");
+            for url in urls {
+                assert!(url.starts_with(&format!("{}/", shop.origin)), "{url} is not under {}", shop.origin);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn payloads_carry_the_store_id_scopes_and_return_urls_amazon_needs() {
+    let shop = Shop::demo();
+    let views = shop.browser().buttons(EVERY_KIND).await.views();
+    let checkout: Value = serde_json::from_str(payload_of(&views, 0)).unwrap();
+    let sign_in: Value = serde_json::from_str(payload_of(&views, 1)).unwrap();
+    let store_id = "amzn1.application-oa2-client.craftcartdemo00000000000000000";
+    assert_eq!(checkout["storeId"], store_id);
+    assert_eq!(
+        checkout["webCheckoutDetails"]["checkoutReviewReturnUrl"],
+        format!("{DEMO_ORIGIN}{CHECKOUT_REVIEW}")
+    );
+    assert!(checkout["scopes"].as_array().is_some_and(|s| !s.is_empty()));
+    assert_eq!(sign_in["storeId"], store_id);
+    assert!(sign_in["signInScopes"].as_array().is_some_and(|s| !s.is_empty()));
+    let return_url = Url::parse(sign_in["signInReturnUrl"].as_str().unwrap()).unwrap();
+    assert_eq!(return_url.path(), SIGNIN_RETURN);
+    assert_eq!(query_value(&return_url, "intent").as_deref(), Some("login"));
+}
+
+#[tokio::test]
+async fn options_echo_placement_and_color_and_carry_amazons_fixed_fields() {
+    let shop = Shop::demo();
+    let specs =
+        [("checkout", "Product", "DarkGray"), ("login", "Checkout", "LightGray"), ("login", "Home", "Gold")];
+    let views = shop.browser().buttons(&specs).await.views();
+    for ((_, placement, color), view) in specs.iter().zip(&views) {
+        let options = &view["options"];
+        assert_eq!(options["placement"], *placement);
+        assert_eq!(options["buttonColor"], *color);
+        assert_eq!(options["merchantId"], "A2CRAFTCARTDEMO");
+        assert_eq!(options["ledgerCurrency"], "JPY");
+        assert_eq!(options["checkoutLanguage"], "ja_JP");
+        assert_eq!(options["sandbox"], true);
+        let config = signed_config(view);
+        assert_eq!(config["publicKeyId"], "SANDBOX-AMAZONPAY2DEMOKEY000000000");
+        assert_eq!(config["algorithm"], ALGORITHM);
+    }
+    assert!(views[0]["options"].get("signInConfig").is_none());
+    assert!(views[1]["options"].get("createCheckoutSessionConfig").is_none());
+}
+
+#[tokio::test]
+async fn production_buttons_are_live_and_use_the_configured_identity() {
+    let shop = Shop::production();
+    let views = shop.browser().buttons(EVERY_KIND).await.views();
+    let options = &views[0]["options"];
+    assert_eq!(options["sandbox"], false);
+    assert_eq!(options["merchantId"], "A1PRODUCTION0001");
+    assert_eq!(signed_config(&views[0])["publicKeyId"], "LIVE-PRODUCTIONKEY0000000000000");
+    assert_signature_verifies(signed_config(&views[1]), &shop.key);
+}
+
+#[tokio::test]
+async fn buttons_set_an_httponly_samesite_lax_session_cookie() {
+    let shop = Shop::demo();
+    let attributes = cookie_attributes(&shop.browser().buttons(EVERY_KIND).await);
+    for expected in ["httponly", "samesite=lax", "path=/"] {
+        assert!(attributes.iter().any(|a| a == expected), "{expected} missing from {attributes:?}");
+    }
+    assert!(!attributes.iter().any(|a| a == "secure"), "http demo origin cannot use Secure");
+}
+
+#[tokio::test]
+async fn https_shops_get_a_secure_session_cookie() {
+    let shop = Shop::production();
+    let attributes = cookie_attributes(&shop.browser().buttons(EVERY_KIND).await);
+    assert!(attributes.iter().any(|a| a == "secure"), "{attributes:?}");
+}
+
+#[tokio::test]
+async fn a_known_session_is_kept_without_a_new_cookie() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    browser.buttons(EVERY_KIND).await;
+    let again = browser.buttons(EVERY_KIND).await;
+    assert!(again.header(header::SET_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn per_shopper_answers_are_never_cached() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    assert_eq!(browser.buttons(EVERY_KIND).await.header(header::CACHE_CONTROL), Some("no-store"));
+    assert_eq!(browser.get("/api/amazonpay2/session").await.header(header::CACHE_CONTROL), Some("no-store"));
+    let error = shop.post_buttons("application/json", "{").await;
+    assert_eq!(error.header(header::CACHE_CONTROL), Some("no-store"));
+}
+
+#[tokio::test]
+async fn the_same_session_gets_identical_signatures_from_the_cache() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    let first = signatures(&browser.buttons(EVERY_KIND).await);
+    let again = signatures(&browser.buttons(EVERY_KIND).await);
+    // RSASSA-PSS is randomised: equal signatures can only come from the cache.
+    assert_eq!(first.len(), 2);
+    assert_eq!(first, again);
+}
+
+#[tokio::test]
+async fn another_session_gets_its_own_sign_in_state_but_the_same_checkout_payload() {
+    let shop = Shop::demo();
+    let mine = shop.browser().buttons(EVERY_KIND).await.views();
+    let theirs = shop.browser().buttons(EVERY_KIND).await.views();
+    assert_eq!(payload_of(&mine, 0), payload_of(&theirs, 0), "checkout payloads hold nothing per-session");
+    assert_eq!(signed_config(&mine[0])["signature"], signed_config(&theirs[0])["signature"]);
+    assert_ne!(payload_of(&mine, 1), payload_of(&theirs, 1), "the sign-in state is per session");
+    let state = |views: &[Value]| {
+        let payload: Value = serde_json::from_str(payload_of(views, 1)).unwrap();
+        query_value(&Url::parse(payload["signInReturnUrl"].as_str().unwrap()).unwrap(), "state")
+    };
+    assert_ne!(state(&mine), state(&theirs));
+}
+
+#[tokio::test]
+async fn the_session_endpoint_reports_the_member_and_a_csrf_token() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    let guest = browser.get("/api/amazonpay2/session").await;
+    assert_eq!(guest.json()["member"], json!({ "state": "guest" }));
+    let token = guest.json()["csrfToken"].as_str().unwrap().to_owned();
+    assert_eq!(
+        browser.buttons(EVERY_KIND).await.json()["csrfToken"],
+        token.as_str(),
+        "one token per session"
+    );
+    browser.log_in(true).await;
+    let member = browser.get("/api/amazonpay2/session").await.json();
+    assert_eq!(member["member"]["state"], "member");
+    assert_eq!(member["member"]["linked"], true);
+}
+
+#[tokio::test]
+async fn the_session_endpoint_refuses_a_foreign_origin() {
+    let shop = Shop::demo();
+    let request = request(Method::GET, "/api/amazonpay2/session")
+        .header(header::ORIGIN, FOREIGN_ORIGIN)
+        .body(Body::empty());
+    assert_eq!(shop.send(request.unwrap()).await.api_error(403), "origin_not_allowed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Members: login, mypage, linking and unlinking
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_unlinked_member_gets_no_login_button_and_a_link_button_on_mypage() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    browser.log_in(false).await;
+    let reply = browser.buttons(EVERY_KIND).await;
+    assert_eq!(reply.json()["member"]["linked"], false);
+    let views = reply.views();
+    assert_eq!(views.iter().map(view_name).collect::<Vec<_>>(), ["button", "nothing", "button"]);
+    assert_eq!(views[2]["options"]["productType"], "SignIn");
+    assert_signature_verifies(signed_config(&views[2]), &shop.key);
+    let return_url = browser.sign_in_return_url().await;
+    assert_eq!(query_value(&return_url, "intent").as_deref(), Some("link"));
+}
+
+#[tokio::test]
+async fn a_linked_member_sees_the_linked_state_on_mypage() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    browser.log_in(true).await;
+    let views = browser.buttons(EVERY_KIND).await.views();
+    assert_eq!(views.iter().map(view_name).collect::<Vec<_>>(), ["button", "nothing", "linked"]);
+}
+
+#[tokio::test]
+async fn logging_out_makes_the_shopper_a_guest_again() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    browser.log_in(true).await;
+    let request = browser.guarded(Method::POST, "/api/amazonpay2/demo/logout", None);
+    browser.send(request).await.assert_status(200);
+    let views = browser.buttons(EVERY_KIND).await.views();
+    assert_eq!(views.iter().map(view_name).collect::<Vec<_>>(), ["button", "button", "nothing"]);
+}
+
+#[tokio::test]
+async fn demo_login_refuses_a_request_without_the_csrf_token() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    browser.open_session().await;
+    let mut request =
+        browser.guarded(Method::POST, "/api/amazonpay2/demo/login", Some(json!({ "linked": true })));
+    request.headers_mut().remove(CSRF_HEADER);
+    assert_eq!(browser.send(request).await.api_error(403), "csrf_token_invalid");
+    assert_eq!(browser.get("/api/amazonpay2/session").await.json()["member"]["state"], "guest");
+}
+
+#[tokio::test]
+async fn demo_login_refuses_unknown_fields() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    browser.open_session().await;
+    let body = json!({ "linked": true, "name": "<script>alert(1)</script>" });
+    let request = browser.guarded(Method::POST, "/api/amazonpay2/demo/login", Some(body));
+    browser.send(request).await.api_error(400);
+}
+
+#[tokio::test]
+async fn unlinking_turns_a_linked_member_back_into_an_unlinked_one() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    browser.log_in(true).await;
+    let reply = browser.unlink().await;
+    reply.assert_status(200);
+    assert_eq!(reply.json()["member"]["linked"], false);
+    assert_eq!(reply.header(header::CACHE_CONTROL), Some("no-store"));
+    assert_eq!(view_name(&browser.view_of("mypage").await), "button");
+}
+
+/// A linked member's browser, and the unlink request as their page would send it.
+async fn linked_member(shop: &Shop) -> Browser<'_> {
+    let mut browser = shop.browser();
+    browser.log_in(true).await;
+    browser
+}
+
+/// Sends a forged unlink and checks it was refused with `status`/`code` and changed nothing.
+async fn assert_unlink_refused(browser: &mut Browser<'_>, request: Request<Body>, status: u16, code: &str) {
+    assert_eq!(browser.send(request).await.api_error(status), code);
+    assert_eq!(view_name(&browser.view_of("mypage").await), "linked", "still linked");
+}
+
+#[tokio::test]
+async fn unlink_refuses_a_request_without_the_csrf_token() {
+    let shop = Shop::demo();
+    let mut browser = linked_member(&shop).await;
+    let mut request = browser.guarded(Method::DELETE, "/api/amazonpay2/link", None);
+    request.headers_mut().remove(CSRF_HEADER);
+    assert_unlink_refused(&mut browser, request, 403, "csrf_token_invalid").await;
+}
+
+#[tokio::test]
+async fn unlink_refuses_a_wrong_csrf_token() {
+    let shop = Shop::demo();
+    let mut browser = linked_member(&shop).await;
+    let other_token = shop.browser().get("/api/amazonpay2/session").await.json()["csrfToken"].clone();
+    for wrong in [other_token.as_str().unwrap(), "guess", ""] {
+        let mut request = browser.guarded(Method::DELETE, "/api/amazonpay2/link", None);
+        request.headers_mut().insert(CSRF_HEADER, wrong.parse().unwrap());
+        assert_unlink_refused(&mut browser, request, 403, "csrf_token_invalid").await;
+    }
+}
+
+#[tokio::test]
+async fn unlink_refuses_a_foreign_origin_even_with_the_token() {
+    let shop = Shop::demo();
+    let mut browser = linked_member(&shop).await;
+    for foreign in [FOREIGN_ORIGIN, "null", "http://127.0.0.1:8080.evil.example", "http://127.0.0.1:8081"] {
+        let mut request = browser.guarded(Method::DELETE, "/api/amazonpay2/link", None);
+        request.headers_mut().insert(header::ORIGIN, foreign.parse().unwrap());
+        assert_unlink_refused(&mut browser, request, 403, "origin_not_allowed").await;
+    }
+}
+
+#[tokio::test]
+async fn unlink_refuses_a_request_with_neither_origin_nor_referer() {
+    let shop = Shop::demo();
+    let mut browser = linked_member(&shop).await;
+    let mut request = browser.guarded(Method::DELETE, "/api/amazonpay2/link", None);
+    request.headers_mut().remove(header::ORIGIN);
+    assert_unlink_refused(&mut browser, request, 403, "origin_required").await;
+}
+
+#[tokio::test]
+async fn unlink_refuses_a_request_without_a_session() {
+    let shop = Shop::demo();
+    let member = linked_member(&shop).await;
+    // Right origin and a valid token, but no cookie (a cross-site request with cookies blocked).
+    let request = member.guarded(Method::DELETE, "/api/amazonpay2/link", None);
+    assert_eq!(shop.send(request).await.api_error(403), "session_required");
+    let mut forged = member.guarded(Method::DELETE, "/api/amazonpay2/link", None);
+    forged.headers_mut().insert(header::COOKIE, format!("{SESSION_COOKIE}=forged").parse().unwrap());
+    assert_eq!(shop.send(forged).await.api_error(403), "session_required");
+}
+
+#[tokio::test]
+async fn unlink_answers_401_for_a_guest() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    browser.open_session().await;
+    assert_eq!(browser.unlink().await.api_error(401), "login_required");
+}
+
+#[tokio::test]
+async fn unlink_answers_409_when_nothing_is_linked() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    browser.log_in(false).await;
+    assert_eq!(browser.unlink().await.api_error(409), "not_linked");
+}
+
+#[tokio::test]
+async fn unlink_accepts_a_shop_referer_when_origin_is_absent() {
+    let shop = Shop::demo();
+    let mut browser = linked_member(&shop).await;
+    let mut request = browser.guarded(Method::DELETE, "/api/amazonpay2/link", None);
+    request.headers_mut().remove(header::ORIGIN);
+    request.headers_mut().insert(header::REFERER, format!("{DEMO_ORIGIN}/mypage/").parse().unwrap());
+    browser.send(request).await.assert_status(200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile and malformed input: 4xx JSON, never 500
+// ---------------------------------------------------------------------------------------------
+
+/// Posts `body` as the buttons request and returns the §5 error code for `status`.
+async fn buttons_refusal(body: impl Into<Body>, content_type: &str, status: u16) -> String {
+    Shop::demo().post_buttons(content_type, body).await.api_error(status)
+}
+
+async fn buttons_json_refusal(body: &str) -> String {
+    buttons_refusal(body.to_owned(), "application/json", 400).await
+}
+
+#[tokio::test]
+async fn malformed_json_is_refused() {
+    for body in ["{", "", "{\"blocks\":[}", "{\"blocks\":[]} trailing", "null", "[]", "\"blocks\""] {
+        let code = buttons_json_refusal(body).await;
+        assert!(matches!(code.as_str(), "malformed_json" | "invalid_request"), "{body}: {code}");
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_refused_with_415() {
+    let body = buttons_body(EVERY_KIND).to_string();
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+    {
+        assert_eq!(buttons_refusal(body.clone(), content_type, 415).await, "unsupported_media_type");
+    }
+    let shop = Shop::demo();
+    let without = request(Method::POST, "/api/amazonpay2/buttons").body(Body::from(body)).unwrap();
+    assert_eq!(shop.send(without).await.api_error(415), "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn a_smuggled_top_level_payload_or_return_url_is_refused() {
+    let block = r#"{"kind":"login","placement":"Other","buttonColor":"Gold"}"#;
+    for extra in [
+        r#""payloadJSON":"{\"signInReturnUrl\":\"https://evil.example/\"}""#,
+        r#""returnUrl":"https://evil.example/""#,
+        r#""signInReturnUrl":"https://evil.example/""#,
+        r#""estimatedOrderAmount":{"amount":"1","currencyCode":"JPY"}"#,
+    ] {
+        assert_eq!(
+            buttons_json_refusal(&format!(r#"{{"blocks":[{block}],{extra}}}"#)).await,
+            "invalid_request"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_block_field_is_refused() {
+    for extra in [r#""returnUrl":"https://evil.example/""#, r#""payloadJSON":"{}""#, r#""signature":"x""#] {
+        let body =
+            format!(r#"{{"blocks":[{{"kind":"login","placement":"Other","buttonColor":"Gold",{extra}}}]}}"#);
+        assert_eq!(buttons_json_refusal(&body).await, "invalid_request");
+    }
+}
+
+#[tokio::test]
+async fn unknown_kinds_placements_and_colors_are_refused() {
+    for spec in [
+        ("wallet", "Other", "Gold"),
+        ("Checkout", "Other", "Gold"),
+        ("checkout", "cart", "Gold"),
+        ("checkout", "Cart ", "Gold"),
+        ("checkout", "Cart", "Red"),
+        ("checkout", "Cart", "<script>alert(1)</script>"),
+        ("", "Cart", "Gold"),
+    ] {
+        assert_eq!(
+            buttons_json_refusal(&buttons_body(&[spec]).to_string()).await,
+            "invalid_request",
+            "{spec:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_block_without_its_fields_is_refused() {
+    for block in [
+        r#"{"kind":"login","placement":"Other"}"#,
+        r#"{}"#,
+        r#"{"kind":null,"placement":"Other","buttonColor":"Gold"}"#,
+    ] {
+        buttons_json_refusal(&format!(r#"{{"blocks":[{block}]}}"#)).await;
+    }
+    for body in ["{}", r#"{"blocks":null}"#, r#"{"blocks":{}}"#] {
+        buttons_json_refusal(body).await;
+    }
+}
+
+#[tokio::test]
+async fn an_empty_block_list_is_refused() {
+    assert_eq!(buttons_json_refusal(r#"{"blocks":[]}"#).await, "no_blocks");
+}
+
+#[tokio::test]
+async fn thirty_two_blocks_are_answered_and_thirty_three_refused() {
+    let spec = ("checkout", "Cart", "Gold");
+    let shop = Shop::demo();
+    assert_eq!(shop.browser().buttons(&[spec; 32]).await.views().len(), 32);
+    let body = buttons_body(&[spec; 33]).to_string();
+    assert_eq!(shop.post_buttons("application/json", body).await.api_error(400), "too_many_blocks");
+}
+
+#[tokio::test]
+async fn a_body_over_16_kib_is_refused_with_413() {
+    let padding = " ".repeat(16 * 1024);
+    let body =
+        format!(r#"{{"blocks":[{{"kind":"login","placement":"Other","buttonColor":"Gold"}}]{padding}}}"#);
+    assert_eq!(buttons_refusal(body, "application/json", 413).await, "payload_too_large");
+    let many = buttons_body(&[("checkout", "Checkout", "LightGray"); 400]).to_string();
+    assert!(many.len() > 16 * 1024);
+    assert_eq!(buttons_refusal(many, "application/json", 413).await, "payload_too_large");
+}
+
+#[tokio::test]
+async fn deeply_nested_json_is_refused() {
+    // Both shapes stay under the 16 KiB limit, so it is the nesting that is refused.
+    for depth in [200, 1000] {
+        let body = format!(r#"{{"blocks":{}{}}}"#, "[".repeat(depth), "]".repeat(depth));
+        buttons_json_refusal(&body).await;
+        let objects = format!("{}{}", r#"{"blocks":"#.repeat(depth), "}".repeat(depth));
+        buttons_json_refusal(&objects).await;
+    }
+}
+
+#[tokio::test]
+async fn non_utf8_bytes_are_refused() {
+    let mut body = br#"{"blocks":[{"kind":"login","placement":""#.to_vec();
+    body.extend_from_slice(b"\xff\xfe\x80");
+    body.extend_from_slice(br#"","buttonColor":"Gold"}]}"#);
+    buttons_refusal(body, "application/json", 400).await;
+}
+
+#[tokio::test]
+async fn buttons_refuse_a_foreign_origin() {
+    let shop = Shop::demo();
+    for foreign in [FOREIGN_ORIGIN, "null", "http://127.0.0.1:8080.evil.example", "http://localhost:8080"] {
+        let request = request(Method::POST, "/api/amazonpay2/buttons")
+            .header(header::ORIGIN, foreign)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(buttons_body(EVERY_KIND).to_string()))
+            .unwrap();
+        let reply = shop.send(request).await;
+        assert_eq!(reply.api_error(403), "origin_not_allowed", "{foreign}");
+        assert!(reply.header(header::SET_COOKIE).is_none(), "no session for a foreign page");
+    }
+}
+
+#[tokio::test]
+async fn unknown_api_paths_answer_404_json() {
+    let shop = Shop::demo();
+    for path in [
+        "/api/amazonpay2/nope",
+        "/api/amazonpay2/buttons/extra",
+        "/api/amazonpay2/demo",
+        "/api/amazonpay2/sign",
+        "/api/amazonpay2/%2e%2e/buttons",
+    ] {
+        assert_eq!(shop.get(path).await.api_error(404), "not_found", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_api_root_without_a_slash_answers_404_json() {
+    assert_eq!(Shop::demo().get("/api/amazonpay2").await.api_error(404), "not_found");
+}
+
+#[tokio::test]
+#[ignore = "bug: GET /api/amazonpay2/ (trailing slash) falls through to the www file service: empty 404, no JSON"]
+async fn the_api_root_with_a_slash_answers_404_json() {
+    assert_eq!(Shop::demo().get("/api/amazonpay2/").await.api_error(404), "not_found");
+}
+
+#[tokio::test]
+async fn wrong_methods_answer_405_json() {
+    let shop = Shop::demo();
+    for (method, path) in [
+        (Method::GET, "/api/amazonpay2/buttons"),
+        (Method::PUT, "/api/amazonpay2/buttons"),
+        (Method::POST, "/api/amazonpay2/session"),
+        (Method::GET, "/api/amazonpay2/link"),
+        (Method::POST, "/api/amazonpay2/link"),
+        (Method::POST, "/api/amazonpay2/signin/return"),
+        (Method::DELETE, "/api/amazonpay2/checkout/review"),
+        (Method::GET, "/api/amazonpay2/demo/login"),
+    ] {
+        let reply = shop.send(request(method.clone(), path).body(Body::empty()).unwrap()).await;
+        assert_eq!(reply.api_error(405), "method_not_allowed", "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn demo_endpoints_do_not_exist_outside_the_demo() {
+    let shop = Shop::production();
+    let mut browser = shop.browser();
+    browser.open_session().await;
+    for path in ["/api/amazonpay2/demo/login", "/api/amazonpay2/demo/logout"] {
+        let request = browser.guarded(Method::POST, path, Some(json!({ "linked": true })));
+        assert_eq!(browser.send(request).await.api_error(404), "not_found", "{path}");
+    }
+    assert_eq!(browser.get("/api/amazonpay2/session").await.json()["member"]["state"], "guest");
+}
+
+#[tokio::test]
+#[ignore = "bug: contract §3 names /api/amazonpay2/ipn.php as the IPN URL, but no route exists (404 not_found)"]
+async fn the_ipn_url_named_by_the_contract_exists() {
+    let shop = Shop::production();
+    let request = request(Method::POST, "/api/amazonpay2/ipn.php")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{"))
+        .unwrap();
+    let reply = shop.send(request).await;
+    assert_ne!(reply.status, StatusCode::NOT_FOUND, "the IPN endpoint is routed");
+    reply.api_error(400);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Amazon's sign-in return
+// ---------------------------------------------------------------------------------------------
+
+/// The sign-in return URI for `state`, with `intent` and `buyerToken` (each omitted when `None`).
+fn sign_in_return(intent: Option<&str>, state: Option<&str>, buyer_token: Option<&str>) -> String {
+    let pairs: Vec<(&str, &str)> = [("intent", intent), ("state", state), ("buyerToken", buyer_token)]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+    with_query(SIGNIN_RETURN, &pairs)
+}
+
+const BUYER_TOKEN: &str = "amzn1.buyer.token.ABCdef012_-";
+
+#[tokio::test]
+async fn sign_in_return_accepts_the_sessions_own_state() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    let state = browser.sign_in_state().await;
+    let reply = browser.get(&sign_in_return(Some("login"), Some(&state), Some(BUYER_TOKEN))).await;
+    reply.assert_status(200);
+    assert!(reply.header(header::CONTENT_TYPE).is_some_and(|t| t.starts_with("text/html")));
+}
+
+#[tokio::test]
+async fn sign_in_return_accepts_the_exact_signed_url_plus_the_buyer_token() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    let mut url = browser.sign_in_return_url().await;
+    url.query_pairs_mut().append_pair("buyerToken", BUYER_TOKEN);
+    browser.get(&format!("{}?{}", url.path(), url.query().unwrap())).await.assert_status(200);
+}
+
+#[tokio::test]
+async fn sign_in_return_refuses_a_missing_state() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    browser.sign_in_state().await;
+    browser.get(&sign_in_return(Some("login"), None, Some(BUYER_TOKEN))).await.assert_html_refusal();
+    browser.get(&sign_in_return(Some("login"), Some(""), Some(BUYER_TOKEN))).await.assert_html_refusal();
+}
+
+#[tokio::test]
+async fn sign_in_return_refuses_another_sessions_state() {
+    let shop = Shop::demo();
+    let mut victim = shop.browser();
+    let mut attacker = shop.browser();
+    attacker.log_in(false).await;
+    let attacker_state = attacker.sign_in_state().await;
+    victim.log_in(false).await;
+    victim.sign_in_state().await;
+    let link = sign_in_return(Some("link"), Some(&attacker_state), Some(BUYER_TOKEN));
+    victim.get(&link).await.assert_html_refusal();
+    assert_eq!(view_name(&victim.view_of("mypage").await), "button", "the victim was not linked");
+}
+
+#[tokio::test]
+async fn sign_in_return_refuses_a_missing_or_hostile_buyer_token() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    let state = browser.sign_in_state().await;
+    let long = "a".repeat(5000);
+    for token in
+        [None, Some(""), Some("<script>alert(1)</script>"), Some(long.as_str()), Some("a b"), Some("tok\"en")]
+    {
+        let reply = browser.get(&sign_in_return(Some("login"), Some(&state), token)).await;
+        reply.assert_html_refusal();
+        assert!(!reply.text().contains("<script>alert"), "hostile token echoed");
+    }
+}
+
+#[tokio::test]
+async fn sign_in_return_refuses_an_unknown_intent() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    let state = browser.sign_in_state().await;
+    for intent in [None, Some(""), Some("admin"), Some("LINK"), Some("<script>")] {
+        browser.get(&sign_in_return(intent, Some(&state), Some(BUYER_TOKEN))).await.assert_html_refusal();
+    }
+}
+
+#[tokio::test]
+async fn sign_in_return_refuses_a_browser_without_a_session() {
+    let shop = Shop::demo();
+    let state = shop.browser().sign_in_state().await;
+    let reply = shop.get(&sign_in_return(Some("login"), Some(&state), Some(BUYER_TOKEN))).await;
+    reply.assert_html_refusal();
+}
+
+#[tokio::test]
+async fn sign_in_return_with_link_intent_links_the_member_and_redirects() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    browser.log_in(false).await;
+    let state = browser.sign_in_state().await;
+    let reply = browser.get(&sign_in_return(Some("link"), Some(&state), Some(BUYER_TOKEN))).await;
+    reply.assert_redirect_to("/mypage/?amazonpay2=linked");
+    assert_eq!(view_name(&browser.view_of("mypage").await), "linked");
+}
+
+#[tokio::test]
+async fn sign_in_return_with_link_intent_refuses_a_guest() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    let state = browser.sign_in_state().await;
+    browser.get(&sign_in_return(Some("link"), Some(&state), Some(BUYER_TOKEN))).await.assert_html_refusal();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Amazon's checkout review return
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn checkout_review_redirects_to_the_shops_confirmation_page() {
+    let shop = Shop::demo();
+    let id = "a1b2c3d4-e5f6-a7b8-c9d0-e1f2a3b4c5d6";
+    let reply = shop.get(&with_query(CHECKOUT_REVIEW, &[("amazonCheckoutSessionId", id)])).await;
+    reply.assert_redirect_to(&format!("/shopping/confirm.html?amazonCheckoutSessionId={id}"));
+}
+
+#[tokio::test]
+async fn checkout_review_refuses_missing_and_hostile_ids() {
+    let shop = Shop::demo();
+    let long = "a".repeat(5000);
+    for id in [
+        "",
+        "<script>alert(1)</script>",
+        "x&next=https://evil.example",
+        "../../admin",
+        "a b",
+        "x\r\nSet-Cookie: a=b",
+        long.as_str(),
+    ] {
+        let reply = shop.get(&with_query(CHECKOUT_REVIEW, &[("amazonCheckoutSessionId", id)])).await;
+        reply.assert_html_refusal();
+        assert!(!reply.text().contains("<script>alert"));
+    }
+    shop.get(CHECKOUT_REVIEW).await.assert_html_refusal();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Static files
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn www_pages_are_served_with_no_cache_and_nosniff() {
+    let shop = Shop::demo();
+    for (path, marker) in [("/", "TOP-PAGE"), ("/index.html", "TOP-PAGE"), ("/mypage/", "MY-PAGE")] {
+        let reply = shop.get(path).await;
+        reply.assert_status(200);
+        assert!(reply.text().contains(marker), "{path}");
+        assert!(reply.header(header::CONTENT_TYPE).is_some_and(|t| t.starts_with("text/html")));
+        assert_eq!(reply.header(header::CACHE_CONTROL), Some("no-cache"), "{path}");
+        assert_eq!(reply.header(header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn www_edits_show_without_a_restart() {
+    let shop = Shop::demo();
+    write(&shop.dirs.www().join("new.html"), b"ADDED-LATER");
+    assert!(shop.get("/new.html").await.text().contains("ADDED-LATER"));
+}
+
+#[tokio::test]
+async fn the_widget_is_served_with_wasm_and_javascript_types() {
+    let shop = Shop::demo();
+    let wasm = shop.get("/amazonpay2/amazonpay2_bg.wasm").await;
+    wasm.assert_status(200);
+    assert_eq!(wasm.header(header::CONTENT_TYPE), Some("application/wasm"));
+    assert_eq!(wasm.header(header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"));
+    let script = shop.get("/amazonpay2/widget.js").await;
+    script.assert_status(200);
+    assert!(script.header(header::CONTENT_TYPE).is_some_and(|t| t.contains("javascript")));
+}
+
+#[tokio::test]
+#[ignore = "bug: the wasm is fetched relative to widget.js (loader.js), but /amazonpay2/ grants the shop origin no CORS, so a widget on the server's own origin (the case the API's CORS grant is for) cannot load"]
+async fn the_widget_files_can_be_fetched_by_the_shop_origin() {
+    let shop = Shop::production();
+    let request = request(Method::GET, "/amazonpay2/amazonpay2_bg.wasm")
+        .header(header::ORIGIN, PRODUCTION_ORIGIN)
+        .body(Body::empty())
+        .unwrap();
+    let reply = shop.send(request).await;
+    reply.assert_status(200);
+    assert_eq!(reply.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), Some(PRODUCTION_ORIGIN));
+}
+
+#[tokio::test]
+async fn the_api_answers_carry_nosniff() {
+    let shop = Shop::demo();
+    assert_eq!(
+        shop.browser().buttons(EVERY_KIND).await.header(header::X_CONTENT_TYPE_OPTIONS),
+        Some("nosniff")
+    );
+    assert_eq!(
+        shop.get("/api/amazonpay2/nope").await.header(header::X_CONTENT_TYPE_OPTIONS),
+        Some("nosniff")
+    );
+}
+
+/// Asserts that none of `paths` reveals the secret beside the folders or the private key.
+async fn assert_not_served(shop: &Shop, paths: &[&str]) {
+    for path in paths {
+        let reply = shop.get(path).await;
+        let body = reply.text();
+        assert!(reply.status.as_u16() < 500, "{path}: {}", reply.status);
+        assert!(!body.contains(SECRET), "{path} escaped the served folder");
+        assert!(!body.contains("PRIVATE KEY"), "{path} served the private key");
+    }
+}
+
+#[tokio::test]
+async fn path_traversal_does_not_escape_the_served_folders() {
+    let shop = Shop::demo();
+    assert_not_served(
+        &shop,
+        &[
+            "/../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/%2E%2E/secret.txt",
+            "/..%2fsecret.txt",
+            "/%2e%2e%2fsecret.txt",
+            "/..%5csecret.txt",
+            "/%252e%252e/secret.txt",
+            "/mypage/../../secret.txt",
+            "/mypage/%2e%2e/%2e%2e/secret.txt",
+            "/amazonpay2/../secret.txt",
+            "/amazonpay2/%2e%2e/secret.txt",
+            "/amazonpay2/%2e%2e/%2e%2e/secret.txt",
+            "/amazonpay2/..%2f..%2fsecret.txt",
+            "/../Cargo.toml",
+            "/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_private_key_in_the_data_folder_is_never_served() {
+    let shop = Shop::demo();
+    let key = format!("/{DEMO_KEY_FILE}");
+    assert_not_served(
+        &shop,
+        &[
+            &key,
+            "/data/demo-private-key.pem",
+            "/amazonpay2/demo-private-key.pem",
+            "/../data/demo-private-key.pem",
+            "/%2e%2e/data/demo-private-key.pem",
+            "/amazonpay2/%2e%2e/data/demo-private-key.pem",
+            "/amazonpay2/..%2fdata%2fdemo-private-key.pem",
+            "/api/amazonpay2/../../data/demo-private-key.pem",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "bug: a data folder or key file under AMAZONPAY2_WWW is neither refused by Config nor hidden: the private key is served"]
+async fn the_private_key_is_not_served_even_when_it_lies_under_www() {
+    // The demo keeps its generated key in the data folder; a shop names its key file.
+    for (setting, under_www, key_file, production) in [
+        ("AMAZONPAY2_DATA", "data", "data/demo-private-key.pem", false),
+        ("AMAZONPAY2_PRIVATE_KEY", "keys/amazonpay2.pem", "keys/amazonpay2.pem", true),
+    ] {
+        let dirs = Dirs::new();
+        write(&dirs.www().join(key_file), TEST_KEY_PEM.as_bytes());
+        let value = dirs.www().join(under_www).display().to_string();
+        let mut vars = if production { production_vars() } else { Vec::new() };
+        vars.retain(|(name, _)| *name != setting);
+        vars.push((setting, &value));
+        // Either answer is right: refuse to start, or never serve the key.
+        let Ok(config) = config_for(&dirs, &vars) else { continue };
+        let shop = Shop::from_config(config, dirs);
+        assert_not_served(&shop, &[&format!("/{key_file}")]).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Demo: other host names are sent to the shop origin
+// ---------------------------------------------------------------------------------------------
+
+async fn get_with_host(shop: &Shop, uri: &str, host: &str) -> Reply {
+    shop.send(request(Method::GET, uri).header(header::HOST, host).body(Body::empty()).unwrap()).await
+}
+
+#[tokio::test]
+async fn the_demo_sends_another_host_name_to_the_shop_origin() {
+    let shop = Shop::demo();
+    let reply = get_with_host(&shop, "/mypage/?x=1", "localhost:8080").await;
+    assert!(reply.status.is_redirection());
+    assert_eq!(reply.header(header::LOCATION), Some("http://127.0.0.1:8080/mypage/?x=1"));
+    get_with_host(&shop, "/", "127.0.0.1:8080").await.assert_status(200);
+}
+
+#[tokio::test]
+async fn the_demo_redirect_cannot_be_steered_to_another_site() {
+    let shop = Shop::demo();
+    for uri in ["//evil.example/", "/\\evil.example/"] {
+        let reply = get_with_host(&shop, uri, "evil.example").await;
+        let location = reply.header(header::LOCATION).unwrap_or_default();
+        assert!(location.starts_with("http://127.0.0.1:8080/"), "{uri} -> {location}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "bug: src/server/mod.rs demo_canonical_host treats every Host as foreign when the demo origin is https (strip_prefix(\"http://\") is None): endless 307 to itself"]
+async fn a_demo_with_an_https_shop_origin_serves_its_own_host() {
+    let shop = Shop::with_vars(&[("AMAZONPAY2_SHOP_ORIGIN", "https://demo.example")]);
+    let reply = get_with_host(&shop, "/", "demo.example").await;
+    reply.assert_status(200);
+    assert!(reply.text().contains("TOP-PAGE"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// CORS
+// ---------------------------------------------------------------------------------------------
+
+async fn preflight(shop: &Shop, origin: &str, method: &str, path: &str, headers: &str) -> Reply {
+    let request = request(Method::OPTIONS, path)
+        .header(header::ORIGIN, origin)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, method)
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, headers)
+        .body(Body::empty())
+        .unwrap();
+    shop.send(request).await
+}
+
+#[tokio::test]
+async fn a_preflight_from_the_shop_origin_is_allowed_with_credentials() {
+    let shop = Shop::production();
+    for (method, path, headers) in [
+        ("POST", "/api/amazonpay2/buttons", "content-type"),
+        ("DELETE", "/api/amazonpay2/link", "x-amazonpay2-csrf"),
+    ] {
+        let reply = preflight(&shop, PRODUCTION_ORIGIN, method, path, headers).await;
+        assert!(reply.status.is_success(), "{path}: {}", reply.status);
+        assert_eq!(reply.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), Some(PRODUCTION_ORIGIN));
+        assert_eq!(reply.header(header::ACCESS_CONTROL_ALLOW_CREDENTIALS), Some("true"));
+        let allowed_methods = reply.header(header::ACCESS_CONTROL_ALLOW_METHODS).unwrap_or_default();
+        assert!(allowed_methods.contains(method), "{allowed_methods}");
+        let allowed_headers = reply.header(header::ACCESS_CONTROL_ALLOW_HEADERS).unwrap_or_default();
+        assert!(allowed_headers.to_ascii_lowercase().contains(headers), "{allowed_headers}");
+    }
+}
+
+#[tokio::test]
+async fn a_preflight_from_another_origin_gets_no_allow_origin() {
+    let shop = Shop::production();
+    for origin in [FOREIGN_ORIGIN, "null", "https://shop.example.evil.example", "http://shop.example"] {
+        let reply = preflight(&shop, origin, "POST", "/api/amazonpay2/buttons", "content-type").await;
+        assert!(reply.status.as_u16() < 500);
+        assert!(reply.header(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none(), "{origin}");
+    }
+}
+
+#[tokio::test]
+async fn api_answers_to_the_shop_origin_allow_credentials() {
+    let shop = Shop::production();
+    let reply = shop.post_buttons("application/json", buttons_body(EVERY_KIND).to_string()).await;
+    reply.assert_status(200);
+    assert_eq!(reply.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), Some(PRODUCTION_ORIGIN));
+    assert_eq!(reply.header(header::ACCESS_CONTROL_ALLOW_CREDENTIALS), Some("true"));
+}
