@@ -663,7 +663,7 @@ async fn a_hostile_checkout_session_id_is_escaped_on_the_error_page() {
 }
 
 #[tokio::test]
-#[ignore = "bug: contract §3 says the simulator serves Amazon's API at /v2/…, /sandbox/v2/…, /live/v2/…; no such route exists (404)"]
+#[ignore = "not built yet: the simulator's Amazon Pay API (/v2/…) comes with issue 3"]
 async fn amazons_api_paths_are_served() {
     let amazon = Amazon::new();
     for uri in ["/v2/buyers/token", "/sandbox/v2/buyers/token", "/live/v2/checkoutSessions/id"] {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use url::Url;
 
@@ -87,6 +87,15 @@ impl ShopOrigin {
     /// `https://shop.example` (no trailing slash), as browsers send it in `Origin`.
     pub fn as_str(&self) -> &str {
         self.0.as_str().trim_end_matches('/')
+    }
+
+    /// `host[:port]`, as browsers send it in `Host`.
+    pub fn authority(&self) -> String {
+        let host = self.0.host_str().unwrap_or_default();
+        match self.0.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }
     }
 
     /// Whether cookies must be `Secure`.
@@ -233,18 +242,36 @@ impl Config {
         let api_base = var("AMAZONPAY2_API_BASE").unwrap_or(default_api_base);
         let checkout_js = var("AMAZONPAY2_CHECKOUT_JS").unwrap_or(default_checkout_js);
 
+        let data_dir = PathBuf::from(var("AMAZONPAY2_DATA").unwrap_or_else(|| "./data".into()));
+        let www_dir = PathBuf::from(var("AMAZONPAY2_WWW").unwrap_or_else(|| "www".into()));
+        let widget_dir =
+            PathBuf::from(var("AMAZONPAY2_WIDGET").unwrap_or_else(|| "target/widget".into()));
+        // Everything under the served folders is public: the key and the data must not be.
+        let private: [(&'static str, &Path); 2] = [
+            ("AMAZONPAY2_DATA", &data_dir),
+            ("AMAZONPAY2_PRIVATE_KEY", match &key {
+                KeySource::File(path) => path,
+                KeySource::Generated => &data_dir,
+            }),
+        ];
+        for (name, path) in private {
+            for (served_name, served) in [("AMAZONPAY2_WWW", &www_dir), ("AMAZONPAY2_WIDGET", &widget_dir)] {
+                if lies_within(path, served) {
+                    return Err(invalid(name, format!("must not lie inside {served_name}, whose files are served to anyone")));
+                }
+            }
+        }
+
         Ok(Self {
             listen,
             shop_origin,
             amazon: AmazonAccount { merchant_id, store_id, public_key_id, sandbox },
             key,
-            data_dir: PathBuf::from(var("AMAZONPAY2_DATA").unwrap_or_else(|| "./data".into())),
+            data_dir,
             api_base: parse_url("AMAZONPAY2_API_BASE", &api_base)?,
             checkout_js: parse_url("AMAZONPAY2_CHECKOUT_JS", &checkout_js)?,
-            www_dir: PathBuf::from(var("AMAZONPAY2_WWW").unwrap_or_else(|| "www".into())),
-            widget_dir: PathBuf::from(
-                var("AMAZONPAY2_WIDGET").unwrap_or_else(|| "target/widget".into()),
-            ),
+            www_dir,
+            widget_dir,
             demo,
         })
     }
@@ -281,6 +308,14 @@ fn sandbox_mode(demo: bool, value: Option<String>, public_key_id: &str) -> Resul
             "required for an unprefixed public key ID: true (テスト) or false (本番)".into(),
         )),
     }
+}
+
+/// Whether `path` is `dir` or inside it, following symbolic links where the paths exist.
+fn lies_within(path: &Path, dir: &Path) -> bool {
+    let resolve = |p: &Path| {
+        p.canonicalize().or_else(|_| std::path::absolute(p)).unwrap_or_else(|_| p.to_path_buf())
+    };
+    resolve(path).starts_with(resolve(dir))
 }
 
 fn invalid(name: &'static str, problem: String) -> ConfigError {
@@ -380,6 +415,17 @@ mod tests {
         let mut vars = PRODUCTION.to_vec();
         vars[4] = ("AMAZONPAY2_SHOP_ORIGIN", "http://shop.example");
         assert!(config(false, &vars).unwrap_err().to_string().contains("https"));
+    }
+
+    #[test]
+    fn the_key_and_the_data_never_lie_in_a_served_folder() {
+        let mut vars = PRODUCTION.to_vec();
+        vars.push(("AMAZONPAY2_WWW", "/srv/shop/www"));
+        vars[3] = ("AMAZONPAY2_PRIVATE_KEY", "/srv/shop/www/keys/key.pem");
+        assert!(config(false, &vars).unwrap_err().to_string().starts_with("AMAZONPAY2_PRIVATE_KEY"));
+        let err = config(true, &[("AMAZONPAY2_DATA", "target/widget/data")]).unwrap_err();
+        assert!(err.to_string().starts_with("AMAZONPAY2_DATA"), "{err}");
+        assert!(config(true, &[("AMAZONPAY2_DATA", "www-data")]).is_ok(), "a prefix of the name is not inside");
     }
 
     #[test]

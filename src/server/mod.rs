@@ -22,6 +22,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::any;
+use tower::ServiceBuilder;
 use tokio::net::TcpListener;
 use tower_http::cors::CorsLayer;
 use tower_http::services::ServeDir;
@@ -67,9 +69,13 @@ pub fn app(state: Arc<AppState>) -> Router {
     // Pages and widget files are read from disk on every request (a designer's edit shows at
     // once); `no-cache` lets browsers keep them but revalidate with Last-Modified.
     let www = ServeDir::new(&config.www_dir).append_index_html_on_directories(true);
-    let widget = ServeDir::new(&config.widget_dir);
+    // The wasm is fetched relative to widget.js, so a widget served from another origin than
+    // the shop pages needs the same grant as the API.
+    let widget = ServiceBuilder::new().layer(cors.clone()).service(ServeDir::new(&config.widget_dir));
     let mut router = Router::new()
         .nest(paths::API, routes::api(config.demo.is_some()).layer(cors))
+        // `/api/amazonpay2/` would otherwise fall through to the shop pages.
+        .route(&format!("{}/", paths::API), any(routes::not_found))
         .nest_service("/amazonpay2", widget)
         .fallback_service(www)
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -81,8 +87,8 @@ pub fn app(state: Arc<AppState>) -> Router {
             HeaderValue::from_static("nosniff"),
         ));
     if config.demo.is_some() {
-        let origin: Arc<str> = Arc::from(config.shop_origin.as_str());
-        router = router.layer(middleware::from_fn_with_state(origin, demo_canonical_host));
+        let canonical = Arc::new((config.shop_origin.as_str().to_owned(), config.shop_origin.authority()));
+        router = router.layer(middleware::from_fn_with_state(canonical, demo_canonical_host));
     }
     router.with_state(state)
 }
@@ -90,12 +96,13 @@ pub fn app(state: Arc<AppState>) -> Router {
 /// Demo only: a page opened as `localhost:8080` instead of `127.0.0.1:8080` would be another
 /// origin, which the API rightly refuses; send the browser to the shop origin instead.
 async fn demo_canonical_host(
-    State(origin): State<Arc<str>>,
+    State(canonical): State<Arc<(String, String)>>,
     request: Request,
     next: Next,
 ) -> Response {
+    let (origin, authority) = &*canonical;
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
-    let foreign = host.is_some_and(|host| origin.strip_prefix("http://") != Some(host));
+    let foreign = host.is_some_and(|host| host != authority);
     if !foreign || !matches!(*request.method(), Method::GET | Method::HEAD) {
         return next.run(request).await;
     }

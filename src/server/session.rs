@@ -73,14 +73,28 @@ impl Sessions {
 
     /// The browser's session, or a new one with the cookie to set.
     pub fn find_or_start(&self, jar: CookieJar) -> (Session, CookieJar) {
-        if let Some(session) = self.find(&jar) {
-            return (session, jar);
+        match self.find(&jar) {
+            Some(session) => (session, jar),
+            None => self.start(jar, None),
         }
+    }
+
+    /// Replaces a session by a new one (new ID, CSRF token and sign-in state) for `member`.
+    ///
+    /// Called whenever who the shopper is changes, and after every return from Amazon: an ID
+    /// planted before a login is worthless after it (session fixation), and a sign-in state
+    /// works once.
+    pub fn renew(&self, jar: CookieJar, old: &Session, member: Option<Member>) -> (Session, CookieJar) {
+        self.lock().remove(&old.id);
+        self.start(jar, member)
+    }
+
+    fn start(&self, jar: CookieJar, member: Option<Member>) -> (Session, CookieJar) {
         let session = Session {
             id: self.token(),
             csrf_token: self.token(),
             signin_state: self.token(),
-            member: None,
+            member,
             last_seen: Instant::now(),
         };
         let mut sessions = self.lock();
@@ -152,6 +166,20 @@ mod tests {
         let (session, jar) = sessions.find_or_start(jar);
         assert_ne!(session.id, "forged");
         assert_eq!(jar.get(COOKIE).unwrap().value(), session.id);
+    }
+
+    #[test]
+    fn renewing_replaces_id_token_and_state_and_forgets_the_old_id() {
+        let sessions = Sessions::new(false);
+        let (old, jar) = sessions.find_or_start(CookieJar::new());
+        let member = Member { name: "山田 太郎".into(), linked: true };
+        let (new, jar) = sessions.renew(jar, &old, Some(member.clone()));
+        assert_ne!(new.id, old.id);
+        assert_ne!(new.csrf_token, old.csrf_token);
+        assert_ne!(new.signin_state, old.signin_state);
+        assert_eq!(sessions.find(&jar).unwrap().member, Some(member));
+        let planted = CookieJar::new().add(Cookie::new(COOKIE, old.id));
+        assert!(sessions.find(&planted).is_none());
     }
 
     #[test]

@@ -71,8 +71,8 @@ pub async fn demo_login(
     let session = existing_session(&app, &jar, &headers)?;
     let Json(login) = body?;
     let member = Member { name: "クラフト 花子".to_owned(), linked: login.linked };
-    let updated = app.sessions.set_member(&session.id, Some(member)).ok_or_else(login_required)?;
-    Ok(reply(jar, &updated))
+    let (renewed, jar) = app.sessions.renew(jar, &session, Some(member));
+    Ok(reply(jar, &renewed))
 }
 
 /// `POST /api/amazonpay2/demo/logout` (demo mode only).
@@ -82,8 +82,8 @@ pub async fn demo_logout(
     jar: CookieJar,
 ) -> Result<SessionReply, ApiError> {
     let session = existing_session(&app, &jar, &headers)?;
-    let updated = app.sessions.set_member(&session.id, None).ok_or_else(login_required)?;
-    Ok(reply(jar, &updated))
+    let (renewed, jar) = app.sessions.renew(jar, &session, None);
+    Ok(reply(jar, &renewed))
 }
 
 /// A state-changing request needs a session that already exists (it holds the CSRF token),

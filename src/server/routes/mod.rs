@@ -43,9 +43,7 @@ pub fn api(demo: bool) -> Router<Arc<AppState>> {
             .route("/demo/logout", post(account::demo_logout));
     }
     router
-        .fallback(|| async {
-            ApiError::client(StatusCode::NOT_FOUND, "not_found", "No such API endpoint.")
-        })
+        .fallback(not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::client(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -54,6 +52,11 @@ pub fn api(demo: bool) -> Router<Arc<AppState>> {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// Unknown API paths: JSON, as every API answer.
+pub async fn not_found() -> ApiError {
+    ApiError::client(StatusCode::NOT_FOUND, "not_found", "No such API endpoint.")
 }
 
 fn member_state(session: &Session) -> MemberState {

@@ -44,20 +44,28 @@ pub async fn signin_return(
         return refused("Amazon からの応答にトークンがありません。もう一度お試しください。");
     };
     tracing::info!(intent = intent.as_str(), token_len = buyer_token.len(), "Amazon sign-in returned");
-    match (intent, session.member) {
+    match (intent, session.member.clone()) {
         (SignInIntent::Link, Some(member)) => {
-            app.sessions.set_member(&session.id, Some(Member { linked: true, ..member }));
-            Redirect::to("/mypage/?amazonpay2=linked").into_response()
+            let linked = Some(Member { linked: true, ..member });
+            let (_, jar) = app.sessions.renew(jar, &session, linked);
+            (jar, Redirect::to("/mypage/?amazonpay2=linked")).into_response()
         }
         (SignInIntent::Link, None) => refused("連携するには、先に会員としてログインしてください。"),
-        (SignInIntent::Login, _) => Html(page(
+        (SignInIntent::Login, member) => {
+            // The state works once: a reload or a copied URL cannot replay this return.
+            let (_, jar) = app.sessions.renew(jar, &session, member);
+            (jar, signed_in_page()).into_response()
+        }
+    }
+}
+
+fn signed_in_page() -> Html<String> {
+    Html(page(
             "Amazon サインイン",
             STYLE,
             "<main><h1>Amazon アカウントでサインインしました</h1>\
              <p>Amazon からの戻りを確認しました。</p><p><a href=\"/\">トップページへ</a></p></main>",
-        ))
-        .into_response(),
-    }
+    ))
 }
 
 /// `GET /api/amazonpay2/checkout/review?amazonCheckoutSessionId=…`: on to the shop's order
