@@ -896,11 +896,12 @@ async fn an_empty_block_list_is_refused() {
 }
 
 #[tokio::test]
-async fn thirty_two_blocks_are_answered_and_thirty_three_refused() {
+async fn the_block_limit_is_answered_and_one_more_refused() {
+    const LIMIT: usize = amazonpay2::contract::MAX_BLOCKS_PER_REQUEST;
     let spec = ("checkout", "Cart", "Gold");
     let shop = Shop::demo();
-    assert_eq!(shop.browser().buttons(&[spec; 32]).await.views().len(), 32);
-    let body = buttons_body(&[spec; 33]).to_string();
+    assert_eq!(shop.browser().buttons(&[spec; LIMIT]).await.views().len(), LIMIT);
+    let body = buttons_body(&[spec; LIMIT + 1]).to_string();
     assert_eq!(shop.post_buttons("application/json", body).await.api_error(400), "too_many_blocks");
 }
 

@@ -7,9 +7,10 @@ use super::blocks::{BlockSpec, ButtonColor, Placement};
 /// The only signature algorithm the server uses: RSASSA-PSS, SHA-256, MGF1-SHA-256, salt 32.
 pub const AMAZON_SIGNATURE_ALGORITHM: &str = "AMZN-PAY-RSASSA-PSS-V2";
 
-/// The most blocks one request may describe. A page carries a handful; more is a broken or
-/// hostile page, refused before any work is done.
-pub const MAX_BLOCKS_PER_REQUEST: usize = 32;
+/// The most blocks one request may describe: more than the 45 distinct descriptions there are
+/// (3 kinds, 5 placements, 3 colours), since the widget sends each description once. More is a
+/// hostile client, refused before any work is done.
+pub const MAX_BLOCKS_PER_REQUEST: usize = 64;
 
 /// The widget's one request per page: the blocks it found, nothing else.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

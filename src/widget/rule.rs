@@ -1,6 +1,7 @@
 //! The one-button rule (contract §2) and the visibility it depends on.
 
-use wasm_bindgen::JsCast;
+use js_sys::{Function, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlElement};
 
 use crate::contract::BlockKind;
@@ -32,11 +33,17 @@ pub fn winner(candidates: &[Candidate]) -> Option<u32> {
 }
 
 /// Whether a block can be seen: not `display:none` (itself or an ancestor), not
-/// `visibility:hidden`, not zero-width, and not inside a zero-size box that clips it.
+/// `visibility:hidden`, not in undrawn content, not zero-width, and not inside a zero-size box
+/// that clips it.
 ///
-/// A block's own height is not used: an empty block is zero-high until its button is drawn.
+/// The widget's style gives every block's content at least 1×1 px, so that an empty block in a
+/// shrink-to-fit or clearfix layout is not mistaken for a hidden one; only explicit zero sizing
+/// hides.
 pub fn is_visible(element: &Element) -> bool {
     if !element.is_connected() || element.get_client_rects().length() == 0 {
+        return false;
+    }
+    if check_visibility(element) == Some(false) {
         return false;
     }
     let Some(window) = web_sys::window() else { return false };
@@ -66,6 +73,16 @@ pub fn is_visible(element: &Element) -> bool {
         ancestor = current.parent_element();
     }
     true
+}
+
+/// `Element.checkVisibility()` where the browser has it: it also knows content that is laid out
+/// but not drawn (a closed `<details>`, `content-visibility: hidden`).
+fn check_visibility(element: &Element) -> Option<bool> {
+    let method = Reflect::get(element, &JsValue::from_str("checkVisibility")).ok()?;
+    let method = method.dyn_into::<Function>().ok()?;
+    let options = Object::new();
+    Reflect::set(&options, &JsValue::from_str("visibilityProperty"), &JsValue::TRUE).ok()?;
+    method.call1(element, &options).ok()?.as_bool()
 }
 
 #[cfg(test)]

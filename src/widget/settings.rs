@@ -85,7 +85,7 @@ pub fn announce(root: &Element, member: &JsValue, csrf_token: &str) {
 const STYLE_ID: &str = "amazonpay2-style";
 
 const STYLE: &str = "\
-.amazonpay2{margin:0}\
+.amazonpay2{margin:0;min-width:1px;min-height:1px}\
 .amazonpay2--pc .amazonpay2-button{width:300px;max-width:100%}\
 .amazonpay2--sp .amazonpay2-button{width:100%}\
 .amazonpay2-message{margin:.5em 0;padding:.6em .8em;border:1px solid #d5d9d9;border-radius:4px;\
