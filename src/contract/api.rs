@@ -111,6 +111,74 @@ impl UnavailableReason {
     }
 }
 
+/// What the server tells the shopper after an Amazon sign-in, through `?amazonpay2=<code>` on
+/// the page it sends them to; the widget shows it in the shopper's language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// Logged in with the linked Amazon account.
+    SignedIn,
+    /// The Amazon account is now linked.
+    Linked,
+    /// A member with the Amazon e-mail exists: log in with the password to link.
+    EmailExists,
+    /// The sign-up form was filled from the Amazon account.
+    SignupPrefilled,
+    /// Linking needs a logged-in member.
+    LoginRequired,
+    /// The member already has another Amazon account linked.
+    AlreadyLinked,
+    /// The Amazon account is linked to another member.
+    BuyerTaken,
+    /// Amazon could not be reached.
+    AmazonUnavailable,
+    /// Amazon refused the sign-in (expired or used token).
+    AmazonTokenInvalid,
+    /// The return did not belong to this browser (forged, replayed or from an old page).
+    ReturnRefused,
+}
+
+impl Notice {
+    /// Every notice.
+    pub const ALL: [Self; 10] = [
+        Self::SignedIn,
+        Self::Linked,
+        Self::EmailExists,
+        Self::SignupPrefilled,
+        Self::LoginRequired,
+        Self::AlreadyLinked,
+        Self::BuyerTaken,
+        Self::AmazonUnavailable,
+        Self::AmazonTokenInvalid,
+        Self::ReturnRefused,
+    ];
+
+    /// The code in the URL.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::SignedIn => "signed_in",
+            Self::Linked => "linked",
+            Self::EmailExists => "email_exists",
+            Self::SignupPrefilled => "signup_prefilled",
+            Self::LoginRequired => "login_required",
+            Self::AlreadyLinked => "already_linked",
+            Self::BuyerTaken => "buyer_taken",
+            Self::AmazonUnavailable => "amazon_unavailable",
+            Self::AmazonTokenInvalid => "amazon_token_invalid",
+            Self::ReturnRefused => "return_refused",
+        }
+    }
+
+    /// Reads a code.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|notice| notice.code() == code)
+    }
+
+    /// Whether it reports a refusal or failure (shown as an alert) rather than news.
+    pub fn is_problem(self) -> bool {
+        !matches!(self, Self::SignedIn | Self::Linked | Self::SignupPrefilled | Self::EmailExists)
+    }
+}
+
 /// Amazon's `productType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProductType {

@@ -17,11 +17,13 @@ pub enum BlockKind {
     Login,
     /// My Page: link (Amazon sign-in) or the linked state with the shop's unlink button.
     Mypage,
+    /// Only shows the widget's notices (after an Amazon sign-in); never a button.
+    Notice,
 }
 
 impl BlockKind {
     /// Every kind, as designers spell it.
-    pub const NAMES: &'static [&'static str] = &["checkout", "login", "mypage"];
+    pub const NAMES: &'static [&'static str] = &["checkout", "login", "mypage", "notice"];
 
     /// Parses the value of `data-amazonpay`.
     pub fn from_attribute(value: &str) -> Result<Self, AttributeError> {
@@ -29,6 +31,7 @@ impl BlockKind {
             "checkout" => Ok(Self::Checkout),
             "login" => Ok(Self::Login),
             "mypage" => Ok(Self::Mypage),
+            "notice" => Ok(Self::Notice),
             _ => Err(AttributeError::new("data-amazonpay", value, Self::NAMES)),
         }
     }
@@ -39,7 +42,13 @@ impl BlockKind {
             Self::Checkout => "checkout",
             Self::Login => "login",
             Self::Mypage => "mypage",
+            Self::Notice => "notice",
         }
+    }
+
+    /// Whether the server decides what the block shows (every kind but `notice`).
+    pub fn asks_server(self) -> bool {
+        self != Self::Notice
     }
 
     /// Rank in the one-button rule (contract §2): checkout beats mypage beats login.
@@ -48,6 +57,7 @@ impl BlockKind {
             Self::Checkout => 0,
             Self::Mypage => 1,
             Self::Login => 2,
+            Self::Notice => 3,
         }
     }
 
@@ -55,7 +65,7 @@ impl BlockKind {
     pub fn default_placement(self) -> Placement {
         match self {
             Self::Checkout => Placement::Checkout,
-            Self::Login | Self::Mypage => Placement::Other,
+            Self::Login | Self::Mypage | Self::Notice => Placement::Other,
         }
     }
 }

@@ -8,7 +8,7 @@ mod blocks;
 
 pub use api::{
     AMAZON_SIGNATURE_ALGORITHM, ApiError, ApiErrorBody, BlockView, ButtonsRequest, ButtonsResponse,
-    MAX_BLOCKS_PER_REQUEST, MemberState, Price, ProductType, RenderButtonOptions, SessionResponse,
+    MAX_BLOCKS_PER_REQUEST, MemberState, Notice, Price, ProductType, RenderButtonOptions, SessionResponse,
     SignedConfig, UnavailableReason,
 };
 pub use blocks::{AttributeError, BlockKind, BlockSpec, ButtonColor, Device, Placement};

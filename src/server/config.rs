@@ -27,8 +27,21 @@ pub struct Config {
     pub www_dir: PathBuf,
     /// `AMAZONPAY2_WIDGET`: the built widget served at `/amazonpay2/`.
     pub widget_dir: PathBuf,
+    /// The shop's own pages the Amazon flows send shoppers to.
+    pub pages: ShopPages,
     /// Present in demo mode: the simulator runs beside the shop.
     pub demo: Option<DemoSettings>,
+}
+
+/// Paths of the shop's member pages (same-origin), where Amazon sign-in flows continue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShopPages {
+    /// `AMAZONPAY2_LOGIN_PAGE`: the member login page.
+    pub login: String,
+    /// `AMAZONPAY2_SIGNUP_PAGE`: the sign-up page (prefilled from Amazon).
+    pub signup: String,
+    /// `AMAZONPAY2_MYPAGE`: My Page.
+    pub mypage: String,
 }
 
 /// The identifiers Seller Central gives the merchant.
@@ -262,6 +275,20 @@ impl Config {
             }
         }
 
+        let page = |name: &'static str, default: &str| {
+            let path = var(name).unwrap_or_else(|| default.to_owned());
+            if is_local_path(&path) {
+                Ok(path)
+            } else {
+                Err(invalid(name, format!("'{path}' is not a path on the shop, such as /mypage/")))
+            }
+        };
+        let pages = ShopPages {
+            login: page("AMAZONPAY2_LOGIN_PAGE", "/member/login.html")?,
+            signup: page("AMAZONPAY2_SIGNUP_PAGE", "/member/signup.html")?,
+            mypage: page("AMAZONPAY2_MYPAGE", "/mypage/")?,
+        };
+
         Ok(Self {
             listen,
             shop_origin,
@@ -272,6 +299,7 @@ impl Config {
             checkout_js: parse_url("AMAZONPAY2_CHECKOUT_JS", &checkout_js)?,
             www_dir,
             widget_dir,
+            pages,
             demo,
         })
     }
@@ -308,6 +336,15 @@ fn sandbox_mode(demo: bool, value: Option<String>, public_key_id: &str) -> Resul
             "required for an unprefixed public key ID: true (テスト) or false (本番)".into(),
         )),
     }
+}
+
+/// A path on this site: starts with one `/`, and nothing a browser would read as another host.
+pub fn is_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && path.len() <= 512
+        && path.chars().all(|c| c.is_ascii_graphic())
 }
 
 /// Whether `path` is `dir` or inside it, following symbolic links where the paths exist.

@@ -60,6 +60,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::server::store::StoreError> for ApiError {
+    fn from(error: crate::server::store::StoreError) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {

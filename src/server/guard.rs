@@ -73,6 +73,7 @@ mod tests {
 
     use super::*;
     use crate::server::session::Sessions;
+    use crate::server::store::Store;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -85,7 +86,8 @@ mod tests {
     #[test]
     fn state_changes_need_the_shop_origin_and_the_session_token() {
         let shop = ShopOrigin::parse("https://shop.example").unwrap();
-        let (session, _) = Sessions::new(true).find_or_start(CookieJar::new());
+        let store = std::sync::Arc::new(Store::open_in_memory().unwrap());
+        let (session, _) = Sessions::new(store, true).find_or_start(CookieJar::new()).unwrap();
         let token = session.csrf_token.as_str();
         let ok = headers(&[("origin", "https://shop.example"), (CSRF_HEADER, token)]);
         assert!(check_state_change(&ok, &shop, &session).is_ok());

@@ -1,6 +1,7 @@
 //! The shop-side HTTP service: signs button payloads, handles Amazon's returns, serves the
 //! widget and the shop pages, and in demo mode starts the Amazon Pay simulator beside itself.
 
+pub mod amazon;
 pub mod config;
 mod demo_key;
 mod error;
@@ -11,6 +12,7 @@ mod payloads;
 mod routes;
 mod session;
 pub mod signing;
+pub mod store;
 
 use std::future::Future;
 use std::io;
@@ -32,8 +34,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use self::config::{Config, KeySource};
 use self::keys::ShopKey;
 use self::routes::paths;
+use self::amazon::AmazonPayClient;
 use self::session::Sessions;
 use self::signing::ButtonSigner;
+use self::store::Store;
 use crate::simulator::{Simulator, SimulatorConfig};
 
 /// What every handler shares.
@@ -44,14 +48,19 @@ pub struct AppState {
     pub signer: ButtonSigner,
     /// Shopper sessions.
     pub sessions: Sessions,
+    /// The database: members, links, sessions.
+    pub store: Arc<Store>,
+    /// Amazon Pay's API.
+    pub amazon: AmazonPayClient,
 }
 
 impl AppState {
-    /// State for `config`, signing with `key`.
-    pub fn new(config: Config, key: Arc<ShopKey>) -> Self {
-        let signer = ButtonSigner::new(key, config.amazon.public_key_id.clone());
-        let sessions = Sessions::new(config.shop_origin.is_https());
-        Self { config, signer, sessions }
+    /// State for `config`, signing with `key`, storing in `store`.
+    pub fn new(config: Config, key: Arc<ShopKey>, store: Arc<Store>) -> Result<Self, ServerError> {
+        let signer = ButtonSigner::new(key.clone(), config.amazon.public_key_id.clone());
+        let sessions = Sessions::new(store.clone(), config.shop_origin.is_https());
+        let amazon = AmazonPayClient::new(&config.api_base, &config.amazon, key)?;
+        Ok(Self { config, signer, sessions, store, amazon })
     }
 }
 
@@ -110,6 +119,19 @@ async fn demo_canonical_host(
     Redirect::temporary(&format!("{origin}{path}")).into_response()
 }
 
+/// Deletes idle sessions now and every hour.
+async fn expire_sessions(state: Arc<AppState>) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(60 * 60));
+    loop {
+        every_hour.tick().await;
+        match state.sessions.expire() {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "expired idle sessions"),
+            Err(error) => tracing::error!(%error, "expiring sessions failed"),
+        }
+    }
+}
+
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -133,6 +155,12 @@ pub enum ServerError {
     /// Serving failed.
     #[error("server failed: {0}")]
     Serve(io::Error),
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The Amazon Pay client could not be set up.
+    #[error(transparent)]
+    Amazon(#[from] amazon::AmazonError),
 }
 
 /// The sockets the server listens on, bound before anything else starts so that a taken port
@@ -207,8 +235,11 @@ pub async fn serve(
     };
     let addr = listeners.shop.local_addr().map_err(ServerError::Serve)?;
     tracing::info!("shop on http://{addr}/ (origin {})", config.shop_origin.as_str());
-    let state = Arc::new(AppState::new(config, key));
+    let store = Arc::new(Store::open(&config.data_dir)?);
+    let state = Arc::new(AppState::new(config, key, store)?);
+    let expiry = tokio::spawn(expire_sessions(state.clone()));
     let result = axum::serve(listeners.shop, app(state)).with_graceful_shutdown(shutdown).await;
+    expiry.abort();
     let _ = stop_simulator.send(true);
     if let Some(task) = simulator {
         let _ = task.await;

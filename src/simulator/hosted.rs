@@ -14,6 +14,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::Value;
 use url::Url;
 
+use super::api::{BUYER_TOKEN_LIFETIME, BuyerToken};
+use super::buyers::TEST_BUYERS;
 use super::signature::{DEFAULT_ALGORITHM, SignatureProblem};
 use super::{FLOW_LIFETIME, Simulator, lock};
 use crate::server::html::{escape, page};
@@ -26,7 +28,7 @@ pub(super) struct Flow {
 }
 
 enum FlowKind {
-    SignIn { return_url: Url },
+    SignIn { return_url: Url, scopes: Vec<String> },
     Checkout { review_url: Url },
 }
 
@@ -71,7 +73,7 @@ pub(super) async fn initiate(
         Ok(flow) => {
             let id = simulator.token::<24>();
             let response = match &flow.kind {
-                FlowKind::SignIn { return_url } => sign_in_page(&id, return_url),
+                FlowKind::SignIn { return_url, .. } => sign_in_page(&id, return_url),
                 FlowKind::Checkout { review_url } => checkout_page(&id, review_url),
             };
             let mut flows = lock(&simulator.inner.flows);
@@ -152,6 +154,11 @@ fn check_button(
     let kind = match field("productType") {
         "SignIn" => FlowKind::SignIn {
             return_url: return_url(&payload, &["signInReturnUrl"], config, live)?,
+            scopes: payload
+                .get("signInScopes")
+                .and_then(Value::as_array)
+                .map(|scopes| scopes.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default(),
         },
         "PayAndShip" | "PayOnly" | "" => FlowKind::Checkout {
             review_url: return_url(
@@ -202,11 +209,28 @@ fn return_url(
 
 fn sign_in_page(flow_id: &str, return_url: &Url) -> Response {
     let shop = escape(&return_url.origin().ascii_serialization());
+    let buyers: String = TEST_BUYERS
+        .iter()
+        .enumerate()
+        .map(|(index, buyer)| {
+            format!(
+                "<label class=\"buyer\"><input type=\"radio\" name=\"buyer\" value=\"{index}\"{}>\
+                 <strong>{}</strong> {}<br><small>〒{} {}{} {}</small></label>",
+                if index == 0 { " checked" } else { "" },
+                escape(buyer.name),
+                escape(buyer.email),
+                escape(buyer.postal_code),
+                escape(buyer.prefecture),
+                escape(buyer.line1),
+                escape(buyer.line2),
+            )
+        })
+        .collect();
     let body = format!(
         "{HEADER}<main><h1>Amazon アカウントでサインイン</h1>\
-         <p><strong>{shop}</strong> にサインインします。お名前、メールアドレスなどがショップに提供されます。</p>\
+         <p><strong>{shop}</strong> にサインインします。選んだアカウントのお名前、メールアドレス、住所などがショップに提供されます。</p>\
          <form method=\"post\" action=\"/checkout/continue\">\
-         <input type=\"hidden\" name=\"flow\" value=\"{}\">\
+         <input type=\"hidden\" name=\"flow\" value=\"{}\"><fieldset><legend>テスト用アカウント</legend>{buyers}</fieldset>\
          <button type=\"submit\" id=\"continue\">続行</button></form></main>",
         escape(flow_id)
     );
@@ -231,7 +255,8 @@ pub(super) async fn continue_flow(
     State(simulator): State<Simulator>,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
-    let id = form.ok().and_then(|Form(mut fields)| fields.remove("flow")).unwrap_or_default();
+    let mut fields = form.map(|Form(fields)| fields).unwrap_or_default();
+    let id = fields.remove("flow").unwrap_or_default();
     // Single use: a reload or a second tab cannot replay the same sign-in.
     let flow = lock(&simulator.inner.flows).remove(&id);
     let Some(flow) = flow.filter(|f| f.created.elapsed() < FLOW_LIFETIME) else {
@@ -239,11 +264,17 @@ pub(super) async fn continue_flow(
             .into_response();
     };
     match flow.kind {
-        FlowKind::SignIn { mut return_url } => {
+        FlowKind::SignIn { mut return_url, scopes } => {
+            let buyer = fields
+                .get("buyer")
+                .and_then(|b| b.parse::<usize>().ok())
+                .filter(|b| *b < TEST_BUYERS.len())
+                .unwrap_or(0);
             let token = simulator.token::<32>();
+            let now = simulator.now();
             let mut tokens = lock(&simulator.inner.buyer_tokens);
-            tokens.retain(|_, issued| issued.elapsed() < FLOW_LIFETIME);
-            tokens.insert(token.clone(), Instant::now());
+            tokens.retain(|_, t| now.saturating_sub(t.issued) < BUYER_TOKEN_LIFETIME.as_secs() * 2);
+            tokens.insert(token.clone(), BuyerToken { buyer, scopes, issued: now, used: false });
             drop(tokens);
             return_url.query_pairs_mut().append_pair("buyerToken", &token);
             Redirect::to(return_url.as_str()).into_response()
@@ -305,4 +336,6 @@ const STYLE: &str = "body{margin:0;font-family:sans-serif;color:#0f1111;backgrou
     .badge{background:#ff9900;color:#111;border-radius:3px;padding:.1rem .5rem;font-size:.8rem}\
     main{max-width:32rem;margin:2rem auto;padding:0 1rem;line-height:1.7}\
     button{background:#ffd814;border:1px solid #fcd200;border-radius:8px;padding:.6rem 2rem;font-size:1rem;cursor:pointer}\
-    .error dt{font-weight:700}.error dd{margin:0 0 .8rem;word-break:break-all}";
+    .error dt{font-weight:700}.error dd{margin:0 0 .8rem;word-break:break-all}\
+    fieldset{border:1px solid #d5d9d9;border-radius:8px;margin:1rem 0;padding:.5rem 1rem}\
+    .buyer{display:block;padding:.5rem 0;border-bottom:1px solid #eee}.buyer:last-child{border:0}";

@@ -4,12 +4,15 @@
 //! hosted sign-in and checkout pages, and trusts exactly one merchant: the shop, through the
 //! public key of the shop's key pair, as Amazon trusts the key registered in Seller Central.
 
+mod api;
+mod buyers;
 mod hosted;
 mod signature;
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -20,6 +23,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 
+pub use self::buyers::{TEST_BUYERS, TestBuyer};
 pub use self::signature::{RegisteredKey, SignatureProblem};
 
 /// Amazon's checkout.js, as the simulator serves it.
@@ -53,12 +57,16 @@ struct Inner {
     /// Hosted-page visits between the button click and the shopper's "continue".
     flows: Mutex<HashMap<String, hosted::Flow>>,
     /// Issued buyer tokens (sign-in), for getBuyer.
-    buyer_tokens: Mutex<HashMap<String, Instant>>,
+    buyer_tokens: Mutex<HashMap<String, api::BuyerToken>>,
     /// Checkout sessions by ID, with their review URL.
     checkout_sessions: Mutex<HashMap<String, hosted::CheckoutSession>>,
+    /// Test control: failures the next API requests get.
+    faults: Mutex<Option<api::Fault>>,
+    /// Test control: seconds the simulator's clock is ahead of the real one.
+    clock_offset: AtomicU64,
 }
 
-/// How long hosted-page flows and buyer tokens live.
+/// How long hosted-page flows live.
 const FLOW_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
 impl Simulator {
@@ -77,6 +85,8 @@ impl Simulator {
                 flows: Mutex::new(HashMap::new()),
                 buyer_tokens: Mutex::new(HashMap::new()),
                 checkout_sessions: Mutex::new(HashMap::new()),
+                faults: Mutex::new(None),
+                clock_offset: AtomicU64::new(0),
             }),
         }
     }
@@ -89,6 +99,8 @@ impl Simulator {
             .route("/checkout/continue", post(hosted::continue_flow))
             .route("/checkout/initiate_auth", get(hosted::initiate_auth))
             .route("/checkout/signout", get(hosted::signout))
+            .merge(api::routes(self))
+            .merge(api::controls())
             .layer(DefaultBodyLimit::max(64 * 1024))
             .with_state(self.clone())
     }

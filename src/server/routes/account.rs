@@ -1,20 +1,20 @@
-//! The shopper's session as the page sees it, unlinking, and the demo's member switch.
+//! The shopper's session as the page sees it, unlinking, and the sign-up prefill.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum_extra::extract::CookieJar;
-use serde::Deserialize;
+use serde::Serialize;
 
 use super::{member_state, no_store};
 use crate::contract::SessionResponse;
 use crate::server::AppState;
+use crate::server::amazon::types::Buyer;
 use crate::server::error::ApiError;
 use crate::server::guard::{check_state_change, reject_foreign_origin};
-use crate::server::session::{Member, Session};
+use crate::server::session::Session;
 
 type SessionReply = (CookieJar, [(&'static str, &'static str); 1], Json<SessionResponse>);
 
@@ -25,7 +25,7 @@ pub async fn session(
     jar: CookieJar,
 ) -> Result<SessionReply, ApiError> {
     reject_foreign_origin(&headers, &app.config.shop_origin)?;
-    let (session, jar) = app.sessions.find_or_start(jar);
+    let (session, jar) = app.sessions.find_or_start(jar)?;
     Ok(reply(jar, &session))
 }
 
@@ -36,60 +36,97 @@ pub async fn unlink(
     jar: CookieJar,
 ) -> Result<SessionReply, ApiError> {
     let session = existing_session(&app, &jar, &headers)?;
-    let Some(member) = session.member.clone() else {
-        return Err(login_required());
-    };
-    if !member.linked {
+    let member = session.member.as_ref().ok_or_else(login_required)?;
+    if !app.store.unlink(member.id)? {
         return Err(ApiError::client(
             StatusCode::CONFLICT,
             "not_linked",
             "No Amazon account is linked to this member.",
         ));
     }
-    let updated = app
-        .sessions
-        .set_member(&session.id, Some(Member { linked: false, ..member }))
-        .ok_or_else(login_required)?;
-    Ok(reply(jar, &updated))
+    let session = app.sessions.find(&jar)?.ok_or_else(login_required)?;
+    Ok(reply(jar, &session))
 }
 
-/// The demo's stand-in for the shop's member login.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DemoLogin {
-    /// Whether the demo member starts with a linked Amazon account.
-    pub linked: bool,
+/// The sign-up form's fields, from the Amazon account (フリガナ is not among them: Amazon has
+/// none).
+#[derive(Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Prefill {
+    /// 姓.
+    pub family_name: String,
+    /// 名.
+    pub given_name: String,
+    /// E-mail.
+    pub email: String,
+    /// 郵便番号 (`153-0064`).
+    pub postal_code: String,
+    /// 都道府県.
+    pub prefecture: String,
+    /// 市区町村・番地.
+    pub address1: String,
+    /// 建物名など.
+    pub address2: String,
+    /// 電話番号.
+    pub phone: String,
 }
 
-/// `POST /api/amazonpay2/demo/login` (demo mode only).
-pub async fn demo_login(
+impl Prefill {
+    /// Maps an Amazon buyer onto a Japanese sign-up form.
+    pub fn from_buyer(buyer: &Buyer) -> Self {
+        let address = buyer.shipping_address.as_ref().or(buyer.billing_address.as_ref());
+        let field = |value: Option<&Option<String>>| value.and_then(Option::as_deref).unwrap_or_default().trim().to_owned();
+        let full_name = buyer.name.as_deref().unwrap_or_default().trim();
+        // Amazon keeps one name field; Japanese names are written 姓 名 with a space
+        // (half- or full-width). Without one, everything goes to 姓 for the shopper to split.
+        let (family_name, given_name) = match full_name.split_once([' ', '\u{3000}']) {
+            Some((family, given)) => (family.trim().to_owned(), given.trim().to_owned()),
+            None => (full_name.to_owned(), String::new()),
+        };
+        let postal = address
+            .and_then(|a| a.postal_code.clone())
+            .or_else(|| buyer.postal_code.clone())
+            .unwrap_or_default();
+        let digits: String = postal.chars().filter(char::is_ascii_digit).collect();
+        let postal_code = if digits.len() == 7 { format!("{}-{}", &digits[..3], &digits[3..]) } else { postal };
+        let address2 = [field(address.map(|a| &a.address_line2)), field(address.map(|a| &a.address_line3))]
+            .into_iter()
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self {
+            family_name,
+            given_name,
+            email: buyer.email.clone().unwrap_or_default(),
+            postal_code,
+            prefecture: field(address.map(|a| &a.state_or_region)),
+            address1: field(address.map(|a| &a.address_line1)),
+            address2,
+            phone: address
+                .and_then(|a| a.phone_number.clone())
+                .or_else(|| buyer.phone_number.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// `GET /api/amazonpay2/signup/prefill`: the verified Amazon buyer waiting for sign-up in this
+/// session, as form fields; `null` when there is none.
+pub async fn prefill(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
     jar: CookieJar,
-    body: Result<Json<DemoLogin>, JsonRejection>,
-) -> Result<SessionReply, ApiError> {
-    let session = existing_session(&app, &jar, &headers)?;
-    let Json(login) = body?;
-    let member = Member { name: "クラフト 花子".to_owned(), linked: login.linked };
-    let (renewed, jar) = app.sessions.renew(jar, &session, Some(member));
-    Ok(reply(jar, &renewed))
-}
-
-/// `POST /api/amazonpay2/demo/logout` (demo mode only).
-pub async fn demo_logout(
-    State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    jar: CookieJar,
-) -> Result<SessionReply, ApiError> {
-    let session = existing_session(&app, &jar, &headers)?;
-    let (renewed, jar) = app.sessions.renew(jar, &session, None);
-    Ok(reply(jar, &renewed))
+) -> Result<([(&'static str, &'static str); 1], Json<Option<Prefill>>), ApiError> {
+    reject_foreign_origin(&headers, &app.config.shop_origin)?;
+    let session = app.sessions.find(&jar)?;
+    let prefill = session.and_then(|s| s.pending_buyer).map(|buyer| Prefill::from_buyer(&buyer));
+    Ok((no_store(), Json(prefill)))
 }
 
 /// A state-changing request needs a session that already exists (it holds the CSRF token),
 /// the shop's origin and the token.
-fn existing_session(app: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Result<Session, ApiError> {
-    let session = app.sessions.find(jar).ok_or_else(|| {
+pub fn existing_session(app: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Result<Session, ApiError> {
+    let session = app.sessions.find(jar)?.ok_or_else(|| {
         ApiError::forbidden("session_required", "No session; reload the page and try again.")
     })?;
     check_state_change(headers, &app.config.shop_origin, &session)?;
@@ -100,8 +137,55 @@ fn login_required() -> ApiError {
     ApiError::client(StatusCode::UNAUTHORIZED, "login_required", "Log in as a member first.")
 }
 
-fn reply(jar: CookieJar, session: &Session) -> SessionReply {
+/// The session as shop scripts see it.
+pub fn reply(jar: CookieJar, session: &Session) -> SessionReply {
     let response =
         SessionResponse { member: member_state(session), csrf_token: session.csrf_token.clone() };
     (jar, no_store(), Json(response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::amazon::types::Address;
+
+    #[test]
+    fn amazon_details_fill_a_japanese_sign_up_form_without_furigana() {
+        let buyer = Buyer {
+            buyer_id: "amzn1.account.X".into(),
+            name: Some("山田\u{3000}太郎".into()),
+            email: Some("taro@example.jp".into()),
+            postal_code: Some("1530064".into()),
+            shipping_address: Some(Address {
+                address_line1: Some("目黒区下目黒1-8-1".into()),
+                address_line2: Some("アルコタワー".into()),
+                address_line3: Some("5F".into()),
+                state_or_region: Some("東京都".into()),
+                postal_code: Some("1530064".into()),
+                phone_number: Some("0312345678".into()),
+                ..Address::default()
+            }),
+            ..Buyer::default()
+        };
+        assert_eq!(
+            Prefill::from_buyer(&buyer),
+            Prefill {
+                family_name: "山田".into(),
+                given_name: "太郎".into(),
+                email: "taro@example.jp".into(),
+                postal_code: "153-0064".into(),
+                prefecture: "東京都".into(),
+                address1: "目黒区下目黒1-8-1".into(),
+                address2: "アルコタワー 5F".into(),
+                phone: "0312345678".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_name_without_a_space_goes_to_the_family_name() {
+        let buyer = Buyer { name: Some("やまだたろう".into()), ..Buyer::default() };
+        let prefill = Prefill::from_buyer(&buyer);
+        assert_eq!((prefill.family_name.as_str(), prefill.given_name.as_str()), ("やまだたろう", ""));
+    }
 }

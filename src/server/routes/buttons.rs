@@ -14,6 +14,7 @@ use crate::contract::{
     ProductType, RenderButtonOptions, SignedConfig,
 };
 use crate::server::AppState;
+use crate::server::config::is_local_path;
 use crate::server::error::ApiError;
 use crate::server::guard::reject_foreign_origin;
 use crate::server::payloads::{PayloadBuilder, SignInIntent};
@@ -37,7 +38,10 @@ pub async fn buttons(
             format!("At most {MAX_BLOCKS_PER_REQUEST} blocks per request."),
         ));
     }
-    let (session, jar) = app.sessions.find_or_start(jar);
+    let (session, jar) = app.sessions.find_or_start(jar)?;
+    if session.member.is_none() && request.blocks.iter().any(|b| b.kind == BlockKind::Login) {
+        remember_page(&app, &session, &headers)?;
+    }
     let blocks = request
         .blocks
         .iter()
@@ -64,10 +68,26 @@ fn view(app: &AppState, session: &Session, spec: &BlockSpec) -> Result<BlockView
             (ProductType::SignIn, builder.sign_in(SignInIntent::Link, &session.signin_state))
         }
         (BlockKind::Mypage, Some(_)) => return Ok(BlockView::Linked),
-        (BlockKind::Login, Some(_)) | (BlockKind::Mypage, None) => return Ok(BlockView::Nothing),
+        (BlockKind::Login, Some(_)) | (BlockKind::Mypage, None) | (BlockKind::Notice, _) => {
+            return Ok(BlockView::Nothing);
+        }
     };
     let signed = app.signer.sign(payload).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(BlockView::Button { options: options(app, spec, product_type, signed) })
+}
+
+/// Where a guest who signs in with Amazon returns to: the page with the login block (from
+/// `Referer`, same origin only; the shop's own pages are the only candidates).
+fn remember_page(app: &AppState, session: &Session, headers: &HeaderMap) -> Result<(), ApiError> {
+    let referer = headers.get(axum::http::header::REFERER).and_then(|r| r.to_str().ok());
+    let path = referer
+        .and_then(|r| r.strip_prefix(app.config.shop_origin.as_str()))
+        .filter(|path| is_local_path(path))
+        .filter(|path| !path.starts_with(super::paths::API));
+    match path {
+        Some(path) => Ok(app.sessions.set_return_to(session, path)?),
+        None => Ok(()),
+    }
 }
 
 fn options(

@@ -2,6 +2,7 @@
 
 mod account;
 mod buttons;
+mod demo_shop;
 mod returns;
 
 use std::sync::Arc;
@@ -35,12 +36,14 @@ pub fn api(demo: bool) -> Router<Arc<AppState>> {
         .route("/buttons", post(buttons::buttons))
         .route("/session", get(account::session))
         .route("/link", delete(account::unlink))
+        .route("/signup/prefill", get(account::prefill))
         .route("/signin/return", get(returns::signin_return))
         .route("/checkout/review", get(returns::checkout_review));
     if demo {
         router = router
-            .route("/demo/login", post(account::demo_login))
-            .route("/demo/logout", post(account::demo_logout));
+            .route("/demo/signup", post(demo_shop::sign_up))
+            .route("/demo/login", post(demo_shop::log_in))
+            .route("/demo/logout", post(demo_shop::log_out));
     }
     router
         .fallback(not_found)

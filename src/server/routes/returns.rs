@@ -1,80 +1,111 @@
 //! Where Amazon sends the shopper back: the signed return URLs.
+//!
+//! Outcomes are redirects to the shop's own pages with `?amazonpay2=<notice>`; the widget on
+//! that page shows the notice in the shopper's language.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum_extra::extract::CookieJar;
 use aws_lc_rs::digest::{SHA256, digest};
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
 
+use crate::contract::Notice;
 use crate::server::AppState;
-use crate::server::html::{escape, page};
+use crate::server::amazon::AmazonError;
+use crate::server::error::ApiError;
 use crate::server::payloads::SignInIntent;
-use crate::server::session::Member;
+use crate::server::session::{Session, now};
+use crate::server::store::LinkRefusal;
 
 /// Amazon's tokens and IDs are short printable ASCII; anything else is not from Amazon.
 const MAX_TOKEN_LEN: usize = 1024;
 
 /// `GET /api/amazonpay2/signin/return?intent=…&state=…&buyerToken=…`.
 ///
-/// The state must be this browser's own: a return URL copied from someone else's session (or
-/// forged) is refused, so nobody can be logged in or linked through a link they were sent.
+/// The state must be this browser's own and works once: a return URL copied from someone
+/// else's session, forged or replayed, logs nobody in and links nothing. The buyer is then
+/// asked of Amazon (getBuyer), never taken from the URL.
 pub async fn signin_return(
     State(app): State<Arc<AppState>>,
     jar: CookieJar,
     Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let Some(intent) = query.get("intent").and_then(|i| SignInIntent::parse(i)) else {
-        return refused("戻り先の指定が正しくありません。");
+) -> Result<Response, ApiError> {
+    let home = "/";
+    let Some(session) = app.sessions.find(&jar)? else {
+        return Ok(to_page(home, Notice::ReturnRefused));
     };
-    let Some(session) = app.sessions.find(&jar) else {
-        return refused("セッションが見つかりません。Cookie を有効にして、もう一度お試しください。");
-    };
+    let back = session.return_to.clone().unwrap_or_else(|| home.to_owned());
     let state_matches = query.get("state").is_some_and(|state| {
-        digest(&SHA256, state.as_bytes()).as_ref()
-            == digest(&SHA256, session.signin_state.as_bytes()).as_ref()
+        digest(&SHA256, state.as_bytes()).as_ref() == digest(&SHA256, session.signin_state.as_bytes()).as_ref()
     });
-    if !state_matches {
-        tracing::warn!("sign-in return with a foreign or missing state refused");
-        return refused("このサインインは別のブラウザーまたは古いページから開始されたため、受け付けられません。");
-    }
-    let Some(buyer_token) = query.get("buyerToken").filter(|t| is_token(t)) else {
-        return refused("Amazon からの応答にトークンがありません。もう一度お試しください。");
+    let intent = query.get("intent").and_then(|i| SignInIntent::parse(i));
+    let (Some(intent), true) = (intent, state_matches) else {
+        tracing::warn!("sign-in return with a foreign, used or missing state refused");
+        return Ok(to_page(&back, Notice::ReturnRefused));
     };
-    tracing::info!(intent = intent.as_str(), token_len = buyer_token.len(), "Amazon sign-in returned");
-    match (intent, session.member.clone()) {
-        (SignInIntent::Link, Some(member)) => {
-            let linked = Some(Member { linked: true, ..member });
-            let (_, jar) = app.sessions.renew(jar, &session, linked);
-            (jar, Redirect::to("/mypage/?amazonpay2=linked")).into_response()
+    // From here on the state is spent, whatever the outcome.
+    let (session, jar) = app.sessions.renew(jar, &session, session.member.as_ref().map(|m| m.id), None)?;
+    let Some(token) = query.get("buyerToken").filter(|t| is_token(t)) else {
+        return Ok((jar, to_page(&back, Notice::AmazonTokenInvalid)).into_response());
+    };
+    let buyer = match app.amazon.get_buyer(token).await {
+        Ok(buyer) => buyer,
+        Err(AmazonError::Rejected { reason_code, .. }) => {
+            tracing::warn!(%reason_code, "getBuyer refused the buyer token");
+            return Ok((jar, to_page(&back, Notice::AmazonTokenInvalid)).into_response());
         }
-        (SignInIntent::Link, None) => refused("連携するには、先に会員としてログインしてください。"),
-        (SignInIntent::Login, member) => {
-            // The state works once: a reload or a copied URL cannot replay this return.
-            let (_, jar) = app.sessions.renew(jar, &session, member);
-            (jar, signed_in_page()).into_response()
+        Err(error) => {
+            tracing::error!(%error, "getBuyer failed");
+            return Ok((jar, to_page(&back, Notice::AmazonUnavailable)).into_response());
         }
-    }
+    };
+    let pages = &app.config.pages;
+    let (jar, page, notice) = match intent {
+        SignInIntent::Login => {
+            if let Some(member) = app.store.member_by_buyer(&buyer.buyer_id)? {
+                let (_, jar) = app.sessions.renew(jar, &session, Some(member.id), None)?;
+                (jar, back.as_str(), Notice::SignedIn)
+            } else if buyer.email.as_deref().is_some_and(|e| app.store.member_by_email(e).ok().flatten().is_some()) {
+                // Same e-mail as a member, but an e-mail alone proves nothing: the member logs in
+                // with their password, and only then is the account linked.
+                let (_, jar) = app.sessions.renew(jar, &session, None, Some(&buyer))?;
+                (jar, pages.login.as_str(), Notice::EmailExists)
+            } else {
+                let (_, jar) = app.sessions.renew(jar, &session, None, Some(&buyer))?;
+                (jar, pages.signup.as_str(), Notice::SignupPrefilled)
+            }
+        }
+        SignInIntent::Link => match &session.member {
+            None => (jar, pages.login.as_str(), Notice::LoginRequired),
+            Some(member) => match app.store.link(member.id, &buyer.buyer_id, now())? {
+                Ok(()) => (jar, pages.mypage.as_str(), Notice::Linked),
+                Err(LinkRefusal::MemberLinked) => (jar, pages.mypage.as_str(), Notice::AlreadyLinked),
+                Err(LinkRefusal::BuyerTaken) => (jar, pages.mypage.as_str(), Notice::BuyerTaken),
+            },
+        },
+    };
+    Ok((jar, to_page(page, notice)).into_response())
 }
 
-fn signed_in_page() -> Html<String> {
-    Html(page(
-            "Amazon サインイン",
-            STYLE,
-            "<main><h1>Amazon アカウントでサインインしました</h1>\
-             <p>Amazon からの戻りを確認しました。</p><p><a href=\"/\">トップページへ</a></p></main>",
-    ))
+/// Links a verified Amazon buyer waiting in the session to the member who just proved who they
+/// are (sign-up or password login). The seam a cart platform calls after its own login.
+pub fn link_pending(app: &AppState, session: &Session, member_id: i64) -> Result<Option<Notice>, ApiError> {
+    let Some(buyer) = &session.pending_buyer else { return Ok(None) };
+    Ok(Some(match app.store.link(member_id, &buyer.buyer_id, now())? {
+        Ok(()) => Notice::Linked,
+        Err(LinkRefusal::MemberLinked) => Notice::AlreadyLinked,
+        Err(LinkRefusal::BuyerTaken) => Notice::BuyerTaken,
+    }))
 }
 
 /// `GET /api/amazonpay2/checkout/review?amazonCheckoutSessionId=…`: on to the shop's order
 /// confirmation page.
 pub async fn checkout_review(Query(query): Query<HashMap<String, String>>) -> Response {
     match query.get("amazonCheckoutSessionId").filter(|id| is_token(id)) {
-        Some(id) => Redirect::to(&format!("/shopping/confirm.html?amazonCheckoutSessionId={id}"))
-            .into_response(),
-        None => refused("Amazon からの応答に購入手続きの ID がありません。もう一度お試しください。"),
+        Some(id) => Redirect::to(&format!("/shopping/confirm.html?amazonCheckoutSessionId={id}")).into_response(),
+        None => to_page("/", Notice::AmazonTokenInvalid),
     }
 }
 
@@ -84,13 +115,8 @@ fn is_token(value: &str) -> bool {
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-fn refused(reason: &str) -> Response {
-    let body = format!(
-        "<main><h1>Amazon Pay の処理を続けられませんでした</h1><p>{}</p>\
-         <p><a href=\"/\">トップページへ戻る</a></p></main>",
-        escape(reason)
-    );
-    (StatusCode::BAD_REQUEST, Html(page("Amazon Pay", STYLE, &body))).into_response()
+/// A redirect to a shop page carrying a notice for the widget to show.
+pub fn to_page(path: &str, notice: Notice) -> Response {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{path}{separator}amazonpay2={}", notice.code())).into_response()
 }
-
-const STYLE: &str = "body{font-family:sans-serif;margin:2rem;line-height:1.7;color:#222}";

@@ -1,0 +1,271 @@
+//! The Amazon Pay API client: signed requests to the Japanese endpoint (or the simulator),
+//! timeouts, retries with backoff, and Amazon's errors as values.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+use time::macros::format_description;
+use url::Url;
+
+use super::canonical;
+use super::types::{AmazonErrorBody, Buyer};
+use crate::contract::AMAZON_SIGNATURE_ALGORITHM;
+use crate::server::config::AmazonAccount;
+use crate::server::keys::ShopKey;
+use crate::server::signing::hex;
+
+/// Why a call to Amazon did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmazonError {
+    /// Amazon answered with an error of its own (`{reasonCode, message}`), not worth retrying.
+    #[error("Amazon Pay refused the request ({status} {reason_code}): {message}")]
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// Amazon's reason code, e.g. `InvalidParameterValue`.
+        reason_code: String,
+        /// Amazon's message.
+        message: String,
+    },
+    /// Amazon could not be reached, or kept failing, through every attempt.
+    #[error("Amazon Pay unavailable after {attempts} attempt(s): {last}")]
+    Unavailable {
+        /// How many requests were sent.
+        attempts: u32,
+        /// The last failure.
+        last: String,
+    },
+    /// Amazon's answer was not what its API documents.
+    #[error("unexpected answer from Amazon Pay: {0}")]
+    Decode(String),
+    /// The client could not be set up (TLS, URL).
+    #[error("Amazon Pay client setup failed: {0}")]
+    Setup(String),
+}
+
+/// How failed calls are retried (408, 425, 429, 5xx, timeouts and connection failures).
+#[derive(Clone, Copy, Debug)]
+pub struct Retry {
+    /// Requests sent at most, the first included.
+    pub attempts: u32,
+    /// The wait before the first retry; doubled for each further one.
+    pub first_delay: Duration,
+    /// The longest wait, also for a `Retry-After` from Amazon.
+    pub max_delay: Duration,
+}
+
+impl Default for Retry {
+    /// Four requests at most (Amazon's SDKs retry three times), waiting 0.2, 0.4 and 0.8 s.
+    fn default() -> Self {
+        Self { attempts: 4, first_delay: Duration::from_millis(200), max_delay: Duration::from_secs(3) }
+    }
+}
+
+/// A signed-request client for one merchant.
+pub struct AmazonPayClient {
+    http: reqwest::Client,
+    /// `https://pay-api.amazon.jp`, with the environment path (`/v2`, `/live/v2`, `/sandbox/v2`).
+    base: String,
+    host: String,
+    key: Arc<ShopKey>,
+    public_key_id: String,
+    rng: SystemRandom,
+    retry: Retry,
+}
+
+impl AmazonPayClient {
+    /// A client for `account`, sending to `api_base` (Amazon's host, or the simulator).
+    pub fn new(api_base: &Url, account: &AmazonAccount, key: Arc<ShopKey>) -> Result<Self, AmazonError> {
+        let host = match (api_base.host_str(), api_base.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => return Err(AmazonError::Setup("the API base has no host".into())),
+        };
+        // A key ID with an environment prefix selects the environment itself; an unprefixed one
+        // needs it in the path (Amazon's SDKs do the same).
+        let upper = account.public_key_id.to_ascii_uppercase();
+        let environment = if upper.starts_with("LIVE-") || upper.starts_with("SANDBOX-") {
+            ""
+        } else if account.sandbox {
+            "/sandbox"
+        } else {
+            "/live"
+        };
+        let base = format!("{}{environment}/v2", api_base.as_str().trim_end_matches('/'));
+        Ok(Self {
+            http: http_client()?,
+            base,
+            host,
+            key,
+            public_key_id: account.public_key_id.clone(),
+            rng: SystemRandom::new(),
+            retry: Retry::default(),
+        })
+    }
+
+    /// Replaces the retry policy (tests use short waits).
+    pub fn with_retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// `GET buyers/{buyerToken}`: who signed in.
+    pub async fn get_buyer(&self, buyer_token: &str) -> Result<Buyer, AmazonError> {
+        let token: String = url::form_urlencoded::byte_serialize(buyer_token.as_bytes()).collect();
+        self.call(Method::GET, &format!("buyers/{token}"), None::<&()>).await
+    }
+
+    /// Sends one API call (with retries) and decodes its answer.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        resource: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, AmazonError> {
+        let url = Url::parse(&format!("{}/{resource}", self.base))
+            .map_err(|e| AmazonError::Setup(e.to_string()))?;
+        let body = match body {
+            Some(body) => serde_json::to_string(body).map_err(|e| AmazonError::Setup(e.to_string()))?,
+            None => String::new(),
+        };
+        // One key for every attempt: a retried POST must not act twice.
+        let idempotency_key = (method == Method::POST).then(|| hex(&self.random::<16>()));
+        let mut last = String::new();
+        for attempt in 1..=self.retry.attempts {
+            let request = self.signed(&method, &url, &body, idempotency_key.as_deref())?;
+            let wait = match request.send().await {
+                Ok(response) if response.status().is_success() => {
+                    let text = response.text().await.map_err(|e| AmazonError::Decode(e.to_string()))?;
+                    return serde_json::from_str(&text).map_err(|e| AmazonError::Decode(e.to_string()));
+                }
+                Ok(response) if retryable(response.status()) => {
+                    let after = retry_after(&response);
+                    last = format!("HTTP {}", response.status().as_u16());
+                    after
+                }
+                Ok(response) => return Err(rejected(response).await),
+                Err(error) => {
+                    last = error.to_string();
+                    None
+                }
+            };
+            if attempt < self.retry.attempts {
+                tracing::warn!(attempt, %last, "Amazon Pay call failed; retrying");
+                tokio::time::sleep(wait.unwrap_or_else(|| self.backoff(attempt)).min(self.retry.max_delay)).await;
+            }
+        }
+        Err(AmazonError::Unavailable { attempts: self.retry.attempts, last })
+    }
+
+    /// Builds the request with Amazon's signature headers.
+    fn signed(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<reqwest::RequestBuilder, AmazonError> {
+        let date = OffsetDateTime::now_utc()
+            .format(format_description!("[year][month][day]T[hour][minute][second]Z"))
+            .map_err(|e| AmazonError::Setup(e.to_string()))?;
+        let mut headers = vec![
+            ("accept".to_owned(), "application/json".to_owned()),
+            ("content-type".to_owned(), "application/json".to_owned()),
+            ("x-amz-pay-date".to_owned(), date),
+            ("x-amz-pay-host".to_owned(), self.host.clone()),
+        ];
+        if let Some(key) = idempotency_key {
+            headers.push(("x-amz-pay-idempotency-key".to_owned(), key.to_owned()));
+        }
+        headers.push(("x-amz-pay-region".to_owned(), "jp".to_owned()));
+        let canonical = canonical::canonical_request(
+            method.as_str(),
+            url.path(),
+            url.query().unwrap_or_default(),
+            &headers,
+            &canonical::sha256_hex(body.as_bytes()),
+        );
+        let to_sign = crate::server::signing::string_to_sign(AMAZON_SIGNATURE_ALGORITHM, &canonical);
+        let signature = self
+            .key
+            .sign(to_sign.as_bytes())
+            .map_err(|_| AmazonError::Setup("signing failed".into()))?;
+        let authorization = canonical::authorization(
+            AMAZON_SIGNATURE_ALGORITHM,
+            &self.public_key_id,
+            &canonical::signed_headers(&headers),
+            &BASE64.encode(signature),
+        );
+        let mut request = self.http.request(method.clone(), url.clone());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request = request.header("authorization", authorization);
+        if !body.is_empty() {
+            request = request.body(body.to_owned());
+        }
+        Ok(request)
+    }
+
+    /// Exponential backoff with ±20 % jitter, so that many shops' retries do not arrive together.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.retry.first_delay.saturating_mul(1 << (attempt - 1).min(16));
+        let jitter = f64::from(u16::from_le_bytes(self.random::<2>())) / f64::from(u16::MAX);
+        base.mul_f64(0.8 + 0.4 * jitter)
+    }
+
+    fn random<const N: usize>(&self) -> [u8; N] {
+        let mut bytes = [0u8; N];
+        // A failing system random source leaves the bytes zero: for backoff jitter and
+        // idempotency keys (unique per call, not secret) that still works.
+        let _ = self.rng.fill(&mut bytes);
+        bytes
+    }
+}
+
+fn http_client() -> Result<reqwest::Client, AmazonError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| AmazonError::Setup(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| AmazonError::Setup(e.to_string()))
+}
+
+/// Amazon's SDKs retry exactly these.
+fn retryable(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 425 | 429 | 500..=599)
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let value = response.headers().get("retry-after")?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+async fn rejected(response: reqwest::Response) -> AmazonError {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    match serde_json::from_str::<AmazonErrorBody>(&text) {
+        Ok(body) => AmazonError::Rejected { status, reason_code: body.reason_code, message: body.message },
+        Err(_) => AmazonError::Rejected {
+            status,
+            reason_code: "Unknown".into(),
+            message: text.chars().take(200).collect(),
+        },
+    }
+}

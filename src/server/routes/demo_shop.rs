@@ -1,0 +1,262 @@
+//! The demo shop's own member system: sign-up, password login and logout (demo mode only).
+//!
+//! A real cart platform has these already. What it needs from the Amazon side is small: the
+//! sign-up prefill (`GET /signup/prefill`) and, after its own sign-up or login,
+//! [`link_pending`], which links the Amazon account the shopper signed in with.
+
+use std::sync::Arc;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum_extra::extract::CookieJar;
+use serde::{Deserialize, Serialize};
+
+use super::account::existing_session;
+use super::no_store;
+use super::returns::link_pending;
+use crate::server::AppState;
+use crate::server::error::ApiError;
+use crate::server::session::now;
+use crate::server::store::NewMember;
+
+/// The 47 prefectures, as the sign-up form's select offers them.
+pub const PREFECTURES: [&str; 47] = [
+    "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県", "群馬県",
+    "埼玉県", "千葉県", "東京都", "神奈川県", "新潟県", "富山県", "石川県", "福井県", "山梨県", "長野県",
+    "岐阜県", "静岡県", "愛知県", "三重県", "滋賀県", "京都府", "大阪府", "兵庫県", "奈良県", "和歌山県",
+    "鳥取県", "島根県", "岡山県", "広島県", "山口県", "徳島県", "香川県", "愛媛県", "高知県", "福岡県",
+    "佐賀県", "長崎県", "熊本県", "大分県", "宮崎県", "鹿児島県", "沖縄県",
+];
+
+/// The sign-up form.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignUp {
+    email: String,
+    password: String,
+    family_name: String,
+    given_name: String,
+    family_kana: String,
+    given_kana: String,
+    postal_code: String,
+    prefecture: String,
+    address1: String,
+    #[serde(default)]
+    address2: String,
+    phone: String,
+}
+
+/// The login form.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Login {
+    email: String,
+    password: String,
+}
+
+/// Where the page goes next, and what happened to a pending Amazon link.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Done {
+    /// A same-origin path, with the notice for the widget.
+    redirect: String,
+}
+
+type Reply = (CookieJar, [(&'static str, &'static str); 1], Json<Done>);
+
+/// `POST /api/amazonpay2/demo/signup`.
+pub async fn sign_up(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Result<Json<SignUp>, JsonRejection>,
+) -> Result<Reply, ApiError> {
+    let session = existing_session(&app, &jar, &headers)?;
+    let Json(form) = body?;
+    let member = validate(form.clone_member())?;
+    check_password(&form.password)?;
+    let hash = Argon2::default()
+        .hash_password(form.password.as_bytes(), &SaltString::generate(&mut OsRng))
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .to_string();
+    let Some(member_id) = app.store.create_member(&member, &hash, now())? else {
+        return Err(ApiError::client(
+            StatusCode::CONFLICT,
+            "email_taken",
+            "このメールアドレスは既に登録されています。ログインしてください。",
+        ));
+    };
+    finish(&app, jar, &session, member_id)
+}
+
+/// `POST /api/amazonpay2/demo/login`.
+pub async fn log_in(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Result<Json<Login>, JsonRejection>,
+) -> Result<Reply, ApiError> {
+    let session = existing_session(&app, &jar, &headers)?;
+    let Json(form) = body?;
+    let member = app.store.member_by_email(form.email.trim())?;
+    let hash = match &member {
+        Some(member) => app.store.password_hash(member.id)?,
+        None => None,
+    };
+    // Verify against a real hash even for unknown e-mails, so that timing does not tell which
+    // addresses are members.
+    let stored = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());
+    let parsed = PasswordHash::new(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let valid = Argon2::default().verify_password(form.password.as_bytes(), &parsed).is_ok();
+    match (member, valid) {
+        (Some(member), true) => finish(&app, jar, &session, member.id),
+        _ => Err(ApiError::client(
+            StatusCode::UNAUTHORIZED,
+            "login_failed",
+            "メールアドレスまたはパスワードが正しくありません。",
+        )),
+    }
+}
+
+/// `POST /api/amazonpay2/demo/logout`.
+pub async fn log_out(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Result<Reply, ApiError> {
+    let session = existing_session(&app, &jar, &headers)?;
+    let (_, jar) = app.sessions.renew(jar, &session, None, None)?;
+    Ok((jar, no_store(), Json(Done { redirect: "/".to_owned() })))
+}
+
+/// Logs the member in (a new session) and links a pending Amazon account.
+fn finish(app: &AppState, jar: CookieJar, session: &crate::server::session::Session, member_id: i64) -> Result<Reply, ApiError> {
+    let notice = link_pending(app, session, member_id)?;
+    let (_, jar) = app.sessions.renew(jar, session, Some(member_id), None)?;
+    let path = session.return_to.clone().unwrap_or_else(|| app.config.pages.mypage.clone());
+    let redirect = match notice {
+        Some(notice) => format!("{path}{}amazonpay2={}", if path.contains('?') { '&' } else { '?' }, notice.code()),
+        None => path,
+    };
+    Ok((jar, no_store(), Json(Done { redirect })))
+}
+
+impl SignUp {
+    fn clone_member(&self) -> NewMember {
+        NewMember {
+            email: self.email.trim().to_owned(),
+            family_name: self.family_name.trim().to_owned(),
+            given_name: self.given_name.trim().to_owned(),
+            family_kana: self.family_kana.trim().to_owned(),
+            given_kana: self.given_kana.trim().to_owned(),
+            postal_code: self.postal_code.trim().to_owned(),
+            prefecture: self.prefecture.trim().to_owned(),
+            address1: self.address1.trim().to_owned(),
+            address2: self.address2.trim().to_owned(),
+            phone: self.phone.trim().to_owned(),
+        }
+    }
+}
+
+fn invalid(field: &'static str, message: &str) -> ApiError {
+    ApiError::bad_request(field, message)
+}
+
+/// The shop's own rules for its members' details.
+fn validate(member: NewMember) -> Result<NewMember, ApiError> {
+    let short = |value: &str, max: usize| !value.is_empty() && value.chars().count() <= max;
+    let email_ok = member.email.len() <= 254
+        && member.email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !member.email.chars().any(char::is_whitespace);
+    if !email_ok {
+        return Err(invalid("invalid_email", "メールアドレスを正しく入力してください。"));
+    }
+    if !short(&member.family_name, 50) || !short(&member.given_name, 50) {
+        return Err(invalid("invalid_name", "お名前（姓・名）を入力してください。"));
+    }
+    let katakana = |value: &str| short(value, 50) && value.chars().all(|c| matches!(c, 'ァ'..='ヶ' | 'ー' | '・' | '\u{3000}' | ' '));
+    if !katakana(&member.family_kana) || !katakana(&member.given_kana) {
+        return Err(invalid("invalid_kana", "フリガナ（セイ・メイ）を全角カタカナで入力してください。"));
+    }
+    let digits: String = member.postal_code.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() != 7 || member.postal_code.len() > 8 {
+        return Err(invalid("invalid_postal_code", "郵便番号を7桁で入力してください。"));
+    }
+    if !PREFECTURES.contains(&member.prefecture.as_str()) {
+        return Err(invalid("invalid_prefecture", "都道府県を選択してください。"));
+    }
+    if !short(&member.address1, 180) || member.address2.chars().count() > 120 {
+        return Err(invalid("invalid_address", "住所を入力してください。"));
+    }
+    let phone_digits = member.phone.chars().filter(char::is_ascii_digit).count();
+    if !(10..=11).contains(&phone_digits) || !member.phone.chars().all(|c| c.is_ascii_digit() || c == '-') {
+        return Err(invalid("invalid_phone", "電話番号を正しく入力してください。"));
+    }
+    Ok(NewMember { postal_code: format!("{}-{}", &digits[..3], &digits[3..]), ..member })
+}
+
+fn check_password(password: &str) -> Result<(), ApiError> {
+    if password.chars().count() < 8 || password.len() > 128 {
+        return Err(invalid("invalid_password", "パスワードは8文字以上で入力してください。"));
+    }
+    Ok(())
+}
+
+/// An Argon2 hash of a random password nobody knows.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$L5tvXrs0yE8J6kz0i1l+1mSAyjP1C3m5VoGk0Y8JH4I";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> NewMember {
+        NewMember {
+            email: "taro@example.jp".into(),
+            family_name: "山田".into(),
+            given_name: "太郎".into(),
+            family_kana: "ヤマダ".into(),
+            given_kana: "タロウ".into(),
+            postal_code: "1530064".into(),
+            prefecture: "東京都".into(),
+            address1: "目黒区下目黒1-8-1".into(),
+            address2: String::new(),
+            phone: "03-1234-5678".into(),
+        }
+    }
+
+    #[test]
+    fn valid_details_pass_with_the_postal_code_normalised() {
+        assert_eq!(validate(form()).unwrap().postal_code, "153-0064");
+    }
+
+    #[test]
+    fn bad_details_name_the_field() {
+        let cases: [(fn(&mut NewMember), &str); 6] = [
+            (|m| m.email = "taro".into(), "invalid_email"),
+            (|m| m.family_kana = "やまだ".into(), "invalid_kana"),
+            (|m| m.postal_code = "153".into(), "invalid_postal_code"),
+            (|m| m.prefecture = "東京".into(), "invalid_prefecture"),
+            (|m| m.phone = "<script>".into(), "invalid_phone"),
+            (|m| m.given_name = "x".repeat(51), "invalid_name"),
+        ];
+        for (spoil, code) in cases {
+            let mut member = form();
+            spoil(&mut member);
+            match validate(member) {
+                Err(ApiError::Client { code: got, .. }) => assert_eq!(got, code),
+                other => panic!("{code}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_dummy_hash_parses_so_unknown_emails_cost_a_real_verification() {
+        let parsed = PasswordHash::new(DUMMY_HASH).unwrap();
+        assert!(Argon2::default().verify_password(b"anything", &parsed).is_err());
+    }
+}

@@ -1,0 +1,237 @@
+//! Amazon Pay's API, as the simulator serves it at Amazon's paths (`/v2/…`, `/live/v2/…`,
+//! `/sandbox/v2/…`).
+//!
+//! Every request's signature is checked the way Amazon must check it to accept every official
+//! SDK: whatever `SignedHeaders` list the client declares, either algorithm, either date format,
+//! and the raw path as sent. A bad one gets Amazon's 401 `InvalidRequestSignature`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use super::buyers::TEST_BUYERS;
+use super::{Simulator, lock};
+use crate::server::amazon::canonical::{canonical_request, parse_authorization, sha256_hex};
+use crate::server::amazon::types::AmazonErrorBody;
+use crate::server::signing::string_to_sign;
+
+/// How far `x-amz-pay-date` may be from the simulator's clock.
+const ALLOWED_SKEW: Duration = Duration::from_secs(15 * 60);
+
+/// How long a buyer token can be exchanged for the buyer.
+pub(super) const BUYER_TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
+
+/// The largest request body read.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// A buyer token minted by the sign-in page.
+pub(super) struct BuyerToken {
+    /// Index into [`TEST_BUYERS`].
+    pub buyer: usize,
+    /// The sign-in scopes of the button.
+    pub scopes: Vec<String>,
+    /// When it was issued (simulator clock, seconds).
+    pub issued: u64,
+    /// Tokens work once.
+    pub used: bool,
+}
+
+/// An Amazon error answer.
+pub(super) struct ApiFailure {
+    status: StatusCode,
+    reason_code: &'static str,
+    message: String,
+}
+
+impl ApiFailure {
+    fn new(status: StatusCode, reason_code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, reason_code, message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        let body = AmazonErrorBody { reason_code: self.reason_code.to_owned(), message: self.message };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// The API routes under each environment prefix, behind the signature check.
+pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
+    let mut router = Router::new();
+    for prefix in ["", "/live", "/sandbox"] {
+        router = router.route(&format!("{prefix}/v2/buyers/{{token}}"), get(get_buyer));
+    }
+    router
+        .fallback(|| async {
+            ApiFailure::new(StatusCode::NOT_FOUND, "ResourceNotFound", "The requested resource does not exist.")
+        })
+        .layer(middleware::from_fn_with_state(simulator.clone(), verify_signature))
+}
+
+/// Refuses any request whose signature does not verify with the merchant's registered key.
+async fn verify_signature(State(simulator): State<Simulator>, request: Request, next: Next) -> Response {
+    if let Some(failure) = simulator.take_fault() {
+        return failure.into_response();
+    }
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(_) => {
+            return ApiFailure::new(StatusCode::BAD_REQUEST, "InvalidRequestFormat", "The request body is too large.")
+                .into_response();
+        }
+    };
+    if let Err(failure) = check(&simulator, &parts.method, &parts.uri, &parts.headers, &body) {
+        return failure.into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(body))).await
+}
+
+fn check(
+    simulator: &Simulator,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(), ApiFailure> {
+    let unverified = |why: &str| {
+        ApiFailure::new(StatusCode::UNAUTHORIZED, "InvalidRequestSignature", format!("Unable to verify signature: {why}"))
+    };
+    let value = headers
+        .get("authorization")
+        .ok_or_else(|| ApiFailure::new(StatusCode::BAD_REQUEST, "MissingHeader", "The authorization header is missing."))?
+        .to_str()
+        .map_err(|_| unverified("the authorization header is not text"))?;
+    let authorization = parse_authorization(value).ok_or_else(|| unverified("malformed authorization header"))?;
+    if !authorization.public_key_id.eq_ignore_ascii_case(&simulator.inner.config.public_key_id) {
+        return Err(unverified("unknown public key ID"));
+    }
+    if !authorization.signed_headers.contains(&"x-amz-pay-date") {
+        return Err(unverified("x-amz-pay-date must be signed"));
+    }
+    let mut signed = Vec::with_capacity(authorization.signed_headers.len());
+    for name in &authorization.signed_headers {
+        let value = headers
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| unverified(&format!("signed header '{name}' is missing")))?;
+        signed.push(((*name).to_owned(), value.to_owned()));
+    }
+    let date = headers.get("x-amz-pay-date").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let sent = parse_date(date).ok_or_else(|| {
+        ApiFailure::new(StatusCode::BAD_REQUEST, "InvalidHeaderValue", format!("x-amz-pay-date '{date}' is not a date."))
+    })?;
+    if sent.abs_diff(simulator.now()) > ALLOWED_SKEW.as_secs() {
+        return Err(ApiFailure::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidHeaderValue",
+            "x-amz-pay-date is too far from the current time.",
+        ));
+    }
+    let canonical = canonical_request(
+        method.as_str(),
+        uri.path(),
+        uri.query().unwrap_or_default(),
+        &signed,
+        &sha256_hex(body),
+    );
+    simulator
+        .inner
+        .key
+        .verify(authorization.algorithm, &canonical, authorization.signature)
+        .map_err(|_| {
+            let to_sign = string_to_sign(authorization.algorithm, &canonical);
+            unverified(&format!("signing String [{}]", to_sign.replace('\n', "\\n")))
+        })
+}
+
+/// Unix seconds from the basic (`20261128T025228Z`, PHP/Java/.NET) or extended
+/// (`2026-11-28T02:52:28Z`, Node) ISO 8601 format.
+fn parse_date(value: &str) -> Option<u64> {
+    let basic = format_description!("[year][month][day]T[hour][minute][second]Z");
+    let extended = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    let parsed = time::PrimitiveDateTime::parse(value, basic)
+        .or_else(|_| time::PrimitiveDateTime::parse(value, extended))
+        .ok()?;
+    u64::try_from(parsed.assume_utc().unix_timestamp()).ok()
+}
+
+/// `GET buyers/{buyerToken}`.
+async fn get_buyer(State(simulator): State<Simulator>, Path(token): Path<String>) -> Response {
+    let now = simulator.now();
+    let mut tokens = lock(&simulator.inner.buyer_tokens);
+    let invalid = |why: &str| {
+        ApiFailure::new(StatusCode::BAD_REQUEST, "InvalidParameterValue", format!("The buyerToken {why}."))
+            .into_response()
+    };
+    let Some(entry) = tokens.get_mut(&token) else { return invalid("is not valid") };
+    if entry.used {
+        return invalid("has already been used");
+    }
+    if now.saturating_sub(entry.issued) > BUYER_TOKEN_LIFETIME.as_secs() {
+        return invalid("has expired");
+    }
+    entry.used = true;
+    let buyer = TEST_BUYERS[entry.buyer].for_merchant(&simulator.inner.config.merchant_id, &entry.scopes);
+    Json(buyer).into_response()
+}
+
+/// Test controls: what the next API requests answer instead of being served.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct Fault {
+    /// The HTTP status to answer (e.g. 503).
+    pub status: u16,
+    /// How many requests get it.
+    pub count: u32,
+}
+
+impl Simulator {
+    /// The next injected failure, if any is left.
+    fn take_fault(&self) -> Option<ApiFailure> {
+        let mut faults = lock(&self.inner.faults);
+        let fault = faults.as_mut()?;
+        fault.count = fault.count.checked_sub(1)?;
+        let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        if fault.count == 0 {
+            *faults = None;
+        }
+        Some(ApiFailure::new(status, "ServiceUnavailable", "Injected failure (simulator test control)."))
+    }
+
+    /// The simulator's clock, in Unix seconds (tests can move it forward).
+    pub(super) fn now(&self) -> u64 {
+        let real = OffsetDateTime::now_utc().unix_timestamp().max(0).unsigned_abs();
+        real + self.inner.clock_offset.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// `POST /__simulator/faults`, `POST /__simulator/clock`: test controls, as a test double has.
+pub(super) fn controls() -> Router<Simulator> {
+    Router::new()
+        .route("/__simulator/faults", axum::routing::post(set_faults))
+        .route("/__simulator/clock", axum::routing::post(advance_clock))
+}
+
+async fn set_faults(State(simulator): State<Simulator>, Json(fault): Json<Fault>) -> StatusCode {
+    *lock(&simulator.inner.faults) = (fault.count > 0).then_some(fault);
+    StatusCode::NO_CONTENT
+}
+
+async fn advance_clock(State(simulator): State<Simulator>, Json(body): Json<HashMap<String, u64>>) -> StatusCode {
+    let seconds = body.get("advanceSeconds").copied().unwrap_or_default();
+    simulator.inner.clock_offset.fetch_add(seconds, std::sync::atomic::Ordering::Relaxed);
+    StatusCode::NO_CONTENT
+}
