@@ -298,6 +298,7 @@ impl Runtime {
             debug: self.settings.debug,
             diagnostics: Rc::new(diagnostics),
             on_unlink,
+            notice: None,
         };
         let app = Renderer::<view::Block>::with_root_and_props(element.clone(), props.clone()).render();
         Rc::new(Block {
@@ -317,7 +318,7 @@ impl Runtime {
         let missing: Vec<BlockSpec> = {
             let mut state = self.state.borrow_mut();
             let mut missing = Vec::new();
-            for spec in state.blocks.iter().filter_map(|b| b.spec) {
+            for spec in state.blocks.iter().filter_map(|b| b.spec).filter(|s| s.kind.asks_server()) {
                 let known = state.answer(&spec).is_some() || state.pending.contains(&spec);
                 if !known && !missing.contains(&spec) {
                     missing.push(spec);
@@ -388,6 +389,14 @@ impl Runtime {
             }
         }
 
+        // The server's notice goes into the first `notice` block, or else the first block.
+        let notice_block = state
+            .blocks
+            .iter()
+            .find(|b| b.spec.is_some_and(|s| !s.kind.asks_server()))
+            .or_else(|| state.blocks.iter().find(|b| b.spec.is_some()))
+            .map(|b| b.id);
+
         let texts = self.settings.lang.texts();
         let mut updates = Vec::new();
         for block in &state.blocks {
@@ -435,7 +444,8 @@ impl Runtime {
                 }
                 Some((_, Some(Ok(View::Nothing)))) => Display::Nothing,
             };
-            let props = BlockProps { display, layout: layout(block.device), ..current.clone() };
+            let notice = self.settings.notice.filter(|_| notice_block == Some(block.id));
+            let props = BlockProps { display, layout: layout(block.device), notice, ..current.clone() };
             if props != current {
                 updates.push((block.clone(), props));
             }

@@ -4,9 +4,10 @@
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{CustomEvent, CustomEventInit, Element};
+use web_sys::{CustomEvent, CustomEventInit, Element, Url};
 
 use super::texts::Lang;
+use crate::contract::Notice;
 
 /// What the loader read from the script tag.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub struct Settings {
     pub lang: Lang,
     /// `data-debug`.
     pub debug: bool,
+    /// What the server reported through `?amazonpay2=<code>` (after an Amazon sign-in).
+    pub notice: Option<Notice>,
 }
 
 impl Settings {
@@ -37,8 +40,22 @@ impl Settings {
             }),
         };
         let debug = get("debug").is_some_and(|v| v.is_truthy());
-        Self { endpoint: endpoint.trim_end_matches('/').to_owned(), lang, debug }
+        Self { endpoint: endpoint.trim_end_matches('/').to_owned(), lang, debug, notice: take_notice() }
     }
+}
+
+/// Reads `?amazonpay2=<code>` from the address and removes it, so that a reload or a shared
+/// link does not show the notice again.
+fn take_notice() -> Option<Notice> {
+    let window = web_sys::window()?;
+    let url = Url::new(&window.location().href().ok()?).ok()?;
+    let params = url.search_params();
+    let notice = params.get("amazonpay2").and_then(|code| Notice::from_code(&code))?;
+    params.delete("amazonpay2");
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url.href()));
+    }
+    Some(notice)
 }
 
 /// Waits until the document is parsed (a script in `<head>` without `defer` runs before the
@@ -96,4 +113,7 @@ color:#4a3000;font:12px/1.5 monospace;white-space:pre-wrap;word-break:break-all}
 .amazonpay2-unlink{font:inherit;min-height:44px;padding:.5em 1em;border:1px solid #888c8c;\
 border-radius:4px;background:#fff;color:#0f1111;cursor:pointer}\
 .amazonpay2-unlink:focus-visible{outline:2px solid #007185;outline-offset:2px}\
-.amazonpay2-unlink[disabled]{opacity:.6;cursor:wait}";
+.amazonpay2-unlink[disabled]{opacity:.6;cursor:wait}\
+.amazonpay2-notice{margin:.5em 0;padding:.6em .8em;border-radius:4px;border:1px solid #9ccf92;\
+background:#eef8ec;color:#0f1111;line-height:1.6}\
+.amazonpay2-notice--problem{border-color:#e3a39b;background:#fdf0ee}";

@@ -1,6 +1,6 @@
 //! The widget's own words, Japanese first (`data-lang="en"` for English).
 
-use crate::contract::UnavailableReason;
+use crate::contract::{Notice, UnavailableReason};
 
 /// The language of the widget's texts (Amazon's pages follow `checkoutLanguage`, not this).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,9 +66,17 @@ pub struct Texts {
     pub debug_reason: &'static str,
     /// Debug: a bad attribute value; the attribute error follows.
     pub debug_attribute: &'static str,
+    /// The notices, in [`Notice::ALL`] order.
+    pub notices: [&'static str; 10],
 }
 
 impl Texts {
+    /// The text of a notice.
+    pub fn notice(&self, notice: Notice) -> &'static str {
+        let index = Notice::ALL.iter().position(|n| *n == notice).unwrap_or_default();
+        self.notices[index]
+    }
+
     /// The message for a checkout block that cannot offer Amazon Pay.
     pub fn unavailable(&self, reason: UnavailableReason) -> &'static str {
         match reason {
@@ -92,6 +100,18 @@ static JA: Texts = Texts {
     debug_hidden: "[Amazon Pay] 見えているブロックがないため、Amazon ボタンを表示していません。",
     debug_reason: "[Amazon Pay] 理由: ",
     debug_attribute: "[Amazon Pay] 属性の値が正しくありません: ",
+    notices: [
+        "Amazon アカウントでログインしました。",
+        "Amazon アカウントと連携しました。次回から Amazon アカウントでログインできます。",
+        "このメールアドレスの会員が既に登録されています。パスワードでログインすると、Amazon アカウントと連携されます。",
+        "Amazon アカウントの情報を入力しました。フリガナとパスワードを入力して会員登録を完了してください。",
+        "Amazon アカウントと連携するには、先に会員としてログインしてください。",
+        "この会員には既に別の Amazon アカウントが連携されています。連携を解除してからやり直してください。",
+        "この Amazon アカウントは既に別の会員と連携されているため、連携できません。",
+        "Amazon Pay に接続できませんでした。時間をおいてもう一度お試しください。",
+        "Amazon でのサインインの有効期限が切れたか、既に使われています。もう一度お試しください。",
+        "このサインインは別のブラウザーまたは古いページから始まったため、受け付けられませんでした。もう一度お試しください。",
+    ],
 };
 
 static EN: Texts = Texts {
@@ -107,4 +127,16 @@ static EN: Texts = Texts {
     debug_hidden: "[Amazon Pay] No Amazon button is shown because no competing block is visible.",
     debug_reason: "[Amazon Pay] Reason: ",
     debug_attribute: "[Amazon Pay] Bad attribute value: ",
+    notices: [
+        "You are logged in with your Amazon account.",
+        "Your Amazon account is now linked. Next time you can log in with Amazon.",
+        "A member with this e-mail address already exists. Log in with your password to link your Amazon account.",
+        "Your Amazon account details have been filled in. Add the furigana and a password to finish signing up.",
+        "Please log in as a member before linking your Amazon account.",
+        "Another Amazon account is already linked to this member. Unlink it first.",
+        "This Amazon account is already linked to another member and cannot be linked.",
+        "Amazon Pay could not be reached. Please try again later.",
+        "The Amazon sign-in has expired or was already used. Please try again.",
+        "This sign-in started in another browser or on an old page and was not accepted. Please try again.",
+    ],
 };

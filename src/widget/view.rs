@@ -7,6 +7,7 @@ use yew::prelude::*;
 
 use super::amazon;
 use super::texts::{Lang, Texts};
+use crate::contract::Notice;
 
 /// What a block shows. The runtime decides it; the component only draws it.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,6 +67,8 @@ pub struct BlockProps {
     pub diagnostics: Rc<Vec<String>>,
     /// The unlink button was confirmed.
     pub on_unlink: Callback<()>,
+    /// A notice from the server to show above the block's content.
+    pub notice: Option<Notice>,
 }
 
 /// One block.
@@ -135,8 +138,17 @@ pub fn Block(props: &BlockProps) -> Html {
     } else {
         html! {}
     };
+    let notice = props.notice.map(|notice| {
+        let (class, role) = if notice.is_problem() {
+            ("amazonpay2-notice amazonpay2-notice--problem", "alert")
+        } else {
+            ("amazonpay2-notice", "status")
+        };
+        html! { <p {class} {role}>{ texts.notice(notice) }</p> }
+    });
     html! {
         <div {class} lang={props.lang.code()}>
+            { for notice }
             { body }
             { diagnostics }
         </div>
