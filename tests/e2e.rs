@@ -84,21 +84,49 @@ async fn uncaught(browser: &Browser) -> Vec<String> {
     log.into_iter().filter(|e| e.message.contains("Uncaught")).map(|e| e.message).collect()
 }
 
-/// Switches the demo shopper (through the demo API, with the session's CSRF token).
-async fn become_member(browser: &Browser, linked: bool) {
+/// Signs up a demo member with a password (the demo shop's own API, with the session's CSRF
+/// token), which also logs them in.
+async fn sign_up_with_password(browser: &Browser, email: &str) {
     let status = browser
         .execute_async(
             "const done = arguments[arguments.length - 1];
              fetch('/api/amazonpay2/session').then(r => r.json()).then(s =>
-               fetch('/api/amazonpay2/demo/login', {method: 'POST',
+               fetch('/api/amazonpay2/demo/signup', {method: 'POST',
                  headers: {'Content-Type': 'application/json', 'X-AmazonPay2-CSRF': s.csrfToken},
-                 body: JSON.stringify({linked: arguments[0]})}))
+                 body: JSON.stringify({email: arguments[0], password: 'password123',
+                   familyName: '工房', givenName: '花子', familyKana: 'コウボウ', givenKana: 'ハナコ',
+                   postalCode: '100-0001', prefecture: '東京都', address1: '千代田区千代田1-1',
+                   address2: '', phone: '03-0000-0000'})}))
              .then(r => done(r.status), e => done(String(e)));",
-            vec![json!(linked)],
+            vec![json!(email)],
         )
         .await
         .unwrap();
     assert_eq!(status, json!(200));
+}
+
+/// The text of the page's widget notice, once shown.
+async fn notice(browser: &Browser) -> String {
+    let value = browser
+        .wait_for("document.querySelector('.amazonpay2-notice') && document.querySelector('.amazonpay2-notice').textContent", WAIT, "a notice")
+        .await
+        .unwrap();
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// Submits a form of the demo shop with the given fields, then waits for the next page.
+async fn submit_form(browser: &Browser, form: &str, fields: Value) {
+    browser
+        .execute(
+            "const form = document.querySelector(`[data-demo-form=\"${arguments[0]}\"]`);
+             for (const [name, value] of Object.entries(arguments[1])) form.elements.namedItem(name).value = value;
+             window.__leaving = true;
+             form.requestSubmit();",
+            vec![json!(form), fields],
+        )
+        .await
+        .unwrap();
+    browser.wait_for("!window.__leaving && document.readyState === 'complete'", WAIT, "the next page").await.unwrap();
 }
 
 /// Clicks the page's Amazon button, then "continue" on the simulator's page.
@@ -143,7 +171,7 @@ async fn every_demo_page_shows_its_one_amazon_button() {
     assert_eq!(requests(&browser, "checkout.js").await, 0, "no checkout.js without a button");
     assert_eq!(drawn_buttons(&browser).await, 0);
     // For a member without a link, My Page offers the link button.
-    become_member(&browser, false).await;
+    sign_up_with_password(&browser, "member@example.jp").await;
     browser.goto(&shop.url("/mypage/")).await.unwrap();
     let renders = expect_renders(&browser, 1).await;
     assert_eq!(renders[0]["options"]["productType"], "SignIn");
@@ -197,30 +225,109 @@ async fn checkout_click_goes_through_the_simulator_to_the_review_page() {
 }
 
 #[tokio::test]
-async fn login_and_link_clicks_reach_their_signed_return_urls() {
+async fn amazon_sign_in_prefills_sign_up_links_and_logs_in_again() {
     let shop = Shop::start().await;
     let (_driver, browser) = desktop().await;
+    // A guest signs in with Amazon from the top page: sign-up, filled from the Amazon account.
     browser.goto(&shop.url("/")).await.unwrap();
     expect_renders(&browser, 1).await;
     click_through_amazon(&browser, &shop).await;
-    let url = browser.current_url().await.unwrap();
-    assert!(url.starts_with(&shop.url("/api/amazonpay2/signin/return?intent=login&state=")), "{url}");
-    assert!(url.contains("&buyerToken="), "{url}");
-    let heading = browser.text(&browser.find("h1").await.unwrap()).await.unwrap();
-    assert_eq!(heading, "Amazon アカウントでサインインしました");
+    assert_eq!(browser.current_url().await.unwrap(), shop.url("/member/signup.html"), "notice code removed from the address");
+    assert!(notice(&browser).await.contains("Amazon アカウントの情報を入力しました"));
+    let filled = browser
+        .wait_for(
+            "(f => f.familyName.value && [f.familyName.value, f.givenName.value, f.familyKana.value, f.email.value,
+              f.postalCode.value, f.prefecture.value, f.address1.value, f.address2.value, f.phone.value])
+             (document.querySelector('[data-demo-form=signup]').elements)",
+            WAIT,
+            "the prefilled form",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        filled,
+        json!(["山田", "太郎", "", "taro.yamada@example.jp", "153-0064", "東京都", "目黒区下目黒1-8-1", "アルコタワー 5F", "0312345678"])
+    );
+    // The shopper adds the furigana and a password: the member is created, linked, logged in.
+    submit_form(&browser, "signup", json!({"familyKana": "ヤマダ", "givenKana": "タロウ", "password": "password123"})).await;
+    assert_eq!(browser.current_url().await.unwrap(), shop.url("/"));
+    assert!(notice(&browser).await.contains("連携しました"));
+    browser.wait_for("document.querySelector('[data-member-name]').textContent.includes('山田 太郎')", WAIT, "logged in").await.unwrap();
 
-    // Link from My Page, then unlink with the shop's own button: the link button comes back.
-    become_member(&browser, false).await;
+    // Log out, sign in with Amazon again: logged in, back on the page they came from.
+    let logout = browser.find("[data-logout]").await.unwrap();
+    browser.execute("window.__leaving = true", vec![]).await.unwrap();
+    browser.click(&logout).await.unwrap();
+    browser.wait_for("!window.__leaving && document.readyState === 'complete'", WAIT, "logged out").await.unwrap();
+    browser.goto(&shop.url("/shopping/confirm.html")).await.unwrap();
+    browser.goto(&shop.url("/member/login.html")).await.unwrap();
+    expect_renders(&browser, 1).await;
+    click_through_amazon(&browser, &shop).await;
+    assert_eq!(browser.current_url().await.unwrap(), shop.url("/member/login.html"));
+    assert_eq!(notice(&browser).await, "Amazon アカウントでログインしました。");
+    browser.wait_for("document.querySelector('[data-member-name]').textContent.includes('山田 太郎')", WAIT, "logged in").await.unwrap();
+    assert!(uncaught(&browser).await.is_empty());
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn my_page_links_unlinks_and_refuses_an_account_linked_elsewhere() {
+    let shop = Shop::start().await;
+    let (_driver, browser) = desktop().await;
+    // Member A links test buyer 1 (the default choice) from My Page.
+    browser.goto(&shop.url("/")).await.unwrap();
+    sign_up_with_password(&browser, "a@example.jp").await;
     browser.goto(&shop.url("/mypage/")).await.unwrap();
     expect_renders(&browser, 1).await;
     click_through_amazon(&browser, &shop).await;
-    assert_eq!(browser.current_url().await.unwrap(), shop.url("/mypage/?amazonpay2=linked"));
+    assert_eq!(browser.current_url().await.unwrap(), shop.url("/mypage/"));
+    assert!(notice(&browser).await.contains("連携しました"));
     let unlink = browser.find(".amazonpay2-unlink").await.unwrap();
     assert_eq!(drawn_buttons(&browser).await, 0, "the unlink button is the shop's, not Amazon's");
+
+    // Unlink, with the confirmation: the link button comes back.
     browser.execute("window.confirm = () => true", vec![]).await.unwrap();
     browser.click(&unlink).await.unwrap();
     expect_renders(&browser, 1).await;
     assert_eq!(drawn_buttons(&browser).await, 1);
+
+    // Link again, then member B tries to link the same Amazon account: refused, clearly.
+    click_through_amazon(&browser, &shop).await;
+    browser.find(".amazonpay2-unlink").await.unwrap();
+    let logout = browser.find("[data-logout]").await.unwrap();
+    browser.execute("window.__leaving = true", vec![]).await.unwrap();
+    browser.click(&logout).await.unwrap();
+    browser.wait_for("!window.__leaving && document.readyState === 'complete'", WAIT, "logged out").await.unwrap();
+    sign_up_with_password(&browser, "b@example.jp").await;
+    browser.goto(&shop.url("/mypage/")).await.unwrap();
+    expect_renders(&browser, 1).await;
+    click_through_amazon(&browser, &shop).await;
+    let refusal = browser
+        .wait_for("document.querySelector('.amazonpay2-notice--problem[role=alert]') && document.querySelector('.amazonpay2-notice').textContent", WAIT, "the refusal")
+        .await
+        .unwrap();
+    assert_eq!(refusal, "この Amazon アカウントは既に別の会員と連携されているため、連携できません。");
+    expect_renders(&browser, 1).await; // still the link button: nothing was linked
+    assert!(uncaught(&browser).await.is_empty());
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn forged_returns_and_an_unreachable_amazon_are_explained() {
+    let shop = Shop::start_with(&[("AMAZONPAY2_API_BASE", "http://127.0.0.1:9")], &[]).await;
+    let (_driver, browser) = desktop().await;
+    browser.goto(&shop.url("/")).await.unwrap();
+    expect_renders(&browser, 1).await;
+    // A return URL someone else made (or an old one) logs nobody in.
+    browser.goto(&shop.url("/api/amazonpay2/signin/return?intent=login&state=forged&buyerToken=abc")).await.unwrap();
+    assert!(notice(&browser).await.contains("受け付けられませんでした"));
+    // The real flow, with Amazon's API down: the shopper is told, nothing breaks.
+    browser.goto(&shop.url("/")).await.unwrap();
+    expect_renders(&browser, 1).await;
+    click_through_amazon(&browser, &shop).await;
+    assert_eq!(notice(&browser).await, "Amazon Pay に接続できませんでした。時間をおいてもう一度お試しください。");
     assert!(uncaught(&browser).await.is_empty());
     browser.quit().await.unwrap();
     shop.stop().await;

@@ -10,7 +10,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use std::rc::Rc;
 
-use amazonpay2::contract::{BlockKind, BlockSpec, ButtonColor, Device, Placement};
+use amazonpay2::contract::{BlockKind, BlockSpec, ButtonColor, Device, Notice, Placement};
 use amazonpay2::widget::blocks::{ParsedBlock, parse};
 use amazonpay2::widget::rule::{Candidate, is_visible, winner};
 use amazonpay2::widget::texts::{Lang, Texts};
@@ -98,6 +98,7 @@ fn settings(debug: bool) -> Settings {
         endpoint: "/api/amazonpay2".to_owned(),
         lang: Lang::Ja,
         debug,
+        notice: None,
     }
 }
 
@@ -714,7 +715,7 @@ fn parse_unknown_or_miscased_kind_gives_no_spec_and_a_diagnostic() {
         );
         assert_eq!(
             block.problems[0].to_string(),
-            format!("data-amazonpay=\"{value}\" is not one of: checkout, login, mypage")
+            format!("data-amazonpay=\"{value}\" is not one of: checkout, login, mypage, notice")
         );
     }
     // Bad device on an unknown block is still reported; the layout falls back.
@@ -1581,7 +1582,8 @@ async fn a_bad_lang_setting_falls_back_to_japanese_and_changes_nothing_else() {
         Settings {
             endpoint: "/api/amazonpay2".to_owned(),
             lang: Lang::Ja,
-            debug: false
+            debug: false,
+            notice: None,
         }
     );
     assert_eq!(Settings::from_js(&to_js(&json!({ "lang": " en " }))).lang, Lang::En);
@@ -1590,7 +1592,8 @@ async fn a_bad_lang_setting_falls_back_to_japanese_and_changes_nothing_else() {
         Settings {
             endpoint: "/api/amazonpay2".to_owned(),
             lang: Lang::Ja,
-            debug: false
+            debug: false,
+            notice: None,
         }
     );
 
@@ -1644,4 +1647,53 @@ async fn hostile_attribute_values_show_as_text_in_debug_and_change_nothing_else(
     assert_eq!(page.count("img"), 0, "markup from an attribute was rendered");
     assert!(Reflect::get(&window(), &"__injected".into()).unwrap().is_undefined());
     page.assert_button_only_in("checkout");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notices from the server (`?amazonpay2=<code>` after an Amazon sign-in)
+// ---------------------------------------------------------------------------------------------
+
+fn with_notice(notice: Notice, lang: Lang) -> Settings {
+    Settings { notice: Some(notice), lang, ..settings(false) }
+}
+
+#[wasm_bindgen_test]
+async fn a_notice_shows_in_the_notice_block_as_status_or_alert() {
+    let server = FakeServer::answering(json!({ "login": button() }));
+    let _amazon = FakeAmazon::install();
+    let html = r#"<div id="notice" data-amazonpay="notice"></div><div id="login" data-amazonpay="login"></div>"#;
+    let page = Page::start(html, with_notice(Notice::EmailExists, Lang::Ja));
+    wait_until("the notice", WAIT_MS, || page.count_in("notice", ".amazonpay2-notice") == 1).await;
+    assert_eq!(page.text("notice"), Lang::Ja.texts().notice(Notice::EmailExists));
+    assert_eq!(page.count_in("login", ".amazonpay2-notice"), 0, "shown once");
+    assert_eq!(page.count("[role=status].amazonpay2-notice"), 1);
+    wait_until("one request", WAIT_MS, || server.count() == 1).await;
+    let blocks = server.requested(0);
+    assert_eq!(blocks.as_array().unwrap().len(), 1, "notice blocks are not sent: {blocks}");
+}
+
+#[wasm_bindgen_test]
+async fn a_refusal_notice_is_an_alert_in_english_with_data_lang_en() {
+    let _server = FakeServer::answering(json!({}));
+    let page = Page::start(r#"<div id="notice" data-amazonpay="notice"></div>"#, with_notice(Notice::BuyerTaken, Lang::En));
+    wait_until("the notice", WAIT_MS, || page.count(".amazonpay2-notice--problem[role=alert]") == 1).await;
+    assert_eq!(page.text("notice"), "This Amazon account is already linked to another member and cannot be linked.");
+}
+
+#[wasm_bindgen_test]
+async fn without_a_notice_block_the_first_block_shows_the_notice() {
+    let _server = FakeServer::answering(json!({ "mypage": linked() }));
+    let html = r#"<p>text</p><div id="first" data-amazonpay="mypage"></div><div id="second" data-amazonpay="mypage"></div>"#;
+    let page = Page::start(html, with_notice(Notice::Linked, Lang::Ja));
+    wait_until("the notice", WAIT_MS, || page.count(".amazonpay2-notice") == 1).await;
+    assert_eq!(page.count_in("first", ".amazonpay2-notice"), 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_page_with_only_a_notice_block_sends_no_request() {
+    let server = FakeServer::answering(json!({}));
+    let page = Page::start(r#"<div id="notice" data-amazonpay="notice"></div>"#, with_notice(Notice::SignedIn, Lang::Ja));
+    wait_until("the notice", WAIT_MS, || page.count(".amazonpay2-notice") == 1).await;
+    settle().await;
+    assert_eq!(server.count(), 0);
 }

@@ -103,6 +103,7 @@ impl Chromedriver {
     /// Spawns chromedriver and waits (up to 10 s) until `GET /status` reports ready.
     /// Set `CHROMEDRIVER_LOG=/path` to get chromedriver's verbose log for debugging.
     pub async fn start() -> Result<Chromedriver, WebDriverError> {
+        amazonpay2::server::amazon::install_crypto_provider();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
         // A free port: bind :0 and release it (chromedriver cannot report a port it chose).
         let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -230,7 +230,18 @@ impl AmazonPayClient {
     }
 }
 
+/// Makes aws-lc-rs the process's TLS crypto provider (once). rustls needs one chosen before any
+/// client without its own configuration is built; this keeps the whole process on one library.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err only means another provider was installed first, which is as good.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+}
+
 fn http_client() -> Result<reqwest::Client, AmazonError> {
+    install_crypto_provider();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     let tls = rustls::ClientConfig::builder_with_provider(provider)

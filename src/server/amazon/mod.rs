@@ -4,4 +4,4 @@ pub mod canonical;
 mod client;
 pub mod types;
 
-pub use self::client::{AmazonError, AmazonPayClient, Retry};
+pub use self::client::{AmazonError, AmazonPayClient, Retry, install_crypto_provider};
