@@ -1,11 +1,16 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! The signing server's HTTP surface (contract §3–§5), driven in-process through the real
-//! router: the buttons API and its signatures, member states, unlinking and its guards, hostile
-//! input, Amazon's returns, static files and CORS.
+//! router: the buttons API and its signatures, member states, the demo shop's sign-up, login and
+//! logout, unlinking and the guards of every state-changing endpoint, hostile input, Amazon's
+//! returns up to the point where Amazon is asked, static files and CORS.
+//!
+//! Amazon itself is a dead port here, so that no test can reach whatever listens on the demo's
+//! default simulator address; the flows through the simulator are in `member_flows.rs`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -18,9 +23,11 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use url::Url;
 
+use amazonpay2::server::amazon::{AmazonPayClient, Retry};
 use amazonpay2::server::config::Config;
 use amazonpay2::server::keys::ShopKey;
 use amazonpay2::server::signing::string_to_sign;
+use amazonpay2::server::store::Store;
 use amazonpay2::server::{AppState, app};
 
 // ---------------------------------------------------------------------------------------------
@@ -37,6 +44,12 @@ const CSRF_HEADER: &str = "x-amazonpay2-csrf";
 const SESSION_COOKIE: &str = "amazonpay2_sid";
 const SIGNIN_RETURN: &str = "/api/amazonpay2/signin/return";
 const CHECKOUT_REVIEW: &str = "/api/amazonpay2/checkout/review";
+const SIGNUP: &str = "/api/amazonpay2/demo/signup";
+const LOGIN: &str = "/api/amazonpay2/demo/login";
+const LOGOUT: &str = "/api/amazonpay2/demo/logout";
+const PREFILL: &str = "/api/amazonpay2/signup/prefill";
+/// Every demo member's password in these tests.
+const PASSWORD: &str = "correct horse battery";
 const DEMO_KEY_FILE: &str = "demo-private-key.pem";
 /// Marker text of the file placed beside (not inside) the served folders.
 const SECRET: &str = "TOP-SECRET-OUTSIDE-WWW";
@@ -89,9 +102,23 @@ impl Dirs {
         ]
         .into_iter()
         .map(|(name, path)| (name.to_owned(), path.display().to_string()))
+        .chain([("AMAZONPAY2_API_BASE".to_owned(), dead_amazon().to_owned())])
         .collect()
     }
 }
+
+/// An address where nothing listens (bound once, then released): Amazon, unreachable.
+fn dead_amazon() -> &'static str {
+    static URL: LazyLock<String> = LazyLock::new(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    });
+    &URL
+}
+
+/// Retries that cost milliseconds, not the default 1.4 s, against the dead Amazon.
+const FAST_RETRY: Retry =
+    Retry { attempts: 2, first_delay: Duration::from_millis(5), max_delay: Duration::from_millis(20) };
 
 impl Drop for Dirs {
     fn drop(&mut self) {
@@ -115,11 +142,12 @@ fn production_vars() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-/// One server: its router, origin, key and folders.
+/// One server: its router, origin, key, database and folders.
 struct Shop {
     router: Router,
     origin: String,
     key: Arc<ShopKey>,
+    store: Arc<Store>,
     dirs: Dirs,
 }
 
@@ -143,8 +171,17 @@ impl Shop {
     fn from_config(config: Config, dirs: Dirs) -> Self {
         let origin = config.shop_origin.as_str().to_owned();
         let key = Arc::new(ShopKey::from_pem(TEST_KEY_PEM.as_bytes()).unwrap());
-        let router = app(Arc::new(AppState::new(config, key.clone())));
-        Self { router, origin, key, dirs }
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        let mut state = AppState::new(config, key.clone(), store.clone()).expect("the server starts");
+        state.amazon = AmazonPayClient::new(&state.config.api_base, &state.config.amazon, key.clone())
+            .unwrap()
+            .with_retry(FAST_RETRY);
+        Self { router: app(Arc::new(state)), origin, key, store, dirs }
+    }
+
+    /// Whether the member with `email` exists, and the Amazon buyer linked to them.
+    fn member_link(&self, email: &str) -> Option<Option<String>> {
+        self.store.member_by_email(email).unwrap().map(|member| member.buyer_id)
     }
 
     async fn send(&self, request: Request<Body>) -> Reply {
@@ -233,18 +270,24 @@ impl Reply {
         code
     }
 
-    /// Asserts an HTML refusal page (Amazon's returns are top-level navigations, not API calls).
-    #[track_caller]
-    fn assert_html_refusal(&self) {
-        self.assert_status(400);
-        assert!(self.header(header::CONTENT_TYPE).is_some_and(|t| t.starts_with("text/html")));
-        assert!(self.header(header::LOCATION).is_none(), "a refusal never redirects");
-    }
-
     #[track_caller]
     fn assert_redirect_to(&self, expected: &str) {
         assert!(self.status.is_redirection(), "status {}: {}", self.status, self.text());
         assert_eq!(self.header(header::LOCATION), Some(expected));
+    }
+
+    /// Asserts a redirect to the shop page `path` carrying the widget notice `code` (Amazon's
+    /// returns are top-level navigations: every outcome is a shop page, never an error page).
+    #[track_caller]
+    fn assert_notice(&self, path: &str, code: &str) {
+        self.assert_redirect_to(&format!("{path}?amazonpay2={code}"));
+    }
+
+    /// The `redirect` of a demo endpoint's success.
+    #[track_caller]
+    fn redirect(&self) -> String {
+        self.assert_status(200);
+        self.json()["redirect"].as_str().expect("redirect").to_owned()
     }
 
     /// The views of a buttons answer.
@@ -315,16 +358,57 @@ impl Browser<'_> {
         self.get("/api/amazonpay2/session").await.assert_status(200);
     }
 
-    /// The demo's member login, `linked` or not.
-    async fn log_in(&mut self, linked: bool) {
+    /// Posts to a demo member endpoint as the shop's page does. A success renews the session,
+    /// so the page then fetches the new CSRF token, as `demo.js` does on the next page.
+    async fn demo(&mut self, path: &str, body: Value) -> Reply {
         if self.cookie.is_none() {
             self.open_session().await;
         }
-        let request =
-            self.guarded(Method::POST, "/api/amazonpay2/demo/login", Some(json!({ "linked": linked })));
+        let request = self.guarded(Method::POST, path, Some(body));
         let reply = self.send(request).await;
-        reply.assert_status(200);
-        assert_eq!(reply.json()["member"]["linked"], linked);
+        if reply.status.is_success() {
+            self.open_session().await;
+        }
+        reply
+    }
+
+    async fn sign_up(&mut self, form: Value) -> Reply {
+        self.demo(SIGNUP, form).await
+    }
+
+    async fn log_in(&mut self, email: &str, password: &str) -> Reply {
+        self.demo(LOGIN, json!({ "email": email, "password": password })).await
+    }
+
+    async fn log_out(&mut self) -> Reply {
+        self.demo(LOGOUT, json!({})).await
+    }
+
+    /// Signs up a new member (which logs them in) and, for `linked`, links an Amazon account to
+    /// them in the database, as a completed Amazon sign-in would. Returns the member's e-mail.
+    async fn become_member(&mut self, linked: bool) -> String {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let email = format!("member{n}@example.jp");
+        self.sign_up(sign_up_form(&email)).await.redirect();
+        if linked {
+            let member = self.shop.store.member_by_email(&email).unwrap().unwrap();
+            let buyer = format!("amzn1.account.TESTBUYER{n}");
+            self.shop.store.link(member.id, &buyer, 0).unwrap().expect("a fresh member links");
+        }
+        let state = self.get("/api/amazonpay2/session").await.json()["member"].clone();
+        assert_eq!(state["state"], "member");
+        assert_eq!(state["linked"], linked);
+        email
+    }
+
+    /// The session as the page sees it: `guest`, or the member's `linked` flag.
+    async fn member_state(&mut self) -> String {
+        let member = self.get("/api/amazonpay2/session").await.json()["member"].clone();
+        match member["state"].as_str() {
+            Some("member") => format!("member linked={}", member["linked"]),
+            other => other.unwrap_or_default().to_owned(),
+        }
     }
 
     async fn unlink(&mut self) -> Reply {
@@ -353,6 +437,33 @@ impl Browser<'_> {
     async fn sign_in_state(&mut self) -> String {
         query_value(&self.sign_in_return_url().await, "state").expect("state in the return URL")
     }
+}
+
+/// A complete, valid sign-up form for `email`.
+fn sign_up_form(email: &str) -> Value {
+    json!({
+        "email": email,
+        "password": PASSWORD,
+        "familyName": "山田",
+        "givenName": "太郎",
+        "familyKana": "ヤマダ",
+        "givenKana": "タロウ",
+        "postalCode": "153-0064",
+        "prefecture": "東京都",
+        "address1": "目黒区下目黒1-8-1",
+        "address2": "アルコタワー 5F",
+        "phone": "03-1234-5678",
+    })
+}
+
+/// `form` with `field` set to `value` (`Value::Null` removes it).
+fn with_field(mut form: Value, field: &str, value: Value) -> Value {
+    let map = form.as_object_mut().unwrap();
+    match value {
+        Value::Null => map.remove(field),
+        value => map.insert(field.to_owned(), value),
+    };
+    form
 }
 
 fn buttons_body(specs: &[(&str, &str, &str)]) -> Value {

@@ -6,7 +6,6 @@ pub mod config;
 mod demo_key;
 mod error;
 pub mod guard;
-pub mod html;
 pub mod keys;
 mod payloads;
 mod routes;

@@ -18,7 +18,7 @@ use super::api::{BUYER_TOKEN_LIFETIME, BuyerToken};
 use super::buyers::TEST_BUYERS;
 use super::signature::{DEFAULT_ALGORITHM, SignatureProblem};
 use super::{FLOW_LIFETIME, Simulator, lock};
-use crate::server::html::{escape, page};
+use super::html::{escape, page};
 use crate::server::signing::{hex, string_to_sign};
 
 /// A hosted-page visit waiting for the shopper's "continue".

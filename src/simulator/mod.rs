@@ -7,6 +7,7 @@
 mod api;
 mod buyers;
 mod hosted;
+mod html;
 mod signature;
 
 use std::collections::HashMap;

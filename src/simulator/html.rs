@@ -1,4 +1,4 @@
-//! The few server-rendered HTML pages (returns from Amazon, the simulator's hosted pages).
+//! HTML for the simulator's hosted pages.
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {
