@@ -315,6 +315,25 @@ async fn my_page_links_unlinks_and_refuses_an_account_linked_elsewhere() {
 }
 
 #[tokio::test]
+async fn a_token_amazon_refuses_and_a_replayed_return_are_explained() {
+    let shop = Shop::start().await;
+    let (_driver, browser) = desktop().await;
+    browser.goto(&shop.url("/")).await.unwrap();
+    let renders = expect_renders(&browser, 1).await;
+    let payload: Value = serde_json::from_str(renders[0]["options"]["signInConfig"]["payloadJSON"].as_str().unwrap()).unwrap();
+    // This browser's own state, but a buyer token Amazon never issued (or one expired or used).
+    let url = format!("{}&buyerToken=never-issued", payload["signInReturnUrl"].as_str().unwrap());
+    browser.goto(&url).await.unwrap();
+    assert_eq!(notice(&browser).await, "Amazon でのサインインの有効期限が切れたか、既に使われています。もう一度お試しください。");
+    // The state worked once: the same return again is refused as a replay.
+    browser.goto(&url).await.unwrap();
+    assert!(notice(&browser).await.contains("受け付けられませんでした"));
+    assert!(uncaught(&browser).await.is_empty());
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
+
+#[tokio::test]
 async fn forged_returns_and_an_unreachable_amazon_are_explained() {
     let shop = Shop::start_with(&[("AMAZONPAY2_API_BASE", "http://127.0.0.1:9")], &[]).await;
     let (_driver, browser) = desktop().await;

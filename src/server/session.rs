@@ -149,7 +149,7 @@ impl Sessions {
             .secure(self.secure_cookie)
             .build();
         let jar = jar.add(cookie);
-        let session = self.find(&jar)?.ok_or(StoreError(rusqlite::Error::QueryReturnedNoRows))?;
+        let session = self.find(&jar)?.ok_or(StoreError::Database(rusqlite::Error::QueryReturnedNoRows))?;
         Ok((session, jar))
     }
 

@@ -49,8 +49,14 @@ const MIGRATIONS: &[&str] = &[
 
 /// A database failure. Callers answer 500 and log it; the shopper's input is never the cause.
 #[derive(Debug, thiserror::Error)]
-#[error("database: {0}")]
-pub struct StoreError(#[from] pub rusqlite::Error);
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("database: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// The data folder could not be created.
+    #[error("data folder: {0}")]
+    Folder(#[from] std::io::Error),
+}
 
 /// The database.
 pub struct Store {
@@ -128,8 +134,7 @@ pub enum LinkRefusal {
 impl Store {
     /// Opens (creating and migrating) the database in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| StoreError(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+        std::fs::create_dir_all(data_dir)?;
         let connection = Connection::open(data_dir.join(FILE_NAME))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;

@@ -67,7 +67,7 @@ pub async fn signin_return(
             if let Some(member) = app.store.member_by_buyer(&buyer.buyer_id)? {
                 let (_, jar) = app.sessions.renew(jar, &session, Some(member.id), None)?;
                 (jar, back.as_str(), Notice::SignedIn)
-            } else if buyer.email.as_deref().is_some_and(|e| app.store.member_by_email(e).ok().flatten().is_some()) {
+            } else if buyer.email.as_deref().map(|e| app.store.member_by_email(e)).transpose()?.flatten().is_some() {
                 // Same e-mail as a member, but an e-mail alone proves nothing: the member logs in
                 // with their password, and only then is the account linked.
                 let (_, jar) = app.sessions.renew(jar, &session, None, Some(&buyer))?;
