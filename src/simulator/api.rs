@@ -71,11 +71,17 @@ impl IntoResponse for ApiFailure {
 pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
     let mut router = Router::new();
     for prefix in ["", "/live", "/sandbox"] {
-        router = router.route(&format!("{prefix}/v2/buyers/{{token}}"), get(get_buyer));
+        // The .NET SDK sends (and signs) paths with a trailing slash; Amazon serves both.
+        router = router
+            .route(&format!("{prefix}/v2/buyers/{{token}}"), get(get_buyer))
+            .route(&format!("{prefix}/v2/buyers/{{token}}/"), get(get_buyer));
     }
     router
         .fallback(|| async {
             ApiFailure::new(StatusCode::NOT_FOUND, "ResourceNotFound", "The requested resource does not exist.")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiFailure::new(StatusCode::METHOD_NOT_ALLOWED, "InvalidRequest", "The method is not allowed for this resource.")
         })
         .layer(middleware::from_fn_with_state(simulator.clone(), verify_signature))
 }
@@ -133,7 +139,8 @@ fn check(
     let sent = parse_date(date).ok_or_else(|| {
         ApiFailure::new(StatusCode::BAD_REQUEST, "InvalidHeaderValue", format!("x-amz-pay-date '{date}' is not a date."))
     })?;
-    if sent.abs_diff(simulator.now()) > ALLOWED_SKEW.as_secs() {
+    // Real time, not the test clock: moving the clock forward ages tokens, not requests.
+    if sent.abs_diff(real_now()) > ALLOWED_SKEW.as_secs() {
         return Err(ApiFailure::new(
             StatusCode::BAD_REQUEST,
             "InvalidHeaderValue",
@@ -208,14 +215,24 @@ impl Simulator {
         if fault.count == 0 {
             *faults = None;
         }
-        Some(ApiFailure::new(status, "ServiceUnavailable", "Injected failure (simulator test control)."))
+        let reason_code = match status.as_u16() {
+            408 => "RequestTimeout",
+            429 => "TooManyRequests",
+            500 => "InternalServerError",
+            400..=499 => "InvalidRequest",
+            _ => "ServiceUnavailable",
+        };
+        Some(ApiFailure::new(status, reason_code, "Injected failure (simulator test control)."))
     }
 
     /// The simulator's clock, in Unix seconds (tests can move it forward).
     pub(super) fn now(&self) -> u64 {
-        let real = OffsetDateTime::now_utc().unix_timestamp().max(0).unsigned_abs();
-        real + self.inner.clock_offset.load(std::sync::atomic::Ordering::Relaxed)
+        real_now() + self.inner.clock_offset.load(std::sync::atomic::Ordering::Relaxed)
     }
+}
+
+fn real_now() -> u64 {
+    OffsetDateTime::now_utc().unix_timestamp().max(0).unsigned_abs()
 }
 
 /// `POST /__simulator/faults`, `POST /__simulator/clock`: test controls, as a test double has.
