@@ -263,7 +263,7 @@ async fn amazon_sign_in_prefills_sign_up_links_and_logs_in_again() {
     browser.goto(&shop.url("/member/login.html")).await.unwrap();
     expect_renders(&browser, 1).await;
     click_through_amazon(&browser, &shop).await;
-    assert_eq!(browser.current_url().await.unwrap(), shop.url("/member/login.html"));
+    assert_eq!(browser.current_url().await.unwrap(), shop.url("/"), "back where they were before the login page");
     assert_eq!(notice(&browser).await, "Amazon アカウントでログインしました。");
     browser.wait_for("document.querySelector('[data-member-name]').textContent.includes('山田 太郎')", WAIT, "logged in").await.unwrap();
     assert!(uncaught(&browser).await.is_empty());

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use http_body_util::BodyExt;
@@ -588,7 +588,7 @@ async fn every_signed_url_lies_under_the_shop_origin() {
         };
         collect(browser.buttons(EVERY_KIND).await.views());
         if shop.origin == DEMO_ORIGIN {
-            browser.log_in(false).await; // the link button's payload
+            browser.become_member(false).await; // the link button's payload
             collect(browser.buttons(EVERY_KIND).await.views());
         }
         assert!(payloads.len() >= 2);
@@ -730,7 +730,7 @@ async fn the_session_endpoint_reports_the_member_and_a_csrf_token() {
         token.as_str(),
         "one token per session"
     );
-    browser.log_in(true).await;
+    browser.become_member(true).await;
     let member = browser.get("/api/amazonpay2/session").await.json();
     assert_eq!(member["member"]["state"], "member");
     assert_eq!(member["member"]["linked"], true);
@@ -753,7 +753,7 @@ async fn the_session_endpoint_refuses_a_foreign_origin() {
 async fn an_unlinked_member_gets_no_login_button_and_a_link_button_on_mypage() {
     let shop = Shop::demo();
     let mut browser = shop.browser();
-    browser.log_in(false).await;
+    browser.become_member(false).await;
     let reply = browser.buttons(EVERY_KIND).await;
     assert_eq!(reply.json()["member"]["linked"], false);
     let views = reply.views();
@@ -768,60 +768,457 @@ async fn an_unlinked_member_gets_no_login_button_and_a_link_button_on_mypage() {
 async fn a_linked_member_sees_the_linked_state_on_mypage() {
     let shop = Shop::demo();
     let mut browser = shop.browser();
-    browser.log_in(true).await;
+    browser.become_member(true).await;
     let views = browser.buttons(EVERY_KIND).await.views();
     assert_eq!(views.iter().map(view_name).collect::<Vec<_>>(), ["button", "nothing", "linked"]);
+}
+
+#[tokio::test]
+async fn the_member_name_is_family_name_then_given_name() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    browser.become_member(false).await;
+    let member = browser.get("/api/amazonpay2/session").await.json()["member"].clone();
+    assert_eq!(member, json!({ "state": "member", "name": "山田 太郎", "linked": false }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The demo shop's members: sign-up, login, logout
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn sign_up_creates_the_member_and_logs_them_in_on_my_page() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    let reply = browser.sign_up(sign_up_form("hanako@example.jp")).await;
+    assert_eq!(reply.redirect(), "/mypage/", "no page remembered, no Amazon account waiting");
+    assert_eq!(reply.header(header::CACHE_CONTROL), Some("no-store"));
+    assert_eq!(shop.member_link("hanako@example.jp"), Some(None), "created, not linked");
+    assert_eq!(browser.member_state().await, "member linked=false");
+}
+
+#[tokio::test]
+async fn sign_up_trims_the_fields_and_takes_a_postal_code_without_its_hyphen() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    let form = with_field(sign_up_form(" spaced@example.jp "), "postalCode", json!("1530064"));
+    browser.sign_up(with_field(form, "familyName", json!("  山田 "))).await.redirect();
+    assert_eq!(browser.member_state().await, "member linked=false");
+    assert!(shop.member_link("spaced@example.jp").is_some(), "stored without the spaces");
+    let name = browser.get("/api/amazonpay2/session").await.json()["member"]["name"].clone();
+    assert_eq!(name, "山田 太郎");
+}
+
+#[tokio::test]
+async fn each_invalid_sign_up_field_is_refused_with_its_code_and_creates_nobody() {
+    let shop = Shop::demo();
+    let long = |n: usize| json!("あ".repeat(n));
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("email", json!("taro"), "invalid_email"),
+        ("email", json!("taro@example"), "invalid_email"),
+        ("email", json!("@example.jp"), "invalid_email"),
+        ("email", json!("ta ro@example.jp"), "invalid_email"),
+        ("email", json!(format!("{}@example.jp", "a".repeat(250))), "invalid_email"),
+        ("password", json!("short"), "invalid_password"),
+        ("password", json!("1234567"), "invalid_password"),
+        ("password", json!("p".repeat(129)), "invalid_password"),
+        ("familyName", json!(""), "invalid_name"),
+        ("givenName", json!("   "), "invalid_name"),
+        ("givenName", long(51), "invalid_name"),
+        ("familyKana", json!("やまだ"), "invalid_kana"),
+        ("familyKana", json!("ﾔﾏﾀﾞ"), "invalid_kana"),
+        ("givenKana", json!("Taro"), "invalid_kana"),
+        ("givenKana", json!(""), "invalid_kana"),
+        ("postalCode", json!("153"), "invalid_postal_code"),
+        ("postalCode", json!("153-00645"), "invalid_postal_code"),
+        ("postalCode", json!("１５３００６４"), "invalid_postal_code"),
+        ("prefecture", json!("東京"), "invalid_prefecture"),
+        ("prefecture", json!("Tokyo"), "invalid_prefecture"),
+        ("address1", json!(""), "invalid_address"),
+        ("address1", long(181), "invalid_address"),
+        ("address2", long(121), "invalid_address"),
+        ("phone", json!("03-1234"), "invalid_phone"),
+        ("phone", json!("090-1234-56789"), "invalid_phone"),
+        ("phone", json!("<script>"), "invalid_phone"),
+        ("phone", json!("+81 3 1234 5678"), "invalid_phone"),
+    ];
+    for (n, (field, value, code)) in cases.into_iter().enumerate() {
+        let email = format!("case{n}@example.jp");
+        let form = with_field(sign_up_form(&email), field, value.clone());
+        let mut browser = shop.browser();
+        let reply = browser.sign_up(form).await;
+        assert_eq!(reply.api_error(400), code, "{field} = {value}");
+        assert!(reply.header(header::SET_COOKIE).is_none(), "{field}: the session is not renewed");
+        assert_eq!(browser.member_state().await, "guest", "{field}");
+        assert_eq!(shop.member_link(&email), None, "{field} = {value}: no member created");
+    }
+}
+
+#[tokio::test]
+async fn an_email_with_a_second_at_sign_or_an_empty_domain_label_is_refused() {
+    let shop = Shop::demo();
+    for email in ["taro@mail@example.jp", "taro@.", "taro@.example.jp", "taro@example..jp"] {
+        let mut browser = shop.browser();
+        let reply = browser.sign_up(sign_up_form(email)).await;
+        assert_eq!(reply.status.as_u16(), 400, "{email} was accepted");
+        assert_eq!(reply.api_error(400), "invalid_email", "{email}");
+        assert_eq!(shop.member_link(email), None, "{email}: no member created");
+    }
+}
+
+#[tokio::test]
+async fn sign_in_and_checkout_returns_with_mangled_queries_still_redirect() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    browser.sign_in_state().await;
+    let mangled = [
+        "state=%FF%FE&intent=login&buyerToken=%C3%28",
+        "intent=login&intent=link&state=a&state=b",
+        "%%%",
+        "&&==&",
+    ];
+    for query in mangled {
+        let reply = browser.get(&format!("{SIGNIN_RETURN}?{query}")).await;
+        reply.assert_notice("/", "return_refused");
+        let reply = browser.get(&format!("{CHECKOUT_REVIEW}?{query}")).await;
+        reply.assert_notice("/", "amazon_token_invalid");
+    }
+}
+
+#[tokio::test]
+async fn a_sign_up_missing_a_required_field_is_refused() {
+    let shop = Shop::demo();
+    let required = [
+        "email", "password", "familyName", "givenName", "familyKana", "givenKana", "postalCode", "prefecture",
+        "address1", "phone",
+    ];
+    for field in required {
+        let form = with_field(sign_up_form("missing@example.jp"), field, Value::Null);
+        assert_eq!(shop.browser().sign_up(form).await.api_error(400), "invalid_request", "{field}");
+    }
+    assert_eq!(shop.member_link("missing@example.jp"), None);
+}
+
+#[tokio::test]
+async fn the_building_line_is_optional() {
+    let shop = Shop::demo();
+    let form = with_field(sign_up_form("nobuilding@example.jp"), "address2", Value::Null);
+    shop.browser().sign_up(form).await.redirect();
+    assert!(shop.member_link("nobuilding@example.jp").is_some());
+}
+
+#[tokio::test]
+async fn a_taken_email_is_refused_with_409_whatever_its_case() {
+    let shop = Shop::demo();
+    shop.browser().sign_up(sign_up_form("taken@example.jp")).await.redirect();
+    for email in ["taken@example.jp", "TAKEN@Example.JP"] {
+        let mut browser = shop.browser();
+        assert_eq!(browser.sign_up(sign_up_form(email)).await.api_error(409), "email_taken", "{email}");
+        assert_eq!(browser.member_state().await, "guest", "not logged in as the other member");
+    }
+}
+
+#[tokio::test]
+async fn login_with_the_right_password_logs_the_member_in() {
+    let shop = Shop::demo();
+    let mut member = shop.browser();
+    let email = member.become_member(false).await;
+    let mut browser = shop.browser();
+    assert_eq!(browser.log_in(&email, PASSWORD).await.redirect(), "/mypage/");
+    assert_eq!(browser.member_state().await, "member linked=false");
+    let mut other_case = shop.browser();
+    other_case.log_in(&email.to_uppercase(), PASSWORD).await.redirect();
+    assert_eq!(other_case.member_state().await, "member linked=false", "e-mails are case-insensitive");
+}
+
+#[tokio::test]
+async fn login_failures_answer_401_alike_for_an_unknown_email_and_a_wrong_password() {
+    let shop = Shop::demo();
+    let email = shop.browser().become_member(false).await;
+    let mut answers = Vec::new();
+    for (email, password) in
+        [(email.as_str(), "wrong password"), ("nobody@example.jp", PASSWORD), (email.as_str(), ""), ("", "")]
+    {
+        let mut browser = shop.browser();
+        let reply = browser.log_in(email, password).await;
+        assert_eq!(reply.api_error(401), "login_failed", "{email} / {password}");
+        assert_eq!(browser.member_state().await, "guest");
+        answers.push(reply.json());
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "the answers tell nothing apart: {answers:?}");
 }
 
 #[tokio::test]
 async fn logging_out_makes_the_shopper_a_guest_again() {
     let shop = Shop::demo();
     let mut browser = shop.browser();
-    browser.log_in(true).await;
-    let request = browser.guarded(Method::POST, "/api/amazonpay2/demo/logout", None);
-    browser.send(request).await.assert_status(200);
+    browser.become_member(true).await;
+    assert_eq!(browser.log_out().await.redirect(), "/");
+    assert_eq!(browser.member_state().await, "guest");
     let views = browser.buttons(EVERY_KIND).await.views();
     assert_eq!(views.iter().map(view_name).collect::<Vec<_>>(), ["button", "button", "nothing"]);
 }
 
 #[tokio::test]
-async fn demo_login_refuses_a_request_without_the_csrf_token() {
+async fn login_renews_the_session_so_a_planted_cookie_and_the_old_token_are_worthless() {
     let shop = Shop::demo();
+    let email = shop.browser().become_member(false).await;
     let mut browser = shop.browser();
     browser.open_session().await;
-    let mut request =
-        browser.guarded(Method::POST, "/api/amazonpay2/demo/login", Some(json!({ "linked": true })));
-    request.headers_mut().remove(CSRF_HEADER);
-    assert_eq!(browser.send(request).await.api_error(403), "csrf_token_invalid");
-    assert_eq!(browser.get("/api/amazonpay2/session").await.json()["member"]["state"], "guest");
+    let (old_cookie, old_token) = (browser.cookie.clone().unwrap(), browser.csrf.clone().unwrap());
+    let reply = browser.log_in(&email, PASSWORD).await;
+    let new_cookie = reply.header(header::SET_COOKIE).expect("a new session cookie");
+    let attributes = cookie_attributes(&reply);
+    for expected in ["httponly", "samesite=lax", "path=/"] {
+        assert!(attributes.iter().any(|a| a == expected), "{expected} missing from {attributes:?}");
+    }
+    assert!(!new_cookie.starts_with(&old_cookie), "the session ID changed");
+    assert_ne!(browser.csrf.as_deref(), Some(old_token.as_str()), "the CSRF token changed");
+    // Whoever planted or read the old cookie is a stranger to the new session.
+    let mut planted = shop.browser();
+    planted.cookie = Some(old_cookie);
+    assert_eq!(planted.member_state().await, "guest");
+    let mut stale = browser.guarded(Method::POST, LOGOUT, Some(json!({})));
+    stale.headers_mut().insert(CSRF_HEADER, old_token.parse().unwrap());
+    assert_eq!(browser.send(stale).await.api_error(403), "csrf_token_invalid");
+    assert_eq!(browser.member_state().await, "member linked=false");
 }
 
 #[tokio::test]
-async fn demo_login_refuses_unknown_fields() {
+async fn sign_up_and_logout_renew_the_session_too() {
     let shop = Shop::demo();
     let mut browser = shop.browser();
     browser.open_session().await;
-    let body = json!({ "linked": true, "name": "<script>alert(1)</script>" });
-    let request = browser.guarded(Method::POST, "/api/amazonpay2/demo/login", Some(body));
-    browser.send(request).await.api_error(400);
+    let mut cookies = vec![browser.cookie.clone().unwrap()];
+    browser.sign_up(sign_up_form("renew@example.jp")).await.redirect();
+    cookies.push(browser.cookie.clone().unwrap());
+    browser.log_out().await.redirect();
+    cookies.push(browser.cookie.clone().unwrap());
+    assert!(cookies[0] != cookies[1] && cookies[1] != cookies[2], "{cookies:?}");
+}
+
+#[tokio::test]
+async fn the_prefill_is_null_without_an_amazon_sign_in() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    assert_eq!(browser.get(PREFILL).await.json(), Value::Null, "no session");
+    browser.open_session().await;
+    let reply = browser.get(PREFILL).await;
+    assert_eq!(reply.json(), Value::Null);
+    assert_eq!(reply.header(header::CACHE_CONTROL), Some("no-store"));
+    browser.become_member(false).await;
+    assert_eq!(browser.get(PREFILL).await.json(), Value::Null);
+}
+
+#[tokio::test]
+async fn the_prefill_refuses_a_foreign_origin() {
+    let shop = Shop::demo();
+    let request = request(Method::GET, PREFILL).header(header::ORIGIN, FOREIGN_ORIGIN).body(Body::empty());
+    assert_eq!(shop.send(request.unwrap()).await.api_error(403), "origin_not_allowed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Guards of the demo member endpoints: session, origin, CSRF token, hostile bodies
+// ---------------------------------------------------------------------------------------------
+
+/// Each demo endpoint with a body it would accept from a guest who has an account.
+async fn demo_endpoints(shop: &Shop) -> Vec<(&'static str, Value)> {
+    let email = shop.browser().become_member(false).await;
+    vec![
+        (SIGNUP, sign_up_form("guarded@example.jp")),
+        (LOGIN, json!({ "email": email, "password": PASSWORD })),
+        (LOGOUT, json!({})),
+    ]
+}
+
+/// Sends `forge(request)` for each demo endpoint from a fresh guest session and checks it was
+/// refused with `status`/`code` and changed nothing.
+async fn assert_demo_refused(forge: impl Fn(&mut Request<Body>), status: u16, code: &str) {
+    let shop = Shop::demo();
+    for (path, body) in demo_endpoints(&shop).await {
+        let mut browser = shop.browser();
+        browser.open_session().await;
+        let mut request = browser.guarded(Method::POST, path, Some(body));
+        forge(&mut request);
+        let reply = browser.send(request).await;
+        assert_eq!(reply.api_error(status), code, "{path}");
+        assert!(reply.header(header::SET_COOKIE).is_none(), "{path}: the session is not renewed");
+        assert_eq!(browser.member_state().await, "guest", "{path}");
+    }
+    assert_eq!(shop.member_link("guarded@example.jp"), None, "nobody signed up");
+}
+
+#[tokio::test]
+async fn demo_endpoints_refuse_a_request_without_the_csrf_token() {
+    assert_demo_refused(|r| drop(r.headers_mut().remove(CSRF_HEADER)), 403, "csrf_token_invalid").await;
+}
+
+#[tokio::test]
+async fn demo_endpoints_refuse_a_wrong_csrf_token() {
+    for wrong in ["guess", "", "x-amazonpay2-csrf"] {
+        let token: HeaderValue = wrong.parse().unwrap();
+        let forge = |r: &mut Request<Body>| drop(r.headers_mut().insert(CSRF_HEADER, token.clone()));
+        assert_demo_refused(forge, 403, "csrf_token_invalid").await;
+    }
+}
+
+#[tokio::test]
+async fn demo_endpoints_refuse_another_sessions_csrf_token() {
+    let shop = Shop::demo();
+    for (path, body) in demo_endpoints(&shop).await {
+        let mut attacker = shop.browser();
+        attacker.open_session().await;
+        let mut victim = shop.browser();
+        victim.open_session().await;
+        let mut request = victim.guarded(Method::POST, path, Some(body));
+        request.headers_mut().insert(CSRF_HEADER, attacker.csrf.clone().unwrap().parse().unwrap());
+        assert_eq!(victim.send(request).await.api_error(403), "csrf_token_invalid", "{path}");
+        assert_eq!(victim.member_state().await, "guest");
+    }
+}
+
+#[tokio::test]
+async fn demo_endpoints_refuse_a_foreign_origin_even_with_the_token() {
+    for foreign in [FOREIGN_ORIGIN, "null", "http://127.0.0.1:8080.evil.example", "http://127.0.0.1:8081"] {
+        let origin: HeaderValue = foreign.parse().unwrap();
+        let forge = |r: &mut Request<Body>| drop(r.headers_mut().insert(header::ORIGIN, origin.clone()));
+        assert_demo_refused(forge, 403, "origin_not_allowed").await;
+    }
+}
+
+#[tokio::test]
+async fn demo_endpoints_refuse_a_request_with_neither_origin_nor_referer() {
+    assert_demo_refused(|r| drop(r.headers_mut().remove(header::ORIGIN)), 403, "origin_required").await;
+}
+
+#[tokio::test]
+async fn demo_endpoints_refuse_a_foreign_referer_when_origin_is_absent() {
+    let referer: HeaderValue = "http://127.0.0.1:8080.evil.example/member/login.html".parse().unwrap();
+    assert_demo_refused(
+        |r| {
+            r.headers_mut().remove(header::ORIGIN);
+            r.headers_mut().insert(header::REFERER, referer.clone());
+        },
+        403,
+        "origin_not_allowed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn demo_endpoints_refuse_a_request_without_a_session() {
+    let shop = Shop::demo();
+    for (path, body) in demo_endpoints(&shop).await {
+        let mut browser = shop.browser();
+        browser.open_session().await;
+        // Right origin and a valid token, but no cookie, or a cookie naming no session.
+        let request = browser.guarded(Method::POST, path, Some(body.clone()));
+        assert_eq!(shop.send(request).await.api_error(403), "session_required", "{path}");
+        let mut forged = browser.guarded(Method::POST, path, Some(body));
+        forged.headers_mut().insert(header::COOKIE, format!("{SESSION_COOKIE}=forged").parse().unwrap());
+        assert_eq!(shop.send(forged).await.api_error(403), "session_required", "{path}");
+    }
+    assert_eq!(shop.member_link("guarded@example.jp"), None);
+}
+
+/// Sends `body` with `content_type` to `path` from a guest's page, with the token, and returns
+/// the refusal's code for `status`; checks the guest stayed a guest.
+async fn demo_body_refusal(shop: &Shop, path: &str, content_type: &str, body: Vec<u8>, status: u16) -> String {
+    let mut browser = shop.browser();
+    browser.open_session().await;
+    let mut request = browser.guarded(Method::POST, path, None);
+    request.headers_mut().insert(header::CONTENT_TYPE, content_type.parse().unwrap());
+    *request.body_mut() = Body::from(body);
+    let code = browser.send(request).await.api_error(status);
+    assert_eq!(browser.member_state().await, "guest", "{path}");
+    code
+}
+
+#[tokio::test]
+async fn demo_endpoints_refuse_unknown_fields() {
+    let shop = Shop::demo();
+    let email = shop.browser().become_member(false).await;
+    let login = json!({ "email": email, "password": PASSWORD, "linked": true });
+    let sign_up = with_field(sign_up_form("extra@example.jp"), "admin", json!(true));
+    for (path, body) in [(LOGIN, login), (SIGNUP, sign_up)] {
+        let code = demo_body_refusal(&shop, path, "application/json", body.to_string().into_bytes(), 400).await;
+        assert_eq!(code, "invalid_request", "{path}");
+    }
+    assert_eq!(shop.member_link("extra@example.jp"), None);
+}
+
+#[tokio::test]
+async fn demo_endpoints_refuse_malformed_and_mistyped_json() {
+    let shop = Shop::demo();
+    for (path, body) in [
+        (LOGIN, "{"),
+        (LOGIN, "null"),
+        (LOGIN, "[]"),
+        (LOGIN, r#"{"email":1,"password":2}"#),
+        (LOGIN, r#"{"email":"a@example.jp"}"#),
+        (SIGNUP, ""),
+        (SIGNUP, r#"{"email":["a@example.jp"]}"#),
+    ] {
+        let code = demo_body_refusal(&shop, path, "application/json", body.as_bytes().to_vec(), 400).await;
+        assert!(matches!(code.as_str(), "malformed_json" | "invalid_request"), "{path} {body}: {code}");
+    }
+}
+
+#[tokio::test]
+async fn demo_endpoints_refuse_non_utf8_bodies() {
+    let shop = Shop::demo();
+    let mut body = br#"{"email":"a@example.jp","password":""#.to_vec();
+    body.extend_from_slice(b"\xff\xfe\x80");
+    body.extend_from_slice(br#""}"#);
+    demo_body_refusal(&shop, LOGIN, "application/json", body.clone(), 400).await;
+    let mut form = sign_up_form("bytes@example.jp").to_string().into_bytes();
+    let at = form.iter().position(|&b| b == b'@').unwrap();
+    form.splice(at..at, b"\xc3\x28".iter().copied());
+    demo_body_refusal(&shop, SIGNUP, "application/json", form, 400).await;
+    assert_eq!(shop.member_link("bytes@example.jp"), None);
+}
+
+#[tokio::test]
+async fn demo_endpoints_refuse_huge_bodies_with_413() {
+    let shop = Shop::demo();
+    let huge = "x".repeat(64 * 1024);
+    for (path, body) in [
+        (SIGNUP, with_field(sign_up_form("huge@example.jp"), "address2", json!(huge))),
+        (LOGIN, json!({ "email": "huge@example.jp", "password": huge })),
+    ] {
+        let code = demo_body_refusal(&shop, path, "application/json", body.to_string().into_bytes(), 413).await;
+        assert_eq!(code, "payload_too_large", "{path}");
+    }
+    assert_eq!(shop.member_link("huge@example.jp"), None);
+}
+
+#[tokio::test]
+async fn demo_endpoints_refuse_a_form_post_with_415() {
+    let shop = Shop::demo();
+    for path in [SIGNUP, LOGIN] {
+        let form = b"email=a%40example.jp&password=correct+horse+battery".to_vec();
+        let code = demo_body_refusal(&shop, path, "application/x-www-form-urlencoded", form, 415).await;
+        assert_eq!(code, "unsupported_media_type", "{path}");
+    }
 }
 
 #[tokio::test]
 async fn unlinking_turns_a_linked_member_back_into_an_unlinked_one() {
     let shop = Shop::demo();
     let mut browser = shop.browser();
-    browser.log_in(true).await;
+    let email = browser.become_member(true).await;
     let reply = browser.unlink().await;
     reply.assert_status(200);
     assert_eq!(reply.json()["member"]["linked"], false);
     assert_eq!(reply.header(header::CACHE_CONTROL), Some("no-store"));
+    assert_eq!(shop.member_link(&email), Some(None), "the link is gone from the database");
     assert_eq!(view_name(&browser.view_of("mypage").await), "button");
 }
 
 /// A linked member's browser, and the unlink request as their page would send it.
 async fn linked_member(shop: &Shop) -> Browser<'_> {
     let mut browser = shop.browser();
-    browser.log_in(true).await;
+    browser.become_member(true).await;
     browser
 }
 
@@ -896,7 +1293,7 @@ async fn unlink_answers_401_for_a_guest() {
 async fn unlink_answers_409_when_nothing_is_linked() {
     let shop = Shop::demo();
     let mut browser = shop.browser();
-    browser.log_in(false).await;
+    browser.become_member(false).await;
     assert_eq!(browser.unlink().await.api_error(409), "not_linked");
 }
 
@@ -1097,6 +1494,9 @@ async fn wrong_methods_answer_405_json() {
         (Method::POST, "/api/amazonpay2/signin/return"),
         (Method::DELETE, "/api/amazonpay2/checkout/review"),
         (Method::GET, "/api/amazonpay2/demo/login"),
+        (Method::GET, "/api/amazonpay2/demo/signup"),
+        (Method::PUT, "/api/amazonpay2/demo/logout"),
+        (Method::POST, "/api/amazonpay2/signup/prefill"),
     ] {
         let reply = shop.send(request(method.clone(), path).body(Body::empty()).unwrap()).await;
         assert_eq!(reply.api_error(405), "method_not_allowed", "{method} {path}");
@@ -1108,10 +1508,16 @@ async fn demo_endpoints_do_not_exist_outside_the_demo() {
     let shop = Shop::production();
     let mut browser = shop.browser();
     browser.open_session().await;
-    for path in ["/api/amazonpay2/demo/login", "/api/amazonpay2/demo/logout"] {
-        let request = browser.guarded(Method::POST, path, Some(json!({ "linked": true })));
+    let bodies = [
+        (SIGNUP, sign_up_form("production@example.jp")),
+        (LOGIN, json!({ "email": "production@example.jp", "password": PASSWORD })),
+        (LOGOUT, json!({})),
+    ];
+    for (path, body) in bodies {
+        let request = browser.guarded(Method::POST, path, Some(body));
         assert_eq!(browser.send(request).await.api_error(404), "not_found", "{path}");
     }
+    assert_eq!(shop.member_link("production@example.jp"), None);
     assert_eq!(browser.get("/api/amazonpay2/session").await.json()["member"]["state"], "guest");
 }
 
@@ -1141,16 +1547,31 @@ fn sign_in_return(intent: Option<&str>, state: Option<&str>, buyer_token: Option
     with_query(SIGNIN_RETURN, &pairs)
 }
 
+/// A token of Amazon's shape; this file's Amazon is unreachable, so it is never exchanged.
 const BUYER_TOKEN: &str = "amzn1.buyer.token.ABCdef012_-";
 
 #[tokio::test]
-async fn sign_in_return_accepts_the_sessions_own_state() {
+async fn sign_in_return_takes_the_sessions_own_state_on_to_amazon() {
     let shop = Shop::demo();
     let mut browser = shop.browser();
     let state = browser.sign_in_state().await;
     let reply = browser.get(&sign_in_return(Some("login"), Some(&state), Some(BUYER_TOKEN))).await;
-    reply.assert_status(200);
-    assert!(reply.header(header::CONTENT_TYPE).is_some_and(|t| t.starts_with("text/html")));
+    // Accepted: the server asked Amazon (unreachable here) instead of refusing the return.
+    reply.assert_notice("/", "amazon_unavailable");
+    assert!(reply.header(header::SET_COOKIE).is_some(), "the state is spent: a new session");
+    assert_eq!(browser.member_state().await, "guest");
+}
+
+#[tokio::test]
+async fn https_shops_renew_sessions_with_a_secure_httponly_cookie() {
+    let shop = Shop::production();
+    let mut browser = shop.browser();
+    let state = browser.sign_in_state().await;
+    let reply = browser.get(&sign_in_return(Some("login"), Some(&state), Some(BUYER_TOKEN))).await;
+    let attributes = cookie_attributes(&reply);
+    for expected in ["secure", "httponly", "samesite=lax"] {
+        assert!(attributes.iter().any(|a| a == expected), "{expected} missing from {attributes:?}");
+    }
 }
 
 #[tokio::test]
@@ -1159,7 +1580,17 @@ async fn sign_in_return_accepts_the_exact_signed_url_plus_the_buyer_token() {
     let mut browser = shop.browser();
     let mut url = browser.sign_in_return_url().await;
     url.query_pairs_mut().append_pair("buyerToken", BUYER_TOKEN);
-    browser.get(&format!("{}?{}", url.path(), url.query().unwrap())).await.assert_status(200);
+    let reply = browser.get(&format!("{}?{}", url.path(), url.query().unwrap())).await;
+    reply.assert_notice("/", "amazon_unavailable");
+}
+
+#[tokio::test]
+async fn sign_in_return_state_works_once() {
+    let shop = Shop::demo();
+    let mut browser = shop.browser();
+    let url = sign_in_return(Some("login"), Some(&browser.sign_in_state().await), Some(BUYER_TOKEN));
+    browser.get(&url).await.assert_notice("/", "amazon_unavailable");
+    browser.get(&url).await.assert_notice("/", "return_refused");
 }
 
 #[tokio::test]
@@ -1167,8 +1598,11 @@ async fn sign_in_return_refuses_a_missing_state() {
     let shop = Shop::demo();
     let mut browser = shop.browser();
     browser.sign_in_state().await;
-    browser.get(&sign_in_return(Some("login"), None, Some(BUYER_TOKEN))).await.assert_html_refusal();
-    browser.get(&sign_in_return(Some("login"), Some(""), Some(BUYER_TOKEN))).await.assert_html_refusal();
+    for state in [None, Some("")] {
+        let reply = browser.get(&sign_in_return(Some("login"), state, Some(BUYER_TOKEN))).await;
+        reply.assert_notice("/", "return_refused");
+        assert!(reply.header(header::SET_COOKIE).is_none(), "a refused return spends nothing");
+    }
 }
 
 #[tokio::test]
@@ -1176,12 +1610,12 @@ async fn sign_in_return_refuses_another_sessions_state() {
     let shop = Shop::demo();
     let mut victim = shop.browser();
     let mut attacker = shop.browser();
-    attacker.log_in(false).await;
+    attacker.become_member(false).await;
     let attacker_state = attacker.sign_in_state().await;
-    victim.log_in(false).await;
+    victim.become_member(false).await;
     victim.sign_in_state().await;
     let link = sign_in_return(Some("link"), Some(&attacker_state), Some(BUYER_TOKEN));
-    victim.get(&link).await.assert_html_refusal();
+    victim.get(&link).await.assert_notice("/", "return_refused");
     assert_eq!(view_name(&victim.view_of("mypage").await), "button", "the victim was not linked");
 }
 
@@ -1189,14 +1623,16 @@ async fn sign_in_return_refuses_another_sessions_state() {
 async fn sign_in_return_refuses_a_missing_or_hostile_buyer_token() {
     let shop = Shop::demo();
     let mut browser = shop.browser();
-    let state = browser.sign_in_state().await;
     let long = "a".repeat(5000);
     for token in
         [None, Some(""), Some("<script>alert(1)</script>"), Some(long.as_str()), Some("a b"), Some("tok\"en")]
     {
+        // Each try spends the state, so each takes the session's current one.
+        let state = browser.sign_in_state().await;
         let reply = browser.get(&sign_in_return(Some("login"), Some(&state), token)).await;
-        reply.assert_html_refusal();
+        reply.assert_notice("/", "amazon_token_invalid");
         assert!(!reply.text().contains("<script>alert"), "hostile token echoed");
+        assert_eq!(browser.member_state().await, "guest");
     }
 }
 
@@ -1206,7 +1642,8 @@ async fn sign_in_return_refuses_an_unknown_intent() {
     let mut browser = shop.browser();
     let state = browser.sign_in_state().await;
     for intent in [None, Some(""), Some("admin"), Some("LINK"), Some("<script>")] {
-        browser.get(&sign_in_return(intent, Some(&state), Some(BUYER_TOKEN))).await.assert_html_refusal();
+        let reply = browser.get(&sign_in_return(intent, Some(&state), Some(BUYER_TOKEN))).await;
+        reply.assert_notice("/", "return_refused");
     }
 }
 
@@ -1215,26 +1652,45 @@ async fn sign_in_return_refuses_a_browser_without_a_session() {
     let shop = Shop::demo();
     let state = shop.browser().sign_in_state().await;
     let reply = shop.get(&sign_in_return(Some("login"), Some(&state), Some(BUYER_TOKEN))).await;
-    reply.assert_html_refusal();
+    reply.assert_notice("/", "return_refused");
+}
+
+/// A guest's buttons request from the page `referer`, for the login block.
+async fn login_button_from(browser: &mut Browser<'_>, referer: &str) {
+    let request = request(Method::POST, "/api/amazonpay2/buttons")
+        .header(header::ORIGIN, &browser.shop.origin)
+        .header(header::REFERER, referer)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(buttons_body(&[("login", "Other", "Gold")]).to_string()))
+        .unwrap();
+    browser.send(request).await.assert_status(200);
 }
 
 #[tokio::test]
-async fn sign_in_return_with_link_intent_links_the_member_and_redirects() {
+async fn a_return_sends_the_guest_back_to_the_page_of_the_login_button() {
     let shop = Shop::demo();
     let mut browser = shop.browser();
-    browser.log_in(false).await;
-    let state = browser.sign_in_state().await;
-    let reply = browser.get(&sign_in_return(Some("link"), Some(&state), Some(BUYER_TOKEN))).await;
-    reply.assert_redirect_to("/mypage/?amazonpay2=linked");
-    assert_eq!(view_name(&browser.view_of("mypage").await), "linked");
+    login_button_from(&mut browser, &format!("{DEMO_ORIGIN}/shopping/login.html?item=3")).await;
+    let forged = sign_in_return(Some("login"), Some("forged"), Some(BUYER_TOKEN));
+    browser.get(&forged).await.assert_redirect_to("/shopping/login.html?item=3&amazonpay2=return_refused");
 }
 
 #[tokio::test]
-async fn sign_in_return_with_link_intent_refuses_a_guest() {
-    let shop = Shop::demo();
-    let mut browser = shop.browser();
-    let state = browser.sign_in_state().await;
-    browser.get(&sign_in_return(Some("link"), Some(&state), Some(BUYER_TOKEN))).await.assert_html_refusal();
+async fn only_a_same_origin_page_is_remembered_to_return_to() {
+    for referer in [
+        format!("{FOREIGN_ORIGIN}/phishing.html"),
+        format!("{DEMO_ORIGIN}.evil.example/x"),
+        format!("{DEMO_ORIGIN}//evil.example/x"),
+        format!("{DEMO_ORIGIN}/\\evil.example/x"),
+        format!("{DEMO_ORIGIN}{SIGNIN_RETURN}?intent=login"),
+        "javascript:alert(1)".to_owned(),
+    ] {
+        let shop = Shop::demo();
+        let mut browser = shop.browser();
+        login_button_from(&mut browser, &referer).await;
+        let forged = sign_in_return(Some("login"), Some("forged"), Some(BUYER_TOKEN));
+        browser.get(&forged).await.assert_notice("/", "return_refused");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1250,7 +1706,7 @@ async fn checkout_review_redirects_to_the_shops_confirmation_page() {
 }
 
 #[tokio::test]
-async fn checkout_review_refuses_missing_and_hostile_ids() {
+async fn checkout_review_sends_missing_and_hostile_ids_to_the_top_page_with_a_notice() {
     let shop = Shop::demo();
     let long = "a".repeat(5000);
     for id in [
@@ -1263,10 +1719,11 @@ async fn checkout_review_refuses_missing_and_hostile_ids() {
         long.as_str(),
     ] {
         let reply = shop.get(&with_query(CHECKOUT_REVIEW, &[("amazonCheckoutSessionId", id)])).await;
-        reply.assert_html_refusal();
+        reply.assert_notice("/", "amazon_token_invalid");
         assert!(!reply.text().contains("<script>alert"));
+        assert!(reply.header(header::SET_COOKIE).is_none(), "{id:?}");
     }
-    shop.get(CHECKOUT_REVIEW).await.assert_html_refusal();
+    shop.get(CHECKOUT_REVIEW).await.assert_notice("/", "amazon_token_invalid");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,8 +23,9 @@ use url::Url;
 use amazonpay2::server::config::Config;
 use amazonpay2::server::keys::ShopKey;
 use amazonpay2::server::signing::{ButtonSigner, string_to_sign};
+use amazonpay2::server::store::Store;
 use amazonpay2::server::{AppState, app};
-use amazonpay2::simulator::{Simulator, SimulatorConfig};
+use amazonpay2::simulator::{Simulator, SimulatorConfig, TEST_BUYERS};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -306,6 +307,34 @@ async fn a_signed_sign_in_button_shows_the_sign_in_page() {
     assert!(!reply.flow_id().is_empty());
     assert!(reply.text().contains("サインイン"));
     assert!(reply.text().contains(SHOP), "the page names the shop");
+}
+
+#[tokio::test]
+async fn the_sign_in_page_offers_every_test_buyer_with_the_first_chosen() {
+    let text = Amazon::new().initiate(&Button::sign_in()).await.text();
+    for (index, buyer) in TEST_BUYERS.iter().enumerate() {
+        let checked = if index == 0 { " checked" } else { "" };
+        let radio = format!("<input type=\"radio\" name=\"buyer\" value=\"{index}\"{checked}>");
+        assert!(text.contains(&radio), "{radio} in {text}");
+        for shown in [buyer.name, buyer.email, buyer.postal_code, buyer.prefecture, buyer.line1] {
+            assert!(text.contains(shown), "{shown} is shown");
+        }
+    }
+    assert_eq!(text.matches("name=\"buyer\"").count(), TEST_BUYERS.len());
+}
+
+#[tokio::test]
+async fn the_test_buyers_are_distinct_japanese_accounts() {
+    let emails: std::collections::HashSet<&str> = TEST_BUYERS.iter().map(|b| b.email).collect();
+    assert_eq!(emails.len(), TEST_BUYERS.len());
+    for buyer in &TEST_BUYERS {
+        assert_eq!(buyer.name.split(' ').count(), 2, "姓 名 with a space: {}", buyer.name);
+        let digits: Vec<usize> = buyer.postal_code.split('-').map(str::len).collect();
+        assert_eq!(digits, [3, 4], "〒 NNN-NNNN: {}", buyer.postal_code);
+        let prefecture = buyer.prefecture;
+        assert!(["都", "道", "府", "県"].iter().any(|s| prefecture.ends_with(s)), "{prefecture}");
+        assert!(buyer.phone.chars().all(|c| c.is_ascii_digit()) && buyer.phone.len() >= 10);
+    }
 }
 
 #[tokio::test]
@@ -663,7 +692,6 @@ async fn a_hostile_checkout_session_id_is_escaped_on_the_error_page() {
 }
 
 #[tokio::test]
-#[ignore = "not built yet: the simulator's Amazon Pay API (/v2/…) comes with issue 3"]
 async fn amazons_api_paths_are_served() {
     let amazon = Amazon::new();
     for uri in ["/v2/buyers/token", "/sandbox/v2/buyers/token", "/live/v2/checkoutSessions/id"] {
@@ -712,7 +740,8 @@ impl Demo {
         let shop = config.shop_origin.as_str().to_owned();
         let amazon = format!("http://{}", amazon_listener.local_addr().unwrap());
         assert_eq!(config.checkout_js.as_str(), format!("{amazon}/checkout.js"));
-        let state = Arc::new(AppState::new(config, shop_key()));
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        let state = Arc::new(AppState::new(config, shop_key(), store).unwrap());
         tokio::spawn(async move { axum::serve(shop_listener, app(state)).await });
         tokio::spawn(async move { axum::serve(amazon_listener, simulator.router()).await });
         Self { shop, amazon, browser: browser(), csrf: String::new() }
@@ -735,14 +764,21 @@ impl Demo {
         answer["blocks"][0].clone()
     }
 
-    async fn log_in(&mut self) {
+    /// Signs up as a new demo member, which logs the browser in.
+    async fn sign_up(&mut self) {
         self.view("mypage").await; // the session and its CSRF token
+        let form = json!({
+            "email": "member@example.jp", "password": "correct horse battery",
+            "familyName": "山田", "givenName": "花子", "familyKana": "ヤマダ", "givenKana": "ハナコ",
+            "postalCode": "100-0001", "prefecture": "東京都", "address1": "千代田区千代田1-1",
+            "phone": "0312345678",
+        });
         let reply = self
             .browser
-            .post(format!("{}/api/amazonpay2/demo/login", self.shop))
+            .post(format!("{}/api/amazonpay2/demo/signup", self.shop))
             .header(header::ORIGIN, &self.shop)
             .header("x-amazonpay2-csrf", &self.csrf)
-            .json(&json!({ "linked": false }))
+            .json(&form)
             .send()
             .await
             .unwrap();
@@ -806,13 +842,15 @@ async fn the_shops_sign_in_button_passes_the_simulator_and_its_return_is_accepte
     let back = demo.click(&view).await;
     assert!(query(&back).iter().any(|(k, _)| k == "buyerToken"));
     let landing = demo.arrive(&back).await;
-    assert_eq!(landing.status(), StatusCode::OK, "the shop accepts its own state and Amazon's token");
+    // The shop accepted its own state, and Amazon's getBuyer the token: a new shopper signs up.
+    assert!(landing.status().is_redirection(), "{}", landing.status());
+    assert_eq!(landing.headers()[header::LOCATION], "/member/signup.html?amazonpay2=signup_prefilled");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shops_link_button_passes_the_simulator_and_links_the_member() {
     let mut demo = Demo::start().await;
-    demo.log_in().await;
+    demo.sign_up().await;
     let view = demo.view("mypage").await;
     let back = demo.click(&view).await;
     let landing = demo.arrive(&back).await;
@@ -829,7 +867,8 @@ async fn a_sign_in_return_replayed_in_another_browser_is_refused() {
     let mut other = Demo { browser: browser(), ..demo };
     other.view("login").await; // a session of its own, with another state
     let landing = other.arrive(&back).await;
-    assert_eq!(landing.status(), StatusCode::BAD_REQUEST);
+    assert!(landing.status().is_redirection());
+    assert_eq!(landing.headers()[header::LOCATION], "/?amazonpay2=return_refused");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

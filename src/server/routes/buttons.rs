@@ -83,7 +83,13 @@ fn remember_page(app: &AppState, session: &Session, headers: &HeaderMap) -> Resu
     let path = referer
         .and_then(|r| r.strip_prefix(app.config.shop_origin.as_str()))
         .filter(|path| is_local_path(path))
-        .filter(|path| !path.starts_with(super::paths::API));
+        .filter(|path| !path.starts_with(super::paths::API))
+        // The member pages are the way to a login, not a place to come back to.
+        .filter(|path| {
+            let pages = &app.config.pages;
+            let page = path.split(['?', '#']).next().unwrap_or_default();
+            page != pages.login && page != pages.signup
+        });
     match path {
         Some(path) => Ok(app.sessions.set_return_to(session, path)?),
         None => Ok(()),

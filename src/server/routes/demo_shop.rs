@@ -171,8 +171,13 @@ fn invalid(field: &'static str, message: &str) -> ApiError {
 fn validate(member: NewMember) -> Result<NewMember, ApiError> {
     let short = |value: &str, max: usize| !value.is_empty() && value.chars().count() <= max;
     let email_ok = member.email.len() <= 254
-        && member.email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !member.email.chars().any(char::is_whitespace);
+        && !member.email.chars().any(char::is_whitespace)
+        && member.email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.split('.').count() >= 2
+                && domain.split('.').all(|label| !label.is_empty())
+        });
     if !email_ok {
         return Err(invalid("invalid_email", "メールアドレスを正しく入力してください。"));
     }
@@ -237,7 +242,7 @@ mod tests {
     #[test]
     fn bad_details_name_the_field() {
         let cases: [(fn(&mut NewMember), &str); 6] = [
-            (|m| m.email = "taro".into(), "invalid_email"),
+            (|m| m.email = "taro@mail@example.jp".into(), "invalid_email"),
             (|m| m.family_kana = "やまだ".into(), "invalid_kana"),
             (|m| m.postal_code = "153".into(), "invalid_postal_code"),
             (|m| m.prefecture = "東京".into(), "invalid_prefecture"),

@@ -52,7 +52,8 @@ pub async fn signin_return(
     };
     let buyer = match app.amazon.get_buyer(token).await {
         Ok(buyer) => buyer,
-        Err(AmazonError::Rejected { reason_code, .. }) => {
+        // 400/404: the token is unknown, expired or used; the shopper can simply try again.
+        Err(AmazonError::Rejected { status: 400 | 404, reason_code, .. }) => {
             tracing::warn!(%reason_code, "getBuyer refused the buyer token");
             return Ok((jar, to_page(&back, Notice::AmazonTokenInvalid)).into_response());
         }

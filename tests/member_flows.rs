@@ -1,0 +1,794 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! Amazon sign-in, sign-up prefill, My Page link and unlink, end to end over real HTTP: the shop
+//! server and the Amazon Pay simulator each on their own loopback port (two origins, as in
+//! production), the shop's database in a folder of its own, and one cookie-keeping client per
+//! browser that does not follow redirects, so that every hop can be checked.
+//!
+//! Buttons are clicked as checkout.js does (the signed form posted to the simulator's
+//! `/checkout/initiate`), a test buyer is chosen on the simulator's sign-in page, and the
+//! simulator's redirect back to the shop is followed by hand. The shop asks the simulator's API
+//! (getBuyer) who signed in, with signed requests, as it asks Amazon in production.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::http::header;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use url::Url;
+
+use amazonpay2::server::amazon::{AmazonPayClient, Retry};
+use amazonpay2::server::config::Config;
+use amazonpay2::server::keys::ShopKey;
+use amazonpay2::server::store::Store;
+use amazonpay2::server::{AppState, app};
+use amazonpay2::simulator::{Simulator, SimulatorConfig};
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+const TEST_KEY_PEM: &str = include_str!("fixtures/test_key_pkcs8.pem");
+const PASSWORD: &str = "correct horse battery";
+
+/// Short waits between retries, so that failing calls cost milliseconds.
+const RETRY: Retry =
+    Retry { attempts: 3, first_delay: Duration::from_millis(10), max_delay: Duration::from_millis(50) };
+
+/// The simulator's test buyers, by their radio value on its sign-in page.
+const TARO: usize = 0;
+const HANAKO: usize = 1;
+const ICHIRO: usize = 2;
+const TARO_EMAIL: &str = "taro.yamada@example.jp";
+
+/// Where a new shopper lands after an Amazon sign-in.
+const SIGNUP_PREFILLED: &str = "/member/signup.html?amazonpay2=signup_prefilled";
+
+/// What the sign-up form gets from each test buyer's Amazon account: the name split into 姓 and
+/// 名, 〒 as `NNN-NNNN`, the building line as it is, and no フリガナ (Amazon has none).
+fn expected_prefill(buyer: usize) -> Value {
+    let [family, given, email, postal, prefecture, line1, line2, phone] = [
+        ["山田", "太郎", TARO_EMAIL, "153-0064", "東京都", "目黒区下目黒1-8-1", "アルコタワー 5F", "0312345678"],
+        ["佐藤", "花子", "hanako.sato@example.jp", "530-0001", "大阪府", "大阪市北区梅田3-1-1", "", "0612345678"],
+        ["鈴木", "一郎", "ichiro.suzuki@example.jp", "060-0001", "北海道", "札幌市中央区北一条西2-1", "時計台ビル 3F", "0111234567"],
+    ][buyer];
+    json!({
+        "familyName": family, "givenName": given, "email": email, "postalCode": postal,
+        "prefecture": prefecture, "address1": line1, "address2": line2, "phone": phone,
+    })
+}
+
+/// The sign-up form as the shopper sends it after the prefill: the prefill, their フリガナ and a
+/// password.
+fn completed(prefill: &Value) -> Value {
+    let mut form = prefill.clone();
+    let map = form.as_object_mut().expect("a prefill object");
+    for (field, value) in [("familyKana", "ヤマダ"), ("givenKana", "タロウ"), ("password", PASSWORD)] {
+        map.insert(field.to_owned(), json!(value));
+    }
+    form
+}
+
+/// A sign-up form of someone who never used Amazon here.
+fn own_form(email: &str) -> Value {
+    let mut form = completed(&expected_prefill(HANAKO));
+    form["email"] = json!(email);
+    form
+}
+
+/// A data folder for one test, removed when dropped.
+struct DataDir(PathBuf);
+
+impl DataDir {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        Self(std::env::temp_dir().join(format!("amazonpay2-member-flows-{}-{n}", std::process::id())))
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A loopback address nobody listens on (bound, then released).
+fn dead_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// One run of the shop server on its database.
+struct ShopServer {
+    store: Arc<Store>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl ShopServer {
+    fn start(config: &Config, key: &Arc<ShopKey>, listener: TcpListener) -> Self {
+        let store = Arc::new(Store::open(&config.data_dir).expect("the database opens"));
+        let mut state = AppState::new(config.clone(), key.clone(), store.clone()).expect("the server starts");
+        state.amazon =
+            AmazonPayClient::new(&config.api_base, &config.amazon, key.clone()).unwrap().with_retry(RETRY);
+        let router = app(Arc::new(state));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("the shop serves");
+        });
+        Self { store, stop, task }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("the shop stops cleanly");
+    }
+}
+
+/// The shop and Amazon (the simulator, trusting the shop's key), on two loopback ports.
+struct World {
+    shop: String,
+    amazon: String,
+    config: Config,
+    key: Arc<ShopKey>,
+    server: Option<ShopServer>,
+    _data: DataDir,
+}
+
+impl World {
+    async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Amazon's pages work but its API is unreachable: the shop's API base is a dead port.
+    async fn without_amazon_api() -> Self {
+        Self::start_with(Some(format!("http://{}", dead_address()))).await
+    }
+
+    async fn start_with(api_base: Option<String>) -> Self {
+        let shop_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let amazon_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let amazon_addr = amazon_listener.local_addr().unwrap();
+        let data = DataDir::new();
+        let mut vars = HashMap::from([
+            ("AMAZONPAY2_LISTEN", shop_listener.local_addr().unwrap().to_string()),
+            ("AMAZONPAY2_SIMULATOR_LISTEN", amazon_addr.to_string()),
+            ("AMAZONPAY2_DATA", data.0.display().to_string()),
+            ("AMAZONPAY2_WWW", concat!(env!("CARGO_MANIFEST_DIR"), "/www").to_owned()),
+        ]);
+        if let Some(base) = api_base {
+            vars.insert("AMAZONPAY2_API_BASE", base);
+        }
+        let config = Config::from_vars(true, |name| vars.get(name).cloned()).expect("a valid demo config");
+        let key = Arc::new(ShopKey::from_pem(TEST_KEY_PEM.as_bytes()).unwrap());
+        let simulator = Simulator::new(SimulatorConfig {
+            merchant_id: config.amazon.merchant_id.clone(),
+            store_id: config.amazon.store_id.clone(),
+            public_key_id: config.amazon.public_key_id.clone(),
+            public_key_der: key.public_key_der().to_vec(),
+            shop_origin: config.shop_origin.as_str().to_owned(),
+        });
+        tokio::spawn(async move { axum::serve(amazon_listener, simulator.router()).await });
+        let server = ShopServer::start(&config, &key, shop_listener);
+        Self {
+            shop: config.shop_origin.as_str().to_owned(),
+            amazon: format!("http://{amazon_addr}"),
+            config,
+            key,
+            server: Some(server),
+            _data: data,
+        }
+    }
+
+    /// Stops the shop server and starts a new one on the same address and data folder.
+    async fn restart_shop(&mut self) {
+        self.server.take().expect("running").stop().await;
+        let listener = TcpListener::bind(self.config.listen).await.expect("the address is free again");
+        self.server = Some(ShopServer::start(&self.config, &self.key, listener));
+    }
+
+    fn store(&self) -> &Store {
+        &self.server.as_ref().expect("running").store
+    }
+
+    /// The Amazon buyer linked to the member with `email` (`None`: no link, or no member).
+    fn link_of(&self, email: &str) -> Option<String> {
+        self.store().member_by_email(email).unwrap().and_then(|member| member.buyer_id)
+    }
+
+    /// The e-mail of the member linked to `buyer_id`.
+    fn member_of(&self, buyer_id: &str) -> Option<String> {
+        self.store().member_by_buyer(buyer_id).unwrap().map(|member| member.email)
+    }
+
+    /// A test control of the simulator (`faults`, `clock`).
+    async fn amazon_control(&self, control: &str, body: Value) {
+        let url = format!("{}/__simulator/{control}", self.amazon);
+        let reply = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+        assert!(reply.status().is_success(), "{control}: {}", reply.status());
+    }
+
+    /// A new browser with no cookies.
+    fn browser(&self) -> Browser {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            // A new connection per request, so that a restarted server is reached at once.
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        Browser { shop: self.shop.clone(), amazon: self.amazon.clone(), http }
+    }
+}
+
+/// A demo endpoint's answer.
+struct Answer {
+    status: u16,
+    json: Value,
+}
+
+impl Answer {
+    /// The `redirect` of a success.
+    #[track_caller]
+    fn redirect(&self) -> String {
+        assert_eq!(self.status, 200, "{}", self.json);
+        self.json["redirect"].as_str().expect("redirect").to_owned()
+    }
+
+    /// The error code of a refusal with `status`.
+    #[track_caller]
+    fn error(&self, status: u16) -> String {
+        assert_eq!(self.status, status, "{}", self.json);
+        self.json["error"]["code"].as_str().expect("error.code").to_owned()
+    }
+}
+
+/// One browser: its own cookies, the shop's pages as its origin.
+struct Browser {
+    shop: String,
+    amazon: String,
+    http: reqwest::Client,
+}
+
+impl Browser {
+    fn api(&self, path: &str) -> String {
+        format!("{}/api/amazonpay2{path}", self.shop)
+    }
+
+    async fn get_json(&self, path: &str) -> Value {
+        let reply = self.http.get(self.api(path)).header(header::ORIGIN, &self.shop).send().await.unwrap();
+        assert!(reply.status().is_success(), "{path}: {}", reply.status());
+        reply.json().await.unwrap()
+    }
+
+    /// Who the shop thinks this browser is: `guest`, or `member linked=…`.
+    async fn member(&self) -> String {
+        let member = self.get_json("/session").await["member"].clone();
+        match member["state"].as_str() {
+            Some("member") => format!("member linked={}", member["linked"]),
+            other => other.unwrap_or_default().to_owned(),
+        }
+    }
+
+    /// The Amazon details waiting for sign-up, or `null`.
+    async fn prefill(&self) -> Value {
+        self.get_json("/signup/prefill").await
+    }
+
+    /// The widget on the shop page `page` asks for one block of each of `kinds`.
+    async fn views(&self, page: &str, kinds: &[&str]) -> Vec<Value> {
+        let block = |kind: &&str| json!({ "kind": kind, "placement": "Other", "buttonColor": "Gold" });
+        let blocks: Vec<Value> = kinds.iter().map(block).collect();
+        let reply = self
+            .http
+            .post(self.api("/buttons"))
+            .header(header::ORIGIN, &self.shop)
+            .header(header::REFERER, format!("{}{page}", self.shop))
+            .json(&json!({ "blocks": blocks }))
+            .send()
+            .await
+            .unwrap();
+        assert!(reply.status().is_success(), "buttons: {}", reply.status());
+        reply.json::<Value>().await.unwrap()["blocks"].as_array().unwrap().clone()
+    }
+
+    /// What the login and mypage blocks show, e.g. `["nothing", "linked"]`.
+    async fn login_and_mypage(&self) -> [String; 2] {
+        let views = self.views("/mypage/", &["login", "mypage"]).await;
+        [0, 1].map(|i| views[i]["view"].as_str().unwrap().to_owned())
+    }
+
+    /// Posts to a demo member endpoint as the shop's pages do: shop origin, session, CSRF token.
+    async fn demo(&self, action: &str, body: Value) -> Answer {
+        let token = self.get_json("/session").await["csrfToken"].as_str().unwrap().to_owned();
+        let reply = self
+            .http
+            .post(self.api(&format!("/demo/{action}")))
+            .header(header::ORIGIN, &self.shop)
+            .header("x-amazonpay2-csrf", token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        Answer { status: reply.status().as_u16(), json: reply.json().await.unwrap() }
+    }
+
+    async fn sign_up(&self, form: Value) -> Answer {
+        self.demo("signup", form).await
+    }
+
+    async fn log_in(&self, email: &str, password: &str) -> Answer {
+        self.demo("login", json!({ "email": email, "password": password })).await
+    }
+
+    async fn log_out(&self) {
+        assert_eq!(self.demo("logout", json!({})).await.redirect(), "/");
+        assert_eq!(self.member().await, "guest");
+    }
+
+    async fn unlink(&self) -> Answer {
+        let token = self.get_json("/session").await["csrfToken"].as_str().unwrap().to_owned();
+        let reply = self
+            .http
+            .delete(self.api("/link"))
+            .header(header::ORIGIN, &self.shop)
+            .header("x-amazonpay2-csrf", token)
+            .send()
+            .await
+            .unwrap();
+        Answer { status: reply.status().as_u16(), json: reply.json().await.unwrap() }
+    }
+
+    /// On the shop page `page`, clicks the Amazon button of the `kind` block as checkout.js
+    /// does, picks `buyer` on Amazon's sign-in page and presses 続行; returns where Amazon sends
+    /// the browser back to (not yet followed).
+    async fn through_amazon(&self, page: &str, kind: &str, buyer: usize) -> Url {
+        let view = self.views(page, &[kind]).await.remove(0);
+        let options = &view["options"];
+        assert_eq!(options["productType"], "SignIn", "{kind} shows a sign-in button: {view}");
+        let config = &options["signInConfig"];
+        let field = |value: &Value| value.as_str().unwrap().to_owned();
+        let form = [
+            ("merchantId", field(&options["merchantId"])),
+            ("payloadJSON", field(&config["payloadJSON"])),
+            ("signature", field(&config["signature"])),
+            ("publicKeyId", field(&config["publicKeyId"])),
+            ("algorithm", field(&config["algorithm"])),
+            ("productType", "SignIn".to_owned()),
+            ("environment", "SANDBOX".to_owned()),
+        ];
+        let page = self.post_to_amazon("/checkout/initiate", &form).await;
+        assert!(page.status().is_success(), "Amazon refused the button: {}", page.text().await.unwrap());
+        let html = page.text().await.unwrap();
+        let flow = between(&html, "name=\"flow\" value=\"", "\"").expect("Amazon's sign-in page");
+        let choice = [("flow", flow), ("buyer", buyer.to_string())];
+        let back = self.post_to_amazon("/checkout/continue", &choice).await;
+        assert_eq!(back.status().as_u16(), 303);
+        let location = back.headers()[header::LOCATION].to_str().unwrap();
+        let url = Url::parse(location).unwrap();
+        assert!(url.as_str().starts_with(&self.api("/signin/return?")), "{url}");
+        url
+    }
+
+    async fn post_to_amazon(&self, path: &str, form: &[(&str, String)]) -> reqwest::Response {
+        self.http.post(format!("{}{path}", self.amazon)).form(form).send().await.unwrap()
+    }
+
+    /// Follows Amazon's redirect back to the shop; returns the shop page it sends the browser to.
+    async fn arrive(&self, url: &Url) -> String {
+        let reply = self.http.get(url.clone()).send().await.unwrap();
+        assert!(reply.status().is_redirection(), "the return answers a redirect: {}", reply.status());
+        reply.headers()[header::LOCATION].to_str().unwrap().to_owned()
+    }
+
+    /// Signs in with Amazon as `buyer` through the `kind` block on `page`; returns where the
+    /// shop sends the browser.
+    async fn sign_in_with_amazon(&self, page: &str, kind: &str, buyer: usize) -> String {
+        let url = self.through_amazon(page, kind, buyer).await;
+        self.arrive(&url).await
+    }
+
+    /// This browser's current sign-in return URL (the login or link button's), with `token` as
+    /// Amazon's buyer token.
+    async fn return_url_with(&self, kind: &str, token: &str) -> Url {
+        let view = self.views("/", &[kind]).await.remove(0);
+        let payload: Value =
+            serde_json::from_str(view["options"]["signInConfig"]["payloadJSON"].as_str().unwrap()).unwrap();
+        let mut url = Url::parse(payload["signInReturnUrl"].as_str().unwrap()).unwrap();
+        url.query_pairs_mut().append_pair("buyerToken", token);
+        url
+    }
+}
+
+fn between(text: &str, start: &str, end: &str) -> Option<String> {
+    let from = text.find(start)? + start.len();
+    let to = from + text[from..].find(end)?;
+    Some(text[from..to].to_owned())
+}
+
+fn query_value(url: &Url, name: &str) -> String {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap_or_default()
+}
+
+/// `url` with its `name` parameter set to `value`.
+fn with_param(url: &Url, name: &str, value: &str) -> Url {
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == name { value.to_owned() } else { v.into_owned() };
+            (k.into_owned(), v)
+        })
+        .collect();
+    let mut changed = url.clone();
+    changed.query_pairs_mut().clear().extend_pairs(pairs);
+    changed
+}
+
+/// A guest who signs in with Amazon as `buyer` on the top page and completes the prefilled
+/// sign-up: a member, logged in, linked.
+async fn member_via_amazon(world: &World, buyer: usize) -> Browser {
+    let browser = world.browser();
+    assert_eq!(browser.sign_in_with_amazon("/", "login", buyer).await, SIGNUP_PREFILLED);
+    let prefill = browser.prefill().await;
+    assert_eq!(browser.sign_up(completed(&prefill)).await.redirect(), "/?amazonpay2=linked");
+    browser
+}
+
+/// A member who signed up with `email` and a password, without Amazon: logged in, not linked.
+async fn member_without_amazon(world: &World, email: &str) -> Browser {
+    let browser = world.browser();
+    assert_eq!(browser.sign_up(own_form(email)).await.redirect(), "/mypage/");
+    assert_eq!(browser.member().await, "member linked=false");
+    browser
+}
+
+// ---------------------------------------------------------------------------------------------
+// A new shopper: Amazon sign-in, prefilled sign-up, linked
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guests_amazon_sign_in_lands_on_sign_up_filled_with_the_amazon_details() {
+    let world = World::start().await;
+    let browser = world.browser();
+    let landing = browser.sign_in_with_amazon("/", "login", TARO).await;
+    assert_eq!(landing, SIGNUP_PREFILLED);
+    assert_eq!(browser.prefill().await, expected_prefill(TARO), "姓/名 split, 〒 NNN-NNNN, no フリガナ");
+    assert_eq!(browser.member().await, "guest", "nobody is logged in before sign-up");
+    assert_eq!(world.link_of(TARO_EMAIL), None, "no member was created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prefill_holds_the_buyer_chosen_on_amazons_page() {
+    let world = World::start().await;
+    for buyer in [HANAKO, ICHIRO] {
+        let browser = world.browser();
+        browser.sign_in_with_amazon("/", "login", buyer).await;
+        assert_eq!(browser.prefill().await, expected_prefill(buyer), "buyer {buyer}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completing_the_prefilled_sign_up_links_the_amazon_account_and_logs_in() {
+    let world = World::start().await;
+    let browser = member_via_amazon(&world, TARO).await;
+    assert_eq!(browser.member().await, "member linked=true");
+    assert_eq!(browser.login_and_mypage().await, ["nothing", "linked"]);
+    let buyer_id = world.link_of(TARO_EMAIL).expect("linked in the database");
+    assert!(buyer_id.starts_with("amzn1.account."), "{buyer_id}");
+    assert_eq!(browser.prefill().await, Value::Null, "the Amazon details are used up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_member_who_logged_out_signs_in_with_amazon_and_returns_to_the_page() {
+    let world = World::start().await;
+    let browser = member_via_amazon(&world, TARO).await;
+    browser.log_out().await;
+    let landing = browser.sign_in_with_amazon("/shopping/login.html", "login", TARO).await;
+    assert_eq!(landing, "/shopping/login.html?amazonpay2=signed_in");
+    assert_eq!(browser.member().await, "member linked=true");
+    assert_eq!(browser.login_and_mypage().await, ["nothing", "linked"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amazon_sign_in_logs_in_the_linked_member_in_any_browser() {
+    let world = World::start().await;
+    member_via_amazon(&world, TARO).await;
+    let elsewhere = world.browser();
+    assert_eq!(elsewhere.sign_in_with_amazon("/", "login", TARO).await, "/?amazonpay2=signed_in");
+    assert_eq!(elsewhere.member().await, "member linked=true");
+    let stranger = world.browser();
+    let landing = stranger.sign_in_with_amazon("/", "login", HANAKO).await;
+    assert_eq!(landing, SIGNUP_PREFILLED, "another Amazon account is new here");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A member with the same e-mail: never merged by e-mail alone
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_amazon_email_matching_a_member_does_not_log_that_member_in() {
+    let world = World::start().await;
+    member_without_amazon(&world, TARO_EMAIL).await;
+    let browser = world.browser();
+    let landing = browser.sign_in_with_amazon("/", "login", TARO).await;
+    assert_eq!(landing, "/member/login.html?amazonpay2=email_exists");
+    assert_eq!(browser.member().await, "guest");
+    assert_eq!(world.link_of(TARO_EMAIL), None, "nothing linked by e-mail alone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_is_made_only_after_a_correct_password_login() {
+    let world = World::start().await;
+    let owner = member_without_amazon(&world, TARO_EMAIL).await;
+    let browser = world.browser();
+    browser.sign_in_with_amazon("/", "login", TARO).await;
+    assert_eq!(browser.log_in(TARO_EMAIL, "wrong password").await.error(401), "login_failed");
+    assert_eq!(browser.member().await, "guest");
+    assert_eq!(world.link_of(TARO_EMAIL), None, "a wrong password links nothing");
+    let redirect = browser.log_in(TARO_EMAIL, PASSWORD).await.redirect();
+    assert!(redirect.ends_with("amazonpay2=linked"), "{redirect}");
+    assert_eq!(browser.member().await, "member linked=true");
+    assert!(world.link_of(TARO_EMAIL).is_some());
+    assert_eq!(owner.member().await, "member linked=true", "the member's other session sees it too");
+    browser.log_out().await;
+    assert_eq!(browser.sign_in_with_amazon("/", "login", TARO).await, "/?amazonpay2=signed_in");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where a password login lands
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_password_login_after_email_exists_does_not_return_to_the_login_page() {
+    let world = World::start().await;
+    member_without_amazon(&world, TARO_EMAIL).await;
+    let browser = world.browser();
+    let landing = browser.sign_in_with_amazon("/", "login", TARO).await;
+    assert_eq!(landing, "/member/login.html?amazonpay2=email_exists");
+    // The login page shows, with its own login block, as the widget renders it.
+    browser.views("/member/login.html", &["notice", "login"]).await;
+    let redirect = browser.log_in(TARO_EMAIL, PASSWORD).await.redirect();
+    assert!(redirect.ends_with("amazonpay2=linked"), "{redirect}");
+    // Back where the Amazon sign-in started (`/`), or My Page; not the login form again.
+    assert!(!redirect.starts_with("/member/"), "{redirect}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_login_on_the_login_page_does_not_return_to_the_login_page() {
+    let world = World::start().await;
+    member_without_amazon(&world, "member@example.jp").await;
+    let browser = world.browser();
+    browser.views("/member/login.html", &["notice", "login"]).await;
+    let redirect = browser.log_in("member@example.jp", PASSWORD).await.redirect();
+    assert_eq!(redirect, "/mypage/", "a logged-in member is not sent back to the login form");
+}
+
+// ---------------------------------------------------------------------------------------------
+// My Page: link and unlink
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn my_page_links_a_member_without_a_link() {
+    let world = World::start().await;
+    let browser = member_without_amazon(&world, "member@example.jp").await;
+    assert_eq!(browser.login_and_mypage().await, ["nothing", "button"]);
+    let url = browser.through_amazon("/mypage/", "mypage", HANAKO).await;
+    assert_eq!(query_value(&url, "intent"), "link");
+    assert_eq!(browser.arrive(&url).await, "/mypage/?amazonpay2=linked");
+    assert_eq!(browser.login_and_mypage().await, ["nothing", "linked"]);
+    let buyer_id = world.link_of("member@example.jp").expect("linked in the database");
+    assert_eq!(world.member_of(&buyer_id).as_deref(), Some("member@example.jp"));
+    browser.log_out().await;
+    assert_eq!(browser.sign_in_with_amazon("/", "login", HANAKO).await, "/?amazonpay2=signed_in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlinking_removes_the_link_and_brings_the_link_button_back() {
+    let world = World::start().await;
+    let browser = member_via_amazon(&world, TARO).await;
+    let answer = browser.unlink().await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    assert_eq!(answer.json["member"]["linked"], false);
+    assert_eq!(world.link_of(TARO_EMAIL), None, "the database link is gone");
+    assert_eq!(browser.login_and_mypage().await, ["nothing", "button"]);
+    browser.log_out().await;
+    let landing = browser.sign_in_with_amazon("/", "login", TARO).await;
+    assert_eq!(landing, "/member/login.html?amazonpay2=email_exists", "Amazon no longer logs the member in");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Links refused
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linking_an_amazon_account_linked_to_another_member_is_refused() {
+    let world = World::start().await;
+    member_via_amazon(&world, TARO).await;
+    let taro_buyer = world.link_of(TARO_EMAIL).unwrap();
+    let other = member_without_amazon(&world, "other@example.jp").await;
+    assert_eq!(other.sign_in_with_amazon("/mypage/", "mypage", TARO).await, "/mypage/?amazonpay2=buyer_taken");
+    assert_eq!(other.member().await, "member linked=false");
+    assert_eq!(world.link_of("other@example.jp"), None);
+    assert_eq!(world.member_of(&taro_buyer).as_deref(), Some(TARO_EMAIL), "the owner keeps the link");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linking_a_second_amazon_account_is_refused() {
+    let world = World::start().await;
+    // One member, logged in in two browsers; both show the link button.
+    let first = member_without_amazon(&world, "member@example.jp").await;
+    let second = world.browser();
+    second.log_in("member@example.jp", PASSWORD).await.redirect();
+    let pending = second.through_amazon("/mypage/", "mypage", ICHIRO).await;
+    assert_eq!(first.sign_in_with_amazon("/mypage/", "mypage", HANAKO).await, "/mypage/?amazonpay2=linked");
+    let hanako_buyer = world.link_of("member@example.jp").unwrap();
+    assert_eq!(second.arrive(&pending).await, "/mypage/?amazonpay2=already_linked");
+    assert_eq!(world.link_of("member@example.jp"), Some(hanako_buyer), "the first link stays");
+    let ichiro = world.browser();
+    let landing = ichiro.sign_in_with_amazon("/", "login", ICHIRO).await;
+    assert_eq!(landing, SIGNUP_PREFILLED, "the second account is nobody's");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_return_for_a_guest_asks_to_log_in_first() {
+    let world = World::start().await;
+    let browser = world.browser();
+    let url = browser.through_amazon("/", "login", TARO).await;
+    let link = with_param(&url, "intent", "link");
+    assert_eq!(browser.arrive(&link).await, "/member/login.html?amazonpay2=login_required");
+    assert_eq!(browser.member().await, "guest");
+    assert_eq!(browser.prefill().await, Value::Null, "a link return prefills nothing");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Returns that are not this browser's own
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_state_is_refused_and_does_not_spend_the_real_return() {
+    let world = World::start().await;
+    member_via_amazon(&world, TARO).await;
+    let browser = world.browser();
+    let url = browser.through_amazon("/", "login", TARO).await;
+    let state_shaped = "A".repeat(43);
+    for forged in ["forged", "", state_shaped.as_str()] {
+        let landing = browser.arrive(&with_param(&url, "state", forged)).await;
+        assert_eq!(landing, "/?amazonpay2=return_refused", "{forged:?}");
+        assert_eq!(browser.member().await, "guest");
+    }
+    assert_eq!(browser.arrive(&url).await, "/?amazonpay2=signed_in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_return_url_is_refused() {
+    let world = World::start().await;
+    let browser = member_via_amazon(&world, TARO).await;
+    browser.log_out().await;
+    let url = browser.through_amazon("/", "login", TARO).await;
+    assert_eq!(browser.arrive(&url).await, "/?amazonpay2=signed_in");
+    browser.log_out().await;
+    assert_eq!(browser.arrive(&url).await, "/?amazonpay2=return_refused");
+    assert_eq!(browser.member().await, "guest", "the replay logged nobody in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_return_opened_in_another_browser_logs_nobody_in() {
+    let world = World::start().await;
+    let attacker = member_via_amazon(&world, TARO).await;
+    attacker.log_out().await;
+    let url = attacker.through_amazon("/", "login", TARO).await;
+    let victim = world.browser();
+    assert_eq!(victim.member().await, "guest"); // the victim's own session
+    assert_eq!(victim.arrive(&url).await, "/?amazonpay2=return_refused");
+    assert_eq!(victim.member().await, "guest");
+    let no_session = world.browser();
+    assert_eq!(no_session.arrive(&url).await, "/?amazonpay2=return_refused");
+    assert_eq!(no_session.member().await, "guest");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_return_opened_in_another_members_browser_links_nothing() {
+    let world = World::start().await;
+    let attacker = member_without_amazon(&world, "attacker@example.jp").await;
+    let url = attacker.through_amazon("/mypage/", "mypage", ICHIRO).await;
+    let victim = member_without_amazon(&world, "victim@example.jp").await;
+    assert_eq!(victim.arrive(&url).await, "/?amazonpay2=return_refused");
+    assert_eq!(victim.member().await, "member linked=false");
+    assert_eq!(world.link_of("victim@example.jp"), None, "the attacker's Amazon account is not on the victim");
+    assert_eq!(world.link_of("attacker@example.jp"), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buyer tokens Amazon refuses, and Amazon failing
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_buyer_token_is_refused() {
+    let world = World::start().await;
+    let browser = world.browser();
+    let url = browser.through_amazon("/", "login", TARO).await;
+    world.amazon_control("clock", json!({ "advanceSeconds": 660 })).await;
+    assert_eq!(browser.arrive(&url).await, "/?amazonpay2=amazon_token_invalid");
+    assert_eq!(browser.member().await, "guest");
+    assert_eq!(browser.prefill().await, Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_buyer_token_is_refused() {
+    let world = World::start().await;
+    let browser = world.browser();
+    let url = browser.through_amazon("/", "login", TARO).await;
+    assert_eq!(browser.arrive(&url).await, SIGNUP_PREFILLED);
+    // The same token again, under the session's new state: Amazon's tokens work once.
+    let again = browser.return_url_with("login", &query_value(&url, "buyerToken")).await;
+    assert_eq!(browser.arrive(&again).await, "/?amazonpay2=amazon_token_invalid");
+    assert_eq!(browser.member().await, "guest");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buyer_token_amazon_never_issued_is_refused() {
+    let world = World::start().await;
+    let browser = world.browser();
+    let url = browser.return_url_with("login", "amzn1.buyer.token.NEVERISSUED").await;
+    assert_eq!(browser.arrive(&url).await, "/?amazonpay2=amazon_token_invalid");
+    assert_eq!(browser.member().await, "guest");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amazon_unreachable_is_reported_and_changes_nothing() {
+    let world = World::without_amazon_api().await;
+    let browser = world.browser();
+    assert_eq!(browser.sign_in_with_amazon("/", "login", TARO).await, "/?amazonpay2=amazon_unavailable");
+    assert_eq!(browser.member().await, "guest");
+    assert_eq!(browser.prefill().await, Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amazon_failing_with_503_is_reported_and_the_shopper_can_try_again() {
+    let world = World::start().await;
+    let browser = world.browser();
+    world.amazon_control("faults", json!({ "status": 503, "count": 10 })).await;
+    assert_eq!(browser.sign_in_with_amazon("/", "login", TARO).await, "/?amazonpay2=amazon_unavailable");
+    assert_eq!(browser.member().await, "guest");
+    world.amazon_control("faults", json!({ "status": 503, "count": 0 })).await;
+    let landing = browser.sign_in_with_amazon("/", "login", TARO).await;
+    assert_eq!(landing, SIGNUP_PREFILLED, "Amazon is back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passing_503_is_retried_and_the_sign_in_succeeds() {
+    let world = World::start().await;
+    let browser = world.browser();
+    world.amazon_control("faults", json!({ "status": 503, "count": RETRY.attempts - 1 })).await;
+    let landing = browser.sign_in_with_amazon("/", "login", TARO).await;
+    assert_eq!(landing, SIGNUP_PREFILLED, "the last attempt got through");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The database
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_links_and_sessions_survive_a_restart() {
+    let mut world = World::start().await;
+    let browser = member_via_amazon(&world, TARO).await;
+    world.restart_shop().await;
+    assert_eq!(browser.member().await, "member linked=true", "the session is still there");
+    assert!(world.link_of(TARO_EMAIL).is_some());
+    browser.log_out().await;
+    browser.log_in(TARO_EMAIL, PASSWORD).await.redirect();
+    assert_eq!(browser.member().await, "member linked=true", "the member and the password too");
+    browser.log_out().await;
+    assert_eq!(browser.sign_in_with_amazon("/", "login", TARO).await, "/?amazonpay2=signed_in", "the link too");
+}
