@@ -19,11 +19,14 @@ pub enum BlockKind {
     Mypage,
     /// Only shows the widget's notices (after an Amazon sign-in); never a button.
     Notice,
+    /// The order confirmation: Amazon's shipping address and payment method, with Amazon's own
+    /// "change" actions; never a button.
+    Review,
 }
 
 impl BlockKind {
     /// Every kind, as designers spell it.
-    pub const NAMES: &'static [&'static str] = &["checkout", "login", "mypage", "notice"];
+    pub const NAMES: &'static [&'static str] = &["checkout", "login", "mypage", "notice", "review"];
 
     /// Parses the value of `data-amazonpay`.
     pub fn from_attribute(value: &str) -> Result<Self, AttributeError> {
@@ -32,6 +35,7 @@ impl BlockKind {
             "login" => Ok(Self::Login),
             "mypage" => Ok(Self::Mypage),
             "notice" => Ok(Self::Notice),
+            "review" => Ok(Self::Review),
             _ => Err(AttributeError::new("data-amazonpay", value, Self::NAMES)),
         }
     }
@@ -43,6 +47,7 @@ impl BlockKind {
             Self::Login => "login",
             Self::Mypage => "mypage",
             Self::Notice => "notice",
+            Self::Review => "review",
         }
     }
 
@@ -57,7 +62,7 @@ impl BlockKind {
             Self::Checkout => 0,
             Self::Mypage => 1,
             Self::Login => 2,
-            Self::Notice => 3,
+            Self::Notice | Self::Review => 3,
         }
     }
 
@@ -65,7 +70,7 @@ impl BlockKind {
     pub fn default_placement(self) -> Placement {
         match self {
             Self::Checkout => Placement::Checkout,
-            Self::Login | Self::Mypage | Self::Notice => Placement::Other,
+            Self::Login | Self::Mypage | Self::Notice | Self::Review => Placement::Other,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! widget and the shop pages, and in demo mode starts the Amazon Pay simulator beside itself.
 
 pub mod amazon;
+pub mod checkout;
 pub mod config;
 mod demo_key;
 mod error;
