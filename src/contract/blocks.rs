@@ -94,6 +94,17 @@ impl Placement {
     /// Every value, as Amazon spells it.
     pub const NAMES: &'static [&'static str] = &["Home", "Product", "Cart", "Checkout", "Other"];
 
+    /// The value as Amazon spells it (and the wire format).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Home => "Home",
+            Self::Product => "Product",
+            Self::Cart => "Cart",
+            Self::Checkout => "Checkout",
+            Self::Other => "Other",
+        }
+    }
+
     /// Parses the value of `data-placement`.
     pub fn from_attribute(value: &str) -> Result<Self, AttributeError> {
         match value.trim() {
@@ -122,6 +133,15 @@ pub enum ButtonColor {
 impl ButtonColor {
     /// Every value, as Amazon spells it.
     pub const NAMES: &'static [&'static str] = &["Gold", "LightGray", "DarkGray"];
+
+    /// The value as Amazon spells it (and the wire format).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gold => "Gold",
+            Self::LightGray => "LightGray",
+            Self::DarkGray => "DarkGray",
+        }
+    }
 
     /// Parses the value of `data-button-color`.
     pub fn from_attribute(value: &str) -> Result<Self, AttributeError> {
@@ -222,6 +242,23 @@ mod tests {
         let mut kinds = [BlockKind::Login, BlockKind::Checkout, BlockKind::Mypage];
         kinds.sort_by_key(|k| k.priority());
         assert_eq!(kinds, [BlockKind::Checkout, BlockKind::Mypage, BlockKind::Login]);
+    }
+
+    #[test]
+    fn names_are_the_wire_format() {
+        for name in Placement::NAMES {
+            let placement = Placement::from_attribute(name).unwrap();
+            assert_eq!(placement.name(), *name);
+            assert_eq!(serde_json::to_string(&placement).unwrap(), format!("\"{name}\""));
+        }
+        for name in ButtonColor::NAMES {
+            let color = ButtonColor::from_attribute(name).unwrap();
+            assert_eq!(serde_json::to_string(&color).unwrap(), format!("\"{}\"", color.name()));
+        }
+        for name in BlockKind::NAMES {
+            let kind = BlockKind::from_attribute(name).unwrap();
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{}\"", kind.name()));
+        }
     }
 
     #[test]
