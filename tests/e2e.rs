@@ -129,9 +129,27 @@ async fn submit_form(browser: &Browser, form: &str, fields: Value) {
     browser.wait_for("!window.__leaving && document.readyState === 'complete'", WAIT, "the next page").await.unwrap();
 }
 
+/// Logs out with the header's button (shown once the page knows the member).
+async fn log_out(browser: &Browser) {
+    browser.wait_for("!document.querySelector('[data-logout]').hidden", WAIT, "the logout button").await.unwrap();
+    let logout = browser.find("[data-logout]").await.unwrap();
+    browser.execute("window.__leaving = true", vec![]).await.unwrap();
+    browser.click(&logout).await.unwrap();
+    browser.wait_for("!window.__leaving && document.readyState === 'complete'", WAIT, "logged out").await.unwrap();
+}
+
+/// Finds an element the widget draws once its answer has come (waiting for it).
+async fn drawn(browser: &Browser, css: &str) -> common::webdriver::Element {
+    browser
+        .wait_for(&format!("document.querySelector({css:?})"), WAIT, &format!("{css} drawn"))
+        .await
+        .unwrap();
+    browser.find(css).await.unwrap()
+}
+
 /// Clicks the page's Amazon button, then "continue" on the simulator's page.
 async fn click_through_amazon(browser: &Browser, shop: &Shop) {
-    let button = browser.find(".amazonpay2-button").await.unwrap();
+    let button = drawn(browser, ".amazonpay2-button").await;
     browser.click(&button).await.unwrap();
     browser
         .wait_for(&format!("location.origin === '{}' && document.getElementById('continue')", shop.simulator), WAIT, "the simulator's page")
@@ -255,10 +273,7 @@ async fn amazon_sign_in_prefills_sign_up_links_and_logs_in_again() {
     browser.wait_for("document.querySelector('[data-member-name]').textContent.includes('山田 太郎')", WAIT, "logged in").await.unwrap();
 
     // Log out, sign in with Amazon again: logged in, back on the page they came from.
-    let logout = browser.find("[data-logout]").await.unwrap();
-    browser.execute("window.__leaving = true", vec![]).await.unwrap();
-    browser.click(&logout).await.unwrap();
-    browser.wait_for("!window.__leaving && document.readyState === 'complete'", WAIT, "logged out").await.unwrap();
+    log_out(&browser).await;
     browser.goto(&shop.url("/shopping/confirm.html")).await.unwrap();
     browser.goto(&shop.url("/member/login.html")).await.unwrap();
     expect_renders(&browser, 1).await;
@@ -283,7 +298,7 @@ async fn my_page_links_unlinks_and_refuses_an_account_linked_elsewhere() {
     click_through_amazon(&browser, &shop).await;
     assert_eq!(browser.current_url().await.unwrap(), shop.url("/mypage/"));
     assert!(notice(&browser).await.contains("連携しました"));
-    let unlink = browser.find(".amazonpay2-unlink").await.unwrap();
+    let unlink = drawn(&browser, ".amazonpay2-unlink").await;
     assert_eq!(drawn_buttons(&browser).await, 0, "the unlink button is the shop's, not Amazon's");
 
     // Unlink, with the confirmation: the link button comes back.
@@ -294,11 +309,8 @@ async fn my_page_links_unlinks_and_refuses_an_account_linked_elsewhere() {
 
     // Link again, then member B tries to link the same Amazon account: refused, clearly.
     click_through_amazon(&browser, &shop).await;
-    browser.find(".amazonpay2-unlink").await.unwrap();
-    let logout = browser.find("[data-logout]").await.unwrap();
-    browser.execute("window.__leaving = true", vec![]).await.unwrap();
-    browser.click(&logout).await.unwrap();
-    browser.wait_for("!window.__leaving && document.readyState === 'complete'", WAIT, "logged out").await.unwrap();
+    drawn(&browser, ".amazonpay2-unlink").await;
+    log_out(&browser).await;
     sign_up_with_password(&browser, "b@example.jp").await;
     browser.goto(&shop.url("/mypage/")).await.unwrap();
     expect_renders(&browser, 1).await;
