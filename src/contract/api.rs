@@ -61,7 +61,7 @@ pub enum MemberState {
 
 /// What one block shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "view", rename_all = "camelCase")]
+#[serde(tag = "view", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum BlockView {
     /// An Amazon button; it competes under the one-button rule.
     Button {

@@ -95,7 +95,10 @@ pub(super) async fn initiate(
             let response = match &flow.kind {
                 FlowKind::SignIn { return_url, .. } => sign_in_page(&id, return_url),
                 FlowKind::Checkout(draft) => checkout_page(&id, draft),
-                FlowKind::Change { .. } => unreachable!("a button starts no change flow"),
+                // A button never starts a change (that is initiate_auth's).
+                FlowKind::Change { .. } => {
+                    return AmazonError::new("InvalidRequest", "Start again from the shop.").into_response();
+                }
             };
             let mut flows = lock(&simulator.inner.flows);
             flows.retain(|_, f| f.created.elapsed() < FLOW_LIFETIME);
