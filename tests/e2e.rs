@@ -458,7 +458,14 @@ const SHOP_PAGE: &str = r#"<!doctype html><html lang="ja"><head><meta charset="u
 async fn failing_page(shop: &Shop, browser: &Browser) -> (String, String) {
     fill_cart(browser, shop).await;
     browser.goto(&shop.url("/page.html")).await.unwrap();
-    browser.wait_for("document.querySelector('#block .amazonpay2-message')", WAIT, "the block's message").await.unwrap();
+    browser
+        .wait_for(
+            "document.querySelector('#block .amazonpay2-message') && document.querySelector('#block .amazonpay2-debug')",
+            WAIT,
+            "the block's message and its reason",
+        )
+        .await
+        .unwrap();
     let message = browser.text(&browser.find("#block .amazonpay2-message").await.unwrap()).await.unwrap();
     let debug = browser.text(&browser.find("#block .amazonpay2-debug").await.unwrap()).await.unwrap();
     // The rest of the page is untouched and still works.

@@ -715,7 +715,7 @@ fn parse_unknown_or_miscased_kind_gives_no_spec_and_a_diagnostic() {
         );
         assert_eq!(
             block.problems[0].to_string(),
-            format!("data-amazonpay=\"{value}\" is not one of: checkout, login, mypage, notice")
+            format!("data-amazonpay=\"{value}\" is not one of: checkout, login, mypage, notice, review")
         );
     }
     // Bad device on an unknown block is still reported; the layout falls back.
