@@ -188,6 +188,21 @@
           row.appendChild(cell("毎月 " + yen(sub.amount) + " 円"));
           row.appendChild(cell("次回 " + sub.nextCycle));
           row.appendChild(cell("Amazon Pay"));
+          // The manual's two rules for subscriptions paid with Amazon Pay.
+          [["お届け先を変更", "お届け先を変更すると、マーケットプレイス保証対象外となります。"],
+           ["支払方法を変更", "定期購入の支払方法を Amazon Pay に変更したり、登録クレジットカードを変更したりすることはできません。"]]
+            .forEach(function (action) {
+              var td = row.appendChild(document.createElement("td"));
+              var button = td.appendChild(document.createElement("button"));
+              button.type = "button";
+              button.textContent = action[0];
+              button.addEventListener("click", function () {
+                var note = td.querySelector(".form-error") || td.appendChild(document.createElement("p"));
+                note.className = "form-error";
+                note.setAttribute("role", "alert");
+                note.textContent = action[1];
+              });
+            });
         });
       });
     });
