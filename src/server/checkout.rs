@@ -8,9 +8,6 @@ use crate::contract::UnavailableReason;
 /// Amazon Pay Japan charges a recurring charge permission at most ¥100,000 a calendar month.
 pub const RECURRING_MONTHLY_LIMIT: u64 = 100_000;
 
-/// Amazon Pay Japan's largest charge.
-pub const MAX_CHARGE: u64 = 10_000_000;
-
 /// Why Amazon Pay cannot serve `cart`, if it cannot: said on the page instead of a button that
 /// would fail later.
 pub fn unavailable(cart: Option<&CartView>) -> Option<UnavailableReason> {

@@ -137,6 +137,11 @@ impl AmazonPayClient {
         self.call(Method::POST, &format!("checkoutSessions/{}/complete", segment(id)), Some(&body)).await
     }
 
+    /// `GET charges/{id}`.
+    pub async fn get_charge(&self, id: &str) -> Result<Charge, AmazonError> {
+        self.call(Method::GET, &format!("charges/{}", segment(id)), None::<&()>).await
+    }
+
     /// `POST charges`: a charge on a (recurring) charge permission. `idempotency_key` makes a
     /// retried or repeated cycle charge once.
     pub async fn create_charge(&self, body: &serde_json::Value, idempotency_key: &str) -> Result<Charge, AmazonError> {

@@ -95,7 +95,16 @@ pub async fn place(
     };
     if order.total != cart.total() {
         // The cart changed since the first click: Amazon must show the new amount.
-        app.store.update_order(order.id, "failed", None, None, "カートが変更されたため中止")?;
+        app.store.update_order(order.id, "failed", None, None, Notice::CartChanged.code())?;
+        app.store.set_cart_checkout_session(&cart.id, None)?;
+        return Ok((jar, no_store(), Json(Next { redirect: notice_url(CART_PAGE, Notice::CartChanged) })));
+    }
+    // The cart may have become (or stopped being) a subscription while the shopper was on
+    // Amazon's page: a one-time checkout must not pay for a subscription, nor the reverse.
+    let amazon_session = app.amazon.get_checkout_session(&checkout_session_id).await.map_err(amazon_failure)?;
+    let recurring_session = amazon_session.charge_permission_type.as_deref() == Some("Recurring");
+    if recurring_session != cart.is_recurring() {
+        app.store.update_order(order.id, "failed", None, None, Notice::CartChanged.code())?;
         app.store.set_cart_checkout_session(&cart.id, None)?;
         return Ok((jar, no_store(), Json(Next { redirect: notice_url(CART_PAGE, Notice::CartChanged) })));
     }
@@ -131,25 +140,45 @@ pub async fn result(
     let cart = session.and_then(|s| s.cart_id).map(|c| app.store.cart(&c)).transpose()?.flatten();
     let Some(cart) = cart.filter(|c| c.checkout_session_id.as_deref() == Some(id.as_str())) else {
         return Ok(match app.store.order_by_checkout_session(id)? {
-            Some(order) if order.status != "processing" => Redirect::to(&finished_url(&order)).into_response(),
+            Some(order) if !matches!(order.status.as_str(), "processing" | "completing") => {
+                Redirect::to(&finished_url(&order)).into_response()
+            }
             _ => to_page(CART_PAGE, Notice::CartChanged),
         });
     };
     let Some(order) = app.store.order_by_checkout_session(id)? else {
         return Ok(to_page(CART_PAGE, Notice::CartChanged));
     };
-    if order.status != "processing" {
-        return Ok(Redirect::to(&finished_url(&order)).into_response());
+    // Only one request completes an order; a second one at the same time (a double reload)
+    // waits for the first one's outcome instead of calling Amazon again.
+    if !app.store.claim_order(order.id)? {
+        let finished = wait_for_outcome(&app, id).await?.unwrap_or(order);
+        return Ok(Redirect::to(&finished_url(&finished)).into_response());
     }
-    let outcome = app.amazon.complete_checkout_session(id, &Money::yen(order.total)).await;
-    let (status, note) = match outcome {
-        Ok(completed) => {
-            let permission = completed.charge_permission_id.clone();
-            let charge_id = completed.charge_id.clone();
+    let completed = match app.amazon.complete_checkout_session(id, &Money::yen(order.total)).await {
+        Ok(completed) => Ok(completed),
+        // Already completed (our earlier request whose answer was lost): Amazon's record decides.
+        Err(AmazonError::Rejected { reason_code, .. }) if reason_code == "InvalidCheckoutSessionStatus" => {
+            match app.amazon.get_checkout_session(id).await {
+                Ok(session) if session.status_details.state == "Completed" => Ok(session),
+                Ok(session) if session.status_details.reason_code.as_deref() == Some("Expired") => {
+                    Err(Notice::CheckoutExpired)
+                }
+                Ok(_) => Err(Notice::PaymentDeclined),
+                Err(error) => return release(&app, &order, &error),
+            }
+        }
+        Err(AmazonError::Rejected { reason_code, .. }) if reason_code == "AmountMismatch" => Err(Notice::CartChanged),
+        Err(error) => return release(&app, &order, &error),
+    };
+    match completed {
+        Ok(session) => {
+            let permission = session.charge_permission_id.clone();
+            let charge_id = session.charge_id.clone();
             let pending = match &charge_id {
                 Some(charge) => app
                     .amazon
-                    .call::<crate::server::amazon::types::Charge>(reqwest::Method::GET, &format!("charges/{charge}"), None::<&()>)
+                    .get_charge(charge)
                     .await
                     .map(|c| c.status_details.state == "AuthorizationInitiated")
                     .unwrap_or(false),
@@ -163,34 +192,43 @@ pub async fn result(
             }
             app.store.clear_cart(&cart.id)?;
             let order = OrderRecord { status: status.to_owned(), ..order };
-            return Ok(Redirect::to(&finished_url(&order)).into_response());
+            Ok(Redirect::to(&finished_url(&order)).into_response())
         }
-        Err(AmazonError::Rejected { reason_code, .. }) if reason_code == "AmountMismatch" => {
-            ("failed", Notice::CartChanged)
+        Err(notice) => {
+            app.store.update_order(order.id, "failed", None, None, notice.code())?;
+            app.store.set_cart_checkout_session(&cart.id, None)?;
+            Ok(to_page(CART_PAGE, notice))
         }
-        Err(AmazonError::Rejected { reason_code, .. }) if reason_code == "InvalidCheckoutSessionStatus" => {
-            let state = app.amazon.get_checkout_session(id).await.ok().map(|s| s.status_details);
-            match state.as_ref().and_then(|s| s.reason_code.as_deref()) {
-                Some("Expired") => ("failed", Notice::CheckoutExpired),
-                _ => ("failed", Notice::PaymentDeclined),
-            }
-        }
-        Err(error) => {
-            tracing::error!(%error, order = %order.order_number, "completeCheckoutSession failed");
-            return Ok(to_page(CONFIRM_PAGE, Notice::AmazonUnavailable));
-        }
-    };
-    app.store.update_order(order.id, status, None, None, note.code())?;
-    app.store.set_cart_checkout_session(&cart.id, None)?;
-    Ok(to_page(CART_PAGE, note))
+    }
 }
 
-/// Where a finished order is shown.
+/// Amazon could not be reached: the order goes back to `processing` so that a reload of the
+/// result URL tries again.
+fn release(app: &AppState, order: &OrderRecord, error: &AmazonError) -> Result<Response, ApiError> {
+    tracing::error!(%error, order = %order.order_number, "completing the checkout failed");
+    app.store.update_order(order.id, "processing", None, None, "")?;
+    Ok(to_page(CONFIRM_PAGE, Notice::AmazonUnavailable))
+}
+
+/// Waits (up to 10 s) for another request to finish completing an order.
+async fn wait_for_outcome(app: &AppState, checkout_session_id: &str) -> Result<Option<OrderRecord>, ApiError> {
+    for _ in 0..100 {
+        let order = app.store.order_by_checkout_session(checkout_session_id)?;
+        if order.as_ref().is_some_and(|o| o.status != "completing") {
+            return Ok(order);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(app.store.order_by_checkout_session(checkout_session_id)?)
+}
+
+/// Where a finished order is shown (a failed one with the reason it failed for).
 fn finished_url(order: &OrderRecord) -> String {
     match order.status.as_str() {
         "authorized" => notice_url(&format!("{COMPLETE_PAGE}?order={}", order.order_number), Notice::OrderPlaced),
         "pending" => notice_url(&format!("{COMPLETE_PAGE}?order={}", order.order_number), Notice::PaymentPending),
-        _ => notice_url(CART_PAGE, Notice::PaymentDeclined),
+        "processing" | "completing" => notice_url(CONFIRM_PAGE, Notice::AmazonUnavailable),
+        _ => notice_url(CART_PAGE, Notice::from_code(&order.note).unwrap_or(Notice::PaymentDeclined)),
     }
 }
 

@@ -342,10 +342,10 @@ pub struct CartChange {
 }
 
 /// `GET /api/amazonpay2/demo/cart`.
-pub async fn cart(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<Json<CartJson>, ApiError> {
-    let (session, _) = app.sessions.find_or_start(jar)?;
+pub async fn cart(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<(CookieJar, Json<CartJson>), ApiError> {
+    let (session, jar) = app.sessions.find_or_start(jar)?;
     let cart_id = app.sessions.cart_id(&session)?;
-    Ok(Json(cart_json(&app, &cart_id)?))
+    Ok((jar, Json(cart_json(&app, &cart_id)?)))
 }
 
 /// `POST /api/amazonpay2/demo/cart`.

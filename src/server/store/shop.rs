@@ -87,8 +87,8 @@ pub struct OrderRecord {
     pub total: u64,
     /// A subscription order.
     pub recurring: bool,
-    /// `processing`, `authorized` (仮売上), `pending` (決済保留), `failed`, `card_unsettled`
-    /// (カード未決済).
+    /// `processing`, `completing`, `authorized` (仮売上), `pending` (決済保留), `failed` (the
+    /// notice code in `note`), `card_unsettled` (カード未決済).
     pub status: String,
     /// Amazon's charge permission.
     pub charge_permission_id: Option<String>,
@@ -336,6 +336,11 @@ impl Store {
             .optional()?)
     }
 
+    /// Takes an order from `processing` to `completing`; `false` when another request has it.
+    pub fn claim_order(&self, id: i64) -> Result<bool, StoreError> {
+        Ok(self.db().execute("UPDATE orders SET status = 'completing' WHERE id = ?1 AND status = 'processing'", [id])? == 1)
+    }
+
     /// Records an order's outcome.
     pub fn update_order(
         &self,
@@ -358,7 +363,7 @@ impl Store {
     pub fn orders_for_member(&self, member_id: i64) -> Result<Vec<OrderRecord>, StoreError> {
         let db = self.db();
         let mut statement = db.prepare(&format!(
-            "SELECT {ORDER_COLUMNS} FROM orders WHERE member_id = ?1 AND status NOT IN ('processing', 'failed')
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE member_id = ?1 AND status NOT IN ('processing', 'completing', 'failed')
              ORDER BY id DESC"
         ))?;
         let rows = statement.query_map([member_id], self::order)?;
