@@ -26,6 +26,12 @@ mod native {
 
     #[derive(Subcommand)]
     enum Command {
+        /// Charge every subscription (定期購入) due today (Japan), or on --date.
+        Subscriptions {
+            /// The day to run for, YYYY-MM-DD (default: today in Japan).
+            #[arg(long)]
+            date: Option<String>,
+        },
         /// Measure uncached button signing on one core (signatures per second).
         BenchSign {
             /// How long to sign for.
@@ -46,6 +52,7 @@ mod native {
             Err(e) => Err(server::ServerError::from(e)),
             Ok(config) => match cli.command {
                 Some(Command::BenchSign { seconds }) => bench_sign(&config, seconds),
+                Some(Command::Subscriptions { date }) => subscriptions(config, date.as_deref()),
                 None => run(config),
             },
         };
@@ -70,6 +77,25 @@ mod native {
             })
             .await
         })
+    }
+
+    fn subscriptions(config: Config, date: Option<&str>) -> Result<(), server::ServerError> {
+        let today = match date {
+            Some(text) => time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
+                .map_err(|_| server::ServerError::Serve(std::io::Error::other(format!("--date {text}: use YYYY-MM-DD"))))?,
+            None => server::checkout::today_in_japan(),
+        };
+        let state = server::state_for_command(config)?;
+        let runtime = tokio::runtime::Runtime::new().map_err(server::ServerError::Serve)?;
+        let cycles = runtime.block_on(server::subscriptions::run(&state, today))?;
+        for cycle in &cycles {
+            println!(
+                "subscription {} cycle {}: order {} {}",
+                cycle.subscription_id, cycle.date, cycle.order_number, cycle.status
+            );
+        }
+        println!("{} subscription cycle(s) due on or before {today}", cycles.len());
+        Ok(())
     }
 
     /// Signs distinct payloads on this one thread for `seconds` and prints the rate.

@@ -105,6 +105,26 @@ async fn sign_up_with_password(browser: &Browser, email: &str) {
     assert_eq!(status, json!(200));
 }
 
+/// Puts a product in the browser's cart (the checkout button needs something to buy).
+async fn fill_cart(browser: &Browser, shop: &Shop) {
+    if !browser.current_url().await.unwrap().starts_with(&shop.origin) {
+        browser.goto(&shop.url("/api/amazonpay2/session")).await.unwrap();
+    }
+    let status = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch('/api/amazonpay2/session').then(r => r.json()).then(s =>
+               fetch('/api/amazonpay2/demo/cart', {method: 'POST',
+                 headers: {'Content-Type': 'application/json', 'X-AmazonPay2-CSRF': s.csrfToken},
+                 body: JSON.stringify({productId: 1, quantity: 1})}))
+             .then(r => done(r.status), e => done(String(e)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, json!(200));
+}
+
 /// The text of the page's widget notice, once shown.
 async fn notice(browser: &Browser) -> String {
     let value = browser
@@ -167,6 +187,7 @@ async fn click_through_amazon(browser: &Browser, shop: &Shop) {
 async fn every_demo_page_shows_its_one_amazon_button() {
     let shop = Shop::start().await;
     let (_driver, browser) = desktop().await;
+    fill_cart(&browser, &shop).await;
     for (page, product_type) in [
         ("/", "SignIn"),
         ("/shopping/login.html", "PayAndShip"),
@@ -203,8 +224,10 @@ async fn every_demo_page_shows_its_one_amazon_button() {
 async fn render_options_are_complete_and_signed_by_the_shop_key() {
     let shop = Shop::start().await;
     let (_driver, browser) = desktop().await;
+    fill_cart(&browser, &shop).await;
     browser.goto(&shop.url("/shopping/login.html")).await.unwrap();
     let options = expect_renders(&browser, 1).await.remove(0)["options"].clone();
+    assert_eq!(options["estimatedOrderAmount"], json!({"amount": "3630", "currencyCode": "JPY"}));
     assert_eq!(options["merchantId"], "A2CRAFTCARTDEMO");
     assert_eq!(options["ledgerCurrency"], "JPY");
     assert_eq!(options["checkoutLanguage"], "ja_JP");
@@ -231,13 +254,13 @@ async fn render_options_are_complete_and_signed_by_the_shop_key() {
 async fn checkout_click_goes_through_the_simulator_to_the_review_page() {
     let shop = Shop::start().await;
     let (_driver, browser) = desktop().await;
+    fill_cart(&browser, &shop).await;
     browser.goto(&shop.url("/shopping/login.html")).await.unwrap();
     expect_renders(&browser, 1).await;
     click_through_amazon(&browser, &shop).await;
-    let url = browser.current_url().await.unwrap();
-    assert!(url.starts_with(&shop.url("/shopping/confirm.html?amazonCheckoutSessionId=")), "{url}");
-    let id = browser.text(&browser.find("#checkout-session-id").await.unwrap()).await.unwrap();
-    assert_eq!(id.len(), 36, "a UUID-like checkout session id: {id}");
+    assert_eq!(browser.current_url().await.unwrap(), shop.url("/shopping/confirm.html"));
+    let review = browser.text(&drawn(&browser, ".amazonpay2-review").await).await.unwrap();
+    assert!(review.contains("Visa ****1111"), "{review}");
     browser.quit().await.unwrap();
     shop.stop().await;
 }
@@ -368,6 +391,7 @@ async fn forged_returns_and_an_unreachable_amazon_are_explained() {
 async fn the_simulator_refuses_a_tampered_payload_as_amazon_does() {
     let shop = Shop::start().await;
     let (_driver, browser) = desktop().await;
+    fill_cart(&browser, &shop).await;
     browser.goto(&shop.url("/shopping/login.html")).await.unwrap();
     expect_renders(&browser, 1).await;
     browser
@@ -393,6 +417,7 @@ async fn the_simulator_refuses_a_tampered_payload_as_amazon_does() {
 async fn hidden_duplicates_late_blocks_and_a_second_tag_keep_one_button() {
     let shop = Shop::start().await;
     let (_driver, browser) = desktop().await;
+    fill_cart(&browser, &shop).await;
     browser.goto(&shop.url("/demo/duplicates.html")).await.unwrap();
     expect_renders(&browser, 1).await;
     let in_block = |id: &str| format!("!!document.querySelector('#{id} .amazonpay2-button')");
@@ -431,6 +456,7 @@ const SHOP_PAGE: &str = r#"<!doctype html><html lang="ja"><head><meta charset="u
 
 /// Opens a one-block page and returns the block's message and debug text.
 async fn failing_page(shop: &Shop, browser: &Browser) -> (String, String) {
+    fill_cart(browser, shop).await;
     browser.goto(&shop.url("/page.html")).await.unwrap();
     browser
         .wait_for(

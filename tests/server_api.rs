@@ -44,6 +44,12 @@ const CSRF_HEADER: &str = "x-amazonpay2-csrf";
 const SESSION_COOKIE: &str = "amazonpay2_sid";
 const SIGNIN_RETURN: &str = "/api/amazonpay2/signin/return";
 const CHECKOUT_REVIEW: &str = "/api/amazonpay2/checkout/review";
+const CHECKOUT_PLACE: &str = "/api/amazonpay2/checkout/place";
+const CART: &str = "/api/amazonpay2/demo/cart";
+/// Where Amazon's returns send a shopper whose cart no longer matches (or who has none).
+const CART_CHANGED: &str = "/shopping/cart.html?amazonpay2=cart_changed";
+/// The demo catalogue's first product, a one-time purchase (益子焼 マグカップ).
+const MUG: i64 = 1;
 const SIGNUP: &str = "/api/amazonpay2/demo/signup";
 const LOGIN: &str = "/api/amazonpay2/demo/login";
 const LOGOUT: &str = "/api/amazonpay2/demo/logout";
@@ -209,6 +215,20 @@ impl Shop {
     fn browser(&self) -> Browser<'_> {
         Browser { shop: self, cookie: None, csrf: None }
     }
+
+    /// A shopper with a mug in the cart: their checkout block shows a button.
+    async fn shopper(&self) -> Browser<'_> {
+        let mut browser = self.browser();
+        browser.fill_cart().await;
+        browser
+    }
+
+    /// The checkout session bound to the cart of the session `cookie` (`name=value`).
+    fn bound_checkout_session(&self, cookie: &str) -> Option<String> {
+        let id = cookie.split_once('=').map(|(_, id)| id).expect("a session cookie");
+        let cart = self.store.session(id).unwrap().and_then(|session| session.cart_id)?;
+        self.store.cart(&cart).unwrap().and_then(|cart| cart.checkout_session_id)
+    }
 }
 
 fn config_for(dirs: &Dirs, vars: &[(&str, &str)]) -> Result<Config, amazonpay2::server::config::ConfigError> {
@@ -350,6 +370,30 @@ impl Browser<'_> {
                 .body(Body::from(json.to_string()))
                 .unwrap(),
             None => builder.body(Body::empty()).unwrap(),
+        }
+    }
+
+    /// Puts a mug in this shopper's cart, so that the checkout block shows a button: through the
+    /// demo shop's cart API, or, in a production shop (no demo API: the cart platform fills its
+    /// carts), straight into the database.
+    async fn fill_cart(&mut self) {
+        if self.cookie.is_none() {
+            self.open_session().await;
+        }
+        if self.shop.origin == PRODUCTION_ORIGIN {
+            let store = &self.shop.store;
+            let cookie = self.cookie.clone().unwrap();
+            let mut session = store.session(cookie.split_once('=').unwrap().1).unwrap().expect("a session");
+            let cart = format!("cart-of-{}", session.id);
+            store.create_cart(&cart).unwrap();
+            assert!(store.set_cart_item(&cart, MUG, 1).unwrap());
+            session.cart_id = Some(cart);
+            store.save_session(&session).unwrap();
+        } else {
+            let request = self.guarded(Method::POST, CART, Some(json!({ "productId": MUG, "quantity": 1 })));
+            let cart = self.send(request).await;
+            cart.assert_status(200);
+            assert_eq!(cart.json()["lines"][0]["productId"], MUG, "{}", cart.text());
         }
     }
 
@@ -551,7 +595,7 @@ fn cookie_attributes(reply: &Reply) -> Vec<String> {
 async fn guest_gets_one_view_per_block_in_request_order() {
     let shop = Shop::demo();
     let specs = [EVERY_KIND, EVERY_KIND].concat();
-    let views = shop.browser().buttons(&specs).await.views();
+    let views = shop.shopper().await.buttons(&specs).await.views();
     let shown: Vec<(&str, Option<&str>)> =
         views.iter().map(|v| (view_name(v), v["options"]["productType"].as_str())).collect();
     let one_page = [("button", Some("PayAndShip")), ("button", Some("SignIn")), ("nothing", None)];
@@ -570,7 +614,8 @@ async fn guest_answer_reports_the_guest_and_a_csrf_token_and_the_checkout_js() {
 #[tokio::test]
 async fn every_button_signature_verifies_with_the_shop_public_key() {
     let shop = Shop::demo();
-    let views = shop.browser().buttons(EVERY_KIND).await.views();
+    let views = shop.shopper().await.buttons(EVERY_KIND).await.views();
+    assert_eq!(views.iter().filter(|v| view_name(v) == "button").count(), 2);
     for view in views.iter().filter(|v| view_name(v) == "button") {
         assert_signature_verifies(signed_config(view), &shop.key);
     }
@@ -579,7 +624,7 @@ async fn every_button_signature_verifies_with_the_shop_public_key() {
 #[tokio::test]
 async fn every_signed_url_lies_under_the_shop_origin() {
     for shop in [Shop::demo(), Shop::production()] {
-        let mut browser = shop.browser();
+        let mut browser = shop.shopper().await;
         let mut payloads: Vec<String> = Vec::new();
         let mut collect = |views: Vec<Value>| {
             for view in views.iter().filter(|v| view_name(v) == "button") {
@@ -591,7 +636,7 @@ async fn every_signed_url_lies_under_the_shop_origin() {
             browser.become_member(false).await; // the link button's payload
             collect(browser.buttons(EVERY_KIND).await.views());
         }
-        assert!(payloads.len() >= 2);
+        assert!(payloads.len() >= 2, "{payloads:?}");
         for payload in payloads {
             let mut urls = Vec::new();
             urls_in(&serde_json::from_str(&payload).unwrap(), "", &mut urls);
@@ -606,7 +651,7 @@ async fn every_signed_url_lies_under_the_shop_origin() {
 #[tokio::test]
 async fn payloads_carry_the_store_id_scopes_and_return_urls_amazon_needs() {
     let shop = Shop::demo();
-    let views = shop.browser().buttons(EVERY_KIND).await.views();
+    let views = shop.shopper().await.buttons(EVERY_KIND).await.views();
     let checkout: Value = serde_json::from_str(payload_of(&views, 0)).unwrap();
     let sign_in: Value = serde_json::from_str(payload_of(&views, 1)).unwrap();
     let store_id = "amzn1.application-oa2-client.craftcartdemo00000000000000000";
@@ -628,7 +673,7 @@ async fn options_echo_placement_and_color_and_carry_amazons_fixed_fields() {
     let shop = Shop::demo();
     let specs =
         [("checkout", "Product", "DarkGray"), ("login", "Checkout", "LightGray"), ("login", "Home", "Gold")];
-    let views = shop.browser().buttons(&specs).await.views();
+    let views = shop.shopper().await.buttons(&specs).await.views();
     for ((_, placement, color), view) in specs.iter().zip(&views) {
         let options = &view["options"];
         assert_eq!(options["placement"], *placement);
@@ -648,7 +693,7 @@ async fn options_echo_placement_and_color_and_carry_amazons_fixed_fields() {
 #[tokio::test]
 async fn production_buttons_are_live_and_use_the_configured_identity() {
     let shop = Shop::production();
-    let views = shop.browser().buttons(EVERY_KIND).await.views();
+    let views = shop.shopper().await.buttons(EVERY_KIND).await.views();
     let options = &views[0]["options"];
     assert_eq!(options["sandbox"], false);
     assert_eq!(options["merchantId"], "A1PRODUCTION0001");
@@ -695,7 +740,7 @@ async fn per_shopper_answers_are_never_cached() {
 #[tokio::test]
 async fn the_same_session_gets_identical_signatures_from_the_cache() {
     let shop = Shop::demo();
-    let mut browser = shop.browser();
+    let mut browser = shop.shopper().await;
     let first = signatures(&browser.buttons(EVERY_KIND).await);
     let again = signatures(&browser.buttons(EVERY_KIND).await);
     // RSASSA-PSS is randomised: equal signatures can only come from the cache.
@@ -706,9 +751,9 @@ async fn the_same_session_gets_identical_signatures_from_the_cache() {
 #[tokio::test]
 async fn another_session_gets_its_own_sign_in_state_but_the_same_checkout_payload() {
     let shop = Shop::demo();
-    let mine = shop.browser().buttons(EVERY_KIND).await.views();
-    let theirs = shop.browser().buttons(EVERY_KIND).await.views();
-    assert_eq!(payload_of(&mine, 0), payload_of(&theirs, 0), "checkout payloads hold nothing per-session");
+    let mine = shop.shopper().await.buttons(EVERY_KIND).await.views();
+    let theirs = shop.shopper().await.buttons(EVERY_KIND).await.views();
+    assert_eq!(payload_of(&mine, 0), payload_of(&theirs, 0), "one-time checkout payloads hold nothing per-session");
     assert_eq!(signed_config(&mine[0])["signature"], signed_config(&theirs[0])["signature"]);
     assert_ne!(payload_of(&mine, 1), payload_of(&theirs, 1), "the sign-in state is per session");
     let state = |views: &[Value]| {
@@ -752,7 +797,7 @@ async fn the_session_endpoint_refuses_a_foreign_origin() {
 #[tokio::test]
 async fn an_unlinked_member_gets_no_login_button_and_a_link_button_on_mypage() {
     let shop = Shop::demo();
-    let mut browser = shop.browser();
+    let mut browser = shop.shopper().await;
     browser.become_member(false).await;
     let reply = browser.buttons(EVERY_KIND).await;
     assert_eq!(reply.json()["member"]["linked"], false);
@@ -767,7 +812,7 @@ async fn an_unlinked_member_gets_no_login_button_and_a_link_button_on_mypage() {
 #[tokio::test]
 async fn a_linked_member_sees_the_linked_state_on_mypage() {
     let shop = Shop::demo();
-    let mut browser = shop.browser();
+    let mut browser = shop.shopper().await;
     browser.become_member(true).await;
     let views = browser.buttons(EVERY_KIND).await.views();
     assert_eq!(views.iter().map(view_name).collect::<Vec<_>>(), ["button", "nothing", "linked"]);
@@ -881,7 +926,7 @@ async fn sign_in_and_checkout_returns_with_mangled_queries_still_redirect() {
         let reply = browser.get(&format!("{SIGNIN_RETURN}?{query}")).await;
         reply.assert_notice("/", "return_refused");
         let reply = browser.get(&format!("{CHECKOUT_REVIEW}?{query}")).await;
-        reply.assert_notice("/", "amazon_token_invalid");
+        reply.assert_redirect_to(CART_CHANGED);
     }
 }
 
@@ -955,6 +1000,7 @@ async fn logging_out_makes_the_shopper_a_guest_again() {
     browser.become_member(true).await;
     assert_eq!(browser.log_out().await.redirect(), "/");
     assert_eq!(browser.member_state().await, "guest");
+    browser.fill_cart().await;
     let views = browser.buttons(EVERY_KIND).await.views();
     assert_eq!(views.iter().map(view_name).collect::<Vec<_>>(), ["button", "button", "nothing"]);
 }
@@ -1493,6 +1539,10 @@ async fn wrong_methods_answer_405_json() {
         (Method::POST, "/api/amazonpay2/link"),
         (Method::POST, "/api/amazonpay2/signin/return"),
         (Method::DELETE, "/api/amazonpay2/checkout/review"),
+        (Method::GET, "/api/amazonpay2/checkout/place"),
+        (Method::POST, "/api/amazonpay2/checkout/result"),
+        (Method::DELETE, "/api/amazonpay2/demo/cart"),
+        (Method::POST, "/api/amazonpay2/demo/orders"),
         (Method::GET, "/api/amazonpay2/demo/login"),
         (Method::GET, "/api/amazonpay2/demo/signup"),
         (Method::PUT, "/api/amazonpay2/demo/logout"),
@@ -1512,10 +1562,14 @@ async fn demo_endpoints_do_not_exist_outside_the_demo() {
         (SIGNUP, sign_up_form("production@example.jp")),
         (LOGIN, json!({ "email": "production@example.jp", "password": PASSWORD })),
         (LOGOUT, json!({})),
+        (CART, json!({ "productId": MUG, "quantity": 1 })),
     ];
     for (path, body) in bodies {
         let request = browser.guarded(Method::POST, path, Some(body));
         assert_eq!(browser.send(request).await.api_error(404), "not_found", "{path}");
+    }
+    for path in [CART, "/api/amazonpay2/demo/catalogue", "/api/amazonpay2/demo/orders"] {
+        assert_eq!(browser.get(path).await.api_error(404), "not_found", "{path}");
     }
     assert_eq!(shop.member_link("production@example.jp"), None);
     assert_eq!(browser.get("/api/amazonpay2/session").await.json()["member"]["state"], "guest");
@@ -1697,17 +1751,38 @@ async fn only_a_same_origin_page_is_remembered_to_return_to() {
 // Amazon's checkout review return
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn checkout_review_redirects_to_the_shops_confirmation_page() {
-    let shop = Shop::demo();
-    let id = "a1b2c3d4-e5f6-a7b8-c9d0-e1f2a3b4c5d6";
-    let reply = shop.get(&with_query(CHECKOUT_REVIEW, &[("amazonCheckoutSessionId", id)])).await;
-    reply.assert_redirect_to(&format!("/shopping/confirm.html?amazonCheckoutSessionId={id}"));
+/// A checkout session ID of Amazon's shape; this file's Amazon is unreachable, so it is only ever
+/// bound to a cart, never looked up.
+const CHECKOUT_SESSION_ID: &str = "a1b2c3d4-e5f6-a7b8-c9d0-e1f2a3b4c5d6";
+
+fn review_return(id: &str) -> String {
+    with_query(CHECKOUT_REVIEW, &[("amazonCheckoutSessionId", id)])
 }
 
 #[tokio::test]
-async fn checkout_review_sends_missing_and_hostile_ids_to_the_top_page_with_a_notice() {
+async fn checkout_review_binds_the_session_to_the_cart_and_goes_to_the_confirmation_page() {
     let shop = Shop::demo();
+    let mut browser = shop.shopper().await;
+    let reply = browser.get(&review_return(CHECKOUT_SESSION_ID)).await;
+    reply.assert_redirect_to("/shopping/confirm.html");
+    assert!(reply.header(header::SET_COOKIE).is_none(), "the shopper's own session");
+    let bound = shop.bound_checkout_session(browser.cookie.as_deref().unwrap());
+    assert_eq!(bound.as_deref(), Some(CHECKOUT_SESSION_ID));
+}
+
+#[tokio::test]
+async fn checkout_review_without_a_cart_goes_to_the_cart_with_a_notice() {
+    let shop = Shop::demo();
+    shop.get(&review_return(CHECKOUT_SESSION_ID)).await.assert_redirect_to(CART_CHANGED);
+    let mut browser = shop.browser();
+    browser.open_session().await; // a session, but it never had a cart
+    browser.get(&review_return(CHECKOUT_SESSION_ID)).await.assert_redirect_to(CART_CHANGED);
+}
+
+#[tokio::test]
+async fn checkout_review_sends_missing_and_hostile_ids_to_the_cart_and_binds_nothing() {
+    let shop = Shop::demo();
+    let mut browser = shop.shopper().await;
     let long = "a".repeat(5000);
     for id in [
         "",
@@ -1718,12 +1793,39 @@ async fn checkout_review_sends_missing_and_hostile_ids_to_the_top_page_with_a_no
         "x\r\nSet-Cookie: a=b",
         long.as_str(),
     ] {
-        let reply = shop.get(&with_query(CHECKOUT_REVIEW, &[("amazonCheckoutSessionId", id)])).await;
-        reply.assert_notice("/", "amazon_token_invalid");
+        let reply = browser.get(&review_return(id)).await;
+        reply.assert_redirect_to(CART_CHANGED);
         assert!(!reply.text().contains("<script>alert"));
         assert!(reply.header(header::SET_COOKIE).is_none(), "{id:?}");
+        assert_eq!(shop.bound_checkout_session(browser.cookie.as_deref().unwrap()), None, "{id:?}");
     }
-    shop.get(CHECKOUT_REVIEW).await.assert_notice("/", "amazon_token_invalid");
+    browser.get(CHECKOUT_REVIEW).await.assert_redirect_to(CART_CHANGED);
+}
+
+#[tokio::test]
+async fn placing_an_order_while_amazon_is_unreachable_answers_502_and_lists_no_order() {
+    let shop = Shop::demo();
+    let mut browser = shop.shopper().await;
+    browser.become_member(false).await;
+    browser.get(&review_return(CHECKOUT_SESSION_ID)).await.assert_redirect_to("/shopping/confirm.html");
+    let request = browser.guarded(Method::POST, CHECKOUT_PLACE, Some(json!({})));
+    assert_eq!(browser.send(request).await.api_error(502), "amazon_unavailable");
+    let history = browser.get("/api/amazonpay2/demo/orders").await;
+    history.assert_status(200);
+    assert_eq!(history.json()["orders"], json!([]), "no order without Amazon's authorization");
+}
+
+#[tokio::test]
+async fn a_checkout_result_while_amazon_is_unreachable_returns_to_the_confirmation_page() {
+    let shop = Shop::demo();
+    let mut browser = shop.shopper().await;
+    browser.get(&review_return(CHECKOUT_SESSION_ID)).await.assert_redirect_to("/shopping/confirm.html");
+    let request = browser.guarded(Method::POST, CHECKOUT_PLACE, Some(json!({})));
+    browser.send(request).await.api_error(502);
+    let result = with_query("/api/amazonpay2/checkout/result", &[("amazonCheckoutSessionId", CHECKOUT_SESSION_ID)]);
+    browser.get(&result).await.assert_notice("/shopping/confirm.html", "amazon_unavailable");
+    let bound = shop.bound_checkout_session(browser.cookie.as_deref().unwrap());
+    assert_eq!(bound.as_deref(), Some(CHECKOUT_SESSION_ID), "the shopper can try again");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -245,7 +245,13 @@ const renderButton = function (selector, options) {
   if (!container) throw "AmazonPay:\nInvalid button container: " + selector;
   container.attachShadow({ mode: "closed" }).innerHTML = '<div role="button">Amazon Pay</div>';
 };
-return { amazon: { Pay: { renderButton } }, calls };
+const bound = [];
+const bindChangeAction = function (selector, options) {
+  const element = document.querySelector(selector);
+  if (!element) throw "AmazonPay:\nCan not find element " + selector + " for amazon.Pay.bindChangeAction.";
+  bound.push({ selector, options, text: element.textContent });
+};
+return { amazon: { Pay: { renderButton, bindChangeAction } }, calls, bound };
 "#;
 
 const PENDING_AMAZON_KEY: &str = "__amazonpay2PendingFakeAmazon";
@@ -715,7 +721,7 @@ fn parse_unknown_or_miscased_kind_gives_no_spec_and_a_diagnostic() {
         );
         assert_eq!(
             block.problems[0].to_string(),
-            format!("data-amazonpay=\"{value}\" is not one of: checkout, login, mypage, notice")
+            format!("data-amazonpay=\"{value}\" is not one of: checkout, login, mypage, notice, review")
         );
     }
     // Bad device on an unknown block is still reported; the layout falls back.
@@ -1696,4 +1702,30 @@ async fn a_page_with_only_a_notice_block_sends_no_request() {
     wait_until("the notice", WAIT_MS, || page.count(".amazonpay2-notice") == 1).await;
     settle().await;
     assert_eq!(server.count(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Review block (order confirmation)
+// ---------------------------------------------------------------------------------------------
+
+#[wasm_bindgen_test]
+async fn the_review_block_shows_amazons_details_and_binds_both_change_actions() {
+    let review = json!({ "view": "review", "amazonCheckoutSessionId": "S-1",
+        "shippingAddress": ["山田 太郎", "〒153-0064", "東京都目黒区下目黒1-8-1"], "paymentDescriptor": "Visa ****1111" });
+    let _server = FakeServer::answering(json!({ "review": review }));
+    let amazon = FakeAmazon::install();
+    let page = Page::start(r#"<div id="review" data-amazonpay="review"></div>"#, settings(false));
+    wait_until("the review", WAIT_MS, || page.count(".amazonpay2-change") == 2).await;
+    let text = page.text("review");
+    assert!(text.contains("東京都目黒区下目黒1-8-1") && text.contains("Visa ****1111"), "{text}");
+    assert_eq!(page.count(".amazonpay2-button"), 0, "the review block is no Amazon button");
+    let bound = to_json(&Reflect::get(&amazon.fake, &"bound".into()).unwrap());
+    let actions: Vec<Value> = bound.as_array().unwrap().iter().map(|b| b["options"].clone()).collect();
+    assert_eq!(
+        actions,
+        [
+            json!({ "amazonCheckoutSessionId": "S-1", "changeAction": "changeAddress" }),
+            json!({ "amazonCheckoutSessionId": "S-1", "changeAction": "changePayment" }),
+        ]
+    );
 }

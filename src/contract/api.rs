@@ -61,7 +61,7 @@ pub enum MemberState {
 
 /// What one block shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "view", rename_all = "camelCase")]
+#[serde(tag = "view", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum BlockView {
     /// An Amazon button; it competes under the one-button rule.
     Button {
@@ -77,6 +77,15 @@ pub enum BlockView {
     },
     /// Nothing for this shopper (login for a member, mypage for a guest); does not compete.
     Nothing,
+    /// The order confirmation's Amazon details (review block).
+    Review {
+        /// For `amazon.Pay.bindChangeAction`.
+        amazon_checkout_session_id: String,
+        /// The shipping address, line by line.
+        shipping_address: Vec<String>,
+        /// The payment method, e.g. `Visa ****1111`.
+        payment_descriptor: String,
+    },
 }
 
 /// Why a checkout block shows a message instead of a button.
@@ -135,11 +144,21 @@ pub enum Notice {
     AmazonTokenInvalid,
     /// The return did not belong to this browser (forged, replayed or from an old page).
     ReturnRefused,
+    /// The order is placed and authorized (仮売上).
+    OrderPlaced,
+    /// The order is placed; Amazon is still authorizing the payment.
+    PaymentPending,
+    /// Amazon declined the payment method; no order was made.
+    PaymentDeclined,
+    /// The Amazon checkout took too long (24 hours) and expired; no order was made.
+    CheckoutExpired,
+    /// The cart changed after the shopper chose Amazon Pay; they confirm again.
+    CartChanged,
 }
 
 impl Notice {
     /// Every notice.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 15] = [
         Self::SignedIn,
         Self::Linked,
         Self::EmailExists,
@@ -150,6 +169,11 @@ impl Notice {
         Self::AmazonUnavailable,
         Self::AmazonTokenInvalid,
         Self::ReturnRefused,
+        Self::OrderPlaced,
+        Self::PaymentPending,
+        Self::PaymentDeclined,
+        Self::CheckoutExpired,
+        Self::CartChanged,
     ];
 
     /// The code in the URL.
@@ -165,6 +189,11 @@ impl Notice {
             Self::AmazonUnavailable => "amazon_unavailable",
             Self::AmazonTokenInvalid => "amazon_token_invalid",
             Self::ReturnRefused => "return_refused",
+            Self::OrderPlaced => "order_placed",
+            Self::PaymentPending => "payment_pending",
+            Self::PaymentDeclined => "payment_declined",
+            Self::CheckoutExpired => "checkout_expired",
+            Self::CartChanged => "cart_changed",
         }
     }
 
@@ -175,7 +204,10 @@ impl Notice {
 
     /// Whether it reports a refusal or failure (shown as an alert) rather than news.
     pub fn is_problem(self) -> bool {
-        !matches!(self, Self::SignedIn | Self::Linked | Self::SignupPrefilled | Self::EmailExists)
+        !matches!(
+            self,
+            Self::SignedIn | Self::Linked | Self::SignupPrefilled | Self::EmailExists | Self::OrderPlaced | Self::PaymentPending
+        )
     }
 }
 

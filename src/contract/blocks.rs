@@ -19,11 +19,14 @@ pub enum BlockKind {
     Mypage,
     /// Only shows the widget's notices (after an Amazon sign-in); never a button.
     Notice,
+    /// The order confirmation: Amazon's shipping address and payment method, with Amazon's own
+    /// "change" actions; never a button.
+    Review,
 }
 
 impl BlockKind {
     /// Every kind, as designers spell it.
-    pub const NAMES: &'static [&'static str] = &["checkout", "login", "mypage", "notice"];
+    pub const NAMES: &'static [&'static str] = &["checkout", "login", "mypage", "notice", "review"];
 
     /// Parses the value of `data-amazonpay`.
     pub fn from_attribute(value: &str) -> Result<Self, AttributeError> {
@@ -32,6 +35,7 @@ impl BlockKind {
             "login" => Ok(Self::Login),
             "mypage" => Ok(Self::Mypage),
             "notice" => Ok(Self::Notice),
+            "review" => Ok(Self::Review),
             _ => Err(AttributeError::new("data-amazonpay", value, Self::NAMES)),
         }
     }
@@ -43,6 +47,7 @@ impl BlockKind {
             Self::Login => "login",
             Self::Mypage => "mypage",
             Self::Notice => "notice",
+            Self::Review => "review",
         }
     }
 
@@ -57,7 +62,7 @@ impl BlockKind {
             Self::Checkout => 0,
             Self::Mypage => 1,
             Self::Login => 2,
-            Self::Notice => 3,
+            Self::Notice | Self::Review => 3,
         }
     }
 
@@ -65,7 +70,7 @@ impl BlockKind {
     pub fn default_placement(self) -> Placement {
         match self {
             Self::Checkout => Placement::Checkout,
-            Self::Login | Self::Mypage | Self::Notice => Placement::Other,
+            Self::Login | Self::Mypage | Self::Notice | Self::Review => Placement::Other,
         }
     }
 }
@@ -88,6 +93,17 @@ pub enum Placement {
 impl Placement {
     /// Every value, as Amazon spells it.
     pub const NAMES: &'static [&'static str] = &["Home", "Product", "Cart", "Checkout", "Other"];
+
+    /// The value as Amazon spells it (and the wire format).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Home => "Home",
+            Self::Product => "Product",
+            Self::Cart => "Cart",
+            Self::Checkout => "Checkout",
+            Self::Other => "Other",
+        }
+    }
 
     /// Parses the value of `data-placement`.
     pub fn from_attribute(value: &str) -> Result<Self, AttributeError> {
@@ -117,6 +133,15 @@ pub enum ButtonColor {
 impl ButtonColor {
     /// Every value, as Amazon spells it.
     pub const NAMES: &'static [&'static str] = &["Gold", "LightGray", "DarkGray"];
+
+    /// The value as Amazon spells it (and the wire format).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gold => "Gold",
+            Self::LightGray => "LightGray",
+            Self::DarkGray => "DarkGray",
+        }
+    }
 
     /// Parses the value of `data-button-color`.
     pub fn from_attribute(value: &str) -> Result<Self, AttributeError> {
@@ -217,6 +242,23 @@ mod tests {
         let mut kinds = [BlockKind::Login, BlockKind::Checkout, BlockKind::Mypage];
         kinds.sort_by_key(|k| k.priority());
         assert_eq!(kinds, [BlockKind::Checkout, BlockKind::Mypage, BlockKind::Login]);
+    }
+
+    #[test]
+    fn names_are_the_wire_format() {
+        for name in Placement::NAMES {
+            let placement = Placement::from_attribute(name).unwrap();
+            assert_eq!(placement.name(), *name);
+            assert_eq!(serde_json::to_string(&placement).unwrap(), format!("\"{name}\""));
+        }
+        for name in ButtonColor::NAMES {
+            let color = ButtonColor::from_attribute(name).unwrap();
+            assert_eq!(serde_json::to_string(&color).unwrap(), format!("\"{}\"", color.name()));
+        }
+        for name in BlockKind::NAMES {
+            let kind = BlockKind::from_attribute(name).unwrap();
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{}\"", kind.name()));
+        }
     }
 
     #[test]

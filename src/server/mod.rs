@@ -2,6 +2,7 @@
 //! widget and the shop pages, and in demo mode starts the Amazon Pay simulator beside itself.
 
 pub mod amazon;
+pub mod checkout;
 pub mod config;
 mod demo_key;
 mod error;
@@ -12,6 +13,7 @@ mod routes;
 mod session;
 pub mod signing;
 pub mod store;
+pub mod subscriptions;
 
 use std::future::Future;
 use std::io;
@@ -193,6 +195,13 @@ pub fn load_key(config: &Config) -> Result<ShopKey, ServerError> {
         KeySource::File(path) => ShopKey::from_file(path)?,
         KeySource::Generated => demo_key::load_or_generate(&config.data_dir)?,
     })
+}
+
+/// Application state for a command (no listeners): the key, the database, the Amazon client.
+pub fn state_for_command(config: Config) -> Result<AppState, ServerError> {
+    let key = Arc::new(load_key(&config)?);
+    let store = Arc::new(Store::open(&config.data_dir)?);
+    AppState::new(config, key, store)
 }
 
 /// Serves until `shutdown` completes.

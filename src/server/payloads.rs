@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use super::config::{AmazonAccount, ShopOrigin};
+use crate::contract::Price;
 use super::routes::paths;
 
 /// What the shopper signs in for; decides where Amazon sends them back.
@@ -59,6 +60,21 @@ struct CheckoutPayload<'a> {
     store_id: &'a str,
     scopes: &'a [&'a str],
     charge_permission_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recurring_metadata: Option<RecurringMetadata>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecurringMetadata {
+    frequency: Frequency,
+    amount: Price,
+}
+
+#[derive(Serialize)]
+struct Frequency {
+    unit: &'static str,
+    value: &'static str,
 }
 
 #[derive(Serialize)]
@@ -91,15 +107,20 @@ impl PayloadBuilder<'_> {
         to_json(&payload)
     }
 
-    /// The `createCheckoutSessionConfig` payload for a one-time purchase.
-    pub fn checkout(&self) -> String {
+    /// The `createCheckoutSessionConfig` payload: a one-time purchase, or for a subscription
+    /// a recurring charge permission charged `monthly` yen every month.
+    pub fn checkout(&self, monthly: Option<u64>) -> String {
         let payload = CheckoutPayload {
             web_checkout_details: WebCheckoutDetails {
                 checkout_review_return_url: self.origin.url(paths::CHECKOUT_REVIEW),
             },
             store_id: &self.amazon.store_id,
             scopes: &["name", "email", "phoneNumber", "billingAddress"],
-            charge_permission_type: "OneTime",
+            charge_permission_type: if monthly.is_some() { "Recurring" } else { "OneTime" },
+            recurring_metadata: monthly.map(|amount| RecurringMetadata {
+                frequency: Frequency { unit: "Month", value: "1" },
+                amount: Price::yen(amount),
+            }),
         };
         to_json(&payload)
     }
@@ -140,8 +161,9 @@ mod tests {
         let origin = ShopOrigin::parse("https://shop.example").unwrap();
         let amazon = account();
         let builder = PayloadBuilder { origin: &origin, amazon: &amazon };
+        assert!(builder.checkout(Some(8_800)).contains(r#""chargePermissionType":"Recurring","recurringMetadata":{"frequency":{"unit":"Month","value":"1"},"amount":{"amount":"8800","currencyCode":"JPY"}}"#));
         assert_eq!(
-            builder.checkout(),
+            builder.checkout(None),
             r#"{"webCheckoutDetails":{"checkoutReviewReturnUrl":"https://shop.example/api/amazonpay2/checkout/review"},"storeId":"amzn1.application-oa2-client.abc","scopes":["name","email","phoneNumber","billingAddress"],"chargePermissionType":"OneTime"}"#
         );
     }

@@ -39,6 +39,8 @@ pub struct Session {
     pub pending_buyer: Option<Buyer>,
     /// Where to send the shopper after an Amazon sign-in (a same-origin path).
     pub return_to: Option<String>,
+    /// The shopper's cart, kept across logins.
+    pub cart_id: Option<String>,
 }
 
 /// A logged-in member as the blocks see them.
@@ -88,6 +90,7 @@ impl Sessions {
             member,
             pending_buyer: record.pending_buyer.and_then(|json| serde_json::from_str(&json).ok()),
             return_to: record.return_to,
+            cart_id: record.cart_id,
         }))
     }
 
@@ -95,7 +98,7 @@ impl Sessions {
     pub fn find_or_start(&self, jar: CookieJar) -> Result<(Session, CookieJar), StoreError> {
         match self.find(&jar)? {
             Some(session) => Ok((session, jar)),
-            None => self.start(jar, None, None, None),
+            None => self.start(jar, None, None, None, None),
         }
     }
 
@@ -112,7 +115,20 @@ impl Sessions {
         pending_buyer: Option<&Buyer>,
     ) -> Result<(Session, CookieJar), StoreError> {
         self.store.delete_session(&old.id)?;
-        self.start(jar, member_id, pending_buyer, old.return_to.clone())
+        self.start(jar, member_id, pending_buyer, old.return_to.clone(), old.cart_id.clone())
+    }
+
+    /// The session's cart, created on first use.
+    pub fn cart_id(&self, session: &Session) -> Result<String, StoreError> {
+        if let Some(id) = &session.cart_id {
+            return Ok(id.clone());
+        }
+        let id = self.token();
+        self.store.create_cart(&id)?;
+        let mut record = self.record(session);
+        record.cart_id = Some(id.clone());
+        self.store.save_session(&record)?;
+        Ok(id)
     }
 
     /// Remembers where the shopper was when they could start an Amazon sign-in.
@@ -131,6 +147,7 @@ impl Sessions {
         member_id: Option<i64>,
         pending_buyer: Option<&Buyer>,
         return_to: Option<String>,
+        cart_id: Option<String>,
     ) -> Result<(Session, CookieJar), StoreError> {
         let record = SessionRecord {
             id: self.token(),
@@ -139,6 +156,7 @@ impl Sessions {
             member_id,
             pending_buyer: pending_buyer.and_then(|b| serde_json::to_string(b).ok()),
             return_to,
+            cart_id,
             last_seen: now(),
         };
         self.store.save_session(&record)?;
@@ -161,6 +179,7 @@ impl Sessions {
             member_id: session.member.as_ref().map(|m| m.id),
             pending_buyer: session.pending_buyer.as_ref().and_then(|b| serde_json::to_string(b).ok()),
             return_to: session.return_to.clone(),
+            cart_id: session.cart_id.clone(),
             last_seen: now(),
         }
     }

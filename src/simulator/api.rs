@@ -48,14 +48,15 @@ pub(super) struct BuyerToken {
 }
 
 /// An Amazon error answer.
+#[derive(Debug)]
 pub(super) struct ApiFailure {
-    status: StatusCode,
-    reason_code: &'static str,
-    message: String,
+    pub status: StatusCode,
+    pub reason_code: &'static str,
+    pub message: String,
 }
 
 impl ApiFailure {
-    fn new(status: StatusCode, reason_code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, reason_code: &'static str, message: impl Into<String>) -> Self {
         Self { status, reason_code, message: message.into() }
     }
 }
@@ -77,6 +78,7 @@ pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
             .route(&format!("{prefix}/v2/buyers/{{token}}/"), get(get_buyer));
     }
     router
+        .merge(super::payments::routes())
         .fallback(|| async {
             ApiFailure::new(StatusCode::NOT_FOUND, "ResourceNotFound", "The requested resource does not exist.")
         })
@@ -240,6 +242,7 @@ pub(super) fn controls() -> Router<Simulator> {
     Router::new()
         .route("/__simulator/faults", axum::routing::post(set_faults))
         .route("/__simulator/clock", axum::routing::post(advance_clock))
+        .merge(super::payments::controls())
 }
 
 async fn set_faults(State(simulator): State<Simulator>, Json(fault): Json<Fault>) -> StatusCode {

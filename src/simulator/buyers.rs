@@ -82,7 +82,7 @@ impl TestBuyer {
     }
 
     /// Buyer IDs differ per merchant, as Amazon's do.
-    fn buyer_id(&self, merchant_id: &str) -> String {
+    pub(super) fn buyer_id(&self, merchant_id: &str) -> String {
         let digest = sha256_hex(format!("{merchant_id}/{}", self.email).as_bytes());
         format!("amzn1.account.A{}", digest[..27].to_ascii_uppercase())
     }

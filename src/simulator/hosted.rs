@@ -8,14 +8,15 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::Value;
 use url::Url;
 
-use super::api::{BUYER_TOKEN_LIFETIME, BuyerToken};
+use super::api::{ApiFailure, BUYER_TOKEN_LIFETIME, BuyerToken};
 use super::buyers::TEST_BUYERS;
+use super::checkout::{Card, Details, Environment, ProductType, Session, SessionState};
 use super::signature::{DEFAULT_ALGORITHM, SignatureProblem};
 use super::{FLOW_LIFETIME, Simulator, lock};
 use super::html::{escape, page};
@@ -29,12 +30,25 @@ pub(super) struct Flow {
 
 enum FlowKind {
     SignIn { return_url: Url, scopes: Vec<String> },
-    Checkout { review_url: Url },
+    /// The consent page of a checkout button: the session to create once the buyer chooses.
+    Checkout(Box<Draft>),
+    /// "Change address / payment" for an existing session.
+    Change { session_id: String, action: ChangeAction },
 }
 
-/// A checkout session as far as the hosted pages need it.
-pub(super) struct CheckoutSession {
-    review_url: Url,
+/// A checkout session before the buyer's choices: what the signed button payload set.
+struct Draft {
+    details: Details,
+    product_type: ProductType,
+    environment: Environment,
+    scopes: Vec<String>,
+}
+
+/// `changeAction` of `amazon.Pay.bindChangeAction`.
+#[derive(Clone, Copy)]
+enum ChangeAction {
+    Address,
+    Payment,
 }
 
 /// An Amazon error page: reason code and message.
@@ -46,6 +60,12 @@ struct AmazonError {
 impl AmazonError {
     fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self { code, message: message.into() }
+    }
+}
+
+impl From<ApiFailure> for AmazonError {
+    fn from(failure: ApiFailure) -> Self {
+        Self::new(failure.reason_code, failure.message)
     }
 }
 
@@ -74,7 +94,11 @@ pub(super) async fn initiate(
             let id = simulator.token::<24>();
             let response = match &flow.kind {
                 FlowKind::SignIn { return_url, .. } => sign_in_page(&id, return_url),
-                FlowKind::Checkout { review_url } => checkout_page(&id, review_url),
+                FlowKind::Checkout(draft) => checkout_page(&id, draft),
+                // A button never starts a change (that is initiate_auth's).
+                FlowKind::Change { .. } => {
+                    return AmazonError::new("InvalidRequest", "Start again from the shop.").into_response();
+                }
             };
             let mut flows = lock(&simulator.inner.flows);
             flows.retain(|_, f| f.created.elapsed() < FLOW_LIFETIME);
@@ -160,14 +184,22 @@ fn check_button(
                 .map(|scopes| scopes.iter().filter_map(Value::as_str).map(str::to_owned).collect())
                 .unwrap_or_default(),
         },
-        "PayAndShip" | "PayOnly" | "" => FlowKind::Checkout {
-            review_url: return_url(
-                &payload,
-                &["webCheckoutDetails", "checkoutReviewReturnUrl"],
-                config,
-                live,
-            )?,
-        },
+        product @ ("PayAndShip" | "PayOnly" | "") => {
+            let review_url =
+                return_url(&payload, &["webCheckoutDetails", "checkoutReviewReturnUrl"], config, live)?;
+            // The payload is the Create Checkout Session request: what it sets must be valid.
+            let details = Details::new(review_url).updated(&payload, &simulator.rules(live, false))?;
+            FlowKind::Checkout(Box::new(Draft {
+                details,
+                product_type: if product == "PayOnly" { ProductType::PayOnly } else { ProductType::PayAndShip },
+                environment: if live { Environment::Live } else { Environment::Sandbox },
+                scopes: payload
+                    .get("scopes")
+                    .and_then(Value::as_array)
+                    .map(|scopes| scopes.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .unwrap_or_default(),
+            }))
+        }
         other => {
             return Err(AmazonError::new(
                 "InvalidParameterValue",
@@ -237,17 +269,86 @@ fn sign_in_page(flow_id: &str, return_url: &Url) -> Response {
     Html(page("Amazon Pay - サインイン", STYLE, &body)).into_response()
 }
 
-fn checkout_page(flow_id: &str, review_url: &Url) -> Response {
-    let shop = escape(&review_url.origin().ascii_serialization());
+/// The buyers offered on the consent page, `selected` checked; `name` is the form field.
+fn buyer_choices(name: &str, selected: usize, with_email: bool) -> String {
+    TEST_BUYERS
+        .iter()
+        .enumerate()
+        .map(|(index, buyer)| {
+            format!(
+                "<label class=\"buyer\"><input type=\"radio\" name=\"{name}\" value=\"{index}\"{}>\
+                 <strong>{}</strong> {}<br><small>〒{} {}{} {}</small></label>",
+                if index == selected { " checked" } else { "" },
+                escape(buyer.name),
+                if with_email { escape(buyer.email) } else { String::new() },
+                escape(buyer.postal_code),
+                escape(buyer.prefecture),
+                escape(buyer.line1),
+                escape(buyer.line2),
+            )
+        })
+        .collect()
+}
+
+/// The test cards, `selected` checked.
+fn card_choices(selected: Card) -> String {
+    Card::ALL
+        .iter()
+        .map(|card| {
+            format!(
+                "<label class=\"buyer\"><input type=\"radio\" name=\"card\" value=\"{}\"{}>\
+                 <strong>{}</strong><br><small>{}</small></label>",
+                card.key(),
+                if *card == selected { " checked" } else { "" },
+                escape(card.descriptor()),
+                escape(card.behaviour()),
+            )
+        })
+        .collect()
+}
+
+fn checkout_page(flow_id: &str, draft: &Draft) -> Response {
+    let shop = escape(&draft.details.review_url.origin().ascii_serialization());
+    let (account, legend) = if draft.product_type.ships() {
+        ("お届け先", "テスト用アカウント (お届け先)")
+    } else {
+        ("アカウント", "テスト用アカウント")
+    };
     let body = format!(
-        "{HEADER}<main><h1>お届け先とお支払い方法</h1>\
-         <p><strong>{shop}</strong> でのお支払いに、Amazon アカウントに登録された住所とクレジットカードを使用します。</p>\
+        "{HEADER}<main><h1>{account}とお支払い方法</h1>\
+         <p><strong>{shop}</strong> でのお支払いに使う Amazon アカウントとクレジットカードを選んでください。</p>\
          <form method=\"post\" action=\"/checkout/continue\">\
          <input type=\"hidden\" name=\"flow\" value=\"{}\">\
+         <fieldset><legend>{legend}</legend>{}</fieldset>\
+         <fieldset><legend>お支払い方法</legend>{}</fieldset>\
          <button type=\"submit\" id=\"continue\">続行</button></form></main>",
-        escape(flow_id)
+        escape(flow_id),
+        buyer_choices("buyer", 0, true),
+        card_choices(Card::Visa),
     );
     Html(page("Amazon Pay - お支払い", STYLE, &body)).into_response()
+}
+
+fn change_page(flow_id: &str, session: &Session, action: ChangeAction) -> Response {
+    let (title, legend, choices, submit) = match action {
+        ChangeAction::Address => {
+            ("お届け先の変更", "お届け先", buyer_choices("address", session.address, false), "この住所を使用")
+        }
+        ChangeAction::Payment => {
+            ("お支払い方法の変更", "お支払い方法", card_choices(session.card), "このお支払い方法を使用")
+        }
+    };
+    let body = format!(
+        "{HEADER}<main><h1>{title}</h1>\
+         <form method=\"post\" action=\"/checkout/continue\">\
+         <input type=\"hidden\" name=\"flow\" value=\"{}\">\
+         <fieldset><legend>{legend}</legend>{choices}</fieldset>\
+         <button type=\"submit\" id=\"continue\">{submit}</button></form>\
+         <p><a id=\"cancel\" href=\"{}\">変更せずに戻る</a></p></main>",
+        escape(flow_id),
+        escape(session.review_redirect().as_str()),
+    );
+    Html(page(&format!("Amazon Pay - {title}"), STYLE, &body)).into_response()
 }
 
 /// `POST /checkout/continue`: the shopper agreed; back to the shop's signed return URL.
@@ -279,14 +380,103 @@ pub(super) async fn continue_flow(
             return_url.query_pairs_mut().append_pair("buyerToken", &token);
             Redirect::to(return_url.as_str()).into_response()
         }
-        FlowKind::Checkout { mut review_url } => {
-            let id = checkout_session_id(&simulator);
-            lock(&simulator.inner.checkout_sessions)
-                .insert(id.clone(), CheckoutSession { review_url: review_url.clone() });
-            review_url.query_pairs_mut().append_pair("amazonCheckoutSessionId", &id);
-            Redirect::to(review_url.as_str()).into_response()
-        }
+        FlowKind::Checkout(draft) => match create_session(&simulator, *draft, &fields) {
+            Ok(location) => Redirect::to(location.as_str()).into_response(),
+            Err(error) => error.into_response(),
+        },
+        FlowKind::Change { session_id, action } => match change_session(&simulator, &session_id, action, &fields) {
+            Ok(location) => Redirect::to(location.as_str()).into_response(),
+            Err(error) => error.into_response(),
+        },
     }
+}
+
+/// A choice from a hosted form: its default when absent, an error when not one offered.
+fn choice<T>(
+    fields: &HashMap<String, String>,
+    name: &str,
+    default: T,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, AmazonError> {
+    match fields.get(name) {
+        None => Ok(default),
+        Some(value) => parse(value)
+            .ok_or_else(|| AmazonError::new("InvalidParameterValue", format!("'{value}' is not a valid {name}."))),
+    }
+}
+
+fn test_buyer(value: &str) -> Option<usize> {
+    value.parse::<usize>().ok().filter(|index| *index < TEST_BUYERS.len())
+}
+
+/// The buyer chose an account and a card on the consent page: the session is created, and the
+/// buyer goes back to the shop's review URL (or, with `checkoutMode: ProcessOrder`, is charged
+/// at once and goes to the result URL).
+fn create_session(
+    simulator: &Simulator,
+    draft: Draft,
+    fields: &HashMap<String, String>,
+) -> Result<Url, AmazonError> {
+    let buyer = choice(fields, "buyer", 0, test_buyer)?;
+    let card = choice(fields, "card", Card::Visa, Card::parse)?;
+    let now = simulator.now();
+    let id = checkout_session_id(simulator);
+    let process_order = draft.details.process_order;
+    let session = Session {
+        id: id.clone(),
+        product_type: draft.product_type,
+        environment: draft.environment,
+        buyer,
+        address: buyer,
+        card,
+        scopes: draft.scopes,
+        details: draft.details,
+        state: SessionState::Open,
+        reason: None,
+        created: now,
+        updated: now,
+        processed: None,
+        charge_permission_id: None,
+        charge_id: None,
+    };
+    let mut ledger = lock(&simulator.inner.ledger);
+    ledger.insert_session(session, now);
+    if process_order {
+        let session = ledger.process(&id, now)?;
+        return session
+            .result_redirect()
+            .ok_or_else(|| AmazonError::new("MissingParameterValue", "checkoutResultReturnUrl is not set."));
+    }
+    Ok(ledger.session(&id, now)?.review_redirect())
+}
+
+/// The buyer chose another address or card for an Open session: back to the review URL.
+fn change_session(
+    simulator: &Simulator,
+    id: &str,
+    action: ChangeAction,
+    fields: &HashMap<String, String>,
+) -> Result<Url, AmazonError> {
+    let now = simulator.now();
+    let mut ledger = lock(&simulator.inner.ledger);
+    let session = changeable(ledger.session(id, now)?)?;
+    match action {
+        ChangeAction::Address => session.address = choice(fields, "address", session.address, test_buyer)?,
+        ChangeAction::Payment => session.card = choice(fields, "card", session.card, Card::parse)?,
+    }
+    session.updated = now;
+    Ok(session.review_redirect())
+}
+
+/// A session whose address and payment can still change: Open, and not yet paid for.
+fn changeable(session: &mut Session) -> Result<&mut Session, AmazonError> {
+    if session.state != SessionState::Open || session.processed.is_some() {
+        return Err(AmazonError::new(
+            "InvalidCheckoutSessionStatus",
+            "This checkout can no longer be changed. Start again from the shop.",
+        ));
+    }
+    Ok(session)
 }
 
 /// Checkout session IDs look like Amazon's: a UUID.
@@ -295,21 +485,71 @@ fn checkout_session_id(simulator: &Simulator) -> String {
     format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
-/// `GET /checkout/initiate_auth`: "change address / payment" from the shop's review page.
+/// `GET /checkout/initiate_auth`: "change address / payment" from the shop's review page
+/// (`amazon.Pay.bindChangeAction`). Shows the chooser for `changeAction`; without one, the buyer
+/// goes straight back to the review URL.
 pub(super) async fn initiate_auth(
     State(simulator): State<Simulator>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let id = query.get("amazonCheckoutSessionId").map(String::as_str).unwrap_or_default();
-    let sessions = lock(&simulator.inner.checkout_sessions);
-    match sessions.get(id) {
-        Some(session) => {
-            let mut url = session.review_url.clone();
-            url.query_pairs_mut().append_pair("amazonCheckoutSessionId", id);
-            Redirect::to(url.as_str()).into_response()
+    let action = match query.get("changeAction").map(String::as_str) {
+        None => None,
+        Some("changeAddress") => Some(ChangeAction::Address),
+        Some("changePayment") => Some(ChangeAction::Payment),
+        Some(other) => {
+            return AmazonError::new(
+                "InvalidParameterValue",
+                format!("Invalid value '{other}' for 'changeAction', please use one of the available values: changeAddress, changePayment."),
+            )
+            .into_response();
         }
-        None => AmazonError::new("ResourceNotFound", format!("Checkout session '{id}' does not exist."))
-            .into_response(),
+    };
+    let now = simulator.now();
+    let page = {
+        let mut ledger = lock(&simulator.inner.ledger);
+        let session = match ledger.session(id, now) {
+            Ok(session) => session,
+            Err(_) => {
+                return AmazonError::new("ResourceNotFound", format!("Checkout session '{id}' does not exist."))
+                    .into_response();
+            }
+        };
+        let Some(action) = action else {
+            return Redirect::to(session.review_redirect().as_str()).into_response();
+        };
+        let session = match changeable(session) {
+            Ok(session) => session,
+            Err(error) => return error.into_response(),
+        };
+        if matches!(action, ChangeAction::Address) && !session.product_type.ships() {
+            return AmazonError::new("InvalidParameterValue", "A PayOnly checkout has no shipping address to change.")
+                .into_response();
+        }
+        let flow = simulator.token::<24>();
+        (flow.clone(), action, change_page(&flow, session, action))
+    };
+    let (flow, action, response) = page;
+    let mut flows = lock(&simulator.inner.flows);
+    flows.retain(|_, f| f.created.elapsed() < FLOW_LIFETIME);
+    flows.insert(flow, Flow { kind: FlowKind::Change { session_id: id.to_owned(), action }, created: Instant::now() });
+    response
+}
+
+/// `GET /checkout/process/{id}`: the buyer at `amazonPayRedirectUrl`. Amazon authorizes with
+/// the chosen card and sends the buyer to the result URL; a decline cancels the session (the
+/// shop sees it when it reads or completes the session).
+pub(super) async fn process(State(simulator): State<Simulator>, Path(id): Path<String>) -> Response {
+    let now = simulator.now();
+    let mut ledger = lock(&simulator.inner.ledger);
+    let result = ledger.process(&id, now).map_err(AmazonError::from).and_then(|session| {
+        session
+            .result_redirect()
+            .ok_or_else(|| AmazonError::new("MissingParameterValue", "checkoutResultReturnUrl is not set."))
+    });
+    match result {
+        Ok(location) => Redirect::to(location.as_str()).into_response(),
+        Err(error) => error.into_response(),
     }
 }
 

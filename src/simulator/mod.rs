@@ -6,13 +6,15 @@
 
 mod api;
 mod buyers;
+mod checkout;
 mod hosted;
 mod html;
+mod payments;
 mod signature;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -59,8 +61,10 @@ struct Inner {
     flows: Mutex<HashMap<String, hosted::Flow>>,
     /// Issued buyer tokens (sign-in), for getBuyer.
     buyer_tokens: Mutex<HashMap<String, api::BuyerToken>>,
-    /// Checkout sessions by ID, with their review URL.
-    checkout_sessions: Mutex<HashMap<String, hosted::CheckoutSession>>,
+    /// Checkout sessions, charge permissions and charges.
+    ledger: Mutex<checkout::Ledger>,
+    /// The simulator's origin as browsers reach it, when set (see [`Simulator::with_public_origin`]).
+    public_origin: OnceLock<String>,
     /// Test control: failures the next API requests get.
     faults: Mutex<Option<api::Fault>>,
     /// Test control: seconds the simulator's clock is ahead of the real one.
@@ -85,11 +89,22 @@ impl Simulator {
                 rng: SystemRandom::new(),
                 flows: Mutex::new(HashMap::new()),
                 buyer_tokens: Mutex::new(HashMap::new()),
-                checkout_sessions: Mutex::new(HashMap::new()),
+                ledger: Mutex::new(checkout::Ledger::default()),
+                public_origin: OnceLock::new(),
                 faults: Mutex::new(None),
                 clock_offset: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Sets the origin (`scheme://host[:port]`, no path) at which browsers reach the simulator,
+    /// for `webCheckoutDetails.amazonPayRedirectUrl`. Without it the simulator uses the host the
+    /// API request was sent to, which is right whenever the shop's API base and checkout.js
+    /// share the simulator's address (the demo). Only the first call counts.
+    #[must_use]
+    pub fn with_public_origin(self, origin: &str) -> Self {
+        let _ = self.inner.public_origin.set(origin.trim_end_matches('/').to_owned());
+        self
     }
 
     /// The simulator's HTTP routes.
@@ -99,6 +114,7 @@ impl Simulator {
             .route("/checkout/initiate", post(hosted::initiate))
             .route("/checkout/continue", post(hosted::continue_flow))
             .route("/checkout/initiate_auth", get(hosted::initiate_auth))
+            .route("/checkout/process/{id}", get(hosted::process))
             .route("/checkout/signout", get(hosted::signout))
             .merge(api::routes(self))
             .merge(api::controls())

@@ -17,6 +17,9 @@ const LOAD_TIMEOUT_MS: i32 = 10_000;
 extern "C" {
     #[wasm_bindgen(catch, js_namespace = ["amazon", "Pay"], js_name = renderButton)]
     fn render_button_js(selector: &str, options: &JsValue) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(catch, js_namespace = ["amazon", "Pay"], js_name = bindChangeAction)]
+    fn bind_change_action_js(selector: &str, options: &JsValue) -> Result<JsValue, JsValue>;
 }
 
 thread_local! {
@@ -98,6 +101,17 @@ fn has_render_button() -> bool {
 /// Draws the Amazon button into the element with id `container_id`, with the server's options.
 pub fn render_button(container_id: &str, options: &JsValue) -> Result<(), WidgetError> {
     render_button_js(&format!("#{container_id}"), options)
+        .map(drop)
+        .map_err(|thrown| WidgetError::Render(describe_js(&thrown)))
+}
+
+/// Makes the element with id `element_id` open Amazon's page to change the address
+/// (`changeAddress`) or the payment method (`changePayment`) of a checkout session.
+pub fn bind_change_action(element_id: &str, checkout_session_id: &str, action: &str) -> Result<(), WidgetError> {
+    let options = js_sys::Object::new();
+    let set = |key: &str, value: &str| Reflect::set(&options, &JsValue::from_str(key), &JsValue::from_str(value));
+    set("amazonCheckoutSessionId", checkout_session_id).and(set("changeAction", action)).map_err(|e| WidgetError::Render(describe_js(&e)))?;
+    bind_change_action_js(&format!("#{element_id}"), &options)
         .map(drop)
         .map_err(|thrown| WidgetError::Render(describe_js(&thrown)))
 }

@@ -1,19 +1,18 @@
 //! Calls to the widget API (gloo-net).
 //!
-//! Requests are the contract's serde types. Answers are read with the browser's own `JSON` and a
-//! few field look-ups instead of serde: that keeps a JSON deserializer out of the wasm (a third
-//! of the size budget), and the `renderButton` options reach checkout.js as the very object the
-//! server built, never re-encoded on the way.
+//! Requests are written and answers read without serde (the browser's own `JSON` and a few field
+//! look-ups): that keeps serializers out of the wasm (a third of the size budget), and the
+//! `renderButton` options reach checkout.js as the very object the server built, never
+//! re-encoded on the way.
 
 use gloo_net::http::{Request, RequestBuilder};
 use js_sys::{Array, Reflect};
-use serde::Serialize;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, RequestCredentials};
 
 use super::error::{WidgetError, describe_js};
-use crate::contract::{BlockSpec, ButtonsRequest, UnavailableReason};
+use crate::contract::{BlockSpec, UnavailableReason};
 
 /// The answer to `POST /buttons` (contract `ButtonsResponse`).
 #[derive(Clone, Debug)]
@@ -39,6 +38,8 @@ pub enum View {
     Unavailable(UnavailableReason),
     /// Nothing for this shopper.
     Nothing,
+    /// The order confirmation's Amazon details: session ID, address lines, payment method.
+    Review(String, Vec<String>, String),
 }
 
 /// How long the widget waits for its API before telling the shopper.
@@ -50,7 +51,7 @@ const CSRF_HEADER: &str = "X-AmazonPay2-CSRF";
 /// `POST {endpoint}/buttons`: every block of the page in one request.
 pub async fn buttons(endpoint: &str, blocks: Vec<BlockSpec>) -> Result<Answer, WidgetError> {
     let count = blocks.len();
-    let body = to_json(&ButtonsRequest { blocks })?;
+    let body = request_body(&blocks);
     let request = Request::post(&format!("{endpoint}/buttons"))
         .header("Content-Type", "application/json");
     let answer = decode_answer(&send(request, Some(body)).await?)?;
@@ -114,6 +115,11 @@ fn decode_answer(value: &JsValue) -> Result<Answer, WidgetError> {
                 "button" => View::Button(field(&block, "options")),
                 "linked" => View::Linked,
                 "nothing" => View::Nothing,
+                "review" => View::Review(
+                    string(&block, "amazonCheckoutSessionId").ok_or_else(|| missing("amazonCheckoutSessionId"))?,
+                    Array::from(&field(&block, "shippingAddress")).iter().filter_map(|line| line.as_string()).collect(),
+                    string(&block, "paymentDescriptor").unwrap_or_default(),
+                ),
                 "unavailable" => string(&block, "reason")
                     .and_then(|r| UnavailableReason::from_code(&r))
                     .map(View::Unavailable)
@@ -138,13 +144,21 @@ fn string(value: &JsValue, name: &str) -> Option<String> {
     field(value, name).as_string()
 }
 
-fn to_json(value: &impl Serialize) -> Result<String, WidgetError> {
-    let value = value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| WidgetError::Decode(e.to_string()))?;
-    js_sys::JSON::stringify(&value)
-        .map(String::from)
-        .map_err(|e| WidgetError::Decode(describe_js(&e)))
+/// The request body. Written by hand from the contract's wire names (a serializer would cost
+/// the bundle more than this whole module); `contract` tests that they match serde's.
+fn request_body(blocks: &[BlockSpec]) -> String {
+    let blocks: Vec<String> = blocks
+        .iter()
+        .map(|b| {
+            format!(
+                r#"{{"kind":"{}","placement":"{}","buttonColor":"{}"}}"#,
+                b.kind.name(),
+                b.placement.name(),
+                b.button_color.name()
+            )
+        })
+        .collect();
+    format!(r#"{{"blocks":[{}]}}"#, blocks.join(","))
 }
 
 fn abort_after(controller: &AbortController, millis: i32) -> Option<i32> {

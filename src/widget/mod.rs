@@ -382,7 +382,8 @@ impl Runtime {
             .as_ref()
             .and_then(|w| w.spec)
             .is_some_and(|spec| matches!(state.answer(&spec), Some(Ok(View::Button(_)))));
-        if winner_needs_amazon && state.amazon == AmazonScript::NotNeeded {
+        let review_needs_amazon = state.answers.iter().any(|(_, answer)| matches!(answer, Ok(View::Review(..))));
+        if (winner_needs_amazon || review_needs_amazon) && state.amazon == AmazonScript::NotNeeded {
             if let Some(src) = state.checkout_js.clone() {
                 state.amazon = AmazonScript::Loading;
                 self.load_amazon(src);
@@ -443,6 +444,18 @@ impl Runtime {
                     Display::Message { text: texts.unavailable(*reason), detail: None }
                 }
                 Some((_, Some(Ok(View::Nothing)))) => Display::Nothing,
+                Some((_, Some(Ok(View::Review(session_id, address, payment))))) => match (&state.amazon, &current.display) {
+                    (AmazonScript::NotNeeded | AmazonScript::Loading, _) => Display::Nothing,
+                    // Already drawn and bound: keep it.
+                    (_, Display::Review { .. }) => current.display.clone(),
+                    (amazon, _) => Display::Review {
+                        session_id: session_id.clone(),
+                        address: Rc::new(address.clone()),
+                        payment: payment.clone(),
+                        id: next_container_id(),
+                        changeable: *amazon == AmazonScript::Ready,
+                    },
+                },
             };
             let notice = self.settings.notice.filter(|_| notice_block == Some(block.id));
             let props = BlockProps { display, layout: layout(block.device), notice, ..current.clone() };

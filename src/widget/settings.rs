@@ -116,4 +116,7 @@ border-radius:4px;background:#fff;color:#0f1111;cursor:pointer}\
 .amazonpay2-unlink[disabled]{opacity:.6;cursor:wait}\
 .amazonpay2-notice{margin:.5em 0;padding:.6em .8em;border-radius:4px;border:1px solid #9ccf92;\
 background:#eef8ec;color:#0f1111;line-height:1.6}\
-.amazonpay2-notice--problem{border-color:#e3a39b;background:#fdf0ee}";
+.amazonpay2-notice--problem{border-color:#e3a39b;background:#fdf0ee}\
+.amazonpay2-review-heading{font-weight:700;margin:.8em 0 .2em}\
+.amazonpay2-change{font:inherit;min-height:44px;padding:.4em 1em;border:1px solid #888c8c;border-radius:4px;\
+background:#fff;color:#0f1111;cursor:pointer}";

@@ -67,7 +67,15 @@ pub struct Texts {
     /// Debug: a bad attribute value; the attribute error follows.
     pub debug_attribute: &'static str,
     /// The notices, in [`Notice::ALL`] order.
-    pub notices: [&'static str; 10],
+    pub notices: [&'static str; 15],
+    /// Review block: the shipping address heading.
+    pub ship_to: &'static str,
+    /// Review block: the payment heading.
+    pub pay_with: &'static str,
+    /// Review block: change the address (Amazon's page).
+    pub change_address: &'static str,
+    /// Review block: change the payment method (Amazon's page).
+    pub change_payment: &'static str,
 }
 
 impl Texts {
@@ -111,7 +119,16 @@ static JA: Texts = Texts {
         "Amazon Pay に接続できませんでした。時間をおいてもう一度お試しください。",
         "Amazon でのサインインの有効期限が切れたか、既に使われています。もう一度お試しください。",
         "このサインインは別のブラウザーまたは古いページから始まったため、受け付けられませんでした。もう一度お試しください。",
+        "ご注文を承りました。",
+        "ご注文を承りました。お支払いの確認が終わりしだいご連絡します。",
+        "Amazon Pay でのお支払いが承認されませんでした。ご注文は確定していません。別のお支払い方法をお選びください。",
+        "Amazon Pay の手続きの有効期限が切れました。ご注文は確定していません。もう一度お手続きください。",
+        "カートの内容が変わりました。内容をご確認のうえ、もう一度お手続きください。",
     ],
+    ship_to: "お届け先（Amazon アカウント）",
+    pay_with: "お支払い方法（Amazon Pay）",
+    change_address: "お届け先を変更",
+    change_payment: "お支払い方法を変更",
 };
 
 static EN: Texts = Texts {
@@ -138,5 +155,14 @@ static EN: Texts = Texts {
         "Amazon Pay could not be reached. Please try again later.",
         "The Amazon sign-in has expired or was already used. Please try again.",
         "This sign-in started in another browser or on an old page and was not accepted. Please try again.",
+        "Thank you: your order is placed.",
+        "Thank you: your order is placed. We will confirm once the payment is approved.",
+        "Amazon Pay did not approve the payment. No order was made; please choose another payment method.",
+        "The Amazon Pay checkout expired. No order was made; please check out again.",
+        "Your cart changed. Please check it and check out again.",
     ],
+    ship_to: "Ship to (Amazon account)",
+    pay_with: "Pay with (Amazon Pay)",
+    change_address: "Change address",
+    change_payment: "Change payment method",
 };

@@ -36,6 +36,19 @@ pub enum Display {
         /// For `data-debug`.
         detail: Option<String>,
     },
+    /// The order confirmation's Amazon details, with Amazon's change actions.
+    Review {
+        /// The checkout session.
+        session_id: String,
+        /// Address lines.
+        address: Rc<Vec<String>>,
+        /// Payment method.
+        payment: String,
+        /// A fresh id prefix for the change buttons.
+        id: String,
+        /// Whether checkout.js is there to bind the change buttons to.
+        changeable: bool,
+    },
     /// Lost under the one-button rule (only shown with `data-debug`).
     Lost {
         /// The designer-facing explanation.
@@ -79,14 +92,21 @@ pub fn Block(props: &BlockProps) -> Html {
     {
         let render_error = render_error.clone();
         use_effect_with(props.display.clone(), move |display| {
-            if let Display::Button { container_id, options } = display {
-                match amazon::render_button(container_id, options) {
-                    Ok(()) => render_error.set(None),
-                    Err(error) => {
-                        web_sys::console::warn_1(&format!("Amazon Pay: {error}").into());
-                        render_error.set(Some(error.to_string()));
-                    }
+            let outcome = match display {
+                Display::Button { container_id, options } => Some(amazon::render_button(container_id, options)),
+                Display::Review { session_id, id, changeable: true, .. } => Some(
+                    amazon::bind_change_action(&format!("{id}-address"), session_id, "changeAddress")
+                        .and_then(|()| amazon::bind_change_action(&format!("{id}-payment"), session_id, "changePayment")),
+                ),
+                _ => None,
+            };
+            match outcome {
+                Some(Err(error)) => {
+                    web_sys::console::warn_1(&format!("Amazon Pay: {error}").into());
+                    render_error.set(Some(error.to_string()));
                 }
+                Some(Ok(())) => render_error.set(None),
+                None => {}
             }
         });
     }
@@ -115,6 +135,21 @@ pub fn Block(props: &BlockProps) -> Html {
                         { texts.unlink }
                     </button>
                     if *failed { <p class="amazonpay2-message" role="alert">{ texts.unlink_failed }</p> }
+                </div>
+            }
+        }
+        (Display::Review { address, payment, id, changeable, .. }, _) => {
+            let change = |suffix: &str, label: &'static str| {
+                changeable.then(|| html! { <button type="button" class="amazonpay2-change" id={format!("{id}-{suffix}")}>{ label }</button> })
+            };
+            html! {
+                <div class="amazonpay2-review">
+                    <p class="amazonpay2-review-heading">{ texts.ship_to }</p>
+                    <p>{ for address.iter().map(|line| html! { <>{ line.clone() }<br /></> }) }</p>
+                    { for change("address", texts.change_address) }
+                    <p class="amazonpay2-review-heading">{ texts.pay_with }</p>
+                    <p>{ payment.clone() }</p>
+                    { for change("payment", texts.change_payment) }
                 </div>
             }
         }

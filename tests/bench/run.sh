@@ -30,6 +30,10 @@ server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/api/amazonpay2/session" >/dev/null && break; sleep 0.1; done
 cookie=$(curl -s -D - -o /dev/null "http://127.0.0.1:$port/api/amazonpay2/session" | sed -n 's/^set-cookie: \([^;]*\).*/\1/Ip')
+# A product in the cart, so that the checkout button is built and signed like a shopper's.
+csrf=$(curl -s -H "Cookie: $cookie" "http://127.0.0.1:$port/api/amazonpay2/session" | sed -n 's/.*"csrfToken":"\([^"]*\)".*/\1/p')
+curl -s -o /dev/null -H "Cookie: $cookie" -H "Origin: http://127.0.0.1:$port" -H "X-AmazonPay2-CSRF: $csrf" \
+  -H "Content-Type: application/json" -d '{"productId":1,"quantity":1}' "http://127.0.0.1:$port/api/amazonpay2/demo/cart"
 AMAZONPAY2_BENCH_COOKIE="$cookie" wrk -t1 -c16 -d3s -s tests/bench/buttons.lua "http://127.0.0.1:$port/api/amazonpay2/buttons" >/dev/null
 AMAZONPAY2_BENCH_COOKIE="$cookie" wrk -t1 -c32 -d10s --latency -s tests/bench/buttons.lua \
   "http://127.0.0.1:$port/api/amazonpay2/buttons" | grep '^BENCH' | sed 's/^/   /'

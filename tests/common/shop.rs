@@ -39,6 +39,8 @@ pub struct Shop {
     pub simulator: String,
     /// The key the shop signs with (the simulator trusts its public half).
     pub key: Arc<ShopKey>,
+    /// The settings it runs with.
+    pub config: Config,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     data_dir: PathBuf,
@@ -86,6 +88,7 @@ impl Shop {
         }
         let config = Config::from_vars(true, |name| vars.get(name).cloned()).unwrap();
         let key = Arc::new(server::load_key(&config).unwrap());
+        let kept = config.clone();
         let listeners = Listeners { shop, simulator: Some(simulator) };
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
@@ -99,6 +102,7 @@ impl Shop {
             origin: format!("http://{shop_addr}"),
             simulator: format!("http://{simulator_addr}"),
             key,
+            config: kept,
             stop: Some(stop),
             task: Some(task),
             data_dir,
@@ -108,6 +112,11 @@ impl Shop {
     /// An absolute URL on the shop.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)
+    }
+
+    /// What a command (e.g. `subscriptions`) run beside this shop would see: the same data.
+    pub fn command_state(&self) -> amazonpay2::server::AppState {
+        server::state_for_command(self.config.clone()).unwrap()
     }
 
     /// Stops the server and the simulator and waits for them.

@@ -15,7 +15,7 @@ use time::macros::format_description;
 use url::Url;
 
 use super::canonical;
-use super::types::{AmazonErrorBody, Buyer};
+use super::types::{AmazonErrorBody, Buyer, Charge, CheckoutSession, Money};
 use crate::contract::AMAZON_SIGNATURE_ALGORITHM;
 use crate::server::config::AmazonAccount;
 use crate::server::keys::ShopKey;
@@ -118,8 +118,34 @@ impl AmazonPayClient {
 
     /// `GET buyers/{buyerToken}`: who signed in.
     pub async fn get_buyer(&self, buyer_token: &str) -> Result<Buyer, AmazonError> {
-        let token: String = url::form_urlencoded::byte_serialize(buyer_token.as_bytes()).collect();
-        self.call(Method::GET, &format!("buyers/{token}"), None::<&()>).await
+        self.call(Method::GET, &format!("buyers/{}", segment(buyer_token)), None::<&()>).await
+    }
+
+    /// `GET checkoutSessions/{id}`.
+    pub async fn get_checkout_session(&self, id: &str) -> Result<CheckoutSession, AmazonError> {
+        self.call(Method::GET, &format!("checkoutSessions/{}", segment(id)), None::<&()>).await
+    }
+
+    /// `PATCH checkoutSessions/{id}`.
+    pub async fn update_checkout_session(&self, id: &str, body: &serde_json::Value) -> Result<CheckoutSession, AmazonError> {
+        self.call(Method::PATCH, &format!("checkoutSessions/{}", segment(id)), Some(body)).await
+    }
+
+    /// `POST checkoutSessions/{id}/complete`.
+    pub async fn complete_checkout_session(&self, id: &str, amount: &Money) -> Result<CheckoutSession, AmazonError> {
+        let body = serde_json::json!({ "chargeAmount": amount });
+        self.call(Method::POST, &format!("checkoutSessions/{}/complete", segment(id)), Some(&body)).await
+    }
+
+    /// `GET charges/{id}`.
+    pub async fn get_charge(&self, id: &str) -> Result<Charge, AmazonError> {
+        self.call(Method::GET, &format!("charges/{}", segment(id)), None::<&()>).await
+    }
+
+    /// `POST charges`: a charge on a (recurring) charge permission. `idempotency_key` makes a
+    /// retried or repeated cycle charge once.
+    pub async fn create_charge(&self, body: &serde_json::Value, idempotency_key: &str) -> Result<Charge, AmazonError> {
+        self.call_with_key(Method::POST, "charges", Some(body), Some(idempotency_key.to_owned())).await
     }
 
     /// Sends one API call (with retries) and decodes its answer.
@@ -129,14 +155,24 @@ impl AmazonPayClient {
         resource: &str,
         body: Option<&impl Serialize>,
     ) -> Result<T, AmazonError> {
+        // One key for every attempt: a retried POST must not act twice.
+        let key = (method == Method::POST).then(|| hex(&self.random::<16>()));
+        self.call_with_key(method, resource, body, key).await
+    }
+
+    async fn call_with_key<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        resource: &str,
+        body: Option<&impl Serialize>,
+        idempotency_key: Option<String>,
+    ) -> Result<T, AmazonError> {
         let url = Url::parse(&format!("{}/{resource}", self.base))
             .map_err(|e| AmazonError::Setup(e.to_string()))?;
         let body = match body {
             Some(body) => serde_json::to_string(body).map_err(|e| AmazonError::Setup(e.to_string()))?,
             None => String::new(),
         };
-        // One key for every attempt: a retried POST must not act twice.
-        let idempotency_key = (method == Method::POST).then(|| hex(&self.random::<16>()));
         let mut last = String::new();
         for attempt in 1..=self.retry.attempts {
             let request = self.signed(&method, &url, &body, idempotency_key.as_deref())?;
@@ -256,6 +292,11 @@ fn http_client() -> Result<reqwest::Client, AmazonError> {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| AmazonError::Setup(e.to_string()))
+}
+
+/// An ID as one URL path segment.
+fn segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
 /// Amazon's SDKs retry exactly these.

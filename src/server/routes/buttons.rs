@@ -10,6 +10,7 @@ use axum_extra::extract::CookieJar;
 
 use super::no_store;
 use crate::contract::{
+    Price,
     BlockKind, BlockSpec, BlockView, ButtonsRequest, ButtonsResponse, MAX_BLOCKS_PER_REQUEST,
     ProductType, RenderButtonOptions, SignedConfig,
 };
@@ -17,8 +18,10 @@ use crate::server::AppState;
 use crate::server::config::is_local_path;
 use crate::server::error::ApiError;
 use crate::server::guard::reject_foreign_origin;
+use crate::server::checkout::unavailable;
 use crate::server::payloads::{PayloadBuilder, SignInIntent};
 use crate::server::session::Session;
+use crate::server::store::CartView;
 
 /// Answers the widget: the shopper's state and, per block, a signed button or what to show.
 pub async fn buttons(
@@ -42,10 +45,24 @@ pub async fn buttons(
     if session.member.is_none() && request.blocks.iter().any(|b| b.kind == BlockKind::Login) {
         remember_page(&app, &session, &headers)?;
     }
+    let kinds = |kind: BlockKind| request.blocks.iter().any(|b| b.kind == kind);
+    let cart = match (&session.cart_id, kinds(BlockKind::Checkout) || kinds(BlockKind::Review)) {
+        (Some(id), true) => app.store.cart(id)?,
+        _ => None,
+    };
+    let context = Context {
+        session: &session,
+        cart: cart.as_ref(),
+        amazon_pay: app.store.amazon_pay_enabled()?,
+        review: match (kinds(BlockKind::Review), cart.as_ref()) {
+            (true, Some(cart)) => review(&app, cart).await,
+            _ => BlockView::Nothing,
+        },
+    };
     let blocks = request
         .blocks
         .iter()
-        .map(|spec| view(&app, &session, spec))
+        .map(|spec| view(&app, &context, spec))
         .collect::<Result<Vec<_>, _>>()?;
     let response = ButtonsResponse {
         member: super::member_state(&session),
@@ -56,11 +73,71 @@ pub async fn buttons(
     Ok((jar, no_store(), Json(response)))
 }
 
+/// What the blocks of one page are decided from.
+struct Context<'a> {
+    session: &'a Session,
+    cart: Option<&'a CartView>,
+    amazon_pay: bool,
+    review: BlockView,
+}
+
+/// The review block: Amazon's address and payment method for the cart's checkout session.
+async fn review(app: &AppState, cart: &CartView) -> BlockView {
+    let Some(id) = &cart.checkout_session_id else { return BlockView::Nothing };
+    let session = match app.amazon.get_checkout_session(id).await {
+        Ok(session) if session.status_details.state == "Open" => session,
+        Ok(_) => return BlockView::Nothing,
+        Err(error) => {
+            tracing::warn!(%error, "getCheckoutSession for the review block failed");
+            return BlockView::Nothing;
+        }
+    };
+    let address = session.shipping_address.unwrap_or_default();
+    let text = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    let shipping_address = [
+        text(address.name),
+        text(address.postal_code).map(|code| format!("〒{code}")),
+        text(Some(format!(
+            "{}{}",
+            address.state_or_region.unwrap_or_default(),
+            address.address_line1.unwrap_or_default()
+        ))),
+        text(Some(format!(
+            "{} {}",
+            address.address_line2.unwrap_or_default(),
+            address.address_line3.unwrap_or_default()
+        ))
+        .map(|line| line.trim().to_owned())),
+        text(address.phone_number),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let payment_descriptor = session
+        .payment_preferences
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|p| p.payment_descriptor)
+        .unwrap_or_default();
+    BlockView::Review { amazon_checkout_session_id: id.clone(), shipping_address, payment_descriptor }
+}
+
 /// What one block shows for this shopper.
-fn view(app: &AppState, session: &Session, spec: &BlockSpec) -> Result<BlockView, ApiError> {
+fn view(app: &AppState, context: &Context<'_>, spec: &BlockSpec) -> Result<BlockView, ApiError> {
+    let session = context.session;
     let builder = PayloadBuilder { origin: &app.config.shop_origin, amazon: &app.config.amazon };
+    let mut estimated = None;
     let (product_type, payload) = match (spec.kind, &session.member) {
-        (BlockKind::Checkout, _) => (ProductType::PayAndShip, builder.checkout()),
+        (BlockKind::Checkout | BlockKind::Review, _) if !context.amazon_pay => return Ok(BlockView::Nothing),
+        (BlockKind::Review, _) => return Ok(context.review.clone()),
+        (BlockKind::Checkout, _) => {
+            if let Some(reason) = unavailable(context.cart) {
+                return Ok(BlockView::Unavailable { reason });
+            }
+            let cart = context.cart.ok_or_else(|| ApiError::Internal("checkout without a cart".into()))?;
+            estimated = Some(Price::yen(cart.total()));
+            (ProductType::PayAndShip, builder.checkout(cart.is_recurring().then(|| cart.total())))
+        }
         (BlockKind::Login, None) => {
             (ProductType::SignIn, builder.sign_in(SignInIntent::Login, &session.signin_state))
         }
@@ -73,7 +150,9 @@ fn view(app: &AppState, session: &Session, spec: &BlockSpec) -> Result<BlockView
         }
     };
     let signed = app.signer.sign(payload).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(BlockView::Button { options: options(app, spec, product_type, signed) })
+    let mut options = options(app, spec, product_type, signed);
+    options.estimated_order_amount = estimated;
+    Ok(BlockView::Button { options })
 }
 
 /// Where a guest who signs in with Amazon returns to: the page with the login block (from

@@ -265,3 +265,195 @@ mod tests {
         assert!(Argon2::default().verify_password(b"anything", &parsed).is_err());
     }
 }
+
+/// The catalogue and shipping methods, for the demo pages.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Catalogue {
+    products: Vec<ProductJson>,
+    shipping_methods: Vec<ShippingJson>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProductJson {
+    id: i64,
+    name: String,
+    price: u64,
+    recurring: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ShippingJson {
+    id: i64,
+    name: String,
+    fee: u64,
+    amazon_pay_allowed: bool,
+}
+
+/// `GET /api/amazonpay2/demo/catalogue`.
+pub async fn catalogue(State(app): State<Arc<AppState>>) -> Result<Json<Catalogue>, ApiError> {
+    let products = app
+        .store
+        .products()?
+        .into_iter()
+        .map(|p| ProductJson { id: p.id, name: p.name, price: p.price, recurring: p.recurring })
+        .collect();
+    let shipping_methods = app
+        .store
+        .shipping_methods()?
+        .into_iter()
+        .map(|s| ShippingJson { id: s.id, name: s.name, fee: s.fee, amazon_pay_allowed: s.amazon_pay_allowed })
+        .collect();
+    Ok(Json(Catalogue { products, shipping_methods }))
+}
+
+/// The cart as the demo pages show it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CartJson {
+    lines: Vec<CartLineJson>,
+    shipping_method_id: i64,
+    shipping_fee: u64,
+    total: u64,
+    recurring: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CartLineJson {
+    product_id: i64,
+    name: String,
+    price: u64,
+    quantity: u64,
+}
+
+/// A change to the cart: a product's quantity (0 removes it), or the shipping method.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CartChange {
+    #[serde(default)]
+    product_id: Option<i64>,
+    #[serde(default)]
+    quantity: Option<u64>,
+    #[serde(default)]
+    shipping_method_id: Option<i64>,
+}
+
+/// `GET /api/amazonpay2/demo/cart`.
+pub async fn cart(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<(CookieJar, Json<CartJson>), ApiError> {
+    let (session, jar) = app.sessions.find_or_start(jar)?;
+    let cart_id = app.sessions.cart_id(&session)?;
+    Ok((jar, Json(cart_json(&app, &cart_id)?)))
+}
+
+/// `POST /api/amazonpay2/demo/cart`.
+pub async fn update_cart(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Result<Json<CartChange>, JsonRejection>,
+) -> Result<Json<CartJson>, ApiError> {
+    let session = existing_session(&app, &jar, &headers)?;
+    let Json(change) = body?;
+    let cart_id = app.sessions.cart_id(&session)?;
+    if let Some(product_id) = change.product_id {
+        let quantity = change.quantity.unwrap_or(1);
+        if quantity > 99 {
+            return Err(invalid("invalid_quantity", "数量は 0〜99 で指定してください。"));
+        }
+        if !app.store.set_cart_item(&cart_id, product_id, quantity)? {
+            return Err(ApiError::client(StatusCode::NOT_FOUND, "unknown_product", "その商品はありません。"));
+        }
+    }
+    if let Some(method) = change.shipping_method_id {
+        if !app.store.set_cart_shipping(&cart_id, method)? {
+            return Err(ApiError::client(StatusCode::NOT_FOUND, "unknown_shipping_method", "その配送方法はありません。"));
+        }
+    }
+    Ok(Json(cart_json(&app, &cart_id)?))
+}
+
+fn cart_json(app: &AppState, cart_id: &str) -> Result<CartJson, ApiError> {
+    let cart = app.store.cart(cart_id)?.ok_or_else(|| ApiError::Internal("cart vanished".into()))?;
+    Ok(CartJson {
+        shipping_method_id: cart.shipping.id,
+        shipping_fee: cart.shipping.fee,
+        total: cart.total(),
+        recurring: cart.is_recurring(),
+        lines: cart
+            .lines
+            .into_iter()
+            .map(|l| CartLineJson { product_id: l.product.id, name: l.product.name, price: l.product.price, quantity: l.quantity })
+            .collect(),
+    })
+}
+
+/// A member's orders and subscriptions (My Page).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct History {
+    orders: Vec<OrderJson>,
+    subscriptions: Vec<SubscriptionJson>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderJson {
+    order_number: String,
+    total: u64,
+    recurring: bool,
+    /// 仮売上, 決済保留, カード未決済.
+    credit_status: &'static str,
+    charge_id: Option<String>,
+    note: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscriptionJson {
+    amount: u64,
+    next_cycle: String,
+    charge_permission_id: String,
+}
+
+/// The Japanese credit status the shop owner sees (受注一覧 「仮売上」 etc.).
+pub fn credit_status(status: &str) -> &'static str {
+    match status {
+        "authorized" => "仮売上",
+        "pending" => "決済保留",
+        "card_unsettled" => "カード未決済",
+        "processing" => "処理中",
+        _ => "決済失敗",
+    }
+}
+
+/// `GET /api/amazonpay2/demo/orders`.
+pub async fn orders(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<Json<History>, ApiError> {
+    let member = app
+        .sessions
+        .find(&jar)?
+        .and_then(|s| s.member)
+        .ok_or_else(|| ApiError::client(StatusCode::UNAUTHORIZED, "login_required", "ログインしてください。"))?;
+    let orders = app
+        .store
+        .orders_for_member(member.id)?
+        .into_iter()
+        .map(|o| OrderJson {
+            credit_status: credit_status(&o.status),
+            order_number: o.order_number,
+            total: o.total,
+            recurring: o.recurring,
+            charge_id: o.charge_id,
+            note: o.note,
+        })
+        .collect();
+    let subscriptions = app
+        .store
+        .subscriptions_for_member(member.id)?
+        .into_iter()
+        .map(|s| SubscriptionJson { amount: s.amount, next_cycle: s.next_cycle, charge_permission_id: s.charge_permission_id })
+        .collect();
+    Ok(Json(History { orders, subscriptions }))
+}

@@ -2,6 +2,7 @@
 
 mod account;
 mod buttons;
+mod checkout;
 mod demo_shop;
 mod returns;
 
@@ -25,6 +26,8 @@ pub mod paths {
     pub const SIGNIN_RETURN: &str = "/api/amazonpay2/signin/return";
     /// Amazon's checkout review return (signed into `checkoutReviewReturnUrl`).
     pub const CHECKOUT_REVIEW: &str = "/api/amazonpay2/checkout/review";
+    /// Amazon's checkout result return (sent in updateCheckoutSession).
+    pub const CHECKOUT_RESULT: &str = "/api/amazonpay2/checkout/result";
 }
 
 /// The largest request body the API reads; the biggest real one (32 blocks) is under 3 KiB.
@@ -38,12 +41,17 @@ pub fn api(demo: bool) -> Router<Arc<AppState>> {
         .route("/link", delete(account::unlink))
         .route("/signup/prefill", get(account::prefill))
         .route("/signin/return", get(returns::signin_return))
-        .route("/checkout/review", get(returns::checkout_review));
+        .route("/checkout/review", get(checkout::review))
+        .route("/checkout/place", post(checkout::place))
+        .route("/checkout/result", get(checkout::result));
     if demo {
         router = router
             .route("/demo/signup", post(demo_shop::sign_up))
             .route("/demo/login", post(demo_shop::log_in))
-            .route("/demo/logout", post(demo_shop::log_out));
+            .route("/demo/logout", post(demo_shop::log_out))
+            .route("/demo/catalogue", get(demo_shop::catalogue))
+            .route("/demo/cart", get(demo_shop::cart).post(demo_shop::update_cart))
+            .route("/demo/orders", get(demo_shop::orders));
     }
     router
         .fallback(not_found)

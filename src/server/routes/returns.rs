@@ -101,16 +101,8 @@ pub fn link_pending(app: &AppState, session: &Session, member_id: i64) -> Result
     }))
 }
 
-/// `GET /api/amazonpay2/checkout/review?amazonCheckoutSessionId=…`: on to the shop's order
-/// confirmation page.
-pub async fn checkout_review(Query(query): Query<HashMap<String, String>>) -> Response {
-    match query.get("amazonCheckoutSessionId").filter(|id| is_token(id)) {
-        Some(id) => Redirect::to(&format!("/shopping/confirm.html?amazonCheckoutSessionId={id}")).into_response(),
-        None => to_page("/", Notice::AmazonTokenInvalid),
-    }
-}
-
-fn is_token(value: &str) -> bool {
+/// Whether a value could be one of Amazon's tokens or IDs.
+pub fn is_token(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= MAX_TOKEN_LEN
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))

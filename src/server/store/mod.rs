@@ -7,7 +7,11 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
+mod shop;
+
 use rusqlite::{Connection, OptionalExtension, params};
+
+pub use self::shop::{CartLine, CartView, NewOrder, OrderRecord, Product, ShippingMethod, SubscriptionRecord};
 
 /// The database file inside the data folder.
 const FILE_NAME: &str = "amazonpay2.sqlite3";
@@ -45,6 +49,81 @@ const MIGRATIONS: &[&str] = &[
         last_seen INTEGER NOT NULL
     );
     CREATE INDEX sessions_last_seen ON sessions(last_seen);",
+    // 2: the demo shop's catalogue, carts, orders and subscriptions.
+    "CREATE TABLE products (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        price INTEGER NOT NULL CHECK (price > 0),
+        recurring INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE shipping_methods (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        fee INTEGER NOT NULL CHECK (fee >= 0),
+        amazon_pay_allowed INTEGER NOT NULL
+    );
+    CREATE TABLE payment_methods (
+        code TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        enabled INTEGER NOT NULL
+    );
+    ALTER TABLE sessions ADD COLUMN cart_id TEXT;
+    CREATE TABLE carts (
+        id TEXT PRIMARY KEY,
+        shipping_method_id INTEGER NOT NULL DEFAULT 1 REFERENCES shipping_methods(id),
+        checkout_session_id TEXT
+    );
+    CREATE TABLE cart_items (
+        cart_id TEXT NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
+        product_id INTEGER NOT NULL REFERENCES products(id),
+        quantity INTEGER NOT NULL CHECK (quantity BETWEEN 1 AND 99),
+        PRIMARY KEY (cart_id, product_id)
+    );
+    CREATE TABLE orders (
+        id INTEGER PRIMARY KEY,
+        order_number TEXT NOT NULL UNIQUE,
+        member_id INTEGER REFERENCES members(id),
+        checkout_session_id TEXT UNIQUE,
+        subscription_id INTEGER REFERENCES subscriptions(id),
+        cycle TEXT,
+        total INTEGER NOT NULL,
+        recurring INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        charge_permission_id TEXT,
+        charge_id TEXT,
+        note TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        UNIQUE (subscription_id, cycle)
+    );
+    CREATE TABLE order_items (
+        order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        price INTEGER NOT NULL,
+        quantity INTEGER NOT NULL
+    );
+    CREATE TABLE subscriptions (
+        id INTEGER PRIMARY KEY,
+        member_id INTEGER REFERENCES members(id),
+        charge_permission_id TEXT NOT NULL UNIQUE,
+        amount INTEGER NOT NULL,
+        next_cycle TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    INSERT INTO products (id, name, price, recurring) VALUES
+        (1, '益子焼 マグカップ', 2750, 0),
+        (2, '刺し子 ふきん 3枚組', 1980, 0),
+        (3, '木のカトラリーセット', 3300, 0),
+        (4, '【定期便】季節の器セット（毎月）', 8800, 1),
+        (5, '【定期便】職人の大皿（毎月）', 49560, 1);
+    INSERT INTO shipping_methods (id, name, fee, amazon_pay_allowed) VALUES
+        (1, '宅配便', 880, 1),
+        (2, 'ネコポス', 0, 1),
+        (3, '店頭受け取り', 0, 0),
+        (4, 'クール便', 1100, 1);
+    INSERT INTO payment_methods (code, name, enabled) VALUES
+        ('amazon_pay', 'Amazon Pay', 1),
+        ('bank_transfer', '銀行振込', 1);",
 ];
 
 /// A database failure. Callers answer 500 and log it; the shopper's input is never the cause.
@@ -116,6 +195,8 @@ pub struct SessionRecord {
     pub pending_buyer: Option<String>,
     /// Same-origin path to return to after Amazon sign-in.
     pub return_to: Option<String>,
+    /// The shopper's cart.
+    pub cart_id: Option<String>,
     /// Unix seconds.
     pub last_seen: i64,
 }
@@ -256,7 +337,7 @@ impl Store {
         Ok(self
             .db()
             .query_row(
-                "SELECT id, csrf_token, signin_state, member_id, pending_buyer, return_to, last_seen
+                "SELECT id, csrf_token, signin_state, member_id, pending_buyer, return_to, last_seen, cart_id
                  FROM sessions WHERE id = ?1",
                 [id],
                 |row| {
@@ -268,6 +349,7 @@ impl Store {
                         pending_buyer: row.get(4)?,
                         return_to: row.get(5)?,
                         last_seen: row.get(6)?,
+                        cart_id: row.get(7)?,
                     })
                 },
             )
@@ -277,11 +359,12 @@ impl Store {
     /// Stores a session (insert or replace).
     pub fn save_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
         self.db().execute(
-            "INSERT OR REPLACE INTO sessions (id, csrf_token, signin_state, member_id, pending_buyer, return_to, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT OR REPLACE INTO sessions (id, csrf_token, signin_state, member_id, pending_buyer, return_to,
+                last_seen, cart_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 session.id, session.csrf_token, session.signin_state, session.member_id,
-                session.pending_buyer, session.return_to, session.last_seen
+                session.pending_buyer, session.return_to, session.last_seen, session.cart_id
             ],
         )?;
         Ok(())
@@ -351,7 +434,7 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         let session = SessionRecord {
             id: "s".into(), csrf_token: "c".into(), signin_state: "t".into(), member_id: None,
-            pending_buyer: None, return_to: Some("/cart".into()), last_seen: 10,
+            pending_buyer: None, return_to: Some("/cart".into()), cart_id: None, last_seen: 10,
         };
         store.save_session(&session).unwrap();
         store.touch_session("s", 20).unwrap();
