@@ -64,8 +64,11 @@ impl CartView {
         self.lines.iter().any(|line| line.product.recurring)
     }
 
-    /// Products and shipping, in yen.
+    /// Products and shipping, in yen (nothing to ship, nothing to pay: an empty cart is 0).
     pub fn total(&self) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
         self.lines.iter().map(|line| line.product.price * line.quantity).sum::<u64>() + self.shipping.fee
     }
 }
