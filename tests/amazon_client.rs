@@ -5,6 +5,8 @@
 //! unreachable hosts, idempotency keys), and the simulator's signature check against requests
 //! signed the way each official SDK signs them and against tampered ones.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -24,23 +26,21 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::macros::format_description;
-use tokio::net::TcpListener;
 use url::Url;
 
 use amazonpay2::server::amazon::canonical;
 use amazonpay2::server::amazon::types::Buyer;
-use amazonpay2::server::amazon::{AmazonError, AmazonPayClient, Retry, install_crypto_provider};
+use amazonpay2::server::amazon::{AmazonError, AmazonPayClient, Retry};
 use amazonpay2::server::config::AmazonAccount;
 use amazonpay2::server::keys::ShopKey;
 use amazonpay2::server::signing::{ButtonSigner, string_to_sign};
-use amazonpay2::simulator::{RegisteredKey, SignatureProblem, Simulator, SimulatorConfig, TEST_BUYERS};
+use amazonpay2::simulator::{RegisteredKey, SignatureProblem, TEST_BUYERS};
+use common::sim::{SHOP, Serving, SimSocket, TEST_KEY_PEM, account, advance_clock, post_control, serve};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------------------------
 
-const TEST_KEY_PEM: &str = include_str!("fixtures/test_key_pkcs8.pem");
-const SHOP: &str = "https://shop.example";
 const MERCHANT_ID: &str = "A1AMAZONCLIENTTEST";
 const STORE_ID: &str = "amzn1.application-oa2-client.amazonclienttest00000000000";
 const SANDBOX_KEY: &str = "SANDBOX-AMAZONPAY2CLIENTTESTKEY00";
@@ -147,14 +147,6 @@ fn sdk_path(account: &AmazonAccount, resource: &str) -> String {
     format!("{environment}/v2/{resource}")
 }
 
-/// Serves `router` on a free loopback port.
-async fn serve(router: Router) -> (Url, tokio::task::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    (Url::parse(&format!("http://{address}")).unwrap(), task)
-}
-
 // ---------------------------------------------------------------------------------------------
 // The simulator on a real socket, with a log of what reached it
 // ---------------------------------------------------------------------------------------------
@@ -188,36 +180,17 @@ struct Sim {
     /// at, not followed.
     http: reqwest::Client,
     log: Log,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _task: Serving,
 }
 
 impl Sim {
     async fn start(public_key_id: &str, sandbox: bool) -> Sim {
-        let simulator = Simulator::new(SimulatorConfig {
-            merchant_id: MERCHANT_ID.into(),
-            store_id: STORE_ID.into(),
-            public_key_id: public_key_id.into(),
-            public_key_der: ours().shop.public_key_der().to_vec(),
-            shop_origin: SHOP.into(),
-        });
         let log = Log::default();
-        let router = simulator.router().layer(middleware::from_fn_with_state(log.clone(), record));
-        let (base, task) = serve(router).await;
-        let account = AmazonAccount {
-            merchant_id: MERCHANT_ID.into(),
-            store_id: STORE_ID.into(),
-            public_key_id: public_key_id.into(),
-            sandbox,
-        };
-        install_crypto_provider();
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Sim { base, account, http, log, task }
+        let account = account(MERCHANT_ID, STORE_ID, public_key_id, sandbox);
+        let layer = middleware::from_fn_with_state(log.clone(), record);
+        let SimSocket { base, account, http, task } =
+            SimSocket::start(account, &ours().shop, |simulator| simulator.router().layer(layer)).await;
+        Sim { base, account, http, log, _task: task }
     }
 
     /// A sandbox simulator for a `SANDBOX-` key ID.
@@ -298,26 +271,13 @@ impl Sim {
 
     /// The next `count` API requests answer `status` (simulator test control).
     async fn fault(&self, status: u16, count: u32) {
-        let answer = self
-            .http
-            .post(self.url("/__simulator/faults"))
-            .json(&json!({ "status": status, "count": count }))
-            .send()
-            .await
-            .unwrap();
+        let answer = post_control(&self.http, &self.base, "faults", json!({ "status": status, "count": count })).await;
         assert_eq!(answer.status(), 204);
     }
 
     /// Moves the simulator's clock forward (simulator test control).
     async fn advance_clock(&self, seconds: u64) {
-        let answer = self
-            .http
-            .post(self.url("/__simulator/clock"))
-            .json(&json!({ "advanceSeconds": seconds }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 204);
+        advance_clock(&self.http, &self.base, seconds).await;
     }
 
     /// The API requests (`…/v2/…`) received so far; hosted pages and controls are left out.
@@ -806,12 +766,7 @@ async fn canned_api(answers: Vec<Canned>) -> (Url, tokio::task::JoinHandle<()>, 
 
 /// Our client for a `SANDBOX-` key at `base`.
 fn client_at(base: &Url, retry: Retry) -> AmazonPayClient {
-    let account = AmazonAccount {
-        merchant_id: MERCHANT_ID.into(),
-        store_id: STORE_ID.into(),
-        public_key_id: SANDBOX_KEY.into(),
-        sandbox: true,
-    };
+    let account = account(MERCHANT_ID, STORE_ID, SANDBOX_KEY, true);
     AmazonPayClient::new(base, &account, ours().shop.clone()).unwrap().with_retry(retry)
 }
 

@@ -12,24 +12,23 @@
 //! with the shop's own signed API client. Subscriptions are charged by
 //! `amazonpay2::server::subscriptions::run`, the command the shop schedules, on the same data.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Arc;
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use reqwest::{Method, header};
 use serde_json::{Value, json};
 use time::{Date, OffsetDateTime, UtcOffset};
-use tokio::net::TcpListener;
 use url::Url;
 
 use amazonpay2::server::amazon::{AmazonPayClient, Retry};
 use amazonpay2::server::config::Config;
 use amazonpay2::server::store::Store;
 use amazonpay2::server::subscriptions::{self, Cycle};
-use amazonpay2::server::{self, AppState, app};
-use amazonpay2::simulator::{Simulator, SimulatorConfig, TEST_BUYERS};
+use amazonpay2::server;
+use amazonpay2::simulator::TEST_BUYERS;
+use common::sockets::{Answer, Browser, DataDir, RETRY, ShopServer, TwoOrigins, button_form, cookie_client, shop_client, simulator_control};
+use common::text::{between, query_value};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -37,10 +36,6 @@ use amazonpay2::simulator::{Simulator, SimulatorConfig, TEST_BUYERS};
 
 const KEY_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/test_key_pkcs8.pem");
 const PASSWORD: &str = "correct horse battery";
-
-/// Short waits between retries, so that failing calls cost milliseconds.
-const RETRY: Retry =
-    Retry { attempts: 3, first_delay: Duration::from_millis(10), max_delay: Duration::from_millis(50) };
 
 /// The demo catalogue: one-time products…
 const MUG: i64 = 1; // 益子焼 マグカップ, ¥2,750
@@ -74,23 +69,6 @@ fn cart_page(notice: &str) -> String {
     format!("/shopping/cart.html?amazonpay2={notice}")
 }
 
-/// A data folder for one test, removed when dropped.
-struct DataDir(PathBuf);
-
-impl DataDir {
-    fn new() -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        Self(std::env::temp_dir().join(format!("amazonpay2-checkout-orders-{}-{n}", std::process::id())))
-    }
-}
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Today in Japan, where subscription cycles are dated.
 fn today_in_japan() -> Date {
     OffsetDateTime::now_utc().to_offset(UtcOffset::from_hms(9, 0, 0).unwrap()).date()
@@ -116,16 +94,6 @@ fn seconds_into_next_japanese_month() -> u64 {
     let first = a_month_after(now.date().replace_day(1).unwrap());
     let target = first.with_hms(1, 0, 0).unwrap().assume_offset(now.offset());
     u64::try_from((target - now).whole_seconds()).unwrap()
-}
-
-fn query_value(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
-}
-
-fn between(text: &str, start: &str, end: &str) -> Option<String> {
-    let from = text.find(start)? + start.len();
-    let to = from + text[from..].find(end)?;
-    Some(text[from..to].to_owned())
 }
 
 /// The order number of a completion page location with `notice`
@@ -158,55 +126,33 @@ struct World {
     store: Store,
     /// The shop's signed client, to read what Amazon holds.
     client: AmazonPayClient,
+    _server: ShopServer,
     _data: DataDir,
 }
 
 impl World {
     async fn start() -> Self {
-        let shop_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let amazon_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let amazon_addr = amazon_listener.local_addr().unwrap();
-        let data = DataDir::new();
-        let vars = HashMap::from([
-            ("AMAZONPAY2_LISTEN", shop_listener.local_addr().unwrap().to_string()),
-            ("AMAZONPAY2_SIMULATOR_LISTEN", amazon_addr.to_string()),
-            ("AMAZONPAY2_DATA", data.0.display().to_string()),
-            ("AMAZONPAY2_PRIVATE_KEY", KEY_FILE.to_owned()),
-            ("AMAZONPAY2_WWW", concat!(env!("CARGO_MANIFEST_DIR"), "/www").to_owned()),
-        ]);
-        let config = Config::from_vars(true, |name| vars.get(name).cloned()).expect("a valid demo config");
-        let key = Arc::new(server::load_key(&config).expect("the test key"));
-        let simulator = Simulator::new(SimulatorConfig {
-            merchant_id: config.amazon.merchant_id.clone(),
-            store_id: config.amazon.store_id.clone(),
-            public_key_id: config.amazon.public_key_id.clone(),
-            public_key_der: key.public_key_der().to_vec(),
-            shop_origin: config.shop_origin.as_str().to_owned(),
-        });
-        tokio::spawn(async move { axum::serve(amazon_listener, simulator.router()).await });
-        let client = || AmazonPayClient::new(&config.api_base, &config.amazon, key.clone()).unwrap().with_retry(RETRY);
-        let store = Arc::new(Store::open(&config.data_dir).expect("the database opens"));
-        let mut state = AppState::new(config.clone(), key.clone(), store).expect("the server starts");
-        state.amazon = client();
-        let router = app(Arc::new(state));
-        tokio::spawn(async move { axum::serve(shop_listener, router).await });
+        let TwoOrigins { shop, amazon, config, key, shop_listener, data } = TwoOrigins::start(
+            DataDir::new("checkout-orders"),
+            vec![("AMAZONPAY2_PRIVATE_KEY", KEY_FILE.to_owned())],
+            |config| server::load_key(config).expect("the test key"),
+        )
+        .await;
+        let server = ShopServer::start(&config, &key, shop_listener);
         Self {
-            shop: config.shop_origin.as_str().to_owned(),
-            amazon: format!("http://{amazon_addr}"),
+            shop,
+            amazon,
             store: Store::open(&config.data_dir).unwrap(),
-            client: client(),
+            client: shop_client(&config, &key),
             config,
+            _server: server,
             _data: data,
         }
     }
 
     /// A new browser with no cookies.
     fn browser(&self) -> Browser {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let http = cookie_client().build().unwrap();
         Browser { shop: self.shop.clone(), amazon: self.amazon.clone(), http }
     }
 
@@ -225,9 +171,7 @@ impl World {
 
     /// A test control of the simulator (`clock`, `cards`, `faults`).
     async fn amazon_control(&self, control: &str, body: Value) {
-        let url = format!("{}/__simulator/{control}", self.amazon);
-        let reply = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
-        assert!(reply.status().is_success(), "{control}: {}", reply.status());
+        simulator_control(&self.amazon, control, body).await;
     }
 
     async fn advance_amazon_clock(&self, seconds: u64) {
@@ -287,41 +231,6 @@ impl World {
     }
 }
 
-/// An answer of the shop's JSON API.
-struct Answer {
-    status: u16,
-    json: Value,
-}
-
-impl Answer {
-    async fn read(reply: reqwest::Response) -> Self {
-        let status = reply.status().as_u16();
-        let json = reply.json().await.unwrap_or(Value::Null);
-        Self { status, json }
-    }
-
-    /// The JSON of a success.
-    #[track_caller]
-    fn ok(self) -> Value {
-        assert_eq!(self.status, 200, "{}", self.json);
-        self.json
-    }
-
-    /// The `redirect` of a success.
-    #[track_caller]
-    fn redirect(&self) -> String {
-        assert_eq!(self.status, 200, "{}", self.json);
-        self.json["redirect"].as_str().expect("redirect").to_owned()
-    }
-
-    /// The error code of a refusal with `status`.
-    #[track_caller]
-    fn error(&self, status: u16) -> String {
-        assert_eq!(self.status, status, "{}", self.json);
-        self.json["error"]["code"].as_str().expect("error.code").to_owned()
-    }
-}
-
 /// How a state-changing request is forged.
 #[derive(Clone, Copy, Debug)]
 enum Forgery {
@@ -347,18 +256,8 @@ impl Forgery {
     }
 }
 
-/// One browser: its own cookies, the shop's pages as its origin.
-struct Browser {
-    shop: String,
-    amazon: String,
-    http: reqwest::Client,
-}
-
+/// What this file's shoppers do in their browser.
 impl Browser {
-    fn api(&self, path: &str) -> String {
-        format!("{}/api/amazonpay2{path}", self.shop)
-    }
-
     /// The session's CSRF token (starting the session if there is none).
     async fn csrf_token(&self) -> String {
         let reply = self.http.get(self.api("/session")).send().await.unwrap();
@@ -460,17 +359,7 @@ impl Browser {
         let view = self.view("checkout").await;
         let options = &view["options"];
         assert_eq!(options["productType"], "PayAndShip", "a checkout button: {view}");
-        let config = &options["createCheckoutSessionConfig"];
-        let field = |value: &Value| value.as_str().unwrap().to_owned();
-        let form = [
-            ("merchantId", field(&options["merchantId"])),
-            ("payloadJSON", field(&config["payloadJSON"])),
-            ("signature", field(&config["signature"])),
-            ("publicKeyId", field(&config["publicKeyId"])),
-            ("algorithm", field(&config["algorithm"])),
-            ("productType", "PayAndShip".to_owned()),
-            ("environment", "SANDBOX".to_owned()),
-        ];
+        let form = button_form(options, &options["createCheckoutSessionConfig"], "PayAndShip");
         let page = self.http.post(format!("{}/checkout/initiate", self.amazon)).form(&form).send().await.unwrap();
         let status = page.status();
         let html = page.text().await.unwrap();

@@ -14,21 +14,9 @@ use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
 use serde_json::{Value, json};
 
 use amazonpay2::server::signing::string_to_sign;
+use common::page::{WAIT, api_status, desktop, signup_form};
 use common::shop::Shop;
-use common::webdriver::{Browser, BrowserOptions, Chromedriver};
-
-const WAIT: Duration = Duration::from_secs(15);
-
-/// A browser on a fresh chromedriver (dropped together at the end of a test).
-async fn browser(width: u32, height: u32) -> (Chromedriver, Browser) {
-    let driver = Chromedriver::start().await.expect("chromedriver starts (build.sh test installs it)");
-    let browser = Browser::open(&driver, BrowserOptions { width, height, mobile: false }).await.unwrap();
-    (driver, browser)
-}
-
-async fn desktop() -> (Chromedriver, Browser) {
-    browser(1280, 900).await
-}
+use common::webdriver::Browser;
 
 /// The `renderButton` calls the simulator's checkout.js recorded on this page.
 async fn renders(browser: &Browser) -> Vec<Value> {
@@ -87,22 +75,7 @@ async fn uncaught(browser: &Browser) -> Vec<String> {
 /// Signs up a demo member with a password (the demo shop's own API, with the session's CSRF
 /// token), which also logs them in.
 async fn sign_up_with_password(browser: &Browser, email: &str) {
-    let status = browser
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             fetch('/api/amazonpay2/session').then(r => r.json()).then(s =>
-               fetch('/api/amazonpay2/demo/signup', {method: 'POST',
-                 headers: {'Content-Type': 'application/json', 'X-AmazonPay2-CSRF': s.csrfToken},
-                 body: JSON.stringify({email: arguments[0], password: 'password123',
-                   familyName: '工房', givenName: '花子', familyKana: 'コウボウ', givenKana: 'ハナコ',
-                   postalCode: '100-0001', prefecture: '東京都', address1: '千代田区千代田1-1',
-                   address2: '', phone: '03-0000-0000'})}))
-             .then(r => done(r.status), e => done(String(e)));",
-            vec![json!(email)],
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, json!(200));
+    assert_eq!(api_status(browser, "demo/signup", signup_form(email)).await, json!(200));
 }
 
 /// Puts a product in the browser's cart (the checkout button needs something to buy).
@@ -110,18 +83,7 @@ async fn fill_cart(browser: &Browser, shop: &Shop) {
     if !browser.current_url().await.unwrap().starts_with(&shop.origin) {
         browser.goto(&shop.url("/api/amazonpay2/session")).await.unwrap();
     }
-    let status = browser
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             fetch('/api/amazonpay2/session').then(r => r.json()).then(s =>
-               fetch('/api/amazonpay2/demo/cart', {method: 'POST',
-                 headers: {'Content-Type': 'application/json', 'X-AmazonPay2-CSRF': s.csrfToken},
-                 body: JSON.stringify({productId: 1, quantity: 1})}))
-             .then(r => done(r.status), e => done(String(e)));",
-            vec![],
-        )
-        .await
-        .unwrap();
+    let status = api_status(browser, "demo/cart", json!({"productId": 1, "quantity": 1})).await;
     assert_eq!(status, json!(200));
 }
 

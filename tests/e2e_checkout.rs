@@ -8,42 +8,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use common::page::{WAIT, api, desktop, signup_form};
 use common::shop::Shop;
-use common::webdriver::{Browser, BrowserOptions, Chromedriver};
-
-const WAIT: Duration = Duration::from_secs(15);
-
-async fn desktop() -> (Chromedriver, Browser) {
-    let driver = Chromedriver::start().await.expect("chromedriver starts (build.sh test installs it)");
-    let browser = Browser::open(&driver, BrowserOptions { width: 1280, height: 900, mobile: false }).await.unwrap();
-    (driver, browser)
-}
-
-/// Calls the demo shop's API from the page (with the session's CSRF token).
-async fn api(browser: &Browser, path: &str, body: Value) -> Value {
-    browser
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             fetch('/api/amazonpay2/session').then(r => r.json()).then(s =>
-               fetch('/api/amazonpay2/' + arguments[0], {method: 'POST',
-                 headers: {'Content-Type': 'application/json', 'X-AmazonPay2-CSRF': s.csrfToken},
-                 body: JSON.stringify(arguments[1])}))
-             .then(r => r.json()).then(done, e => done(String(e)));",
-            vec![json!(path), body],
-        )
-        .await
-        .unwrap()
-}
+use common::webdriver::Browser;
 
 async fn sign_up(browser: &Browser, email: &str) {
-    let answer = api(
-        browser,
-        "demo/signup",
-        json!({"email": email, "password": "password123", "familyName": "工房", "givenName": "花子",
-               "familyKana": "コウボウ", "givenKana": "ハナコ", "postalCode": "100-0001", "prefecture": "東京都",
-               "address1": "千代田区千代田1-1", "address2": "", "phone": "03-0000-0000"}),
-    )
-    .await;
+    let answer = api(browser, "demo/signup", signup_form(email)).await;
     assert!(answer["redirect"].is_string(), "{answer}");
 }
 

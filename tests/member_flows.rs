@@ -9,36 +9,27 @@
 //! simulator's redirect back to the shop is followed by hand. The shop asks the simulator's API
 //! (getBuyer) who signed in, with signed requests, as it asks Amazon in production.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use axum::http::header;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use url::Url;
 
-use amazonpay2::server::amazon::{AmazonPayClient, Retry};
 use amazonpay2::server::config::Config;
 use amazonpay2::server::keys::ShopKey;
 use amazonpay2::server::store::Store;
-use amazonpay2::server::{AppState, app};
-use amazonpay2::simulator::{Simulator, SimulatorConfig};
+use common::sim::TEST_KEY_PEM;
+use common::sockets::{Answer, Browser, DataDir, RETRY, ShopServer, TwoOrigins, button_form, cookie_client, simulator_control};
+use common::text::between;
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------------------------
 
-const TEST_KEY_PEM: &str = include_str!("fixtures/test_key_pkcs8.pem");
 const PASSWORD: &str = "correct horse battery";
-
-/// Short waits between retries, so that failing calls cost milliseconds.
-const RETRY: Retry =
-    Retry { attempts: 3, first_delay: Duration::from_millis(10), max_delay: Duration::from_millis(50) };
 
 /// The simulator's test buyers, by their radio value on its sign-in page.
 const TARO: usize = 0;
@@ -81,59 +72,10 @@ fn own_form(email: &str) -> Value {
     form
 }
 
-/// A data folder for one test, removed when dropped.
-struct DataDir(PathBuf);
-
-impl DataDir {
-    fn new() -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        Self(std::env::temp_dir().join(format!("amazonpay2-member-flows-{}-{n}", std::process::id())))
-    }
-}
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A loopback address nobody listens on (bound, then released).
 fn dead_address() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().to_string()
-}
-
-/// One run of the shop server on its database.
-struct ShopServer {
-    store: Arc<Store>,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-impl ShopServer {
-    fn start(config: &Config, key: &Arc<ShopKey>, listener: TcpListener) -> Self {
-        let store = Arc::new(Store::open(&config.data_dir).expect("the database opens"));
-        let mut state = AppState::new(config.clone(), key.clone(), store.clone()).expect("the server starts");
-        state.amazon =
-            AmazonPayClient::new(&config.api_base, &config.amazon, key.clone()).unwrap().with_retry(RETRY);
-        let router = app(Arc::new(state));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("the shop serves");
-        });
-        Self { store, stop, task }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task.await.expect("the shop stops cleanly");
-    }
 }
 
 /// The shop and Amazon (the simulator, trusting the shop's key), on two loopback ports.
@@ -157,33 +99,16 @@ impl World {
     }
 
     async fn start_with(api_base: Option<String>) -> Self {
-        let shop_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let amazon_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let amazon_addr = amazon_listener.local_addr().unwrap();
-        let data = DataDir::new();
-        let mut vars = HashMap::from([
-            ("AMAZONPAY2_LISTEN", shop_listener.local_addr().unwrap().to_string()),
-            ("AMAZONPAY2_SIMULATOR_LISTEN", amazon_addr.to_string()),
-            ("AMAZONPAY2_DATA", data.0.display().to_string()),
-            ("AMAZONPAY2_WWW", concat!(env!("CARGO_MANIFEST_DIR"), "/www").to_owned()),
-        ]);
-        if let Some(base) = api_base {
-            vars.insert("AMAZONPAY2_API_BASE", base);
-        }
-        let config = Config::from_vars(true, |name| vars.get(name).cloned()).expect("a valid demo config");
-        let key = Arc::new(ShopKey::from_pem(TEST_KEY_PEM.as_bytes()).unwrap());
-        let simulator = Simulator::new(SimulatorConfig {
-            merchant_id: config.amazon.merchant_id.clone(),
-            store_id: config.amazon.store_id.clone(),
-            public_key_id: config.amazon.public_key_id.clone(),
-            public_key_der: key.public_key_der().to_vec(),
-            shop_origin: config.shop_origin.as_str().to_owned(),
-        });
-        tokio::spawn(async move { axum::serve(amazon_listener, simulator.router()).await });
+        let vars = api_base.map(|base| ("AMAZONPAY2_API_BASE", base)).into_iter().collect();
+        let TwoOrigins { shop, amazon, config, key, shop_listener, data } =
+            TwoOrigins::start(DataDir::new("member-flows"), vars, |_| {
+                ShopKey::from_pem(TEST_KEY_PEM.as_bytes()).unwrap()
+            })
+            .await;
         let server = ShopServer::start(&config, &key, shop_listener);
         Self {
-            shop: config.shop_origin.as_str().to_owned(),
-            amazon: format!("http://{amazon_addr}"),
+            shop,
+            amazon,
             config,
             key,
             server: Some(server),
@@ -214,16 +139,12 @@ impl World {
 
     /// A test control of the simulator (`faults`, `clock`).
     async fn amazon_control(&self, control: &str, body: Value) {
-        let url = format!("{}/__simulator/{control}", self.amazon);
-        let reply = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
-        assert!(reply.status().is_success(), "{control}: {}", reply.status());
+        simulator_control(&self.amazon, control, body).await;
     }
 
     /// A new browser with no cookies.
     fn browser(&self) -> Browser {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
+        let http = cookie_client()
             // A new connection per request, so that a restarted server is reached at once.
             .pool_max_idle_per_host(0)
             .build()
@@ -232,40 +153,8 @@ impl World {
     }
 }
 
-/// A demo endpoint's answer.
-struct Answer {
-    status: u16,
-    json: Value,
-}
-
-impl Answer {
-    /// The `redirect` of a success.
-    #[track_caller]
-    fn redirect(&self) -> String {
-        assert_eq!(self.status, 200, "{}", self.json);
-        self.json["redirect"].as_str().expect("redirect").to_owned()
-    }
-
-    /// The error code of a refusal with `status`.
-    #[track_caller]
-    fn error(&self, status: u16) -> String {
-        assert_eq!(self.status, status, "{}", self.json);
-        self.json["error"]["code"].as_str().expect("error.code").to_owned()
-    }
-}
-
-/// One browser: its own cookies, the shop's pages as its origin.
-struct Browser {
-    shop: String,
-    amazon: String,
-    http: reqwest::Client,
-}
-
+/// What this file's shoppers do in their browser.
 impl Browser {
-    fn api(&self, path: &str) -> String {
-        format!("{}/api/amazonpay2{path}", self.shop)
-    }
-
     async fn get_json(&self, path: &str) -> Value {
         let reply = self.http.get(self.api(path)).header(header::ORIGIN, &self.shop).send().await.unwrap();
         assert!(reply.status().is_success(), "{path}: {}", reply.status());
@@ -357,17 +246,7 @@ impl Browser {
         let view = self.views(page, &[kind]).await.remove(0);
         let options = &view["options"];
         assert_eq!(options["productType"], "SignIn", "{kind} shows a sign-in button: {view}");
-        let config = &options["signInConfig"];
-        let field = |value: &Value| value.as_str().unwrap().to_owned();
-        let form = [
-            ("merchantId", field(&options["merchantId"])),
-            ("payloadJSON", field(&config["payloadJSON"])),
-            ("signature", field(&config["signature"])),
-            ("publicKeyId", field(&config["publicKeyId"])),
-            ("algorithm", field(&config["algorithm"])),
-            ("productType", "SignIn".to_owned()),
-            ("environment", "SANDBOX".to_owned()),
-        ];
+        let form = button_form(options, &options["signInConfig"], "SignIn");
         let page = self.post_to_amazon("/checkout/initiate", &form).await;
         assert!(page.status().is_success(), "Amazon refused the button: {}", page.text().await.unwrap());
         let html = page.text().await.unwrap();
@@ -409,12 +288,6 @@ impl Browser {
         url.query_pairs_mut().append_pair("buyerToken", token);
         url
     }
-}
-
-fn between(text: &str, start: &str, end: &str) -> Option<String> {
-    let from = text.find(start)? + start.len();
-    let to = from + text[from..].find(end)?;
-    Some(text[from..to].to_owned())
 }
 
 fn query_value(url: &Url, name: &str) -> String {

@@ -6,6 +6,8 @@
 //! authorizations), change address/payment, and recurring charges under the ¥100,000 monthly cap
 //! of the Japanese calendar month.
 
+mod common;
+
 use std::sync::Arc;
 
 use base64::Engine;
@@ -14,23 +16,21 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use time::macros::format_description;
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
-use tokio::net::TcpListener;
 use url::Url;
 
 use amazonpay2::server::amazon::canonical;
 use amazonpay2::server::amazon::types::Money;
-use amazonpay2::server::amazon::{AmazonError, AmazonPayClient, Retry, install_crypto_provider};
-use amazonpay2::server::config::AmazonAccount;
+use amazonpay2::server::amazon::{AmazonError, AmazonPayClient, Retry};
 use amazonpay2::server::keys::ShopKey;
 use amazonpay2::server::signing::{ButtonSigner, string_to_sign};
-use amazonpay2::simulator::{Simulator, SimulatorConfig, TEST_BUYERS};
+use amazonpay2::simulator::TEST_BUYERS;
+use common::sim::{Serving, SimSocket, account, advance_clock, post_control, shop_key};
+use common::text::{between, query_value};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------------------------
 
-const TEST_KEY_PEM: &str = include_str!("fixtures/test_key_pkcs8.pem");
-const SHOP: &str = "https://shop.example";
 const MERCHANT_ID: &str = "A1CHECKOUTSIMTEST";
 const STORE_ID: &str = "amzn1.application-oa2-client.checkoutsimtest000000000000";
 const KEY_ID: &str = "SANDBOX-AMAZONPAY2CHECKOUTTESTKEY";
@@ -44,11 +44,6 @@ const DAY: u64 = 24 * 60 * 60;
 const VISA: &str = "visa";
 const MASTERCARD: &str = "mastercard";
 const JCB: &str = "jcb";
-
-/// The shop's key pair.
-fn key() -> Arc<ShopKey> {
-    Arc::new(ShopKey::from_pem(TEST_KEY_PEM.as_bytes()).unwrap())
-}
 
 /// A one-time PayAndShip button payload.
 fn one_time_payload() -> Value {
@@ -91,16 +86,6 @@ fn ready(intent: &str, yen: &str, pending: bool) -> Value {
     })
 }
 
-fn value_between(text: &str, start: &str, end: &str) -> Option<String> {
-    let from = text.find(start)? + start.len();
-    let to = from + text[from..].find(end)?;
-    Some(text[from..to].to_owned())
-}
-
-fn query_value(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
-}
-
 /// Unix seconds of Amazon's basic timestamp (`20261128T101414Z`).
 fn parse_timestamp(value: &Value) -> i64 {
     let text = value.as_str().unwrap_or_else(|| panic!("a timestamp, got {value}"));
@@ -132,13 +117,7 @@ struct Sim {
     client: AmazonPayClient,
     /// The buyer's browser (and the test controls): redirects are looked at, not followed.
     http: reqwest::Client,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _task: Serving,
 }
 
 /// A hand-signed API answer: status and JSON.
@@ -155,37 +134,20 @@ impl Sim {
 
     /// A simulator that browsers reach at `public_origin` (behind a proxy, say).
     async fn start_with(public_origin: Option<&str>) -> Sim {
-        let key = key();
-        let mut simulator = Simulator::new(SimulatorConfig {
-            merchant_id: MERCHANT_ID.into(),
-            store_id: STORE_ID.into(),
-            public_key_id: KEY_ID.into(),
-            public_key_der: key.public_key_der().to_vec(),
-            shop_origin: SHOP.into(),
-        });
-        if let Some(origin) = public_origin {
-            simulator = simulator.with_public_origin(origin);
-        }
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let router = simulator.router();
-        let task = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        let base = Url::parse(&format!("http://{address}")).unwrap();
-        let account = AmazonAccount {
-            merchant_id: MERCHANT_ID.into(),
-            store_id: STORE_ID.into(),
-            public_key_id: KEY_ID.into(),
-            sandbox: true,
-        };
-        install_crypto_provider();
+        let key = shop_key();
+        let account = account(MERCHANT_ID, STORE_ID, KEY_ID, true);
+        let SimSocket { base, account, http, task } = SimSocket::start(account, &key, |simulator| match public_origin {
+            Some(origin) => simulator.with_public_origin(origin).router(),
+            None => simulator.router(),
+        })
+        .await;
         let fast = Retry {
             attempts: 2,
             first_delay: std::time::Duration::from_millis(5),
             max_delay: std::time::Duration::from_millis(20),
         };
         let client = AmazonPayClient::new(&base, &account, key.clone()).unwrap().with_retry(fast);
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Sim { base, key, client, http, task }
+        Sim { base, key, client, http, _task: task }
     }
 
     fn url(&self, path: &str) -> String {
@@ -240,7 +202,7 @@ impl Sim {
     /// Button → consent page → the buyer's choice → the review URL. Answers the session ID.
     async fn checkout_with(&self, payload: &Value, buyer: usize, card: &str) -> String {
         let page = self.click(payload).await;
-        let flow = value_between(&page, "name=\"flow\" value=\"", "\"").expect("a flow field");
+        let flow = between(&page, "name=\"flow\" value=\"", "\"").expect("a flow field");
         let back = self.post_choice(&[("flow", &flow), ("buyer", &buyer.to_string()), ("card", card)]).await;
         assert!(back.as_str().starts_with(&format!("{REVIEW}&amazonCheckoutSessionId=")), "{back}");
         let id = query_value(&back, "amazonCheckoutSessionId").unwrap();
@@ -273,7 +235,7 @@ impl Sim {
         assert_eq!(response.status(), 400);
         assert!(response.headers().get("location").is_none());
         let text = response.text().await.unwrap();
-        value_between(&text, "id=\"error-code\">", "<").unwrap_or_else(|| panic!("an error page: {text}"))
+        between(&text, "id=\"error-code\">", "<").unwrap_or_else(|| panic!("an error page: {text}"))
     }
 
     // -- the shop's side (its Amazon Pay client) -----------------------------------------------
@@ -355,24 +317,12 @@ impl Sim {
     // -- test controls -------------------------------------------------------------------------
 
     async fn advance_clock(&self, seconds: u64) {
-        let answer = self
-            .http
-            .post(self.url("/__simulator/clock"))
-            .json(&json!({ "advanceSeconds": seconds }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 204);
+        advance_clock(&self.http, &self.base, seconds).await;
     }
 
     async fn set_card(&self, permission: &str, card: &str) {
-        let answer = self
-            .http
-            .post(self.url("/__simulator/cards"))
-            .json(&json!({ "chargePermissionId": permission, "card": card }))
-            .send()
-            .await
-            .unwrap();
+        let body = json!({ "chargePermissionId": permission, "card": card });
+        let answer = post_control(&self.http, &self.base, "cards", body).await;
         assert_eq!(answer.status(), 204, "{}", answer.text().await.unwrap());
     }
 
@@ -426,7 +376,7 @@ async fn one_time_authorize_end_to_end() {
         assert!(page.contains(&format!("name=\"card\" value=\"{card}\"")), "{card} offered");
         assert!(page.contains(descriptor), "{descriptor} shown");
     }
-    let flow = value_between(&page, "name=\"flow\" value=\"", "\"").unwrap();
+    let flow = between(&page, "name=\"flow\" value=\"", "\"").unwrap();
     let back = sim.post_choice(&[("flow", &flow), ("buyer", "1"), ("card", VISA)]).await;
     assert!(back.as_str().starts_with(&format!("{REVIEW}&amazonCheckoutSessionId=")), "{back}");
     let id = query_value(&back, "amazonCheckoutSessionId").unwrap();
@@ -545,7 +495,7 @@ async fn confirm_completes_without_a_charge() {
 async fn a_pay_only_checkout_has_no_shipping_address() {
     let sim = Sim::start().await;
     let page = sim.click_as(&one_time_payload(), "PayOnly").await;
-    let flow = value_between(&page, "name=\"flow\" value=\"", "\"").unwrap();
+    let flow = between(&page, "name=\"flow\" value=\"", "\"").unwrap();
     let back = sim.post_choice(&[("flow", &flow), ("buyer", "2"), ("card", VISA)]).await;
     let id = query_value(&back, "amazonCheckoutSessionId").unwrap();
     let session = sim.session(&id).await;
@@ -569,7 +519,7 @@ async fn process_order_mode_pays_on_the_amazon_page() {
     payload["webCheckoutDetails"]["checkoutResultReturnUrl"] = json!(RESULT);
     payload["paymentDetails"] = json!({ "paymentIntent": "Authorize", "chargeAmount": Money::yen(1200) });
     let page = sim.click(&payload).await;
-    let flow = value_between(&page, "name=\"flow\" value=\"", "\"").unwrap();
+    let flow = between(&page, "name=\"flow\" value=\"", "\"").unwrap();
     let back = sim.post_choice(&[("flow", &flow), ("buyer", "0"), ("card", VISA)]).await;
     assert!(back.as_str().starts_with(&format!("{RESULT}?amazonCheckoutSessionId=")), "straight to the result: {back}");
     let id = query_value(&back, "amazonCheckoutSessionId").unwrap();
@@ -601,7 +551,7 @@ async fn an_invalid_button_payload_shows_amazons_error_page() {
         .unwrap();
     assert_eq!(sim.error_page(page).await, "InvalidParameterValue");
     let page = sim.click(&one_time_payload()).await;
-    let flow = value_between(&page, "name=\"flow\" value=\"", "\"").unwrap();
+    let flow = between(&page, "name=\"flow\" value=\"", "\"").unwrap();
     let refused = sim.http.post(sim.url("/checkout/continue")).form(&[("flow", flow.as_str()), ("card", "amex")]);
     assert_eq!(sim.error_page(refused.send().await.unwrap()).await, "InvalidParameterValue");
 }
@@ -887,7 +837,7 @@ async fn the_buyer_changes_address_and_payment_through_initiate_auth() {
     for buyer in &TEST_BUYERS {
         assert!(page.contains(buyer.postal_code), "{} offered", buyer.postal_code);
     }
-    let flow = value_between(&page, "name=\"flow\" value=\"", "\"").unwrap();
+    let flow = between(&page, "name=\"flow\" value=\"", "\"").unwrap();
     let back = sim.post_choice(&[("flow", &flow), ("address", "2")]).await;
     assert_eq!(back.as_str(), format!("{REVIEW}&amazonCheckoutSessionId={id}"));
     let session = sim.session(&id).await;
@@ -900,7 +850,7 @@ async fn the_buyer_changes_address_and_payment_through_initiate_auth() {
 
     let page = sim.http.get(change("changePayment")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("name=\"card\" value=\"visa\" checked"), "{page}");
-    let flow = value_between(&page, "name=\"flow\" value=\"", "\"").unwrap();
+    let flow = between(&page, "name=\"flow\" value=\"", "\"").unwrap();
     sim.post_choice(&[("flow", &flow), ("card", MASTERCARD)]).await;
     let session = sim.session(&id).await;
     assert_eq!(session["paymentPreferences"][0]["paymentDescriptor"], "Mastercard ****4444");
@@ -923,7 +873,7 @@ async fn a_changed_card_is_used_for_the_payment() {
     let url = sim.url(&format!("/checkout/initiate_auth?amazonCheckoutSessionId={id}&changeAction=changePayment"));
     let page = sim.http.get(url).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("name=\"card\" value=\"mastercard\" checked"), "{page}");
-    let flow = value_between(&page, "name=\"flow\" value=\"", "\"").unwrap();
+    let flow = between(&page, "name=\"flow\" value=\"", "\"").unwrap();
     sim.post_choice(&[("flow", &flow), ("card", VISA)]).await;
     sim.update(&id, &ready("Authorize", "2750", false)).await.unwrap();
     sim.pay(&id).await;

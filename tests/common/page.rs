@@ -1,0 +1,52 @@
+//! Helpers for the demo shop's pages in a WebDriver browser: opening one, and calling the shop's
+//! API from the page as its own scripts do.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::webdriver::{Browser, BrowserOptions, Chromedriver};
+
+/// How long a page may take to show what a test waits for.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// A browser on a fresh chromedriver (dropped together at the end of a test).
+pub async fn browser(width: u32, height: u32) -> (Chromedriver, Browser) {
+    let driver = Chromedriver::start().await.expect("chromedriver starts (build.sh test installs it)");
+    let browser = Browser::open(&driver, BrowserOptions { width, height, mobile: false }).await.unwrap();
+    (driver, browser)
+}
+
+pub async fn desktop() -> (Chromedriver, Browser) {
+    browser(1280, 900).await
+}
+
+/// The start of a script that POSTs `arguments[1]` as JSON to the demo shop's API path
+/// `arguments[0]`, with the session's CSRF token: a promise of the response, for the script to
+/// hand to WebDriver's `done`.
+const API_CALL: &str = "const done = arguments[arguments.length - 1];
+             fetch('/api/amazonpay2/session').then(r => r.json()).then(s =>
+               fetch('/api/amazonpay2/' + arguments[0], {method: 'POST',
+                 headers: {'Content-Type': 'application/json', 'X-AmazonPay2-CSRF': s.csrfToken},
+                 body: JSON.stringify(arguments[1])}))";
+
+/// Calls the demo shop's API from the page (with the session's CSRF token); returns its JSON.
+pub async fn api(browser: &Browser, path: &str, body: Value) -> Value {
+    let script = format!("{API_CALL}\n             .then(r => r.json()).then(done, e => done(String(e)));");
+    browser.execute_async(&script, vec![json!(path), body]).await.unwrap()
+}
+
+/// Calls the demo shop's API from the page (with the session's CSRF token); returns its status.
+pub async fn api_status(browser: &Browser, path: &str, body: Value) -> Value {
+    let script = format!("{API_CALL}\n             .then(r => done(r.status), e => done(String(e)));");
+    browser.execute_async(&script, vec![json!(path), body]).await.unwrap()
+}
+
+/// The demo sign-up form of a member with a password.
+pub fn signup_form(email: &str) -> Value {
+    json!({"email": email, "password": "password123", "familyName": "工房", "givenName": "花子",
+           "familyKana": "コウボウ", "givenKana": "ハナコ", "postalCode": "100-0001", "prefecture": "東京都",
+           "address1": "千代田区千代田1-1", "address2": "", "phone": "03-0000-0000"})
+}

@@ -1,0 +1,207 @@
+//! The shop server and the Amazon Pay simulator each on their own loopback port (two origins, as
+//! in production), the shop's database in a folder of its own, and cookie-keeping clients for
+//! the browsers, which do not follow redirects.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use amazonpay2::server::amazon::{AmazonPayClient, Retry};
+use amazonpay2::server::config::Config;
+use amazonpay2::server::keys::ShopKey;
+use amazonpay2::server::store::Store;
+use amazonpay2::server::{AppState, app};
+use amazonpay2::simulator::{Simulator, SimulatorConfig};
+
+/// Short waits between retries, so that failing calls cost milliseconds.
+pub const RETRY: Retry =
+    Retry { attempts: 3, first_delay: Duration::from_millis(10), max_delay: Duration::from_millis(50) };
+
+/// A data folder for one test (`amazonpay2-{name}-{pid}-{n}` in the temporary folder), removed
+/// when dropped.
+pub struct DataDir(pub PathBuf);
+
+impl DataDir {
+    pub fn new(name: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        Self(std::env::temp_dir().join(format!("amazonpay2-{name}-{}-{n}", std::process::id())))
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The shop's signed Amazon Pay client, with short retry waits.
+pub fn shop_client(config: &Config, key: &Arc<ShopKey>) -> AmazonPayClient {
+    AmazonPayClient::new(&config.api_base, &config.amazon, key.clone()).unwrap().with_retry(RETRY)
+}
+
+/// One run of the shop server on its database.
+pub struct ShopServer {
+    pub store: Arc<Store>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl ShopServer {
+    pub fn start(config: &Config, key: &Arc<ShopKey>, listener: TcpListener) -> Self {
+        let store = Arc::new(Store::open(&config.data_dir).expect("the database opens"));
+        let mut state = AppState::new(config.clone(), key.clone(), store.clone()).expect("the server starts");
+        state.amazon = shop_client(config, key);
+        let router = app(Arc::new(state));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("the shop serves");
+        });
+        Self { store, stop, task }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("the shop stops cleanly");
+    }
+}
+
+/// The shop's demo configuration for two loopback ports, and Amazon (the simulator, trusting
+/// the shop's key) already serving on the second; the shop's port is bound, not yet served.
+pub struct TwoOrigins {
+    pub shop: String,
+    pub amazon: String,
+    pub config: Config,
+    pub key: Arc<ShopKey>,
+    pub shop_listener: TcpListener,
+    pub data: DataDir,
+}
+
+impl TwoOrigins {
+    /// The demo configuration with `vars` added (or replaced), the shop's key as `key` loads it.
+    pub async fn start(
+        data: DataDir,
+        vars: Vec<(&'static str, String)>,
+        key: impl FnOnce(&Config) -> ShopKey,
+    ) -> Self {
+        let shop_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let amazon_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let amazon_addr = amazon_listener.local_addr().unwrap();
+        let mut all = HashMap::from([
+            ("AMAZONPAY2_LISTEN", shop_listener.local_addr().unwrap().to_string()),
+            ("AMAZONPAY2_SIMULATOR_LISTEN", amazon_addr.to_string()),
+            ("AMAZONPAY2_DATA", data.0.display().to_string()),
+            ("AMAZONPAY2_WWW", concat!(env!("CARGO_MANIFEST_DIR"), "/www").to_owned()),
+        ]);
+        all.extend(vars);
+        let config = Config::from_vars(true, |name| all.get(name).cloned()).expect("a valid demo config");
+        let key = Arc::new(key(&config));
+        let simulator = Simulator::new(SimulatorConfig {
+            merchant_id: config.amazon.merchant_id.clone(),
+            store_id: config.amazon.store_id.clone(),
+            public_key_id: config.amazon.public_key_id.clone(),
+            public_key_der: key.public_key_der().to_vec(),
+            shop_origin: config.shop_origin.as_str().to_owned(),
+        });
+        tokio::spawn(async move { axum::serve(amazon_listener, simulator.router()).await });
+        Self {
+            shop: config.shop_origin.as_str().to_owned(),
+            amazon: format!("http://{amazon_addr}"),
+            config,
+            key,
+            shop_listener,
+            data,
+        }
+    }
+}
+
+/// An answer of the shop's JSON API (a demo endpoint's, say).
+pub struct Answer {
+    pub status: u16,
+    pub json: Value,
+}
+
+impl Answer {
+    pub async fn read(reply: reqwest::Response) -> Self {
+        let status = reply.status().as_u16();
+        let json = reply.json().await.unwrap_or(Value::Null);
+        Self { status, json }
+    }
+
+    /// The JSON of a success.
+    #[track_caller]
+    pub fn ok(self) -> Value {
+        assert_eq!(self.status, 200, "{}", self.json);
+        self.json
+    }
+
+    /// The `redirect` of a success.
+    #[track_caller]
+    pub fn redirect(&self) -> String {
+        assert_eq!(self.status, 200, "{}", self.json);
+        self.json["redirect"].as_str().expect("redirect").to_owned()
+    }
+
+    /// The error code of a refusal with `status`.
+    #[track_caller]
+    pub fn error(&self, status: u16) -> String {
+        assert_eq!(self.status, status, "{}", self.json);
+        self.json["error"]["code"].as_str().expect("error.code").to_owned()
+    }
+}
+
+/// One browser: its own cookies, the shop's pages as its origin (each test file adds what its
+/// shoppers do).
+pub struct Browser {
+    pub shop: String,
+    pub amazon: String,
+    pub http: reqwest::Client,
+}
+
+impl Browser {
+    /// The address of the shop's API `path` (`/api/amazonpay2{path}`).
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/amazonpay2{path}", self.shop)
+    }
+}
+
+/// A test control of the simulator at `amazon` (`clock`, `cards`, `faults`).
+pub async fn simulator_control(amazon: &str, control: &str, body: Value) {
+    let url = format!("{amazon}/__simulator/{control}");
+    let reply = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+    assert!(reply.status().is_success(), "{control}: {}", reply.status());
+}
+
+/// A browser's HTTP client: it keeps its cookies and does not follow redirects.
+pub fn cookie_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none())
+}
+
+/// The form checkout.js posts to Amazon's `/checkout/initiate` for a button of `product_type`
+/// (`PayAndShip`, `SignIn`): the block view's `options` and its signed `config`.
+pub fn button_form(options: &Value, config: &Value, product_type: &str) -> [(&'static str, String); 7] {
+    let field = |value: &Value| value.as_str().unwrap().to_owned();
+    [
+        ("merchantId", field(&options["merchantId"])),
+        ("payloadJSON", field(&config["payloadJSON"])),
+        ("signature", field(&config["signature"])),
+        ("publicKeyId", field(&config["publicKeyId"])),
+        ("algorithm", field(&config["algorithm"])),
+        ("productType", product_type.to_owned()),
+        ("environment", "SANDBOX".to_owned()),
+    ]
+}
