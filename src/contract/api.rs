@@ -65,8 +65,9 @@ pub enum MemberState {
 pub enum BlockView {
     /// An Amazon button; it competes under the one-button rule.
     Button {
-        /// The options for `amazon.Pay.renderButton`, complete and signed.
-        options: RenderButtonOptions,
+        /// The options for `amazon.Pay.renderButton`, complete and signed (boxed: far larger
+        /// than the other views).
+        options: Box<RenderButtonOptions>,
     },
     /// My Page of a linked member: the linked state and the shop's own unlink button.
     Linked,

@@ -57,9 +57,12 @@ pub struct Runtime {
     settings: Settings,
     state: RefCell<State>,
     me: Weak<Runtime>,
-    observer: RefCell<Option<(MutationObserver, Closure<dyn FnMut()>)>>,
+    observer: RefCell<Option<Watcher>>,
     on_resize: RefCell<Option<Closure<dyn FnMut()>>>,
 }
+
+/// The page observer and the callback it calls (kept alive as long as the observer).
+type Watcher = (MutationObserver, Closure<dyn FnMut()>);
 
 #[derive(Default)]
 struct State {
@@ -383,11 +386,12 @@ impl Runtime {
             .and_then(|w| w.spec)
             .is_some_and(|spec| matches!(state.answer(&spec), Some(Ok(View::Button(_)))));
         let review_needs_amazon = state.answers.iter().any(|(_, answer)| matches!(answer, Ok(View::Review(..))));
-        if (winner_needs_amazon || review_needs_amazon) && state.amazon == AmazonScript::NotNeeded {
-            if let Some(src) = state.checkout_js.clone() {
-                state.amazon = AmazonScript::Loading;
-                self.load_amazon(src);
-            }
+        if (winner_needs_amazon || review_needs_amazon)
+            && state.amazon == AmazonScript::NotNeeded
+            && let Some(src) = state.checkout_js.clone()
+        {
+            state.amazon = AmazonScript::Loading;
+            self.load_amazon(src);
         }
 
         // The server's notice goes into the first `notice` block, or else the first block.

@@ -152,7 +152,7 @@ fn view(app: &AppState, context: &Context<'_>, spec: &BlockSpec) -> Result<Block
     let signed = app.signer.sign(payload).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut options = options(app, spec, product_type, signed);
     options.estimated_order_amount = estimated;
-    Ok(BlockView::Button { options })
+    Ok(BlockView::Button { options: Box::new(options) })
 }
 
 /// Where a guest who signs in with Amazon returns to: the page with the login block (from

@@ -241,7 +241,8 @@ mod tests {
 
     #[test]
     fn bad_details_name_the_field() {
-        let cases: [(fn(&mut NewMember), &str); 6] = [
+        type Spoil = fn(&mut NewMember);
+        let cases: [(Spoil, &str); 6] = [
             (|m| m.email = "taro@mail@example.jp".into(), "invalid_email"),
             (|m| m.family_kana = "やまだ".into(), "invalid_kana"),
             (|m| m.postal_code = "153".into(), "invalid_postal_code"),
@@ -367,11 +368,10 @@ pub async fn update_cart(
             return Err(ApiError::client(StatusCode::NOT_FOUND, "unknown_product", "その商品はありません。"));
         }
     }
-    if let Some(method) = change.shipping_method_id {
-        if !app.store.set_cart_shipping(&cart_id, method)? {
+    if let Some(method) = change.shipping_method_id
+        && !app.store.set_cart_shipping(&cart_id, method)? {
             return Err(ApiError::client(StatusCode::NOT_FOUND, "unknown_shipping_method", "その配送方法はありません。"));
         }
-    }
     Ok(Json(cart_json(&app, &cart_id)?))
 }
 
