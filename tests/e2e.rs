@@ -120,6 +120,15 @@ async fn log_out(browser: &Browser) {
     browser.wait_for("!window.__leaving && document.readyState === 'complete'", WAIT, "logged out").await.unwrap();
 }
 
+/// The address once the widget has shown the server's notice and taken its code out.
+async fn settled_url(browser: &Browser) -> String {
+    browser
+        .wait_for("!new URLSearchParams(location.search).has('amazonpay2')", WAIT, "the notice code taken out")
+        .await
+        .unwrap();
+    browser.current_url().await.unwrap()
+}
+
 /// Finds an element the widget draws once its answer has come (waiting for it).
 async fn drawn(browser: &Browser, css: &str) -> common::webdriver::Element {
     browser
@@ -235,7 +244,7 @@ async fn amazon_sign_in_prefills_sign_up_links_and_logs_in_again() {
     browser.goto(&shop.url("/")).await.unwrap();
     expect_renders(&browser, 1).await;
     click_through_amazon(&browser, &shop).await;
-    assert_eq!(browser.current_url().await.unwrap(), shop.url("/member/signup.html"), "notice code removed from the address");
+    assert_eq!(settled_url(&browser).await, shop.url("/member/signup.html"), "notice code removed from the address");
     assert!(notice(&browser).await.contains("Amazon アカウントの情報を入力しました"));
     let filled = browser
         .wait_for(
@@ -253,7 +262,7 @@ async fn amazon_sign_in_prefills_sign_up_links_and_logs_in_again() {
     );
     // The shopper adds the furigana and a password: the member is created, linked, logged in.
     submit_form(&browser, "signup", json!({"familyKana": "ヤマダ", "givenKana": "タロウ", "password": "password123"})).await;
-    assert_eq!(browser.current_url().await.unwrap(), shop.url("/"));
+    assert_eq!(settled_url(&browser).await, shop.url("/"));
     assert!(notice(&browser).await.contains("連携しました"));
     browser.wait_for("document.querySelector('[data-member-name]').textContent.includes('山田 太郎')", WAIT, "logged in").await.unwrap();
 
@@ -263,7 +272,7 @@ async fn amazon_sign_in_prefills_sign_up_links_and_logs_in_again() {
     browser.goto(&shop.url("/member/login.html")).await.unwrap();
     expect_renders(&browser, 1).await;
     click_through_amazon(&browser, &shop).await;
-    assert_eq!(browser.current_url().await.unwrap(), shop.url("/"), "back where they were before the login page");
+    assert_eq!(settled_url(&browser).await, shop.url("/"), "back where they were before the login page");
     assert_eq!(notice(&browser).await, "Amazon アカウントでログインしました。");
     browser.wait_for("document.querySelector('[data-member-name]').textContent.includes('山田 太郎')", WAIT, "logged in").await.unwrap();
     assert!(uncaught(&browser).await.is_empty());
@@ -281,7 +290,7 @@ async fn my_page_links_unlinks_and_refuses_an_account_linked_elsewhere() {
     browser.goto(&shop.url("/mypage/")).await.unwrap();
     expect_renders(&browser, 1).await;
     click_through_amazon(&browser, &shop).await;
-    assert_eq!(browser.current_url().await.unwrap(), shop.url("/mypage/"));
+    assert_eq!(settled_url(&browser).await, shop.url("/mypage/"));
     assert!(notice(&browser).await.contains("連携しました"));
     let unlink = drawn(&browser, ".amazonpay2-unlink").await;
     assert_eq!(drawn_buttons(&browser).await, 0, "the unlink button is the shop's, not Amazon's");

@@ -126,12 +126,14 @@ async fn a_declined_card_makes_no_order_and_says_so() {
     cart_button(&browser, &shop).await;
     choose_on_amazon(&browser, &shop, "mastercard").await;
     let url = place_order(&browser, &shop).await;
-    assert_eq!(url, shop.url("/shopping/cart.html"), "notice code removed from the address");
+    assert!(url.starts_with(&shop.url("/shopping/cart.html")), "{url}");
     let notice = browser
         .wait_for("document.querySelector('.amazonpay2-notice') && document.querySelector('.amazonpay2-notice').textContent", WAIT, "the notice")
         .await
         .unwrap();
     assert!(notice.as_str().unwrap().contains("承認されませんでした"), "{notice}");
+    // The widget took the notice code out of the address when it showed it.
+    assert_eq!(browser.current_url().await.unwrap(), shop.url("/shopping/cart.html"));
     browser.goto(&shop.url("/mypage/")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let orders = browser.execute("return document.querySelector('[data-orders]').textContent", vec![]).await.unwrap();
