@@ -45,15 +45,17 @@ pub async fn buttons(
     if session.member.is_none() && request.blocks.iter().any(|b| b.kind == BlockKind::Login) {
         remember_page(&app, &session, &headers)?;
     }
+    // The cart and the payment-method setting are read only for pages that sell.
     let kinds = |kind: BlockKind| request.blocks.iter().any(|b| b.kind == kind);
-    let cart = match (&session.cart_id, kinds(BlockKind::Checkout) || kinds(BlockKind::Review)) {
+    let sells = kinds(BlockKind::Checkout) || kinds(BlockKind::Review);
+    let cart = match (&session.cart_id, sells) {
         (Some(id), true) => app.store.cart(id)?,
         _ => None,
     };
     let context = Context {
         session: &session,
         cart: cart.as_ref(),
-        amazon_pay: app.store.amazon_pay_enabled()?,
+        amazon_pay: sells && app.store.amazon_pay_enabled()?,
         review: match (kinds(BlockKind::Review), cart.as_ref()) {
             (true, Some(cart)) => review(&app, cart).await,
             _ => BlockView::Nothing,

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::account::existing_session;
-use super::returns::{is_token, to_page};
+use super::returns::{is_token, notice_url, to_page};
 use super::{no_store, paths};
 use crate::contract::Notice;
 use crate::server::AppState;
@@ -232,10 +232,6 @@ fn finished_url(order: &OrderRecord) -> String {
     }
 }
 
-fn notice_url(path: &str, notice: Notice) -> String {
-    let separator = if path.contains('?') { '&' } else { '?' };
-    format!("{path}{separator}amazonpay2={}", notice.code())
-}
 
 fn amazon_failure(error: AmazonError) -> ApiError {
     match error {

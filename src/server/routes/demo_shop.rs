@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::account::existing_session;
 use super::no_store;
-use super::returns::link_pending;
+use super::returns::{link_pending, notice_url};
 use crate::server::AppState;
 use crate::server::error::ApiError;
 use crate::server::session::now;
@@ -140,7 +140,7 @@ fn finish(app: &AppState, jar: CookieJar, session: &crate::server::session::Sess
     let (_, jar) = app.sessions.renew(jar, session, Some(member_id), None)?;
     let path = session.return_to.clone().unwrap_or_else(|| app.config.pages.mypage.clone());
     let redirect = match notice {
-        Some(notice) => format!("{path}{}amazonpay2={}", if path.contains('?') { '&' } else { '?' }, notice.code()),
+        Some(notice) => notice_url(&path, notice),
         None => path,
     };
     Ok((jar, no_store(), Json(Done { redirect })))

@@ -110,6 +110,11 @@ pub fn is_token(value: &str) -> bool {
 
 /// A redirect to a shop page carrying a notice for the widget to show.
 pub fn to_page(path: &str, notice: Notice) -> Response {
+    Redirect::to(&notice_url(path, notice)).into_response()
+}
+
+/// A shop page's address carrying a notice for the widget (`?amazonpay2=<code>`).
+pub fn notice_url(path: &str, notice: Notice) -> String {
     let separator = if path.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{path}{separator}amazonpay2={}", notice.code())).into_response()
+    format!("{path}{separator}amazonpay2={}", notice.code())
 }
