@@ -15,6 +15,13 @@
 pub mod contract;
 
 #[cfg(not(target_arch = "wasm32"))]
+pub mod amazon;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod core;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod demo;
+
+#[cfg(not(target_arch = "wasm32"))]
 pub mod server;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod simulator;

@@ -8,8 +8,8 @@ mod native {
 
     use clap::{Parser, Subcommand};
 
+    use amazonpay2::core::signer::ButtonSigner;
     use amazonpay2::server::config::Config;
-    use amazonpay2::server::signing::ButtonSigner;
     use amazonpay2::server::{self, Listeners};
 
     /// Amazon Pay (Checkout v2) for Craft Cart shops. Settings come from AMAZONPAY2_*
@@ -42,10 +42,7 @@ mod native {
 
     pub fn main() -> ExitCode {
         tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "info".into()),
-            )
+            .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
             .init();
         let cli = Cli::parse();
         let result = match Config::from_env(cli.demo) {
@@ -81,13 +78,16 @@ mod native {
 
     fn subscriptions(config: Config, date: Option<&str>) -> Result<(), server::ServerError> {
         let today = match date {
-            Some(text) => time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
-                .map_err(|_| server::ServerError::Serve(std::io::Error::other(format!("--date {text}: use YYYY-MM-DD"))))?,
-            None => server::checkout::today_in_japan(),
+            Some(text) => {
+                time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| {
+                    server::ServerError::Serve(std::io::Error::other(format!("--date {text}: use YYYY-MM-DD")))
+                })?
+            }
+            None => amazonpay2::core::rules::today_in_japan(),
         };
         let state = server::state_for_command(config)?;
         let runtime = tokio::runtime::Runtime::new().map_err(server::ServerError::Serve)?;
-        let cycles = runtime.block_on(server::subscriptions::run(&state, today))?;
+        let cycles = runtime.block_on(amazonpay2::core::subscriptions::run(&state, today))?;
         for cycle in &cycles {
             println!(
                 "subscription {} cycle {}: order {} {}",
@@ -107,13 +107,16 @@ mod native {
         let mut count = 0u64;
         while Instant::now() < deadline {
             let payload = format!("{{\"storeId\":\"bench\",\"n\":{count}}}");
-            signer.sign_uncached(&payload).map_err(|e| {
-                server::ServerError::Serve(std::io::Error::other(e.to_string()))
-            })?;
+            signer
+                .sign_uncached(&payload)
+                .map_err(|e| server::ServerError::Serve(std::io::Error::other(e.to_string())))?;
             count += 1;
         }
         let rate = count as f64 / started.elapsed().as_secs_f64();
-        println!("sign_uncached: {count} signatures in {:.2} s = {rate:.1} signs/s (1 core)", started.elapsed().as_secs_f64());
+        println!(
+            "sign_uncached: {count} signatures in {:.2} s = {rate:.1} signs/s (1 core)",
+            started.elapsed().as_secs_f64()
+        );
         Ok(())
     }
 }

@@ -28,12 +28,13 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 use url::Url;
 
-use amazonpay2::server::amazon::canonical;
-use amazonpay2::server::amazon::types::Buyer;
-use amazonpay2::server::amazon::{AmazonError, AmazonPayClient, Retry};
+use amazonpay2::amazon::canonical;
+use amazonpay2::amazon::keys::ShopKey;
+use amazonpay2::amazon::signature::string_to_sign;
+use amazonpay2::amazon::types::Buyer;
+use amazonpay2::core::signer::ButtonSigner;
+use amazonpay2::core::{AmazonError, AmazonPayClient, Retry};
 use amazonpay2::server::config::AmazonAccount;
-use amazonpay2::server::keys::ShopKey;
-use amazonpay2::server::signing::{ButtonSigner, string_to_sign};
 use amazonpay2::simulator::{RegisteredKey, SignatureProblem, TEST_BUYERS};
 use common::sim::{SHOP, Serving, SimSocket, TEST_KEY_PEM, account, advance_clock, post_control, serve};
 
@@ -95,9 +96,7 @@ impl Signer {
             Alg::V2 => self.shop.sign(to_sign.as_bytes()).unwrap(),
             Alg::V1 => {
                 let hashed = Sha256::digest(to_sign.as_bytes());
-                self.private
-                    .sign_with_rng(&mut rand::rngs::OsRng, Pss::new_with_salt::<Sha256>(20), &hashed)
-                    .unwrap()
+                self.private.sign_with_rng(&mut rand::rngs::OsRng, Pss::new_with_salt::<Sha256>(20), &hashed).unwrap()
             }
         };
         BASE64.encode(signature)
@@ -225,9 +224,8 @@ impl Sim {
             "signInScopes": SCOPES,
         })
         .to_string();
-        let signature = ButtonSigner::new(ours().shop.clone(), self.account.public_key_id.clone())
-            .sign_uncached(&payload)
-            .unwrap();
+        let signature =
+            ButtonSigner::new(ours().shop.clone(), self.account.public_key_id.clone()).sign_uncached(&payload).unwrap();
         let environment = if self.account.sandbox { "SANDBOX" } else { "LIVE" };
         let page = self
             .http
@@ -424,12 +422,8 @@ impl HandRequest {
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         Answer { status, content_type, text: response.text().await.unwrap() }
     }
 }
@@ -834,11 +828,7 @@ async fn an_error_without_amazons_envelope_is_rejected_with_its_status_and_text(
     task.abort();
     assert_eq!(
         result,
-        Err(AmazonError::Rejected {
-            status: 403,
-            reason_code: "Unknown".into(),
-            message: "Forbidden by proxy".into()
-        })
+        Err(AmazonError::Rejected { status: 403, reason_code: "Unknown".into(), message: "Forbidden by proxy".into() })
     );
 }
 
@@ -854,8 +844,7 @@ async fn a_retried_post_keeps_one_idempotency_key() {
     assert_rejected(result, 404, "ResourceNotFound");
     let seen = sim.api_requests();
     assert_eq!(seen.iter().map(|s| s.status).collect::<Vec<_>>(), [503, 503, 404]);
-    let keys: Vec<&str> =
-        seen.iter().map(|s| s.headers["x-amz-pay-idempotency-key"].to_str().unwrap()).collect();
+    let keys: Vec<&str> = seen.iter().map(|s| s.headers["x-amz-pay-idempotency-key"].to_str().unwrap()).collect();
     assert!(!keys[0].is_empty());
     assert!(keys.iter().all(|key| *key == keys[0]), "{keys:?}");
 }
@@ -988,12 +977,9 @@ async fn an_unsigned_date_is_refused() {
 #[tokio::test]
 async fn a_malformed_authorization_header_is_refused() {
     let sim = Sim::sandbox().await;
-    for malformed in [
-        "AMZN-PAY-RSASSA-PSS-V2 Signature",
-        "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=x, Signature=abc",
-        "Bearer abc",
-        "",
-    ] {
+    for malformed in
+        ["AMZN-PAY-RSASSA-PSS-V2 Signature", "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=x, Signature=abc", "Bearer abc", ""]
+    {
         let request = php_style(&sim, sdk_path(&sim.account, "buyers/x"), Alg::V2);
         let answer = send_tampered(&sim, request, |_, a| *a = Some(malformed.into())).await;
         assert_eq!(answer.status, 401, "{malformed:?}: {}", answer.text);

@@ -29,7 +29,11 @@ async fn load(browser: &Browser, url: &str, expects_button: bool) -> Load {
             .unwrap();
     } else {
         browser
-            .wait_for("performance.getEntriesByType('resource').some(e => e.name.includes('/buttons') && e.responseEnd > 0)", Duration::from_secs(10), "the API answer")
+            .wait_for(
+                "performance.getEntriesByType('resource').some(e => e.name.includes('/buttons') && e.responseEnd > 0)",
+                Duration::from_secs(10),
+                "the API answer",
+            )
             .await
             .unwrap();
     }

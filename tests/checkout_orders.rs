@@ -10,7 +10,7 @@
 //! order, is sent to Amazon's payment page (`amazonPayRedirectUrl`) and from there to the result
 //! return. What Amazon holds afterwards (checkout sessions, charge permissions, charges) is read
 //! with the shop's own signed API client. Subscriptions are charged by
-//! `amazonpay2::server::subscriptions::run`, the command the shop schedules, on the same data.
+//! `amazonpay2::core::subscriptions::run`, the command the shop schedules, on the same data.
 
 mod common;
 
@@ -21,13 +21,15 @@ use serde_json::{Value, json};
 use time::{Date, OffsetDateTime, UtcOffset};
 use url::Url;
 
-use amazonpay2::server::amazon::{AmazonPayClient, Retry};
+use amazonpay2::core::subscriptions::{self, Cycle};
+use amazonpay2::core::{AmazonPayClient, Retry};
+use amazonpay2::server;
 use amazonpay2::server::config::Config;
 use amazonpay2::server::store::Store;
-use amazonpay2::server::subscriptions::{self, Cycle};
-use amazonpay2::server;
 use amazonpay2::simulator::TEST_BUYERS;
-use common::sockets::{Answer, Browser, DataDir, RETRY, ShopServer, TwoOrigins, button_form, cookie_client, shop_client, simulator_control};
+use common::sockets::{
+    Answer, Browser, DataDir, RETRY, ShopServer, TwoOrigins, button_form, cookie_client, shop_client, simulator_control,
+};
 use common::text::{between, query_value};
 
 // ---------------------------------------------------------------------------------------------
@@ -180,7 +182,10 @@ impl World {
 
     /// What Amazon answers for `GET resource`.
     async fn amazon_get(&self, resource: &str) -> Value {
-        self.client.call::<Value>(Method::GET, resource, None::<&()>).await.unwrap_or_else(|e| panic!("{resource}: {e}"))
+        self.client
+            .call::<Value>(Method::GET, resource, None::<&()>)
+            .await
+            .unwrap_or_else(|e| panic!("{resource}: {e}"))
     }
 
     async fn checkout_session(&self, id: &str) -> Value {
@@ -576,7 +581,8 @@ async fn a_payment_method_changed_on_amazon_shows_in_the_review_and_is_the_one_c
     let browser = world.mug_shopper().await;
     let id = browser.to_confirmation(VISA).await;
     // 「お支払い方法の変更」 (amazon.Pay.bindChangeAction): Amazon's chooser, then back to review.
-    let chooser = format!("{}/checkout/initiate_auth?amazonCheckoutSessionId={id}&changeAction=changePayment", world.amazon);
+    let chooser =
+        format!("{}/checkout/initiate_auth?amazonCheckoutSessionId={id}&changeAction=changePayment", world.amazon);
     let html = browser.http.get(chooser).send().await.unwrap().text().await.unwrap();
     let flow = between(&html, "name=\"flow\" value=\"", "\"").expect("Amazon's chooser");
     let form = [("flow", flow.as_str()), ("card", JCB)];
@@ -684,7 +690,7 @@ async fn a_result_whose_completion_amazon_already_recorded_finishes_the_order() 
     let result = browser.place_and_pay().await;
     // Amazon completed the session, but its answer never reached the shop (a timeout, or a
     // second tab's request overtaking this one): the charge is authorized at Amazon.
-    let amount = amazonpay2::server::amazon::types::Money::yen(MUG_ORDER);
+    let amount = amazonpay2::amazon::types::Money::yen(MUG_ORDER);
     world.client.complete_checkout_session(&id, &amount).await.expect("Amazon completes");
     completed_order(&browser.arrive(&result).await, "order_placed");
     let orders = browser.orders().await;
@@ -729,10 +735,16 @@ async fn a_pending_authorization_ends_in_payment_pending_and_決済保留() {
     let number = completed_order(&browser.place_and_finish().await, "payment_pending");
     let orders = browser.orders().await;
     assert_eq!(orders.len(), 1);
-    assert_eq!((orders[0]["orderNumber"].as_str(), orders[0]["creditStatus"].as_str()), (Some(&*number), Some("決済保留")));
+    assert_eq!(
+        (orders[0]["orderNumber"].as_str(), orders[0]["creditStatus"].as_str()),
+        (Some(&*number), Some("決済保留"))
+    );
     assert_eq!(browser.cart().await["lines"], json!([]));
     let session = world.checkout_session(&id).await;
-    assert_eq!(world.charge(session["chargeId"].as_str().unwrap()).await["statusDetails"]["state"], "AuthorizationInitiated");
+    assert_eq!(
+        world.charge(session["chargeId"].as_str().unwrap()).await["statusDetails"]["state"],
+        "AuthorizationInitiated"
+    );
 }
 
 #[tokio::test]

@@ -8,12 +8,12 @@ mod common;
 
 use std::time::Duration;
 
+use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
 use serde_json::{Value, json};
 
-use amazonpay2::server::signing::string_to_sign;
+use amazonpay2::amazon::signature::string_to_sign;
 use common::page::{WAIT, api_status, desktop, signup_form};
 use common::shop::Shop;
 use common::webdriver::Browser;
@@ -90,7 +90,11 @@ async fn fill_cart(browser: &Browser, shop: &Shop) {
 /// The text of the page's widget notice, once shown.
 async fn notice(browser: &Browser) -> String {
     let value = browser
-        .wait_for("document.querySelector('.amazonpay2-notice') && document.querySelector('.amazonpay2-notice').textContent", WAIT, "a notice")
+        .wait_for(
+            "document.querySelector('.amazonpay2-notice') && document.querySelector('.amazonpay2-notice').textContent",
+            WAIT,
+            "a notice",
+        )
         .await
         .unwrap();
     value.as_str().unwrap_or_default().to_owned()
@@ -131,10 +135,7 @@ async fn settled_url(browser: &Browser) -> String {
 
 /// Finds an element the widget draws once its answer has come (waiting for it).
 async fn drawn(browser: &Browser, css: &str) -> common::webdriver::Element {
-    browser
-        .wait_for(&format!("document.querySelector({css:?})"), WAIT, &format!("{css} drawn"))
-        .await
-        .unwrap();
+    browser.wait_for(&format!("document.querySelector({css:?})"), WAIT, &format!("{css} drawn")).await.unwrap();
     browser.find(css).await.unwrap()
 }
 
@@ -143,13 +144,21 @@ async fn click_through_amazon(browser: &Browser, shop: &Shop) {
     let button = drawn(browser, ".amazonpay2-button").await;
     browser.click(&button).await.unwrap();
     browser
-        .wait_for(&format!("location.origin === '{}' && document.getElementById('continue')", shop.simulator), WAIT, "the simulator's page")
+        .wait_for(
+            &format!("location.origin === '{}' && document.getElementById('continue')", shop.simulator),
+            WAIT,
+            "the simulator's page",
+        )
         .await
         .unwrap();
     let proceed = browser.find("#continue").await.unwrap();
     browser.click(&proceed).await.unwrap();
     browser
-        .wait_for(&format!("location.origin === '{}' && document.readyState === 'complete'", shop.origin), WAIT, "back at the shop")
+        .wait_for(
+            &format!("location.origin === '{}' && document.readyState === 'complete'", shop.origin),
+            WAIT,
+            "back at the shop",
+        )
         .await
         .unwrap();
 }
@@ -159,11 +168,9 @@ async fn every_demo_page_shows_its_one_amazon_button() {
     let shop = Shop::start().await;
     let (_driver, browser) = desktop().await;
     fill_cart(&browser, &shop).await;
-    for (page, product_type) in [
-        ("/", "SignIn"),
-        ("/shopping/login.html", "PayAndShip"),
-        ("/demo/duplicates.html", "PayAndShip"),
-    ] {
+    for (page, product_type) in
+        [("/", "SignIn"), ("/shopping/login.html", "PayAndShip"), ("/demo/duplicates.html", "PayAndShip")]
+    {
         browser.goto(&shop.url(page)).await.unwrap();
         let renders = expect_renders(&browser, 1).await;
         assert_eq!(renders[0]["options"]["productType"], product_type, "{page}");
@@ -258,13 +265,27 @@ async fn amazon_sign_in_prefills_sign_up_links_and_logs_in_again() {
         .unwrap();
     assert_eq!(
         filled,
-        json!(["山田", "太郎", "", "taro.yamada@example.jp", "153-0064", "東京都", "目黒区下目黒1-8-1", "アルコタワー 5F", "0312345678"])
+        json!([
+            "山田",
+            "太郎",
+            "",
+            "taro.yamada@example.jp",
+            "153-0064",
+            "東京都",
+            "目黒区下目黒1-8-1",
+            "アルコタワー 5F",
+            "0312345678"
+        ])
     );
     // The shopper adds the furigana and a password: the member is created, linked, logged in.
-    submit_form(&browser, "signup", json!({"familyKana": "ヤマダ", "givenKana": "タロウ", "password": "password123"})).await;
+    submit_form(&browser, "signup", json!({"familyKana": "ヤマダ", "givenKana": "タロウ", "password": "password123"}))
+        .await;
     assert_eq!(settled_url(&browser).await, shop.url("/"));
     assert!(notice(&browser).await.contains("連携しました"));
-    browser.wait_for("document.querySelector('[data-member-name]').textContent.includes('山田 太郎')", WAIT, "logged in").await.unwrap();
+    browser
+        .wait_for("document.querySelector('[data-member-name]').textContent.includes('山田 太郎')", WAIT, "logged in")
+        .await
+        .unwrap();
 
     // Log out, sign in with Amazon again: logged in, back on the page they came from.
     log_out(&browser).await;
@@ -274,7 +295,10 @@ async fn amazon_sign_in_prefills_sign_up_links_and_logs_in_again() {
     click_through_amazon(&browser, &shop).await;
     assert_eq!(settled_url(&browser).await, shop.url("/"), "back where they were before the login page");
     assert_eq!(notice(&browser).await, "Amazon アカウントでログインしました。");
-    browser.wait_for("document.querySelector('[data-member-name]').textContent.includes('山田 太郎')", WAIT, "logged in").await.unwrap();
+    browser
+        .wait_for("document.querySelector('[data-member-name]').textContent.includes('山田 太郎')", WAIT, "logged in")
+        .await
+        .unwrap();
     assert!(uncaught(&browser).await.is_empty());
     browser.quit().await.unwrap();
     shop.stop().await;
@@ -326,11 +350,15 @@ async fn a_token_amazon_refuses_and_a_replayed_return_are_explained() {
     let (_driver, browser) = desktop().await;
     browser.goto(&shop.url("/")).await.unwrap();
     let renders = expect_renders(&browser, 1).await;
-    let payload: Value = serde_json::from_str(renders[0]["options"]["signInConfig"]["payloadJSON"].as_str().unwrap()).unwrap();
+    let payload: Value =
+        serde_json::from_str(renders[0]["options"]["signInConfig"]["payloadJSON"].as_str().unwrap()).unwrap();
     // This browser's own state, but a buyer token Amazon never issued (or one expired or used).
     let url = format!("{}&buyerToken=never-issued", payload["signInReturnUrl"].as_str().unwrap());
     browser.goto(&url).await.unwrap();
-    assert_eq!(notice(&browser).await, "Amazon でのサインインの有効期限が切れたか、既に使われています。もう一度お試しください。");
+    assert_eq!(
+        notice(&browser).await,
+        "Amazon でのサインインの有効期限が切れたか、既に使われています。もう一度お試しください。"
+    );
     // The state worked once: the same return again is refused as a replay.
     browser.goto(&url).await.unwrap();
     assert!(notice(&browser).await.contains("受け付けられませんでした"));
@@ -376,7 +404,11 @@ async fn the_simulator_refuses_a_tampered_payload_as_amazon_does() {
         .await
         .unwrap();
     let code = browser
-        .wait_for("document.getElementById('error-code') && document.getElementById('error-code').textContent", WAIT, "Amazon's error page")
+        .wait_for(
+            "document.getElementById('error-code') && document.getElementById('error-code').textContent",
+            WAIT,
+            "Amazon's error page",
+        )
         .await
         .unwrap();
     assert_eq!(code, "InvalidSignatureError");
@@ -396,7 +428,10 @@ async fn hidden_duplicates_late_blocks_and_a_second_tag_keep_one_button() {
     // The second script tag did nothing: one claim per block, one request.
     assert_eq!(requests(&browser, "/api/amazonpay2/buttons").await, 1);
     // Debug diagnostics explain the losers and the bad attributes.
-    let notes = browser.execute("return [...document.querySelectorAll('.amazonpay2-debug')].map(e => e.textContent)", vec![]).await.unwrap();
+    let notes = browser
+        .execute("return [...document.querySelectorAll('.amazonpay2-debug')].map(e => e.textContent)", vec![])
+        .await
+        .unwrap();
     let notes = notes.to_string();
     assert!(notes.contains("#checkout-pc"), "{notes}");
     assert!(notes.contains("data-amazonpay=\\\"chekout\\\""), "{notes}");
@@ -411,7 +446,10 @@ async fn hidden_duplicates_late_blocks_and_a_second_tag_keep_one_button() {
     // A cart drawer adds a block later: claimed, and the rule still holds.
     let open = browser.find("#open-drawer").await.unwrap();
     browser.click(&open).await.unwrap();
-    browser.wait_for("document.querySelector('#checkout-drawer[data-amazonpay2-block]')", WAIT, "the late block claimed").await.unwrap();
+    browser
+        .wait_for("document.querySelector('#checkout-drawer[data-amazonpay2-block]')", WAIT, "the late block claimed")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(drawn_buttons(&browser).await, 1);
     assert_eq!(requests(&browser, "/api/amazonpay2/buttons").await, 1, "its answer was already known");

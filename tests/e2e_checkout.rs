@@ -21,7 +21,11 @@ async fn sign_up(browser: &Browser, email: &str) {
 async fn cart_button(browser: &Browser, shop: &Shop) -> Value {
     browser.goto(&shop.url("/shopping/cart.html")).await.unwrap();
     browser
-        .wait_for("window.amazon && amazon.Pay._simulator && amazon.Pay._simulator.renders.length", WAIT, "the checkout button")
+        .wait_for(
+            "window.amazon && amazon.Pay._simulator && amazon.Pay._simulator.renders.length",
+            WAIT,
+            "the checkout button",
+        )
         .await
         .unwrap();
     browser.execute("return amazon.Pay._simulator.renders[0].options", vec![]).await.unwrap()
@@ -44,13 +48,23 @@ async fn choose_on_amazon(browser: &Browser, shop: &Shop, card: &str) {
     let button = browser.find(".amazonpay2-button").await.unwrap();
     browser.click(&button).await.unwrap();
     browser
-        .wait_for(&format!("location.origin === '{}' && document.getElementById('continue')", shop.simulator), WAIT, "Amazon's page")
+        .wait_for(
+            &format!("location.origin === '{}' && document.getElementById('continue')", shop.simulator),
+            WAIT,
+            "Amazon's page",
+        )
         .await
         .unwrap();
-    browser.execute(&format!("document.querySelector('input[name=card][value={card}]').click()"), vec![]).await.unwrap();
+    browser
+        .execute(&format!("document.querySelector('input[name=card][value={card}]').click()"), vec![])
+        .await
+        .unwrap();
     let proceed = browser.find("#continue").await.unwrap();
     browser.click(&proceed).await.unwrap();
-    browser.wait_for(&format!("location.href === '{}'", shop.url("/shopping/confirm.html")), WAIT, "the confirmation page").await.unwrap();
+    browser
+        .wait_for(&format!("location.href === '{}'", shop.url("/shopping/confirm.html")), WAIT, "the confirmation page")
+        .await
+        .unwrap();
 }
 
 /// Places the order on the confirmation page and waits for the page after Amazon.
@@ -89,17 +103,25 @@ async fn a_one_time_purchase_becomes_an_authorized_order() {
     let options = cart_button(&browser, &shop).await;
     assert_eq!(options["productType"], "PayAndShip");
     assert_eq!(options["estimatedOrderAmount"], json!({"amount": "6380", "currencyCode": "JPY"}));
-    let payload: Value = serde_json::from_str(options["createCheckoutSessionConfig"]["payloadJSON"].as_str().unwrap()).unwrap();
+    let payload: Value =
+        serde_json::from_str(options["createCheckoutSessionConfig"]["payloadJSON"].as_str().unwrap()).unwrap();
     assert_eq!(payload["chargePermissionType"], "OneTime");
 
     choose_on_amazon(&browser, &shop, "visa").await;
     let review = browser
-        .wait_for("document.querySelector('.amazonpay2-review') && document.querySelector('.amazonpay2-review').textContent", WAIT, "the review block")
+        .wait_for(
+            "document.querySelector('.amazonpay2-review') && document.querySelector('.amazonpay2-review').textContent",
+            WAIT,
+            "the review block",
+        )
         .await
         .unwrap();
     let review = review.as_str().unwrap();
     assert!(review.contains("東京都目黒区下目黒1-8-1") && review.contains("Visa ****1111"), "{review}");
-    assert_eq!(browser.execute("return document.querySelectorAll('.amazonpay2-change').length", vec![]).await.unwrap(), 2);
+    assert_eq!(
+        browser.execute("return document.querySelectorAll('.amazonpay2-change').length", vec![]).await.unwrap(),
+        2
+    );
     // Editing the address in the shop warns about the marketplace guarantee.
     let edit = browser.find("[data-edit-address]").await.unwrap();
     browser.click(&edit).await.unwrap();
@@ -128,7 +150,11 @@ async fn a_declined_card_makes_no_order_and_says_so() {
     let url = place_order(&browser, &shop).await;
     assert!(url.starts_with(&shop.url("/shopping/cart.html")), "{url}");
     let notice = browser
-        .wait_for("document.querySelector('.amazonpay2-notice') && document.querySelector('.amazonpay2-notice').textContent", WAIT, "the notice")
+        .wait_for(
+            "document.querySelector('.amazonpay2-notice') && document.querySelector('.amazonpay2-notice').textContent",
+            WAIT,
+            "the notice",
+        )
         .await
         .unwrap();
     assert!(notice.as_str().unwrap().contains("承認されませんでした"), "{notice}");
@@ -157,9 +183,13 @@ async fn carts_amazon_pay_cannot_serve_say_why_instead_of_a_button() {
     api(&browser, "demo/cart", json!({"shippingMethodId": 1})).await;
     let options = cart_button(&browser, &shop).await;
     assert_eq!(options["estimatedOrderAmount"]["amount"], "100000");
-    let payload: Value = serde_json::from_str(options["createCheckoutSessionConfig"]["payloadJSON"].as_str().unwrap()).unwrap();
+    let payload: Value =
+        serde_json::from_str(options["createCheckoutSessionConfig"]["payloadJSON"].as_str().unwrap()).unwrap();
     assert_eq!(payload["chargePermissionType"], "Recurring");
-    assert_eq!(payload["recurringMetadata"], json!({"frequency": {"unit": "Month", "value": "1"}, "amount": {"amount": "100000", "currencyCode": "JPY"}}));
+    assert_eq!(
+        payload["recurringMetadata"],
+        json!({"frequency": {"unit": "Month", "value": "1"}, "amount": {"amount": "100000", "currencyCode": "JPY"}})
+    );
     // … and more is refused before Amazon is ever asked (クール便: 100,220 a month).
     api(&browser, "demo/cart", json!({"shippingMethodId": 4})).await;
     assert!(cart_message(&browser, &shop).await.contains("100,000 円まで"));
@@ -189,12 +219,13 @@ async fn a_subscription_starts_and_its_next_cycles_are_charged_by_the_command() 
     // The next cycle, run as the shop would schedule it: a new order, authorized.
     let state = shop.command_state();
     let subscription = state.store.due_subscriptions("9999-12-31").unwrap().remove(0);
-    let day = time::Date::parse(&subscription.next_cycle, time::macros::format_description!("[year]-[month]-[day]")).unwrap();
-    let cycles = amazonpay2::server::subscriptions::run(&state, day).await.unwrap();
+    let day =
+        time::Date::parse(&subscription.next_cycle, time::macros::format_description!("[year]-[month]-[day]")).unwrap();
+    let cycles = amazonpay2::core::subscriptions::run(&state, day).await.unwrap();
     assert_eq!(cycles.len(), 1);
     assert_eq!(cycles[0].status, "authorized");
     // Running it again the same day charges nothing twice.
-    assert!(amazonpay2::server::subscriptions::run(&state, day).await.unwrap().is_empty());
+    assert!(amazonpay2::core::subscriptions::run(&state, day).await.unwrap().is_empty());
     let orders = my_orders(&browser, &shop).await;
     assert_eq!(orders.matches("仮売上").count(), 2, "{orders}");
     browser.quit().await.unwrap();

@@ -18,11 +18,13 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use url::Url;
 
+use amazonpay2::amazon::keys::ShopKey;
 use amazonpay2::server::config::Config;
-use amazonpay2::server::keys::ShopKey;
 use amazonpay2::server::store::Store;
 use common::sim::TEST_KEY_PEM;
-use common::sockets::{Answer, Browser, DataDir, RETRY, ShopServer, TwoOrigins, button_form, cookie_client, simulator_control};
+use common::sockets::{
+    Answer, Browser, DataDir, RETRY, ShopServer, TwoOrigins, button_form, cookie_client, simulator_control,
+};
 use common::text::between;
 
 // ---------------------------------------------------------------------------------------------
@@ -46,7 +48,16 @@ fn expected_prefill(buyer: usize) -> Value {
     let [family, given, email, postal, prefecture, line1, line2, phone] = [
         ["山田", "太郎", TARO_EMAIL, "153-0064", "東京都", "目黒区下目黒1-8-1", "アルコタワー 5F", "0312345678"],
         ["佐藤", "花子", "hanako.sato@example.jp", "530-0001", "大阪府", "大阪市北区梅田3-1-1", "", "0612345678"],
-        ["鈴木", "一郎", "ichiro.suzuki@example.jp", "060-0001", "北海道", "札幌市中央区北一条西2-1", "時計台ビル 3F", "0111234567"],
+        [
+            "鈴木",
+            "一郎",
+            "ichiro.suzuki@example.jp",
+            "060-0001",
+            "北海道",
+            "札幌市中央区北一条西2-1",
+            "時計台ビル 3F",
+            "0111234567",
+        ],
     ][buyer];
     json!({
         "familyName": family, "givenName": given, "email": email, "postalCode": postal,
@@ -106,14 +117,7 @@ impl World {
             })
             .await;
         let server = ShopServer::start(&config, &key, shop_listener);
-        Self {
-            shop,
-            amazon,
-            config,
-            key,
-            server: Some(server),
-            _data: data,
-        }
+        Self { shop, amazon, config, key, server: Some(server), _data: data }
     }
 
     /// Stops the shop server and starts a new one on the same address and data folder.

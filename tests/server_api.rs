@@ -12,21 +12,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use http_body_util::BodyExt;
-use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use url::Url;
 
-use amazonpay2::server::amazon::{AmazonPayClient, Retry};
+use amazonpay2::amazon::keys::ShopKey;
+use amazonpay2::amazon::signature::string_to_sign;
+use amazonpay2::core::{AmazonPayClient, Retry};
 use amazonpay2::server::config::Config;
-use amazonpay2::server::keys::ShopKey;
-use amazonpay2::server::signing::string_to_sign;
 use amazonpay2::server::store::Store;
 use amazonpay2::server::{AppState, app};
 
@@ -101,15 +101,11 @@ impl Dirs {
 
     /// The folder settings every shop gets, before its own.
     fn vars(&self) -> Vec<(String, String)> {
-        [
-            ("AMAZONPAY2_WWW", self.www()),
-            ("AMAZONPAY2_WIDGET", self.widget()),
-            ("AMAZONPAY2_DATA", self.data()),
-        ]
-        .into_iter()
-        .map(|(name, path)| (name.to_owned(), path.display().to_string()))
-        .chain([("AMAZONPAY2_API_BASE".to_owned(), dead_amazon().to_owned())])
-        .collect()
+        [("AMAZONPAY2_WWW", self.www()), ("AMAZONPAY2_WIDGET", self.widget()), ("AMAZONPAY2_DATA", self.data())]
+            .into_iter()
+            .map(|(name, path)| (name.to_owned(), path.display().to_string()))
+            .chain([("AMAZONPAY2_API_BASE".to_owned(), dead_amazon().to_owned())])
+            .collect()
     }
 }
 
@@ -365,10 +361,9 @@ impl Browser<'_> {
             builder = builder.header(CSRF_HEADER, csrf);
         }
         match json {
-            Some(json) => builder
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(json.to_string()))
-                .unwrap(),
+            Some(json) => {
+                builder.header(header::CONTENT_TYPE, "application/json").body(Body::from(json.to_string())).unwrap()
+            }
             None => builder.body(Body::empty()).unwrap(),
         }
     }
@@ -556,9 +551,7 @@ fn assert_signature_verifies(config: &Value, key: &ShopKey) {
 /// Every string in `value` that is, or is named as, a URL.
 fn urls_in(value: &Value, key: &str, out: &mut Vec<String>) {
     match value {
-        Value::String(s)
-            if s.contains("://") || s.starts_with('/') || key.to_ascii_lowercase().ends_with("url") =>
-        {
+        Value::String(s) if s.contains("://") || s.starts_with('/') || key.to_ascii_lowercase().ends_with("url") => {
             out.push(s.clone());
         }
         Value::Array(items) => items.iter().for_each(|item| urls_in(item, key, out)),
@@ -656,10 +649,7 @@ async fn payloads_carry_the_store_id_scopes_and_return_urls_amazon_needs() {
     let sign_in: Value = serde_json::from_str(payload_of(&views, 1)).unwrap();
     let store_id = "amzn1.application-oa2-client.craftcartdemo00000000000000000";
     assert_eq!(checkout["storeId"], store_id);
-    assert_eq!(
-        checkout["webCheckoutDetails"]["checkoutReviewReturnUrl"],
-        format!("{DEMO_ORIGIN}{CHECKOUT_REVIEW}")
-    );
+    assert_eq!(checkout["webCheckoutDetails"]["checkoutReviewReturnUrl"], format!("{DEMO_ORIGIN}{CHECKOUT_REVIEW}"));
     assert!(checkout["scopes"].as_array().is_some_and(|s| !s.is_empty()));
     assert_eq!(sign_in["storeId"], store_id);
     assert!(sign_in["signInScopes"].as_array().is_some_and(|s| !s.is_empty()));
@@ -671,8 +661,7 @@ async fn payloads_carry_the_store_id_scopes_and_return_urls_amazon_needs() {
 #[tokio::test]
 async fn options_echo_placement_and_color_and_carry_amazons_fixed_fields() {
     let shop = Shop::demo();
-    let specs =
-        [("checkout", "Product", "DarkGray"), ("login", "Checkout", "LightGray"), ("login", "Home", "Gold")];
+    let specs = [("checkout", "Product", "DarkGray"), ("login", "Checkout", "LightGray"), ("login", "Home", "Gold")];
     let views = shop.shopper().await.buttons(&specs).await.views();
     for ((_, placement, color), view) in specs.iter().zip(&views) {
         let options = &view["options"];
@@ -770,11 +759,7 @@ async fn the_session_endpoint_reports_the_member_and_a_csrf_token() {
     let guest = browser.get("/api/amazonpay2/session").await;
     assert_eq!(guest.json()["member"], json!({ "state": "guest" }));
     let token = guest.json()["csrfToken"].as_str().unwrap().to_owned();
-    assert_eq!(
-        browser.buttons(EVERY_KIND).await.json()["csrfToken"],
-        token.as_str(),
-        "one token per session"
-    );
+    assert_eq!(browser.buttons(EVERY_KIND).await.json()["csrfToken"], token.as_str(), "one token per session");
     browser.become_member(true).await;
     let member = browser.get("/api/amazonpay2/session").await.json();
     assert_eq!(member["member"]["state"], "member");
@@ -784,9 +769,8 @@ async fn the_session_endpoint_reports_the_member_and_a_csrf_token() {
 #[tokio::test]
 async fn the_session_endpoint_refuses_a_foreign_origin() {
     let shop = Shop::demo();
-    let request = request(Method::GET, "/api/amazonpay2/session")
-        .header(header::ORIGIN, FOREIGN_ORIGIN)
-        .body(Body::empty());
+    let request =
+        request(Method::GET, "/api/amazonpay2/session").header(header::ORIGIN, FOREIGN_ORIGIN).body(Body::empty());
     assert_eq!(shop.send(request.unwrap()).await.api_error(403), "origin_not_allowed");
 }
 
@@ -916,12 +900,8 @@ async fn sign_in_and_checkout_returns_with_mangled_queries_still_redirect() {
     let shop = Shop::demo();
     let mut browser = shop.browser();
     browser.sign_in_state().await;
-    let mangled = [
-        "state=%FF%FE&intent=login&buyerToken=%C3%28",
-        "intent=login&intent=link&state=a&state=b",
-        "%%%",
-        "&&==&",
-    ];
+    let mangled =
+        ["state=%FF%FE&intent=login&buyerToken=%C3%28", "intent=login&intent=link&state=a&state=b", "%%%", "&&==&"];
     for query in mangled {
         let reply = browser.get(&format!("{SIGNIN_RETURN}?{query}")).await;
         reply.assert_notice("/", "return_refused");
@@ -934,8 +914,16 @@ async fn sign_in_and_checkout_returns_with_mangled_queries_still_redirect() {
 async fn a_sign_up_missing_a_required_field_is_refused() {
     let shop = Shop::demo();
     let required = [
-        "email", "password", "familyName", "givenName", "familyKana", "givenKana", "postalCode", "prefecture",
-        "address1", "phone",
+        "email",
+        "password",
+        "familyName",
+        "givenName",
+        "familyKana",
+        "givenKana",
+        "postalCode",
+        "prefecture",
+        "address1",
+        "phone",
     ];
     for field in required {
         let form = with_field(sign_up_form("missing@example.jp"), field, Value::Null);
@@ -1377,8 +1365,7 @@ async fn malformed_json_is_refused() {
 #[tokio::test]
 async fn a_body_that_is_not_json_is_refused_with_415() {
     let body = buttons_body(EVERY_KIND).to_string();
-    for content_type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
-    {
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
         assert_eq!(buttons_refusal(body.clone(), content_type, 415).await, "unsupported_media_type");
     }
     let shop = Shop::demo();
@@ -1395,18 +1382,14 @@ async fn a_smuggled_top_level_payload_or_return_url_is_refused() {
         r#""signInReturnUrl":"https://evil.example/""#,
         r#""estimatedOrderAmount":{"amount":"1","currencyCode":"JPY"}"#,
     ] {
-        assert_eq!(
-            buttons_json_refusal(&format!(r#"{{"blocks":[{block}],{extra}}}"#)).await,
-            "invalid_request"
-        );
+        assert_eq!(buttons_json_refusal(&format!(r#"{{"blocks":[{block}],{extra}}}"#)).await, "invalid_request");
     }
 }
 
 #[tokio::test]
 async fn an_unknown_block_field_is_refused() {
     for extra in [r#""returnUrl":"https://evil.example/""#, r#""payloadJSON":"{}""#, r#""signature":"x""#] {
-        let body =
-            format!(r#"{{"blocks":[{{"kind":"login","placement":"Other","buttonColor":"Gold",{extra}}}]}}"#);
+        let body = format!(r#"{{"blocks":[{{"kind":"login","placement":"Other","buttonColor":"Gold",{extra}}}]}}"#);
         assert_eq!(buttons_json_refusal(&body).await, "invalid_request");
     }
 }
@@ -1422,11 +1405,7 @@ async fn unknown_kinds_placements_and_colors_are_refused() {
         ("checkout", "Cart", "<script>alert(1)</script>"),
         ("", "Cart", "Gold"),
     ] {
-        assert_eq!(
-            buttons_json_refusal(&buttons_body(&[spec]).to_string()).await,
-            "invalid_request",
-            "{spec:?}"
-        );
+        assert_eq!(buttons_json_refusal(&buttons_body(&[spec]).to_string()).await, "invalid_request", "{spec:?}");
     }
 }
 
@@ -1462,8 +1441,7 @@ async fn the_block_limit_is_answered_and_one_more_refused() {
 #[tokio::test]
 async fn a_body_over_16_kib_is_refused_with_413() {
     let padding = " ".repeat(16 * 1024);
-    let body =
-        format!(r#"{{"blocks":[{{"kind":"login","placement":"Other","buttonColor":"Gold"}}]{padding}}}"#);
+    let body = format!(r#"{{"blocks":[{{"kind":"login","placement":"Other","buttonColor":"Gold"}}]{padding}}}"#);
     assert_eq!(buttons_refusal(body, "application/json", 413).await, "payload_too_large");
     let many = buttons_body(&[("checkout", "Checkout", "LightGray"); 400]).to_string();
     assert!(many.len() > 16 * 1024);
@@ -1678,8 +1656,7 @@ async fn sign_in_return_refuses_a_missing_or_hostile_buyer_token() {
     let shop = Shop::demo();
     let mut browser = shop.browser();
     let long = "a".repeat(5000);
-    for token in
-        [None, Some(""), Some("<script>alert(1)</script>"), Some(long.as_str()), Some("a b"), Some("tok\"en")]
+    for token in [None, Some(""), Some("<script>alert(1)</script>"), Some(long.as_str()), Some("a b"), Some("tok\"en")]
     {
         // Each try spends the state, so each takes the session's current one.
         let state = browser.sign_in_state().await;
@@ -1879,14 +1856,8 @@ async fn the_widget_files_can_be_fetched_by_the_shop_origin() {
 #[tokio::test]
 async fn the_api_answers_carry_nosniff() {
     let shop = Shop::demo();
-    assert_eq!(
-        shop.browser().buttons(EVERY_KIND).await.header(header::X_CONTENT_TYPE_OPTIONS),
-        Some("nosniff")
-    );
-    assert_eq!(
-        shop.get("/api/amazonpay2/nope").await.header(header::X_CONTENT_TYPE_OPTIONS),
-        Some("nosniff")
-    );
+    assert_eq!(shop.browser().buttons(EVERY_KIND).await.header(header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"));
+    assert_eq!(shop.get("/api/amazonpay2/nope").await.header(header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"));
 }
 
 /// Asserts that none of `paths` reveals the secret beside the folders or the private key.
@@ -1960,7 +1931,9 @@ async fn the_private_key_is_not_served_even_when_it_lies_under_www() {
         vars.retain(|(name, _)| *name != setting);
         vars.push((setting, &value));
         // Either answer is right: refuse to start, or never serve the key.
-        let Ok(config) = config_for(&dirs, &vars) else { continue };
+        let Ok(config) = config_for(&dirs, &vars) else {
+            continue;
+        };
         let shop = Shop::from_config(config, dirs);
         assert_not_served(&shop, &[&format!("/{key_file}")]).await;
     }
@@ -2018,10 +1991,9 @@ async fn preflight(shop: &Shop, origin: &str, method: &str, path: &str, headers:
 #[tokio::test]
 async fn a_preflight_from_the_shop_origin_is_allowed_with_credentials() {
     let shop = Shop::production();
-    for (method, path, headers) in [
-        ("POST", "/api/amazonpay2/buttons", "content-type"),
-        ("DELETE", "/api/amazonpay2/link", "x-amazonpay2-csrf"),
-    ] {
+    for (method, path, headers) in
+        [("POST", "/api/amazonpay2/buttons", "content-type"), ("DELETE", "/api/amazonpay2/link", "x-amazonpay2-csrf")]
+    {
         let reply = preflight(&shop, PRODUCTION_ORIGIN, method, path, headers).await;
         assert!(reply.status.is_success(), "{path}: {}", reply.status);
         assert_eq!(reply.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), Some(PRODUCTION_ORIGIN));

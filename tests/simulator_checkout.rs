@@ -18,11 +18,12 @@ use time::macros::format_description;
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
 use url::Url;
 
-use amazonpay2::server::amazon::canonical;
-use amazonpay2::server::amazon::types::Money;
-use amazonpay2::server::amazon::{AmazonError, AmazonPayClient, Retry};
-use amazonpay2::server::keys::ShopKey;
-use amazonpay2::server::signing::{ButtonSigner, string_to_sign};
+use amazonpay2::amazon::canonical;
+use amazonpay2::amazon::keys::ShopKey;
+use amazonpay2::amazon::signature::string_to_sign;
+use amazonpay2::amazon::types::Money;
+use amazonpay2::core::signer::ButtonSigner;
+use amazonpay2::core::{AmazonError, AmazonPayClient, Retry};
 use amazonpay2::simulator::TEST_BUYERS;
 use common::sim::{Serving, SimSocket, account, advance_clock, post_control, shop_key};
 use common::text::{between, query_value};
@@ -37,8 +38,7 @@ const KEY_ID: &str = "SANDBOX-AMAZONPAY2CHECKOUTTESTKEY";
 const ALGORITHM: &str = "AMZN-PAY-RSASSA-PSS-V2";
 const REVIEW: &str = "https://shop.example/api/amazonpay2/checkout/review?cart=c1";
 const RESULT: &str = "https://shop.example/api/amazonpay2/checkout/result";
-const PERIODIC_MESSAGE: &str =
-    "You've exceeded the monthly limit for the Charge Permission and must wait until the next month to charge this buyer.";
+const PERIODIC_MESSAGE: &str = "You've exceeded the monthly limit for the Charge Permission and must wait until the next month to charge this buyer.";
 const DAY: u64 = 24 * 60 * 60;
 
 const VISA: &str = "visa";
@@ -136,11 +136,12 @@ impl Sim {
     async fn start_with(public_origin: Option<&str>) -> Sim {
         let key = shop_key();
         let account = account(MERCHANT_ID, STORE_ID, KEY_ID, true);
-        let SimSocket { base, account, http, task } = SimSocket::start(account, &key, |simulator| match public_origin {
-            Some(origin) => simulator.with_public_origin(origin).router(),
-            None => simulator.router(),
-        })
-        .await;
+        let SimSocket { base, account, http, task } =
+            SimSocket::start(account, &key, |simulator| match public_origin {
+                Some(origin) => simulator.with_public_origin(origin).router(),
+                None => simulator.router(),
+            })
+            .await;
         let fast = Retry {
             attempts: 2,
             first_delay: std::time::Duration::from_millis(5),
@@ -299,8 +300,12 @@ impl Sim {
         let canonical =
             canonical::canonical_request(method.as_str(), path, "", &headers, &canonical::sha256_hex(body.as_bytes()));
         let signature = self.key.sign(string_to_sign(ALGORITHM, &canonical).as_bytes()).unwrap();
-        let authorization =
-            canonical::authorization(ALGORITHM, KEY_ID, &canonical::signed_headers(&headers), &BASE64.encode(signature));
+        let authorization = canonical::authorization(
+            ALGORITHM,
+            KEY_ID,
+            &canonical::signed_headers(&headers),
+            &BASE64.encode(signature),
+        );
         let mut request = self.http.request(method, self.url(path)).header("authorization", authorization);
         for (name, value) in &headers {
             request = request.header(name, value);
@@ -569,7 +574,11 @@ async fn a_declining_card_cancels_the_session() {
         assert!(session["statusDetails"]["reasonDescription"].as_str().unwrap().contains(cause), "{session}");
         assert_eq!(session["shippingAddress"], Value::Null);
         assert_rejected(sim.complete(&id, "2750").await, 422, "InvalidCheckoutSessionStatus");
-        assert_rejected(sim.update(&id, &ready("Authorize", "2750", pending)).await, 422, "InvalidCheckoutSessionStatus");
+        assert_rejected(
+            sim.update(&id, &ready("Authorize", "2750", pending)).await,
+            422,
+            "InvalidCheckoutSessionStatus",
+        );
         // Back at amazonPayRedirectUrl: nothing more to pay.
         let again = sim.http.get(sim.url(&format!("/checkout/process/{id}"))).send().await.unwrap();
         assert_eq!(sim.error_page(again).await, "InvalidCheckoutSessionStatus");
@@ -584,7 +593,8 @@ async fn a_pending_authorization_completes_with_202() {
     sim.pay(&id).await;
     assert_eq!(sim.session(&id).await["statusDetails"]["state"], "Open");
     let body = json!({ "chargeAmount": Money::yen(8800) });
-    let completed = sim.raw(Method::POST, &format!("/v2/checkoutSessions/{id}/complete"), Some(&body), Some("k1")).await;
+    let completed =
+        sim.raw(Method::POST, &format!("/v2/checkoutSessions/{id}/complete"), Some(&body), Some("k1")).await;
     assert_eq!(completed.status, 202, "{:?}", completed.body);
     assert_eq!(completed.body["statusDetails"]["state"], "Completed");
     let charge_id = completed.body["chargeId"].as_str().unwrap().to_owned();
@@ -698,7 +708,8 @@ async fn ten_million_yen_is_the_maximum() {
     let id = sim.checkout(VISA).await;
     let top = sim.update(&id, &ready("Authorize", "10000000", false)).await.unwrap();
     assert_eq!(top["paymentDetails"]["chargeAmount"]["amount"], "10000000");
-    let message = assert_rejected(sim.update(&id, &ready("Authorize", "10000001", false)).await, 400, "InvalidParameterValue");
+    let message =
+        assert_rejected(sim.update(&id, &ready("Authorize", "10000001", false)).await, 400, "InvalidParameterValue");
     assert!(message.contains("10,000,000"), "{message}");
     let session = sim.session(&id).await;
     assert_eq!(session["paymentDetails"]["chargeAmount"]["amount"], "10000000", "a refused update changes nothing");
@@ -828,7 +839,8 @@ async fn the_payment_page_lies_on_the_public_origin_when_one_is_set() {
 async fn the_buyer_changes_address_and_payment_through_initiate_auth() {
     let sim = Sim::start().await;
     let id = sim.checkout(VISA).await;
-    let change = |action: &str| sim.url(&format!("/checkout/initiate_auth?amazonCheckoutSessionId={id}&changeAction={action}"));
+    let change =
+        |action: &str| sim.url(&format!("/checkout/initiate_auth?amazonCheckoutSessionId={id}&changeAction={action}"));
 
     let page = sim.http.get(change("changeAddress")).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -845,7 +857,8 @@ async fn the_buyer_changes_address_and_payment_through_initiate_auth() {
     assert_eq!(session["shippingAddress"]["name"], TEST_BUYERS[2].name);
     assert_eq!(session["buyer"]["name"], TEST_BUYERS[0].name, "the account stays the same");
     // A flow is used once.
-    let replay = sim.http.post(sim.url("/checkout/continue")).form(&[("flow", flow.as_str()), ("address", "1")]).send().await;
+    let replay =
+        sim.http.post(sim.url("/checkout/continue")).form(&[("flow", flow.as_str()), ("address", "1")]).send().await;
     assert_eq!(sim.error_page(replay.unwrap()).await, "InvalidRequest");
 
     let page = sim.http.get(change("changePayment")).send().await.unwrap().text().await.unwrap();
@@ -906,7 +919,8 @@ async fn a_subscription_charges_each_cycle_within_the_monthly_cap() {
     assert_eq!(session["recurringMetadata"]["frequency"], json!({ "unit": "Month", "value": "1" }));
     assert_eq!(session["recurringMetadata"]["amount"], json!({ "amount": "30000", "currencyCode": "JPY" }));
     // A Recurring session over the monthly limit is refused at once.
-    let message = assert_rejected(sim.update(&id, &ready("Authorize", "100001", false)).await, 400, "PeriodicAmountExceeded");
+    let message =
+        assert_rejected(sim.update(&id, &ready("Authorize", "100001", false)).await, 400, "PeriodicAmountExceeded");
     assert_eq!(message, PERIODIC_MESSAGE);
 
     // The first month: the checkout's 30000, then 70000 more makes exactly the cap.
@@ -939,7 +953,8 @@ async fn a_subscription_charges_each_cycle_within_the_monthly_cap() {
     assert_rejected(sim.cycle(&permission_id, 100001).await, 400, "PeriodicAmountExceeded");
     let renewed = sim.cycle(&permission_id, 100000).await.unwrap();
     assert_eq!(renewed["statusDetails"]["state"], "Captured");
-    let created = OffsetDateTime::from_unix_timestamp(parse_timestamp(&renewed["creationTimestamp"]) + 9 * 3600).unwrap();
+    let created =
+        OffsetDateTime::from_unix_timestamp(parse_timestamp(&renewed["creationTimestamp"]) + 9 * 3600).unwrap();
     assert_eq!((created.day(), created.hour()), (1, 0), "charged on the 1st, just after midnight JST");
     assert_rejected(sim.cycle(&permission_id, 1).await, 400, "PeriodicAmountExceeded");
 }

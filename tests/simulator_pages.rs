@@ -20,9 +20,10 @@ use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use url::Url;
 
+use amazonpay2::amazon::keys::ShopKey;
+use amazonpay2::amazon::signature::string_to_sign;
+use amazonpay2::core::signer::ButtonSigner;
 use amazonpay2::server::config::Config;
-use amazonpay2::server::keys::ShopKey;
-use amazonpay2::server::signing::{ButtonSigner, string_to_sign};
 use amazonpay2::server::store::Store;
 use amazonpay2::server::{AppState, app};
 use amazonpay2::simulator::{Simulator, SimulatorConfig, TEST_BUYERS};
@@ -68,14 +69,12 @@ fn sign_v1(payload: &str) -> String {
     use base64::Engine;
     let private = RsaPrivateKey::from_pkcs8_pem(TEST_KEY_PEM).unwrap();
     let hashed = Sha256::digest(string_to_sign(V1, payload).as_bytes());
-    let signature =
-        private.sign_with_rng(&mut rand::rngs::OsRng, Pss::new_with_salt::<Sha256>(20), &hashed).unwrap();
+    let signature = private.sign_with_rng(&mut rand::rngs::OsRng, Pss::new_with_salt::<Sha256>(20), &hashed).unwrap();
     base64::engine::general_purpose::STANDARD.encode(signature)
 }
 
 fn sign_in_payload(return_url: &str) -> String {
-    json!({ "signInReturnUrl": return_url, "storeId": STORE_ID, "signInScopes": ["name", "email"] })
-        .to_string()
+    json!({ "signInReturnUrl": return_url, "storeId": STORE_ID, "signInScopes": ["name", "email"] }).to_string()
 }
 
 fn checkout_payload(review_url: &str) -> String {
@@ -497,10 +496,7 @@ async fn malformed_payload_json_is_refused() {
     let truncated = sign_in_payload(SIGNIN_RETURN)[..40].to_owned();
     for payload in [truncated.as_str(), "not json", "{\"storeId\":", "[]", "null"] {
         let code = amazon.refusal(&Button::signed("SignIn", payload.to_owned())).await;
-        assert!(
-            matches!(code.as_str(), "InvalidRequestFormat" | "InvalidParameterValue"),
-            "{payload}: {code}"
-        );
+        assert!(matches!(code.as_str(), "InvalidRequestFormat" | "InvalidParameterValue"), "{payload}: {code}");
     }
     let broken = Button::signed("SignIn", "{\"storeId\":".to_owned());
     assert_eq!(amazon.refusal(&broken).await, "InvalidRequestFormat");
@@ -510,16 +506,8 @@ async fn malformed_payload_json_is_refused() {
 async fn a_missing_field_is_refused() {
     let amazon = Amazon::new();
     for field in ["merchantId", "payloadJSON", "signature", "publicKeyId"] {
-        assert_eq!(
-            amazon.refusal(&Button::sign_in().without(field)).await,
-            "MissingParameterValue",
-            "{field}"
-        );
-        assert_eq!(
-            amazon.refusal(&Button::sign_in().with(field, "")).await,
-            "MissingParameterValue",
-            "{field}"
-        );
+        assert_eq!(amazon.refusal(&Button::sign_in().without(field)).await, "MissingParameterValue", "{field}");
+        assert_eq!(amazon.refusal(&Button::sign_in().with(field, "")).await, "MissingParameterValue", "{field}");
     }
 }
 
@@ -643,9 +631,7 @@ async fn signout_grants_cors_with_credentials_to_the_shop_origin_only() {
     assert_eq!(shop.status, StatusCode::OK);
     assert_eq!(shop.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), Some(SHOP));
     assert_eq!(shop.header(header::ACCESS_CONTROL_ALLOW_CREDENTIALS), Some("true"));
-    for origin in
-        [Some("https://evil.example"), Some("null"), Some("https://shop.example.evil.example"), None]
-    {
+    for origin in [Some("https://evil.example"), Some("null"), Some("https://shop.example.evil.example"), None] {
         let reply = amazon.signout(origin).await;
         assert_eq!(reply.status, StatusCode::OK);
         assert!(reply.header(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none(), "{origin:?}");
@@ -684,9 +670,7 @@ async fn a_hostile_checkout_session_id_is_escaped_on_the_error_page() {
     let amazon = Amazon::new();
     let uri = format!(
         "/checkout/initiate_auth?{}",
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("amazonCheckoutSessionId", HOSTILE)
-            .finish()
+        url::form_urlencoded::Serializer::new(String::new()).append_pair("amazonCheckoutSessionId", HOSTILE).finish()
     );
     assert_escaped(&amazon.get(&uri).await);
 }
@@ -697,11 +681,7 @@ async fn amazons_api_paths_are_served() {
     for uri in ["/v2/buyers/token", "/sandbox/v2/buyers/token", "/live/v2/checkoutSessions/id"] {
         // Unsigned: Amazon answers with its JSON error, not "no such path".
         let reply = amazon.get(uri).await;
-        assert!(
-            reply.status.is_client_error() && reply.status != StatusCode::NOT_FOUND,
-            "{uri}: {}",
-            reply.status
-        );
+        assert!(reply.status.is_client_error() && reply.status != StatusCode::NOT_FOUND, "{uri}: {}", reply.status);
         let error: Value = serde_json::from_slice(&reply.body).expect("a JSON error");
         assert!(error["reasonCode"].is_string(), "{uri}: {error}");
     }
@@ -819,10 +799,8 @@ impl Demo {
         .with("merchantDomain", &self.shop);
         let page = self.post_amazon("/checkout/initiate", form.encoded()).await;
         assert_eq!(page.status(), StatusCode::OK);
-        let flow =
-            between(&page.text().await.unwrap(), "name=\"flow\" value=\"", "\"").expect("a hosted page");
-        let encoded =
-            url::form_urlencoded::Serializer::new(String::new()).append_pair("flow", &flow).finish();
+        let flow = between(&page.text().await.unwrap(), "name=\"flow\" value=\"", "\"").expect("a hosted page");
+        let encoded = url::form_urlencoded::Serializer::new(String::new()).append_pair("flow", &flow).finish();
         let back = self.post_amazon("/checkout/continue", encoded).await;
         assert_eq!(back.status(), StatusCode::SEE_OTHER);
         Url::parse(back.headers()[header::LOCATION].to_str().unwrap()).unwrap()

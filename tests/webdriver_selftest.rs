@@ -64,10 +64,8 @@ async fn webdriver_client_works() {
     assert_eq!(sum, json!(5));
     let id = browser.execute("return arguments[0].id;", vec![out.to_json()]).await.unwrap();
     assert_eq!(id, json!("out"));
-    let later = browser
-        .execute_async("const done = arguments[0]; setTimeout(() => done('later'), 50);", vec![])
-        .await
-        .unwrap();
+    let later =
+        browser.execute_async("const done = arguments[0]; setTimeout(() => done('later'), 50);", vec![]).await.unwrap();
     assert_eq!(later, json!("later"));
     let err = browser
         .wait_for("document.querySelector('#never').id", Duration::from_millis(200), "a missing element")
@@ -90,14 +88,10 @@ async fn webdriver_client_works() {
     browser.quit().await.unwrap();
 
     // A phone-sized session; dropped without quit(), as a panicking test would.
-    let phone =
-        Browser::open(&driver, BrowserOptions { width: 390, height: 844, mobile: true }).await.unwrap();
+    let phone = Browser::open(&driver, BrowserOptions { width: 390, height: 844, mobile: true }).await.unwrap();
     phone.goto(&format!("{base}/")).await.unwrap();
     let metrics = phone
-        .execute(
-            "return [innerWidth, navigator.maxTouchPoints > 0, /Mobile/.test(navigator.userAgent)];",
-            vec![],
-        )
+        .execute("return [innerWidth, navigator.maxTouchPoints > 0, /Mobile/.test(navigator.userAgent)];", vec![])
         .await
         .unwrap();
     assert_eq!(metrics, json!([390, true, true]));

@@ -58,9 +58,7 @@ fn to_js(value: &Value) -> JsValue {
 
 async fn sleep(ms: i32) {
     let promise = Promise::new(&mut |resolve, _reject| {
-        window()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
-            .expect("setTimeout");
+        window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).expect("setTimeout");
     });
     JsFuture::from(promise).await.expect("timer");
 }
@@ -79,10 +77,7 @@ async fn eventually(timeout_ms: u32, mut done: impl FnMut() -> bool) -> bool {
 
 /// Polls `done` every 10 ms; panics naming `what` after `timeout_ms`.
 async fn wait_until(what: &str, timeout_ms: u32, done: impl FnMut() -> bool) {
-    assert!(
-        eventually(timeout_ms, done).await,
-        "timed out after {timeout_ms} ms waiting until {what}"
-    );
+    assert!(eventually(timeout_ms, done).await, "timed out after {timeout_ms} ms waiting until {what}");
 }
 
 /// Long enough for the 30 ms debounce, the fake fetch and Yew's scheduler: used before asserting
@@ -94,12 +89,7 @@ async fn settle() {
 const WAIT_MS: u32 = 3_000;
 
 fn settings(debug: bool) -> Settings {
-    Settings {
-        endpoint: "/api/amazonpay2".to_owned(),
-        lang: Lang::Ja,
-        debug,
-        notice: None,
-    }
+    Settings { endpoint: "/api/amazonpay2".to_owned(), lang: Lang::Ja, debug, notice: None }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,12 +151,7 @@ impl FakeServer {
     fn install(config: Value) -> Self {
         let fake = js(FAKE_FETCH, &config.to_string().into());
         let original_fetch = Reflect::get(&window(), &"fetch".into()).unwrap();
-        Reflect::set(
-            &window(),
-            &"fetch".into(),
-            &Reflect::get(&fake, &"fetch".into()).unwrap(),
-        )
-        .unwrap();
+        Reflect::set(&window(), &"fetch".into(), &Reflect::get(&fake, &"fetch".into()).unwrap()).unwrap();
         Self { fake, original_fetch }
     }
 
@@ -275,12 +260,7 @@ impl FakeAmazon {
 
     fn install_with(thrown: JsValue) -> Self {
         let fake = js(FAKE_AMAZON, &thrown);
-        Reflect::set(
-            &window(),
-            &"amazon".into(),
-            &Reflect::get(&fake, &"amazon".into()).unwrap(),
-        )
-        .unwrap();
+        Reflect::set(&window(), &"amazon".into(), &Reflect::get(&fake, &"amazon".into()).unwrap()).unwrap();
         Self { fake, script_url: None }
     }
 
@@ -296,19 +276,13 @@ impl FakeAmazon {
             ),
             &JsValue::UNDEFINED,
         );
-        Self {
-            fake,
-            script_url: url.as_string(),
-        }
+        Self { fake, script_url: url.as_string() }
     }
 
     /// No `window.amazon` at all (checkout.js must be loaded).
     fn absent() -> Self {
         Self::remove();
-        Self {
-            fake: js("return { calls: [] };", &JsValue::UNDEFINED),
-            script_url: None,
-        }
+        Self { fake: js("return { calls: [] };", &JsValue::UNDEFINED), script_url: None }
     }
 
     fn remove() {
@@ -382,9 +356,7 @@ impl Recorder {
     }
 
     fn new(source: &str) -> Self {
-        Self {
-            recorder: js(source, &JsValue::UNDEFINED),
-        }
+        Self { recorder: js(source, &JsValue::UNDEFINED) }
     }
 
     fn calls(&self) -> Vec<String> {
@@ -419,11 +391,7 @@ impl Page {
         let section = document().create_element("section").unwrap();
         section.set_inner_html(html);
         document().body().unwrap().append_child(&section).unwrap();
-        Self {
-            section,
-            runtime: None,
-            errors: Recorder::uncaught_errors(),
-        }
+        Self { section, runtime: None, errors: Recorder::uncaught_errors() }
     }
 
     fn start(html: &str, settings: Settings) -> Self {
@@ -437,10 +405,7 @@ impl Page {
     }
 
     fn block(&self, id: &str) -> Element {
-        self.section
-            .query_selector(&format!("#{id}"))
-            .unwrap()
-            .unwrap_or_else(|| panic!("no #{id} on the page"))
+        self.section.query_selector(&format!("#{id}")).unwrap().unwrap_or_else(|| panic!("no #{id} on the page"))
     }
 
     /// Elements matching `selector` in the section.
@@ -459,19 +424,13 @@ impl Page {
 
     fn texts_of(&self, id: &str, selector: &str) -> Vec<String> {
         let list = self.block(id).query_selector_all(selector).unwrap();
-        (0..list.length())
-            .filter_map(|i| list.item(i))
-            .map(|n| n.text_content().unwrap_or_default())
-            .collect()
+        (0..list.length()).filter_map(|i| list.item(i)).map(|n| n.text_content().unwrap_or_default()).collect()
     }
 
     /// The id of the block holding the button, per `Runtime::winner`.
     fn winner(&self) -> Option<String> {
         let number = self.runtime().winner()?;
-        let element = self
-            .section
-            .query_selector(&format!("[data-amazonpay2-block=\"{number}\"]"))
-            .unwrap();
+        let element = self.section.query_selector(&format!("[data-amazonpay2-block=\"{number}\"]")).unwrap();
         Some(element.expect("the winner's element is on the page").id())
     }
 
@@ -486,11 +445,7 @@ impl Page {
     /// Exactly one Amazon button container on the page, in block `id`.
     fn assert_button_only_in(&self, id: &str) {
         assert_eq!(self.count(".amazonpay2-button"), 1, "button containers on the page");
-        assert_eq!(
-            self.count_in(id, ".amazonpay2-button"),
-            1,
-            "no button container in #{id}"
-        );
+        assert_eq!(self.count_in(id, ".amazonpay2-button"), 1, "no button container in #{id}");
         assert_eq!(self.winner().as_deref(), Some(id), "Runtime::winner");
     }
 }
@@ -511,10 +466,7 @@ impl Drop for Page {
 
 /// Waits until renderButton has been called `n` times and the button is in block `id`.
 async fn wait_for_button(page: &Page, amazon: &FakeAmazon, n: usize, id: &str) {
-    let drawn = eventually(WAIT_MS, || {
-        amazon.count() >= n && page.count_in(id, ".amazonpay2-button") == 1
-    })
-    .await;
+    let drawn = eventually(WAIT_MS, || amazon.count() >= n && page.count_in(id, ".amazonpay2-button") == 1).await;
     assert!(
         drawn,
         "timed out waiting until renderButton call #{n} draws into #{id}; winner: {:?}; calls: {:?}",
@@ -523,25 +475,15 @@ async fn wait_for_button(page: &Page, amazon: &FakeAmazon, n: usize, id: &str) {
     );
     let call = &amazon.calls()[n - 1];
     assert_eq!(call["block"], json!(id), "renderButton call #{n}: {call}");
-    assert_eq!(
-        call["found"],
-        json!(true),
-        "renderButton call #{n} found no container: {call}"
-    );
+    assert_eq!(call["found"], json!(true), "renderButton call #{n} found no container: {call}");
 }
 
 /// Waits for the widget's short message; returns the page's `.amazonpay2-message` texts.
 async fn wait_for_message(page: &Page, timeout_ms: u32) -> Vec<String> {
-    wait_until("a .amazonpay2-message is shown", timeout_ms, || {
-        page.count(".amazonpay2-message") > 0
-    })
-    .await;
+    wait_until("a .amazonpay2-message is shown", timeout_ms, || page.count(".amazonpay2-message") > 0).await;
     settle().await;
     let list = page.section.query_selector_all(".amazonpay2-message").unwrap();
-    (0..list.length())
-        .filter_map(|i| list.item(i))
-        .map(|n| n.text_content().unwrap_or_default())
-        .collect()
+    (0..list.length()).filter_map(|i| list.item(i)).map(|n| n.text_content().unwrap_or_default()).collect()
 }
 
 const SHOP_CONTENT: &str = r#"<p id="shop-content">カートの中身: 2 点 <a href="/cart">カートを見る</a></p>"#;
@@ -592,11 +534,7 @@ fn parse_defaults_per_kind() {
         assert_eq!(
             block,
             ParsedBlock {
-                spec: Some(BlockSpec {
-                    kind,
-                    placement,
-                    button_color: ButtonColor::Gold
-                }),
+                spec: Some(BlockSpec { kind, placement, button_color: ButtonColor::Gold }),
                 device: Device::Auto,
                 problems: vec![],
             },
@@ -614,17 +552,12 @@ fn parse_accepts_every_valid_value() {
         ("Checkout", Placement::Checkout),
         ("Other", Placement::Other),
     ];
-    let colors = [
-        ("Gold", ButtonColor::Gold),
-        ("LightGray", ButtonColor::LightGray),
-        ("DarkGray", ButtonColor::DarkGray),
-    ];
+    let colors =
+        [("Gold", ButtonColor::Gold), ("LightGray", ButtonColor::LightGray), ("DarkGray", ButtonColor::DarkGray)];
     let devices = [("auto", Device::Auto), ("pc", Device::Pc), ("sp", Device::Sp)];
-    for (kind_value, kind) in [
-        ("checkout", BlockKind::Checkout),
-        ("login", BlockKind::Login),
-        ("mypage", BlockKind::Mypage),
-    ] {
+    for (kind_value, kind) in
+        [("checkout", BlockKind::Checkout), ("login", BlockKind::Login), ("mypage", BlockKind::Mypage)]
+    {
         for (placement_value, placement) in placements {
             for (color_value, button_color) in colors {
                 for (device_value, device) in devices {
@@ -637,11 +570,7 @@ fn parse_accepts_every_valid_value() {
                     assert_eq!(
                         block,
                         ParsedBlock {
-                            spec: Some(BlockSpec {
-                                kind,
-                                placement,
-                                button_color
-                            }),
+                            spec: Some(BlockSpec { kind, placement, button_color }),
                             device,
                             problems: vec![]
                         },
@@ -685,11 +614,7 @@ fn parse_replaces_bad_values_by_defaults_with_one_diagnostic_each() {
     ]);
     assert_eq!(
         block.spec,
-        Some(BlockSpec {
-            kind: BlockKind::Checkout,
-            placement: Placement::Checkout,
-            button_color: ButtonColor::Gold
-        })
+        Some(BlockSpec { kind: BlockKind::Checkout, placement: Placement::Checkout, button_color: ButtonColor::Gold })
     );
     assert_eq!(block.device, Device::Auto);
     let mut attributes = problem_attributes(&block);
@@ -714,11 +639,7 @@ fn parse_unknown_or_miscased_kind_gives_no_spec_and_a_diagnostic() {
     for value in ["cart", "Checkout", "LOGIN", "", "   ", "check out"] {
         let block = parsed(&[("data-amazonpay", value)]);
         assert_eq!(block.spec, None, "data-amazonpay=\"{value}\"");
-        assert_eq!(
-            problem_attributes(&block),
-            ["data-amazonpay"],
-            "data-amazonpay=\"{value}\""
-        );
+        assert_eq!(problem_attributes(&block), ["data-amazonpay"], "data-amazonpay=\"{value}\"");
         assert_eq!(
             block.problems[0].to_string(),
             format!("data-amazonpay=\"{value}\" is not one of: checkout, login, mypage, notice, review")
@@ -741,19 +662,11 @@ fn parse_shortens_hostile_long_values_in_diagnostics() {
     ]);
     assert_eq!(
         block.spec,
-        Some(BlockSpec {
-            kind: BlockKind::Checkout,
-            placement: Placement::Checkout,
-            button_color: ButtonColor::Gold
-        })
+        Some(BlockSpec { kind: BlockKind::Checkout, placement: Placement::Checkout, button_color: ButtonColor::Gold })
     );
     assert_eq!(block.problems.len(), 3);
     for problem in &block.problems {
-        assert!(
-            problem.value.chars().count() <= 41,
-            "{} chars quoted",
-            problem.value.chars().count()
-        );
+        assert!(problem.value.chars().count() <= 41, "{} chars quoted", problem.value.chars().count());
         assert!(problem.value.ends_with('…'));
         assert!(problem.to_string().chars().count() < 200);
     }
@@ -773,65 +686,26 @@ fn candidate(id: u32, kind: BlockKind, visible: bool) -> Candidate {
 #[wasm_bindgen_test]
 fn rule_prefers_checkout_then_mypage_then_login_whatever_the_order() {
     use BlockKind::{Checkout, Login, Mypage};
-    assert_eq!(
-        winner(&[
-            candidate(1, Login, true),
-            candidate(2, Mypage, true),
-            candidate(3, Checkout, true)
-        ]),
-        Some(3)
-    );
-    assert_eq!(
-        winner(&[
-            candidate(1, Checkout, true),
-            candidate(2, Mypage, true),
-            candidate(3, Login, true)
-        ]),
-        Some(1)
-    );
-    assert_eq!(
-        winner(&[candidate(1, Login, true), candidate(2, Mypage, true)]),
-        Some(2)
-    );
-    assert_eq!(
-        winner(&[candidate(7, Mypage, true), candidate(3, Login, true)]),
-        Some(7)
-    );
+    assert_eq!(winner(&[candidate(1, Login, true), candidate(2, Mypage, true), candidate(3, Checkout, true)]), Some(3));
+    assert_eq!(winner(&[candidate(1, Checkout, true), candidate(2, Mypage, true), candidate(3, Login, true)]), Some(1));
+    assert_eq!(winner(&[candidate(1, Login, true), candidate(2, Mypage, true)]), Some(2));
+    assert_eq!(winner(&[candidate(7, Mypage, true), candidate(3, Login, true)]), Some(7));
 }
 
 #[wasm_bindgen_test]
 fn rule_breaks_ties_by_document_order_not_by_number() {
     use BlockKind::{Checkout, Login};
     // Numbers grow with claim order; a block inserted earlier in the document may have a higher one.
-    assert_eq!(
-        winner(&[candidate(9, Checkout, true), candidate(2, Checkout, true)]),
-        Some(9)
-    );
-    assert_eq!(
-        winner(&[
-            candidate(5, Login, true),
-            candidate(1, Login, true),
-            candidate(3, Login, true)
-        ]),
-        Some(5)
-    );
+    assert_eq!(winner(&[candidate(9, Checkout, true), candidate(2, Checkout, true)]), Some(9));
+    assert_eq!(winner(&[candidate(5, Login, true), candidate(1, Login, true), candidate(3, Login, true)]), Some(5));
 }
 
 #[wasm_bindgen_test]
 fn rule_never_lets_a_hidden_block_win() {
     use BlockKind::{Checkout, Login, Mypage};
-    assert_eq!(
-        winner(&[candidate(1, Checkout, false), candidate(2, Login, true)]),
-        Some(2)
-    );
-    assert_eq!(
-        winner(&[candidate(1, Checkout, false), candidate(2, Checkout, true)]),
-        Some(2)
-    );
-    assert_eq!(
-        winner(&[candidate(1, Checkout, false), candidate(2, Mypage, false)]),
-        None
-    );
+    assert_eq!(winner(&[candidate(1, Checkout, false), candidate(2, Login, true)]), Some(2));
+    assert_eq!(winner(&[candidate(1, Checkout, false), candidate(2, Checkout, true)]), Some(2));
+    assert_eq!(winner(&[candidate(1, Checkout, false), candidate(2, Mypage, false)]), None);
     assert_eq!(winner(&[]), None);
 }
 
@@ -852,43 +726,29 @@ fn is_visible_counts_an_empty_zero_height_block() {
     assert_eq!(target.get_bounding_client_rect().height(), 0.0, "the block is empty");
     assert!(is_visible(&target));
     // Inside a wrapper that is zero-high only because the block is empty.
-    assert!(visible(
-        r#"<div><div><div id="target" data-amazonpay="checkout"></div></div></div>"#
-    ));
+    assert!(visible(r#"<div><div><div id="target" data-amazonpay="checkout"></div></div></div>"#));
 }
 
 #[wasm_bindgen_test]
 fn is_visible_rejects_display_none_on_the_block_or_an_ancestor() {
     assert!(!visible(r#"<div id="target" style="display:none"></div>"#));
-    assert!(!visible(
-        r#"<div style="display:none"><div><div id="target"></div></div></div>"#
-    ));
+    assert!(!visible(r#"<div style="display:none"><div><div id="target"></div></div></div>"#));
     assert!(!visible(r#"<div hidden><div id="target"></div></div>"#));
 }
 
 #[wasm_bindgen_test]
 fn is_visible_rejects_visibility_hidden_on_the_block_or_an_ancestor() {
     assert!(!visible(r#"<div id="target" style="visibility:hidden"></div>"#));
-    assert!(!visible(
-        r#"<div style="visibility:hidden"><div id="target"></div></div>"#
-    ));
+    assert!(!visible(r#"<div style="visibility:hidden"><div id="target"></div></div>"#));
     // A visible child of a hidden parent is visible again (CSS inherits, then overrides).
-    assert!(visible(
-        r#"<div style="visibility:hidden"><div id="target" style="visibility:visible"></div></div>"#
-    ));
+    assert!(visible(r#"<div style="visibility:hidden"><div id="target" style="visibility:visible"></div></div>"#));
 }
 
 #[wasm_bindgen_test]
 fn is_visible_rejects_a_block_clipped_by_a_zero_size_ancestor() {
-    assert!(!visible(
-        r#"<div style="height:0;overflow:hidden"><div id="target">content</div></div>"#
-    ));
-    assert!(!visible(
-        r#"<div style="width:0;height:0;overflow:hidden"><div id="target"></div></div>"#
-    ));
-    assert!(!visible(
-        r#"<div style="max-height:0;overflow:hidden"><p>x</p><div id="target"></div></div>"#
-    ));
+    assert!(!visible(r#"<div style="height:0;overflow:hidden"><div id="target">content</div></div>"#));
+    assert!(!visible(r#"<div style="width:0;height:0;overflow:hidden"><div id="target"></div></div>"#));
+    assert!(!visible(r#"<div style="max-height:0;overflow:hidden"><p>x</p><div id="target"></div></div>"#));
     // Zero height without clipping hides nothing.
     assert!(visible(r#"<div style="height:0"><div id="target">content</div></div>"#));
 }
@@ -913,9 +773,7 @@ fn is_visible_rejects_a_block_in_a_closed_details() {
     assert!(visible(
         r#"<details open><summary>Amazon Pay</summary><div id="target" data-amazonpay="checkout"></div></details>"#
     ));
-    assert!(!visible(
-        r#"<div style="content-visibility:hidden"><div id="target">x</div></div>"#
-    ));
+    assert!(!visible(r#"<div style="content-visibility:hidden"><div id="target">x</div></div>"#));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -941,17 +799,8 @@ async fn one_request_carries_every_distinct_block_description() {
     assert_eq!(server.count(), 1, "requests: {:?}", server.calls());
     let call = &server.calls()[0];
     assert_eq!(call["method"], "POST");
-    assert!(
-        call["url"].as_str().unwrap().ends_with("/api/amazonpay2/buttons"),
-        "{}",
-        call["url"]
-    );
-    assert!(
-        call["headers"]["content-type"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("application/json")
-    );
+    assert!(call["url"].as_str().unwrap().ends_with("/api/amazonpay2/buttons"), "{}", call["url"]);
+    assert!(call["headers"]["content-type"].as_str().unwrap_or_default().starts_with("application/json"));
     assert_eq!(
         call["body"],
         json!({ "blocks": [
@@ -968,16 +817,11 @@ async fn one_request_carries_every_distinct_block_description() {
 async fn a_page_without_known_blocks_asks_nothing() {
     let server = FakeServer::answering(all_buttons());
     let _amazon = FakeAmazon::install();
-    let page = Page::start(
-        &format!(r#"{SHOP_CONTENT}<div id="typo" data-amazonpay="chekout"></div>"#),
-        settings(false),
-    );
+    let page =
+        Page::start(&format!(r#"{SHOP_CONTENT}<div id="typo" data-amazonpay="chekout"></div>"#), settings(false));
     settle().await;
     assert_eq!(server.count(), 0);
-    assert!(
-        page.block("typo").has_attribute("data-amazonpay2-block"),
-        "claimed, to show its diagnostic"
-    );
+    assert!(page.block("typo").has_attribute("data-amazonpay2-block"), "claimed, to show its diagnostic");
     assert_eq!(page.text("typo"), "", "diagnostics only with debug");
 }
 
@@ -1012,16 +856,10 @@ async fn checkout_wins_and_losers_render_nothing() {
     let options = &amazon.calls()[0]["options"];
     assert_eq!(options["productType"], "PayAndShip");
     assert_eq!(options["placement"], "Checkout");
-    assert_eq!(
-        options["merchantId"], "TESTMERCHANT",
-        "the server's options reach renderButton as sent"
-    );
+    assert_eq!(options["merchantId"], "TESTMERCHANT", "the server's options reach renderButton as sent");
     for loser in ["login", "mypage"] {
         assert_eq!(page.text(loser), "", "#{loser} shows something");
-        assert_eq!(
-            page.count_in(loser, ".amazonpay2-debug, .amazonpay2-message, button"),
-            0
-        );
+        assert_eq!(page.count_in(loser, ".amazonpay2-debug, .amazonpay2-message, button"), 0);
     }
 }
 
@@ -1053,10 +891,7 @@ async fn blocks_without_a_button_for_this_shopper_do_not_compete() {
     assert_eq!(amazon.count(), 1);
     page.assert_button_only_in("mypage");
     assert_eq!(page.text("login"), "");
-    assert_eq!(
-        page.texts_of("checkout", ".amazonpay2-message"),
-        [Lang::Ja.texts().cart_empty]
-    );
+    assert_eq!(page.texts_of("checkout", ".amazonpay2-message"), [Lang::Ja.texts().cart_empty]);
 }
 
 #[wasm_bindgen_test]
@@ -1070,19 +905,11 @@ async fn with_debug_losers_name_the_winner_and_warn_once() {
 
     assert_eq!(amazon.count(), 1);
     page.assert_button_only_in("checkout");
-    assert_eq!(
-        page.count_in("checkout", ".amazonpay2-debug"),
-        0,
-        "the winner has no note"
-    );
+    assert_eq!(page.count_in("checkout", ".amazonpay2-debug"), 0, "the winner has no note");
     for loser in ["login", "mypage"] {
         let notes = page.texts_of(loser, ".amazonpay2-debug");
         assert_eq!(notes.len(), 1, "#{loser}: {notes:?}");
-        assert!(
-            notes[0].contains("#checkout"),
-            "#{loser}'s note does not name the winner: {}",
-            notes[0]
-        );
+        assert!(notes[0].contains("#checkout"), "#{loser}'s note does not name the winner: {}", notes[0]);
         assert_eq!(page.count_in(loser, ".amazonpay2-button, .amazonpay2-message"), 0);
         let warned: Vec<String> = warnings
             .calls()
@@ -1115,11 +942,7 @@ async fn a_hidden_responsive_duplicate_loses_and_the_button_follows_the_css() {
     settle().await;
     assert_eq!(amazon.count(), 2, "renderButton calls: {:?}", amazon.calls());
     page.assert_button_only_in("sp");
-    assert_eq!(
-        page.count_in("pc", ".amazonpay2-button"),
-        0,
-        "the old container is gone"
-    );
+    assert_eq!(page.count_in("pc", ".amazonpay2-button"), 0, "the old container is gone");
 
     page.section.set_class_name("pc-view");
     wait_for_button(&page, &amazon, 3, "pc").await;
@@ -1127,10 +950,7 @@ async fn a_hidden_responsive_duplicate_loses_and_the_button_follows_the_css() {
     assert_eq!(amazon.count(), 3);
     page.assert_button_only_in("pc");
     let selectors: Vec<Value> = amazon.calls().iter().map(|c| c["selector"].clone()).collect();
-    assert_ne!(
-        selectors[0], selectors[2],
-        "checkout.js needs a fresh container each time"
-    );
+    assert_ne!(selectors[0], selectors[2], "checkout.js needs a fresh container each time");
 }
 
 #[wasm_bindgen_test]
@@ -1146,17 +966,13 @@ async fn the_button_follows_a_media_query_on_resize() {
         settings(false),
     );
     style.set_text_content(Some(".mq-sp { display: none }"));
-    window()
-        .dispatch_event(&web_sys::Event::new("resize").unwrap())
-        .unwrap();
+    window().dispatch_event(&web_sys::Event::new("resize").unwrap()).unwrap();
     wait_for_button(&page, &amazon, 1, "pc").await;
     // Nothing else pending: only the resize can tell the widget.
     settle().await;
 
     style.set_text_content(Some(".mq-pc { display: none }"));
-    window()
-        .dispatch_event(&web_sys::Event::new("resize").unwrap())
-        .unwrap();
+    window().dispatch_event(&web_sys::Event::new("resize").unwrap()).unwrap();
     wait_for_button(&page, &amazon, 2, "sp").await;
     settle().await;
     page.assert_button_only_in("sp");
@@ -1229,17 +1045,11 @@ async fn a_block_added_later_is_claimed_and_the_rule_still_holds() {
     assert_eq!(server.requested(1), json!([spec("checkout", "Checkout", "Gold")]));
     assert_eq!(amazon.count(), 2);
     page.assert_button_only_in("checkout");
-    assert!(
-        page.block("checkout").has_attribute("data-amazonpay2-block"),
-        "the late block is claimed"
-    );
+    assert!(page.block("checkout").has_attribute("data-amazonpay2-block"), "the late block is claimed");
 
     // Another login block, already answered: no request, and it loses.
     page.append(r#"<div id="login2" data-amazonpay="login"></div>"#);
-    wait_until("#login2 is claimed", WAIT_MS, || {
-        page.block("login2").has_attribute("data-amazonpay2-block")
-    })
-    .await;
+    wait_until("#login2 is claimed", WAIT_MS, || page.block("login2").has_attribute("data-amazonpay2-block")).await;
     settle().await;
     assert_eq!(server.count(), 2, "requests: {:?}", server.calls());
     assert_eq!(amazon.count(), 2);
@@ -1285,10 +1095,7 @@ async fn removing_the_winner_hands_the_button_to_the_next_block() {
 async fn stop_unmounts_the_blocks_and_stops_watching() {
     let server = FakeServer::answering(all_buttons());
     let amazon = FakeAmazon::install();
-    let mut page = Page::start(
-        r#"<div id="checkout" data-amazonpay="checkout"></div>"#,
-        settings(false),
-    );
+    let mut page = Page::start(r#"<div id="checkout" data-amazonpay="checkout"></div>"#, settings(false));
     wait_for_button(&page, &amazon, 1, "checkout").await;
     page.runtime.take().unwrap().stop();
     settle().await;
@@ -1314,11 +1121,7 @@ async fn nothing_renders_nothing_and_loads_no_checkout_js() {
     assert_eq!(page.text("login"), "", "with debug too");
     assert_eq!(page.count(".amazonpay2-button"), 0);
     assert_eq!(page.runtime().winner(), None);
-    assert_eq!(
-        scripts_loading(NEVER),
-        0,
-        "checkout.js loaded on a page without a button"
-    );
+    assert_eq!(scripts_loading(NEVER), 0, "checkout.js loaded on a page without a button");
 }
 
 #[wasm_bindgen_test]
@@ -1330,25 +1133,14 @@ async fn linked_mypage_shows_the_shops_unlink_button_which_does_not_count() {
         settings(false),
     );
     wait_for_button(&page, &amazon, 1, "checkout").await;
-    wait_until("the unlink button is shown", WAIT_MS, || {
-        page.count_in("mypage", ".amazonpay2-unlink") == 1
-    })
-    .await;
+    wait_until("the unlink button is shown", WAIT_MS, || page.count_in("mypage", ".amazonpay2-unlink") == 1).await;
     settle().await;
 
     assert_eq!(amazon.count(), 1, "the linked block draws no Amazon button");
     page.assert_button_only_in("checkout");
-    let unlink = page
-        .block("mypage")
-        .query_selector(".amazonpay2-unlink")
-        .unwrap()
-        .unwrap();
+    let unlink = page.block("mypage").query_selector(".amazonpay2-unlink").unwrap().unwrap();
     assert_eq!(unlink.tag_name(), "BUTTON");
-    assert_eq!(
-        unlink.get_attribute("type").as_deref(),
-        Some("button"),
-        "not a form submit"
-    );
+    assert_eq!(unlink.get_attribute("type").as_deref(), Some("button"), "not a form submit");
     assert_eq!(unlink.text_content().unwrap().trim(), Lang::Ja.texts().unlink);
     assert!(page.text("mypage").contains(Lang::Ja.texts().linked));
 }
@@ -1358,16 +1150,10 @@ async fn unlinking_asks_first_then_sends_the_csrf_token_and_asks_for_the_views_a
     let server = FakeServer::answering(json!({ "mypage": linked() }));
     let amazon = FakeAmazon::install();
     let original_confirm = Reflect::get(&window(), &"confirm".into()).unwrap();
-    let answer = js(
-        "window.__confirmAnswer = false; return () => window.__confirmAnswer;",
-        &JsValue::UNDEFINED,
-    );
+    let answer = js("window.__confirmAnswer = false; return () => window.__confirmAnswer;", &JsValue::UNDEFINED);
     Reflect::set(&window(), &"confirm".into(), &answer).unwrap();
     let page = Page::start(r#"<div id="mypage" data-amazonpay="mypage"></div>"#, settings(false));
-    wait_until("the unlink button is shown", WAIT_MS, || {
-        page.count_in("mypage", ".amazonpay2-unlink") == 1
-    })
-    .await;
+    wait_until("the unlink button is shown", WAIT_MS, || page.count_in("mypage", ".amazonpay2-unlink") == 1).await;
     let click = || {
         page.block("mypage")
             .query_selector(".amazonpay2-unlink")
@@ -1408,10 +1194,7 @@ async fn unavailable_page(lang: Lang) -> (FakeServer, Page) {
         r#"<div id="empty" data-amazonpay="checkout" data-placement="Cart"></div>
            <div id="shipping" data-amazonpay="checkout"></div>
            <div id="recurring" data-amazonpay="checkout" data-placement="Product"></div>"#,
-        Settings {
-            lang,
-            ..settings(false)
-        },
+        Settings { lang, ..settings(false) },
     );
     wait_until("three messages", WAIT_MS, || page.count(".amazonpay2-message") == 3).await;
     (server, page)
@@ -1419,14 +1202,8 @@ async fn unavailable_page(lang: Lang) -> (FakeServer, Page) {
 
 fn assert_reasons(page: &Page, texts: &Texts) {
     assert_eq!(page.texts_of("empty", ".amazonpay2-message"), [texts.cart_empty]);
-    assert_eq!(
-        page.texts_of("shipping", ".amazonpay2-message"),
-        [texts.shipping_not_allowed]
-    );
-    assert_eq!(
-        page.texts_of("recurring", ".amazonpay2-message"),
-        [texts.recurring_limit]
-    );
+    assert_eq!(page.texts_of("shipping", ".amazonpay2-message"), [texts.shipping_not_allowed]);
+    assert_eq!(page.texts_of("recurring", ".amazonpay2-message"), [texts.recurring_limit]);
     assert_eq!(page.count(".amazonpay2-button"), 0);
 }
 
@@ -1464,18 +1241,11 @@ async fn assert_api_failure(mode: &str, debug: bool, reason: &str) {
 
     let messages = wait_for_message(&page, WAIT_MS).await;
     assert_eq!(messages, [Lang::Ja.texts().unavailable_now], "{mode}");
-    assert_eq!(
-        page.count_in("checkout", ".amazonpay2-message"),
-        1,
-        "{mode}: the message is in the would-be winner"
-    );
+    assert_eq!(page.count_in("checkout", ".amazonpay2-message"), 1, "{mode}: the message is in the would-be winner");
     assert!(messages[0].chars().count() < 80, "{mode}: not short");
     let reasons = page.texts_of("checkout", ".amazonpay2-debug");
     if debug {
-        assert!(
-            reasons.iter().any(|r| r.contains(reason)),
-            "{mode}: reason {reason:?} not in {reasons:?}"
-        );
+        assert!(reasons.iter().any(|r| r.contains(reason)), "{mode}: reason {reason:?} not in {reasons:?}");
     } else {
         assert_eq!(reasons, Vec::<String>::new(), "{mode}: reasons shown without debug");
         assert_eq!(page.text("login"), "");
@@ -1585,41 +1355,23 @@ async fn a_bad_lang_setting_falls_back_to_japanese_and_changes_nothing_else() {
     let settings = Settings::from_js(&from_loader);
     assert_eq!(
         settings,
-        Settings {
-            endpoint: "/api/amazonpay2".to_owned(),
-            lang: Lang::Ja,
-            debug: false,
-            notice: None,
-        }
+        Settings { endpoint: "/api/amazonpay2".to_owned(), lang: Lang::Ja, debug: false, notice: None }
     );
     assert_eq!(Settings::from_js(&to_js(&json!({ "lang": " en " }))).lang, Lang::En);
     assert_eq!(
         Settings::from_js(&JsValue::UNDEFINED),
-        Settings {
-            endpoint: "/api/amazonpay2".to_owned(),
-            lang: Lang::Ja,
-            debug: false,
-            notice: None,
-        }
+        Settings { endpoint: "/api/amazonpay2".to_owned(), lang: Lang::Ja, debug: false, notice: None }
     );
 
     let server = FakeServer::answering(all_buttons());
     let amazon = FakeAmazon::install();
     // A data-lang on a block is no setting at all.
-    let page = Page::start(
-        &three_blocks().replace(r#"id="login""#, r#"id="login" data-lang="zz""#),
-        settings,
-    );
+    let page = Page::start(&three_blocks().replace(r#"id="login""#, r#"id="login" data-lang="zz""#), settings);
     wait_for_button(&page, &amazon, 1, "checkout").await;
     settle().await;
     assert_eq!(amazon.count(), 1);
     assert_eq!(server.count(), 1);
-    assert!(
-        server.calls()[0]["url"]
-            .as_str()
-            .unwrap()
-            .ends_with("/api/amazonpay2/buttons")
-    );
+    assert!(server.calls()[0]["url"].as_str().unwrap().ends_with("/api/amazonpay2/buttons"));
     page.assert_button_only_in("checkout");
     assert_eq!(page.count(".amazonpay2[lang=\"ja\"]"), 3);
 }
@@ -1627,10 +1379,7 @@ async fn a_bad_lang_setting_falls_back_to_japanese_and_changes_nothing_else() {
 #[wasm_bindgen_test]
 async fn hostile_attribute_values_show_as_text_in_debug_and_change_nothing_else() {
     let hostile = r#"<img id="injected" src="x" onerror="window.__injected = true">"#.repeat(50);
-    let escaped = hostile
-        .replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;");
+    let escaped = hostile.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
     let server = FakeServer::answering(all_buttons());
     let amazon = FakeAmazon::install();
     let page = Page::start(
@@ -1681,7 +1430,8 @@ async fn a_notice_shows_in_the_notice_block_as_status_or_alert() {
 #[wasm_bindgen_test]
 async fn a_refusal_notice_is_an_alert_in_english_with_data_lang_en() {
     let _server = FakeServer::answering(json!({}));
-    let page = Page::start(r#"<div id="notice" data-amazonpay="notice"></div>"#, with_notice(Notice::BuyerTaken, Lang::En));
+    let page =
+        Page::start(r#"<div id="notice" data-amazonpay="notice"></div>"#, with_notice(Notice::BuyerTaken, Lang::En));
     wait_until("the notice", WAIT_MS, || page.count(".amazonpay2-notice--problem[role=alert]") == 1).await;
     assert_eq!(page.text("notice"), "This Amazon account is already linked to another member and cannot be linked.");
 }
@@ -1689,7 +1439,8 @@ async fn a_refusal_notice_is_an_alert_in_english_with_data_lang_en() {
 #[wasm_bindgen_test]
 async fn without_a_notice_block_the_first_block_shows_the_notice() {
     let _server = FakeServer::answering(json!({ "mypage": linked() }));
-    let html = r#"<p>text</p><div id="first" data-amazonpay="mypage"></div><div id="second" data-amazonpay="mypage"></div>"#;
+    let html =
+        r#"<p>text</p><div id="first" data-amazonpay="mypage"></div><div id="second" data-amazonpay="mypage"></div>"#;
     let page = Page::start(html, with_notice(Notice::Linked, Lang::Ja));
     wait_until("the notice", WAIT_MS, || page.count(".amazonpay2-notice") == 1).await;
     assert_eq!(page.count_in("first", ".amazonpay2-notice"), 1);
@@ -1698,7 +1449,8 @@ async fn without_a_notice_block_the_first_block_shows_the_notice() {
 #[wasm_bindgen_test]
 async fn a_page_with_only_a_notice_block_sends_no_request() {
     let server = FakeServer::answering(json!({}));
-    let page = Page::start(r#"<div id="notice" data-amazonpay="notice"></div>"#, with_notice(Notice::SignedIn, Lang::Ja));
+    let page =
+        Page::start(r#"<div id="notice" data-amazonpay="notice"></div>"#, with_notice(Notice::SignedIn, Lang::Ja));
     wait_until("the notice", WAIT_MS, || page.count(".amazonpay2-notice") == 1).await;
     settle().await;
     assert_eq!(server.count(), 0);

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::blocks::{BlockSpec, ButtonColor, Placement};
+use super::blocks::{BlockKind, BlockSpec, ButtonColor, Placement};
 
 /// The only signature algorithm the server uses: RSASSA-PSS, SHA-256, MGF1-SHA-256, salt 32.
 pub const AMAZON_SIGNATURE_ALGORITHM: &str = "AMZN-PAY-RSASSA-PSS-V2";
@@ -32,6 +32,34 @@ pub struct ButtonsResponse {
     pub checkout_js: String,
     /// One view per requested block, in the same order.
     pub blocks: Vec<BlockView>,
+}
+
+/// `POST /api/amazonpay2/buttons/sign`: the signed payload of one Amazon button, asked for when
+/// the shopper clicks it. The server builds the payload from its own state for this kind of
+/// block; nothing else is accepted, so the endpoint signs nothing a browser chose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignRequest {
+    /// The block whose button was clicked (`login`, `mypage` or `checkout`).
+    pub kind: BlockKind,
+}
+
+/// The answer to [`SignRequest`]: the argument of the button's `initCheckout`, which hands it to
+/// Amazon exactly as a config given to `renderButton` would be.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitCheckout {
+    /// Checkout or sign-in.
+    pub product_type: ProductType,
+    /// The signed checkout payload (checkout blocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_checkout_session_config: Option<SignedConfig>,
+    /// The signed sign-in payload (login and link).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_config: Option<SignedConfig>,
+    /// The cart total (checkout blocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_order_amount: Option<Price>,
 }
 
 /// `GET /api/amazonpay2/session`: the shopper's state for shop scripts, without any button.
@@ -103,8 +131,7 @@ pub enum UnavailableReason {
 
 impl UnavailableReason {
     /// Every reason.
-    pub const ALL: [Self; 3] =
-        [Self::CartEmpty, Self::ShippingMethodNotAllowed, Self::RecurringMonthlyLimit];
+    pub const ALL: [Self; 3] = [Self::CartEmpty, Self::ShippingMethodNotAllowed, Self::RecurringMonthlyLimit];
 
     /// The reason as it is written on the wire.
     pub fn code(self) -> &'static str {
@@ -155,11 +182,17 @@ pub enum Notice {
     CheckoutExpired,
     /// The cart changed after the shopper chose Amazon Pay; they confirm again.
     CartChanged,
+    /// The shopper cancelled on Amazon's page; nothing was ordered.
+    CheckoutCanceled,
+    /// The shopper cancelled the Amazon sign-in.
+    SignInCanceled,
+    /// An Amazon account waited to be linked and was not (another e-mail, no confirmation).
+    LinkNotConfirmed,
 }
 
 impl Notice {
     /// Every notice.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 18] = [
         Self::SignedIn,
         Self::Linked,
         Self::EmailExists,
@@ -175,6 +208,9 @@ impl Notice {
         Self::PaymentDeclined,
         Self::CheckoutExpired,
         Self::CartChanged,
+        Self::CheckoutCanceled,
+        Self::SignInCanceled,
+        Self::LinkNotConfirmed,
     ];
 
     /// The code in the URL.
@@ -195,6 +231,9 @@ impl Notice {
             Self::PaymentDeclined => "payment_declined",
             Self::CheckoutExpired => "checkout_expired",
             Self::CartChanged => "cart_changed",
+            Self::CheckoutCanceled => "checkout_canceled",
+            Self::SignInCanceled => "signin_canceled",
+            Self::LinkNotConfirmed => "link_not_confirmed",
         }
     }
 
@@ -207,7 +246,15 @@ impl Notice {
     pub fn is_problem(self) -> bool {
         !matches!(
             self,
-            Self::SignedIn | Self::Linked | Self::SignupPrefilled | Self::EmailExists | Self::OrderPlaced | Self::PaymentPending
+            Self::SignedIn
+                | Self::Linked
+                | Self::SignupPrefilled
+                | Self::EmailExists
+                | Self::OrderPlaced
+                | Self::PaymentPending
+                | Self::CheckoutCanceled
+                | Self::SignInCanceled
+                | Self::LinkNotConfirmed
         )
     }
 }

@@ -219,13 +219,7 @@ impl AttributeError {
 
 impl fmt::Display for AttributeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}=\"{}\" is not one of: {}",
-            self.attribute,
-            self.value,
-            self.expected.join(", ")
-        )
+        write!(f, "{}=\"{}\" is not one of: {}", self.attribute, self.value, self.expected.join(", "))
     }
 }
 
@@ -264,10 +258,7 @@ mod tests {
     #[test]
     fn bad_values_name_the_attribute_and_the_choices() {
         let err = Placement::from_attribute("cart").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "data-placement=\"cart\" is not one of: Home, Product, Cart, Checkout, Other"
-        );
+        assert_eq!(err.to_string(), "data-placement=\"cart\" is not one of: Home, Product, Cart, Checkout, Other");
     }
 
     #[test]
@@ -279,11 +270,8 @@ mod tests {
 
     #[test]
     fn block_spec_wire_format_is_camel_case_and_strict() {
-        let spec = BlockSpec {
-            kind: BlockKind::Mypage,
-            placement: Placement::Other,
-            button_color: ButtonColor::DarkGray,
-        };
+        let spec =
+            BlockSpec { kind: BlockKind::Mypage, placement: Placement::Other, button_color: ButtonColor::DarkGray };
         let json = r#"{"kind":"mypage","placement":"Other","buttonColor":"DarkGray"}"#;
         assert_eq!(serde_json::to_string(&spec).unwrap(), json);
         assert_eq!(serde_json::from_str::<BlockSpec>(json).unwrap(), spec);

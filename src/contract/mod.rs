@@ -1,4 +1,5 @@
-//! The outward contract shared by the widget and the server (`../shared/contract.md`).
+//! The outward contract shared by the widget and the server: what shop designers write, what
+//! the widget asks and what it is answered (README, "What a shop designer pastes").
 //!
 //! Only `serde` types and pure parsing live here, with no `cfg`: the same source compiles to
 //! wasm for the widget and natively for the server.
@@ -7,8 +8,8 @@ mod api;
 mod blocks;
 
 pub use api::{
-    AMAZON_SIGNATURE_ALGORITHM, ApiError, ApiErrorBody, BlockView, ButtonsRequest, ButtonsResponse,
-    MAX_BLOCKS_PER_REQUEST, MemberState, Notice, Price, ProductType, RenderButtonOptions, SessionResponse,
+    AMAZON_SIGNATURE_ALGORITHM, ApiError, ApiErrorBody, BlockView, ButtonsRequest, ButtonsResponse, InitCheckout,
+    MAX_BLOCKS_PER_REQUEST, MemberState, Notice, Price, ProductType, RenderButtonOptions, SessionResponse, SignRequest,
     SignedConfig, UnavailableReason,
 };
 pub use blocks::{AttributeError, BlockKind, BlockSpec, ButtonColor, Device, Placement};

@@ -1,10 +1,11 @@
 //! Server settings from the contract's environment variables (contract §3).
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use url::Url;
+
+pub use crate::core::settings::{AmazonAccount, ShopOrigin};
 
 /// Everything the server needs to know, checked once at start.
 #[derive(Clone, Debug)]
@@ -44,19 +45,6 @@ pub struct ShopPages {
     pub mypage: String,
 }
 
-/// The identifiers Seller Central gives the merchant.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AmazonAccount {
-    /// 出品者ID.
-    pub merchant_id: String,
-    /// Store ID (`amzn1.application-oa2-client.…`).
-    pub store_id: String,
-    /// Public key ID (`SANDBOX-…`, `LIVE-…` or unprefixed).
-    pub public_key_id: String,
-    /// アクセスモード「テスト」.
-    pub sandbox: bool,
-}
-
 /// Where the private key comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeySource {
@@ -71,62 +59,6 @@ pub enum KeySource {
 pub struct DemoSettings {
     /// `AMAZONPAY2_SIMULATOR_LISTEN`: the simulator's own address, i.e. its own origin.
     pub simulator_listen: SocketAddr,
-}
-
-/// The shop's origin: scheme, host and port, nothing else. Every signed URL is built from it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ShopOrigin(Url);
-
-impl ShopOrigin {
-    /// Parses an origin such as `https://shop.example`; a path, query or credentials are refused
-    /// because they would make "under the shop origin" ambiguous.
-    pub fn parse(value: &str) -> Result<Self, String> {
-        let url = Url::parse(value.trim()).map_err(|e| format!("not a URL ({e})"))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err("must start with https:// or http://".into());
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err("has no host".into());
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err("must not carry credentials".into());
-        }
-        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-            return Err("must be an origin only, without path, query or fragment".into());
-        }
-        Ok(Self(url))
-    }
-
-    /// `https://shop.example` (no trailing slash), as browsers send it in `Origin`.
-    pub fn as_str(&self) -> &str {
-        self.0.as_str().trim_end_matches('/')
-    }
-
-    /// `host[:port]`, as browsers send it in `Host`.
-    pub fn authority(&self) -> String {
-        let host = self.0.host_str().unwrap_or_default();
-        match self.0.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_owned(),
-        }
-    }
-
-    /// Whether cookies must be `Secure`.
-    pub fn is_https(&self) -> bool {
-        self.0.scheme() == "https"
-    }
-
-    /// An absolute URL under the origin for a path the server chose (never a browser).
-    pub fn url(&self, path_and_query: &str) -> String {
-        debug_assert!(path_and_query.starts_with('/'));
-        format!("{}{}", self.as_str(), path_and_query)
-    }
-}
-
-impl fmt::Debug for ShopOrigin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ShopOrigin({})", self.as_str())
-    }
 }
 
 /// A setting that is missing or wrong; the message names the variable and what to do.
@@ -160,12 +92,8 @@ pub mod demo_defaults {
     pub const SIMULATOR_LISTEN: &str = "127.0.0.1:8081";
 }
 
-const AMAZON_VARS: [&str; 4] = [
-    "AMAZONPAY2_MERCHANT_ID",
-    "AMAZONPAY2_STORE_ID",
-    "AMAZONPAY2_PUBLIC_KEY_ID",
-    "AMAZONPAY2_PRIVATE_KEY",
-];
+const AMAZON_VARS: [&str; 4] =
+    ["AMAZONPAY2_MERCHANT_ID", "AMAZONPAY2_STORE_ID", "AMAZONPAY2_PUBLIC_KEY_ID", "AMAZONPAY2_PRIVATE_KEY"];
 
 impl Config {
     /// Reads the process environment; `demo` is the `--demo` flag.
@@ -186,8 +114,7 @@ impl Config {
 
         let listen = parse_addr("AMAZONPAY2_LISTEN", var("AMAZONPAY2_LISTEN"), "127.0.0.1:8080")?;
         let shop_origin = match var("AMAZONPAY2_SHOP_ORIGIN") {
-            Some(value) => ShopOrigin::parse(&value)
-                .map_err(|problem| invalid("AMAZONPAY2_SHOP_ORIGIN", problem))?,
+            Some(value) => ShopOrigin::parse(&value).map_err(|problem| invalid("AMAZONPAY2_SHOP_ORIGIN", problem))?,
             None if demo => ShopOrigin::parse(&format!("http://{listen}"))
                 .map_err(|problem| invalid("AMAZONPAY2_LISTEN", problem))?,
             None => {
@@ -198,25 +125,18 @@ impl Config {
             }
         };
 
-        let merchant_id = var("AMAZONPAY2_MERCHANT_ID")
-            .unwrap_or_else(|| demo_defaults::MERCHANT_ID.to_owned());
+        let merchant_id = var("AMAZONPAY2_MERCHANT_ID").unwrap_or_else(|| demo_defaults::MERCHANT_ID.to_owned());
         check_token("AMAZONPAY2_MERCHANT_ID", &merchant_id, |c| c.is_ascii_alphanumeric())?;
-        let store_id =
-            var("AMAZONPAY2_STORE_ID").unwrap_or_else(|| demo_defaults::STORE_ID.to_owned());
-        check_token("AMAZONPAY2_STORE_ID", &store_id, |c| {
-            c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
-        })?;
+        let store_id = var("AMAZONPAY2_STORE_ID").unwrap_or_else(|| demo_defaults::STORE_ID.to_owned());
+        check_token("AMAZONPAY2_STORE_ID", &store_id, |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))?;
         if !store_id.starts_with("amzn1.application-oa2-client.") {
             return Err(invalid(
                 "AMAZONPAY2_STORE_ID",
                 "must start with amzn1.application-oa2-client. (Seller Central's Store ID)".into(),
             ));
         }
-        let public_key_id = var("AMAZONPAY2_PUBLIC_KEY_ID")
-            .unwrap_or_else(|| demo_defaults::PUBLIC_KEY_ID.to_owned());
-        check_token("AMAZONPAY2_PUBLIC_KEY_ID", &public_key_id, |c| {
-            c.is_ascii_alphanumeric() || c == '-'
-        })?;
+        let public_key_id = var("AMAZONPAY2_PUBLIC_KEY_ID").unwrap_or_else(|| demo_defaults::PUBLIC_KEY_ID.to_owned());
+        check_token("AMAZONPAY2_PUBLIC_KEY_ID", &public_key_id, |c| c.is_ascii_alphanumeric() || c == '-')?;
         let sandbox = sandbox_mode(demo, var("AMAZONPAY2_SANDBOX"), &public_key_id)?;
         if !sandbox && !shop_origin.is_https() {
             return Err(invalid(
@@ -247,30 +167,34 @@ impl Config {
                 format!("http://{}", settings.simulator_listen),
                 format!("http://{}/checkout.js", settings.simulator_listen),
             ),
-            None => (
-                "https://pay-api.amazon.jp".to_owned(),
-                "https://static-fe.payments-amazon.com/checkout.js".to_owned(),
-            ),
+            None => {
+                ("https://pay-api.amazon.jp".to_owned(), "https://static-fe.payments-amazon.com/checkout.js".to_owned())
+            }
         };
         let api_base = var("AMAZONPAY2_API_BASE").unwrap_or(default_api_base);
         let checkout_js = var("AMAZONPAY2_CHECKOUT_JS").unwrap_or(default_checkout_js);
 
         let data_dir = PathBuf::from(var("AMAZONPAY2_DATA").unwrap_or_else(|| "./data".into()));
         let www_dir = PathBuf::from(var("AMAZONPAY2_WWW").unwrap_or_else(|| "www".into()));
-        let widget_dir =
-            PathBuf::from(var("AMAZONPAY2_WIDGET").unwrap_or_else(|| "target/widget".into()));
+        let widget_dir = PathBuf::from(var("AMAZONPAY2_WIDGET").unwrap_or_else(|| "target/widget".into()));
         // Everything under the served folders is public: the key and the data must not be.
         let private: [(&'static str, &Path); 2] = [
             ("AMAZONPAY2_DATA", &data_dir),
-            ("AMAZONPAY2_PRIVATE_KEY", match &key {
-                KeySource::File(path) => path,
-                KeySource::Generated => &data_dir,
-            }),
+            (
+                "AMAZONPAY2_PRIVATE_KEY",
+                match &key {
+                    KeySource::File(path) => path,
+                    KeySource::Generated => &data_dir,
+                },
+            ),
         ];
         for (name, path) in private {
             for (served_name, served) in [("AMAZONPAY2_WWW", &www_dir), ("AMAZONPAY2_WIDGET", &widget_dir)] {
                 if lies_within(path, served) {
-                    return Err(invalid(name, format!("must not lie inside {served_name}, whose files are served to anyone")));
+                    return Err(invalid(
+                        name,
+                        format!("must not lie inside {served_name}, whose files are served to anyone"),
+                    ));
                 }
             }
         }
@@ -325,10 +249,9 @@ fn sandbox_mode(demo: bool, value: Option<String>, public_key_id: &str) -> Resul
         }
     };
     match (explicit, from_prefix) {
-        (Some(a), Some(b)) if a != b => Err(invalid(
-            "AMAZONPAY2_SANDBOX",
-            format!("{a} contradicts the public key ID prefix ({public_key_id})"),
-        )),
+        (Some(a), Some(b)) if a != b => {
+            Err(invalid("AMAZONPAY2_SANDBOX", format!("{a} contradicts the public key ID prefix ({public_key_id})")))
+        }
         (Some(mode), _) | (None, Some(mode)) => Ok(mode),
         (None, None) if demo => Ok(true),
         (None, None) => Err(invalid(
@@ -349,9 +272,7 @@ pub fn is_local_path(path: &str) -> bool {
 
 /// Whether `path` is `dir` or inside it, following symbolic links where the paths exist.
 fn lies_within(path: &Path, dir: &Path) -> bool {
-    let resolve = |p: &Path| {
-        p.canonicalize().or_else(|_| std::path::absolute(p)).unwrap_or_else(|_| p.to_path_buf())
-    };
+    let resolve = |p: &Path| p.canonicalize().or_else(|_| std::path::absolute(p)).unwrap_or_else(|_| p.to_path_buf());
     resolve(path).starts_with(resolve(dir))
 }
 
@@ -361,9 +282,7 @@ fn invalid(name: &'static str, problem: String) -> ConfigError {
 
 fn parse_addr(name: &'static str, value: Option<String>, default: &str) -> Result<SocketAddr, ConfigError> {
     let value = value.unwrap_or_else(|| default.to_owned());
-    value
-        .parse()
-        .map_err(|_| invalid(name, format!("'{value}' is not an address such as 127.0.0.1:8080")))
+    value.parse().map_err(|_| invalid(name, format!("'{value}' is not an address such as 127.0.0.1:8080")))
 }
 
 fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
@@ -389,8 +308,7 @@ mod tests {
     use super::*;
 
     fn config(demo: bool, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_vars(demo, |name| vars.get(name).cloned())
     }
 
@@ -445,7 +363,13 @@ mod tests {
 
     #[test]
     fn shop_origins_are_origins_only_and_https_in_production() {
-        for bad in ["shop.example", "ftp://shop.example", "https://shop.example/shop", "https://u:p@shop.example", "https://shop.example/?a=1"] {
+        for bad in [
+            "shop.example",
+            "ftp://shop.example",
+            "https://shop.example/shop",
+            "https://u:p@shop.example",
+            "https://shop.example/?a=1",
+        ] {
             assert!(ShopOrigin::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(ShopOrigin::parse("https://shop.example/").unwrap().url("/x"), "https://shop.example/x");

@@ -53,9 +53,7 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        let body = contract::ApiError {
-            error: contract::ApiErrorBody { code: code.to_owned(), message },
-        };
+        let body = contract::ApiError { error: contract::ApiErrorBody { code: code.to_owned(), message } };
         (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
     }
 }
@@ -76,13 +74,11 @@ impl From<JsonRejection> for ApiError {
                 "unsupported_media_type",
                 "Send the request body as application/json.",
             ),
-            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::client(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "The request body is larger than the API accepts.",
-                )
-            }
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::client(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The request body is larger than the API accepts.",
+            ),
             other => Self::bad_request("unreadable_body", other.body_text()),
         }
     }

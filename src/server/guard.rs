@@ -3,9 +3,9 @@
 //! Two independent locks on every state-changing request: the browser-set `Origin` must be the
 //! shop's, and the session's CSRF token must come back in a header no other site can set.
 
+use aws_lc_rs::digest::{SHA256, digest};
 use axum::http::HeaderMap;
 use axum::http::header::{ORIGIN, REFERER};
-use aws_lc_rs::digest::{SHA256, digest};
 
 use super::config::ShopOrigin;
 use super::error::ApiError;
@@ -25,11 +25,7 @@ pub fn reject_foreign_origin(headers: &HeaderMap, shop: &ShopOrigin) -> Result<(
 
 /// Checks a state-changing request: same origin (from `Origin`, else `Referer`) and the
 /// session's CSRF token.
-pub fn check_state_change(
-    headers: &HeaderMap,
-    shop: &ShopOrigin,
-    session: &Session,
-) -> Result<(), ApiError> {
+pub fn check_state_change(headers: &HeaderMap, shop: &ShopOrigin, session: &Session) -> Result<(), ApiError> {
     let same_origin = match (headers.get(ORIGIN), headers.get(REFERER)) {
         (Some(origin), _) => origin.as_bytes() == shop.as_str().as_bytes(),
         (None, Some(referer)) => referer

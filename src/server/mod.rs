@@ -1,19 +1,13 @@
 //! The shop-side HTTP service: signs button payloads, handles Amazon's returns, serves the
 //! widget and the shop pages, and in demo mode starts the Amazon Pay simulator beside itself.
 
-pub mod amazon;
-pub mod checkout;
 pub mod config;
-mod demo_key;
 mod error;
+pub mod files;
 pub mod guard;
-pub mod keys;
-mod payloads;
-mod routes;
-mod session;
-pub mod signing;
+pub mod routes;
+pub mod session;
 pub mod store;
-pub mod subscriptions;
 
 use std::future::Future;
 use std::io;
@@ -26,19 +20,18 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::any;
-use tower::ServiceBuilder;
 use tokio::net::TcpListener;
 use tower_http::cors::CorsLayer;
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use self::config::{Config, KeySource};
-use self::keys::ShopKey;
 use self::routes::paths;
-use self::amazon::AmazonPayClient;
 use self::session::Sessions;
-use self::signing::ButtonSigner;
 use self::store::Store;
+use crate::amazon::keys::{self, ShopKey};
+use crate::core::signer::ButtonSigner;
+use crate::core::{self as amazon_core, AmazonPayClient};
+use crate::demo::key as demo_key;
 use crate::simulator::{Simulator, SimulatorConfig};
 
 /// What every handler shares.
@@ -76,26 +69,15 @@ pub fn app(state: Arc<AppState>) -> Router {
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers([header::CONTENT_TYPE, HeaderName::from_static(guard::CSRF_HEADER)]);
-    // Pages and widget files are read from disk on every request (a designer's edit shows at
-    // once); `no-cache` lets browsers keep them but revalidate with Last-Modified.
-    let www = ServeDir::new(&config.www_dir).append_index_html_on_directories(true);
-    // The wasm is fetched relative to widget.js, so a widget served from another origin than
-    // the shop pages needs the same grant as the API.
-    let widget = ServiceBuilder::new().layer(cors.clone()).service(ServeDir::new(&config.widget_dir));
     let mut router = Router::new()
-        .nest(paths::API, routes::api(config.demo.is_some()).layer(cors))
+        .nest(paths::API, routes::api(config.demo.is_some()).layer(cors.clone()))
         // `/api/amazonpay2/` would otherwise fall through to the shop pages.
         .route(&format!("{}/", paths::API), any(routes::not_found))
-        .nest_service("/amazonpay2", widget)
-        .fallback_service(www)
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ));
+        .merge(files::routes(config, cors))
+        // Pages are read from disk on every request (a designer's edit shows at once);
+        // `no-cache` lets browsers keep them but revalidate with Last-Modified.
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")));
     if config.demo.is_some() {
         let canonical = Arc::new((config.shop_origin.as_str().to_owned(), config.shop_origin.authority()));
         router = router.layer(middleware::from_fn_with_state(canonical, demo_canonical_host));
@@ -105,11 +87,7 @@ pub fn app(state: Arc<AppState>) -> Router {
 
 /// Demo only: a page opened as `localhost:8080` instead of `127.0.0.1:8080` would be another
 /// origin, which the API rightly refuses; send the browser to the shop origin instead.
-async fn demo_canonical_host(
-    State(canonical): State<Arc<(String, String)>>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn demo_canonical_host(State(canonical): State<Arc<(String, String)>>, request: Request, next: Next) -> Response {
     let (origin, authority) = &*canonical;
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
     let foreign = host.is_some_and(|host| host != authority);
@@ -161,7 +139,7 @@ pub enum ServerError {
     Store(#[from] store::StoreError),
     /// The Amazon Pay client could not be set up.
     #[error(transparent)]
-    Amazon(#[from] amazon::AmazonError),
+    Amazon(#[from] amazon_core::AmazonError),
 }
 
 /// The sockets the server listens on, bound before anything else starts so that a taken port

@@ -12,8 +12,8 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::amazon::types::Buyer;
 use super::store::{SessionRecord, Store, StoreError};
+use crate::amazon::types::Buyer;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "amazonpay2_sid";
@@ -69,8 +69,12 @@ impl Sessions {
 
     /// The browser's session, if its cookie names a live one.
     pub fn find(&self, jar: &CookieJar) -> Result<Option<Session>, StoreError> {
-        let Some(cookie) = jar.get(COOKIE) else { return Ok(None) };
-        let Some(record) = self.store.session(cookie.value())? else { return Ok(None) };
+        let Some(cookie) = jar.get(COOKIE) else {
+            return Ok(None);
+        };
+        let Some(record) = self.store.session(cookie.value())? else {
+            return Ok(None);
+        };
         let now = now();
         if now - record.last_seen > lifetime() {
             self.store.delete_session(&record.id)?;
@@ -243,7 +247,10 @@ mod tests {
     #[test]
     fn renewing_replaces_id_token_and_state_and_forgets_the_old_id() {
         let (sessions, store) = sessions();
-        let id = store.create_member(&NewMember { email: "a@example.jp".into(), ..NewMember::default() }, "h", 0).unwrap().unwrap();
+        let id = store
+            .create_member(&NewMember { email: "a@example.jp".into(), ..NewMember::default() }, "h", 0)
+            .unwrap()
+            .unwrap();
         let (old, jar) = sessions.find_or_start(CookieJar::new()).unwrap();
         sessions.set_return_to(&old, "/cart").unwrap();
         let old = sessions.find(&jar).unwrap().unwrap();
@@ -261,7 +268,8 @@ mod tests {
     fn a_pending_buyer_survives_in_the_session() {
         let (sessions, _) = sessions();
         let (old, jar) = sessions.find_or_start(CookieJar::new()).unwrap();
-        let buyer = Buyer { buyer_id: "amzn1.account.X".into(), name: Some("山田 太郎".into()), ..Buyer::default() };
+        let buyer =
+            Buyer { buyer_id: "amzn1.account.X".into(), name: Some("山田 太郎".into()), ..Buyer::default() };
         let (_, jar) = sessions.renew(jar, &old, None, Some(&buyer)).unwrap();
         assert_eq!(sessions.find(&jar).unwrap().unwrap().pending_buyer, Some(buyer));
     }

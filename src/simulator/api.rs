@@ -22,9 +22,9 @@ use time::macros::format_description;
 
 use super::buyers::TEST_BUYERS;
 use super::{Simulator, lock};
-use crate::server::amazon::canonical::{canonical_request, parse_authorization, sha256_hex};
-use crate::server::amazon::types::AmazonErrorBody;
-use crate::server::signing::string_to_sign;
+use crate::amazon::canonical::{canonical_request, parse_authorization, sha256_hex};
+use crate::amazon::signature::string_to_sign;
+use crate::amazon::types::AmazonErrorBody;
 
 /// How far `x-amz-pay-date` may be from the simulator's clock.
 const ALLOWED_SKEW: Duration = Duration::from_secs(15 * 60);
@@ -83,7 +83,11 @@ pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
             ApiFailure::new(StatusCode::NOT_FOUND, "ResourceNotFound", "The requested resource does not exist.")
         })
         .method_not_allowed_fallback(|| async {
-            ApiFailure::new(StatusCode::METHOD_NOT_ALLOWED, "InvalidRequest", "The method is not allowed for this resource.")
+            ApiFailure::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "InvalidRequest",
+                "The method is not allowed for this resource.",
+            )
         })
         .layer(middleware::from_fn_with_state(simulator.clone(), verify_signature))
 }
@@ -115,11 +119,17 @@ fn check(
     body: &Bytes,
 ) -> Result<(), ApiFailure> {
     let unverified = |why: &str| {
-        ApiFailure::new(StatusCode::UNAUTHORIZED, "InvalidRequestSignature", format!("Unable to verify signature: {why}"))
+        ApiFailure::new(
+            StatusCode::UNAUTHORIZED,
+            "InvalidRequestSignature",
+            format!("Unable to verify signature: {why}"),
+        )
     };
     let value = headers
         .get("authorization")
-        .ok_or_else(|| ApiFailure::new(StatusCode::BAD_REQUEST, "MissingHeader", "The authorization header is missing."))?
+        .ok_or_else(|| {
+            ApiFailure::new(StatusCode::BAD_REQUEST, "MissingHeader", "The authorization header is missing.")
+        })?
         .to_str()
         .map_err(|_| unverified("the authorization header is not text"))?;
     let authorization = parse_authorization(value).ok_or_else(|| unverified("malformed authorization header"))?;
@@ -139,7 +149,11 @@ fn check(
     }
     let date = headers.get("x-amz-pay-date").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let sent = parse_date(date).ok_or_else(|| {
-        ApiFailure::new(StatusCode::BAD_REQUEST, "InvalidHeaderValue", format!("x-amz-pay-date '{date}' is not a date."))
+        ApiFailure::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidHeaderValue",
+            format!("x-amz-pay-date '{date}' is not a date."),
+        )
     })?;
     // Real time, not the test clock: moving the clock forward ages tokens, not requests.
     if sent.abs_diff(real_now()) > ALLOWED_SKEW.as_secs() {
@@ -149,21 +163,12 @@ fn check(
             "x-amz-pay-date is too far from the current time.",
         ));
     }
-    let canonical = canonical_request(
-        method.as_str(),
-        uri.path(),
-        uri.query().unwrap_or_default(),
-        &signed,
-        &sha256_hex(body),
-    );
-    simulator
-        .inner
-        .key
-        .verify(authorization.algorithm, &canonical, authorization.signature)
-        .map_err(|_| {
-            let to_sign = string_to_sign(authorization.algorithm, &canonical);
-            unverified(&format!("signing String [{}]", to_sign.replace('\n', "\\n")))
-        })
+    let canonical =
+        canonical_request(method.as_str(), uri.path(), uri.query().unwrap_or_default(), &signed, &sha256_hex(body));
+    simulator.inner.key.verify(authorization.algorithm, &canonical, authorization.signature).map_err(|_| {
+        let to_sign = string_to_sign(authorization.algorithm, &canonical);
+        unverified(&format!("signing String [{}]", to_sign.replace('\n', "\\n")))
+    })
 }
 
 /// Unix seconds from the basic (`20261128T025228Z`, PHP/Java/.NET) or extended
@@ -185,7 +190,9 @@ async fn get_buyer(State(simulator): State<Simulator>, Path(token): Path<String>
         ApiFailure::new(StatusCode::BAD_REQUEST, "InvalidParameterValue", format!("The buyerToken {why}."))
             .into_response()
     };
-    let Some(entry) = tokens.get_mut(&token) else { return invalid("is not valid") };
+    let Some(entry) = tokens.get_mut(&token) else {
+        return invalid("is not valid");
+    };
     if entry.used {
         return invalid("has already been used");
     }

@@ -1,7 +1,7 @@
 //! The simulator's Amazon accounts: a few Japanese test buyers to sign in as.
 
-use crate::server::amazon::canonical::sha256_hex;
-use crate::server::amazon::types::{Address, Buyer};
+use crate::amazon::signature::sha256_hex;
+use crate::amazon::types::{Address, Buyer};
 
 /// One test buyer's Amazon account.
 pub struct TestBuyer {

@@ -17,10 +17,10 @@ use url::Url;
 use super::api::{ApiFailure, BUYER_TOKEN_LIFETIME, BuyerToken};
 use super::buyers::TEST_BUYERS;
 use super::checkout::{Card, Details, Environment, ProductType, Session, SessionState};
+use super::html::{escape, page};
 use super::signature::{DEFAULT_ALGORITHM, SignatureProblem};
 use super::{FLOW_LIFETIME, Simulator, lock};
-use super::html::{escape, page};
-use crate::server::signing::{hex, string_to_sign};
+use crate::amazon::signature::{hex, string_to_sign};
 
 /// A hosted-page visit waiting for the shopper's "continue".
 pub(super) struct Flow {
@@ -29,11 +29,17 @@ pub(super) struct Flow {
 }
 
 enum FlowKind {
-    SignIn { return_url: Url, scopes: Vec<String> },
+    SignIn {
+        return_url: Url,
+        scopes: Vec<String>,
+    },
     /// The consent page of a checkout button: the session to create once the buyer chooses.
     Checkout(Box<Draft>),
     /// "Change address / payment" for an existing session.
-    Change { session_id: String, action: ChangeAction },
+    Change {
+        session_id: String,
+        action: ChangeAction,
+    },
 }
 
 /// A checkout session before the buyer's choices: what the signed button payload set.
@@ -115,15 +121,11 @@ fn check_button(
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Flow, AmazonError> {
     let config = &simulator.inner.config;
-    let Form(fields) =
-        form.map_err(|e| AmazonError::new("InvalidRequestFormat", e.body_text()))?;
+    let Form(fields) = form.map_err(|e| AmazonError::new("InvalidRequestFormat", e.body_text()))?;
     let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
     for required in ["merchantId", "payloadJSON", "signature", "publicKeyId"] {
         if field(required).is_empty() {
-            return Err(AmazonError::new(
-                "MissingParameterValue",
-                format!("The request is missing '{required}'."),
-            ));
+            return Err(AmazonError::new("MissingParameterValue", format!("The request is missing '{required}'.")));
         }
     }
     let merchant_id = field("merchantId");
@@ -164,9 +166,8 @@ fn check_button(
             ));
         }
     }
-    let payload: Value = serde_json::from_str(payload_json).map_err(|e| {
-        AmazonError::new("InvalidRequestFormat", format!("payloadJSON is not valid JSON: {e}"))
-    })?;
+    let payload: Value = serde_json::from_str(payload_json)
+        .map_err(|e| AmazonError::new("InvalidRequestFormat", format!("payloadJSON is not valid JSON: {e}")))?;
     let store_id = payload.get("storeId").and_then(Value::as_str).unwrap_or_default();
     if store_id != config.store_id {
         return Err(AmazonError::new(
@@ -185,8 +186,7 @@ fn check_button(
                 .unwrap_or_default(),
         },
         product @ ("PayAndShip" | "PayOnly" | "") => {
-            let review_url =
-                return_url(&payload, &["webCheckoutDetails", "checkoutReviewReturnUrl"], config, live)?;
+            let review_url = return_url(&payload, &["webCheckoutDetails", "checkoutReviewReturnUrl"], config, live)?;
             // The payload is the Create Checkout Session request: what it sets must be valid.
             let details = Details::new(review_url).updated(&payload, &simulator.rules(live, false))?;
             FlowKind::Checkout(Box::new(Draft {
@@ -212,21 +212,15 @@ fn check_button(
 
 /// A return URL from the payload: present, absolute, https in live, and on the merchant's
 /// registered domain.
-fn return_url(
-    payload: &Value,
-    path: &[&str],
-    config: &super::SimulatorConfig,
-    live: bool,
-) -> Result<Url, AmazonError> {
+fn return_url(payload: &Value, path: &[&str], config: &super::SimulatorConfig, live: bool) -> Result<Url, AmazonError> {
     let name = path.join(".");
     let value = path
         .iter()
         .try_fold(payload, |value, key| value.get(key))
         .and_then(Value::as_str)
         .ok_or_else(|| AmazonError::new("MissingParameterValue", format!("{name} is not set.")))?;
-    let url = Url::parse(value).map_err(|_| {
-        AmazonError::new("InvalidParameterValue", format!("{name} '{value}' is not a valid URL."))
-    })?;
+    let url = Url::parse(value)
+        .map_err(|_| AmazonError::new("InvalidParameterValue", format!("{name} '{value}' is not a valid URL.")))?;
     if live && url.scheme() != "https" {
         return Err(AmazonError::new("InvalidParameterValue", format!("{name} must use https.")));
     }
@@ -361,8 +355,7 @@ pub(super) async fn continue_flow(
     // Single use: a reload or a second tab cannot replay the same sign-in.
     let flow = lock(&simulator.inner.flows).remove(&id);
     let Some(flow) = flow.filter(|f| f.created.elapsed() < FLOW_LIFETIME) else {
-        return AmazonError::new("InvalidRequest", "This page has expired. Start again from the shop.")
-            .into_response();
+        return AmazonError::new("InvalidRequest", "This page has expired. Start again from the shop.").into_response();
     };
     match flow.kind {
         FlowKind::SignIn { mut return_url, scopes } => {
@@ -412,11 +405,7 @@ fn test_buyer(value: &str) -> Option<usize> {
 /// The buyer chose an account and a card on the consent page: the session is created, and the
 /// buyer goes back to the shop's review URL (or, with `checkoutMode: ProcessOrder`, is charged
 /// at once and goes to the result URL).
-fn create_session(
-    simulator: &Simulator,
-    draft: Draft,
-    fields: &HashMap<String, String>,
-) -> Result<Url, AmazonError> {
+fn create_session(simulator: &Simulator, draft: Draft, fields: &HashMap<String, String>) -> Result<Url, AmazonError> {
     let buyer = choice(fields, "buyer", 0, test_buyer)?;
     let card = choice(fields, "card", Card::Visa, Card::parse)?;
     let now = simulator.now();

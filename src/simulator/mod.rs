@@ -17,6 +17,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header;
@@ -24,7 +25,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 
 pub use self::buyers::{TEST_BUYERS, TestBuyer};
 pub use self::signature::{RegisteredKey, SignatureProblem};
@@ -80,8 +80,8 @@ impl Simulator {
     /// # Panics
     /// If `public_key_der` is not an RSA public key: the shop's own key always is.
     pub fn new(config: SimulatorConfig) -> Self {
-        let key = RegisteredKey::from_pkcs1_der(&config.public_key_der)
-            .expect("the shop's public key is a valid RSA key");
+        let key =
+            RegisteredKey::from_pkcs1_der(&config.public_key_der).expect("the shop's public key is a valid RSA key");
         Self {
             inner: Arc::new(Inner {
                 config,

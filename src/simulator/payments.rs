@@ -22,10 +22,7 @@ pub(super) fn routes() -> Router<Simulator> {
     for prefix in ["", "/live", "/sandbox"] {
         for slash in ["", "/"] {
             router = router
-                .route(
-                    &format!("{prefix}/v2/checkoutSessions/{{id}}{slash}"),
-                    get(get_session).patch(update_session),
-                )
+                .route(&format!("{prefix}/v2/checkoutSessions/{{id}}{slash}"), get(get_session).patch(update_session))
                 .route(&format!("{prefix}/v2/checkoutSessions/{{id}}/complete{slash}"), post(complete_session))
                 .route(&format!("{prefix}/v2/chargePermissions/{{id}}{slash}"), get(get_permission))
                 .route(&format!("{prefix}/v2/charges{slash}"), post(create_charge))
@@ -72,9 +69,11 @@ async fn get_session(State(simulator): State<Simulator>, Path(id): Path<String>,
     let now = simulator.now();
     let origin = simulator.public_origin(&headers);
     let mut ledger = lock(&simulator.inner.ledger);
-    answer(ledger.session(&id, now).map(|session| {
-        Json(Ledger::session_json(session, &view(&simulator, &origin, now))).into_response()
-    }))
+    answer(
+        ledger
+            .session(&id, now)
+            .map(|session| Json(Ledger::session_json(session, &view(&simulator, &origin, now))).into_response()),
+    )
 }
 
 /// `PATCH checkoutSessions/{id}`.
@@ -119,9 +118,9 @@ async fn get_permission(State(simulator): State<Simulator>, Path(id): Path<Strin
     let origin = simulator.public_origin(&headers);
     let ledger = lock(&simulator.inner.ledger);
     answer(
-        ledger
-            .permission(&id)
-            .map(|permission| Json(ledger.permission_json(permission, &view(&simulator, &origin, now))).into_response()),
+        ledger.permission(&id).map(|permission| {
+            Json(ledger.permission_json(permission, &view(&simulator, &origin, now))).into_response()
+        }),
     )
 }
 

@@ -10,7 +10,7 @@ use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::pss::Pss;
 use sha2::{Digest, Sha256};
 
-use crate::server::signing::string_to_sign;
+use crate::amazon::signature::string_to_sign;
 
 /// The algorithms Amazon accepts, with their PSS salt lengths.
 const ALGORITHMS: [(&str, usize); 2] = [("AMZN-PAY-RSASSA-PSS", 20), ("AMZN-PAY-RSASSA-PSS-V2", 32)];
@@ -46,9 +46,7 @@ impl RegisteredKey {
             .ok_or(SignatureProblem::UnknownAlgorithm)?;
         let signature = base64_decode(signature_b64).ok_or(SignatureProblem::Mismatch)?;
         let hashed = Sha256::digest(string_to_sign(algorithm, text).as_bytes());
-        self.0
-            .verify(Pss::new_with_salt::<Sha256>(salt), &hashed, &signature)
-            .map_err(|_| SignatureProblem::Mismatch)
+        self.0.verify(Pss::new_with_salt::<Sha256>(salt), &hashed, &signature).map_err(|_| SignatureProblem::Mismatch)
     }
 }
 
@@ -61,15 +59,13 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
+    use base64::Engine;
     use rsa::RsaPrivateKey;
     use rsa::pkcs8::DecodePrivateKey;
 
     use super::*;
-    use crate::server::keys::ShopKey;
-    use crate::server::keys::tests::TEST_PKCS8;
-    use crate::server::signing::ButtonSigner;
+    use crate::amazon::keys::ShopKey;
+    use crate::amazon::keys::tests::TEST_PKCS8;
 
     fn registered() -> RegisteredKey {
         let key = ShopKey::from_pem(TEST_PKCS8.as_bytes()).unwrap();
@@ -78,9 +74,9 @@ mod tests {
 
     #[test]
     fn our_v2_signatures_verify_and_tampering_is_caught() {
-        let key = Arc::new(ShopKey::from_pem(TEST_PKCS8.as_bytes()).unwrap());
-        let signer = ButtonSigner::new(key, "K".into());
-        let signature = signer.sign_uncached("{\"a\":1}").unwrap();
+        let key = ShopKey::from_pem(TEST_PKCS8.as_bytes()).unwrap();
+        let signed = key.sign(string_to_sign("AMZN-PAY-RSASSA-PSS-V2", "{\"a\":1}").as_bytes()).unwrap();
+        let signature = base64::engine::general_purpose::STANDARD.encode(signed);
         let registered = registered();
         assert_eq!(registered.verify("AMZN-PAY-RSASSA-PSS-V2", "{\"a\":1}", &signature), Ok(()));
         assert_eq!(
@@ -102,10 +98,8 @@ mod tests {
         let private = RsaPrivateKey::from_pkcs8_pem(TEST_PKCS8).unwrap();
         let text = "{\"storeId\":\"x\"}";
         let hashed = Sha256::digest(string_to_sign("AMZN-PAY-RSASSA-PSS", text).as_bytes());
-        let signature = private
-            .sign_with_rng(&mut rand::rngs::OsRng, Pss::new_with_salt::<Sha256>(20), &hashed)
-            .unwrap();
-        use base64::Engine;
+        let signature =
+            private.sign_with_rng(&mut rand::rngs::OsRng, Pss::new_with_salt::<Sha256>(20), &hashed).unwrap();
         let b64 = base64::engine::general_purpose::STANDARD.encode(signature);
         assert_eq!(registered().verify(DEFAULT_ALGORITHM, text, &b64), Ok(()));
     }

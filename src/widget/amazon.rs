@@ -33,9 +33,7 @@ pub async fn load(src: &str) -> Result<(), WidgetError> {
     if has_render_button() {
         return Ok(());
     }
-    let promise = LOADING.with(|loading| {
-        loading.borrow_mut().get_or_insert_with(|| start_loading(src)).clone()
-    });
+    let promise = LOADING.with(|loading| loading.borrow_mut().get_or_insert_with(|| start_loading(src)).clone());
     let outcome = JsFuture::from(promise).await;
     if let Err(reason) = outcome {
         // Let a later attempt (say, after the shopper's network came back) try again.
@@ -73,7 +71,8 @@ fn start_loading(src: &str) -> Promise {
         let timed_out = JsValue::from_str(&format!("timed out loading {src}"));
         let on_timeout = reject.bind1(&JsValue::NULL, &timed_out);
         if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(on_timeout.unchecked_ref(), LOAD_TIMEOUT_MS);
+            let _ = window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(on_timeout.unchecked_ref(), LOAD_TIMEOUT_MS);
         }
         let parent = document.head().map(JsCast::unchecked_into).or_else(|| document.document_element());
         match parent {
@@ -88,7 +87,9 @@ fn start_loading(src: &str) -> Promise {
 }
 
 fn has_render_button() -> bool {
-    let Some(window) = web_sys::window() else { return false };
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
     let get = |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok();
     get(&window, "amazon")
         .filter(|v| v.is_object())
@@ -110,7 +111,9 @@ pub fn render_button(container_id: &str, options: &JsValue) -> Result<(), Widget
 pub fn bind_change_action(element_id: &str, checkout_session_id: &str, action: &str) -> Result<(), WidgetError> {
     let options = js_sys::Object::new();
     let set = |key: &str, value: &str| Reflect::set(&options, &JsValue::from_str(key), &JsValue::from_str(value));
-    set("amazonCheckoutSessionId", checkout_session_id).and(set("changeAction", action)).map_err(|e| WidgetError::Render(describe_js(&e)))?;
+    set("amazonCheckoutSessionId", checkout_session_id)
+        .and(set("changeAction", action))
+        .map_err(|e| WidgetError::Render(describe_js(&e)))?;
     bind_change_action_js(&format!("#{element_id}"), &options)
         .map(drop)
         .map_err(|thrown| WidgetError::Render(describe_js(&thrown)))

@@ -52,8 +52,7 @@ const CSRF_HEADER: &str = "X-AmazonPay2-CSRF";
 pub async fn buttons(endpoint: &str, blocks: Vec<BlockSpec>) -> Result<Answer, WidgetError> {
     let count = blocks.len();
     let body = request_body(&blocks);
-    let request = Request::post(&format!("{endpoint}/buttons"))
-        .header("Content-Type", "application/json");
+    let request = Request::post(&format!("{endpoint}/buttons")).header("Content-Type", "application/json");
     let answer = decode_answer(&send(request, Some(body)).await?)?;
     if answer.blocks.len() != count {
         return Err(WidgetError::Decode(format!("{} views for {count} blocks", answer.blocks.len())));
@@ -72,9 +71,7 @@ async fn send(request: RequestBuilder, body: Option<String>) -> Result<JsValue, 
     // Credentials are sent so that a widget whose API lies on another origin than the page
     // still carries the shopper's session; the server grants that to the shop origin only.
     let controller = AbortController::new().map_err(|e| WidgetError::Network(describe_js(&e)))?;
-    let request = request
-        .credentials(RequestCredentials::Include)
-        .abort_signal(Some(&controller.signal()));
+    let request = request.credentials(RequestCredentials::Include).abort_signal(Some(&controller.signal()));
     let request = match body {
         Some(body) => request.body(body),
         None => request.build(),
@@ -92,10 +89,8 @@ async fn send(request: RequestBuilder, body: Option<String>) -> Result<JsValue, 
     if !response.ok() {
         let error = value.ok().map(|v| field(&v, "error"));
         let code = error.as_ref().and_then(|e| string(e, "code")).unwrap_or_default();
-        let message = error
-            .as_ref()
-            .and_then(|e| string(e, "message"))
-            .unwrap_or_else(|| text.chars().take(200).collect());
+        let message =
+            error.as_ref().and_then(|e| string(e, "message")).unwrap_or_else(|| text.chars().take(200).collect());
         return Err(WidgetError::Api { status, code, message });
     }
     value.map_err(|e| WidgetError::Decode(describe_js(&e)))
@@ -164,7 +159,5 @@ fn request_body(blocks: &[BlockSpec]) -> String {
 fn abort_after(controller: &AbortController, millis: i32) -> Option<i32> {
     let controller = controller.clone();
     let abort = Closure::once_into_js(move || controller.abort());
-    web_sys::window()?
-        .set_timeout_with_callback_and_timeout_and_arguments_0(abort.unchecked_ref(), millis)
-        .ok()
+    web_sys::window()?.set_timeout_with_callback_and_timeout_and_arguments_0(abort.unchecked_ref(), millis).ok()
 }

@@ -22,10 +22,10 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, MutationObserver, MutationObserverInit};
 use yew::{AppHandle, Callback, Renderer};
 
+use self::api::View;
 pub use self::error::WidgetError;
 pub use self::settings::Settings;
 use self::view::{BlockProps, Display, Layout};
-use self::api::View;
 use crate::contract::{BlockKind, BlockSpec, Device};
 
 /// Entry point for the loader: starts the widget for the whole document, once.
@@ -40,10 +40,7 @@ pub fn boot(settings: JsValue) {
     let settings = Settings::from_js(&settings);
     wasm_bindgen_futures::spawn_local(async move {
         settings::dom_ready().await;
-        let Some(root) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.document_element())
-        else {
+        let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) else {
             return;
         };
         // The page's runtime lives as long as the page.
@@ -173,7 +170,12 @@ impl Runtime {
 
     /// Which block holds the Amazon button now (by its `data-amazonpay2-block` number).
     pub fn winner(&self) -> Option<u32> {
-        self.state.borrow().blocks.iter().find(|b| matches!(b.props.borrow().display, Display::Button { .. })).map(|b| b.id)
+        self.state
+            .borrow()
+            .blocks
+            .iter()
+            .find(|b| matches!(b.props.borrow().display, Display::Button { .. }))
+            .map(|b| b.id)
     }
 
     fn watch(&self) {
@@ -283,7 +285,11 @@ impl Runtime {
         let name = blocks::describe(&element, parsed.spec.map(|s| s.kind), position);
         let mut diagnostics: Vec<String> = parsed.problems.iter().map(ToString::to_string).collect();
         if parsed.spec.is_none() && diagnostics.is_empty() {
-            diagnostics.push(format!("{}=\"\" is not one of: {}", blocks::BLOCK_ATTRIBUTE, BlockKind::NAMES.join(", ")));
+            diagnostics.push(format!(
+                "{}=\"\" is not one of: {}",
+                blocks::BLOCK_ATTRIBUTE,
+                BlockKind::NAMES.join(", ")
+            ));
         }
         for diagnostic in &diagnostics {
             warn(&format!("{name}: {diagnostic}"));
@@ -372,15 +378,10 @@ impl Runtime {
             .iter()
             .filter_map(|block| {
                 let spec = block.spec.filter(|spec| state.competes(spec))?;
-                Some(rule::Candidate {
-                    id: block.id,
-                    kind: spec.kind,
-                    visible: rule::is_visible(&block.element),
-                })
+                Some(rule::Candidate { id: block.id, kind: spec.kind, visible: rule::is_visible(&block.element) })
             })
             .collect();
-        let winner = rule::winner(&candidates)
-            .and_then(|id| state.blocks.iter().find(|b| b.id == id).cloned());
+        let winner = rule::winner(&candidates).and_then(|id| state.blocks.iter().find(|b| b.id == id).cloned());
         let winner_needs_amazon = winner
             .as_ref()
             .and_then(|w| w.spec)
@@ -429,13 +430,10 @@ impl Runtime {
                 }
                 Some((_, Some(Ok(View::Button(options))))) => match &state.amazon {
                     // Already drawn here: leave Amazon's button as it is.
-                    AmazonScript::Ready if matches!(current.display, Display::Button { .. }) => {
-                        current.display.clone()
+                    AmazonScript::Ready if matches!(current.display, Display::Button { .. }) => current.display.clone(),
+                    AmazonScript::Ready => {
+                        Display::Button { container_id: next_container_id(), options: options.clone() }
                     }
-                    AmazonScript::Ready => Display::Button {
-                        container_id: next_container_id(),
-                        options: options.clone(),
-                    },
                     AmazonScript::Failed(error) => {
                         Display::Message { text: texts.unavailable_now, detail: Some(error.to_string()) }
                     }
@@ -448,18 +446,20 @@ impl Runtime {
                     Display::Message { text: texts.unavailable(*reason), detail: None }
                 }
                 Some((_, Some(Ok(View::Nothing)))) => Display::Nothing,
-                Some((_, Some(Ok(View::Review(session_id, address, payment))))) => match (&state.amazon, &current.display) {
-                    (AmazonScript::NotNeeded | AmazonScript::Loading, _) => Display::Nothing,
-                    // Already drawn and bound: keep it.
-                    (_, Display::Review { .. }) => current.display.clone(),
-                    (amazon, _) => Display::Review {
-                        session_id: session_id.clone(),
-                        address: Rc::new(address.clone()),
-                        payment: payment.clone(),
-                        id: next_container_id(),
-                        changeable: *amazon == AmazonScript::Ready,
-                    },
-                },
+                Some((_, Some(Ok(View::Review(session_id, address, payment))))) => {
+                    match (&state.amazon, &current.display) {
+                        (AmazonScript::NotNeeded | AmazonScript::Loading, _) => Display::Nothing,
+                        // Already drawn and bound: keep it.
+                        (_, Display::Review { .. }) => current.display.clone(),
+                        (amazon, _) => Display::Review {
+                            session_id: session_id.clone(),
+                            address: Rc::new(address.clone()),
+                            payment: payment.clone(),
+                            id: next_container_id(),
+                            changeable: *amazon == AmazonScript::Ready,
+                        },
+                    }
+                }
             };
             let notice = self.settings.notice.filter(|_| notice_block == Some(block.id));
             let props = BlockProps { display, layout: layout(block.device), notice, ..current.clone() };
@@ -490,10 +490,11 @@ impl Runtime {
     /// member's state changed).
     fn unlink(&self) {
         let texts = self.settings.lang.texts();
-        let confirmed = web_sys::window()
-            .and_then(|w| w.confirm_with_message(texts.unlink_confirm).ok())
-            .unwrap_or(false);
-        let Some(csrf_token) = self.state.borrow().csrf_token.clone() else { return };
+        let confirmed =
+            web_sys::window().and_then(|w| w.confirm_with_message(texts.unlink_confirm).ok()).unwrap_or(false);
+        let Some(csrf_token) = self.state.borrow().csrf_token.clone() else {
+            return;
+        };
         if !confirmed {
             return;
         }

@@ -46,7 +46,9 @@ pub fn is_visible(element: &Element) -> bool {
     if check_visibility(element) == Some(false) {
         return false;
     }
-    let Some(window) = web_sys::window() else { return false };
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
     let computed = |e: &Element, property: &str| {
         window
             .get_computed_style(e)

@@ -27,15 +27,11 @@ impl Settings {
     /// Japanese with a console warning.
     pub fn from_js(value: &JsValue) -> Self {
         let get = |key: &str| Reflect::get(value, &JsValue::from_str(key)).ok();
-        let endpoint = get("endpoint")
-            .and_then(|v| v.as_string())
-            .unwrap_or_else(|| "/api/amazonpay2".to_owned());
+        let endpoint = get("endpoint").and_then(|v| v.as_string()).unwrap_or_else(|| "/api/amazonpay2".to_owned());
         let lang = match get("lang").and_then(|v| v.as_string()) {
             None => Lang::Ja,
             Some(value) => Lang::parse(&value).unwrap_or_else(|| {
-                web_sys::console::warn_1(
-                    &format!("Amazon Pay: data-lang=\"{value}\" is not one of: ja, en").into(),
-                );
+                web_sys::console::warn_1(&format!("Amazon Pay: data-lang=\"{value}\" is not one of: ja, en").into());
                 Lang::Ja
             }),
         };
@@ -61,7 +57,9 @@ fn take_notice() -> Option<Notice> {
 /// Waits until the document is parsed (a script in `<head>` without `defer` runs before the
 /// blocks exist).
 pub async fn dom_ready() {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
     if document.ready_state() != "loading" {
         return;
     }
@@ -73,11 +71,15 @@ pub async fn dom_ready() {
 
 /// Adds the widget's small style sheet once per document.
 pub fn install_style(root: &Element) {
-    let Some(document) = root.owner_document() else { return };
+    let Some(document) = root.owner_document() else {
+        return;
+    };
     if document.get_element_by_id(STYLE_ID).is_some() {
         return;
     }
-    let Ok(style) = document.create_element("style") else { return };
+    let Ok(style) = document.create_element("style") else {
+        return;
+    };
     style.set_id(STYLE_ID);
     style.set_text_content(Some(STYLE));
     if let Some(head) = document.head() {
@@ -88,7 +90,9 @@ pub fn install_style(root: &Element) {
 /// Tells shop scripts the shopper's state: `document` receives `amazonpay2:state` with
 /// `detail = {member, csrfToken}` after every answer from the server.
 pub fn announce(root: &Element, member: &JsValue, csrf_token: &str) {
-    let Some(document) = root.owner_document() else { return };
+    let Some(document) = root.owner_document() else {
+        return;
+    };
     let detail = Object::new();
     let _ = Reflect::set(&detail, &"member".into(), member);
     let _ = Reflect::set(&detail, &"csrfToken".into(), &csrf_token.into());

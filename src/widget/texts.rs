@@ -67,7 +67,7 @@ pub struct Texts {
     /// Debug: a bad attribute value; the attribute error follows.
     pub debug_attribute: &'static str,
     /// The notices, in [`Notice::ALL`] order.
-    pub notices: [&'static str; 15],
+    pub notices: [&'static str; 18],
     /// Review block: the shipping address heading.
     pub ship_to: &'static str,
     /// Review block: the payment heading.
@@ -124,6 +124,9 @@ static JA: Texts = Texts {
         "Amazon Pay でのお支払いが承認されませんでした。ご注文は確定していません。別のお支払い方法をお選びください。",
         "Amazon Pay の手続きの有効期限が切れました。ご注文は確定していません。もう一度お手続きください。",
         "カートの内容が変わりました。内容をご確認のうえ、もう一度お手続きください。",
+        "Amazon Pay でのお手続きを中止しました。ご注文は確定していません。",
+        "Amazon アカウントでのサインインを中止しました。",
+        "Amazon アカウントとは連携していません。連携するには、マイページから連携してください。",
     ],
     ship_to: "お届け先（Amazon アカウント）",
     pay_with: "お支払い方法（Amazon Pay）",
@@ -160,6 +163,9 @@ static EN: Texts = Texts {
         "Amazon Pay did not approve the payment. No order was made; please choose another payment method.",
         "The Amazon Pay checkout expired. No order was made; please check out again.",
         "Your cart changed. Please check it and check out again.",
+        "You cancelled the Amazon Pay checkout. No order was made.",
+        "You cancelled the sign-in with Amazon.",
+        "Your Amazon account was not linked. You can link it from My Page.",
     ],
     ship_to: "Ship to (Amazon account)",
     pay_with: "Pay with (Amazon Pay)",

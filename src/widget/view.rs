@@ -94,10 +94,11 @@ pub fn Block(props: &BlockProps) -> Html {
         use_effect_with(props.display.clone(), move |display| {
             let outcome = match display {
                 Display::Button { container_id, options } => Some(amazon::render_button(container_id, options)),
-                Display::Review { session_id, id, changeable: true, .. } => Some(
-                    amazon::bind_change_action(&format!("{id}-address"), session_id, "changeAddress")
-                        .and_then(|()| amazon::bind_change_action(&format!("{id}-payment"), session_id, "changePayment")),
-                ),
+                Display::Review { session_id, id, changeable: true, .. } => {
+                    Some(amazon::bind_change_action(&format!("{id}-address"), session_id, "changeAddress").and_then(
+                        |()| amazon::bind_change_action(&format!("{id}-payment"), session_id, "changePayment"),
+                    ))
+                }
                 _ => None,
             };
             match outcome {
@@ -165,11 +166,7 @@ pub fn Block(props: &BlockProps) -> Html {
         (Display::Lost { .. } | Display::Nothing, _) => html! {},
     };
     let diagnostics = if props.debug {
-        props
-            .diagnostics
-            .iter()
-            .map(|d| debug_line(format!("{}{d}", texts.debug_attribute)))
-            .collect::<Html>()
+        props.diagnostics.iter().map(|d| debug_line(format!("{}{d}", texts.debug_attribute))).collect::<Html>()
     } else {
         html! {}
     };

@@ -1,6 +1,6 @@
-pub mod webdriver;
-pub mod shop;
-pub mod sockets;
-pub mod sim;
 pub mod page;
+pub mod shop;
+pub mod sim;
+pub mod sockets;
 pub mod text;
+pub mod webdriver;

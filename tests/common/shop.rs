@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use amazonpay2::amazon::keys::ShopKey;
 use amazonpay2::server::config::Config;
-use amazonpay2::server::keys::ShopKey;
 use amazonpay2::server::{self, Listeners};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -20,9 +20,7 @@ pub fn repo() -> PathBuf {
 
 /// The built widget (`./build.sh` writes it; `AMAZONPAY2_WIDGET` may point elsewhere).
 pub fn widget_dir() -> PathBuf {
-    let dir = std::env::var_os("AMAZONPAY2_WIDGET")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/widget"));
+    let dir = std::env::var_os("AMAZONPAY2_WIDGET").map(PathBuf::from).unwrap_or_else(|| repo().join("target/widget"));
     assert!(
         dir.join("widget.js").exists() && dir.join("amazonpay2_bg.wasm").exists(),
         "the widget is not built in {}: run ./build.sh first",
@@ -59,8 +57,7 @@ impl Shop {
         let simulator = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let shop_addr = shop.local_addr().unwrap();
         let simulator_addr = simulator.local_addr().unwrap();
-        let data_dir = std::env::temp_dir()
-            .join(format!("amazonpay2-e2e-{}-{}", std::process::id(), shop_addr.port()));
+        let data_dir = std::env::temp_dir().join(format!("amazonpay2-e2e-{}-{}", std::process::id(), shop_addr.port()));
         let key_path = repo().join("tests/fixtures/test_key_pkcs8.pem");
         let mut vars: HashMap<String, String> = [
             ("AMAZONPAY2_LISTEN", shop_addr.to_string()),

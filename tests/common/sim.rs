@@ -11,9 +11,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use url::Url;
 
-use amazonpay2::server::amazon::install_crypto_provider;
+use amazonpay2::amazon::keys::ShopKey;
+use amazonpay2::core::install_crypto_provider;
 use amazonpay2::server::config::AmazonAccount;
-use amazonpay2::server::keys::ShopKey;
 use amazonpay2::simulator::{Simulator, SimulatorConfig};
 
 /// The shop's private key (PKCS #8 PEM).

@@ -15,9 +15,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use amazonpay2::server::amazon::{AmazonPayClient, Retry};
+use amazonpay2::amazon::keys::ShopKey;
+use amazonpay2::core::{AmazonPayClient, Retry};
 use amazonpay2::server::config::Config;
-use amazonpay2::server::keys::ShopKey;
 use amazonpay2::server::store::Store;
 use amazonpay2::server::{AppState, app};
 use amazonpay2::simulator::{Simulator, SimulatorConfig};
@@ -93,11 +93,7 @@ pub struct TwoOrigins {
 
 impl TwoOrigins {
     /// The demo configuration with `vars` added (or replaced), the shop's key as `key` loads it.
-    pub async fn start(
-        data: DataDir,
-        vars: Vec<(&'static str, String)>,
-        key: impl FnOnce(&Config) -> ShopKey,
-    ) -> Self {
+    pub async fn start(data: DataDir, vars: Vec<(&'static str, String)>, key: impl FnOnce(&Config) -> ShopKey) -> Self {
         let shop_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let amazon_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let amazon_addr = amazon_listener.local_addr().unwrap();

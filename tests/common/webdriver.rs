@@ -103,7 +103,7 @@ impl Chromedriver {
     /// Spawns chromedriver and waits (up to 10 s) until `GET /status` reports ready.
     /// Set `CHROMEDRIVER_LOG=/path` to get chromedriver's verbose log for debugging.
     pub async fn start() -> Result<Chromedriver, WebDriverError> {
-        amazonpay2::server::amazon::install_crypto_provider();
+        amazonpay2::core::install_crypto_provider();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
         // A free port: bind :0 and release it (chromedriver cannot report a port it chose).
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -242,8 +242,7 @@ impl Browser {
         let binary = std::env::var("CHROME").unwrap_or("/usr/bin/chromium".into());
         let mut chrome = json!({ "binary": binary, "args": args });
         if opts.mobile {
-            let metrics =
-                json!({ "width": w, "height": h, "pixelRatio": 2.0, "touch": true, "mobile": true });
+            let metrics = json!({ "width": w, "height": h, "pixelRatio": 2.0, "touch": true, "mobile": true });
             chrome["mobileEmulation"] = json!({ "deviceMetrics": metrics, "userAgent": MOBILE_USER_AGENT });
         }
         let caps = json!({ "capabilities": { "alwaysMatch": {
@@ -353,8 +352,7 @@ impl Browser {
     pub async fn browser_log(&self) -> Result<Vec<LogEntry>, WebDriverError> {
         let entries = self.post("/se/log", json!({ "type": "browser" })).await?;
         let entries = entries.as_array().into_iter().flatten();
-        let entry =
-            |e: &Value| LogEntry { level: string(e["level"].clone()), message: string(e["message"].clone()) };
+        let entry = |e: &Value| LogEntry { level: string(e["level"].clone()), message: string(e["message"].clone()) };
         Ok(entries.map(entry).collect())
     }
 
@@ -398,12 +396,7 @@ impl Drop for Browser {
 }
 
 /// One WebDriver command: the response's `value`, or its W3C error as `Protocol`.
-async fn send(
-    http: &reqwest::Client,
-    method: Method,
-    url: &str,
-    body: Option<Value>,
-) -> Result<Value, WebDriverError> {
+async fn send(http: &reqwest::Client, method: Method, url: &str, body: Option<Value>) -> Result<Value, WebDriverError> {
     let mut request = http.request(method, url);
     if let Some(body) = body {
         request = request.json(&body);

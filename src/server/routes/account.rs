@@ -9,9 +9,9 @@ use axum_extra::extract::CookieJar;
 use serde::Serialize;
 
 use super::{member_state, no_store};
+use crate::amazon::types::Buyer;
 use crate::contract::SessionResponse;
 use crate::server::AppState;
-use crate::server::amazon::types::Buyer;
 use crate::server::error::ApiError;
 use crate::server::guard::{check_state_change, reject_foreign_origin};
 use crate::server::session::Session;
@@ -75,7 +75,8 @@ impl Prefill {
     /// Maps an Amazon buyer onto a Japanese sign-up form.
     pub fn from_buyer(buyer: &Buyer) -> Self {
         let address = buyer.shipping_address.as_ref().or(buyer.billing_address.as_ref());
-        let field = |value: Option<&Option<String>>| value.and_then(Option::as_deref).unwrap_or_default().trim().to_owned();
+        let field =
+            |value: Option<&Option<String>>| value.and_then(Option::as_deref).unwrap_or_default().trim().to_owned();
         let full_name = buyer.name.as_deref().unwrap_or_default().trim();
         // Amazon keeps one name field; Japanese names are written 姓 名 with a space
         // (half- or full-width). Without one, everything goes to 姓 for the shopper to split.
@@ -83,10 +84,8 @@ impl Prefill {
             Some((family, given)) => (family.trim().to_owned(), given.trim().to_owned()),
             None => (full_name.to_owned(), String::new()),
         };
-        let postal = address
-            .and_then(|a| a.postal_code.clone())
-            .or_else(|| buyer.postal_code.clone())
-            .unwrap_or_default();
+        let postal =
+            address.and_then(|a| a.postal_code.clone()).or_else(|| buyer.postal_code.clone()).unwrap_or_default();
         let digits: String = postal.chars().filter(char::is_ascii_digit).collect();
         let postal_code = if digits.len() == 7 { format!("{}-{}", &digits[..3], &digits[3..]) } else { postal };
         let address2 = [field(address.map(|a| &a.address_line2)), field(address.map(|a| &a.address_line3))]
@@ -126,9 +125,10 @@ pub async fn prefill(
 /// A state-changing request needs a session that already exists (it holds the CSRF token),
 /// the shop's origin and the token.
 pub fn existing_session(app: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Result<Session, ApiError> {
-    let session = app.sessions.find(jar)?.ok_or_else(|| {
-        ApiError::forbidden("session_required", "No session; reload the page and try again.")
-    })?;
+    let session = app
+        .sessions
+        .find(jar)?
+        .ok_or_else(|| ApiError::forbidden("session_required", "No session; reload the page and try again."))?;
     check_state_change(headers, &app.config.shop_origin, &session)?;
     Ok(session)
 }
@@ -139,15 +139,14 @@ fn login_required() -> ApiError {
 
 /// The session as shop scripts see it.
 pub fn reply(jar: CookieJar, session: &Session) -> SessionReply {
-    let response =
-        SessionResponse { member: member_state(session), csrf_token: session.csrf_token.clone() };
+    let response = SessionResponse { member: member_state(session), csrf_token: session.csrf_token.clone() };
     (jar, no_store(), Json(response))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::amazon::types::Address;
+    use crate::amazon::types::Address;
 
     #[test]
     fn amazon_details_fill_a_japanese_sign_up_form_without_furigana() {

@@ -9,17 +9,19 @@ use axum::http::HeaderMap;
 use axum_extra::extract::CookieJar;
 
 use super::no_store;
+use axum::http::StatusCode;
+
+use super::account::existing_session;
 use crate::contract::{
-    Price,
-    BlockKind, BlockSpec, BlockView, ButtonsRequest, ButtonsResponse, MAX_BLOCKS_PER_REQUEST,
-    ProductType, RenderButtonOptions, SignedConfig,
+    BlockKind, BlockSpec, BlockView, ButtonsRequest, ButtonsResponse, InitCheckout, MAX_BLOCKS_PER_REQUEST, Price,
+    ProductType, RenderButtonOptions, SignRequest, UnavailableReason,
 };
+use crate::core::payloads::{PayloadBuilder, SignInIntent};
+use crate::core::rules::unavailable;
 use crate::server::AppState;
 use crate::server::config::is_local_path;
 use crate::server::error::ApiError;
 use crate::server::guard::reject_foreign_origin;
-use crate::server::checkout::unavailable;
-use crate::server::payloads::{PayloadBuilder, SignInIntent};
 use crate::server::session::Session;
 use crate::server::store::CartView;
 
@@ -42,9 +44,6 @@ pub async fn buttons(
         ));
     }
     let (session, jar) = app.sessions.find_or_start(jar)?;
-    if session.member.is_none() && request.blocks.iter().any(|b| b.kind == BlockKind::Login) {
-        remember_page(&app, &session, &headers)?;
-    }
     // The cart and the payment-method setting are read only for pages that sell.
     let kinds = |kind: BlockKind| request.blocks.iter().any(|b| b.kind == kind);
     let sells = kinds(BlockKind::Checkout) || kinds(BlockKind::Review);
@@ -61,11 +60,7 @@ pub async fn buttons(
             _ => BlockView::Nothing,
         },
     };
-    let blocks = request
-        .blocks
-        .iter()
-        .map(|spec| view(&app, &context, spec))
-        .collect::<Result<Vec<_>, _>>()?;
+    let blocks = request.blocks.iter().map(|spec| view(&app, &context, spec)).collect();
     let response = ButtonsResponse {
         member: super::member_state(&session),
         csrf_token: session.csrf_token.clone(),
@@ -85,7 +80,9 @@ struct Context<'a> {
 
 /// The review block: Amazon's address and payment method for the cart's checkout session.
 async fn review(app: &AppState, cart: &CartView) -> BlockView {
-    let Some(id) = &cart.checkout_session_id else { return BlockView::Nothing };
+    let Some(id) = &cart.checkout_session_id else {
+        return BlockView::Nothing;
+    };
     let session = match app.amazon.get_checkout_session(id).await {
         Ok(session) if session.status_details.state == "Open" => session,
         Ok(_) => return BlockView::Nothing,
@@ -104,12 +101,14 @@ async fn review(app: &AppState, cart: &CartView) -> BlockView {
             address.state_or_region.unwrap_or_default(),
             address.address_line1.unwrap_or_default()
         ))),
-        text(Some(format!(
-            "{} {}",
-            address.address_line2.unwrap_or_default(),
-            address.address_line3.unwrap_or_default()
-        ))
-        .map(|line| line.trim().to_owned())),
+        text(
+            Some(format!(
+                "{} {}",
+                address.address_line2.unwrap_or_default(),
+                address.address_line3.unwrap_or_default()
+            ))
+            .map(|line| line.trim().to_owned()),
+        ),
         text(address.phone_number),
     ]
     .into_iter()
@@ -124,37 +123,81 @@ async fn review(app: &AppState, cart: &CartView) -> BlockView {
     BlockView::Review { amazon_checkout_session_id: id.clone(), shipping_address, payment_descriptor }
 }
 
-/// What one block shows for this shopper.
-fn view(app: &AppState, context: &Context<'_>, spec: &BlockSpec) -> Result<BlockView, ApiError> {
+/// What one block shows for this shopper. A button comes with its display options only: its
+/// payload is signed when the shopper clicks it ([`sign`]), so that a page view signs nothing.
+fn view(app: &AppState, context: &Context<'_>, spec: &BlockSpec) -> BlockView {
     let session = context.session;
-    let builder = PayloadBuilder { origin: &app.config.shop_origin, amazon: &app.config.amazon };
-    let mut estimated = None;
-    let (product_type, payload) = match (spec.kind, &session.member) {
-        (BlockKind::Checkout | BlockKind::Review, _) if !context.amazon_pay => return Ok(BlockView::Nothing),
-        (BlockKind::Review, _) => return Ok(context.review.clone()),
-        (BlockKind::Checkout, _) => {
-            if let Some(reason) = unavailable(context.cart) {
-                return Ok(BlockView::Unavailable { reason });
+    let (product_type, estimated) = match (spec.kind, &session.member) {
+        (BlockKind::Checkout | BlockKind::Review, _) if !context.amazon_pay => {
+            return BlockView::Nothing;
+        }
+        (BlockKind::Review, _) => return context.review.clone(),
+        (BlockKind::Checkout, _) => match (unavailable(context.cart), context.cart) {
+            (None, Some(cart)) => (ProductType::PayAndShip, Some(Price::yen(cart.total()))),
+            (reason, _) => {
+                return BlockView::Unavailable { reason: reason.unwrap_or(UnavailableReason::CartEmpty) };
             }
-            let cart = context.cart.ok_or_else(|| ApiError::Internal("checkout without a cart".into()))?;
-            estimated = Some(Price::yen(cart.total()));
-            (ProductType::PayAndShip, builder.checkout(cart.is_recurring().then(|| cart.total())))
-        }
-        (BlockKind::Login, None) => {
-            (ProductType::SignIn, builder.sign_in(SignInIntent::Login, &session.signin_state))
-        }
-        (BlockKind::Mypage, Some(member)) if !member.linked => {
-            (ProductType::SignIn, builder.sign_in(SignInIntent::Link, &session.signin_state))
-        }
-        (BlockKind::Mypage, Some(_)) => return Ok(BlockView::Linked),
+        },
+        (BlockKind::Login, None) => (ProductType::SignIn, None),
+        (BlockKind::Mypage, Some(member)) if !member.linked => (ProductType::SignIn, None),
+        (BlockKind::Mypage, Some(_)) => return BlockView::Linked,
         (BlockKind::Login, Some(_)) | (BlockKind::Mypage, None) | (BlockKind::Notice, _) => {
-            return Ok(BlockView::Nothing);
+            return BlockView::Nothing;
         }
     };
-    let signed = app.signer.sign(payload).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut options = options(app, spec, product_type, signed);
+    let mut options = options(app, spec, product_type);
     options.estimated_order_amount = estimated;
-    Ok(BlockView::Button { options: Box::new(options) })
+    BlockView::Button { options: Box::new(options) }
+}
+
+/// `POST /api/amazonpay2/buttons/sign`: the signed payload of the button the shopper clicked,
+/// built from this session alone (the request names only the kind of block).
+pub async fn sign(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Result<Json<SignRequest>, JsonRejection>,
+) -> Result<(CookieJar, [(&'static str, &'static str); 1], Json<InitCheckout>), ApiError> {
+    let session = existing_session(&app, &jar, &headers)?;
+    let Json(request) = body?;
+    let builder = PayloadBuilder { origin: &app.config.shop_origin, amazon: &app.config.amazon };
+    let no_button = || {
+        ApiError::client(StatusCode::CONFLICT, "no_button", "This block shows no Amazon button now; reload the page.")
+    };
+    let (product_type, payload, estimated) = match (request.kind, &session.member) {
+        (BlockKind::Login, None) => {
+            remember_page(&app, &session, &headers)?;
+            (ProductType::SignIn, builder.sign_in(SignInIntent::Login, &session.signin_state), None)
+        }
+        (BlockKind::Mypage, Some(member)) if !member.linked => {
+            (ProductType::SignIn, builder.sign_in(SignInIntent::Link, &session.signin_state), None)
+        }
+        (BlockKind::Checkout, _) => {
+            let cart = session.cart_id.as_deref().map(|id| app.store.cart(id)).transpose()?.flatten();
+            if !app.store.amazon_pay_enabled()? {
+                return Err(no_button());
+            }
+            if let Some(reason) = unavailable(cart.as_ref()) {
+                return Err(ApiError::client(StatusCode::CONFLICT, "amazon_pay_unavailable", reason.code()));
+            }
+            let cart = cart.ok_or_else(no_button)?;
+            let monthly = cart.is_recurring().then(|| cart.total());
+            (ProductType::PayAndShip, builder.checkout(monthly), Some(Price::yen(cart.total())))
+        }
+        _ => return Err(no_button()),
+    };
+    let signed = app.signer.sign(payload).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (create_checkout_session_config, sign_in_config) = match product_type {
+        ProductType::PayAndShip => (Some(signed), None),
+        ProductType::SignIn => (None, Some(signed)),
+    };
+    let answer = InitCheckout {
+        product_type,
+        create_checkout_session_config,
+        sign_in_config,
+        estimated_order_amount: estimated,
+    };
+    Ok((jar, no_store(), Json(answer)))
 }
 
 /// Where a guest who signs in with Amazon returns to: the page with the login block (from
@@ -177,16 +220,7 @@ fn remember_page(app: &AppState, session: &Session, headers: &HeaderMap) -> Resu
     }
 }
 
-fn options(
-    app: &AppState,
-    spec: &BlockSpec,
-    product_type: ProductType,
-    signed: SignedConfig,
-) -> RenderButtonOptions {
-    let (create_checkout_session_config, sign_in_config) = match product_type {
-        ProductType::PayAndShip => (Some(signed), None),
-        ProductType::SignIn => (None, Some(signed)),
-    };
+fn options(app: &AppState, spec: &BlockSpec, product_type: ProductType) -> RenderButtonOptions {
     RenderButtonOptions {
         merchant_id: app.config.amazon.merchant_id.clone(),
         ledger_currency: "JPY".to_owned(),
@@ -196,7 +230,7 @@ fn options(
         product_type,
         button_color: spec.button_color,
         estimated_order_amount: None,
-        create_checkout_session_config,
-        sign_in_config,
+        create_checkout_session_config: None,
+        sign_in_config: None,
     }
 }

@@ -19,11 +19,11 @@ use serde_json::json;
 use super::account::existing_session;
 use super::returns::{is_token, notice_url, to_page};
 use super::{no_store, paths};
+use crate::amazon::types::Money;
 use crate::contract::Notice;
+use crate::core::AmazonError;
+use crate::core::rules::{next_month, today_in_japan, unavailable};
 use crate::server::AppState;
-use crate::server::amazon::AmazonError;
-use crate::server::amazon::types::Money;
-use crate::server::checkout::{next_month, today_in_japan, unavailable};
 use crate::server::error::ApiError;
 use crate::server::session::now;
 use crate::server::store::{NewOrder, OrderRecord};
@@ -91,7 +91,9 @@ pub async fn place(
         Ok(order) => order,
         // The same checkout placed again (double click, back button): continue the one order.
         Err(existing) if existing.status == "processing" => existing,
-        Err(done) => return Ok((jar, no_store(), Json(Next { redirect: finished_url(&done) }))),
+        Err(done) => {
+            return Ok((jar, no_store(), Json(Next { redirect: finished_url(&done) })));
+        }
     };
     if order.total != cart.total() {
         // The cart changed since the first click: Amazon must show the new amount.
@@ -231,7 +233,6 @@ fn finished_url(order: &OrderRecord) -> String {
         _ => notice_url(CART_PAGE, Notice::from_code(&order.note).unwrap_or(Notice::PaymentDeclined)),
     }
 }
-
 
 fn amazon_failure(error: AmazonError) -> ApiError {
     match error {

@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
@@ -26,11 +26,53 @@ use crate::server::store::NewMember;
 
 /// The 47 prefectures, as the sign-up form's select offers them.
 pub const PREFECTURES: [&str; 47] = [
-    "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県", "群馬県",
-    "埼玉県", "千葉県", "東京都", "神奈川県", "新潟県", "富山県", "石川県", "福井県", "山梨県", "長野県",
-    "岐阜県", "静岡県", "愛知県", "三重県", "滋賀県", "京都府", "大阪府", "兵庫県", "奈良県", "和歌山県",
-    "鳥取県", "島根県", "岡山県", "広島県", "山口県", "徳島県", "香川県", "愛媛県", "高知県", "福岡県",
-    "佐賀県", "長崎県", "熊本県", "大分県", "宮崎県", "鹿児島県", "沖縄県",
+    "北海道",
+    "青森県",
+    "岩手県",
+    "宮城県",
+    "秋田県",
+    "山形県",
+    "福島県",
+    "茨城県",
+    "栃木県",
+    "群馬県",
+    "埼玉県",
+    "千葉県",
+    "東京都",
+    "神奈川県",
+    "新潟県",
+    "富山県",
+    "石川県",
+    "福井県",
+    "山梨県",
+    "長野県",
+    "岐阜県",
+    "静岡県",
+    "愛知県",
+    "三重県",
+    "滋賀県",
+    "京都府",
+    "大阪府",
+    "兵庫県",
+    "奈良県",
+    "和歌山県",
+    "鳥取県",
+    "島根県",
+    "岡山県",
+    "広島県",
+    "山口県",
+    "徳島県",
+    "香川県",
+    "愛媛県",
+    "高知県",
+    "福岡県",
+    "佐賀県",
+    "長崎県",
+    "熊本県",
+    "大分県",
+    "宮崎県",
+    "鹿児島県",
+    "沖縄県",
 ];
 
 /// The sign-up form.
@@ -124,18 +166,19 @@ pub async fn log_in(
 }
 
 /// `POST /api/amazonpay2/demo/logout`.
-pub async fn log_out(
-    State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    jar: CookieJar,
-) -> Result<Reply, ApiError> {
+pub async fn log_out(State(app): State<Arc<AppState>>, headers: HeaderMap, jar: CookieJar) -> Result<Reply, ApiError> {
     let session = existing_session(&app, &jar, &headers)?;
     let (_, jar) = app.sessions.renew(jar, &session, None, None)?;
     Ok((jar, no_store(), Json(Done { redirect: "/".to_owned() })))
 }
 
 /// Logs the member in (a new session) and links a pending Amazon account.
-fn finish(app: &AppState, jar: CookieJar, session: &crate::server::session::Session, member_id: i64) -> Result<Reply, ApiError> {
+fn finish(
+    app: &AppState,
+    jar: CookieJar,
+    session: &crate::server::session::Session,
+    member_id: i64,
+) -> Result<Reply, ApiError> {
     let notice = link_pending(app, session, member_id)?;
     let (_, jar) = app.sessions.renew(jar, session, Some(member_id), None)?;
     let path = session.return_to.clone().unwrap_or_else(|| app.config.pages.mypage.clone());
@@ -184,7 +227,9 @@ fn validate(member: NewMember) -> Result<NewMember, ApiError> {
     if !short(&member.family_name, 50) || !short(&member.given_name, 50) {
         return Err(invalid("invalid_name", "お名前（姓・名）を入力してください。"));
     }
-    let katakana = |value: &str| short(value, 50) && value.chars().all(|c| matches!(c, 'ァ'..='ヶ' | 'ー' | '・' | '\u{3000}' | ' '));
+    let katakana = |value: &str| {
+        short(value, 50) && value.chars().all(|c| matches!(c, 'ァ'..='ヶ' | 'ー' | '・' | '\u{3000}' | ' '))
+    };
     if !katakana(&member.family_kana) || !katakana(&member.given_kana) {
         return Err(invalid("invalid_kana", "フリガナ（セイ・メイ）を全角カタカナで入力してください。"));
     }
@@ -213,7 +258,8 @@ fn check_password(password: &str) -> Result<(), ApiError> {
 }
 
 /// An Argon2 hash of a random password nobody knows.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$L5tvXrs0yE8J6kz0i1l+1mSAyjP1C3m5VoGk0Y8JH4I";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$L5tvXrs0yE8J6kz0i1l+1mSAyjP1C3m5VoGk0Y8JH4I";
 
 #[cfg(test)]
 mod tests {
@@ -369,9 +415,10 @@ pub async fn update_cart(
         }
     }
     if let Some(method) = change.shipping_method_id
-        && !app.store.set_cart_shipping(&cart_id, method)? {
-            return Err(ApiError::client(StatusCode::NOT_FOUND, "unknown_shipping_method", "その配送方法はありません。"));
-        }
+        && !app.store.set_cart_shipping(&cart_id, method)?
+    {
+        return Err(ApiError::client(StatusCode::NOT_FOUND, "unknown_shipping_method", "その配送方法はありません。"));
+    }
     Ok(Json(cart_json(&app, &cart_id)?))
 }
 
@@ -385,7 +432,12 @@ fn cart_json(app: &AppState, cart_id: &str) -> Result<CartJson, ApiError> {
         lines: cart
             .lines
             .into_iter()
-            .map(|l| CartLineJson { product_id: l.product.id, name: l.product.name, price: l.product.price, quantity: l.quantity })
+            .map(|l| CartLineJson {
+                product_id: l.product.id,
+                name: l.product.name,
+                price: l.product.price,
+                quantity: l.quantity,
+            })
             .collect(),
     })
 }
@@ -453,7 +505,11 @@ pub async fn orders(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<
         .store
         .subscriptions_for_member(member.id)?
         .into_iter()
-        .map(|s| SubscriptionJson { amount: s.amount, next_cycle: s.next_cycle, charge_permission_id: s.charge_permission_id })
+        .map(|s| SubscriptionJson {
+            amount: s.amount,
+            next_cycle: s.next_cycle,
+            charge_permission_id: s.charge_permission_id,
+        })
         .collect();
     Ok(Json(History { orders, subscriptions }))
 }

@@ -37,6 +37,7 @@ const BODY_LIMIT: usize = 16 * 1024;
 pub fn api(demo: bool) -> Router<Arc<AppState>> {
     let mut router = Router::new()
         .route("/buttons", post(buttons::buttons))
+        .route("/buttons/sign", post(buttons::sign))
         .route("/session", get(account::session))
         .route("/link", delete(account::unlink))
         .route("/signup/prefill", get(account::prefill))

@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 
 use crate::contract::Notice;
+use crate::core::AmazonError;
+use crate::core::payloads::SignInIntent;
 use crate::server::AppState;
-use crate::server::amazon::AmazonError;
 use crate::server::error::ApiError;
-use crate::server::payloads::SignInIntent;
 use crate::server::session::{Session, now};
 use crate::server::store::LinkRefusal;
 
@@ -93,7 +93,9 @@ pub async fn signin_return(
 /// Links a verified Amazon buyer waiting in the session to the member who just proved who they
 /// are (sign-up or password login). The seam a cart platform calls after its own login.
 pub fn link_pending(app: &AppState, session: &Session, member_id: i64) -> Result<Option<Notice>, ApiError> {
-    let Some(buyer) = &session.pending_buyer else { return Ok(None) };
+    let Some(buyer) = &session.pending_buyer else {
+        return Ok(None);
+    };
     Ok(Some(match app.store.link(member_id, &buyer.buyer_id, now())? {
         Ok(()) => Notice::Linked,
         Err(LinkRefusal::MemberLinked) => Notice::AlreadyLinked,

@@ -257,9 +257,18 @@ impl Store {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
              ON CONFLICT(email) DO NOTHING",
             params![
-                member.email, password_hash, member.family_name, member.given_name, member.family_kana,
-                member.given_kana, member.postal_code, member.prefecture, member.address1, member.address2,
-                member.phone, now
+                member.email,
+                password_hash,
+                member.family_name,
+                member.given_name,
+                member.family_kana,
+                member.given_kana,
+                member.postal_code,
+                member.prefecture,
+                member.address1,
+                member.address2,
+                member.phone,
+                now
             ],
         )?;
         Ok((inserted == 1).then(|| db.last_insert_rowid()))
@@ -363,8 +372,14 @@ impl Store {
                 last_seen, cart_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
-                session.id, session.csrf_token, session.signin_state, session.member_id,
-                session.pending_buyer, session.return_to, session.last_seen, session.cart_id
+                session.id,
+                session.csrf_token,
+                session.signin_state,
+                session.member_id,
+                session.pending_buyer,
+                session.return_to,
+                session.last_seen,
+                session.cart_id
             ],
         )?;
         Ok(())
@@ -393,7 +408,9 @@ mod tests {
     use super::*;
 
     fn member(email: &str) -> NewMember {
-        NewMember { email: email.into(), family_name: "山田".into(), given_name: "太郎".into(), ..NewMember::default() }
+        NewMember {
+            email: email.into(), family_name: "山田".into(), given_name: "太郎".into(), ..NewMember::default()
+        }
     }
 
     #[test]
@@ -433,8 +450,14 @@ mod tests {
     fn sessions_are_saved_touched_and_expired() {
         let store = Store::open_in_memory().unwrap();
         let session = SessionRecord {
-            id: "s".into(), csrf_token: "c".into(), signin_state: "t".into(), member_id: None,
-            pending_buyer: None, return_to: Some("/cart".into()), cart_id: None, last_seen: 10,
+            id: "s".into(),
+            csrf_token: "c".into(),
+            signin_state: "t".into(),
+            member_id: None,
+            pending_buyer: None,
+            return_to: Some("/cart".into()),
+            cart_id: None,
+            last_seen: 10,
         };
         store.save_session(&session).unwrap();
         store.touch_session("s", 20).unwrap();

@@ -177,7 +177,12 @@ impl Store {
         let db = self.db();
         let mut statement = db.prepare("SELECT id, name, fee, amazon_pay_allowed FROM shipping_methods ORDER BY id")?;
         let rows = statement.query_map([], |row| {
-            Ok(ShippingMethod { id: row.get(0)?, name: row.get(1)?, fee: yen(row, 2)?, amazon_pay_allowed: row.get(3)? })
+            Ok(ShippingMethod {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                fee: yen(row, 2)?,
+                amazon_pay_allowed: row.get(3)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -207,13 +212,20 @@ impl Store {
                 [id],
                 |row| {
                     Ok((
-                        ShippingMethod { id: row.get(0)?, name: row.get(1)?, fee: yen(row, 2)?, amazon_pay_allowed: row.get(3)? },
+                        ShippingMethod {
+                            id: row.get(0)?,
+                            name: row.get(1)?,
+                            fee: yen(row, 2)?,
+                            amazon_pay_allowed: row.get(3)?,
+                        },
                         row.get::<_, Option<String>>(4)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((shipping, checkout_session_id)) = head else { return Ok(None) };
+        let Some((shipping, checkout_session_id)) = head else {
+            return Ok(None);
+        };
         let mut statement = db.prepare(
             "SELECT p.id, p.name, p.price, p.recurring, i.quantity FROM cart_items i
              JOIN products p ON p.id = i.product_id WHERE i.cart_id = ?1 ORDER BY p.id",
@@ -221,7 +233,12 @@ impl Store {
         let lines = statement
             .query_map([id], |row| {
                 Ok(CartLine {
-                    product: Product { id: row.get(0)?, name: row.get(1)?, price: yen(row, 2)?, recurring: row.get(3)? },
+                    product: Product {
+                        id: row.get(0)?,
+                        name: row.get(1)?,
+                        price: yen(row, 2)?,
+                        recurring: row.get(3)?,
+                    },
                     quantity: yen(row, 4)?,
                 })
             })?
@@ -233,7 +250,8 @@ impl Store {
     /// A changed cart forgets its checkout session: the amount Amazon was shown is stale.
     pub fn set_cart_item(&self, cart_id: &str, product_id: i64, quantity: u64) -> Result<bool, StoreError> {
         let db = self.db();
-        let exists: bool = db.query_row("SELECT EXISTS (SELECT 1 FROM products WHERE id = ?1)", [product_id], |row| row.get(0))?;
+        let exists: bool =
+            db.query_row("SELECT EXISTS (SELECT 1 FROM products WHERE id = ?1)", [product_id], |row| row.get(0))?;
         if !exists {
             return Ok(false);
         }
@@ -254,7 +272,9 @@ impl Store {
     pub fn set_cart_shipping(&self, cart_id: &str, method_id: i64) -> Result<bool, StoreError> {
         let db = self.db();
         let exists: bool =
-            db.query_row("SELECT EXISTS (SELECT 1 FROM shipping_methods WHERE id = ?1)", [method_id], |row| row.get(0))?;
+            db.query_row("SELECT EXISTS (SELECT 1 FROM shipping_methods WHERE id = ?1)", [method_id], |row| {
+                row.get(0)
+            })?;
         if exists {
             db.execute(
                 "UPDATE carts SET shipping_method_id = ?2, checkout_session_id = NULL WHERE id = ?1",
@@ -265,7 +285,11 @@ impl Store {
     }
 
     /// Remembers the Amazon checkout session the shopper came back with.
-    pub fn set_cart_checkout_session(&self, cart_id: &str, checkout_session_id: Option<&str>) -> Result<(), StoreError> {
+    pub fn set_cart_checkout_session(
+        &self,
+        cart_id: &str,
+        checkout_session_id: Option<&str>,
+    ) -> Result<(), StoreError> {
         self.db().execute(
             "UPDATE carts SET checkout_session_id = ?2 WHERE id = ?1",
             params![cart_id, checkout_session_id],
@@ -315,14 +339,21 @@ impl Store {
             ],
         )?;
         let id = transaction.last_insert_rowid();
-        transaction.execute("UPDATE orders SET order_number = ?2 WHERE id = ?1", params![id, format!("{}", 10_000 + id)])?;
+        transaction
+            .execute("UPDATE orders SET order_number = ?2 WHERE id = ?1", params![id, format!("{}", 10_000 + id)])?;
         for (name, price, quantity) in &order.items {
             transaction.execute(
                 "INSERT INTO order_items (order_id, name, price, quantity) VALUES (?1, ?2, ?3, ?4)",
-                params![id, name, i64::try_from(*price).unwrap_or(i64::MAX), i64::try_from(*quantity).unwrap_or(i64::MAX)],
+                params![
+                    id,
+                    name,
+                    i64::try_from(*price).unwrap_or(i64::MAX),
+                    i64::try_from(*quantity).unwrap_or(i64::MAX)
+                ],
             )?;
         }
-        let created = transaction.query_row(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1"), [id], self::order)?;
+        let created =
+            transaction.query_row(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1"), [id], self::order)?;
         transaction.commit()?;
         Ok(Ok(created))
     }
@@ -341,7 +372,10 @@ impl Store {
 
     /// Takes an order from `processing` to `completing`; `false` when another request has it.
     pub fn claim_order(&self, id: i64) -> Result<bool, StoreError> {
-        Ok(self.db().execute("UPDATE orders SET status = 'completing' WHERE id = ?1 AND status = 'processing'", [id])? == 1)
+        Ok(self
+            .db()
+            .execute("UPDATE orders SET status = 'completing' WHERE id = ?1 AND status = 'processing'", [id])?
+            == 1)
     }
 
     /// Records an order's outcome.
@@ -400,7 +434,11 @@ impl Store {
         self.subscriptions_where("member_id = ?1", member_id)
     }
 
-    fn subscriptions_where(&self, condition: &str, value: impl rusqlite::ToSql) -> Result<Vec<SubscriptionRecord>, StoreError> {
+    fn subscriptions_where(
+        &self,
+        condition: &str,
+        value: impl rusqlite::ToSql,
+    ) -> Result<Vec<SubscriptionRecord>, StoreError> {
         let db = self.db();
         let mut statement = db.prepare(&format!(
             "SELECT id, member_id, charge_permission_id, amount, next_cycle, status FROM subscriptions
@@ -421,7 +459,8 @@ impl Store {
 
     /// Moves a subscription to its next cycle.
     pub fn set_next_cycle(&self, subscription_id: i64, next_cycle: &str) -> Result<(), StoreError> {
-        self.db().execute("UPDATE subscriptions SET next_cycle = ?2 WHERE id = ?1", params![subscription_id, next_cycle])?;
+        self.db()
+            .execute("UPDATE subscriptions SET next_cycle = ?2 WHERE id = ?1", params![subscription_id, next_cycle])?;
         Ok(())
     }
 

@@ -74,7 +74,11 @@ impl Card {
 
 pub(super) fn decline_description(code: &str) -> &'static str {
     match code {
-        "HardDeclined" => "The payment method was declined. Retrying will not succeed; ask the buyer for another payment method.",
-        _ => "The authorization could not be processed synchronously and the merchant cannot handle pending authorizations.",
+        "HardDeclined" => {
+            "The payment method was declined. Retrying will not succeed; ask the buyer for another payment method."
+        }
+        _ => {
+            "The authorization could not be processed synchronously and the merchant cannot handle pending authorizations."
+        }
     }
 }

@@ -88,13 +88,8 @@ const UPDATE_FIELDS: [&str; 9] = [
     "supplementaryData",
     "multiAddressesCheckoutMetadata",
 ];
-const WEB_CHECKOUT_FIELDS: [&str; 5] = [
-    "checkoutReviewReturnUrl",
-    "checkoutResultReturnUrl",
-    "checkoutCancelUrl",
-    "checkoutMode",
-    "amazonPayRedirectUrl",
-];
+const WEB_CHECKOUT_FIELDS: [&str; 5] =
+    ["checkoutReviewReturnUrl", "checkoutResultReturnUrl", "checkoutCancelUrl", "checkoutMode", "amazonPayRedirectUrl"];
 const PAYMENT_FIELDS: [&str; 8] = [
     "paymentIntent",
     "canHandlePendingAuthorization",
@@ -179,12 +174,13 @@ impl Details {
                 next.total_order_amount = Some(parse_price(amount, "paymentDetails.totalOrderAmount")?);
             }
             if let Some(currency) = string_member(payment, "presentmentCurrency", name)?
-                && currency != "JPY" {
-                    return Err(bad(
-                        "CurrencyMismatch",
-                        format!("paymentDetails.presentmentCurrency '{currency}' does not match the ledger currency JPY."),
-                    ));
-                }
+                && currency != "JPY"
+            {
+                return Err(bad(
+                    "CurrencyMismatch",
+                    format!("paymentDetails.presentmentCurrency '{currency}' does not match the ledger currency JPY."),
+                ));
+            }
             // softDescriptor: not available in Japan, where Amazon shows a fixed value.
             string_member(payment, "softDescriptor", name)?;
             if let Some(flag) = bool_member(payment, "allowOvercharge", name)? {
@@ -270,9 +266,10 @@ fn recurring_metadata(value: &Value, strict: bool) -> Result<Value, ApiFailure> 
                 Some(_) => return Err(invalid(format!("{name}.value must be a number."))),
             };
             if let Some(count) = &count
-                && count.parse::<u32>().is_err() {
-                    return Err(invalid(format!("{name}.value '{count}' is not a whole number.")));
-                }
+                && count.parse::<u32>().is_err()
+            {
+                return Err(invalid(format!("{name}.value '{count}' is not a whole number.")));
+            }
             json!({ "unit": unit, "value": count })
         }
     };

@@ -35,11 +35,7 @@ pub(in crate::simulator) struct Ledger {
 }
 
 fn not_found(kind: &str, id: &str) -> ApiFailure {
-    ApiFailure::new(
-        axum::http::StatusCode::NOT_FOUND,
-        "ResourceNotFound",
-        format!("The {kind} '{id}' does not exist."),
-    )
+    ApiFailure::new(axum::http::StatusCode::NOT_FOUND, "ResourceNotFound", format!("The {kind} '{id}' does not exist."))
 }
 
 impl Ledger {
@@ -104,10 +100,7 @@ impl Ledger {
                 Outcome::Pending => Processed::Pending,
                 Outcome::Declined(code) => {
                     session.state = SessionState::Canceled;
-                    session.reason = Some(Reason::new(
-                        "Declined",
-                        format!("{code}: {}", decline_description(code)),
-                    ));
+                    session.reason = Some(Reason::new("Declined", format!("{code}: {}", decline_description(code))));
                     session.updated = now;
                     return Ok(session);
                 }
@@ -157,11 +150,8 @@ impl Ledger {
         let permission_id = self.new_permission_id(simulator, environment);
         let (amount_limit, expires) = match details.permission_type {
             PermissionType::OneTime => {
-                let expires = if details.extend_expiration {
-                    add_months(now, 13)
-                } else {
-                    now + ONE_TIME_PERMISSION_LIFETIME
-                };
+                let expires =
+                    if details.extend_expiration { add_months(now, 13) } else { now + ONE_TIME_PERMISSION_LIFETIME };
                 (amount, Some(expires))
             }
             PermissionType::Recurring => (RECURRING_MONTHLY_LIMIT_YEN, None),
@@ -235,7 +225,12 @@ impl Ledger {
     }
 
     /// Test control: decides a pending authorization.
-    pub(in crate::simulator) fn resolve_pending(&mut self, id: &str, outcome: Outcome, now: u64) -> Result<(), ApiFailure> {
+    pub(in crate::simulator) fn resolve_pending(
+        &mut self,
+        id: &str,
+        outcome: Outcome,
+        now: u64,
+    ) -> Result<(), ApiFailure> {
         let charge = self.charges.get_mut(id).ok_or_else(|| not_found("Charge", id))?;
         if charge.state != ChargeState::AuthorizationInitiated {
             return Err(ApiFailure::new(
@@ -349,7 +344,9 @@ impl Ledger {
                 if amount > balance {
                     return Err(bad(
                         "TransactionAmountExceeded",
-                        format!("chargeAmount {amount} JPY exceeds the Charge Permission's remaining balance of {balance} JPY."),
+                        format!(
+                            "chargeAmount {amount} JPY exceeds the Charge Permission's remaining balance of {balance} JPY."
+                        ),
                     ));
                 }
             }
@@ -382,12 +379,7 @@ impl Ledger {
     /// `S03-1234567-1234567`.
     fn new_permission_id(&self, simulator: &Simulator, environment: Environment) -> String {
         loop {
-            let id = format!(
-                "{}03-{}-{}",
-                environment.id_prefix(),
-                digits(simulator, 7),
-                digits(simulator, 7)
-            );
+            let id = format!("{}03-{}-{}", environment.id_prefix(), digits(simulator, 7), digits(simulator, 7));
             if !self.permissions.contains_key(&id) {
                 return id;
             }

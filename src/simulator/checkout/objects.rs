@@ -178,10 +178,8 @@ impl Session {
         let deadline = self.created + SESSION_LIFETIME;
         if self.state == SessionState::Open && now >= deadline {
             self.state = SessionState::Canceled;
-            self.reason = Some(Reason::new(
-                "Expired",
-                "The checkout session expired: it was not completed within 24 hours.",
-            ));
+            self.reason =
+                Some(Reason::new("Expired", "The checkout session expired: it was not completed within 24 hours."));
             self.updated = deadline;
         }
     }
@@ -262,7 +260,8 @@ impl Charge {
         let deadline = self.created + AUTHORIZATION_LIFETIME;
         if self.state == ChargeState::Authorized && now >= deadline {
             self.state = ChargeState::Canceled;
-            self.reason = Some(Reason::new("ExpiredUnused", "The authorization expired after 30 days without capture."));
+            self.reason =
+                Some(Reason::new("ExpiredUnused", "The authorization expired after 30 days without capture."));
             self.updated = deadline;
         }
     }

@@ -67,11 +67,10 @@ pub(super) fn object<'a>(
     strict: bool,
 ) -> Result<&'a Map<String, Value>, ApiFailure> {
     let map = value.as_object().ok_or_else(|| invalid(format!("{name} must be a JSON object.")))?;
-    if strict
-        && let Some(unknown) = map.keys().find(|key| !allowed.contains(&key.as_str())) {
-            let field = if name.is_empty() { unknown.clone() } else { format!("{name}.{unknown}") };
-            return Err(bad("UnrecognizedField", format!("The field '{field}' is not recognized.")));
-        }
+    if strict && let Some(unknown) = map.keys().find(|key| !allowed.contains(&key.as_str())) {
+        let field = if name.is_empty() { unknown.clone() } else { format!("{name}.{unknown}") };
+        return Err(bad("UnrecognizedField", format!("The field '{field}' is not recognized.")));
+    }
     Ok(map)
 }
 
@@ -98,14 +97,15 @@ pub(super) fn bool_member(map: &Map<String, Value>, key: &str, name: &str) -> Re
 
 /// A price (`{"amount":"2750","currencyCode":"JPY"}`): JPY only, whole yen, 1..=¥10,000,000.
 pub(in crate::simulator) fn parse_price(value: &Value, name: &str) -> Result<u64, ApiFailure> {
-    let map = value
-        .as_object()
-        .ok_or_else(|| invalid(format!("{name} must be an object with amount and currencyCode.")))?;
+    let map =
+        value.as_object().ok_or_else(|| invalid(format!("{name} must be an object with amount and currencyCode.")))?;
     if let Some(unknown) = map.keys().find(|key| *key != "amount" && *key != "currencyCode") {
         return Err(bad("UnrecognizedField", format!("The field '{name}.{unknown}' is not recognized.")));
     }
     let currency = match member(map, "currencyCode") {
-        None => return Err(bad("MissingParameterValue", format!("{name}.currencyCode is missing."))),
+        None => {
+            return Err(bad("MissingParameterValue", format!("{name}.currencyCode is missing.")));
+        }
         Some(Value::String(code)) => code.as_str(),
         Some(_) => return Err(invalid(format!("{name}.currencyCode must be a string."))),
     };
@@ -116,7 +116,9 @@ pub(in crate::simulator) fn parse_price(value: &Value, name: &str) -> Result<u64
         ));
     }
     let amount = match member(map, "amount") {
-        None => return Err(bad("MissingParameterValue", format!("{name}.amount is missing."))),
+        None => {
+            return Err(bad("MissingParameterValue", format!("{name}.amount is missing.")));
+        }
         Some(Value::String(text)) => text.clone(),
         Some(Value::Number(number)) => number.to_string(),
         Some(_) => return Err(invalid(format!("{name}.amount must be a string."))),
@@ -135,9 +137,7 @@ fn parse_yen(text: &str, name: &str) -> Result<u64, ApiFailure> {
     }
     let digits = text.trim_start_matches('0');
     let too_large = || {
-        invalid(format!(
-            "{name}.amount {text} exceeds the maximum of ¥10,000,000 (10000000 JPY) per charge in Japan."
-        ))
+        invalid(format!("{name}.amount {text} exceeds the maximum of ¥10,000,000 (10000000 JPY) per charge in Japan."))
     };
     if digits.len() > 12 {
         return Err(too_large());
@@ -184,15 +184,12 @@ pub(in crate::simulator) struct Rules<'a> {
 // ---------------------------------------------------------------------------------------------
 
 fn datetime(unix: u64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(i64::try_from(unix).unwrap_or(i64::MAX))
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp(i64::try_from(unix).unwrap_or(i64::MAX)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// Amazon's basic ISO 8601 timestamp: `20261128T101414Z`.
 pub(in crate::simulator) fn timestamp(unix: u64) -> String {
-    datetime(unix)
-        .format(format_description!("[year][month][day]T[hour][minute][second]Z"))
-        .unwrap_or_default()
+    datetime(unix).format(format_description!("[year][month][day]T[hour][minute][second]Z")).unwrap_or_default()
 }
 
 /// The Japanese calendar month (UTC+9) of a moment.
@@ -206,7 +203,9 @@ pub(super) fn add_months(unix: u64, months: u32) -> u64 {
     let start = datetime(unix);
     let index = start.year() * 12 + i32::from(u8::from(start.month())) - 1 + i32::try_from(months).unwrap_or(0);
     let (year, month) = (index.div_euclid(12), u8::try_from(index.rem_euclid(12) + 1).unwrap_or(1));
-    let Ok(month) = time::Month::try_from(month) else { return unix };
+    let Ok(month) = time::Month::try_from(month) else {
+        return unix;
+    };
     let day = start.day().min(time::util::days_in_month(month, year));
     time::Date::from_calendar_date(year, month, day)
         .map(|date| start.replace_date(date).unix_timestamp().max(0).unsigned_abs())

@@ -8,9 +8,9 @@ use std::sync::{Arc, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use aws_lc_rs::digest::{SHA256, digest};
 
-use super::keys::ShopKey;
+use crate::amazon::keys::ShopKey;
+use crate::amazon::signature::string_to_sign;
 use crate::contract::{AMAZON_SIGNATURE_ALGORITHM, SignedConfig};
 
 /// Entries kept before the cache starts afresh. Sign-in payloads carry a per-session state, so
@@ -28,24 +28,6 @@ pub struct ButtonSigner {
 #[derive(Debug, thiserror::Error)]
 #[error("signing failed (system random source unavailable)")]
 pub struct SignError;
-
-/// `"AMZN-PAY-RSASSA-PSS-V2\n" + hex(sha256(payload))`: what is signed, and what Amazon rebuilds
-/// from `payloadJSON` to verify.
-pub fn string_to_sign(algorithm: &str, payload_json: &str) -> String {
-    let hash = digest(&SHA256, payload_json.as_bytes());
-    format!("{algorithm}\n{}", hex(hash.as_ref()))
-}
-
-/// Lower-case hex, as Amazon's string-to-sign uses.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    out
-}
 
 impl ButtonSigner {
     /// A signer for the shop's key and its Seller Central key ID.
@@ -99,19 +81,11 @@ mod tests {
     use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
 
     use super::*;
-    use crate::server::keys::tests::TEST_PKCS8;
+    use crate::amazon::keys::tests::TEST_PKCS8;
 
     fn signer() -> ButtonSigner {
         let key = Arc::new(ShopKey::from_pem(TEST_PKCS8.as_bytes()).unwrap());
         ButtonSigner::new(key, "SANDBOX-TEST".into())
-    }
-
-    #[test]
-    fn string_to_sign_is_algorithm_newline_hex_sha256() {
-        assert_eq!(
-            string_to_sign("AMZN-PAY-RSASSA-PSS-V2", "abc"),
-            "AMZN-PAY-RSASSA-PSS-V2\nba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
     }
 
     #[test]

@@ -8,12 +8,12 @@
 use serde_json::json;
 use time::Date;
 
-use super::AppState;
-use super::amazon::AmazonError;
-use super::amazon::types::Money;
-use super::checkout::{RECURRING_MONTHLY_LIMIT, next_month};
-use super::session::now;
-use super::store::{NewOrder, StoreError, SubscriptionRecord};
+use super::AmazonError;
+use super::rules::{RECURRING_MONTHLY_LIMIT, next_month};
+use crate::amazon::types::Money;
+use crate::server::AppState;
+use crate::server::session::now;
+use crate::server::store::{NewOrder, StoreError, SubscriptionRecord};
 
 /// What the shop owner is told for a cycle Amazon Pay could not charge (the manual's words).
 const OFFER_ANOTHER_METHOD: &str =
@@ -58,13 +58,22 @@ async fn run_one(app: &AppState, subscription: &SubscriptionRecord) -> Result<Cy
         Err(existing) if existing.status == "processing" => existing,
         Err(done) => {
             advance(app, subscription, &date)?;
-            return Ok(Cycle { subscription_id: subscription.id, date, order_number: done.order_number, status: done.status });
+            return Ok(Cycle {
+                subscription_id: subscription.id,
+                date,
+                order_number: done.order_number,
+                status: done.status,
+            });
         }
     };
     let month = date.get(..7).unwrap_or_default();
     let charged = app.store.charged_in_month(subscription.id, month)?;
     let (status, charge_id, note) = if charged + subscription.amount > RECURRING_MONTHLY_LIMIT {
-        ("card_unsettled", None, format!("月額上限 (100,000円) を超えるため Amazon Pay で請求できません。{OFFER_ANOTHER_METHOD}"))
+        (
+            "card_unsettled",
+            None,
+            format!("月額上限 (100,000円) を超えるため Amazon Pay で請求できません。{OFFER_ANOTHER_METHOD}"),
+        )
     } else {
         let body = json!({
             "chargePermissionId": subscription.charge_permission_id,
@@ -81,15 +90,26 @@ async fn run_one(app: &AppState, subscription: &SubscriptionRecord) -> Result<Cy
                 "AuthorizationInitiated" => ("pending", Some(charge.charge_id), String::new()),
                 _ => {
                     let reason = charge.status_details.reason_code.unwrap_or_default();
-                    ("card_unsettled", Some(charge.charge_id), format!("与信が通りませんでした ({reason})。{OFFER_ANOTHER_METHOD}"))
+                    (
+                        "card_unsettled",
+                        Some(charge.charge_id),
+                        format!("与信が通りませんでした ({reason})。{OFFER_ANOTHER_METHOD}"),
+                    )
                 }
             },
-            Err(AmazonError::Rejected { reason_code, message, .. }) => {
-                ("card_unsettled", None, format!("Amazon Pay が請求を受け付けませんでした ({reason_code}: {message})。{OFFER_ANOTHER_METHOD}"))
-            }
+            Err(AmazonError::Rejected { reason_code, message, .. }) => (
+                "card_unsettled",
+                None,
+                format!("Amazon Pay が請求を受け付けませんでした ({reason_code}: {message})。{OFFER_ANOTHER_METHOD}"),
+            ),
             Err(error) => {
                 tracing::error!(%error, subscription = subscription.id, "createCharge failed; the cycle is retried at the next run");
-                return Ok(Cycle { subscription_id: subscription.id, date, order_number: order.order_number, status: "processing".into() });
+                return Ok(Cycle {
+                    subscription_id: subscription.id,
+                    date,
+                    order_number: order.order_number,
+                    status: "processing".into(),
+                });
             }
         }
     };

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
-use super::keys::{KeyError, ShopKey};
+use crate::amazon::keys::{KeyError, ShopKey};
 
 /// The file name inside `AMAZONPAY2_DATA`.
 const FILE_NAME: &str = "demo-private-key.pem";
@@ -40,11 +40,9 @@ pub fn load_or_generate(data_dir: &Path) -> Result<ShopKey, DemoKeyError> {
         return Ok(ShopKey::from_file(&path)?);
     }
     tracing::info!(path = %path.display(), "generating the demo's RSA-2048 key pair");
-    let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
-        .map_err(|e| DemoKeyError::Generate(e.to_string()))?;
+    let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| DemoKeyError::Generate(e.to_string()))?;
     let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| DemoKeyError::Generate(e.to_string()))?;
-    write_private(&path, pem.as_bytes())
-        .map_err(|source| DemoKeyError::Write { path: path.clone(), source })?;
+    write_private(&path, pem.as_bytes()).map_err(|source| DemoKeyError::Write { path: path.clone(), source })?;
     Ok(ShopKey::from_pem(pem.as_bytes())?)
 }
 
@@ -54,8 +52,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         fs::create_dir_all(parent)?;
     }
     let temporary = path.with_extension("pem.tmp");
-    let mut file =
-        fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temporary)?;
+    let mut file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temporary)?;
     file.write_all(bytes)?;
     file.sync_all()?;
     fs::rename(&temporary, path)

@@ -5,9 +5,9 @@
 
 use serde::Serialize;
 
-use super::config::{AmazonAccount, ShopOrigin};
+use super::settings::{AmazonAccount, ShopOrigin};
 use crate::contract::Price;
-use super::routes::paths;
+use crate::server::routes::paths;
 
 /// What the shopper signs in for; decides where Amazon sends them back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

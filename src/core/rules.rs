@@ -2,8 +2,8 @@
 
 use time::{Date, Month};
 
-use super::store::CartView;
 use crate::contract::UnavailableReason;
+use crate::server::store::CartView;
 
 /// Amazon Pay Japan charges a recurring charge permission at most ¥100,000 a calendar month.
 pub const RECURRING_MONTHLY_LIMIT: u64 = 100_000;
@@ -50,10 +50,7 @@ mod tests {
     fn cart(price: u64, recurring: bool, fee: u64, allowed: bool) -> CartView {
         CartView {
             id: "c".into(),
-            lines: vec![CartLine {
-                product: Product { id: 1, name: "器".into(), price, recurring },
-                quantity: 1,
-            }],
+            lines: vec![CartLine { product: Product { id: 1, name: "器".into(), price, recurring }, quantity: 1 }],
             shipping: ShippingMethod { id: 1, name: "宅配便".into(), fee, amazon_pay_allowed: allowed },
             checkout_session_id: None,
         }
@@ -63,7 +60,11 @@ mod tests {
     fn a_subscription_of_exactly_100000_a_month_is_allowed_and_100001_is_not() {
         assert_eq!(unavailable(Some(&cart(99_120, true, 880, true))), None);
         assert_eq!(unavailable(Some(&cart(99_121, true, 880, true))), Some(UnavailableReason::RecurringMonthlyLimit));
-        assert_eq!(unavailable(Some(&cart(500_000, false, 880, true))), None, "one-time purchases have no monthly limit");
+        assert_eq!(
+            unavailable(Some(&cart(500_000, false, 880, true))),
+            None,
+            "one-time purchases have no monthly limit"
+        );
     }
 
     #[test]

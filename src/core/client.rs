@@ -14,12 +14,12 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 use url::Url;
 
-use super::canonical;
-use super::types::{AmazonErrorBody, Buyer, Charge, CheckoutSession, Money};
+use super::settings::AmazonAccount;
+use crate::amazon::canonical;
+use crate::amazon::keys::ShopKey;
+use crate::amazon::signature::{hex, string_to_sign};
+use crate::amazon::types::{AmazonErrorBody, Buyer, Charge, CheckoutSession, Money};
 use crate::contract::AMAZON_SIGNATURE_ALGORITHM;
-use crate::server::config::AmazonAccount;
-use crate::server::keys::ShopKey;
-use crate::server::signing::hex;
 
 /// Why a call to Amazon did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +48,9 @@ pub enum AmazonError {
     /// The client could not be set up (TLS, URL).
     #[error("Amazon Pay client setup failed: {0}")]
     Setup(String),
+    /// An ID that cannot name an Amazon object (empty, `.` or `..`); nothing was sent.
+    #[error("'{0}' is not an Amazon Pay ID")]
+    InvalidId(String),
 }
 
 /// How failed calls are retried (408, 425, 429, 5xx, timeouts and connection failures).
@@ -118,28 +121,32 @@ impl AmazonPayClient {
 
     /// `GET buyers/{buyerToken}`: who signed in.
     pub async fn get_buyer(&self, buyer_token: &str) -> Result<Buyer, AmazonError> {
-        self.call(Method::GET, &format!("buyers/{}", segment(buyer_token)), None::<&()>).await
+        self.call(Method::GET, &format!("buyers/{}", segment(buyer_token)?), None::<&()>).await
     }
 
     /// `GET checkoutSessions/{id}`.
     pub async fn get_checkout_session(&self, id: &str) -> Result<CheckoutSession, AmazonError> {
-        self.call(Method::GET, &format!("checkoutSessions/{}", segment(id)), None::<&()>).await
+        self.call(Method::GET, &format!("checkoutSessions/{}", segment(id)?), None::<&()>).await
     }
 
     /// `PATCH checkoutSessions/{id}`.
-    pub async fn update_checkout_session(&self, id: &str, body: &serde_json::Value) -> Result<CheckoutSession, AmazonError> {
-        self.call(Method::PATCH, &format!("checkoutSessions/{}", segment(id)), Some(body)).await
+    pub async fn update_checkout_session(
+        &self,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> Result<CheckoutSession, AmazonError> {
+        self.call(Method::PATCH, &format!("checkoutSessions/{}", segment(id)?), Some(body)).await
     }
 
     /// `POST checkoutSessions/{id}/complete`.
     pub async fn complete_checkout_session(&self, id: &str, amount: &Money) -> Result<CheckoutSession, AmazonError> {
         let body = serde_json::json!({ "chargeAmount": amount });
-        self.call(Method::POST, &format!("checkoutSessions/{}/complete", segment(id)), Some(&body)).await
+        self.call(Method::POST, &format!("checkoutSessions/{}/complete", segment(id)?), Some(&body)).await
     }
 
     /// `GET charges/{id}`.
     pub async fn get_charge(&self, id: &str) -> Result<Charge, AmazonError> {
-        self.call(Method::GET, &format!("charges/{}", segment(id)), None::<&()>).await
+        self.call(Method::GET, &format!("charges/{}", segment(id)?), None::<&()>).await
     }
 
     /// `POST charges`: a charge on a (recurring) charge permission. `idempotency_key` makes a
@@ -167,8 +174,7 @@ impl AmazonPayClient {
         body: Option<&impl Serialize>,
         idempotency_key: Option<String>,
     ) -> Result<T, AmazonError> {
-        let url = Url::parse(&format!("{}/{resource}", self.base))
-            .map_err(|e| AmazonError::Setup(e.to_string()))?;
+        let url = Url::parse(&format!("{}/{resource}", self.base)).map_err(|e| AmazonError::Setup(e.to_string()))?;
         let body = match body {
             Some(body) => serde_json::to_string(body).map_err(|e| AmazonError::Setup(e.to_string()))?,
             None => String::new(),
@@ -228,11 +234,8 @@ impl AmazonPayClient {
             &headers,
             &canonical::sha256_hex(body.as_bytes()),
         );
-        let to_sign = crate::server::signing::string_to_sign(AMAZON_SIGNATURE_ALGORITHM, &canonical);
-        let signature = self
-            .key
-            .sign(to_sign.as_bytes())
-            .map_err(|_| AmazonError::Setup("signing failed".into()))?;
+        let to_sign = string_to_sign(AMAZON_SIGNATURE_ALGORITHM, &canonical);
+        let signature = self.key.sign(to_sign.as_bytes()).map_err(|_| AmazonError::Setup("signing failed".into()))?;
         let authorization = canonical::authorization(
             AMAZON_SIGNATURE_ALGORITHM,
             &self.public_key_id,
@@ -294,9 +297,13 @@ fn http_client() -> Result<reqwest::Client, AmazonError> {
         .map_err(|e| AmazonError::Setup(e.to_string()))
 }
 
-/// An ID as one URL path segment.
-fn segment(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+/// An ID as one URL path segment. `.` and `..` are refused: a URL parser would read them as
+/// "this" and "the parent" resource and send the call elsewhere.
+fn segment(id: &str) -> Result<String, AmazonError> {
+    if id.is_empty() || id.bytes().all(|b| b == b'.') {
+        return Err(AmazonError::InvalidId(id.chars().take(16).collect()));
+    }
+    Ok(url::form_urlencoded::byte_serialize(id.as_bytes()).collect())
 }
 
 /// Amazon's SDKs retry exactly these.
@@ -314,10 +321,8 @@ async fn rejected(response: reqwest::Response) -> AmazonError {
     let text = response.text().await.unwrap_or_default();
     match serde_json::from_str::<AmazonErrorBody>(&text) {
         Ok(body) => AmazonError::Rejected { status, reason_code: body.reason_code, message: body.message },
-        Err(_) => AmazonError::Rejected {
-            status,
-            reason_code: "Unknown".into(),
-            message: text.chars().take(200).collect(),
-        },
+        Err(_) => {
+            AmazonError::Rejected { status, reason_code: "Unknown".into(), message: text.chars().take(200).collect() }
+        }
     }
 }

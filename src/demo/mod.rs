@@ -1,0 +1,3 @@
+//! The demo shop.
+
+pub mod key;
