@@ -20,6 +20,8 @@ pub mod amazon;
 pub mod core;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod demo;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod storage;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod server;

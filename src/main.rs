@@ -1,5 +1,5 @@
 //! `amazonpay2-server`: the shop-side Amazon Pay service (and, with `--demo`, the whole offline
-//! demo with the Amazon Pay simulator).
+//! demo with the Amazon Pay simulator), and the jobs a shop schedules beside it.
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
@@ -8,9 +8,10 @@ mod native {
 
     use clap::{Parser, Subcommand};
 
+    use amazonpay2::core::rules::today_in_japan;
     use amazonpay2::core::signer::ButtonSigner;
     use amazonpay2::server::config::Config;
-    use amazonpay2::server::{self, Listeners};
+    use amazonpay2::server::{self, ServerError};
 
     /// Amazon Pay (Checkout v2) for Craft Cart shops. Settings come from AMAZONPAY2_*
     /// environment variables; with none of the Amazon settings it runs the offline demo.
@@ -32,6 +33,12 @@ mod native {
             #[arg(long)]
             date: Option<String>,
         },
+        /// Settle orders left unsettled (a stopped server, an unreadable answer, a pending
+        /// authorization) from what Amazon says.
+        Reconcile,
+        /// Run the Amazon Pay simulator alone on AMAZONPAY2_SIMULATOR_LISTEN, trusting this
+        /// shop's key, for several shop instances to share.
+        Simulator,
         /// Measure uncached button signing on one core (signatures per second).
         BenchSign {
             /// How long to sign for.
@@ -45,14 +52,16 @@ mod native {
             .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
             .init();
         let cli = Cli::parse();
-        let result = match Config::from_env(cli.demo) {
-            Err(e) => Err(server::ServerError::from(e)),
-            Ok(config) => match cli.command {
+        let result = Config::from_env(cli.demo).map_err(ServerError::from).and_then(|config| {
+            let runtime = tokio::runtime::Runtime::new().map_err(ServerError::Serve)?;
+            match cli.command {
+                None => runtime.block_on(run(config)),
+                Some(Command::Subscriptions { date }) => runtime.block_on(subscriptions(config, date.as_deref())),
+                Some(Command::Reconcile) => runtime.block_on(reconcile(config)),
+                Some(Command::Simulator) => runtime.block_on(simulator(config)),
                 Some(Command::BenchSign { seconds }) => bench_sign(&config, seconds),
-                Some(Command::Subscriptions { date }) => subscriptions(config, date.as_deref()),
-                None => run(config),
-            },
-        };
+            }
+        });
         match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -62,44 +71,83 @@ mod native {
         }
     }
 
-    fn run(config: Config) -> Result<(), server::ServerError> {
-        let runtime = tokio::runtime::Runtime::new().map_err(server::ServerError::Serve)?;
-        runtime.block_on(async {
-            let listeners = Listeners::bind(&config).await?;
-            if config.demo.is_some() {
-                println!("デモ: {}/ をブラウザーで開いてください (demo shop)", config.shop_origin.as_str());
+    /// Ctrl-C or SIGTERM (a service manager's stop): both drain the requests in flight.
+    async fn stop_signal() {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
             }
-            server::serve(config, listeners, async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-        })
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+        }
     }
 
-    fn subscriptions(config: Config, date: Option<&str>) -> Result<(), server::ServerError> {
-        let today = match date {
-            Some(text) => {
-                time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| {
-                    server::ServerError::Serve(std::io::Error::other(format!("--date {text}: use YYYY-MM-DD")))
-                })?
+    async fn run(config: Config) -> Result<(), ServerError> {
+        let shop = server::bind(config.listen).await?;
+        match config.demo.clone() {
+            Some(demo) => {
+                let simulator = server::bind(demo.simulator_listen).await?;
+                println!("デモ: {}/ をブラウザーで開いてください (demo shop)", config.shop_origin.as_str());
+                amazonpay2::demo::serve(config, shop, simulator, stop_signal()).await
             }
-            None => amazonpay2::core::rules::today_in_japan(),
+            None => {
+                let state = server::start(config).await?;
+                server::serve(state, shop, axum::Router::new(), stop_signal()).await
+            }
+        }
+    }
+
+    async fn start(config: Config) -> Result<std::sync::Arc<server::AppState>, ServerError> {
+        if config.demo.is_some() { amazonpay2::demo::start(config).await } else { server::start(config).await }
+    }
+
+    async fn subscriptions(config: Config, date: Option<&str>) -> Result<(), ServerError> {
+        let today = match date {
+            Some(text) => time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
+                .map_err(|_| ServerError::Job(format!("--date {text}: use YYYY-MM-DD")))?,
+            None => today_in_japan(),
         };
-        let state = server::state_for_command(config)?;
-        let runtime = tokio::runtime::Runtime::new().map_err(server::ServerError::Serve)?;
-        let cycles = runtime.block_on(amazonpay2::core::subscriptions::run(&state, today))?;
+        let state = start(config).await?;
+        let cycles = state.core.run_subscriptions(today).await.map_err(|e| ServerError::Job(e.to_string()))?;
         for cycle in &cycles {
             println!(
                 "subscription {} cycle {}: order {} {}",
-                cycle.subscription_id, cycle.date, cycle.order_number, cycle.status
+                cycle.subscription_id,
+                cycle.date,
+                cycle.order_number,
+                cycle.state.name()
             );
         }
         println!("{} subscription cycle(s) due on or before {today}", cycles.len());
         Ok(())
     }
 
+    async fn reconcile(config: Config) -> Result<(), ServerError> {
+        let state = start(config).await?;
+        let report = state.core.reconcile().await.map_err(|e| ServerError::Job(e.to_string()))?;
+        println!("examined {} order(s): {} settled, {} to try again", report.examined, report.settled, report.failed);
+        Ok(())
+    }
+
+    async fn simulator(config: Config) -> Result<(), ServerError> {
+        let listen = config.simulator_listen;
+        let listener = server::bind(listen).await?;
+        let key = server::load_key(&config)?;
+        let simulator = amazonpay2::demo::simulator(&config, &key);
+        println!("Amazon Pay simulator on http://{listen}/ for the shop {}", config.shop_origin.as_str());
+        axum::serve(listener, simulator.router())
+            .with_graceful_shutdown(stop_signal())
+            .await
+            .map_err(ServerError::Serve)
+    }
+
     /// Signs distinct payloads on this one thread for `seconds` and prints the rate.
-    fn bench_sign(config: &Config, seconds: u64) -> Result<(), server::ServerError> {
+    fn bench_sign(config: &Config, seconds: u64) -> Result<(), ServerError> {
         let key = std::sync::Arc::new(server::load_key(config)?);
         let signer = ButtonSigner::new(key, config.amazon.public_key_id.clone());
         let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -107,16 +155,12 @@ mod native {
         let mut count = 0u64;
         while Instant::now() < deadline {
             let payload = format!("{{\"storeId\":\"bench\",\"n\":{count}}}");
-            signer
-                .sign_uncached(&payload)
-                .map_err(|e| server::ServerError::Serve(std::io::Error::other(e.to_string())))?;
+            signer.sign_uncached(&payload).map_err(|e| ServerError::Job(e.to_string()))?;
             count += 1;
         }
-        let rate = count as f64 / started.elapsed().as_secs_f64();
-        println!(
-            "sign_uncached: {count} signatures in {:.2} s = {rate:.1} signs/s (1 core)",
-            started.elapsed().as_secs_f64()
-        );
+        let elapsed = started.elapsed().as_secs_f64();
+        let rate = count as f64 / elapsed;
+        println!("sign_uncached: {count} signatures in {elapsed:.2} s = {rate:.1} signs/s (1 core)");
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! signs and the simulator that verifies cannot disagree about a format.
 
 pub mod canonical;
+pub mod keygen;
 pub mod keys;
 pub mod signature;
 pub mod types;

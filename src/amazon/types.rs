@@ -114,6 +114,9 @@ pub struct StatusDetails {
 pub struct CheckoutSession {
     /// The session ID.
     pub checkout_session_id: String,
+    /// The store (Login with Amazon client ID) the session belongs to.
+    #[serde(default)]
+    pub store_id: Option<String>,
     /// Where Amazon sends the shopper (after an update).
     #[serde(default)]
     pub web_checkout_details: Option<WebCheckoutDetails>,
@@ -152,6 +155,9 @@ pub struct WebCheckoutDetails {
     /// Where Amazon returns the shopper after processing.
     #[serde(default)]
     pub checkout_result_return_url: Option<String>,
+    /// The review return URL of the payload the session was created from.
+    #[serde(default)]
+    pub checkout_review_return_url: Option<String>,
 }
 
 /// The payment part of a checkout session.

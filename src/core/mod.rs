@@ -1,11 +1,96 @@
-//! The Amazon Pay core: payloads and their signatures, the API client, the rules of Amazon Pay in
-//! Japan, and what happens to orders and subscriptions.
+//! The Amazon Pay core: what this integration knows about Amazon Pay in Japan, independent of any
+//! one shop.
+//!
+//! It builds and signs payloads ([`payloads`], [`signer`]), talks to Amazon's API ([`client`]),
+//! decides sign-ins and links ([`signin`]), takes a cart through checkout to an order
+//! ([`checkout`]), moves orders through their states ([`orders`], the one place an order's state
+//! changes), charges subscription cycles ([`subscriptions`]) and settles orders left unsettled
+//! ([`reconciler`]). It depends on the cart platform only through the traits of [`platform`].
 
+pub mod checkout;
 pub mod client;
+pub mod error;
+pub mod orders;
+pub mod paths;
 pub mod payloads;
+pub mod platform;
+pub mod reconciler;
 pub mod rules;
 pub mod settings;
 pub mod signer;
+pub mod signin;
 pub mod subscriptions;
 
+use std::sync::Arc;
+
+use url::Url;
+
 pub use self::client::{AmazonError, AmazonPayClient, Retry, install_crypto_provider};
+pub use self::error::CoreError;
+use self::platform::Platform;
+use self::settings::CoreSettings;
+use self::signer::ButtonSigner;
+use crate::amazon::keys::ShopKey;
+
+/// The core, for one shop.
+pub struct Core {
+    settings: CoreSettings,
+    signer: ButtonSigner,
+    amazon: AmazonPayClient,
+    platform: Arc<dyn Platform>,
+    reviews: checkout::ReviewCache,
+}
+
+impl Core {
+    /// The core of the shop `settings` describe, signing with `key`, calling Amazon at `api_base`
+    /// and keeping its orders on `platform`.
+    pub fn new(
+        settings: CoreSettings,
+        key: Arc<ShopKey>,
+        api_base: &Url,
+        platform: Arc<dyn Platform>,
+    ) -> Result<Self, AmazonError> {
+        let signer = ButtonSigner::new(key.clone(), settings.amazon.public_key_id.clone());
+        let amazon = AmazonPayClient::new(api_base, &settings.amazon, key)?;
+        Ok(Self { settings, signer, amazon, platform, reviews: checkout::ReviewCache::default() })
+    }
+
+    /// Replaces the API client's retry policy (tests use short waits).
+    #[must_use]
+    pub fn with_retry(mut self, retry: Retry) -> Self {
+        self.amazon = self.amazon.with_retry(retry);
+        self
+    }
+
+    /// The shop's settings.
+    pub fn settings(&self) -> &CoreSettings {
+        &self.settings
+    }
+
+    /// The cart platform.
+    pub fn platform(&self) -> &dyn Platform {
+        &*self.platform
+    }
+
+    /// Amazon Pay's API.
+    pub fn amazon(&self) -> &AmazonPayClient {
+        &self.amazon
+    }
+
+    /// The button signer.
+    pub fn signer(&self) -> &ButtonSigner {
+        &self.signer
+    }
+}
+
+/// Compares secrets through their SHA-256 digests, so that the time taken says nothing about how
+/// much of a guess was right.
+pub fn secrets_equal(a: &str, b: &str) -> bool {
+    use aws_lc_rs::digest::{SHA256, digest};
+    digest(&SHA256, a.as_bytes()).as_ref() == digest(&SHA256, b.as_bytes()).as_ref()
+}
+
+/// Unix seconds.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

@@ -1,13 +1,14 @@
 //! The payloads the server signs, built only from its configuration and server-side state.
 //!
 //! Nothing here takes a string from the browser: return URLs are fixed paths under the shop
-//! origin, and the only variable part is the session's own random state.
+//! origin, and the only variable parts are the session's own sign-in state and the cart's own
+//! review reference, both random and made by the server.
 
 use serde::Serialize;
 
+use super::paths;
 use super::settings::{AmazonAccount, ShopOrigin};
 use crate::contract::Price;
-use crate::server::routes::paths;
 
 /// What the shopper signs in for; decides where Amazon sends them back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,7 @@ impl SignInIntent {
 #[serde(rename_all = "camelCase")]
 struct SignInPayload<'a> {
     sign_in_return_url: String,
+    sign_in_cancel_url: String,
     store_id: &'a str,
     sign_in_scopes: &'a [&'a str],
 }
@@ -81,6 +83,7 @@ struct Frequency {
 #[serde(rename_all = "camelCase")]
 struct WebCheckoutDetails {
     checkout_review_return_url: String,
+    checkout_cancel_url: String,
 }
 
 /// Builds payload strings for one shop.
@@ -101,6 +104,7 @@ impl PayloadBuilder<'_> {
                 paths::SIGNIN_RETURN,
                 intent.as_str()
             )),
+            sign_in_cancel_url: self.origin.url(paths::SIGNIN_CANCEL),
             store_id: &self.amazon.store_id,
             sign_in_scopes: intent.scopes(),
         };
@@ -108,11 +112,13 @@ impl PayloadBuilder<'_> {
     }
 
     /// The `createCheckoutSessionConfig` payload: a one-time purchase, or for a subscription
-    /// a recurring charge permission charged `monthly` yen every month.
-    pub fn checkout(&self, monthly: Option<u64>) -> String {
+    /// a recurring charge permission charged `monthly` yen every month. `review_ref` is the
+    /// cart's reference for this click: only a return carrying it binds a checkout to the cart.
+    pub fn checkout(&self, monthly: Option<u64>, review_ref: &str) -> String {
         let payload = CheckoutPayload {
             web_checkout_details: WebCheckoutDetails {
-                checkout_review_return_url: self.origin.url(paths::CHECKOUT_REVIEW),
+                checkout_review_return_url: self.review_url(review_ref),
+                checkout_cancel_url: self.origin.url(paths::CHECKOUT_CANCEL),
             },
             store_id: &self.amazon.store_id,
             scopes: &["name", "email", "phoneNumber", "billingAddress"],
@@ -123,6 +129,13 @@ impl PayloadBuilder<'_> {
             }),
         };
         to_json(&payload)
+    }
+}
+
+impl PayloadBuilder<'_> {
+    /// The review return URL signed for `review_ref`.
+    pub fn review_url(&self, review_ref: &str) -> String {
+        self.origin.url(&format!("{}?ref={review_ref}", paths::CHECKOUT_REVIEW))
     }
 }
 
@@ -151,7 +164,7 @@ mod tests {
         let builder = PayloadBuilder { origin: &origin, amazon: &amazon };
         assert_eq!(
             builder.sign_in(SignInIntent::Login, "S1"),
-            r#"{"signInReturnUrl":"https://shop.example/api/amazonpay2/signin/return?intent=login&state=S1","storeId":"amzn1.application-oa2-client.abc","signInScopes":["name","email","postalCode","shippingAddress","phoneNumber"]}"#
+            r#"{"signInReturnUrl":"https://shop.example/api/amazonpay2/signin/return?intent=login&state=S1","signInCancelUrl":"https://shop.example/api/amazonpay2/signin/cancel","storeId":"amzn1.application-oa2-client.abc","signInScopes":["name","email","postalCode","shippingAddress","phoneNumber"]}"#
         );
         assert!(builder.sign_in(SignInIntent::Link, "S1").contains("intent=link"));
     }
@@ -161,10 +174,10 @@ mod tests {
         let origin = ShopOrigin::parse("https://shop.example").unwrap();
         let amazon = account();
         let builder = PayloadBuilder { origin: &origin, amazon: &amazon };
-        assert!(builder.checkout(Some(8_800)).contains(r#""chargePermissionType":"Recurring","recurringMetadata":{"frequency":{"unit":"Month","value":"1"},"amount":{"amount":"8800","currencyCode":"JPY"}}"#));
+        assert!(builder.checkout(Some(8_800), "R1").contains(r#""chargePermissionType":"Recurring","recurringMetadata":{"frequency":{"unit":"Month","value":"1"},"amount":{"amount":"8800","currencyCode":"JPY"}}"#));
         assert_eq!(
-            builder.checkout(None),
-            r#"{"webCheckoutDetails":{"checkoutReviewReturnUrl":"https://shop.example/api/amazonpay2/checkout/review"},"storeId":"amzn1.application-oa2-client.abc","scopes":["name","email","phoneNumber","billingAddress"],"chargePermissionType":"OneTime"}"#
+            builder.checkout(None, "R1"),
+            r#"{"webCheckoutDetails":{"checkoutReviewReturnUrl":"https://shop.example/api/amazonpay2/checkout/review?ref=R1","checkoutCancelUrl":"https://shop.example/api/amazonpay2/checkout/cancel"},"storeId":"amzn1.application-oa2-client.abc","scopes":["name","email","phoneNumber","billingAddress"],"chargePermissionType":"OneTime"}"#
         );
     }
 }

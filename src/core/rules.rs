@@ -1,16 +1,20 @@
 //! Whether Amazon Pay can serve a cart, and the calendar of subscriptions: Japan's rules.
+//!
+//! Amazon Pay in Japan charges whole yen, at most ¥10,000,000 per charge; a recurring charge
+//! permission may be charged at most ¥100,000 per calendar month (Japan time), the sum resetting
+//! on the 1st.
 
 use time::{Date, Month};
 
+use super::platform::Cart;
 use crate::contract::UnavailableReason;
-use crate::server::store::CartView;
 
 /// Amazon Pay Japan charges a recurring charge permission at most ¥100,000 a calendar month.
 pub const RECURRING_MONTHLY_LIMIT: u64 = 100_000;
 
 /// Why Amazon Pay cannot serve `cart`, if it cannot: said on the page instead of a button that
 /// would fail later.
-pub fn unavailable(cart: Option<&CartView>) -> Option<UnavailableReason> {
+pub fn unavailable(cart: Option<&Cart>) -> Option<UnavailableReason> {
     let Some(cart) = cart.filter(|cart| !cart.is_empty()) else {
         return Some(UnavailableReason::CartEmpty);
     };
@@ -45,14 +49,14 @@ mod tests {
     use time::macros::date;
 
     use super::*;
-    use crate::server::store::{CartLine, Product, ShippingMethod};
+    use crate::core::platform::{CartCheckout, CartId, CartLine, ShippingMethod};
 
-    fn cart(price: u64, recurring: bool, fee: u64, allowed: bool) -> CartView {
-        CartView {
-            id: "c".into(),
-            lines: vec![CartLine { product: Product { id: 1, name: "器".into(), price, recurring }, quantity: 1 }],
+    fn cart(price: u64, recurring: bool, fee: u64, allowed: bool) -> Cart {
+        Cart {
+            id: CartId("c".into()),
+            lines: vec![CartLine { product_id: 1, name: "器".into(), unit_price: price, quantity: 1, recurring }],
             shipping: ShippingMethod { id: 1, name: "宅配便".into(), fee, amazon_pay_allowed: allowed },
-            checkout_session_id: None,
+            checkout: CartCheckout::default(),
         }
     }
 

@@ -1,4 +1,5 @@
-//! Who the shop is to Amazon: its origin and its Seller Central identifiers.
+//! Who the shop is to Amazon (its origin and Seller Central identifiers), and the shop's own pages
+//! the Amazon flows send shoppers to.
 
 use std::fmt;
 
@@ -71,4 +72,63 @@ impl fmt::Debug for ShopOrigin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ShopOrigin({})", self.as_str())
     }
+}
+
+/// The shop's pages (same-origin paths) where the Amazon flows continue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShopPages {
+    /// The member login page (`AMAZONPAY2_LOGIN_PAGE`).
+    pub login: String,
+    /// The sign-up page, prefilled from Amazon (`AMAZONPAY2_SIGNUP_PAGE`).
+    pub signup: String,
+    /// My Page (`AMAZONPAY2_MYPAGE`).
+    pub mypage: String,
+    /// The cart, where a checkout starts again (`AMAZONPAY2_CART_PAGE`).
+    pub cart: String,
+    /// The order confirmation with the review block (`AMAZONPAY2_CONFIRM_PAGE`).
+    pub confirm: String,
+    /// The page after a placed order; `?order=<注文番号>` is added (`AMAZONPAY2_COMPLETE_PAGE`).
+    pub complete: String,
+}
+
+impl Default for ShopPages {
+    /// The paths of the demo shop (and of Craft Cart's page layout).
+    fn default() -> Self {
+        Self {
+            login: "/member/login.html".into(),
+            signup: "/member/signup.html".into(),
+            mypage: "/mypage/".into(),
+            cart: "/shopping/cart.html".into(),
+            confirm: "/shopping/confirm.html".into(),
+            complete: "/shopping/complete.html".into(),
+        }
+    }
+}
+
+/// What the core needs to know about the shop.
+#[derive(Clone, Debug)]
+pub struct CoreSettings {
+    /// The shop origin every signed URL lies under.
+    pub shop_origin: ShopOrigin,
+    /// The merchant's Amazon Pay identity.
+    pub amazon: AmazonAccount,
+    /// The shop's pages.
+    pub pages: ShopPages,
+    /// The store name Amazon shows the buyer (`merchantStoreName`); Seller Central's when unset.
+    pub store_name: Option<String>,
+}
+
+/// A path on this site: starts with one `/`, and nothing a browser would read as another host.
+pub fn is_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && path.len() <= 512
+        && path.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// A shop page's address carrying a notice for the widget (`?amazonpay2=<code>`).
+pub fn notice_url(path: &str, notice: crate::contract::Notice) -> String {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{separator}amazonpay2={}", notice.code())
 }

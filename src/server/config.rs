@@ -1,11 +1,12 @@
-//! Server settings from the contract's environment variables (contract §3).
+//! Server settings from `AMAZONPAY2_*` environment variables (README, "Server").
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use url::Url;
 
-pub use crate::core::settings::{AmazonAccount, ShopOrigin};
+use crate::core::settings::CoreSettings;
+pub use crate::core::settings::{AmazonAccount, ShopOrigin, ShopPages, is_local_path};
 
 /// Everything the server needs to know, checked once at start.
 #[derive(Clone, Debug)]
@@ -30,19 +31,13 @@ pub struct Config {
     pub widget_dir: PathBuf,
     /// The shop's own pages the Amazon flows send shoppers to.
     pub pages: ShopPages,
+    /// `AMAZONPAY2_STORE_NAME`: the store name Amazon shows the buyer (Seller Central's if unset).
+    pub store_name: Option<String>,
     /// Present in demo mode: the simulator runs beside the shop.
     pub demo: Option<DemoSettings>,
-}
-
-/// Paths of the shop's member pages (same-origin), where Amazon sign-in flows continue.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ShopPages {
-    /// `AMAZONPAY2_LOGIN_PAGE`: the member login page.
-    pub login: String,
-    /// `AMAZONPAY2_SIGNUP_PAGE`: the sign-up page (prefilled from Amazon).
-    pub signup: String,
-    /// `AMAZONPAY2_MYPAGE`: My Page.
-    pub mypage: String,
+    /// `AMAZONPAY2_SIMULATOR_LISTEN`: where the simulator listens (the demo's, or the
+    /// `simulator` command's).
+    pub simulator_listen: SocketAddr,
 }
 
 /// Where the private key comes from.
@@ -79,6 +74,9 @@ pub enum ConfigError {
         problem: String,
     },
 }
+
+/// The demo shop's name, shown on Amazon's pages.
+const DEMO_STORE_NAME: &str = "クラフト雑貨店";
 
 /// The values used by the demo when the Amazon settings are not given.
 pub mod demo_defaults {
@@ -150,16 +148,12 @@ impl Config {
             None => KeySource::Generated,
         };
 
-        let demo = if demo {
-            let simulator_listen = parse_addr(
-                "AMAZONPAY2_SIMULATOR_LISTEN",
-                var("AMAZONPAY2_SIMULATOR_LISTEN"),
-                demo_defaults::SIMULATOR_LISTEN,
-            )?;
-            Some(DemoSettings { simulator_listen })
-        } else {
-            None
-        };
+        let simulator_listen = parse_addr(
+            "AMAZONPAY2_SIMULATOR_LISTEN",
+            var("AMAZONPAY2_SIMULATOR_LISTEN"),
+            demo_defaults::SIMULATOR_LISTEN,
+        )?;
+        let demo = demo.then_some(DemoSettings { simulator_listen });
         // In the demo, Amazon is the simulator unless these are set explicitly (tests point
         // them at dead or broken stand-ins).
         let (default_api_base, default_checkout_js) = match &demo {
@@ -207,10 +201,22 @@ impl Config {
                 Err(invalid(name, format!("'{path}' is not a path on the shop, such as /mypage/")))
             }
         };
+        let defaults = ShopPages::default();
         let pages = ShopPages {
-            login: page("AMAZONPAY2_LOGIN_PAGE", "/member/login.html")?,
-            signup: page("AMAZONPAY2_SIGNUP_PAGE", "/member/signup.html")?,
-            mypage: page("AMAZONPAY2_MYPAGE", "/mypage/")?,
+            login: page("AMAZONPAY2_LOGIN_PAGE", &defaults.login)?,
+            signup: page("AMAZONPAY2_SIGNUP_PAGE", &defaults.signup)?,
+            mypage: page("AMAZONPAY2_MYPAGE", &defaults.mypage)?,
+            cart: page("AMAZONPAY2_CART_PAGE", &defaults.cart)?,
+            confirm: page("AMAZONPAY2_CONFIRM_PAGE", &defaults.confirm)?,
+            complete: page("AMAZONPAY2_COMPLETE_PAGE", &defaults.complete)?,
+        };
+        let store_name = match var("AMAZONPAY2_STORE_NAME") {
+            Some(name) if name.chars().count() > 50 || name.chars().any(char::is_control) => {
+                return Err(invalid("AMAZONPAY2_STORE_NAME", "must be at most 50 characters on one line".into()));
+            }
+            Some(name) => Some(name),
+            None if demo.is_some() => Some(DEMO_STORE_NAME.to_owned()),
+            None => None,
         };
 
         Ok(Self {
@@ -224,8 +230,22 @@ impl Config {
             www_dir,
             widget_dir,
             pages,
+            store_name,
             demo,
+            simulator_listen,
         })
+    }
+}
+
+impl Config {
+    /// What the core needs of these settings.
+    pub fn core_settings(&self) -> CoreSettings {
+        CoreSettings {
+            shop_origin: self.shop_origin.clone(),
+            amazon: self.amazon.clone(),
+            pages: self.pages.clone(),
+            store_name: self.store_name.clone(),
+        }
     }
 }
 
@@ -259,15 +279,6 @@ fn sandbox_mode(demo: bool, value: Option<String>, public_key_id: &str) -> Resul
             "required for an unprefixed public key ID: true (テスト) or false (本番)".into(),
         )),
     }
-}
-
-/// A path on this site: starts with one `/`, and nothing a browser would read as another host.
-pub fn is_local_path(path: &str) -> bool {
-    path.starts_with('/')
-        && !path.starts_with("//")
-        && !path.contains('\\')
-        && path.len() <= 512
-        && path.chars().all(|c| c.is_ascii_graphic())
 }
 
 /// Whether `path` is `dir` or inside it, following symbolic links where the paths exist.

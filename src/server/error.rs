@@ -1,4 +1,5 @@
-//! The server's one error type, turned into contract §5 JSON at the edge.
+//! The server's one error type, turned into the API's JSON error (`{"error":{"code","message"}}`)
+//! at the edge.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -6,6 +7,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::contract;
+use crate::core::platform::PlatformError;
+use crate::core::{AmazonError, CoreError};
+use crate::storage::StorageError;
 
 /// Everything an API handler can answer besides success.
 #[derive(Debug)]
@@ -58,9 +62,35 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::server::store::StoreError> for ApiError {
-    fn from(error: crate::server::store::StoreError) -> Self {
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> Self {
         Self::Internal(error.to_string())
+    }
+}
+
+impl From<PlatformError> for ApiError {
+    fn from(error: PlatformError) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(error: CoreError) -> Self {
+        match error {
+            CoreError::Amazon(AmazonError::Rejected { status, reason_code, message }) if status < 500 => {
+                tracing::warn!(%reason_code, %message, "Amazon Pay refused the call");
+                Self::client(StatusCode::CONFLICT, "amazon_refused", format!("{reason_code}: {message}"))
+            }
+            CoreError::Amazon(error) => {
+                tracing::error!(%error, "Amazon Pay call failed");
+                Self::client(
+                    StatusCode::BAD_GATEWAY,
+                    "amazon_unavailable",
+                    "Amazon Pay could not be reached; please try again.",
+                )
+            }
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 

@@ -3,13 +3,13 @@
 //! Two independent locks on every state-changing request: the browser-set `Origin` must be the
 //! shop's, and the session's CSRF token must come back in a header no other site can set.
 
-use aws_lc_rs::digest::{SHA256, digest};
 use axum::http::HeaderMap;
 use axum::http::header::{ORIGIN, REFERER};
 
 use super::config::ShopOrigin;
 use super::error::ApiError;
 use super::session::Session;
+use crate::core::secrets_equal;
 
 /// The header carrying the CSRF token.
 pub const CSRF_HEADER: &str = "x-amazonpay2-csrf";
@@ -43,8 +43,8 @@ pub fn check_state_change(headers: &HeaderMap, shop: &ShopOrigin, session: &Sess
     if !same_origin {
         return Err(foreign());
     }
-    let token = headers.get(CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
-    if !tokens_equal(token, session.csrf_token.as_bytes()) {
+    let token = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !secrets_equal(token, &session.csrf_token) {
         return Err(ApiError::forbidden(
             "csrf_token_invalid",
             "The CSRF token is missing or out of date; reload the page.",
@@ -57,19 +57,15 @@ fn foreign() -> ApiError {
     ApiError::forbidden("origin_not_allowed", "Requests from other sites are not accepted.")
 }
 
-/// Compares secrets through their SHA-256 digests, so that comparison time says nothing about
-/// how much of the secret a guess got right.
-fn tokens_equal(a: &[u8], b: &[u8]) -> bool {
-    digest(&SHA256, a).as_ref() == digest(&SHA256, b).as_ref()
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use axum_extra::extract::CookieJar;
 
     use super::*;
     use crate::server::session::Sessions;
-    use crate::server::store::Store;
+    use crate::storage::sqlite_for_tests;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -79,11 +75,12 @@ mod tests {
         map
     }
 
-    #[test]
-    fn state_changes_need_the_shop_origin_and_the_session_token() {
+    #[tokio::test]
+    async fn state_changes_need_the_shop_origin_and_the_session_token() {
         let shop = ShopOrigin::parse("https://shop.example").unwrap();
-        let store = std::sync::Arc::new(Store::open_in_memory().unwrap());
-        let (session, _) = Sessions::new(store, true).find_or_start(CookieJar::new()).unwrap();
+        let (db, _dir) = sqlite_for_tests("guard").await;
+        let sessions = Sessions::new(Arc::new(db), true).await.unwrap();
+        let (session, _) = sessions.current(CookieJar::new()).await.unwrap();
         let token = session.csrf_token.as_str();
         let ok = headers(&[("origin", "https://shop.example"), (CSRF_HEADER, token)]);
         assert!(check_state_change(&ok, &shop, &session).is_ok());

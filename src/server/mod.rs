@@ -1,5 +1,9 @@
-//! The shop-side HTTP service: signs button payloads, handles Amazon's returns, serves the
-//! widget and the shop pages, and in demo mode starts the Amazon Pay simulator beside itself.
+//! The shop-side HTTP service: the widget API, Amazon's returns, the widget files and the shop
+//! pages, over the Amazon Pay core and the database.
+//!
+//! [`start`] opens what the server needs (key, database, core, sessions); [`serve`] answers
+//! requests until told to stop, with the background work (session purge, reconciler) beside it.
+//! The demo (`crate::demo`) composes the same server with its own shop routes and the simulator.
 
 pub mod config;
 mod error;
@@ -7,12 +11,12 @@ pub mod files;
 pub mod guard;
 pub mod routes;
 pub mod session;
-pub mod store;
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -25,41 +29,101 @@ use tower_http::cors::CorsLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use self::config::{Config, KeySource};
-use self::routes::paths;
+pub use self::error::ApiError;
 use self::session::Sessions;
-use self::store::Store;
-use crate::amazon::keys::{self, ShopKey};
-use crate::core::signer::ButtonSigner;
-use crate::core::{self as amazon_core, AmazonPayClient};
-use crate::demo::key as demo_key;
-use crate::simulator::{Simulator, SimulatorConfig};
+use crate::amazon::keygen::{self, DemoKeyError};
+use crate::amazon::keys::{KeyError, ShopKey};
+use crate::core::{AmazonError, Core, paths};
+use crate::storage::{Database, Sqlite, StorageError};
+
+/// How long a stopping server lets requests in flight finish (an order being completed at Amazon
+/// among them) before it exits anyway.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
+
+/// How often the reconciler looks for orders nobody is settling.
+const RECONCILE_EVERY: Duration = Duration::from_secs(5 * 60);
 
 /// What every handler shares.
 pub struct AppState {
     /// The settings.
     pub config: Config,
-    /// Signs the payloads the server builds.
-    pub signer: ButtonSigner,
+    /// The Amazon Pay core.
+    pub core: Arc<Core>,
+    /// The database.
+    pub db: Database,
     /// Shopper sessions.
     pub sessions: Sessions,
-    /// The database: members, links, sessions.
-    pub store: Arc<Store>,
-    /// Amazon Pay's API.
-    pub amazon: AmazonPayClient,
 }
 
-impl AppState {
-    /// State for `config`, signing with `key`, storing in `store`.
-    pub fn new(config: Config, key: Arc<ShopKey>, store: Arc<Store>) -> Result<Self, ServerError> {
-        let signer = ButtonSigner::new(key.clone(), config.amazon.public_key_id.clone());
-        let sessions = Sessions::new(store.clone(), config.shop_origin.is_https());
-        let amazon = AmazonPayClient::new(&config.api_base, &config.amazon, key)?;
-        Ok(Self { config, signer, sessions, store, amazon })
-    }
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A setting is missing or wrong.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The private key could not be loaded.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The demo key could not be made.
+    #[error(transparent)]
+    DemoKey(#[from] DemoKeyError),
+    /// An address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: io::Error,
+    },
+    /// Serving failed.
+    #[error("server failed: {0}")]
+    Serve(io::Error),
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The Amazon Pay client could not be set up.
+    #[error(transparent)]
+    Amazon(#[from] AmazonError),
+    /// A job could not finish.
+    #[error("{0}")]
+    Job(String),
 }
 
-/// The whole shop-side application: API, widget files and shop pages.
-pub fn app(state: Arc<AppState>) -> Router {
+/// Loads the key named by the configuration (or the demo's, made on first use).
+pub fn load_key(config: &Config) -> Result<ShopKey, ServerError> {
+    Ok(match &config.key {
+        KeySource::File(path) => ShopKey::from_file(path)?,
+        KeySource::Generated => keygen::load_or_generate(&config.data_dir)?,
+    })
+}
+
+/// Opens the database the configuration names.
+pub async fn open_database(config: &Config) -> Result<Database, ServerError> {
+    Ok(Arc::new(Sqlite::open(&config.data_dir).await?))
+}
+
+/// Opens everything the server needs: the key, the database, the core, the sessions.
+pub async fn start(config: Config) -> Result<Arc<AppState>, ServerError> {
+    let key = Arc::new(load_key(&config)?);
+    let db = open_database(&config).await?;
+    start_with(config, key, db).await
+}
+
+/// [`start`] with the key and the database given.
+pub async fn start_with(config: Config, key: Arc<ShopKey>, db: Database) -> Result<Arc<AppState>, ServerError> {
+    let core = Arc::new(Core::new(config.core_settings(), key, &config.api_base, db.clone())?);
+    let sessions = Sessions::new(db.clone(), config.shop_origin.is_https()).await?;
+    Ok(Arc::new(AppState { config, core, db, sessions }))
+}
+
+/// Binds an address, so that a taken port fails before anything else starts.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// The whole shop-side application: API (with `extra_api`, the demo shop's own endpoints, mounted
+/// beside it), widget files and shop pages.
+pub fn app(state: Arc<AppState>, extra_api: Router<Arc<AppState>>) -> Router {
     let config = &state.config;
     // The widget API is for the shop's own pages. Same-origin pages need no CORS at all; this
     // grant exists only for a widget served from another origin than the shop pages, and it
@@ -70,7 +134,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers([header::CONTENT_TYPE, HeaderName::from_static(guard::CSRF_HEADER)]);
     let mut router = Router::new()
-        .nest(paths::API, routes::api(config.demo.is_some()).layer(cors.clone()))
+        .nest(paths::API, routes::api().merge(extra_api).layer(cors.clone()))
         // `/api/amazonpay2/` would otherwise fall through to the shop pages.
         .route(&format!("{}/", paths::API), any(routes::not_found))
         .merge(files::routes(config, cors))
@@ -98,137 +162,70 @@ async fn demo_canonical_host(State(canonical): State<Arc<(String, String)>>, req
     Redirect::temporary(&format!("{origin}{path}")).into_response()
 }
 
-/// Deletes idle sessions now and every hour.
-async fn expire_sessions(state: Arc<AppState>) {
-    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(60 * 60));
-    loop {
-        every_hour.tick().await;
-        match state.sessions.expire() {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "expired idle sessions"),
-            Err(error) => tracing::error!(%error, "expiring sessions failed"),
-        }
-    }
-}
-
-/// Why the server could not start or stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// A setting is missing or wrong.
-    #[error(transparent)]
-    Config(#[from] config::ConfigError),
-    /// The private key could not be loaded.
-    #[error(transparent)]
-    Key(#[from] keys::KeyError),
-    /// The demo key could not be made.
-    #[error(transparent)]
-    DemoKey(#[from] demo_key::DemoKeyError),
-    /// An address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The cause.
-        source: io::Error,
-    },
-    /// Serving failed.
-    #[error("server failed: {0}")]
-    Serve(io::Error),
-    /// The database could not be opened or migrated.
-    #[error(transparent)]
-    Store(#[from] store::StoreError),
-    /// The Amazon Pay client could not be set up.
-    #[error(transparent)]
-    Amazon(#[from] amazon_core::AmazonError),
-}
-
-/// The sockets the server listens on, bound before anything else starts so that a taken port
-/// fails at once.
-pub struct Listeners {
-    /// The shop's address.
-    pub shop: TcpListener,
-    /// The simulator's address (demo mode).
-    pub simulator: Option<TcpListener>,
-}
-
-impl Listeners {
-    /// Binds the addresses `config` names.
-    pub async fn bind(config: &Config) -> Result<Self, ServerError> {
-        let shop = bind(config.listen).await?;
-        let simulator = match &config.demo {
-            Some(demo) => Some(bind(demo.simulator_listen).await?),
-            None => None,
-        };
-        Ok(Self { shop, simulator })
-    }
-}
-
-async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
-    TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })
-}
-
-/// Loads the key named by the configuration (or the demo's).
-pub fn load_key(config: &Config) -> Result<ShopKey, ServerError> {
-    Ok(match &config.key {
-        KeySource::File(path) => ShopKey::from_file(path)?,
-        KeySource::Generated => demo_key::load_or_generate(&config.data_dir)?,
-    })
-}
-
-/// Application state for a command (no listeners): the key, the database, the Amazon client.
-pub fn state_for_command(config: Config) -> Result<AppState, ServerError> {
-    let key = Arc::new(load_key(&config)?);
-    let store = Arc::new(Store::open(&config.data_dir)?);
-    AppState::new(config, key, store)
-}
-
-/// Serves until `shutdown` completes.
+/// Serves until `shutdown` completes, then lets requests in flight finish (at most
+/// [`DRAIN_DEADLINE`]). The reconciler runs at start and periodically, idle sessions and
+/// abandoned carts are purged hourly.
 pub async fn serve(
-    config: Config,
-    listeners: Listeners,
+    state: Arc<AppState>,
+    listener: TcpListener,
+    extra_api: Router<Arc<AppState>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let key = Arc::new(load_key(&config)?);
+    let addr = listener.local_addr().map_err(ServerError::Serve)?;
     tracing::info!(
-        merchant_id = %config.amazon.merchant_id,
-        public_key_id = %config.amazon.public_key_id,
-        sandbox = config.amazon.sandbox,
-        key = ?key,
-        "Amazon Pay settings loaded"
+        merchant_id = %state.config.amazon.merchant_id,
+        public_key_id = %state.config.amazon.public_key_id,
+        sandbox = state.config.amazon.sandbox,
+        "shop on http://{addr}/ (origin {})",
+        state.config.shop_origin.as_str()
     );
-    let (stop_simulator, simulator_stopped) = tokio::sync::watch::channel(false);
-    let simulator = match listeners.simulator {
-        Some(listener) => {
-            let simulator = Simulator::new(SimulatorConfig {
-                merchant_id: config.amazon.merchant_id.clone(),
-                store_id: config.amazon.store_id.clone(),
-                public_key_id: config.amazon.public_key_id.clone(),
-                public_key_der: key.public_key_der().to_vec(),
-                shop_origin: config.shop_origin.as_str().to_owned(),
-            });
-            let addr = listener.local_addr().map_err(ServerError::Serve)?;
-            tracing::info!("Amazon Pay simulator on http://{addr}/");
-            let mut stopped = simulator_stopped;
-            Some(tokio::spawn(async move {
-                axum::serve(listener, simulator.router())
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.wait_for(|stop| *stop).await;
-                    })
-                    .await
-            }))
+    let background = [tokio::spawn(purge_sessions(state.clone())), tokio::spawn(reconcile(state.clone()))];
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app(state, extra_api)).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("stopping: finishing the requests in flight");
+        let _ = stopping.send(());
+    });
+    let deadline = async {
+        if stopped.await.is_ok() {
+            tokio::time::sleep(DRAIN_DEADLINE).await;
+        } else {
+            std::future::pending::<()>().await;
         }
-        None => None,
     };
-    let addr = listeners.shop.local_addr().map_err(ServerError::Serve)?;
-    tracing::info!("shop on http://{addr}/ (origin {})", config.shop_origin.as_str());
-    let store = Arc::new(Store::open(&config.data_dir)?);
-    let state = Arc::new(AppState::new(config, key, store)?);
-    let expiry = tokio::spawn(expire_sessions(state.clone()));
-    let result = axum::serve(listeners.shop, app(state)).with_graceful_shutdown(shutdown).await;
-    expiry.abort();
-    let _ = stop_simulator.send(true);
-    if let Some(task) = simulator {
-        let _ = task.await;
+    let result = tokio::select! {
+        result = server => result.map_err(ServerError::Serve),
+        () = deadline => {
+            tracing::warn!("requests still in flight after {DRAIN_DEADLINE:?}; stopping anyway (the reconciler settles their orders)");
+            Ok(())
+        }
+    };
+    for task in background {
+        task.abort();
     }
-    result.map_err(ServerError::Serve)
+    result
+}
+
+/// Deletes idle sessions and abandoned carts now and every hour.
+async fn purge_sessions(state: Arc<AppState>) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(60 * 60));
+    loop {
+        every_hour.tick().await;
+        match state.sessions.purge().await {
+            Ok((0, 0)) => {}
+            Ok((sessions, carts)) => tracing::info!(sessions, carts, "purged idle sessions and abandoned carts"),
+            Err(error) => tracing::error!(%error, "purging sessions failed"),
+        }
+    }
+}
+
+/// Settles orders left unsettled now and every few minutes.
+async fn reconcile(state: Arc<AppState>) {
+    let mut every = tokio::time::interval(RECONCILE_EVERY);
+    loop {
+        every.tick().await;
+        if let Err(error) = state.core.reconcile().await {
+            tracing::error!(%error, "reconciling orders failed");
+        }
+    }
 }

@@ -1,25 +1,38 @@
-//! Shopper sessions: who is logged in, the CSRF token, the state that binds a return from Amazon
-//! to the browser that left for it, and a verified Amazon buyer waiting for sign-up.
+//! Shopper sessions: who is logged in, the cart, a verified Amazon buyer waiting for sign-up, and
+//! the two secrets derived from the session's ID (the CSRF token and the sign-in state that binds a
+//! return from Amazon to the browser that left for it).
 //!
-//! Stored in the database; the cookie carries only a random ID.
+//! A first visit stores nothing: the cookie carries a random ID (`a.<id>`) and both secrets are
+//! derived from it with the server's key, so page views of shoppers who do nothing cost no write
+//! and grow no table. The session is stored (`s.<id>`, same ID, same secrets) only when the
+//! shopper does something that needs it: a cart, an Amazon sign-in, a login.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::store::{SessionRecord, Store, StoreError};
 use crate::amazon::types::Buyer;
+use crate::core::now;
+use crate::core::platform::{CartId, MemberId};
+use crate::storage::{Database, SessionChange, SessionRecord, StorageError};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "amazonpay2_sid";
 
-/// How long an idle session lives.
+/// How long an idle stored session lives.
 pub const IDLE_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How long an abandoned cart is kept.
+pub const CART_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// How long a verified Amazon buyer waits for sign-up or a login before it is forgotten (as long
+/// as Amazon's buyer token itself lives).
+pub const PENDING_BUYER_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
 /// `last_seen` is written at most this often, so that page loads stay reads.
 const TOUCH_INTERVAL: i64 = 60;
@@ -29,172 +42,211 @@ const TOUCH_INTERVAL: i64 = 60;
 pub struct Session {
     /// The random ID in the cookie.
     pub id: String,
+    /// Whether anything of it is stored (else the cookie is all there is).
+    pub stored: bool,
     /// Echoed by the browser in `X-AmazonPay2-CSRF` on state-changing requests.
     pub csrf_token: String,
-    /// Put into signed sign-in return URLs and checked on return; works once.
+    /// Put into signed sign-in return URLs and checked on return; changes with the ID.
     pub signin_state: String,
     /// The logged-in member, if any.
     pub member: Option<Member>,
+    /// The shopper's cart.
+    pub cart: Option<CartId>,
     /// An Amazon buyer verified with getBuyer, waiting for sign-up or a password login.
     pub pending_buyer: Option<Buyer>,
     /// Where to send the shopper after an Amazon sign-in (a same-origin path).
     pub return_to: Option<String>,
-    /// The shopper's cart, kept across logins.
-    pub cart_id: Option<String>,
 }
 
 /// A logged-in member as the blocks see them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
-    /// Row ID.
-    pub id: i64,
+    /// The member's ID.
+    pub id: MemberId,
     /// Display name.
     pub name: String,
+    /// E-mail address.
+    pub email: String,
     /// Whether an Amazon account is linked.
     pub linked: bool,
 }
 
+/// Who a renewed session belongs to.
+#[derive(Clone, Debug, Default)]
+pub struct Identity {
+    /// The member, if logged in.
+    pub member: Option<MemberId>,
+    /// The cart kept.
+    pub cart: Option<CartId>,
+    /// A verified Amazon buyer waiting.
+    pub pending_buyer: Option<Buyer>,
+    /// Where to return after an Amazon sign-in.
+    pub return_to: Option<String>,
+}
+
 /// All sessions.
 pub struct Sessions {
-    store: Arc<Store>,
+    db: Database,
+    key: hmac::Key,
     rng: SystemRandom,
     secure_cookie: bool,
 }
 
 impl Sessions {
-    /// Sessions in `store`; `secure_cookie` for https shops.
-    pub fn new(store: Arc<Store>, secure_cookie: bool) -> Self {
-        Self { store, rng: SystemRandom::new(), secure_cookie }
+    /// Sessions in `db`, their secrets derived with the database's cookie key (shared by every
+    /// instance on it); `secure_cookie` for https shops.
+    pub async fn new(db: Database, secure_cookie: bool) -> Result<Self, StorageError> {
+        let secret = db.secret("session-key").await?;
+        Ok(Self { db, key: hmac::Key::new(hmac::HMAC_SHA256, &secret), rng: SystemRandom::new(), secure_cookie })
     }
 
-    /// The browser's session, if its cookie names a live one.
-    pub fn find(&self, jar: &CookieJar) -> Result<Option<Session>, StoreError> {
-        let Some(cookie) = jar.get(COOKIE) else {
-            return Ok(None);
-        };
-        let Some(record) = self.store.session(cookie.value())? else {
-            return Ok(None);
-        };
-        let now = now();
-        if now - record.last_seen > lifetime() {
-            self.store.delete_session(&record.id)?;
-            return Ok(None);
+    /// The browser's session, if its cookie names one.
+    pub async fn find(&self, jar: &CookieJar) -> Result<Option<Session>, StorageError> {
+        let Some(value) = jar.get(COOKIE).map(Cookie::value) else { return Ok(None) };
+        match value.split_once('.') {
+            Some(("a", id)) if is_id(id) => Ok(Some(self.anonymous(id.to_owned()))),
+            Some(("s", id)) if is_id(id) => self.stored(id).await,
+            _ => Ok(None),
         }
-        if now - record.last_seen > TOUCH_INTERVAL {
-            self.store.touch_session(&record.id, now)?;
-        }
-        let member = match record.member_id {
-            Some(id) => self.store.member(id)?.map(|m| Member { id: m.id, name: m.name, linked: m.buyer_id.is_some() }),
-            None => None,
-        };
-        Ok(Some(Session {
-            id: record.id,
-            csrf_token: record.csrf_token,
-            signin_state: record.signin_state,
-            member,
-            pending_buyer: record.pending_buyer.and_then(|json| serde_json::from_str(&json).ok()),
-            return_to: record.return_to,
-            cart_id: record.cart_id,
-        }))
     }
 
-    /// The browser's session, or a new one with the cookie to set.
-    pub fn find_or_start(&self, jar: CookieJar) -> Result<(Session, CookieJar), StoreError> {
-        match self.find(&jar)? {
+    /// The browser's session, or a new anonymous one with its cookie: nothing is written.
+    pub async fn current(&self, jar: CookieJar) -> Result<(Session, CookieJar), StorageError> {
+        match self.find(&jar).await? {
             Some(session) => Ok((session, jar)),
-            None => self.start(jar, None, None, None, None),
+            None => {
+                let session = self.anonymous(self.new_id());
+                let jar = jar.add(self.cookie(&session));
+                Ok((session, jar))
+            }
         }
     }
 
-    /// Replaces a session by a new one (new ID, CSRF token and sign-in state).
-    ///
-    /// Called whenever who the shopper is changes, and after every return from Amazon: an ID
-    /// planted before a login is worthless after it (session fixation), and a sign-in state
-    /// works once.
-    pub fn renew(
+    /// Makes one change to the session, storing it first if it was anonymous (same ID, so the
+    /// page's CSRF token stays valid).
+    pub async fn change(
         &self,
         jar: CookieJar,
-        old: &Session,
-        member_id: Option<i64>,
-        pending_buyer: Option<&Buyer>,
-    ) -> Result<(Session, CookieJar), StoreError> {
-        self.store.delete_session(&old.id)?;
-        self.start(jar, member_id, pending_buyer, old.return_to.clone(), old.cart_id.clone())
+        session: &mut Session,
+        change: SessionChange,
+    ) -> Result<CookieJar, StorageError> {
+        if session.stored && self.db.update_session(&session.id, &change).await? {
+            apply(session, &change);
+            return Ok(jar);
+        }
+        apply(session, &change);
+        self.db.insert_session(&record(session)).await?;
+        session.stored = true;
+        Ok(jar.add(self.cookie(session)))
     }
 
     /// The session's cart, created on first use.
-    pub fn cart_id(&self, session: &Session) -> Result<String, StoreError> {
-        if let Some(id) = &session.cart_id {
-            return Ok(id.clone());
+    pub async fn cart(&self, jar: CookieJar, session: &mut Session) -> Result<(CartId, CookieJar), StorageError> {
+        if let Some(cart) = &session.cart {
+            return Ok((cart.clone(), jar));
         }
-        let id = self.token();
-        self.store.create_cart(&id)?;
-        let mut record = self.record(session);
-        record.cart_id = Some(id.clone());
-        self.store.save_session(&record)?;
-        Ok(id)
+        let cart = self.db.create_cart().await?;
+        let jar = self.change(jar, session, SessionChange::Cart(cart.clone())).await?;
+        Ok((cart, jar))
     }
 
-    /// Remembers where the shopper was when they could start an Amazon sign-in.
-    pub fn set_return_to(&self, session: &Session, path: &str) -> Result<(), StoreError> {
-        if session.return_to.as_deref() == Some(path) {
-            return Ok(());
-        }
-        let mut record = self.record(session);
-        record.return_to = Some(path.to_owned());
-        self.store.save_session(&record)
-    }
-
-    fn start(
+    /// Replaces a session by a new one (new ID, so new CSRF token and sign-in state) belonging to
+    /// `identity`.
+    ///
+    /// Called whenever who the shopper is changes, and after every return from Amazon: an ID
+    /// planted before a login is worthless after it (session fixation), and a sign-in state works
+    /// once.
+    pub async fn renew(
         &self,
         jar: CookieJar,
-        member_id: Option<i64>,
-        pending_buyer: Option<&Buyer>,
-        return_to: Option<String>,
-        cart_id: Option<String>,
-    ) -> Result<(Session, CookieJar), StoreError> {
-        let record = SessionRecord {
-            id: self.token(),
-            csrf_token: self.token(),
-            signin_state: self.token(),
-            member_id,
-            pending_buyer: pending_buyer.and_then(|b| serde_json::to_string(b).ok()),
-            return_to,
-            cart_id,
-            last_seen: now(),
-        };
-        self.store.save_session(&record)?;
-        let cookie = Cookie::build((COOKIE, record.id.clone()))
+        old: &Session,
+        identity: Identity,
+    ) -> Result<(Session, CookieJar), StorageError> {
+        if old.stored {
+            self.db.delete_session(&old.id).await?;
+        }
+        let mut session = self.anonymous(self.new_id());
+        session.cart = identity.cart;
+        session.return_to = identity.return_to;
+        session.pending_buyer = identity.pending_buyer;
+        if let Some(member) = identity.member {
+            session.member = self.member(member).await?;
+        }
+        if session.member.is_some() || session.cart.is_some() || session.pending_buyer.is_some() {
+            self.db.insert_session(&record(&session)).await?;
+            session.stored = true;
+        }
+        let jar = jar.add(self.cookie(&session));
+        Ok((session, jar))
+    }
+
+    /// Deletes idle sessions and the carts nobody can reach any more.
+    pub async fn purge(&self) -> Result<(usize, usize), StorageError> {
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        let now = now();
+        self.db.purge(now - secs(IDLE_LIFETIME), now - secs(CART_LIFETIME)).await
+    }
+
+    async fn stored(&self, id: &str) -> Result<Option<Session>, StorageError> {
+        let Some(record) = self.db.session(id).await? else { return Ok(None) };
+        let now = now();
+        if now - record.last_seen > i64::try_from(IDLE_LIFETIME.as_secs()).unwrap_or(i64::MAX) {
+            self.db.delete_session(id).await?;
+            return Ok(None);
+        }
+        if now - record.last_seen > TOUCH_INTERVAL {
+            self.db.update_session(id, &SessionChange::Seen(now)).await?;
+        }
+        let mut session = self.anonymous(record.id);
+        session.stored = true;
+        session.cart = record.cart;
+        session.return_to = record.return_to;
+        session.pending_buyer = record
+            .pending_buyer
+            .filter(|(_, until)| *until > now)
+            .and_then(|(json, _)| serde_json::from_str(&json).ok());
+        if let Some(member) = record.member {
+            session.member = self.member(member).await?;
+        }
+        Ok(Some(session))
+    }
+
+    async fn member(&self, id: MemberId) -> Result<Option<Member>, StorageError> {
+        let member = self.db.member(id).await.map_err(|e| StorageError::Database(e.0))?;
+        Ok(member.map(|m| Member { id: m.id, name: m.name, email: m.email, linked: m.buyer_id.is_some() }))
+    }
+
+    fn anonymous(&self, id: String) -> Session {
+        Session {
+            csrf_token: self.derive("csrf", &id),
+            signin_state: self.derive("signin", &id),
+            id,
+            stored: false,
+            member: None,
+            cart: None,
+            pending_buyer: None,
+            return_to: None,
+        }
+    }
+
+    /// A secret of the session: HMAC of its ID under the server's key.
+    fn derive(&self, purpose: &str, id: &str) -> String {
+        let tag = hmac::sign(&self.key, format!("{purpose}\0{id}").as_bytes());
+        URL_SAFE_NO_PAD.encode(tag.as_ref())
+    }
+
+    fn cookie(&self, session: &Session) -> Cookie<'static> {
+        let kind = if session.stored { "s" } else { "a" };
+        Cookie::build((COOKIE, format!("{kind}.{}", session.id)))
             .path("/")
             .http_only(true)
             .same_site(SameSite::Lax)
             .secure(self.secure_cookie)
-            .build();
-        let jar = jar.add(cookie);
-        let session = self.find(&jar)?.ok_or(StoreError::Database(rusqlite::Error::QueryReturnedNoRows))?;
-        Ok((session, jar))
+            .build()
     }
 
-    fn record(&self, session: &Session) -> SessionRecord {
-        SessionRecord {
-            id: session.id.clone(),
-            csrf_token: session.csrf_token.clone(),
-            signin_state: session.signin_state.clone(),
-            member_id: session.member.as_ref().map(|m| m.id),
-            pending_buyer: session.pending_buyer.as_ref().and_then(|b| serde_json::to_string(b).ok()),
-            return_to: session.return_to.clone(),
-            cart_id: session.cart_id.clone(),
-            last_seen: now(),
-        }
-    }
-
-    /// Deletes sessions idle for longer than their lifetime.
-    pub fn expire(&self) -> Result<usize, StoreError> {
-        self.store.delete_sessions_before(now() - lifetime())
-    }
-
-    /// A fresh random token (256 bits, URL-safe).
-    fn token(&self) -> String {
+    /// A fresh random ID (256 bits, URL-safe).
+    fn new_id(&self) -> String {
         let mut bytes = [0u8; 32];
         // The system random source failing is not recoverable: nothing secure can be issued.
         self.rng.fill(&mut bytes).expect("system random source unavailable");
@@ -202,75 +254,119 @@ impl Sessions {
     }
 }
 
-fn lifetime() -> i64 {
-    i64::try_from(IDLE_LIFETIME.as_secs()).unwrap_or(i64::MAX)
+/// The pending buyer as stored: JSON, and until when it may be used.
+pub fn pending(buyer: Option<&Buyer>) -> Option<(String, i64)> {
+    let until = now() + i64::try_from(PENDING_BUYER_LIFETIME.as_secs()).unwrap_or(i64::MAX);
+    buyer.and_then(|b| serde_json::to_string(b).ok()).map(|json| (json, until))
 }
 
-/// Unix seconds.
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+fn record(session: &Session) -> SessionRecord {
+    SessionRecord {
+        id: session.id.clone(),
+        member: session.member.as_ref().map(|m| m.id),
+        cart: session.cart.clone(),
+        pending_buyer: pending(session.pending_buyer.as_ref()),
+        return_to: session.return_to.clone(),
+        last_seen: now(),
+    }
+}
+
+fn apply(session: &mut Session, change: &SessionChange) {
+    match change {
+        SessionChange::Cart(cart) => session.cart = Some(cart.clone()),
+        SessionChange::PendingBuyer(pending) => {
+            session.pending_buyer = pending.as_ref().and_then(|(json, _)| serde_json::from_str(json).ok());
+        }
+        SessionChange::ReturnTo(path) => session.return_to = Some(path.clone()),
+        SessionChange::Seen(_) => {}
+    }
+}
+
+/// IDs are 43 characters of base64url; anything else is not one of ours.
+fn is_id(id: &str) -> bool {
+    id.len() == 43 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::server::store::NewMember;
+    use std::sync::Arc;
 
-    fn sessions() -> (Sessions, Arc<Store>) {
-        let store = Arc::new(Store::open_in_memory().unwrap());
-        (Sessions::new(store.clone(), true), store)
+    use super::*;
+    use crate::storage::sqlite_for_tests;
+
+    async fn sessions() -> (Sessions, Database, impl Drop) {
+        let (db, dir) = sqlite_for_tests("sessions").await;
+        let db: Database = Arc::new(db);
+        (Sessions::new(db.clone(), true).await.unwrap(), db, dir)
     }
 
-    #[test]
-    fn a_new_browser_gets_a_strict_cookie_and_keeps_its_session() {
-        let (sessions, _) = sessions();
-        let (session, jar) = sessions.find_or_start(CookieJar::new()).unwrap();
+    #[tokio::test]
+    async fn a_first_visit_gets_a_strict_cookie_and_stores_nothing() {
+        let (sessions, db, _dir) = sessions().await;
+        let (session, jar) = sessions.current(CookieJar::new()).await.unwrap();
         let cookie = jar.get(COOKIE).unwrap();
         assert_eq!(cookie.http_only(), Some(true));
         assert_eq!(cookie.secure(), Some(true));
         assert_eq!(cookie.same_site(), Some(SameSite::Lax));
-        let (again, _) = sessions.find_or_start(jar).unwrap();
-        assert_eq!(again.id, session.id);
+        assert!(cookie.value().starts_with("a."));
+        assert!(db.session(&session.id).await.unwrap().is_none(), "nothing stored");
+        let (again, _) = sessions.current(jar).await.unwrap();
+        assert_eq!((again.id, again.csrf_token), (session.id, session.csrf_token.clone()));
         assert_ne!(session.csrf_token, session.signin_state);
-        assert_eq!(session.id.len(), 43);
     }
 
-    #[test]
-    fn unknown_cookies_start_a_new_session() {
-        let (sessions, _) = sessions();
-        let jar = CookieJar::new().add(Cookie::new(COOKIE, "forged"));
-        let (session, jar) = sessions.find_or_start(jar).unwrap();
-        assert_ne!(session.id, "forged");
-        assert_eq!(jar.get(COOKIE).unwrap().value(), session.id);
+    #[tokio::test]
+    async fn unknown_and_forged_cookies_start_a_new_session() {
+        let (sessions, _db, _dir) = sessions().await;
+        for forged in ["forged", "s.forged", "s.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "x.y"] {
+            let jar = CookieJar::new().add(Cookie::new(COOKIE, forged));
+            let (session, jar) = sessions.current(jar).await.unwrap();
+            assert!(!session.stored);
+            assert_eq!(jar.get(COOKIE).unwrap().value(), format!("a.{}", session.id), "{forged}");
+        }
     }
 
-    #[test]
-    fn renewing_replaces_id_token_and_state_and_forgets_the_old_id() {
-        let (sessions, store) = sessions();
-        let id = store
-            .create_member(&NewMember { email: "a@example.jp".into(), ..NewMember::default() }, "h", 0)
-            .unwrap()
-            .unwrap();
-        let (old, jar) = sessions.find_or_start(CookieJar::new()).unwrap();
-        sessions.set_return_to(&old, "/cart").unwrap();
-        let old = sessions.find(&jar).unwrap().unwrap();
-        let (new, jar) = sessions.renew(jar, &old, Some(id), None).unwrap();
+    #[tokio::test]
+    async fn storing_keeps_the_id_and_its_token() {
+        let (sessions, db, _dir) = sessions().await;
+        let (mut session, jar) = sessions.current(CookieJar::new()).await.unwrap();
+        let token = session.csrf_token.clone();
+        let jar = sessions.change(jar, &mut session, SessionChange::ReturnTo("/cart".into())).await.unwrap();
+        assert!(jar.get(COOKIE).unwrap().value().starts_with("s."));
+        let found = sessions.find(&jar).await.unwrap().unwrap();
+        assert_eq!((found.csrf_token, found.return_to.as_deref()), (token, Some("/cart")));
+        assert!(db.session(&session.id).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn renewing_replaces_id_token_and_state_and_forgets_the_old_id() {
+        let (sessions, db, _dir) = sessions().await;
+        let member = db
+            .create_member(&crate::storage::NewMember { email: "a@example.jp".into(), ..Default::default() }, "h")
+            .await;
+        let member = member.unwrap().unwrap();
+        let (mut old, jar) = sessions.current(CookieJar::new()).await.unwrap();
+        let jar = sessions.change(jar, &mut old, SessionChange::ReturnTo("/cart".into())).await.unwrap();
+        let identity = Identity { member: Some(member), return_to: old.return_to.clone(), ..Identity::default() };
+        let (new, jar) = sessions.renew(jar, &old, identity).await.unwrap();
         assert_ne!(new.id, old.id);
         assert_ne!(new.csrf_token, old.csrf_token);
         assert_ne!(new.signin_state, old.signin_state);
-        assert_eq!(new.return_to.as_deref(), Some("/cart"));
-        assert_eq!(sessions.find(&jar).unwrap().unwrap().member.unwrap().id, id);
-        let planted = CookieJar::new().add(Cookie::new(COOKIE, old.id));
-        assert!(sessions.find(&planted).unwrap().is_none());
+        assert_eq!(sessions.find(&jar).await.unwrap().unwrap().member.unwrap().id, member);
+        let planted = CookieJar::new().add(Cookie::new(COOKIE, format!("s.{}", old.id)));
+        assert!(sessions.find(&planted).await.unwrap().is_none());
     }
 
-    #[test]
-    fn a_pending_buyer_survives_in_the_session() {
-        let (sessions, _) = sessions();
-        let (old, jar) = sessions.find_or_start(CookieJar::new()).unwrap();
-        let buyer =
-            Buyer { buyer_id: "amzn1.account.X".into(), name: Some("山田 太郎".into()), ..Buyer::default() };
-        let (_, jar) = sessions.renew(jar, &old, None, Some(&buyer)).unwrap();
-        assert_eq!(sessions.find(&jar).unwrap().unwrap().pending_buyer, Some(buyer));
+    #[tokio::test]
+    async fn a_waiting_buyer_is_forgotten_after_ten_minutes() {
+        let (sessions, db, _dir) = sessions().await;
+        let buyer = Buyer { buyer_id: "amzn1.account.X".into(), ..Buyer::default() };
+        let (old, jar) = sessions.current(CookieJar::new()).await.unwrap();
+        let identity = Identity { pending_buyer: Some(buyer.clone()), ..Identity::default() };
+        let (session, jar) = sessions.renew(jar, &old, identity).await.unwrap();
+        assert_eq!(sessions.find(&jar).await.unwrap().unwrap().pending_buyer, Some(buyer));
+        let expired = Some((serde_json::to_string(&Buyer::default()).unwrap(), now() - 1));
+        db.update_session(&session.id, &SessionChange::PendingBuyer(expired)).await.unwrap();
+        assert_eq!(sessions.find(&jar).await.unwrap().unwrap().pending_buyer, None);
     }
 }

@@ -25,7 +25,7 @@ pub async fn session(
     jar: CookieJar,
 ) -> Result<SessionReply, ApiError> {
     reject_foreign_origin(&headers, &app.config.shop_origin)?;
-    let (session, jar) = app.sessions.find_or_start(jar)?;
+    let (session, jar) = app.sessions.current(jar).await?;
     Ok(reply(jar, &session))
 }
 
@@ -35,16 +35,16 @@ pub async fn unlink(
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Result<SessionReply, ApiError> {
-    let session = existing_session(&app, &jar, &headers)?;
+    let session = existing_session(&app, &jar, &headers).await?;
     let member = session.member.as_ref().ok_or_else(login_required)?;
-    if !app.store.unlink(member.id)? {
+    if !app.core.platform().unlink(member.id).await? {
         return Err(ApiError::client(
             StatusCode::CONFLICT,
             "not_linked",
             "No Amazon account is linked to this member.",
         ));
     }
-    let session = app.sessions.find(&jar)?.ok_or_else(login_required)?;
+    let session = app.sessions.find(&jar).await?.ok_or_else(login_required)?;
     Ok(reply(jar, &session))
 }
 
@@ -117,17 +117,18 @@ pub async fn prefill(
     jar: CookieJar,
 ) -> Result<([(&'static str, &'static str); 1], Json<Option<Prefill>>), ApiError> {
     reject_foreign_origin(&headers, &app.config.shop_origin)?;
-    let session = app.sessions.find(&jar)?;
+    let session = app.sessions.find(&jar).await?;
     let prefill = session.and_then(|s| s.pending_buyer).map(|buyer| Prefill::from_buyer(&buyer));
     Ok((no_store(), Json(prefill)))
 }
 
 /// A state-changing request needs a session that already exists (it holds the CSRF token),
 /// the shop's origin and the token.
-pub fn existing_session(app: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Result<Session, ApiError> {
+pub async fn existing_session(app: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Result<Session, ApiError> {
     let session = app
         .sessions
-        .find(jar)?
+        .find(jar)
+        .await?
         .ok_or_else(|| ApiError::forbidden("session_required", "No session; reload the page and try again."))?;
     check_state_change(headers, &app.config.shop_origin, &session)?;
     Ok(session)

@@ -3,58 +3,44 @@
 mod account;
 mod buttons;
 mod checkout;
-mod demo_shop;
-mod returns;
+mod signin;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post};
 
+pub use self::account::{existing_session, reply};
+pub use self::signin::{link_waiting, log_in, log_out};
 use super::AppState;
 use super::error::ApiError;
 use super::session::Session;
-use crate::contract::MemberState;
-
-/// The API's paths; return URLs in signed payloads are built from these.
-pub mod paths {
-    /// Where the API lives.
-    pub const API: &str = "/api/amazonpay2";
-    /// Amazon's sign-in return (signed into `signInReturnUrl`).
-    pub const SIGNIN_RETURN: &str = "/api/amazonpay2/signin/return";
-    /// Amazon's checkout review return (signed into `checkoutReviewReturnUrl`).
-    pub const CHECKOUT_REVIEW: &str = "/api/amazonpay2/checkout/review";
-    /// Amazon's checkout result return (sent in updateCheckoutSession).
-    pub const CHECKOUT_RESULT: &str = "/api/amazonpay2/checkout/result";
-}
+use crate::contract::{MemberState, Notice};
+use crate::core::settings::notice_url;
 
 /// The largest request body the API reads; the biggest real one (32 blocks) is under 3 KiB.
-const BODY_LIMIT: usize = 16 * 1024;
+pub const BODY_LIMIT: usize = 16 * 1024;
 
-/// The API router (mounted at [`paths::API`]).
-pub fn api(demo: bool) -> Router<Arc<AppState>> {
-    let mut router = Router::new()
+/// Amazon's tokens and IDs are short printable ASCII; anything else is not from Amazon.
+const MAX_TOKEN_LEN: usize = 1024;
+
+/// The API router (mounted at [`crate::core::paths::API`]).
+pub fn api() -> Router<Arc<AppState>> {
+    Router::new()
         .route("/buttons", post(buttons::buttons))
         .route("/buttons/sign", post(buttons::sign))
         .route("/session", get(account::session))
         .route("/link", delete(account::unlink))
         .route("/signup/prefill", get(account::prefill))
-        .route("/signin/return", get(returns::signin_return))
+        .route("/signin/return", get(signin::signin_return))
+        .route("/signin/cancel", get(signin::signin_cancel))
         .route("/checkout/review", get(checkout::review))
         .route("/checkout/place", post(checkout::place))
-        .route("/checkout/result", get(checkout::result));
-    if demo {
-        router = router
-            .route("/demo/signup", post(demo_shop::sign_up))
-            .route("/demo/login", post(demo_shop::log_in))
-            .route("/demo/logout", post(demo_shop::log_out))
-            .route("/demo/catalogue", get(demo_shop::catalogue))
-            .route("/demo/cart", get(demo_shop::cart).post(demo_shop::update_cart))
-            .route("/demo/orders", get(demo_shop::orders));
-    }
-    router
+        .route("/checkout/result", get(checkout::result))
+        .route("/checkout/cancel", get(checkout::cancel))
         .fallback(not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::client(
@@ -71,7 +57,8 @@ pub async fn not_found() -> ApiError {
     ApiError::client(StatusCode::NOT_FOUND, "not_found", "No such API endpoint.")
 }
 
-fn member_state(session: &Session) -> MemberState {
+/// The member state the widget and shop scripts see.
+pub fn member_state(session: &Session) -> MemberState {
     match &session.member {
         None => MemberState::Guest,
         Some(member) => MemberState::Member { name: member.name.clone(), linked: member.linked },
@@ -79,6 +66,19 @@ fn member_state(session: &Session) -> MemberState {
 }
 
 /// Per-shopper answers must never be cached by a proxy or the browser.
-fn no_store() -> [(&'static str, &'static str); 1] {
+pub fn no_store() -> [(&'static str, &'static str); 1] {
     [("cache-control", "no-store")]
+}
+
+/// Whether a value could be one of Amazon's tokens or IDs (and is not a path step such as `..`).
+pub fn is_token(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_TOKEN_LEN
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !value.bytes().all(|b| b == b'.')
+}
+
+/// A redirect to a shop page carrying a notice for the widget to show.
+pub fn to_page(path: &str, notice: Notice) -> Response {
+    Redirect::to(&notice_url(path, notice)).into_response()
 }

@@ -1,5 +1,6 @@
-//! The demo's key pair: generated once and kept in the data folder, so that a fresh machine runs
-//! the demo with no Amazon account and restarts keep the same key.
+//! A key pair made the way Seller Central makes one (「キーペアの作成」: RSA-2048, the private half
+//! as a PKCS#8 PEM), kept in the data folder: the demo's, so that a fresh machine runs the demo
+//! with no Amazon account and restarts keep the same key.
 
 use std::fs;
 use std::io::Write;
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
-use crate::amazon::keys::{KeyError, ShopKey};
+use super::keys::{KeyError, ShopKey};
 
 /// The file name inside `AMAZONPAY2_DATA`.
 const FILE_NAME: &str = "demo-private-key.pem";

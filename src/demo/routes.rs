@@ -1,8 +1,9 @@
-//! The demo shop's own member system: sign-up, password login and logout (demo mode only).
+//! The demo shop's own endpoints under `/api/amazonpay2/demo/` (demo mode only): its member system
+//! (sign-up, password login, logout), its catalogue and cart, and My Page's orders.
 //!
-//! A real cart platform has these already. What it needs from the Amazon side is small: the
+//! A real cart platform has all of these already. What it needs from the Amazon side is small: the
 //! sign-up prefill (`GET /signup/prefill`) and, after its own sign-up or login,
-//! [`link_pending`], which links the Amazon account the shopper signed in with.
+//! [`link_waiting`], which links the Amazon account the shopper signed in with.
 
 use std::sync::Arc;
 
@@ -16,13 +17,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum_extra::extract::CookieJar;
 use serde::{Deserialize, Serialize};
 
-use super::account::existing_session;
-use super::no_store;
-use super::returns::{link_pending, notice_url};
+use crate::core::platform::{CartId, MemberId};
+use crate::core::settings::notice_url;
+use crate::server::ApiError;
 use crate::server::AppState;
-use crate::server::error::ApiError;
-use crate::server::session::now;
-use crate::server::store::NewMember;
+use crate::server::routes::{existing_session, link_waiting, log_in, log_out, no_store};
+use crate::server::session::Session;
+use crate::storage::NewMember;
 
 /// The 47 prefectures, as the sign-up form's select offers them.
 pub const PREFECTURES: [&str; 47] = [
@@ -75,7 +76,8 @@ pub const PREFECTURES: [&str; 47] = [
     "沖縄県",
 ];
 
-/// The sign-up form.
+/// The sign-up form. `linkAmazon`: the shopper ticked 「Amazon アカウントと連携する」 (needed when
+/// the e-mail is not the one Amazon verified).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignUp {
@@ -91,14 +93,18 @@ pub struct SignUp {
     #[serde(default)]
     address2: String,
     phone: String,
+    #[serde(default)]
+    link_amazon: bool,
 }
 
-/// The login form.
+/// The login form (`linkAmazon` as for sign-up).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Login {
     email: String,
     password: String,
+    #[serde(default)]
+    link_amazon: bool,
 }
 
 /// Where the page goes next, and what happened to a pending Amazon link.
@@ -118,45 +124,54 @@ pub async fn sign_up(
     jar: CookieJar,
     body: Result<Json<SignUp>, JsonRejection>,
 ) -> Result<Reply, ApiError> {
-    let session = existing_session(&app, &jar, &headers)?;
+    let session = existing_session(&app, &jar, &headers).await?;
     let Json(form) = body?;
     let member = validate(form.clone_member())?;
     check_password(&form.password)?;
-    let hash = Argon2::default()
-        .hash_password(form.password.as_bytes(), &SaltString::generate(&mut OsRng))
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .to_string();
-    let Some(member_id) = app.store.create_member(&member, &hash, now())? else {
+    let password = form.password.clone();
+    // Argon2 is deliberately slow: off the async workers.
+    let hash = tokio::task::spawn_blocking(move || {
+        Argon2::default().hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng)).map(|h| h.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let Some(member_id) = app.db.create_member(&member, &hash).await? else {
         return Err(ApiError::client(
             StatusCode::CONFLICT,
             "email_taken",
             "このメールアドレスは既に登録されています。ログインしてください。",
         ));
     };
-    finish(&app, jar, &session, member_id)
+    finish(&app, jar, &session, member_id, form.link_amazon).await
 }
 
 /// `POST /api/amazonpay2/demo/login`.
-pub async fn log_in(
+pub async fn log_in_with_password(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
     jar: CookieJar,
     body: Result<Json<Login>, JsonRejection>,
 ) -> Result<Reply, ApiError> {
-    let session = existing_session(&app, &jar, &headers)?;
+    let session = existing_session(&app, &jar, &headers).await?;
     let Json(form) = body?;
-    let member = app.store.member_by_email(form.email.trim())?;
+    let member = app.core.platform().member_by_email(form.email.trim()).await?;
     let hash = match &member {
-        Some(member) => app.store.password_hash(member.id)?,
+        Some(member) => app.db.password_hash(member.id).await?,
         None => None,
     };
     // Verify against a real hash even for unknown e-mails, so that timing does not tell which
-    // addresses are members.
+    // addresses are members. Argon2 is deliberately slow: off the async workers.
     let stored = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());
-    let parsed = PasswordHash::new(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let valid = Argon2::default().verify_password(form.password.as_bytes(), &parsed).is_ok();
+    let password = form.password.clone();
+    let valid = tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored)
+            .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     match (member, valid) {
-        (Some(member), true) => finish(&app, jar, &session, member.id),
+        (Some(member), true) => finish(&app, jar, &session, member.id, form.link_amazon).await,
         _ => Err(ApiError::client(
             StatusCode::UNAUTHORIZED,
             "login_failed",
@@ -166,21 +181,27 @@ pub async fn log_in(
 }
 
 /// `POST /api/amazonpay2/demo/logout`.
-pub async fn log_out(State(app): State<Arc<AppState>>, headers: HeaderMap, jar: CookieJar) -> Result<Reply, ApiError> {
-    let session = existing_session(&app, &jar, &headers)?;
-    let (_, jar) = app.sessions.renew(jar, &session, None, None)?;
+pub async fn log_out_member(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Result<Reply, ApiError> {
+    let session = existing_session(&app, &jar, &headers).await?;
+    let (_, jar) = log_out(&app, jar, &session).await?;
     Ok((jar, no_store(), Json(Done { redirect: "/".to_owned() })))
 }
 
-/// Logs the member in (a new session) and links a pending Amazon account.
-fn finish(
+/// Links the Amazon account waiting in the session (if the member may have it), then logs the
+/// member in (a new session).
+async fn finish(
     app: &AppState,
     jar: CookieJar,
-    session: &crate::server::session::Session,
-    member_id: i64,
+    session: &Session,
+    member: MemberId,
+    link_confirmed: bool,
 ) -> Result<Reply, ApiError> {
-    let notice = link_pending(app, session, member_id)?;
-    let (_, jar) = app.sessions.renew(jar, session, Some(member_id), None)?;
+    let notice = link_waiting(app, session, member, link_confirmed).await?;
+    let (_, jar) = log_in(app, jar, session, member).await?;
     let path = session.return_to.clone().unwrap_or_else(|| app.config.pages.mypage.clone());
     let redirect = match notice {
         Some(notice) => notice_url(&path, notice),
@@ -342,14 +363,16 @@ struct ShippingJson {
 /// `GET /api/amazonpay2/demo/catalogue`.
 pub async fn catalogue(State(app): State<Arc<AppState>>) -> Result<Json<Catalogue>, ApiError> {
     let products = app
-        .store
-        .products()?
+        .db
+        .products()
+        .await?
         .into_iter()
         .map(|p| ProductJson { id: p.id, name: p.name, price: p.price, recurring: p.recurring })
         .collect();
     let shipping_methods = app
-        .store
-        .shipping_methods()?
+        .db
+        .shipping_methods()
+        .await?
         .into_iter()
         .map(|s| ShippingJson { id: s.id, name: s.name, fee: s.fee, amazon_pay_allowed: s.amazon_pay_allowed })
         .collect();
@@ -357,7 +380,7 @@ pub async fn catalogue(State(app): State<Arc<AppState>>) -> Result<Json<Catalogu
 }
 
 /// The cart as the demo pages show it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CartJson {
     lines: Vec<CartLineJson>,
@@ -388,11 +411,17 @@ pub struct CartChange {
     shipping_method_id: Option<i64>,
 }
 
-/// `GET /api/amazonpay2/demo/cart`.
-pub async fn cart(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<(CookieJar, Json<CartJson>), ApiError> {
-    let (session, jar) = app.sessions.find_or_start(jar)?;
-    let cart_id = app.sessions.cart_id(&session)?;
-    Ok((jar, Json(cart_json(&app, &cart_id)?)))
+/// `GET /api/amazonpay2/demo/cart`: the shopper's cart, or an empty one (nothing is made for a
+/// shopper who only looks).
+pub async fn cart(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<Json<CartJson>, ApiError> {
+    let cart = match app.sessions.find(&jar).await?.and_then(|s| s.cart) {
+        Some(cart) => cart_json(&app, &cart).await?,
+        None => {
+            let first = app.db.shipping_methods().await?.into_iter().next();
+            CartJson { shipping_method_id: first.map_or(0, |m| m.id), ..CartJson::default() }
+        }
+    };
+    Ok(Json(cart))
 }
 
 /// `POST /api/amazonpay2/demo/cart`.
@@ -401,29 +430,28 @@ pub async fn update_cart(
     headers: HeaderMap,
     jar: CookieJar,
     body: Result<Json<CartChange>, JsonRejection>,
-) -> Result<Json<CartJson>, ApiError> {
-    let session = existing_session(&app, &jar, &headers)?;
+) -> Result<(CookieJar, Json<CartJson>), ApiError> {
+    let mut session = existing_session(&app, &jar, &headers).await?;
     let Json(change) = body?;
-    let cart_id = app.sessions.cart_id(&session)?;
-    if let Some(product_id) = change.product_id {
-        let quantity = change.quantity.unwrap_or(1);
-        if quantity > 99 {
-            return Err(invalid("invalid_quantity", "数量は 0〜99 で指定してください。"));
-        }
-        if !app.store.set_cart_item(&cart_id, product_id, quantity)? {
-            return Err(ApiError::client(StatusCode::NOT_FOUND, "unknown_product", "その商品はありません。"));
-        }
+    if change.quantity.is_some_and(|quantity| quantity > 99) {
+        return Err(invalid("invalid_quantity", "数量は 0〜99 で指定してください。"));
+    }
+    let (cart, jar) = app.sessions.cart(jar, &mut session).await?;
+    if let Some(product_id) = change.product_id
+        && !app.db.set_cart_item(&cart, product_id, change.quantity.unwrap_or(1)).await?
+    {
+        return Err(ApiError::client(StatusCode::NOT_FOUND, "unknown_product", "その商品はありません。"));
     }
     if let Some(method) = change.shipping_method_id
-        && !app.store.set_cart_shipping(&cart_id, method)?
+        && !app.db.set_cart_shipping(&cart, method).await?
     {
         return Err(ApiError::client(StatusCode::NOT_FOUND, "unknown_shipping_method", "その配送方法はありません。"));
     }
-    Ok(Json(cart_json(&app, &cart_id)?))
+    Ok((jar, Json(cart_json(&app, &cart).await?)))
 }
 
-fn cart_json(app: &AppState, cart_id: &str) -> Result<CartJson, ApiError> {
-    let cart = app.store.cart(cart_id)?.ok_or_else(|| ApiError::Internal("cart vanished".into()))?;
+async fn cart_json(app: &AppState, cart: &CartId) -> Result<CartJson, ApiError> {
+    let cart = app.core.platform().cart(cart).await?.ok_or_else(|| ApiError::Internal("cart vanished".into()))?;
     Ok(CartJson {
         shipping_method_id: cart.shipping.id,
         shipping_fee: cart.shipping.fee,
@@ -432,12 +460,7 @@ fn cart_json(app: &AppState, cart_id: &str) -> Result<CartJson, ApiError> {
         lines: cart
             .lines
             .into_iter()
-            .map(|l| CartLineJson {
-                product_id: l.product.id,
-                name: l.product.name,
-                price: l.product.price,
-                quantity: l.quantity,
-            })
+            .map(|l| CartLineJson { product_id: l.product_id, name: l.name, price: l.unit_price, quantity: l.quantity })
             .collect(),
     })
 }
@@ -456,7 +479,7 @@ struct OrderJson {
     order_number: String,
     total: u64,
     recurring: bool,
-    /// 仮売上, 決済保留, カード未決済.
+    /// 仮売上, 決済保留, カード未決済 …
     credit_status: &'static str,
     charge_id: Option<String>,
     note: String,
@@ -470,31 +493,22 @@ struct SubscriptionJson {
     charge_permission_id: String,
 }
 
-/// The Japanese credit status the shop owner sees (受注一覧 「仮売上」 etc.).
-pub fn credit_status(status: &str) -> &'static str {
-    match status {
-        "authorized" => "仮売上",
-        "pending" => "決済保留",
-        "card_unsettled" => "カード未決済",
-        "processing" => "処理中",
-        _ => "決済失敗",
-    }
-}
-
 /// `GET /api/amazonpay2/demo/orders`.
 pub async fn orders(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<Json<History>, ApiError> {
     let member = app
         .sessions
-        .find(&jar)?
+        .find(&jar)
+        .await?
         .and_then(|s| s.member)
         .ok_or_else(|| ApiError::client(StatusCode::UNAUTHORIZED, "login_required", "ログインしてください。"))?;
     let orders = app
-        .store
-        .orders_for_member(member.id)?
+        .db
+        .orders_of_member(member.id)
+        .await?
         .into_iter()
         .map(|o| OrderJson {
-            credit_status: credit_status(&o.status),
-            order_number: o.order_number,
+            credit_status: o.state.credit_status(),
+            order_number: o.number,
             total: o.total,
             recurring: o.recurring,
             charge_id: o.charge_id,
@@ -502,8 +516,9 @@ pub async fn orders(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<
         })
         .collect();
     let subscriptions = app
-        .store
-        .subscriptions_for_member(member.id)?
+        .db
+        .subscriptions_of_member(member.id)
+        .await?
         .into_iter()
         .map(|s| SubscriptionJson {
             amount: s.amount,

@@ -1,0 +1,23 @@
+//! The core's one error type; the HTTP layer turns it into answers at its edge.
+
+use super::client::AmazonError;
+use super::orders::InvalidMove;
+use super::platform::PlatformError;
+use super::signer::SignError;
+
+/// Why the core could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The cart platform failed.
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    /// Amazon Pay could not be reached or refused the call.
+    #[error(transparent)]
+    Amazon(#[from] AmazonError),
+    /// A payload could not be signed.
+    #[error(transparent)]
+    Signing(#[from] SignError),
+    /// The core asked for a move its own state table forbids: a bug, never input.
+    #[error(transparent)]
+    Move(#[from] InvalidMove),
+}

@@ -1,0 +1,491 @@
+//! Where an order's payment stands, and every way it may move: the one place an order's state
+//! changes.
+//!
+//! A state change is a [`Transition`], built here and nowhere else: [`Transition::new`] refuses a
+//! move the table in [`OrderState::may_move_to`] does not allow, and the platform applies the
+//! transition atomically with everything that belongs to it (Amazon's IDs, the note, the cart it
+//! empties, the subscription it starts or advances, the history line), or not at all when the
+//! order has moved on in the meantime.
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use super::platform::{CartId, MemberId, Order, OrderId, SubscriptionId};
+
+/// Where an order's payment stands. Stored by its [`name`](Self::name) under a CHECK constraint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// Opened; the shopper is on Amazon's pages. Not yet an order the shop acts on.
+    Processing,
+    /// A request is completing it at Amazon right now.
+    Completing,
+    /// Amazon completed the checkout but its answer could not be read: the reconciler asks Amazon
+    /// again. Never treated as authorized.
+    Unknown,
+    /// 決済保留: Amazon is still authorizing.
+    Pending,
+    /// 仮売上: authorized, not yet captured.
+    Authorized,
+    /// 実売上処理中: capture requested, Amazon still processing it.
+    Capturing,
+    /// 実売上: captured.
+    Captured,
+    /// キャンセル: the authorization was cancelled.
+    Canceled,
+    /// 返金: money was given back after the capture.
+    Refunded,
+    /// オーソリ期限切れ: the authorization lapsed unused (30 days).
+    Expired,
+    /// カード未決済: Amazon could not authorize (a subscription cycle, or a pending authorization
+    /// that was declined).
+    CardUnsettled,
+    /// Never became an order: declined, cancelled, expired or changed before Amazon authorized.
+    Failed,
+}
+
+impl OrderState {
+    /// Every state.
+    pub const ALL: [Self; 12] = [
+        Self::Processing,
+        Self::Completing,
+        Self::Unknown,
+        Self::Pending,
+        Self::Authorized,
+        Self::Capturing,
+        Self::Captured,
+        Self::Canceled,
+        Self::Refunded,
+        Self::Expired,
+        Self::CardUnsettled,
+        Self::Failed,
+    ];
+
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Processing => "processing",
+            Self::Completing => "completing",
+            Self::Unknown => "unknown",
+            Self::Pending => "pending",
+            Self::Authorized => "authorized",
+            Self::Capturing => "capturing",
+            Self::Captured => "captured",
+            Self::Canceled => "canceled",
+            Self::Refunded => "refunded",
+            Self::Expired => "expired",
+            Self::CardUnsettled => "card_unsettled",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// A stored name back.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.name() == name)
+    }
+
+    /// The credit status the shop owner and the shopper see (受注一覧 「仮売上」 …).
+    pub fn credit_status(self) -> &'static str {
+        match self {
+            Self::Processing | Self::Completing => "処理中",
+            Self::Unknown => "確認中",
+            Self::Pending => "決済保留",
+            Self::Authorized => "仮売上",
+            Self::Capturing => "実売上処理中",
+            Self::Captured => "実売上",
+            Self::Canceled => "キャンセル",
+            Self::Refunded => "返金",
+            Self::Expired => "オーソリ期限切れ",
+            Self::CardUnsettled => "カード未決済",
+            Self::Failed => "決済失敗",
+        }
+    }
+
+    /// Whether the shop has an order to act on: Amazon authorized it, or is authorizing it, or
+    /// it moved on from there. Orders still being placed, and checkouts that never became orders,
+    /// are not shown to shoppers as orders.
+    pub fn is_placed(self) -> bool {
+        !matches!(self, Self::Processing | Self::Completing | Self::Failed)
+    }
+
+    /// Whether a request or the reconciler may still settle it.
+    pub fn is_unsettled(self) -> bool {
+        matches!(self, Self::Processing | Self::Completing | Self::Unknown)
+    }
+
+    /// The moves an order's payment can make. Everything else is refused.
+    pub fn may_move_to(self, to: Self) -> bool {
+        use OrderState::*;
+        match (self, to) {
+            // The shopper's checkout: one request claims the order, and completes it or lets go.
+            (Processing, Completing) | (Completing, Processing) => true,
+            (Processing | Completing | Unknown, Pending | Authorized | Unknown | Failed | CardUnsettled) => true,
+            // Amazon decides a pending authorization.
+            (Pending, Authorized | CardUnsettled | Canceled) => true,
+            // After the order (the admin, IPN and the reconciler).
+            (Authorized, Capturing | Captured | Canceled | Expired) => true,
+            (Capturing, Captured | Authorized | Canceled) => true,
+            (Captured | Refunded, Refunded) => true,
+            (Expired, Authorized | Pending | Canceled) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Who moved an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum Actor {
+    /// The shopper, through the checkout.
+    Shopper,
+    /// The shop owner, through the admin (with the account name).
+    Owner(String),
+    /// Amazon's instant notification.
+    Notification,
+    /// The reconciler, asking Amazon about an order left unsettled.
+    Reconciler,
+    /// A scheduled job (subscription cycles, bulk capture).
+    Job,
+}
+
+impl Actor {
+    /// How the history shows it.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Shopper => "shopper".into(),
+            Self::Owner(name) => format!("owner:{name}"),
+            Self::Notification => "ipn".into(),
+            Self::Reconciler => "reconciler".into(),
+            Self::Job => "job".into(),
+        }
+    }
+}
+
+/// What else a transition does, in the same transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Empties the cart the order was bought from and forgets its checkout.
+    ClearCart(CartId),
+    /// Forgets the cart's checkout (the shopper starts again from the cart).
+    ForgetCheckout(CartId),
+    /// Starts the subscription a recurring checkout pays for.
+    StartSubscription {
+        /// The subscriber.
+        member: Option<MemberId>,
+        /// Amazon's recurring charge permission.
+        charge_permission_id: String,
+        /// Charged every cycle.
+        amount: u64,
+        /// The first cycle after this one.
+        first_cycle: Date,
+    },
+    /// Moves a subscription from the cycle this order was to the next one (only if it still
+    /// stands at that cycle).
+    AdvanceSubscription {
+        /// The subscription.
+        id: SubscriptionId,
+        /// The cycle this order was.
+        from: Date,
+        /// The next cycle.
+        to: Date,
+    },
+}
+
+/// One move of one order, with everything that happens together with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    order: OrderId,
+    from: OrderState,
+    to: OrderState,
+    charge_permission_id: Option<String>,
+    charge_id: Option<String>,
+    note: Option<String>,
+    effects: Vec<Effect>,
+    actor: Actor,
+    detail: String,
+}
+
+/// A move the state table does not allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("an order cannot move from {from:?} to {to:?}")]
+pub struct InvalidMove {
+    /// Where it stands.
+    pub from: OrderState,
+    /// Where it was asked to go.
+    pub to: OrderState,
+}
+
+impl Transition {
+    /// `order` from the state it stands in to `to`, by `actor`; `detail` is what the history
+    /// records (Amazon's answer, the reason).
+    pub fn new(order: &Order, to: OrderState, actor: Actor, detail: impl Into<String>) -> Result<Self, InvalidMove> {
+        if !order.state.may_move_to(to) {
+            return Err(InvalidMove { from: order.state, to });
+        }
+        Ok(Self {
+            order: order.id,
+            from: order.state,
+            to,
+            charge_permission_id: None,
+            charge_id: None,
+            note: None,
+            effects: Vec::new(),
+            actor,
+            detail: detail.into(),
+        })
+    }
+
+    /// Records Amazon's charge permission and charge (kept when `None`).
+    #[must_use]
+    pub fn with_amazon_ids(mut self, charge_permission_id: Option<String>, charge_id: Option<String>) -> Self {
+        self.charge_permission_id = charge_permission_id;
+        self.charge_id = charge_id;
+        self
+    }
+
+    /// Replaces the order's note.
+    #[must_use]
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
+    }
+
+    /// Adds an effect.
+    #[must_use]
+    pub fn with(mut self, effect: Effect) -> Self {
+        self.effects.push(effect);
+        self
+    }
+
+    /// The order.
+    pub fn order(&self) -> OrderId {
+        self.order
+    }
+
+    /// The state the order must stand in.
+    pub fn from(&self) -> OrderState {
+        self.from
+    }
+
+    /// The state it moves to.
+    pub fn to(&self) -> OrderState {
+        self.to
+    }
+
+    /// Amazon's charge permission to record, if any.
+    pub fn charge_permission_id(&self) -> Option<&str> {
+        self.charge_permission_id.as_deref()
+    }
+
+    /// Amazon's charge to record, if any.
+    pub fn charge_id(&self) -> Option<&str> {
+        self.charge_id.as_deref()
+    }
+
+    /// The new note, if it changes.
+    pub fn note(&self) -> Option<&str> {
+        self.note.as_deref()
+    }
+
+    /// What else happens.
+    pub fn effects(&self) -> &[Effect] {
+        &self.effects
+    }
+
+    /// Who moved it.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// What the history records.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+}
+
+/// What Amazon's answer means for an order being completed or settled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Authorized (仮売上).
+    Authorized,
+    /// Still authorizing (決済保留).
+    Pending,
+    /// Amazon completed, but the charge could not be read: to reconcile.
+    Unknown,
+    /// Amazon would not authorize a subscription cycle or a pending authorization (カード未決済);
+    /// the note explains it to the shop owner.
+    Unsettled(String),
+    /// Never an order; the note is the shopper's notice code.
+    Failed(String),
+}
+
+/// The transition that settles `order` with `outcome`: the state, Amazon's IDs, and what belongs
+/// with it — an authorized checkout empties its cart and starts its subscription, a failed one
+/// sends the shopper back to the cart, and a subscription cycle moves its subscription on.
+pub fn settle(
+    order: &Order,
+    outcome: Outcome,
+    ids: (Option<String>, Option<String>),
+    cart: Option<&CartId>,
+    next_cycle: Date,
+    actor: Actor,
+) -> Result<Transition, InvalidMove> {
+    let placed = matches!(outcome, Outcome::Authorized | Outcome::Pending | Outcome::Unknown);
+    let (to, note) = match outcome {
+        Outcome::Authorized => (OrderState::Authorized, None),
+        Outcome::Pending => (OrderState::Pending, None),
+        Outcome::Unknown => (OrderState::Unknown, None),
+        Outcome::Unsettled(note) => (OrderState::CardUnsettled, Some(note)),
+        Outcome::Failed(code) => (OrderState::Failed, Some(code)),
+    };
+    let permission = ids.0.clone();
+    let mut transition = Transition::new(order, to, actor, format!("{} → {}", order.state.name(), to.name()))?
+        .with_amazon_ids(ids.0, ids.1);
+    if let Some(note) = note {
+        transition = transition.with_note(note);
+    }
+    match (cart, placed) {
+        (Some(cart), true) => transition = transition.with(Effect::ClearCart(cart.clone())),
+        (Some(cart), false) if to == OrderState::Failed => {
+            transition = transition.with(Effect::ForgetCheckout(cart.clone()));
+        }
+        _ => {}
+    }
+    match (order.cycle, &permission) {
+        // A cycle moves its subscription on whatever Amazon said: the next cycle is next month.
+        (Some((id, from)), _) if to != OrderState::Unknown => {
+            transition = transition.with(Effect::AdvanceSubscription { id, from, to: next_cycle });
+        }
+        (None, Some(permission)) if order.recurring && placed => {
+            transition = transition.with(Effect::StartSubscription {
+                member: order.member,
+                charge_permission_id: permission.clone(),
+                amount: order.total,
+                first_cycle: next_cycle,
+            });
+        }
+        _ => {}
+    }
+    Ok(transition)
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::date;
+
+    use super::*;
+    use crate::core::platform::OrderId;
+
+    fn order(state: OrderState) -> Order {
+        Order {
+            id: OrderId(7),
+            number: "10007".into(),
+            member: Some(MemberId(1)),
+            checkout_session_id: Some("cs".into()),
+            cycle: None,
+            total: 3_630,
+            recurring: false,
+            state,
+            charge_permission_id: None,
+            charge_id: None,
+            note: String::new(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn names_round_trip_and_are_distinct() {
+        for state in OrderState::ALL {
+            assert_eq!(OrderState::parse(state.name()), Some(state));
+        }
+        assert_eq!(OrderState::parse("authorised"), None);
+    }
+
+    #[test]
+    fn an_unreadable_charge_is_never_authorized_and_settles_later() {
+        let transition = settle(
+            &order(OrderState::Completing),
+            Outcome::Unknown,
+            (Some("P".into()), Some("C".into())),
+            Some(&CartId("c".into())),
+            date!(2026 - 12 - 30),
+            Actor::Shopper,
+        )
+        .unwrap();
+        assert_eq!(transition.to(), OrderState::Unknown);
+        assert!(OrderState::Unknown.may_move_to(OrderState::Authorized));
+        assert!(OrderState::Unknown.is_unsettled());
+        assert!(!OrderState::Unknown.may_move_to(OrderState::Captured), "nothing is captured before it is known");
+    }
+
+    #[test]
+    fn moves_outside_the_table_are_refused() {
+        for (from, to) in [
+            (OrderState::Failed, OrderState::Authorized),
+            (OrderState::Authorized, OrderState::Processing),
+            (OrderState::Captured, OrderState::Authorized),
+            (OrderState::Canceled, OrderState::Captured),
+            (OrderState::Processing, OrderState::Captured),
+        ] {
+            let refused = Transition::new(&order(from), to, Actor::Shopper, "");
+            assert_eq!(refused, Err(InvalidMove { from, to }), "{from:?} → {to:?}");
+        }
+    }
+
+    #[test]
+    fn an_authorized_checkout_empties_its_cart_and_a_recurring_one_starts_its_subscription() {
+        let mut recurring = order(OrderState::Completing);
+        recurring.recurring = true;
+        let cart = CartId("c".into());
+        let transition = settle(
+            &recurring,
+            Outcome::Authorized,
+            (Some("P".into()), Some("C".into())),
+            Some(&cart),
+            date!(2026 - 12 - 30),
+            Actor::Shopper,
+        )
+        .unwrap();
+        assert_eq!(
+            transition.effects(),
+            [
+                Effect::ClearCart(cart.clone()),
+                Effect::StartSubscription {
+                    member: Some(MemberId(1)),
+                    charge_permission_id: "P".into(),
+                    amount: 3_630,
+                    first_cycle: date!(2026 - 12 - 30),
+                }
+            ]
+        );
+        let failed = settle(
+            &order(OrderState::Completing),
+            Outcome::Failed("payment_declined".into()),
+            (None, None),
+            Some(&cart),
+            date!(2026 - 12 - 30),
+            Actor::Shopper,
+        )
+        .unwrap();
+        assert_eq!(failed.effects(), [Effect::ForgetCheckout(cart)]);
+        assert_eq!(failed.note(), Some("payment_declined"));
+    }
+
+    #[test]
+    fn a_cycle_moves_its_subscription_on_unless_its_outcome_is_unknown() {
+        let mut cycle = order(OrderState::Completing);
+        cycle.cycle = Some((SubscriptionId(3), date!(2026 - 11 - 30)));
+        let next = date!(2026 - 12 - 30);
+        let unsettled =
+            settle(&cycle, Outcome::Unsettled("与信NG".into()), (None, None), None, next, Actor::Job).unwrap();
+        assert_eq!(unsettled.to(), OrderState::CardUnsettled);
+        assert_eq!(
+            unsettled.effects(),
+            [Effect::AdvanceSubscription { id: SubscriptionId(3), from: date!(2026 - 11 - 30), to: next }]
+        );
+        let unknown = settle(&cycle, Outcome::Unknown, (None, None), None, next, Actor::Job).unwrap();
+        assert!(unknown.effects().is_empty());
+    }
+}

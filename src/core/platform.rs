@@ -1,0 +1,326 @@
+//! The seam: everything the Amazon Pay core needs from a cart platform, and nothing more.
+//!
+//! A platform (Craft Cart, or the built-in shop in `storage` that the demo uses) keeps its own
+//! members, carts, orders and subscriptions. The core asks for them through these traits and moves
+//! orders only through [`Orders::apply`] with a [`Transition`] the core built: the platform stores
+//! each transition atomically (the new state, the Amazon IDs, the history line, the cart it empties
+//! and the subscription it starts or advances, all or nothing), and refuses it when the order is no
+//! longer in the state the transition starts from.
+//!
+//! Every method is async and every value plain data, so a platform that is not written in Rust can
+//! be reached through an adapter that calls its HTTP API (with a shared secret) without the core
+//! changing: the types serialize as they are.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use super::orders::{OrderState, Transition};
+
+/// A member's ID on the platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MemberId(pub i64);
+
+/// An order's ID on the platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OrderId(pub i64);
+
+/// A subscription's ID on the platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SubscriptionId(pub i64);
+
+/// A cart's ID on the platform (the shopper's session knows it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CartId(pub String);
+
+/// The platform could not answer (its database or its API failed). Never the shopper's fault.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cart platform: {0}")]
+pub struct PlatformError(pub String);
+
+/// A member, as the Amazon side sees one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The member's ID.
+    pub id: MemberId,
+    /// 姓 名, for the shopper's own pages.
+    pub name: String,
+    /// The member's e-mail address.
+    pub email: String,
+    /// The Amazon buyer linked to the member (one at most, and one member per buyer).
+    pub buyer_id: Option<String>,
+}
+
+/// Why a link was not made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum LinkRefusal {
+    /// The member already has another Amazon account linked.
+    #[error("the member already has a linked Amazon account")]
+    MemberLinked,
+    /// The Amazon account is linked to another member.
+    #[error("the Amazon account is linked to another member")]
+    BuyerTaken,
+}
+
+/// Members: find them, and keep one Amazon link per member.
+#[async_trait]
+pub trait Members: Send + Sync {
+    /// A member by ID.
+    async fn member(&self, id: MemberId) -> Result<Option<Member>, PlatformError>;
+    /// The member an Amazon buyer is linked to.
+    async fn member_by_buyer(&self, buyer_id: &str) -> Result<Option<Member>, PlatformError>;
+    /// A member by e-mail (case-insensitive).
+    async fn member_by_email(&self, email: &str) -> Result<Option<Member>, PlatformError>;
+    /// Links `buyer_id` to `member`: one buyer to at most one member and back.
+    async fn link(&self, member: MemberId, buyer_id: &str) -> Result<Result<(), LinkRefusal>, PlatformError>;
+    /// Removes the member's link; `false` when there was none.
+    async fn unlink(&self, member: MemberId) -> Result<bool, PlatformError>;
+}
+
+/// A shipping method (基本設定＞配送方法・配送料) with the manual's 「支払方法: AmazonPay」 flag.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingMethod {
+    /// Its ID.
+    pub id: i64,
+    /// Its name, e.g. 宅配便.
+    pub name: String,
+    /// The fee in yen.
+    pub fee: u64,
+    /// Whether the shop allows Amazon Pay with this method.
+    pub amazon_pay_allowed: bool,
+}
+
+/// One line of a cart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartLine {
+    /// The product's ID.
+    pub product_id: i64,
+    /// The product's name.
+    pub name: String,
+    /// The price of one, in yen, tax included.
+    pub unit_price: u64,
+    /// How many.
+    pub quantity: u64,
+    /// Delivered and charged every month (定期購入).
+    pub recurring: bool,
+}
+
+/// A cart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cart {
+    /// Its ID.
+    pub id: CartId,
+    /// What is in it.
+    pub lines: Vec<CartLine>,
+    /// The chosen shipping method.
+    pub shipping: ShippingMethod,
+    /// The Amazon checkout it is in, if any.
+    pub checkout: CartCheckout,
+}
+
+/// The Amazon checkout of a cart: the single-use reference signed into the review return URL of
+/// the last button click, and the checkout session that returned with it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartCheckout {
+    /// The reference of the last click of the checkout button.
+    pub review_ref: Option<String>,
+    /// The Amazon checkout session bound to the cart at the review return.
+    pub checkout_session_id: Option<String>,
+}
+
+impl Cart {
+    /// Whether there is nothing to buy.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Whether this is a subscription: a recurring product is in it, so the whole cart is
+    /// delivered and charged every month.
+    pub fn is_recurring(&self) -> bool {
+        self.lines.iter().any(|line| line.recurring)
+    }
+
+    /// Products and shipping, in yen; an empty cart is 0 (nothing to ship, nothing to pay).
+    pub fn total(&self) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
+        self.lines.iter().map(|line| line.unit_price.saturating_mul(line.quantity)).sum::<u64>() + self.shipping.fee
+    }
+}
+
+/// Carts: read the shopper's cart and remember which Amazon checkout it is in.
+#[async_trait]
+pub trait Carts: Send + Sync {
+    /// A cart with its lines and shipping method.
+    async fn cart(&self, id: &CartId) -> Result<Option<Cart>, PlatformError>;
+    /// Whether Amazon Pay is among the shop's payment methods (基本設定＞支払方法).
+    async fn amazon_pay_enabled(&self) -> Result<bool, PlatformError>;
+    /// A click of the checkout button: remembers its review reference and forgets any checkout
+    /// session the cart was in.
+    async fn begin_checkout(&self, cart: &CartId, review_ref: &str) -> Result<(), PlatformError>;
+    /// Binds the checkout session Amazon returned with, if the cart's review reference is still
+    /// `review_ref`; `false` when it is not (another click, or the cart changed).
+    async fn bind_checkout(&self, cart: &CartId, review_ref: &str, session_id: &str) -> Result<bool, PlatformError>;
+    /// Forgets the cart's checkout (the amount Amazon was shown no longer holds).
+    async fn forget_checkout(&self, cart: &CartId) -> Result<(), PlatformError>;
+}
+
+/// One line of an order, as bought.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    /// The product's name.
+    pub name: String,
+    /// The price of one, in yen.
+    pub unit_price: u64,
+    /// How many.
+    pub quantity: u64,
+}
+
+/// What makes a new order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOrder {
+    /// The buyer, when a member.
+    pub member: Option<MemberId>,
+    /// The Amazon checkout session it is paid with (one order per session).
+    pub checkout_session_id: Option<String>,
+    /// The subscription cycle it is (one order per cycle).
+    pub cycle: Option<(SubscriptionId, Date)>,
+    /// What is bought.
+    pub lines: Vec<OrderLine>,
+    /// The shipping fee in yen.
+    pub shipping_fee: u64,
+    /// The amount to pay, in yen.
+    pub total: u64,
+    /// A subscription's order.
+    pub recurring: bool,
+}
+
+/// An order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// Its ID.
+    pub id: OrderId,
+    /// 注文番号.
+    pub number: String,
+    /// The buyer, when a member.
+    pub member: Option<MemberId>,
+    /// The Amazon checkout session it was paid with.
+    pub checkout_session_id: Option<String>,
+    /// The subscription and the cycle it is.
+    pub cycle: Option<(SubscriptionId, Date)>,
+    /// The amount to pay, in yen.
+    pub total: u64,
+    /// A subscription's order.
+    pub recurring: bool,
+    /// Where its payment stands.
+    pub state: OrderState,
+    /// Amazon's charge permission.
+    pub charge_permission_id: Option<String>,
+    /// Amazon's charge.
+    pub charge_id: Option<String>,
+    /// What happened, for the shop owner (or the notice code of a failed checkout).
+    pub note: String,
+    /// When it was made (Unix seconds).
+    pub created_at: i64,
+    /// When its state last changed (Unix seconds).
+    pub updated_at: i64,
+}
+
+/// The order a [`NewOrder`] resolved to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Opened {
+    /// A new order, in [`OrderState::Processing`].
+    New(Order),
+    /// The order already made for the same checkout session or subscription cycle.
+    Existing(Order),
+}
+
+/// Orders: open them (one per checkout session or subscription cycle) and move them through
+/// their states.
+#[async_trait]
+pub trait Orders: Send + Sync {
+    /// Opens an order in [`OrderState::Processing`], or returns the one already opened for the
+    /// same checkout session or subscription cycle.
+    async fn open_order(&self, new: &NewOrder) -> Result<Opened, PlatformError>;
+    /// An order by ID.
+    async fn order(&self, id: OrderId) -> Result<Option<Order>, PlatformError>;
+    /// The order of a checkout session.
+    async fn order_by_checkout_session(&self, session_id: &str) -> Result<Option<Order>, PlatformError>;
+    /// The order of a charge.
+    async fn order_by_charge(&self, charge_id: &str) -> Result<Option<Order>, PlatformError>;
+    /// Applies a transition atomically; `None` when the order is not in the state it starts from
+    /// (someone else moved it first), in which case nothing changed.
+    async fn apply(&self, transition: &Transition) -> Result<Option<Order>, PlatformError>;
+    /// Orders in one of `states` whose state last changed before `before` (Unix seconds), oldest
+    /// first, at most `limit`.
+    async fn orders_in(&self, states: &[OrderState], before: i64, limit: usize) -> Result<Vec<Order>, PlatformError>;
+}
+
+/// A subscription (定期購入) paid through a recurring charge permission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// Its ID.
+    pub id: SubscriptionId,
+    /// The subscriber.
+    pub member: Option<MemberId>,
+    /// Amazon's recurring charge permission.
+    pub charge_permission_id: String,
+    /// Charged every cycle, in yen.
+    pub amount: u64,
+    /// The next cycle's date (Japan).
+    pub next_cycle: Date,
+}
+
+/// Subscriptions: which are due, and what a month has charged.
+#[async_trait]
+pub trait Subscriptions: Send + Sync {
+    /// Active subscriptions whose next cycle is on or before `day`.
+    async fn due_subscriptions(&self, day: Date) -> Result<Vec<Subscription>, PlatformError>;
+    /// The yen of a subscription's cycles in a calendar month that Amazon authorized or is
+    /// authorizing (the ¥100,000 monthly limit counts them).
+    async fn charged_in_month(&self, id: SubscriptionId, year: i32, month: u8) -> Result<u64, PlatformError>;
+}
+
+/// A whole cart platform.
+pub trait Platform: Members + Carts + Orders + Subscriptions {}
+
+impl<T: Members + Carts + Orders + Subscriptions> Platform for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cart(lines: &[(u64, u64, bool)], fee: u64) -> Cart {
+        Cart {
+            id: CartId("c".into()),
+            lines: lines
+                .iter()
+                .enumerate()
+                .map(|(i, (price, quantity, recurring))| CartLine {
+                    product_id: i64::try_from(i).unwrap(),
+                    name: "器".into(),
+                    unit_price: *price,
+                    quantity: *quantity,
+                    recurring: *recurring,
+                })
+                .collect(),
+            shipping: ShippingMethod { id: 1, name: "宅配便".into(), fee, amazon_pay_allowed: true },
+            checkout: CartCheckout::default(),
+        }
+    }
+
+    #[test]
+    fn a_total_is_lines_and_shipping_and_an_empty_cart_costs_nothing() {
+        assert_eq!(cart(&[(2_750, 2, false), (1_980, 1, false)], 880).total(), 8_360);
+        assert_eq!(cart(&[], 880).total(), 0);
+        assert!(cart(&[(1, 1, false), (2, 1, true)], 0).is_recurring());
+    }
+
+    #[test]
+    fn the_seam_types_serialize_for_a_platform_adapter() {
+        let json = serde_json::to_string(&cart(&[(2_750, 1, false)], 880)).unwrap();
+        assert!(json.starts_with(r#"{"id":"c","lines":[{"product_id":0,"name":"器","unit_price":2750"#), "{json}");
+        assert_eq!(serde_json::from_str::<Cart>(&json).unwrap(), cart(&[(2_750, 1, false)], 880));
+    }
+}

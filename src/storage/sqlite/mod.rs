@@ -1,0 +1,222 @@
+//! The embedded SQLite database in `AMAZONPAY2_DATA`.
+//!
+//! Statements run on tokio's blocking threads, never on the async workers: one writer connection
+//! (SQLite writes one transaction at a time anyway; `BEGIN IMMEDIATE` takes the write lock up
+//! front, so a transaction never fails half-way on a lock) and a few reader connections, which WAL
+//! mode lets read while the writer writes.
+
+mod platform;
+mod schema;
+mod sessions;
+mod shop;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::sync::Semaphore;
+
+use super::StorageError;
+
+/// The database file inside the data folder.
+const FILE_NAME: &str = "amazonpay2.sqlite3";
+
+/// Reader connections: enough for both cores and a request waiting on the writer.
+const READERS: usize = 4;
+
+/// How long a statement waits for a lock held by another process (the `subscriptions` command
+/// next to the server) before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SQLite database.
+#[derive(Clone)]
+pub struct Sqlite {
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    readers: Arc<Readers>,
+}
+
+struct Readers {
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+    path: PathBuf,
+}
+
+impl Readers {
+    fn take(&self) -> Result<Connection, StorageError> {
+        match lock(&self.idle).pop() {
+            Some(connection) => Ok(connection),
+            // A connection is lost only when a statement panicked; open another.
+            None => open_connection(&self.path),
+        }
+    }
+}
+
+impl Sqlite {
+    /// Opens (creating and migrating) the database in `data_dir`.
+    pub async fn open(data_dir: &Path) -> Result<Self, StorageError> {
+        let data_dir = data_dir.to_path_buf();
+        run_blocking(move || {
+            std::fs::create_dir_all(&data_dir)?;
+            let path = data_dir.join(FILE_NAME);
+            let mut writer = open_connection(&path)?;
+            schema::migrate(&mut writer, &path)?;
+            let readers = (0..READERS).map(|_| open_connection(&path)).collect::<Result<Vec<_>, _>>()?;
+            Ok(Self {
+                writer: Arc::new(tokio::sync::Mutex::new(writer)),
+                readers: Arc::new(Readers { idle: Mutex::new(readers), permits: Semaphore::new(READERS), path }),
+            })
+        })
+        .await
+    }
+
+    /// Runs `read` on a reader connection, off the async workers.
+    async fn read<T, F>(&self, read: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let _permit = self.readers.permits.acquire().await.map_err(|e| StorageError::Database(e.to_string()))?;
+        let readers = self.readers.clone();
+        run_blocking(move || {
+            let connection = readers.take()?;
+            let result = read(&connection);
+            lock(&readers.idle).push(connection);
+            Ok(result?)
+        })
+        .await
+    }
+
+    /// Runs `write` in one immediate transaction on the writer connection, off the async
+    /// workers; commits when it returns `Ok`, rolls back otherwise.
+    async fn write<T, F>(&self, write: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
+    {
+        let mut writer = self.writer.clone().lock_owned().await;
+        run_blocking(move || {
+            let transaction = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let result = write(&transaction)?;
+            transaction.commit()?;
+            Ok(result)
+        })
+        .await
+    }
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(error: rusqlite::Error) -> Self {
+        StorageError::Database(error.to_string())
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StorageError> {
+    let connection = Connection::open(path)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "foreign_keys", true)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(connection)
+}
+
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| StorageError::Database(format!("database task: {e}")))?
+}
+
+// A poisoned lock means a panic while holding it; the vector of idle connections is still sound.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Yen are stored as SQLite integers; whatever is stored reads back as a non-negative amount.
+fn yen(value: i64) -> u64 {
+    value.max(0).unsigned_abs()
+}
+
+/// A yen amount as a SQLite integer.
+fn db_yen(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Unix seconds.
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// A data folder removed when dropped.
+    pub(crate) struct TempDir(pub PathBuf);
+
+    impl TempDir {
+        pub(crate) fn new(name: &str) -> Self {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static NEXT: AtomicU32 = AtomicU32::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("amazonpay2-{name}-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            Self(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A fresh database in its own folder.
+    pub(crate) async fn database(name: &str) -> (Sqlite, TempDir) {
+        let dir = TempDir::new(name);
+        (Sqlite::open(&dir.0).await.unwrap(), dir)
+    }
+
+    #[tokio::test]
+    async fn readers_see_what_the_writer_committed_and_a_failed_write_leaves_nothing() {
+        let (db, _dir) = database("rw").await;
+        db.write(|tx| Ok(tx.execute("INSERT INTO secrets (name, value) VALUES ('a', 'x')", [])?)).await.unwrap();
+        let failed: Result<(), _> = db
+            .write(|tx| {
+                tx.execute("INSERT INTO secrets (name, value) VALUES ('b', 'y')", [])?;
+                Err(StorageError::Database("changed my mind".into()))
+            })
+            .await;
+        assert!(failed.is_err());
+        let names: Vec<String> = db
+            .read(|c| {
+                let mut statement = c.prepare("SELECT name FROM secrets ORDER BY name")?;
+                let rows = statement.query_map([], |row| row.get(0))?;
+                rows.collect()
+            })
+            .await
+            .unwrap();
+        assert_eq!(names, ["a"]);
+    }
+
+    #[tokio::test]
+    async fn many_readers_and_writers_at_once_do_not_block_the_runtime() {
+        let (db, _dir) = database("concurrent").await;
+        let mut tasks = Vec::new();
+        for i in 0..32 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                db.write(move |tx| {
+                    Ok(tx.execute("INSERT INTO secrets (name, value) VALUES (?1, 'v')", [i.to_string()])?)
+                })
+                .await
+                .unwrap();
+                db.read(|c| c.query_row("SELECT count(*) FROM secrets", [], |row| row.get::<_, i64>(0))).await.unwrap()
+            }));
+        }
+        for task in tasks {
+            assert!(task.await.unwrap() >= 1);
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The schema and its migrations: applied in order at start, each in its own transaction, and
+//! recorded in `schema_migrations` so that each runs once.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{StorageError, now};
+use crate::core::orders::OrderState;
+
+/// The migrations, in order: a version and the SQL that makes it.
+pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
+    let states = OrderState::ALL.iter().map(|s| format!("'{}'", s.name())).collect::<Vec<_>>().join(", ");
+    vec![(
+        1,
+        "shop, orders, sessions",
+        format!(
+            "CREATE TABLE secrets (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE members (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            password_hash TEXT NOT NULL,
+            family_name TEXT NOT NULL,
+            given_name TEXT NOT NULL,
+            family_kana TEXT NOT NULL,
+            given_kana TEXT NOT NULL,
+            postal_code TEXT NOT NULL,
+            prefecture TEXT NOT NULL,
+            address1 TEXT NOT NULL,
+            address2 TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE amazon_links (
+            member_id INTEGER PRIMARY KEY REFERENCES members(id) ON DELETE CASCADE,
+            buyer_id TEXT NOT NULL UNIQUE,
+            linked_at INTEGER NOT NULL
+        );
+        CREATE TABLE products (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            price INTEGER NOT NULL CHECK (price > 0),
+            recurring INTEGER NOT NULL DEFAULT 0 CHECK (recurring IN (0, 1))
+        );
+        CREATE TABLE shipping_methods (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            fee INTEGER NOT NULL CHECK (fee >= 0),
+            amazon_pay_allowed INTEGER NOT NULL CHECK (amazon_pay_allowed IN (0, 1))
+        );
+        CREATE TABLE payment_methods (
+            code TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            enabled INTEGER NOT NULL CHECK (enabled IN (0, 1))
+        );
+        -- The manual: with the option, Amazon Pay appears among the payment methods
+        -- (基本設定＞支払方法).
+        INSERT INTO payment_methods (code, name, enabled) VALUES ('amazon_pay', 'Amazon Pay', 1);
+        CREATE TABLE carts (
+            id TEXT PRIMARY KEY,
+            shipping_method_id INTEGER NOT NULL REFERENCES shipping_methods(id),
+            review_ref TEXT,
+            checkout_session_id TEXT,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX carts_updated_at ON carts(updated_at);
+        CREATE TABLE cart_items (
+            cart_id TEXT NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
+            product_id INTEGER NOT NULL REFERENCES products(id),
+            quantity INTEGER NOT NULL CHECK (quantity BETWEEN 1 AND 99),
+            PRIMARY KEY (cart_id, product_id)
+        );
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            member_id INTEGER REFERENCES members(id) ON DELETE SET NULL,
+            cart_id TEXT,
+            pending_buyer TEXT,
+            pending_until INTEGER,
+            return_to TEXT,
+            last_seen INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX sessions_last_seen ON sessions(last_seen);
+        CREATE INDEX sessions_cart ON sessions(cart_id);
+        CREATE TABLE subscriptions (
+            id INTEGER PRIMARY KEY,
+            member_id INTEGER REFERENCES members(id),
+            charge_permission_id TEXT NOT NULL UNIQUE,
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            next_cycle TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('active', 'canceled')),
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE orders (
+            id INTEGER PRIMARY KEY,
+            order_number TEXT UNIQUE,
+            member_id INTEGER REFERENCES members(id),
+            checkout_session_id TEXT UNIQUE,
+            subscription_id INTEGER REFERENCES subscriptions(id),
+            cycle TEXT,
+            total INTEGER NOT NULL CHECK (total >= 0),
+            shipping_fee INTEGER NOT NULL CHECK (shipping_fee >= 0),
+            recurring INTEGER NOT NULL CHECK (recurring IN (0, 1)),
+            state TEXT NOT NULL CHECK (state IN ({states})),
+            charge_permission_id TEXT,
+            charge_id TEXT,
+            note TEXT NOT NULL DEFAULT '',
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            UNIQUE (subscription_id, cycle)
+        );
+        CREATE INDEX orders_state ON orders(state, updated_at);
+        CREATE INDEX orders_charge ON orders(charge_id);
+        CREATE INDEX orders_member ON orders(member_id, id);
+        CREATE TABLE order_items (
+            order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            price INTEGER NOT NULL CHECK (price >= 0),
+            quantity INTEGER NOT NULL CHECK (quantity > 0),
+            PRIMARY KEY (order_id, position)
+        );
+        CREATE TABLE order_events (
+            id INTEGER PRIMARY KEY,
+            order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            from_state TEXT,
+            to_state TEXT NOT NULL CHECK (to_state IN ({states})),
+            detail TEXT NOT NULL
+        );
+        CREATE INDEX order_events_order ON order_events(order_id, id);"
+        ),
+    )]
+}
+
+/// Brings the database up to the newest schema.
+pub(super) fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StorageError> {
+    let tracked: bool = connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
+        [],
+        |row| row.get(0),
+    )?;
+    let tables: i64 =
+        connection.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |row| row.get(0))?;
+    if !tracked && tables > 0 {
+        return Err(StorageError::Incompatible(format!(
+            "{} was made by a pre-release version of this server and cannot be upgraded; move it away to start afresh",
+            path.display()
+        )));
+    }
+    connection.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            applied_at INTEGER NOT NULL
+        )",
+    )?;
+    for (version, name, sql) in migrations() {
+        let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let done: Option<i64> = transaction
+            .query_row("SELECT version FROM schema_migrations WHERE version = ?1", [version], |row| row.get(0))
+            .optional()?;
+        if done.is_none() {
+            transaction.execute_batch(&sql)?;
+            transaction.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                params![version, name, now()],
+            )?;
+            tracing::info!(version, name, "database migrated");
+        }
+        transaction.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Sqlite;
+    use super::super::tests::TempDir;
+    use super::*;
+
+    #[tokio::test]
+    async fn a_database_migrates_once_and_survives_a_restart() {
+        let dir = TempDir::new("migrate");
+        drop(Sqlite::open(&dir.0).await.unwrap());
+        let db = Sqlite::open(&dir.0).await.unwrap();
+        let applied: i64 =
+            db.read(|c| c.query_row("SELECT count(*) FROM schema_migrations", [], |row| row.get(0))).await.unwrap();
+        assert_eq!(applied, i64::try_from(migrations().len()).unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_production_database_holds_no_demo_products_and_offers_amazon_pay() {
+        let dir = TempDir::new("empty");
+        let db = Sqlite::open(&dir.0).await.unwrap();
+        let products: i64 =
+            db.read(|c| c.query_row("SELECT count(*) FROM products", [], |row| row.get(0))).await.unwrap();
+        assert_eq!(products, 0);
+        let enabled: bool = db
+            .read(|c| {
+                c.query_row("SELECT enabled FROM payment_methods WHERE code = 'amazon_pay'", [], |row| row.get(0))
+            })
+            .await
+            .unwrap();
+        assert!(enabled);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_state_is_refused_by_the_database_itself() {
+        let dir = TempDir::new("check");
+        let db = Sqlite::open(&dir.0).await.unwrap();
+        let refused = db
+            .write(|tx| {
+                Ok(tx.execute(
+                    "INSERT INTO orders (total, shipping_fee, recurring, state, created_at, updated_at)
+                     VALUES (1, 0, 0, 'authorised', 0, 0)",
+                    [],
+                )?)
+            })
+            .await;
+        assert!(refused.is_err());
+    }
+
+    #[test]
+    fn a_pre_release_database_is_refused_with_a_clear_message() {
+        let dir = TempDir::new("old");
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let path = dir.0.join("old.sqlite3");
+        let mut old = Connection::open(&path).unwrap();
+        old.execute_batch("CREATE TABLE members (id INTEGER PRIMARY KEY); PRAGMA user_version = 2;").unwrap();
+        let error = migrate(&mut old, &path).unwrap_err();
+        assert!(error.to_string().contains("pre-release"), "{error}");
+    }
+}
