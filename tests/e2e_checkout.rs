@@ -217,15 +217,15 @@ async fn a_subscription_starts_and_its_next_cycles_are_charged_by_the_command() 
     assert!(next.as_str().unwrap().contains("毎月 9,680 円"), "{next}");
 
     // The next cycle, run as the shop would schedule it: a new order, authorized.
-    let state = shop.command_state();
-    let subscription = state.store.due_subscriptions("9999-12-31").unwrap().remove(0);
-    let day =
-        time::Date::parse(&subscription.next_cycle, time::macros::format_description!("[year]-[month]-[day]")).unwrap();
-    let cycles = amazonpay2::core::subscriptions::run(&state, day).await.unwrap();
+    let state = shop.command_state().await;
+    let far = time::macros::date!(9999 - 12 - 31);
+    let subscription = state.core.platform().due_subscriptions(far).await.unwrap().remove(0);
+    let day = subscription.next_cycle;
+    let cycles = state.core.run_subscriptions(day).await.unwrap();
     assert_eq!(cycles.len(), 1);
-    assert_eq!(cycles[0].status, "authorized");
+    assert_eq!(cycles[0].state.name(), "authorized");
     // Running it again the same day charges nothing twice.
-    assert!(amazonpay2::core::subscriptions::run(&state, day).await.unwrap().is_empty());
+    assert!(state.core.run_subscriptions(day).await.unwrap().is_empty());
     let orders = my_orders(&browser, &shop).await;
     assert_eq!(orders.matches("仮売上").count(), 2, "{orders}");
     browser.quit().await.unwrap();

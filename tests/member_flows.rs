@@ -20,7 +20,7 @@ use url::Url;
 
 use amazonpay2::amazon::keys::ShopKey;
 use amazonpay2::server::config::Config;
-use amazonpay2::server::store::Store;
+use amazonpay2::storage::Database;
 use common::sim::TEST_KEY_PEM;
 use common::sockets::{
     Answer, Browser, DataDir, RETRY, ShopServer, TwoOrigins, button_form, cookie_client, simulator_control,
@@ -116,7 +116,7 @@ impl World {
                 ShopKey::from_pem(TEST_KEY_PEM.as_bytes()).unwrap()
             })
             .await;
-        let server = ShopServer::start(&config, &key, shop_listener);
+        let server = ShopServer::start(&config, &key, shop_listener).await;
         Self { shop, amazon, config, key, server: Some(server), _data: data }
     }
 
@@ -124,21 +124,21 @@ impl World {
     async fn restart_shop(&mut self) {
         self.server.take().expect("running").stop().await;
         let listener = TcpListener::bind(self.config.listen).await.expect("the address is free again");
-        self.server = Some(ShopServer::start(&self.config, &self.key, listener));
+        self.server = Some(ShopServer::start(&self.config, &self.key, listener).await);
     }
 
-    fn store(&self) -> &Store {
-        &self.server.as_ref().expect("running").store
+    fn db(&self) -> &Database {
+        &self.server.as_ref().expect("running").db
     }
 
     /// The Amazon buyer linked to the member with `email` (`None`: no link, or no member).
-    fn link_of(&self, email: &str) -> Option<String> {
-        self.store().member_by_email(email).unwrap().and_then(|member| member.buyer_id)
+    async fn link_of(&self, email: &str) -> Option<String> {
+        self.db().member_by_email(email).await.unwrap().and_then(|member| member.buyer_id)
     }
 
     /// The e-mail of the member linked to `buyer_id`.
-    fn member_of(&self, buyer_id: &str) -> Option<String> {
-        self.store().member_by_buyer(buyer_id).unwrap().map(|member| member.email)
+    async fn member_of(&self, buyer_id: &str) -> Option<String> {
+        self.db().member_by_buyer(buyer_id).await.unwrap().map(|member| member.email)
     }
 
     /// A test control of the simulator (`faults`, `clock`).
@@ -247,10 +247,9 @@ impl Browser {
     /// does, picks `buyer` on Amazon's sign-in page and presses 続行; returns where Amazon sends
     /// the browser back to (not yet followed).
     async fn through_amazon(&self, page: &str, kind: &str, buyer: usize) -> Url {
-        let view = self.views(page, &[kind]).await.remove(0);
-        let options = &view["options"];
-        assert_eq!(options["productType"], "SignIn", "{kind} shows a sign-in button: {view}");
-        let form = button_form(options, &options["signInConfig"], "SignIn");
+        let (options, config) = self.signed_button(page, kind).await;
+        assert_eq!(options["productType"], "SignIn", "{kind} shows a sign-in button: {options}");
+        let form = button_form(&options, &config, "SignIn");
         let page = self.post_to_amazon("/checkout/initiate", &form).await;
         assert!(page.status().is_success(), "Amazon refused the button: {}", page.text().await.unwrap());
         let html = page.text().await.unwrap();
@@ -268,13 +267,6 @@ impl Browser {
         self.http.post(format!("{}{path}", self.amazon)).form(form).send().await.unwrap()
     }
 
-    /// Follows Amazon's redirect back to the shop; returns the shop page it sends the browser to.
-    async fn arrive(&self, url: &Url) -> String {
-        let reply = self.http.get(url.clone()).send().await.unwrap();
-        assert!(reply.status().is_redirection(), "the return answers a redirect: {}", reply.status());
-        reply.headers()[header::LOCATION].to_str().unwrap().to_owned()
-    }
-
     /// Signs in with Amazon as `buyer` through the `kind` block on `page`; returns where the
     /// shop sends the browser.
     async fn sign_in_with_amazon(&self, page: &str, kind: &str, buyer: usize) -> String {
@@ -285,9 +277,8 @@ impl Browser {
     /// This browser's current sign-in return URL (the login or link button's), with `token` as
     /// Amazon's buyer token.
     async fn return_url_with(&self, kind: &str, token: &str) -> Url {
-        let view = self.views("/", &[kind]).await.remove(0);
-        let payload: Value =
-            serde_json::from_str(view["options"]["signInConfig"]["payloadJSON"].as_str().unwrap()).unwrap();
+        let (_, config) = self.signed_button("/", kind).await;
+        let payload: Value = serde_json::from_str(config["payloadJSON"].as_str().unwrap()).unwrap();
         let mut url = Url::parse(payload["signInReturnUrl"].as_str().unwrap()).unwrap();
         url.query_pairs_mut().append_pair("buyerToken", token);
         url
@@ -342,7 +333,7 @@ async fn a_guests_amazon_sign_in_lands_on_sign_up_filled_with_the_amazon_details
     assert_eq!(landing, SIGNUP_PREFILLED);
     assert_eq!(browser.prefill().await, expected_prefill(TARO), "姓/名 split, 〒 NNN-NNNN, no フリガナ");
     assert_eq!(browser.member().await, "guest", "nobody is logged in before sign-up");
-    assert_eq!(world.link_of(TARO_EMAIL), None, "no member was created");
+    assert_eq!(world.link_of(TARO_EMAIL).await, None, "no member was created");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -361,7 +352,7 @@ async fn completing_the_prefilled_sign_up_links_the_amazon_account_and_logs_in()
     let browser = member_via_amazon(&world, TARO).await;
     assert_eq!(browser.member().await, "member linked=true");
     assert_eq!(browser.login_and_mypage().await, ["nothing", "linked"]);
-    let buyer_id = world.link_of(TARO_EMAIL).expect("linked in the database");
+    let buyer_id = world.link_of(TARO_EMAIL).await.expect("linked in the database");
     assert!(buyer_id.starts_with("amzn1.account."), "{buyer_id}");
     assert_eq!(browser.prefill().await, Value::Null, "the Amazon details are used up");
 }
@@ -401,7 +392,7 @@ async fn an_amazon_email_matching_a_member_does_not_log_that_member_in() {
     let landing = browser.sign_in_with_amazon("/", "login", TARO).await;
     assert_eq!(landing, "/member/login.html?amazonpay2=email_exists");
     assert_eq!(browser.member().await, "guest");
-    assert_eq!(world.link_of(TARO_EMAIL), None, "nothing linked by e-mail alone");
+    assert_eq!(world.link_of(TARO_EMAIL).await, None, "nothing linked by e-mail alone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -412,11 +403,11 @@ async fn the_link_is_made_only_after_a_correct_password_login() {
     browser.sign_in_with_amazon("/", "login", TARO).await;
     assert_eq!(browser.log_in(TARO_EMAIL, "wrong password").await.error(401), "login_failed");
     assert_eq!(browser.member().await, "guest");
-    assert_eq!(world.link_of(TARO_EMAIL), None, "a wrong password links nothing");
+    assert_eq!(world.link_of(TARO_EMAIL).await, None, "a wrong password links nothing");
     let redirect = browser.log_in(TARO_EMAIL, PASSWORD).await.redirect();
     assert!(redirect.ends_with("amazonpay2=linked"), "{redirect}");
     assert_eq!(browser.member().await, "member linked=true");
-    assert!(world.link_of(TARO_EMAIL).is_some());
+    assert!(world.link_of(TARO_EMAIL).await.is_some());
     assert_eq!(owner.member().await, "member linked=true", "the member's other session sees it too");
     browser.log_out().await;
     assert_eq!(browser.sign_in_with_amazon("/", "login", TARO).await, "/?amazonpay2=signed_in");
@@ -464,8 +455,8 @@ async fn my_page_links_a_member_without_a_link() {
     assert_eq!(query_value(&url, "intent"), "link");
     assert_eq!(browser.arrive(&url).await, "/mypage/?amazonpay2=linked");
     assert_eq!(browser.login_and_mypage().await, ["nothing", "linked"]);
-    let buyer_id = world.link_of("member@example.jp").expect("linked in the database");
-    assert_eq!(world.member_of(&buyer_id).as_deref(), Some("member@example.jp"));
+    let buyer_id = world.link_of("member@example.jp").await.expect("linked in the database");
+    assert_eq!(world.member_of(&buyer_id).await.as_deref(), Some("member@example.jp"));
     browser.log_out().await;
     assert_eq!(browser.sign_in_with_amazon("/", "login", HANAKO).await, "/?amazonpay2=signed_in");
 }
@@ -477,7 +468,7 @@ async fn unlinking_removes_the_link_and_brings_the_link_button_back() {
     let answer = browser.unlink().await;
     assert_eq!(answer.status, 200, "{}", answer.json);
     assert_eq!(answer.json["member"]["linked"], false);
-    assert_eq!(world.link_of(TARO_EMAIL), None, "the database link is gone");
+    assert_eq!(world.link_of(TARO_EMAIL).await, None, "the database link is gone");
     assert_eq!(browser.login_and_mypage().await, ["nothing", "button"]);
     browser.log_out().await;
     let landing = browser.sign_in_with_amazon("/", "login", TARO).await;
@@ -492,12 +483,12 @@ async fn unlinking_removes_the_link_and_brings_the_link_button_back() {
 async fn linking_an_amazon_account_linked_to_another_member_is_refused() {
     let world = World::start().await;
     member_via_amazon(&world, TARO).await;
-    let taro_buyer = world.link_of(TARO_EMAIL).unwrap();
+    let taro_buyer = world.link_of(TARO_EMAIL).await.unwrap();
     let other = member_without_amazon(&world, "other@example.jp").await;
     assert_eq!(other.sign_in_with_amazon("/mypage/", "mypage", TARO).await, "/mypage/?amazonpay2=buyer_taken");
     assert_eq!(other.member().await, "member linked=false");
-    assert_eq!(world.link_of("other@example.jp"), None);
-    assert_eq!(world.member_of(&taro_buyer).as_deref(), Some(TARO_EMAIL), "the owner keeps the link");
+    assert_eq!(world.link_of("other@example.jp").await, None);
+    assert_eq!(world.member_of(&taro_buyer).await.as_deref(), Some(TARO_EMAIL), "the owner keeps the link");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -509,9 +500,9 @@ async fn linking_a_second_amazon_account_is_refused() {
     second.log_in("member@example.jp", PASSWORD).await.redirect();
     let pending = second.through_amazon("/mypage/", "mypage", ICHIRO).await;
     assert_eq!(first.sign_in_with_amazon("/mypage/", "mypage", HANAKO).await, "/mypage/?amazonpay2=linked");
-    let hanako_buyer = world.link_of("member@example.jp").unwrap();
+    let hanako_buyer = world.link_of("member@example.jp").await.unwrap();
     assert_eq!(second.arrive(&pending).await, "/mypage/?amazonpay2=already_linked");
-    assert_eq!(world.link_of("member@example.jp"), Some(hanako_buyer), "the first link stays");
+    assert_eq!(world.link_of("member@example.jp").await, Some(hanako_buyer), "the first link stays");
     let ichiro = world.browser();
     let landing = ichiro.sign_in_with_amazon("/", "login", ICHIRO).await;
     assert_eq!(landing, SIGNUP_PREFILLED, "the second account is nobody's");
@@ -582,8 +573,8 @@ async fn a_link_return_opened_in_another_members_browser_links_nothing() {
     let victim = member_without_amazon(&world, "victim@example.jp").await;
     assert_eq!(victim.arrive(&url).await, "/?amazonpay2=return_refused");
     assert_eq!(victim.member().await, "member linked=false");
-    assert_eq!(world.link_of("victim@example.jp"), None, "the attacker's Amazon account is not on the victim");
-    assert_eq!(world.link_of("attacker@example.jp"), None);
+    assert_eq!(world.link_of("victim@example.jp").await, None, "the attacker's Amazon account is not on the victim");
+    assert_eq!(world.link_of("attacker@example.jp").await, None);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -662,7 +653,7 @@ async fn members_links_and_sessions_survive_a_restart() {
     let browser = member_via_amazon(&world, TARO).await;
     world.restart_shop().await;
     assert_eq!(browser.member().await, "member linked=true", "the session is still there");
-    assert!(world.link_of(TARO_EMAIL).is_some());
+    assert!(world.link_of(TARO_EMAIL).await.is_some());
     browser.log_out().await;
     browser.log_in(TARO_EMAIL, PASSWORD).await.redirect();
     assert_eq!(browser.member().await, "member linked=true", "the member and the password too");

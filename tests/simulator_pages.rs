@@ -23,9 +23,8 @@ use url::Url;
 use amazonpay2::amazon::keys::ShopKey;
 use amazonpay2::amazon::signature::string_to_sign;
 use amazonpay2::core::signer::ButtonSigner;
+use amazonpay2::server::app;
 use amazonpay2::server::config::Config;
-use amazonpay2::server::store::Store;
-use amazonpay2::server::{AppState, app};
 use amazonpay2::simulator::{Simulator, SimulatorConfig, TEST_BUYERS};
 
 // ---------------------------------------------------------------------------------------------
@@ -704,10 +703,16 @@ impl Demo {
     async fn start() -> Self {
         let shop_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let amazon_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let data = std::env::temp_dir().join(format!(
+            "amazonpay2-pages-{}-{}",
+            std::process::id(),
+            shop_listener.local_addr().unwrap().port()
+        ));
         let vars = HashMap::from([
             ("AMAZONPAY2_LISTEN", shop_listener.local_addr().unwrap().to_string()),
             ("AMAZONPAY2_SIMULATOR_LISTEN", amazon_listener.local_addr().unwrap().to_string()),
             ("AMAZONPAY2_WWW", concat!(env!("CARGO_MANIFEST_DIR"), "/www").to_owned()),
+            ("AMAZONPAY2_DATA", data.display().to_string()),
         ]);
         let config = Config::from_vars(true, |name| vars.get(name).cloned()).unwrap();
         let simulator = Simulator::new(SimulatorConfig {
@@ -720,9 +725,11 @@ impl Demo {
         let shop = config.shop_origin.as_str().to_owned();
         let amazon = format!("http://{}", amazon_listener.local_addr().unwrap());
         assert_eq!(config.checkout_js.as_str(), format!("{amazon}/checkout.js"));
-        let store = Arc::new(Store::open_in_memory().unwrap());
-        let state = Arc::new(AppState::new(config, shop_key(), store).unwrap());
-        tokio::spawn(async move { axum::serve(shop_listener, app(state)).await });
+        let db = amazonpay2::server::open_database(&config).await.unwrap();
+        let (products, shipping) = amazonpay2::demo::catalogue();
+        db.seed_catalogue(&products, &shipping).await.unwrap();
+        let state = amazonpay2::server::start_with(config, shop_key(), db).await.unwrap();
+        tokio::spawn(async move { axum::serve(shop_listener, app(state, amazonpay2::demo::routes())).await });
         tokio::spawn(async move { axum::serve(amazon_listener, simulator.router()).await });
         Self { shop, amazon, browser: browser(), csrf: String::new() }
     }
@@ -780,13 +787,26 @@ impl Demo {
         assert_eq!(reply.status(), StatusCode::OK);
     }
 
-    /// Clicks the button of `view` as checkout.js does, presses 続行, and returns where the
-    /// simulator sends the shopper.
-    async fn click(&self, view: &Value) -> Url {
+    /// Clicks the button of `view` (a block of `kind`) as the widget and checkout.js do: the
+    /// signed payload asked for at the click, the form posted to Amazon; presses 続行, and returns
+    /// where the simulator sends the shopper.
+    async fn click(&self, view: &Value, kind: &str) -> Url {
         let options = &view["options"];
+        let answer: Value = self
+            .browser
+            .post(format!("{}/api/amazonpay2/buttons/sign", self.shop))
+            .header(header::ORIGIN, &self.shop)
+            .header("x-amazonpay2-csrf", &self.csrf)
+            .json(&json!({ "kind": kind }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let config = match options["productType"].as_str().unwrap() {
-            "SignIn" => &options["signInConfig"],
-            _ => &options["createCheckoutSessionConfig"],
+            "SignIn" => &answer["signInConfig"],
+            _ => &answer["createCheckoutSessionConfig"],
         };
         let form = Button::with_signature(
             options["productType"].as_str().unwrap(),
@@ -832,7 +852,7 @@ fn browser() -> reqwest::Client {
 async fn the_shops_sign_in_button_passes_the_simulator_and_its_return_is_accepted() {
     let mut demo = Demo::start().await;
     let view = demo.view("login").await;
-    let back = demo.click(&view).await;
+    let back = demo.click(&view, "login").await;
     assert!(query(&back).iter().any(|(k, _)| k == "buyerToken"));
     let landing = demo.arrive(&back).await;
     // The shop accepted its own state, and Amazon's getBuyer the token: a new shopper signs up.
@@ -845,7 +865,7 @@ async fn the_shops_link_button_passes_the_simulator_and_links_the_member() {
     let mut demo = Demo::start().await;
     demo.sign_up().await;
     let view = demo.view("mypage").await;
-    let back = demo.click(&view).await;
+    let back = demo.click(&view, "mypage").await;
     let landing = demo.arrive(&back).await;
     assert!(landing.status().is_redirection());
     assert_eq!(landing.headers()[header::LOCATION], "/mypage/?amazonpay2=linked");
@@ -856,7 +876,7 @@ async fn the_shops_link_button_passes_the_simulator_and_links_the_member() {
 async fn a_sign_in_return_replayed_in_another_browser_is_refused() {
     let mut demo = Demo::start().await;
     let view = demo.view("login").await;
-    let back = demo.click(&view).await;
+    let back = demo.click(&view, "login").await;
     let mut other = Demo { browser: browser(), ..demo };
     other.view("login").await; // a session of its own, with another state
     let landing = other.arrive(&back).await;
@@ -870,7 +890,7 @@ async fn the_shops_checkout_button_passes_the_simulator_and_reaches_the_confirma
     assert_eq!(demo.view("checkout").await["reason"], "cartEmpty", "no button without a cart");
     demo.add_to_cart(1).await;
     let view = demo.view("checkout").await;
-    let back = demo.click(&view).await;
+    let back = demo.click(&view, "checkout").await;
     assert_eq!(back.path(), "/api/amazonpay2/checkout/review");
     assert!(query(&back).iter().any(|(k, v)| k == "amazonCheckoutSessionId" && !v.is_empty()), "{back}");
     let landing = demo.arrive(&back).await;

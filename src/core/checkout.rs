@@ -125,8 +125,11 @@ impl Core {
         session_id: &str,
     ) -> Result<Result<(), Notice>, CoreError> {
         let Some(cart) = cart else { return Ok(Err(Notice::ReturnRefused)) };
-        let current = cart.checkout.review_ref.as_deref();
-        if !current.is_some_and(|current| secrets_equal(current, review_ref)) {
+        let Some(current) = cart.checkout.review_ref.as_deref() else {
+            // The cart forgot its checkout: it changed, or its order was placed.
+            return Ok(Err(Notice::CartChanged));
+        };
+        if !secrets_equal(current, review_ref) {
             tracing::warn!("a checkout review return without this cart's reference was refused");
             return Ok(Err(Notice::ReturnRefused));
         }

@@ -111,9 +111,14 @@ pub async fn start(config: Config) -> Result<Arc<AppState>, ServerError> {
 
 /// [`start`] with the key and the database given.
 pub async fn start_with(config: Config, key: Arc<ShopKey>, db: Database) -> Result<Arc<AppState>, ServerError> {
-    let core = Arc::new(Core::new(config.core_settings(), key, &config.api_base, db.clone())?);
+    let core = Core::new(config.core_settings(), key, &config.api_base, db.clone())?;
+    assemble(config, core, db).await
+}
+
+/// The server's state around a core made by the caller (tests give theirs short retry waits).
+pub async fn assemble(config: Config, core: Core, db: Database) -> Result<Arc<AppState>, ServerError> {
     let sessions = Sessions::new(db.clone(), config.shop_origin.is_https()).await?;
-    Ok(Arc::new(AppState { config, core, db, sessions }))
+    Ok(Arc::new(AppState { config, core: Arc::new(core), db, sessions }))
 }
 
 /// Binds an address, so that a taken port fails before anything else starts.
@@ -134,7 +139,7 @@ pub fn app(state: Arc<AppState>, extra_api: Router<Arc<AppState>>) -> Router {
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers([header::CONTENT_TYPE, HeaderName::from_static(guard::CSRF_HEADER)]);
     let mut router = Router::new()
-        .nest(paths::API, routes::api().merge(extra_api).layer(cors.clone()))
+        .nest(paths::API, routes::api(extra_api).layer(cors.clone()))
         // `/api/amazonpay2/` would otherwise fall through to the shop pages.
         .route(&format!("{}/", paths::API), any(routes::not_found))
         .merge(files::routes(config, cors))

@@ -142,6 +142,8 @@ pub trait Shop: Send + Sync {
     async fn set_cart_shipping(&self, cart: &CartId, method: i64) -> Result<bool, StorageError>;
     /// A member's placed orders, newest first.
     async fn orders_of_member(&self, member: MemberId) -> Result<Vec<OrderSummary>, StorageError>;
+    /// Moves a subscription's next cycle (the shop owner changing the schedule).
+    async fn reschedule_subscription(&self, id: SubscriptionId, next_cycle: time::Date) -> Result<bool, StorageError>;
     /// A member's subscriptions.
     async fn subscriptions_of_member(&self, member: MemberId) -> Result<Vec<SubscriptionSummary>, StorageError>;
 }

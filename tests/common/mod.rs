@@ -1,3 +1,5 @@
+pub mod api;
+pub mod checkout;
 pub mod page;
 pub mod shop;
 pub mod sim;

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use amazonpay2::amazon::keys::ShopKey;
+use amazonpay2::server;
 use amazonpay2::server::config::Config;
-use amazonpay2::server::{self, Listeners};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -86,10 +86,9 @@ impl Shop {
         let config = Config::from_vars(true, |name| vars.get(name).cloned()).unwrap();
         let key = Arc::new(server::load_key(&config).unwrap());
         let kept = config.clone();
-        let listeners = Listeners { shop, simulator: Some(simulator) };
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
-            server::serve(config, listeners, async {
+            amazonpay2::demo::serve(config, shop, simulator, async {
                 let _ = stopped.await;
             })
             .await
@@ -112,8 +111,8 @@ impl Shop {
     }
 
     /// What a command (e.g. `subscriptions`) run beside this shop would see: the same data.
-    pub fn command_state(&self) -> amazonpay2::server::AppState {
-        server::state_for_command(self.config.clone()).unwrap()
+    pub async fn command_state(&self) -> Arc<amazonpay2::server::AppState> {
+        amazonpay2::demo::start(self.config.clone()).await.unwrap()
     }
 
     /// Stops the server and the simulator and waits for them.

@@ -16,11 +16,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use amazonpay2::amazon::keys::ShopKey;
-use amazonpay2::core::{AmazonPayClient, Retry};
+use amazonpay2::core::{AmazonPayClient, Core, Retry};
 use amazonpay2::server::config::Config;
-use amazonpay2::server::store::Store;
-use amazonpay2::server::{AppState, app};
+use amazonpay2::server::{self, AppState, app};
 use amazonpay2::simulator::{Simulator, SimulatorConfig};
+use amazonpay2::storage::Database;
 
 /// Short waits between retries, so that failing calls cost milliseconds.
 pub const RETRY: Retry =
@@ -49,19 +49,36 @@ pub fn shop_client(config: &Config, key: &Arc<ShopKey>) -> AmazonPayClient {
     AmazonPayClient::new(&config.api_base, &config.amazon, key.clone()).unwrap().with_retry(RETRY)
 }
 
+/// The server's state on its database (the demo's catalogue in it for a demo configuration),
+/// its Amazon client with short retry waits.
+pub async fn shop_state(config: &Config, key: &Arc<ShopKey>) -> Arc<AppState> {
+    let db = server::open_database(config).await.expect("the database opens");
+    if config.demo.is_some() {
+        let (products, shipping) = amazonpay2::demo::catalogue();
+        db.seed_catalogue(&products, &shipping).await.expect("the catalogue is seeded");
+    }
+    let core = Core::new(config.core_settings(), key.clone(), &config.api_base, db.clone()).unwrap().with_retry(RETRY);
+    server::assemble(config.clone(), core, db).await.expect("the server starts")
+}
+
+/// The routes a configuration serves beside the API: the demo shop's, in a demo.
+pub fn extra_api(config: &Config) -> axum::Router<Arc<AppState>> {
+    if config.demo.is_some() { amazonpay2::demo::routes() } else { axum::Router::new() }
+}
+
 /// One run of the shop server on its database.
 pub struct ShopServer {
-    pub store: Arc<Store>,
+    pub db: Database,
+    pub state: Arc<AppState>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
 }
 
 impl ShopServer {
-    pub fn start(config: &Config, key: &Arc<ShopKey>, listener: TcpListener) -> Self {
-        let store = Arc::new(Store::open(&config.data_dir).expect("the database opens"));
-        let mut state = AppState::new(config.clone(), key.clone(), store.clone()).expect("the server starts");
-        state.amazon = shop_client(config, key);
-        let router = app(Arc::new(state));
+    pub async fn start(config: &Config, key: &Arc<ShopKey>, listener: TcpListener) -> Self {
+        let state = shop_state(config, key).await;
+        let db = state.db.clone();
+        let router = app(state.clone(), extra_api(config));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -71,7 +88,7 @@ impl ShopServer {
                 .await
                 .expect("the shop serves");
         });
-        Self { store, stop, task }
+        Self { db, state, stop, task }
     }
 
     pub async fn stop(self) {
@@ -172,6 +189,56 @@ impl Browser {
     /// The address of the shop's API `path` (`/api/amazonpay2{path}`).
     pub fn api(&self, path: &str) -> String {
         format!("{}/api/amazonpay2{path}", self.shop)
+    }
+
+    /// On the shop page `page`, what the widget does when the shopper clicks the Amazon button of
+    /// the `kind` block: the page's one request (the button's display options and the CSRF
+    /// token), then the signed payload for the click. Answers the options and the click's answer
+    /// (status, and the `initCheckout` argument or the error).
+    pub async fn click(&self, page: &str, kind: &str) -> (Value, Answer) {
+        let referer = format!("{}{page}", self.shop);
+        let block = serde_json::json!({ "kind": kind, "placement": "Checkout", "buttonColor": "Gold" });
+        let reply = self
+            .http
+            .post(self.api("/buttons"))
+            .header(reqwest::header::ORIGIN, &self.shop)
+            .header(reqwest::header::REFERER, &referer)
+            .json(&serde_json::json!({ "blocks": [block] }))
+            .send()
+            .await
+            .unwrap();
+        let page_answer = Answer::read(reply).await.ok();
+        let token = page_answer["csrfToken"].as_str().expect("csrfToken").to_owned();
+        let reply = self
+            .http
+            .post(self.api("/buttons/sign"))
+            .header(reqwest::header::ORIGIN, &self.shop)
+            .header(reqwest::header::REFERER, &referer)
+            .header("x-amazonpay2-csrf", token)
+            .json(&serde_json::json!({ "kind": kind }))
+            .send()
+            .await
+            .unwrap();
+        (page_answer["blocks"][0]["options"].clone(), Answer::read(reply).await)
+    }
+
+    /// Follows Amazon's redirect back to the shop; returns the shop page it sends the browser to.
+    pub async fn arrive(&self, url: &url::Url) -> String {
+        let reply = self.http.get(url.clone()).send().await.unwrap();
+        assert!(reply.status().is_redirection(), "the return answers a redirect: {}", reply.status());
+        reply.headers()[reqwest::header::LOCATION].to_str().unwrap().to_owned()
+    }
+
+    /// [`Self::click`] for a button that must sign: the options and the signed config.
+    pub async fn signed_button(&self, page: &str, kind: &str) -> (Value, Value) {
+        let (options, answer) = self.click(page, kind).await;
+        let answer = answer.ok();
+        let config = match answer["productType"].as_str() {
+            Some("PayAndShip") => answer["createCheckoutSessionConfig"].clone(),
+            Some("SignIn") => answer["signInConfig"].clone(),
+            other => panic!("no signed button for {kind}: {other:?} {answer}"),
+        };
+        (options, config)
     }
 }
 

@@ -27,8 +27,9 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// Amazon's tokens and IDs are short printable ASCII; anything else is not from Amazon.
 const MAX_TOKEN_LEN: usize = 1024;
 
-/// The API router (mounted at [`crate::core::paths::API`]).
-pub fn api() -> Router<Arc<AppState>> {
+/// The API router (mounted at [`crate::core::paths::API`]), with `extra` (the demo shop's own
+/// endpoints) beside it under the same answers for unknown paths, wrong methods and big bodies.
+pub fn api(extra: Router<Arc<AppState>>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/buttons", post(buttons::buttons))
         .route("/buttons/sign", post(buttons::sign))
@@ -41,6 +42,7 @@ pub fn api() -> Router<Arc<AppState>> {
         .route("/checkout/place", post(checkout::place))
         .route("/checkout/result", get(checkout::result))
         .route("/checkout/cancel", get(checkout::cancel))
+        .merge(extra)
         .fallback(not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::client(

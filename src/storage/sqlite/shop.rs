@@ -210,6 +210,17 @@ impl Shop for Sqlite {
         .await
     }
 
+    async fn reschedule_subscription(&self, id: SubscriptionId, next_cycle: time::Date) -> Result<bool, StorageError> {
+        self.write(move |tx| {
+            let changed = tx.execute(
+                "UPDATE subscriptions SET next_cycle = ?2 WHERE id = ?1",
+                params![id.0, next_cycle.to_string()],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
     async fn subscriptions_of_member(&self, member: MemberId) -> Result<Vec<SubscriptionSummary>, StorageError> {
         self.read(move |c| {
             let mut statement = c.prepare(

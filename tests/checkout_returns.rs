@@ -1,0 +1,149 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! Amazon's returns to the shop that are not this browser's, hostile input and forged requests
+//! (see `common::checkout` for the harness).
+
+mod common;
+
+use reqwest::header;
+use serde_json::{Value, json};
+use url::Url;
+
+use common::checkout::*;
+
+// ---------------------------------------------------------------------------------------------
+// Returns that are not this browser's, hostile input, forged requests
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_result_url_opened_in_another_browser_completes_nothing() {
+    let world = World::start().await;
+    let buyer = world.mug_shopper().await;
+    let id = buyer.to_confirmation(VISA).await;
+    let result = buyer.place_and_pay().await;
+    let stranger = world.mug_shopper().await;
+    assert_eq!(stranger.arrive(&result).await, cart_page("cart_changed"));
+    world.assert_no_charge(&id).await;
+    stranger.assert_no_orders().await;
+    buyer.assert_no_orders().await;
+    assert_eq!(stranger.cart().await["lines"][0]["quantity"], 1, "the stranger's cart is untouched");
+    // The buyer's own return still completes their order.
+    completed_order(&buyer.arrive(&result).await, "order_placed");
+    assert_eq!(buyer.orders().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_review_return_opened_in_a_browser_without_a_cart_binds_nothing() {
+    let world = World::start().await;
+    let buyer = world.mug_shopper().await;
+    let flow = buyer.open_amazon().await;
+    let review = buyer.consent(&flow, VISA).await;
+    let stranger = world.browser();
+    assert_eq!(stranger.arrive(&review).await, cart_page("return_refused"));
+    assert_eq!(stranger.view("review").await["view"], "nothing");
+    assert_eq!(stranger.place().await.redirect(), cart_page("cart_changed"));
+}
+
+/// IDs no Amazon return carries.
+fn hostile_ids() -> Vec<String> {
+    [
+        "",
+        "<script>alert(1)</script>",
+        "x&next=https://evil.example",
+        "../../admin",
+        "a b",
+        "x\r\nSet-Cookie: a=b",
+        "%00",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain(["a".repeat(5000)])
+    .collect()
+}
+
+#[tokio::test]
+async fn review_and_result_send_missing_and_hostile_ids_to_the_cart() {
+    let world = World::start().await;
+    let browser = world.mug_shopper().await;
+    for (path, notice) in [("/checkout/review", "return_refused"), ("/checkout/result", "cart_changed")] {
+        let mut url = Url::parse(&browser.api(path)).unwrap();
+        assert_eq!(browser.arrive(&url).await, cart_page(notice), "{path} without an ID");
+        for id in hostile_ids() {
+            url.query_pairs_mut().clear().append_pair("amazonCheckoutSessionId", &id).append_pair("ref", &id);
+            assert_eq!(browser.arrive(&url).await, cart_page(notice), "{path} {id:?}");
+        }
+    }
+    // Nothing was bound to the cart: there is no checkout to place.
+    assert_eq!(browser.place().await.redirect(), cart_page("cart_changed"));
+    browser.assert_no_orders().await;
+}
+
+#[tokio::test]
+async fn a_result_for_a_checkout_amazon_never_issued_completes_nothing() {
+    let world = World::start().await;
+    let browser = world.mug_shopper().await;
+    browser.to_confirmation(VISA).await;
+    browser.place_and_pay().await;
+    let mut forged = Url::parse(&browser.api("/checkout/result")).unwrap();
+    forged.query_pairs_mut().append_pair("amazonCheckoutSessionId", "00000000-0000-0000-0000-000000000000");
+    assert_eq!(browser.arrive(&forged).await, cart_page("cart_changed"));
+    browser.assert_no_orders().await;
+}
+
+#[tokio::test]
+async fn place_refuses_forged_requests_and_asks_nothing_of_amazon() {
+    let world = World::start().await;
+    let browser = world.mug_shopper().await;
+    let id = browser.to_confirmation(VISA).await;
+    for forgery in Forgery::ALL {
+        let answer = browser.post_forged("/checkout/place", json!({}), Some(forgery)).await;
+        assert_eq!(answer.error(403), forgery.code(), "{forgery:?}");
+    }
+    let session = world.checkout_session(&id).await;
+    assert_eq!(session["paymentDetails"]["chargeAmount"], Value::Null, "Amazon was not updated");
+    assert_eq!(session["webCheckoutDetails"]["amazonPayRedirectUrl"], Value::Null);
+    // The real page still places the one order.
+    completed_order(&browser.place_and_finish().await, "order_placed");
+    assert_eq!(browser.orders().await.len(), 1);
+}
+
+#[tokio::test]
+async fn cart_updates_refuse_forged_requests_and_change_nothing() {
+    let world = World::start().await;
+    let browser = world.browser();
+    let before = browser.fill_cart(&[(MUG, 1)], TAKKYUBIN).await;
+    for forgery in Forgery::ALL {
+        for change in [json!({ "productId": FUKIN, "quantity": 3 }), json!({ "shippingMethodId": PICKUP })] {
+            let answer = browser.post_forged("/demo/cart", change.clone(), Some(forgery)).await;
+            assert_eq!(answer.error(403), forgery.code(), "{forgery:?} {change}");
+        }
+    }
+    assert_eq!(browser.cart().await, before);
+}
+
+#[tokio::test]
+async fn cart_updates_refuse_unknown_products_shipping_methods_and_quantities() {
+    let world = World::start().await;
+    let browser = world.browser();
+    let before = browser.fill_cart(&[(MUG, 1)], TAKKYUBIN).await;
+    let cases = [
+        (json!({ "productId": 999, "quantity": 1 }), 404, "unknown_product"),
+        (json!({ "shippingMethodId": 999 }), 404, "unknown_shipping_method"),
+        (json!({ "productId": MUG, "quantity": 100 }), 400, "invalid_quantity"),
+        (json!({ "productId": MUG, "quantity": -1 }), 400, "invalid_request"),
+        (json!({ "productId": MUG, "price": 1 }), 400, "invalid_request"),
+    ];
+    for (change, status, code) in cases {
+        assert_eq!(browser.post("/demo/cart", change.clone()).await.error(status), code, "{change}");
+    }
+    assert_eq!(browser.cart().await, before);
+}
+
+#[tokio::test]
+async fn reading_the_cart_of_a_shopper_who_only_looks_makes_nothing() {
+    let world = World::start().await;
+    let reply = reqwest::Client::new().get(format!("{}/api/amazonpay2/demo/cart", world.shop)).send().await.unwrap();
+    assert_eq!(reply.status().as_u16(), 200);
+    assert!(reply.headers().get(header::SET_COOKIE).is_none(), "no session for a shopper who only looks");
+    let cart: Value = reply.json().await.unwrap();
+    assert_eq!((cart["lines"].clone(), cart["total"].clone()), (json!([]), json!(0)));
+}

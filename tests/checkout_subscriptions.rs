@@ -1,0 +1,157 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! Subscriptions (定期購入) over real HTTP: the recurring checkout, and its next cycles charged by
+//! the job the shop schedules, on the same data (see `common::checkout` for the harness).
+
+mod common;
+
+use serde_json::{Value, json};
+use time::Date;
+
+use common::checkout::*;
+use common::sockets::{Browser, RETRY};
+
+// ---------------------------------------------------------------------------------------------
+// Subscriptions
+// ---------------------------------------------------------------------------------------------
+
+/// The monthly charge of a ¥8,800 定期便 delivered by 宅配便.
+const SEASONAL_MONTHLY: u64 = 8800 + 880;
+
+/// A member who started the ¥9,680 monthly subscription; their browser and its one
+/// subscription (as My Page lists it).
+async fn subscriber(world: &World) -> (Browser, Value) {
+    let (browser, _) = world.customer(&[(SEASONAL_BOX, 1)], TAKKYUBIN).await;
+    let subscription = browser.subscriptions().await.remove(0);
+    (browser, subscription)
+}
+
+fn next_cycle(subscription: &Value) -> Date {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(subscription["nextCycle"].as_str().expect("nextCycle"), format).unwrap()
+}
+
+#[tokio::test]
+async fn a_subscription_checkout_makes_an_authorized_order_and_a_monthly_subscription() {
+    let world = World::start().await;
+    let (browser, id) = world.customer(&[(SEASONAL_BOX, 1)], TAKKYUBIN).await;
+    let orders = browser.orders().await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0]["creditStatus"], "仮売上");
+    assert_eq!((orders[0]["total"].as_u64(), orders[0]["recurring"].as_bool()), (Some(SEASONAL_MONTHLY), Some(true)));
+    let subscriptions = browser.subscriptions().await;
+    assert_eq!(subscriptions.len(), 1, "{subscriptions:?}");
+    assert_eq!(subscriptions[0]["amount"], SEASONAL_MONTHLY);
+    assert_eq!(next_cycle(&subscriptions[0]), a_month_after(today_in_japan()));
+    let session = world.checkout_session(&id).await;
+    assert_eq!(subscriptions[0]["chargePermissionId"], session["chargePermissionId"]);
+    let permission = world.charge_permission(session["chargePermissionId"].as_str().unwrap()).await;
+    assert_eq!(permission["chargePermissionType"], "Recurring");
+    assert_eq!(permission["recurringMetadata"]["frequency"], json!({ "unit": "Month", "value": "1" }));
+}
+
+#[tokio::test]
+async fn a_subscription_cycle_before_its_date_charges_nothing() {
+    let world = World::start().await;
+    let (browser, subscription) = subscriber(&world).await;
+    assert_eq!(world.run_subscriptions(today_in_japan()).await, Vec::new());
+    assert_eq!(browser.orders().await.len(), 1);
+    assert_eq!(browser.subscriptions().await, vec![subscription]);
+}
+
+#[tokio::test]
+async fn the_next_cycle_makes_a_second_authorized_order_and_moves_on_a_month() {
+    let world = World::start().await;
+    let (browser, subscription) = subscriber(&world).await;
+    let date = next_cycle(&subscription);
+    let cycles = world.run_subscriptions(date).await;
+    assert_eq!(cycles.len(), 1, "{cycles:?}");
+    assert_eq!((cycles[0].date.to_string().as_str(), cycles[0].state.name()), (&*date.to_string(), "authorized"));
+    let orders = browser.orders().await;
+    assert_eq!(orders.len(), 2, "{orders:?}");
+    let newest = &orders[0];
+    assert_eq!(newest["orderNumber"], cycles[0].order_number);
+    assert_eq!(newest["creditStatus"], "仮売上");
+    assert_eq!((newest["total"].as_u64(), newest["recurring"].as_bool()), (Some(SEASONAL_MONTHLY), Some(true)));
+    let charge = world.charge(newest["chargeId"].as_str().expect("the cycle's charge")).await;
+    assert_eq!(charge["chargePermissionId"], subscription["chargePermissionId"]);
+    assert_eq!(charge["statusDetails"]["state"], "Authorized");
+    assert_eq!(next_cycle(&browser.subscriptions().await[0]), a_month_after(date));
+}
+
+#[tokio::test]
+async fn running_the_same_cycle_twice_charges_once() {
+    let world = World::start().await;
+    let (browser, subscription) = subscriber(&world).await;
+    let date = next_cycle(&subscription);
+    assert_eq!(world.run_subscriptions(date).await.len(), 1);
+    assert_eq!(world.run_subscriptions(date).await, Vec::new(), "nothing is due any more");
+    assert_eq!(browser.orders().await.len(), 2);
+    let permission = world.charge_permission(subscription["chargePermissionId"].as_str().unwrap()).await;
+    let charged = 100_000 - 2 * SEASONAL_MONTHLY; // the checkout's charge and one cycle's
+    assert_eq!(permission["limits"]["amountBalance"], yen(charged));
+}
+
+#[tokio::test]
+async fn a_declined_cycle_becomes_カード未決済_with_the_instruction_to_offer_another_method() {
+    let world = World::start().await;
+    let (browser, subscription) = subscriber(&world).await;
+    let permission = subscription["chargePermissionId"].as_str().unwrap();
+    world.amazon_control("cards", json!({ "chargePermissionId": permission, "card": "decline" })).await;
+    let date = next_cycle(&subscription);
+    let cycles = world.run_subscriptions(date).await;
+    assert_eq!(cycles[0].state.name(), "card_unsettled");
+    let newest = browser.orders().await.remove(0);
+    assert_eq!(newest["orderNumber"], cycles[0].order_number);
+    assert_eq!(newest["creditStatus"], "カード未決済");
+    let note = newest["note"].as_str().unwrap();
+    assert!(note.contains(OFFER_ANOTHER_METHOD), "{note}");
+    assert_eq!(next_cycle(&browser.subscriptions().await[0]), a_month_after(date), "the next month is tried again");
+}
+
+/// A member with the ¥100,000 monthly subscription (two 大皿 by 宅配便).
+async fn subscriber_at_the_limit(world: &World) -> (Browser, Value) {
+    let (browser, _) = world.customer(&[(PLATTER, 2)], TAKKYUBIN).await;
+    let subscription = browser.subscriptions().await.remove(0);
+    assert_eq!(subscription["amount"], 100_000);
+    (browser, subscription)
+}
+
+#[tokio::test]
+async fn a_cycle_amazon_refuses_for_the_monthly_limit_becomes_カード未決済() {
+    let world = World::start().await;
+    let (browser, subscription) = subscriber_at_the_limit(&world).await;
+    // Amazon's calendar month already holds the checkout's ¥100,000.
+    let cycles = world.run_subscriptions(next_cycle(&subscription)).await;
+    assert_eq!(cycles[0].state.name(), "card_unsettled");
+    let newest = browser.orders().await.remove(0);
+    assert_eq!(newest["creditStatus"], "カード未決済");
+    let note = newest["note"].as_str().unwrap();
+    assert!(note.contains("PeriodicAmountExceeded") && note.contains(OFFER_ANOTHER_METHOD), "{note}");
+    let permission = world.charge_permission(subscription["chargePermissionId"].as_str().unwrap()).await;
+    assert_eq!(permission["limits"]["amountBalance"], yen(0), "no second charge this month");
+}
+
+#[tokio::test]
+async fn a_cycle_in_a_month_already_at_the_limit_is_refused_before_asking_amazon() {
+    let world = World::start().await;
+    let (browser, subscription) = subscriber_at_the_limit(&world).await;
+    world.advance_amazon_clock(seconds_into_next_japanese_month()).await;
+    let date = next_cycle(&subscription);
+    assert_eq!(world.run_subscriptions(date).await[0].state.name(), "authorized");
+    // A second cycle dated in the same month (the schedule moved by the shop owner).
+    let far = time::macros::date!(9999 - 12 - 31);
+    let active = world.db.due_subscriptions(far).await.unwrap();
+    let id = active.iter().find(|s| s.charge_permission_id == subscription["chargePermissionId"]).unwrap().id;
+    let again = another_day_of_the_month(date);
+    world.db.reschedule_subscription(id, again).await.unwrap();
+    // Had the shop asked Amazon, every attempt of the command's client would fail and the cycle
+    // would stay `processing`, to be retried.
+    let attempts = RETRY.attempts;
+    world.amazon_control("faults", json!({ "status": 503, "count": attempts })).await;
+    let cycles = world.run_subscriptions(again).await;
+    world.amazon_control("faults", json!({ "status": 503, "count": 0 })).await;
+    assert_eq!(cycles[0].state.name(), "card_unsettled", "{cycles:?}");
+    let newest = browser.orders().await.remove(0);
+    assert_eq!(newest["creditStatus"], "カード未決済");
+    assert!(newest["note"].as_str().unwrap().contains(OFFER_ANOTHER_METHOD));
+}
