@@ -102,6 +102,22 @@ async fn path_traversal_does_not_escape_the_served_folders() {
 }
 
 #[tokio::test]
+async fn a_double_slash_never_comes_back_as_a_redirect_to_another_host() {
+    let shop = Shop::demo().await;
+    for path in ["//mypage", "///mypage", "//evil.example", "//\\evil.example/x", "/\\/evil.example"] {
+        let mut location = path.to_owned();
+        // Follow the shop's own redirects: none may leave the site.
+        for _ in 0..3 {
+            let reply = shop.get(&location).await;
+            let Some(next) = reply.header(header::LOCATION) else { break };
+            assert!(next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\"), "{path} → {next}");
+            location = next.to_owned();
+        }
+    }
+    shop.get("//mypage").await.assert_redirect_to("/mypage");
+}
+
+#[tokio::test]
 async fn the_private_key_in_the_data_folder_is_never_served() {
     let shop = Shop::demo().await;
     let key = format!("/{DEMO_KEY_FILE}");

@@ -8,6 +8,8 @@ use reqwest::header;
 use serde_json::{Value, json};
 use url::Url;
 
+use common::text::query_value;
+
 use common::checkout::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -146,4 +148,82 @@ async fn reading_the_cart_of_a_shopper_who_only_looks_makes_nothing() {
     assert!(reply.headers().get(header::SET_COOKIE).is_none(), "no session for a shopper who only looks");
     let cart: Value = reply.json().await.unwrap();
     assert_eq!((cart["lines"].clone(), cart["total"].clone()), (json!([]), json!(0)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The review return is bound to the cart, and the session follows who the shopper is
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_review_return_carrying_this_carts_reference_but_another_checkout_binds_nothing() {
+    let world = World::start().await;
+    let buyer = world.mug_shopper().await;
+    // An earlier click made a checkout session; a later click gave the cart a new reference.
+    let first = buyer.open_amazon().await;
+    let second = buyer.open_amazon().await;
+    let stale = buyer.consent(&first, VISA).await;
+    let current = buyer.consent(&second, VISA).await;
+    let reference = query_value(&current, "ref").unwrap();
+    let mut forged = stale.clone();
+    forged
+        .query_pairs_mut()
+        .clear()
+        .append_pair("ref", &reference)
+        .append_pair("amazonCheckoutSessionId", &query_value(&stale, "amazonCheckoutSessionId").unwrap());
+    assert_eq!(buyer.arrive(&forged).await, cart_page("return_refused"), "Amazon made it for another click");
+    assert_eq!(buyer.arrive(&stale).await, cart_page("return_refused"), "the old click's reference");
+    assert_eq!(buyer.view("review").await["view"], "nothing");
+    assert_eq!(buyer.arrive(&current).await, CONFIRM_PAGE);
+}
+
+#[tokio::test]
+async fn another_sites_checkout_sent_to_the_shoppers_browser_shows_nothing_of_its_address() {
+    let world = World::start().await;
+    let attacker = world.mug_shopper().await;
+    let flow = attacker.open_amazon().await;
+    let review = attacker.consent(&flow, VISA).await;
+    // The attacker sends the victim, who has a cart of their own, to their review return.
+    let victim = world.mug_shopper().await;
+    victim.open_amazon().await;
+    assert_eq!(victim.arrive(&review).await, cart_page("return_refused"));
+    assert_eq!(victim.view("review").await["view"], "nothing", "no attacker's address on the victim's page");
+}
+
+#[tokio::test]
+async fn the_review_return_renews_the_session() {
+    let world = World::start().await;
+    let buyer = world.mug_shopper().await;
+    let flow = buyer.open_amazon().await;
+    let review = buyer.consent(&flow, VISA).await;
+    let before = buyer.csrf_token().await;
+    let reply = buyer.http.get(review).send().await.unwrap();
+    assert!(reply.headers().get(header::SET_COOKIE).is_some(), "a new session cookie");
+    assert_ne!(buyer.csrf_token().await, before, "a token of the old session is worthless");
+    assert_eq!(buyer.view("review").await["view"], "review", "the renewed session keeps the cart");
+}
+
+#[tokio::test]
+async fn logging_out_drops_the_cart_and_its_amazon_checkout() {
+    let world = World::start().await;
+    let buyer = world.mug_shopper().await;
+    buyer.to_confirmation(VISA).await;
+    assert_eq!(buyer.view("review").await["view"], "review");
+    assert_eq!(buyer.post("/demo/logout", json!({})).await.redirect(), "/");
+    // The next person at the same device sees no address, phone or card, and an empty cart.
+    assert_eq!(buyer.view("review").await["view"], "nothing");
+    assert_eq!(buyer.cart().await["lines"], json!([]));
+    assert_eq!(buyer.view("checkout").await, json!({ "view": "unavailable", "reason": "cartEmpty" }));
+}
+
+#[tokio::test]
+async fn the_review_block_reuses_amazons_details_instead_of_asking_on_every_page_view() {
+    let world = World::start().await;
+    let buyer = world.mug_shopper().await;
+    buyer.to_confirmation(VISA).await;
+    let shown = buyer.view("review").await;
+    assert_eq!(shown["view"], "review");
+    // Amazon fails now; the details read a moment ago are shown all the same.
+    world.amazon_control("faults", json!({ "status": 503, "count": 50 })).await;
+    assert_eq!(buyer.view("review").await, shown);
+    world.amazon_control("faults", json!({ "status": 503, "count": 0 })).await;
 }

@@ -358,6 +358,42 @@ async fn completing_the_prefilled_sign_up_links_the_amazon_account_and_logs_in()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_up_with_another_email_links_only_when_the_member_says_so() {
+    let world = World::start().await;
+    // Amazon verified TARO's e-mail; the shopper signs up with another one and does not tick the link.
+    let browser = world.browser();
+    browser.sign_in_with_amazon("/", "login", TARO).await;
+    let mut form = completed(&browser.prefill().await);
+    form["email"] = json!("someone.else@example.jp");
+    let redirect = browser.sign_up(form).await.redirect();
+    assert!(redirect.ends_with("amazonpay2=link_not_confirmed"), "{redirect}");
+    assert_eq!(browser.member().await, "member linked=false");
+    assert_eq!(world.link_of("someone.else@example.jp").await, None);
+    // Another shopper ticks 「Amazon アカウントと連携する」: the link is theirs.
+    let other = world.browser();
+    other.sign_in_with_amazon("/", "login", HANAKO).await;
+    let mut form = completed(&other.prefill().await);
+    form["email"] = json!("hanako.other@example.jp");
+    form["linkAmazon"] = json!(true);
+    assert!(other.sign_up(form).await.redirect().ends_with("amazonpay2=linked"));
+    assert!(world.link_of("hanako.other@example.jp").await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_amazon_account_waiting_to_be_linked_is_gone_after_logout_and_links_nobody_next() {
+    let world = World::start().await;
+    let browser = world.browser();
+    browser.sign_in_with_amazon("/", "login", TARO).await;
+    assert_ne!(browser.prefill().await, Value::Null);
+    browser.demo("logout", json!({})).await.redirect();
+    assert_eq!(browser.prefill().await, Value::Null, "the next person at this device gets nothing of it");
+    // The next person signs up (with TARO's e-mail, even): nothing is linked to them.
+    let taro = completed(&expected_prefill(TARO));
+    assert!(!browser.sign_up(taro).await.redirect().contains("linked"));
+    assert_eq!(world.link_of(TARO_EMAIL).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_linked_member_who_logged_out_signs_in_with_amazon_and_returns_to_the_page() {
     let world = World::start().await;
     let browser = member_via_amazon(&world, TARO).await;

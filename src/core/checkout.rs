@@ -23,7 +23,7 @@ use serde_json::json;
 
 use super::orders::{Actor, OrderState, Outcome, Transition, settle};
 use super::payloads::PayloadBuilder;
-use super::platform::{Cart, CartId, MemberId, NewOrder, Opened, Order, OrderLine};
+use super::platform::{Cart, MemberId, NewOrder, Opened, Order, OrderLine};
 use super::rules::{next_month, today_in_japan, unavailable};
 use super::settings::notice_url;
 use super::{AmazonError, Core, CoreError, paths, secrets_equal};
@@ -190,6 +190,7 @@ impl Core {
         let new = NewOrder {
             member,
             checkout_session_id: Some(session_id.clone()),
+            cart: Some(cart.id.clone()),
             cycle: None,
             lines: cart
                 .lines
@@ -208,7 +209,7 @@ impl Core {
         };
         if order.total != cart.total() {
             // The cart changed since the first click: Amazon must show the new amount.
-            return self.fail_checkout(&order, &cart.id, Notice::CartChanged).await.map(Placed::Redirect);
+            return self.fail_checkout(&order, Notice::CartChanged).await.map(Placed::Redirect);
         }
         self.reviews.forget(&session_id);
         let session = self.amazon().get_checkout_session(&session_id).await?;
@@ -219,13 +220,13 @@ impl Core {
                 let result = format!("{}?amazonCheckoutSessionId={session_id}", paths::CHECKOUT_RESULT);
                 return Ok(Placed::Redirect(result));
             }
-            _ => return self.fail_checkout(&order, &cart.id, canceled_notice(&session)).await.map(Placed::Redirect),
+            _ => return self.fail_checkout(&order, canceled_notice(&session)).await.map(Placed::Redirect),
         }
         // The cart may have become (or stopped being) a subscription while the shopper was on
         // Amazon's page: a one-time checkout must not pay for a subscription, nor the reverse.
         let recurring_session = session.charge_permission_type.as_deref() == Some("Recurring");
         if recurring_session != cart.is_recurring() {
-            return self.fail_checkout(&order, &cart.id, Notice::CartChanged).await.map(Placed::Redirect);
+            return self.fail_checkout(&order, Notice::CartChanged).await.map(Placed::Redirect);
         }
         let mut metadata = json!({ "merchantReferenceId": order.number });
         if let Some(name) = &self.settings().store_name {
@@ -258,8 +259,8 @@ impl Core {
         let Some(order) = self.platform().order_by_checkout_session(session_id).await? else {
             return Ok(notice_url(&pages.cart, Notice::CartChanged));
         };
-        let bound = cart.filter(|c| c.checkout.checkout_session_id.as_deref() == Some(session_id));
-        let (Some(cart), OrderState::Processing) = (bound, order.state) else {
+        let bound = cart.is_some_and(|c| c.checkout.checkout_session_id.as_deref() == Some(session_id));
+        let (true, OrderState::Processing) = (bound, order.state) else {
             return Ok(match order.state {
                 OrderState::Processing => notice_url(&pages.cart, Notice::CartChanged),
                 OrderState::Completing => self.finished_url(&self.wait_for_outcome(order).await?),
@@ -276,17 +277,15 @@ impl Core {
         // From here the completion runs to its end on its own task, whether or not the shopper's
         // request stays to hear the answer.
         let core = Arc::clone(self);
-        let cart = cart.id;
-        tokio::spawn(async move { core.finish_completion(claimed, cart).await })
+        tokio::spawn(async move { core.finish_completion(claimed).await })
             .await
             .map_err(|e| AmazonError::Unavailable { attempts: 0, last: format!("completion task: {e}") })?
     }
 
-    async fn finish_completion(&self, order: Order, cart: CartId) -> Result<String, CoreError> {
+    async fn finish_completion(&self, order: Order) -> Result<String, CoreError> {
         let settled = match self.completion(&order).await {
             Completion::Settled(outcome, ids) => {
-                let transition =
-                    settle(&order, outcome, ids, Some(&cart), next_month(today_in_japan()), Actor::Shopper)?;
+                let transition = settle(&order, outcome, ids, next_month(today_in_japan()), Actor::Shopper)?;
                 self.platform().apply(&transition).await?
             }
             Completion::NotYet(why) => {
@@ -364,15 +363,9 @@ impl Core {
 
     /// Ends an order that never reached Amazon's authorization; the shopper starts again at the
     /// cart. Answers the cart page with the notice.
-    async fn fail_checkout(&self, order: &Order, cart: &CartId, notice: Notice) -> Result<String, CoreError> {
-        let transition = settle(
-            order,
-            Outcome::Failed(notice.code().into()),
-            (None, None),
-            Some(cart),
-            today_in_japan(),
-            Actor::Shopper,
-        )?;
+    async fn fail_checkout(&self, order: &Order, notice: Notice) -> Result<String, CoreError> {
+        let failed = Outcome::Failed(notice.code().into());
+        let transition = settle(order, failed, (None, None), today_in_japan(), Actor::Shopper)?;
         self.platform().apply(&transition).await?;
         Ok(notice_url(&self.settings().pages.cart, notice))
     }

@@ -327,7 +327,6 @@ pub fn settle(
     order: &Order,
     outcome: Outcome,
     ids: (Option<String>, Option<String>),
-    cart: Option<&CartId>,
     next_cycle: Date,
     actor: Actor,
 ) -> Result<Transition, InvalidMove> {
@@ -345,7 +344,7 @@ pub fn settle(
     if let Some(note) = note {
         transition = transition.with_note(note);
     }
-    match (cart, placed) {
+    match (&order.cart, placed) {
         (Some(cart), true) => transition = transition.with(Effect::ClearCart(cart.clone())),
         (Some(cart), false) if to == OrderState::Failed => {
             transition = transition.with(Effect::ForgetCheckout(cart.clone()));
@@ -383,6 +382,7 @@ mod tests {
             number: "10007".into(),
             member: Some(MemberId(1)),
             checkout_session_id: Some("cs".into()),
+            cart: Some(CartId("c".into())),
             cycle: None,
             total: 3_630,
             recurring: false,
@@ -409,7 +409,6 @@ mod tests {
             &order(OrderState::Completing),
             Outcome::Unknown,
             (Some("P".into()), Some("C".into())),
-            Some(&CartId("c".into())),
             date!(2026 - 12 - 30),
             Actor::Shopper,
         )
@@ -443,7 +442,6 @@ mod tests {
             &recurring,
             Outcome::Authorized,
             (Some("P".into()), Some("C".into())),
-            Some(&cart),
             date!(2026 - 12 - 30),
             Actor::Shopper,
         )
@@ -464,7 +462,6 @@ mod tests {
             &order(OrderState::Completing),
             Outcome::Failed("payment_declined".into()),
             (None, None),
-            Some(&cart),
             date!(2026 - 12 - 30),
             Actor::Shopper,
         )
@@ -477,15 +474,15 @@ mod tests {
     fn a_cycle_moves_its_subscription_on_unless_its_outcome_is_unknown() {
         let mut cycle = order(OrderState::Completing);
         cycle.cycle = Some((SubscriptionId(3), date!(2026 - 11 - 30)));
+        cycle.cart = None;
         let next = date!(2026 - 12 - 30);
-        let unsettled =
-            settle(&cycle, Outcome::Unsettled("与信NG".into()), (None, None), None, next, Actor::Job).unwrap();
+        let unsettled = settle(&cycle, Outcome::Unsettled("与信NG".into()), (None, None), next, Actor::Job).unwrap();
         assert_eq!(unsettled.to(), OrderState::CardUnsettled);
         assert_eq!(
             unsettled.effects(),
             [Effect::AdvanceSubscription { id: SubscriptionId(3), from: date!(2026 - 11 - 30), to: next }]
         );
-        let unknown = settle(&cycle, Outcome::Unknown, (None, None), None, next, Actor::Job).unwrap();
+        let unknown = settle(&cycle, Outcome::Unknown, (None, None), next, Actor::Job).unwrap();
         assert!(unknown.effects().is_empty());
     }
 }

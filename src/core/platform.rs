@@ -184,6 +184,8 @@ pub struct NewOrder {
     pub member: Option<MemberId>,
     /// The Amazon checkout session it is paid with (one order per session).
     pub checkout_session_id: Option<String>,
+    /// The cart it is bought from (emptied when Amazon authorizes).
+    pub cart: Option<CartId>,
     /// The subscription cycle it is (one order per cycle).
     pub cycle: Option<(SubscriptionId, Date)>,
     /// What is bought.
@@ -207,6 +209,8 @@ pub struct Order {
     pub member: Option<MemberId>,
     /// The Amazon checkout session it was paid with.
     pub checkout_session_id: Option<String>,
+    /// The cart it was bought from.
+    pub cart: Option<CartId>,
     /// The subscription and the cycle it is.
     pub cycle: Option<(SubscriptionId, Date)>,
     /// The amount to pay, in yen.

@@ -28,6 +28,11 @@ const SHOPPER_AWAY: Duration = Duration::from_secs(60 * 60);
 /// Orders looked at per run (the next run takes the rest).
 const BATCH: usize = 200;
 
+/// Whether the claim on a `completing` order is older than any request holding it can be.
+fn abandoned(order: &Order) -> bool {
+    now() - order.updated_at > i64::try_from(ABANDONED_AFTER.as_secs()).unwrap_or(i64::MAX)
+}
+
 /// What one run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reconciled {
@@ -87,7 +92,7 @@ impl Core {
             // Amazon keeps sessions 30 days; one it no longer knows never became an order.
             Err(AmazonError::Rejected { status: 404, .. }) => {
                 let failed = Outcome::Failed(Notice::CheckoutExpired.code().into());
-                return Ok(Some(settle(order, failed, (None, None), None, next, Actor::Reconciler)?));
+                return Ok(Some(settle(order, failed, (None, None), next, Actor::Reconciler)?));
             }
             Err(error) => return Err(error.into()),
         };
@@ -97,7 +102,7 @@ impl Core {
                 if outcome == Outcome::Unknown && order.state == OrderState::Unknown {
                     return Ok(None);
                 }
-                Ok(Some(settle(order, outcome, ids, None, next, Actor::Reconciler)?))
+                Ok(Some(settle(order, outcome, ids, next, Actor::Reconciler)?))
             }
             "Canceled" => {
                 let reason = session.status_details.reason_code.as_deref().unwrap_or_default();
@@ -106,17 +111,10 @@ impl Core {
                     "BuyerCanceled" => Notice::CheckoutCanceled,
                     _ => Notice::PaymentDeclined,
                 };
-                Ok(Some(settle(
-                    order,
-                    Outcome::Failed(notice.code().into()),
-                    (None, None),
-                    None,
-                    next,
-                    Actor::Reconciler,
-                )?))
+                Ok(Some(settle(order, Outcome::Failed(notice.code().into()), (None, None), next, Actor::Reconciler)?))
             }
             // Still open: the shopper may still come back and complete it.
-            _ if order.state == OrderState::Completing => {
+            _ if order.state == OrderState::Completing && abandoned(order) => {
                 Ok(Some(Transition::new(order, OrderState::Processing, Actor::Reconciler, "abandoned completion")?))
             }
             _ => Ok(None),
@@ -132,7 +130,7 @@ impl Core {
     async fn charge_transition(&self, order: &Order, next: time::Date) -> Result<Option<Transition>, CoreError> {
         let Some(charge_id) = order.charge_id.as_deref() else {
             // A cycle that never got a charge: the next subscriptions run charges it (same key).
-            if order.state == OrderState::Completing {
+            if order.state == OrderState::Completing && abandoned(order) {
                 return Ok(Some(Transition::new(order, OrderState::Processing, Actor::Reconciler, "abandoned cycle")?));
             }
             return Ok(None);
@@ -153,6 +151,6 @@ impl Core {
             return Ok(None);
         }
         let ids = (charge.charge_permission_id, Some(charge.charge_id));
-        Ok(Some(settle(order, outcome, ids, None, next, Actor::Reconciler)?))
+        Ok(Some(settle(order, outcome, ids, next, Actor::Reconciler)?))
     }
 }

@@ -48,6 +48,7 @@ impl Core {
         let new = NewOrder {
             member: subscription.member,
             checkout_session_id: None,
+            cart: None,
             cycle: Some((subscription.id, date)),
             lines: vec![OrderLine {
                 name: format!("定期購入 {date} 発送分"),
@@ -81,7 +82,7 @@ impl Core {
             }
         };
         let ids = (Some(subscription.charge_permission_id.clone()), charge_id);
-        let transition = settle(&order, outcome, ids, None, next_month(date), Actor::Job)?;
+        let transition = settle(&order, outcome, ids, next_month(date), Actor::Job)?;
         let order = self.platform().apply(&transition).await?.unwrap_or(order);
         Ok(cycle(&order))
     }

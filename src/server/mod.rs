@@ -146,12 +146,24 @@ pub fn app(state: Arc<AppState>, extra_api: Router<Arc<AppState>>) -> Router {
         // Pages are read from disk on every request (a designer's edit shows at once);
         // `no-cache` lets browsers keep them but revalidate with Last-Modified.
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")));
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(middleware::from_fn(single_leading_slash));
     if config.demo.is_some() {
         let canonical = Arc::new((config.shop_origin.as_str().to_owned(), config.shop_origin.authority()));
         router = router.layer(middleware::from_fn_with_state(canonical, demo_canonical_host));
     }
     router.with_state(state)
+}
+
+/// `//name` is a path a browser reads as another host when it comes back in a `Location`
+/// (`//name/` after a directory redirect): such requests are sent to `/name` first.
+async fn single_leading_slash(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if !path.starts_with("//") {
+        return next.run(request).await;
+    }
+    let query = request.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+    Redirect::permanent(&format!("/{}{query}", path.trim_start_matches(['/', '\\']))).into_response()
 }
 
 /// Demo only: a page opened as `localhost:8080` instead of `127.0.0.1:8080` would be another

@@ -168,7 +168,7 @@ fn forget_checkout(tx: &Transaction<'_>, cart: &str) -> rusqlite::Result<()> {
 }
 
 const ORDER_COLUMNS: &str = "id, order_number, member_id, checkout_session_id, subscription_id, cycle, total, \
-     recurring, state, charge_permission_id, charge_id, note, created_at, updated_at";
+     recurring, state, charge_permission_id, charge_id, note, created_at, updated_at, cart_id";
 
 fn parse_date(text: &str) -> Option<Date> {
     Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
@@ -200,6 +200,7 @@ pub(super) fn order(row: &Row<'_>) -> rusqlite::Result<Order> {
         note: row.get(11)?,
         created_at: row.get(12)?,
         updated_at: row.get(13)?,
+        cart: row.get::<_, Option<String>>(14)?.map(CartId),
     })
 }
 
@@ -225,8 +226,8 @@ fn opened(tx: &Transaction<'_>, new: &NewOrder) -> Result<Opened, StorageError> 
     let at = now();
     tx.execute(
         "INSERT INTO orders (member_id, checkout_session_id, subscription_id, cycle, total, shipping_fee, recurring,
-             state, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+             state, created_at, updated_at, cart_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
         params![
             new.member.map(|m| m.0),
             new.checkout_session_id,
@@ -236,7 +237,8 @@ fn opened(tx: &Transaction<'_>, new: &NewOrder) -> Result<Opened, StorageError> 
             db_yen(new.shipping_fee),
             new.recurring,
             OrderState::Processing.name(),
-            at
+            at,
+            new.cart.as_ref().map(|c| &c.0)
         ],
     )?;
     let id = tx.last_insert_rowid();
@@ -445,6 +447,7 @@ mod tests {
         NewOrder {
             member: None,
             checkout_session_id: Some(session.into()),
+            cart: None,
             cycle: None,
             lines: vec![OrderLine { name: "マグカップ".into(), unit_price: 2_750, quantity: 1 }],
             shipping_fee: 880,
@@ -490,7 +493,8 @@ mod tests {
         let (db, _dir) = shop("apply").await;
         let cart = db.create_cart().await.unwrap();
         assert!(db.set_cart_item(&cart, 1, 1).await.unwrap());
-        let Opened::New(order) = db.open_order(&new_order("cs-2", 3_630)).await.unwrap() else { panic!("new") };
+        let new = NewOrder { cart: Some(cart.clone()), ..new_order("cs-2", 3_630) };
+        let Opened::New(order) = db.open_order(&new).await.unwrap() else { panic!("new") };
         let claim = Transition::new(&order, OrderState::Completing, Actor::Shopper, "claim").unwrap();
         let claimed = db.apply(&claim).await.unwrap().expect("claimed");
         assert_eq!(db.apply(&claim).await.unwrap(), None, "a second claim finds the order taken");
@@ -498,7 +502,6 @@ mod tests {
             &claimed,
             Outcome::Authorized,
             (Some("S03-P".into()), Some("S03-P-C1".into())),
-            Some(&cart),
             date!(2026 - 12 - 30),
             Actor::Shopper,
         )
@@ -533,7 +536,6 @@ mod tests {
             &claimed,
             Outcome::Authorized,
             (Some("S03-R".into()), Some("S03-R-C1".into())),
-            None,
             first,
             Actor::Shopper,
         )
@@ -552,12 +554,10 @@ mod tests {
             .unwrap()
             .unwrap();
         let next = date!(2027 - 01 - 30);
-        db.apply(
-            &settle(&claimed, Outcome::Authorized, (None, Some("S03-R-C2".into())), None, next, Actor::Job).unwrap(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        db.apply(&settle(&claimed, Outcome::Authorized, (None, Some("S03-R-C2".into())), next, Actor::Job).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(db.due_subscriptions(first).await.unwrap().is_empty());
         assert_eq!(db.due_subscriptions(next).await.unwrap()[0].next_cycle, next);
         assert_eq!(db.charged_in_month(due[0].id, 2026, 12).await.unwrap(), 9_680);

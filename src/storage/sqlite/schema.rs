@@ -99,6 +99,7 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
             order_number TEXT UNIQUE,
             member_id INTEGER REFERENCES members(id),
             checkout_session_id TEXT UNIQUE,
+            cart_id TEXT,
             subscription_id INTEGER REFERENCES subscriptions(id),
             cycle TEXT,
             total INTEGER NOT NULL CHECK (total >= 0),
