@@ -50,8 +50,11 @@ impl Core {
         let now = now();
         let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let platform = self.platform();
-        let mut orders = platform.orders_in(&[OrderState::Completing], now - secs(ABANDONED_AFTER), BATCH).await?;
-        orders.extend(platform.orders_in(&[OrderState::Unknown, OrderState::Pending], now + 1, BATCH).await?);
+        // Completing orders of any age: what Amazon decided settles them whoever holds the claim
+        // (the holder's own write then finds the order moved, and reads it); an open one goes
+        // back to the shopper only once its claim is plainly abandoned.
+        let unsettled = [OrderState::Completing, OrderState::Unknown, OrderState::Pending];
+        let mut orders = platform.orders_in(&unsettled, now + 1, BATCH).await?;
         orders.extend(platform.orders_in(&[OrderState::Processing], now - secs(SHOPPER_AWAY), BATCH).await?);
         let mut report = Reconciled { examined: orders.len(), ..Reconciled::default() };
         for order in orders {
