@@ -280,6 +280,12 @@ impl Browser {
         self.post("/url", json!({ "url": url })).await.map(drop)
     }
 
+    /// Sets a cookie of the current page's site (HttpOnly ones too, as a server would).
+    pub async fn add_cookie(&self, name: &str, value: &str, http_only: bool) -> Result<(), WebDriverError> {
+        let cookie = json!({ "name": name, "value": value, "path": "/", "httpOnly": http_only });
+        self.post("/cookie", json!({ "cookie": cookie })).await.map(drop)
+    }
+
     pub async fn current_url(&self) -> Result<String, WebDriverError> {
         Ok(string(self.get("/url").await?))
     }

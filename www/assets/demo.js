@@ -2,12 +2,18 @@
 // already; the Amazon parts only need the sign-up prefill and the server-side link after login.
 (function () {
   "use strict";
-  var session = fetch("/api/amazonpay2/session", { credentials: "same-origin" }).then(function (r) {
-    return r.json();
-  });
+  function currentSession() {
+    return fetch("/api/amazonpay2/session", { credentials: "same-origin" }).then(function (r) {
+      return r.json();
+    });
+  }
+  var session = currentSession();
 
+  // The CSRF token is read right before each change, not kept from the page load: on a first
+  // visit the page's own requests (this script's and the widget's) may each have started a
+  // session, and the browser keeps only the last cookie.
   function post(path, body) {
-    return session.then(function (s) {
+    return currentSession().then(function (s) {
       return fetch("/api/amazonpay2/demo/" + path, {
         method: "POST",
         credentials: "same-origin",
@@ -55,7 +61,7 @@
   }
 
   function api(path, body) {
-    return session.then(function (s) {
+    return (body ? currentSession() : session).then(function (s) {
       return fetch("/api/amazonpay2/" + path, {
         method: body ? "POST" : "GET",
         credentials: "same-origin",

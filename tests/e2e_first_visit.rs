@@ -1,0 +1,47 @@
+//! End to end: a first visit in a browser with no cookies, on a server that stores nothing for a
+//! shopper who only looks.
+//!
+//! On a first page view two requests of the page start at once without a cookie: the shop page's
+//! own (`GET /api/amazonpay2/session`) and the widget's (`POST /api/amazonpay2/buttons`). Each
+//! answers a session cookie of its own and the browser keeps the last one. The first click on
+//! 「カートに入れる」 must work all the same: the page reads the CSRF token when it needs it.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::page::{WAIT, desktop};
+use common::shop::Shop;
+
+#[tokio::test]
+async fn the_first_click_of_a_first_visit_adds_to_the_cart_every_time() {
+    let shop = Shop::start().await;
+    for attempt in 0..3 {
+        // A new browser each time: no cookie, the two first requests racing.
+        let (_driver, browser) = desktop().await;
+        browser.goto(&shop.url("/")).await.unwrap();
+        browser.wait_for("document.querySelector('[data-add-product]')", WAIT, "the products").await.unwrap();
+        browser.wait_for("document.readyState === 'complete'", WAIT, "the page").await.unwrap();
+        // The losing side of the race, made certain: the cookie the browser keeps is the other
+        // first request's (another anonymous session than the one the page first read).
+        browser
+            .add_cookie("amazonpay2_sid", &format!("a.{}", "R".repeat(42) + &attempt.to_string()), true)
+            .await
+            .unwrap();
+        let add = browser.find("[data-add-product='1']").await.unwrap();
+        browser.click(&add).await.unwrap();
+        let found = browser
+            .wait_for(
+                "location.pathname === '/shopping/cart.html' && document.querySelector('[data-cart] tbody') \
+                 && document.querySelector('[data-cart] tbody').textContent.includes('益子焼')",
+                WAIT,
+                "the mug in the cart",
+            )
+            .await;
+        if found.is_err() {
+            let log = browser.browser_log().await.unwrap();
+            panic!("attempt {attempt}: the first click did not add to the cart: {log:?}");
+        }
+        browser.quit().await.unwrap();
+    }
+    shop.stop().await;
+}
