@@ -329,7 +329,7 @@ impl Price {
     }
 }
 
-/// The API's error body (contract §5).
+/// The API's error body: every refusal and failure answers this shape.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     /// The error.

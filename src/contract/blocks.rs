@@ -56,7 +56,8 @@ impl BlockKind {
         self != Self::Notice
     }
 
-    /// Rank in the one-button rule (contract §2): checkout beats mypage beats login.
+    /// Rank in the one-button rule (README, "One Amazon button per page"): checkout beats mypage
+    /// beats login.
     pub fn priority(self) -> u8 {
         match self {
             Self::Checkout => 0,

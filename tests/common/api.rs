@@ -284,7 +284,7 @@ impl Reply {
         self
     }
 
-    /// Asserts a contract §5 error with `status` and returns its code.
+    /// Asserts the API's JSON error (`{"error":{"code","message"}}`) with `status` and returns its code.
     #[track_caller]
     pub fn api_error(&self, status: u16) -> String {
         self.assert_status(status);
