@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use super::platform::{CartId, MemberId, Order, OrderId, SubscriptionId};
+use super::platform::{CartId, MemberId, Order, OrderId, Refund, RefundState, SubscriptionId};
 
 /// Where an order's payment stands. Stored by its [`name`](Self::name) under a CHECK constraint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -125,7 +125,7 @@ impl OrderState {
             // After the order (the admin, IPN and the reconciler).
             (Authorized, Capturing | Captured | Canceled | Expired) => true,
             (Capturing, Captured | Authorized | Canceled) => true,
-            (Captured | Refunded, Refunded) => true,
+            (Captured | Refunded, Refunded) | (Refunded, Captured) => true,
             (Expired, Authorized | Pending | Canceled) => true,
             _ => false,
         }
@@ -190,6 +190,17 @@ pub enum Effect {
         /// The next cycle.
         to: Date,
     },
+    /// Records a refund Amazon accepted (the order's refunded amount grows by it).
+    Refund(Refund),
+    /// Records what became of a refund (a declined one no longer counts as refunded).
+    RefundSettled {
+        /// Amazon's refund ID.
+        refund_id: String,
+        /// Its new state.
+        state: RefundState,
+    },
+    /// Lets go of the shop owner's hold on the order.
+    Unlock(String),
 }
 
 /// One move of one order, with everything that happens together with it.
@@ -198,8 +209,11 @@ pub struct Transition {
     order: OrderId,
     from: OrderState,
     to: OrderState,
+    forced: bool,
     charge_permission_id: Option<String>,
     charge_id: Option<String>,
+    authorized: Option<u64>,
+    captured: Option<u64>,
     note: Option<String>,
     effects: Vec<Effect>,
     actor: Actor,
@@ -223,17 +237,62 @@ impl Transition {
         if !order.state.may_move_to(to) {
             return Err(InvalidMove { from: order.state, to });
         }
-        Ok(Self {
+        Ok(Self::unchecked(order, to, actor, detail.into()))
+    }
+
+    /// 「エラーを無視して変更する」: the shop owner sets the shop's status whatever the table says,
+    /// because Amazon's record was changed elsewhere (Seller Central). `detail` records what Amazon
+    /// actually holds.
+    pub fn forced(order: &Order, to: OrderState, owner: &str, detail: impl Into<String>) -> Self {
+        let mut transition = Self::unchecked(order, to, Actor::Owner(owner.to_owned()), detail.into());
+        transition.forced = true;
+        transition
+    }
+
+    fn unchecked(order: &Order, to: OrderState, actor: Actor, detail: String) -> Self {
+        Self {
             order: order.id,
             from: order.state,
             to,
+            forced: false,
             charge_permission_id: None,
             charge_id: None,
+            authorized: None,
+            captured: None,
             note: None,
             effects: Vec::new(),
             actor,
-            detail: detail.into(),
-        })
+            detail,
+        }
+    }
+
+    /// Records what Amazon authorized (now).
+    #[must_use]
+    pub fn with_authorized(mut self, amount: u64) -> Self {
+        self.authorized = Some(amount);
+        self
+    }
+
+    /// Records what was captured.
+    #[must_use]
+    pub fn with_captured(mut self, amount: u64) -> Self {
+        self.captured = Some(amount);
+        self
+    }
+
+    /// Whether the table was overridden (「エラーを無視して変更する」).
+    pub fn is_forced(&self) -> bool {
+        self.forced
+    }
+
+    /// The amount Amazon authorized, to record.
+    pub fn authorized(&self) -> Option<u64> {
+        self.authorized
+    }
+
+    /// The amount captured, to record.
+    pub fn captured(&self) -> Option<u64> {
+        self.captured
     }
 
     /// Records Amazon's charge permission and charge (kept when `None`).
@@ -341,6 +400,9 @@ pub fn settle(
     let permission = ids.0.clone();
     let mut transition = Transition::new(order, to, actor, format!("{} → {}", order.state.name(), to.name()))?
         .with_amazon_ids(ids.0, ids.1);
+    if to == OrderState::Authorized {
+        transition = transition.with_authorized(order.total);
+    }
     if let Some(note) = note {
         transition = transition.with_note(note);
     }
@@ -392,6 +454,10 @@ mod tests {
             note: String::new(),
             created_at: 0,
             updated_at: 0,
+            version: 0,
+            authorized: None,
+            captured: 0,
+            refunded: 0,
         }
     }
 

@@ -229,6 +229,65 @@ pub struct Order {
     pub created_at: i64,
     /// When its state last changed (Unix seconds).
     pub updated_at: i64,
+    /// Bumped by every change: an owner's operation acts only on the version they saw.
+    pub version: i64,
+    /// What Amazon authorized, in yen (the most a capture may take), and when (Unix seconds).
+    pub authorized: Option<(u64, i64)>,
+    /// What was captured (実売上), in yen.
+    pub captured: u64,
+    /// What was refunded or is being refunded (返金), in yen.
+    pub refunded: u64,
+}
+
+/// A refund of an order, as Amazon processes it (asynchronously).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    /// Amazon's refund ID.
+    pub refund_id: String,
+    /// The amount, in yen.
+    pub amount: u64,
+    /// Where Amazon's processing stands.
+    pub state: RefundState,
+    /// When it was asked for (Unix seconds).
+    pub created_at: i64,
+}
+
+/// Where a refund stands at Amazon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundState {
+    /// Asked for; Amazon has not confirmed yet (返金処理中).
+    Initiated,
+    /// Done (返金済み).
+    Refunded,
+    /// Amazon declined it.
+    Declined,
+}
+
+impl RefundState {
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Initiated => "initiated",
+            Self::Refunded => "refunded",
+            Self::Declined => "declined",
+        }
+    }
+
+    /// A stored name back.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Initiated, Self::Refunded, Self::Declined].into_iter().find(|state| state.name() == name)
+    }
+
+    /// Amazon's refund state (`RefundInitiated`, `Refunded`, `Declined`).
+    pub fn from_amazon(state: &str) -> Option<Self> {
+        match state {
+            "RefundInitiated" => Some(Self::Initiated),
+            "Refunded" => Some(Self::Refunded),
+            "Declined" => Some(Self::Declined),
+            _ => None,
+        }
+    }
 }
 
 /// The order a [`NewOrder`] resolved to.
@@ -259,6 +318,24 @@ pub trait Orders: Send + Sync {
     /// Orders in one of `states` whose state last changed before `before` (Unix seconds), oldest
     /// first, at most `limit`.
     async fn orders_in(&self, states: &[OrderState], before: i64, limit: usize) -> Result<Vec<Order>, PlatformError>;
+    /// The orders paid through a charge permission.
+    async fn orders_by_charge_permission(&self, id: &str) -> Result<Vec<Order>, PlatformError>;
+    /// The order a refund gives money back for.
+    async fn order_by_refund(&self, refund_id: &str) -> Result<Option<Order>, PlatformError>;
+    /// An order's refunds, oldest first.
+    async fn refunds(&self, id: OrderId) -> Result<Vec<Refund>, PlatformError>;
+    /// Takes the order for one operation of the shop owner's: only if nobody holds it (or the hold
+    /// expired) and it is still at `version`, the version the owner acted from. `None` when it is
+    /// not: another owner is at it, or it changed since the page was shown.
+    async fn lock_order(
+        &self,
+        id: OrderId,
+        version: i64,
+        token: &str,
+        until: i64,
+    ) -> Result<Option<Order>, PlatformError>;
+    /// Lets go of an order taken with [`Orders::lock_order`].
+    async fn unlock_order(&self, id: OrderId, token: &str) -> Result<(), PlatformError>;
 }
 
 /// A subscription (定期購入) paid through a recurring charge permission.

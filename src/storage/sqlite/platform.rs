@@ -10,7 +10,7 @@ use super::{Sqlite, db_yen, now, yen};
 use crate::core::orders::{Effect, OrderState, Transition};
 use crate::core::platform::{
     Cart, CartCheckout, CartId, CartLine, Carts, LinkRefusal, Member, MemberId, Members, NewOrder, Opened, Order,
-    OrderId, Orders, PlatformError, ShippingMethod, Subscription, SubscriptionId, Subscriptions,
+    OrderId, Orders, PlatformError, Refund, RefundState, ShippingMethod, Subscription, SubscriptionId, Subscriptions,
 };
 use crate::storage::StorageError;
 
@@ -168,7 +168,8 @@ fn forget_checkout(tx: &Transaction<'_>, cart: &str) -> rusqlite::Result<()> {
 }
 
 const ORDER_COLUMNS: &str = "id, order_number, member_id, checkout_session_id, subscription_id, cycle, total, \
-     recurring, state, charge_permission_id, charge_id, note, created_at, updated_at, cart_id";
+     recurring, state, charge_permission_id, charge_id, note, created_at, updated_at, cart_id, version, \
+     authorized_amount, authorized_at, captured_amount, refunded_amount";
 
 fn parse_date(text: &str) -> Option<Date> {
     Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
@@ -201,6 +202,13 @@ pub(super) fn order(row: &Row<'_>) -> rusqlite::Result<Order> {
         created_at: row.get(12)?,
         updated_at: row.get(13)?,
         cart: row.get::<_, Option<String>>(14)?.map(CartId),
+        version: row.get(15)?,
+        authorized: match (row.get::<_, Option<i64>>(16)?, row.get::<_, Option<i64>>(17)?) {
+            (Some(amount), Some(at)) => Some((yen(amount), at)),
+            _ => None,
+        },
+        captured: yen(row.get(18)?),
+        refunded: yen(row.get(19)?),
     })
 }
 
@@ -271,7 +279,10 @@ pub(super) fn apply(tx: &Transaction<'_>, transition: &Transition) -> Result<Opt
     let id = transition.order().0;
     let changed = tx.execute(
         "UPDATE orders SET state = ?3, charge_permission_id = COALESCE(?4, charge_permission_id),
-             charge_id = COALESCE(?5, charge_id), note = COALESCE(?6, note), updated_at = ?7
+             charge_id = COALESCE(?5, charge_id), note = COALESCE(?6, note), updated_at = ?7,
+             authorized_amount = COALESCE(?8, authorized_amount),
+             authorized_at = CASE WHEN ?8 IS NULL THEN authorized_at ELSE ?7 END,
+             captured_amount = COALESCE(?9, captured_amount), version = version + 1
          WHERE id = ?1 AND state = ?2",
         params![
             id,
@@ -280,22 +291,22 @@ pub(super) fn apply(tx: &Transaction<'_>, transition: &Transition) -> Result<Opt
             transition.charge_permission_id(),
             transition.charge_id(),
             transition.note(),
-            at
+            at,
+            transition.authorized().map(db_yen),
+            transition.captured().map(db_yen)
         ],
     )?;
     if changed == 0 {
         return Ok(None);
     }
+    let detail = if transition.is_forced() {
+        format!("エラーを無視して変更: {}", transition.detail())
+    } else {
+        transition.detail().to_owned()
+    };
     tx.execute(
         "INSERT INTO order_events (order_id, at, actor, from_state, to_state, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            id,
-            at,
-            transition.actor().label(),
-            transition.from().name(),
-            transition.to().name(),
-            transition.detail()
-        ],
+        params![id, at, transition.actor().label(), transition.from().name(), transition.to().name(), detail],
     )?;
     for effect in transition.effects() {
         match effect {
@@ -320,6 +331,52 @@ pub(super) fn apply(tx: &Transaction<'_>, transition: &Transition) -> Result<Opt
                 tx.execute(
                     "UPDATE subscriptions SET next_cycle = ?3 WHERE id = ?1 AND next_cycle = ?2",
                     params![subscription.0, from.to_string(), to.to_string()],
+                )?;
+            }
+            Effect::Refund(refund) => {
+                let inserted = tx.execute(
+                    "INSERT INTO refunds (refund_id, order_id, amount, state, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (refund_id) DO NOTHING",
+                    params![refund.refund_id, id, db_yen(refund.amount), refund.state.name(), at],
+                )?;
+                if inserted == 1 && refund.state != RefundState::Declined {
+                    tx.execute(
+                        "UPDATE orders SET refunded_amount = refunded_amount + ?2 WHERE id = ?1",
+                        params![id, db_yen(refund.amount)],
+                    )?;
+                }
+            }
+            Effect::RefundSettled { refund_id, state } => {
+                let before: Option<(String, i64)> = tx
+                    .query_row(
+                        "SELECT state, amount FROM refunds WHERE refund_id = ?1 AND order_id = ?2",
+                        params![refund_id, id],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .optional()?;
+                if let Some((before, amount)) = before
+                    && before != state.name()
+                {
+                    tx.execute(
+                        "UPDATE refunds SET state = ?2, updated_at = ?3 WHERE refund_id = ?1",
+                        params![refund_id, state.name(), at],
+                    )?;
+                    // A declined refund gave nothing back.
+                    let delta = match (before.as_str(), state) {
+                        (_, RefundState::Declined) => -amount,
+                        ("declined", _) => amount,
+                        _ => 0,
+                    };
+                    tx.execute(
+                        "UPDATE orders SET refunded_amount = MAX(0, refunded_amount + ?2) WHERE id = ?1",
+                        params![id, delta],
+                    )?;
+                }
+            }
+            Effect::Unlock(token) => {
+                tx.execute(
+                    "UPDATE orders SET locked_by = NULL, locked_until = NULL WHERE id = ?1 AND locked_by = ?2",
+                    params![id, token],
                 )?;
             }
         }
@@ -368,6 +425,83 @@ impl Orders for Sqlite {
                 rows.collect()
             })
             .await?)
+    }
+
+    async fn orders_by_charge_permission(&self, id: &str) -> Result<Vec<Order>, PlatformError> {
+        let id = id.to_owned();
+        Ok(self
+            .read(move |c| {
+                let mut statement = c.prepare(&format!(
+                    "SELECT {ORDER_COLUMNS} FROM orders WHERE charge_permission_id = ?1 ORDER BY id"
+                ))?;
+                let rows = statement.query_map([id], order)?;
+                rows.collect()
+            })
+            .await?)
+    }
+
+    async fn order_by_refund(&self, refund_id: &str) -> Result<Option<Order>, PlatformError> {
+        let refund_id = refund_id.to_owned();
+        Ok(self
+            .read(move |c| order_where(c, "id = (SELECT order_id FROM refunds WHERE refund_id = ?1)", refund_id))
+            .await?)
+    }
+
+    async fn refunds(&self, id: OrderId) -> Result<Vec<Refund>, PlatformError> {
+        Ok(self
+            .read(move |c| {
+                let mut statement = c.prepare(
+                    "SELECT refund_id, amount, state, created_at FROM refunds WHERE order_id = ?1
+                     ORDER BY created_at, refund_id",
+                )?;
+                let rows = statement.query_map([id.0], |row| {
+                    let state: String = row.get(2)?;
+                    Ok(Refund {
+                        refund_id: row.get(0)?,
+                        amount: yen(row.get(1)?),
+                        state: RefundState::parse(&state).ok_or_else(|| bad_column(2, "refund state"))?,
+                        created_at: row.get(3)?,
+                    })
+                })?;
+                rows.collect()
+            })
+            .await?)
+    }
+
+    async fn lock_order(
+        &self,
+        id: OrderId,
+        version: i64,
+        token: &str,
+        until: i64,
+    ) -> Result<Option<Order>, PlatformError> {
+        let token = token.to_owned();
+        Ok(self
+            .write(move |tx| {
+                let taken = tx.execute(
+                    "UPDATE orders SET locked_by = ?3, locked_until = ?4
+                     WHERE id = ?1 AND version = ?2 AND (locked_by IS NULL OR locked_until < ?5)",
+                    params![id.0, version, token, until, now()],
+                )?;
+                if taken == 0 {
+                    return Ok(None);
+                }
+                Ok(Some(tx.query_row(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1"), [id.0], order)?))
+            })
+            .await?)
+    }
+
+    async fn unlock_order(&self, id: OrderId, token: &str) -> Result<(), PlatformError> {
+        let token = token.to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE orders SET locked_by = NULL, locked_until = NULL WHERE id = ?1 AND locked_by = ?2",
+                params![id.0, token],
+            )?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
     }
 }
 

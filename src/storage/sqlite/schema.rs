@@ -104,18 +104,31 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
             cycle TEXT,
             total INTEGER NOT NULL CHECK (total >= 0),
             shipping_fee INTEGER NOT NULL CHECK (shipping_fee >= 0),
+            discount INTEGER NOT NULL DEFAULT 0 CHECK (discount >= 0),
             recurring INTEGER NOT NULL CHECK (recurring IN (0, 1)),
             state TEXT NOT NULL CHECK (state IN ({states})),
             charge_permission_id TEXT,
             charge_id TEXT,
+            authorized_amount INTEGER CHECK (authorized_amount > 0),
+            authorized_at INTEGER,
+            captured_amount INTEGER NOT NULL DEFAULT 0 CHECK (captured_amount >= 0),
+            refunded_amount INTEGER NOT NULL DEFAULT 0 CHECK (refunded_amount >= 0),
             note TEXT NOT NULL DEFAULT '',
+            buyer_name TEXT NOT NULL DEFAULT '',
+            fulfilment TEXT NOT NULL DEFAULT 'new' CHECK (fulfilment IN ('new', 'shipped', 'canceled')),
+            version INTEGER NOT NULL DEFAULT 0,
+            locked_by TEXT,
+            locked_until INTEGER,
             created_at INTEGER NOT NULL,
             updated_at INTEGER NOT NULL,
             UNIQUE (subscription_id, cycle)
         );
         CREATE INDEX orders_state ON orders(state, updated_at);
+        CREATE INDEX orders_listed ON orders(state, id);
         CREATE INDEX orders_charge ON orders(charge_id);
+        CREATE INDEX orders_permission ON orders(charge_permission_id);
         CREATE INDEX orders_member ON orders(member_id, id);
+        CREATE INDEX orders_authorized ON orders(state, authorized_at);
         CREATE TABLE order_items (
             order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
             position INTEGER NOT NULL,
@@ -133,7 +146,38 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
             to_state TEXT NOT NULL CHECK (to_state IN ({states})),
             detail TEXT NOT NULL
         );
-        CREATE INDEX order_events_order ON order_events(order_id, id);"
+        CREATE INDEX order_events_order ON order_events(order_id, id);
+        CREATE TABLE refunds (
+            refund_id TEXT PRIMARY KEY,
+            order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            state TEXT NOT NULL CHECK (state IN ('initiated', 'refunded', 'declined')),
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX refunds_order ON refunds(order_id, created_at);
+        CREATE TABLE notifications (
+            notification_id TEXT PRIMARY KEY,
+            object_type TEXT NOT NULL,
+            object_id TEXT NOT NULL,
+            received_at INTEGER NOT NULL
+        );
+        CREATE TABLE admin_accounts (
+            name TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE admin_sessions (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL REFERENCES admin_accounts(name) ON DELETE CASCADE,
+            last_seen INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE admin_login_failures (
+            name TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            since INTEGER NOT NULL
+        );"
         ),
     )]
 }
