@@ -780,16 +780,29 @@ impl Demo {
         assert_eq!(reply.status(), StatusCode::OK);
     }
 
-    /// Clicks the button of `view` as checkout.js does, presses 続行, and returns where the
+    /// Clicks the button of the `kind` block whose view is `view` as the widget and checkout.js
+    /// do (the signed payload is asked for at the click), presses 続行, and returns where the
     /// simulator sends the shopper.
-    async fn click(&self, view: &Value) -> Url {
+    async fn click(&self, kind: &str, view: &Value) -> Url {
         let options = &view["options"];
-        let config = match options["productType"].as_str().unwrap() {
-            "SignIn" => &options["signInConfig"],
-            _ => &options["createCheckoutSessionConfig"],
+        let signed: Value = self
+            .browser
+            .post(format!("{}/api/amazonpay2/buttons/sign", self.shop))
+            .header(header::ORIGIN, &self.shop)
+            .header("x-amazonpay2-csrf", &self.csrf)
+            .json(&json!({ "kind": kind }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let config = match signed["productType"].as_str().unwrap() {
+            "SignIn" => &signed["signInConfig"],
+            _ => &signed["createCheckoutSessionConfig"],
         };
         let form = Button::with_signature(
-            options["productType"].as_str().unwrap(),
+            signed["productType"].as_str().unwrap(),
             config["payloadJSON"].as_str().unwrap().to_owned(),
             config["signature"].as_str().unwrap().to_owned(),
         )
@@ -832,7 +845,7 @@ fn browser() -> reqwest::Client {
 async fn the_shops_sign_in_button_passes_the_simulator_and_its_return_is_accepted() {
     let mut demo = Demo::start().await;
     let view = demo.view("login").await;
-    let back = demo.click(&view).await;
+    let back = demo.click("login", &view).await;
     assert!(query(&back).iter().any(|(k, _)| k == "buyerToken"));
     let landing = demo.arrive(&back).await;
     // The shop accepted its own state, and Amazon's getBuyer the token: a new shopper signs up.
@@ -845,7 +858,7 @@ async fn the_shops_link_button_passes_the_simulator_and_links_the_member() {
     let mut demo = Demo::start().await;
     demo.sign_up().await;
     let view = demo.view("mypage").await;
-    let back = demo.click(&view).await;
+    let back = demo.click("mypage", &view).await;
     let landing = demo.arrive(&back).await;
     assert!(landing.status().is_redirection());
     assert_eq!(landing.headers()[header::LOCATION], "/mypage/?amazonpay2=linked");
@@ -856,7 +869,7 @@ async fn the_shops_link_button_passes_the_simulator_and_links_the_member() {
 async fn a_sign_in_return_replayed_in_another_browser_is_refused() {
     let mut demo = Demo::start().await;
     let view = demo.view("login").await;
-    let back = demo.click(&view).await;
+    let back = demo.click("login", &view).await;
     let mut other = Demo { browser: browser(), ..demo };
     other.view("login").await; // a session of its own, with another state
     let landing = other.arrive(&back).await;
@@ -870,7 +883,7 @@ async fn the_shops_checkout_button_passes_the_simulator_and_reaches_the_confirma
     assert_eq!(demo.view("checkout").await["reason"], "cartEmpty", "no button without a cart");
     demo.add_to_cart(1).await;
     let view = demo.view("checkout").await;
-    let back = demo.click(&view).await;
+    let back = demo.click("checkout", &view).await;
     assert_eq!(back.path(), "/api/amazonpay2/checkout/review");
     assert!(query(&back).iter().any(|(k, v)| k == "amazonCheckoutSessionId" && !v.is_empty()), "{back}");
     let landing = demo.arrive(&back).await;

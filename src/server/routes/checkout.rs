@@ -159,8 +159,11 @@ pub async fn result(
     }
     let completed = match app.amazon.complete_checkout_session(id, &Money::yen(order.total)).await {
         Ok(completed) => Ok(completed),
-        // Already completed (our earlier request whose answer was lost): Amazon's record decides.
-        Err(AmazonError::Rejected { reason_code, .. }) if reason_code == "InvalidCheckoutSessionStatus" => {
+        // Already completed (our earlier request whose answer was lost), or canceled by Amazon
+        // (CheckoutSessionCanceled: declined, expired): Amazon's record decides.
+        Err(AmazonError::Rejected { reason_code, .. })
+            if reason_code == "InvalidCheckoutSessionStatus" || reason_code == "CheckoutSessionCanceled" =>
+        {
             match app.amazon.get_checkout_session(id).await {
                 Ok(session) if session.status_details.state == "Completed" => Ok(session),
                 Ok(session) if session.status_details.reason_code.as_deref() == Some("Expired") => {
