@@ -70,13 +70,18 @@ async fn show(State(simulator): State<Simulator>) -> Response {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Configure {
     /// Absent: unchanged; null: off; a string: this endpoint, on.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     url: Option<Value>,
     enabled: Option<bool>,
     signature_version: Option<String>,
     attempts: Option<u32>,
     first_delay_ms: Option<u64>,
     max_delay_ms: Option<u64>,
+}
+
+/// A member that is present, `null` included (plain `Option` reads `null` as absent).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 async fn configure(State(simulator): State<Simulator>, body: Result<Json<Configure>, JsonRejection>) -> Response {
