@@ -75,6 +75,9 @@ impl Genuine {
     }
 }
 
+/// A change to an envelope's members.
+type Edit = dyn Fn(&mut serde_json::Map<String, Value>);
+
 /// Signs `envelope` as SNS would, but with the shop's own test key: a forgery.
 fn forge(envelope: &mut Envelope, version: &str) {
     let key = rsa::RsaPrivateKey::from_pkcs8_pem(TEST_KEY_PEM).unwrap();
@@ -135,7 +138,7 @@ async fn a_forger_cannot_point_at_a_certificate_of_their_own() {
 async fn tampering_with_any_signed_member_is_refused() {
     let genuine = genuine("1").await;
     let object_id = genuine.envelope().ipn().unwrap().object_id;
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Map<String, Value>)>)> = vec![
+    let cases: Vec<(&str, Box<Edit>)> = vec![
         (
             "another object",
             Box::new(move |m| {

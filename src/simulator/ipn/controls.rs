@@ -101,17 +101,15 @@ async fn configure(State(simulator): State<Simulator>, body: Result<Json<Configu
         Some(_) => return refuse("url must be a string or null."),
     }
     match change.enabled {
-        None => {}
         Some(false) => next.endpoint = None,
-        Some(true) => {
-            if next.endpoint.is_none() {
-                let default = format!("{}/api/amazonpay2/ipn.php", simulator.inner.config.shop_origin);
-                match endpoint_url(&default) {
-                    Ok(url) => next.endpoint = Some(url),
-                    Err(problem) => return refuse(problem),
-                }
+        Some(true) if next.endpoint.is_none() => {
+            let default = format!("{}/api/amazonpay2/ipn.php", simulator.inner.config.shop_origin);
+            match endpoint_url(&default) {
+                Ok(url) => next.endpoint = Some(url),
+                Err(problem) => return refuse(problem),
             }
         }
+        _ => {}
     }
     if let Some(version) = &change.signature_version {
         match SignatureVersion::parse(version) {
