@@ -645,11 +645,15 @@ async fn a_key_the_simulator_does_not_trust_is_refused_without_retrying() {
 #[tokio::test]
 async fn our_signed_post_with_a_body_verifies_and_carries_a_signed_idempotency_key() {
     let sim = Sim::sandbox().await;
-    let body = json!({ "storeId": STORE_ID, "chargePermissionType": "OneTime" });
-    let result = sim.client().call::<Value>(Method::POST, "checkoutSessions", Some(&body)).await;
-    // The simulator has no checkoutSessions API: a verified request reaches the 404, a bad
-    // signature would stop at 401.
-    assert_rejected(result, 404, "ResourceNotFound");
+    let body = json!({
+        "webCheckoutDetails": { "checkoutReviewReturnUrl": "https://shop.example/review" },
+        "storeId": STORE_ID,
+        "chargePermissionType": "OneTime",
+    });
+    // createCheckoutSession: a verified request creates the session (a bad signature would stop
+    // at 401), with the key the client made for it.
+    let session = sim.client().call::<Value>(Method::POST, "checkoutSessions", Some(&body)).await.unwrap();
+    assert_eq!(session["statusDetails"]["state"], "Open", "{session}");
     let seen = sim.api_requests().remove(0);
     assert_eq!((seen.method.as_str(), seen.path.as_str()), ("POST", "/v2/checkoutSessions"));
     let authorization = seen.headers["authorization"].to_str().unwrap();
@@ -909,7 +913,8 @@ async fn a_body_changed_after_signing_is_refused() {
         .signed_header("x-amz-pay-idempotency-key", "cllHyiNvS8cJ8Zas")
         .with_body(r#"{"storeId":"a"}"#);
     let request = HandRequest { method: Method::POST, ..request };
-    assert_amazon_error(&send_tampered(&sim, request.clone(), |_, _| {}).await, 404, "ResourceNotFound");
+    // Verified, the request reaches Amazon's checks of the body (a storeId of another merchant).
+    assert_amazon_error(&send_tampered(&sim, request.clone(), |_, _| {}).await, 400, "InvalidParameterValue");
     let answer = send_tampered(&sim, request, |r, _| r.body = r#"{"storeId":"b"}"#.into()).await;
     assert_amazon_error(&answer, 401, "InvalidRequestSignature");
 }

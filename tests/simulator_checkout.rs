@@ -476,9 +476,12 @@ async fn authorize_with_capture_captures_at_completion() {
     assert_eq!(charge["statusDetails"]["state"], "Captured");
     assert_eq!(charge["captureNow"], true);
     assert_eq!(charge["captureAmount"], json!({ "amount": "12800", "currencyCode": "JPY" }));
+    // Captured in full, a one-time permission's balance is used up: Amazon closes it.
     let permission = sim.permission(completed["chargePermissionId"].as_str().unwrap()).await;
-    assert_eq!(permission["statusDetails"]["state"], "Chargeable");
+    assert_eq!(permission["statusDetails"]["state"], "Closed");
+    assert_eq!(permission["statusDetails"]["reasons"][0]["reasonCode"], "AmazonClosed");
     assert_eq!(permission["limits"]["amountLimit"], yen(&json!("12800")));
+    assert_eq!(permission["limits"]["amountBalance"], yen(&json!("0")));
 }
 
 #[tokio::test]
@@ -573,7 +576,8 @@ async fn a_declining_card_cancels_the_session() {
         assert_eq!(session["statusDetails"]["reasonCode"], "Declined", "{card}");
         assert!(session["statusDetails"]["reasonDescription"].as_str().unwrap().contains(cause), "{session}");
         assert_eq!(session["shippingAddress"], Value::Null);
-        assert_rejected(sim.complete(&id, "2750").await, 422, "InvalidCheckoutSessionStatus");
+        // Completing a session Amazon canceled answers as Amazon does.
+        assert_rejected(sim.complete(&id, "2750").await, 422, "CheckoutSessionCanceled");
         assert_rejected(
             sim.update(&id, &ready("Authorize", "2750", pending)).await,
             422,
@@ -664,7 +668,7 @@ async fn an_open_session_expires_after_24_hours() {
         parse_timestamp(&session["expirationTimestamp"])
     );
     assert_rejected(sim.update(&id, &ready("Authorize", "2750", false)).await, 422, "InvalidCheckoutSessionStatus");
-    assert_rejected(sim.complete(&id, "2750").await, 422, "InvalidCheckoutSessionStatus");
+    assert_rejected(sim.complete(&id, "2750").await, 422, "CheckoutSessionCanceled");
     let late = sim.http.get(sim.url(&format!("/checkout/process/{id}"))).send().await.unwrap();
     assert_eq!(sim.error_page(late).await, "InvalidCheckoutSessionStatus");
 }

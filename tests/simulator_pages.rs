@@ -687,6 +687,127 @@ async fn amazons_api_paths_are_served() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Cancel links
+// ---------------------------------------------------------------------------------------------
+
+const SIGNIN_CANCEL: &str = "https://shop.example/member/login.html?from=amazon";
+const CHECKOUT_CANCEL: &str = "https://shop.example/shopping/cart.html?canceled=1";
+
+/// The `href` of a page's cancel link, if it has one.
+fn cancel_href(reply: &Reply) -> Option<String> {
+    between(&reply.text(), "id=\"cancel\" href=\"", "\"").map(|href| href.replace("&amp;", "&"))
+}
+
+fn sign_in_with_cancel(cancel: &str) -> Button {
+    let payload = json!({
+        "signInReturnUrl": SIGNIN_RETURN,
+        "signInCancelUrl": cancel,
+        "storeId": STORE_ID,
+        "signInScopes": ["name", "email"],
+    });
+    Button::signed("SignIn", payload.to_string())
+}
+
+fn checkout_with_cancel(cancel: &str) -> Button {
+    let payload = json!({
+        "webCheckoutDetails": { "checkoutReviewReturnUrl": REVIEW_RETURN, "checkoutCancelUrl": cancel },
+        "storeId": STORE_ID,
+        "scopes": ["name", "email"],
+    });
+    Button::signed("PayAndShip", payload.to_string())
+}
+
+#[tokio::test]
+async fn the_sign_in_cancel_link_goes_to_the_sign_in_cancel_url_and_ends_the_flow() {
+    let amazon = Amazon::new();
+    let page = amazon.initiate(&sign_in_with_cancel(SIGNIN_CANCEL)).await;
+    let flow = page.flow_id();
+    let href = cancel_href(&page).expect("a cancel link");
+    assert_eq!(href, format!("/checkout/cancel?flow={flow}"));
+    let back = amazon.get(&href).await.see_other();
+    assert_eq!(back.as_str(), SIGNIN_CANCEL, "no buyer token: the buyer did not sign in");
+    assert_eq!(amazon.continue_flow(&flow).await.error_code(), "InvalidRequest", "a canceled flow is over");
+    assert_eq!(amazon.get(&href).await.error_code(), "InvalidRequest", "and can be canceled once");
+}
+
+#[tokio::test]
+async fn the_checkout_cancel_link_goes_to_the_checkout_cancel_url() {
+    let amazon = Amazon::new();
+    let page = amazon.initiate(&checkout_with_cancel(CHECKOUT_CANCEL)).await;
+    let flow = page.flow_id();
+    let back = amazon.get(&cancel_href(&page).expect("a cancel link")).await.see_other();
+    assert_eq!(back.as_str(), CHECKOUT_CANCEL);
+    assert_eq!(amazon.continue_flow(&flow).await.error_code(), "InvalidRequest");
+}
+
+#[tokio::test]
+async fn without_a_cancel_url_the_link_returns_to_the_page_the_button_was_on() {
+    let amazon = Amazon::new();
+    for button in [Button::sign_in(), Button::checkout()] {
+        let page = amazon.initiate(&button.with("origin_url", "https://shop.example/shopping/login.html")).await;
+        let back = amazon.get(&cancel_href(&page).expect("a cancel link")).await.see_other();
+        assert_eq!(back.as_str(), "https://shop.example/shopping/login.html");
+    }
+}
+
+#[tokio::test]
+async fn without_a_cancel_url_or_a_shop_page_there_is_no_cancel_link() {
+    let amazon = Amazon::new();
+    for origin_url in ["https://evil.example/phish", "javascript:alert(1)", "", "not a url", "http://shop.example/x"] {
+        for button in [Button::sign_in(), Button::checkout()] {
+            let page = amazon.initiate(&button.with("origin_url", origin_url)).await;
+            page.flow_id();
+            assert_eq!(cancel_href(&page), None, "origin_url {origin_url:?}");
+        }
+    }
+    let page = amazon.initiate(&Button::sign_in().without("origin_url")).await;
+    assert_eq!(cancel_href(&page), None);
+}
+
+#[tokio::test]
+async fn the_cancel_url_wins_over_the_page_the_button_was_on() {
+    let amazon = Amazon::new();
+    let page = amazon.initiate(&sign_in_with_cancel(SIGNIN_CANCEL).with("origin_url", "https://shop.example/")).await;
+    assert_eq!(amazon.get(&cancel_href(&page).unwrap()).await.see_other().as_str(), SIGNIN_CANCEL);
+}
+
+#[tokio::test]
+async fn cancel_urls_off_the_shop_origin_are_refused_like_return_urls() {
+    let amazon = Amazon::new();
+    for cancel in ["https://evil.example/login", "http://shop.example/login", "not a url", "javascript:alert(1)"] {
+        assert_eq!(amazon.refusal(&sign_in_with_cancel(cancel)).await, "InvalidParameterValue", "{cancel}");
+        assert_eq!(amazon.refusal(&checkout_with_cancel(cancel)).await, "InvalidParameterValue", "{cancel}");
+    }
+    let live = sign_in_with_cancel("http://shop.example/login").with("environment", "LIVE");
+    assert_eq!(amazon.refusal(&live).await, "InvalidParameterValue");
+}
+
+#[tokio::test]
+async fn an_unknown_or_hostile_cancel_flow_is_refused() {
+    let amazon = Amazon::new();
+    for flow in ["", "unknown", HOSTILE] {
+        let uri = format!(
+            "/checkout/cancel?flow={}",
+            url::form_urlencoded::byte_serialize(flow.as_bytes()).collect::<String>()
+        );
+        let reply = amazon.get(&uri).await;
+        assert_eq!(reply.error_code(), "InvalidRequest", "{flow:?}");
+        assert!(!reply.text().contains("<script>"));
+    }
+}
+
+#[tokio::test]
+async fn the_change_page_cancel_returns_to_the_review_url_unchanged() {
+    let amazon = Amazon::new();
+    let review = amazon.round_trip(&Button::checkout()).await;
+    let id = query(&review).into_iter().find(|(k, _)| k == "amazonCheckoutSessionId").unwrap().1;
+    let page =
+        amazon.get(&format!("/checkout/initiate_auth?amazonCheckoutSessionId={id}&changeAction=changePayment")).await;
+    page.flow_id();
+    assert_eq!(between(&page.text(), "id=\"cancel\" href=\"", "\"").unwrap().replace("&amp;", "&"), review.as_str());
+}
+
+// ---------------------------------------------------------------------------------------------
 // The whole round trip: the shop server's own buttons, on real sockets
 // ---------------------------------------------------------------------------------------------
 
@@ -787,12 +908,12 @@ impl Demo {
         assert_eq!(reply.status(), StatusCode::OK);
     }
 
-    /// Clicks the button of `view` (a block of `kind`) as the widget and checkout.js do: the
-    /// signed payload asked for at the click, the form posted to Amazon; presses 続行, and returns
-    /// where the simulator sends the shopper.
-    async fn click(&self, view: &Value, kind: &str) -> Url {
+    /// Clicks the button of the `kind` block whose view is `view` as the widget and checkout.js
+    /// do (the signed payload is asked for at the click), presses 続行, and returns where the
+    /// simulator sends the shopper.
+    async fn click(&self, kind: &str, view: &Value) -> Url {
         let options = &view["options"];
-        let answer: Value = self
+        let signed: Value = self
             .browser
             .post(format!("{}/api/amazonpay2/buttons/sign", self.shop))
             .header(header::ORIGIN, &self.shop)
@@ -804,12 +925,12 @@ impl Demo {
             .json()
             .await
             .unwrap();
-        let config = match options["productType"].as_str().unwrap() {
-            "SignIn" => &answer["signInConfig"],
-            _ => &answer["createCheckoutSessionConfig"],
+        let config = match signed["productType"].as_str().unwrap() {
+            "SignIn" => &signed["signInConfig"],
+            _ => &signed["createCheckoutSessionConfig"],
         };
         let form = Button::with_signature(
-            options["productType"].as_str().unwrap(),
+            signed["productType"].as_str().unwrap(),
             config["payloadJSON"].as_str().unwrap().to_owned(),
             config["signature"].as_str().unwrap().to_owned(),
         )
@@ -852,7 +973,7 @@ fn browser() -> reqwest::Client {
 async fn the_shops_sign_in_button_passes_the_simulator_and_its_return_is_accepted() {
     let mut demo = Demo::start().await;
     let view = demo.view("login").await;
-    let back = demo.click(&view, "login").await;
+    let back = demo.click("login", &view).await;
     assert!(query(&back).iter().any(|(k, _)| k == "buyerToken"));
     let landing = demo.arrive(&back).await;
     // The shop accepted its own state, and Amazon's getBuyer the token: a new shopper signs up.
@@ -865,7 +986,7 @@ async fn the_shops_link_button_passes_the_simulator_and_links_the_member() {
     let mut demo = Demo::start().await;
     demo.sign_up().await;
     let view = demo.view("mypage").await;
-    let back = demo.click(&view, "mypage").await;
+    let back = demo.click("mypage", &view).await;
     let landing = demo.arrive(&back).await;
     assert!(landing.status().is_redirection());
     assert_eq!(landing.headers()[header::LOCATION], "/mypage/?amazonpay2=linked");
@@ -876,7 +997,7 @@ async fn the_shops_link_button_passes_the_simulator_and_links_the_member() {
 async fn a_sign_in_return_replayed_in_another_browser_is_refused() {
     let mut demo = Demo::start().await;
     let view = demo.view("login").await;
-    let back = demo.click(&view, "login").await;
+    let back = demo.click("login", &view).await;
     let mut other = Demo { browser: browser(), ..demo };
     other.view("login").await; // a session of its own, with another state
     let landing = other.arrive(&back).await;
@@ -890,7 +1011,7 @@ async fn the_shops_checkout_button_passes_the_simulator_and_reaches_the_confirma
     assert_eq!(demo.view("checkout").await["reason"], "cartEmpty", "no button without a cart");
     demo.add_to_cart(1).await;
     let view = demo.view("checkout").await;
-    let back = demo.click(&view, "checkout").await;
+    let back = demo.click("checkout", &view).await;
     assert_eq!(back.path(), "/api/amazonpay2/checkout/review");
     assert!(query(&back).iter().any(|(k, v)| k == "amazonCheckoutSessionId" && !v.is_empty()), "{back}");
     let landing = demo.arrive(&back).await;

@@ -7,6 +7,7 @@ pub mod canonical;
 pub mod keygen;
 pub mod keys;
 pub mod signature;
+pub mod sns;
 pub mod types;
 
 /// The signature algorithm the shop uses for buttons and API calls (RSASSA-PSS, SHA-256,

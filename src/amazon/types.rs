@@ -1,4 +1,5 @@
-//! Amazon Pay API objects, as far as the shop reads them.
+//! Amazon Pay API objects, as far as the shop reads them. Every member the shop may do without
+//! is optional, so that an answer with fewer (or more) members still reads.
 
 use serde::{Deserialize, Serialize};
 
@@ -97,7 +98,7 @@ impl Money {
     }
 }
 
-/// A state and why.
+/// A state and why (checkout sessions, charges, refunds).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusDetails {
@@ -106,6 +107,12 @@ pub struct StatusDetails {
     /// Why, when Amazon says.
     #[serde(default)]
     pub reason_code: Option<String>,
+    /// Amazon's sentence for the reason.
+    #[serde(default)]
+    pub reason_description: Option<String>,
+    /// When the state last changed (`20261128T101414Z`).
+    #[serde(default)]
+    pub last_updated_timestamp: Option<String>,
 }
 
 /// The parts of a checkout session the shop reads.
@@ -199,7 +206,12 @@ pub struct PaymentPreference {
     pub payment_descriptor: Option<String>,
 }
 
-/// A charge.
+/// A charge: one authorization (仮売上) and its capture (実売上).
+///
+/// States: `AuthorizationInitiated` (pending), `Authorized`, `CaptureInitiated` (a capture
+/// Amazon processes later: requested more than 7 days after the authorization), `Captured`,
+/// `Canceled` (`MerchantCanceled`, `ExpiredUnused` after 30 days uncaptured,
+/// `ChargePermissionCanceled`, …), `Declined`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Charge {
@@ -208,9 +220,149 @@ pub struct Charge {
     /// Its permission.
     #[serde(default)]
     pub charge_permission_id: Option<String>,
-    /// Amount.
+    /// The authorized amount.
     #[serde(default)]
     pub charge_amount: Option<Money>,
+    /// What has been captured (at most `charge_amount`; less when the order was reduced).
+    #[serde(default)]
+    pub capture_amount: Option<Money>,
+    /// What its refunds have returned.
+    #[serde(default)]
+    pub refunded_amount: Option<Money>,
+    /// Whether it was captured at authorization.
+    #[serde(default)]
+    pub capture_now: Option<bool>,
+    /// When it was created (`20261128T101414Z`).
+    #[serde(default)]
+    pub creation_timestamp: Option<String>,
+    /// When an uncaptured authorization expires (30 days after it was made).
+    #[serde(default)]
+    pub expiration_timestamp: Option<String>,
     /// `Authorized`, `AuthorizationInitiated`, `Declined`, …
     pub status_details: StatusDetails,
+    /// `Sandbox` or `Live`.
+    #[serde(default)]
+    pub release_environment: Option<String>,
+}
+
+/// A refund (返金) of a captured charge: `RefundInitiated`, then `Refunded` or `Declined`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refund {
+    /// Refund ID (`S01-5105180-3221187-R022311`).
+    pub refund_id: String,
+    /// The refunded charge.
+    #[serde(default)]
+    pub charge_id: Option<String>,
+    /// The amount.
+    #[serde(default)]
+    pub refund_amount: Option<Money>,
+    /// When it was requested.
+    #[serde(default)]
+    pub creation_timestamp: Option<String>,
+    /// Its state.
+    pub status_details: StatusDetails,
+    /// `Sandbox` or `Live`.
+    #[serde(default)]
+    pub release_environment: Option<String>,
+}
+
+/// A charge permission: the buyer's consent to be charged (one order, or a subscription).
+///
+/// States: `Chargeable`, `NonChargeable`, `Closed` (`MerchantClosed`, `BuyerClosed`,
+/// `Expired`, `AmazonClosed`, …; a OneTime permission closes when its amount has been captured
+/// in full).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargePermission {
+    /// Charge permission ID.
+    pub charge_permission_id: String,
+    /// `OneTime` or `Recurring`.
+    #[serde(default)]
+    pub charge_permission_type: Option<String>,
+    /// What may still be charged.
+    #[serde(default)]
+    pub limits: Option<Limits>,
+    /// Its state; unlike the other objects, with a list of reasons.
+    pub status_details: PermissionStatusDetails,
+    /// The merchant's references.
+    #[serde(default)]
+    pub merchant_metadata: Option<MerchantMetadata>,
+    /// A subscription's frequency and amount, as the merchant set them.
+    #[serde(default)]
+    pub recurring_metadata: Option<serde_json::Value>,
+    /// The buyer.
+    #[serde(default)]
+    pub buyer: Option<SessionBuyer>,
+    /// The shipping address.
+    #[serde(default)]
+    pub shipping_address: Option<Address>,
+    /// The payment method, as the buyer sees it.
+    #[serde(default)]
+    pub payment_preferences: Option<Vec<PaymentPreference>>,
+    /// When it was created.
+    #[serde(default)]
+    pub creation_timestamp: Option<String>,
+    /// When it expires (OneTime: 180 days, or 13 months with `extendExpiration`).
+    #[serde(default)]
+    pub expiration_timestamp: Option<String>,
+    /// `Sandbox` or `Live`.
+    #[serde(default)]
+    pub release_environment: Option<String>,
+}
+
+/// `limits` of a charge permission.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// OneTime: the checkout amount; Recurring: the monthly cap (¥100,000 in Japan).
+    #[serde(default)]
+    pub amount_limit: Option<Money>,
+    /// What is left (this month, for Recurring).
+    #[serde(default)]
+    pub amount_balance: Option<Money>,
+}
+
+/// `statusDetails` of a charge permission.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionStatusDetails {
+    /// `Chargeable`, `NonChargeable`, `Closed`.
+    pub state: String,
+    /// Why, when not Chargeable.
+    #[serde(default)]
+    pub reasons: Option<Vec<StatusReason>>,
+    /// When the state last changed.
+    #[serde(default)]
+    pub last_updated_timestamp: Option<String>,
+}
+
+/// One reason of a charge permission's state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusReason {
+    /// E.g. `MerchantClosed`.
+    pub reason_code: String,
+    /// Amazon's sentence (for `MerchantClosed`, the merchant's `closureReason`).
+    #[serde(default)]
+    pub reason_description: Option<String>,
+}
+
+/// `merchantMetadata`: the merchant's references, as set at checkout or by
+/// updateChargePermission. Absent members are left out when sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MerchantMetadata {
+    /// The shop's order number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_reference_id: Option<String>,
+    /// The store name shown to the buyer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_store_name: Option<String>,
+    /// A note shown to the buyer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_to_buyer: Option<String>,
+    /// The merchant's own data, not shown to the buyer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_information: Option<String>,
 }

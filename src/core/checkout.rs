@@ -466,7 +466,10 @@ mod tests {
     use crate::amazon::types::StatusDetails;
 
     fn charge(state: &str) -> Charge {
-        Charge { status_details: StatusDetails { state: state.into(), reason_code: None }, ..Charge::default() }
+        Charge {
+            status_details: StatusDetails { state: state.into(), ..StatusDetails::default() },
+            ..Charge::default()
+        }
     }
 
     #[test]
@@ -480,7 +483,11 @@ mod tests {
     #[test]
     fn a_canceled_session_says_why() {
         let session = |reason: &str| CheckoutSession {
-            status_details: StatusDetails { state: "Canceled".into(), reason_code: Some(reason.into()) },
+            status_details: StatusDetails {
+                state: "Canceled".into(),
+                reason_code: Some(reason.into()),
+                ..StatusDetails::default()
+            },
             ..CheckoutSession::default()
         };
         assert_eq!(canceled_notice(&session("Expired")), Notice::CheckoutExpired);

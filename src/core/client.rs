@@ -18,7 +18,7 @@ use super::settings::AmazonAccount;
 use crate::amazon::canonical;
 use crate::amazon::keys::ShopKey;
 use crate::amazon::signature::{hex, string_to_sign};
-use crate::amazon::types::{AmazonErrorBody, Buyer, Charge, CheckoutSession, Money};
+use crate::amazon::types::{AmazonErrorBody, Buyer, Charge, ChargePermission, CheckoutSession, Money, Refund};
 use crate::contract::AMAZON_SIGNATURE_ALGORITHM;
 
 /// Why a call to Amazon did not succeed.
@@ -153,6 +153,82 @@ impl AmazonPayClient {
     /// retried or repeated cycle charge once.
     pub async fn create_charge(&self, body: &serde_json::Value, idempotency_key: &str) -> Result<Charge, AmazonError> {
         self.call_with_key(Method::POST, "charges", Some(body), Some(idempotency_key.to_owned())).await
+    }
+
+    /// `POST checkoutSessions`: a checkout session from the create payload (the same JSON a
+    /// checkout button carries). `idempotency_key` makes a retried or repeated call create one
+    /// session: the same key with the same body answers the same session, with another body
+    /// Amazon's `DuplicateIdempotencyKey`.
+    pub async fn create_checkout_session(
+        &self,
+        body: &serde_json::Value,
+        idempotency_key: &str,
+    ) -> Result<CheckoutSession, AmazonError> {
+        self.call_with_key(Method::POST, "checkoutSessions", Some(body), Some(idempotency_key.to_owned())).await
+    }
+
+    /// `GET chargePermissions/{id}`.
+    pub async fn get_charge_permission(&self, id: &str) -> Result<ChargePermission, AmazonError> {
+        self.call(Method::GET, &format!("chargePermissions/{}", segment(id)?), None::<&()>).await
+    }
+
+    /// `PATCH chargePermissions/{id}`: `merchantMetadata` and (Recurring) `recurringMetadata`.
+    pub async fn update_charge_permission(
+        &self,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> Result<ChargePermission, AmazonError> {
+        self.call(Method::PATCH, &format!("chargePermissions/{}", segment(id)?), Some(body)).await
+    }
+
+    /// `DELETE chargePermissions/{id}/close` with `closureReason` and `cancelPendingCharges`
+    /// (whether its open authorizations are canceled too). A closed permission takes no new
+    /// charges.
+    pub async fn close_charge_permission(
+        &self,
+        id: &str,
+        closure_reason: &str,
+        cancel_pending_charges: bool,
+    ) -> Result<ChargePermission, AmazonError> {
+        let body = serde_json::json!({
+            "closureReason": closure_reason,
+            "cancelPendingCharges": cancel_pending_charges,
+        });
+        self.call(Method::DELETE, &format!("chargePermissions/{}/close", segment(id)?), Some(&body)).await
+    }
+
+    /// `POST charges/{id}/capture` (実売上): `amount` at most what was authorized (less reduces
+    /// the order), once per charge. The same `idempotency_key` answers the first answer again.
+    /// More than 7 days after the authorization the charge answers `CaptureInitiated`: the
+    /// capture completes later (IPN, or getCharge).
+    pub async fn capture_charge(&self, id: &str, amount: &Money, idempotency_key: &str) -> Result<Charge, AmazonError> {
+        let body = serde_json::json!({ "captureAmount": amount });
+        let resource = format!("charges/{}/capture", segment(id)?);
+        self.call_with_key(Method::POST, &resource, Some(&body), Some(idempotency_key.to_owned())).await
+    }
+
+    /// `DELETE charges/{id}/cancel` (キャンセル of an uncaptured authorization), with
+    /// `cancellationReason`.
+    pub async fn cancel_charge(&self, id: &str, cancellation_reason: &str) -> Result<Charge, AmazonError> {
+        let body = serde_json::json!({ "cancellationReason": cancellation_reason });
+        self.call(Method::DELETE, &format!("charges/{}/cancel", segment(id)?), Some(&body)).await
+    }
+
+    /// `POST refunds` (返金, full or partial) of a captured charge. Refunds are asynchronous: the
+    /// answer is `RefundInitiated`; the outcome comes by IPN or getRefund.
+    pub async fn create_refund(
+        &self,
+        charge_id: &str,
+        amount: &Money,
+        idempotency_key: &str,
+    ) -> Result<Refund, AmazonError> {
+        let body = serde_json::json!({ "chargeId": segment(charge_id).map(|_| charge_id)?, "refundAmount": amount });
+        self.call_with_key(Method::POST, "refunds", Some(&body), Some(idempotency_key.to_owned())).await
+    }
+
+    /// `GET refunds/{id}`.
+    pub async fn get_refund(&self, id: &str) -> Result<Refund, AmazonError> {
+        self.call(Method::GET, &format!("refunds/{}", segment(id)?), None::<&()>).await
     }
 
     /// Sends one API call (with retries) and decodes its answer.

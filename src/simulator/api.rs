@@ -79,6 +79,7 @@ pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
     }
     router
         .merge(super::payments::routes())
+        .merge(super::back_office::routes())
         .fallback(|| async {
             ApiFailure::new(StatusCode::NOT_FOUND, "ResourceNotFound", "The requested resource does not exist.")
         })
@@ -260,5 +261,7 @@ async fn set_faults(State(simulator): State<Simulator>, Json(fault): Json<Fault>
 async fn advance_clock(State(simulator): State<Simulator>, Json(body): Json<HashMap<String, u64>>) -> StatusCode {
     let seconds = body.get("advanceSeconds").copied().unwrap_or_default();
     simulator.inner.clock_offset.fetch_add(seconds, std::sync::atomic::Ordering::Relaxed);
+    // What the new time makes due happens now, and is notified now.
+    simulator.with_ledger(|_, _| ());
     StatusCode::NO_CONTENT
 }

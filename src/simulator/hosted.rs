@@ -2,7 +2,16 @@
 //!
 //! `POST /checkout/initiate` checks what Amazon checks (merchant, key, algorithm, signature,
 //! payload, return domains) and answers a failure with Amazon's error page, so that a shop's
-//! mistake shows in the demo and the tests exactly where it would show in production.
+//! mistake shows in the demo and the tests exactly where it would show in production. A checkout
+//! button's payload is the Create Checkout Session request: the click creates the session, and
+//! the buyer's choices on the page complete it. `GET /checkout/initiate?amazonCheckoutSessionId=`
+//! shows the same page for a session the merchant created through the API.
+//!
+//! Every page offers a cancel link when there is somewhere to go back to: the sign-in payload's
+//! `signInCancelUrl` or the checkout's `webCheckoutDetails.checkoutCancelUrl` (on the shop's
+//! origin, like every merchant URL), else the shop page the button was on (the `origin_url`
+//! checkout.js posts, when it lies on the shop's origin). Cancelling a checkout cancels its
+//! session (`Canceled`, `BuyerCanceled`).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -20,7 +29,7 @@ use super::checkout::{Card, Details, Environment, ProductType, Session, SessionS
 use super::html::{escape, page};
 use super::signature::{DEFAULT_ALGORITHM, SignatureProblem};
 use super::{FLOW_LIFETIME, Simulator, lock};
-use crate::amazon::signature::{hex, string_to_sign};
+use crate::amazon::signature::string_to_sign;
 
 /// A hosted-page visit waiting for the shopper's "continue".
 pub(super) struct Flow {
@@ -32,22 +41,34 @@ enum FlowKind {
     SignIn {
         return_url: Url,
         scopes: Vec<String>,
+        /// Where the cancel link goes, if anywhere.
+        cancel: Option<Url>,
     },
-    /// The consent page of a checkout button: the session to create once the buyer chooses.
-    Checkout(Box<Draft>),
-    /// "Change address / payment" for an existing session.
-    Change {
+    /// The consent page of a checkout: the session waits for the buyer's choices.
+    Checkout {
         session_id: String,
-        action: ChangeAction,
+        /// Where the cancel link goes, if anywhere.
+        cancel: Option<Url>,
     },
+    /// "Change address / payment" for an existing session.
+    Change { session_id: String, action: ChangeAction },
 }
 
-/// A checkout session before the buyer's choices: what the signed button payload set.
-struct Draft {
-    details: Details,
-    product_type: ProductType,
-    environment: Environment,
-    scopes: Vec<String>,
+/// A clicked button that Amazon accepted.
+enum Checked {
+    SignIn {
+        return_url: Url,
+        scopes: Vec<String>,
+        cancel: Option<Url>,
+    },
+    /// What the signed checkout payload (the Create Checkout Session request) set.
+    Checkout {
+        details: Box<Details>,
+        product_type: ProductType,
+        environment: Environment,
+        scopes: Vec<String>,
+        origin_url: Option<Url>,
+    },
 }
 
 /// `changeAction` of `amazon.Pay.bindChangeAction`.
@@ -95,31 +116,76 @@ pub(super) async fn initiate(
     State(simulator): State<Simulator>,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
-    match check_button(&simulator, form) {
-        Ok(flow) => {
-            let id = simulator.token::<24>();
-            let response = match &flow.kind {
-                FlowKind::SignIn { return_url, .. } => sign_in_page(&id, return_url),
-                FlowKind::Checkout(draft) => checkout_page(&id, draft),
-                // A button never starts a change (that is initiate_auth's).
-                FlowKind::Change { .. } => {
-                    return AmazonError::new("InvalidRequest", "Start again from the shop.").into_response();
-                }
-            };
-            let mut flows = lock(&simulator.inner.flows);
-            flows.retain(|_, f| f.created.elapsed() < FLOW_LIFETIME);
-            flows.insert(id, flow);
-            response
+    let checked = match check_button(&simulator, form) {
+        Ok(checked) => checked,
+        Err(error) => return error.into_response(),
+    };
+    let id = simulator.token::<24>();
+    let (kind, response) = match checked {
+        Checked::SignIn { return_url, scopes, cancel } => {
+            let response = sign_in_page(&id, &return_url, cancel.is_some());
+            (FlowKind::SignIn { return_url, scopes, cancel }, response)
         }
-        Err(error) => error.into_response(),
-    }
+        Checked::Checkout { details, product_type, environment, scopes, origin_url } => {
+            let cancel = details.cancel_url.clone().or(origin_url);
+            let session_id = simulator.checkout_session_id();
+            let shop = details.review_url.origin().ascii_serialization();
+            let session = Session::without_buyer(
+                session_id.clone(),
+                *details,
+                product_type,
+                environment,
+                scopes,
+                simulator.now(),
+            );
+            let response = checkout_page(&id, &shop, product_type, cancel.is_some());
+            simulator.with_ledger(|ledger, now| ledger.insert_session(session, now));
+            (FlowKind::Checkout { session_id, cancel }, response)
+        }
+    };
+    remember_flow(&simulator, id, kind);
+    response
+}
+
+fn remember_flow(simulator: &Simulator, id: String, kind: FlowKind) {
+    let mut flows = lock(&simulator.inner.flows);
+    flows.retain(|_, f| f.created.elapsed() < FLOW_LIFETIME);
+    flows.insert(id, Flow { kind, created: Instant::now() });
+}
+
+/// `GET /checkout/initiate?amazonCheckoutSessionId=…`: Amazon's page for a session the merchant
+/// created through the API (`POST checkoutSessions`): the buyer chooses an account and a card.
+pub(super) async fn initiate_session(
+    State(simulator): State<Simulator>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let id = query.get("amazonCheckoutSessionId").map(String::as_str).unwrap_or_default();
+    let found = simulator.with_ledger(|ledger, now| {
+        let session = ledger
+            .session(id, now)
+            .map_err(|_| AmazonError::new("ResourceNotFound", format!("Checkout session '{id}' does not exist.")))?;
+        let session = changeable(session)?;
+        Ok::<_, AmazonError>((
+            session.details.review_url.origin().ascii_serialization(),
+            session.product_type,
+            session.details.cancel_url.clone(),
+        ))
+    });
+    let (shop, product_type, cancel) = match found {
+        Ok(found) => found,
+        Err(error) => return error.into_response(),
+    };
+    let flow = simulator.token::<24>();
+    let response = checkout_page(&flow, &shop, product_type, cancel.is_some());
+    remember_flow(&simulator, flow, FlowKind::Checkout { session_id: id.to_owned(), cancel });
+    response
 }
 
 /// Everything Amazon verifies about a clicked button, in the order it does.
 fn check_button(
     simulator: &Simulator,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
-) -> Result<Flow, AmazonError> {
+) -> Result<Checked, AmazonError> {
     let config = &simulator.inner.config;
     let Form(fields) = form.map_err(|e| AmazonError::new("InvalidRequestFormat", e.body_text()))?;
     let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
@@ -176,21 +242,34 @@ fn check_button(
         ));
     }
     let live = field("environment") == "LIVE";
-    let kind = match field("productType") {
-        "SignIn" => FlowKind::SignIn {
-            return_url: return_url(&payload, &["signInReturnUrl"], config, live)?,
-            scopes: payload
-                .get("signInScopes")
-                .and_then(Value::as_array)
-                .map(|scopes| scopes.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                .unwrap_or_default(),
-        },
+    // The page the button was on: where a cancel link without a cancel URL goes back to. Not
+    // signed, so it is only used when it lies on the shop's origin.
+    let origin_url = Url::parse(field("origin_url"))
+        .ok()
+        .filter(|url| url.origin().ascii_serialization() == config.shop_origin)
+        .filter(|url| !live || url.scheme() == "https");
+    match field("productType") {
+        "SignIn" => {
+            let cancel = match payload.get("signInCancelUrl").filter(|v| !v.is_null()) {
+                None => origin_url,
+                Some(_) => Some(return_url(&payload, &["signInCancelUrl"], config, live)?),
+            };
+            Ok(Checked::SignIn {
+                return_url: return_url(&payload, &["signInReturnUrl"], config, live)?,
+                scopes: payload
+                    .get("signInScopes")
+                    .and_then(Value::as_array)
+                    .map(|scopes| scopes.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .unwrap_or_default(),
+                cancel,
+            })
+        }
         product @ ("PayAndShip" | "PayOnly" | "") => {
             let review_url = return_url(&payload, &["webCheckoutDetails", "checkoutReviewReturnUrl"], config, live)?;
             // The payload is the Create Checkout Session request: what it sets must be valid.
             let details = Details::new(review_url).updated(&payload, &simulator.rules(live, false))?;
-            FlowKind::Checkout(Box::new(Draft {
-                details,
+            Ok(Checked::Checkout {
+                details: Box::new(details),
                 product_type: if product == "PayOnly" { ProductType::PayOnly } else { ProductType::PayAndShip },
                 environment: if live { Environment::Live } else { Environment::Sandbox },
                 scopes: payload
@@ -198,16 +277,11 @@ fn check_button(
                     .and_then(Value::as_array)
                     .map(|scopes| scopes.iter().filter_map(Value::as_str).map(str::to_owned).collect())
                     .unwrap_or_default(),
-            }))
+                origin_url,
+            })
         }
-        other => {
-            return Err(AmazonError::new(
-                "InvalidParameterValue",
-                format!("The productType '{other}' is not supported."),
-            ));
-        }
-    };
-    Ok(Flow { kind, created: Instant::now() })
+        other => Err(AmazonError::new("InvalidParameterValue", format!("The productType '{other}' is not supported."))),
+    }
 }
 
 /// A return URL from the payload: present, absolute, https in live, and on the merchant's
@@ -233,7 +307,18 @@ fn return_url(payload: &Value, path: &[&str], config: &super::SimulatorConfig, l
     Ok(url)
 }
 
-fn sign_in_page(flow_id: &str, return_url: &Url) -> Response {
+/// The cancel link of a page, when it has somewhere to go.
+fn cancel_link(flow_id: &str, present: bool) -> String {
+    if !present {
+        return String::new();
+    }
+    format!(
+        "<p><a id=\"cancel\" href=\"/checkout/cancel?flow={}\">キャンセルしてショップに戻る</a></p>",
+        escape(flow_id)
+    )
+}
+
+fn sign_in_page(flow_id: &str, return_url: &Url, cancellable: bool) -> Response {
     let shop = escape(&return_url.origin().ascii_serialization());
     let buyers: String = TEST_BUYERS
         .iter()
@@ -257,8 +342,9 @@ fn sign_in_page(flow_id: &str, return_url: &Url) -> Response {
          <p><strong>{shop}</strong> にサインインします。選んだアカウントのお名前、メールアドレス、住所などがショップに提供されます。</p>\
          <form method=\"post\" action=\"/checkout/continue\">\
          <input type=\"hidden\" name=\"flow\" value=\"{}\"><fieldset><legend>テスト用アカウント</legend>{buyers}</fieldset>\
-         <button type=\"submit\" id=\"continue\">続行</button></form></main>",
-        escape(flow_id)
+         <button type=\"submit\" id=\"continue\">続行</button></form>{}</main>",
+        escape(flow_id),
+        cancel_link(flow_id, cancellable),
     );
     Html(page("Amazon Pay - サインイン", STYLE, &body)).into_response()
 }
@@ -301,9 +387,9 @@ fn card_choices(selected: Card) -> String {
         .collect()
 }
 
-fn checkout_page(flow_id: &str, draft: &Draft) -> Response {
-    let shop = escape(&draft.details.review_url.origin().ascii_serialization());
-    let (account, legend) = if draft.product_type.ships() {
+fn checkout_page(flow_id: &str, shop: &str, product_type: ProductType, cancellable: bool) -> Response {
+    let shop = escape(shop);
+    let (account, legend) = if product_type.ships() {
         ("お届け先", "テスト用アカウント (お届け先)")
     } else {
         ("アカウント", "テスト用アカウント")
@@ -315,10 +401,11 @@ fn checkout_page(flow_id: &str, draft: &Draft) -> Response {
          <input type=\"hidden\" name=\"flow\" value=\"{}\">\
          <fieldset><legend>{legend}</legend>{}</fieldset>\
          <fieldset><legend>お支払い方法</legend>{}</fieldset>\
-         <button type=\"submit\" id=\"continue\">続行</button></form></main>",
+         <button type=\"submit\" id=\"continue\">続行</button></form>{}</main>",
         escape(flow_id),
         buyer_choices("buyer", 0, true),
         card_choices(Card::Visa),
+        cancel_link(flow_id, cancellable),
     );
     Html(page("Amazon Pay - お支払い", STYLE, &body)).into_response()
 }
@@ -358,7 +445,7 @@ pub(super) async fn continue_flow(
         return AmazonError::new("InvalidRequest", "This page has expired. Start again from the shop.").into_response();
     };
     match flow.kind {
-        FlowKind::SignIn { mut return_url, scopes } => {
+        FlowKind::SignIn { mut return_url, scopes, .. } => {
             let buyer = fields
                 .get("buyer")
                 .and_then(|b| b.parse::<usize>().ok())
@@ -373,7 +460,7 @@ pub(super) async fn continue_flow(
             return_url.query_pairs_mut().append_pair("buyerToken", &token);
             Redirect::to(return_url.as_str()).into_response()
         }
-        FlowKind::Checkout(draft) => match create_session(&simulator, *draft, &fields) {
+        FlowKind::Checkout { session_id, .. } => match choose(&simulator, &session_id, &fields) {
             Ok(location) => Redirect::to(location.as_str()).into_response(),
             Err(error) => error.into_response(),
         },
@@ -402,41 +489,58 @@ fn test_buyer(value: &str) -> Option<usize> {
     value.parse::<usize>().ok().filter(|index| *index < TEST_BUYERS.len())
 }
 
-/// The buyer chose an account and a card on the consent page: the session is created, and the
-/// buyer goes back to the shop's review URL (or, with `checkoutMode: ProcessOrder`, is charged
-/// at once and goes to the result URL).
-fn create_session(simulator: &Simulator, draft: Draft, fields: &HashMap<String, String>) -> Result<Url, AmazonError> {
+/// The buyer chose an account and a card on the consent page: the session has its buyer, and
+/// the buyer goes back to the shop's review URL (or, with `checkoutMode: ProcessOrder`, is
+/// charged at once and goes to the result URL).
+fn choose(simulator: &Simulator, id: &str, fields: &HashMap<String, String>) -> Result<Url, AmazonError> {
     let buyer = choice(fields, "buyer", 0, test_buyer)?;
     let card = choice(fields, "card", Card::Visa, Card::parse)?;
-    let now = simulator.now();
-    let id = checkout_session_id(simulator);
-    let process_order = draft.details.process_order;
-    let session = Session {
-        id: id.clone(),
-        product_type: draft.product_type,
-        environment: draft.environment,
-        buyer,
-        address: buyer,
-        card,
-        scopes: draft.scopes,
-        details: draft.details,
-        state: SessionState::Open,
-        reason: None,
-        created: now,
-        updated: now,
-        processed: None,
-        charge_permission_id: None,
-        charge_id: None,
+    simulator.with_ledger(|ledger, now| {
+        let session = ledger.choose_buyer(id, buyer, card, now)?;
+        if session.details.process_order {
+            let session = ledger.process(id, now)?;
+            return session
+                .result_redirect()
+                .ok_or_else(|| AmazonError::new("MissingParameterValue", "checkoutResultReturnUrl is not set."));
+        }
+        Ok(session.review_redirect())
+    })
+}
+
+/// `GET /checkout/cancel?flow=…`: the page's cancel link. The flow ends; a checkout's session is
+/// canceled (`BuyerCanceled`); the buyer goes back to the shop.
+pub(super) async fn cancel(
+    State(simulator): State<Simulator>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let id = query.get("flow").map(String::as_str).unwrap_or_default();
+    let flow = lock(&simulator.inner.flows).remove(id);
+    let Some(flow) = flow.filter(|f| f.created.elapsed() < FLOW_LIFETIME) else {
+        return AmazonError::new("InvalidRequest", "This page has expired. Start again from the shop.").into_response();
     };
-    let mut ledger = lock(&simulator.inner.ledger);
-    ledger.insert_session(session, now);
-    if process_order {
-        let session = ledger.process(&id, now)?;
-        return session
-            .result_redirect()
-            .ok_or_else(|| AmazonError::new("MissingParameterValue", "checkoutResultReturnUrl is not set."));
+    let target = match flow.kind {
+        FlowKind::SignIn { cancel, .. } => cancel,
+        FlowKind::Checkout { session_id, cancel } => {
+            if let Err(failure) = simulator.with_ledger(|ledger, now| ledger.cancel_by_buyer(&session_id, now)) {
+                return AmazonError::from(failure).into_response();
+            }
+            cancel
+        }
+        FlowKind::Change { session_id, .. } => {
+            return simulator
+                .with_ledger(|ledger, now| ledger.session(&session_id, now).map(|s| s.review_redirect()))
+                .map(|url| Redirect::to(url.as_str()).into_response())
+                .unwrap_or_else(|failure| AmazonError::from(failure).into_response());
+        }
+    };
+    match target {
+        Some(url) => Redirect::to(url.as_str()).into_response(),
+        None => {
+            let body =
+                format!("{HEADER}<main><h1>キャンセルしました</h1><p>ショップのページに戻ってください。</p></main>");
+            Html(page("Amazon Pay - キャンセル", STYLE, &body)).into_response()
+        }
     }
-    Ok(ledger.session(&id, now)?.review_redirect())
 }
 
 /// The buyer chose another address or card for an Open session: back to the review URL.
@@ -446,15 +550,18 @@ fn change_session(
     action: ChangeAction,
     fields: &HashMap<String, String>,
 ) -> Result<Url, AmazonError> {
-    let now = simulator.now();
-    let mut ledger = lock(&simulator.inner.ledger);
-    let session = changeable(ledger.session(id, now)?)?;
-    match action {
-        ChangeAction::Address => session.address = choice(fields, "address", session.address, test_buyer)?,
-        ChangeAction::Payment => session.card = choice(fields, "card", session.card, Card::parse)?,
-    }
-    session.updated = now;
-    Ok(session.review_redirect())
+    simulator.with_ledger(|ledger, now| {
+        let session = changeable(ledger.session(id, now)?)?;
+        if !session.buyer_chosen {
+            return Err(AmazonError::new("InvalidCheckoutSessionStatus", "No buyer has chosen on this checkout yet."));
+        }
+        match action {
+            ChangeAction::Address => session.address = choice(fields, "address", session.address, test_buyer)?,
+            ChangeAction::Payment => session.card = choice(fields, "card", session.card, Card::parse)?,
+        }
+        session.updated = now;
+        Ok(session.review_redirect())
+    })
 }
 
 /// A session whose address and payment can still change: Open, and not yet paid for.
@@ -466,12 +573,6 @@ fn changeable(session: &mut Session) -> Result<&mut Session, AmazonError> {
         ));
     }
     Ok(session)
-}
-
-/// Checkout session IDs look like Amazon's: a UUID.
-fn checkout_session_id(simulator: &Simulator) -> String {
-    let hex = hex(&simulator.random_bytes::<16>());
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 /// `GET /checkout/initiate_auth`: "change address / payment" from the shop's review page
@@ -494,34 +595,33 @@ pub(super) async fn initiate_auth(
             .into_response();
         }
     };
-    let now = simulator.now();
-    let page = {
-        let mut ledger = lock(&simulator.inner.ledger);
-        let session = match ledger.session(id, now) {
-            Ok(session) => session,
-            Err(_) => {
-                return AmazonError::new("ResourceNotFound", format!("Checkout session '{id}' does not exist."))
-                    .into_response();
-            }
-        };
+    let page = simulator.with_ledger(|ledger, now| {
+        let session = ledger
+            .session(id, now)
+            .map_err(|_| AmazonError::new("ResourceNotFound", format!("Checkout session '{id}' does not exist.")))?;
         let Some(action) = action else {
-            return Redirect::to(session.review_redirect().as_str()).into_response();
+            return Ok(Err(Redirect::to(session.review_redirect().as_str()).into_response()));
         };
-        let session = match changeable(session) {
-            Ok(session) => session,
-            Err(error) => return error.into_response(),
-        };
+        let session = changeable(session)?;
+        if !session.buyer_chosen {
+            return Err(AmazonError::new("InvalidCheckoutSessionStatus", "No buyer has chosen on this checkout yet."));
+        }
         if matches!(action, ChangeAction::Address) && !session.product_type.ships() {
-            return AmazonError::new("InvalidParameterValue", "A PayOnly checkout has no shipping address to change.")
-                .into_response();
+            return Err(AmazonError::new(
+                "InvalidParameterValue",
+                "A PayOnly checkout has no shipping address to change.",
+            ));
         }
         let flow = simulator.token::<24>();
-        (flow.clone(), action, change_page(&flow, session, action))
+        let response = change_page(&flow, session, action);
+        Ok(Ok((flow, action, response)))
+    });
+    let (flow, action, response) = match page {
+        Ok(Ok(page)) => page,
+        Ok(Err(redirect)) => return redirect,
+        Err(error) => return error.into_response(),
     };
-    let (flow, action, response) = page;
-    let mut flows = lock(&simulator.inner.flows);
-    flows.retain(|_, f| f.created.elapsed() < FLOW_LIFETIME);
-    flows.insert(flow, Flow { kind: FlowKind::Change { session_id: id.to_owned(), action }, created: Instant::now() });
+    remember_flow(&simulator, flow, FlowKind::Change { session_id: id.to_owned(), action });
     response
 }
 
@@ -529,12 +629,12 @@ pub(super) async fn initiate_auth(
 /// the chosen card and sends the buyer to the result URL; a decline cancels the session (the
 /// shop sees it when it reads or completes the session).
 pub(super) async fn process(State(simulator): State<Simulator>, Path(id): Path<String>) -> Response {
-    let now = simulator.now();
-    let mut ledger = lock(&simulator.inner.ledger);
-    let result = ledger.process(&id, now).map_err(AmazonError::from).and_then(|session| {
-        session
-            .result_redirect()
-            .ok_or_else(|| AmazonError::new("MissingParameterValue", "checkoutResultReturnUrl is not set."))
+    let result = simulator.with_ledger(|ledger, now| {
+        ledger.process(&id, now).map_err(AmazonError::from).and_then(|session| {
+            session
+                .result_redirect()
+                .ok_or_else(|| AmazonError::new("MissingParameterValue", "checkoutResultReturnUrl is not set."))
+        })
     });
     match result {
         Ok(location) => Redirect::to(location.as_str()).into_response(),

@@ -3,25 +3,34 @@
 //! It runs on its own address (its own origin, as Amazon is), serves its checkout.js and its
 //! hosted sign-in and checkout pages, and trusts exactly one merchant: the shop, through the
 //! public key of the shop's key pair, as Amazon trusts the key registered in Seller Central.
+//! Behind the signature check it serves Amazon's API: checkout sessions, charge permissions,
+//! charges (capture, cancel) and refunds, with Amazon's rules in Japan; it notifies the
+//! merchant's IPN endpoint of every state change as Amazon does (signed SNS envelopes); and it
+//! offers what Seller Central offers a merchant (capture, cancel, refund, close) as a test
+//! control, besides controls for its clock, failures, cards and asynchronous work.
 
 mod api;
+mod back_office;
 mod buyers;
 mod checkout;
 mod hosted;
 mod html;
+mod ipn;
 mod payments;
+mod seller_central;
 mod signature;
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -69,10 +78,17 @@ struct Inner {
     faults: Mutex<Option<api::Fault>>,
     /// Test control: seconds the simulator's clock is ahead of the real one.
     clock_offset: AtomicU64,
+    /// Instant payment notifications.
+    notifier: ipn::Notifier,
+    /// Whether the timer that sweeps the ledger runs.
+    ticking: AtomicBool,
 }
 
 /// How long hosted-page flows live.
 const FLOW_LIFETIME: Duration = Duration::from_secs(60 * 60);
+/// How often the ledger is swept when nothing else touches it, so that what the clock causes
+/// (processed refunds and captures, expiries) is notified without waiting for a request.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(2);
 
 impl Simulator {
     /// A simulator for one merchant.
@@ -93,6 +109,8 @@ impl Simulator {
                 public_origin: OnceLock::new(),
                 faults: Mutex::new(None),
                 clock_offset: AtomicU64::new(0),
+                notifier: ipn::Notifier::default(),
+                ticking: AtomicBool::new(false),
             }),
         }
     }
@@ -107,19 +125,71 @@ impl Simulator {
         self
     }
 
-    /// The simulator's HTTP routes.
+    /// The simulator's HTTP routes. Inside a Tokio runtime this also starts the timer that
+    /// sweeps the ledger (it ends with the runtime, or when the simulator is gone).
     pub fn router(&self) -> Router {
+        self.start_sweeping();
         Router::new()
             .route("/checkout.js", get(checkout_js))
-            .route("/checkout/initiate", post(hosted::initiate))
+            .route("/checkout/initiate", get(hosted::initiate_session).post(hosted::initiate))
             .route("/checkout/continue", post(hosted::continue_flow))
+            .route("/checkout/cancel", get(hosted::cancel))
             .route("/checkout/initiate_auth", get(hosted::initiate_auth))
             .route("/checkout/process/{id}", get(hosted::process))
             .route("/checkout/signout", get(hosted::signout))
             .merge(api::routes(self))
             .merge(api::controls())
+            .merge(seller_central::controls())
+            .merge(ipn::controls())
             .layer(DefaultBodyLimit::max(64 * 1024))
+            .layer(middleware::from_fn_with_state(self.clone(), remember_host))
             .with_state(self.clone())
+    }
+
+    /// Runs `work` on the ledger swept to the simulator clock, then notifies the merchant of
+    /// every state change (after the lock is released: delivery happens in the background).
+    fn with_ledger<R>(&self, work: impl FnOnce(&mut checkout::Ledger, u64) -> R) -> R {
+        let now = self.now();
+        let (result, changes) = {
+            let mut ledger = lock(&self.inner.ledger);
+            ledger.sweep(now);
+            let result = work(&mut ledger, now);
+            (result, ledger.take_changes())
+        };
+        self.notify(changes);
+        result
+    }
+
+    fn start_sweeping(&self) {
+        if self.inner.ticking.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.inner.ticking.store(false, Ordering::SeqCst);
+            return;
+        };
+        let simulator = Arc::downgrade(&self.inner);
+        runtime.spawn(async move {
+            let mut timer = tokio::time::interval(SWEEP_INTERVAL);
+            loop {
+                timer.tick().await;
+                let Some(inner) = simulator.upgrade() else {
+                    return;
+                };
+                Simulator { inner }.with_ledger(|_, _| ());
+            }
+        });
+    }
+
+    /// The registered Store ID.
+    fn store_id(&self) -> &str {
+        &self.inner.config.store_id
+    }
+
+    /// Checkout session IDs look like Amazon's: a UUID.
+    fn checkout_session_id(&self) -> String {
+        let hex = crate::amazon::signature::hex(&self.random_bytes::<16>());
+        format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
     }
 
     fn random_bytes<const N: usize>(&self) -> [u8; N] {
@@ -133,6 +203,14 @@ impl Simulator {
     fn token<const N: usize>(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.random_bytes::<N>())
     }
+}
+
+/// Remembers the host every request reached the simulator at (see `SigningCertURL`).
+async fn remember_host(State(simulator): State<Simulator>, request: Request, next: Next) -> Response {
+    if let Some(host) = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()) {
+        simulator.saw_host(host);
+    }
+    next.run(request).await
 }
 
 async fn checkout_js() -> impl IntoResponse {

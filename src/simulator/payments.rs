@@ -1,19 +1,20 @@
-//! Amazon Pay's payment API on the simulator: checkout sessions (get, update, complete), charge
-//! permissions (get) and charges (create, get), at Amazon's paths under every environment prefix
-//! and behind the signature check of `api.rs`. Also the test controls for payments.
+//! Amazon Pay's checkout API on the simulator: checkout sessions (create, get, update,
+//! complete) and charges (create, get), at Amazon's paths under every environment prefix and
+//! behind the signature check of `api.rs`. Also the test controls for cards and pending
+//! authorizations.
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use super::Simulator;
 use super::api::ApiFailure;
-use super::checkout::{Card, Ledger, Outcome, Rules, View, parse_body};
-use super::{Simulator, lock};
+use super::checkout::{Card, Environment, Outcome, Rules, View, parse_body};
 
 /// The payment routes under each environment prefix, with and without the trailing slash the
 /// .NET SDK sends.
@@ -22,9 +23,9 @@ pub(super) fn routes() -> Router<Simulator> {
     for prefix in ["", "/live", "/sandbox"] {
         for slash in ["", "/"] {
             router = router
+                .route(&format!("{prefix}/v2/checkoutSessions{slash}"), post(create_session))
                 .route(&format!("{prefix}/v2/checkoutSessions/{{id}}{slash}"), get(get_session).patch(update_session))
                 .route(&format!("{prefix}/v2/checkoutSessions/{{id}}/complete{slash}"), post(complete_session))
-                .route(&format!("{prefix}/v2/chargePermissions/{{id}}{slash}"), get(get_permission))
                 .route(&format!("{prefix}/v2/charges{slash}"), post(create_charge))
                 .route(&format!("{prefix}/v2/charges/{{id}}{slash}"), get(get_charge));
         }
@@ -51,29 +52,78 @@ impl Simulator {
     pub(super) fn rules(&self, live: bool, strict: bool) -> Rules<'_> {
         Rules { shop_origin: &self.inner.config.shop_origin, live, strict }
     }
+
+    /// The environment of an API request: an environment-specific key ID (`LIVE-…`,
+    /// `SANDBOX-…`) decides; otherwise the path's `/live` or `/sandbox`, as Amazon's SDKs build it.
+    pub(super) fn environment_of(&self, uri: &Uri) -> Environment {
+        let key = self.inner.config.public_key_id.to_ascii_uppercase();
+        if key.starts_with("LIVE-") {
+            Environment::Live
+        } else if key.starts_with("SANDBOX-") {
+            Environment::Sandbox
+        } else if uri.path().starts_with("/live/") {
+            Environment::Live
+        } else {
+            Environment::Sandbox
+        }
+    }
 }
 
-fn view<'a>(simulator: &'a Simulator, origin: &'a str, now: u64) -> View<'a> {
+pub(super) fn view<'a>(simulator: &'a Simulator, origin: &'a str, now: u64) -> View<'a> {
     let config = &simulator.inner.config;
     View { merchant_id: &config.merchant_id, store_id: &config.store_id, origin, now }
 }
 
-type ApiResult = Result<Response, ApiFailure>;
+pub(super) type ApiResult = Result<Response, ApiFailure>;
 
-fn answer(result: ApiResult) -> Response {
+pub(super) fn answer(result: ApiResult) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The `x-amz-pay-idempotency-key` that Amazon requires on creating calls.
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<&str, ApiFailure> {
+    headers
+        .get("x-amz-pay-idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| {
+            ApiFailure::new(
+                StatusCode::BAD_REQUEST,
+                "MissingHeaderValue",
+                "The x-amz-pay-idempotency-key header is required for this operation.",
+            )
+        })
+}
+
+/// `POST checkoutSessions` (what Amazon's SDKs call `createCheckoutSession`): 201 with a session
+/// that has no buyer yet. The buyer continues at `/checkout/initiate?amazonCheckoutSessionId=…`
+/// (where checkout.js sends a buyer whose button got its session from the merchant's server).
+async fn create_session(State(simulator): State<Simulator>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let origin = simulator.public_origin(&headers);
+    let environment = simulator.environment_of(&uri);
+    answer((|| {
+        let key = idempotency_key(&headers)?;
+        let body = parse_body(&body)?;
+        simulator.with_ledger(|ledger, now| {
+            let id = ledger.create_session(&simulator, key, &body, environment, now)?;
+            let session = ledger.session(&id, now)?;
+            Ok((
+                StatusCode::CREATED,
+                Json(super::checkout::Ledger::session_json(session, &view(&simulator, &origin, now))),
+            )
+                .into_response())
+        })
+    })())
 }
 
 /// `GET checkoutSessions/{id}`.
 async fn get_session(State(simulator): State<Simulator>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    let now = simulator.now();
     let origin = simulator.public_origin(&headers);
-    let mut ledger = lock(&simulator.inner.ledger);
-    answer(
-        ledger
-            .session(&id, now)
-            .map(|session| Json(Ledger::session_json(session, &view(&simulator, &origin, now))).into_response()),
-    )
+    answer(simulator.with_ledger(|ledger, now| {
+        let session = ledger.session(&id, now)?;
+        Ok(Json(super::checkout::Ledger::session_json(session, &view(&simulator, &origin, now))).into_response())
+    }))
 }
 
 /// `PATCH checkoutSessions/{id}`.
@@ -83,14 +133,14 @@ async fn update_session(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = simulator.now();
     let origin = simulator.public_origin(&headers);
     answer((|| {
         let body = parse_body(&body)?;
-        let mut ledger = lock(&simulator.inner.ledger);
-        let live = ledger.session(&id, now)?.environment == super::checkout::Environment::Live;
-        let session = ledger.update_session(&id, &body, &simulator.rules(live, true), now)?;
-        Ok(Json(Ledger::session_json(session, &view(&simulator, &origin, now))).into_response())
+        simulator.with_ledger(|ledger, now| {
+            let live = ledger.session(&id, now)?.environment == Environment::Live;
+            let session = ledger.update_session(&id, &body, &simulator.rules(live, true), now)?;
+            Ok(Json(super::checkout::Ledger::session_json(session, &view(&simulator, &origin, now))).into_response())
+        })
     })())
 }
 
@@ -101,58 +151,33 @@ async fn complete_session(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = simulator.now();
     let origin = simulator.public_origin(&headers);
     answer((|| {
         let body = parse_body(&body)?;
-        let mut ledger = lock(&simulator.inner.ledger);
-        let (session, pending) = ledger.complete(&simulator, &id, &body, now)?;
-        let status = if pending { StatusCode::ACCEPTED } else { StatusCode::OK };
-        Ok((status, Json(Ledger::session_json(session, &view(&simulator, &origin, now)))).into_response())
+        simulator.with_ledger(|ledger, now| {
+            let (session, pending) = ledger.complete(&simulator, &id, &body, now)?;
+            let status = if pending { StatusCode::ACCEPTED } else { StatusCode::OK };
+            let json = super::checkout::Ledger::session_json(session, &view(&simulator, &origin, now));
+            Ok((status, Json(json)).into_response())
+        })
     })())
-}
-
-/// `GET chargePermissions/{id}`.
-async fn get_permission(State(simulator): State<Simulator>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    let now = simulator.now();
-    let origin = simulator.public_origin(&headers);
-    let ledger = lock(&simulator.inner.ledger);
-    answer(
-        ledger.permission(&id).map(|permission| {
-            Json(ledger.permission_json(permission, &view(&simulator, &origin, now))).into_response()
-        }),
-    )
 }
 
 /// `POST charges`: 201 with the Charge, whatever its state (a decline is a `Declined` Charge).
 async fn create_charge(State(simulator): State<Simulator>, headers: HeaderMap, body: Bytes) -> Response {
-    let now = simulator.now();
     answer((|| {
-        let key = headers
-            .get("x-amz-pay-idempotency-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|key| !key.is_empty())
-            .ok_or_else(|| {
-                ApiFailure::new(
-                    StatusCode::BAD_REQUEST,
-                    "MissingHeaderValue",
-                    "The x-amz-pay-idempotency-key header is required for this operation.",
-                )
-            })?;
+        let key = idempotency_key(&headers)?;
         let body = parse_body(&body)?;
-        let mut ledger = lock(&simulator.inner.ledger);
-        let id = ledger.create_charge(&simulator, key, &body, now)?;
-        let charge = ledger.charge(&id, now)?;
-        Ok((StatusCode::CREATED, Json(Ledger::charge_json(charge))).into_response())
+        simulator.with_ledger(|ledger, now| {
+            let id = ledger.create_charge(&simulator, key, &body, now)?;
+            Ok((StatusCode::CREATED, Json(ledger.charge_json(ledger.charge(&id)?))).into_response())
+        })
     })())
 }
 
 /// `GET charges/{id}`.
 async fn get_charge(State(simulator): State<Simulator>, Path(id): Path<String>) -> Response {
-    let now = simulator.now();
-    let mut ledger = lock(&simulator.inner.ledger);
-    answer(ledger.charge(&id, now).map(|charge| Json(Ledger::charge_json(charge)).into_response()))
+    answer(simulator.with_ledger(|ledger, _| Ok(Json(ledger.charge_json(ledger.charge(&id)?)).into_response())))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -186,10 +211,9 @@ async fn set_card(State(simulator): State<Simulator>, Json(change): Json<CardCha
         )
         .into_response();
     };
-    let mut ledger = lock(&simulator.inner.ledger);
-    answer(ledger.permission_mut(&change.charge_permission_id).map(|permission| {
-        permission.card = card;
-        StatusCode::NO_CONTENT.into_response()
+    answer(simulator.with_ledger(|ledger, _| {
+        ledger.permission_mut(&change.charge_permission_id)?.card = card;
+        Ok(StatusCode::NO_CONTENT.into_response())
     }))
 }
 
@@ -215,7 +239,8 @@ async fn resolve_authorization(State(simulator): State<Simulator>, Json(resoluti
             .into_response();
         }
     };
-    let now = simulator.now();
-    let mut ledger = lock(&simulator.inner.ledger);
-    answer(ledger.resolve_pending(&resolution.charge_id, outcome, now).map(|()| StatusCode::NO_CONTENT.into_response()))
+    answer(simulator.with_ledger(|ledger, now| {
+        ledger.resolve_pending(&resolution.charge_id, outcome, now)?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }))
 }

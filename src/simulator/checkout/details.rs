@@ -24,7 +24,7 @@ impl MerchantMetadata {
         ["merchantReferenceId", "merchantStoreName", "noteToBuyer", "customInformation", "merchantStoreReferenceId"];
 
     /// This metadata with the fields `value` sets.
-    fn updated(&self, value: &Value, strict: bool) -> Result<Self, ApiFailure> {
+    pub(super) fn updated(&self, value: &Value, strict: bool) -> Result<Self, ApiFailure> {
         let name = "merchantMetadata";
         let map = object(value, name, &Self::FIELDS, strict)?;
         let mut next = self.clone();
@@ -247,7 +247,7 @@ impl Details {
 }
 
 /// `recurringMetadata`: `frequency{unit, value}` and an optional `amount`, normalised.
-fn recurring_metadata(value: &Value, strict: bool) -> Result<Value, ApiFailure> {
+pub(super) fn recurring_metadata(value: &Value, strict: bool) -> Result<Value, ApiFailure> {
     let map = object(value, "recurringMetadata", &["frequency", "amount"], strict)?;
     let frequency = match member(map, "frequency") {
         None => Value::Null,

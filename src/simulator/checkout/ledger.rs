@@ -1,15 +1,16 @@
-//! The ledger: every session, charge permission and charge, and the transitions between
-//! their states.
+//! The ledger: every session, charge permission, charge and refund, and the transitions between
+//! their states. Each state a charge, refund or charge permission enters is recorded as a
+//! [`Change`], which the simulator turns into an IPN.
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::cards::{Outcome, decline_description};
-use super::details::MerchantMetadata;
+use super::cards::{Card, Outcome, decline_description};
+use super::details::{Details, MerchantMetadata};
 use super::objects::{
-    Charge, ChargePermission, ChargeState, Environment, Intent, PermissionType, Processed, Reason, Session,
-    SessionState,
+    Charge, ChargePermission, ChargeState, Closure, Environment, Intent, PermissionType, Processed, ProductType,
+    Reason, Refund, Session, SessionState,
 };
 use super::rules::{
     MAX_CHARGES_PER_ONE_TIME_PERMISSION, ONE_TIME_PERMISSION_LIFETIME, PERIODIC_AMOUNT_EXCEEDED_MESSAGE,
@@ -19,26 +20,86 @@ use super::rules::{
 use crate::simulator::Simulator;
 use crate::simulator::api::ApiFailure;
 
+/// The kind of object a [`Change`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::simulator) enum ChangedObject {
+    Charge,
+    Refund,
+    ChargePermission,
+}
+
+/// An object that entered a state (a new object entering its first state included).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(in crate::simulator) struct Change {
+    pub object: ChangedObject,
+    pub id: String,
+    pub permission_id: String,
+}
+
 /// What a reused idempotency key answers.
+pub(super) enum Remembered {
+    /// The charge that request created (answered as it is now).
+    Charge(String),
+    /// The checkout session that request created (answered as it is now).
+    Session(String),
+    /// The answer as it was given.
+    Answer(Value),
+}
+
+/// A request made with an idempotency key: the same key with the same request gets the same
+/// answer; with another request, `DuplicateIdempotencyKey`.
 struct Idempotent {
+    request: String,
     body: Value,
-    charge_id: String,
+    answer: Remembered,
 }
 
 /// Everything the simulator's Amazon knows about payments.
 #[derive(Default)]
 pub(in crate::simulator) struct Ledger {
-    sessions: HashMap<String, Session>,
-    permissions: HashMap<String, ChargePermission>,
-    charges: HashMap<String, Charge>,
+    pub(super) sessions: HashMap<String, Session>,
+    pub(super) permissions: HashMap<String, ChargePermission>,
+    pub(super) charges: HashMap<String, Charge>,
+    pub(super) refunds: HashMap<String, Refund>,
     idempotency: HashMap<String, Idempotent>,
+    changes: Vec<Change>,
 }
 
-fn not_found(kind: &str, id: &str) -> ApiFailure {
+pub(super) fn not_found(kind: &str, id: &str) -> ApiFailure {
     ApiFailure::new(axum::http::StatusCode::NOT_FOUND, "ResourceNotFound", format!("The {kind} '{id}' does not exist."))
 }
 
 impl Ledger {
+    // -- changes and idempotency ----------------------------------------------------------------
+
+    /// Records that an object entered a state.
+    pub(super) fn changed(&mut self, object: ChangedObject, id: &str, permission_id: &str) {
+        self.changes.push(Change { object, id: id.to_owned(), permission_id: permission_id.to_owned() });
+    }
+
+    /// The changes since the last call, oldest first.
+    pub(in crate::simulator) fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// What an earlier request with `key` answered, if it was this same `request` and `body`;
+    /// `DuplicateIdempotencyKey` if the key was used for something else.
+    pub(super) fn remembered(&self, key: &str, request: &str, body: &Value) -> Result<Option<&Remembered>, ApiFailure> {
+        match self.idempotency.get(key) {
+            None => Ok(None),
+            Some(previous) if previous.request == request && previous.body == *body => Ok(Some(&previous.answer)),
+            Some(_) => Err(bad(
+                "DuplicateIdempotencyKey",
+                "The idempotency key was already used for a different request and cannot be reused.",
+            )),
+        }
+    }
+
+    /// Remembers a successful request made with `key`.
+    pub(super) fn remember(&mut self, key: &str, request: &str, body: &Value, answer: Remembered) {
+        self.idempotency.insert(key.to_owned(), Idempotent { request: request.to_owned(), body: body.clone(), answer });
+    }
+
     // -- sessions ------------------------------------------------------------------------------
 
     /// Stores a new session.
@@ -79,6 +140,64 @@ impl Ledger {
         Ok(session)
     }
 
+    /// `POST checkoutSessions`: a session made from the create payload (the same payload a button
+    /// carries), without a buyer until the buyer signs in on Amazon's page. The same key with the
+    /// same body answers the same session.
+    pub(in crate::simulator) fn create_session(
+        &mut self,
+        simulator: &Simulator,
+        key: &str,
+        body: &Value,
+        environment: Environment,
+        now: u64,
+    ) -> Result<String, ApiFailure> {
+        const REQUEST: &str = "POST checkoutSessions";
+        if let Some(Remembered::Session(id)) = self.remembered(key, REQUEST, body)? {
+            return Ok(id.clone());
+        }
+        let rules = simulator.rules(environment == Environment::Live, true);
+        let draft = CreatePayload::parse(body, simulator.store_id(), &rules)?;
+        let id = simulator.checkout_session_id();
+        let session =
+            Session::without_buyer(id.clone(), draft.details, draft.product_type, environment, draft.scopes, now);
+        self.insert_session(session, now);
+        self.remember(key, REQUEST, body, Remembered::Session(id.clone()));
+        Ok(id)
+    }
+
+    /// The buyer chose an account (also their address) and a card on Amazon's page.
+    pub(in crate::simulator) fn choose_buyer(
+        &mut self,
+        id: &str,
+        buyer: usize,
+        card: Card,
+        now: u64,
+    ) -> Result<&mut Session, ApiFailure> {
+        let session = self.session(id, now)?;
+        session.ensure_open("continue")?;
+        if session.processed.is_some() {
+            return Err(unprocessable("InvalidCheckoutSessionStatus", "The buyer has already paid for this checkout."));
+        }
+        session.buyer = buyer;
+        session.address = buyer;
+        session.card = card;
+        session.buyer_chosen = true;
+        session.updated = now;
+        Ok(session)
+    }
+
+    /// The buyer left Amazon's page through its cancel link: the session is `Canceled`
+    /// (`BuyerCanceled`).
+    pub(in crate::simulator) fn cancel_by_buyer(&mut self, id: &str, now: u64) -> Result<(), ApiFailure> {
+        let session = self.session(id, now)?;
+        if session.state == SessionState::Open && session.processed.is_none() {
+            session.state = SessionState::Canceled;
+            session.reason = Some(Reason::new("BuyerCanceled", "The buyer canceled the checkout on Amazon's page."));
+            session.updated = now;
+        }
+        Ok(())
+    }
+
     /// The buyer at `amazonPayRedirectUrl`: authorizes with the chosen card. On success (or
     /// pending, or with `Confirm`) the session stays Open for completion; a decline cancels it.
     pub(in crate::simulator) fn process(&mut self, id: &str, now: u64) -> Result<&Session, ApiFailure> {
@@ -87,7 +206,7 @@ impl Ledger {
         if session.processed.is_some() {
             return Ok(session);
         }
-        if let Some((constraint, _)) = session.details.constraints().first() {
+        if let Some((constraint, _)) = session.constraints().first() {
             return Err(unprocessable(
                 "InvalidCheckoutSessionStatus",
                 format!("The Checkout Session cannot be processed yet: {constraint}."),
@@ -121,6 +240,7 @@ impl Ledger {
         now: u64,
     ) -> Result<(&Session, bool), ApiFailure> {
         let session = self.session(id, now)?;
+        session.ensure_not_canceled()?;
         session.ensure_open("complete")?;
         let request = object(body, "", &["chargeAmount", "totalOrderAmount"], true)?;
         let amount = member(request, "chargeAmount")
@@ -171,6 +291,8 @@ impl Ledger {
             created: now,
             expires,
             charges: Vec::new(),
+            closed: None,
+            updated: now,
         };
         let charge_id = match (details.intent, processed) {
             (Some(Intent::Confirm) | None, _) | (_, Processed::Confirmed) => None,
@@ -181,7 +303,10 @@ impl Ledger {
                     permission_id: permission_id.clone(),
                     environment,
                     amount,
+                    authorized_at: None,
+                    pending_capture: None,
                     captured: None,
+                    refunds: Vec::new(),
                     capture_now: intent == Intent::AuthorizeWithCapture,
                     can_handle_pending: details.can_handle_pending,
                     merchant_metadata: Some(details.merchant_metadata.clone()),
@@ -198,7 +323,12 @@ impl Ledger {
             }
         };
         self.permissions.insert(permission_id.clone(), permission);
-        let session = self.sessions.get_mut(id).expect("the session was found above");
+        self.changed(ChangedObject::ChargePermission, &permission_id, &permission_id);
+        if let Some(charge_id) = &charge_id {
+            self.changed(ChangedObject::Charge, charge_id, &permission_id);
+            self.close_if_fully_captured(&permission_id, now);
+        }
+        let session = self.sessions.get_mut(id).ok_or_else(|| not_found("Checkout Session", id))?;
         session.state = SessionState::Completed;
         session.reason = None;
         session.updated = now;
@@ -217,11 +347,12 @@ impl Ledger {
         self.permissions.get_mut(id).ok_or_else(|| not_found("Charge Permission", id))
     }
 
-    /// A charge, settled at `now`.
-    pub(in crate::simulator) fn charge(&mut self, id: &str, now: u64) -> Result<&Charge, ApiFailure> {
-        let charge = self.charges.get_mut(id).ok_or_else(|| not_found("Charge", id))?;
-        charge.settle(now);
-        Ok(charge)
+    pub(in crate::simulator) fn charge(&self, id: &str) -> Result<&Charge, ApiFailure> {
+        self.charges.get(id).ok_or_else(|| not_found("Charge", id))
+    }
+
+    pub(in crate::simulator) fn refund(&self, id: &str) -> Result<&Refund, ApiFailure> {
+        self.refunds.get(id).ok_or_else(|| not_found("Refund", id))
     }
 
     /// Test control: decides a pending authorization.
@@ -240,6 +371,9 @@ impl Ledger {
             ));
         }
         charge.apply(outcome, now);
+        let permission_id = charge.permission_id.clone();
+        self.changed(ChangedObject::Charge, id, &permission_id);
+        self.close_if_fully_captured(&permission_id, now);
         Ok(())
     }
 
@@ -255,14 +389,16 @@ impl Ledger {
             .sum()
     }
 
-    /// What a one-time permission's open and captured charges have used.
+    /// What a one-time permission's open and captured charges have used: a captured charge its
+    /// captured amount (a capture of less than was authorized frees the rest), a capture in
+    /// progress its requested amount, an authorization its whole amount.
     fn charged_in_total(&self, permission: &ChargePermission) -> u64 {
         permission
             .charges
             .iter()
             .filter_map(|id| self.charges.get(id))
             .filter(|c| !matches!(c.state, ChargeState::Declined | ChargeState::Canceled))
-            .map(|c| c.captured.unwrap_or(c.amount))
+            .map(|c| c.captured.or(c.pending_capture.map(|p| p.amount)).unwrap_or(c.amount))
             .sum()
     }
 
@@ -275,6 +411,32 @@ impl Ledger {
         permission.amount_limit.saturating_sub(used)
     }
 
+    /// A OneTime charge permission whose amount has been captured in full is closed by Amazon
+    /// (its `amountBalance` is used up).
+    pub(super) fn close_if_fully_captured(&mut self, permission_id: &str, at: u64) {
+        let Some(permission) = self.permissions.get(permission_id) else {
+            return;
+        };
+        if permission.kind != PermissionType::OneTime || permission.closed.is_some() {
+            return;
+        }
+        let captured: u64 =
+            permission.charges.iter().filter_map(|id| self.charges.get(id)).filter_map(|c| c.captured).sum();
+        if captured < permission.amount_limit {
+            return;
+        }
+        if let Some(permission) = self.permissions.get_mut(permission_id) {
+            // Amazon names no reason for this closure; AmazonClosed ("closed by Amazon") is the
+            // reason code that fits.
+            permission.closed = Some(Closure {
+                reason: Reason::new("AmazonClosed", "The Charge Permission's amount has been captured in full."),
+                at,
+            });
+            permission.updated = at;
+        }
+        self.changed(ChangedObject::ChargePermission, permission_id, permission_id);
+    }
+
     /// `POST charges`. `key` is the idempotency key, `body` the parsed request.
     pub(in crate::simulator) fn create_charge(
         &mut self,
@@ -283,14 +445,9 @@ impl Ledger {
         body: &Value,
         now: u64,
     ) -> Result<String, ApiFailure> {
-        if let Some(previous) = self.idempotency.get(key) {
-            if previous.body == *body {
-                return Ok(previous.charge_id.clone());
-            }
-            return Err(bad(
-                "DuplicateIdempotencyKey",
-                "The idempotency key was already used for a different request and cannot be reused.",
-            ));
+        const REQUEST: &str = "POST charges";
+        if let Some(Remembered::Charge(id)) = self.remembered(key, REQUEST, body)? {
+            return Ok(id.clone());
         }
         let request = object(
             body,
@@ -321,10 +478,10 @@ impl Ledger {
         let merchant_metadata = member(request, "merchantMetadata").map(MerchantMetadata::parse).transpose()?;
 
         let permission = self.permission(&permission_id)?;
-        if let Some(closed) = permission_closed(permission, now) {
+        if let Some(closed) = &permission.closed {
             return Err(unprocessable(
                 "InvalidChargePermissionStatus",
-                format!("The Charge Permission is Closed ({}); no charges can be created.", closed.code),
+                format!("The Charge Permission is Closed ({}); no charges can be created.", closed.reason.code),
             ));
         }
         match permission.kind {
@@ -358,7 +515,10 @@ impl Ledger {
             permission_id: permission_id.clone(),
             environment,
             amount,
+            authorized_at: None,
+            pending_capture: None,
             captured: None,
+            refunds: Vec::new(),
             capture_now,
             can_handle_pending,
             merchant_metadata,
@@ -370,7 +530,9 @@ impl Ledger {
         charge.apply(card.authorize(can_handle_pending), now);
         self.charges.insert(charge_id.clone(), charge);
         self.permission_mut(&permission_id)?.charges.push(charge_id.clone());
-        self.idempotency.insert(key.to_owned(), Idempotent { body: body.clone(), charge_id: charge_id.clone() });
+        self.changed(ChangedObject::Charge, &charge_id, &permission_id);
+        self.close_if_fully_captured(&permission_id, now);
+        self.remember(key, REQUEST, body, Remembered::Charge(charge_id.clone()));
         Ok(charge_id)
     }
 
@@ -381,6 +543,17 @@ impl Ledger {
         loop {
             let id = format!("{}03-{}-{}", environment.id_prefix(), digits(simulator, 7), digits(simulator, 7));
             if !self.permissions.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// `S03-1234567-1234567-R123456`: refunds are numbered under their charge permission, as
+    /// Amazon's are.
+    pub(super) fn new_refund_id(&self, simulator: &Simulator, permission_id: &str) -> String {
+        loop {
+            let id = format!("{permission_id}-R{}", digits(simulator, 6));
+            if !self.refunds.contains_key(&id) {
                 return id;
             }
         }
@@ -397,12 +570,74 @@ impl Ledger {
     }
 }
 
-/// Why a permission is Closed at `now`, if it is.
-pub(super) fn permission_closed(permission: &ChargePermission, now: u64) -> Option<Reason> {
-    permission
-        .expires
-        .is_some_and(|expires| now >= expires)
-        .then(|| Reason::new("Expired", "The Charge Permission expired."))
+/// The create payload of `POST checkoutSessions`: the button payload's fields, checked as an
+/// API request (unknown fields refused).
+struct CreatePayload {
+    details: Details,
+    product_type: ProductType,
+    scopes: Vec<String>,
+}
+
+impl CreatePayload {
+    const FIELDS: [&'static str; 12] = [
+        "webCheckoutDetails",
+        "storeId",
+        "scopes",
+        "chargePermissionType",
+        "recurringMetadata",
+        "paymentDetails",
+        "merchantMetadata",
+        "deliverySpecifications",
+        "addressDetails",
+        "platformId",
+        "providerMetadata",
+        "supplementaryData",
+    ];
+    const SCOPES: [&'static str; 7] =
+        ["name", "email", "postalCode", "shippingAddress", "phoneNumber", "primeStatus", "billingAddress"];
+
+    fn parse(body: &Value, store_id: &str, rules: &Rules<'_>) -> Result<Self, ApiFailure> {
+        let top = object(body, "", &Self::FIELDS, true)?;
+        match string_member(top, "storeId", "")? {
+            None => return Err(bad("MissingParameterValue", "storeId is missing.")),
+            Some(id) if id != store_id => {
+                return Err(super::rules::invalid(format!("The storeId '{id}' does not belong to this merchant.")));
+            }
+            Some(_) => {}
+        }
+        // The review URL is required, as for a button (a ProcessOrder checkout still names one:
+        // it is where a buyer changing their mind returns).
+        let review = member(top, "webCheckoutDetails")
+            .and_then(Value::as_object)
+            .and_then(|web| member(web, "checkoutReviewReturnUrl"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("MissingParameterValue", "webCheckoutDetails.checkoutReviewReturnUrl is missing."))?;
+        let review_url = super::rules::merchant_url(review, "webCheckoutDetails.checkoutReviewReturnUrl", rules)?;
+        let mut scopes = Vec::new();
+        if let Some(list) = member(top, "scopes") {
+            let list = list.as_array().ok_or_else(|| super::rules::invalid("scopes must be an array of strings."))?;
+            for scope in list {
+                match scope.as_str() {
+                    Some(scope) if Self::SCOPES.contains(&scope) => scopes.push(scope.to_owned()),
+                    _ => return Err(super::rules::invalid(format!("scopes contains an unknown scope {scope}."))),
+                }
+            }
+        }
+        for name in ["deliverySpecifications", "addressDetails"] {
+            if let Some(value) = member(top, name)
+                && !value.is_object()
+            {
+                return Err(super::rules::invalid(format!("{name} must be a JSON object.")));
+            }
+        }
+        // What Details knows is checked field by field; the rest was checked above.
+        let mut update = top.clone();
+        for name in ["storeId", "scopes", "deliverySpecifications", "addressDetails"] {
+            update.remove(name);
+        }
+        let details = Details::new(review_url).updated(&Value::Object(update), rules)?;
+        Ok(Self { details, product_type: ProductType::PayAndShip, scopes })
+    }
 }
 
 /// `n` random decimal digits.

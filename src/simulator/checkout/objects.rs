@@ -6,7 +6,7 @@ use url::Url;
 
 use super::cards::{Card, Outcome, decline_description};
 use super::details::{Details, MerchantMetadata};
-use super::rules::{AUTHORIZATION_LIFETIME, SESSION_LIFETIME, unprocessable};
+use super::rules::{SESSION_LIFETIME, unprocessable};
 use crate::simulator::api::ApiFailure;
 
 /// `releaseEnvironment`.
@@ -105,11 +105,14 @@ impl SessionState {
     }
 }
 
-/// `statusDetails.state` of a charge.
+/// `statusDetails.state` of a charge: `AuthorizationInitiated` (a pending authorization) or
+/// `Authorized`, then `CaptureInitiated` (a capture Amazon processes later) and `Captured`, or
+/// `Canceled` / `Declined`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(in crate::simulator) enum ChargeState {
     AuthorizationInitiated,
     Authorized,
+    CaptureInitiated,
     Captured,
     Canceled,
     Declined,
@@ -120,9 +123,29 @@ impl ChargeState {
         match self {
             ChargeState::AuthorizationInitiated => "AuthorizationInitiated",
             ChargeState::Authorized => "Authorized",
+            ChargeState::CaptureInitiated => "CaptureInitiated",
             ChargeState::Captured => "Captured",
             ChargeState::Canceled => "Canceled",
             ChargeState::Declined => "Declined",
+        }
+    }
+}
+
+/// `statusDetails.state` of a refund: `RefundInitiated` first, then `Refunded` or `Declined`
+/// (Amazon processes every refund asynchronously).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::simulator) enum RefundState {
+    RefundInitiated,
+    Refunded,
+    Declined,
+}
+
+impl RefundState {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            RefundState::RefundInitiated => "RefundInitiated",
+            RefundState::Refunded => "Refunded",
+            RefundState::Declined => "Declined",
         }
     }
 }
@@ -154,6 +177,10 @@ pub(in crate::simulator) struct Session {
     pub id: String,
     pub product_type: ProductType,
     pub environment: Environment,
+    /// Whether a buyer has signed in and chosen an address and a card on Amazon's page. A
+    /// session created through the API, or by a click whose page the buyer has not left yet,
+    /// has no buyer (`BuyerNotAssociated`); `buyer`, `address` and `card` are then defaults.
+    pub buyer_chosen: bool,
     /// The buyer's account (index into [`TEST_BUYERS`](crate::simulator::buyers::TEST_BUYERS)).
     pub buyer: usize,
     /// The chosen shipping address (index into
@@ -173,6 +200,47 @@ pub(in crate::simulator) struct Session {
 }
 
 impl Session {
+    /// A new Open session without a buyer: created through the API, or by a click on a button
+    /// before the buyer has chosen on Amazon's page.
+    pub(in crate::simulator) fn without_buyer(
+        id: String,
+        details: Details,
+        product_type: ProductType,
+        environment: Environment,
+        scopes: Vec<String>,
+        now: u64,
+    ) -> Self {
+        Self {
+            id,
+            product_type,
+            environment,
+            buyer_chosen: false,
+            buyer: 0,
+            address: 0,
+            card: Card::Visa,
+            scopes,
+            details,
+            state: SessionState::Open,
+            reason: None,
+            created: now,
+            updated: now,
+            processed: None,
+            charge_permission_id: None,
+            charge_id: None,
+        }
+    }
+
+    /// What still keeps the buyer from paying (`constraints`): no buyer yet, then what the
+    /// merchant has not set.
+    pub(in crate::simulator) fn constraints(&self) -> Vec<(&'static str, &'static str)> {
+        let mut constraints = Vec::new();
+        if !self.buyer_chosen {
+            constraints.push(("BuyerNotAssociated", "The buyer has not been associated with the Checkout Session."));
+        }
+        constraints.extend(self.details.constraints());
+        constraints
+    }
+
     /// The state at `now`: an Open session past 24 h has been canceled (`Expired`).
     pub(super) fn settle(&mut self, now: u64) {
         let deadline = self.created + SESSION_LIFETIME;
@@ -186,7 +254,7 @@ impl Session {
 
     /// The URL to send the buyer to for payment, once nothing is missing.
     pub(in crate::simulator) fn redirect_url(&self, origin: &str) -> Option<String> {
-        (self.state == SessionState::Open && self.details.constraints().is_empty())
+        (self.state == SessionState::Open && self.constraints().is_empty())
             .then(|| format!("{origin}/checkout/process/{}", self.id))
     }
 
@@ -204,6 +272,22 @@ impl Session {
         Some(url)
     }
 
+    /// Amazon's answer to completing a session it has canceled (declined payment, the buyer
+    /// canceled, 24 hours passed): 422 `CheckoutSessionCanceled`, whatever the reason
+    /// (`statusDetails.reasonCode` says which).
+    pub(super) fn ensure_not_canceled(&self) -> Result<(), ApiFailure> {
+        if self.state != SessionState::Canceled {
+            return Ok(());
+        }
+        let reason = self.reason.as_ref().map(|r| r.code).unwrap_or("Canceled");
+        Err(unprocessable(
+            "CheckoutSessionCanceled",
+            format!(
+                "Checkout was unsuccessful because the buyer canceled the transaction or the payment was declined ({reason})."
+            ),
+        ))
+    }
+
     pub(super) fn ensure_open(&self, doing: &str) -> Result<(), ApiFailure> {
         if self.state == SessionState::Open {
             return Ok(());
@@ -217,6 +301,13 @@ impl Session {
             ),
         ))
     }
+}
+
+/// Why and when a charge permission was closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(in crate::simulator) struct Closure {
+    pub reason: Reason,
+    pub at: u64,
 }
 
 /// A charge permission.
@@ -236,6 +327,17 @@ pub(in crate::simulator) struct ChargePermission {
     pub created: u64,
     pub expires: Option<u64>,
     pub charges: Vec<String>,
+    /// `Closed` (by the merchant, by Amazon when fully captured, or at expiry); else
+    /// `Chargeable`.
+    pub closed: Option<Closure>,
+    pub updated: u64,
+}
+
+/// A capture Amazon has accepted but not yet processed (`CaptureInitiated`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::simulator) struct PendingCapture {
+    pub amount: u64,
+    pub requested: u64,
 }
 
 /// A charge.
@@ -244,7 +346,11 @@ pub(in crate::simulator) struct Charge {
     pub permission_id: String,
     pub environment: Environment,
     pub amount: u64,
+    /// When the authorization succeeded: captures more than 7 days later are asynchronous.
+    pub authorized_at: Option<u64>,
+    pub pending_capture: Option<PendingCapture>,
     pub captured: Option<u64>,
+    pub refunds: Vec<String>,
     pub capture_now: bool,
     pub can_handle_pending: bool,
     pub merchant_metadata: Option<MerchantMetadata>,
@@ -255,28 +361,19 @@ pub(in crate::simulator) struct Charge {
 }
 
 impl Charge {
-    /// The state at `now`: an authorization unused for 30 days has been canceled.
-    pub(super) fn settle(&mut self, now: u64) {
-        let deadline = self.created + AUTHORIZATION_LIFETIME;
-        if self.state == ChargeState::Authorized && now >= deadline {
-            self.state = ChargeState::Canceled;
-            self.reason =
-                Some(Reason::new("ExpiredUnused", "The authorization expired after 30 days without capture."));
-            self.updated = deadline;
-        }
-    }
-
     /// Sets the outcome of an authorization.
     pub(super) fn apply(&mut self, outcome: Outcome, now: u64) {
         self.updated = now;
         match outcome {
             Outcome::Authorized if self.capture_now => {
                 self.state = ChargeState::Captured;
+                self.authorized_at = Some(now);
                 self.captured = Some(self.amount);
                 self.reason = None;
             }
             Outcome::Authorized => {
                 self.state = ChargeState::Authorized;
+                self.authorized_at = Some(now);
                 self.reason = None;
             }
             Outcome::Pending => {
@@ -289,4 +386,17 @@ impl Charge {
             }
         }
     }
+}
+
+/// A refund.
+pub(in crate::simulator) struct Refund {
+    pub id: String,
+    pub charge_id: String,
+    pub permission_id: String,
+    pub environment: Environment,
+    pub amount: u64,
+    pub state: RefundState,
+    pub reason: Option<Reason>,
+    pub created: u64,
+    pub updated: u64,
 }

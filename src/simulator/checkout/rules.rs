@@ -8,25 +8,46 @@ use url::Url;
 
 use crate::simulator::api::ApiFailure;
 
-/// The largest charge in Japan (reference §5.2: "日本:10,000,000円").
+/// The largest charge, capture or refund in Japan: Amazon's charge documentation says
+/// "日本:10,000,000円".
 pub(in crate::simulator) const MAX_CHARGE_YEN: u64 = 10_000_000;
-/// What a Recurring charge permission may charge per calendar month (reference §7).
+/// What a Recurring charge permission may charge per calendar month in Japan (¥100,000; the
+/// balance resets on the 1st).
 pub(in crate::simulator) const RECURRING_MONTHLY_LIMIT_YEN: u64 = 100_000;
-/// Amazon's words for the monthly cap (reference §7).
+/// Amazon's words for the monthly cap (its `PeriodicAmountExceeded` answer).
 pub(in crate::simulator) const PERIODIC_AMOUNT_EXCEEDED_MESSAGE: &str = "You've exceeded the monthly limit for the Charge Permission and must wait until the next month to charge this buyer.";
 
 const HOUR: u64 = 60 * 60;
 const DAY: u64 = 24 * HOUR;
-/// Open sessions not completed within 24 hours are canceled (reference §3.2).
+/// Open sessions not completed within 24 hours are canceled (Amazon's API FAQ).
 pub(in crate::simulator) const SESSION_LIFETIME: u64 = 24 * HOUR;
-/// Sessions are deleted 30 days after creation (reference §3.3).
+/// Amazon deletes sessions 30 days after creation.
 pub(super) const SESSION_RETENTION: u64 = 30 * DAY;
-/// An authorization is valid for 30 days (reference §5.2).
+/// An authorization is valid for 30 days; then the charge is `Canceled` (`ExpiredUnused`).
 pub(in crate::simulator) const AUTHORIZATION_LIFETIME: u64 = 30 * DAY;
+/// Amazon processes a capture requested more than 7 days after the authorization
+/// asynchronously (`CaptureInitiated`, then `Captured`).
+pub(super) const SYNCHRONOUS_CAPTURE_WINDOW: u64 = 7 * DAY;
+/// How long the simulator takes to process an asynchronous capture, on its clock. Amazon
+/// publishes no duration (a shop must wait for the IPN or ask getCharge); a minute keeps the
+/// demo moving.
+pub(super) const CAPTURE_PROCESSING: u64 = 60;
+/// How long the simulator takes to process a refund, on its clock (Amazon: "the outcome
+/// arrives by IPN or getRefund", no duration published).
+pub(super) const REFUND_PROCESSING: u64 = 60;
 /// A OneTime charge permission lives 180 days (13 months with `extendExpiration`).
 pub(super) const ONE_TIME_PERMISSION_LIFETIME: u64 = 180 * DAY;
-/// Create Charge works up to 25 times per OneTime charge permission (reference §5.2).
+/// Create Charge works up to 25 times per OneTime charge permission (Amazon's Japanese
+/// deferred-transactions guide: "作成できる有効なChargeの数は25個").
 pub(super) const MAX_CHARGES_PER_ONE_TIME_PERMISSION: usize = 25;
+/// The longest free text Amazon takes (`closureReason`, `cancellationReason`).
+pub(super) const MAX_REASON_LENGTH: usize = 255;
+
+/// What the refunds of a charge may add up to in Japan: the captured amount plus 15 % of it or
+/// ¥8,400, whichever is less (Amazon's Japanese refund guide).
+pub(super) fn refund_ceiling(captured: u64) -> u64 {
+    captured + (captured * 15 / 100).min(8_400)
+}
 /// Japan Standard Time, for the recurring calendar month.
 const JST_OFFSET: i64 = 9 * 3600;
 

@@ -4,8 +4,8 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::details::MerchantMetadata;
-use super::ledger::{Ledger, permission_closed};
-use super::objects::{Charge, ChargePermission, Intent, Session, SessionState};
+use super::ledger::Ledger;
+use super::objects::{Charge, ChargePermission, Intent, Refund, RefundState, Session, SessionState};
 use super::rules::{AUTHORIZATION_LIFETIME, SESSION_LIFETIME, price, timestamp};
 use crate::simulator::buyers::{TEST_BUYERS, TestBuyer};
 
@@ -22,9 +22,10 @@ impl Ledger {
     /// The Checkout Session object.
     pub(in crate::simulator) fn session_json(session: &Session, view: &View<'_>) -> Value {
         let buyer = &TEST_BUYERS[session.buyer];
+        let chosen = session.buyer_chosen;
         let details = &session.details;
         let constraints: Vec<Value> = if session.state == SessionState::Open {
-            details
+            session
                 .constraints()
                 .into_iter()
                 .map(|(id, description)| json!({ "constraintId": id, "description": description }))
@@ -32,7 +33,7 @@ impl Ledger {
         } else {
             Vec::new()
         };
-        let shipping = (session.state == SessionState::Open && session.product_type.ships())
+        let shipping = (chosen && session.state == SessionState::Open && session.product_type.ships())
             .then(|| address_json(&TEST_BUYERS[session.address]));
         json!({
             "checkoutSessionId": session.id,
@@ -58,9 +59,9 @@ impl Ledger {
             "recurringMetadata": details.recurring_metadata,
             "merchantMetadata": details.merchant_metadata.json(),
             "supplementaryData": details.supplementary_data,
-            "buyer": buyer_json(buyer, view.merchant_id, &session.scopes),
-            "billingAddress": has_scope(&session.scopes, "billingAddress").then(|| address_json(buyer)),
-            "paymentPreferences": [{ "paymentDescriptor": session.card.descriptor() }],
+            "buyer": chosen.then(|| buyer_json(buyer, view.merchant_id, &session.scopes)),
+            "billingAddress": (chosen && has_scope(&session.scopes, "billingAddress")).then(|| address_json(buyer)),
+            "paymentPreferences": chosen.then(|| json!([{ "paymentDescriptor": session.card.descriptor() }])),
             "statusDetails": {
                 "state": session.state.name(),
                 "reasonCode": session.reason.as_ref().map(|r| r.code),
@@ -84,14 +85,13 @@ impl Ledger {
     /// The Charge Permission object.
     pub(in crate::simulator) fn permission_json(&self, permission: &ChargePermission, view: &View<'_>) -> Value {
         let buyer = &TEST_BUYERS[permission.buyer];
-        let closed = permission_closed(permission, view.now);
-        let (state, reasons, updated) = match &closed {
-            Some(reason) => (
+        let (state, reasons, updated) = match &permission.closed {
+            Some(closure) => (
                 "Closed",
-                json!([{ "reasonCode": reason.code, "reasonDescription": reason.description }]),
-                permission.expires.unwrap_or(permission.created),
+                json!([{ "reasonCode": closure.reason.code, "reasonDescription": closure.reason.description }]),
+                closure.at,
             ),
-            None => ("Chargeable", Value::Null, permission.created),
+            None => ("Chargeable", Value::Null, permission.updated),
         };
         json!({
             "chargePermissionId": permission.id,
@@ -120,14 +120,22 @@ impl Ledger {
         })
     }
 
-    /// The Charge object.
-    pub(in crate::simulator) fn charge_json(charge: &Charge) -> Value {
+    /// The Charge object. `captureAmount` is what has been captured (nothing while a capture is
+    /// in progress); `refundedAmount` what its `Refunded` refunds returned, once it is captured.
+    pub(in crate::simulator) fn charge_json(&self, charge: &Charge) -> Value {
+        let refunded: u64 = charge
+            .refunds
+            .iter()
+            .filter_map(|id| self.refunds.get(id))
+            .filter(|r| r.state == RefundState::Refunded)
+            .map(|r| r.amount)
+            .sum();
         json!({
             "chargeId": charge.id,
             "chargePermissionId": charge.permission_id,
             "chargeAmount": price(charge.amount),
             "captureAmount": charge.captured.map(price),
-            "refundedAmount": null,
+            "refundedAmount": charge.captured.map(|_| price(refunded)),
             "convertedAmount": null,
             "conversionRate": null,
             "softDescriptor": null,
@@ -146,6 +154,26 @@ impl Ledger {
             "platformId": null,
             "webCheckoutDetails": null,
             "releaseEnvironment": charge.environment.name(),
+        })
+    }
+}
+
+impl Ledger {
+    /// The Refund object.
+    pub(in crate::simulator) fn refund_json(&self, refund: &Refund) -> Value {
+        json!({
+            "refundId": refund.id,
+            "chargeId": refund.charge_id,
+            "refundAmount": price(refund.amount),
+            "softDescriptor": null,
+            "creationTimestamp": timestamp(refund.created),
+            "statusDetails": {
+                "state": refund.state.name(),
+                "reasonCode": refund.reason.as_ref().map(|r| r.code),
+                "reasonDescription": refund.reason.as_ref().map(|r| r.description.as_str()),
+                "lastUpdatedTimestamp": timestamp(refund.updated),
+            },
+            "releaseEnvironment": refund.environment.name(),
         })
     }
 }
