@@ -349,7 +349,7 @@ async fn the_api_answers_without_waiting_for_the_endpoint() {
     let order = amazon.order(1000).await;
     let started = Instant::now();
     amazon.client.capture_charge(&order.charge, &Money::yen(1000), &key()).await.unwrap();
-    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
 }
 
 #[tokio::test]
