@@ -31,7 +31,7 @@ use url::Url;
 use amazonpay2::amazon::canonical;
 use amazonpay2::amazon::keys::ShopKey;
 use amazonpay2::amazon::signature::string_to_sign;
-use amazonpay2::amazon::types::Buyer;
+use amazonpay2::amazon::types::{Buyer, Money};
 use amazonpay2::core::signer::ButtonSigner;
 use amazonpay2::core::{AmazonError, AmazonPayClient, Retry};
 use amazonpay2::server::config::AmazonAccount;
@@ -599,6 +599,73 @@ async fn our_get_requests_sign_the_headers_amazon_expects() {
     let date = header("x-amz-pay-date").unwrap();
     assert!(date.len() == 16 && date.ends_with('Z') && date.as_bytes()[8] == b'T', "basic format: {date}");
     assert_eq!(header("x-amz-pay-idempotency-key"), None, "only POSTs carry one");
+}
+
+/// The calls after the order reach Amazon's paths with Amazon's methods, signed (bodies of
+/// DELETE included: a bad signature would answer 401, not 404), with the caller's idempotency
+/// key on the creating calls and none on the others.
+#[tokio::test]
+async fn back_office_calls_use_amazons_methods_paths_and_idempotency_keys() {
+    for (key_id, sandbox) in [(SANDBOX_KEY, true), (UNPREFIXED_KEY, true), (UNPREFIXED_KEY, false)] {
+        let sim = Sim::start(key_id, sandbox).await;
+        let client = sim.client();
+        let yen = Money::yen(100);
+        let charge = "S03-1/2";
+        let permission = "S03-0000000-0000000";
+        let refund = "S03-0000000-0000000-R000000";
+        assert_rejected(client.capture_charge(charge, &yen, "capture-key").await, 404, "ResourceNotFound");
+        assert_rejected(client.cancel_charge(charge, "理由").await, 404, "ResourceNotFound");
+        assert_rejected(client.create_refund(charge, &yen, "refund-key").await, 404, "ResourceNotFound");
+        assert_rejected(client.get_refund(refund).await, 404, "ResourceNotFound");
+        assert_rejected(client.get_charge_permission(permission).await, 404, "ResourceNotFound");
+        let update = json!({ "merchantMetadata": { "merchantReferenceId": "X" } });
+        assert_rejected(client.update_charge_permission(permission, &update).await, 404, "ResourceNotFound");
+        assert_rejected(client.close_charge_permission(permission, "理由", true).await, 404, "ResourceNotFound");
+        let payload = json!({ "webCheckoutDetails": { "checkoutReviewReturnUrl": "https://shop.example/r" }, "storeId": STORE_ID });
+        let session = client.create_checkout_session(&payload, "create-key").await.unwrap();
+        assert_eq!(session.status_details.state, "Open");
+        let seen: Vec<(String, String, Option<String>)> = sim
+            .api_requests()
+            .into_iter()
+            .map(|seen| {
+                let key = seen.headers.get("x-amz-pay-idempotency-key").map(|v| v.to_str().unwrap().to_owned());
+                (seen.method, seen.path, key)
+            })
+            .collect();
+        let path = |resource: &str| sdk_path(&sim.account, resource);
+        let some = |key: &str| Some(key.to_owned());
+        assert_eq!(
+            seen,
+            [
+                ("POST".into(), path("charges/S03-1%2F2/capture"), some("capture-key")),
+                ("DELETE".into(), path("charges/S03-1%2F2/cancel"), None),
+                ("POST".into(), path("refunds"), some("refund-key")),
+                ("GET".into(), path(&format!("refunds/{refund}")), None),
+                ("GET".into(), path(&format!("chargePermissions/{permission}")), None),
+                ("PATCH".into(), path(&format!("chargePermissions/{permission}")), None),
+                ("DELETE".into(), path(&format!("chargePermissions/{permission}/close")), None),
+                ("POST".into(), path("checkoutSessions"), some("create-key")),
+            ],
+            "{key_id} sandbox={sandbox}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn back_office_calls_refuse_ids_that_are_no_ids_without_sending_anything() {
+    let sim = Sim::sandbox().await;
+    let client = sim.client();
+    let yen = Money::yen(1);
+    for id in ["", ".", ".."] {
+        assert!(matches!(client.capture_charge(id, &yen, "k").await, Err(AmazonError::InvalidId(_))), "{id:?}");
+        assert!(matches!(client.cancel_charge(id, "r").await, Err(AmazonError::InvalidId(_))));
+        assert!(matches!(client.create_refund(id, &yen, "k").await, Err(AmazonError::InvalidId(_))));
+        assert!(matches!(client.get_refund(id).await, Err(AmazonError::InvalidId(_))));
+        assert!(matches!(client.get_charge_permission(id).await, Err(AmazonError::InvalidId(_))));
+        assert!(matches!(client.update_charge_permission(id, &json!({})).await, Err(AmazonError::InvalidId(_))));
+        assert!(matches!(client.close_charge_permission(id, "r", false).await, Err(AmazonError::InvalidId(_))));
+    }
+    assert!(sim.api_requests().is_empty());
 }
 
 #[tokio::test]

@@ -797,6 +797,18 @@ async fn an_unknown_or_hostile_cancel_flow_is_refused() {
 }
 
 #[tokio::test]
+async fn amazons_page_for_an_unknown_or_hostile_api_session_is_an_error_page() {
+    let amazon = Amazon::new();
+    for id in ["", "unknown", HOSTILE] {
+        let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        let reply = amazon.get(&format!("/checkout/initiate?amazonCheckoutSessionId={encoded}")).await;
+        assert_eq!(reply.error_code(), "ResourceNotFound", "{id:?}");
+        assert!(!reply.text().contains("<script>"));
+    }
+    assert_eq!(amazon.get("/checkout/initiate").await.error_code(), "ResourceNotFound");
+}
+
+#[tokio::test]
 async fn the_change_page_cancel_returns_to_the_review_url_unchanged() {
     let amazon = Amazon::new();
     let review = amazon.round_trip(&Button::checkout()).await;

@@ -109,6 +109,9 @@ async fn verify_signature(State(simulator): State<Simulator>, request: Request, 
     if let Err(failure) = check(&simulator, &parts.method, &parts.uri, &parts.headers, &body) {
         return failure.into_response();
     }
+    if let Some(host) = parts.headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()) {
+        simulator.saw_host(host, true);
+    }
     next.run(Request::from_parts(parts, Body::from(body))).await
 }
 

@@ -205,10 +205,10 @@ impl Simulator {
     }
 }
 
-/// Remembers the host every request reached the simulator at (see `SigningCertURL`).
+/// Remembers the host a request reached the simulator at (see `SigningCertURL`).
 async fn remember_host(State(simulator): State<Simulator>, request: Request, next: Next) -> Response {
     if let Some(host) = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()) {
-        simulator.saw_host(host);
+        simulator.saw_host(host, false);
     }
     next.run(request).await
 }

@@ -136,8 +136,9 @@ pub(super) struct Notifier {
     lanes: Mutex<HashMap<String, UnboundedSender<u64>>>,
     signer: OnceLock<Result<SnsSigner, String>>,
     http: OnceLock<Result<reqwest::Client, String>>,
-    /// The origin requests reach the simulator at (its `Host`), for `SigningCertURL`.
-    seen_origin: Mutex<Option<String>>,
+    /// The origin requests reach the simulator at (their `Host`), for `SigningCertURL`, and
+    /// whether a signed API request reached it.
+    seen_origin: Mutex<Option<(String, bool)>>,
 }
 
 impl Notifier {
@@ -170,19 +171,28 @@ impl Simulator {
         Ok(self)
     }
 
-    /// Remembers the origin a request reached the simulator at: `SigningCertURL` lies on it.
-    pub(super) fn saw_host(&self, host: &str) {
+    /// Remembers the origin a request reached the simulator at. `SigningCertURL` lies on the
+    /// origin the merchant's signed API requests reach (the shop fetches the certificate from
+    /// where it calls the API); before any, on the first origin any request reached.
+    pub(super) fn saw_host(&self, host: &str, api: bool) {
         let valid = !host.is_empty()
             && host.len() <= 255
             && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
-        if valid {
-            *lock(&self.inner.notifier.seen_origin) = Some(format!("http://{host}"));
+        if !valid {
+            return;
+        }
+        let origin = format!("http://{host}");
+        let mut seen = lock(&self.inner.notifier.seen_origin);
+        match (&*seen, api) {
+            (_, true) => *seen = Some((origin, true)),
+            (None, false) => *seen = Some((origin, false)),
+            (Some(_), false) => {}
         }
     }
 
     /// The simulator's own origin for the URLs in its notifications.
     fn notification_origin(&self) -> String {
-        if let Some(origin) = lock(&self.inner.notifier.seen_origin).clone() {
+        if let Some((origin, _)) = lock(&self.inner.notifier.seen_origin).clone() {
             return origin;
         }
         self.inner.public_origin.get().cloned().unwrap_or_else(|| "http://localhost".to_owned())
