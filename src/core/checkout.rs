@@ -191,6 +191,7 @@ impl Core {
             member,
             checkout_session_id: Some(session_id.clone()),
             cart: Some(cart.id.clone()),
+            buyer_name: String::new(),
             cycle: None,
             lines: cart
                 .lines
@@ -201,6 +202,10 @@ impl Core {
             total: cart.total(),
             recurring: cart.is_recurring(),
         };
+        let mut new = new;
+        if let Ok(session) = self.amazon().get_checkout_session(&session_id).await {
+            new.buyer_name = session.buyer.and_then(|b| b.name).unwrap_or_default();
+        }
         let order = match self.platform().open_order(&new).await? {
             Opened::New(order) => order,
             // The same checkout placed again (double click, back button): continue the one order.

@@ -10,6 +10,7 @@
 pub mod checkout;
 pub mod client;
 pub mod error;
+pub mod operations;
 pub mod orders;
 pub mod paths;
 pub mod payloads;
@@ -20,6 +21,7 @@ pub mod settings;
 pub mod signer;
 pub mod signin;
 pub mod subscriptions;
+pub mod sync;
 
 use std::sync::Arc;
 

@@ -124,7 +124,7 @@ impl OrderState {
             (Pending, Authorized | CardUnsettled | Canceled) => true,
             // After the order (the admin, IPN and the reconciler).
             (Authorized, Capturing | Captured | Canceled | Expired) => true,
-            (Capturing, Captured | Authorized | Canceled) => true,
+            (Capturing, Captured | Authorized | Canceled | Expired) => true,
             (Captured | Refunded, Refunded) | (Refunded, Captured) => true,
             (Expired, Authorized | Pending | Canceled) => true,
             _ => false,

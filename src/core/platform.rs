@@ -186,6 +186,8 @@ pub struct NewOrder {
     pub checkout_session_id: Option<String>,
     /// The cart it is bought from (emptied when Amazon authorizes).
     pub cart: Option<CartId>,
+    /// The buyer's name as Amazon gave it (for a guest's order).
+    pub buyer_name: String,
     /// The subscription cycle it is (one order per cycle).
     pub cycle: Option<(SubscriptionId, Date)>,
     /// What is bought.

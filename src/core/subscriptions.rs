@@ -49,6 +49,7 @@ impl Core {
             member: subscription.member,
             checkout_session_id: None,
             cart: None,
+            buyer_name: String::new(),
             cycle: Some((subscription.id, date)),
             lines: vec![OrderLine {
                 name: format!("定期購入 {date} 発送分"),

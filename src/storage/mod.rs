@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use self::sqlite::Sqlite;
 use crate::core::orders::OrderState;
 use crate::core::platform::{CartId, MemberId, OrderLine, Platform, PlatformError, SubscriptionId};
+use crate::core::platform::{Order, OrderId};
 
 /// A database failure. Callers answer 500 and log it; the shopper's input is never the cause.
 #[derive(Debug, thiserror::Error)]
@@ -38,9 +39,9 @@ impl From<StorageError> for PlatformError {
 }
 
 /// The whole database, as the server uses it.
-pub trait Storage: Platform + Shop + SessionStore + Secrets {}
+pub trait Storage: Platform + Shop + SessionStore + Secrets + BackOffice {}
 
-impl<T: Platform + Shop + SessionStore + Secrets> Storage for T {}
+impl<T: Platform + Shop + SessionStore + Secrets + BackOffice> Storage for T {}
 
 /// The database every part of the server shares.
 pub type Database = Arc<dyn Storage>;
@@ -208,4 +209,152 @@ pub trait Secrets: Send + Sync {
 #[cfg(test)]
 pub(crate) async fn sqlite_for_tests(name: &str) -> (Sqlite, impl Drop) {
     sqlite::tests::database(name).await
+}
+
+/// Which orders the order list (受注一覧) shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// Only these credit statuses (all placed orders when empty).
+    pub states: Vec<OrderState>,
+    /// Only authorizations that lapse before this time (Unix seconds): the 30-day window.
+    pub lapsing_before: Option<i64>,
+    /// The page, from 0.
+    pub page: u32,
+    /// Orders per page.
+    pub per_page: u32,
+}
+
+/// One line of the order list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRow {
+    /// The order.
+    pub id: OrderId,
+    /// 注文番号.
+    pub number: String,
+    /// 受注日 (Unix seconds).
+    pub created_at: i64,
+    /// お名前: the member's, or the name Amazon gave.
+    pub name: String,
+    /// 購入金額.
+    pub total: u64,
+    /// クレジット決済状況.
+    pub state: OrderState,
+    /// 対応状況: `new`, `shipped` or `canceled`.
+    pub fulfilment: String,
+    /// When Amazon authorized it (the 30-day window starts there).
+    pub authorized_at: Option<i64>,
+}
+
+/// A page of the order list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderPage {
+    /// The orders of the page, newest first.
+    pub rows: Vec<OrderRow>,
+    /// How many orders the filter finds in all.
+    pub total: u64,
+}
+
+/// One line of an order's history: who moved its payment, when, from what to what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderEvent {
+    /// When (Unix seconds).
+    pub at: i64,
+    /// Who: `shopper`, `owner:<name>`, `ipn`, `reconciler`, `job`.
+    pub actor: String,
+    /// From (none for the order's opening).
+    pub from: Option<OrderState>,
+    /// To.
+    pub to: OrderState,
+    /// Amazon's IDs and answer, or the reason.
+    pub detail: String,
+}
+
+/// Everything the order page (受注編集) shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderDetail {
+    /// The order.
+    pub order: Order,
+    /// What was bought.
+    pub lines: Vec<crate::core::platform::OrderLine>,
+    /// 送料.
+    pub shipping_fee: u64,
+    /// 値引き.
+    pub discount: u64,
+    /// お名前.
+    pub name: String,
+    /// The member's e-mail, if a member bought it.
+    pub email: Option<String>,
+    /// 対応状況.
+    pub fulfilment: String,
+    /// The payment's history, oldest first.
+    pub events: Vec<OrderEvent>,
+}
+
+/// The shop owner's change to an order (受注編集: 商品変更 / 金額変更).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderEdit {
+    /// The lines as they are to be.
+    pub lines: Vec<crate::core::platform::OrderLine>,
+    /// 送料.
+    pub shipping_fee: u64,
+    /// 値引き.
+    pub discount: u64,
+    /// 対応状況.
+    pub fulfilment: String,
+}
+
+/// One order of a bulk capture and how it went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkItem {
+    /// The order.
+    pub order: OrderId,
+    /// 注文番号.
+    pub number: String,
+    /// `waiting`, `done` or `refused`.
+    pub outcome: String,
+    /// What happened, in the owner's words.
+    pub message: String,
+}
+
+/// The shop owner's side of the database: the order list and page, order edits, settings, the
+/// owner's accounts and sessions, bulk operations and Amazon's notifications.
+#[async_trait]
+pub trait BackOffice: Send + Sync {
+    /// 受注一覧: a page of placed orders, newest first.
+    async fn list_orders(&self, filter: &OrderFilter) -> Result<OrderPage, StorageError>;
+    /// 受注編集: an order with its lines, amounts, buyer and history.
+    async fn order_detail(&self, id: OrderId) -> Result<Option<OrderDetail>, StorageError>;
+    /// Changes an order as its owner saw it at `version`; the total follows the lines, fee and
+    /// discount. `None` when the order changed in the meantime (nothing is written).
+    async fn edit_order(&self, id: OrderId, version: i64, edit: &OrderEdit) -> Result<Option<Order>, StorageError>;
+    /// The 「支払方法: AmazonPay」 tick of a shipping method; `false` when there is no such method.
+    async fn set_shipping_amazon_pay(&self, method: i64, allowed: bool) -> Result<bool, StorageError>;
+    /// Creates an owner account, or sets its password; `true` when it was new.
+    async fn put_admin(&self, name: &str, password_hash: &str) -> Result<bool, StorageError>;
+    /// An owner's password hash.
+    async fn admin_password_hash(&self, name: &str) -> Result<Option<String>, StorageError>;
+    /// An owner's session: the account name and when it was last used.
+    async fn admin_session(&self, id: &str) -> Result<Option<(String, i64)>, StorageError>;
+    /// Stores an owner's session.
+    async fn insert_admin_session(&self, id: &str, name: &str) -> Result<(), StorageError>;
+    /// Marks an owner's session used now.
+    async fn touch_admin_session(&self, id: &str, at: i64) -> Result<(), StorageError>;
+    /// Ends an owner's session.
+    async fn delete_admin_session(&self, id: &str) -> Result<(), StorageError>;
+    /// Failed logins of an account since a time: how many, and since when.
+    async fn login_failures(&self, name: &str) -> Result<(u32, i64), StorageError>;
+    /// Counts a failed login (a new window after `window` seconds).
+    async fn record_login_failure(&self, name: &str, window: i64) -> Result<(), StorageError>;
+    /// Forgets failed logins after a good one.
+    async fn clear_login_failures(&self, name: &str) -> Result<(), StorageError>;
+    /// Starts a bulk operation over `orders` (their numbers as shown); answers its ID.
+    async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)]) -> Result<i64, StorageError>;
+    /// Records how one order of a bulk operation went.
+    async fn record_bulk(&self, bulk: i64, item: &BulkItem) -> Result<(), StorageError>;
+    /// A bulk operation's orders and outcomes.
+    async fn bulk(&self, bulk: i64) -> Result<Vec<BulkItem>, StorageError>;
+    /// Records an Amazon notification; `false` when its ID was seen before.
+    async fn record_notification(&self, id: &str, object_type: &str, object_id: &str) -> Result<bool, StorageError>;
+    /// Forgets a notification whose handling failed, so that Amazon's retry is handled.
+    async fn forget_notification(&self, id: &str) -> Result<(), StorageError>;
 }

@@ -5,6 +5,7 @@
 //! front, so a transaction never fails half-way on a lock) and a few reader connections, which WAL
 //! mode lets read while the writer writes.
 
+mod back_office;
 mod platform;
 mod schema;
 mod sessions;

@@ -167,7 +167,7 @@ fn forget_checkout(tx: &Transaction<'_>, cart: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-const ORDER_COLUMNS: &str = "id, order_number, member_id, checkout_session_id, subscription_id, cycle, total, \
+pub(super) const ORDER_COLUMNS: &str = "id, order_number, member_id, checkout_session_id, subscription_id, cycle, total, \
      recurring, state, charge_permission_id, charge_id, note, created_at, updated_at, cart_id, version, \
      authorized_amount, authorized_at, captured_amount, refunded_amount";
 
@@ -234,8 +234,8 @@ fn opened(tx: &Transaction<'_>, new: &NewOrder) -> Result<Opened, StorageError> 
     let at = now();
     tx.execute(
         "INSERT INTO orders (member_id, checkout_session_id, subscription_id, cycle, total, shipping_fee, recurring,
-             state, created_at, updated_at, cart_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+             state, created_at, updated_at, cart_id, buyer_name)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
         params![
             new.member.map(|m| m.0),
             new.checkout_session_id,
@@ -246,7 +246,8 @@ fn opened(tx: &Transaction<'_>, new: &NewOrder) -> Result<Opened, StorageError> 
             new.recurring,
             OrderState::Processing.name(),
             at,
-            new.cart.as_ref().map(|c| &c.0)
+            new.cart.as_ref().map(|c| &c.0),
+            new.buyer_name
         ],
     )?;
     let id = tx.last_insert_rowid();
@@ -582,6 +583,7 @@ mod tests {
             member: None,
             checkout_session_id: Some(session.into()),
             cart: None,
+            buyer_name: String::new(),
             cycle: None,
             lines: vec![OrderLine { name: "マグカップ".into(), unit_price: 2_750, quantity: 1 }],
             shipping_fee: 880,

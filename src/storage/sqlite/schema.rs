@@ -177,6 +177,20 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
             name TEXT PRIMARY KEY,
             failures INTEGER NOT NULL,
             since INTEGER NOT NULL
+        );
+        CREATE TABLE bulk_jobs (
+            id INTEGER PRIMARY KEY,
+            owner TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE bulk_items (
+            bulk_id INTEGER NOT NULL REFERENCES bulk_jobs(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            order_id INTEGER NOT NULL,
+            order_number TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('waiting', 'done', 'refused')),
+            message TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (bulk_id, order_id)
         );"
         ),
     )]

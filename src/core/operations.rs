@@ -1,0 +1,534 @@
+//! After the order, the shop owner's operations: 実売上 (capture; a lower total captures less:
+//! 減額), キャンセル (before capture) and 返金 (after capture, in full or in part), each made once
+//! at Amazon however often it is submitted, and 「エラーを無視して変更する」 when Amazon's record was
+//! changed elsewhere (Seller Central).
+//!
+//! An operation first takes the order at the version the owner saw (a second owner, or a double
+//! submit, finds it taken or changed and is told so), then asks Amazon with an idempotency key of
+//! the order's own, and records the outcome as one transition that also lets go of the order.
+//!
+//! Amazon Pay's rules in Japan, as they bear on these: a capture takes at most what was
+//! authorized, down to ¥1, once per charge; an authorization lapses 30 days after it was made
+//! (after that, a capture re-authorizes on the charge permission with createCharge, which Amazon
+//! allows while the permission is open — 180 days for a one-time purchase); a capture more than 7
+//! days after the authorization may complete later (`CaptureInitiated`); refunds are asynchronous
+//! (`RefundInitiated`, then `Refunded` or `Declined`) and this shop refunds at most what was
+//! captured; any charge is at most ¥10,000,000.
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+
+use super::orders::{Actor, Effect, OrderState, Transition};
+use super::platform::{Order, OrderId, Refund, RefundState};
+use super::{AmazonError, Core, CoreError, now};
+use crate::amazon::types::{Charge, Money};
+
+/// The largest charge Amazon Pay takes in Japan.
+pub const MAX_CHARGE_YEN: u64 = 10_000_000;
+
+/// How long an owner's hold on an order lasts at most (a crashed request frees it after this).
+const HOLD: i64 = 120;
+
+/// An authorization lapses this long after it was made.
+pub const AUTHORIZATION_DAYS: i64 = 30;
+
+/// What the shop owner asks of an order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// 実売上: capture `amount` (the order's total when `None`).
+    Capture(Option<u64>),
+    /// キャンセル: cancel the authorization and close the charge permission.
+    Cancel,
+    /// 返金: give back `amount` of what was captured.
+    Refund(u64),
+}
+
+/// Why an operation was not made. Nothing changed in the shop; the owner can try again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Another owner is at this order, or it changed since the page was shown.
+    Busy,
+    /// Not possible in the order's state.
+    WrongState(OrderState),
+    /// The amount is not whole yen above 0 within Amazon's limit.
+    InvalidAmount,
+    /// The total is above what Amazon authorized: Amazon Pay cannot take more.
+    AboveAuthorized {
+        /// The order's total now.
+        total: u64,
+        /// What Amazon authorized.
+        authorized: u64,
+    },
+    /// More than what can still be refunded.
+    RefundTooLarge {
+        /// What can still be refunded.
+        left: u64,
+    },
+    /// The authorization lapsed and Amazon would not authorize again.
+    AuthorizationLapsed(String),
+    /// Amazon refused the operation (its record may have been changed in Seller Central).
+    AmazonRefused {
+        /// Amazon's reason code.
+        code: String,
+        /// Amazon's message.
+        message: String,
+    },
+    /// Amazon could not be reached.
+    AmazonUnavailable,
+}
+
+impl Refusal {
+    /// What the shop owner is told, in Japanese (the manual's words where it has them).
+    pub fn message_ja(&self) -> String {
+        match self {
+            Self::Busy => "この受注は他の操作中か、表示した後に更新されています。画面を再読み込みしてから、もう一度操作してください。".into(),
+            Self::WrongState(state) => format!("クレジット決済状況が「{}」の受注には、この操作はできません。", state.credit_status()),
+            Self::InvalidAmount => format!("金額は 1 円以上 {} 円以下の整数で入力してください。", yen(MAX_CHARGE_YEN)),
+            Self::AboveAuthorized { total, authorized } => format!(
+                "最終請求金額 ({} 円) が購入時の金額 ({} 円) より高いため AmazonPay は利用できません。他の支払方法に変更するなどご対応ください。",
+                yen(*total),
+                yen(*authorized)
+            ),
+            Self::RefundTooLarge { left } => format!("返金できるのは実売上の金額のうち、あと {} 円までです。", yen(*left)),
+            Self::AuthorizationLapsed(why) => format!(
+                "オーソリの有効期限 (30日) が切れており、Amazon Pay で再オーソリもできませんでした ({why})。お客様に他の支払方法をご案内ください。"
+            ),
+            Self::AmazonRefused { code, message } => format!(
+                "Amazon Pay が操作を受け付けませんでした ({code}: {message})。Amazon Pay 側の管理画面で変更された可能性があります。状況を合わせるには「エラーを無視して変更する」にチェックを入れて操作してください。"
+            ),
+            Self::AmazonUnavailable => "Amazon Pay に接続できませんでした。何も変更していません。時間をおいてもう一度お試しください。".into(),
+        }
+    }
+
+    /// What the shop owner is told, in English.
+    pub fn message_en(&self) -> String {
+        match self {
+            Self::Busy => "Another operation is under way on this order, or it changed since the page was shown. Reload the page and try again.".into(),
+            Self::WrongState(state) => format!("This cannot be done to an order whose credit status is {}.", state.name()),
+            Self::InvalidAmount => format!("Enter a whole number of yen from 1 to {}.", yen(MAX_CHARGE_YEN)),
+            Self::AboveAuthorized { total, authorized } => format!(
+                "The order total (¥{}) is above the amount authorized at purchase (¥{}): Amazon Pay cannot be used. Change the payment method.",
+                yen(*total),
+                yen(*authorized)
+            ),
+            Self::RefundTooLarge { left } => format!("At most ¥{} of the captured amount can still be refunded.", yen(*left)),
+            Self::AuthorizationLapsed(why) => format!(
+                "The authorization expired (30 days) and Amazon Pay would not authorize again ({why}). Offer the customer another payment method."
+            ),
+            Self::AmazonRefused { code, message } => format!(
+                "Amazon Pay refused the operation ({code}: {message}). It may have been changed in Seller Central; tick \"ignore the error\" to set the shop's status anyway."
+            ),
+            Self::AmazonUnavailable => "Amazon Pay could not be reached. Nothing changed; please try again later.".into(),
+        }
+    }
+
+    /// Whether 「エラーを無視して変更する」 can apply (Amazon refused; the owner may override).
+    pub fn can_force(&self) -> bool {
+        matches!(self, Self::AmazonRefused { .. } | Self::AuthorizationLapsed(_))
+    }
+}
+
+/// `12,345`.
+pub fn yen(amount: u64) -> String {
+    let digits = amount.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// When an order's authorization lapses (Unix seconds), if it has one.
+pub fn authorization_deadline(order: &Order) -> Option<i64> {
+    order.authorized.map(|(_, at)| at + AUTHORIZATION_DAYS * 24 * 60 * 60)
+}
+
+impl Core {
+    /// Makes `operation` on `order` as its owner saw it at `version`. With `force`, a refusal of
+    /// Amazon's sets the shop's status anyway and records what Amazon holds.
+    pub async fn operate(
+        &self,
+        order: OrderId,
+        version: i64,
+        operation: Operation,
+        owner: &str,
+        force: bool,
+    ) -> Result<Result<Order, Refusal>, CoreError> {
+        let token = hold_token();
+        let Some(held) = self.platform().lock_order(order, version, &token, now() + HOLD).await? else {
+            return Ok(Err(Refusal::Busy));
+        };
+        let result = match operation {
+            Operation::Capture(amount) => self.capture(&held, amount, owner, &token).await,
+            Operation::Cancel => self.cancel(&held, owner, &token).await,
+            Operation::Refund(amount) => self.refund(&held, amount, owner, &token).await,
+        };
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                self.platform().unlock_order(order, &token).await?;
+                return Err(error);
+            }
+        };
+        match outcome {
+            Ok(order) => Ok(Ok(order)),
+            Err(refusal) if force && refusal.can_force() => {
+                let forced = self.force(order, operation, owner, &token, &refusal).await?;
+                Ok(forced.ok_or(refusal))
+            }
+            Err(refusal) => {
+                self.platform().unlock_order(order, &token).await?;
+                Ok(Err(refusal))
+            }
+        }
+    }
+
+    async fn capture(
+        &self,
+        order: &Order,
+        amount: Option<u64>,
+        owner: &str,
+        token: &str,
+    ) -> Result<Result<Order, Refusal>, CoreError> {
+        if !matches!(order.state, OrderState::Authorized | OrderState::Expired) {
+            return Ok(Err(Refusal::WrongState(order.state)));
+        }
+        let authorized = order.authorized.map_or(order.total, |(amount, _)| amount);
+        let amount = amount.unwrap_or(order.total);
+        if amount == 0 || amount > MAX_CHARGE_YEN {
+            return Ok(Err(Refusal::InvalidAmount));
+        }
+        if amount > authorized {
+            return Ok(Err(Refusal::AboveAuthorized { total: amount, authorized }));
+        }
+        let lapsed =
+            order.state == OrderState::Expired || authorization_deadline(order).is_some_and(|end| end <= now());
+        if lapsed {
+            return self.reauthorize(order, amount, owner, token).await;
+        }
+        let Some(charge_id) = order.charge_id.clone() else { return Ok(Err(Refusal::WrongState(order.state))) };
+        // The claim is written before Amazon is asked: a process stopped in between leaves the
+        // order `capturing`, which the reconciler settles from Amazon's record.
+        let claim = Transition::new(
+            order,
+            OrderState::Capturing,
+            Actor::Owner(owner.to_owned()),
+            format!("実売上 {} 円を依頼", yen(amount)),
+        )?;
+        let Some(claimed) = self.platform().apply(&claim).await? else { return Ok(Err(Refusal::Busy)) };
+        let key = format!("capture-{}-{charge_id}", order.id.0);
+        match self.amazon().capture_charge(&charge_id, &Money::yen(amount), &key).await {
+            Ok(charge) => Ok(Ok(self.record_capture(&claimed, &charge, owner, token).await?)),
+            Err(error) => {
+                let refusal = refusal_of(&error);
+                // Amazon may call the charge expired only now: then it is re-authorized.
+                if let Refusal::AmazonRefused { .. } = refusal
+                    && let Ok(charge) = self.amazon().get_charge(&charge_id).await
+                    && charge.status_details.reason_code.as_deref() == Some("ExpiredUnused")
+                {
+                    let release = Transition::new(
+                        &claimed,
+                        OrderState::Expired,
+                        Actor::Owner(owner.to_owned()),
+                        "オーソリ期限切れ (Amazon)",
+                    )?;
+                    let expired = self.platform().apply(&release).await?.unwrap_or(claimed);
+                    return self.reauthorize(&expired, amount, owner, token).await;
+                }
+                let release = Transition::new(
+                    &claimed,
+                    OrderState::Authorized,
+                    Actor::Owner(owner.to_owned()),
+                    format!("実売上できず: {error}"),
+                )?;
+                self.platform().apply(&release).await?;
+                Ok(Err(refusal))
+            }
+        }
+    }
+
+    /// Records what Amazon answered to a capture: captured, or still processing.
+    async fn record_capture(
+        &self,
+        order: &Order,
+        charge: &Charge,
+        owner: &str,
+        token: &str,
+    ) -> Result<Order, CoreError> {
+        let actor = Actor::Owner(owner.to_owned());
+        let captured = charge.capture_amount.as_ref().and_then(Money::as_yen);
+        let transition = match charge.status_details.state.as_str() {
+            "Captured" => Transition::new(order, OrderState::Captured, actor, "実売上 (Amazon: Captured)")?
+                .with_captured(captured.unwrap_or(order.total)),
+            // More than 7 days after the authorization: Amazon completes it later.
+            state => Transition::new(order, OrderState::Capturing, actor, format!("実売上を処理中 (Amazon: {state})"))?,
+        };
+        let transition =
+            transition.with_amazon_ids(None, Some(charge.charge_id.clone())).with(Effect::Unlock(token.to_owned()));
+        Ok(self.platform().apply(&transition).await?.unwrap_or_else(|| order.clone()))
+    }
+
+    /// A capture after the authorization lapsed: a new charge on the charge permission, captured
+    /// at once, if Amazon allows it.
+    async fn reauthorize(
+        &self,
+        order: &Order,
+        amount: u64,
+        owner: &str,
+        token: &str,
+    ) -> Result<Result<Order, Refusal>, CoreError> {
+        let Some(permission) = order.charge_permission_id.clone() else {
+            return Ok(Err(Refusal::AuthorizationLapsed("no charge permission".into())));
+        };
+        let current = if order.state == OrderState::Expired {
+            order.clone()
+        } else {
+            let expired =
+                Transition::new(order, OrderState::Expired, Actor::Owner(owner.to_owned()), "オーソリ期限切れ")?;
+            self.platform().apply(&expired).await?.unwrap_or_else(|| order.clone())
+        };
+        let mut metadata = json!({ "merchantReferenceId": order.number });
+        if let Some(name) = &self.settings().store_name {
+            metadata["merchantStoreName"] = json!(name);
+        }
+        let body = json!({
+            "chargePermissionId": permission,
+            "chargeAmount": Money::yen(amount),
+            "captureNow": true,
+            "canHandlePendingAuthorization": false,
+            "merchantMetadata": metadata,
+        });
+        let key = format!("reauthorize-{}-{}", order.id.0, current.version);
+        let charge = match self.amazon().create_charge(&body, &key).await {
+            Ok(charge) => charge,
+            Err(AmazonError::Rejected { reason_code, message, .. }) => {
+                return Ok(Err(Refusal::AuthorizationLapsed(format!("{reason_code}: {message}"))));
+            }
+            Err(_) => return Ok(Err(Refusal::AmazonUnavailable)),
+        };
+        let actor = Actor::Owner(owner.to_owned());
+        let transition = match charge.status_details.state.as_str() {
+            "Captured" => Transition::new(&current, OrderState::Captured, actor, "再オーソリして実売上")?
+                .with_authorized(amount)
+                .with_captured(amount),
+            "Authorized" => {
+                Transition::new(&current, OrderState::Authorized, actor, "再オーソリ")?.with_authorized(amount)
+            }
+            other => {
+                let reason = charge.status_details.reason_code.unwrap_or_default();
+                return Ok(Err(Refusal::AuthorizationLapsed(format!("{other} {reason}"))));
+            }
+        };
+        let transition =
+            transition.with_amazon_ids(None, Some(charge.charge_id)).with(Effect::Unlock(token.to_owned()));
+        Ok(Ok(self.platform().apply(&transition).await?.unwrap_or(current)))
+    }
+
+    async fn cancel(&self, order: &Order, owner: &str, token: &str) -> Result<Result<Order, Refusal>, CoreError> {
+        if !matches!(order.state, OrderState::Authorized | OrderState::Pending | OrderState::Expired) {
+            return Ok(Err(Refusal::WrongState(order.state)));
+        }
+        let reason = "キャンセル (販売事業者)";
+        if let Some(charge_id) = &order.charge_id
+            && order.state != OrderState::Expired
+            && let Err(error) = self.amazon().cancel_charge(charge_id, reason).await
+        {
+            return Ok(Err(refusal_of(&error)));
+        }
+        // A one-time purchase's permission is closed with it; a subscription's stays for the next
+        // cycles (cancelling the subscription closes it).
+        if !order.recurring
+            && let Some(permission) = &order.charge_permission_id
+            && let Err(error) = self.amazon().close_charge_permission(permission, reason, true).await
+        {
+            tracing::warn!(%error, order = %order.number, "the charge was canceled but its permission could not be closed");
+        }
+        let transition = Transition::new(
+            order,
+            OrderState::Canceled,
+            Actor::Owner(owner.to_owned()),
+            "キャンセル (Amazon: Canceled)",
+        )?
+        .with(Effect::Unlock(token.to_owned()));
+        Ok(Ok(self.platform().apply(&transition).await?.unwrap_or_else(|| order.clone())))
+    }
+
+    async fn refund(
+        &self,
+        order: &Order,
+        amount: u64,
+        owner: &str,
+        token: &str,
+    ) -> Result<Result<Order, Refusal>, CoreError> {
+        if !matches!(order.state, OrderState::Captured | OrderState::Refunded) {
+            return Ok(Err(Refusal::WrongState(order.state)));
+        }
+        if amount == 0 || amount > MAX_CHARGE_YEN {
+            return Ok(Err(Refusal::InvalidAmount));
+        }
+        let left = order.captured.saturating_sub(order.refunded);
+        if amount > left {
+            return Ok(Err(Refusal::RefundTooLarge { left }));
+        }
+        let Some(charge_id) = &order.charge_id else { return Ok(Err(Refusal::WrongState(order.state))) };
+        // The order's version is part of the key: a double submit of the same page refunds once,
+        // and a later refund (after the order changed) is a new one.
+        let key = format!("refund-{}-{}", order.id.0, order.version);
+        let refund = match self.amazon().create_refund(charge_id, &Money::yen(amount), &key).await {
+            Ok(refund) => refund,
+            Err(error) => return Ok(Err(refusal_of(&error))),
+        };
+        let state = RefundState::from_amazon(&refund.status_details.state).unwrap_or(RefundState::Initiated);
+        let record = Refund { refund_id: refund.refund_id.clone(), amount, state, created_at: now() };
+        let transition = Transition::new(
+            order,
+            OrderState::Refunded,
+            Actor::Owner(owner.to_owned()),
+            format!("返金 {} 円 (Amazon: {}, {})", yen(amount), refund.status_details.state, refund.refund_id),
+        )?
+        .with(Effect::Refund(record))
+        .with(Effect::Unlock(token.to_owned()));
+        Ok(Ok(self.platform().apply(&transition).await?.unwrap_or_else(|| order.clone())))
+    }
+
+    /// 「エラーを無視して変更する」: sets the shop's status as the operation would have, and records
+    /// what Amazon holds. `None` when the order is gone.
+    async fn force(
+        &self,
+        order: OrderId,
+        operation: Operation,
+        owner: &str,
+        token: &str,
+        refusal: &Refusal,
+    ) -> Result<Option<Order>, CoreError> {
+        let Some(current) = self.platform().order(order).await? else { return Ok(None) };
+        let held = match &current.charge_id {
+            Some(charge) => match self.amazon().get_charge(charge).await {
+                Ok(charge) => format!(
+                    "Amazon の状態: {} {} (取消理由 {})",
+                    charge.status_details.state,
+                    charge.status_details.reason_code.unwrap_or_default(),
+                    refusal.message_ja()
+                ),
+                Err(error) => format!("Amazon の状態は読めませんでした ({error})"),
+            },
+            None => "Amazon の請求なし".into(),
+        };
+        let to = match operation {
+            Operation::Capture(_) => OrderState::Captured,
+            Operation::Cancel => OrderState::Canceled,
+            Operation::Refund(_) => OrderState::Refunded,
+        };
+        let mut transition = Transition::forced(&current, to, owner, held).with(Effect::Unlock(token.to_owned()));
+        match operation {
+            Operation::Capture(amount) => transition = transition.with_captured(amount.unwrap_or(current.total)),
+            Operation::Refund(_) | Operation::Cancel => {}
+        }
+        Ok(self.platform().apply(&transition).await?)
+    }
+}
+
+/// How one order of a bulk capture went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkOutcome {
+    /// The order.
+    pub order: OrderId,
+    /// Captured (or capturing), or why not.
+    pub result: Result<OrderState, Refusal>,
+}
+
+impl Core {
+    /// 「AmazonPay クレジット決済状況」: captures many authorized orders, at most `concurrency` at a
+    /// time (Amazon throttles; its 429s and 5xx are retried with backoff by the client), telling
+    /// `progress` how each went. One order's failure does not stop the rest; an order already
+    /// captured, or taken by someone else, is left as it is, so a second run captures nothing twice.
+    pub async fn capture_many<F, Fut>(
+        &self,
+        orders: &[OrderId],
+        owner: &str,
+        concurrency: usize,
+        progress: F,
+    ) -> Result<Vec<BulkOutcome>, CoreError>
+    where
+        F: Fn(BulkOutcome) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        use futures_util::StreamExt;
+        let outcomes = futures_util::stream::iter(orders.iter().copied())
+            .map(|id| async move {
+                let result = match self.platform().order(id).await {
+                    Ok(Some(order)) if order.state == OrderState::Authorized || order.state == OrderState::Expired => {
+                        match self.operate(id, order.version, Operation::Capture(None), owner, false).await {
+                            Ok(Ok(order)) => Ok(order.state),
+                            Ok(Err(refusal)) => Err(refusal),
+                            Err(error) => {
+                                tracing::error!(%error, order = id.0, "bulk capture failed on an order");
+                                Err(Refusal::AmazonUnavailable)
+                            }
+                        }
+                    }
+                    Ok(Some(order)) => Err(Refusal::WrongState(order.state)),
+                    Ok(None) => Err(Refusal::Busy),
+                    Err(error) => return Err(CoreError::from(error)),
+                };
+                Ok(BulkOutcome { order: id, result })
+            })
+            .buffer_unordered(concurrency.max(1));
+        futures_util::pin_mut!(outcomes);
+        let mut all = Vec::with_capacity(orders.len());
+        while let Some(outcome) = outcomes.next().await {
+            let outcome = outcome?;
+            progress(outcome.clone()).await;
+            all.push(outcome);
+        }
+        Ok(all)
+    }
+}
+
+/// What Amazon's error means for the owner.
+fn refusal_of(error: &AmazonError) -> Refusal {
+    match error {
+        AmazonError::Rejected { reason_code, message, .. } => {
+            Refusal::AmazonRefused { code: reason_code.clone(), message: message.clone() }
+        }
+        _ => Refusal::AmazonUnavailable,
+    }
+}
+
+/// A random token naming one hold on an order.
+fn hold_token() -> String {
+    let mut bytes = [0u8; 16];
+    // The system random source failing is not recoverable: nothing unique can be issued.
+    SystemRandom::new().fill(&mut bytes).expect("system random source unavailable");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yen_is_written_with_thousands_separators() {
+        assert_eq!(yen(0), "0");
+        assert_eq!(yen(999), "999");
+        assert_eq!(yen(3_630), "3,630");
+        assert_eq!(yen(10_000_000), "10,000,000");
+    }
+
+    #[test]
+    fn only_amazons_refusals_may_be_overridden() {
+        assert!(Refusal::AmazonRefused { code: "X".into(), message: "m".into() }.can_force());
+        assert!(!Refusal::AmazonUnavailable.can_force(), "nothing is known of Amazon's record");
+        assert!(!Refusal::AboveAuthorized { total: 2, authorized: 1 }.can_force());
+        assert!(
+            Refusal::AboveAuthorized { total: 5_000, authorized: 3_630 }
+                .message_ja()
+                .contains("他の支払方法に変更するなどご対応ください")
+        );
+    }
+}

@@ -1,0 +1,344 @@
+//! The shop owner's side on SQLite: the order list and page, edits, settings, owner accounts and
+//! sessions, bulk operations and Amazon's notifications.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params, params_from_iter};
+
+use super::platform::{ORDER_COLUMNS, order};
+use super::{Sqlite, db_yen, now, yen};
+use crate::core::orders::OrderState;
+use crate::core::platform::{Order, OrderId, OrderLine};
+use crate::storage::{
+    BackOffice, BulkItem, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow, StorageError,
+};
+
+/// The name the order list shows: the member's, else the one Amazon gave.
+const NAME: &str = "COALESCE(NULLIF(m.family_name || ' ' || m.given_name, ' '), NULLIF(o.buyer_name, ''), '')";
+
+#[async_trait]
+impl BackOffice for Sqlite {
+    async fn list_orders(&self, filter: &OrderFilter) -> Result<OrderPage, StorageError> {
+        let filter = filter.clone();
+        self.read(move |c| {
+            let states: Vec<&'static str> = if filter.states.is_empty() {
+                OrderState::ALL.into_iter().filter(|s| s.is_placed()).map(OrderState::name).collect()
+            } else {
+                filter.states.iter().map(|s| s.name()).collect()
+            };
+            // The names are the enum's own, never input: safe to write into the statement.
+            let list = states.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+            let mut condition = format!("o.state IN ({list})");
+            let mut values: Vec<i64> = Vec::new();
+            if let Some(before) = filter.lapsing_before {
+                // Lapsing: an authorization made before `before - 30 days`, not captured yet.
+                condition.push_str(" AND o.state = 'authorized' AND o.authorized_at < ?1");
+                values.push(before - crate::core::operations::AUTHORIZATION_DAYS * 24 * 60 * 60);
+            }
+            let total: i64 = c.query_row(
+                &format!("SELECT count(*) FROM orders o WHERE {condition}"),
+                params_from_iter(values.iter()),
+                |row| row.get(0),
+            )?;
+            let per_page = i64::from(filter.per_page.clamp(1, 500));
+            let offset = i64::from(filter.page) * per_page;
+            let n = values.len();
+            let mut statement = c.prepare(&format!(
+                "SELECT o.id, o.order_number, o.created_at, {NAME}, o.total, o.state, o.fulfilment, o.authorized_at
+                 FROM orders o LEFT JOIN members m ON m.id = o.member_id
+                 WHERE {condition} ORDER BY o.id DESC LIMIT ?{} OFFSET ?{}",
+                n + 1,
+                n + 2
+            ))?;
+            values.extend([per_page, offset]);
+            let rows = statement
+                .query_map(params_from_iter(values.iter()), |row| {
+                    let state: String = row.get(5)?;
+                    Ok(OrderRow {
+                        id: OrderId(row.get(0)?),
+                        number: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                        created_at: row.get(2)?,
+                        name: row.get(3)?,
+                        total: yen(row.get(4)?),
+                        state: OrderState::parse(&state).unwrap_or(OrderState::Unknown),
+                        fulfilment: row.get(6)?,
+                        authorized_at: row.get(7)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(OrderPage { rows, total: total.max(0).unsigned_abs() })
+        })
+        .await
+    }
+
+    async fn order_detail(&self, id: OrderId) -> Result<Option<OrderDetail>, StorageError> {
+        self.read(move |c| {
+            let columns = ORDER_COLUMNS.split(", ").map(|column| format!("o.{column}")).collect::<Vec<_>>().join(", ");
+            let head = c
+                .query_row(
+                    &format!(
+                        "SELECT {columns}, o.shipping_fee, o.discount, {NAME}, m.email, o.fulfilment
+                         FROM orders o LEFT JOIN members m ON m.id = o.member_id WHERE o.id = ?1"
+                    ),
+                    [id.0],
+                    |row| {
+                        let base = ORDER_COLUMNS.split(", ").count();
+                        Ok((
+                            order(row)?,
+                            yen(row.get(base)?),
+                            yen(row.get(base + 1)?),
+                            row.get::<_, String>(base + 2)?,
+                            row.get::<_, Option<String>>(base + 3)?,
+                            row.get::<_, String>(base + 4)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((order, shipping_fee, discount, name, email, fulfilment)) = head else { return Ok(None) };
+            let mut statement =
+                c.prepare("SELECT name, price, quantity FROM order_items WHERE order_id = ?1 ORDER BY position")?;
+            let lines = statement
+                .query_map([id.0], |row| {
+                    Ok(OrderLine { name: row.get(0)?, unit_price: yen(row.get(1)?), quantity: yen(row.get(2)?) })
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut statement = c.prepare(
+                "SELECT at, actor, from_state, to_state, detail FROM order_events WHERE order_id = ?1 ORDER BY id",
+            )?;
+            let events = statement
+                .query_map([id.0], |row| {
+                    let from: Option<String> = row.get(2)?;
+                    let to: String = row.get(3)?;
+                    Ok(OrderEvent {
+                        at: row.get(0)?,
+                        actor: row.get(1)?,
+                        from: from.and_then(|f| OrderState::parse(&f)),
+                        to: OrderState::parse(&to).unwrap_or(OrderState::Unknown),
+                        detail: row.get(4)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(Some(OrderDetail { order, lines, shipping_fee, discount, name, email, fulfilment, events }))
+        })
+        .await
+    }
+
+    async fn edit_order(&self, id: OrderId, version: i64, edit: &OrderEdit) -> Result<Option<Order>, StorageError> {
+        let edit = edit.clone();
+        self.write(move |tx| {
+            let goods: u64 = edit.lines.iter().map(|l| l.unit_price.saturating_mul(l.quantity)).sum();
+            let total = (goods + edit.shipping_fee).saturating_sub(edit.discount);
+            let changed = tx.execute(
+                "UPDATE orders SET total = ?3, shipping_fee = ?4, discount = ?5, fulfilment = ?6, version = version + 1,
+                     updated_at = ?7
+                 WHERE id = ?1 AND version = ?2 AND (locked_by IS NULL OR locked_until < ?7)",
+                params![id.0, version, db_yen(total), db_yen(edit.shipping_fee), db_yen(edit.discount), edit.fulfilment, now()],
+            )?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            tx.execute("DELETE FROM order_items WHERE order_id = ?1", [id.0])?;
+            for (position, line) in edit.lines.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO order_items (order_id, position, name, price, quantity) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        id.0,
+                        i64::try_from(position).unwrap_or(i64::MAX),
+                        line.name,
+                        db_yen(line.unit_price),
+                        db_yen(line.quantity)
+                    ],
+                )?;
+            }
+            Ok(Some(tx.query_row(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1"), [id.0], order)?))
+        })
+        .await
+    }
+
+    async fn set_shipping_amazon_pay(&self, method: i64, allowed: bool) -> Result<bool, StorageError> {
+        self.write(move |tx| {
+            Ok(tx.execute(
+                "UPDATE shipping_methods SET amazon_pay_allowed = ?2 WHERE id = ?1",
+                params![method, allowed],
+            )? == 1)
+        })
+        .await
+    }
+
+    async fn put_admin(&self, name: &str, password_hash: &str) -> Result<bool, StorageError> {
+        let (name, hash) = (name.to_owned(), password_hash.to_owned());
+        self.write(move |tx| {
+            let existed: bool =
+                tx.query_row("SELECT EXISTS (SELECT 1 FROM admin_accounts WHERE name = ?1)", [&name], |row| {
+                    row.get(0)
+                })?;
+            tx.execute(
+                "INSERT INTO admin_accounts (name, password_hash, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash",
+                params![name, hash, now()],
+            )?;
+            if existed {
+                // A new password ends the account's sessions.
+                tx.execute("DELETE FROM admin_sessions WHERE name = ?1", [&name])?;
+            }
+            Ok(!existed)
+        })
+        .await
+    }
+
+    async fn admin_password_hash(&self, name: &str) -> Result<Option<String>, StorageError> {
+        let name = name.to_owned();
+        self.read(move |c| {
+            c.query_row("SELECT password_hash FROM admin_accounts WHERE name = ?1", [name], |row| row.get(0)).optional()
+        })
+        .await
+    }
+
+    async fn admin_session(&self, id: &str) -> Result<Option<(String, i64)>, StorageError> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.query_row("SELECT name, last_seen FROM admin_sessions WHERE id = ?1", [id], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+        })
+        .await
+    }
+
+    async fn insert_admin_session(&self, id: &str, name: &str) -> Result<(), StorageError> {
+        let (id, name) = (id.to_owned(), name.to_owned());
+        self.write(move |tx| {
+            let at = now();
+            tx.execute(
+                "INSERT INTO admin_sessions (id, name, last_seen, created_at) VALUES (?1, ?2, ?3, ?3)",
+                params![id, name, at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn touch_admin_session(&self, id: &str, at: i64) -> Result<(), StorageError> {
+        let id = id.to_owned();
+        self.write(move |tx| {
+            tx.execute("UPDATE admin_sessions SET last_seen = ?2 WHERE id = ?1", params![id, at])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_admin_session(&self, id: &str) -> Result<(), StorageError> {
+        let id = id.to_owned();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM admin_sessions WHERE id = ?1", [id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn login_failures(&self, name: &str) -> Result<(u32, i64), StorageError> {
+        let name = name.to_owned();
+        self.read(move |c| {
+            let found: Option<(i64, i64)> = c
+                .query_row("SELECT failures, since FROM admin_login_failures WHERE name = ?1", [name], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?;
+            Ok(found.map_or((0, 0), |(failures, since)| (u32::try_from(failures).unwrap_or(u32::MAX), since)))
+        })
+        .await
+    }
+
+    async fn record_login_failure(&self, name: &str, window: i64) -> Result<(), StorageError> {
+        let name = name.to_owned();
+        self.write(move |tx| {
+            let at = now();
+            tx.execute(
+                "INSERT INTO admin_login_failures (name, failures, since) VALUES (?1, 1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET
+                     failures = CASE WHEN since < ?2 - ?3 THEN 1 ELSE failures + 1 END,
+                     since = CASE WHEN since < ?2 - ?3 THEN ?2 ELSE since END",
+                params![name, at, window],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn clear_login_failures(&self, name: &str) -> Result<(), StorageError> {
+        let name = name.to_owned();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM admin_login_failures WHERE name = ?1", [name])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)]) -> Result<i64, StorageError> {
+        let (owner, orders) = (owner.to_owned(), orders.to_vec());
+        self.write(move |tx| {
+            tx.execute("INSERT INTO bulk_jobs (owner, created_at) VALUES (?1, ?2)", params![owner, now()])?;
+            let bulk = tx.last_insert_rowid();
+            for (position, (order, number)) in orders.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO bulk_items (bulk_id, position, order_id, order_number, outcome) VALUES (?1, ?2, ?3, ?4, 'waiting')
+                     ON CONFLICT DO NOTHING",
+                    params![bulk, i64::try_from(position).unwrap_or(i64::MAX), order.0, number],
+                )?;
+            }
+            Ok(bulk)
+        })
+        .await
+    }
+
+    async fn record_bulk(&self, bulk: i64, item: &BulkItem) -> Result<(), StorageError> {
+        let item = item.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE bulk_items SET outcome = ?3, message = ?4 WHERE bulk_id = ?1 AND order_id = ?2",
+                params![bulk, item.order.0, item.outcome, item.message],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn bulk(&self, bulk: i64) -> Result<Vec<BulkItem>, StorageError> {
+        self.read(move |c| {
+            let mut statement = c.prepare(
+                "SELECT order_id, order_number, outcome, message FROM bulk_items WHERE bulk_id = ?1 ORDER BY position",
+            )?;
+            let rows = statement.query_map([bulk], |row| {
+                Ok(BulkItem {
+                    order: OrderId(row.get(0)?),
+                    number: row.get(1)?,
+                    outcome: row.get(2)?,
+                    message: row.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn record_notification(&self, id: &str, object_type: &str, object_id: &str) -> Result<bool, StorageError> {
+        let (id, object_type, object_id) = (id.to_owned(), object_type.to_owned(), object_id.to_owned());
+        self.write(move |tx| {
+            let inserted = tx.execute(
+                "INSERT INTO notifications (notification_id, object_type, object_id, received_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (notification_id) DO NOTHING",
+                params![id, object_type, object_id, now()],
+            )?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    async fn forget_notification(&self, id: &str) -> Result<(), StorageError> {
+        let id = id.to_owned();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM notifications WHERE notification_id = ?1", [id])?;
+            Ok(())
+        })
+        .await
+    }
+}
