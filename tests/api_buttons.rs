@@ -533,7 +533,6 @@ async fn demo_endpoints_do_not_exist_outside_the_demo() {
 }
 
 #[tokio::test]
-#[ignore = "not built yet: IPN handling (contract §3 names this path) comes with a later issue"]
 async fn the_ipn_url_named_by_the_contract_exists() {
     let shop = Shop::production().await;
     let request = request(Method::POST, "/api/amazonpay2/ipn.php")

@@ -355,7 +355,7 @@ pub fn install_crypto_provider() {
     });
 }
 
-fn http_client() -> Result<reqwest::Client, AmazonError> {
+pub(super) fn http_client() -> Result<reqwest::Client, AmazonError> {
     install_crypto_provider();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };

@@ -4,12 +4,13 @@
 //! It builds and signs payloads ([`payloads`], [`signer`]), talks to Amazon's API ([`client`]),
 //! decides sign-ins and links ([`signin`]), takes a cart through checkout to an order
 //! ([`checkout`]), moves orders through their states ([`orders`], the one place an order's state
-//! changes), charges subscription cycles ([`subscriptions`]) and settles orders left unsettled
-//! ([`reconciler`]). It depends on the cart platform only through the traits of [`platform`].
+//! changes), charges subscription cycles ([`subscriptions`]), follows Amazon's notifications
+//! ([`notifications`]) and settles orders left unsettled ([`reconciler`]). It depends on the cart platform only through the traits of [`platform`].
 
 pub mod checkout;
 pub mod client;
 pub mod error;
+pub mod notifications;
 pub mod operations;
 pub mod orders;
 pub mod paths;
@@ -41,6 +42,7 @@ pub struct Core {
     amazon: AmazonPayClient,
     platform: Arc<dyn Platform>,
     reviews: checkout::ReviewCache,
+    certificates: notifications::Certificates,
 }
 
 impl Core {
@@ -54,7 +56,8 @@ impl Core {
     ) -> Result<Self, AmazonError> {
         let signer = ButtonSigner::new(key.clone(), settings.amazon.public_key_id.clone());
         let amazon = AmazonPayClient::new(api_base, &settings.amazon, key)?;
-        Ok(Self { settings, signer, amazon, platform, reviews: checkout::ReviewCache::default() })
+        let certificates = notifications::Certificates::new(settings.ipn_cert_origins.clone())?;
+        Ok(Self { settings, signer, amazon, platform, reviews: checkout::ReviewCache::default(), certificates })
     }
 
     /// Replaces the API client's retry policy (tests use short waits).

@@ -363,6 +363,9 @@ pub trait Subscriptions: Send + Sync {
     /// The yen of a subscription's cycles in a calendar month that Amazon authorized or is
     /// authorizing (the ¥100,000 monthly limit counts them).
     async fn charged_in_month(&self, id: SubscriptionId, year: i32, month: u8) -> Result<u64, PlatformError>;
+    /// Ends the active subscription on a charge permission (Amazon closed it: no cycle can be
+    /// charged on it again); whether one was active.
+    async fn end_subscription(&self, charge_permission_id: &str) -> Result<bool, PlatformError>;
 }
 
 /// A whole cart platform.

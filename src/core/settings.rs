@@ -116,6 +116,10 @@ pub struct CoreSettings {
     pub pages: ShopPages,
     /// The store name Amazon shows the buyer (`merchantStoreName`); Seller Central's when unset.
     pub store_name: Option<String>,
+    /// Origins (`scheme://host[:port]`) whose SNS certificates are trusted besides Amazon's own
+    /// `https://sns.<region>.amazonaws.com` (`AMAZONPAY2_IPN_CERT_HOSTS`; the simulator's in the
+    /// demo).
+    pub ipn_cert_origins: Vec<String>,
 }
 
 /// A path on this site: starts with one `/`, and nothing a browser would read as another host.

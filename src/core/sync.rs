@@ -38,7 +38,7 @@ impl Core {
             return Ok(None);
         };
         let charge = self.amazon().get_charge(charge_id).await?;
-        Ok(self.follow_charge(order, &charge, actor)?)
+        self.follow_charge(order, &charge, actor)
     }
 
     /// The move that brings `order` to what `charge` says; `None` when it already agrees.

@@ -89,9 +89,13 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let state = start(config).await?;
     let key = server::load_key(&state.config)?;
-    let simulator = simulator(&state.config, &key);
+    // As a merchant registers the IPN URL in Seller Central (manual step ⑨).
+    let ipn_url = state.config.shop_origin.url(crate::core::paths::IPN);
+    let simulator = simulator(&state.config, &key).with_ipn_endpoint(&ipn_url).map_err(|why| {
+        ServerError::Serve(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("IPN URL {ipn_url}: {why}")))
+    })?;
     let addr = simulator_listener.local_addr().map_err(ServerError::Serve)?;
-    tracing::info!("Amazon Pay simulator on http://{addr}/");
+    tracing::info!("Amazon Pay simulator on http://{addr}/, notifying {ipn_url}");
     let (stop_simulator, simulator_stopped) = tokio::sync::oneshot::channel::<()>();
     let simulator_task = tokio::spawn(async move {
         axum::serve(simulator_listener, simulator.router())

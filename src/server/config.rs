@@ -38,6 +38,9 @@ pub struct Config {
     /// `AMAZONPAY2_SIMULATOR_LISTEN`: where the simulator listens (the demo's, or the
     /// `simulator` command's).
     pub simulator_listen: SocketAddr,
+    /// `AMAZONPAY2_IPN_CERT_HOSTS`: origins whose SNS certificates are trusted for Amazon's
+    /// notifications besides `https://sns.<region>.amazonaws.com` (the simulator's in the demo).
+    pub ipn_cert_origins: Vec<String>,
 }
 
 /// Where the private key comes from.
@@ -165,8 +168,14 @@ impl Config {
                 ("https://pay-api.amazon.jp".to_owned(), "https://static-fe.payments-amazon.com/checkout.js".to_owned())
             }
         };
-        let api_base = var("AMAZONPAY2_API_BASE").unwrap_or(default_api_base);
+        let api_base = parse_url("AMAZONPAY2_API_BASE", &var("AMAZONPAY2_API_BASE").unwrap_or(default_api_base))?;
         let checkout_js = var("AMAZONPAY2_CHECKOUT_JS").unwrap_or(default_checkout_js);
+        // The demo's notifications come from the simulator, signed with its own certificate.
+        let ipn_cert_origins = match var("AMAZONPAY2_IPN_CERT_HOSTS") {
+            Some(value) => cert_origins(&value)?,
+            None if demo.is_some() => vec![api_base.origin().ascii_serialization()],
+            None => Vec::new(),
+        };
 
         let data_dir = PathBuf::from(var("AMAZONPAY2_DATA").unwrap_or_else(|| "./data".into()));
         let www_dir = PathBuf::from(var("AMAZONPAY2_WWW").unwrap_or_else(|| "www".into()));
@@ -225,7 +234,7 @@ impl Config {
             amazon: AmazonAccount { merchant_id, store_id, public_key_id, sandbox },
             key,
             data_dir,
-            api_base: parse_url("AMAZONPAY2_API_BASE", &api_base)?,
+            api_base,
             checkout_js: parse_url("AMAZONPAY2_CHECKOUT_JS", &checkout_js)?,
             www_dir,
             widget_dir,
@@ -233,6 +242,7 @@ impl Config {
             store_name,
             demo,
             simulator_listen,
+            ipn_cert_origins,
         })
     }
 }
@@ -245,6 +255,7 @@ impl Config {
             amazon: self.amazon.clone(),
             pages: self.pages.clone(),
             store_name: self.store_name.clone(),
+            ipn_cert_origins: self.ipn_cert_origins.clone(),
         }
     }
 }
@@ -302,6 +313,33 @@ fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
         return Err(invalid(name, "must be an http(s) URL".into()));
     }
     Ok(url)
+}
+
+/// `AMAZONPAY2_IPN_CERT_HOSTS`: comma-separated hosts (`sns.example` = `https://sns.example`) or
+/// origins. Plain http only on this machine: a certificate fetched in the clear from elsewhere
+/// could be swapped on the way, and with it every notification forged.
+fn cert_origins(value: &str) -> Result<Vec<String>, ConfigError> {
+    const NAME: &str = "AMAZONPAY2_IPN_CERT_HOSTS";
+    let mut origins = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let written = if entry.contains("://") { entry.to_owned() } else { format!("https://{entry}") };
+        let url =
+            Url::parse(&written).map_err(|e| invalid(NAME, format!("'{entry}' is not a host or origin ({e})")))?;
+        let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none() && url.username().is_empty();
+        if !bare {
+            return Err(invalid(NAME, format!("'{entry}' must be a host or scheme://host[:port], nothing more")));
+        }
+        let local = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+            || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+            || url.host_str() == Some("localhost");
+        match url.scheme() {
+            "https" => {}
+            "http" if local => {}
+            _ => return Err(invalid(NAME, format!("'{entry}' must be https (http only for this machine)"))),
+        }
+        origins.push(url.origin().ascii_serialization());
+    }
+    Ok(origins)
 }
 
 /// Identifiers end up in JSON, HTML and HTTP headers: only plain characters are accepted.
@@ -408,5 +446,25 @@ mod tests {
         vars[0] = ("AMAZONPAY2_MERCHANT_ID", "A1XXXXXXXXXXXX");
         vars[1] = ("AMAZONPAY2_STORE_ID", "some-other-id");
         assert!(config(false, &vars).is_err());
+    }
+
+    #[test]
+    fn notification_certificates_come_from_sns_alone_in_production_and_from_the_simulator_in_the_demo() {
+        let production = config(false, PRODUCTION).unwrap();
+        assert!(production.ipn_cert_origins.is_empty());
+        let demo = config(true, &[("AMAZONPAY2_SIMULATOR_LISTEN", "127.0.0.1:9191")]).unwrap();
+        assert_eq!(demo.ipn_cert_origins, ["http://127.0.0.1:9191"]);
+
+        let mut vars = PRODUCTION.to_vec();
+        vars.push(("AMAZONPAY2_IPN_CERT_HOSTS", "certs.example, http://127.0.0.1:8081"));
+        assert_eq!(config(false, &vars).unwrap().ipn_cert_origins, ["https://certs.example", "http://127.0.0.1:8081"]);
+        for refused in
+            ["http://certs.example", "https://certs.example/path", "ftp://localhost", "https://u@certs.example"]
+        {
+            vars.pop();
+            vars.push(("AMAZONPAY2_IPN_CERT_HOSTS", refused));
+            let err = config(false, &vars).unwrap_err().to_string();
+            assert!(err.starts_with("AMAZONPAY2_IPN_CERT_HOSTS"), "{refused}: {err}");
+        }
     }
 }

@@ -36,6 +36,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub use self::buyers::{TEST_BUYERS, TestBuyer};
+pub use self::ipn::SnsSigner;
 pub use self::signature::{RegisteredKey, SignatureProblem};
 
 /// Amazon's checkout.js, as the simulator serves it.

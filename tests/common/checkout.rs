@@ -134,12 +134,17 @@ pub struct World {
 
 impl World {
     pub async fn start() -> Self {
-        let TwoOrigins { shop, amazon, config, key, shop_listener, data } = TwoOrigins::start(
-            DataDir::new("checkout-orders"),
-            vec![("AMAZONPAY2_PRIVATE_KEY", KEY_FILE.to_owned())],
-            |config| server::load_key(config).expect("the test key"),
-        )
-        .await;
+        Self::start_with(Vec::new()).await
+    }
+
+    /// The world with the shop's settings `vars` added.
+    pub async fn start_with(mut vars: Vec<(&'static str, String)>) -> Self {
+        vars.push(("AMAZONPAY2_PRIVATE_KEY", KEY_FILE.to_owned()));
+        let TwoOrigins { shop, amazon, config, key, shop_listener, data } =
+            TwoOrigins::start(DataDir::new("checkout-orders"), vars, |config| {
+                server::load_key(config).expect("the test key")
+            })
+            .await;
         let server = ShopServer::start(&config, &key, shop_listener).await;
         Self {
             shop,

@@ -3,6 +3,7 @@
 mod account;
 mod buttons;
 mod checkout;
+mod ipn;
 mod signin;
 
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub fn api(extra: Router<Arc<AppState>>) -> Router<Arc<AppState>> {
         .route("/checkout/place", post(checkout::place))
         .route("/checkout/result", get(checkout::result))
         .route("/checkout/cancel", get(checkout::cancel))
+        .route("/ipn.php", post(ipn::ipn).layer(DefaultBodyLimit::max(crate::amazon::sns::MAX_ENVELOPE_BYTES)))
         .merge(extra)
         .fallback(not_found)
         .method_not_allowed_fallback(|| async {

@@ -38,7 +38,7 @@ use crate::amazon::signature::hex;
 use crate::amazon::sns::{Envelope, IpnMessage, MessageType, ObjectType, SignatureVersion};
 
 pub(super) use controls::routes as controls;
-pub(super) use signer::SnsSigner;
+pub use signer::SnsSigner;
 
 /// The AWS region of the simulator's topic: Amazon Pay Japan's region is not published; the
 /// Tokyo region makes the ARNs look like what a Japanese merchant would expect.

@@ -26,8 +26,8 @@ use x509_cert::time::{Time, Validity};
 use crate::amazon::signature::hex;
 use crate::amazon::sns::{Envelope, SignatureVersion};
 
-/// The signing key and its certificate.
-pub(in crate::simulator) struct SnsSigner {
+/// The signing key and its certificate (public so that tests can sign envelopes of their own).
+pub struct SnsSigner {
     key: RsaPrivateKey,
     certificate_pem: String,
     file_name: String,
@@ -36,7 +36,7 @@ pub(in crate::simulator) struct SnsSigner {
 impl SnsSigner {
     /// A new RSA 2048 key (AWS-LC generates it quickly even in debug builds) and a self-signed
     /// certificate valid from `not_before` to `not_after` (Unix seconds).
-    pub(in crate::simulator) fn generate(not_before: u64, not_after: u64) -> Result<Self, String> {
+    pub fn generate(not_before: u64, not_after: u64) -> Result<Self, String> {
         let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|e| format!("RSA key generation: {e}"))?;
         let pkcs8 = pair.as_der().map_err(|e| format!("RSA key encoding: {e}"))?;
         let key = RsaPrivateKey::from_pkcs8_der(pkcs8.as_ref()).map_err(|e| format!("RSA key: {e}"))?;
@@ -48,18 +48,18 @@ impl SnsSigner {
     }
 
     /// The certificate, PEM.
-    pub(in crate::simulator) fn certificate_pem(&self) -> &str {
+    pub fn certificate_pem(&self) -> &str {
         &self.certificate_pem
     }
 
     /// `SimpleNotificationService-<hex>.pem`: the path the certificate is served at.
-    pub(in crate::simulator) fn file_name(&self) -> &str {
+    pub fn file_name(&self) -> &str {
         &self.file_name
     }
 
     /// Signs the envelope's string to sign as SNS does for `version` (RSA PKCS#1 v1.5 with
     /// SHA-1 or SHA-256) and sets `SignatureVersion` and `Signature`.
-    pub(in crate::simulator) fn sign(&self, envelope: &mut Envelope, version: SignatureVersion) -> Result<(), String> {
+    pub fn sign(&self, envelope: &mut Envelope, version: SignatureVersion) -> Result<(), String> {
         envelope.signature_version = version.as_str().to_owned();
         let text = envelope.string_to_sign();
         let signature = match version {

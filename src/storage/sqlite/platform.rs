@@ -546,6 +546,19 @@ impl Subscriptions for Sqlite {
             })
             .await?)
     }
+
+    async fn end_subscription(&self, charge_permission_id: &str) -> Result<bool, PlatformError> {
+        let id = charge_permission_id.to_owned();
+        Ok(self
+            .write(move |t| {
+                let ended = t.execute(
+                    "UPDATE subscriptions SET status = 'canceled' WHERE charge_permission_id = ?1 AND status = 'active'",
+                    [id],
+                )?;
+                Ok(ended > 0)
+            })
+            .await?)
+    }
 }
 
 #[cfg(test)]
