@@ -187,11 +187,19 @@ impl Core {
         if let Some(reason) = unavailable(Some(cart)) {
             return Ok(Placed::Unavailable(reason));
         }
+        // The same checkout placed again after it finished (back button): its one order.
+        if let Some(done) = self.platform().order_by_checkout_session(&session_id).await?
+            && done.state != OrderState::Processing
+        {
+            return Ok(Placed::Redirect(self.finished_url(&done)));
+        }
+        self.reviews.forget(&session_id);
+        let session = self.amazon().get_checkout_session(&session_id).await?;
         let new = NewOrder {
             member,
             checkout_session_id: Some(session_id.clone()),
             cart: Some(cart.id.clone()),
-            buyer_name: String::new(),
+            buyer_name: session.buyer.as_ref().and_then(|b| b.name.clone()).unwrap_or_default(),
             cycle: None,
             lines: cart
                 .lines
@@ -202,13 +210,9 @@ impl Core {
             total: cart.total(),
             recurring: cart.is_recurring(),
         };
-        let mut new = new;
-        if let Ok(session) = self.amazon().get_checkout_session(&session_id).await {
-            new.buyer_name = session.buyer.and_then(|b| b.name).unwrap_or_default();
-        }
         let order = match self.platform().open_order(&new).await? {
             Opened::New(order) => order,
-            // The same checkout placed again (double click, back button): continue the one order.
+            // The same checkout placed again (double click): continue the one order.
             Opened::Existing(order) if order.state == OrderState::Processing => order,
             Opened::Existing(done) => return Ok(Placed::Redirect(self.finished_url(&done))),
         };
@@ -216,8 +220,6 @@ impl Core {
             // The cart changed since the first click: Amazon must show the new amount.
             return self.fail_checkout(&order, Notice::CartChanged).await.map(Placed::Redirect);
         }
-        self.reviews.forget(&session_id);
-        let session = self.amazon().get_checkout_session(&session_id).await?;
         match session.status_details.state.as_str() {
             "Open" => {}
             // Completed by an earlier request whose answer was lost: the result settles it.
