@@ -323,7 +323,7 @@ async fn the_member_name_is_family_name_then_given_name() {
 // Hostile and malformed input: 4xx JSON, never 500
 // ---------------------------------------------------------------------------------------------
 
-/// Posts `body` as the buttons request and returns the §5 error code for `status`.
+/// Posts `body` as the buttons request and returns the API error code (`{"error":{"code"}}`) for `status`.
 async fn buttons_refusal(body: impl Into<Body>, content_type: &str, status: u16) -> String {
     Shop::demo().await.post_buttons(content_type, body).await.api_error(status)
 }
