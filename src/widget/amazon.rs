@@ -99,11 +99,33 @@ fn has_render_button() -> bool {
         .is_some_and(|f| f.is_function())
 }
 
-/// Draws the Amazon button into the element with id `container_id`, with the server's options.
-pub fn render_button(container_id: &str, options: &JsValue) -> Result<(), WidgetError> {
-    render_button_js(&format!("#{container_id}"), options)
-        .map(drop)
-        .map_err(|thrown| WidgetError::Render(describe_js(&thrown)))
+/// Draws the Amazon button into the element with id `container_id`, with the server's display
+/// options. They carry no signed payload, so checkout.js draws a decoupled button: a click only
+/// calls the handler given to [`on_click`], and the payload signed at that moment goes to
+/// [`init_checkout`]. Returns the button object checkout.js gives back.
+pub fn render_button(container_id: &str, options: &JsValue) -> Result<JsValue, WidgetError> {
+    let button = render_button_js(&format!("#{container_id}"), options)
+        .map_err(|thrown| WidgetError::Render(describe_js(&thrown)))?;
+    method(&button, "onClick")
+        .map(|_| button.clone())
+        .ok_or_else(|| WidgetError::Render("checkout.js gave no decoupled button (onClick, initCheckout)".into()))
+}
+
+/// Makes a click on the decoupled `button` call `handler` (with the button object).
+pub fn on_click(button: &JsValue, handler: &Function) -> Result<(), WidgetError> {
+    let on_click = method(button, "onClick").ok_or_else(|| WidgetError::Render("no onClick on the button".into()))?;
+    on_click.call1(button, handler).map(drop).map_err(|thrown| WidgetError::Render(describe_js(&thrown)))
+}
+
+/// Hands the signed payload to the decoupled `button`: checkout.js checks it as it checks a
+/// config given to `renderButton`, and sends the shopper to Amazon.
+pub fn init_checkout(button: &JsValue, config: &JsValue) -> Result<(), WidgetError> {
+    let init = method(button, "initCheckout").ok_or_else(|| WidgetError::Checkout("no initCheckout".into()))?;
+    init.call1(button, config).map(drop).map_err(|thrown| WidgetError::Checkout(describe_js(&thrown)))
+}
+
+fn method(target: &JsValue, name: &str) -> Option<Function> {
+    Reflect::get(target, &JsValue::from_str(name)).ok()?.dyn_into::<Function>().ok()
 }
 
 /// Makes the element with id `element_id` open Amazon's page to change the address

@@ -12,7 +12,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, RequestCredentials};
 
 use super::error::{WidgetError, describe_js};
-use crate::contract::{BlockSpec, UnavailableReason};
+use crate::contract::{BlockKind, BlockSpec, UnavailableReason};
 
 /// The answer to `POST /buttons` (contract `ButtonsResponse`).
 #[derive(Clone, Debug)]
@@ -58,6 +58,23 @@ pub async fn buttons(endpoint: &str, blocks: Vec<BlockSpec>) -> Result<Answer, W
         return Err(WidgetError::Decode(format!("{} views for {count} blocks", answer.blocks.len())));
     }
     Ok(answer)
+}
+
+/// `POST {endpoint}/buttons/sign`: the signed payload of the button the shopper clicked, as the
+/// argument of the button's `initCheckout` (contract `InitCheckout`), exactly as it came.
+pub async fn sign(endpoint: &str, kind: BlockKind, csrf_token: &str) -> Result<JsValue, WidgetError> {
+    let body = format!(r#"{{"kind":"{}"}}"#, kind.name());
+    send(post_json(&format!("{endpoint}/buttons/sign"), csrf_token), Some(body)).await
+}
+
+/// `POST {endpoint}/checkout/place`: places the order; returns where the browser goes next.
+pub async fn place(endpoint: &str, csrf_token: &str) -> Result<String, WidgetError> {
+    let answer = send(post_json(&format!("{endpoint}/checkout/place"), csrf_token), Some("{}".into())).await?;
+    string(&answer, "redirect").ok_or_else(|| WidgetError::Decode("no redirect in the answer".into()))
+}
+
+fn post_json(url: &str, csrf_token: &str) -> RequestBuilder {
+    Request::post(url).header("Content-Type", "application/json").header(CSRF_HEADER, csrf_token)
 }
 
 /// `DELETE {endpoint}/link`: unlinks the member's Amazon account.

@@ -25,8 +25,8 @@ use yew::{AppHandle, Callback, Renderer};
 use self::api::View;
 pub use self::error::WidgetError;
 pub use self::settings::Settings;
-use self::view::{BlockProps, Display, Layout};
-use crate::contract::{BlockKind, BlockSpec, Device};
+use self::view::{BlockProps, Display, Layout, Place};
+use crate::contract::{BlockKind, BlockSpec, Device, Notice, UnavailableReason};
 
 /// Entry point for the loader: starts the widget for the whole document, once.
 #[wasm_bindgen]
@@ -56,6 +56,7 @@ pub struct Runtime {
     me: Weak<Runtime>,
     observer: RefCell<Option<Watcher>>,
     on_resize: RefCell<Option<Closure<dyn FnMut()>>>,
+    on_pageshow: RefCell<Option<Closure<dyn FnMut()>>>,
 }
 
 /// The page observer and the callback it calls (kept alive as long as the observer).
@@ -74,6 +75,12 @@ struct State {
     checkout_js: Option<String>,
     amazon: AmazonScript,
     unlink: Unlink,
+    /// A click's signing request is on its way: further clicks are ignored.
+    signing: bool,
+    /// Blocks whose button failed at click, and why: they show the message instead.
+    click_failures: Vec<(u32, WidgetError)>,
+    /// The review block's order button.
+    place: Place,
     reconcile_scheduled: bool,
 }
 
@@ -146,6 +153,7 @@ impl Runtime {
             me: me.clone(),
             observer: RefCell::new(None),
             on_resize: RefCell::new(None),
+            on_pageshow: RefCell::new(None),
         });
         runtime.watch();
         runtime.reconcile();
@@ -157,8 +165,12 @@ impl Runtime {
         if let Some((observer, _)) = self.observer.borrow_mut().take() {
             observer.disconnect();
         }
-        if let (Some(window), Some(on_resize)) = (web_sys::window(), self.on_resize.borrow_mut().take()) {
-            let _ = window.remove_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref());
+        if let Some(window) = web_sys::window() {
+            for (event, listener) in [("resize", &self.on_resize), ("pageshow", &self.on_pageshow)] {
+                if let Some(listener) = listener.borrow_mut().take() {
+                    let _ = window.remove_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
+                }
+            }
         }
         let blocks = std::mem::take(&mut self.state.borrow_mut().blocks);
         for block in blocks {
@@ -198,9 +210,24 @@ impl Runtime {
             }
         }
         let on_resize = Closure::<dyn FnMut()>::new(schedule);
+        // A page brought back from the back/forward cache (the shopper came back from Amazon)
+        // must not keep its buttons disabled by the click that left it.
+        let me = self.me.clone();
+        let on_pageshow = Closure::<dyn FnMut()>::new(move || {
+            if let Some(runtime) = me.upgrade() {
+                {
+                    let mut state = runtime.state.borrow_mut();
+                    state.signing = false;
+                    state.place.busy = false;
+                }
+                runtime.reconcile();
+            }
+        });
         if let Some(window) = web_sys::window() {
             let _ = window.add_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref());
+            let _ = window.add_event_listener_with_callback("pageshow", on_pageshow.as_ref().unchecked_ref());
             *self.on_resize.borrow_mut() = Some(on_resize);
+            *self.on_pageshow.borrow_mut() = Some(on_pageshow);
         }
     }
 
@@ -300,6 +327,18 @@ impl Runtime {
                 runtime.unlink();
             }
         });
+        let me = self.me.clone();
+        let on_click = Callback::from(move |button: JsValue| {
+            if let Some(runtime) = me.upgrade() {
+                runtime.click(id, button);
+            }
+        });
+        let me = self.me.clone();
+        let on_place = Callback::from(move |()| {
+            if let Some(runtime) = me.upgrade() {
+                runtime.place();
+            }
+        });
         let props = BlockProps {
             display: Display::Nothing,
             layout: layout(parsed.device),
@@ -307,6 +346,9 @@ impl Runtime {
             debug: self.settings.debug,
             diagnostics: Rc::new(diagnostics),
             on_unlink,
+            on_click,
+            on_place,
+            place: Place::default(),
             notice: None,
         };
         let app = Renderer::<view::Block>::with_root_and_props(element.clone(), props.clone()).render();
@@ -408,6 +450,8 @@ impl Runtime {
         for block in &state.blocks {
             let current = block.props.borrow().clone();
             let is_winner = winner.as_ref().is_some_and(|w| w.id == block.id);
+            let click_failure =
+                state.click_failures.iter().find(|(id, _)| *id == block.id).map(|(_, error)| error.to_string());
             let display = match block.spec.map(|spec| (spec, state.answer(&spec))) {
                 None | Some((_, None)) => Display::Nothing,
                 Some((spec, Some(_))) if state.competes(&spec) && !is_winner => {
@@ -427,6 +471,9 @@ impl Runtime {
                 }
                 Some((_, Some(Err(error)))) => {
                     Display::Message { text: texts.unavailable_now, detail: Some(error.to_string()) }
+                }
+                Some((_, Some(Ok(View::Button(_))))) if click_failure.is_some() => {
+                    Display::Message { text: texts.unavailable_now, detail: click_failure }
                 }
                 Some((_, Some(Ok(View::Button(options))))) => match &state.amazon {
                     // Already drawn here: leave Amazon's button as it is.
@@ -462,7 +509,13 @@ impl Runtime {
                 }
             };
             let notice = self.settings.notice.filter(|_| notice_block == Some(block.id));
-            let props = BlockProps { display, layout: layout(block.device), notice, ..current.clone() };
+            let props = BlockProps {
+                display,
+                layout: layout(block.device),
+                notice,
+                place: state.place.clone(),
+                ..current.clone()
+            };
             if props != current {
                 updates.push((block.clone(), props));
             }
@@ -483,6 +536,73 @@ impl Runtime {
                 }
             };
             runtime.reconcile();
+        });
+    }
+
+    /// A click on the Amazon button of block `id`: the server signs that block's payload now,
+    /// and checkout.js's `initCheckout` takes it to Amazon. One click at a time; a failure shows
+    /// the block's message in place of the button.
+    fn click(&self, id: u32, button: JsValue) {
+        let (kind, csrf_token) = {
+            let mut state = self.state.borrow_mut();
+            let kind = state.blocks.iter().find(|b| b.id == id).and_then(|b| b.spec).map(|s| s.kind);
+            let (Some(kind), Some(csrf_token), false) = (kind, state.csrf_token.clone(), state.signing) else {
+                return;
+            };
+            state.signing = true;
+            (kind, csrf_token)
+        };
+        let me = self.me.clone();
+        let endpoint = self.settings.endpoint.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = match api::sign(&endpoint, kind, &csrf_token).await {
+                Ok(config) => amazon::init_checkout(&button, &config),
+                Err(error) => Err(error),
+            };
+            let Some(runtime) = me.upgrade() else { return };
+            {
+                let mut state = runtime.state.borrow_mut();
+                state.signing = false;
+                if let Err(error) = result {
+                    warn(&error.to_string());
+                    state.click_failures.push((id, error));
+                }
+            }
+            runtime.reconcile();
+        });
+    }
+
+    /// The review block's 「注文を確定する」: one request (the button is disabled meanwhile), then
+    /// wherever the server sends the shopper (Amazon, to authorize, or a shop page).
+    fn place(&self) {
+        let Some(csrf_token) = self.state.borrow().csrf_token.clone() else {
+            return;
+        };
+        if self.state.borrow().place.busy {
+            return;
+        }
+        self.state.borrow_mut().place = Place { busy: true, failure: None };
+        self.reconcile();
+        let me = self.me.clone();
+        let endpoint = self.settings.endpoint.clone();
+        let texts = self.settings.lang.texts();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = api::place(&endpoint, &csrf_token).await;
+            let Some(runtime) = me.upgrade() else { return };
+            match result {
+                // Still busy: the page is leaving.
+                Ok(redirect) => {
+                    if let Some(window) = web_sys::window() {
+                        let _ = window.location().assign(&redirect);
+                    }
+                }
+                Err(error) => {
+                    warn(&format!("placing the order failed: {error}"));
+                    let text = place_failure(texts, &error);
+                    runtime.state.borrow_mut().place = Place { busy: false, failure: Some((text, error.to_string())) };
+                    runtime.reconcile();
+                }
+            }
         });
     }
 
@@ -521,6 +641,18 @@ impl Runtime {
             }
             runtime.reconcile();
         });
+    }
+}
+
+/// What the shopper reads when the order could not be placed: why Amazon Pay cannot take this
+/// cart, that Amazon could not be reached, or to try again.
+fn place_failure(texts: &'static texts::Texts, error: &WidgetError) -> &'static str {
+    match error {
+        WidgetError::Api { code, message, .. } if code == "amazon_pay_unavailable" => {
+            UnavailableReason::from_code(message).map_or(texts.place_failed, |reason| texts.unavailable(reason))
+        }
+        WidgetError::Api { code, .. } if code == "amazon_unavailable" => texts.notice(Notice::AmazonUnavailable),
+        _ => texts.place_failed,
     }
 }
 
