@@ -30,6 +30,11 @@ use common::webdriver::{Browser, BrowserOptions, Chromedriver};
 /// Loads per page and cache state.
 const LOADS: usize = 7;
 
+/// Fewer loads while investigating (`AMAZONPAY2_BENCH_LOADS`).
+fn loads() -> usize {
+    std::env::var("AMAZONPAY2_BENCH_LOADS").ok().and_then(|n| n.parse().ok()).unwrap_or(LOADS)
+}
+
 /// The checkout.js stand-in (the simulator's), served from its own origin.
 const CHECKOUT_JS: &str = include_str!("../src/simulator/checkout.js");
 
@@ -105,8 +110,13 @@ async fn load(browser: &Browser, url: &str) -> Option<Load> {
                } catch (e) { resolve(); }
              });
              Promise.all([observe('layout-shift'), observe('longtask')]).then(() => {
-               const widget = performance.getEntriesByType('resource').filter(e => e.name.includes('/amazonpay2/'));
+               const widget = performance.getEntriesByType('resource')
+                 .filter(e => e.name.includes('/amazonpay2/') && !e.name.includes('/api/'));
                done({
+                 navigation: ((n) => [Math.round(n.responseStart), Math.round(n.responseEnd), Math.round(n.domInteractive), Math.round(n.domContentLoadedEventStart), Math.round(n.domContentLoadedEventEnd)])(performance.getEntriesByType('navigation')[0]),
+                 marks: performance.getEntriesByType('mark').map(m => [m.name, Math.round(m.startTime)]),
+                 tasks: (entries['longtask'] || []).map(e => [Math.round(e.startTime), Math.round(e.duration)]),
+                 resources: performance.getEntriesByType('resource').map(e => [e.name.slice(-40), e.transferSize, e.responseStatus, Math.round(e.startTime), Math.round(e.responseEnd)]),
                  render: amazon.Pay._simulator.renders[0].at,
                  widgetBytes: widget.reduce((sum, e) => sum + e.transferSize, 0),
                  shift: (entries['layout-shift'] || []).filter(e => !e.hadRecentInput).reduce((s, e) => s + e.value, 0),
@@ -117,6 +127,12 @@ async fn load(browser: &Browser, url: &str) -> Option<Load> {
         )
         .await
         .unwrap();
+    if std::env::var_os("AMAZONPAY2_BENCH_DEBUG").is_some() {
+        println!(
+            "   {url}: render {} navigation {} marks {} tasks {} resources {}",
+            value["render"], value["navigation"], value["marks"], value["tasks"], value["resources"]
+        );
+    }
     let number = |key: &str| value[key].as_f64().unwrap_or(f64::NAN);
     Some(Load {
         render_ms: number("render"),
@@ -140,8 +156,9 @@ async fn throttle(browser: &Browser) {
     browser.cdp("Emulation.setCPUThrottlingRate", json!({ "rate": 4 })).await.unwrap();
 }
 
-/// A new visitor: nothing cached, no cookies.
+/// A new visitor: nothing cached, no cookies, nothing stored (the page open is the shop's).
 async fn forget(browser: &Browser) {
+    browser.execute("try { sessionStorage.clear(); localStorage.clear(); } catch (e) {}", vec![]).await.unwrap();
     browser.cdp("Network.clearBrowserCache", json!({})).await.unwrap();
     browser.cdp("Network.clearBrowserCookies", json!({})).await.unwrap();
 }
@@ -207,7 +224,7 @@ async fn measure_phone_profile() {
     let pages = [("pasted template", shop.url("/template.html")), ("widget", shop.url("/widget.html"))];
     let mut cold: [Vec<Load>; 2] = Default::default();
     let mut repeat: [Vec<Load>; 2] = Default::default();
-    for _ in 0..LOADS {
+    for _ in 0..loads() {
         for (i, (_, url)) in pages.iter().enumerate() {
             forget(&browser).await;
             cold[i].extend(load(&browser, url).await);
@@ -218,7 +235,7 @@ async fn measure_phone_profile() {
     shop.stop().await;
     let _ = std::fs::remove_dir_all(&www);
 
-    println!("   phone profile: 390x844, 150 ms RTT, 1.6 Mbit/s down, 750 kbit/s up, CPU 4x; median of {LOADS}");
+    println!("   phone profile: 390x844, 150 ms RTT, 1.6 Mbit/s down, 750 kbit/s up, CPU 4x; median of {}", loads());
     let mut renders = [[f64::NAN; 2]; 2];
     for (view, loads) in [("cold", &cold), ("repeat", &repeat)].into_iter().enumerate().map(|(v, (n, l))| ((v, n), l)) {
         for (i, (name, _)) in pages.iter().enumerate() {

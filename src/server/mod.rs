@@ -140,6 +140,9 @@ pub enum ServerError {
     /// The Amazon Pay client could not be set up.
     #[error(transparent)]
     Amazon(#[from] amazon_core::AmazonError),
+    /// No widget (or, in the demo, no shop pages) to serve.
+    #[error(transparent)]
+    Files(#[from] files::FilesError),
 }
 
 /// The sockets the server listens on, bound before anything else starts so that a taken port
@@ -188,6 +191,8 @@ pub async fn serve(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let served = files::Served::resolve(&config)?;
+    tracing::info!("{served}");
     let key = Arc::new(load_key(&config)?);
     tracing::info!(
         merchant_id = %config.amazon.merchant_id,

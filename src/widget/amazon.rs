@@ -23,8 +23,16 @@ extern "C" {
 }
 
 thread_local! {
-    /// The one load of checkout.js for this page, shared by every caller.
-    static LOADING: RefCell<Option<Promise>> = const { RefCell::new(None) };
+    /// The one load of checkout.js for this page, shared by every caller: its URL and promise.
+    static LOADING: RefCell<Option<(String, Promise)>> = const { RefCell::new(None) };
+}
+
+/// Takes over the load of checkout.js from `src` that the loader started (`loaded` settles with
+/// it, within the widget's timeout), so that [`load`] does not load it again.
+pub fn adopt(src: String, loaded: Promise) {
+    LOADING.with(|loading| {
+        loading.borrow_mut().get_or_insert((src, loaded));
+    });
 }
 
 /// Loads checkout.js from `src` unless `amazon.Pay` is already there (a shop may include it
@@ -33,7 +41,13 @@ pub async fn load(src: &str) -> Result<(), WidgetError> {
     if has_render_button() {
         return Ok(());
     }
-    let promise = LOADING.with(|loading| loading.borrow_mut().get_or_insert_with(|| start_loading(src)).clone());
+    let promise = LOADING.with(|loading| {
+        let mut loading = loading.borrow_mut();
+        if loading.as_ref().is_some_and(|(url, _)| url != src) {
+            *loading = None;
+        }
+        loading.get_or_insert_with(|| (src.to_owned(), start_loading(src))).1.clone()
+    });
     let outcome = JsFuture::from(promise).await;
     if let Err(reason) = outcome {
         // Let a later attempt (say, after the shopper's network came back) try again.

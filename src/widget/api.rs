@@ -5,8 +5,9 @@
 //! `renderButton` options reach checkout.js as the very object the server built, never
 //! re-encoded on the way.
 
-use gloo_net::http::{Request, RequestBuilder};
-use js_sys::{Array, Reflect};
+use gloo_net::http::{Request, RequestBuilder, Response};
+use js_sys::{Array, Promise, Reflect};
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, RequestCredentials};
@@ -30,8 +31,8 @@ pub struct Answer {
 /// What one block shows (contract `BlockView`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum View {
-    /// An Amazon button with its `renderButton` options.
-    Button(JsValue),
+    /// An Amazon button with its `renderButton` options (and their JSON, to compare answers).
+    Button(JsValue, String),
     /// My Page of a linked member.
     Linked,
     /// A reason instead of a button.
@@ -50,14 +51,17 @@ const CSRF_HEADER: &str = "X-AmazonPay2-CSRF";
 
 /// `POST {endpoint}/buttons`: every block of the page in one request.
 pub async fn buttons(endpoint: &str, blocks: Vec<BlockSpec>) -> Result<Answer, WidgetError> {
-    let count = blocks.len();
     let body = request_body(&blocks);
     let request = Request::post(&format!("{endpoint}/buttons")).header("Content-Type", "application/json");
-    let answer = decode_answer(&send(request, Some(body)).await?)?;
-    if answer.blocks.len() != count {
-        return Err(WidgetError::Decode(format!("{} views for {count} blocks", answer.blocks.len())));
-    }
-    Ok(answer)
+    decode_answer(&send(request, Some(body)).await?, blocks.len())
+}
+
+/// The same answer, from the request the loader sent while the wasm was loading (a promise of the
+/// `Response`, settled within the widget's timeout).
+pub async fn prefetched_buttons(response: Promise, count: usize) -> Result<Answer, WidgetError> {
+    let response = JsFuture::from(response).await.map_err(|e| WidgetError::Network(describe_js(&e)))?;
+    let response = response.dyn_into::<web_sys::Response>().map_err(|e| WidgetError::Network(describe_js(&e)))?;
+    decode_answer(&read(response.into()).await?, count)
 }
 
 /// `POST {endpoint}/buttons/sign`: the signed payload of the button the shopper clicked, as the
@@ -99,7 +103,11 @@ async fn send(request: RequestBuilder, body: Option<String>) -> Result<JsValue, 
     if let (Some(window), Some(timer)) = (web_sys::window(), timer) {
         window.clear_timeout_with_handle(timer);
     }
-    let response = result.map_err(|e| WidgetError::Network(e.to_string()))?;
+    read(result.map_err(|e| WidgetError::Network(e.to_string()))?).await
+}
+
+/// The parsed JSON body of a response, or the contract's error.
+async fn read(response: Response) -> Result<JsValue, WidgetError> {
     let status = response.status();
     let text = response.text().await.map_err(|e| WidgetError::Network(e.to_string()))?;
     let value = js_sys::JSON::parse(&text);
@@ -113,8 +121,22 @@ async fn send(request: RequestBuilder, body: Option<String>) -> Result<JsValue, 
     value.map_err(|e| WidgetError::Decode(describe_js(&e)))
 }
 
-fn decode_answer(value: &JsValue) -> Result<Answer, WidgetError> {
-    let missing = |name: &str| WidgetError::Decode(format!("no {name} in the answer"));
+fn decode_answer(value: &JsValue, count: usize) -> Result<Answer, WidgetError> {
+    let (blocks, checkout_js) = decode_views(value, count)?;
+    Ok(Answer {
+        member: field(value, "member"),
+        csrf_token: string(value, "csrfToken").ok_or_else(|| missing("csrfToken"))?,
+        checkout_js,
+        blocks,
+    })
+}
+
+fn missing(name: &str) -> WidgetError {
+    WidgetError::Decode(format!("no {name} in the answer"))
+}
+
+/// The views of an answer (one per block asked for) and where checkout.js is.
+pub fn decode_views(value: &JsValue, count: usize) -> Result<(Vec<View>, String), WidgetError> {
     let blocks = field(value, "blocks");
     if !Array::is_array(&blocks) {
         return Err(missing("blocks"));
@@ -124,7 +146,11 @@ fn decode_answer(value: &JsValue) -> Result<Answer, WidgetError> {
         .map(|block| {
             let view = string(&block, "view").unwrap_or_default();
             Ok(match view.as_str() {
-                "button" => View::Button(field(&block, "options")),
+                "button" => {
+                    let options = field(&block, "options");
+                    let text = js_sys::JSON::stringify(&options).map(String::from).unwrap_or_default();
+                    View::Button(options, text)
+                }
                 "linked" => View::Linked,
                 "nothing" => View::Nothing,
                 "review" => View::Review(
@@ -140,12 +166,10 @@ fn decode_answer(value: &JsValue) -> Result<Answer, WidgetError> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Answer {
-        member: field(value, "member"),
-        csrf_token: string(value, "csrfToken").ok_or_else(|| missing("csrfToken"))?,
-        checkout_js: string(value, "checkoutJs").ok_or_else(|| missing("checkoutJs"))?,
-        blocks,
-    })
+    if blocks.len() != count {
+        return Err(WidgetError::Decode(format!("{} views for {count} blocks", blocks.len())));
+    }
+    Ok((blocks, string(value, "checkoutJs").ok_or_else(|| missing("checkoutJs"))?))
 }
 
 fn field(value: &JsValue, name: &str) -> JsValue {
@@ -158,7 +182,7 @@ fn string(value: &JsValue, name: &str) -> Option<String> {
 
 /// The request body. Written by hand from the contract's wire names (a serializer would cost
 /// the bundle more than this whole module); `contract` tests that they match serde's.
-fn request_body(blocks: &[BlockSpec]) -> String {
+pub fn request_body(blocks: &[BlockSpec]) -> String {
     let blocks: Vec<String> = blocks
         .iter()
         .map(|b| {

@@ -2,6 +2,14 @@
 // build.sh puts wasm-bindgen's glue where the marker below stands, so the whole widget is this
 // one classic script plus its .wasm. Everything lives inside this function: the page gains no
 // global names, whatever other scripts a shop runs.
+//
+// On a phone every round trip counts, so the loader does not wait for the wasm to start the
+// others: the wasm download (compiled while it streams) starts at once; as soon as the blocks are
+// parsed the page's one API request goes out, and with it checkout.js when a block there usually
+// shows an Amazon button (a login or checkout block, or what this tab saw last time), else when
+// the answer says one will be drawn. The wasm then takes over the answer and checkout.js instead
+// of asking again, and alone decides what each block shows. The answer is also remembered for
+// this tab, so that the next view of the same blocks shows it at once while the fresh one comes.
 (function () {
   "use strict";
 
@@ -20,17 +28,160 @@
     return script ? script.getAttribute(name) : null;
   };
   var settings = {
-    endpoint: new URL(attribute("data-endpoint") || "/api/amazonpay2", src).href,
+    endpoint: new URL(attribute("data-endpoint") || "/api/amazonpay2", src).href.replace(/\/+$/, ""),
     lang: attribute("data-lang") || "ja",
     debug: !!(script && script.hasAttribute("data-debug")),
   };
   window[KEY] = { settings: settings };
 
+  // The block descriptions the wasm will ask for (the same rules, the same JSON): each kind that
+  // asks the server, with its placement and colour or their defaults, once each, in page order.
+  // Should the wasm describe the page otherwise (a block added meanwhile), it asks itself.
+  var KINDS = ["checkout", "login", "mypage", "review"];
+  var PLACEMENTS = ["Home", "Product", "Cart", "Checkout", "Other"];
+  var COLORS = ["Gold", "LightGray", "DarkGray"];
+  var TIMEOUT_MS = 10000;
+  // The server writes its checkout.js URL here when it serves this file; served as built, the
+  // placeholder stays and checkout.js starts with the answer instead.
+  var CHECKOUT_JS = "@@CHECKOUT_JS@@";
+  var MEMORY = "amazonpay2:answer:";
+  var memory = function (key, value) {
+    try {
+      return value === undefined ? sessionStorage.getItem(MEMORY + key) : sessionStorage.setItem(MEMORY + key, value);
+    } catch (e) {
+      return null; // storage disabled: nothing remembered
+    }
+  };
+  function describe() {
+    var seen = [];
+    document.querySelectorAll("[data-amazonpay]").forEach(function (block) {
+      var value = function (name, allowed, fallback) {
+        var v = (block.getAttribute(name) || "").trim();
+        return allowed.indexOf(v) < 0 ? fallback : v;
+      };
+      var kind = value("data-amazonpay", KINDS, null);
+      if (!kind) return;
+      var spec = JSON.stringify({
+        kind: kind,
+        placement: value("data-placement", PLACEMENTS, kind === "checkout" ? "Checkout" : "Other"),
+        buttonColor: value("data-button-color", COLORS, "Gold"),
+      });
+      if (seen.indexOf(spec) < 0) seen.push(spec);
+    });
+    return seen.length ? '{"blocks":[' + seen.join(",") + "]}" : null;
+  }
+
+  // A promise settled by `start` within the widget's timeout (as the wasm's own requests are).
+  function timed(start, what) {
+    return new Promise(function (resolve, reject) {
+      var timer = setTimeout(function () {
+        reject("timed out loading " + what);
+      }, TIMEOUT_MS);
+      start(
+        function (value) {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        function (error) {
+          clearTimeout(timer);
+          reject(error);
+        }
+      );
+    });
+  }
+
+  function loadCheckoutJs(url) {
+    return timed(function (resolve, reject) {
+      var tag = document.createElement("script");
+      tag.src = url;
+      tag.async = true;
+      tag.onload = resolve;
+      tag.onerror = function () {
+        reject("failed to load " + url);
+      };
+      (document.head || document.documentElement).appendChild(tag);
+    }, url);
+  }
+
+  function startCheckoutJs(url) {
+    var amazon = window.amazon && window.amazon.Pay;
+    if (settings.checkoutJs || (amazon && amazon.renderButton)) return;
+    settings.checkoutJs = { url: url, loaded: loadCheckoutJs(url) };
+    // The wasm reports a failure when it gets there; this copy must not count as unhandled.
+    settings.checkoutJs.loaded.catch(function () {});
+  }
+
+  function drawsAmazon(answer) {
+    return !!(answer && answer.blocks && answer.blocks.some(function (block) {
+      return block && (block.view === "button" || block.view === "review");
+    }));
+  }
+
+  function prefetch() {
+    var body = describe();
+    if (!body) return;
+    var key = settings.endpoint + " " + body;
+    var remembered = memory(key);
+    var controller = new AbortController();
+    var response = timed(function (resolve, reject) {
+      fetch(settings.endpoint + "/buttons", {
+        method: "POST",
+        credentials: "include",
+        headers: { "Content-Type": "application/json" },
+        body: body,
+        signal: controller.signal,
+      }).then(resolve, reject);
+    }, "the widget API").catch(function (error) {
+      controller.abort();
+      throw error;
+    });
+    settings.prefetch = { body: body, response: response, remembered: remembered };
+    var last = null;
+    try {
+      last = remembered && JSON.parse(remembered);
+    } catch (e) {}
+    if (drawsAmazon(last)) {
+      startCheckoutJs(last.checkoutJs);
+    } else if (/^https?:/.test(CHECKOUT_JS) && !last && /"kind":"(login|checkout)"/.test(body)) {
+      startCheckoutJs(CHECKOUT_JS);
+    }
+    response
+      .then(function (answer) {
+        return answer.ok ? answer.clone().json() : null;
+      })
+      .then(function (answer) {
+        if (!answer || typeof answer.checkoutJs !== "string") return;
+        // Remembered without the shopper's state and token, and never Amazon's address details.
+        var views = answer.blocks.filter(function (block) {
+          return block && block.view !== "review";
+        });
+        if (views.length === answer.blocks.length) {
+          memory(key, JSON.stringify({ blocks: views, checkoutJs: answer.checkoutJs }));
+        }
+        if (drawsAmazon(answer) && !settings.booted) startCheckoutJs(answer.checkoutJs);
+      })
+      .catch(function () {});
+  }
+
+  // The blocks are all there once the parser is done: `readystatechange` to "interactive" comes
+  // at that very moment, DOMContentLoaded only in a task after it.
+  if (document.readyState === "loading") {
+    document.addEventListener("readystatechange", function started() {
+      document.removeEventListener("readystatechange", started);
+      prefetch();
+    });
+  } else {
+    prefetch();
+  }
+
   /*@@WASM_BINDGEN_GLUE@@*/
 
-  wasm_bindgen({ module_or_path: new URL("amazonpay2_bg.wasm", src) }).then(
+  wasm_bindgen({ module_or_path: new URL("@@WASM_FILE@@", src) }).then(
     function () {
+      performance.mark("amazonpay2:ready");
+      settings.booted = true;
       wasm_bindgen.boot(settings);
+      performance.mark("amazonpay2:booted");
     },
     function (error) {
       // The shop page must keep working: say why in the console, and in the blocks only when

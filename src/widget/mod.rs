@@ -9,6 +9,7 @@ mod amazon;
 mod api;
 pub mod blocks;
 mod error;
+mod handoff;
 pub mod rule;
 mod settings;
 pub mod texts;
@@ -24,6 +25,7 @@ use yew::{AppHandle, Callback, Renderer};
 
 use self::api::View;
 pub use self::error::WidgetError;
+use self::handoff::Handoff;
 pub use self::settings::Settings;
 use self::view::{BlockProps, Display, Layout, Place};
 use crate::contract::{BlockKind, BlockSpec, Device, Notice, UnavailableReason};
@@ -37,14 +39,17 @@ pub fn boot(settings: JsValue) {
     if BOOTED.with(|booted| booted.replace(true)) {
         return;
     }
+    let handoff = Handoff::new(settings.clone());
     let settings = Settings::from_js(&settings);
     wasm_bindgen_futures::spawn_local(async move {
         settings::dom_ready().await;
         let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) else {
             return;
         };
+        let runtime = Runtime::new(root, settings, handoff);
+        runtime.begin();
         // The page's runtime lives as long as the page.
-        std::mem::forget(Runtime::start(root, settings));
+        std::mem::forget(runtime);
     });
 }
 
@@ -57,6 +62,8 @@ pub struct Runtime {
     observer: RefCell<Option<Watcher>>,
     on_resize: RefCell<Option<Closure<dyn FnMut()>>>,
     on_pageshow: RefCell<Option<Closure<dyn FnMut()>>>,
+    /// What the loader started before the wasm was ready.
+    handoff: Handoff,
 }
 
 /// The page observer and the callback it calls (kept alive as long as the observer).
@@ -98,7 +105,7 @@ impl State {
     /// Whether a block with this description would draw an Amazon button (or would have, had
     /// its request not failed: then it shows the message in the button's place).
     fn competes(&self, spec: &BlockSpec) -> bool {
-        matches!(self.answer(spec), Some(Ok(View::Button(_)) | Err(_)))
+        matches!(self.answer(spec), Some(Ok(View::Button(..)) | Err(_)))
     }
 }
 
@@ -145,8 +152,13 @@ fn next_container_id() -> String {
 impl Runtime {
     /// Starts the widget on the blocks inside `root`, and keeps watching it.
     pub fn start(root: Element, settings: Settings) -> Rc<Self> {
-        settings::install_style(&root);
-        let runtime = Rc::new_cyclic(|me| Self {
+        let runtime = Self::new(root, settings, Handoff::new(JsValue::UNDEFINED));
+        runtime.begin();
+        runtime
+    }
+
+    fn new(root: Element, settings: Settings, handoff: Handoff) -> Rc<Self> {
+        Rc::new_cyclic(|me| Self {
             root,
             settings,
             state: RefCell::new(State::default()),
@@ -154,10 +166,14 @@ impl Runtime {
             observer: RefCell::new(None),
             on_resize: RefCell::new(None),
             on_pageshow: RefCell::new(None),
-        });
-        runtime.watch();
-        runtime.reconcile();
-        runtime
+            handoff,
+        })
+    }
+
+    fn begin(&self) {
+        settings::install_style(&self.root);
+        self.watch();
+        self.reconcile();
     }
 
     /// Stops watching the page and unmounts every block (tests; a page never needs it).
@@ -386,8 +402,25 @@ impl Runtime {
     fn fetch(&self, specs: Vec<BlockSpec>) {
         let me = self.me.clone();
         let endpoint = self.settings.endpoint.clone();
+        let prefetch = self.handoff.take_request(&api::request_body(&specs));
+        // The answer this tab's last view of the same blocks got: the blocks show it at once, and
+        // the fresh answer corrects them (and alone brings the CSRF token and the member's state).
+        let remembered = prefetch.as_ref().and_then(|p| p.remembered.as_deref()).and_then(|text| {
+            let value = js_sys::JSON::parse(text).ok()?;
+            api::decode_views(&value, specs.len()).ok()
+        });
+        if let Some((views, checkout_js)) = remembered {
+            let mut state = self.state.borrow_mut();
+            state.checkout_js = Some(checkout_js);
+            for (spec, view) in specs.iter().zip(views) {
+                state.set_answer(*spec, Ok(view));
+            }
+        }
         wasm_bindgen_futures::spawn_local(async move {
-            let result = api::buttons(&endpoint, specs.clone()).await;
+            let result = match prefetch {
+                Some(prefetch) => api::prefetched_buttons(prefetch.response, specs.len()).await,
+                None => api::buttons(&endpoint, specs.clone()).await,
+            };
             let Some(runtime) = me.upgrade() else { return };
             {
                 let mut state = runtime.state.borrow_mut();
@@ -427,7 +460,7 @@ impl Runtime {
         let winner_needs_amazon = winner
             .as_ref()
             .and_then(|w| w.spec)
-            .is_some_and(|spec| matches!(state.answer(&spec), Some(Ok(View::Button(_)))));
+            .is_some_and(|spec| matches!(state.answer(&spec), Some(Ok(View::Button(..)))));
         let review_needs_amazon = state.answers.iter().any(|(_, answer)| matches!(answer, Ok(View::Review(..))));
         if (winner_needs_amazon || review_needs_amazon)
             && state.amazon == AmazonScript::NotNeeded
@@ -472,12 +505,12 @@ impl Runtime {
                 Some((_, Some(Err(error)))) => {
                     Display::Message { text: texts.unavailable_now, detail: Some(error.to_string()) }
                 }
-                Some((_, Some(Ok(View::Button(_))))) if click_failure.is_some() => {
+                Some((_, Some(Ok(View::Button(..))))) if click_failure.is_some() => {
                     Display::Message { text: texts.unavailable_now, detail: click_failure }
                 }
-                Some((_, Some(Ok(View::Button(options))))) => match &state.amazon {
-                    // Already drawn here: leave Amazon's button as it is.
-                    AmazonScript::Ready if matches!(current.display, Display::Button { .. }) => current.display.clone(),
+                Some((_, Some(Ok(View::Button(options, json))))) => match &state.amazon {
+                    // Already drawn here with the same options: leave Amazon's button as it is.
+                    AmazonScript::Ready if same_options(&current.display, json) => current.display.clone(),
                     AmazonScript::Ready => {
                         Display::Button { container_id: next_container_id(), options: options.clone() }
                     }
@@ -524,6 +557,7 @@ impl Runtime {
     }
 
     fn load_amazon(&self, src: String) {
+        self.handoff.adopt_checkout_js();
         let me = self.me.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let result = amazon::load(&src).await;
@@ -641,6 +675,14 @@ impl Runtime {
             }
             runtime.reconcile();
         });
+    }
+}
+
+/// Whether `display` is a button drawn with the options whose JSON is `json`.
+fn same_options(display: &Display, json: &str) -> bool {
+    match display {
+        Display::Button { options, .. } => js_sys::JSON::stringify(options).is_ok_and(|text| String::from(text) == json),
+        _ => false,
     }
 }
 

@@ -55,18 +55,18 @@ fn take_notice() -> Option<Notice> {
 }
 
 /// Waits until the document is parsed (a script in `<head>` without `defer` runs before the
-/// blocks exist).
+/// blocks exist): `readystatechange` comes as the parser ends, DOMContentLoaded a task later.
 pub async fn dom_ready() {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
-    if document.ready_state() != "loading" {
-        return;
+    while document.ready_state() == "loading" {
+        // Settling a settled promise again does nothing, so the listener may stay.
+        let changed = Promise::new(&mut |resolve, _reject| {
+            let _ = document.add_event_listener_with_callback("readystatechange", &resolve);
+        });
+        let _ = JsFuture::from(changed).await;
     }
-    let ready = Promise::new(&mut |resolve, _reject| {
-        let _ = document.add_event_listener_with_callback("DOMContentLoaded", &resolve);
-    });
-    let _ = JsFuture::from(ready).await;
 }
 
 /// Adds the widget's small style sheet once per document.
