@@ -297,9 +297,13 @@ mod tests {
     #[test]
     fn only_content_hashed_wasm_names_are_immutable() {
         assert!(is_hashed("amazonpay2_bg.0123456789abcdef.wasm"));
-        for name in
-            ["amazonpay2_bg.wasm", "widget.js", "amazonpay2_bg.0123.wasm", "amazonpay2_bg.0123456789abcdeg.wasm", "x.0123456789abcdef.wasm"]
-        {
+        for name in [
+            "amazonpay2_bg.wasm",
+            "widget.js",
+            "amazonpay2_bg.0123.wasm",
+            "amazonpay2_bg.0123456789abcdeg.wasm",
+            "x.0123456789abcdef.wasm",
+        ] {
             assert!(!is_hashed(name), "{name}");
         }
     }

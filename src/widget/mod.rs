@@ -157,6 +157,14 @@ impl Runtime {
         runtime
     }
 
+    /// Starts the widget as `boot` does: taking over what the loader started (`loader` is the
+    /// settings object the loader passes to `boot`).
+    pub fn start_after_loader(root: Element, settings: Settings, loader: JsValue) -> Rc<Self> {
+        let runtime = Self::new(root, settings, Handoff::new(loader));
+        runtime.begin();
+        runtime
+    }
+
     fn new(root: Element, settings: Settings, handoff: Handoff) -> Rc<Self> {
         Rc::new_cyclic(|me| Self {
             root,
@@ -681,7 +689,9 @@ impl Runtime {
 /// Whether `display` is a button drawn with the options whose JSON is `json`.
 fn same_options(display: &Display, json: &str) -> bool {
     match display {
-        Display::Button { options, .. } => js_sys::JSON::stringify(options).is_ok_and(|text| String::from(text) == json),
+        Display::Button { options, .. } => {
+            js_sys::JSON::stringify(options).is_ok_and(|text| String::from(text) == json)
+        }
         _ => false,
     }
 }

@@ -460,6 +460,13 @@ impl Page {
         page
     }
 
+    /// Starts the runtime as `boot` does after the loader (`loader`: the loader's settings).
+    pub fn start_after_loader(html: &str, settings: Settings, loader: &JsValue) -> Self {
+        let mut page = Self::new(html);
+        page.runtime = Some(Runtime::start_after_loader(page.section.clone(), settings, loader.clone()));
+        page
+    }
+
     pub fn runtime(&self) -> &Runtime {
         self.runtime.as_ref().expect("started")
     }
