@@ -16,6 +16,7 @@ cd "$(dirname "$0")"
 
 BINARYEN_VERSION=132.0.0
 TERSER_VERSION=5.51.4
+AXE_VERSION=4.14.1
 TOOLS="${AMAZONPAY2_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/amazonpay2-tools}"
 WIDGET_OUT=target/widget
 export PATH="$HOME/.cargo/bin:$TOOLS/binaryen/node_modules/.bin:$TOOLS/terser/node_modules/.bin:$PATH"
@@ -60,6 +61,13 @@ setup_browser() {
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     apt_install chromium chromium-driver
   fi
+  # axe-core checks the pages' accessibility in the end-to-end tests.
+  if [ "$(node -p 'require(process.argv[1] + "/package.json").version' "$TOOLS/axe/node_modules/axe-core" 2>/dev/null)" != "$AXE_VERSION" ]; then
+    say "installing axe-core $AXE_VERSION (npm) for the accessibility checks"
+    mkdir -p "$TOOLS/axe"
+    npm install --silent --no-audit --no-fund --prefix "$TOOLS/axe" "axe-core@$AXE_VERSION"
+  fi
+  export AMAZONPAY2_AXE="$TOOLS/axe/node_modules/axe-core/axe.min.js"
 }
 
 build_widget() {

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
 use amazonpay2::amazon::signature::string_to_sign;
-use common::page::{WAIT, api_status, desktop, signup_form};
+use common::page::{WAIT, api_status, axe_violations, desktop, signup_form};
 use common::shop::Shop;
 use common::webdriver::Browser;
 
@@ -621,6 +621,26 @@ async fn the_simulators_checkout_js_draws_decoupled_buttons_and_checks_the_confi
         }),
         "a click on a decoupled button only calls the shop's handler; initCheckout checks as a click does"
     );
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn amazon_buttons_are_named_with_the_label_they_show() {
+    let shop = Shop::start().await;
+    let (_driver, browser) = desktop().await;
+    fill_cart(&browser, &shop).await;
+    for page in ["/", "/shopping/login.html"] {
+        browser.goto(&shop.url(page)).await.unwrap();
+        expect_renders(&browser, 1).await;
+        let violations = axe_violations(&browser, &["label-content-name-mismatch", "button-name"]).await;
+        assert_eq!(violations, json!([]), "{page}");
+        let name = browser
+            .execute("return document.querySelector('.amazonpay2-button').getAttribute('aria-label')", vec![])
+            .await
+            .unwrap();
+        assert!(name.as_str().unwrap_or_default().contains("SANDBOX"), "{page}: {name}");
+    }
     browser.quit().await.unwrap();
     shop.stop().await;
 }

@@ -125,6 +125,33 @@ pub fn render_button(container_id: &str, options: &JsValue) -> Result<JsValue, W
         .ok_or_else(|| WidgetError::Render("checkout.js gave no decoupled button (onClick, initCheckout)".into()))
 }
 
+/// checkout.js names the button container with an `aria-label` of its own, while the label it
+/// draws in the container's shadow root may show more (the sandbox badge): the container's name
+/// must contain what it shows (WCAG 2.5.3, "label in name"), so the shown text is added to it.
+pub fn name_with_visible_label(container_id: &str) {
+    let Some(container) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(container_id))
+    else {
+        return;
+    };
+    let get = |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+    let children = get(&get(&container, "shadowRoot"), "children");
+    let mut shown = String::new();
+    for child in js_sys::Array::from(&children).iter() {
+        if get(&child, "tagName").as_string().as_deref() != Some("STYLE") {
+            shown.push_str(&get(&child, "textContent").as_string().unwrap_or_default());
+        }
+    }
+    let shown = shown.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut name = container.get_attribute("aria-label").unwrap_or_default();
+    if shown.contains(&name) {
+        name = shown;
+    } else if !name.contains(&shown) {
+        name.push(' ');
+        name.push_str(&shown);
+    }
+    let _ = container.set_attribute("aria-label", &name);
+}
+
 /// Makes a click on the decoupled `button` call `handler` (with the button object).
 pub fn on_click(button: &JsValue, handler: &Function) -> Result<(), WidgetError> {
     let on_click = method(button, "onClick").ok_or_else(|| WidgetError::Render("no onClick on the button".into()))?;

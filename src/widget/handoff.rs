@@ -24,6 +24,11 @@ impl Handoff {
         Self(settings)
     }
 
+    /// Whether the loader saw the page's blocks parsed (before the parser was done).
+    pub fn parsed(&self) -> bool {
+        get(&self.0, "parsed").is_some_and(|parsed| parsed.is_truthy())
+    }
+
     /// Takes the loader's request if it described exactly `body`; once only.
     pub fn take_request(&self, body: &str) -> Option<Prefetch> {
         let prefetch = get(&self.0, "prefetch").filter(JsValue::is_object)?;

@@ -33,6 +33,59 @@
     debug: !!(script && script.hasAttribute("data-debug")),
   };
   window[KEY] = { settings: settings };
+  // First of all, the longest download: the wasm (compiled as it streams, once the glue is set).
+  var wasm = fetch(new URL("@@WASM_FILE@@", src));
+
+  // No layout shift: until the widget settles a block, the block keeps the height it had on this
+  // page last time in this tab, so content below does not move when the button arrives; a new
+  // visitor (a guest) gets the sign-in button's height on a login block that nothing outranks.
+  // Every block has at least 1px from the start (the widget needs it to tell an empty block from a
+  // hidden one), so that an empty block stays as it was. This only works from <head>, before the
+  // page is drawn.
+  var HEIGHTS = "amazonpay2:heights:" + location.pathname;
+  var store = function (key, value) {
+    try {
+      return value === undefined ? sessionStorage.getItem(key) : sessionStorage.setItem(key, value);
+    } catch (e) {
+      return null; // storage disabled: nothing remembered
+    }
+  };
+  var KIND = function (kind) {
+    return '[data-amazonpay="' + kind + '"]:not([data-amazonpay2-settled])';
+  };
+  (function reserve() {
+    var heights = null;
+    try {
+      heights = JSON.parse(store(HEIGHTS));
+    } catch (e) {}
+    var css = "[data-amazonpay]{min-height:1px}";
+    if (heights && typeof heights === "object") {
+      Object.keys(heights).forEach(function (kind) {
+        var height = Number(heights[kind]);
+        if (/^[a-z]{1,16}$/.test(kind) && height > 1 && height < 1000) {
+          css += KIND(kind) + "{min-height:" + Math.round(height) + "px}";
+        }
+      });
+    } else if (store("amazonpay2:member") !== "member") {
+      css += ':root:not(:has([data-amazonpay="checkout"],[data-amazonpay="mypage"])) ' + KIND("login") + "{min-height:45px}";
+    }
+    var style = document.createElement("style");
+    style.id = "amazonpay2-reserve";
+    style.textContent = css;
+    (document.head || document.documentElement).appendChild(style);
+  })();
+  var remember = function () {
+    var heights = {};
+    document.querySelectorAll("[data-amazonpay][data-amazonpay2-settled]").forEach(function (block) {
+      var kind = (block.getAttribute("data-amazonpay") || "").trim();
+      heights[kind] = Math.max(heights[kind] || 0, block.getBoundingClientRect().height);
+    });
+    store(HEIGHTS, JSON.stringify(heights));
+  };
+  addEventListener("pagehide", remember);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") remember();
+  });
 
   // The block descriptions the wasm will ask for (the same rules, the same JSON): each kind that
   // asks the server, with its placement and colour or their defaults, once each, in page order.
@@ -44,13 +97,8 @@
   // The server writes its checkout.js URL here when it serves this file; served as built, the
   // placeholder stays and checkout.js starts with the answer instead.
   var CHECKOUT_JS = "@@CHECKOUT_JS@@";
-  var MEMORY = "amazonpay2:answer:";
   var memory = function (key, value) {
-    try {
-      return value === undefined ? sessionStorage.getItem(MEMORY + key) : sessionStorage.setItem(MEMORY + key, value);
-    } catch (e) {
-      return null; // storage disabled: nothing remembered
-    }
+    return store("amazonpay2:answer:" + key, value);
   };
   function describe() {
     var seen = [];
@@ -119,7 +167,7 @@
 
   function prefetch() {
     var body = describe();
-    if (!body) return;
+    if (!body) return null;
     var key = settings.endpoint + " " + body;
     var remembered = memory(key);
     var controller = new AbortController();
@@ -151,6 +199,7 @@
       })
       .then(function (answer) {
         if (!answer || typeof answer.checkoutJs !== "string") return;
+        store("amazonpay2:member", answer.member && answer.member.state === "member" ? "member" : "guest");
         // Remembered without the shopper's state and token, and never Amazon's address details.
         var views = answer.blocks.filter(function (block) {
           return block && block.view !== "review";
@@ -161,22 +210,43 @@
         if (drawsAmazon(answer) && !settings.booted) startCheckoutJs(answer.checkoutJs);
       })
       .catch(function () {});
+    return body;
   }
 
   // The blocks are all there once the parser is done: `readystatechange` to "interactive" comes
-  // at that very moment, DOMContentLoaded only in a task after it.
+  // at that very moment (DOMContentLoaded only in a task after it). On a page this tab has seen,
+  // the widget starts even before: as soon as the blocks it had last time are all parsed (the
+  // wasm then watches the rest of the page as it does for blocks added later).
+  var BLOCKS = "amazonpay2:blocks:" + location.pathname;
+  var started = false;
+  function start() {
+    if (started) return;
+    started = true;
+    settings.parsed = true;
+    var body = prefetch();
+    if (body) store(BLOCKS, body);
+    document.dispatchEvent(new Event("amazonpay2:parsed"));
+  }
   if (document.readyState === "loading") {
-    document.addEventListener("readystatechange", function started() {
-      document.removeEventListener("readystatechange", started);
-      prefetch();
-    });
+    document.addEventListener("readystatechange", start);
+    var expected = store(BLOCKS);
+    if (expected && window.MutationObserver) {
+      var watching = new MutationObserver(function () {
+        if (started || document.readyState !== "loading") return watching.disconnect();
+        if (describe() === expected) {
+          watching.disconnect();
+          start();
+        }
+      });
+      watching.observe(document, { childList: true, subtree: true });
+    }
   } else {
-    prefetch();
+    start();
   }
 
   /*@@WASM_BINDGEN_GLUE@@*/
 
-  wasm_bindgen({ module_or_path: new URL("@@WASM_FILE@@", src) }).then(
+  wasm_bindgen({ module_or_path: wasm }).then(
     function () {
       performance.mark("amazonpay2:ready");
       settings.booted = true;

@@ -30,6 +30,10 @@ pub use self::settings::Settings;
 use self::view::{BlockProps, Display, Layout, Place};
 use crate::contract::{BlockKind, BlockSpec, Device, Notice, UnavailableReason};
 
+#[global_allocator]
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
+
 /// Entry point for the loader: starts the widget for the whole document, once.
 #[wasm_bindgen]
 pub fn boot(settings: JsValue) {
@@ -42,7 +46,7 @@ pub fn boot(settings: JsValue) {
     let handoff = Handoff::new(settings.clone());
     let settings = Settings::from_js(&settings);
     wasm_bindgen_futures::spawn_local(async move {
-        settings::dom_ready().await;
+        settings::dom_ready(|| handoff.parsed()).await;
         let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) else {
             return;
         };
@@ -549,6 +553,18 @@ impl Runtime {
                     }
                 }
             };
+            // Until its display is final, a block keeps the space the loader reserved for it (the
+            // height it had on this page last time); from then on it has its own.
+            let waiting = match block.spec.map(|spec| (spec, state.answer(&spec))) {
+                Some((spec, None)) => spec.kind.asks_server(),
+                Some((_, Some(Ok(View::Button(..) | View::Review(..))))) => {
+                    is_winner_or_review(is_winner, block.spec) && display == Display::Nothing
+                }
+                _ => false,
+            };
+            if !waiting && !block.element.has_attribute(blocks::SETTLED_ATTRIBUTE) {
+                let _ = block.element.set_attribute(blocks::SETTLED_ATTRIBUTE, "");
+            }
             let notice = self.settings.notice.filter(|_| notice_block == Some(block.id));
             let props = BlockProps {
                 display,
@@ -684,6 +700,12 @@ impl Runtime {
             runtime.reconcile();
         });
     }
+}
+
+/// Whether a block with a button or review view is the one to draw it: the page's winner, or any
+/// review block.
+fn is_winner_or_review(is_winner: bool, spec: Option<BlockSpec>) -> bool {
+    is_winner || spec.is_some_and(|spec| spec.kind == BlockKind::Review)
 }
 
 /// Whether `display` is a button drawn with the options whose JSON is `json`.

@@ -115,6 +115,7 @@ pub fn Block(props: &BlockProps) -> Html {
                         // Owned by checkout.js's button from now on: it lives as long as the button.
                         let target = button.clone();
                         let handler = Closure::<dyn Fn()>::new(move || on_click.emit(target.clone()));
+                        amazon::name_with_visible_label(container_id);
                         amazon::on_click(&button, handler.into_js_value().unchecked_ref())
                     }))
                 }
