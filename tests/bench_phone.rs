@@ -14,7 +14,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::Router;
@@ -200,7 +199,7 @@ async fn pasted_options(browser: &Browser, shop: &Shop) -> Value {
 #[tokio::test]
 #[ignore = "a measurement for tests/bench/run.sh, not a test"]
 async fn measure_phone_profile() {
-    let www = PathBuf::from(std::env::temp_dir()).join(format!("amazonpay2-bench-phone-{}", std::process::id()));
+    let www = std::env::temp_dir().join(format!("amazonpay2-bench-phone-{}", std::process::id()));
     std::fs::create_dir_all(&www).unwrap();
     let checkout_js = serve_checkout_js().await;
     let widget_page = PAGE

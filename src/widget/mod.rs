@@ -711,9 +711,7 @@ fn is_winner_or_review(is_winner: bool, spec: Option<BlockSpec>) -> bool {
 /// Whether `display` is a button drawn with the options whose JSON is `json`.
 fn same_options(display: &Display, json: &str) -> bool {
     match display {
-        Display::Button { options, .. } => {
-            js_sys::JSON::stringify(options).is_ok_and(|text| String::from(text) == json)
-        }
+        Display::Button { options, .. } => js_sys::JSON::stringify(options).is_ok_and(|text| text == json),
         _ => false,
     }
 }
