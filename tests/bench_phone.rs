@@ -113,6 +113,7 @@ async fn load(browser: &Browser, url: &str) -> Option<Load> {
                  .filter(e => e.name.includes('/amazonpay2/') && !e.name.includes('/api/'));
                done({
                  navigation: ((n) => [Math.round(n.responseStart), Math.round(n.responseEnd), Math.round(n.domInteractive), Math.round(n.domContentLoadedEventStart), Math.round(n.domContentLoadedEventEnd)])(performance.getEntriesByType('navigation')[0]),
+                 shifts: (entries['layout-shift'] || []).map(e => [Math.round(e.startTime), e.value, e.sources.map(s => [s.node ? (s.node.outerHTML || s.node.nodeName).slice(0, 80) : null, s.previousRect.y, s.previousRect.height, s.currentRect.y, s.currentRect.height])]),
                  marks: performance.getEntriesByType('mark').map(m => [m.name, Math.round(m.startTime)]),
                  tasks: (entries['longtask'] || []).map(e => [Math.round(e.startTime), Math.round(e.duration)]),
                  resources: performance.getEntriesByType('resource').map(e => [e.name.slice(-40), e.transferSize, e.responseStatus, Math.round(e.startTime), Math.round(e.responseEnd)]),
@@ -128,8 +129,8 @@ async fn load(browser: &Browser, url: &str) -> Option<Load> {
         .unwrap();
     if std::env::var_os("AMAZONPAY2_BENCH_DEBUG").is_some() {
         println!(
-            "   {url}: render {} navigation {} marks {} tasks {} resources {}",
-            value["render"], value["navigation"], value["marks"], value["tasks"], value["resources"]
+            "   {url}: render {} navigation {} marks {} tasks {} shifts {} resources {}",
+            value["render"], value["navigation"], value["marks"], value["tasks"], value["shifts"], value["resources"]
         );
     }
     let number = |key: &str| value[key].as_f64().unwrap_or(f64::NAN);

@@ -287,3 +287,18 @@ async fn a_failed_order_is_explained_in_the_block_and_the_button_works_again() {
         assert_eq!(window().location().hash().unwrap(), "", "{mode}: the page stays");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The button's accessible name
+// ---------------------------------------------------------------------------------------------
+
+#[wasm_bindgen_test]
+async fn the_buttons_name_contains_the_label_it_shows() {
+    let _server = FakeServer::answering(json!({ "login": button() }));
+    let amazon = FakeAmazon::install();
+    amazon.set("label", &"Amazon アカウントでログイン".into());
+    let page = Page::start(r#"<div id="login" data-amazonpay="login"></div>"#, settings(false));
+    wait_for_button(&page, &amazon, 1, "login").await;
+    let name = the_button(&page).get_attribute("aria-label").unwrap();
+    assert_eq!(name, "Amazon アカウントでログインSANDBOX", "what the shadow root shows, style left out");
+}

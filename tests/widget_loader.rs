@@ -140,3 +140,69 @@ async fn a_failed_loader_request_shows_the_message() {
     assert_eq!(messages, [Lang::Ja.texts().unavailable_now]);
     assert!(page.texts_of("login", ".amazonpay2-debug").join("").contains("500 internal"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The space the loader reserves: held until the widget settles each block
+// ---------------------------------------------------------------------------------------------
+
+fn settled(page: &Page, id: &str) -> bool {
+    page.block(id).has_attribute("data-amazonpay2-settled")
+}
+
+#[wasm_bindgen_test]
+async fn blocks_are_settled_once_their_display_is_final_and_not_before() {
+    let server =
+        FakeServer::install(json!({ "views": { "checkout": button(), "login": button(), "mypage": nothing() },
+                                             "delayMs": 300 }));
+    let amazon = FakeAmazon::install();
+    let page = Page::start(&three_blocks(), settings(false));
+    sleep(100).await;
+    assert_eq!(server.count(), 1);
+    for id in ["login", "mypage", "checkout"] {
+        assert!(!settled(&page, id), "#{id} settled before the answer");
+    }
+    wait_for_button(&page, &amazon, 1, "checkout").await;
+    for id in ["login", "mypage", "checkout"] {
+        assert!(settled(&page, id), "#{id}: the winner drawn, the loser and the empty block final");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_winner_stays_unsettled_while_checkout_js_loads() {
+    let amazon = FakeAmazon::as_script();
+    let src = amazon.script_url.clone().unwrap();
+    let _server = FakeServer::install(json!({ "views": { "login": button() }, "checkoutJs": src }));
+    // The loader's load of checkout.js, held back until released.
+    let loader = js(
+        "let release;
+         const loaded = new Promise(resolve => { release = resolve; }).then(() => new Promise((resolve, reject) => {
+           const tag = document.createElement('script');
+           tag.src = argument; tag.onload = resolve; tag.onerror = reject;
+           document.head.appendChild(tag);
+         }));
+         return { checkoutJs: { url: argument, loaded }, release: () => release() };",
+        &src.into(),
+    );
+    let page = Page::start_after_loader(LOGIN_BLOCK, settings(false), &loader);
+    settle().await;
+    assert!(!settled(&page, "login"), "no button yet: the reserved space holds");
+    release(&loader);
+    wait_for_button(&page, &amazon, 1, "login").await;
+    assert!(settled(&page, "login"));
+}
+
+#[wasm_bindgen_test]
+async fn a_hidden_only_button_block_keeps_waiting_until_it_can_be_seen() {
+    let _server = FakeServer::answering(json!({ "login": button() }));
+    let amazon = FakeAmazon::install();
+    let page = Page::start(
+        r#"<div id="wrap" style="display:none"><div id="login" data-amazonpay="login"></div></div>"#,
+        settings(false),
+    );
+    settle().await;
+    assert_eq!(amazon.count(), 0);
+    assert!(!settled(&page, "login"));
+    page.block("wrap").remove_attribute("style").unwrap();
+    wait_for_button(&page, &amazon, 1, "login").await;
+    assert!(settled(&page, "login"));
+}

@@ -134,7 +134,12 @@ pub fn name_with_visible_label(container_id: &str) {
         return;
     };
     let get = |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
-    let children = get(&get(&container, "shadowRoot"), "children");
+    // A closed shadow root (or none) shows nothing the page can read: the name stays as it is.
+    let root = get(&container, "shadowRoot");
+    if !root.is_object() {
+        return;
+    }
+    let children = get(&root, "children");
     let mut shown = String::new();
     for child in js_sys::Array::from(&children).iter() {
         if get(&child, "tagName").as_string().as_deref() != Some("STYLE") {

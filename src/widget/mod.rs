@@ -554,12 +554,15 @@ impl Runtime {
                 }
             };
             // Until its display is final, a block keeps the space the loader reserved for it (the
-            // height it had on this page last time); from then on it has its own.
+            // height it had on this page last time); from then on it has its own. A button block
+            // waits while it is to draw the button, and while no block can be seen yet (then the
+            // rule runs again as soon as one can).
             let waiting = match block.spec.map(|spec| (spec, state.answer(&spec))) {
                 Some((spec, None)) => spec.kind.asks_server(),
-                Some((_, Some(Ok(View::Button(..) | View::Review(..))))) => {
-                    is_winner_or_review(is_winner, block.spec) && display == Display::Nothing
+                Some((_, Some(Ok(View::Button(..))))) => {
+                    (is_winner || winner.is_none()) && matches!(display, Display::Nothing | Display::Lost { .. })
                 }
+                Some((_, Some(Ok(View::Review(..))))) => display == Display::Nothing,
                 _ => false,
             };
             if !waiting && !block.element.has_attribute(blocks::SETTLED_ATTRIBUTE) {
@@ -700,12 +703,6 @@ impl Runtime {
             runtime.reconcile();
         });
     }
-}
-
-/// Whether a block with a button or review view is the one to draw it: the page's winner, or any
-/// review block.
-fn is_winner_or_review(is_winner: bool, spec: Option<BlockSpec>) -> bool {
-    is_winner || spec.is_some_and(|spec| spec.kind == BlockKind::Review)
 }
 
 /// Whether `display` is a button drawn with the options whose JSON is `json`.

@@ -252,11 +252,13 @@ pub fn spec(kind: &str, placement: &str, color: &str) -> Value {
 /// without a signed config get the decoupled button: `{onClick, initCheckout, updateButtonInfo}`;
 /// a click on the container calls the onClick handler (with no argument, as checkout.js does),
 /// and `initCheckout` records its config (`inits`) or throws `state.initThrows`. With
-/// `state.legacy`, renderButton returns nothing, as a script without decoupled buttons would.
+/// `state.legacy`, renderButton returns nothing, as a script without decoupled buttons would; with
+/// `state.label`, it names the container and draws that label and a sandbox badge in an open
+/// shadow root, as checkout.js does.
 pub const FAKE_AMAZON: &str = r#"
 const calls = [];
 const inits = [];
-const state = { initThrows: null, legacy: false };
+const state = { initThrows: null, legacy: false, label: null };
 const renderButton = function (selector, options) {
   const container = document.querySelector(selector);
   const block = container && container.closest("[data-amazonpay]");
@@ -264,7 +266,15 @@ const renderButton = function (selector, options) {
                block: block ? block.id : null, connected: !!(container && container.isConnected) });
   if (argument) throw argument;
   if (!container) throw "AmazonPay:\nInvalid button container: " + selector;
-  container.attachShadow({ mode: "closed" }).innerHTML = '<div role="button">Amazon Pay</div>';
+  if (state.label) {
+    // As checkout.js draws: an open shadow root, a style, the label and the sandbox badge.
+    container.setAttribute("role", "button");
+    container.setAttribute("aria-label", state.label);
+    container.attachShadow({ mode: "open" }).innerHTML =
+      "<style>.b{color:red}</style><div class=b><span>" + state.label + "</span><span>SANDBOX</span></div>";
+  } else {
+    container.attachShadow({ mode: "closed" }).innerHTML = '<div role="button">Amazon Pay</div>';
+  }
   if (state.legacy) return undefined;
   let handler = null;
   container.addEventListener("click", () => { if (handler) handler(); });
@@ -356,7 +366,7 @@ impl FakeAmazon {
         }
     }
 
-    /// Sets a field of the fake's `state` (`initThrows`, `legacy`).
+    /// Sets a field of the fake's `state` (`initThrows`, `legacy`, `label`).
     pub fn set(&self, field: &str, value: &JsValue) {
         Reflect::set(&Reflect::get(&self.fake, &"state".into()).unwrap(), &field.into(), value).unwrap();
     }
