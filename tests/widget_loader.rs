@@ -206,3 +206,20 @@ async fn a_hidden_only_button_block_keeps_waiting_until_it_can_be_seen() {
     wait_for_button(&page, &amazon, 1, "login").await;
     assert!(settled(&page, "login"));
 }
+
+#[wasm_bindgen_test]
+async fn an_unlink_makes_the_loader_forget_the_answers_it_remembered() {
+    let server = FakeServer::answering(json!({ "mypage": linked() }));
+    let _amazon = FakeAmazon::install();
+    let loader = js("const forgot = []; return { forgot, forget: () => forgot.push(true) };", &JsValue::UNDEFINED);
+    let original_confirm = js_sys::Reflect::get(&window(), &"confirm".into()).unwrap();
+    js("window.confirm = () => true;", &JsValue::UNDEFINED);
+    let page = Page::start_after_loader(r#"<div id="mypage" data-amazonpay="mypage"></div>"#, settings(false), &loader);
+    wait_until("the unlink button", WAIT_MS, || page.count_in("mypage", ".amazonpay2-unlink") == 1).await;
+    let forgot = || js("return argument.forgot.length;", &loader).as_f64().unwrap_or(0.0);
+    assert_eq!(forgot(), 0.0);
+    click(&page.block("mypage").query_selector(".amazonpay2-unlink").unwrap().unwrap());
+    wait_until("the unlink request", WAIT_MS, || server.count() >= 2).await;
+    wait_until("the loader told", WAIT_MS, || forgot() == 1.0).await;
+    js_sys::Reflect::set(&window(), &"confirm".into(), &original_confirm).unwrap();
+}

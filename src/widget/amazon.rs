@@ -31,7 +31,10 @@ thread_local! {
 /// it, within the widget's timeout), so that [`load`] does not load it again.
 pub fn adopt(src: String, loaded: Promise) {
     LOADING.with(|loading| {
-        loading.borrow_mut().get_or_insert((src, loaded));
+        let mut loading = loading.borrow_mut();
+        if loading.as_ref().is_none_or(|(url, _)| *url != src) {
+            *loading = Some((src, loaded));
+        }
     });
 }
 

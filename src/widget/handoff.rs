@@ -41,6 +41,14 @@ impl Handoff {
         Some(Prefetch { response, remembered })
     }
 
+    /// Tells the loader that the answers it remembered for this tab no longer hold (the shopper's
+    /// state changed).
+    pub fn forget_answers(&self) {
+        if let Some(forget) = get(&self.0, "forget").and_then(|f| f.dyn_into::<js_sys::Function>().ok()) {
+            let _ = forget.call0(&self.0);
+        }
+    }
+
     /// Takes over the loader's load of checkout.js, if it started one.
     pub fn adopt_checkout_js(&self) {
         let Some(checkout_js) = get(&self.0, "checkoutJs").filter(JsValue::is_object) else {

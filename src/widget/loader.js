@@ -97,9 +97,21 @@
   // The server writes its checkout.js URL here when it serves this file; served as built, the
   // placeholder stays and checkout.js starts with the answer instead.
   var CHECKOUT_JS = "@@CHECKOUT_JS@@";
+  var ANSWER = "amazonpay2:answer:";
   var memory = function (key, value) {
-    return store("amazonpay2:answer:" + key, value);
+    return store(ANSWER + key, value);
   };
+  // What the tab remembered no longer holds once the shopper's state changed: on the way back
+  // from Amazon (the server's notice is in the address) and after an unlink (the wasm calls this).
+  settings.forget = function () {
+    try {
+      for (var i = sessionStorage.length - 1; i >= 0; i--) {
+        var key = sessionStorage.key(i);
+        if (key && key.indexOf(ANSWER) === 0) sessionStorage.removeItem(key);
+      }
+    } catch (e) {}
+  };
+  if (/[?&]amazonpay2=/.test(location.search)) settings.forget();
   function describe() {
     var seen = [];
     document.querySelectorAll("[data-amazonpay]").forEach(function (block) {

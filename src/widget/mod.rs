@@ -693,6 +693,7 @@ impl Runtime {
                         // The member's state changed: every view is asked for again.
                         state.unlink = Unlink::default();
                         state.answers.clear();
+                        runtime.handoff.forget_answers();
                     }
                     Err(error) => {
                         warn(&format!("unlink failed: {error}"));
