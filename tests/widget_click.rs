@@ -302,3 +302,14 @@ async fn the_buttons_name_contains_the_label_it_shows() {
     let name = the_button(&page).get_attribute("aria-label").unwrap();
     assert_eq!(name, "Amazon アカウントでログインSANDBOX", "what the shadow root shows, style left out");
 }
+
+#[wasm_bindgen_test]
+async fn a_page_back_from_the_back_forward_cache_has_its_order_button_enabled_again() {
+    let (server, _amazon, page) = review_page(Lang::Ja, false).await;
+    // The request never ends here (the page left for Amazon and was kept in the cache).
+    server.set("delayMs", json!(60_000));
+    click(&place_button(&page));
+    wait_until("the button disabled", WAIT_MS, || disabled(&place_button(&page))).await;
+    window().dispatch_event(&web_sys::Event::new("pageshow").unwrap()).unwrap();
+    wait_until("the button enabled again", WAIT_MS, || !disabled(&place_button(&page))).await;
+}

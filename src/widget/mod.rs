@@ -156,9 +156,7 @@ fn next_container_id() -> String {
 impl Runtime {
     /// Starts the widget on the blocks inside `root`, and keeps watching it.
     pub fn start(root: Element, settings: Settings) -> Rc<Self> {
-        let runtime = Self::new(root, settings, Handoff::new(JsValue::UNDEFINED));
-        runtime.begin();
-        runtime
+        Self::start_after_loader(root, settings, JsValue::UNDEFINED)
     }
 
     /// Starts the widget as `boot` does: taking over what the loader started (`loader` is the
