@@ -2,6 +2,7 @@
 # Sets up, builds, tests, benchmarks and runs the Amazon Pay widget and server.
 #
 #   ./build.sh          set up what is missing, build the widget and the server, print sizes
+#   ./build.sh widget   ... the widget alone (target/widget)
 #   ./build.sh demo     ... then run the offline demo (shop on :8080, Amazon Pay simulator on :8081)
 #   ./build.sh test     ... then run every test: native, browser (wasm-bindgen-test) and end-to-end
 #   ./build.sh bench    ... then measure the budgets (sizes, requests, timings, throughput)
@@ -15,6 +16,7 @@ cd "$(dirname "$0")"
 
 BINARYEN_VERSION=132.0.0
 TERSER_VERSION=5.51.4
+AXE_VERSION=4.14.1
 TOOLS="${AMAZONPAY2_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/amazonpay2-tools}"
 WIDGET_OUT=target/widget
 export PATH="$HOME/.cargo/bin:$TOOLS/binaryen/node_modules/.bin:$TOOLS/terser/node_modules/.bin:$PATH"
@@ -59,34 +61,97 @@ setup_browser() {
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     apt_install chromium chromium-driver
   fi
+  # axe-core checks the pages' accessibility in the end-to-end tests.
+  if [ "$(node -p 'require(process.argv[1] + "/package.json").version' "$TOOLS/axe/node_modules/axe-core" 2>/dev/null)" != "$AXE_VERSION" ]; then
+    say "installing axe-core $AXE_VERSION (npm) for the accessibility checks"
+    mkdir -p "$TOOLS/axe"
+    npm install --silent --no-audit --no-fund --prefix "$TOOLS/axe" "axe-core@$AXE_VERSION"
+  fi
+  export AMAZONPAY2_AXE="$TOOLS/axe/node_modules/axe-core/axe.min.js"
 }
 
 build_widget() {
   say "building the widget (wasm, size profile)"
   cargo build --lib --target wasm32-unknown-unknown --profile wasm-release
-  local bindgen=target/widget-bindgen
-  rm -rf "$bindgen" && mkdir -p "$bindgen" "$WIDGET_OUT"
+  local bindgen=target/widget-bindgen hash
+  rm -rf "$bindgen" "$WIDGET_OUT" && mkdir -p "$bindgen" "$WIDGET_OUT"
   wasm-bindgen --target no-modules --no-typescript --out-name amazonpay2 --out-dir "$bindgen" \
     target/wasm32-unknown-unknown/wasm-release/amazonpay2.wasm
-  wasm-opt -Oz --converge --strip-debug --strip-producers "$bindgen/amazonpay2_bg.wasm" -o "$WIDGET_OUT/amazonpay2_bg.wasm"
+  wasm-opt -Oz --converge --strip-debug --strip-producers "$bindgen/amazonpay2_bg.wasm" -o "$bindgen/full-names.wasm"
+  # wasm-bindgen names every import after its JS function plus a hash (≈ 40 bytes each, 170 of
+  # them, in the wasm and again in the glue): one- or two-letter names instead, in both.
+  wasm-opt --minify-imports-and-exports-and-modules "$bindgen/full-names.wasm" -o "$bindgen/optimized.wasm" >/dev/null
+  rename_glue "$bindgen/full-names.wasm" "$bindgen/optimized.wasm" "$bindgen/amazonpay2.js" "$bindgen/glue.js"
+  # The wasm's name carries its content hash, so browsers may keep it for good (immutable); the
+  # loader's name is the one shops paste, so it stays short-lived instead.
+  hash=$(sha256sum "$bindgen/optimized.wasm" | cut -c1-16)
+  cp "$bindgen/optimized.wasm" "$WIDGET_OUT/amazonpay2_bg.$hash.wasm"
+  cp "$bindgen/optimized.wasm" "$WIDGET_OUT/amazonpay2_bg.wasm"
   # One classic script: the loader with the glue inside its function scope, minified.
-  awk -v glue="$bindgen/amazonpay2.js" '
+  awk -v glue="$bindgen/glue.js" -v wasm="amazonpay2_bg.$hash.wasm" '
     /\/\*@@WASM_BINDGEN_GLUE@@\*\// { while ((getline line < glue) > 0) print line; next }
-    { print }
+    { gsub(/@@WASM_FILE@@/, wasm); print }
   ' src/widget/loader.js > "$bindgen/widget.js"
   terser "$bindgen/widget.js" --compress --mangle --comments '/^!/' -o "$WIDGET_OUT/widget.js"
+  compress "$WIDGET_OUT/widget.js" "$WIDGET_OUT/amazonpay2_bg.$hash.wasm"
   print_sizes
 }
 
+# Rewrites wasm-bindgen's glue for the renamed imports and exports of the wasm: the two modules
+# list them in the same order, so the old and new names pair up one by one. Fails the build if
+# any old name is left in the glue.
+rename_glue() {
+  node -e '
+    const fs = require("fs");
+    const [before, after, glueIn, glueOut] = process.argv.slice(1);
+    const module = (file) => new WebAssembly.Module(fs.readFileSync(file));
+    const [old, neu] = [module(before), module(after)];
+    const key = (name) => (/^[A-Za-z_$][\w$]*$/.test(name) ? name : JSON.stringify(name));
+    const escape = (name) => name.replace(/[$]/g, "\\$&");
+    let glue = fs.readFileSync(glueIn, "utf8");
+    const oldImports = WebAssembly.Module.imports(old), newImports = WebAssembly.Module.imports(neu);
+    if (oldImports.length !== newImports.length) throw new Error("import lists differ");
+    const modules = new Map();
+    oldImports.forEach((imp, i) => {
+      modules.set(imp.module, newImports[i].module);
+      glue = glue.replace(new RegExp("(^|[\\s{,])" + escape(imp.name) + ":", "m"), "$1" + key(newImports[i].name) + ":");
+    });
+    for (const [from, to] of modules) glue = glue.split(JSON.stringify(from) + ":").join(JSON.stringify(to) + ":");
+    const oldExports = WebAssembly.Module.exports(old), newExports = WebAssembly.Module.exports(neu);
+    oldExports.forEach((exp, i) => {
+      const to = newExports[i].name;
+      glue = glue.replace(new RegExp("\\bwasm\\." + escape(exp.name) + "\\b", "g"),
+        /^[A-Za-z_$][\w$]*$/.test(to) ? "wasm." + to : "wasm[" + JSON.stringify(to) + "]");
+    });
+    const left = oldImports.filter((imp) => glue.includes(imp.name + ":")).map((imp) => imp.name);
+    if (left.length) throw new Error("imports left unrenamed in the glue: " + left.join(", "));
+    fs.writeFileSync(glueOut, glue);
+  ' "$@"
+}
+
+# Writes FILE.br (brotli, quality 11) and FILE.gz (gzip -9) beside each FILE: the server sends
+# whichever the browser accepts, without compressing anything per request.
+compress() {
+  node -e '
+    const fs = require("fs"), zlib = require("zlib");
+    for (const file of process.argv.slice(1)) {
+      const body = fs.readFileSync(file);
+      const { BROTLI_PARAM_QUALITY, BROTLI_PARAM_SIZE_HINT, BROTLI_PARAM_LGWIN } = zlib.constants;
+      fs.writeFileSync(file + ".br", zlib.brotliCompressSync(body, { params: {
+        [BROTLI_PARAM_QUALITY]: 11, [BROTLI_PARAM_LGWIN]: 24, [BROTLI_PARAM_SIZE_HINT]: body.length } }));
+      fs.writeFileSync(file + ".gz", zlib.gzipSync(body, { level: 9 }));
+    }' "$@"
+}
+
 print_sizes() {
-  local total_raw=0 total_gz=0 raw gz f
-  for f in "$WIDGET_OUT/widget.js" "$WIDGET_OUT/amazonpay2_bg.wasm"; do
-    raw=$(stat -c %s "$f")
-    gz=$(gzip -9 -c "$f" | wc -c)
-    total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
-    printf '  %-32s %8d bytes  %8d gzip\n' "$f" "$raw" "$gz"
+  local total_raw=0 total_gz=0 total_br=0 raw gz br f
+  for f in "$WIDGET_OUT/widget.js" "$WIDGET_OUT"/amazonpay2_bg.*.wasm; do
+    case "$f" in *.br|*.gz) continue ;; esac
+    raw=$(stat -c %s "$f"); gz=$(stat -c %s "$f.gz"); br=$(stat -c %s "$f.br")
+    total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz)); total_br=$((total_br + br))
+    printf '  %-48s %8d bytes  %8d gzip  %8d brotli\n' "$f" "$raw" "$gz" "$br"
   done
-  printf '  %-32s %8d bytes  %8d gzip (budget 100000)\n' "widget total" "$total_raw" "$total_gz"
+  printf '  %-48s %8d bytes  %8d gzip  %8d brotli (budget 100000 gzip)\n' "widget total" "$total_raw" "$total_gz" "$total_br"
 }
 
 build_server() {
@@ -105,12 +170,13 @@ run_tests() {
 main() {
   local command="${1:-build}"
   case "$command" in
-    build|demo|test|bench) ;;
-    *) echo "usage: $0 [build|demo|test|bench]" >&2; exit 2 ;;
+    build|widget|demo|test|bench) ;;
+    *) echo "usage: $0 [build|widget|demo|test|bench]" >&2; exit 2 ;;
   esac
   setup_build_tools
   if [ "$command" = test ] || [ "$command" = bench ]; then setup_browser; fi
   build_widget
+  if [ "$command" = widget ]; then return; fi
   build_server
   case "$command" in
     demo) exec target/release/amazonpay2-server --demo ;;

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
 use amazonpay2::amazon::signature::string_to_sign;
-use common::page::{WAIT, api_status, desktop, signup_form};
+use common::page::{WAIT, api_status, axe_violations, desktop, signup_form};
 use common::shop::Shop;
 use common::webdriver::Browser;
 
@@ -25,6 +25,28 @@ async fn renders(browser: &Browser) -> Vec<Value> {
         .await
         .unwrap();
     value.as_array().cloned().unwrap_or_default()
+}
+
+/// Clicks the page's Amazon button with the form to Amazon held back, and returns what the
+/// simulator's checkout.js received at `initCheckout` (the config the widget had signed at click).
+async fn signed_at_click(browser: &Browser) -> Value {
+    drawn(browser, ".amazonpay2-button").await;
+    browser
+        .execute(
+            "window.__sent = HTMLFormElement.prototype.submit;
+             HTMLFormElement.prototype.submit = function () { window.__held = this; };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let button = browser.find(".amazonpay2-button").await.unwrap();
+    browser.click(&button).await.unwrap();
+    let checkout = browser
+        .wait_for("amazon.Pay._simulator.checkouts.length && amazon.Pay._simulator.checkouts[0]", WAIT, "initCheckout")
+        .await
+        .unwrap();
+    browser.execute("HTMLFormElement.prototype.submit = window.__sent;", vec![]).await.unwrap();
+    checkout
 }
 
 /// Amazon buttons drawn on the page: containers holding checkout.js's shadow root.
@@ -192,14 +214,15 @@ async fn every_demo_page_shows_its_one_amazon_button() {
     browser.goto(&shop.url("/mypage/")).await.unwrap();
     let renders = expect_renders(&browser, 1).await;
     assert_eq!(renders[0]["options"]["productType"], "SignIn");
-    let payload = renders[0]["options"]["signInConfig"]["payloadJSON"].as_str().unwrap();
+    let signed = signed_at_click(&browser).await;
+    let payload = signed["signInConfig"]["payloadJSON"].as_str().unwrap();
     assert!(payload.contains("intent=link"), "{payload}");
     browser.quit().await.unwrap();
     shop.stop().await;
 }
 
 #[tokio::test]
-async fn render_options_are_complete_and_signed_by_the_shop_key() {
+async fn buttons_are_drawn_unsigned_and_signed_by_the_shop_key_at_click() {
     let shop = Shop::start().await;
     let (_driver, browser) = desktop().await;
     fill_cart(&browser, &shop).await;
@@ -212,7 +235,14 @@ async fn render_options_are_complete_and_signed_by_the_shop_key() {
     assert_eq!(options["sandbox"], true);
     assert_eq!(options["placement"], "Cart");
     assert_eq!(options["buttonColor"], "Gold");
-    let config = &options["createCheckoutSessionConfig"];
+    assert!(options.get("createCheckoutSessionConfig").is_none(), "a page view signs nothing: {options}");
+    assert_eq!(requests(&browser, "/buttons/sign").await, 0);
+
+    let signed = signed_at_click(&browser).await;
+    assert_eq!(requests(&browser, "/buttons/sign").await, 1, "signed at the click");
+    assert_eq!(signed["productType"], "PayAndShip");
+    assert_eq!(signed["estimatedOrderAmount"], json!({"amount": "3630", "currencyCode": "JPY"}));
+    let config = &signed["createCheckoutSessionConfig"];
     assert_eq!(config["algorithm"], "AMZN-PAY-RSASSA-PSS-V2");
     assert_eq!(config["publicKeyId"], "SANDBOX-AMAZONPAY2DEMOKEY000000000");
     let payload = config["payloadJSON"].as_str().unwrap();
@@ -349,9 +379,9 @@ async fn a_token_amazon_refuses_and_a_replayed_return_are_explained() {
     let shop = Shop::start().await;
     let (_driver, browser) = desktop().await;
     browser.goto(&shop.url("/")).await.unwrap();
-    let renders = expect_renders(&browser, 1).await;
-    let payload: Value =
-        serde_json::from_str(renders[0]["options"]["signInConfig"]["payloadJSON"].as_str().unwrap()).unwrap();
+    expect_renders(&browser, 1).await;
+    let signed = signed_at_click(&browser).await;
+    let payload: Value = serde_json::from_str(signed["signInConfig"]["payloadJSON"].as_str().unwrap()).unwrap();
     // This browser's own state, but a buyer token Amazon never issued (or one expired or used).
     let url = format!("{}&buyerToken=never-issued", payload["signInReturnUrl"].as_str().unwrap());
     browser.goto(&url).await.unwrap();
@@ -393,11 +423,12 @@ async fn the_simulator_refuses_a_tampered_payload_as_amazon_does() {
     fill_cart(&browser, &shop).await;
     browser.goto(&shop.url("/shopping/login.html")).await.unwrap();
     expect_renders(&browser, 1).await;
+    signed_at_click(&browser).await;
     browser
         .execute(
-            "const o = amazon.Pay._simulator.renders[0].options;
-             const c = o.createCheckoutSessionConfig;
+            "const c = Object.assign({}, amazon.Pay._simulator.checkouts[0].createCheckoutSessionConfig);
              c.payloadJSON = c.payloadJSON.replace('checkout/review', 'checkout/revieW');
+             const o = Object.assign({}, amazon.Pay._simulator.renders[0].options, { createCheckoutSessionConfig: c });
              amazon.Pay.initCheckout(o);",
             vec![],
         )
@@ -531,6 +562,85 @@ async fn english_texts_with_data_lang_en() {
     let (_driver, browser) = desktop().await;
     let (message, _) = failing_page(&shop, &browser).await;
     assert_eq!(message, "Amazon Pay is not available right now. Please reload the page later.");
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn the_simulators_checkout_js_draws_decoupled_buttons_and_checks_the_config_at_init_checkout() {
+    let shop = Shop::start_with(
+        &[],
+        &[("page.html", "<!doctype html><title>t</title><div id=b1></div><div id=b2></div><div id=b3></div>")],
+    )
+    .await;
+    let (_driver, browser) = desktop().await;
+    browser.goto(&shop.url("/page.html")).await.unwrap();
+    let seen = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const script = document.createElement('script');
+             script.src = arguments[0];
+             script.onload = () => {
+               const thrown = f => { try { f(); return null; } catch (e) { return e; } };
+               const base = { merchantId: 'A2CRAFTCARTDEMO', ledgerCurrency: 'JPY', placement: 'Other',
+                              productType: 'SignIn', checkoutLanguage: 'ja_JP', sandbox: true };
+               const signed = { payloadJSON: '{}', signature: 'c2ln', publicKeyId: 'SANDBOX-X',
+                                algorithm: 'AMZN-PAY-RSASSA-PSS-V2' };
+               const button = amazon.Pay.renderButton('#b1', base);
+               let clicks = 0;
+               button.onClick(() => clicks++);
+               document.getElementById('b1').click();
+               done({
+                 decoupled: Object.keys(button).sort(),
+                 clicks,
+                 formAfterClick: !!document.querySelector('form'),
+                 missing: thrown(() => button.initCheckout({ signInConfig: { signature: 'c2ln', publicKeyId: 'SANDBOX-X' } })),
+                 mismatch: thrown(() => button.initCheckout({ createCheckoutSessionConfig: signed })),
+                 checkouts: amazon.Pay._simulator.checkouts.length,
+                 signIn: String(amazon.Pay.renderButton('#b2', Object.assign({}, base, { signInConfig: signed }))),
+                 payAndShip: Object.keys(amazon.Pay.renderButton('#b3', Object.assign({}, base,
+                   { productType: 'PayAndShip', createCheckoutSessionConfig: signed }))),
+               });
+             };
+             document.head.appendChild(script);",
+            vec![json!(format!("{}/checkout.js", shop.simulator))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        seen,
+        json!({
+            "decoupled": ["initCheckout", "onClick", "updateButtonInfo"],
+            "clicks": 1,
+            "formAfterClick": false,
+            "missing": "AmazonPay:\nMissing field payloadJSON for signInConfig parameter.",
+            "mismatch": "AmazonPay:\nInvalid button definition, productType SignIn and configName do not match.",
+            "checkouts": 0,
+            "signIn": "undefined",
+            "payAndShip": ["updateButtonInfo"],
+        }),
+        "a click on a decoupled button only calls the shop's handler; initCheckout checks as a click does"
+    );
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn amazon_buttons_are_named_with_the_label_they_show() {
+    let shop = Shop::start().await;
+    let (_driver, browser) = desktop().await;
+    fill_cart(&browser, &shop).await;
+    for page in ["/", "/shopping/login.html"] {
+        browser.goto(&shop.url(page)).await.unwrap();
+        expect_renders(&browser, 1).await;
+        let violations = axe_violations(&browser, &["label-content-name-mismatch", "button-name"]).await;
+        assert_eq!(violations, json!([]), "{page}");
+        let name = browser
+            .execute("return document.querySelector('.amazonpay2-button').getAttribute('aria-label')", vec![])
+            .await
+            .unwrap();
+        assert!(name.as_str().unwrap_or_default().contains("SANDBOX"), "{page}: {name}");
+    }
     browser.quit().await.unwrap();
     shop.stop().await;
 }

@@ -17,18 +17,35 @@ async fn sign_up(browser: &Browser, email: &str) {
     assert!(answer["redirect"].is_string(), "{answer}");
 }
 
-/// The checkout block's renderButton options on the cart page.
-async fn cart_button(browser: &Browser, shop: &Shop) -> Value {
+/// The checkout block's button on the cart page: its renderButton options, and the config
+/// checkout.js received when it was clicked (signed at that click; the form to Amazon held back).
+async fn cart_button(browser: &Browser, shop: &Shop) -> (Value, Value) {
     browser.goto(&shop.url("/shopping/cart.html")).await.unwrap();
     browser
         .wait_for(
-            "window.amazon && amazon.Pay._simulator && amazon.Pay._simulator.renders.length",
+            "window.amazon && amazon.Pay._simulator && amazon.Pay._simulator.renders.length \
+             && document.querySelector('.amazonpay2-button')",
             WAIT,
             "the checkout button",
         )
         .await
         .unwrap();
-    browser.execute("return amazon.Pay._simulator.renders[0].options", vec![]).await.unwrap()
+    let options = browser.execute("return amazon.Pay._simulator.renders[0].options", vec![]).await.unwrap();
+    browser
+        .execute(
+            "window.__sent = HTMLFormElement.prototype.submit;
+             HTMLFormElement.prototype.submit = function () { window.__held = this; };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.click(&browser.find(".amazonpay2-button").await.unwrap()).await.unwrap();
+    let signed = browser
+        .wait_for("amazon.Pay._simulator.checkouts.length && amazon.Pay._simulator.checkouts[0]", WAIT, "initCheckout")
+        .await
+        .unwrap();
+    browser.execute("HTMLFormElement.prototype.submit = window.__sent;", vec![]).await.unwrap();
+    (options, signed)
 }
 
 /// The checkout block's message on the cart page.
@@ -74,7 +91,8 @@ async fn place_order(browser: &Browser, shop: &Shop) -> String {
         let log = browser.browser_log().await.unwrap();
         panic!("no review block: {html}\n{log:?}");
     }
-    let place = browser.find("[data-place-order]").await.unwrap();
+    let place = browser.find(".amazonpay2-place").await.unwrap();
+    assert_eq!(browser.text(&place).await.unwrap(), "注文を確定する");
     browser.click(&place).await.unwrap();
     let url = browser
         .wait_for(&format!("location.origin === '{}' && !location.pathname.startsWith('/api/') && document.readyState === 'complete' && location.pathname !== '/shopping/confirm.html' && location.href", shop.origin), WAIT, "back at the shop")
@@ -100,11 +118,12 @@ async fn a_one_time_purchase_becomes_an_authorized_order() {
     browser.goto(&shop.url("/")).await.unwrap();
     sign_up(&browser, "buyer@example.jp").await;
     api(&browser, "demo/cart", json!({"productId": 1, "quantity": 2})).await;
-    let options = cart_button(&browser, &shop).await;
+    let (options, signed) = cart_button(&browser, &shop).await;
     assert_eq!(options["productType"], "PayAndShip");
     assert_eq!(options["estimatedOrderAmount"], json!({"amount": "6380", "currencyCode": "JPY"}));
+    assert_eq!(signed["estimatedOrderAmount"], json!({"amount": "6380", "currencyCode": "JPY"}));
     let payload: Value =
-        serde_json::from_str(options["createCheckoutSessionConfig"]["payloadJSON"].as_str().unwrap()).unwrap();
+        serde_json::from_str(signed["createCheckoutSessionConfig"]["payloadJSON"].as_str().unwrap()).unwrap();
     assert_eq!(payload["chargePermissionType"], "OneTime");
 
     choose_on_amazon(&browser, &shop, "visa").await;
@@ -181,10 +200,10 @@ async fn carts_amazon_pay_cannot_serve_say_why_instead_of_a_button() {
     api(&browser, "demo/cart", json!({"productId": 1, "quantity": 0})).await;
     api(&browser, "demo/cart", json!({"productId": 5, "quantity": 2})).await;
     api(&browser, "demo/cart", json!({"shippingMethodId": 1})).await;
-    let options = cart_button(&browser, &shop).await;
+    let (options, signed) = cart_button(&browser, &shop).await;
     assert_eq!(options["estimatedOrderAmount"]["amount"], "100000");
     let payload: Value =
-        serde_json::from_str(options["createCheckoutSessionConfig"]["payloadJSON"].as_str().unwrap()).unwrap();
+        serde_json::from_str(signed["createCheckoutSessionConfig"]["payloadJSON"].as_str().unwrap()).unwrap();
     assert_eq!(payload["chargePermissionType"], "Recurring");
     assert_eq!(
         payload["recurringMetadata"],

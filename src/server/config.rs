@@ -27,8 +27,9 @@ pub struct Config {
     pub checkout_js: Url,
     /// `AMAZONPAY2_WWW`: the shop pages served at the site root.
     pub www_dir: PathBuf,
-    /// `AMAZONPAY2_WIDGET`: the built widget served at `/amazonpay2/`.
-    pub widget_dir: PathBuf,
+    /// `AMAZONPAY2_WIDGET`: a folder with the built widget to serve at `/amazonpay2/`; unset, the
+    /// server serves the widget embedded in its binary (see `files`).
+    pub widget_dir: Option<PathBuf>,
     /// The shop's own pages the Amazon flows send shoppers to.
     pub pages: ShopPages,
     /// `AMAZONPAY2_STORE_NAME`: the store name Amazon shows the buyer (Seller Central's if unset).
@@ -179,7 +180,7 @@ impl Config {
 
         let data_dir = PathBuf::from(var("AMAZONPAY2_DATA").unwrap_or_else(|| "./data".into()));
         let www_dir = PathBuf::from(var("AMAZONPAY2_WWW").unwrap_or_else(|| "www".into()));
-        let widget_dir = PathBuf::from(var("AMAZONPAY2_WIDGET").unwrap_or_else(|| "target/widget".into()));
+        let widget_dir = var("AMAZONPAY2_WIDGET").map(PathBuf::from);
         // Everything under the served folders is public: the key and the data must not be.
         let private: [(&'static str, &Path); 2] = [
             ("AMAZONPAY2_DATA", &data_dir),
@@ -192,7 +193,8 @@ impl Config {
             ),
         ];
         for (name, path) in private {
-            for (served_name, served) in [("AMAZONPAY2_WWW", &www_dir), ("AMAZONPAY2_WIDGET", &widget_dir)] {
+            let widget = widget_dir.as_deref().map(|dir| ("AMAZONPAY2_WIDGET", dir));
+            for (served_name, served) in [("AMAZONPAY2_WWW", www_dir.as_path())].into_iter().chain(widget) {
                 if lies_within(path, served) {
                     return Err(invalid(
                         name,
@@ -433,7 +435,8 @@ mod tests {
         vars.push(("AMAZONPAY2_WWW", "/srv/shop/www"));
         vars[3] = ("AMAZONPAY2_PRIVATE_KEY", "/srv/shop/www/keys/key.pem");
         assert!(config(false, &vars).unwrap_err().to_string().starts_with("AMAZONPAY2_PRIVATE_KEY"));
-        let err = config(true, &[("AMAZONPAY2_DATA", "target/widget/data")]).unwrap_err();
+        let err = config(true, &[("AMAZONPAY2_WIDGET", "target/widget"), ("AMAZONPAY2_DATA", "target/widget/data")])
+            .unwrap_err();
         assert!(err.to_string().starts_with("AMAZONPAY2_DATA"), "{err}");
         assert!(config(true, &[("AMAZONPAY2_DATA", "www-data")]).is_ok(), "a prefix of the name is not inside");
     }

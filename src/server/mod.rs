@@ -87,6 +87,9 @@ pub enum ServerError {
     /// A job could not finish.
     #[error("{0}")]
     Job(String),
+    /// No widget (or, in the demo, no shop pages) to serve.
+    #[error(transparent)]
+    Files(#[from] files::FilesError),
 }
 
 /// Loads the key named by the configuration (or the demo's, made on first use).
@@ -188,6 +191,8 @@ pub async fn serve(
     extra_api: Router<Arc<AppState>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let served = files::Served::resolve(&state.config)?;
+    tracing::info!("{served}");
     let addr = listener.local_addr().map_err(ServerError::Serve)?;
     tracing::info!(
         merchant_id = %state.config.amazon.merchant_id,

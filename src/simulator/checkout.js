@@ -2,16 +2,21 @@
  * Amazon Pay simulator: stand-in for https://static-fe.payments-amazon.com/checkout.js.
  *
  * The demo server serves this file at <simulator origin>/checkout.js so that shop pages run the
- * same widget code paths offline as against Amazon. It mirrors what the real script does, as
- * described in the project's reference (amazon-pay-cv2.md, section 1):
+ * same widget code paths offline as against Amazon. It mirrors what the real script does:
  *   - validation errors are thrown as plain strings prefixed "AmazonPay:\n" (not Error objects),
  *     because callers (and peers such as Magento) catch and log exactly those strings;
  *   - the button is drawn into an open shadow root on the container, so a second renderButton on
  *     the same element fails the way it does with Amazon's script;
  *   - a click posts a hidden form to <origin>/checkout/initiate (redirect, never a popup); the
  *     signature is checked there, server side, as Amazon does after the click.
- * Deliberate extra: amazon.Pay._simulator.renders records every accepted renderButton call so
- * tests can assert what the widget asked for. Legacy AJAX `createCheckoutSession` is not simulated.
+ * Deliberate extra: amazon.Pay._simulator.renders records every accepted renderButton call and
+ * amazon.Pay._simulator.checkouts every checkout started, so tests can assert what the widget
+ * asked for. Legacy AJAX `createCheckoutSession` is not simulated.
+ *
+ * Both button styles work: a config given to renderButton (the manual's pasted template), and the
+ * decoupled button (renderButton with none of createCheckoutSession, createCheckoutSessionConfig
+ * or signInConfig returns {onClick, initCheckout, updateButtonInfo}; a click only calls the
+ * onClick handler, and initCheckout(config) checks the config as a click on the other style does).
  *
  * Plain ES2017, classic script, no dependencies: it must load with a bare <script src> tag.
  */
@@ -151,7 +156,7 @@
     });
 
     // Environment: an explicit `sandbox` must agree with env-prefixed key ids; without it, a
-    // SANDBOX- key id alone selects the sandbox (reference 1.1, CJS-NA nn()).
+    // SANDBOX- key id alone selects the sandbox, as the real script does.
     if (s.sandbox === undefined || s.sandbox === null) {
       s.sandbox = keyIds.some((id) => /^sandbox-/i.test(id));
     } else {
@@ -193,6 +198,12 @@
 
     const mismatch = !isMissing(s.publicKeyId) && !isMissing(config.publicKeyId) &&
       s.publicKeyId !== config.publicKeyId;
+    Pay._simulator.checkouts.push({
+      productType: s.productType,
+      [configName]: Object.assign({ algorithm: config.algorithm || DEFAULT_ALGORITHM }, fields),
+      estimatedOrderAmount: s.estimatedOrderAmount,
+      at: performance.now(),
+    });
     submitForm(Object.assign(fields, {
       publicKeyIdMismatch: String(mismatch),
       algorithm: config.algorithm || DEFAULT_ALGORITHM,
@@ -262,7 +273,7 @@
     const texts = s.checkoutLanguage === "ja_JP" ? TEXTS.ja : TEXTS.en;
     const signIn = s.productType === "SignIn";
     // attachShadow is not guarded: a second render on one host must throw the browser's
-    // DOMException, exactly as Amazon's script does (reference 1.6).
+    // DOMException, exactly as Amazon's script does.
     const root = container.attachShadow({ mode: "open" });
     container.setAttribute("role", "button");
     container.setAttribute("tabindex", "0");
@@ -329,7 +340,7 @@
     const decoupled = !CONFIG_NAMES.concat("createCheckoutSession")
       .some((name) => options[name] !== undefined && options[name] !== null);
     if (decoupled) {
-      // Decoupled mode (reference 1.3): a click only tells the shop, which fetches a signed
+      // Decoupled mode: a click only tells the shop, which fetches a signed
       // payload and then calls initCheckout on this object.
       let clickHandler = null;
       const button = {
@@ -402,8 +413,10 @@
     initCheckout,
     bindChangeAction,
     signout,
-    // Test hook, the simulator's one deliberate extra: what the shop asked to render, and when.
-    _simulator: { renders: [] },
+    // Test hook, the simulator's one deliberate extra: what the shop asked to render, and when,
+    // and every checkout or sign-in started (a click on a button with its config, or
+    // initCheckout), with the config as checkout.js received it, just before the form is sent.
+    _simulator: { renders: [], checkouts: [] },
   };
 
   // Keep a page's existing `amazon` namespace (other Amazon scripts may use it); add Pay only.

@@ -23,8 +23,19 @@ extern "C" {
 }
 
 thread_local! {
-    /// The one load of checkout.js for this page, shared by every caller.
-    static LOADING: RefCell<Option<Promise>> = const { RefCell::new(None) };
+    /// The one load of checkout.js for this page, shared by every caller: its URL and promise.
+    static LOADING: RefCell<Option<(String, Promise)>> = const { RefCell::new(None) };
+}
+
+/// Takes over the load of checkout.js from `src` that the loader started (`loaded` settles with
+/// it, within the widget's timeout), so that [`load`] does not load it again.
+pub fn adopt(src: String, loaded: Promise) {
+    LOADING.with(|loading| {
+        let mut loading = loading.borrow_mut();
+        if loading.as_ref().is_none_or(|(url, _)| *url != src) {
+            *loading = Some((src, loaded));
+        }
+    });
 }
 
 /// Loads checkout.js from `src` unless `amazon.Pay` is already there (a shop may include it
@@ -33,7 +44,13 @@ pub async fn load(src: &str) -> Result<(), WidgetError> {
     if has_render_button() {
         return Ok(());
     }
-    let promise = LOADING.with(|loading| loading.borrow_mut().get_or_insert_with(|| start_loading(src)).clone());
+    let promise = LOADING.with(|loading| {
+        let mut loading = loading.borrow_mut();
+        if loading.as_ref().is_some_and(|(url, _)| url != src) {
+            *loading = None;
+        }
+        loading.get_or_insert_with(|| (src.to_owned(), start_loading(src))).1.clone()
+    });
     let outcome = JsFuture::from(promise).await;
     if let Err(reason) = outcome {
         // Let a later attempt (say, after the shopper's network came back) try again.
@@ -99,11 +116,65 @@ fn has_render_button() -> bool {
         .is_some_and(|f| f.is_function())
 }
 
-/// Draws the Amazon button into the element with id `container_id`, with the server's options.
-pub fn render_button(container_id: &str, options: &JsValue) -> Result<(), WidgetError> {
-    render_button_js(&format!("#{container_id}"), options)
-        .map(drop)
-        .map_err(|thrown| WidgetError::Render(describe_js(&thrown)))
+/// Draws the Amazon button into the element with id `container_id`, with the server's display
+/// options. They carry no signed payload, so checkout.js draws a decoupled button: a click only
+/// calls the handler given to [`on_click`], and the payload signed at that moment goes to
+/// [`init_checkout`]. Returns the button object checkout.js gives back.
+pub fn render_button(container_id: &str, options: &JsValue) -> Result<JsValue, WidgetError> {
+    let button = render_button_js(&format!("#{container_id}"), options)
+        .map_err(|thrown| WidgetError::Render(describe_js(&thrown)))?;
+    method(&button, "onClick")
+        .map(|_| button.clone())
+        .ok_or_else(|| WidgetError::Render("checkout.js gave no decoupled button (onClick, initCheckout)".into()))
+}
+
+/// checkout.js names the button container with an `aria-label` of its own, while the label it
+/// draws in the container's shadow root may show more (the sandbox badge): the container's name
+/// must contain what it shows (WCAG 2.5.3, "label in name"), so the shown text is added to it.
+pub fn name_with_visible_label(container_id: &str) {
+    let Some(container) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(container_id))
+    else {
+        return;
+    };
+    let get = |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+    // A closed shadow root (or none) shows nothing the page can read: the name stays as it is.
+    let root = get(&container, "shadowRoot");
+    if !root.is_object() {
+        return;
+    }
+    let children = get(&root, "children");
+    let mut shown = String::new();
+    for child in js_sys::Array::from(&children).iter() {
+        if get(&child, "tagName").as_string().as_deref() != Some("STYLE") {
+            shown.push_str(&get(&child, "textContent").as_string().unwrap_or_default());
+        }
+    }
+    let shown = shown.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut name = container.get_attribute("aria-label").unwrap_or_default();
+    if shown.contains(&name) {
+        name = shown;
+    } else if !name.contains(&shown) {
+        name.push(' ');
+        name.push_str(&shown);
+    }
+    let _ = container.set_attribute("aria-label", &name);
+}
+
+/// Makes a click on the decoupled `button` call `handler` (with the button object).
+pub fn on_click(button: &JsValue, handler: &Function) -> Result<(), WidgetError> {
+    let on_click = method(button, "onClick").ok_or_else(|| WidgetError::Render("no onClick on the button".into()))?;
+    on_click.call1(button, handler).map(drop).map_err(|thrown| WidgetError::Render(describe_js(&thrown)))
+}
+
+/// Hands the signed payload to the decoupled `button`: checkout.js checks it as it checks a
+/// config given to `renderButton`, and sends the shopper to Amazon.
+pub fn init_checkout(button: &JsValue, config: &JsValue) -> Result<(), WidgetError> {
+    let init = method(button, "initCheckout").ok_or_else(|| WidgetError::Checkout("no initCheckout".into()))?;
+    init.call1(button, config).map(drop).map_err(|thrown| WidgetError::Checkout(describe_js(&thrown)))
+}
+
+fn method(target: &JsValue, name: &str) -> Option<Function> {
+    Reflect::get(target, &JsValue::from_str(name)).ok()?.dyn_into::<Function>().ok()
 }
 
 /// Makes the element with id `element_id` open Amazon's page to change the address

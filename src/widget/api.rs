@@ -1,18 +1,18 @@
-//! Calls to the widget API (gloo-net).
+//! Calls to the widget API (the browser's `fetch`).
 //!
 //! Requests are written and answers read without serde (the browser's own `JSON` and a few field
 //! look-ups): that keeps serializers out of the wasm (a third of the size budget), and the
 //! `renderButton` options reach checkout.js as the very object the server built, never
 //! re-encoded on the way.
 
-use gloo_net::http::{Request, RequestBuilder};
-use js_sys::{Array, Reflect};
+use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortController, RequestCredentials};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, RequestCredentials, RequestInit, Response};
 
 use super::error::{WidgetError, describe_js};
-use crate::contract::{BlockSpec, UnavailableReason};
+use crate::contract::{BlockKind, BlockSpec, UnavailableReason};
 
 /// The answer to `POST /buttons` (contract `ButtonsResponse`).
 #[derive(Clone, Debug)]
@@ -30,8 +30,8 @@ pub struct Answer {
 /// What one block shows (contract `BlockView`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum View {
-    /// An Amazon button with its `renderButton` options.
-    Button(JsValue),
+    /// An Amazon button with its `renderButton` options (and their JSON, to compare answers).
+    Button(JsValue, String),
     /// My Page of a linked member.
     Linked,
     /// A reason instead of a button.
@@ -50,41 +50,72 @@ const CSRF_HEADER: &str = "X-AmazonPay2-CSRF";
 
 /// `POST {endpoint}/buttons`: every block of the page in one request.
 pub async fn buttons(endpoint: &str, blocks: Vec<BlockSpec>) -> Result<Answer, WidgetError> {
-    let count = blocks.len();
     let body = request_body(&blocks);
-    let request = Request::post(&format!("{endpoint}/buttons")).header("Content-Type", "application/json");
-    let answer = decode_answer(&send(request, Some(body)).await?)?;
-    if answer.blocks.len() != count {
-        return Err(WidgetError::Decode(format!("{} views for {count} blocks", answer.blocks.len())));
-    }
-    Ok(answer)
+    decode_answer(&send("POST", &format!("{endpoint}/buttons"), None, Some(&body)).await?, blocks.len())
+}
+
+/// The same answer, from the request the loader sent while the wasm was loading (a promise of the
+/// `Response`, settled within the widget's timeout).
+pub async fn prefetched_buttons(response: Promise, count: usize) -> Result<Answer, WidgetError> {
+    let response = JsFuture::from(response).await.map_err(|e| WidgetError::Network(describe_js(&e)))?;
+    let response = response.dyn_into::<Response>().map_err(|e| WidgetError::Network(describe_js(&e)))?;
+    decode_answer(&read(response).await?, count)
+}
+
+/// `POST {endpoint}/buttons/sign`: the signed payload of the button the shopper clicked, as the
+/// argument of the button's `initCheckout` (contract `InitCheckout`), exactly as it came.
+pub async fn sign(endpoint: &str, kind: BlockKind, csrf_token: &str) -> Result<JsValue, WidgetError> {
+    let body = format!(r#"{{"kind":"{}"}}"#, kind.name());
+    send("POST", &format!("{endpoint}/buttons/sign"), Some(csrf_token), Some(&body)).await
+}
+
+/// `POST {endpoint}/checkout/place`: places the order; returns where the browser goes next.
+pub async fn place(endpoint: &str, csrf_token: &str) -> Result<String, WidgetError> {
+    let answer = send("POST", &format!("{endpoint}/checkout/place"), Some(csrf_token), Some("{}")).await?;
+    string(&answer, "redirect").ok_or_else(|| WidgetError::Decode("no redirect in the answer".into()))
 }
 
 /// `DELETE {endpoint}/link`: unlinks the member's Amazon account.
 pub async fn unlink(endpoint: &str, csrf_token: &str) -> Result<(), WidgetError> {
-    let request = Request::delete(&format!("{endpoint}/link")).header(CSRF_HEADER, csrf_token);
-    send(request, None).await.map(drop)
+    send("DELETE", &format!("{endpoint}/link"), Some(csrf_token), None).await.map(drop)
 }
 
-/// Sends a request and returns its parsed JSON body, or the contract's error.
-async fn send(request: RequestBuilder, body: Option<String>) -> Result<JsValue, WidgetError> {
+/// Sends a request (JSON `body`, the CSRF token when given) and returns its parsed JSON body, or
+/// the contract's error.
+async fn send(method: &str, url: &str, csrf_token: Option<&str>, body: Option<&str>) -> Result<JsValue, WidgetError> {
+    let network = |e: JsValue| WidgetError::Network(describe_js(&e));
+    let window = web_sys::window().ok_or_else(|| WidgetError::Network("no window".into()))?;
+    let controller = AbortController::new().map_err(network)?;
+    let init = RequestInit::new();
+    init.set_method(method);
     // Credentials are sent so that a widget whose API lies on another origin than the page
     // still carries the shopper's session; the server grants that to the shop origin only.
-    let controller = AbortController::new().map_err(|e| WidgetError::Network(describe_js(&e)))?;
-    let request = request.credentials(RequestCredentials::Include).abort_signal(Some(&controller.signal()));
-    let request = match body {
-        Some(body) => request.body(body),
-        None => request.build(),
+    init.set_credentials(RequestCredentials::Include);
+    init.set_signal(Some(&controller.signal()));
+    let headers = Object::new();
+    let header = |name: &str, value: &str| Reflect::set(&headers, &name.into(), &value.into()).map(drop);
+    if let Some(body) = body {
+        header("Content-Type", "application/json").map_err(network)?;
+        init.set_body(&body.into());
     }
-    .map_err(|e| WidgetError::Network(e.to_string()))?;
+    if let Some(token) = csrf_token {
+        header(CSRF_HEADER, token).map_err(network)?;
+    }
+    init.set_headers(&headers);
     let timer = abort_after(&controller, TIMEOUT_MS);
-    let result = request.send().await;
-    if let (Some(window), Some(timer)) = (web_sys::window(), timer) {
+    let result = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await;
+    if let Some(timer) = timer {
         window.clear_timeout_with_handle(timer);
     }
-    let response = result.map_err(|e| WidgetError::Network(e.to_string()))?;
+    read(result.map_err(network)?.unchecked_into()).await
+}
+
+/// The parsed JSON body of a response, or the contract's error.
+async fn read(response: Response) -> Result<JsValue, WidgetError> {
+    let network = |e: JsValue| WidgetError::Network(describe_js(&e));
     let status = response.status();
-    let text = response.text().await.map_err(|e| WidgetError::Network(e.to_string()))?;
+    let text =
+        JsFuture::from(response.text().map_err(network)?).await.map_err(network)?.as_string().unwrap_or_default();
     let value = js_sys::JSON::parse(&text);
     if !response.ok() {
         let error = value.ok().map(|v| field(&v, "error"));
@@ -96,8 +127,22 @@ async fn send(request: RequestBuilder, body: Option<String>) -> Result<JsValue, 
     value.map_err(|e| WidgetError::Decode(describe_js(&e)))
 }
 
-fn decode_answer(value: &JsValue) -> Result<Answer, WidgetError> {
-    let missing = |name: &str| WidgetError::Decode(format!("no {name} in the answer"));
+fn decode_answer(value: &JsValue, count: usize) -> Result<Answer, WidgetError> {
+    let (blocks, checkout_js) = decode_views(value, count)?;
+    Ok(Answer {
+        member: field(value, "member"),
+        csrf_token: string(value, "csrfToken").ok_or_else(|| missing("csrfToken"))?,
+        checkout_js,
+        blocks,
+    })
+}
+
+fn missing(name: &str) -> WidgetError {
+    WidgetError::Decode(format!("no {name} in the answer"))
+}
+
+/// The views of an answer (one per block asked for) and where checkout.js is.
+pub fn decode_views(value: &JsValue, count: usize) -> Result<(Vec<View>, String), WidgetError> {
     let blocks = field(value, "blocks");
     if !Array::is_array(&blocks) {
         return Err(missing("blocks"));
@@ -107,7 +152,11 @@ fn decode_answer(value: &JsValue) -> Result<Answer, WidgetError> {
         .map(|block| {
             let view = string(&block, "view").unwrap_or_default();
             Ok(match view.as_str() {
-                "button" => View::Button(field(&block, "options")),
+                "button" => {
+                    let options = field(&block, "options");
+                    let text = js_sys::JSON::stringify(&options).map(String::from).unwrap_or_default();
+                    View::Button(options, text)
+                }
                 "linked" => View::Linked,
                 "nothing" => View::Nothing,
                 "review" => View::Review(
@@ -123,12 +172,10 @@ fn decode_answer(value: &JsValue) -> Result<Answer, WidgetError> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Answer {
-        member: field(value, "member"),
-        csrf_token: string(value, "csrfToken").ok_or_else(|| missing("csrfToken"))?,
-        checkout_js: string(value, "checkoutJs").ok_or_else(|| missing("checkoutJs"))?,
-        blocks,
-    })
+    if blocks.len() != count {
+        return Err(WidgetError::Decode(format!("{} views for {count} blocks", blocks.len())));
+    }
+    Ok((blocks, string(value, "checkoutJs").ok_or_else(|| missing("checkoutJs"))?))
 }
 
 fn field(value: &JsValue, name: &str) -> JsValue {
@@ -141,7 +188,7 @@ fn string(value: &JsValue, name: &str) -> Option<String> {
 
 /// The request body. Written by hand from the contract's wire names (a serializer would cost
 /// the bundle more than this whole module); `contract` tests that they match serde's.
-fn request_body(blocks: &[BlockSpec]) -> String {
+pub fn request_body(blocks: &[BlockSpec]) -> String {
     let blocks: Vec<String> = blocks
         .iter()
         .map(|b| {

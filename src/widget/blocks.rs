@@ -13,6 +13,10 @@ pub const BLOCK_ATTRIBUTE: &str = "data-amazonpay";
 /// Set on blocks the widget has taken, with the block's number.
 pub const CLAIMED_ATTRIBUTE: &str = "data-amazonpay2-block";
 
+/// Set on blocks whose display is final: the space the loader reserved for them no longer holds
+/// (its style names blocks without this attribute).
+pub const SETTLED_ATTRIBUTE: &str = "data-amazonpay2-settled";
+
 /// What a block's attributes say.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParsedBlock {

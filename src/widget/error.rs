@@ -24,6 +24,8 @@ pub enum WidgetError {
     CheckoutJs(String),
     /// checkout.js refused the button (it throws `AmazonPay:\n…` strings).
     Render(String),
+    /// checkout.js refused the signed payload at click (`initCheckout`).
+    Checkout(String),
 }
 
 impl fmt::Display for WidgetError {
@@ -36,6 +38,7 @@ impl fmt::Display for WidgetError {
             Self::Decode(detail) => write!(f, "unexpected widget API answer: {detail}"),
             Self::CheckoutJs(detail) => write!(f, "Amazon checkout.js unavailable: {detail}"),
             Self::Render(detail) => write!(f, "amazon.Pay.renderButton failed: {detail}"),
+            Self::Checkout(detail) => write!(f, "initCheckout failed: {detail}"),
         }
     }
 }

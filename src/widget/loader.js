@@ -2,6 +2,14 @@
 // build.sh puts wasm-bindgen's glue where the marker below stands, so the whole widget is this
 // one classic script plus its .wasm. Everything lives inside this function: the page gains no
 // global names, whatever other scripts a shop runs.
+//
+// On a phone every round trip counts, so the loader does not wait for the wasm to start the
+// others: the wasm download (compiled while it streams) starts at once; as soon as the blocks are
+// parsed the page's one API request goes out, and with it checkout.js when a block there usually
+// shows an Amazon button (a login or checkout block, or what this tab saw last time), else when
+// the answer says one will be drawn. The wasm then takes over the answer and checkout.js instead
+// of asking again, and alone decides what each block shows. The answer is also remembered for
+// this tab, so that the next view of the same blocks shows it at once while the fresh one comes.
 (function () {
   "use strict";
 
@@ -20,17 +28,242 @@
     return script ? script.getAttribute(name) : null;
   };
   var settings = {
-    endpoint: new URL(attribute("data-endpoint") || "/api/amazonpay2", src).href,
+    endpoint: new URL(attribute("data-endpoint") || "/api/amazonpay2", src).href.replace(/\/+$/, ""),
     lang: attribute("data-lang") || "ja",
     debug: !!(script && script.hasAttribute("data-debug")),
   };
   window[KEY] = { settings: settings };
+  // First of all, the longest download: the wasm (compiled as it streams, once the glue is set).
+  var wasm = fetch(new URL("@@WASM_FILE@@", src));
+
+  // No layout shift: until the widget settles a block, the block keeps the height it had on this
+  // page last time in this tab, so content below does not move when the button arrives; a new
+  // visitor (a guest) gets the sign-in button's height on a login block that nothing outranks.
+  // Every block has at least 1px from the start (the widget needs it to tell an empty block from a
+  // hidden one), so that an empty block stays as it was. This only works from <head>, before the
+  // page is drawn.
+  var HEIGHTS = "amazonpay2:heights:" + location.pathname;
+  var store = function (key, value) {
+    try {
+      return value === undefined ? sessionStorage.getItem(key) : sessionStorage.setItem(key, value);
+    } catch (e) {
+      return null; // storage disabled: nothing remembered
+    }
+  };
+  var KIND = function (kind) {
+    return '[data-amazonpay="' + kind + '"]:not([data-amazonpay2-settled])';
+  };
+  (function reserve() {
+    var heights = null;
+    try {
+      heights = JSON.parse(store(HEIGHTS));
+    } catch (e) {}
+    var css = "[data-amazonpay]{min-height:1px}";
+    if (heights && typeof heights === "object") {
+      Object.keys(heights).forEach(function (kind) {
+        var height = Number(heights[kind]);
+        if (/^[a-z]{1,16}$/.test(kind) && height > 1 && height < 1000) {
+          css += KIND(kind) + "{min-height:" + Math.round(height) + "px}";
+        }
+      });
+    } else if (store("amazonpay2:member") !== "member") {
+      css += ':root:not(:has([data-amazonpay="checkout"],[data-amazonpay="mypage"])) ' + KIND("login") + "{min-height:45px}";
+    }
+    var style = document.createElement("style");
+    style.id = "amazonpay2-reserve";
+    style.textContent = css;
+    (document.head || document.documentElement).appendChild(style);
+  })();
+  var remember = function () {
+    var heights = {};
+    document.querySelectorAll("[data-amazonpay][data-amazonpay2-settled]").forEach(function (block) {
+      var kind = (block.getAttribute("data-amazonpay") || "").trim();
+      heights[kind] = Math.max(heights[kind] || 0, block.getBoundingClientRect().height);
+    });
+    store(HEIGHTS, JSON.stringify(heights));
+  };
+  addEventListener("pagehide", remember);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") remember();
+  });
+
+  // The block descriptions the wasm will ask for (the same rules, the same JSON): each kind that
+  // asks the server, with its placement and colour or their defaults, once each, in page order.
+  // Should the wasm describe the page otherwise (a block added meanwhile), it asks itself.
+  var KINDS = ["checkout", "login", "mypage", "review"];
+  var PLACEMENTS = ["Home", "Product", "Cart", "Checkout", "Other"];
+  var COLORS = ["Gold", "LightGray", "DarkGray"];
+  var TIMEOUT_MS = 10000;
+  // The server writes its checkout.js URL here when it serves this file; served as built, the
+  // placeholder stays and checkout.js starts with the answer instead.
+  var CHECKOUT_JS = "@@CHECKOUT_JS@@";
+  var ANSWER = "amazonpay2:answer:";
+  var memory = function (key, value) {
+    return store(ANSWER + key, value);
+  };
+  // What the tab remembered no longer holds once the shopper's state changed: on the way back
+  // from Amazon (the server's notice is in the address) and after an unlink (the wasm calls this).
+  settings.forget = function () {
+    try {
+      for (var i = sessionStorage.length - 1; i >= 0; i--) {
+        var key = sessionStorage.key(i);
+        if (key && key.indexOf(ANSWER) === 0) sessionStorage.removeItem(key);
+      }
+    } catch (e) {}
+  };
+  if (/[?&]amazonpay2=/.test(location.search)) settings.forget();
+  function describe() {
+    var seen = [];
+    document.querySelectorAll("[data-amazonpay]").forEach(function (block) {
+      var value = function (name, allowed, fallback) {
+        var v = (block.getAttribute(name) || "").trim();
+        return allowed.indexOf(v) < 0 ? fallback : v;
+      };
+      var kind = value("data-amazonpay", KINDS, null);
+      if (!kind) return;
+      var spec = JSON.stringify({
+        kind: kind,
+        placement: value("data-placement", PLACEMENTS, kind === "checkout" ? "Checkout" : "Other"),
+        buttonColor: value("data-button-color", COLORS, "Gold"),
+      });
+      if (seen.indexOf(spec) < 0) seen.push(spec);
+    });
+    return seen.length ? '{"blocks":[' + seen.join(",") + "]}" : null;
+  }
+
+  // A promise settled by `start` within the widget's timeout (as the wasm's own requests are).
+  function timed(start, what) {
+    return new Promise(function (resolve, reject) {
+      var timer = setTimeout(function () {
+        reject("timed out loading " + what);
+      }, TIMEOUT_MS);
+      start(
+        function (value) {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        function (error) {
+          clearTimeout(timer);
+          reject(error);
+        }
+      );
+    });
+  }
+
+  function loadCheckoutJs(url) {
+    return timed(function (resolve, reject) {
+      var tag = document.createElement("script");
+      tag.src = url;
+      tag.async = true;
+      tag.onload = resolve;
+      tag.onerror = function () {
+        reject("failed to load " + url);
+      };
+      (document.head || document.documentElement).appendChild(tag);
+    }, url);
+  }
+
+  function startCheckoutJs(url) {
+    var amazon = window.amazon && window.amazon.Pay;
+    if (settings.checkoutJs || (amazon && amazon.renderButton)) return;
+    settings.checkoutJs = { url: url, loaded: loadCheckoutJs(url) };
+    // The wasm reports a failure when it gets there; this copy must not count as unhandled.
+    settings.checkoutJs.loaded.catch(function () {});
+  }
+
+  function drawsAmazon(answer) {
+    return !!(answer && answer.blocks && answer.blocks.some(function (block) {
+      return block && (block.view === "button" || block.view === "review");
+    }));
+  }
+
+  function prefetch() {
+    var body = describe();
+    if (!body) return null;
+    var key = settings.endpoint + " " + body;
+    var remembered = memory(key);
+    var controller = new AbortController();
+    var response = timed(function (resolve, reject) {
+      fetch(settings.endpoint + "/buttons", {
+        method: "POST",
+        credentials: "include",
+        headers: { "Content-Type": "application/json" },
+        body: body,
+        signal: controller.signal,
+      }).then(resolve, reject);
+    }, "the widget API").catch(function (error) {
+      controller.abort();
+      throw error;
+    });
+    settings.prefetch = { body: body, response: response, remembered: remembered };
+    var last = null;
+    try {
+      last = remembered && JSON.parse(remembered);
+    } catch (e) {}
+    if (drawsAmazon(last)) {
+      startCheckoutJs(last.checkoutJs);
+    } else if (/^https?:/.test(CHECKOUT_JS) && !last && /"kind":"(login|checkout)"/.test(body)) {
+      startCheckoutJs(CHECKOUT_JS);
+    }
+    response
+      .then(function (answer) {
+        return answer.ok ? answer.clone().json() : null;
+      })
+      .then(function (answer) {
+        if (!answer || typeof answer.checkoutJs !== "string") return;
+        store("amazonpay2:member", answer.member && answer.member.state === "member" ? "member" : "guest");
+        // Remembered without the shopper's state and token, and never Amazon's address details.
+        var views = answer.blocks.filter(function (block) {
+          return block && block.view !== "review";
+        });
+        if (views.length === answer.blocks.length) {
+          memory(key, JSON.stringify({ blocks: views, checkoutJs: answer.checkoutJs }));
+        }
+        if (drawsAmazon(answer) && !settings.booted) startCheckoutJs(answer.checkoutJs);
+      })
+      .catch(function () {});
+    return body;
+  }
+
+  // The blocks are all there once the parser is done: `readystatechange` to "interactive" comes
+  // at that very moment (DOMContentLoaded only in a task after it). On a page this tab has seen,
+  // the widget starts even before: as soon as the blocks it had last time are all parsed (the
+  // wasm then watches the rest of the page as it does for blocks added later).
+  var BLOCKS = "amazonpay2:blocks:" + location.pathname;
+  var started = false;
+  function start() {
+    if (started) return;
+    started = true;
+    settings.parsed = true;
+    var body = prefetch();
+    if (body) store(BLOCKS, body);
+    document.dispatchEvent(new Event("amazonpay2:parsed"));
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("readystatechange", start);
+    var expected = store(BLOCKS);
+    if (expected && window.MutationObserver) {
+      var watching = new MutationObserver(function () {
+        if (started || document.readyState !== "loading") return watching.disconnect();
+        if (describe() === expected) {
+          watching.disconnect();
+          start();
+        }
+      });
+      watching.observe(document, { childList: true, subtree: true });
+    }
+  } else {
+    start();
+  }
 
   /*@@WASM_BINDGEN_GLUE@@*/
 
-  wasm_bindgen({ module_or_path: new URL("amazonpay2_bg.wasm", src) }).then(
+  wasm_bindgen({ module_or_path: wasm }).then(
     function () {
+      performance.mark("amazonpay2:ready");
+      settings.booted = true;
       wasm_bindgen.boot(settings);
+      performance.mark("amazonpay2:booted");
     },
     function (error) {
       // The shop page must keep working: say why in the console, and in the blocks only when

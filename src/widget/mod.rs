@@ -9,6 +9,7 @@ mod amazon;
 mod api;
 pub mod blocks;
 mod error;
+mod handoff;
 pub mod rule;
 mod settings;
 pub mod texts;
@@ -24,9 +25,14 @@ use yew::{AppHandle, Callback, Renderer};
 
 use self::api::View;
 pub use self::error::WidgetError;
+use self::handoff::Handoff;
 pub use self::settings::Settings;
-use self::view::{BlockProps, Display, Layout};
-use crate::contract::{BlockKind, BlockSpec, Device};
+use self::view::{BlockProps, Display, Layout, Place};
+use crate::contract::{BlockKind, BlockSpec, Device, Notice, UnavailableReason};
+
+#[global_allocator]
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
 /// Entry point for the loader: starts the widget for the whole document, once.
 #[wasm_bindgen]
@@ -37,14 +43,17 @@ pub fn boot(settings: JsValue) {
     if BOOTED.with(|booted| booted.replace(true)) {
         return;
     }
+    let handoff = Handoff::new(settings.clone());
     let settings = Settings::from_js(&settings);
     wasm_bindgen_futures::spawn_local(async move {
-        settings::dom_ready().await;
+        settings::dom_ready(|| handoff.parsed()).await;
         let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) else {
             return;
         };
+        let runtime = Runtime::new(root, settings, handoff);
+        runtime.begin();
         // The page's runtime lives as long as the page.
-        std::mem::forget(Runtime::start(root, settings));
+        std::mem::forget(runtime);
     });
 }
 
@@ -56,6 +65,9 @@ pub struct Runtime {
     me: Weak<Runtime>,
     observer: RefCell<Option<Watcher>>,
     on_resize: RefCell<Option<Closure<dyn FnMut()>>>,
+    on_pageshow: RefCell<Option<Closure<dyn FnMut()>>>,
+    /// What the loader started before the wasm was ready.
+    handoff: Handoff,
 }
 
 /// The page observer and the callback it calls (kept alive as long as the observer).
@@ -74,6 +86,12 @@ struct State {
     checkout_js: Option<String>,
     amazon: AmazonScript,
     unlink: Unlink,
+    /// A click's signing request is on its way: further clicks are ignored.
+    signing: bool,
+    /// Blocks whose button failed at click, and why: they show the message instead.
+    click_failures: Vec<(u32, WidgetError)>,
+    /// The review block's order button.
+    place: Place,
     reconcile_scheduled: bool,
 }
 
@@ -91,7 +109,7 @@ impl State {
     /// Whether a block with this description would draw an Amazon button (or would have, had
     /// its request not failed: then it shows the message in the button's place).
     fn competes(&self, spec: &BlockSpec) -> bool {
-        matches!(self.answer(spec), Some(Ok(View::Button(_)) | Err(_)))
+        matches!(self.answer(spec), Some(Ok(View::Button(..)) | Err(_)))
     }
 }
 
@@ -138,18 +156,34 @@ fn next_container_id() -> String {
 impl Runtime {
     /// Starts the widget on the blocks inside `root`, and keeps watching it.
     pub fn start(root: Element, settings: Settings) -> Rc<Self> {
-        settings::install_style(&root);
-        let runtime = Rc::new_cyclic(|me| Self {
+        Self::start_after_loader(root, settings, JsValue::UNDEFINED)
+    }
+
+    /// Starts the widget as `boot` does: taking over what the loader started (`loader` is the
+    /// settings object the loader passes to `boot`).
+    pub fn start_after_loader(root: Element, settings: Settings, loader: JsValue) -> Rc<Self> {
+        let runtime = Self::new(root, settings, Handoff::new(loader));
+        runtime.begin();
+        runtime
+    }
+
+    fn new(root: Element, settings: Settings, handoff: Handoff) -> Rc<Self> {
+        Rc::new_cyclic(|me| Self {
             root,
             settings,
             state: RefCell::new(State::default()),
             me: me.clone(),
             observer: RefCell::new(None),
             on_resize: RefCell::new(None),
-        });
-        runtime.watch();
-        runtime.reconcile();
-        runtime
+            on_pageshow: RefCell::new(None),
+            handoff,
+        })
+    }
+
+    fn begin(&self) {
+        settings::install_style(&self.root);
+        self.watch();
+        self.reconcile();
     }
 
     /// Stops watching the page and unmounts every block (tests; a page never needs it).
@@ -157,8 +191,12 @@ impl Runtime {
         if let Some((observer, _)) = self.observer.borrow_mut().take() {
             observer.disconnect();
         }
-        if let (Some(window), Some(on_resize)) = (web_sys::window(), self.on_resize.borrow_mut().take()) {
-            let _ = window.remove_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref());
+        if let Some(window) = web_sys::window() {
+            for (event, listener) in [("resize", &self.on_resize), ("pageshow", &self.on_pageshow)] {
+                if let Some(listener) = listener.borrow_mut().take() {
+                    let _ = window.remove_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
+                }
+            }
         }
         let blocks = std::mem::take(&mut self.state.borrow_mut().blocks);
         for block in blocks {
@@ -198,9 +236,24 @@ impl Runtime {
             }
         }
         let on_resize = Closure::<dyn FnMut()>::new(schedule);
+        // A page brought back from the back/forward cache (the shopper came back from Amazon)
+        // must not keep its buttons disabled by the click that left it.
+        let me = self.me.clone();
+        let on_pageshow = Closure::<dyn FnMut()>::new(move || {
+            if let Some(runtime) = me.upgrade() {
+                {
+                    let mut state = runtime.state.borrow_mut();
+                    state.signing = false;
+                    state.place.busy = false;
+                }
+                runtime.reconcile();
+            }
+        });
         if let Some(window) = web_sys::window() {
             let _ = window.add_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref());
+            let _ = window.add_event_listener_with_callback("pageshow", on_pageshow.as_ref().unchecked_ref());
             *self.on_resize.borrow_mut() = Some(on_resize);
+            *self.on_pageshow.borrow_mut() = Some(on_pageshow);
         }
     }
 
@@ -300,6 +353,18 @@ impl Runtime {
                 runtime.unlink();
             }
         });
+        let me = self.me.clone();
+        let on_click = Callback::from(move |button: JsValue| {
+            if let Some(runtime) = me.upgrade() {
+                runtime.click(id, button);
+            }
+        });
+        let me = self.me.clone();
+        let on_place = Callback::from(move |()| {
+            if let Some(runtime) = me.upgrade() {
+                runtime.place();
+            }
+        });
         let props = BlockProps {
             display: Display::Nothing,
             layout: layout(parsed.device),
@@ -307,6 +372,9 @@ impl Runtime {
             debug: self.settings.debug,
             diagnostics: Rc::new(diagnostics),
             on_unlink,
+            on_click,
+            on_place,
+            place: Place::default(),
             notice: None,
         };
         let app = Renderer::<view::Block>::with_root_and_props(element.clone(), props.clone()).render();
@@ -344,8 +412,25 @@ impl Runtime {
     fn fetch(&self, specs: Vec<BlockSpec>) {
         let me = self.me.clone();
         let endpoint = self.settings.endpoint.clone();
+        let prefetch = self.handoff.take_request(&api::request_body(&specs));
+        // The answer this tab's last view of the same blocks got: the blocks show it at once, and
+        // the fresh answer corrects them (and alone brings the CSRF token and the member's state).
+        let remembered = prefetch.as_ref().and_then(|p| p.remembered.as_deref()).and_then(|text| {
+            let value = js_sys::JSON::parse(text).ok()?;
+            api::decode_views(&value, specs.len()).ok()
+        });
+        if let Some((views, checkout_js)) = remembered {
+            let mut state = self.state.borrow_mut();
+            state.checkout_js = Some(checkout_js);
+            for (spec, view) in specs.iter().zip(views) {
+                state.set_answer(*spec, Ok(view));
+            }
+        }
         wasm_bindgen_futures::spawn_local(async move {
-            let result = api::buttons(&endpoint, specs.clone()).await;
+            let result = match prefetch {
+                Some(prefetch) => api::prefetched_buttons(prefetch.response, specs.len()).await,
+                None => api::buttons(&endpoint, specs.clone()).await,
+            };
             let Some(runtime) = me.upgrade() else { return };
             {
                 let mut state = runtime.state.borrow_mut();
@@ -385,7 +470,7 @@ impl Runtime {
         let winner_needs_amazon = winner
             .as_ref()
             .and_then(|w| w.spec)
-            .is_some_and(|spec| matches!(state.answer(&spec), Some(Ok(View::Button(_)))));
+            .is_some_and(|spec| matches!(state.answer(&spec), Some(Ok(View::Button(..)))));
         let review_needs_amazon = state.answers.iter().any(|(_, answer)| matches!(answer, Ok(View::Review(..))));
         if (winner_needs_amazon || review_needs_amazon)
             && state.amazon == AmazonScript::NotNeeded
@@ -408,6 +493,8 @@ impl Runtime {
         for block in &state.blocks {
             let current = block.props.borrow().clone();
             let is_winner = winner.as_ref().is_some_and(|w| w.id == block.id);
+            let click_failure =
+                state.click_failures.iter().find(|(id, _)| *id == block.id).map(|(_, error)| error.to_string());
             let display = match block.spec.map(|spec| (spec, state.answer(&spec))) {
                 None | Some((_, None)) => Display::Nothing,
                 Some((spec, Some(_))) if state.competes(&spec) && !is_winner => {
@@ -428,9 +515,12 @@ impl Runtime {
                 Some((_, Some(Err(error)))) => {
                     Display::Message { text: texts.unavailable_now, detail: Some(error.to_string()) }
                 }
-                Some((_, Some(Ok(View::Button(options))))) => match &state.amazon {
-                    // Already drawn here: leave Amazon's button as it is.
-                    AmazonScript::Ready if matches!(current.display, Display::Button { .. }) => current.display.clone(),
+                Some((_, Some(Ok(View::Button(..))))) if click_failure.is_some() => {
+                    Display::Message { text: texts.unavailable_now, detail: click_failure }
+                }
+                Some((_, Some(Ok(View::Button(options, json))))) => match &state.amazon {
+                    // Already drawn here with the same options: leave Amazon's button as it is.
+                    AmazonScript::Ready if same_options(&current.display, json) => current.display.clone(),
                     AmazonScript::Ready => {
                         Display::Button { container_id: next_container_id(), options: options.clone() }
                     }
@@ -461,8 +551,29 @@ impl Runtime {
                     }
                 }
             };
+            // Until its display is final, a block keeps the space the loader reserved for it (the
+            // height it had on this page last time); from then on it has its own. A button block
+            // waits while it is to draw the button, and while no block can be seen yet (then the
+            // rule runs again as soon as one can).
+            let waiting = match block.spec.map(|spec| (spec, state.answer(&spec))) {
+                Some((spec, None)) => spec.kind.asks_server(),
+                Some((_, Some(Ok(View::Button(..))))) => {
+                    (is_winner || winner.is_none()) && matches!(display, Display::Nothing | Display::Lost { .. })
+                }
+                Some((_, Some(Ok(View::Review(..))))) => display == Display::Nothing,
+                _ => false,
+            };
+            if !waiting && !block.element.has_attribute(blocks::SETTLED_ATTRIBUTE) {
+                let _ = block.element.set_attribute(blocks::SETTLED_ATTRIBUTE, "");
+            }
             let notice = self.settings.notice.filter(|_| notice_block == Some(block.id));
-            let props = BlockProps { display, layout: layout(block.device), notice, ..current.clone() };
+            let props = BlockProps {
+                display,
+                layout: layout(block.device),
+                notice,
+                place: state.place.clone(),
+                ..current.clone()
+            };
             if props != current {
                 updates.push((block.clone(), props));
             }
@@ -471,6 +582,7 @@ impl Runtime {
     }
 
     fn load_amazon(&self, src: String) {
+        self.handoff.adopt_checkout_js();
         let me = self.me.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let result = amazon::load(&src).await;
@@ -483,6 +595,73 @@ impl Runtime {
                 }
             };
             runtime.reconcile();
+        });
+    }
+
+    /// A click on the Amazon button of block `id`: the server signs that block's payload now,
+    /// and checkout.js's `initCheckout` takes it to Amazon. One click at a time; a failure shows
+    /// the block's message in place of the button.
+    fn click(&self, id: u32, button: JsValue) {
+        let (kind, csrf_token) = {
+            let mut state = self.state.borrow_mut();
+            let kind = state.blocks.iter().find(|b| b.id == id).and_then(|b| b.spec).map(|s| s.kind);
+            let (Some(kind), Some(csrf_token), false) = (kind, state.csrf_token.clone(), state.signing) else {
+                return;
+            };
+            state.signing = true;
+            (kind, csrf_token)
+        };
+        let me = self.me.clone();
+        let endpoint = self.settings.endpoint.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = match api::sign(&endpoint, kind, &csrf_token).await {
+                Ok(config) => amazon::init_checkout(&button, &config),
+                Err(error) => Err(error),
+            };
+            let Some(runtime) = me.upgrade() else { return };
+            {
+                let mut state = runtime.state.borrow_mut();
+                state.signing = false;
+                if let Err(error) = result {
+                    warn(&error.to_string());
+                    state.click_failures.push((id, error));
+                }
+            }
+            runtime.reconcile();
+        });
+    }
+
+    /// The review block's 「注文を確定する」: one request (the button is disabled meanwhile), then
+    /// wherever the server sends the shopper (Amazon, to authorize, or a shop page).
+    fn place(&self) {
+        let Some(csrf_token) = self.state.borrow().csrf_token.clone() else {
+            return;
+        };
+        if self.state.borrow().place.busy {
+            return;
+        }
+        self.state.borrow_mut().place = Place { busy: true, failure: None };
+        self.reconcile();
+        let me = self.me.clone();
+        let endpoint = self.settings.endpoint.clone();
+        let texts = self.settings.lang.texts();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = api::place(&endpoint, &csrf_token).await;
+            let Some(runtime) = me.upgrade() else { return };
+            match result {
+                // Still busy: the page is leaving.
+                Ok(redirect) => {
+                    if let Some(window) = web_sys::window() {
+                        let _ = window.location().assign(&redirect);
+                    }
+                }
+                Err(error) => {
+                    warn(&format!("placing the order failed: {error}"));
+                    let text = place_failure(texts, &error);
+                    runtime.state.borrow_mut().place = Place { busy: false, failure: Some((text, error.to_string())) };
+                    runtime.reconcile();
+                }
+            }
         });
     }
 
@@ -512,6 +691,7 @@ impl Runtime {
                         // The member's state changed: every view is asked for again.
                         state.unlink = Unlink::default();
                         state.answers.clear();
+                        runtime.handoff.forget_answers();
                     }
                     Err(error) => {
                         warn(&format!("unlink failed: {error}"));
@@ -521,6 +701,26 @@ impl Runtime {
             }
             runtime.reconcile();
         });
+    }
+}
+
+/// Whether `display` is a button drawn with the options whose JSON is `json`.
+fn same_options(display: &Display, json: &str) -> bool {
+    match display {
+        Display::Button { options, .. } => js_sys::JSON::stringify(options).is_ok_and(|text| text == json),
+        _ => false,
+    }
+}
+
+/// What the shopper reads when the order could not be placed: why Amazon Pay cannot take this
+/// cart, that Amazon could not be reached, or to try again.
+fn place_failure(texts: &'static texts::Texts, error: &WidgetError) -> &'static str {
+    match error {
+        WidgetError::Api { code, message, .. } if code == "amazon_pay_unavailable" => {
+            UnavailableReason::from_code(message).map_or(texts.place_failed, |reason| texts.unavailable(reason))
+        }
+        WidgetError::Api { code, .. } if code == "amazon_unavailable" => texts.notice(Notice::AmazonUnavailable),
+        _ => texts.place_failed,
     }
 }
 

@@ -55,18 +55,20 @@ fn take_notice() -> Option<Notice> {
 }
 
 /// Waits until the document is parsed (a script in `<head>` without `defer` runs before the
-/// blocks exist).
-pub async fn dom_ready() {
+/// blocks exist): `readystatechange` comes as the parser ends, DOMContentLoaded a task later. The
+/// loader may say earlier that the blocks are there (`parsed`, with the `amazonpay2:parsed` event).
+pub async fn dom_ready(parsed: impl Fn() -> bool) {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
-    if document.ready_state() != "loading" {
-        return;
+    while document.ready_state() == "loading" && !parsed() {
+        // Settling a settled promise again does nothing, so the listeners may stay.
+        let changed = Promise::new(&mut |resolve, _reject| {
+            let _ = document.add_event_listener_with_callback("readystatechange", &resolve);
+            let _ = document.add_event_listener_with_callback("amazonpay2:parsed", &resolve);
+        });
+        let _ = JsFuture::from(changed).await;
     }
-    let ready = Promise::new(&mut |resolve, _reject| {
-        let _ = document.add_event_listener_with_callback("DOMContentLoaded", &resolve);
-    });
-    let _ = JsFuture::from(ready).await;
 }
 
 /// Adds the widget's small style sheet once per document.

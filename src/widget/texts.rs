@@ -76,6 +76,10 @@ pub struct Texts {
     pub change_address: &'static str,
     /// Review block: change the payment method (Amazon's page).
     pub change_payment: &'static str,
+    /// Review block: the shop's order button.
+    pub place_order: &'static str,
+    /// Review block: the order could not be placed.
+    pub place_failed: &'static str,
 }
 
 impl Texts {
@@ -132,6 +136,8 @@ static JA: Texts = Texts {
     pay_with: "お支払い方法（Amazon Pay）",
     change_address: "お届け先を変更",
     change_payment: "お支払い方法を変更",
+    place_order: "注文を確定する",
+    place_failed: "ご注文を確定できませんでした。時間をおいてもう一度お試しください。",
 };
 
 static EN: Texts = Texts {
@@ -171,4 +177,6 @@ static EN: Texts = Texts {
     pay_with: "Pay with (Amazon Pay)",
     change_address: "Change address",
     change_payment: "Change payment method",
+    place_order: "Place your order",
+    place_failed: "Your order could not be placed. Please try again later.",
 };

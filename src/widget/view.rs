@@ -2,7 +2,8 @@
 
 use std::rc::Rc;
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::Closure;
+use wasm_bindgen::{JsCast, JsValue};
 use yew::prelude::*;
 
 use super::amazon;
@@ -65,6 +66,15 @@ pub enum Layout {
     Sp,
 }
 
+/// The review block's order button.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Place {
+    /// The request is on its way: the button is disabled (one click, one order).
+    pub busy: bool,
+    /// Why the last attempt failed: a sentence for shoppers, and the reason for `data-debug`.
+    pub failure: Option<(&'static str, String)>,
+}
+
 /// Everything a block draws from.
 #[derive(Clone, Properties, PartialEq)]
 pub struct BlockProps {
@@ -80,6 +90,12 @@ pub struct BlockProps {
     pub diagnostics: Rc<Vec<String>>,
     /// The unlink button was confirmed.
     pub on_unlink: Callback<()>,
+    /// The Amazon button was clicked; carries checkout.js's button object.
+    pub on_click: Callback<JsValue>,
+    /// The review block's 「注文を確定する」 was clicked.
+    pub on_place: Callback<()>,
+    /// The order being placed from the review block.
+    pub place: Place,
     /// A notice from the server to show above the block's content.
     pub notice: Option<Notice>,
 }
@@ -91,9 +107,18 @@ pub fn Block(props: &BlockProps) -> Html {
     let render_error = use_state(|| None::<String>);
     {
         let render_error = render_error.clone();
+        let on_click = props.on_click.clone();
         use_effect_with(props.display.clone(), move |display| {
             let outcome = match display {
-                Display::Button { container_id, options } => Some(amazon::render_button(container_id, options)),
+                Display::Button { container_id, options } => {
+                    Some(amazon::render_button(container_id, options).and_then(|button| {
+                        // Owned by checkout.js's button from now on: it lives as long as the button.
+                        let target = button.clone();
+                        let handler = Closure::<dyn Fn()>::new(move || on_click.emit(target.clone()));
+                        amazon::name_with_visible_label(container_id);
+                        amazon::on_click(&button, handler.into_js_value().unchecked_ref())
+                    }))
+                }
                 Display::Review { session_id, id, changeable: true, .. } => {
                     Some(amazon::bind_change_action(&format!("{id}-address"), session_id, "changeAddress").and_then(
                         |()| amazon::bind_change_action(&format!("{id}-payment"), session_id, "changePayment"),
@@ -143,6 +168,8 @@ pub fn Block(props: &BlockProps) -> Html {
             let change = |suffix: &str, label: &'static str| {
                 changeable.then(|| html! { <button type="button" class="amazonpay2-change" id={format!("{id}-{suffix}")}>{ label }</button> })
             };
+            let on_place = props.on_place.clone();
+            let onclick = Callback::from(move |_: MouseEvent| on_place.emit(()));
             html! {
                 <div class="amazonpay2-review">
                     <p class="amazonpay2-review-heading">{ texts.ship_to }</p>
@@ -151,6 +178,15 @@ pub fn Block(props: &BlockProps) -> Html {
                     <p class="amazonpay2-review-heading">{ texts.pay_with }</p>
                     <p>{ payment.clone() }</p>
                     { for change("payment", texts.change_payment) }
+                    <p>
+                        <button type="button" class="amazonpay2-place" disabled={props.place.busy} {onclick}>
+                            { texts.place_order }
+                        </button>
+                    </p>
+                    if let Some((text, detail)) = &props.place.failure {
+                        <p class="amazonpay2-message" role="alert">{ *text }</p>
+                        if props.debug { { debug_line(format!("{}{detail}", texts.debug_reason)) } }
+                    }
                 </div>
             }
         }

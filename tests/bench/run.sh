@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Measures the budgets of issue 2 on this machine (run through `./build.sh bench`, which builds
-# first). Prints one line per budget with the figure and the limit.
+# Measures the budgets on this machine (run through `./build.sh bench`, which builds first): the
+# widget's size, the demo pages in headless Chromium, the widget on a phone against the manual's
+# pasted template, the button endpoint under load, and signing. Prints one line per figure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -10,16 +11,20 @@ if ! command -v wrk >/dev/null; then
   else sudo apt-get install -y -qq wrk >/dev/null; fi
 fi
 
-echo "== widget transfer (gzip -9)"
-total=0
-for f in target/widget/widget.js target/widget/amazonpay2_bg.wasm; do
-  gz=$(gzip -9 -c "$f" | wc -c); total=$((total + gz))
-  printf '   %-34s %7d bytes gzip (%d raw)\n' "$f" "$gz" "$(stat -c %s "$f")"
+echo "== widget transfer (as build.sh compressed it: gzip -9 and brotli 11)"
+total_gz=0; total_br=0
+for f in target/widget/widget.js target/widget/amazonpay2_bg.*.wasm; do
+  case "$f" in *.br|*.gz) continue ;; esac
+  gz=$(stat -c %s "$f.gz"); br=$(stat -c %s "$f.br"); total_gz=$((total_gz + gz)); total_br=$((total_br + br))
+  printf '   %-52s %7d gzip %7d brotli (%d raw)\n' "$f" "$gz" "$br" "$(stat -c %s "$f")"
 done
-printf '   total %d bytes gzip: %s (budget 100000)\n' "$total" "$([ "$total" -le 100000 ] && echo ok || echo OVER)"
+printf '   total %d bytes gzip: %s (budget 100000); %d brotli\n' "$total_gz" "$([ "$total_gz" -le 100000 ] && echo ok || echo OVER)" "$total_br"
 
 echo "== pages in headless Chromium: requests per page, DOMContentLoaded -> renderButton"
 cargo test -q --release --test bench_page -- --ignored --nocapture 2>&1 | grep '^BENCH\|^   ' || true
+
+echo "== the widget on a phone against the manual's pasted template (headless Chromium, slow 4G, CPU 4x)"
+cargo test -q --release --test bench_phone -- --ignored --nocapture 2>&1 | grep '^BENCH\|^   ' || true
 
 echo "== button-config endpoint under load (wrk on loopback, warm signature cache)"
 port=18180; sim=18181

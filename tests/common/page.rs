@@ -50,3 +50,31 @@ pub fn signup_form(email: &str) -> Value {
            "familyKana": "コウボウ", "givenKana": "ハナコ", "postalCode": "100-0001", "prefecture": "東京都",
            "address1": "千代田区千代田1-1", "address2": "", "phone": "03-0000-0000"})
 }
+
+/// axe-core's script (`build.sh test` installs it; `AMAZONPAY2_AXE` names the file).
+fn axe_script() -> String {
+    let path = std::env::var_os("AMAZONPAY2_AXE").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"));
+        cache.join("amazonpay2-tools/axe/node_modules/axe-core/axe.min.js")
+    });
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("axe-core is not at {} ({e}): run ./build.sh test once", path.display()))
+}
+
+/// Runs the axe-core `rules` on the page; returns the violations (`[{id, nodes: [{html, failureSummary}]}]`).
+pub async fn axe_violations(browser: &Browser, rules: &[&str]) -> Value {
+    browser.execute(&axe_script(), vec![]).await.unwrap();
+    browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { runOnly: { type: 'rule', values: arguments[0] } })
+               .then(r => done(r.violations.map(v => ({ id: v.id,
+                 nodes: v.nodes.map(n => ({ html: n.html, failureSummary: n.failureSummary })) }))),
+                     e => done(String(e)));",
+            vec![json!(rules)],
+        )
+        .await
+        .unwrap()
+}

@@ -369,6 +369,12 @@ impl Browser {
         png.map_err(|e| protocol("invalid response", &format!("screenshot is not base64: {e}")))
     }
 
+    /// A Chrome DevTools Protocol command through chromedriver (`goog/cdp/execute`): network
+    /// and CPU throttling, cache control; returns the command's result.
+    pub async fn cdp(&self, command: &str, params: Value) -> Result<Value, WebDriverError> {
+        self.post("/goog/cdp/execute", json!({ "cmd": command, "params": params })).await
+    }
+
     /// Resizes the outer window (mobile emulation keeps its fixed screen size).
     pub async fn set_window_size(&self, width: u32, height: u32) -> Result<(), WebDriverError> {
         self.post("/window/rect", json!({ "width": width, "height": height })).await.map(drop)

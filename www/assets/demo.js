@@ -152,18 +152,6 @@
     });
   });
 
-  // Order confirmation: place the order (Amazon authorizes on its page, then comes back).
-  document.querySelectorAll("[data-place-order]").forEach(function (button) {
-    var error = document.querySelector("[data-place-error]");
-    button.addEventListener("click", function () {
-      button.disabled = true; // one click, one order (the server also makes one order per checkout)
-      api("checkout/place", {}).then(function (next) { location.assign(next.redirect); }).catch(function (e) {
-        error.textContent = "ご注文を確定できませんでした: " + e.message;
-        error.hidden = false;
-        button.disabled = false;
-      });
-    });
-  });
   document.querySelectorAll("[data-edit-address]").forEach(function (button) {
     button.addEventListener("click", function () {
       document.querySelector("[data-address-warning]").hidden = false;
