@@ -1,8 +1,11 @@
 pub mod api;
 pub mod checkout;
+pub mod client;
 pub mod page;
 pub mod shop;
 pub mod sim;
+pub mod simulator_checkout;
+pub mod simulator_pages;
 pub mod sockets;
 pub mod text;
 pub mod webdriver;
