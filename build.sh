@@ -160,6 +160,10 @@ build_server() {
 }
 
 run_tests() {
+  say "format and lints (native and wasm32)"
+  cargo fmt --check
+  cargo clippy --lib --tests --bins -- -D warnings
+  cargo clippy --target wasm32-unknown-unknown --lib --tests -- -D warnings
   say "native tests (unit, API, end-to-end in headless Chromium)"
   AMAZONPAY2_WIDGET="$PWD/$WIDGET_OUT" cargo test --tests
   say "browser tests (wasm-bindgen-test in headless Chromium)"

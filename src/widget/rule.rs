@@ -1,4 +1,5 @@
-//! The one-button rule (contract §2) and the visibility it depends on.
+//! The one-button rule (one Amazon button per page: a visible block beats a hidden one, checkout
+//! beats My Page beats login, then document order) and the visibility it depends on.
 
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};

@@ -44,7 +44,11 @@ AMAZONPAY2_BENCH_COOKIE="$cookie" wrk -t1 -c32 -d10s --latency -s tests/bench/bu
   "http://127.0.0.1:$port/api/amazonpay2/buttons" | grep '^BENCH' | sed 's/^/   /'
 echo "   (budget: at least 10000 requests/s with p99 at most 10 ms, 2 cores shared with wrk)"
 
+source tests/bench/first_visit.sh
+
 echo "== uncached signing on one core vs openssl speed rsa2048"
 ours=$(AMAZONPAY2_DATA=$data target/release/amazonpay2-server --demo bench-sign --seconds 5 | sed -n 's/.*= \([0-9.]*\) signs\/s.*/\1/p')
 theirs=$(openssl speed -seconds 5 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}')
 python3 -c "o=$ours; t=$theirs; print(f'   aws-lc-rs PSS-V2 {o:.0f} signs/s, openssl rsa2048 {t:.0f} sign/s: {100*o/t:.0f}% (budget 80%)')"
+
+source tests/bench/fuzz.sh
