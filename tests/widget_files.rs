@@ -182,7 +182,8 @@ async fn another_checkout_js_url_makes_another_loader() {
     let folders = Folders::new();
     let ours = get(&router(config(&folders, true, &[])).await, "/amazonpay2/widget.js", &[]).await;
     let theirs = get(
-        &router(config(&folders, true, &[("AMAZONPAY2_CHECKOUT_JS", "http://127.0.0.1:8081/checkout.js?v=\"2\"")])).await,
+        &router(config(&folders, true, &[("AMAZONPAY2_CHECKOUT_JS", "http://127.0.0.1:8081/checkout.js?v=\"2\"")]))
+            .await,
         "/amazonpay2/widget.js",
         &[],
     )
