@@ -246,17 +246,6 @@ async fn placing_an_order_while_amazon_is_unreachable_answers_502_and_lists_no_o
     let history = browser.get("/api/amazonpay2/demo/orders").await;
     history.assert_status(200);
     assert_eq!(history.json()["orders"], json!([]), "no order without Amazon's authorization");
-}
-
-#[tokio::test]
-async fn a_checkout_result_while_amazon_is_unreachable_returns_to_the_confirmation_page() {
-    let shop = Shop::demo().await;
-    let mut browser = shop.shopper().await;
-    browser.bind_checkout(CHECKOUT_SESSION_ID).await;
-    let request = browser.guarded(Method::POST, CHECKOUT_PLACE, Some(json!({})));
-    browser.send(request).await.api_error(502);
-    let result = with_query("/api/amazonpay2/checkout/result", &[("amazonCheckoutSessionId", CHECKOUT_SESSION_ID)]);
-    browser.get(&result).await.assert_notice("/shopping/confirm.html", "amazon_unavailable");
     let bound = shop.bound_checkout_session(browser.cookie.as_deref().unwrap()).await;
     assert_eq!(bound.as_deref(), Some(CHECKOUT_SESSION_ID), "the shopper can try again");
 }
