@@ -21,6 +21,8 @@ pub struct Config {
     pub key: KeySource,
     /// `AMAZONPAY2_DATA`.
     pub data_dir: PathBuf,
+    /// `AMAZONPAY2_DATABASE_URL`: PostgreSQL instead of the embedded SQLite in `data_dir`.
+    pub database_url: Option<DatabaseUrl>,
     /// `AMAZONPAY2_API_BASE`.
     pub api_base: Url,
     /// `AMAZONPAY2_CHECKOUT_JS`.
@@ -38,6 +40,30 @@ pub struct Config {
     /// `AMAZONPAY2_SIMULATOR_LISTEN`: where the simulator listens (the demo's, or the
     /// `simulator` command's).
     pub simulator_listen: SocketAddr,
+}
+
+/// A checked `postgres://` URL. It may hold a password: it is never printed (`Debug` shows only
+/// that one is set).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Checks a URL as `AMAZONPAY2_DATABASE_URL` would.
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        crate::storage::postgres::parse_url(url).map_err(|problem| invalid("AMAZONPAY2_DATABASE_URL", problem))?;
+        Ok(Self(url.to_owned()))
+    }
+
+    /// The URL itself, for the driver.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(postgres://…)")
+    }
 }
 
 /// Where the private key comes from.
@@ -169,6 +195,7 @@ impl Config {
         let checkout_js = var("AMAZONPAY2_CHECKOUT_JS").unwrap_or(default_checkout_js);
 
         let data_dir = PathBuf::from(var("AMAZONPAY2_DATA").unwrap_or_else(|| "./data".into()));
+        let database_url = var("AMAZONPAY2_DATABASE_URL").map(|url| DatabaseUrl::parse(&url)).transpose()?;
         let www_dir = PathBuf::from(var("AMAZONPAY2_WWW").unwrap_or_else(|| "www".into()));
         let widget_dir = PathBuf::from(var("AMAZONPAY2_WIDGET").unwrap_or_else(|| "target/widget".into()));
         // Everything under the served folders is public: the key and the data must not be.
@@ -225,6 +252,7 @@ impl Config {
             amazon: AmazonAccount { merchant_id, store_id, public_key_id, sandbox },
             key,
             data_dir,
+            database_url,
             api_base: parse_url("AMAZONPAY2_API_BASE", &api_base)?,
             checkout_js: parse_url("AMAZONPAY2_CHECKOUT_JS", &checkout_js)?,
             www_dir,
