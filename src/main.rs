@@ -11,9 +11,9 @@ mod native {
     use amazonpay2::core::rules::today_in_japan;
     use amazonpay2::core::signer::ButtonSigner;
     use amazonpay2::server::config::{Config, DatabaseUrl};
+    use amazonpay2::server::{self, ServerError};
     use amazonpay2::storage::Postgres;
     use amazonpay2::storage::postgres::copy::copy_from_sqlite;
-    use amazonpay2::server::{self, ServerError};
 
     /// Amazon Pay (Checkout v2) for Craft Cart shops. Settings come from AMAZONPAY2_*
     /// environment variables; with none of the Amazon settings it runs the offline demo.
@@ -189,7 +189,9 @@ mod native {
             }
             DbCommand::Copy { from, to, replace } => {
                 let Some(to) = to.or_else(|| config.database_url.as_ref().map(|url| url.as_str().to_owned())) else {
-                    return Err(ServerError::Job("db copy: give --to postgres://… or set AMAZONPAY2_DATABASE_URL".into()));
+                    return Err(ServerError::Job(
+                        "db copy: give --to postgres://… or set AMAZONPAY2_DATABASE_URL".into(),
+                    ));
                 };
                 DatabaseUrl::parse(&to)?;
                 let copied = copy_from_sqlite(&from, &to, replace).await?;

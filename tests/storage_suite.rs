@@ -11,9 +11,7 @@ mod databases;
 use time::macros::date;
 
 use amazonpay2::core::orders::{Actor, Effect, OrderState, Outcome, Transition, settle};
-use amazonpay2::core::platform::{
-    LinkRefusal, NewOrder, Opened, OrderLine, Refund, RefundState, ShippingMethod,
-};
+use amazonpay2::core::platform::{LinkRefusal, NewOrder, Opened, OrderLine, Refund, RefundState, ShippingMethod};
 use amazonpay2::storage::{
     BulkItem, Database, NewMember, OrderEdit, OrderFilter, Product, SessionChange, SessionRecord,
 };
@@ -288,7 +286,11 @@ async fn refunds_count_until_declined(target: Target) {
     assert_eq!(captured.captured, 3_630);
     let refund = Refund { refund_id: "R-1".into(), amount: 1_000, state: RefundState::Initiated, created_at: 1 };
     let refunded = db
-        .apply(&Transition::new(&captured, OrderState::Refunded, Actor::Job, "refund").unwrap().with(Effect::Refund(refund)))
+        .apply(
+            &Transition::new(&captured, OrderState::Refunded, Actor::Job, "refund")
+                .unwrap()
+                .with(Effect::Refund(refund)),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -296,7 +298,9 @@ async fn refunds_count_until_declined(target: Target) {
     assert_eq!(db.order_by_refund("R-1").await.unwrap().unwrap().id, order.id);
     let declined = Effect::RefundSettled { refund_id: "R-1".into(), state: RefundState::Declined };
     let back = db
-        .apply(&Transition::new(&refunded, OrderState::Captured, Actor::Notification, "declined").unwrap().with(declined))
+        .apply(
+            &Transition::new(&refunded, OrderState::Captured, Actor::Notification, "declined").unwrap().with(declined),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -452,7 +456,8 @@ async fn a_notification_is_handled_by_the_first_instance_only(target: Target) {
     let (one, two) = (target.open().await, target.open().await);
     for round in 0..10 {
         let id = format!("n-{round}");
-        let (a, b) = tokio::join!(one.record_notification(&id, "CHARGE", "C"), two.record_notification(&id, "CHARGE", "C"));
+        let (a, b) =
+            tokio::join!(one.record_notification(&id, "CHARGE", "C"), two.record_notification(&id, "CHARGE", "C"));
         assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|first| **first).count(), 1);
     }
     one.forget_notification("n-0").await.unwrap();

@@ -35,7 +35,12 @@ impl Target {
 
     /// A fresh schema in the test PostgreSQL database; `None` when no test database is set.
     pub async fn postgres(name: &str) -> Option<Self> {
-        let base = postgres_url()?;
+        Some(Self::postgres_at(&postgres_url()?, name).await)
+    }
+
+    /// A fresh schema in the PostgreSQL database at `base`.
+    pub async fn postgres_at(base: &str, name: &str) -> Self {
+        let base = base.to_owned();
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
         let schema = format!(
@@ -49,7 +54,7 @@ impl Target {
         client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("a schema for the test");
         let separator = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
-        Some(Self::Postgres { url, base, schema })
+        Self::Postgres { url, base, schema }
     }
 
     /// What `AMAZONPAY2_DATA` or `AMAZONPAY2_DATABASE_URL` is set to for this target.

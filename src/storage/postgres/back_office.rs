@@ -25,9 +25,8 @@ impl BackOffice for Postgres {
             filter.states.iter().map(|s| s.name().to_owned()).collect()
         };
         // Lapsing: an authorization made before `before - 30 days`, not captured yet.
-        let lapsing = filter
-            .lapsing_before
-            .map(|before| before - crate::core::operations::AUTHORIZATION_DAYS * 24 * 60 * 60);
+        let lapsing =
+            filter.lapsing_before.map(|before| before - crate::core::operations::AUTHORIZATION_DAYS * 24 * 60 * 60);
         let per_page = i64::from(filter.per_page.clamp(1, 500));
         let offset = i64::from(filter.page) * per_page;
         self.run(async {

@@ -124,7 +124,8 @@ pub async fn copy_from_sqlite(from: &Path, to: &str, replace: bool) -> Result<Ve
                 )
                 .await?;
         }
-        let target: i64 = transaction.query_one(&format!("SELECT count(*) FROM {}", table.table), &[]).await?.try_get(0)?;
+        let target: i64 =
+            transaction.query_one(&format!("SELECT count(*) FROM {}", table.table), &[]).await?.try_get(0)?;
         copied.push(Copied {
             table: table.table,
             source: u64::try_from(table.rows.len()).unwrap_or(u64::MAX),
@@ -143,7 +144,10 @@ pub async fn copy_from_sqlite(from: &Path, to: &str, replace: bool) -> Result<Ve
 
 /// Every table's rows, read in one SQLite transaction (one consistent snapshot), typed for
 /// PostgreSQL's columns.
-async fn read_sqlite(file: PathBuf, columns: Vec<(&'static str, Vec<(String, Type)>)>) -> Result<Vec<Rows>, StorageError> {
+async fn read_sqlite(
+    file: PathBuf,
+    columns: Vec<(&'static str, Vec<(String, Type)>)>,
+) -> Result<Vec<Rows>, StorageError> {
     tokio::task::spawn_blocking(move || {
         let mut connection = rusqlite::Connection::open_with_flags(&file, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         let snapshot = connection.transaction()?;

@@ -97,8 +97,7 @@ impl Postgres {
     /// The pool for `url`, without touching the database.
     fn connect(url: &str) -> Result<Self, StorageError> {
         let config = parse_url(url).map_err(|problem| StorageError::Database(format!("database URL {problem}")))?;
-        let manager =
-            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .timeouts(Timeouts {
@@ -156,9 +155,10 @@ impl From<tokio_postgres::Error> for StorageError {
                     || *code == SqlState::TOO_MANY_CONNECTIONS
                     || *code == SqlState::CANNOT_CONNECT_NOW
             });
-        let detail = match error.as_db_error() {
-            Some(db) => format!("{}: {}", db.code().code(), db.message()),
-            None => error.to_string(),
+        let detail = match (error.as_db_error(), std::error::Error::source(&error)) {
+            (Some(db), _) => format!("{}: {}", db.code().code(), db.message()),
+            (None, Some(cause)) => format!("{error}: {cause}"),
+            (None, None) => error.to_string(),
         };
         if away { StorageError::Unavailable(detail) } else { StorageError::Database(detail) }
     }
@@ -182,4 +182,47 @@ fn now() -> i64 {
 /// A position in a list as a BIGINT.
 fn position(index: usize) -> i64 {
     i64::try_from(index).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_checked_and_gets_the_statement_timeout() {
+        let config = parse_url("postgres://shop@db.internal:5433/amazonpay2?options=-csearch_path%3Dshop").unwrap();
+        assert_eq!(config.get_dbname(), Some("amazonpay2"));
+        assert_eq!(config.get_options(), Some("-csearch_path=shop -c statement_timeout=5000"));
+        assert_eq!(config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        for (bad, problem) in [
+            ("mysql://db/x", "postgres://"),
+            ("postgres://db", "no database"),
+            ("postgres://db/x?sslmode=bogus", "not a usable"),
+        ] {
+            let error = parse_url(bad).unwrap_err();
+            assert!(error.contains(problem), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_bad_url_is_never_repeated_in_the_error() {
+        let error = parse_url("postgres://shop:s3cret@db/x?connect_timeout=soon").unwrap_err();
+        assert!(!error.contains("s3cret"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_database_nobody_answers_for_is_unavailable_at_once() {
+        // A port on loopback with nothing listening: refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let started = std::time::Instant::now();
+        let error = Postgres::open(&format!("postgres://nobody@127.0.0.1:{port}/x")).await.err().unwrap();
+        assert!(error.is_unavailable(), "{error}");
+        assert!(error.to_string().starts_with(crate::storage::UNAVAILABLE), "{error}");
+        assert!(started.elapsed() < CONNECT_TIMEOUT, "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn the_schema_version_is_the_newest_migration() {
+        assert_eq!(schema::migrations().last().map(|m| m.0), Some(SCHEMA_VERSION));
+    }
 }

@@ -3,11 +3,11 @@
 //! across every instance on the database.
 
 use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
 use time::Date;
 use time::macros::format_description;
-use tokio_postgres::types::ToSql;
-use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use super::{Postgres, db_yen, now, position, yen};
 use crate::core::orders::{Effect, OrderState, Transition};
@@ -21,7 +21,12 @@ const MEMBER_SELECT: &str = "SELECT m.id, m.family_name || ' ' || m.given_name, 
      FROM members m LEFT JOIN amazon_links l ON l.member_id = m.id";
 
 fn member(row: &Row) -> Result<Member, StorageError> {
-    Ok(Member { id: MemberId(row.try_get(0)?), name: row.try_get(1)?, email: row.try_get(2)?, buyer_id: row.try_get(3)? })
+    Ok(Member {
+        id: MemberId(row.try_get(0)?),
+        name: row.try_get(1)?,
+        email: row.try_get(2)?,
+        buyer_id: row.try_get(3)?,
+    })
 }
 
 impl Postgres {
@@ -134,7 +139,8 @@ impl Carts for Postgres {
         Ok(self
             .run(async {
                 let client = self.client().await?;
-                let row = client.query_opt("SELECT enabled FROM payment_methods WHERE code = 'amazon_pay'", &[]).await?;
+                let row =
+                    client.query_opt("SELECT enabled FROM payment_methods WHERE code = 'amazon_pay'", &[]).await?;
                 Ok(match row {
                     Some(row) => row.try_get(0)?,
                     None => false,
@@ -542,7 +548,10 @@ impl Orders for Postgres {
             .run(async {
                 let client = self.client().await?;
                 client
-                    .query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE charge_permission_id = $1 ORDER BY id"), &[&id])
+                    .query(
+                        &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE charge_permission_id = $1 ORDER BY id"),
+                        &[&id],
+                    )
                     .await?
                     .iter()
                     .map(order)
@@ -658,9 +667,10 @@ impl Subscriptions for Postgres {
 
     async fn charged_in_month(&self, id: SubscriptionId, year: i32, month: u8) -> Result<u64, PlatformError> {
         let month = format!("{year:04}-{month:02}");
-        let counted: Vec<String> = [OrderState::Pending, OrderState::Authorized, OrderState::Capturing, OrderState::Captured]
-            .map(|s| s.name().to_owned())
-            .to_vec();
+        let counted: Vec<String> =
+            [OrderState::Pending, OrderState::Authorized, OrderState::Capturing, OrderState::Captured]
+                .map(|s| s.name().to_owned())
+                .to_vec();
         Ok(self
             .run(async {
                 let client = self.client().await?;

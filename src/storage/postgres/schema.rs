@@ -230,13 +230,10 @@ pub const TABLES: [&str; 20] = [
 pub(super) async fn migrate(client: &mut Client) -> Result<(), StorageError> {
     let transaction = client.transaction().await?;
     transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
-    let tracked: bool = transaction
-        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
-        .await?
-        .try_get(0)?;
+    let tracked: bool =
+        transaction.query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[]).await?.try_get(0)?;
     if !tracked {
-        let foreign: bool =
-            transaction.query_one("SELECT to_regclass('orders') IS NOT NULL", &[]).await?.try_get(0)?;
+        let foreign: bool = transaction.query_one("SELECT to_regclass('orders') IS NOT NULL", &[]).await?.try_get(0)?;
         if foreign {
             return Err(StorageError::Incompatible(
                 "the database holds an orders table this server did not make; use an empty database".into(),

@@ -227,7 +227,10 @@ impl Shop for Postgres {
                 let id: i64 = row.try_get(0)?;
                 let state: String = row.try_get(4)?;
                 let lines = client
-                    .query("SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position", &[&id])
+                    .query(
+                        "SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position",
+                        &[&id],
+                    )
                     .await?
                     .iter()
                     .map(|line| {
