@@ -111,7 +111,7 @@ pub async fn copy_from_sqlite(from: &Path, to: &str, replace: bool) -> Result<Ve
             let values: Vec<&(dyn ToSql + Sync)> = row.iter().map(Cell::as_sql).collect();
             transaction.execute(&insert, &values).await?;
         }
-        let has_id = table.columns.iter().any(|(name, _)| name == "id");
+        let has_id = table.columns.iter().any(|(name, kind)| name == "id" && *kind == Type::INT8);
         if has_id {
             // The next generated ID follows the copied ones.
             transaction
