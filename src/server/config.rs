@@ -360,6 +360,19 @@ mod tests {
     ];
 
     #[test]
+    fn a_database_url_selects_postgresql_and_is_never_printed() {
+        assert_eq!(config(true, &[]).unwrap().database_url, None, "no setting: SQLite in the data folder");
+        let url = "postgres://shop:s3cret@db.internal/amazonpay2";
+        let config = config(true, &[("AMAZONPAY2_DATABASE_URL", url)]).unwrap();
+        assert_eq!(config.database_url.as_ref().map(DatabaseUrl::as_str), Some(url));
+        assert!(!format!("{config:?}").contains("s3cret"));
+        for bad in ["mysql://db/shop", "postgres://db", "/var/lib/shop.sqlite3"] {
+            let err = super::tests::config(true, &[("AMAZONPAY2_DATABASE_URL", bad)]).unwrap_err();
+            assert!(err.to_string().starts_with("AMAZONPAY2_DATABASE_URL"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn no_amazon_settings_means_the_demo_on_the_simulator() {
         let config = config(false, &[]).unwrap();
         assert!(config.demo.is_some());

@@ -19,6 +19,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use tokio::net::TcpListener;
 
+use crate::common::sockets::{Browser, DataDir, cookie_client};
+use crate::databases::Target;
+
 /// The test key: every instance signs with it, and the simulator trusts it.
 pub const KEY_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/test_key_pkcs8.pem");
 
@@ -136,4 +139,79 @@ async fn forward(State(balancer): State<Arc<Balancer>>, request: Request) -> Res
         }
     }
     response.body(Body::from(answer.bytes().await.unwrap_or_default())).unwrap()
+}
+
+/// The shop origin (the balancer), the simulator, the instances, and their database.
+pub struct Deployment {
+    pub shop: String,
+    pub amazon: String,
+    pub balancer: Arc<Balancer>,
+    _instances: Vec<Process>,
+    _simulator: Process,
+    /// The environment of a job command (`subscriptions`, `reconcile`) beside the instances.
+    pub vars: Vec<(&'static str, String)>,
+    pub target: Target,
+    _dirs: Vec<DataDir>,
+}
+
+impl Deployment {
+    /// `count` instances on `target`, started at the same moment.
+    pub async fn start(target: Target, count: usize) -> Self {
+        amazonpay2::core::install_crypto_provider();
+        let balancer_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let shop = format!("http://{}", balancer_listener.local_addr().unwrap());
+        let amazon_addr = format!("127.0.0.1:{}", free_port());
+        let amazon = format!("http://{amazon_addr}");
+        let common = vec![
+            ("AMAZONPAY2_SHOP_ORIGIN", shop.clone()),
+            ("AMAZONPAY2_PRIVATE_KEY", KEY_FILE.to_owned()),
+            ("AMAZONPAY2_WWW", concat!(env!("CARGO_MANIFEST_DIR"), "/www").to_owned()),
+            ("AMAZONPAY2_API_BASE", amazon.clone()),
+            ("AMAZONPAY2_CHECKOUT_JS", format!("{amazon}/checkout.js")),
+            target.setting(),
+        ];
+        let simulator_dir = DataDir::new("multi-sim");
+        let mut simulator_vars = common.clone();
+        simulator_vars.extend([
+            ("AMAZONPAY2_SIMULATOR_LISTEN", amazon_addr.clone()),
+            ("AMAZONPAY2_DATA", simulator_dir.0.display().to_string()),
+        ]);
+        let simulator = Process::spawn(&["simulator"], &simulator_vars);
+        let mut dirs = vec![simulator_dir];
+        let mut backends = Vec::new();
+        let mut instances = Vec::new();
+        for n in 0..count {
+            let dir = DataDir::new(&format!("multi-{n}"));
+            let listen = format!("127.0.0.1:{}", free_port());
+            let mut vars = common.clone();
+            vars.extend([
+                ("AMAZONPAY2_LISTEN", listen.clone()),
+                // The demo's own simulator beside each instance is not used: Amazon is the one above.
+                ("AMAZONPAY2_SIMULATOR_LISTEN", format!("127.0.0.1:{}", free_port())),
+                ("AMAZONPAY2_DATA", dir.0.display().to_string()),
+            ]);
+            instances.push(Process::spawn(&[], &vars));
+            backends.push(listen);
+            dirs.push(dir);
+        }
+        wait_for(&format!("{amazon}/checkout.js")).await;
+        for backend in &backends {
+            wait_for(&format!("http://{backend}/api/amazonpay2/session")).await;
+        }
+        let balancer = Balancer::start(balancer_listener, backends);
+        let mut vars = common;
+        vars.push(("AMAZONPAY2_SIMULATOR_LISTEN", format!("127.0.0.1:{}", free_port())));
+        let jobs_dir = DataDir::new("multi-jobs");
+        vars.push(("AMAZONPAY2_DATA", jobs_dir.0.display().to_string()));
+        dirs.push(jobs_dir);
+        Self { shop, amazon, balancer, _instances: instances, _simulator: simulator, vars, target, _dirs: dirs }
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser { shop: self.shop.clone(), amazon: self.amazon.clone(), http: cookie_client().build().unwrap() }
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.target.count(sql).await
+    }
 }
