@@ -188,8 +188,11 @@ impl Deployment {
                 ("AMAZONPAY2_LISTEN", listen.clone()),
                 // The demo's own simulator beside each instance is not used: Amazon is the one above.
                 ("AMAZONPAY2_SIMULATOR_LISTEN", format!("127.0.0.1:{}", free_port())),
-                ("AMAZONPAY2_DATA", dir.0.display().to_string()),
             ]);
+            if target.is_postgres() {
+                // A data folder of its own (nothing is kept there with PostgreSQL).
+                vars.push(("AMAZONPAY2_DATA", dir.0.display().to_string()));
+            }
             instances.push(Process::spawn(&[], &vars));
             backends.push(listen);
             dirs.push(dir);
@@ -202,7 +205,9 @@ impl Deployment {
         let mut vars = common;
         vars.push(("AMAZONPAY2_SIMULATOR_LISTEN", format!("127.0.0.1:{}", free_port())));
         let jobs_dir = DataDir::new("multi-jobs");
-        vars.push(("AMAZONPAY2_DATA", jobs_dir.0.display().to_string()));
+        if target.is_postgres() {
+            vars.push(("AMAZONPAY2_DATA", jobs_dir.0.display().to_string()));
+        }
         dirs.push(jobs_dir);
         Self { shop, amazon, balancer, _instances: instances, _simulator: simulator, vars, target, _dirs: dirs }
     }
