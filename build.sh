@@ -164,6 +164,12 @@ run_tests() {
   cargo fmt --check
   cargo clippy --lib --tests --bins -- -D warnings
   cargo clippy --target wasm32-unknown-unknown --lib --tests -- -D warnings
+  # A throw-away PostgreSQL (tests/pg/cluster.sh): the storage suite and the multi-instance tests
+  # run on it as well as on SQLite; stopped however the tests end.
+  say "starting a throw-away PostgreSQL under target/pg"
+  AMAZONPAY2_TEST_DATABASE_URL=$(tests/pg/cluster.sh start)
+  export AMAZONPAY2_TEST_DATABASE_URL
+  trap 'tests/pg/cluster.sh stop; tests/pg/cluster.sh stop fault' EXIT
   say "native tests (unit, API, end-to-end in headless Chromium)"
   AMAZONPAY2_WIDGET="$PWD/$WIDGET_OUT" cargo test --tests
   say "browser tests (wasm-bindgen-test in headless Chromium)"

@@ -10,8 +10,10 @@ mod native {
 
     use amazonpay2::core::rules::today_in_japan;
     use amazonpay2::core::signer::ButtonSigner;
-    use amazonpay2::server::config::Config;
+    use amazonpay2::server::config::{Config, DatabaseUrl};
     use amazonpay2::server::{self, ServerError};
+    use amazonpay2::storage::Postgres;
+    use amazonpay2::storage::postgres::copy::copy_from_sqlite;
 
     /// Amazon Pay (Checkout v2) for Craft Cart shops. Settings come from AMAZONPAY2_*
     /// environment variables; with none of the Amazon settings it runs the offline demo.
@@ -39,11 +41,36 @@ mod native {
         /// Run the Amazon Pay simulator alone on AMAZONPAY2_SIMULATOR_LISTEN, trusting this
         /// shop's key, for several shop instances to share.
         Simulator,
+        /// The database: bring its schema up to date, or move a shop from SQLite to PostgreSQL.
+        Db {
+            #[command(subcommand)]
+            command: DbCommand,
+        },
         /// Measure uncached button signing on one core (signatures per second).
         BenchSign {
             /// How long to sign for.
             #[arg(long, default_value_t = 5)]
             seconds: u64,
+        },
+    }
+
+    #[derive(Subcommand)]
+    enum DbCommand {
+        /// Create or migrate the configured database (AMAZONPAY2_DATABASE_URL, else the SQLite
+        /// database in AMAZONPAY2_DATA) and print its schema version.
+        Migrate,
+        /// Copy every table of a SQLite database into a PostgreSQL database, in one transaction,
+        /// verified by counting each table on both sides.
+        Copy {
+            /// The SQLite database (amazonpay2.sqlite3, or the data folder holding it).
+            #[arg(long)]
+            from: std::path::PathBuf,
+            /// The PostgreSQL database (postgres://…; default: AMAZONPAY2_DATABASE_URL).
+            #[arg(long)]
+            to: Option<String>,
+            /// Empty a PostgreSQL database that already holds data before copying into it.
+            #[arg(long)]
+            replace: bool,
         },
     }
 
@@ -59,6 +86,7 @@ mod native {
                 Some(Command::Subscriptions { date }) => runtime.block_on(subscriptions(config, date.as_deref())),
                 Some(Command::Reconcile) => runtime.block_on(reconcile(config)),
                 Some(Command::Simulator) => runtime.block_on(simulator(config)),
+                Some(Command::Db { command }) => runtime.block_on(db(config, command)),
                 Some(Command::BenchSign { seconds }) => bench_sign(&config, seconds),
             }
         });
@@ -144,6 +172,38 @@ mod native {
             .with_graceful_shutdown(stop_signal())
             .await
             .map_err(ServerError::Serve)
+    }
+
+    async fn db(config: Config, command: DbCommand) -> Result<(), ServerError> {
+        match command {
+            DbCommand::Migrate => {
+                let (name, version) = match &config.database_url {
+                    Some(url) => ("PostgreSQL", Postgres::open(url.as_str()).await?.schema_version().await?),
+                    None => {
+                        server::open_database(&config).await?;
+                        ("SQLite", amazonpay2::storage::postgres::SCHEMA_VERSION)
+                    }
+                };
+                println!("{name} database at schema version {version}");
+                Ok(())
+            }
+            DbCommand::Copy { from, to, replace } => {
+                let Some(to) = to.or_else(|| config.database_url.as_ref().map(|url| url.as_str().to_owned())) else {
+                    return Err(ServerError::Job(
+                        "db copy: give --to postgres://… or set AMAZONPAY2_DATABASE_URL".into(),
+                    ));
+                };
+                DatabaseUrl::parse(&to)?;
+                let copied = copy_from_sqlite(&from, &to, replace).await?;
+                println!("{:<22} {:>10} {:>10}", "table", "SQLite", "PostgreSQL");
+                for table in &copied {
+                    println!("{:<22} {:>10} {:>10}", table.table, table.source, table.target);
+                }
+                let rows: u64 = copied.iter().map(|t| t.target).sum();
+                println!("copied {rows} row(s) in {} table(s); every count matches", copied.len());
+                Ok(())
+            }
+        }
     }
 
     /// Signs distinct payloads on this one thread for `seconds` and prints the rate.

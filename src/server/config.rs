@@ -21,6 +21,8 @@ pub struct Config {
     pub key: KeySource,
     /// `AMAZONPAY2_DATA`.
     pub data_dir: PathBuf,
+    /// `AMAZONPAY2_DATABASE_URL`: PostgreSQL instead of the embedded SQLite in `data_dir`.
+    pub database_url: Option<DatabaseUrl>,
     /// `AMAZONPAY2_API_BASE`.
     pub api_base: Url,
     /// `AMAZONPAY2_CHECKOUT_JS`.
@@ -42,6 +44,30 @@ pub struct Config {
     /// `AMAZONPAY2_IPN_CERT_HOSTS`: origins whose SNS certificates are trusted for Amazon's
     /// notifications besides `https://sns.<region>.amazonaws.com` (the simulator's in the demo).
     pub ipn_cert_origins: Vec<String>,
+}
+
+/// A checked `postgres://` URL. It may hold a password: it is never printed (`Debug` shows only
+/// that one is set).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Checks a URL as `AMAZONPAY2_DATABASE_URL` would.
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        crate::storage::postgres::parse_url(url).map_err(|problem| invalid("AMAZONPAY2_DATABASE_URL", problem))?;
+        Ok(Self(url.to_owned()))
+    }
+
+    /// The URL itself, for the driver.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(postgres://…)")
+    }
 }
 
 /// Where the private key comes from.
@@ -179,6 +205,7 @@ impl Config {
         };
 
         let data_dir = PathBuf::from(var("AMAZONPAY2_DATA").unwrap_or_else(|| "./data".into()));
+        let database_url = var("AMAZONPAY2_DATABASE_URL").map(|url| DatabaseUrl::parse(&url)).transpose()?;
         let www_dir = PathBuf::from(var("AMAZONPAY2_WWW").unwrap_or_else(|| "www".into()));
         let widget_dir = var("AMAZONPAY2_WIDGET").map(PathBuf::from);
         // Everything under the served folders is public: the key and the data must not be.
@@ -236,6 +263,7 @@ impl Config {
             amazon: AmazonAccount { merchant_id, store_id, public_key_id, sandbox },
             key,
             data_dir,
+            database_url,
             api_base,
             checkout_js: parse_url("AMAZONPAY2_CHECKOUT_JS", &checkout_js)?,
             www_dir,
@@ -370,6 +398,19 @@ mod tests {
         ("AMAZONPAY2_PRIVATE_KEY", "/etc/shop/key.pem"),
         ("AMAZONPAY2_SHOP_ORIGIN", "https://shop.example"),
     ];
+
+    #[test]
+    fn a_database_url_selects_postgresql_and_is_never_printed() {
+        assert_eq!(config(true, &[]).unwrap().database_url, None, "no setting: SQLite in the data folder");
+        let url = "postgres://shop:s3cret@db.internal/amazonpay2";
+        let config = config(true, &[("AMAZONPAY2_DATABASE_URL", url)]).unwrap();
+        assert_eq!(config.database_url.as_ref().map(DatabaseUrl::as_str), Some(url));
+        assert!(!format!("{config:?}").contains("s3cret"));
+        for bad in ["mysql://db/shop", "postgres://db", "/var/lib/shop.sqlite3"] {
+            let err = super::tests::config(true, &[("AMAZONPAY2_DATABASE_URL", bad)]).unwrap_err();
+            assert!(err.to_string().starts_with("AMAZONPAY2_DATABASE_URL"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn no_amazon_settings_means_the_demo_on_the_simulator() {

@@ -62,14 +62,33 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// A 503: the database cannot be reached right now; the same request may work in a moment.
+    fn database_unavailable(detail: &str) -> Self {
+        tracing::warn!(%detail, "database unavailable");
+        Self::client(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "The shop's database cannot be reached right now; please try again in a moment.",
+        )
+    }
+}
+
 impl From<StorageError> for ApiError {
     fn from(error: StorageError) -> Self {
+        if error.is_unavailable() {
+            return Self::database_unavailable(&error.to_string());
+        }
         Self::Internal(error.to_string())
     }
 }
 
 impl From<PlatformError> for ApiError {
     fn from(error: PlatformError) -> Self {
+        // The seam carries the storage error as its text.
+        if error.0.starts_with(crate::storage::UNAVAILABLE) {
+            return Self::database_unavailable(&error.0);
+        }
         Self::Internal(error.to_string())
     }
 }
@@ -89,6 +108,7 @@ impl From<CoreError> for ApiError {
                     "Amazon Pay could not be reached; please try again.",
                 )
             }
+            CoreError::Platform(error) => error.into(),
             other => Self::Internal(other.to_string()),
         }
     }

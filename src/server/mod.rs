@@ -34,7 +34,7 @@ use self::session::Sessions;
 use crate::amazon::keygen::{self, DemoKeyError};
 use crate::amazon::keys::{KeyError, ShopKey};
 use crate::core::{AmazonError, Core, paths};
-use crate::storage::{Database, Sqlite, StorageError};
+use crate::storage::{Database, Postgres, Sqlite, StorageError};
 
 /// How long a stopping server lets requests in flight finish (an order being completed at Amazon
 /// among them) before it exits anyway.
@@ -100,9 +100,13 @@ pub fn load_key(config: &Config) -> Result<ShopKey, ServerError> {
     })
 }
 
-/// Opens the database the configuration names.
+/// Opens the database the configuration names: PostgreSQL when `AMAZONPAY2_DATABASE_URL` is set,
+/// else the embedded SQLite in the data folder.
 pub async fn open_database(config: &Config) -> Result<Database, ServerError> {
-    Ok(Arc::new(Sqlite::open(&config.data_dir).await?))
+    Ok(match &config.database_url {
+        Some(url) => Arc::new(Postgres::open(url.as_str()).await?),
+        None => Arc::new(Sqlite::open(&config.data_dir).await?),
+    })
 }
 
 /// Opens everything the server needs: the key, the database, the core, the sessions.

@@ -3,9 +3,11 @@
 //! server's secrets).
 //!
 //! One interface, [`Storage`], so the rest of the server does not know which database it runs on.
-//! The embedded SQLite database in `AMAZONPAY2_DATA` is the default ([`Sqlite`]). Every call runs
-//! off the async worker threads.
+//! The embedded SQLite database in `AMAZONPAY2_DATA` is the default ([`Sqlite`]); a
+//! `postgres://` URL in `AMAZONPAY2_DATABASE_URL` selects PostgreSQL ([`Postgres`]), which several
+//! server instances can share. [`open`] picks one. Every call runs off the async worker threads.
 
+pub mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use self::postgres::Postgres;
 pub use self::sqlite::Sqlite;
 use crate::core::orders::OrderState;
 use crate::core::platform::{CartId, MemberId, OrderLine, Platform, PlatformError, SubscriptionId};
@@ -30,6 +33,31 @@ pub enum StorageError {
     /// The database belongs to an older, incompatible version of this server.
     #[error("{0}")]
     Incompatible(String),
+    /// The database cannot be reached right now (down, restarting, or too slow to answer); the
+    /// same request may succeed later. The HTTP edge answers 503.
+    #[error("{UNAVAILABLE}: {0}")]
+    Unavailable(String),
+}
+
+/// How an unavailable database is described, in [`StorageError::Unavailable`] and in the
+/// [`PlatformError`] made from it (the HTTP edge recognises it there too).
+pub const UNAVAILABLE: &str = "database unavailable";
+
+impl StorageError {
+    /// Whether the database could not be reached (rather than refusing or failing a statement).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// Opens the database `target` names: a `postgres://` URL, or else the data folder of the
+/// embedded SQLite database. Either is created or migrated as needed.
+pub async fn open(target: &str) -> Result<Database, StorageError> {
+    if postgres::is_url(target) {
+        Ok(Arc::new(Postgres::open(target).await?))
+    } else {
+        Ok(Arc::new(Sqlite::open(std::path::Path::new(target)).await?))
+    }
 }
 
 impl From<StorageError> for PlatformError {

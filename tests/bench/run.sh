@@ -51,4 +51,10 @@ ours=$(AMAZONPAY2_DATA=$data target/release/amazonpay2-server --demo bench-sign 
 theirs=$(openssl speed -seconds 5 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}')
 python3 -c "o=$ours; t=$theirs; print(f'   aws-lc-rs PSS-V2 {o:.0f} signs/s, openssl rsa2048 {t:.0f} sign/s: {100*o/t:.0f}% (budget 80%)')"
 
+echo "== two instances on PostgreSQL next to one on SQLite (button endpoint, order placement)"
+pg_url=$(tests/pg/cluster.sh start)
+AMAZONPAY2_TEST_DATABASE_URL=$pg_url RUST_LOG=warn cargo test -q --release --test bench_instances -- --ignored --nocapture 2>&1 \
+  | grep '^BENCH' | sed 's/^BENCH /   /' || true
+tests/pg/cluster.sh stop
+
 source tests/bench/fuzz.sh

@@ -1,0 +1,383 @@
+//! The shop owner's side on PostgreSQL: the order list and page, edits, settings, owner accounts
+//! and sessions, bulk operations and Amazon's notifications (the first instance to record a
+//! notification handles it).
+
+use async_trait::async_trait;
+use tokio_postgres::types::ToSql;
+
+use super::platform::{ORDER_COLUMNS, order};
+use super::{Postgres, db_yen, now, position, yen};
+use crate::core::orders::OrderState;
+use crate::core::platform::{Order, OrderId, OrderLine};
+use crate::storage::{
+    BackOffice, BulkItem, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow, StorageError,
+};
+
+/// The name the order list shows: the member's, else the one Amazon gave.
+const NAME: &str = "COALESCE(NULLIF(m.family_name || ' ' || m.given_name, ' '), NULLIF(o.buyer_name, ''), '')";
+
+#[async_trait]
+impl BackOffice for Postgres {
+    async fn list_orders(&self, filter: &OrderFilter) -> Result<OrderPage, StorageError> {
+        let states: Vec<String> = if filter.states.is_empty() {
+            OrderState::ALL.into_iter().filter(|s| s.is_placed()).map(|s| s.name().to_owned()).collect()
+        } else {
+            filter.states.iter().map(|s| s.name().to_owned()).collect()
+        };
+        // Lapsing: an authorization made before `before - 30 days`, not captured yet.
+        let lapsing =
+            filter.lapsing_before.map(|before| before - crate::core::operations::AUTHORIZATION_DAYS * 24 * 60 * 60);
+        let per_page = i64::from(filter.per_page.clamp(1, 500));
+        let offset = i64::from(filter.page) * per_page;
+        self.run(async {
+            let client = self.client().await?;
+            let condition = "o.state = ANY($1) AND ($2::BIGINT IS NULL OR (o.state = 'authorized' AND o.authorized_at < $2))";
+            let values: [&(dyn ToSql + Sync); 2] = [&states, &lapsing];
+            let total: i64 =
+                client.query_one(&format!("SELECT count(*) FROM orders o WHERE {condition}"), &values).await?.try_get(0)?;
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT o.id, o.order_number, o.created_at, {NAME}, o.total, o.state, o.fulfilment, o.authorized_at
+                         FROM orders o LEFT JOIN members m ON m.id = o.member_id
+                         WHERE {condition} ORDER BY o.id DESC LIMIT $3 OFFSET $4"
+                    ),
+                    &[&states, &lapsing, &per_page, &offset],
+                )
+                .await?
+                .iter()
+                .map(|row| {
+                    let state: String = row.try_get(5)?;
+                    Ok(OrderRow {
+                        id: OrderId(row.try_get(0)?),
+                        number: row.try_get::<_, Option<String>>(1)?.unwrap_or_default(),
+                        created_at: row.try_get(2)?,
+                        name: row.try_get(3)?,
+                        total: yen(row.try_get(4)?),
+                        state: OrderState::parse(&state).unwrap_or(OrderState::Unknown),
+                        fulfilment: row.try_get(6)?,
+                        authorized_at: row.try_get(7)?,
+                    })
+                })
+                .collect::<Result<_, StorageError>>()?;
+            Ok(OrderPage { rows, total: total.max(0).unsigned_abs() })
+        })
+        .await
+    }
+
+    async fn order_detail(&self, id: OrderId) -> Result<Option<OrderDetail>, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            let columns = ORDER_COLUMNS.split(", ").map(|column| format!("o.{column}")).collect::<Vec<_>>().join(", ");
+            let head = client
+                .query_opt(
+                    &format!(
+                        "SELECT {columns}, o.shipping_fee, o.discount, {NAME}, m.email, o.fulfilment
+                         FROM orders o LEFT JOIN members m ON m.id = o.member_id WHERE o.id = $1"
+                    ),
+                    &[&id.0],
+                )
+                .await?;
+            let Some(head) = head else { return Ok(None) };
+            let base = ORDER_COLUMNS.split(", ").count();
+            let order = order(&head)?;
+            let lines = client
+                .query("SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position", &[&id.0])
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(OrderLine {
+                        name: row.try_get(0)?,
+                        unit_price: yen(row.try_get(1)?),
+                        quantity: yen(row.try_get(2)?),
+                    })
+                })
+                .collect::<Result<_, StorageError>>()?;
+            let events = client
+                .query(
+                    "SELECT at, actor, from_state, to_state, detail FROM order_events WHERE order_id = $1 ORDER BY id",
+                    &[&id.0],
+                )
+                .await?
+                .iter()
+                .map(|row| {
+                    let from: Option<String> = row.try_get(2)?;
+                    let to: String = row.try_get(3)?;
+                    Ok(OrderEvent {
+                        at: row.try_get(0)?,
+                        actor: row.try_get(1)?,
+                        from: from.and_then(|f| OrderState::parse(&f)),
+                        to: OrderState::parse(&to).unwrap_or(OrderState::Unknown),
+                        detail: row.try_get(4)?,
+                    })
+                })
+                .collect::<Result<_, StorageError>>()?;
+            Ok(Some(OrderDetail {
+                order,
+                lines,
+                shipping_fee: yen(head.try_get(base)?),
+                discount: yen(head.try_get(base + 1)?),
+                name: head.try_get(base + 2)?,
+                email: head.try_get(base + 3)?,
+                fulfilment: head.try_get(base + 4)?,
+                events,
+            }))
+        })
+        .await
+    }
+
+    async fn edit_order(&self, id: OrderId, version: i64, edit: &OrderEdit) -> Result<Option<Order>, StorageError> {
+        let goods: u64 = edit.lines.iter().map(|l| l.unit_price.saturating_mul(l.quantity)).sum();
+        let total = (goods + edit.shipping_fee).saturating_sub(edit.discount);
+        self.run(async {
+            let mut client = self.client().await?;
+            let transaction = client.transaction().await?;
+            let changed = transaction
+                .execute(
+                    "UPDATE orders SET total = $3, shipping_fee = $4, discount = $5, fulfilment = $6,
+                         version = version + 1, updated_at = $7
+                     WHERE id = $1 AND version = $2 AND (locked_by IS NULL OR locked_until < $7)",
+                    &[
+                        &id.0,
+                        &version,
+                        &db_yen(total),
+                        &db_yen(edit.shipping_fee),
+                        &db_yen(edit.discount),
+                        &edit.fulfilment,
+                        &now(),
+                    ],
+                )
+                .await?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            transaction.execute("DELETE FROM order_items WHERE order_id = $1", &[&id.0]).await?;
+            for (index, line) in edit.lines.iter().enumerate() {
+                transaction
+                    .execute(
+                        "INSERT INTO order_items (order_id, position, name, price, quantity) VALUES ($1, $2, $3, $4, $5)",
+                        &[&id.0, &position(index), &line.name, &db_yen(line.unit_price), &db_yen(line.quantity)],
+                    )
+                    .await?;
+            }
+            let row =
+                transaction.query_one(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"), &[&id.0]).await?;
+            let edited = order(&row)?;
+            transaction.commit().await?;
+            Ok(Some(edited))
+        })
+        .await
+    }
+
+    async fn set_shipping_amazon_pay(&self, method: i64, allowed: bool) -> Result<bool, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            Ok(client
+                .execute("UPDATE shipping_methods SET amazon_pay_allowed = $2 WHERE id = $1", &[&method, &allowed])
+                .await?
+                == 1)
+        })
+        .await
+    }
+
+    async fn put_admin(&self, name: &str, password_hash: &str) -> Result<bool, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            // `xmax = 0` only on a row this statement inserted (an update leaves the old row's ID).
+            let row = client
+                .query_one(
+                    "INSERT INTO admin_accounts (name, password_hash, created_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash
+                     RETURNING (xmax = 0)",
+                    &[&name, &password_hash, &now()],
+                )
+                .await?;
+            let created: bool = row.try_get(0)?;
+            if !created {
+                // A new password ends the account's sessions.
+                client.execute("DELETE FROM admin_sessions WHERE name = $1", &[&name]).await?;
+            }
+            Ok(created)
+        })
+        .await
+    }
+
+    async fn admin_password_hash(&self, name: &str) -> Result<Option<String>, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            let row = client.query_opt("SELECT password_hash FROM admin_accounts WHERE name = $1", &[&name]).await?;
+            Ok(row.map(|row| row.try_get(0)).transpose()?)
+        })
+        .await
+    }
+
+    async fn admin_session(&self, id: &str) -> Result<Option<(String, i64)>, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            let row = client.query_opt("SELECT name, last_seen FROM admin_sessions WHERE id = $1", &[&id]).await?;
+            Ok(match row {
+                Some(row) => Some((row.try_get(0)?, row.try_get(1)?)),
+                None => None,
+            })
+        })
+        .await
+    }
+
+    async fn insert_admin_session(&self, id: &str, name: &str) -> Result<(), StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    "INSERT INTO admin_sessions (id, name, last_seen, created_at) VALUES ($1, $2, $3, $3)",
+                    &[&id, &name, &now()],
+                )
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn touch_admin_session(&self, id: &str, at: i64) -> Result<(), StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            client.execute("UPDATE admin_sessions SET last_seen = $2 WHERE id = $1", &[&id, &at]).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_admin_session(&self, id: &str) -> Result<(), StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            client.execute("DELETE FROM admin_sessions WHERE id = $1", &[&id]).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn login_failures(&self, name: &str) -> Result<(u32, i64), StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            let row =
+                client.query_opt("SELECT failures, since FROM admin_login_failures WHERE name = $1", &[&name]).await?;
+            Ok(match row {
+                Some(row) => {
+                    let failures: i64 = row.try_get(0)?;
+                    (u32::try_from(failures).unwrap_or(u32::MAX), row.try_get(1)?)
+                }
+                None => (0, 0),
+            })
+        })
+        .await
+    }
+
+    async fn record_login_failure(&self, name: &str, window: i64) -> Result<(), StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    "INSERT INTO admin_login_failures AS f (name, failures, since) VALUES ($1, 1, $2)
+                     ON CONFLICT (name) DO UPDATE SET
+                         failures = CASE WHEN f.since < $2 - $3 THEN 1 ELSE f.failures + 1 END,
+                         since = CASE WHEN f.since < $2 - $3 THEN $2 ELSE f.since END",
+                    &[&name, &now(), &window],
+                )
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn clear_login_failures(&self, name: &str) -> Result<(), StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            client.execute("DELETE FROM admin_login_failures WHERE name = $1", &[&name]).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)]) -> Result<i64, StorageError> {
+        self.run(async {
+            let mut client = self.client().await?;
+            let transaction = client.transaction().await?;
+            let bulk: i64 = transaction
+                .query_one("INSERT INTO bulk_jobs (owner, created_at) VALUES ($1, $2) RETURNING id", &[&owner, &now()])
+                .await?
+                .try_get(0)?;
+            for (index, (order, number)) in orders.iter().enumerate() {
+                transaction
+                    .execute(
+                        "INSERT INTO bulk_items (bulk_id, position, order_id, order_number, outcome)
+                         VALUES ($1, $2, $3, $4, 'waiting') ON CONFLICT DO NOTHING",
+                        &[&bulk, &position(index), &order.0, number],
+                    )
+                    .await?;
+            }
+            transaction.commit().await?;
+            Ok(bulk)
+        })
+        .await
+    }
+
+    async fn record_bulk(&self, bulk: i64, item: &BulkItem) -> Result<(), StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    "UPDATE bulk_items SET outcome = $3, message = $4 WHERE bulk_id = $1 AND order_id = $2",
+                    &[&bulk, &item.order.0, &item.outcome, &item.message],
+                )
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn bulk(&self, bulk: i64) -> Result<Vec<BulkItem>, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            client
+                .query(
+                    "SELECT order_id, order_number, outcome, message FROM bulk_items WHERE bulk_id = $1 ORDER BY position",
+                    &[&bulk],
+                )
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(BulkItem {
+                        order: OrderId(row.try_get(0)?),
+                        number: row.try_get(1)?,
+                        outcome: row.try_get(2)?,
+                        message: row.try_get(3)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn record_notification(&self, id: &str, object_type: &str, object_id: &str) -> Result<bool, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            let inserted = client
+                .execute(
+                    "INSERT INTO notifications (notification_id, object_type, object_id, received_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (notification_id) DO NOTHING",
+                    &[&id, &object_type, &object_id, &now()],
+                )
+                .await?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    async fn forget_notification(&self, id: &str) -> Result<(), StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            client.execute("DELETE FROM notifications WHERE notification_id = $1", &[&id]).await?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,146 @@
+//! Shopper sessions and the server's secrets on PostgreSQL: whichever instance answers a shopper
+//! finds the same session, and every instance signs cookies with the same secret.
+
+use async_trait::async_trait;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use super::Postgres;
+use crate::core::platform::{CartId, MemberId};
+use crate::storage::{Secrets, SessionChange, SessionRecord, SessionStore, StorageError};
+
+#[async_trait]
+impl SessionStore for Postgres {
+    async fn session(&self, id: &str) -> Result<Option<SessionRecord>, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    "SELECT id, member_id, cart_id, pending_buyer, pending_until, return_to, last_seen
+                     FROM sessions WHERE id = $1",
+                    &[&id],
+                )
+                .await?;
+            let Some(row) = row else { return Ok(None) };
+            let pending: Option<String> = row.try_get(3)?;
+            let until: Option<i64> = row.try_get(4)?;
+            Ok(Some(SessionRecord {
+                id: row.try_get(0)?,
+                member: row.try_get::<_, Option<i64>>(1)?.map(MemberId),
+                cart: row.try_get::<_, Option<String>>(2)?.map(CartId),
+                pending_buyer: pending.zip(until),
+                return_to: row.try_get(5)?,
+                last_seen: row.try_get(6)?,
+            }))
+        })
+        .await
+    }
+
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
+        let (pending, until) = session.pending_buyer.clone().unzip();
+        self.run(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    "INSERT INTO sessions (id, member_id, cart_id, pending_buyer, pending_until, return_to,
+                        last_seen, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                     ON CONFLICT (id) DO UPDATE SET member_id = excluded.member_id, cart_id = excluded.cart_id,
+                        pending_buyer = excluded.pending_buyer, pending_until = excluded.pending_until,
+                        return_to = excluded.return_to, last_seen = excluded.last_seen,
+                        created_at = excluded.created_at",
+                    &[
+                        &session.id,
+                        &session.member.map(|m| m.0),
+                        &session.cart.as_ref().map(|c| c.0.clone()),
+                        &pending,
+                        &until,
+                        &session.return_to,
+                        &session.last_seen,
+                    ],
+                )
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_session(&self, id: &str, change: &SessionChange) -> Result<bool, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            let changed = match change {
+                SessionChange::Cart(cart) => {
+                    client.execute("UPDATE sessions SET cart_id = $2 WHERE id = $1", &[&id, &cart.0]).await?
+                }
+                SessionChange::PendingBuyer(pending) => {
+                    let (buyer, until) = pending.clone().unzip();
+                    client
+                        .execute(
+                            "UPDATE sessions SET pending_buyer = $2, pending_until = $3 WHERE id = $1",
+                            &[&id, &buyer, &until],
+                        )
+                        .await?
+                }
+                SessionChange::ReturnTo(path) => {
+                    client.execute("UPDATE sessions SET return_to = $2 WHERE id = $1", &[&id, path]).await?
+                }
+                SessionChange::Seen(at) => {
+                    client.execute("UPDATE sessions SET last_seen = $2 WHERE id = $1", &[&id, at]).await?
+                }
+            };
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<(), StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            client.execute("DELETE FROM sessions WHERE id = $1", &[&id]).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purge(&self, cutoff: i64, cart_cutoff: i64) -> Result<(usize, usize), StorageError> {
+        self.run(async {
+            let mut client = self.client().await?;
+            let transaction = client.transaction().await?;
+            let sessions = transaction.execute("DELETE FROM sessions WHERE last_seen < $1", &[&cutoff]).await?;
+            // A cart no session holds cannot be reached again; an order keeps its own lines.
+            let carts = transaction
+                .execute(
+                    "DELETE FROM carts WHERE updated_at < $1
+                     AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.cart_id = carts.id)",
+                    &[&cart_cutoff],
+                )
+                .await?;
+            transaction.commit().await?;
+            Ok((usize::try_from(sessions).unwrap_or(usize::MAX), usize::try_from(carts).unwrap_or(usize::MAX)))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Secrets for Postgres {
+    async fn secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        let mut fresh = [0u8; 32];
+        SystemRandom::new().fill(&mut fresh).map_err(|_| StorageError::Database("no random source".into()))?;
+        // The first instance to ask makes it; every later one (and every restart) reads the same.
+        let stored: String = self
+            .run(async {
+                let client = self.client().await?;
+                client
+                    .execute(
+                        "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                        &[&name, &BASE64.encode(fresh)],
+                    )
+                    .await?;
+                Ok(client.query_one("SELECT value FROM secrets WHERE name = $1", &[&name]).await?.try_get(0)?)
+            })
+            .await?;
+        BASE64.decode(stored).map_err(|e| StorageError::Database(format!("secret {name}: {e}")))
+    }
+}

@@ -1,0 +1,222 @@
+//! Several real server processes on one database, one Amazon Pay simulator process for all of
+//! them, and a round-robin load balancer in front of the shops: what a shop outgrowing one
+//! process runs.
+//!
+//! The balancer forwards each request to the next instance in turn (keeping the Host header, so
+//! every instance sees the shop origin), or to the one a request names in `x-test-instance`.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use tokio::net::TcpListener;
+
+use crate::common::sockets::{Browser, DataDir, cookie_client};
+use crate::databases::Target;
+
+/// The test key: every instance signs with it, and the simulator trusts it.
+pub const KEY_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/test_key_pkcs8.pem");
+
+/// Names one instance for a request through the balancer.
+pub const INSTANCE_HEADER: &str = "x-test-instance";
+
+/// A loopback port free right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A process of the server binary; killed when dropped.
+pub struct Process(pub Child);
+
+impl Process {
+    /// Starts `amazonpay2-server --demo ARGS` with exactly `vars` as its environment.
+    pub fn spawn(args: &[&str], vars: &[(&str, String)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_amazonpay2-server"));
+        command.arg("--demo").args(args).env_clear().env("RUST_LOG", "warn").stdout(Stdio::null());
+        command.stderr(Stdio::inherit());
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        Self(command.spawn().expect("the server binary starts"))
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs `amazonpay2-server --demo ARGS` to its end; its exit status and standard output.
+pub async fn run(args: &[&str], vars: &[(&str, String)]) -> (bool, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_amazonpay2-server"));
+    command.arg("--demo").args(args).env_clear().env("RUST_LOG", "warn");
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let output = command.output().await.expect("the server binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        eprintln!("{args:?}: {stderr}");
+    }
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Waits until `url` answers at all (a redirect is an answer: it is not followed).
+pub async fn wait_for(url: &str) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    while http.get(url).send().await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "{url} did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The round-robin balancer in front of the instances.
+pub struct Balancer {
+    backends: Vec<String>,
+    next: AtomicUsize,
+    http: reqwest::Client,
+    /// Requests each instance answered.
+    pub served: Vec<AtomicUsize>,
+}
+
+impl Balancer {
+    /// Serves on `listener`, forwarding to `backends` (`127.0.0.1:port`).
+    pub fn start(listener: TcpListener, backends: Vec<String>) -> Arc<Self> {
+        let served = backends.iter().map(|_| AtomicUsize::new(0)).collect();
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let balancer = Arc::new(Self { backends, next: AtomicUsize::new(0), http, served });
+        let router = Router::new().fallback(forward).with_state(balancer.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        balancer
+    }
+
+    /// Requests each instance answered so far.
+    pub fn counts(&self) -> Vec<usize> {
+        self.served.iter().map(|n| n.load(Ordering::SeqCst)).collect()
+    }
+}
+
+async fn forward(State(balancer): State<Arc<Balancer>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let pinned = parts.headers.get(INSTANCE_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let instance = pinned.unwrap_or_else(|| balancer.next.fetch_add(1, Ordering::SeqCst)) % balancer.backends.len();
+    balancer.served[instance].fetch_add(1, Ordering::SeqCst);
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let body: Bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let url = format!("http://{}{path}", balancer.backends[instance]);
+    let mut outgoing = balancer.http.request(parts.method.clone(), url).body(body);
+    for (name, value) in &parts.headers {
+        if name != "content-length" && name != INSTANCE_HEADER {
+            outgoing = outgoing.header(name, value);
+        }
+    }
+    let Ok(answer) = outgoing.send().await else {
+        return Response::builder().status(StatusCode::BAD_GATEWAY).body(Body::empty()).unwrap();
+    };
+    let mut response = Response::builder().status(answer.status());
+    for (name, value) in answer.headers() {
+        if name != "content-length" && name != "transfer-encoding" && name != "connection" {
+            response = response.header(name, value);
+        }
+    }
+    response.body(Body::from(answer.bytes().await.unwrap_or_default())).unwrap()
+}
+
+/// The shop origin (the balancer), the simulator, the instances, and their database.
+pub struct Deployment {
+    pub shop: String,
+    pub amazon: String,
+    pub balancer: Arc<Balancer>,
+    _instances: Vec<Process>,
+    _simulator: Process,
+    /// The environment of a job command (`subscriptions`, `reconcile`) beside the instances.
+    pub vars: Vec<(&'static str, String)>,
+    pub target: Target,
+    _dirs: Vec<DataDir>,
+}
+
+impl Deployment {
+    /// `count` instances on `target`, started at the same moment.
+    pub async fn start(target: Target, count: usize) -> Self {
+        amazonpay2::core::install_crypto_provider();
+        let balancer_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let shop = format!("http://{}", balancer_listener.local_addr().unwrap());
+        let amazon_addr = format!("127.0.0.1:{}", free_port());
+        let amazon = format!("http://{amazon_addr}");
+        let common = vec![
+            ("AMAZONPAY2_SHOP_ORIGIN", shop.clone()),
+            ("AMAZONPAY2_PRIVATE_KEY", KEY_FILE.to_owned()),
+            ("AMAZONPAY2_WWW", concat!(env!("CARGO_MANIFEST_DIR"), "/www").to_owned()),
+            ("AMAZONPAY2_API_BASE", amazon.clone()),
+            ("AMAZONPAY2_CHECKOUT_JS", format!("{amazon}/checkout.js")),
+            target.setting(),
+        ];
+        let simulator_dir = DataDir::new("multi-sim");
+        let mut simulator_vars = common.clone();
+        simulator_vars.extend([
+            ("AMAZONPAY2_SIMULATOR_LISTEN", amazon_addr.clone()),
+            ("AMAZONPAY2_DATA", simulator_dir.0.display().to_string()),
+        ]);
+        let simulator = Process::spawn(&["simulator"], &simulator_vars);
+        let mut dirs = vec![simulator_dir];
+        let mut backends = Vec::new();
+        let mut instances = Vec::new();
+        for n in 0..count {
+            let dir = DataDir::new(&format!("multi-{n}"));
+            let listen = format!("127.0.0.1:{}", free_port());
+            let mut vars = common.clone();
+            vars.extend([
+                ("AMAZONPAY2_LISTEN", listen.clone()),
+                // The demo's own simulator beside each instance is not used: Amazon is the one above.
+                ("AMAZONPAY2_SIMULATOR_LISTEN", format!("127.0.0.1:{}", free_port())),
+            ]);
+            if target.is_postgres() {
+                // A data folder of its own (nothing is kept there with PostgreSQL).
+                vars.push(("AMAZONPAY2_DATA", dir.0.display().to_string()));
+            }
+            instances.push(Process::spawn(&[], &vars));
+            backends.push(listen);
+            dirs.push(dir);
+        }
+        wait_for(&format!("{amazon}/checkout.js")).await;
+        for backend in &backends {
+            wait_for(&format!("http://{backend}/api/amazonpay2/session")).await;
+        }
+        let balancer = Balancer::start(balancer_listener, backends);
+        let mut vars = common;
+        vars.push(("AMAZONPAY2_SIMULATOR_LISTEN", format!("127.0.0.1:{}", free_port())));
+        let jobs_dir = DataDir::new("multi-jobs");
+        if target.is_postgres() {
+            vars.push(("AMAZONPAY2_DATA", jobs_dir.0.display().to_string()));
+        }
+        dirs.push(jobs_dir);
+        Self { shop, amazon, balancer, _instances: instances, _simulator: simulator, vars, target, _dirs: dirs }
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser { shop: self.shop.clone(), amazon: self.amazon.clone(), http: cookie_client().build().unwrap() }
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.target.count(sql).await
+    }
+}

@@ -1,0 +1,221 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! Several instances, one truth: two real server processes on one PostgreSQL database, one Amazon
+//! Pay simulator process for both (as one Amazon), and a round-robin balancer in front, so that a
+//! shopper's requests alternate between the instances. Run when `AMAZONPAY2_TEST_DATABASE_URL` is
+//! set (`./build.sh test` sets it); the restart test runs its own throw-away cluster
+//! (`tests/pg/cluster.sh … fault`), so that stopping it disturbs no other test.
+
+mod common;
+#[path = "common/databases.rs"]
+mod databases;
+#[path = "common/instances.rs"]
+mod instances;
+
+use std::time::{Duration, Instant};
+
+use reqwest::header;
+use serde_json::{Value, json};
+use url::Url;
+
+use common::checkout::{MUG, PASSWORD, SEASONAL_BOX, TAKKYUBIN, VISA, a_month_after, completed_order};
+use common::sockets::{Browser, button_form};
+use common::text::between;
+use databases::Target;
+use instances::{Deployment, INSTANCE_HEADER, run};
+
+/// The test database's fresh schema, or `None` (the test is skipped) without one.
+async fn postgres(name: &str) -> Option<Target> {
+    let target = Target::postgres(name).await;
+    if target.is_none() {
+        eprintln!("not run: {} is not set", databases::TEST_DATABASE_URL);
+    }
+    target
+}
+
+/// Signs in with Amazon through the login block and completes the prefilled sign-up: a member,
+/// logged in and linked. Every request goes through the balancer.
+async fn member_via_amazon(browser: &Browser) {
+    let (options, config) = browser.signed_button("/", "login").await;
+    let form = button_form(&options, &config, "SignIn");
+    let page = browser.http.post(format!("{}/checkout/initiate", browser.amazon)).form(&form).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    let flow = between(&html, "name=\"flow\" value=\"", "\"").expect("Amazon's sign-in page");
+    let choice = [("flow", flow), ("buyer", "0".to_owned())];
+    let back = browser.http.post(format!("{}/checkout/continue", browser.amazon)).form(&choice).send().await.unwrap();
+    let url = Url::parse(back.headers()[header::LOCATION].to_str().unwrap()).unwrap();
+    assert_eq!(browser.arrive(&url).await, "/member/signup.html?amazonpay2=signup_prefilled");
+    let mut form = browser.get_api("/signup/prefill").await.ok();
+    for (field, value) in [("familyKana", "ヤマダ"), ("givenKana", "タロウ"), ("password", PASSWORD)] {
+        form[field] = json!(value);
+    }
+    assert_eq!(browser.post("/demo/signup", form).await.redirect(), "/?amazonpay2=linked");
+    let member = browser.get_api("/session").await.ok()["member"].clone();
+    assert_eq!((member["state"].as_str(), member["linked"].as_bool()), (Some("member"), Some(true)), "{member}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopper_alternating_between_two_instances_signs_in_and_places_an_order() {
+    let Some(target) = postgres("alternating").await else { return };
+    let deployment = Deployment::start(target, 2).await;
+    let browser = deployment.browser();
+    member_via_amazon(&browser).await;
+    browser.fill_cart(&[(MUG, 1)], TAKKYUBIN).await;
+    browser.to_confirmation(VISA).await;
+    let number = completed_order(&browser.place_and_finish().await, "order_placed");
+    let orders = browser.orders().await;
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    let placed = (orders[0]["orderNumber"].as_str(), orders[0]["creditStatus"].as_str());
+    assert_eq!(placed, (Some(number.as_str()), Some("仮売上")));
+    let counts = deployment.balancer.counts();
+    assert!(counts.iter().all(|n| *n >= 5), "both instances served the shopper: {counts:?}");
+    assert_eq!(deployment.count("SELECT count(*) FROM orders").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_starting_together_migrate_once_and_seed_once() {
+    let Some(target) = postgres("starting").await else { return };
+    let deployment = Deployment::start(target, 2).await;
+    assert_eq!(deployment.count("SELECT count(*) FROM schema_migrations").await, 1);
+    let (products, shipping) = amazonpay2::demo::catalogue();
+    assert_eq!(deployment.count("SELECT count(*) FROM products").await, i64::try_from(products.len()).unwrap());
+    assert_eq!(deployment.count("SELECT count(*) FROM shipping_methods").await, i64::try_from(shipping.len()).unwrap());
+    assert_eq!(deployment.count("SELECT count(*) FROM secrets").await, 1, "one cookie key for every instance");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_completing_the_same_checkout_at_once_make_one_order() {
+    let Some(target) = postgres("same_checkout").await else { return };
+    let deployment = Deployment::start(target, 2).await;
+    let browser = deployment.browser();
+    browser.fill_cart(&[(MUG, 1)], TAKKYUBIN).await;
+    let session = browser.to_confirmation(VISA).await;
+    let result = browser.place_and_pay().await;
+    // The same return from Amazon reaches both instances at the same moment (a double click
+    // balanced two ways, a retrying proxy).
+    let arrive = |instance: usize| {
+        let (http, result) = (browser.http.clone(), result.clone());
+        async move {
+            let reply = http.get(result).header(INSTANCE_HEADER, instance.to_string()).send().await.unwrap();
+            reply.headers()[header::LOCATION].to_str().unwrap().to_owned()
+        }
+    };
+    let (first, second) = tokio::join!(arrive(0), arrive(1));
+    let numbers = [&first, &second].map(|location| completed_order(location, "order_placed"));
+    assert_eq!(numbers[0], numbers[1], "both answers name the one order");
+    assert_eq!(deployment.count("SELECT count(*) FROM orders").await, 1);
+    let authorized = format!(
+        "SELECT count(*) FROM order_events e JOIN orders o ON o.id = e.order_id
+         WHERE o.checkout_session_id = '{session}' AND e.to_state = 'authorized'"
+    );
+    assert_eq!(deployment.count(&authorized).await, 1, "the order moved to authorized once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_running_the_daily_jobs_at_once_charge_each_cycle_once() {
+    let Some(target) = postgres("daily_jobs").await else { return };
+    let deployment = Deployment::start(target, 2).await;
+    let browser = deployment.browser();
+    browser.become_member().await;
+    browser.fill_cart(&[(SEASONAL_BOX, 1)], TAKKYUBIN).await;
+    browser.to_confirmation(VISA).await;
+    completed_order(&browser.place_and_finish().await, "order_placed");
+    let next: String = browser.subscriptions().await[0]["nextCycle"].as_str().unwrap().to_owned();
+    let day = time::Date::parse(&next, time::macros::format_description!("[year]-[month]-[day]")).unwrap();
+    // Every instance's scheduler fires at once: subscriptions and the reconciler, twice each.
+    let vars = &deployment.vars;
+    let date = ["subscriptions", "--date", &next];
+    let (a, b, c, d) =
+        tokio::join!(run(&date, vars), run(&date, vars), run(&["reconcile"], vars), run(&["reconcile"], vars));
+    for (ok, _) in [&a, &b, &c, &d] {
+        assert!(ok, "every job ends well");
+    }
+    assert_eq!(deployment.count("SELECT count(*) FROM orders WHERE cycle IS NOT NULL").await, 1, "one order per cycle");
+    let charged = "SELECT count(*) FROM order_events e JOIN orders o ON o.id = e.order_id
+                   WHERE o.cycle IS NOT NULL AND e.to_state = 'completing'";
+    assert_eq!(deployment.count(charged).await, 1, "one run claimed the cycle and charged it");
+    let states = "SELECT count(*) FROM orders WHERE cycle IS NOT NULL AND state = 'authorized'";
+    assert_eq!(deployment.count(states).await, 1);
+    let advanced = browser.subscriptions().await[0]["nextCycle"].as_str().unwrap().to_owned();
+    assert_eq!(advanced, a_month_after(day).to_string(), "the subscription moved on one cycle");
+    let cycles_at_amazon =
+        deployment.count("SELECT count(DISTINCT charge_id) FROM orders WHERE cycle IS NOT NULL").await;
+    assert_eq!(cycles_at_amazon, 1);
+}
+
+/// `tests/pg/cluster.sh COMMAND fault`: the restart test's own cluster.
+fn fault_cluster(command: &str) -> String {
+    let output = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pg/cluster.sh"))
+        .args([command, "fault"])
+        .output()
+        .expect("the cluster script runs");
+    assert!(output.status.success(), "cluster.sh {command}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_restarted_under_load_fails_fast_and_recovers_without_a_restart() {
+    if databases::postgres_url().is_none() {
+        eprintln!("not run: {} is not set", databases::TEST_DATABASE_URL);
+        return;
+    }
+    let target = Target::postgres_at(&fault_cluster("start"), "fault").await;
+    let deployment = Deployment::start(target, 2).await;
+    let browser = deployment.browser();
+    browser.fill_cart(&[(MUG, 1)], TAKKYUBIN).await;
+
+    // Load: shoppers reading their cart on both instances, bounded in time.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (http, cart, stopped) = (browser.http.clone(), browser.api("/demo/cart"), stopped.clone());
+        load.push(tokio::spawn(async move {
+            let mut seen: Vec<(u16, Option<String>, Duration)> = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !*stopped.borrow() && Instant::now() < deadline {
+                let started = Instant::now();
+                let reply = http.get(&cart).timeout(Duration::from_secs(30)).send().await.unwrap();
+                let status = reply.status().as_u16();
+                let code =
+                    reply.json::<Value>().await.ok().and_then(|v| v["error"]["code"].as_str().map(str::to_owned));
+                seen.push((status, code, started.elapsed()));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            seen
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    fault_cluster("stop");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let down = browser.get_api("/demo/cart").await;
+    assert_eq!(down.error(503), "database_unavailable", "a clear error while the database is down");
+    fault_cluster("start");
+    let started = Instant::now();
+    loop {
+        let answer = browser.get_api("/demo/cart").await;
+        if answer.status == 200 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the instances recover by themselves: {}", answer.json);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.send_replace(true);
+    let mut answers = Vec::new();
+    for task in load {
+        answers.extend(task.await.unwrap());
+    }
+    let unavailable = answers.iter().filter(|(status, ..)| *status == 503).count();
+    assert!(unavailable > 0, "the load met the outage");
+    for (status, code, took) in &answers {
+        assert!(
+            *status == 200 || (*status == 503 && code.as_deref() == Some("database_unavailable")),
+            "{status} {code:?}"
+        );
+        assert!(*took < Duration::from_secs(9), "no request hangs past its timeout: {took:?}");
+    }
+    assert_eq!(answers.last().map(|a| a.0), Some(200), "served again after the restart");
+    // Nothing half-done or doubled: the shopper goes on to one order.
+    browser.to_confirmation(VISA).await;
+    completed_order(&browser.place_and_finish().await, "order_placed");
+    assert_eq!(deployment.count("SELECT count(*) FROM orders").await, 1);
+}

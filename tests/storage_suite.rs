@@ -1,0 +1,511 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! One suite of behaviours over `Database`, run against the embedded SQLite always and against
+//! PostgreSQL when `AMAZONPAY2_TEST_DATABASE_URL` is set: both implementations keep the same
+//! promises. Each test has a database of its own; a test that opens it twice plays two server
+//! instances on one database.
+
+mod common;
+#[path = "common/databases.rs"]
+mod databases;
+
+use time::macros::date;
+
+use amazonpay2::core::orders::{Actor, Effect, OrderState, Outcome, Transition, settle};
+use amazonpay2::core::platform::{LinkRefusal, NewOrder, Opened, OrderLine, Refund, RefundState, ShippingMethod};
+use amazonpay2::storage::{
+    BulkItem, Database, NewMember, OrderEdit, OrderFilter, Product, SessionChange, SessionRecord,
+};
+use databases::Target;
+
+/// Each behaviour, once per database.
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Target::sqlite(stringify!($name))).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(target) = super::Target::postgres(stringify!($name)).await else {
+                        eprintln!("not run on PostgreSQL: {} is not set", super::databases::TEST_DATABASE_URL);
+                        return;
+                    };
+                    super::$name(target).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    emails_are_unique_regardless_of_case,
+    one_buyer_links_to_at_most_one_member_and_back,
+    two_instances_linking_one_buyer_at_once_link_it_once,
+    one_checkout_session_opens_one_order,
+    two_instances_opening_the_same_checkout_at_once_make_one_order,
+    a_transition_applies_once_with_its_effects_and_a_stale_one_changes_nothing,
+    two_instances_applying_the_same_move_at_once_apply_it_once,
+    a_recurring_checkout_starts_its_subscription_and_its_cycles_move_it_on,
+    refunds_count_until_declined,
+    a_review_reference_binds_one_checkout_and_a_new_click_replaces_it,
+    a_changed_cart_forgets_its_checkout,
+    a_session_changes_one_thing_at_a_time_and_idle_ones_are_purged,
+    a_secret_is_made_once_and_shared_by_every_instance,
+    the_catalogue_is_seeded_once_even_by_instances_starting_together,
+    instances_starting_together_migrate_once,
+    an_order_is_locked_by_one_owner_at_a_time_and_only_at_the_version_seen,
+    the_order_list_and_page_show_placed_orders_and_an_edit_needs_the_version_seen,
+    a_notification_is_handled_by_the_first_instance_only,
+    owner_accounts_sessions_and_failed_logins,
+    a_bulk_operation_records_each_order,
+    an_unknown_state_is_refused_by_the_database_itself,
+);
+
+fn member(email: &str) -> NewMember {
+    NewMember { email: email.into(), family_name: "山田".into(), given_name: "太郎".into(), ..NewMember::default() }
+}
+
+/// A database with the demo's kind of catalogue.
+async fn shop(target: &Target) -> Database {
+    let db = target.open().await;
+    db.seed_catalogue(
+        &[
+            Product { id: 1, name: "マグカップ".into(), price: 2_750, recurring: false },
+            Product { id: 4, name: "定期便".into(), price: 8_800, recurring: true },
+        ],
+        &[
+            ShippingMethod { id: 1, name: "宅配便".into(), fee: 880, amazon_pay_allowed: true },
+            ShippingMethod { id: 3, name: "店頭受け取り".into(), fee: 0, amazon_pay_allowed: false },
+        ],
+    )
+    .await
+    .unwrap();
+    db
+}
+
+fn new_order(session: &str, total: u64) -> NewOrder {
+    NewOrder {
+        member: None,
+        checkout_session_id: Some(session.into()),
+        cart: None,
+        buyer_name: "Amazon 花子".into(),
+        cycle: None,
+        lines: vec![OrderLine { name: "マグカップ".into(), unit_price: 2_750, quantity: 1 }],
+        shipping_fee: 880,
+        total,
+        recurring: false,
+    }
+}
+
+/// An order opened, claimed and authorized.
+async fn authorized(db: &Database, session: &str) -> amazonpay2::core::platform::Order {
+    let Opened::New(order) = db.open_order(&new_order(session, 3_630)).await.unwrap() else { panic!("new") };
+    let claimed = db
+        .apply(&Transition::new(&order, OrderState::Completing, Actor::Shopper, "claim").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let ids = (Some(format!("P-{session}")), Some(format!("C-{session}")));
+    db.apply(&settle(&claimed, Outcome::Authorized, ids, date!(2026 - 12 - 30), Actor::Shopper).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn emails_are_unique_regardless_of_case(target: Target) {
+    let db = target.open().await;
+    let id = db.create_member(&member("taro@example.jp"), "h").await.unwrap().unwrap();
+    assert_eq!(db.create_member(&member("TARO@example.jp"), "h").await.unwrap(), None);
+    let found = db.member_by_email("Taro@Example.jp").await.unwrap().unwrap();
+    assert_eq!((found.id, found.name.as_str(), found.buyer_id), (id, "山田 太郎", None));
+    assert_eq!(db.password_hash(id).await.unwrap().as_deref(), Some("h"));
+    assert_eq!(db.member(id).await.unwrap().unwrap().email, "taro@example.jp");
+}
+
+async fn one_buyer_links_to_at_most_one_member_and_back(target: Target) {
+    let db = target.open().await;
+    let a = db.create_member(&member("a@example.jp"), "h").await.unwrap().unwrap();
+    let b = db.create_member(&member("b@example.jp"), "h").await.unwrap().unwrap();
+    assert_eq!(db.link(a, "amzn1.account.X").await.unwrap(), Ok(()));
+    assert_eq!(db.link(b, "amzn1.account.X").await.unwrap(), Err(LinkRefusal::BuyerTaken));
+    assert_eq!(db.link(a, "amzn1.account.Y").await.unwrap(), Err(LinkRefusal::MemberLinked));
+    assert_eq!(db.member_by_buyer("amzn1.account.X").await.unwrap().unwrap().id, a);
+    assert!(db.unlink(a).await.unwrap());
+    assert!(!db.unlink(a).await.unwrap());
+    assert_eq!(db.link(b, "amzn1.account.X").await.unwrap(), Ok(()));
+}
+
+async fn two_instances_linking_one_buyer_at_once_link_it_once(target: Target) {
+    let (one, two) = (target.open().await, target.open().await);
+    for round in 0..10 {
+        let a = one.create_member(&member(&format!("a{round}@example.jp")), "h").await.unwrap().unwrap();
+        let b = one.create_member(&member(&format!("b{round}@example.jp")), "h").await.unwrap().unwrap();
+        let buyer = format!("amzn1.account.{round}");
+        let (first, second) = tokio::join!(one.link(a, &buyer), two.link(b, &buyer));
+        let outcomes = [first.unwrap(), second.unwrap()];
+        assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
+        assert!(outcomes.contains(&Err(LinkRefusal::BuyerTaken)), "{outcomes:?}");
+    }
+}
+
+async fn one_checkout_session_opens_one_order(target: Target) {
+    let db = shop(&target).await;
+    let Opened::New(first) = db.open_order(&new_order("cs-1", 3_630)).await.unwrap() else { panic!("new") };
+    assert_eq!((first.number.as_str(), first.state), ("10001", OrderState::Processing));
+    let again = db.open_order(&new_order("cs-1", 3_630)).await.unwrap();
+    assert_eq!(again, Opened::Existing(first.clone()));
+    assert_eq!(db.order_by_checkout_session("cs-1").await.unwrap(), Some(first.clone()));
+    assert_eq!(db.order(first.id).await.unwrap(), Some(first));
+}
+
+async fn two_instances_opening_the_same_checkout_at_once_make_one_order(target: Target) {
+    let (one, two) = (shop(&target).await, target.open().await);
+    for round in 0..20 {
+        let session = format!("cs-race-{round}");
+        let new = new_order(&session, 3_630);
+        let (a, b) = tokio::join!(one.open_order(&new), two.open_order(&new));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let ids = [&a, &b].map(|opened| match opened {
+            Opened::New(order) | Opened::Existing(order) => order.id,
+        });
+        assert_eq!(ids[0], ids[1], "one order for one checkout session");
+        assert_eq!([&a, &b].iter().filter(|o| matches!(o, Opened::New(_))).count(), 1, "{a:?} {b:?}");
+    }
+    assert_eq!(target.count("SELECT count(*) FROM orders").await, 20);
+    assert_eq!(target.count("SELECT count(*) FROM order_events").await, 20, "one opening each");
+}
+
+async fn a_transition_applies_once_with_its_effects_and_a_stale_one_changes_nothing(target: Target) {
+    let db = shop(&target).await;
+    let cart = db.create_cart().await.unwrap();
+    assert!(db.set_cart_item(&cart, 1, 1).await.unwrap());
+    let new = NewOrder { cart: Some(cart.clone()), ..new_order("cs-2", 3_630) };
+    let Opened::New(order) = db.open_order(&new).await.unwrap() else { panic!("new") };
+    let claim = Transition::new(&order, OrderState::Completing, Actor::Shopper, "claim").unwrap();
+    let claimed = db.apply(&claim).await.unwrap().expect("claimed");
+    assert_eq!(claimed.version, order.version + 1);
+    assert_eq!(db.apply(&claim).await.unwrap(), None, "a second claim finds the order taken");
+    let done = settle(
+        &claimed,
+        Outcome::Authorized,
+        (Some("S03-P".into()), Some("S03-P-C1".into())),
+        date!(2026 - 12 - 30),
+        Actor::Shopper,
+    )
+    .unwrap()
+    .with_authorized(3_630);
+    let authorized = db.apply(&done).await.unwrap().unwrap();
+    assert_eq!(authorized.state, OrderState::Authorized);
+    assert_eq!(authorized.charge_id.as_deref(), Some("S03-P-C1"));
+    assert_eq!(authorized.authorized.map(|a| a.0), Some(3_630));
+    assert!(db.cart(&cart).await.unwrap().unwrap().is_empty(), "the cart is emptied with the order");
+    assert_eq!(db.order_by_charge("S03-P-C1").await.unwrap().unwrap().id, order.id);
+    assert_eq!(db.orders_by_charge_permission("S03-P").await.unwrap().len(), 1);
+    let events = target.count(&format!("SELECT count(*) FROM order_events WHERE order_id = {}", order.id.0)).await;
+    assert_eq!(events, 3, "opened, claimed, authorized");
+    let listed = db.orders_in(&[OrderState::Authorized], i64::MAX, 10).await.unwrap();
+    assert_eq!(listed.iter().map(|o| o.id).collect::<Vec<_>>(), [order.id]);
+    assert!(db.orders_in(&[OrderState::Processing], i64::MAX, 10).await.unwrap().is_empty());
+}
+
+async fn two_instances_applying_the_same_move_at_once_apply_it_once(target: Target) {
+    let (one, two) = (shop(&target).await, target.open().await);
+    for round in 0..20 {
+        let Opened::New(order) = one.open_order(&new_order(&format!("cs-move-{round}"), 3_630)).await.unwrap() else {
+            panic!("new")
+        };
+        let claim = Transition::new(&order, OrderState::Completing, Actor::Shopper, "claim").unwrap();
+        let (a, b) = tokio::join!(one.apply(&claim), two.apply(&claim));
+        let won = [a.unwrap(), b.unwrap()].into_iter().flatten().count();
+        assert_eq!(won, 1, "exactly one instance claims the order");
+    }
+    assert_eq!(target.count("SELECT count(*) FROM order_events WHERE to_state = 'completing'").await, 20);
+}
+
+async fn a_recurring_checkout_starts_its_subscription_and_its_cycles_move_it_on(target: Target) {
+    let db = shop(&target).await;
+    let buyer = db.create_member(&member("sub@example.jp"), "h").await.unwrap().unwrap();
+    let mut new = new_order("cs-3", 9_680);
+    new.recurring = true;
+    new.member = Some(buyer);
+    let Opened::New(order) = db.open_order(&new).await.unwrap() else { panic!("new") };
+    let claimed = db
+        .apply(&Transition::new(&order, OrderState::Completing, Actor::Shopper, "claim").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let first = date!(2026 - 12 - 30);
+    let done =
+        settle(&claimed, Outcome::Authorized, (Some("S03-R".into()), Some("S03-R-C1".into())), first, Actor::Shopper)
+            .unwrap();
+    db.apply(&done).await.unwrap().unwrap();
+    let due = db.due_subscriptions(first).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].amount, due[0].next_cycle, due[0].member), (9_680, first, Some(buyer)));
+    assert!(db.due_subscriptions(date!(2026 - 12 - 29)).await.unwrap().is_empty());
+    let mine = db.subscriptions_of_member(buyer).await.unwrap();
+    assert_eq!((mine.len(), mine[0].next_cycle.as_str()), (1, "2026-12-30"));
+    let cycle = NewOrder { checkout_session_id: None, cycle: Some((due[0].id, first)), ..new.clone() };
+    let Opened::New(cycle_order) = db.open_order(&cycle).await.unwrap() else { panic!("new") };
+    assert_eq!(db.open_order(&cycle).await.unwrap(), Opened::Existing(cycle_order.clone()), "one order per cycle");
+    let claimed = db
+        .apply(&Transition::new(&cycle_order, OrderState::Completing, Actor::Job, "claim").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let next = date!(2027 - 01 - 30);
+    db.apply(&settle(&claimed, Outcome::Authorized, (None, Some("S03-R-C2".into())), next, Actor::Job).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(db.due_subscriptions(first).await.unwrap().is_empty());
+    assert_eq!(db.due_subscriptions(next).await.unwrap()[0].next_cycle, next);
+    assert_eq!(db.charged_in_month(due[0].id, 2026, 12).await.unwrap(), 9_680);
+    assert_eq!(db.charged_in_month(due[0].id, 2027, 1).await.unwrap(), 0);
+    assert!(db.reschedule_subscription(due[0].id, date!(2027 - 02 - 01)).await.unwrap());
+    assert_eq!(db.due_subscriptions(date!(2027 - 02 - 01)).await.unwrap()[0].next_cycle, date!(2027 - 02 - 01));
+    let summaries = db.orders_of_member(buyer).await.unwrap();
+    assert_eq!(summaries.len(), 2, "both placed orders, newest first");
+    assert_eq!(summaries[0].lines[0].name, "マグカップ");
+
+    // Amazon closed its charge permission: the subscription ends, once.
+    let permission = due[0].charge_permission_id.clone();
+    assert!(db.end_subscription(&permission).await.unwrap());
+    assert!(!db.end_subscription(&permission).await.unwrap(), "already ended");
+    assert!(db.due_subscriptions(date!(2027 - 12 - 31)).await.unwrap().is_empty());
+}
+
+async fn refunds_count_until_declined(target: Target) {
+    let db = shop(&target).await;
+    let order = authorized(&db, "cs-refund").await;
+    let captured = db
+        .apply(&Transition::new(&order, OrderState::Captured, Actor::Job, "captured").unwrap().with_captured(3_630))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(captured.captured, 3_630);
+    let refund = Refund { refund_id: "R-1".into(), amount: 1_000, state: RefundState::Initiated, created_at: 1 };
+    let refunded = db
+        .apply(
+            &Transition::new(&captured, OrderState::Refunded, Actor::Job, "refund")
+                .unwrap()
+                .with(Effect::Refund(refund)),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(refunded.refunded, 1_000);
+    assert_eq!(db.order_by_refund("R-1").await.unwrap().unwrap().id, order.id);
+    let declined = Effect::RefundSettled { refund_id: "R-1".into(), state: RefundState::Declined };
+    let back = db
+        .apply(
+            &Transition::new(&refunded, OrderState::Captured, Actor::Notification, "declined").unwrap().with(declined),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.refunded, 0, "a declined refund gave nothing back");
+    assert_eq!(db.refunds(order.id).await.unwrap()[0].state, RefundState::Declined);
+}
+
+async fn a_review_reference_binds_one_checkout_and_a_new_click_replaces_it(target: Target) {
+    let db = shop(&target).await;
+    assert!(db.amazon_pay_enabled().await.unwrap());
+    let cart = db.create_cart().await.unwrap();
+    db.begin_checkout(&cart, "ref-1").await.unwrap();
+    assert!(!db.bind_checkout(&cart, "ref-0", "cs").await.unwrap(), "another click's reference binds nothing");
+    assert!(db.bind_checkout(&cart, "ref-1", "cs").await.unwrap());
+    assert_eq!(db.cart(&cart).await.unwrap().unwrap().checkout.checkout_session_id.as_deref(), Some("cs"));
+    db.begin_checkout(&cart, "ref-2").await.unwrap();
+    let checkout = db.cart(&cart).await.unwrap().unwrap().checkout;
+    assert_eq!((checkout.review_ref.as_deref(), checkout.checkout_session_id), (Some("ref-2"), None));
+    db.forget_checkout(&cart).await.unwrap();
+    assert_eq!(db.cart(&cart).await.unwrap().unwrap().checkout, Default::default());
+}
+
+async fn a_changed_cart_forgets_its_checkout(target: Target) {
+    let db = shop(&target).await;
+    let cart = db.create_cart().await.unwrap();
+    assert_eq!(db.cart(&cart).await.unwrap().unwrap().shipping.id, 1, "the first shipping method");
+    db.begin_checkout(&cart, "ref").await.unwrap();
+    assert!(db.set_cart_item(&cart, 4, 2).await.unwrap());
+    assert!(!db.set_cart_item(&cart, 99, 1).await.unwrap(), "no such product");
+    let read = db.cart(&cart).await.unwrap().unwrap();
+    assert_eq!((read.lines.len(), read.lines[0].quantity, read.lines[0].recurring), (1, 2, true));
+    assert_eq!(read.checkout, Default::default());
+    assert!(db.set_cart_shipping(&cart, 3).await.unwrap());
+    assert!(!db.set_cart_shipping(&cart, 42).await.unwrap());
+    let read = db.cart(&cart).await.unwrap().unwrap();
+    assert!(!read.shipping.amazon_pay_allowed);
+    assert_eq!(read.total(), 17_600);
+    assert!(db.set_cart_item(&cart, 4, 0).await.unwrap());
+    assert!(db.cart(&cart).await.unwrap().unwrap().is_empty());
+    assert_eq!(db.products().await.unwrap().len(), 2);
+    assert_eq!(db.shipping_methods().await.unwrap().len(), 2);
+}
+
+fn record(id: &str, last_seen: i64) -> SessionRecord {
+    SessionRecord { id: id.into(), member: None, cart: None, pending_buyer: None, return_to: None, last_seen }
+}
+
+async fn a_session_changes_one_thing_at_a_time_and_idle_ones_are_purged(target: Target) {
+    let (db, other) = (shop(&target).await, target.open().await);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let held = db.create_cart().await.unwrap();
+    let _abandoned = db.create_cart().await.unwrap();
+    db.insert_session(&SessionRecord { cart: Some(held.clone()), ..record("live", now) }).await.unwrap();
+    db.insert_session(&record("idle", 10)).await.unwrap();
+    // Another instance sees and changes the same session.
+    assert!(other.update_session("live", &SessionChange::ReturnTo("/cart".into())).await.unwrap());
+    assert!(other.update_session("live", &SessionChange::PendingBuyer(Some(("{}".into(), 99)))).await.unwrap());
+    let stored = db.session("live").await.unwrap().unwrap();
+    assert_eq!(stored.return_to.as_deref(), Some("/cart"));
+    assert_eq!(stored.pending_buyer, Some(("{}".into(), 99)));
+    assert_eq!(stored.cart, Some(held.clone()));
+    assert!(!db.update_session("gone", &SessionChange::Seen(1)).await.unwrap());
+    let (sessions, carts) = db.purge(100, now + 1).await.unwrap();
+    assert_eq!((sessions, carts), (1, 1));
+    assert!(db.session("live").await.unwrap().is_some());
+    assert!(db.cart(&held).await.unwrap().is_some());
+    db.delete_session("live").await.unwrap();
+    assert_eq!(other.session("live").await.unwrap(), None);
+}
+
+async fn a_secret_is_made_once_and_shared_by_every_instance(target: Target) {
+    let (one, two) = (target.open().await, target.open().await);
+    let (a, b) = tokio::join!(one.secret("cookie"), two.secret("cookie"));
+    let first = a.unwrap();
+    assert_eq!(first.len(), 32);
+    assert_eq!(b.unwrap(), first);
+    assert_eq!(one.secret("cookie").await.unwrap(), first);
+    assert_ne!(one.secret("other").await.unwrap(), first);
+}
+
+async fn the_catalogue_is_seeded_once_even_by_instances_starting_together(target: Target) {
+    let (one, two) = (target.open().await, target.open().await);
+    let (products, shipping) = amazonpay2::demo::catalogue();
+    let (a, b) = tokio::join!(one.seed_catalogue(&products, &shipping), two.seed_catalogue(&products, &shipping));
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(one.products().await.unwrap(), products);
+    assert_eq!(two.shipping_methods().await.unwrap(), shipping);
+}
+
+async fn instances_starting_together_migrate_once(target: Target) {
+    let opened = futures_util::future::join_all((0..4).map(|_| target.open())).await;
+    assert_eq!(opened.len(), 4);
+    assert_eq!(target.count("SELECT count(*) FROM schema_migrations").await, 1);
+    assert_eq!(target.count("SELECT count(*) FROM payment_methods").await, 1, "the migration's rows once");
+}
+
+async fn an_order_is_locked_by_one_owner_at_a_time_and_only_at_the_version_seen(target: Target) {
+    let (one, two) = (shop(&target).await, target.open().await);
+    let order = authorized(&one, "cs-lock").await;
+    let until = time::OffsetDateTime::now_utc().unix_timestamp() + 60;
+    assert_eq!(one.lock_order(order.id, order.version - 1, "stale", until).await.unwrap(), None);
+    let (a, b) = tokio::join!(
+        one.lock_order(order.id, order.version, "alice", until),
+        two.lock_order(order.id, order.version, "bob", until)
+    );
+    assert_eq!([a.unwrap(), b.unwrap()].into_iter().flatten().count(), 1, "one owner holds it");
+    let edit = OrderEdit { lines: vec![], shipping_fee: 0, discount: 0, fulfilment: "new".into() };
+    assert_eq!(one.edit_order(order.id, order.version, &edit).await.unwrap(), None, "held: no edit");
+    one.unlock_order(order.id, "alice").await.unwrap();
+    one.unlock_order(order.id, "bob").await.unwrap();
+    assert!(two.lock_order(order.id, order.version, "carol", until).await.unwrap().is_some());
+    let released = Transition::new(&order, OrderState::Capturing, Actor::Owner("carol".into()), "capture")
+        .unwrap()
+        .with(Effect::Unlock("carol".into()));
+    two.apply(&released).await.unwrap().unwrap();
+    assert!(one.lock_order(order.id, order.version + 1, "dave", until).await.unwrap().is_some(), "let go");
+}
+
+async fn the_order_list_and_page_show_placed_orders_and_an_edit_needs_the_version_seen(target: Target) {
+    let db = shop(&target).await;
+    let first = authorized(&db, "cs-list-1").await;
+    let second = authorized(&db, "cs-list-2").await;
+    db.open_order(&new_order("cs-list-3", 100)).await.unwrap(); // still processing: not listed
+    let page = db.list_orders(&OrderFilter { per_page: 1, ..OrderFilter::default() }).await.unwrap();
+    assert_eq!((page.total, page.rows.len(), page.rows[0].id), (2, 1, second.id), "newest first");
+    assert_eq!(page.rows[0].name, "Amazon 花子");
+    let next = db.list_orders(&OrderFilter { per_page: 1, page: 1, ..OrderFilter::default() }).await.unwrap();
+    assert_eq!(next.rows[0].id, first.id);
+    let lapsing = OrderFilter { lapsing_before: Some(0), per_page: 10, ..OrderFilter::default() };
+    assert_eq!(db.list_orders(&lapsing).await.unwrap().total, 0, "nothing authorized 30 days before 1970");
+    let captured = OrderFilter { states: vec![OrderState::Captured], per_page: 10, ..OrderFilter::default() };
+    assert_eq!(db.list_orders(&captured).await.unwrap().total, 0);
+    let edit = OrderEdit {
+        lines: vec![OrderLine { name: "マグカップ".into(), unit_price: 2_750, quantity: 2 }],
+        shipping_fee: 880,
+        discount: 500,
+        fulfilment: "shipped".into(),
+    };
+    let edited = db.edit_order(first.id, first.version, &edit).await.unwrap().unwrap();
+    assert_eq!((edited.total, edited.version), (5_880, first.version + 1));
+    assert_eq!(db.edit_order(first.id, first.version, &edit).await.unwrap(), None, "a stale version changes nothing");
+    let detail = db.order_detail(first.id).await.unwrap().unwrap();
+    assert_eq!((detail.lines, detail.discount, detail.fulfilment.as_str()), (edit.lines, 500, "shipped"));
+    assert_eq!(detail.events.len(), 3);
+    assert_eq!(detail.events[0].from, None);
+    assert!(db.order_detail(amazonpay2::core::platform::OrderId(999_999)).await.unwrap().is_none());
+    assert!(db.set_shipping_amazon_pay(3, true).await.unwrap());
+    assert!(!db.set_shipping_amazon_pay(42, true).await.unwrap());
+}
+
+async fn a_notification_is_handled_by_the_first_instance_only(target: Target) {
+    let (one, two) = (target.open().await, target.open().await);
+    for round in 0..10 {
+        let id = format!("n-{round}");
+        let (a, b) =
+            tokio::join!(one.record_notification(&id, "CHARGE", "C"), two.record_notification(&id, "CHARGE", "C"));
+        assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|first| **first).count(), 1);
+    }
+    one.forget_notification("n-0").await.unwrap();
+    assert!(two.record_notification("n-0", "CHARGE", "C").await.unwrap(), "a forgotten one is handled again");
+}
+
+async fn owner_accounts_sessions_and_failed_logins(target: Target) {
+    let db = target.open().await;
+    assert!(db.put_admin("owner", "h1").await.unwrap());
+    db.insert_admin_session("s1", "owner").await.unwrap();
+    db.touch_admin_session("s1", 42).await.unwrap();
+    assert_eq!(db.admin_session("s1").await.unwrap(), Some(("owner".into(), 42)));
+    assert!(!db.put_admin("owner", "h2").await.unwrap(), "an existing account");
+    assert_eq!(db.admin_password_hash("owner").await.unwrap().as_deref(), Some("h2"));
+    assert_eq!(db.admin_session("s1").await.unwrap(), None, "a new password ends the sessions");
+    db.insert_admin_session("s2", "owner").await.unwrap();
+    db.delete_admin_session("s2").await.unwrap();
+    assert_eq!(db.admin_session("s2").await.unwrap(), None);
+    db.record_login_failure("owner", 600).await.unwrap();
+    db.record_login_failure("owner", 600).await.unwrap();
+    assert_eq!(db.login_failures("owner").await.unwrap().0, 2);
+    db.clear_login_failures("owner").await.unwrap();
+    assert_eq!(db.login_failures("owner").await.unwrap(), (0, 0));
+}
+
+async fn a_bulk_operation_records_each_order(target: Target) {
+    let db = shop(&target).await;
+    let order = authorized(&db, "cs-bulk").await;
+    let bulk = db.start_bulk("owner", &[(order.id, order.number.clone())]).await.unwrap();
+    assert_eq!(db.bulk(bulk).await.unwrap()[0].outcome, "waiting");
+    let item = BulkItem { order: order.id, number: order.number.clone(), outcome: "done".into(), message: "ok".into() };
+    db.record_bulk(bulk, &item).await.unwrap();
+    assert_eq!(db.bulk(bulk).await.unwrap(), [item]);
+}
+
+async fn an_unknown_state_is_refused_by_the_database_itself(target: Target) {
+    let _db = target.open().await;
+    let refused = target
+        .execute(
+            "INSERT INTO orders (total, shipping_fee, recurring, state, created_at, updated_at)
+             VALUES (1, 0, FALSE, 'authorised', 0, 0)",
+        )
+        .await;
+    assert!(refused.is_err(), "the CHECK constraint refuses the state");
+}
