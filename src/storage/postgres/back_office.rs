@@ -34,14 +34,14 @@ impl BackOffice for Postgres {
             let condition = "o.state = ANY($1) AND ($2::BIGINT IS NULL OR (o.state = 'authorized' AND o.authorized_at < $2))";
             let values: [&(dyn ToSql + Sync); 2] = [&states, &lapsing];
             let total: i64 =
-                client.query_one(&format!("SELECT count(*) FROM orders o WHERE {condition}"), &values).await?.try_get(0)?;
+                client.query_one(&client.prepare_cached(&format!("SELECT count(*) FROM orders o WHERE {condition}")).await?, &values).await?.try_get(0)?;
             let rows = client
                 .query(
-                    &format!(
+                    &client.prepare_cached(&format!(
                         "SELECT o.id, o.order_number, o.created_at, {NAME}, o.total, o.state, o.fulfilment, o.authorized_at
                          FROM orders o LEFT JOIN members m ON m.id = o.member_id
                          WHERE {condition} ORDER BY o.id DESC LIMIT $3 OFFSET $4"
-                    ),
+                    )).await?,
                     &[&states, &lapsing, &per_page, &offset],
                 )
                 .await?
@@ -71,10 +71,10 @@ impl BackOffice for Postgres {
             let columns = ORDER_COLUMNS.split(", ").map(|column| format!("o.{column}")).collect::<Vec<_>>().join(", ");
             let head = client
                 .query_opt(
-                    &format!(
+                    &client.prepare_cached(&format!(
                         "SELECT {columns}, o.shipping_fee, o.discount, {NAME}, m.email, o.fulfilment
                          FROM orders o LEFT JOIN members m ON m.id = o.member_id WHERE o.id = $1"
-                    ),
+                    )).await?,
                     &[&id.0],
                 )
                 .await?;
@@ -82,7 +82,7 @@ impl BackOffice for Postgres {
             let base = ORDER_COLUMNS.split(", ").count();
             let order = order(&head)?;
             let lines = client
-                .query("SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position", &[&id.0])
+                .query(&client.prepare_cached("SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position").await?, &[&id.0])
                 .await?
                 .iter()
                 .map(|row| {
@@ -95,7 +95,7 @@ impl BackOffice for Postgres {
                 .collect::<Result<_, StorageError>>()?;
             let events = client
                 .query(
-                    "SELECT at, actor, from_state, to_state, detail FROM order_events WHERE order_id = $1 ORDER BY id",
+                    &client.prepare_cached("SELECT at, actor, from_state, to_state, detail FROM order_events WHERE order_id = $1 ORDER BY id").await?,
                     &[&id.0],
                 )
                 .await?
@@ -134,9 +134,9 @@ impl BackOffice for Postgres {
             let transaction = client.transaction().await?;
             let changed = transaction
                 .execute(
-                    "UPDATE orders SET total = $3, shipping_fee = $4, discount = $5, fulfilment = $6,
+                    &transaction.prepare_cached("UPDATE orders SET total = $3, shipping_fee = $4, discount = $5, fulfilment = $6,
                          version = version + 1, updated_at = $7
-                     WHERE id = $1 AND version = $2 AND (locked_by IS NULL OR locked_until < $7)",
+                     WHERE id = $1 AND version = $2 AND (locked_by IS NULL OR locked_until < $7)").await?,
                     &[
                         &id.0,
                         &version,
@@ -151,17 +151,17 @@ impl BackOffice for Postgres {
             if changed == 0 {
                 return Ok(None);
             }
-            transaction.execute("DELETE FROM order_items WHERE order_id = $1", &[&id.0]).await?;
+            transaction.execute(&transaction.prepare_cached("DELETE FROM order_items WHERE order_id = $1").await?, &[&id.0]).await?;
             for (index, line) in edit.lines.iter().enumerate() {
                 transaction
                     .execute(
-                        "INSERT INTO order_items (order_id, position, name, price, quantity) VALUES ($1, $2, $3, $4, $5)",
+                        &transaction.prepare_cached("INSERT INTO order_items (order_id, position, name, price, quantity) VALUES ($1, $2, $3, $4, $5)").await?,
                         &[&id.0, &position(index), &line.name, &db_yen(line.unit_price), &db_yen(line.quantity)],
                     )
                     .await?;
             }
             let row =
-                transaction.query_one(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"), &[&id.0]).await?;
+                transaction.query_one(&transaction.prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1")).await?, &[&id.0]).await?;
             let edited = order(&row)?;
             transaction.commit().await?;
             Ok(Some(edited))
@@ -173,7 +173,10 @@ impl BackOffice for Postgres {
         self.run(async {
             let client = self.client().await?;
             Ok(client
-                .execute("UPDATE shipping_methods SET amazon_pay_allowed = $2 WHERE id = $1", &[&method, &allowed])
+                .execute(
+                    &client.prepare_cached("UPDATE shipping_methods SET amazon_pay_allowed = $2 WHERE id = $1").await?,
+                    &[&method, &allowed],
+                )
                 .await?
                 == 1)
         })
@@ -186,16 +189,22 @@ impl BackOffice for Postgres {
             // `xmax = 0` only on a row this statement inserted (an update leaves the old row's ID).
             let row = client
                 .query_one(
-                    "INSERT INTO admin_accounts (name, password_hash, created_at) VALUES ($1, $2, $3)
+                    &client
+                        .prepare_cached(
+                            "INSERT INTO admin_accounts (name, password_hash, created_at) VALUES ($1, $2, $3)
                      ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash
                      RETURNING (xmax = 0)",
+                        )
+                        .await?,
                     &[&name, &password_hash, &now()],
                 )
                 .await?;
             let created: bool = row.try_get(0)?;
             if !created {
                 // A new password ends the account's sessions.
-                client.execute("DELETE FROM admin_sessions WHERE name = $1", &[&name]).await?;
+                client
+                    .execute(&client.prepare_cached("DELETE FROM admin_sessions WHERE name = $1").await?, &[&name])
+                    .await?;
             }
             Ok(created)
         })
@@ -205,7 +214,12 @@ impl BackOffice for Postgres {
     async fn admin_password_hash(&self, name: &str) -> Result<Option<String>, StorageError> {
         self.run(async {
             let client = self.client().await?;
-            let row = client.query_opt("SELECT password_hash FROM admin_accounts WHERE name = $1", &[&name]).await?;
+            let row = client
+                .query_opt(
+                    &client.prepare_cached("SELECT password_hash FROM admin_accounts WHERE name = $1").await?,
+                    &[&name],
+                )
+                .await?;
             Ok(row.map(|row| row.try_get(0)).transpose()?)
         })
         .await
@@ -214,7 +228,12 @@ impl BackOffice for Postgres {
     async fn admin_session(&self, id: &str) -> Result<Option<(String, i64)>, StorageError> {
         self.run(async {
             let client = self.client().await?;
-            let row = client.query_opt("SELECT name, last_seen FROM admin_sessions WHERE id = $1", &[&id]).await?;
+            let row = client
+                .query_opt(
+                    &client.prepare_cached("SELECT name, last_seen FROM admin_sessions WHERE id = $1").await?,
+                    &[&id],
+                )
+                .await?;
             Ok(match row {
                 Some(row) => Some((row.try_get(0)?, row.try_get(1)?)),
                 None => None,
@@ -228,7 +247,11 @@ impl BackOffice for Postgres {
             let client = self.client().await?;
             client
                 .execute(
-                    "INSERT INTO admin_sessions (id, name, last_seen, created_at) VALUES ($1, $2, $3, $3)",
+                    &client
+                        .prepare_cached(
+                            "INSERT INTO admin_sessions (id, name, last_seen, created_at) VALUES ($1, $2, $3, $3)",
+                        )
+                        .await?,
                     &[&id, &name, &now()],
                 )
                 .await?;
@@ -240,7 +263,12 @@ impl BackOffice for Postgres {
     async fn touch_admin_session(&self, id: &str, at: i64) -> Result<(), StorageError> {
         self.run(async {
             let client = self.client().await?;
-            client.execute("UPDATE admin_sessions SET last_seen = $2 WHERE id = $1", &[&id, &at]).await?;
+            client
+                .execute(
+                    &client.prepare_cached("UPDATE admin_sessions SET last_seen = $2 WHERE id = $1").await?,
+                    &[&id, &at],
+                )
+                .await?;
             Ok(())
         })
         .await
@@ -249,7 +277,7 @@ impl BackOffice for Postgres {
     async fn delete_admin_session(&self, id: &str) -> Result<(), StorageError> {
         self.run(async {
             let client = self.client().await?;
-            client.execute("DELETE FROM admin_sessions WHERE id = $1", &[&id]).await?;
+            client.execute(&client.prepare_cached("DELETE FROM admin_sessions WHERE id = $1").await?, &[&id]).await?;
             Ok(())
         })
         .await
@@ -258,8 +286,12 @@ impl BackOffice for Postgres {
     async fn login_failures(&self, name: &str) -> Result<(u32, i64), StorageError> {
         self.run(async {
             let client = self.client().await?;
-            let row =
-                client.query_opt("SELECT failures, since FROM admin_login_failures WHERE name = $1", &[&name]).await?;
+            let row = client
+                .query_opt(
+                    &client.prepare_cached("SELECT failures, since FROM admin_login_failures WHERE name = $1").await?,
+                    &[&name],
+                )
+                .await?;
             Ok(match row {
                 Some(row) => {
                     let failures: i64 = row.try_get(0)?;
@@ -276,10 +308,14 @@ impl BackOffice for Postgres {
             let client = self.client().await?;
             client
                 .execute(
-                    "INSERT INTO admin_login_failures AS f (name, failures, since) VALUES ($1, 1, $2)
+                    &client
+                        .prepare_cached(
+                            "INSERT INTO admin_login_failures AS f (name, failures, since) VALUES ($1, 1, $2)
                      ON CONFLICT (name) DO UPDATE SET
                          failures = CASE WHEN f.since < $2 - $3 THEN 1 ELSE f.failures + 1 END,
                          since = CASE WHEN f.since < $2 - $3 THEN $2 ELSE f.since END",
+                        )
+                        .await?,
                     &[&name, &now(), &window],
                 )
                 .await?;
@@ -291,7 +327,9 @@ impl BackOffice for Postgres {
     async fn clear_login_failures(&self, name: &str) -> Result<(), StorageError> {
         self.run(async {
             let client = self.client().await?;
-            client.execute("DELETE FROM admin_login_failures WHERE name = $1", &[&name]).await?;
+            client
+                .execute(&client.prepare_cached("DELETE FROM admin_login_failures WHERE name = $1").await?, &[&name])
+                .await?;
             Ok(())
         })
         .await
@@ -302,14 +340,23 @@ impl BackOffice for Postgres {
             let mut client = self.client().await?;
             let transaction = client.transaction().await?;
             let bulk: i64 = transaction
-                .query_one("INSERT INTO bulk_jobs (owner, created_at) VALUES ($1, $2) RETURNING id", &[&owner, &now()])
+                .query_one(
+                    &transaction
+                        .prepare_cached("INSERT INTO bulk_jobs (owner, created_at) VALUES ($1, $2) RETURNING id")
+                        .await?,
+                    &[&owner, &now()],
+                )
                 .await?
                 .try_get(0)?;
             for (index, (order, number)) in orders.iter().enumerate() {
                 transaction
                     .execute(
-                        "INSERT INTO bulk_items (bulk_id, position, order_id, order_number, outcome)
+                        &transaction
+                            .prepare_cached(
+                                "INSERT INTO bulk_items (bulk_id, position, order_id, order_number, outcome)
                          VALUES ($1, $2, $3, $4, 'waiting') ON CONFLICT DO NOTHING",
+                            )
+                            .await?,
                         &[&bulk, &position(index), &order.0, number],
                     )
                     .await?;
@@ -325,7 +372,11 @@ impl BackOffice for Postgres {
             let client = self.client().await?;
             client
                 .execute(
-                    "UPDATE bulk_items SET outcome = $3, message = $4 WHERE bulk_id = $1 AND order_id = $2",
+                    &client
+                        .prepare_cached(
+                            "UPDATE bulk_items SET outcome = $3, message = $4 WHERE bulk_id = $1 AND order_id = $2",
+                        )
+                        .await?,
                     &[&bulk, &item.order.0, &item.outcome, &item.message],
                 )
                 .await?;
@@ -339,7 +390,7 @@ impl BackOffice for Postgres {
             let client = self.client().await?;
             client
                 .query(
-                    "SELECT order_id, order_number, outcome, message FROM bulk_items WHERE bulk_id = $1 ORDER BY position",
+                    &client.prepare_cached("SELECT order_id, order_number, outcome, message FROM bulk_items WHERE bulk_id = $1 ORDER BY position").await?,
                     &[&bulk],
                 )
                 .await?
@@ -362,8 +413,12 @@ impl BackOffice for Postgres {
             let client = self.client().await?;
             let inserted = client
                 .execute(
-                    "INSERT INTO notifications (notification_id, object_type, object_id, received_at)
+                    &client
+                        .prepare_cached(
+                            "INSERT INTO notifications (notification_id, object_type, object_id, received_at)
                      VALUES ($1, $2, $3, $4) ON CONFLICT (notification_id) DO NOTHING",
+                        )
+                        .await?,
                     &[&id, &object_type, &object_id, &now()],
                 )
                 .await?;
@@ -375,7 +430,9 @@ impl BackOffice for Postgres {
     async fn forget_notification(&self, id: &str) -> Result<(), StorageError> {
         self.run(async {
             let client = self.client().await?;
-            client.execute("DELETE FROM notifications WHERE notification_id = $1", &[&id]).await?;
+            client
+                .execute(&client.prepare_cached("DELETE FROM notifications WHERE notification_id = $1").await?, &[&id])
+                .await?;
             Ok(())
         })
         .await

@@ -33,7 +33,9 @@ impl Postgres {
     async fn member_where(&self, condition: &str, value: &(dyn ToSql + Sync)) -> Result<Option<Member>, StorageError> {
         self.run(async {
             let client = self.client().await?;
-            let row = client.query_opt(&format!("{MEMBER_SELECT} WHERE {condition}"), &[value]).await?;
+            let row = client
+                .query_opt(&client.prepare_cached(&format!("{MEMBER_SELECT} WHERE {condition}")).await?, &[value])
+                .await?;
             row.as_ref().map(member).transpose()
         })
         .await
@@ -62,15 +64,24 @@ impl Members for Postgres {
                 // other finds out which key was taken.
                 let inserted = client
                     .execute(
-                        "INSERT INTO amazon_links (member_id, buyer_id, linked_at) VALUES ($1, $2, $3)
+                        &client
+                            .prepare_cached(
+                                "INSERT INTO amazon_links (member_id, buyer_id, linked_at) VALUES ($1, $2, $3)
                          ON CONFLICT DO NOTHING",
+                            )
+                            .await?,
                         &[&member.0, &buyer_id, &now()],
                     )
                     .await?;
                 if inserted == 1 {
                     return Ok(Ok(()));
                 }
-                let linked = client.query_opt("SELECT 1 FROM amazon_links WHERE member_id = $1", &[&member.0]).await?;
+                let linked = client
+                    .query_opt(
+                        &client.prepare_cached("SELECT 1 FROM amazon_links WHERE member_id = $1").await?,
+                        &[&member.0],
+                    )
+                    .await?;
                 Ok(Err(if linked.is_some() { LinkRefusal::MemberLinked } else { LinkRefusal::BuyerTaken }))
             })
             .await?)
@@ -80,7 +91,13 @@ impl Members for Postgres {
         Ok(self
             .run(async {
                 let client = self.client().await?;
-                Ok(client.execute("DELETE FROM amazon_links WHERE member_id = $1", &[&member.0]).await? == 1)
+                Ok(client
+                    .execute(
+                        &client.prepare_cached("DELETE FROM amazon_links WHERE member_id = $1").await?,
+                        &[&member.0],
+                    )
+                    .await?
+                    == 1)
             })
             .await?)
     }
@@ -90,8 +107,12 @@ impl Members for Postgres {
 pub(super) async fn read_cart(client: &impl GenericClient, id: &str) -> Result<Option<Cart>, StorageError> {
     let head = client
         .query_opt(
-            "SELECT s.id, s.name, s.fee, s.amazon_pay_allowed, c.review_ref, c.checkout_session_id
+            &client
+                .prepare_cached(
+                    "SELECT s.id, s.name, s.fee, s.amazon_pay_allowed, c.review_ref, c.checkout_session_id
              FROM carts c JOIN shipping_methods s ON s.id = c.shipping_method_id WHERE c.id = $1",
+                )
+                .await?,
             &[&id],
         )
         .await?;
@@ -105,8 +126,12 @@ pub(super) async fn read_cart(client: &impl GenericClient, id: &str) -> Result<O
     let checkout = CartCheckout { review_ref: head.try_get(4)?, checkout_session_id: head.try_get(5)? };
     let lines = client
         .query(
-            "SELECT p.id, p.name, p.price, p.recurring, i.quantity FROM cart_items i
+            &client
+                .prepare_cached(
+                    "SELECT p.id, p.name, p.price, p.recurring, i.quantity FROM cart_items i
              JOIN products p ON p.id = i.product_id WHERE i.cart_id = $1 ORDER BY p.id",
+                )
+                .await?,
             &[&id],
         )
         .await?
@@ -139,8 +164,12 @@ impl Carts for Postgres {
         Ok(self
             .run(async {
                 let client = self.client().await?;
-                let row =
-                    client.query_opt("SELECT enabled FROM payment_methods WHERE code = 'amazon_pay'", &[]).await?;
+                let row = client
+                    .query_opt(
+                        &client.prepare_cached("SELECT enabled FROM payment_methods WHERE code = 'amazon_pay'").await?,
+                        &[],
+                    )
+                    .await?;
                 Ok(match row {
                     Some(row) => row.try_get(0)?,
                     None => false,
@@ -155,7 +184,7 @@ impl Carts for Postgres {
                 let client = self.client().await?;
                 client
                     .execute(
-                        "UPDATE carts SET review_ref = $2, checkout_session_id = NULL, updated_at = $3 WHERE id = $1",
+                        &client.prepare_cached("UPDATE carts SET review_ref = $2, checkout_session_id = NULL, updated_at = $3 WHERE id = $1").await?,
                         &[&cart.0, &review_ref, &now()],
                     )
                     .await?;
@@ -170,7 +199,7 @@ impl Carts for Postgres {
                 let client = self.client().await?;
                 let changed = client
                     .execute(
-                        "UPDATE carts SET checkout_session_id = $3, updated_at = $4 WHERE id = $1 AND review_ref = $2",
+                        &client.prepare_cached("UPDATE carts SET checkout_session_id = $3, updated_at = $4 WHERE id = $1 AND review_ref = $2").await?,
                         &[&cart.0, &review_ref, &session_id, &now()],
                     )
                     .await?;
@@ -192,7 +221,11 @@ impl Carts for Postgres {
 async fn forget_checkout(client: &impl GenericClient, cart: &str) -> Result<(), StorageError> {
     client
         .execute(
-            "UPDATE carts SET review_ref = NULL, checkout_session_id = NULL, updated_at = $2 WHERE id = $1",
+            &client
+                .prepare_cached(
+                    "UPDATE carts SET review_ref = NULL, checkout_session_id = NULL, updated_at = $2 WHERE id = $1",
+                )
+                .await?,
             &[&cart, &now()],
         )
         .await?;
@@ -250,7 +283,12 @@ async fn order_where(
     condition: &str,
     value: &(dyn ToSql + Sync),
 ) -> Result<Option<Order>, StorageError> {
-    let row = client.query_opt(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition}"), &[value]).await?;
+    let row = client
+        .query_opt(
+            &client.prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition}")).await?,
+            &[value],
+        )
+        .await?;
     row.as_ref().map(order).transpose()
 }
 
@@ -258,10 +296,12 @@ async fn existing_order(client: &impl GenericClient, new: &NewOrder) -> Result<O
     let cycle = new.cycle.map(|(id, day)| (id.0, day.to_string()));
     let row = client
         .query_opt(
-            &format!(
-                "SELECT {ORDER_COLUMNS} FROM orders
+            &client
+                .prepare_cached(&format!(
+                    "SELECT {ORDER_COLUMNS} FROM orders
                  WHERE checkout_session_id = $1 OR (subscription_id = $2 AND cycle = $3) LIMIT 1"
-            ),
+                ))
+                .await?,
             &[&new.checkout_session_id, &cycle.as_ref().map(|c| c.0), &cycle.as_ref().map(|c| c.1.clone())],
         )
         .await?;
@@ -279,10 +319,10 @@ async fn open_order(client: &mut deadpool_postgres::Object, new: &NewOrder) -> R
     // the same order at once: the second insert waits for the first and then inserts nothing.
     let inserted = transaction
         .query_opt(
-            "INSERT INTO orders (member_id, checkout_session_id, subscription_id, cycle, total, shipping_fee, recurring,
+            &transaction.prepare_cached("INSERT INTO orders (member_id, checkout_session_id, subscription_id, cycle, total, shipping_fee, recurring,
                  state, created_at, updated_at, cart_id, buyer_name)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)
-             ON CONFLICT DO NOTHING RETURNING id",
+             ON CONFLICT DO NOTHING RETURNING id").await?,
             &[
                 &new.member.map(|m| m.0),
                 &new.checkout_session_id,
@@ -308,20 +348,27 @@ async fn open_order(client: &mut deadpool_postgres::Object, new: &NewOrder) -> R
     let id: i64 = inserted.try_get(0)?;
     // 注文番号: readable, and never reused.
     transaction
-        .execute("UPDATE orders SET order_number = $2 WHERE id = $1", &[&id, &(10_000 + id).to_string()])
+        .execute(
+            &transaction.prepare_cached("UPDATE orders SET order_number = $2 WHERE id = $1").await?,
+            &[&id, &(10_000 + id).to_string()],
+        )
         .await?;
     for (index, line) in new.lines.iter().enumerate() {
         transaction
             .execute(
-                "INSERT INTO order_items (order_id, position, name, price, quantity) VALUES ($1, $2, $3, $4, $5)",
+                &transaction.prepare_cached("INSERT INTO order_items (order_id, position, name, price, quantity) VALUES ($1, $2, $3, $4, $5)").await?,
                 &[&id, &position(index), &line.name, &db_yen(line.unit_price), &db_yen(line.quantity)],
             )
             .await?;
     }
     transaction
         .execute(
-            "INSERT INTO order_events (order_id, at, actor, from_state, to_state, detail)
+            &transaction
+                .prepare_cached(
+                    "INSERT INTO order_events (order_id, at, actor, from_state, to_state, detail)
              VALUES ($1, $2, 'shopper', NULL, $3, 'opened')",
+                )
+                .await?,
             &[&id, &at, &OrderState::Processing.name()],
         )
         .await?;
@@ -340,12 +387,16 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
     // state changed and update nothing.
     let changed = transaction
         .execute(
-            "UPDATE orders SET state = $3, charge_permission_id = COALESCE($4, charge_permission_id),
+            &transaction
+                .prepare_cached(
+                    "UPDATE orders SET state = $3, charge_permission_id = COALESCE($4, charge_permission_id),
                  charge_id = COALESCE($5, charge_id), note = COALESCE($6, note), updated_at = $7,
                  authorized_amount = COALESCE($8, authorized_amount),
                  authorized_at = CASE WHEN $8::BIGINT IS NULL THEN authorized_at ELSE $7 END,
                  captured_amount = COALESCE($9, captured_amount), version = version + 1
              WHERE id = $1 AND state = $2",
+                )
+                .await?,
             &[
                 &id,
                 &transition.from().name(),
@@ -370,29 +421,34 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
     };
     transaction
         .execute(
-            "INSERT INTO order_events (order_id, at, actor, from_state, to_state, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+            &transaction.prepare_cached("INSERT INTO order_events (order_id, at, actor, from_state, to_state, detail) VALUES ($1, $2, $3, $4, $5, $6)").await?,
             &[&id, &at, &transition.actor().label(), &transition.from().name(), &transition.to().name(), &detail],
         )
         .await?;
     for effect in transition.effects() {
         match effect {
             Effect::ClearCart(cart) => {
-                transaction.execute("DELETE FROM cart_items WHERE cart_id = $1", &[&cart.0]).await?;
+                transaction
+                    .execute(
+                        &transaction.prepare_cached("DELETE FROM cart_items WHERE cart_id = $1").await?,
+                        &[&cart.0],
+                    )
+                    .await?;
                 forget_checkout(&transaction, &cart.0).await?;
             }
             Effect::ForgetCheckout(cart) => forget_checkout(&transaction, &cart.0).await?,
             Effect::StartSubscription { member, charge_permission_id, amount, first_cycle } => {
                 transaction
                     .execute(
-                        "INSERT INTO subscriptions (member_id, charge_permission_id, amount, next_cycle, status, created_at)
-                         VALUES ($1, $2, $3, $4, 'active', $5) ON CONFLICT (charge_permission_id) DO NOTHING",
+                        &transaction.prepare_cached("INSERT INTO subscriptions (member_id, charge_permission_id, amount, next_cycle, status, created_at)
+                         VALUES ($1, $2, $3, $4, 'active', $5) ON CONFLICT (charge_permission_id) DO NOTHING").await?,
                         &[&member.map(|m| m.0), charge_permission_id, &db_yen(*amount), &first_cycle.to_string(), &at],
                     )
                     .await?;
                 transaction
                     .execute(
-                        "UPDATE orders SET subscription_id = (SELECT id FROM subscriptions WHERE charge_permission_id = $2)
-                         WHERE id = $1 AND subscription_id IS NULL",
+                        &transaction.prepare_cached("UPDATE orders SET subscription_id = (SELECT id FROM subscriptions WHERE charge_permission_id = $2)
+                         WHERE id = $1 AND subscription_id IS NULL").await?,
                         &[&id, charge_permission_id],
                     )
                     .await?;
@@ -400,7 +456,11 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
             Effect::AdvanceSubscription { id: subscription, from, to } => {
                 transaction
                     .execute(
-                        "UPDATE subscriptions SET next_cycle = $3 WHERE id = $1 AND next_cycle = $2",
+                        &transaction
+                            .prepare_cached(
+                                "UPDATE subscriptions SET next_cycle = $3 WHERE id = $1 AND next_cycle = $2",
+                            )
+                            .await?,
                         &[&subscription.0, &from.to_string(), &to.to_string()],
                     )
                     .await?;
@@ -408,15 +468,23 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
             Effect::Refund(refund) => {
                 let inserted = transaction
                     .execute(
-                        "INSERT INTO refunds (refund_id, order_id, amount, state, created_at, updated_at)
+                        &transaction
+                            .prepare_cached(
+                                "INSERT INTO refunds (refund_id, order_id, amount, state, created_at, updated_at)
                          VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (refund_id) DO NOTHING",
+                            )
+                            .await?,
                         &[&refund.refund_id, &id, &db_yen(refund.amount), &refund.state.name(), &at],
                     )
                     .await?;
                 if inserted == 1 && refund.state != RefundState::Declined {
                     transaction
                         .execute(
-                            "UPDATE orders SET refunded_amount = refunded_amount + $2 WHERE id = $1",
+                            &transaction
+                                .prepare_cached(
+                                    "UPDATE orders SET refunded_amount = refunded_amount + $2 WHERE id = $1",
+                                )
+                                .await?,
                             &[&id, &db_yen(refund.amount)],
                         )
                         .await?;
@@ -425,7 +493,11 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
             Effect::RefundSettled { refund_id, state } => {
                 let before = transaction
                     .query_opt(
-                        "SELECT state, amount FROM refunds WHERE refund_id = $1 AND order_id = $2 FOR UPDATE",
+                        &transaction
+                            .prepare_cached(
+                                "SELECT state, amount FROM refunds WHERE refund_id = $1 AND order_id = $2 FOR UPDATE",
+                            )
+                            .await?,
                         &[refund_id, &id],
                     )
                     .await?;
@@ -434,7 +506,11 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
                     if before != state.name() {
                         transaction
                             .execute(
-                                "UPDATE refunds SET state = $2, updated_at = $3 WHERE refund_id = $1",
+                                &transaction
+                                    .prepare_cached(
+                                        "UPDATE refunds SET state = $2, updated_at = $3 WHERE refund_id = $1",
+                                    )
+                                    .await?,
                                 &[refund_id, &state.name(), &at],
                             )
                             .await?;
@@ -446,7 +522,7 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
                         };
                         transaction
                             .execute(
-                                "UPDATE orders SET refunded_amount = GREATEST(0, refunded_amount + $2) WHERE id = $1",
+                                &transaction.prepare_cached("UPDATE orders SET refunded_amount = GREATEST(0, refunded_amount + $2) WHERE id = $1").await?,
                                 &[&id, &delta],
                             )
                             .await?;
@@ -456,7 +532,7 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
             Effect::Unlock(token) => {
                 transaction
                     .execute(
-                        "UPDATE orders SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2",
+                        &transaction.prepare_cached("UPDATE orders SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2").await?,
                         &[&id, token],
                     )
                     .await?;
@@ -503,7 +579,11 @@ impl Orders for Postgres {
                 let client = self.client().await?;
                 let row = client
                     .query_opt(
-                        &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE charge_id = $1 ORDER BY id LIMIT 1"),
+                        &client
+                            .prepare_cached(&format!(
+                                "SELECT {ORDER_COLUMNS} FROM orders WHERE charge_id = $1 ORDER BY id LIMIT 1"
+                            ))
+                            .await?,
                         &[&charge_id],
                     )
                     .await?;
@@ -529,10 +609,12 @@ impl Orders for Postgres {
                 let client = self.client().await?;
                 client
                     .query(
-                        &format!(
-                            "SELECT {ORDER_COLUMNS} FROM orders WHERE state = ANY($1) AND updated_at < $2
+                        &client
+                            .prepare_cached(&format!(
+                                "SELECT {ORDER_COLUMNS} FROM orders WHERE state = ANY($1) AND updated_at < $2
                              ORDER BY updated_at, id LIMIT $3"
-                        ),
+                            ))
+                            .await?,
                         &[&names, &before, &limit],
                     )
                     .await?
@@ -549,7 +631,11 @@ impl Orders for Postgres {
                 let client = self.client().await?;
                 client
                     .query(
-                        &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE charge_permission_id = $1 ORDER BY id"),
+                        &client
+                            .prepare_cached(&format!(
+                                "SELECT {ORDER_COLUMNS} FROM orders WHERE charge_permission_id = $1 ORDER BY id"
+                            ))
+                            .await?,
                         &[&id],
                     )
                     .await?
@@ -575,8 +661,12 @@ impl Orders for Postgres {
                 let client = self.client().await?;
                 client
                     .query(
-                        "SELECT refund_id, amount, state, created_at FROM refunds WHERE order_id = $1
+                        &client
+                            .prepare_cached(
+                                "SELECT refund_id, amount, state, created_at FROM refunds WHERE order_id = $1
                          ORDER BY created_at, refund_id",
+                            )
+                            .await?,
                         &[&id.0],
                     )
                     .await?
@@ -607,11 +697,13 @@ impl Orders for Postgres {
                 let client = self.client().await?;
                 let row = client
                     .query_opt(
-                        &format!(
-                            "UPDATE orders SET locked_by = $3, locked_until = $4
+                        &client
+                            .prepare_cached(&format!(
+                                "UPDATE orders SET locked_by = $3, locked_until = $4
                              WHERE id = $1 AND version = $2 AND (locked_by IS NULL OR locked_until < $5)
                              RETURNING {ORDER_COLUMNS}"
-                        ),
+                            ))
+                            .await?,
                         &[&id.0, &version, &token, &until, &now()],
                     )
                     .await?;
@@ -626,7 +718,7 @@ impl Orders for Postgres {
                 let client = self.client().await?;
                 client
                     .execute(
-                        "UPDATE orders SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2",
+                        &client.prepare_cached("UPDATE orders SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2").await?,
                         &[&id.0, &token],
                     )
                     .await?;
@@ -644,8 +736,12 @@ impl Subscriptions for Postgres {
                 let client = self.client().await?;
                 client
                     .query(
-                        "SELECT id, member_id, charge_permission_id, amount, next_cycle FROM subscriptions
+                        &client
+                            .prepare_cached(
+                                "SELECT id, member_id, charge_permission_id, amount, next_cycle FROM subscriptions
                          WHERE status = 'active' AND next_cycle <= $1 ORDER BY id",
+                            )
+                            .await?,
                         &[&day.to_string()],
                     )
                     .await?
@@ -676,8 +772,12 @@ impl Subscriptions for Postgres {
                 let client = self.client().await?;
                 let row = client
                     .query_one(
-                        "SELECT COALESCE(SUM(total), 0)::BIGINT FROM orders
+                        &client
+                            .prepare_cached(
+                                "SELECT COALESCE(SUM(total), 0)::BIGINT FROM orders
                          WHERE subscription_id = $1 AND substr(cycle, 1, 7) = $2 AND state = ANY($3)",
+                            )
+                            .await?,
                         &[&id.0, &month, &counted],
                     )
                     .await?;
@@ -692,7 +792,7 @@ impl Subscriptions for Postgres {
                 let client = self.client().await?;
                 let ended = client
                     .execute(
-                        "UPDATE subscriptions SET status = 'canceled' WHERE charge_permission_id = $1 AND status = 'active'",
+                        &client.prepare_cached("UPDATE subscriptions SET status = 'canceled' WHERE charge_permission_id = $1 AND status = 'active'").await?,
                         &[&charge_permission_id],
                     )
                     .await?;

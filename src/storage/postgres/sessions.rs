@@ -17,8 +17,12 @@ impl SessionStore for Postgres {
             let client = self.client().await?;
             let row = client
                 .query_opt(
-                    "SELECT id, member_id, cart_id, pending_buyer, pending_until, return_to, last_seen
+                    &client
+                        .prepare_cached(
+                            "SELECT id, member_id, cart_id, pending_buyer, pending_until, return_to, last_seen
                      FROM sessions WHERE id = $1",
+                        )
+                        .await?,
                     &[&id],
                 )
                 .await?;
@@ -43,13 +47,17 @@ impl SessionStore for Postgres {
             let client = self.client().await?;
             client
                 .execute(
-                    "INSERT INTO sessions (id, member_id, cart_id, pending_buyer, pending_until, return_to,
+                    &client
+                        .prepare_cached(
+                            "INSERT INTO sessions (id, member_id, cart_id, pending_buyer, pending_until, return_to,
                         last_seen, created_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
                      ON CONFLICT (id) DO UPDATE SET member_id = excluded.member_id, cart_id = excluded.cart_id,
                         pending_buyer = excluded.pending_buyer, pending_until = excluded.pending_until,
                         return_to = excluded.return_to, last_seen = excluded.last_seen,
                         created_at = excluded.created_at",
+                        )
+                        .await?,
                     &[
                         &session.id,
                         &session.member.map(|m| m.0),
@@ -71,22 +79,41 @@ impl SessionStore for Postgres {
             let client = self.client().await?;
             let changed = match change {
                 SessionChange::Cart(cart) => {
-                    client.execute("UPDATE sessions SET cart_id = $2 WHERE id = $1", &[&id, &cart.0]).await?
+                    client
+                        .execute(
+                            &client.prepare_cached("UPDATE sessions SET cart_id = $2 WHERE id = $1").await?,
+                            &[&id, &cart.0],
+                        )
+                        .await?
                 }
                 SessionChange::PendingBuyer(pending) => {
                     let (buyer, until) = pending.clone().unzip();
                     client
                         .execute(
-                            "UPDATE sessions SET pending_buyer = $2, pending_until = $3 WHERE id = $1",
+                            &client
+                                .prepare_cached(
+                                    "UPDATE sessions SET pending_buyer = $2, pending_until = $3 WHERE id = $1",
+                                )
+                                .await?,
                             &[&id, &buyer, &until],
                         )
                         .await?
                 }
                 SessionChange::ReturnTo(path) => {
-                    client.execute("UPDATE sessions SET return_to = $2 WHERE id = $1", &[&id, path]).await?
+                    client
+                        .execute(
+                            &client.prepare_cached("UPDATE sessions SET return_to = $2 WHERE id = $1").await?,
+                            &[&id, path],
+                        )
+                        .await?
                 }
                 SessionChange::Seen(at) => {
-                    client.execute("UPDATE sessions SET last_seen = $2 WHERE id = $1", &[&id, at]).await?
+                    client
+                        .execute(
+                            &client.prepare_cached("UPDATE sessions SET last_seen = $2 WHERE id = $1").await?,
+                            &[&id, at],
+                        )
+                        .await?
                 }
             };
             Ok(changed == 1)
@@ -97,7 +124,7 @@ impl SessionStore for Postgres {
     async fn delete_session(&self, id: &str) -> Result<(), StorageError> {
         self.run(async {
             let client = self.client().await?;
-            client.execute("DELETE FROM sessions WHERE id = $1", &[&id]).await?;
+            client.execute(&client.prepare_cached("DELETE FROM sessions WHERE id = $1").await?, &[&id]).await?;
             Ok(())
         })
         .await
@@ -107,12 +134,18 @@ impl SessionStore for Postgres {
         self.run(async {
             let mut client = self.client().await?;
             let transaction = client.transaction().await?;
-            let sessions = transaction.execute("DELETE FROM sessions WHERE last_seen < $1", &[&cutoff]).await?;
+            let sessions = transaction
+                .execute(&transaction.prepare_cached("DELETE FROM sessions WHERE last_seen < $1").await?, &[&cutoff])
+                .await?;
             // A cart no session holds cannot be reached again; an order keeps its own lines.
             let carts = transaction
                 .execute(
-                    "DELETE FROM carts WHERE updated_at < $1
+                    &transaction
+                        .prepare_cached(
+                            "DELETE FROM carts WHERE updated_at < $1
                      AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.cart_id = carts.id)",
+                        )
+                        .await?,
                     &[&cart_cutoff],
                 )
                 .await?;
@@ -134,11 +167,18 @@ impl Secrets for Postgres {
                 let client = self.client().await?;
                 client
                     .execute(
-                        "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                        &client
+                            .prepare_cached(
+                                "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                            )
+                            .await?,
                         &[&name, &BASE64.encode(fresh)],
                     )
                     .await?;
-                Ok(client.query_one("SELECT value FROM secrets WHERE name = $1", &[&name]).await?.try_get(0)?)
+                Ok(client
+                    .query_one(&client.prepare_cached("SELECT value FROM secrets WHERE name = $1").await?, &[&name])
+                    .await?
+                    .try_get(0)?)
             })
             .await?;
         BASE64.decode(stored).map_err(|e| StorageError::Database(format!("secret {name}: {e}")))

@@ -21,10 +21,10 @@ impl Shop for Postgres {
             let client = self.client().await?;
             let row = client
                 .query_opt(
-                    "INSERT INTO members (email, password_hash, family_name, given_name, family_kana, given_kana,
+                    &client.prepare_cached("INSERT INTO members (email, password_hash, family_name, given_name, family_kana, given_kana,
                         postal_code, prefecture, address1, address2, phone, created_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                     ON CONFLICT DO NOTHING RETURNING id",
+                     ON CONFLICT DO NOTHING RETURNING id").await?,
                     &[
                         &member.email,
                         &password_hash,
@@ -49,7 +49,12 @@ impl Shop for Postgres {
     async fn password_hash(&self, member: MemberId) -> Result<Option<String>, StorageError> {
         self.run(async {
             let client = self.client().await?;
-            let row = client.query_opt("SELECT password_hash FROM members WHERE id = $1", &[&member.0]).await?;
+            let row = client
+                .query_opt(
+                    &client.prepare_cached("SELECT password_hash FROM members WHERE id = $1").await?,
+                    &[&member.0],
+                )
+                .await?;
             Ok(row.map(|row| row.try_get(0)).transpose()?)
         })
         .await
@@ -59,7 +64,10 @@ impl Shop for Postgres {
         self.run(async {
             let client = self.client().await?;
             client
-                .query("SELECT id, name, price, recurring FROM products ORDER BY id", &[])
+                .query(
+                    &client.prepare_cached("SELECT id, name, price, recurring FROM products ORDER BY id").await?,
+                    &[],
+                )
                 .await?
                 .iter()
                 .map(|row| {
@@ -79,7 +87,12 @@ impl Shop for Postgres {
         self.run(async {
             let client = self.client().await?;
             client
-                .query("SELECT id, name, fee, amazon_pay_allowed FROM shipping_methods ORDER BY id", &[])
+                .query(
+                    &client
+                        .prepare_cached("SELECT id, name, fee, amazon_pay_allowed FROM shipping_methods ORDER BY id")
+                        .await?,
+                    &[],
+                )
                 .await?
                 .iter()
                 .map(|row| {
@@ -99,14 +112,14 @@ impl Shop for Postgres {
         self.run(async {
             let mut client = self.client().await?;
             let transaction = client.transaction().await?;
-            transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&SEED_LOCK]).await?;
-            if transaction.query_opt("SELECT 1 FROM products LIMIT 1", &[]).await?.is_some() {
+            transaction.execute(&transaction.prepare_cached("SELECT pg_advisory_xact_lock($1)").await?, &[&SEED_LOCK]).await?;
+            if transaction.query_opt(&transaction.prepare_cached("SELECT 1 FROM products LIMIT 1").await?, &[]).await?.is_some() {
                 return Ok(());
             }
             for p in products {
                 transaction
                     .execute(
-                        "INSERT INTO products (id, name, price, recurring) VALUES ($1, $2, $3, $4)",
+                        &transaction.prepare_cached("INSERT INTO products (id, name, price, recurring) VALUES ($1, $2, $3, $4)").await?,
                         &[&p.id, &p.name, &db_yen(p.price), &p.recurring],
                     )
                     .await?;
@@ -114,8 +127,8 @@ impl Shop for Postgres {
             for s in shipping {
                 transaction
                     .execute(
-                        "INSERT INTO shipping_methods (id, name, fee, amazon_pay_allowed) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (id) DO NOTHING",
+                        &transaction.prepare_cached("INSERT INTO shipping_methods (id, name, fee, amazon_pay_allowed) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (id) DO NOTHING").await?,
                         &[&s.id, &s.name, &db_yen(s.fee), &s.amazon_pay_allowed],
                     )
                     .await?;
@@ -124,9 +137,9 @@ impl Shop for Postgres {
             for table in ["products", "shipping_methods"] {
                 transaction
                     .execute(
-                        &format!(
+                        &transaction.prepare_cached(&format!(
                             "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
-                        ),
+                        )).await?,
                         &[],
                     )
                     .await?;
@@ -145,8 +158,12 @@ impl Shop for Postgres {
             let client = self.client().await?;
             let inserted = client
                 .execute(
-                    "INSERT INTO carts (id, shipping_method_id, updated_at)
+                    &client
+                        .prepare_cached(
+                            "INSERT INTO carts (id, shipping_method_id, updated_at)
                      SELECT $1, id, $2 FROM shipping_methods ORDER BY id LIMIT 1",
+                        )
+                        .await?,
                     &[&id, &now()],
                 )
                 .await?;
@@ -163,25 +180,25 @@ impl Shop for Postgres {
         self.run(async {
             let mut client = self.client().await?;
             let transaction = client.transaction().await?;
-            if transaction.query_opt("SELECT 1 FROM products WHERE id = $1", &[&product]).await?.is_none() {
+            if transaction.query_opt(&transaction.prepare_cached("SELECT 1 FROM products WHERE id = $1").await?, &[&product]).await?.is_none() {
                 return Ok(false);
             }
             if quantity == 0 {
                 transaction
-                    .execute("DELETE FROM cart_items WHERE cart_id = $1 AND product_id = $2", &[&cart.0, &product])
+                    .execute(&transaction.prepare_cached("DELETE FROM cart_items WHERE cart_id = $1 AND product_id = $2").await?, &[&cart.0, &product])
                     .await?;
             } else {
                 transaction
                     .execute(
-                        "INSERT INTO cart_items (cart_id, product_id, quantity) VALUES ($1, $2, $3)
-                         ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity",
+                        &transaction.prepare_cached("INSERT INTO cart_items (cart_id, product_id, quantity) VALUES ($1, $2, $3)
+                         ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity").await?,
                         &[&cart.0, &product, &db_yen(quantity)],
                     )
                     .await?;
             }
             transaction
                 .execute(
-                    "UPDATE carts SET review_ref = NULL, checkout_session_id = NULL, updated_at = $2 WHERE id = $1",
+                    &transaction.prepare_cached("UPDATE carts SET review_ref = NULL, checkout_session_id = NULL, updated_at = $2 WHERE id = $1").await?,
                     &[&cart.0, &now()],
                 )
                 .await?;
@@ -194,13 +211,13 @@ impl Shop for Postgres {
     async fn set_cart_shipping(&self, cart: &CartId, method: i64) -> Result<bool, StorageError> {
         self.run(async {
             let client = self.client().await?;
-            let exists = client.query_opt("SELECT 1 FROM shipping_methods WHERE id = $1", &[&method]).await?.is_some();
+            let exists = client.query_opt(&client.prepare_cached("SELECT 1 FROM shipping_methods WHERE id = $1").await?, &[&method]).await?.is_some();
             if exists {
                 client
                     .execute(
-                        "UPDATE carts SET shipping_method_id = $2, review_ref = NULL, checkout_session_id = NULL,
+                        &client.prepare_cached("UPDATE carts SET shipping_method_id = $2, review_ref = NULL, checkout_session_id = NULL,
                              updated_at = $3
-                         WHERE id = $1",
+                         WHERE id = $1").await?,
                         &[&cart.0, &method, &now()],
                     )
                     .await?;
@@ -217,8 +234,12 @@ impl Shop for Postgres {
             let client = self.client().await?;
             let heads = client
                 .query(
-                    "SELECT id, order_number, total, recurring, state, charge_id, note FROM orders
+                    &client
+                        .prepare_cached(
+                            "SELECT id, order_number, total, recurring, state, charge_id, note FROM orders
                      WHERE member_id = $1 AND NOT (state = ANY($2)) ORDER BY id DESC LIMIT 100",
+                        )
+                        .await?,
                     &[&member.0, &hidden],
                 )
                 .await?;
@@ -228,7 +249,11 @@ impl Shop for Postgres {
                 let state: String = row.try_get(4)?;
                 let lines = client
                     .query(
-                        "SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position",
+                        &client
+                            .prepare_cached(
+                                "SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position",
+                            )
+                            .await?,
                         &[&id],
                     )
                     .await?
@@ -260,7 +285,10 @@ impl Shop for Postgres {
         self.run(async {
             let client = self.client().await?;
             let changed = client
-                .execute("UPDATE subscriptions SET next_cycle = $2 WHERE id = $1", &[&id.0, &next_cycle.to_string()])
+                .execute(
+                    &client.prepare_cached("UPDATE subscriptions SET next_cycle = $2 WHERE id = $1").await?,
+                    &[&id.0, &next_cycle.to_string()],
+                )
                 .await?;
             Ok(changed == 1)
         })
@@ -272,8 +300,12 @@ impl Shop for Postgres {
             let client = self.client().await?;
             client
                 .query(
-                    "SELECT id, amount, next_cycle, charge_permission_id FROM subscriptions
+                    &client
+                        .prepare_cached(
+                            "SELECT id, amount, next_cycle, charge_permission_id FROM subscriptions
                      WHERE member_id = $1 AND status = 'active' ORDER BY id",
+                        )
+                        .await?,
                     &[&member.0],
                 )
                 .await?
