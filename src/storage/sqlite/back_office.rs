@@ -7,9 +7,10 @@ use rusqlite::{OptionalExtension, params, params_from_iter};
 use super::platform::{ORDER_COLUMNS, order};
 use super::{Sqlite, db_yen, now, yen};
 use crate::core::orders::OrderState;
-use crate::core::platform::{Order, OrderId, OrderLine};
+use crate::core::platform::{MemberId, Order, OrderId, OrderLine, SubscriptionId};
 use crate::storage::{
     BackOffice, BulkItem, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow, StorageError,
+    SubscriptionRecord,
 };
 
 /// The name the order list shows: the member's, else the one Amazon gave.
@@ -316,6 +317,41 @@ impl BackOffice for Sqlite {
                 })
             })?;
             rows.collect()
+        })
+        .await
+    }
+
+    async fn subscription_by_permission(
+        &self,
+        charge_permission_id: &str,
+    ) -> Result<Option<SubscriptionRecord>, StorageError> {
+        let id = charge_permission_id.to_owned();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT id, member_id, amount, next_cycle, charge_permission_id, status FROM subscriptions
+                 WHERE charge_permission_id = ?1",
+                [id],
+                |row| {
+                    Ok(SubscriptionRecord {
+                        id: SubscriptionId(row.get(0)?),
+                        member: row.get::<_, Option<i64>>(1)?.map(MemberId),
+                        amount: yen(row.get(2)?),
+                        next_cycle: row.get(3)?,
+                        charge_permission_id: row.get(4)?,
+                        active: row.get::<_, String>(5)? == "active",
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn cancel_subscription(&self, id: SubscriptionId) -> Result<bool, StorageError> {
+        self.write(move |tx| {
+            Ok(tx
+                .execute("UPDATE subscriptions SET status = 'canceled' WHERE id = ?1 AND status = 'active'", [id.0])?
+                == 1)
         })
         .await
     }

@@ -188,7 +188,7 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
             position INTEGER NOT NULL,
             order_id INTEGER NOT NULL,
             order_number TEXT NOT NULL,
-            outcome TEXT NOT NULL CHECK (outcome IN ('waiting', 'done', 'refused')),
+            outcome TEXT NOT NULL CHECK (outcome IN ('waiting', 'done', 'skipped', 'refused')),
             message TEXT NOT NULL DEFAULT '',
             PRIMARY KEY (bulk_id, order_id)
         );"
