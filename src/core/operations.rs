@@ -135,7 +135,7 @@ pub fn yen(amount: u64) -> String {
     let digits = amount.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -581,13 +581,28 @@ impl Core {
                 Ok(BulkOutcome { order: id, result })
             })
             .buffer_unordered(concurrency.max(1));
-        futures_util::pin_mut!(outcomes);
-        let mut all = Vec::with_capacity(orders.len());
-        while let Some(outcome) = outcomes.next().await {
-            let outcome = outcome?;
-            progress(outcome.clone()).await;
-            all.push(outcome);
-        }
+        // The captures go on while the progress of finished ones is being reported: awaiting the
+        // report inline would stop polling the captures in flight, and a report waiting for the
+        // database behind a capture that holds its turn there would wait forever.
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+        let captures = async move {
+            futures_util::pin_mut!(outcomes);
+            while let Some(outcome) = outcomes.next().await {
+                // The receiver lives until every outcome is in.
+                let _ = sender.send(outcome?);
+            }
+            Ok::<(), CoreError>(())
+        };
+        let reports = async {
+            let mut all = Vec::with_capacity(orders.len());
+            while let Some(outcome) = receiver.recv().await {
+                progress(outcome.clone()).await;
+                all.push(outcome);
+            }
+            all
+        };
+        let (captured, all) = tokio::join!(captures, reports);
+        captured?;
         Ok(all)
     }
 }
