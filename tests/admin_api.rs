@@ -677,6 +677,33 @@ async fn cancelling_a_subscription_from_its_order_closes_its_charge_permission()
 }
 
 #[tokio::test]
+async fn a_member_cancels_their_subscription_on_my_page_and_its_charge_permission_closes() {
+    let world = world().await;
+    let (browser, _) = world.customer(&[(SEASONAL_BOX, 1)], TAKKYUBIN).await;
+    let subscription = browser.subscriptions().await.remove(0);
+    let id = subscription["id"].as_i64().expect("My Page knows the subscription's ID");
+    let permission = subscription["chargePermissionId"].as_str().unwrap().to_owned();
+    // Another member cannot cancel it, nor can a forged request.
+    let other = world.member_with_cart(&[(MUG, 1)], TAKKYUBIN).await;
+    assert_eq!(
+        other.post(&format!("/demo/subscriptions/{id}/cancel"), json!({})).await.error(404),
+        "unknown_subscription"
+    );
+    let forged =
+        browser.post_forged(&format!("/demo/subscriptions/{id}/cancel"), json!({}), Some(Forgery::ForeignOrigin)).await;
+    assert_eq!(forged.error(403), "origin_not_allowed");
+    assert_eq!(world.charge_permission(&permission).await["statusDetails"]["state"], "Chargeable");
+    let history = browser.post(&format!("/demo/subscriptions/{id}/cancel"), json!({})).await.ok();
+    assert_eq!(history["subscriptions"], json!([]), "no longer listed");
+    assert_eq!(world.charge_permission(&permission).await["statusDetails"]["state"], "Closed");
+    assert!(world.run_subscriptions(a_month_after(today_in_japan())).await.is_empty(), "no more cycles");
+    assert_eq!(
+        browser.post(&format!("/demo/subscriptions/{id}/cancel"), json!({})).await.error(404),
+        "unknown_subscription"
+    );
+}
+
+#[tokio::test]
 async fn pages_are_english_on_request_or_for_an_english_browser() {
     let world = world().await;
     let owner = owner(&world).await;

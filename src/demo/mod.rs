@@ -27,6 +27,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/demo/catalogue", get(routes::catalogue))
         .route("/demo/cart", get(routes::cart).post(routes::update_cart))
         .route("/demo/orders", get(routes::orders))
+        .route("/demo/subscriptions/{id}/cancel", post(routes::cancel_subscription))
 }
 
 /// The demo catalogue: everyday crafts and two subscriptions (定期便).
