@@ -90,7 +90,7 @@ pub fn page(lang: Lang, title: &str, nav: Option<&Nav>, body: &str) -> String {
         out,
         "<!doctype html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} | {}</title><link rel=\"stylesheet\" href=\"/admin/assets/admin.css\">\
+         <title>{} | {}</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/admin/assets/admin.css\">\
          <script src=\"/admin/assets/admin.js\" defer></script></head><body>",
         lang.code(),
         esc(title),

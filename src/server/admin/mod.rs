@@ -89,7 +89,7 @@ pub fn routes(app: Arc<AppState>) -> (Router<Arc<AppState>>, Router<Arc<AppState
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                  frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
             ),
         ))
