@@ -43,3 +43,6 @@ echo "== uncached signing on one core vs openssl speed rsa2048"
 ours=$(AMAZONPAY2_DATA=$data target/release/amazonpay2-server --demo bench-sign --seconds 5 | sed -n 's/.*= \([0-9.]*\) signs\/s.*/\1/p')
 theirs=$(openssl speed -seconds 5 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}')
 python3 -c "o=$ours; t=$theirs; print(f'   aws-lc-rs PSS-V2 {o:.0f} signs/s, openssl rsa2048 {t:.0f} sign/s: {100*o/t:.0f}% (budget 80%)')"
+
+echo "== admin: bulk capture of 1,000 orders against the simulator; 受注一覧 over 100,000 orders"
+cargo test -q --release --test bench_admin -- --ignored --nocapture 2>&1 | grep '^BENCH' | sed 's/^BENCH /   /' || true
