@@ -303,6 +303,33 @@ async fn the_order_list_shows_the_manuals_columns_filters_and_flags_authorizatio
 }
 
 #[tokio::test]
+async fn an_authorization_amazon_let_lapse_shows_as_expired_once_the_shop_reads_amazon() {
+    let world = world().await;
+    let order = bought(&world).await;
+    let owner = owner(&world).await;
+    world.advance_amazon_clock(31 * DAY).await;
+    let csrf = owner.csrf().await;
+    let synced = owner.post_and_follow(&format!("/admin/orders/{}/sync", order.id.0), &[("csrf", &csrf)]).await;
+    assert!(synced.shows("Amazon Pay の最新の状態を反映しました。"));
+    assert!(synced.shows("<td id=\"amazon-charge-state\">Canceled ExpiredUnused"), "Amazon's state beside the shop's");
+    assert_eq!(state_of(&world, &order).await.state, OrderState::Expired);
+    let list = owner.get("/admin/orders?state=expired").await;
+    assert!(list.shows(&order.number) && list.shows("オーソリ期限切れ") && list.shows("flag lapsed"));
+    assert!(
+        owner
+            .get("/admin/")
+            .await
+            .shows("<a href=\"/admin/orders?state=expired\">オーソリ期限切れ</a>: <span class=\"count\">1</span>")
+    );
+    // Captured from there, it is authorized again on the charge permission.
+    assert_eq!(
+        owner.operate(order.id.0, "capture", None, false).await.location(),
+        format!("/admin/orders/{}?done=captured", order.id.0)
+    );
+    assert_eq!(state_of(&world, &order).await.state, OrderState::Captured);
+}
+
+#[tokio::test]
 async fn a_lapsed_authorization_is_re_authorized_from_the_order_page_and_one_amazon_will_not_renew_is_explained() {
     let world = world().await;
     let order = bought(&world).await;

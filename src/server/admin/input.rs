@@ -68,19 +68,22 @@ pub fn whole_number(text: &str) -> Option<u64> {
     if text.is_empty() || text.chars().count() > MAX_DIGITS {
         return None;
     }
-    let mut digits = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '0'..='9' => digits.push(c),
-            '０'..='９' => digits.push(char::from(b'0' + u8::try_from(u32::from(c) - u32::from('０')).ok()?)),
-            ',' | '，' => {}
-            _ => return None,
-        }
-    }
-    if digits.is_empty() || text.starts_with([',', '，']) || text.ends_with([',', '，']) {
+    let ascii: String = text
+        .chars()
+        .map(|c| match c {
+            '０'..='９' => char::from_u32(u32::from(c) - u32::from('０') + u32::from('0')).unwrap_or(c),
+            '，' => ',',
+            c => c,
+        })
+        .collect();
+    // Commas only as thousands separators: 1,000 or 10,000,000, never 1,0 or ,100.
+    let groups: Vec<&str> = ascii.split(',').collect();
+    let grouped =
+        groups.len() == 1 || ((1..=3).contains(&groups[0].len()) && groups[1..].iter().all(|group| group.len() == 3));
+    if !grouped || !groups.iter().all(|group| !group.is_empty() && group.bytes().all(|b| b.is_ascii_digit())) {
         return None;
     }
-    digits.parse().ok()
+    groups.concat().parse().ok()
 }
 
 /// An amount of money to capture or refund: whole yen, above 0, at most Amazon's limit.
