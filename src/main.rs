@@ -46,6 +46,22 @@ mod native {
             #[command(subcommand)]
             command: DbCommand,
         },
+        /// The shop owner's admin accounts (separate from shop members).
+        Admin {
+            #[command(subcommand)]
+            command: AdminCommand,
+        },
+        /// Capture (実売上) every authorized (仮売上) order, or those authorized at least --days
+        /// days ago: the bulk capture of 「AmazonPay クレジット決済状況」 as a daily job. An order
+        /// already captured is skipped; running it twice captures nothing twice.
+        Capture {
+            /// Only orders authorized at least this many days ago (an authorization lasts 30).
+            #[arg(long)]
+            days: Option<u32>,
+            /// The name the orders' history records the captures under.
+            #[arg(long, default_value = "capture-job")]
+            owner: String,
+        },
         /// Measure uncached button signing on one core (signatures per second).
         BenchSign {
             /// How long to sign for.
@@ -74,6 +90,16 @@ mod native {
         },
     }
 
+    #[derive(Subcommand)]
+    enum AdminCommand {
+        /// Create the admin account NAME, or set its password (its sessions end). The password
+        /// is read from the terminal (asked twice, not shown) or from the first line of stdin.
+        Add {
+            /// The account name: letters, digits, '.', '_', '-' or '@' (at most 64).
+            name: String,
+        },
+    }
+
     pub fn main() -> ExitCode {
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
@@ -87,6 +113,10 @@ mod native {
                 Some(Command::Reconcile) => runtime.block_on(reconcile(config)),
                 Some(Command::Simulator) => runtime.block_on(simulator(config)),
                 Some(Command::Db { command }) => runtime.block_on(db(config, command)),
+                Some(Command::Admin { command: AdminCommand::Add { name } }) => {
+                    runtime.block_on(admin_add(config, &name))
+                }
+                Some(Command::Capture { days, owner }) => runtime.block_on(capture(config, days, &owner)),
                 Some(Command::BenchSign { seconds }) => bench_sign(&config, seconds),
             }
         });
@@ -121,6 +151,11 @@ mod native {
             Some(demo) => {
                 let simulator = server::bind(demo.simulator_listen).await?;
                 println!("デモ: {}/ をブラウザーで開いてください (demo shop)", config.shop_origin.as_str());
+                let (name, password) = amazonpay2::server::admin::DEMO_ADMIN;
+                println!(
+                    "管理画面: {}/admin/ (管理者 {name} / パスワード {password}; demo admin account)",
+                    config.shop_origin.as_str()
+                );
                 amazonpay2::demo::serve(config, shop, simulator, stop_signal()).await
             }
             None => {
@@ -159,6 +194,90 @@ mod native {
         let state = start(config).await?;
         let report = state.core.reconcile().await.map_err(|e| ServerError::Job(e.to_string()))?;
         println!("examined {} order(s): {} settled, {} to try again", report.examined, report.settled, report.failed);
+        Ok(())
+    }
+
+    /// Reads the new password: twice from a terminal without echo, else one line of stdin.
+    fn read_password() -> Result<String, ServerError> {
+        use std::io::{BufRead, IsTerminal, Write};
+        let stdin = std::io::stdin();
+        let read_line = || -> Result<String, ServerError> {
+            let mut line = String::new();
+            stdin.lock().read_line(&mut line).map_err(|e| ServerError::Job(format!("reading the password: {e}")))?;
+            Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+        };
+        if !stdin.is_terminal() {
+            return read_line();
+        }
+        let echo = |on: bool| {
+            let _ = std::process::Command::new("stty").arg(if on { "echo" } else { "-echo" }).status();
+        };
+        echo(false);
+        let ask = |prompt: &str| {
+            eprint!("{prompt}");
+            let _ = std::io::stderr().flush();
+            let answer = read_line();
+            eprintln!();
+            answer
+        };
+        let first = ask("Password: ");
+        let second = ask("Password (again): ");
+        echo(true);
+        let (first, second) = (first?, second?);
+        if first != second {
+            return Err(ServerError::Job("the two passwords differ; nothing changed".into()));
+        }
+        Ok(first)
+    }
+
+    async fn admin_add(config: Config, name: &str) -> Result<(), ServerError> {
+        if !amazonpay2::server::admin::auth::valid_name(name) {
+            return Err(ServerError::Job(format!(
+                "'{name}': the account name must be 1 to 64 letters, digits, '.', '_', '-' or '@'"
+            )));
+        }
+        let password = read_password()?;
+        let db = server::open_database(&config).await?;
+        let created = amazonpay2::server::admin::put_account(&db, name, &password)
+            .await
+            .map_err(|e| ServerError::Job(e.to_string()))?;
+        if created {
+            println!("created the admin account {name}");
+        } else {
+            println!("changed the password of the admin account {name} (its sessions ended)");
+        }
+        Ok(())
+    }
+
+    async fn capture(config: Config, days: Option<u32>, owner: &str) -> Result<(), ServerError> {
+        use amazonpay2::server::admin::{BULK_CONCURRENCY, authorized_orders, bulk_item};
+        let state = start(config).await?;
+        let before = days.map(|days| amazonpay2::core::now() - i64::from(days) * 24 * 60 * 60);
+        let orders = authorized_orders(&state.db, before).await?;
+        let ids: Vec<_> = orders.iter().map(|(id, _)| *id).collect();
+        let numbers: std::collections::HashMap<_, _> = orders.into_iter().collect();
+        let started = Instant::now();
+        let outcomes = state
+            .core
+            .capture_many(&ids, owner, BULK_CONCURRENCY, |outcome| {
+                let item = bulk_item(&outcome, numbers.get(&outcome.order).map_or("", String::as_str));
+                println!("order {} {}: {}", item.number, item.outcome, item.message);
+                async {}
+            })
+            .await
+            .map_err(|e| ServerError::Job(e.to_string()))?;
+        let count = |kind: &str| outcomes.iter().filter(|o| bulk_item(o, "").outcome == kind).count();
+        let refused = count("refused");
+        println!(
+            "{} order(s) in {:.1} s: {} captured, {} skipped, {refused} refused",
+            outcomes.len(),
+            started.elapsed().as_secs_f64(),
+            count("done"),
+            count("skipped"),
+        );
+        if refused > 0 {
+            return Err(ServerError::Job(format!("{refused} order(s) were not captured (see above)")));
+        }
         Ok(())
     }
 

@@ -24,8 +24,8 @@ async fn db_migrate_makes_the_sqlite_database_and_says_its_version() {
     let target = Target::sqlite("db-migrate");
     let (ok, out) = run(&["db", "migrate"], &vars(&target)).await;
     assert!(ok);
-    assert_eq!(out.trim(), "SQLite database at schema version 1");
-    assert_eq!(target.count("SELECT count(*) FROM schema_migrations").await, 1);
+    assert_eq!(out.trim(), "SQLite database at schema version 2");
+    assert_eq!(target.count("SELECT count(*) FROM schema_migrations").await, 2, "one row per migration");
 }
 
 #[tokio::test]
@@ -34,9 +34,9 @@ async fn db_migrate_on_postgresql_runs_once() {
     for _ in 0..2 {
         let (ok, out) = run(&["db", "migrate"], &vars(&target)).await;
         assert!(ok);
-        assert_eq!(out.trim(), "PostgreSQL database at schema version 1");
+        assert_eq!(out.trim(), "PostgreSQL database at schema version 2");
     }
-    assert_eq!(target.count("SELECT count(*) FROM schema_migrations").await, 1);
+    assert_eq!(target.count("SELECT count(*) FROM schema_migrations").await, 2, "one row per migration");
 }
 
 #[tokio::test]

@@ -274,10 +274,16 @@ async fn a_recurring_checkout_starts_its_subscription_and_its_cycles_move_it_on(
     assert_eq!(summaries.len(), 2, "both placed orders, newest first");
     assert_eq!(summaries[0].lines[0].name, "マグカップ");
 
-    // Amazon closed its charge permission: the subscription ends, once.
+    // The owner finds it from an order's charge permission.
     let permission = due[0].charge_permission_id.clone();
+    let found = db.subscription_by_permission(&permission).await.unwrap().expect("the checkout started it");
+    assert_eq!((found.id, found.member, found.amount, found.active), (due[0].id, Some(buyer), 9_680, true));
+    assert_eq!(db.subscription_by_permission("S99-none").await.unwrap(), None);
+
+    // Its charge permission closed: the subscription ends, once.
     assert!(db.end_subscription(&permission).await.unwrap());
     assert!(!db.end_subscription(&permission).await.unwrap(), "already ended");
+    assert!(!db.subscription_by_permission(&permission).await.unwrap().unwrap().active);
     assert!(db.due_subscriptions(date!(2027 - 12 - 31)).await.unwrap().is_empty());
 }
 
@@ -400,7 +406,8 @@ async fn the_catalogue_is_seeded_once_even_by_instances_starting_together(target
 async fn instances_starting_together_migrate_once(target: Target) {
     let opened = futures_util::future::join_all((0..4).map(|_| target.open())).await;
     assert_eq!(opened.len(), 4);
-    assert_eq!(target.count("SELECT count(*) FROM schema_migrations").await, 1);
+    let newest = amazonpay2::storage::postgres::SCHEMA_VERSION;
+    assert_eq!(target.count("SELECT count(*) FROM schema_migrations").await, newest, "each migration once");
     assert_eq!(target.count("SELECT count(*) FROM payment_methods").await, 1, "the migration's rows once");
 }
 
@@ -496,7 +503,12 @@ async fn a_bulk_operation_records_each_order(target: Target) {
     assert_eq!(db.bulk(bulk).await.unwrap()[0].outcome, "waiting");
     let item = BulkItem { order: order.id, number: order.number.clone(), outcome: "done".into(), message: "ok".into() };
     db.record_bulk(bulk, &item).await.unwrap();
-    assert_eq!(db.bulk(bulk).await.unwrap(), [item]);
+    assert_eq!(db.bulk(bulk).await.unwrap(), std::slice::from_ref(&item));
+    let skipped = BulkItem { outcome: "skipped".into(), message: "既に実売上です".into(), ..item.clone() };
+    db.record_bulk(bulk, &skipped).await.unwrap();
+    assert_eq!(db.bulk(bulk).await.unwrap(), [skipped]);
+    let unknown = BulkItem { outcome: "exploded".into(), ..item };
+    assert!(db.record_bulk(bulk, &unknown).await.is_err(), "outcomes are a closed set");
 }
 
 async fn an_unknown_state_is_refused_by_the_database_itself(target: Target) {

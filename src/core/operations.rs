@@ -199,6 +199,11 @@ impl Core {
             return Ok(Err(Refusal::WrongState(order.state)));
         }
         let authorized = order.authorized.map_or(order.total, |(amount, _)| amount);
+        // A total above what Amazon authorized cannot be paid with Amazon Pay at all, whatever
+        // amount is typed: the manual sends the owner to another payment method.
+        if order.total > authorized {
+            return Ok(Err(Refusal::AboveAuthorized { total: order.total, authorized }));
+        }
         let amount = amount.unwrap_or(order.total);
         if amount == 0 || amount > MAX_CHARGE_YEN {
             return Ok(Err(Refusal::InvalidAmount));
@@ -208,48 +213,81 @@ impl Core {
         }
         let lapsed =
             order.state == OrderState::Expired || authorization_deadline(order).is_some_and(|end| end <= now());
+        let mut current = order.clone();
         if lapsed {
-            return self.reauthorize(order, amount, owner, token).await;
+            current = match self.reauthorize(&current, amount, owner).await? {
+                Ok(order) => order,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
         }
-        let Some(charge_id) = order.charge_id.clone() else { return Ok(Err(Refusal::WrongState(order.state))) };
+        match self.capture_charge(&current, amount, owner, token).await? {
+            Captured::Done(order) => Ok(Ok(order)),
+            Captured::Refused(refusal) => Ok(Err(refusal)),
+            // Amazon let the authorization lapse before the shop's clock said so: authorize
+            // again on the charge permission, then capture that (once).
+            Captured::Lapsed(expired) if !lapsed => match self.reauthorize(&expired, amount, owner).await? {
+                Ok(order) => match self.capture_charge(&order, amount, owner, token).await? {
+                    Captured::Done(order) => Ok(Ok(order)),
+                    Captured::Refused(refusal) => Ok(Err(refusal)),
+                    Captured::Lapsed(_) => Ok(Err(Refusal::AuthorizationLapsed("ExpiredUnused".into()))),
+                },
+                Err(refusal) => Ok(Err(refusal)),
+            },
+            Captured::Lapsed(_) => Ok(Err(Refusal::AuthorizationLapsed("ExpiredUnused".into()))),
+        }
+    }
+
+    /// Captures `amount` of the order's (authorized) charge: the claim is written first, then
+    /// Amazon is asked with the order's idempotency key, then its answer is recorded.
+    async fn capture_charge(
+        &self,
+        order: &Order,
+        amount: u64,
+        owner: &str,
+        token: &str,
+    ) -> Result<Captured, CoreError> {
+        let Some(charge_id) = order.charge_id.clone() else {
+            return Ok(Captured::Refused(Refusal::WrongState(order.state)));
+        };
         // The claim is written before Amazon is asked: a process stopped in between leaves the
         // order `capturing`, which the reconciler settles from Amazon's record.
         let claim = Transition::new(
             order,
             OrderState::Capturing,
             Actor::Owner(owner.to_owned()),
-            format!("実売上 {} 円を依頼", yen(amount)),
+            format!("実売上 {} 円を依頼 ({charge_id})", yen(amount)),
         )?;
-        let Some(claimed) = self.platform().apply(&claim).await? else { return Ok(Err(Refusal::Busy)) };
+        let Some(claimed) = self.platform().apply(&claim).await? else {
+            return Ok(Captured::Refused(Refusal::Busy));
+        };
+        // One key per order and charge: a retry of the same capture (a lost answer, a rerun of
+        // the bulk job) is answered with the first capture, never made twice.
         let key = format!("capture-{}-{charge_id}", order.id.0);
-        match self.amazon().capture_charge(&charge_id, &Money::yen(amount), &key).await {
-            Ok(charge) => Ok(Ok(self.record_capture(&claimed, &charge, owner, token).await?)),
-            Err(error) => {
-                let refusal = refusal_of(&error);
-                // Amazon may call the charge expired only now: then it is re-authorized.
-                if let Refusal::AmazonRefused { .. } = refusal
-                    && let Ok(charge) = self.amazon().get_charge(&charge_id).await
-                    && charge.status_details.reason_code.as_deref() == Some("ExpiredUnused")
-                {
-                    let release = Transition::new(
-                        &claimed,
-                        OrderState::Expired,
-                        Actor::Owner(owner.to_owned()),
-                        "オーソリ期限切れ (Amazon)",
-                    )?;
-                    let expired = self.platform().apply(&release).await?.unwrap_or(claimed);
-                    return self.reauthorize(&expired, amount, owner, token).await;
-                }
-                let release = Transition::new(
-                    &claimed,
-                    OrderState::Authorized,
-                    Actor::Owner(owner.to_owned()),
-                    format!("実売上できず: {error}"),
-                )?;
-                self.platform().apply(&release).await?;
-                Ok(Err(refusal))
-            }
+        let error = match self.amazon().capture_charge(&charge_id, &Money::yen(amount), &key).await {
+            Ok(charge) => return Ok(Captured::Done(self.record_capture(&claimed, &charge, owner, token).await?)),
+            Err(error) => error,
+        };
+        // What Amazon holds now decides: a capture whose answer was lost may have been made, and
+        // a refused one may be refused because the authorization lapsed.
+        let held = self.amazon().get_charge(&charge_id).await.ok();
+        if let Some(charge) = &held
+            && matches!(charge.status_details.state.as_str(), "Captured" | "CaptureInitiated")
+            && !matches!(error, AmazonError::Rejected { .. })
+        {
+            return Ok(Captured::Done(self.record_capture(&claimed, charge, owner, token).await?));
         }
+        let expired = held.as_ref().is_some_and(|charge| {
+            charge.status_details.state == "Canceled"
+                && charge.status_details.reason_code.as_deref() == Some("ExpiredUnused")
+        });
+        let (to, detail) = if expired {
+            (OrderState::Expired, format!("オーソリ期限切れ (Amazon: Canceled ExpiredUnused, {charge_id})"))
+        } else {
+            (OrderState::Authorized, format!("実売上できず: {error}"))
+        };
+        let release = Transition::new(&claimed, to, Actor::Owner(owner.to_owned()), detail)?;
+        let released = self.platform().apply(&release).await?.unwrap_or(claimed);
+        Ok(if expired { Captured::Lapsed(released) } else { Captured::Refused(refusal_of(&error)) })
     }
 
     /// Records what Amazon answered to a capture: captured, or still processing.
@@ -262,26 +300,50 @@ impl Core {
     ) -> Result<Order, CoreError> {
         let actor = Actor::Owner(owner.to_owned());
         let captured = charge.capture_amount.as_ref().and_then(Money::as_yen);
+        let id = &charge.charge_id;
         let transition = match charge.status_details.state.as_str() {
-            "Captured" => Transition::new(order, OrderState::Captured, actor, "実売上 (Amazon: Captured)")?
-                .with_captured(captured.unwrap_or(order.total)),
+            "Captured" => {
+                Transition::new(order, OrderState::Captured, actor.clone(), format!("実売上 (Amazon: Captured, {id})"))?
+                    .with_captured(captured.unwrap_or(order.total))
+            }
             // More than 7 days after the authorization: Amazon completes it later.
-            state => Transition::new(order, OrderState::Capturing, actor, format!("実売上を処理中 (Amazon: {state})"))?,
+            state => Transition::new(
+                order,
+                OrderState::Capturing,
+                actor.clone(),
+                format!("実売上を処理中 (Amazon: {state}, {id})"),
+            )?,
         };
         let transition =
             transition.with_amazon_ids(None, Some(charge.charge_id.clone())).with(Effect::Unlock(token.to_owned()));
-        Ok(self.platform().apply(&transition).await?.unwrap_or_else(|| order.clone()))
+        self.finish(order, &transition, actor, token).await
     }
 
-    /// A capture after the authorization lapsed: a new charge on the charge permission, captured
-    /// at once, if Amazon allows it.
-    async fn reauthorize(
+    /// Applies the transition that ends an operation. Should the order have moved meanwhile
+    /// (Amazon's notification or the reconciler read a half-done operation), it follows Amazon's
+    /// record instead; either way the owner's hold is let go.
+    async fn finish(
         &self,
         order: &Order,
-        amount: u64,
-        owner: &str,
+        transition: &Transition,
+        actor: Actor,
         token: &str,
-    ) -> Result<Result<Order, Refusal>, CoreError> {
+    ) -> Result<Order, CoreError> {
+        if let Some(done) = self.platform().apply(transition).await? {
+            return Ok(done);
+        }
+        let current = self.platform().order(order.id).await?.unwrap_or_else(|| order.clone());
+        if let Err(error) = self.sync_order(&current, actor).await {
+            tracing::warn!(%error, order = %order.number, "could not follow Amazon after a concurrent change");
+        }
+        self.platform().unlock_order(order.id, token).await?;
+        Ok(self.platform().order(order.id).await?.unwrap_or(current))
+    }
+
+    /// A lapsed authorization: a new charge on the charge permission for `amount`, if Amazon
+    /// allows it (the permission is open and has room). The order becomes 仮売上 again on the new
+    /// charge, with a new 30-day window; the caller captures it.
+    async fn reauthorize(&self, order: &Order, amount: u64, owner: &str) -> Result<Result<Order, Refusal>, CoreError> {
         let Some(permission) = order.charge_permission_id.clone() else {
             return Ok(Err(Refusal::AuthorizationLapsed("no charge permission".into())));
         };
@@ -290,7 +352,10 @@ impl Core {
         } else {
             let expired =
                 Transition::new(order, OrderState::Expired, Actor::Owner(owner.to_owned()), "オーソリ期限切れ")?;
-            self.platform().apply(&expired).await?.unwrap_or_else(|| order.clone())
+            match self.platform().apply(&expired).await? {
+                Some(expired) => expired,
+                None => return Ok(Err(Refusal::Busy)),
+            }
         };
         let mut metadata = json!({ "merchantReferenceId": order.number });
         if let Some(name) = &self.settings().store_name {
@@ -299,10 +364,12 @@ impl Core {
         let body = json!({
             "chargePermissionId": permission,
             "chargeAmount": Money::yen(amount),
-            "captureNow": true,
+            "captureNow": false,
             "canHandlePendingAuthorization": false,
             "merchantMetadata": metadata,
         });
+        // The order's version is in the key: a retry of the same re-authorization (a lost
+        // answer) gets the same charge; after the order changed, a new one is asked for.
         let key = format!("reauthorize-{}-{}", order.id.0, current.version);
         let charge = match self.amazon().create_charge(&body, &key).await {
             Ok(charge) => charge,
@@ -311,22 +378,19 @@ impl Core {
             }
             Err(_) => return Ok(Err(Refusal::AmazonUnavailable)),
         };
-        let actor = Actor::Owner(owner.to_owned());
-        let transition = match charge.status_details.state.as_str() {
-            "Captured" => Transition::new(&current, OrderState::Captured, actor, "再オーソリして実売上")?
-                .with_authorized(amount)
-                .with_captured(amount),
-            "Authorized" => {
-                Transition::new(&current, OrderState::Authorized, actor, "再オーソリ")?.with_authorized(amount)
-            }
-            other => {
-                let reason = charge.status_details.reason_code.unwrap_or_default();
-                return Ok(Err(Refusal::AuthorizationLapsed(format!("{other} {reason}"))));
-            }
-        };
-        let transition =
-            transition.with_amazon_ids(None, Some(charge.charge_id)).with(Effect::Unlock(token.to_owned()));
-        Ok(Ok(self.platform().apply(&transition).await?.unwrap_or(current)))
+        if charge.status_details.state != "Authorized" {
+            let reason = charge.status_details.reason_code.unwrap_or_default();
+            return Ok(Err(Refusal::AuthorizationLapsed(format!("{} {reason}", charge.status_details.state))));
+        }
+        let transition = Transition::new(
+            &current,
+            OrderState::Authorized,
+            Actor::Owner(owner.to_owned()),
+            format!("再オーソリ {} 円 (Amazon: Authorized, {})", yen(amount), charge.charge_id),
+        )?
+        .with_authorized(amount)
+        .with_amazon_ids(None, Some(charge.charge_id));
+        Ok(self.platform().apply(&transition).await?.ok_or(Refusal::Busy))
     }
 
     async fn cancel(&self, order: &Order, owner: &str, token: &str) -> Result<Result<Order, Refusal>, CoreError> {
@@ -348,14 +412,17 @@ impl Core {
         {
             tracing::warn!(%error, order = %order.number, "the charge was canceled but its permission could not be closed");
         }
+        let ids = [order.charge_id.as_deref(), order.charge_permission_id.as_deref()];
+        let ids = ids.into_iter().flatten().collect::<Vec<_>>().join(", ");
+        let actor = Actor::Owner(owner.to_owned());
         let transition = Transition::new(
             order,
             OrderState::Canceled,
-            Actor::Owner(owner.to_owned()),
-            "キャンセル (Amazon: Canceled)",
+            actor.clone(),
+            format!("キャンセル (Amazon: Canceled, {ids})"),
         )?
         .with(Effect::Unlock(token.to_owned()));
-        Ok(Ok(self.platform().apply(&transition).await?.unwrap_or_else(|| order.clone())))
+        Ok(Ok(self.finish(order, &transition, actor, token).await?))
     }
 
     async fn refund(
@@ -385,15 +452,16 @@ impl Core {
         };
         let state = RefundState::from_amazon(&refund.status_details.state).unwrap_or(RefundState::Initiated);
         let record = Refund { refund_id: refund.refund_id.clone(), amount, state, created_at: now() };
+        let actor = Actor::Owner(owner.to_owned());
         let transition = Transition::new(
             order,
             OrderState::Refunded,
-            Actor::Owner(owner.to_owned()),
+            actor.clone(),
             format!("返金 {} 円 (Amazon: {}, {})", yen(amount), refund.status_details.state, refund.refund_id),
         )?
         .with(Effect::Refund(record))
         .with(Effect::Unlock(token.to_owned()));
-        Ok(Ok(self.platform().apply(&transition).await?.unwrap_or_else(|| order.clone())))
+        Ok(Ok(self.finish(order, &transition, actor, token).await?))
     }
 
     /// 「エラーを無視して変更する」: sets the shop's status as the operation would have, and records
@@ -407,30 +475,64 @@ impl Core {
         refusal: &Refusal,
     ) -> Result<Option<Order>, CoreError> {
         let Some(current) = self.platform().order(order).await? else { return Ok(None) };
-        let held = match &current.charge_id {
-            Some(charge) => match self.amazon().get_charge(charge).await {
-                Ok(charge) => format!(
-                    "Amazon の状態: {} {} (取消理由 {})",
+        let charge = match &current.charge_id {
+            Some(id) => Some(self.amazon().get_charge(id).await),
+            None => None,
+        };
+        let mut held = match &charge {
+            Some(Ok(charge)) => {
+                let amount = |money: &Option<Money>| money.as_ref().and_then(Money::as_yen).map(yen);
+                format!(
+                    "Amazon の状態: {} {} ({}, オーソリ {} 円, 実売上 {} 円)",
                     charge.status_details.state,
-                    charge.status_details.reason_code.unwrap_or_default(),
-                    refusal.message_ja()
-                ),
-                Err(error) => format!("Amazon の状態は読めませんでした ({error})"),
-            },
+                    charge.status_details.reason_code.as_deref().unwrap_or_default(),
+                    charge.charge_id,
+                    amount(&charge.charge_amount).unwrap_or_else(|| "-".into()),
+                    amount(&charge.capture_amount).unwrap_or_else(|| "-".into()),
+                )
+            }
+            Some(Err(error)) => format!("Amazon の状態は読めませんでした ({error})"),
             None => "Amazon の請求なし".into(),
         };
+        held.push_str(&format!("。断られた理由: {}", refusal.message_ja()));
         let to = match operation {
             Operation::Capture(_) => OrderState::Captured,
             Operation::Cancel => OrderState::Canceled,
             Operation::Refund(_) => OrderState::Refunded,
         };
+        if operation == Operation::Cancel
+            && !current.recurring
+            && let Some(permission) = &current.charge_permission_id
+        {
+            // Best effort: a permission Amazon already closed (or closes itself) stays closed.
+            if let Err(error) = self.amazon().close_charge_permission(permission, "キャンセル (販売事業者)", true).await
+            {
+                held.push_str(&format!("。与信枠 {permission} はクローズできませんでした ({error})"));
+            }
+        }
         let mut transition = Transition::forced(&current, to, owner, held).with(Effect::Unlock(token.to_owned()));
-        match operation {
-            Operation::Capture(amount) => transition = transition.with_captured(amount.unwrap_or(current.total)),
-            Operation::Refund(_) | Operation::Cancel => {}
+        if let Operation::Capture(amount) = operation {
+            // What Amazon captured when it did (in Seller Central), else what the owner asked for.
+            let at_amazon = match &charge {
+                Some(Ok(charge)) if charge.status_details.state == "Captured" => {
+                    charge.capture_amount.as_ref().and_then(Money::as_yen)
+                }
+                _ => None,
+            };
+            transition = transition.with_captured(at_amazon.unwrap_or(amount.unwrap_or(current.total)));
         }
         Ok(self.platform().apply(&transition).await?)
     }
+}
+
+/// How one capture of a charge ended.
+enum Captured {
+    /// Captured, or accepted and still processing: the order as recorded.
+    Done(Order),
+    /// Not captured; the order is back where it was.
+    Refused(Refusal),
+    /// Amazon let the authorization lapse: the order is now expired.
+    Lapsed(Order),
 }
 
 /// How one order of a bulk capture went.
@@ -479,13 +581,28 @@ impl Core {
                 Ok(BulkOutcome { order: id, result })
             })
             .buffer_unordered(concurrency.max(1));
-        futures_util::pin_mut!(outcomes);
-        let mut all = Vec::with_capacity(orders.len());
-        while let Some(outcome) = outcomes.next().await {
-            let outcome = outcome?;
-            progress(outcome.clone()).await;
-            all.push(outcome);
-        }
+        // The captures go on while the progress of finished ones is being reported: awaiting the
+        // report inline would stop polling the captures in flight, and a report waiting for the
+        // database behind a capture that holds its turn there would wait forever.
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+        let captures = async move {
+            futures_util::pin_mut!(outcomes);
+            while let Some(outcome) = outcomes.next().await {
+                // The receiver lives until every outcome is in.
+                let _ = sender.send(outcome?);
+            }
+            Ok::<(), CoreError>(())
+        };
+        let reports = async {
+            let mut all = Vec::with_capacity(orders.len());
+            while let Some(outcome) = receiver.recv().await {
+                progress(outcome.clone()).await;
+                all.push(outcome);
+            }
+            all
+        };
+        let (captured, all) = tokio::join!(captures, reports);
+        captured?;
         Ok(all)
     }
 }

@@ -124,7 +124,9 @@ impl OrderState {
             (Pending, Authorized | CardUnsettled | Canceled) => true,
             // After the order (the admin, IPN and the reconciler).
             (Authorized, Capturing | Captured | Canceled | Expired) => true,
-            (Capturing, Captured | Authorized | Canceled | Expired) => true,
+            // Capturing → capturing: Amazon accepted the capture and completes it later (more than
+            // 7 days after the authorization); the history records its answer.
+            (Capturing, Captured | Capturing | Authorized | Canceled | Expired) => true,
             (Captured | Refunded, Refunded) | (Refunded, Captured) => true,
             (Expired, Authorized | Pending | Canceled) => true,
             _ => false,

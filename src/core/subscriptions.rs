@@ -43,6 +43,34 @@ impl Core {
         Ok(cycles)
     }
 
+    /// 定期購入の解約: closes the subscription's recurring charge permission at Amazon, so that no
+    /// further cycle can be charged on it (authorizations already made stay capturable). A
+    /// permission already closed (by the buyer on Amazon, say) counts as closed. Once closed, the
+    /// platform ends the subscription (no more cycles) — the same step a ChargePermission
+    /// notification takes when the buyer closes it on Amazon.
+    pub async fn close_subscription(
+        &self,
+        charge_permission_id: &str,
+    ) -> Result<Result<(), super::operations::Refusal>, CoreError> {
+        use super::operations::Refusal;
+        let refused = match self.amazon().close_charge_permission(charge_permission_id, "定期購入の解約", false).await
+        {
+            Ok(_) => None,
+            Err(AmazonError::Rejected { reason_code, message, .. }) => {
+                Some(Refusal::AmazonRefused { code: reason_code, message })
+            }
+            Err(_) => return Ok(Err(Refusal::AmazonUnavailable)),
+        };
+        if let Some(refused) = refused {
+            match self.amazon().get_charge_permission(charge_permission_id).await {
+                Ok(permission) if permission.status_details.state == "Closed" => {}
+                _ => return Ok(Err(refused)),
+            }
+        }
+        self.platform().end_subscription(charge_permission_id).await?;
+        Ok(Ok(()))
+    }
+
     async fn run_cycle(&self, subscription: &Subscription) -> Result<Cycle, CoreError> {
         let date = subscription.next_cycle;
         let new = NewOrder {

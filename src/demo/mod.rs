@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 
 use crate::amazon::keys::ShopKey;
 use crate::core::platform::ShippingMethod;
+use crate::server::admin::{DEMO_ADMIN, put_account};
 use crate::server::config::Config;
 use crate::server::{self, AppState, ServerError};
 use crate::simulator::{Simulator, SimulatorConfig};
@@ -26,6 +27,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/demo/catalogue", get(routes::catalogue))
         .route("/demo/cart", get(routes::cart).post(routes::update_cart))
         .route("/demo/orders", get(routes::orders))
+        .route("/demo/subscriptions/{id}/cancel", post(routes::cancel_subscription))
 }
 
 /// The demo catalogue: everyday crafts and two subscriptions (定期便).
@@ -77,7 +79,18 @@ pub async fn start(config: Config) -> Result<Arc<AppState>, ServerError> {
     };
     let (products, shipping) = catalogue();
     db.seed_catalogue(&products, &shipping).await?;
+    seed_admin(&db).await?;
     server::start_with(config, key, db).await
+}
+
+/// The demo's owner account ([`DEMO_ADMIN`]), made once: a password changed later is kept.
+pub async fn seed_admin(db: &crate::storage::Database) -> Result<(), ServerError> {
+    let (name, password) = DEMO_ADMIN;
+    if db.admin_password_hash(name).await?.is_none() {
+        put_account(db, name, password).await.map_err(|e| ServerError::Job(e.to_string()))?;
+        tracing::info!("demo admin account: {name} / {password}");
+    }
+    Ok(())
 }
 
 /// Runs the demo: the shop on `shop` and the simulator on `simulator`, until `shutdown`.

@@ -488,6 +488,8 @@ struct OrderJson {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct SubscriptionJson {
+    /// What My Page's 解約 button names.
+    id: i64,
     amount: u64,
     next_cycle: String,
     charge_permission_id: String,
@@ -521,10 +523,42 @@ pub async fn orders(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<
         .await?
         .into_iter()
         .map(|s| SubscriptionJson {
+            id: s.id.0,
             amount: s.amount,
             next_cycle: s.next_cycle,
             charge_permission_id: s.charge_permission_id,
         })
         .collect();
     Ok(Json(History { orders, subscriptions }))
+}
+
+/// `POST /api/amazonpay2/demo/subscriptions/{id}/cancel`: the member cancels one of their
+/// subscriptions (定期購入の解約) on My Page. Its recurring charge permission is closed at Amazon
+/// first, so that nothing more can be charged; then no more cycles are made.
+pub async fn cancel_subscription(
+    State(app): State<Arc<AppState>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Result<Json<History>, ApiError> {
+    let session = existing_session(&app, &jar, &headers).await?;
+    let member = session
+        .member
+        .ok_or_else(|| ApiError::client(StatusCode::UNAUTHORIZED, "login_required", "ログインしてください。"))?;
+    let not_found = || ApiError::client(StatusCode::NOT_FOUND, "unknown_subscription", "その定期購入はありません。");
+    let id = id.parse::<i64>().map_err(|_| not_found())?;
+    let subscription =
+        app.db.subscriptions_of_member(member.id).await?.into_iter().find(|s| s.id.0 == id).ok_or_else(not_found)?;
+    match app.core.close_subscription(&subscription.charge_permission_id).await? {
+        Ok(()) => {}
+        Err(refusal) => {
+            tracing::warn!(
+                ?refusal,
+                subscription = id,
+                "Amazon Pay would not close the subscription's charge permission"
+            );
+            return Err(ApiError::client(StatusCode::BAD_GATEWAY, "amazon_unavailable", refusal.message_ja()));
+        }
+    }
+    orders(State(app), jar).await
 }

@@ -5,6 +5,7 @@
 //! requests until told to stop, with the background work (session purge, reconciler) beside it.
 //! The demo (`crate::demo`) composes the same server with its own shop routes and the simulator.
 
+pub mod admin;
 pub mod config;
 mod error;
 pub mod files;
@@ -145,10 +146,12 @@ pub fn app(state: Arc<AppState>, extra_api: Router<Arc<AppState>>) -> Router {
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers([header::CONTENT_TYPE, HeaderName::from_static(guard::CSRF_HEADER)]);
+    let (admin_pages, admin_api) = admin::routes(state.clone());
     let mut router = Router::new()
-        .nest(paths::API, routes::api(extra_api).layer(cors.clone()))
+        .nest(paths::API, routes::api(extra_api.merge(admin_api)).layer(cors.clone()))
         // `/api/amazonpay2/` would otherwise fall through to the shop pages.
         .route(&format!("{}/", paths::API), any(routes::not_found))
+        .merge(admin_pages)
         .merge(files::routes(config, cors))
         // Pages are read from disk on every request (a designer's edit shows at once);
         // `no-cache` lets browsers keep them but revalidate with Last-Modified.

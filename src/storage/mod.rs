@@ -338,10 +338,27 @@ pub struct BulkItem {
     pub order: OrderId,
     /// 注文番号.
     pub number: String,
-    /// `waiting`, `done` or `refused`.
+    /// `waiting`, `done`, `skipped` (nothing to do: already captured, say) or `refused`.
     pub outcome: String,
     /// What happened, in the owner's words.
     pub message: String,
+}
+
+/// A subscription (定期購入) as the shop owner sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionRecord {
+    /// Its ID.
+    pub id: SubscriptionId,
+    /// The subscriber.
+    pub member: Option<MemberId>,
+    /// Charged every month, in yen.
+    pub amount: u64,
+    /// The next cycle, `YYYY-MM-DD`.
+    pub next_cycle: String,
+    /// Amazon's recurring charge permission.
+    pub charge_permission_id: String,
+    /// Still running (`false` once cancelled: no more cycles).
+    pub active: bool,
 }
 
 /// The shop owner's side of the database: the order list and page, order edits, settings, the
@@ -381,6 +398,11 @@ pub trait BackOffice: Send + Sync {
     async fn record_bulk(&self, bulk: i64, item: &BulkItem) -> Result<(), StorageError>;
     /// A bulk operation's orders and outcomes.
     async fn bulk(&self, bulk: i64) -> Result<Vec<BulkItem>, StorageError>;
+    /// The subscription paid through a recurring charge permission.
+    async fn subscription_by_permission(
+        &self,
+        charge_permission_id: &str,
+    ) -> Result<Option<SubscriptionRecord>, StorageError>;
     /// Records an Amazon notification; `false` when its ID was seen before.
     async fn record_notification(&self, id: &str, object_type: &str, object_id: &str) -> Result<bool, StorageError>;
     /// Forgets a notification whose handling failed, so that Amazon's retry is handled.

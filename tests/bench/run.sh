@@ -57,4 +57,7 @@ AMAZONPAY2_TEST_DATABASE_URL=$pg_url RUST_LOG=warn cargo test -q --release --tes
   | grep '^BENCH' | sed 's/^BENCH /   /' || true
 tests/pg/cluster.sh stop
 
+echo "== admin: bulk capture of 1,000 orders against the simulator; 受注一覧 over 100,000 orders"
+cargo test -q --release --test bench_admin -- --ignored --nocapture 2>&1 | grep '^BENCH' | sed 's/^BENCH /   /' || true
+
 source tests/bench/fuzz.sh

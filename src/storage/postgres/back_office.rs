@@ -8,10 +8,14 @@ use tokio_postgres::types::ToSql;
 use super::platform::{ORDER_COLUMNS, order};
 use super::{Postgres, db_yen, now, position, yen};
 use crate::core::orders::OrderState;
-use crate::core::platform::{Order, OrderId, OrderLine};
+use crate::core::platform::{MemberId, Order, OrderId, OrderLine, SubscriptionId};
 use crate::storage::{
     BackOffice, BulkItem, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow, StorageError,
+    SubscriptionRecord,
 };
+
+/// Seconds after which a forgotten owner session or failed-login count is of no use.
+const STALE: i64 = 24 * 60 * 60;
 
 /// The name the order list shows: the member's, else the one Amazon gave.
 const NAME: &str = "COALESCE(NULLIF(m.family_name || ' ' || m.given_name, ' '), NULLIF(o.buyer_name, ''), '')";
@@ -127,8 +131,10 @@ impl BackOffice for Postgres {
     }
 
     async fn edit_order(&self, id: OrderId, version: i64, edit: &OrderEdit) -> Result<Option<Order>, StorageError> {
-        let goods: u64 = edit.lines.iter().map(|l| l.unit_price.saturating_mul(l.quantity)).sum();
-        let total = (goods + edit.shipping_fee).saturating_sub(edit.discount);
+        // Saturating: an absurd edit stores an absurd total (which Amazon then refuses), never a
+        // wrapped-around small one.
+        let goods = edit.lines.iter().fold(0u64, |sum, l| sum.saturating_add(l.unit_price.saturating_mul(l.quantity)));
+        let total = goods.saturating_add(edit.shipping_fee).saturating_sub(edit.discount);
         self.run(async {
             let mut client = self.client().await?;
             let transaction = client.transaction().await?;
@@ -245,6 +251,14 @@ impl BackOffice for Postgres {
     async fn insert_admin_session(&self, id: &str, name: &str) -> Result<(), StorageError> {
         self.run(async {
             let client = self.client().await?;
+            // Sessions idle for a day are long expired (the admin's timeout is shorter): a login
+            // clears them away, so the table holds only the few live ones.
+            client
+                .execute(
+                    &client.prepare_cached("DELETE FROM admin_sessions WHERE last_seen < $1").await?,
+                    &[&(now() - STALE)],
+                )
+                .await?;
             client
                 .execute(
                     &client
@@ -306,6 +320,13 @@ impl BackOffice for Postgres {
     async fn record_login_failure(&self, name: &str, window: i64) -> Result<(), StorageError> {
         self.run(async {
             let client = self.client().await?;
+            // Failures of names nobody tried for a day (guessed names, mostly) are forgotten.
+            client
+                .execute(
+                    &client.prepare_cached("DELETE FROM admin_login_failures WHERE since < $1").await?,
+                    &[&(now() - STALE.max(window))],
+                )
+                .await?;
             client
                 .execute(
                     &client
@@ -404,6 +425,36 @@ impl BackOffice for Postgres {
                     })
                 })
                 .collect()
+        })
+        .await
+    }
+
+    async fn subscription_by_permission(
+        &self,
+        charge_permission_id: &str,
+    ) -> Result<Option<SubscriptionRecord>, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    &client
+                        .prepare_cached(
+                            "SELECT id, member_id, amount, next_cycle, charge_permission_id, status FROM subscriptions
+                             WHERE charge_permission_id = $1",
+                        )
+                        .await?,
+                    &[&charge_permission_id],
+                )
+                .await?;
+            let Some(row) = row else { return Ok(None) };
+            Ok(Some(SubscriptionRecord {
+                id: SubscriptionId(row.try_get(0)?),
+                member: row.try_get::<_, Option<i64>>(1)?.map(MemberId),
+                amount: yen(row.try_get(2)?),
+                next_cycle: row.try_get(3)?,
+                charge_permission_id: row.try_get(4)?,
+                active: row.try_get::<_, String>(5)? == "active",
+            }))
         })
         .await
     }

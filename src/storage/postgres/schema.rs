@@ -14,11 +14,12 @@ const MIGRATION_LOCK: i64 = 0x616d_617a_6f6e_7061;
 /// The migrations, in order: a version, a name and the SQL that makes it.
 pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
     let states = OrderState::ALL.iter().map(|s| format!("'{}'", s.name())).collect::<Vec<_>>().join(", ");
-    vec![(
-        1,
-        "shop, orders, sessions",
-        format!(
-            "CREATE TABLE secrets (
+    vec![
+        (
+            1,
+            "shop, orders, sessions",
+            format!(
+                "CREATE TABLE secrets (
             name TEXT PRIMARY KEY,
             value TEXT NOT NULL
         );
@@ -197,8 +198,16 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
             message TEXT NOT NULL DEFAULT '',
             PRIMARY KEY (bulk_id, order_id)
         );"
+            ),
         ),
-    )]
+        (
+            2,
+            "bulk outcome skipped",
+            "ALTER TABLE bulk_items DROP CONSTRAINT bulk_items_outcome_check,
+            ADD CONSTRAINT bulk_items_outcome_check CHECK (outcome IN ('waiting', 'done', 'skipped', 'refused'))"
+                .to_owned(),
+        ),
+    ]
 }
 
 /// The shop's tables (all but `schema_migrations`), parents before children: the order a copy

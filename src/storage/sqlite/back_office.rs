@@ -7,10 +7,14 @@ use rusqlite::{OptionalExtension, params, params_from_iter};
 use super::platform::{ORDER_COLUMNS, order};
 use super::{Sqlite, db_yen, now, yen};
 use crate::core::orders::OrderState;
-use crate::core::platform::{Order, OrderId, OrderLine};
+use crate::core::platform::{MemberId, Order, OrderId, OrderLine, SubscriptionId};
 use crate::storage::{
     BackOffice, BulkItem, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow, StorageError,
+    SubscriptionRecord,
 };
+
+/// Seconds after which a forgotten owner session or failed-login count is of no use.
+const STALE: i64 = 24 * 60 * 60;
 
 /// The name the order list shows: the member's, else the one Amazon gave.
 const NAME: &str = "COALESCE(NULLIF(m.family_name || ' ' || m.given_name, ' '), NULLIF(o.buyer_name, ''), '')";
@@ -28,10 +32,19 @@ impl BackOffice for Sqlite {
             // The names are the enum's own, never input: safe to write into the statement.
             let list = states.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
             let mut condition = format!("o.state IN ({list})");
+            // One state: its (state, id) index gives the page in order. Several: the unary plus
+            // keeps SQLite off the state indexes, so it walks the orders newest first and stops at
+            // the page instead of sorting every match (100,000 orders would take a sort each time).
+            let mut listed = match states.as_slice() {
+                [one] => format!("o.state = '{one}'"),
+                _ => format!("+o.state IN ({list})"),
+            };
             let mut values: Vec<i64> = Vec::new();
             if let Some(before) = filter.lapsing_before {
                 // Lapsing: an authorization made before `before - 30 days`, not captured yet.
-                condition.push_str(" AND o.state = 'authorized' AND o.authorized_at < ?1");
+                let lapsing = " AND o.state = 'authorized' AND o.authorized_at < ?1";
+                condition.push_str(lapsing);
+                listed.push_str(lapsing);
                 values.push(before - crate::core::operations::AUTHORIZATION_DAYS * 24 * 60 * 60);
             }
             let total: i64 = c.query_row(
@@ -45,7 +58,7 @@ impl BackOffice for Sqlite {
             let mut statement = c.prepare(&format!(
                 "SELECT o.id, o.order_number, o.created_at, {NAME}, o.total, o.state, o.fulfilment, o.authorized_at
                  FROM orders o LEFT JOIN members m ON m.id = o.member_id
-                 WHERE {condition} ORDER BY o.id DESC LIMIT ?{} OFFSET ?{}",
+                 WHERE {listed} ORDER BY o.id DESC LIMIT ?{} OFFSET ?{}",
                 n + 1,
                 n + 2
             ))?;
@@ -125,8 +138,11 @@ impl BackOffice for Sqlite {
     async fn edit_order(&self, id: OrderId, version: i64, edit: &OrderEdit) -> Result<Option<Order>, StorageError> {
         let edit = edit.clone();
         self.write(move |tx| {
-            let goods: u64 = edit.lines.iter().map(|l| l.unit_price.saturating_mul(l.quantity)).sum();
-            let total = (goods + edit.shipping_fee).saturating_sub(edit.discount);
+            // Saturating: an absurd edit stores an absurd total (which Amazon then refuses), never a
+            // wrapped-around small one.
+            let goods =
+                edit.lines.iter().fold(0u64, |sum, l| sum.saturating_add(l.unit_price.saturating_mul(l.quantity)));
+            let total = goods.saturating_add(edit.shipping_fee).saturating_sub(edit.discount);
             let changed = tx.execute(
                 "UPDATE orders SET total = ?3, shipping_fee = ?4, discount = ?5, fulfilment = ?6, version = version + 1,
                      updated_at = ?7
@@ -208,6 +224,9 @@ impl BackOffice for Sqlite {
         let (id, name) = (id.to_owned(), name.to_owned());
         self.write(move |tx| {
             let at = now();
+            // Sessions idle for a day are long expired (the admin's timeout is shorter): a login
+            // clears them away, so the table holds only the few live ones.
+            tx.execute("DELETE FROM admin_sessions WHERE last_seen < ?1", [at - STALE])?;
             tx.execute(
                 "INSERT INTO admin_sessions (id, name, last_seen, created_at) VALUES (?1, ?2, ?3, ?3)",
                 params![id, name, at],
@@ -252,6 +271,8 @@ impl BackOffice for Sqlite {
         let name = name.to_owned();
         self.write(move |tx| {
             let at = now();
+            // Failures of names nobody tried for a day (guessed names, mostly) are forgotten.
+            tx.execute("DELETE FROM admin_login_failures WHERE since < ?1", [at - STALE.max(window)])?;
             tx.execute(
                 "INSERT INTO admin_login_failures (name, failures, since) VALUES (?1, 1, ?2)
                  ON CONFLICT (name) DO UPDATE SET
@@ -316,6 +337,32 @@ impl BackOffice for Sqlite {
                 })
             })?;
             rows.collect()
+        })
+        .await
+    }
+
+    async fn subscription_by_permission(
+        &self,
+        charge_permission_id: &str,
+    ) -> Result<Option<SubscriptionRecord>, StorageError> {
+        let id = charge_permission_id.to_owned();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT id, member_id, amount, next_cycle, charge_permission_id, status FROM subscriptions
+                 WHERE charge_permission_id = ?1",
+                [id],
+                |row| {
+                    Ok(SubscriptionRecord {
+                        id: SubscriptionId(row.get(0)?),
+                        member: row.get::<_, Option<i64>>(1)?.map(MemberId),
+                        amount: yen(row.get(2)?),
+                        next_cycle: row.get(3)?,
+                        charge_permission_id: row.get(4)?,
+                        active: row.get::<_, String>(5)? == "active",
+                    })
+                },
+            )
+            .optional()
         })
         .await
     }

@@ -11,11 +11,12 @@ use crate::core::orders::OrderState;
 /// The migrations, in order: a version and the SQL that makes it.
 pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
     let states = OrderState::ALL.iter().map(|s| format!("'{}'", s.name())).collect::<Vec<_>>().join(", ");
-    vec![(
-        1,
-        "shop, orders, sessions",
-        format!(
-            "CREATE TABLE secrets (
+    vec![
+        (
+            1,
+            "shop, orders, sessions",
+            format!(
+                "CREATE TABLE secrets (
             name TEXT PRIMARY KEY,
             value TEXT NOT NULL
         );
@@ -192,8 +193,27 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
             message TEXT NOT NULL DEFAULT '',
             PRIMARY KEY (bulk_id, order_id)
         );"
+            ),
         ),
-    )]
+        (
+            2,
+            "bulk outcome skipped",
+            // SQLite cannot change a CHECK in place: the (small) table is made again.
+            "CREATE TABLE bulk_items_2 (
+            bulk_id INTEGER NOT NULL REFERENCES bulk_jobs(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            order_id INTEGER NOT NULL,
+            order_number TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('waiting', 'done', 'skipped', 'refused')),
+            message TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (bulk_id, order_id)
+        );
+        INSERT INTO bulk_items_2 SELECT bulk_id, position, order_id, order_number, outcome, message FROM bulk_items;
+        DROP TABLE bulk_items;
+        ALTER TABLE bulk_items_2 RENAME TO bulk_items;"
+                .to_owned(),
+        ),
+    ]
 }
 
 /// Brings the database up to the newest schema.
@@ -282,6 +302,31 @@ mod tests {
             })
             .await;
         assert!(refused.is_err());
+    }
+
+    #[test]
+    fn a_first_version_database_keeps_its_bulk_jobs_and_learns_the_skipped_outcome() {
+        let dir = TempDir::new("v1");
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let path = dir.0.join("v1.sqlite3");
+        let mut db = Connection::open(&path).unwrap();
+        db.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
+            .unwrap();
+        let (version, name, sql) = migrations().remove(0);
+        db.execute_batch(&sql).unwrap();
+        db.execute("INSERT INTO schema_migrations VALUES (?1, ?2, 0)", params![version, name]).unwrap();
+        db.execute_batch(
+            "INSERT INTO bulk_jobs (id, owner, created_at) VALUES (1, 'admin', 0);
+             INSERT INTO bulk_items VALUES (1, 0, 7, '10007', 'done', '実売上');",
+        )
+        .unwrap();
+        assert!(db.execute("UPDATE bulk_items SET outcome = 'skipped'", []).is_err(), "version 1 refuses it");
+
+        migrate(&mut db, &path).unwrap();
+        let kept: String = db.query_row("SELECT message FROM bulk_items WHERE order_id = 7", [], |r| r.get(0)).unwrap();
+        assert_eq!(kept, "実売上");
+        db.execute("UPDATE bulk_items SET outcome = 'skipped'", []).unwrap();
+        assert!(db.execute("UPDATE bulk_items SET outcome = 'exploded'", []).is_err());
     }
 
     #[test]

@@ -1,0 +1,294 @@
+//! The shop owner's accounts and sessions, apart from shop members: Argon2id passwords checked
+//! off the async workers, logins throttled per name, a session cookie of its own (`__Host-`
+//! under https, HttpOnly, SameSite=Strict) whose ID the database keeps only as a digest, a
+//! 30-minute idle timeout, and a CSRF token derived from the session for every change.
+
+use std::time::Duration;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::hmac;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::core::{now, secrets_equal};
+use crate::storage::{Database, StorageError};
+
+/// How long an owner's session lives without being used.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Failed logins of one name before it is locked…
+pub const MAX_FAILURES: u32 = 5;
+/// …for this long (counted from the first failure of the series).
+pub const LOCK: Duration = Duration::from_secs(15 * 60);
+/// `last_seen` is written at most this often, so that page loads stay reads.
+const TOUCH_INTERVAL: i64 = 60;
+
+/// The demo's owner account, announced at start and in README.
+pub const DEMO_ADMIN: (&str, &str) = ("admin", "admin-demo");
+
+/// Who is logged in to the admin, and the token their forms carry.
+#[derive(Clone, Debug)]
+pub struct Owner {
+    /// The account name.
+    pub name: String,
+    /// The session's random ID (the cookie's value).
+    pub session: String,
+    /// The CSRF token of the session.
+    pub csrf: String,
+}
+
+/// How a login went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Login {
+    /// Logged in with a new session.
+    Done(String),
+    /// Wrong name or password.
+    Refused,
+    /// Too many failures of this name lately.
+    Locked,
+}
+
+/// Why an account name or password cannot be used.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    /// The name is not 1–64 letters, digits, `.`, `_`, `-` or `@`.
+    #[error("the account name must be 1 to 64 letters, digits, '.', '_', '-' or '@'")]
+    Name,
+    /// The password is shorter than 8 or longer than 128 characters.
+    #[error("the password must be 8 to 128 characters")]
+    Password,
+    /// Hashing failed.
+    #[error("the password could not be hashed: {0}")]
+    Hash(String),
+}
+
+/// Whether `name` can name an owner account.
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
+fn argon2() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
+}
+
+/// An Argon2id hash of an owner's password (off the async workers: it is deliberately slow).
+pub async fn hash_password(password: &str) -> Result<String, AccountError> {
+    if !(8..=128).contains(&password.chars().count()) {
+        return Err(AccountError::Password);
+    }
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        argon2()
+            .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+            .map(|hash| hash.to_string())
+            .map_err(|e| AccountError::Hash(e.to_string()))
+    })
+    .await
+    .map_err(|e| AccountError::Hash(e.to_string()))?
+}
+
+/// Creates the account `name` or sets its password (its sessions end); `true` when it was new.
+pub async fn put_account(db: &Database, name: &str, password: &str) -> Result<bool, AdminStoreError> {
+    if !valid_name(name) {
+        return Err(AdminStoreError::Account(AccountError::Name));
+    }
+    let hash = hash_password(password).await.map_err(AdminStoreError::Account)?;
+    Ok(db.put_admin(name, &hash).await?)
+}
+
+/// [`put_account`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminStoreError {
+    /// The name or password cannot be used.
+    #[error(transparent)]
+    Account(AccountError),
+    /// The database failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// An Argon2id hash of a random password nobody knows: unknown names cost a real verification,
+/// so that timing does not tell which names exist.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$L5tvXrs0yE8J6kz0i1l+1mSAyjP1C3m5VoGk0Y8JH4I";
+
+/// The owners' sessions on one database.
+pub struct Sessions {
+    db: Database,
+    key: hmac::Key,
+    secure: bool,
+    rng: SystemRandom,
+}
+
+impl Sessions {
+    /// Sessions in `db`, tokens derived with the database's admin key; `secure` for https shops.
+    pub async fn new(db: Database, secure: bool) -> Result<Self, StorageError> {
+        let secret = db.secret("admin-session-key").await?;
+        Ok(Self { db, key: hmac::Key::new(hmac::HMAC_SHA256, &secret), secure, rng: SystemRandom::new() })
+    }
+
+    /// The session cookie's name: `__Host-` under https, so that no subdomain can set it.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure { "__Host-amazonpay2_admin" } else { "amazonpay2_admin" }
+    }
+
+    /// The login form's cookie (a random nonce the form's token is derived from).
+    pub fn login_cookie_name(&self) -> &'static str {
+        if self.secure { "__Host-amazonpay2_admin_login" } else { "amazonpay2_admin_login" }
+    }
+
+    /// The owner whose session the browser's cookie names, if it is alive (touched now).
+    pub async fn current(&self, jar: &CookieJar) -> Result<Option<Owner>, StorageError> {
+        let Some(id) = jar.get(self.cookie_name()).map(Cookie::value).filter(|id| is_id(id)) else {
+            return Ok(None);
+        };
+        let stored = digest_of(id);
+        let Some((name, last_seen)) = self.db.admin_session(&stored).await? else { return Ok(None) };
+        let now = now();
+        if now - last_seen > secs(IDLE_TIMEOUT) {
+            self.db.delete_admin_session(&stored).await?;
+            return Ok(None);
+        }
+        if now - last_seen > TOUCH_INTERVAL {
+            self.db.touch_admin_session(&stored, now).await?;
+        }
+        Ok(Some(Owner { name, session: id.to_owned(), csrf: self.derive("admin-csrf", id) }))
+    }
+
+    /// Checks a login; a good one starts a new session (returned as the cookie's value).
+    pub async fn log_in(&self, name: &str, password: &str) -> Result<Login, StorageError> {
+        let name = name.trim();
+        let known = if valid_name(name) { self.db.admin_password_hash(name).await? } else { None };
+        let (failures, since) = if valid_name(name) { self.db.login_failures(name).await? } else { (0, 0) };
+        let locked = failures >= MAX_FAILURES && now() - since < secs(LOCK);
+        // Verify even for unknown or locked names, against a hash nobody can match, so that the
+        // time taken says nothing about which names exist.
+        let stored = match (&known, locked) {
+            (Some(hash), false) => hash.clone(),
+            _ => DUMMY_HASH.to_owned(),
+        };
+        let password = password.to_owned();
+        let valid = tokio::task::spawn_blocking(move || {
+            password.len() <= 1_024
+                && PasswordHash::new(&stored)
+                    .is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+        })
+        .await
+        .map_err(|e| StorageError::Database(format!("password check: {e}")))?;
+        if locked {
+            return Ok(Login::Locked);
+        }
+        if !(valid && known.is_some()) {
+            if valid_name(name) {
+                self.db.record_login_failure(name, secs(LOCK)).await?;
+            }
+            return Ok(Login::Refused);
+        }
+        self.db.clear_login_failures(name).await?;
+        let id = self.new_id();
+        self.db.insert_admin_session(&digest_of(&id), name).await?;
+        Ok(Login::Done(id))
+    }
+
+    /// Ends the session.
+    pub async fn log_out(&self, owner: &Owner) -> Result<(), StorageError> {
+        self.db.delete_admin_session(&digest_of(&owner.session)).await
+    }
+
+    /// The cookie of a new session.
+    pub fn session_cookie(&self, id: &str) -> Cookie<'static> {
+        self.cookie(self.cookie_name(), id.to_owned())
+    }
+
+    /// A cookie that removes the session's.
+    pub fn removal(&self) -> Cookie<'static> {
+        let mut cookie = self.cookie(self.cookie_name(), String::new());
+        cookie.make_removal();
+        cookie
+    }
+
+    /// The login form's nonce: the browser's, or a new one with its cookie.
+    pub fn login_nonce(&self, jar: CookieJar) -> (String, CookieJar) {
+        match jar.get(self.login_cookie_name()).map(Cookie::value).filter(|id| is_id(id)) {
+            Some(nonce) => (nonce.to_owned(), jar),
+            None => {
+                let nonce = self.new_id();
+                let cookie = self.cookie(self.login_cookie_name(), nonce.clone());
+                (nonce, jar.add(cookie))
+            }
+        }
+    }
+
+    /// The token the login form carries for `nonce`.
+    pub fn login_token(&self, nonce: &str) -> String {
+        self.derive("admin-login", nonce)
+    }
+
+    /// Whether the login form's `token` belongs to the browser's nonce cookie.
+    pub fn login_token_valid(&self, jar: &CookieJar, token: &str) -> bool {
+        jar.get(self.login_cookie_name())
+            .map(Cookie::value)
+            .filter(|nonce| is_id(nonce))
+            .is_some_and(|nonce| secrets_equal(token, &self.login_token(nonce)))
+    }
+
+    fn cookie(&self, name: &'static str, value: String) -> Cookie<'static> {
+        Cookie::build((name, value)).path("/").http_only(true).same_site(SameSite::Strict).secure(self.secure).build()
+    }
+
+    /// A secret of the session: HMAC of its ID under the admin key.
+    fn derive(&self, purpose: &str, id: &str) -> String {
+        let tag = hmac::sign(&self.key, format!("{purpose}\0{id}").as_bytes());
+        URL_SAFE_NO_PAD.encode(tag.as_ref())
+    }
+
+    /// A fresh random ID (256 bits, URL-safe).
+    fn new_id(&self) -> String {
+        let mut bytes = [0u8; 32];
+        // The system random source failing is not recoverable: nothing secure can be issued.
+        self.rng.fill(&mut bytes).expect("system random source unavailable");
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+}
+
+/// The database keeps a session's digest, never its ID: a copy of the database logs nobody in.
+fn digest_of(id: &str) -> String {
+    crate::amazon::signature::hex(digest(&SHA256, id.as_bytes()).as_ref())
+}
+
+/// IDs are 43 characters of base64url; anything else is not one of ours.
+fn is_id(id: &str) -> bool {
+    id.len() == 43 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn secs(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_plain_and_the_dummy_hash_matches_nothing() {
+        assert!(valid_name("admin") && valid_name("owner.sato@shop") && valid_name("a-b_c"));
+        for bad in ["", "a b", "山田", "<script>", &"a".repeat(65)] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+        let parsed = PasswordHash::new(DUMMY_HASH).unwrap();
+        assert!(argon2().verify_password(b"admin-demo", &parsed).is_err());
+    }
+
+    #[tokio::test]
+    async fn passwords_are_hashed_with_argon2id_and_short_ones_refused() {
+        let hash = hash_password("admin-demo").await.unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert_eq!(hash_password("short").await, Err(AccountError::Password));
+    }
+}

@@ -1,0 +1,464 @@
+//! 「受注 → AmazonPay クレジット決済状況」: many 仮売上 orders captured in one go, as a stored job
+//! running in the background while its page shows the progress and each order's outcome. One
+//! order's failure does not stop the rest, and a second run captures nothing twice (an order
+//! already captured is skipped; a capture carries its order's idempotency key). The daily
+//! `capture` command uses the same pieces.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use serde::Serialize;
+
+use super::html::{self, date_time, esc};
+use super::orders::WARN_DAYS;
+use super::{Admin, Lang, Signed, form_body, internal};
+use crate::core::now;
+use crate::core::operations::{AUTHORIZATION_DAYS, BulkOutcome, Refusal};
+use crate::core::orders::OrderState;
+use crate::core::platform::OrderId;
+use crate::storage::{BulkItem, Database, OrderFilter, StorageError};
+
+/// Captures at Amazon at once: Amazon throttles, and its 429s are retried with backoff.
+pub const BULK_CONCURRENCY: usize = 8;
+/// The most orders one job takes.
+const MAX_JOB: usize = 10_000;
+/// Orders per page of the selection.
+const PER_PAGE: u32 = 100;
+
+/// The authorized (仮売上) orders, all of them or those authorized before `authorized_before`
+/// (Unix seconds), oldest first: what a bulk capture takes.
+pub async fn authorized_orders(
+    db: &Database,
+    authorized_before: Option<i64>,
+) -> Result<Vec<(OrderId, String)>, StorageError> {
+    let mut orders = Vec::new();
+    for page in 0.. {
+        let filter = OrderFilter {
+            states: vec![OrderState::Authorized],
+            // "Lapsing before t" means authorized before t - 30 days.
+            lapsing_before: authorized_before.map(|before| before + AUTHORIZATION_DAYS * 86_400),
+            page,
+            per_page: 500,
+        };
+        let found = db.list_orders(&filter).await?;
+        let last = found.rows.len() < 500;
+        orders.extend(found.rows.into_iter().map(|row| (row.id, row.number)));
+        if last || orders.len() >= 1_000_000 {
+            break;
+        }
+    }
+    orders.reverse();
+    Ok(orders)
+}
+
+/// How one order of a bulk capture is recorded: done (captured, or Amazon completes it later),
+/// skipped (nothing to do: already captured), or refused with the owner's words.
+pub fn bulk_item(outcome: &BulkOutcome, number: &str) -> BulkItem {
+    let (kind, message) = match &outcome.result {
+        Ok(OrderState::Captured) => ("done", "実売上にしました。".to_owned()),
+        Ok(state) => {
+            ("done", format!("実売上を依頼しました ({})。Amazon Pay が後で確定します。", state.credit_status()))
+        }
+        Err(Refusal::WrongState(state @ (OrderState::Captured | OrderState::Capturing | OrderState::Refunded))) => {
+            ("skipped", format!("既に「{}」のため何もしませんでした。", state.credit_status()))
+        }
+        Err(refusal) => ("refused", refusal.message_ja()),
+    };
+    BulkItem { order: outcome.order, number: number.to_owned(), outcome: kind.into(), message }
+}
+
+/// `GET /admin/amazonpay`: the 仮売上 orders to choose from.
+pub async fn page(State(admin): State<Arc<Admin>>, signed: Signed) -> Response {
+    let lang = signed.visit.lang;
+    let query = url::Url::parse(&format!("http://admin.invalid{}", signed.visit.path)).ok();
+    let value =
+        |name: &str| query.as_ref().and_then(|q| q.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()));
+    let lapsing = value("lapsing").as_deref() == Some("1");
+    let page = value("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).clamp(1, 100_000) - 1;
+    let now = now();
+    let filter = OrderFilter {
+        states: vec![OrderState::Authorized],
+        lapsing_before: lapsing.then_some(now + WARN_DAYS * 86_400),
+        page,
+        per_page: PER_PAGE,
+    };
+    let found = match admin.app.db.list_orders(&filter).await {
+        Ok(found) => found,
+        Err(error) => return internal(signed.visit, &error),
+    };
+    let title = lang.t("AmazonPay クレジット決済状況", "Amazon Pay credit status (bulk)");
+    let mut body = format!(
+        "<h1>{title}</h1><p>{}</p>",
+        lang.t(
+            "発送が済んだ「仮売上」の受注を選んで、まとめて「実売上」にします。1 件が失敗しても残りは続けます。同じ受注を 2 回実売上にすることはありません。",
+            "Choose shipped authorized orders and capture them in one go. One failure does not stop the rest; no order is captured twice.",
+        )
+    );
+    let checked = if lapsing { " checked" } else { "" };
+    let _ = write!(
+        body,
+        "<form method=\"get\" action=\"/admin/amazonpay\" class=\"filter\"><p><input type=\"checkbox\" id=\"lapsing\" name=\"lapsing\" value=\"1\"{checked}>\
+         <label for=\"lapsing\">{}</label> <button type=\"submit\">{}</button></p></form>",
+        lang.t("オーソリ期限が 7 日以内の受注のみ", "Only authorizations ending within 7 days"),
+        lang.t("絞り込む", "Filter"),
+    );
+    let _ = write!(
+        body,
+        "<form method=\"post\" action=\"/admin/amazonpay/capture\" class=\"bulk\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <table class=\"orders\"><caption>{}</caption><thead><tr><th scope=\"col\"><input type=\"checkbox\" id=\"select-all\" data-select-all=\"order\" aria-label=\"{}\"></th>\
+         <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        esc(&signed.owner.csrf),
+        esc(&match lang {
+            Lang::Ja => format!("仮売上の受注 {} 件 ({} ページ目)", found.total, page + 1),
+            Lang::En => format!("{} authorized orders (page {})", found.total, page + 1),
+        }),
+        lang.t("このページの受注をすべて選択", "Select every order on this page"),
+        lang.t("受注日", "Date"),
+        lang.t("注文番号", "Order no."),
+        lang.t("お名前", "Name"),
+        lang.t("購入金額(円)", "Total (¥)"),
+        lang.t("オーソリ期限", "Authorization ends"),
+    );
+    for row in &found.rows {
+        let deadline =
+            row.authorized_at.map(|at| html::deadline(lang, at + AUTHORIZATION_DAYS * 86_400, now, WARN_DAYS));
+        let _ = write!(
+            body,
+            "<tr><td><input type=\"checkbox\" name=\"order\" value=\"{id}\" id=\"order-{id}\"></td><td>{}</td>\
+             <td><label for=\"order-{id}\">{}</label></td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            date_time(row.created_at),
+            esc(&row.number),
+            esc(&row.name),
+            crate::core::operations::yen(row.total),
+            deadline.unwrap_or_default(),
+            id = row.id.0,
+        );
+    }
+    if found.rows.is_empty() {
+        let _ = write!(
+            body,
+            "<tr><td colspan=\"6\">{}</td></tr>",
+            lang.t("仮売上の受注はありません。", "No authorized orders.")
+        );
+    }
+    let _ = write!(
+        body,
+        "</tbody></table><p><button type=\"submit\" name=\"scope\" value=\"selected\">{}</button> \
+         <button type=\"submit\" name=\"scope\" value=\"all\" data-confirm=\"{}\">{}</button></p></form>",
+        lang.t("選択した受注を実売上にする", "Capture the selected orders"),
+        esc(&match lang {
+            Lang::Ja => format!("仮売上の受注 {} 件をすべて実売上にします。よろしいですか?", found.total),
+            Lang::En => format!("Capture all {} authorized orders?", found.total),
+        }),
+        lang.t(
+            if lapsing {
+                "期限が 7 日以内の仮売上をすべて実売上にする"
+            } else {
+                "仮売上の受注をすべて実売上にする"
+            },
+            "Capture every one of them"
+        ),
+    );
+    let pages = found.total.div_ceil(u64::from(PER_PAGE)).max(1);
+    if pages > 1 {
+        let _ = write!(body, "<nav class=\"pager\" aria-label=\"{}\"><ul>", lang.t("ページ", "Pages"));
+        let lapsing = if lapsing { "lapsing=1&amp;" } else { "" };
+        if page > 0 {
+            let _ = write!(
+                body,
+                "<li><a href=\"/admin/amazonpay?{lapsing}page={}\" rel=\"prev\">{}</a></li>",
+                page,
+                lang.t("前へ", "Previous")
+            );
+        }
+        let _ = write!(body, "<li aria-current=\"page\">{} / {pages}</li>", page + 1);
+        if u64::from(page) + 1 < pages {
+            let _ = write!(
+                body,
+                "<li><a href=\"/admin/amazonpay?{lapsing}page={}\" rel=\"next\">{}</a></li>",
+                page + 2,
+                lang.t("次へ", "Next")
+            );
+        }
+        body.push_str("</ul></nav>");
+    }
+    let nav = signed.nav("/admin/amazonpay");
+    signed.visit.page(StatusCode::OK, html::page(lang, title, Some(&nav), &body))
+}
+
+/// `POST /admin/amazonpay/capture`: starts a job over the chosen orders (or all 仮売上 ones).
+pub async fn start(State(admin): State<Arc<Admin>>, signed: Signed, body: Bytes) -> Response {
+    let Some(form) = form_body(&signed.visit.headers, &body) else {
+        return signed.visit.error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "フォームから送信してください。",
+            "Send the form.",
+        );
+    };
+    if let Err((status, ja, en)) = signed.check_change(&admin.app.config.shop_origin, &form) {
+        return signed.visit.error(status, ja, en);
+    }
+    let db = &admin.app.db;
+    let orders: Vec<(OrderId, String)> = if form.get("scope") == Some("all") {
+        match authorized_orders(db, None).await {
+            Ok(orders) => orders,
+            Err(error) => return internal(signed.visit, &error),
+        }
+    } else {
+        let mut ids: Vec<i64> = Vec::new();
+        for value in form.all("order") {
+            match value.parse::<i64>() {
+                Ok(id) if id > 0 && !ids.contains(&id) => ids.push(id),
+                Ok(_) => {}
+                Err(_) => {
+                    return signed.visit.error(
+                        StatusCode::BAD_REQUEST,
+                        "受注の指定が正しくありません。",
+                        "The orders were not sent correctly.",
+                    );
+                }
+            }
+        }
+        let mut orders = Vec::with_capacity(ids.len());
+        for id in ids.into_iter().take(MAX_JOB + 1) {
+            match admin.app.core.platform().order(OrderId(id)).await {
+                Ok(Some(order)) if order.state.is_placed() => orders.push((order.id, order.number)),
+                Ok(_) => {}
+                Err(error) => return internal(signed.visit, &error),
+            }
+        }
+        orders
+    };
+    if orders.is_empty() {
+        return signed.visit.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "実売上にする受注を選んでください。",
+            "Choose the orders to capture.",
+        );
+    }
+    if orders.len() > MAX_JOB {
+        return signed.visit.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "一度に実売上にできるのは 10,000 件までです。",
+            "At most 10,000 orders can be captured in one go.",
+        );
+    }
+    let job = match db.start_bulk(&signed.owner.name, &orders).await {
+        Ok(job) => job,
+        Err(error) => return internal(signed.visit, &error),
+    };
+    admin.running().insert(job);
+    tracing::info!(owner = %signed.owner.name, job, orders = orders.len(), "bulk capture started");
+    let (task_admin, owner) = (admin.clone(), signed.owner.name.clone());
+    tokio::spawn(async move {
+        let ids: Vec<OrderId> = orders.iter().map(|(id, _)| *id).collect();
+        let numbers: std::collections::HashMap<OrderId, String> = orders.into_iter().collect();
+        let db = task_admin.app.db.clone();
+        let result = task_admin
+            .app
+            .core
+            .capture_many(&ids, &owner, BULK_CONCURRENCY, |outcome| {
+                let item = bulk_item(&outcome, numbers.get(&outcome.order).map_or("", String::as_str));
+                let db = db.clone();
+                async move {
+                    if let Err(error) = db.record_bulk(job, &item).await {
+                        tracing::error!(%error, job, "could not record a bulk outcome");
+                    }
+                }
+            })
+            .await;
+        if let Err(error) = result {
+            tracing::error!(%error, job, "bulk capture stopped");
+        }
+        task_admin.running().remove(&job);
+        tracing::info!(job, "bulk capture finished");
+    });
+    signed.visit.see_other(&format!("/admin/amazonpay/jobs/{job}"))
+}
+
+/// A job's progress, as the page and its script read it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// Still running in this server.
+    running: bool,
+    /// Orders in the job.
+    total: usize,
+    /// Captured (or capturing).
+    done: usize,
+    /// Nothing to do.
+    skipped: usize,
+    /// Refused, with the reason.
+    refused: usize,
+    /// Not reached yet (or never, if the server stopped meanwhile).
+    waiting: usize,
+    /// Each order.
+    items: Vec<BulkItem>,
+}
+
+async fn progress_of(admin: &Admin, job: i64) -> Result<Option<Progress>, StorageError> {
+    let items = admin.app.db.bulk(job).await?;
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let count = |kind: &str| items.iter().filter(|item| item.outcome == kind).count();
+    Ok(Some(Progress {
+        running: admin.running().contains(&job),
+        total: items.len(),
+        done: count("done"),
+        skipped: count("skipped"),
+        refused: count("refused"),
+        waiting: count("waiting"),
+        items,
+    }))
+}
+
+/// `GET /admin/amazonpay/jobs/{id}`: the job's progress and each order's outcome.
+pub async fn job_page(State(admin): State<Arc<Admin>>, Path(job): Path<String>, signed: Signed) -> Response {
+    let lang = signed.visit.lang;
+    let Some(progress) = job.parse::<i64>().ok() else {
+        return signed.visit.error(StatusCode::NOT_FOUND, "その処理はありません。", "No such job.");
+    };
+    let job = progress;
+    let progress = match progress_of(&admin, job).await {
+        Ok(Some(progress)) => progress,
+        Ok(None) => return signed.visit.error(StatusCode::NOT_FOUND, "その処理はありません。", "No such job."),
+        Err(error) => return internal(signed.visit, &error),
+    };
+    let title = lang.t("実売上の一括処理", "Bulk capture");
+    let finished = progress.total - progress.waiting;
+    let state = if progress.running {
+        lang.t("処理中…", "Running…")
+    } else if progress.waiting > 0 {
+        lang.t(
+            "中断しました (サーバーが停止しました)。もう一度実行すると、残りの受注だけを実売上にします。",
+            "Interrupted (the server stopped); run it again to capture the rest.",
+        )
+    } else {
+        lang.t("完了しました。", "Finished.")
+    };
+    let mut body = format!(
+        "<h1>{title}</h1><div id=\"bulk\" data-job=\"{job}\" data-running=\"{}\">\
+         <p><label for=\"bulk-progress\">{}</label> <progress id=\"bulk-progress\" max=\"{}\" value=\"{finished}\">{finished} / {}</progress> \
+         <span id=\"bulk-count\">{finished} / {}</span></p><p id=\"bulk-state\" role=\"status\" aria-live=\"polite\">{}</p>\
+         <ul class=\"counts\"><li>{}: <span id=\"bulk-done\">{}</span></li><li>{}: <span id=\"bulk-skipped\">{}</span></li><li>{}: <span id=\"bulk-refused\">{}</span></li></ul>",
+        progress.running,
+        lang.t("進み具合", "Progress"),
+        progress.total,
+        progress.total,
+        progress.total,
+        esc(state),
+        lang.t("実売上", "Captured"),
+        progress.done,
+        lang.t("対象外 (既に実売上)", "Skipped (already captured)"),
+        progress.skipped,
+        lang.t("失敗", "Refused"),
+        progress.refused,
+    );
+    let _ = write!(
+        body,
+        "<table class=\"bulk\"><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody id=\"bulk-items\">",
+        lang.t("受注ごとの結果", "Outcome per order"),
+        lang.t("注文番号", "Order no."),
+        lang.t("結果", "Outcome"),
+        lang.t("内容", "Detail"),
+    );
+    for item in &progress.items {
+        let _ = write!(
+            body,
+            "<tr data-order=\"{}\" class=\"outcome-{}\"><td><a href=\"/admin/orders/{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
+            item.order.0,
+            esc(&item.outcome),
+            item.order.0,
+            esc(&item.number),
+            outcome_label(lang, &item.outcome),
+            esc(&item.message),
+        );
+    }
+    let _ = write!(
+        body,
+        "</tbody></table></div><p><a href=\"/admin/amazonpay\">{}</a></p>",
+        lang.t("AmazonPay クレジット決済状況に戻る", "Back to the bulk page")
+    );
+    if progress.running {
+        // Without the script, the page reloads itself while the job runs.
+        body.push_str("<noscript><p>");
+        body.push_str(lang.t("再読み込みすると最新の進み具合を表示します。", "Reload the page to see the progress."));
+        body.push_str("</p></noscript>");
+    }
+    let nav = signed.nav("/admin/amazonpay");
+    signed.visit.page(StatusCode::OK, html::page(lang, title, Some(&nav), &body))
+}
+
+fn outcome_label(lang: Lang, outcome: &str) -> &'static str {
+    match outcome {
+        "done" => lang.t("実売上", "Captured"),
+        "skipped" => lang.t("対象外", "Skipped"),
+        "refused" => lang.t("失敗", "Refused"),
+        _ => lang.t("待機中", "Waiting"),
+    }
+}
+
+/// `GET /api/amazonpay2/admin/bulk/{id}`: the job's progress as JSON (an owner's session only).
+pub async fn progress(State(admin): State<Arc<Admin>>, Path(job): Path<String>, headers: HeaderMap) -> Response {
+    let jar = CookieJar::from_headers(&headers);
+    let error = |status: StatusCode, code: &'static str, message: &str| {
+        let body = crate::contract::ApiError {
+            error: crate::contract::ApiErrorBody { code: code.into(), message: message.into() },
+        };
+        (status, Json(body)).into_response()
+    };
+    let owner = match admin.sessions().await {
+        Ok(sessions) => sessions.current(&jar).await,
+        Err(error) => Err(error),
+    };
+    match owner {
+        Ok(Some(_)) => {}
+        Ok(None) => return error(StatusCode::UNAUTHORIZED, "admin_login_required", "Log in to the admin first."),
+        Err(e) => {
+            tracing::error!(error = %e, "bulk progress failed");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Something went wrong on the server; please try again.",
+            );
+        }
+    }
+    let Ok(job) = job.parse::<i64>() else { return error(StatusCode::NOT_FOUND, "not_found", "No such job.") };
+    match progress_of(&admin, job).await {
+        Ok(Some(progress)) => Json(progress).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "not_found", "No such job."),
+        Err(e) => {
+            tracing::error!(error = %e, "bulk progress failed");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Something went wrong on the server; please try again.",
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_are_done_skipped_or_refused_in_the_owners_words() {
+        let outcome = |result| BulkOutcome { order: OrderId(1), result };
+        assert_eq!(bulk_item(&outcome(Ok(OrderState::Captured)), "10001").outcome, "done");
+        assert_eq!(bulk_item(&outcome(Ok(OrderState::Capturing)), "10001").outcome, "done");
+        let skipped = bulk_item(&outcome(Err(Refusal::WrongState(OrderState::Captured))), "10001");
+        assert_eq!((skipped.outcome.as_str(), skipped.number.as_str()), ("skipped", "10001"));
+        let refused = bulk_item(&outcome(Err(Refusal::AmazonRefused { code: "X".into(), message: "m".into() })), "1");
+        assert_eq!(refused.outcome, "refused");
+        assert!(refused.message.contains("エラーを無視して変更する"));
+        assert_eq!(bulk_item(&outcome(Err(Refusal::WrongState(OrderState::Canceled))), "1").outcome, "refused");
+    }
+}

@@ -1,0 +1,426 @@
+//! The shop owner's admin (管理画面) under `/admin/`, and the JSON its pages use under
+//! `/api/amazonpay2/admin/`: 受注一覧, 受注編集 with 「クレジット決済状況変更」, the bulk page
+//! 「AmazonPay クレジット決済状況」, the shipping methods' 「支払方法: AmazonPay」 tick and the Amazon
+//! Pay settings in force.
+//!
+//! Server-rendered pages with plain forms (Japanese first; English with `?lang=en` or an English
+//! browser), a small script only for the bulk progress. Every page needs an owner's login, which
+//! is a session of its own (a shopper's session is never an owner's); every change needs the
+//! shop origin and the session's CSRF token; no answer is cached.
+
+pub mod auth;
+mod bulk;
+mod html;
+mod input;
+mod orders;
+mod settings;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::http::header::{self, HeaderValue};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use tokio::sync::OnceCell;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use self::auth::{DEMO_ADMIN, put_account};
+use self::auth::{Owner, Sessions};
+pub use self::bulk::{BULK_CONCURRENCY, authorized_orders, bulk_item};
+use super::AppState;
+use super::config::ShopOrigin;
+use crate::storage::StorageError;
+
+/// What the admin pages share: the server's state, the owners' sessions (made on first use: the
+/// key is in the database), and the bulk jobs running in this process.
+pub struct Admin {
+    app: Arc<AppState>,
+    sessions: OnceCell<Sessions>,
+    running: Mutex<HashSet<i64>>,
+}
+
+impl Admin {
+    fn new(app: Arc<AppState>) -> Self {
+        Self { app, sessions: OnceCell::new(), running: Mutex::new(HashSet::new()) }
+    }
+
+    async fn sessions(&self) -> Result<&Sessions, StorageError> {
+        self.sessions
+            .get_or_try_init(|| Sessions::new(self.app.db.clone(), self.app.config.shop_origin.is_https()))
+            .await
+    }
+
+    fn running(&self) -> MutexGuard<'_, HashSet<i64>> {
+        // A poisoned lock means a panic while holding it; the set of job IDs is still sound.
+        self.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The admin's pages (to merge at the site root) and its JSON (to mount beside the API).
+pub fn routes(app: Arc<AppState>) -> (Router<Arc<AppState>>, Router<Arc<AppState>>) {
+    let admin = Arc::new(Admin::new(app));
+    let pages = Router::new()
+        .route("/admin", get(|| async { Redirect::permanent("/admin/") }))
+        .route("/admin/", get(orders::dashboard))
+        .route("/admin/login", get(login_page).post(log_in))
+        .route("/admin/logout", post(log_out))
+        .route("/admin/orders", get(orders::list))
+        .route("/admin/orders/{id}", get(orders::show))
+        .route("/admin/orders/{id}/edit", post(orders::edit))
+        .route("/admin/orders/{id}/payment", post(orders::payment))
+        .route("/admin/orders/{id}/sync", post(orders::sync))
+        .route("/admin/orders/{id}/subscription", post(orders::cancel_subscription))
+        .route("/admin/amazonpay", get(bulk::page))
+        .route("/admin/amazonpay/capture", post(bulk::start))
+        .route("/admin/amazonpay/jobs/{id}", get(bulk::job_page))
+        .route("/admin/settings/shipping", get(settings::shipping).post(settings::save_shipping))
+        .route("/admin/settings/amazonpay", get(settings::amazon_pay))
+        .route("/admin/assets/admin.css", get(stylesheet))
+        .route("/admin/assets/admin.js", get(script))
+        .route("/admin/{*rest}", get(not_found).post(not_found))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                 frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .with_state(admin.clone());
+    let api = Router::new()
+        .route("/admin/bulk/{id}", get(bulk::progress))
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .with_state(admin);
+    (pages, api)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Language
+// ---------------------------------------------------------------------------------------------
+
+/// The language of the admin's pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    /// Japanese (the default).
+    Ja,
+    /// English.
+    En,
+}
+
+/// The cookie remembering a `?lang=` choice.
+const LANG_COOKIE: &str = "amazonpay2_admin_lang";
+
+impl Lang {
+    /// The text in this language.
+    pub fn t<'a>(self, ja: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Self::Ja => ja,
+            Self::En => en,
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Self::Ja => "ja",
+            Self::En => "en",
+        }
+    }
+
+    fn parse(code: &str) -> Option<Self> {
+        match code {
+            "ja" => Some(Self::Ja),
+            "en" => Some(Self::En),
+            _ => None,
+        }
+    }
+}
+
+/// One request to the admin: its language (`?lang=`, then the remembered choice, then the
+/// browser's first language) and cookies.
+pub struct Visit {
+    /// The pages' language.
+    pub lang: Lang,
+    /// The request's cookies (and any to set).
+    pub jar: CookieJar,
+    /// The path and query, to come back to after a login.
+    pub path: String,
+    headers: HeaderMap,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Visit {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let mut jar = CookieJar::from_headers(&parts.headers);
+        let chosen = parts
+            .uri
+            .query()
+            .and_then(|query| url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "lang"))
+            .and_then(|(_, v)| Lang::parse(&v));
+        let lang = match chosen {
+            Some(lang) => {
+                let cookie = Cookie::build((LANG_COOKIE, lang.code())).path("/admin").same_site(SameSite::Strict);
+                jar = jar.add(cookie.build());
+                lang
+            }
+            None => jar.get(LANG_COOKIE).and_then(|c| Lang::parse(c.value())).unwrap_or_else(|| {
+                let accepted = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+                if accepted.trim_start().to_ascii_lowercase().starts_with("en") { Lang::En } else { Lang::Ja }
+            }),
+        };
+        let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
+        Ok(Self { lang, jar, path, headers: parts.headers.clone() })
+    }
+}
+
+impl Visit {
+    /// A page answer (with the language cookie, if chosen now).
+    pub fn page(self, status: StatusCode, html: String) -> Response {
+        (status, self.jar, Html(html)).into_response()
+    }
+
+    /// A redirect after a form (303: the browser then GETs the page).
+    pub fn see_other(self, to: &str) -> Response {
+        (self.jar, Redirect::to(to)).into_response()
+    }
+
+    /// An error page.
+    pub fn error(self, status: StatusCode, ja: &str, en: &str) -> Response {
+        let lang = self.lang;
+        let body = format!("<h1>{}</h1>{}", lang.t("エラー", "Error"), html::message("error", lang.t(ja, en)));
+        self.page(status, html::page(lang, lang.t("エラー", "Error"), None, &body))
+    }
+}
+
+/// An answer of the admin that is a failure of the server itself.
+fn internal(visit: Visit, error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(%error, "admin page failed");
+    visit.error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "サーバーでエラーが発生しました。時間をおいてもう一度お試しください。",
+        "Something went wrong on the server; please try again.",
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logged-in owners
+// ---------------------------------------------------------------------------------------------
+
+/// A request of a logged-in owner; anyone else is sent to the login page (and back after it).
+pub struct Signed {
+    /// The owner.
+    pub owner: Owner,
+    /// The request.
+    pub visit: Visit,
+}
+
+impl FromRequestParts<Arc<Admin>> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, admin: &Arc<Admin>) -> Result<Self, Self::Rejection> {
+        let Ok(visit) = Visit::from_request_parts(parts, admin).await;
+        let sessions = match admin.sessions().await {
+            Ok(sessions) => sessions,
+            Err(error) => return Err(internal(visit, &error)),
+        };
+        match sessions.current(&visit.jar).await {
+            Ok(Some(owner)) => Ok(Self { owner, visit }),
+            Ok(None) => {
+                let next = if parts.method == axum::http::Method::GET { visit.path.clone() } else { "/admin/".into() };
+                let query = url::form_urlencoded::Serializer::new(String::new()).append_pair("next", &next).finish();
+                Err(visit.see_other(&format!("/admin/login?{query}")))
+            }
+            Err(error) => Err(internal(visit, &error)),
+        }
+    }
+}
+
+impl Signed {
+    /// The navigation for `current`.
+    fn nav(&self, current: &'static str) -> html::Nav {
+        html::Nav { owner: Some(self.owner.name.clone()), csrf: self.owner.csrf.clone(), current }
+    }
+
+    /// Checks a form that changes something: the shop origin and the session's CSRF token.
+    fn check_change(
+        &self,
+        shop: &ShopOrigin,
+        form: &input::Form,
+    ) -> Result<(), (StatusCode, &'static str, &'static str)> {
+        if !same_origin(&self.visit.headers, shop) {
+            return Err((
+                StatusCode::FORBIDDEN,
+                "他のサイトからの送信は受け付けません。管理画面から操作してください。",
+                "Requests from other sites are not accepted; use the admin pages.",
+            ));
+        }
+        let token = form.get("csrf").unwrap_or_default();
+        if !crate::core::secrets_equal(token, &self.owner.csrf) {
+            return Err((
+                StatusCode::FORBIDDEN,
+                "画面の有効期限が切れました。画面を再読み込みしてから、もう一度操作してください。",
+                "The page is out of date (its security token did not match); reload it and try again.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a state-changing request comes from the shop's own pages: its `Origin`, else its
+/// `Referer`; a request with neither is refused.
+fn same_origin(headers: &HeaderMap, shop: &ShopOrigin) -> bool {
+    match (headers.get(header::ORIGIN), headers.get(header::REFERER)) {
+        (Some(origin), _) => origin.as_bytes() == shop.as_str().as_bytes(),
+        (None, Some(referer)) => referer
+            .to_str()
+            .ok()
+            .and_then(|r| r.strip_prefix(shop.as_str()))
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+        (None, None) => false,
+    }
+}
+
+/// The body of a form post (`application/x-www-form-urlencoded` only).
+fn form_body(headers: &HeaderMap, body: &[u8]) -> Option<input::Form> {
+    let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    kind.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded").then(|| input::Form::parse(body))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Login and logout
+// ---------------------------------------------------------------------------------------------
+
+fn login_form(lang: Lang, token: &str, next: &str, name: &str, problem: Option<&str>) -> String {
+    let mut body = format!("<h1>{}</h1>", lang.t("管理画面ログイン", "Admin login"));
+    if let Some(problem) = problem {
+        body.push_str(&html::message("error", problem));
+    }
+    body.push_str(&format!(
+        "<form method=\"post\" action=\"/admin/login\" class=\"login\">\
+         <input type=\"hidden\" name=\"token\" value=\"{}\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
+         <p><label for=\"name\">{}</label><input id=\"name\" name=\"name\" autocomplete=\"username\" required maxlength=\"64\" value=\"{}\"></p>\
+         <p><label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"128\"></p>\
+         <p><button type=\"submit\">{}</button></p></form>",
+        html::esc(token),
+        html::esc(next),
+        lang.t("管理者名", "Account name"),
+        html::esc(name),
+        lang.t("パスワード", "Password"),
+        lang.t("ログイン", "Log in"),
+    ));
+    html::page(lang, lang.t("ログイン", "Login"), None, &body)
+}
+
+/// `GET /admin/login`.
+async fn login_page(State(admin): State<Arc<Admin>>, visit: Visit) -> Response {
+    let sessions = match admin.sessions().await {
+        Ok(sessions) => sessions,
+        Err(error) => return internal(visit, &error),
+    };
+    if let Ok(Some(_)) = sessions.current(&visit.jar).await {
+        return visit.see_other("/admin/");
+    }
+    let next = url::Url::parse(&format!("http://admin.invalid{}", visit.path))
+        .ok()
+        .and_then(|url| url.query_pairs().find(|(k, _)| k == "next").map(|(_, v)| v.into_owned()))
+        .and_then(|next| input::admin_path(&next).map(str::to_owned))
+        .unwrap_or_else(|| "/admin/".into());
+    let Visit { lang, jar, path, headers } = visit;
+    let (nonce, jar) = sessions.login_nonce(jar);
+    let page = login_form(lang, &sessions.login_token(&nonce), &next, "", None);
+    Visit { lang, jar, path, headers }.page(StatusCode::OK, page)
+}
+
+/// `POST /admin/login`.
+async fn log_in(State(admin): State<Arc<Admin>>, visit: Visit, body: axum::body::Bytes) -> Response {
+    let sessions = match admin.sessions().await {
+        Ok(sessions) => sessions,
+        Err(error) => return internal(visit, &error),
+    };
+    let lang = visit.lang;
+    let Some(form) = form_body(&visit.headers, &body) else {
+        return visit.error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "フォームから送信してください。",
+            "Send the login form.",
+        );
+    };
+    let next = form.get("next").and_then(input::admin_path).unwrap_or("/admin/").to_owned();
+    let name = form.get("name").unwrap_or_default().trim().to_owned();
+    let again = |visit: Visit, status: StatusCode, problem: &str| {
+        let Visit { lang, jar, path, headers } = visit;
+        let (nonce, jar) = sessions.login_nonce(jar);
+        let page = login_form(lang, &sessions.login_token(&nonce), &next, &name, Some(problem));
+        Visit { lang, jar, path, headers }.page(status, page)
+    };
+    if !same_origin(&visit.headers, &admin.app.config.shop_origin)
+        || !sessions.login_token_valid(&visit.jar, form.get("token").unwrap_or_default())
+    {
+        let problem = lang.t(
+            "ログイン画面の有効期限が切れました。もう一度ログインしてください。",
+            "The login page expired; please log in again.",
+        );
+        return again(visit, StatusCode::FORBIDDEN, problem);
+    }
+    match sessions.log_in(&name, form.get("password").unwrap_or_default()).await {
+        Ok(auth::Login::Done(id)) => {
+            tracing::info!(owner = %name, "admin login");
+            let mut visit = visit;
+            visit.jar = visit.jar.add(sessions.session_cookie(&id));
+            visit.see_other(&next)
+        }
+        Ok(auth::Login::Refused) => {
+            tracing::warn!(owner = %name, "admin login failed");
+            let problem = lang.t("管理者名またはパスワードが正しくありません。", "Wrong account name or password.");
+            again(visit, StatusCode::UNAUTHORIZED, problem)
+        }
+        Ok(auth::Login::Locked) => {
+            tracing::warn!(owner = %name, "admin login locked");
+            let problem = lang.t(
+                "ログインに続けて失敗したため、この管理者名では 15 分間ログインできません。",
+                "Too many failed logins: this account name is locked for 15 minutes.",
+            );
+            again(visit, StatusCode::TOO_MANY_REQUESTS, problem)
+        }
+        Err(error) => internal(visit, &error),
+    }
+}
+
+/// `POST /admin/logout`.
+async fn log_out(State(admin): State<Arc<Admin>>, signed: Signed, body: axum::body::Bytes) -> Response {
+    let form = form_body(&signed.visit.headers, &body).unwrap_or_default();
+    if let Err((status, ja, en)) = signed.check_change(&admin.app.config.shop_origin, &form) {
+        return signed.visit.error(status, ja, en);
+    }
+    let Signed { owner, mut visit } = signed;
+    let sessions = match admin.sessions().await {
+        Ok(sessions) => sessions,
+        Err(error) => return internal(visit, &error),
+    };
+    if let Err(error) = sessions.log_out(&owner).await {
+        return internal(visit, &error);
+    }
+    visit.jar = visit.jar.add(sessions.removal());
+    visit.see_other("/admin/login")
+}
+
+async fn not_found(visit: Visit) -> Response {
+    visit.error(StatusCode::NOT_FOUND, "このページはありません。", "No such page.")
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("assets/admin.css"))
+}
+
+async fn script() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/javascript; charset=utf-8")], include_str!("assets/admin.js"))
+}

@@ -1,0 +1,468 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! The shop owner's operations after the order (`Core::operate`, `Core::capture_many`) against
+//! the Amazon Pay simulator: 実売上, 減額, 返金 in part and in full, キャンセル, double submits and two
+//! owners at once, 「エラーを無視して変更する」 after a change in Seller Central, lapsed
+//! authorizations re-authorized, late captures Amazon completes later, and bulk capture. After
+//! each step, what Amazon holds is read through its API and must agree with the shop.
+
+mod common;
+
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+
+use amazonpay2::core::operations::{BulkOutcome, MAX_CHARGE_YEN, Operation, Refusal};
+use amazonpay2::core::orders::{Actor, OrderState};
+use amazonpay2::core::platform::{Order, OrderLine, RefundState};
+use amazonpay2::storage::{OrderEdit, OrderFilter};
+use common::checkout::*;
+
+const DAY: u64 = 24 * HOUR;
+
+/// A member's purchase of a mug by 宅配便 with Visa, authorized (仮売上).
+async fn bought(world: &World) -> Order {
+    let (_, session) = world.customer(&[(MUG, 1)], TAKKYUBIN).await;
+    let order = world.db.order_by_checkout_session(&session).await.unwrap().expect("the order");
+    assert_eq!((order.state, order.total), (OrderState::Authorized, MUG_ORDER));
+    order
+}
+
+async fn current(world: &World, order: &Order) -> Order {
+    world.db.order(order.id).await.unwrap().unwrap()
+}
+
+async fn operate(world: &World, order: &Order, operation: Operation, force: bool) -> Result<Order, Refusal> {
+    let current = current(world, order).await;
+    world.state.core.operate(order.id, current.version, operation, "owner", force).await.expect("no internal error")
+}
+
+/// What Amazon holds of the order's charge.
+async fn charge_of(world: &World, order: &Order) -> Value {
+    let order = current(world, order).await;
+    world.charge(order.charge_id.as_deref().expect("a charge")).await
+}
+
+async fn permission_of(world: &World, order: &Order) -> Value {
+    world.charge_permission(order.charge_permission_id.as_deref().expect("a permission")).await
+}
+
+async fn seller_central(world: &World, body: Value) {
+    world.amazon_control("seller-central", body).await;
+}
+
+/// Edits the order's lines as the owner does on 受注編集.
+async fn edit_total(world: &World, order: &Order, unit_price: u64, shipping_fee: u64, discount: u64) -> Order {
+    let current = current(world, order).await;
+    let edit = OrderEdit {
+        lines: vec![OrderLine { name: "益子焼 マグカップ".into(), unit_price, quantity: 1 }],
+        shipping_fee,
+        discount,
+        fulfilment: "new".into(),
+    };
+    world.db.edit_order(order.id, current.version, &edit).await.unwrap().expect("the edit applies")
+}
+
+/// The order with 注文番号 `number`, from the order list.
+async fn numbered(world: &World, number: &str) -> Order {
+    let filter = OrderFilter { per_page: 500, ..OrderFilter::default() };
+    let row = world.db.list_orders(&filter).await.unwrap().rows.into_iter().find(|r| r.number == number).unwrap();
+    world.db.order(row.id).await.unwrap().unwrap()
+}
+
+async fn history(world: &World, order: &Order) -> Vec<(String, Option<OrderState>, OrderState, String)> {
+    let detail = world.db.order_detail(order.id).await.unwrap().unwrap();
+    detail.events.into_iter().map(|e| (e.actor, e.from, e.to, e.detail)).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 実売上 and 減額
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_capture_takes_the_order_total_and_amazon_agrees() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    let captured = operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    assert_eq!((captured.state, captured.captured), (OrderState::Captured, MUG_ORDER));
+    let charge = charge_of(&world, &order).await;
+    assert_eq!(charge["statusDetails"]["state"], "Captured");
+    assert_eq!(charge["captureAmount"], yen(MUG_ORDER));
+    let last = history(&world, &order).await.pop().unwrap();
+    assert_eq!((last.0.as_str(), last.1, last.2), ("owner:owner", Some(OrderState::Capturing), OrderState::Captured));
+    assert!(last.3.contains("Captured") && last.3.contains(order.charge_id.as_deref().unwrap()), "{}", last.3);
+    // Nothing more to capture: refused, and Amazon still holds one capture.
+    assert_eq!(
+        operate(&world, &order, Operation::Capture(None), false).await,
+        Err(Refusal::WrongState(OrderState::Captured))
+    );
+}
+
+#[tokio::test]
+async fn a_lower_total_after_an_edit_is_captured_as_the_lower_amount() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    let edited = edit_total(&world, &order, 2_750, 880, 500).await;
+    assert_eq!(edited.total, MUG_ORDER - 500);
+    let captured = operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    assert_eq!(captured.captured, MUG_ORDER - 500);
+    assert_eq!(charge_of(&world, &order).await["captureAmount"], yen(MUG_ORDER - 500));
+    assert_eq!(charge_of(&world, &order).await["chargeAmount"], yen(MUG_ORDER), "authorized as bought");
+}
+
+#[tokio::test]
+async fn a_higher_total_is_refused_in_the_manuals_words_and_changes_nothing() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    let edited = edit_total(&world, &order, 2_750, 1_100, 0).await;
+    for amount in [None, Some(1_000)] {
+        let refusal = operate(&world, &order, Operation::Capture(amount), false).await.unwrap_err();
+        assert_eq!(refusal, Refusal::AboveAuthorized { total: edited.total, authorized: MUG_ORDER });
+        assert!(refusal.message_ja().contains("AmazonPay は利用できません"), "{}", refusal.message_ja());
+        assert!(refusal.message_ja().contains("他の支払方法に変更するなどご対応ください"));
+        assert!(!refusal.can_force());
+    }
+    let after = current(&world, &order).await;
+    assert_eq!((after.state, after.version), (OrderState::Authorized, edited.version), "nothing written");
+    assert_eq!(charge_of(&world, &order).await["statusDetails"]["state"], "Authorized");
+}
+
+#[tokio::test]
+async fn amounts_outside_whole_yen_within_amazons_limit_are_refused() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    for amount in [0, MAX_CHARGE_YEN + 1] {
+        assert_eq!(operate(&world, &order, Operation::Capture(Some(amount)), false).await, Err(Refusal::InvalidAmount));
+    }
+    assert_eq!(
+        operate(&world, &order, Operation::Capture(Some(MUG_ORDER + 1)), false).await,
+        Err(Refusal::AboveAuthorized { total: MUG_ORDER + 1, authorized: MUG_ORDER })
+    );
+    assert_eq!(
+        operate(&world, &order, Operation::Refund(100), false).await,
+        Err(Refusal::WrongState(OrderState::Authorized)),
+        "nothing captured, nothing to refund"
+    );
+    assert_eq!(current(&world, &order).await.version, order.version);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 返金
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn refunds_in_part_then_in_full_never_exceed_the_capture_and_show_in_progress_until_amazon_confirms() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    operate(&world, &order, Operation::Capture(Some(3_000)), false).await.unwrap();
+    let part = operate(&world, &order, Operation::Refund(1_000), false).await.unwrap();
+    assert_eq!((part.state, part.refunded), (OrderState::Refunded, 1_000));
+    let refunds = world.db.refunds(order.id).await.unwrap();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!((refunds[0].amount, refunds[0].state), (1_000, RefundState::Initiated), "返金処理中");
+    let at_amazon = world.amazon_get(&format!("refunds/{}", refunds[0].refund_id)).await;
+    assert_eq!(at_amazon["statusDetails"]["state"], "RefundInitiated");
+    assert_eq!(at_amazon["refundAmount"], yen(1_000));
+    // More than what is left of the capture: refused before Amazon is asked (Amazon itself would
+    // take up to 15 % more).
+    assert_eq!(
+        operate(&world, &order, Operation::Refund(2_001), false).await,
+        Err(Refusal::RefundTooLarge { left: 2_000 })
+    );
+    world.amazon_control("settle", json!({})).await;
+    assert!(world.state.core.sync_order(&current(&world, &order).await, Actor::Reconciler).await.unwrap());
+    assert_eq!(world.db.refunds(order.id).await.unwrap()[0].state, RefundState::Refunded);
+    let full = operate(&world, &order, Operation::Refund(2_000), false).await.unwrap();
+    assert_eq!((full.refunded, full.captured), (3_000, 3_000));
+    assert_eq!(
+        operate(&world, &order, Operation::Refund(1), false).await,
+        Err(Refusal::RefundTooLarge { left: 0 }),
+        "everything captured was refunded"
+    );
+    let charge = charge_of(&world, &order).await;
+    assert_eq!(charge["captureAmount"], yen(3_000));
+    let mut refunded = 0;
+    for refund in world.db.refunds(order.id).await.unwrap() {
+        let at_amazon = world.amazon_get(&format!("refunds/{}", refund.refund_id)).await;
+        refunded += at_amazon["refundAmount"]["amount"].as_str().unwrap().parse::<u64>().unwrap();
+    }
+    assert_eq!(refunded, 3_000, "Amazon holds the same refunds");
+}
+
+// ---------------------------------------------------------------------------------------------
+// キャンセル
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_before_capture_cancels_the_charge_and_closes_the_charge_permission() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    let canceled = operate(&world, &order, Operation::Cancel, false).await.unwrap();
+    assert_eq!(canceled.state, OrderState::Canceled);
+    assert_eq!(charge_of(&world, &order).await["statusDetails"]["state"], "Canceled");
+    assert_eq!(permission_of(&world, &order).await["statusDetails"]["state"], "Closed");
+    assert_eq!(operate(&world, &order, Operation::Cancel, false).await, Err(Refusal::WrongState(OrderState::Canceled)));
+    assert_eq!(
+        operate(&world, &order, Operation::Capture(None), false).await,
+        Err(Refusal::WrongState(OrderState::Canceled))
+    );
+}
+
+#[tokio::test]
+async fn after_capture_only_a_refund_gives_money_back() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    assert_eq!(operate(&world, &order, Operation::Cancel, false).await, Err(Refusal::WrongState(OrderState::Captured)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// One operation at Amazon, however often it is submitted
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_submit_and_two_owners_at_once_make_one_capture() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    let core = &world.state.core;
+    let (a, b, c) = tokio::join!(
+        core.operate(order.id, order.version, Operation::Capture(None), "owner", false),
+        core.operate(order.id, order.version, Operation::Capture(None), "owner", false),
+        core.operate(order.id, order.version, Operation::Capture(Some(1_000)), "another", false),
+    );
+    let results = [a.unwrap(), b.unwrap(), c.unwrap()];
+    let done: Vec<&Order> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(done.len(), 1, "{results:?}");
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| *e == Refusal::Busy), "{results:?}");
+    let charge = charge_of(&world, &order).await;
+    assert_eq!(charge["statusDetails"]["state"], "Captured");
+    assert_eq!(charge["captureAmount"], yen(done[0].captured));
+    // A submit of the page seen before the capture is out of date.
+    assert_eq!(
+        core.operate(order.id, order.version, Operation::Refund(100), "owner", false).await.unwrap(),
+        Err(Refusal::Busy)
+    );
+    assert!(Refusal::Busy.message_ja().contains("再読み込み"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_submitted_refund_refunds_once() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    let captured = operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    let core = &world.state.core;
+    let (a, b) = tokio::join!(
+        core.operate(order.id, captured.version, Operation::Refund(500), "owner", false),
+        core.operate(order.id, captured.version, Operation::Refund(500), "owner", false),
+    );
+    assert_eq!([a.unwrap().is_ok(), b.unwrap().is_ok()].iter().filter(|ok| **ok).count(), 1);
+    assert_eq!(world.db.refunds(order.id).await.unwrap().len(), 1);
+    assert_eq!(current(&world, &order).await.refunded, 500);
+}
+
+#[tokio::test]
+async fn amazon_unreachable_changes_nothing_and_the_operation_can_be_retried() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    world.amazon_control("faults", json!({ "status": 503, "count": 20 })).await;
+    let refusal = operate(&world, &order, Operation::Capture(None), false).await.unwrap_err();
+    assert_eq!(refusal, Refusal::AmazonUnavailable);
+    assert!(refusal.message_ja().contains("何も変更していません"));
+    assert!(!refusal.can_force(), "nothing is known of Amazon's record");
+    world.amazon_control("faults", json!({ "status": 503, "count": 0 })).await;
+    let after = current(&world, &order).await;
+    assert_eq!(after.state, OrderState::Authorized);
+    assert_eq!(charge_of(&world, &order).await["statusDetails"]["state"], "Authorized");
+    let captured = operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    assert_eq!(captured.state, OrderState::Captured);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 「エラーを無視して変更する」
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_order_cancelled_in_seller_central_is_refused_then_set_with_the_force_option() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    seller_central(&world, json!({ "action": "cancel", "chargeId": order.charge_id })).await;
+    let refusal = operate(&world, &order, Operation::Capture(None), false).await.unwrap_err();
+    assert!(matches!(&refusal, Refusal::AmazonRefused { code, .. } if code == "InvalidChargeStatus"), "{refusal:?}");
+    assert!(refusal.can_force());
+    assert!(refusal.message_ja().contains("エラーを無視して変更する"));
+    assert_eq!(current(&world, &order).await.state, OrderState::Authorized, "nothing changed");
+    let forced = operate(&world, &order, Operation::Cancel, true).await.unwrap();
+    assert_eq!(forced.state, OrderState::Canceled);
+    let (actor, from, to, detail) = history(&world, &order).await.pop().unwrap();
+    assert_eq!((actor.as_str(), from, to), ("owner:owner", Some(OrderState::Authorized), OrderState::Canceled));
+    assert!(detail.starts_with("エラーを無視して変更"), "{detail}");
+    assert!(detail.contains("Canceled MerchantCanceled"), "what Amazon holds is recorded: {detail}");
+    assert_eq!(permission_of(&world, &order).await["statusDetails"]["state"], "Closed");
+}
+
+#[tokio::test]
+async fn an_order_captured_in_seller_central_is_forced_to_amazons_captured_amount() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    seller_central(&world, json!({ "action": "capture", "chargeId": order.charge_id, "amount": 2_000 })).await;
+    let refusal = operate(&world, &order, Operation::Capture(None), false).await.unwrap_err();
+    assert!(refusal.can_force(), "{refusal:?}");
+    let forced = operate(&world, &order, Operation::Capture(None), true).await.unwrap();
+    assert_eq!((forced.state, forced.captured), (OrderState::Captured, 2_000));
+    let detail = history(&world, &order).await.pop().unwrap().3;
+    assert!(detail.contains("Captured") && detail.contains("2,000"), "{detail}");
+    // Without a refusal of Amazon's, the option changes nothing: rules of the shop still hold.
+    assert_eq!(
+        operate(&world, &order, Operation::Refund(5_000), true).await,
+        Err(Refusal::RefundTooLarge { left: 2_000 })
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The 30-day window
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_capture_after_the_authorization_lapsed_authorizes_again_on_the_charge_permission() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    let first_charge = order.charge_id.clone().unwrap();
+    world.advance_amazon_clock(31 * DAY).await;
+    assert_eq!(world.charge(&first_charge).await["statusDetails"]["reasonCode"], "ExpiredUnused");
+    let captured = operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    assert_eq!((captured.state, captured.captured), (OrderState::Captured, MUG_ORDER));
+    let second_charge = captured.charge_id.clone().unwrap();
+    assert_ne!(second_charge, first_charge, "a new charge on the same permission");
+    let charge = world.charge(&second_charge).await;
+    assert_eq!(charge["statusDetails"]["state"], "Captured");
+    assert_eq!(charge["chargePermissionId"], order.charge_permission_id.clone().unwrap());
+    assert_eq!(charge["captureAmount"], yen(MUG_ORDER));
+    let steps: Vec<OrderState> = history(&world, &order).await.into_iter().map(|e| e.2).skip(3).collect();
+    assert_eq!(
+        steps,
+        [
+            OrderState::Capturing,
+            OrderState::Expired,
+            OrderState::Authorized,
+            OrderState::Capturing,
+            OrderState::Captured
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_lapsed_authorization_amazon_will_not_renew_is_explained() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    // A one-time charge permission lives 180 days.
+    world.advance_amazon_clock(181 * DAY).await;
+    let refusal = operate(&world, &order, Operation::Capture(None), false).await.unwrap_err();
+    assert!(matches!(refusal, Refusal::AuthorizationLapsed(_)), "{refusal:?}");
+    assert!(refusal.message_ja().contains("他の支払方法をご案内ください"), "{}", refusal.message_ja());
+    assert_eq!(current(&world, &order).await.state, OrderState::Expired, "the shop now shows the lapse");
+    // キャンセル still works on the lapsed order (nothing left to cancel at Amazon).
+    assert_eq!(operate(&world, &order, Operation::Cancel, false).await.unwrap().state, OrderState::Canceled);
+}
+
+#[tokio::test]
+async fn a_capture_more_than_seven_days_after_authorization_completes_later() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    world.advance_amazon_clock(8 * DAY).await;
+    let capturing = operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    assert_eq!(capturing.state, OrderState::Capturing);
+    assert_eq!(OrderState::Capturing.credit_status(), "実売上処理中");
+    assert_eq!(charge_of(&world, &order).await["statusDetails"]["state"], "CaptureInitiated");
+    let last = history(&world, &order).await.pop().unwrap();
+    assert_eq!((last.1, last.2), (Some(OrderState::Capturing), OrderState::Capturing));
+    assert!(last.3.contains("CaptureInitiated"), "{}", last.3);
+    // The owner's hold is let go: the reconciler (or Amazon's notification) settles it.
+    assert_eq!(
+        operate(&world, &order, Operation::Capture(None), false).await,
+        Err(Refusal::WrongState(OrderState::Capturing))
+    );
+    world.amazon_control("settle", json!({})).await;
+    let report = world.state.core.reconcile().await.unwrap();
+    assert!(report.settled >= 1, "{report:?}");
+    let after = current(&world, &order).await;
+    assert_eq!((after.state, after.captured), (OrderState::Captured, MUG_ORDER));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 「AmazonPay クレジット決済状況」: bulk capture
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_capture_goes_on_past_a_refusal_and_a_second_run_changes_nothing() {
+    let world = World::start().await;
+    let mut orders = Vec::new();
+    for _ in 0..4 {
+        orders.push(bought(&world).await);
+    }
+    seller_central(&world, json!({ "action": "cancel", "chargeId": orders[1].charge_id })).await;
+    let ids: Vec<_> = orders.iter().map(|o| o.id).collect();
+    let seen = Mutex::new(Vec::new());
+    let outcomes = world
+        .state
+        .core
+        .capture_many(&ids, "owner", 3, |outcome: BulkOutcome| {
+            seen.lock().unwrap().push(outcome.order);
+            async {}
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 4, "progress for every order");
+    for outcome in &outcomes {
+        if outcome.order == orders[1].id {
+            assert!(matches!(&outcome.result, Err(Refusal::AmazonRefused { .. })), "{outcome:?}");
+        } else {
+            assert_eq!(outcome.result, Ok(OrderState::Captured), "{outcome:?}");
+        }
+    }
+    for order in [&orders[0], &orders[2], &orders[3]] {
+        assert_eq!(charge_of(&world, order).await["statusDetails"]["state"], "Captured");
+    }
+    let again = world.state.core.capture_many(&ids, "owner", 3, |_| async {}).await.unwrap();
+    for outcome in &again {
+        let expected = if outcome.order == orders[1].id { OrderState::Authorized } else { OrderState::Captured };
+        match (&outcome.result, expected) {
+            (Err(Refusal::WrongState(state)), OrderState::Captured) => assert_eq!(*state, OrderState::Captured),
+            (Err(Refusal::AmazonRefused { .. }), OrderState::Authorized) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    for order in &orders {
+        let charge = charge_of(&world, order).await;
+        if order.id != orders[1].id {
+            assert_eq!(charge["captureAmount"], yen(MUG_ORDER), "captured once");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscriptions (定期購入)
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_subscription_order_is_captured_and_cancelled_like_any_and_cancelling_the_subscription_closes_its_permission()
+{
+    let world = World::start().await;
+    let (_, session) = world.customer(&[(SEASONAL_BOX, 1)], TAKKYUBIN).await;
+    let first = world.db.order_by_checkout_session(&session).await.unwrap().unwrap();
+    assert!(first.recurring);
+    let captured = operate(&world, &first, Operation::Capture(None), false).await.unwrap();
+    assert_eq!(captured.state, OrderState::Captured);
+    let cycles = world.run_subscriptions(a_month_after(today_in_japan())).await;
+    let cycle = numbered(&world, &cycles[0].order_number).await;
+    assert_eq!(cycle.state, OrderState::Authorized);
+    let canceled = operate(&world, &cycle, Operation::Cancel, false).await.unwrap();
+    assert_eq!(canceled.state, OrderState::Canceled);
+    let permission = cycle.charge_permission_id.clone().unwrap();
+    assert_eq!(
+        world.charge_permission(&permission).await["statusDetails"]["state"],
+        "Chargeable",
+        "the subscription goes on"
+    );
+    assert_eq!(world.state.core.close_subscription(&permission).await.unwrap(), Ok(()));
+    assert_eq!(world.charge_permission(&permission).await["statusDetails"]["state"], "Closed");
+    assert_eq!(world.state.core.close_subscription(&permission).await.unwrap(), Ok(()), "closed already counts");
+}
