@@ -191,11 +191,13 @@ impl BackOffice for Postgres {
 
     async fn put_admin(&self, name: &str, password_hash: &str) -> Result<bool, StorageError> {
         self.run(async {
-            let client = self.client().await?;
+            let mut client = self.client().await?;
+            // One transaction: a new password and the end of the old sessions go together.
+            let transaction = client.transaction().await?;
             // `xmax = 0` only on a row this statement inserted (an update leaves the old row's ID).
-            let row = client
+            let row = transaction
                 .query_one(
-                    &client
+                    &transaction
                         .prepare_cached(
                             "INSERT INTO admin_accounts (name, password_hash, created_at) VALUES ($1, $2, $3)
                      ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash
@@ -208,10 +210,11 @@ impl BackOffice for Postgres {
             let created: bool = row.try_get(0)?;
             if !created {
                 // A new password ends the account's sessions.
-                client
-                    .execute(&client.prepare_cached("DELETE FROM admin_sessions WHERE name = $1").await?, &[&name])
+                transaction
+                    .execute(&transaction.prepare_cached("DELETE FROM admin_sessions WHERE name = $1").await?, &[&name])
                     .await?;
             }
+            transaction.commit().await?;
             Ok(created)
         })
         .await
