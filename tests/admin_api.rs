@@ -596,7 +596,8 @@ async fn bulk_capture_shows_each_orders_outcome_goes_on_past_a_refusal_and_a_sec
     let progress = wait_for_job(&owner, &job).await;
     assert_eq!(
         (progress["total"].as_u64(), progress["done"].as_u64(), progress["refused"].as_u64()),
-        (Some(5), Some(4), Some(1))
+        (Some(5), Some(4), Some(1)),
+        "{progress:#}"
     );
     let items = progress["items"].as_array().unwrap();
     for (item, order) in items.iter().zip(&orders) {

@@ -77,6 +77,9 @@ pub enum Refusal {
     },
     /// Amazon could not be reached.
     AmazonUnavailable,
+    /// The shop's own side failed (its database, say): the order is as the reconciler or a
+    /// reload will show it.
+    ShopFailed,
 }
 
 impl Refusal {
@@ -99,6 +102,7 @@ impl Refusal {
                 "Amazon Pay が操作を受け付けませんでした ({code}: {message})。Amazon Pay 側の管理画面で変更された可能性があります。状況を合わせるには「エラーを無視して変更する」にチェックを入れて操作してください。"
             ),
             Self::AmazonUnavailable => "Amazon Pay に接続できませんでした。何も変更していません。時間をおいてもう一度お試しください。".into(),
+            Self::ShopFailed => "ショップ側の処理に失敗しました (データベース)。受注の状況を確認し、時間をおいてもう一度お試しください。".into(),
         }
     }
 
@@ -121,6 +125,7 @@ impl Refusal {
                 "Amazon Pay refused the operation ({code}: {message}). It may have been changed in Seller Central; tick \"ignore the error\" to set the shop's status anyway."
             ),
             Self::AmazonUnavailable => "Amazon Pay could not be reached. Nothing changed; please try again later.".into(),
+            Self::ShopFailed => "The shop's side failed (its database). Check the order and try again later.".into(),
         }
     }
 
@@ -555,7 +560,7 @@ impl Core {
         owner: &str,
         concurrency: usize,
         progress: F,
-    ) -> Result<Vec<BulkOutcome>, CoreError>
+    ) -> Vec<BulkOutcome>
     where
         F: Fn(BulkOutcome) -> Fut,
         Fut: std::future::Future<Output = ()>,
@@ -563,22 +568,30 @@ impl Core {
         use futures_util::StreamExt;
         let outcomes = futures_util::stream::iter(orders.iter().copied())
             .map(|id| async move {
+                // Whatever fails stays with its order: the others go on.
                 let result = match self.platform().order(id).await {
                     Ok(Some(order)) if order.state == OrderState::Authorized || order.state == OrderState::Expired => {
                         match self.operate(id, order.version, Operation::Capture(None), owner, false).await {
                             Ok(Ok(order)) => Ok(order.state),
                             Ok(Err(refusal)) => Err(refusal),
+                            Err(CoreError::Amazon(error)) => {
+                                tracing::error!(%error, order = id.0, "bulk capture: Amazon failed on an order");
+                                Err(Refusal::AmazonUnavailable)
+                            }
                             Err(error) => {
                                 tracing::error!(%error, order = id.0, "bulk capture failed on an order");
-                                Err(Refusal::AmazonUnavailable)
+                                Err(Refusal::ShopFailed)
                             }
                         }
                     }
                     Ok(Some(order)) => Err(Refusal::WrongState(order.state)),
                     Ok(None) => Err(Refusal::Busy),
-                    Err(error) => return Err(CoreError::from(error)),
+                    Err(error) => {
+                        tracing::error!(%error, order = id.0, "bulk capture could not read an order");
+                        Err(Refusal::ShopFailed)
+                    }
                 };
-                Ok(BulkOutcome { order: id, result })
+                BulkOutcome { order: id, result }
             })
             .buffer_unordered(concurrency.max(1));
         // The captures go on while the progress of finished ones is being reported: awaiting the
@@ -589,9 +602,8 @@ impl Core {
             futures_util::pin_mut!(outcomes);
             while let Some(outcome) = outcomes.next().await {
                 // The receiver lives until every outcome is in.
-                let _ = sender.send(outcome?);
+                let _ = sender.send(outcome);
             }
-            Ok::<(), CoreError>(())
         };
         let reports = async {
             let mut all = Vec::with_capacity(orders.len());
@@ -601,9 +613,8 @@ impl Core {
             }
             all
         };
-        let (captured, all) = tokio::join!(captures, reports);
-        captured?;
-        Ok(all)
+        let ((), all) = tokio::join!(captures, reports);
+        all
     }
 }
 

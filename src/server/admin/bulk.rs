@@ -260,7 +260,7 @@ pub async fn start(State(admin): State<Arc<Admin>>, signed: Signed, body: Bytes)
         let ids: Vec<OrderId> = orders.iter().map(|(id, _)| *id).collect();
         let numbers: std::collections::HashMap<OrderId, String> = orders.into_iter().collect();
         let db = task_admin.app.db.clone();
-        let result = task_admin
+        task_admin
             .app
             .core
             .capture_many(&ids, &owner, BULK_CONCURRENCY, |outcome| {
@@ -273,9 +273,6 @@ pub async fn start(State(admin): State<Arc<Admin>>, signed: Signed, body: Bytes)
                 }
             })
             .await;
-        if let Err(error) = result {
-            tracing::error!(%error, job, "bulk capture stopped");
-        }
         task_admin.running().remove(&job);
         tracing::info!(job, "bulk capture finished");
     });

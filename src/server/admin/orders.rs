@@ -1072,6 +1072,7 @@ pub async fn payment(State(admin): State<Arc<Admin>>, Path(id): Path<String>, si
             let status = match refusal {
                 Refusal::InvalidAmount => StatusCode::UNPROCESSABLE_ENTITY,
                 Refusal::AmazonUnavailable => StatusCode::BAD_GATEWAY,
+                Refusal::ShopFailed => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::CONFLICT,
             };
             refuse(&admin, signed, id, status, refusal.message(lang), Typed::Payment(form)).await
