@@ -18,7 +18,9 @@ BINARYEN_VERSION=132.0.0
 TERSER_VERSION=5.51.4
 AXE_VERSION=4.14.1
 TOOLS="${AMAZONPAY2_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/amazonpay2-tools}"
-WIDGET_OUT=target/widget
+# AMAZONPAY2_WIDGET_OUT builds elsewhere (trying a change without rebuilding the server, which
+# embeds target/widget); serve it with AMAZONPAY2_WIDGET.
+WIDGET_OUT="${AMAZONPAY2_WIDGET_OUT:-target/widget}"
 export PATH="$HOME/.cargo/bin:$TOOLS/binaryen/node_modules/.bin:$TOOLS/terser/node_modules/.bin:$PATH"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
