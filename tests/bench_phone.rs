@@ -150,6 +150,9 @@ async fn load(browser: &Browser, url: &str) -> Option<Load> {
                  drawingTask: longest(drawing),
                  renderButton: Math.max(0, ...renders.map(r => r.took || 0)),
                  widgetScripts: widgetScripts.map(([a, b]) => [Math.round(a), Math.round(b - a)]),
+                 frames: (entries['long-animation-frame'] || []).map(f => [Math.round(f.startTime), Math.round(f.duration),
+                   Math.round(f.blockingDuration), f.scripts.map(s => [s.invoker, s.sourceFunctionName, s.sourceURL.slice(-14),
+                   Math.round(s.startTime), Math.round(s.duration), Math.round(s.forcedStyleAndLayoutDuration)])]),
                  widgetBytes: widget.reduce((sum, e) => sum + e.transferSize, 0),
                  shift: (entries['layout-shift'] || []).filter(e => !e.hadRecentInput).reduce((s, e) => s + e.value, 0),
                  longest: Math.max(0, ...(entries['longtask'] || []).map(e => e.duration)),
@@ -161,14 +164,15 @@ async fn load(browser: &Browser, url: &str) -> Option<Load> {
         .unwrap();
     if std::env::var_os("AMAZONPAY2_BENCH_DEBUG").is_some() {
         println!(
-            "   {url}: render {} navigation {} marks {} tasks {} widget scripts {} shifts {} resources {}",
+            "   {url}: render {} navigation {} marks {} tasks {} widget scripts {} shifts {} resources {}\n     frames {}",
             value["render"],
             value["navigation"],
             value["marks"],
             value["tasks"],
             value["widgetScripts"],
             value["shifts"],
-            value["resources"]
+            value["resources"],
+            value["frames"]
         );
     }
     let number = |key: &str| value[key].as_f64().unwrap_or(f64::NAN);

@@ -174,7 +174,11 @@
       tag.onerror = function () {
         reject("failed to load " + url);
       };
-      (document.head || document.documentElement).appendChild(tag);
+      // In a task of its own: starting a script costs a slow phone a few milliseconds, which
+      // would lengthen the task that asked for it.
+      setTimeout(function () {
+        (document.head || document.documentElement).appendChild(tag);
+      });
     }, url);
   }
 
@@ -256,7 +260,7 @@
   var booting = null;
   function startWasm() {
     if (booting) return;
-    booting = wasm_bindgen({ module_or_path: fetch(new URL("@@WASM_FILE@@", src)) }).then(
+    booting = wasm_bindgen(fetch(new URL("@@WASM_FILE@@", src))).then(
       function () {
         // Started in a task of its own: not in the one that instantiated the wasm.
         settings.booted = true;
@@ -350,6 +354,13 @@
   // the widget starts even before: as soon as the blocks it had last time are all parsed (the
   // wasm then watches the rest of the page as it does for blocks added later).
   var BLOCKS = "amazonpay2:blocks:" + location.pathname;
+  var expected = store(BLOCKS);
+  // Where this tab drew an Amazon button on this page last time, checkout.js starts now rather
+  // than once the blocks are parsed: on a phone its load is the longest wait of a repeat view.
+  try {
+    var early = JSON.parse(memory(settings.endpoint + " " + expected));
+    if (drawsAmazon(early)) startCheckoutJs(early.checkoutJs);
+  } catch (e) {}
   var started = false;
   function start() {
     if (started) return;
@@ -362,7 +373,6 @@
   }
   if (document.readyState === "loading") {
     document.addEventListener("readystatechange", start);
-    var expected = store(BLOCKS);
     if (expected && window.MutationObserver) {
       var watching = new MutationObserver(function () {
         if (started || document.readyState !== "loading") return watching.disconnect();

@@ -44,6 +44,9 @@ pub fn boot(settings: JsValue) {
         return;
     }
     wasm_bindgen_futures::spawn_local(async move {
+        // Not in the task that started the wasm: each first run of the wasm's code costs its
+        // compilation too, so the start-up goes in small steps, a task each.
+        settings::next_task().await;
         let handoff = Handoff::new(settings.clone());
         let settings = Settings::from_js(&settings);
         settings::dom_ready(|| handoff.parsed()).await;
@@ -214,6 +217,7 @@ impl Runtime {
         self.state.borrow_mut().reconcile_scheduled = true;
         settings::install_style(&self.root);
         self.watch();
+        settings::next_task().await;
         let found = self.find_blocks();
         settings::next_task().await;
         // A block's mount and its first display must share a task (the mount empties the block,
