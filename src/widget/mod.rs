@@ -556,6 +556,9 @@ impl Runtime {
                     }
                 }
             }
+            // Reading the answer and drawing from it, each a first run of much of the wasm's code
+            // on a page's first answer, would make one long task together.
+            settings::next_task().await;
             runtime.reconcile();
             // Signed now if the block still shows the button (the answer may have taken it away).
             let early_click = runtime.state.borrow_mut().early_click.take();
