@@ -174,11 +174,7 @@
       tag.onerror = function () {
         reject("failed to load " + url);
       };
-      // In a task of its own: starting a script costs a slow phone a few milliseconds, which
-      // would lengthen the task that asked for it.
-      setTimeout(function () {
-        (document.head || document.documentElement).appendChild(tag);
-      });
+      (document.head || document.documentElement).appendChild(tag);
     }, url);
   }
 
@@ -359,7 +355,9 @@
   // than once the blocks are parsed: on a phone its load is the longest wait of a repeat view.
   try {
     var early = JSON.parse(memory(settings.endpoint + " " + expected));
-    if (drawsAmazon(early)) startCheckoutJs(early.checkoutJs);
+    // In a task of its own: starting a script costs a slow phone a few milliseconds, which
+    // would lengthen the loader's first task (the blocks' parsing waits for it).
+    if (drawsAmazon(early)) setTimeout(startCheckoutJs, 0, early.checkoutJs);
   } catch (e) {}
   var started = false;
   function start() {
