@@ -17,17 +17,21 @@ use common::page::{WAIT, desktop};
 use common::shop::Shop;
 use common::webdriver::Browser;
 
-/// A page whose wasm download waits for `__releaseWasm()`; `__wasmAsked` counts its requests.
+/// A page whose wasm download waits for `__releaseWasm()` (or fails, after `__failWasm()`);
+/// `__wasmAsked` counts its requests.
 const PAGE: &str = r#"<!doctype html><html lang="ja"><head><meta charset="utf-8">
 <script>
   window.__wasmAsked = 0;
   const held = [], realFetch = window.fetch;
+  let failing = false;
   window.fetch = function (input, init) {
     if (!String(input && input.url || input).endsWith('.wasm')) return realFetch.apply(this, arguments);
     window.__wasmAsked++;
-    return new Promise(resolve => held.push(() => resolve(realFetch(input, init))));
+    return new Promise(resolve =>
+      held.push(() => resolve(failing ? new Response('', { status: 404 }) : realFetch(input, init))));
   };
   window.__releaseWasm = () => held.splice(0).forEach(release => release());
+  window.__failWasm = () => { failing = true; window.__releaseWasm(); };
 </script>
 <script src="/amazonpay2/widget.js" ENDPOINT></script></head>
 <body><p>ページ本文</p>BLOCKS</body></html>"#;
@@ -112,6 +116,25 @@ async fn a_click_on_the_adopted_button_is_signed_by_the_wasm() {
     browser.click(&button).await.unwrap();
     browser.wait_for("amazon.Pay._simulator.checkouts[0]", WAIT, "the tap signed").await.unwrap();
     assert_eq!(value(&browser, RENDERS).await, json!(1));
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn the_loaders_button_goes_when_the_wasm_cannot_start() {
+    let shop = shop_with(LOGIN, "").await;
+    let (_driver, browser) = desktop().await;
+    browser.goto(&shop.url("/page.html")).await.unwrap();
+    wasm_asked(&browser).await;
+    assert_eq!(value(&browser, RENDERS).await, json!(1));
+    browser.execute("window.__failWasm()", vec![]).await.unwrap();
+    // No button that nobody would sign a click for; the page itself is untouched.
+    browser
+        .wait_for("!document.querySelector('#login .amazonpay2-button')", WAIT, "the loader's button taken away")
+        .await
+        .unwrap();
+    assert_eq!(value(&browser, "document.querySelector('p').textContent").await, json!("ページ本文"));
+    assert_eq!(value(&browser, BOOTED).await, json!(false));
     browser.quit().await.unwrap();
     shop.stop().await;
 }
