@@ -101,6 +101,42 @@ async fn the_loader_draws_the_one_visible_button_before_the_wasm_which_adopts_it
 }
 
 #[tokio::test]
+async fn on_a_repeat_view_the_loader_draws_before_the_wasm_and_the_fresh_answer_keeps_its_button() {
+    let shop = shop_with(LOGIN, "").await;
+    let (_driver, browser) = desktop().await;
+    browser.goto(&shop.url("/page.html")).await.unwrap();
+    wasm_asked(&browser).await;
+    release_wasm(&browser).await;
+    browser
+        .wait_for("document.querySelector('#login[data-amazonpay2-settled]')", WAIT, "the block settled")
+        .await
+        .unwrap();
+    // The same page again in this tab: checkout.js and the answer are remembered.
+    browser.goto(&shop.url("/page.html")).await.unwrap();
+    wasm_asked(&browser).await;
+    assert_eq!(value(&browser, RENDERS).await, json!(1));
+    assert_eq!(value(&browser, BOOTED).await, json!(false));
+    release_wasm(&browser).await;
+    browser
+        .wait_for("document.querySelector('#login[data-amazonpay2-settled]')", WAIT, "the block settled again")
+        .await
+        .unwrap();
+    // The fresh answer agrees with the remembered one: the loader's button stays, not drawn again.
+    browser
+        .wait_for(
+            "performance.getEntriesByType('resource').some(e => e.name.includes('/api/amazonpay2/buttons'))",
+            WAIT,
+            "the fresh answer",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(value(&browser, RENDERS).await, json!(1), "one renderButton on this view");
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
+
+#[tokio::test]
 async fn a_click_on_the_adopted_button_is_signed_by_the_wasm() {
     let shop = shop_with(LOGIN, "").await;
     let (_driver, browser) = desktop().await;
