@@ -9,7 +9,8 @@
 // what this tab saw last time), else when the answer says one will be drawn. In the simple case
 // (one block on the page is to show an Amazon button, and it can be seen) the loader draws that
 // button itself as soon as the answer and checkout.js are there, and only then fetches the wasm,
-// so that the wasm's 80 KB do not share the link with them; otherwise the wasm is fetched at once.
+// so that the wasm's 80 KB do not share the link with them; otherwise the wasm is fetched as soon
+// as the answer shows the case is not simple (at once where no answer is to be waited for).
 // The wasm then takes over the answer, checkout.js and the drawn button (and a click on it meanwhile)
 // instead of asking again, and alone decides what each block shows from then on. The answer is also
 // remembered for this tab, so that the next view of the same blocks shows it at once while the
@@ -265,7 +266,8 @@
       function (error) {
         // The shop page must keep working: no button that cannot be clicked; why in the console,
         // and in the blocks only when the designer asked for diagnostics.
-        if (settings.drawn) settings.drawn.container.parentNode.remove();
+        var wrapper = settings.drawn && settings.drawn.container.parentNode;
+        if (wrapper) wrapper.remove();
         console.warn("Amazon Pay: the widget could not start:", error);
         if (settings.debug) {
           document.querySelectorAll("[data-amazonpay]").forEach(function (block) {
