@@ -27,6 +27,7 @@ const PAGE: &str = r#"<!doctype html><html lang="ja"><head><meta charset="utf-8"
   window.fetch = function (input, init) {
     if (!String(input && input.url || input).endsWith('.wasm')) return realFetch.apply(this, arguments);
     window.__wasmAsked++;
+    window.__wasmAskedAt = performance.now();
     return new Promise(resolve =>
       held.push(() => resolve(failing ? new Response('', { status: 404 }) : realFetch(input, init))));
   };
@@ -192,6 +193,13 @@ async fn left_to_the_wasm(blocks: &str, endpoint: &str) -> (Shop, common::webdri
 async fn two_button_blocks_are_left_to_the_wasm_which_draws_one() {
     let blocks = r#"<div id="a" data-amazonpay="login"></div><div id="b" data-amazonpay="login"></div>"#;
     let (shop, _driver, browser) = left_to_the_wasm(blocks, "").await;
+    // Asked for at once, not after the answer: the loader could not draw here anyway.
+    let asked_early = value(
+        &browser,
+        "window.__wasmAskedAt < performance.getEntriesByType('resource').find(e => e.name.includes('/buttons')).responseEnd",
+    )
+    .await;
+    assert_eq!(asked_early, json!(true));
     browser.wait_for(&format!("{RENDERS} === 1"), WAIT, "the wasm's one button").await.unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(value(&browser, RENDERS).await, json!(1));

@@ -297,6 +297,12 @@
       throw error;
     });
     settings.prefetch = { body: body, response: response, remembered: remembered };
+    // The wasm waits only where the loader may draw the one button itself: one login or checkout
+    // block, no review block. Elsewhere it is needed anyway, and the sooner the better.
+    var buttons = blocks().filter(function (block) {
+      return /"kind":"(login|checkout)"/.test(block[1]);
+    });
+    if (buttons.length !== 1 || /"review"/.test(body) || notice || settings.debug) startWasm();
     var last = null;
     try {
       last = remembered && JSON.parse(remembered);
