@@ -223,3 +223,110 @@ async fn an_unlink_makes_the_loader_forget_the_answers_it_remembered() {
     wait_until("the loader told", WAIT_MS, || forgot() == 1.0).await;
     js_sys::Reflect::set(&window(), &"confirm".into(), &original_confirm).unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// The button the loader drew (its fast path), adopted by the wasm
+// ---------------------------------------------------------------------------------------------
+
+/// Draws the login button into `#login` as the loader's fast path does (the same markup, in
+/// decoupled mode, clicks recorded until the wasm listens) and returns the loader's settings with
+/// its record (`drawn`) and a request held back until `release()`.
+fn loader_that_drew(page: &Page, answer_options: &str) -> JsValue {
+    let loader = loader_settings(LOGIN_BODY, None);
+    js(
+        "const [loader, block, options] = argument;
+         const wrapper = document.createElement('div'), container = document.createElement('div');
+         wrapper.className = 'amazonpay2 amazonpay2--pc';
+         container.id = 'amazonpay2-button-0';
+         container.className = 'amazonpay2-button';
+         wrapper.appendChild(container);
+         block.replaceChildren(wrapper);
+         const drawn = { block, container, options: JSON.parse(options), clicked: false };
+         drawn.button = amazon.Pay.renderButton('#' + container.id, drawn.options);
+         drawn.button.onClick(() => { if (drawn.onClick) drawn.onClick(); else drawn.clicked = true; });
+         loader.drawn = drawn;
+         return loader;",
+        &js_sys::Array::of3(&loader, &page.block("login"), &answer_options.into()).into(),
+    )
+}
+
+const LOGIN_OPTIONS: &str = r#"{"merchantId":"TESTMERCHANT","ledgerCurrency":"JPY","checkoutLanguage":"ja_JP",
+    "sandbox":true,"productType":"SignIn","placement":"Other","buttonColor":"Gold"}"#;
+
+fn start_with_loader(page: &mut Page, loader: &JsValue) {
+    page.runtime =
+        Some(amazonpay2::widget::Runtime::start_after_loader(page.section.clone(), settings(false), loader.clone()));
+}
+
+#[wasm_bindgen_test]
+async fn the_loaders_button_is_adopted_not_drawn_again_and_its_clicks_are_signed() {
+    let server = FakeServer::answering(json!({ "login": button() }));
+    let amazon = FakeAmazon::install();
+    let mut page = Page::new(LOGIN_BLOCK);
+    let loader = loader_that_drew(&page, LOGIN_OPTIONS);
+    let container = page.block("login").query_selector(".amazonpay2-button").unwrap().unwrap();
+    start_with_loader(&mut page, &loader);
+    release(&loader);
+    wait_until("the answer", WAIT_MS, || server.count() == 1).await;
+    wait_until("the block settled", WAIT_MS, || settled(&page, "login")).await;
+    assert_eq!(amazon.count(), 1, "only the loader's renderButton: {:?}", amazon.calls());
+    let now = page.block("login").query_selector(".amazonpay2-button").unwrap().unwrap();
+    assert!(now == container, "the very container the loader drew stays");
+    page.assert_button_only_in("login");
+
+    click(&container);
+    wait_until("initCheckout", WAIT_MS, || amazon.inits().len() == 1).await;
+    assert_eq!(server.calls_to("/buttons/sign")[0]["body"], json!({ "kind": "login" }));
+    assert_eq!(amazon.count(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_click_on_the_loaders_button_before_the_answer_is_signed_once_it_comes() {
+    let server = FakeServer::answering(json!({ "login": button() }));
+    let amazon = FakeAmazon::install();
+    let mut page = Page::new(LOGIN_BLOCK);
+    let loader = loader_that_drew(&page, LOGIN_OPTIONS);
+    // Before the wasm even started.
+    click(&page.block("login").query_selector(".amazonpay2-button").unwrap().unwrap());
+    start_with_loader(&mut page, &loader);
+    settle().await;
+    assert_eq!(server.calls_to("/buttons/sign").len(), 0, "no token to sign with yet");
+    release(&loader);
+    wait_until("initCheckout", WAIT_MS, || amazon.inits().len() == 1).await;
+    settle().await;
+    assert_eq!(server.calls_to("/buttons/sign").len(), 1, "signed once");
+    assert_eq!(amazon.inits().len(), 1);
+    assert_eq!(amazon.count(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn the_loaders_button_goes_when_the_fresh_answer_has_none() {
+    let server = FakeServer::answering(json!({ "login": nothing() }));
+    let amazon = FakeAmazon::install();
+    let mut page = Page::new(LOGIN_BLOCK);
+    let loader = loader_that_drew(&page, LOGIN_OPTIONS);
+    // A tap meanwhile is not signed for a button the answer takes away.
+    click(&page.block("login").query_selector(".amazonpay2-button").unwrap().unwrap());
+    start_with_loader(&mut page, &loader);
+    settle().await;
+    assert_eq!(page.count(".amazonpay2-button"), 1, "kept until the answer says otherwise");
+    release(&loader);
+    wait_until("the button is gone", WAIT_MS, || page.count(".amazonpay2-button") == 0).await;
+    settle().await;
+    assert_eq!(server.calls_to("/buttons/sign").len(), 0);
+    assert_eq!(amazon.count(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_loader_record_for_a_block_no_longer_on_the_page_is_ignored() {
+    let _server = FakeServer::answering(json!({ "login": button() }));
+    let amazon = FakeAmazon::install();
+    let mut page = Page::new(LOGIN_BLOCK);
+    let loader = loader_that_drew(&page, LOGIN_OPTIONS);
+    // The shop's own script replaced the block's content meanwhile.
+    page.block("login").set_inner_html("");
+    start_with_loader(&mut page, &loader);
+    release(&loader);
+    wait_for_button(&page, &amazon, 2, "login").await;
+    page.assert_button_only_in("login");
+}

@@ -1,9 +1,11 @@
 //! What the loader (`widget.js`) started while the wasm was on its way: the page's API request,
-//! with the answer it remembered from the last view of the same blocks in this tab, and the load
-//! of checkout.js. The runtime takes them over instead of starting its own.
+//! with the answer it remembered from the last view of the same blocks in this tab, the load of
+//! checkout.js, and the Amazon button it drew in the simple case (with a click the shopper made
+//! on it meanwhile). The runtime takes them over instead of starting its own.
 
-use js_sys::{Promise, Reflect};
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
+use web_sys::Element;
 
 use super::amazon;
 
@@ -16,6 +18,35 @@ pub struct Prefetch {
     pub response: Promise,
     /// The answer the last view of the same blocks got in this tab (JSON), if remembered.
     pub remembered: Option<String>,
+}
+
+/// The Amazon button the loader drew into a block before the wasm was ready: the loader's record
+/// of it (`container`, `options`, `button` as checkout.js's `renderButton` returned it, and where
+/// its click handler sends clicks: `onClick`, or `clicked` while nobody listens).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Drawn(JsValue);
+
+impl Drawn {
+    /// Its container, inside the block.
+    pub fn container(&self) -> Option<Element> {
+        get(&self.0, "container")?.dyn_into().ok()
+    }
+
+    /// The `renderButton` options it was drawn with.
+    pub fn options(&self) -> JsValue {
+        get(&self.0, "options").unwrap_or(JsValue::UNDEFINED)
+    }
+
+    /// Sends every click on the button to `handler` (with checkout.js's button object) from now
+    /// on, and the one the shopper made before the wasm was ready, if any, at once.
+    pub fn adopt_clicks(&self, handler: &Function) {
+        let button = get(&self.0, "button").unwrap_or(JsValue::UNDEFINED);
+        let _ = Reflect::set(&self.0, &"onClick".into(), &handler.bind1(&JsValue::NULL, &button));
+        if get(&self.0, "clicked").is_some_and(|clicked| clicked.is_truthy()) {
+            let _ = Reflect::set(&self.0, &"clicked".into(), &JsValue::FALSE);
+            let _ = handler.call1(&JsValue::NULL, &button);
+        }
+    }
 }
 
 impl Handoff {
@@ -39,6 +70,15 @@ impl Handoff {
         let response = get(&prefetch, "response")?.dyn_into::<Promise>().ok()?;
         let remembered = get(&prefetch, "remembered").and_then(|r| r.as_string());
         Some(Prefetch { response, remembered })
+    }
+
+    /// Takes the button the loader drew into `block`, if it drew one there and it is still in the
+    /// block; once only.
+    pub fn take_drawn(&self, block: &Element) -> Option<Drawn> {
+        let record = get(&self.0, "drawn").filter(|record| get(record, "block").as_ref() == Some(block.as_ref()))?;
+        let _ = Reflect::set(&self.0, &"drawn".into(), &JsValue::UNDEFINED);
+        let drawn = Drawn(record);
+        block.contains(drawn.container().as_deref()).then_some(drawn)
     }
 
     /// Tells the loader that the answers it remembered for this tab no longer hold (the shopper's

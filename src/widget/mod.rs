@@ -43,15 +43,19 @@ pub fn boot(settings: JsValue) {
     if BOOTED.with(|booted| booted.replace(true)) {
         return;
     }
-    let handoff = Handoff::new(settings.clone());
-    let settings = Settings::from_js(&settings);
     wasm_bindgen_futures::spawn_local(async move {
+        // Not in the task that started the wasm: each first run of the wasm's code costs its
+        // compilation too, so the start-up goes in small steps, a task each.
+        settings::next_task().await;
+        let handoff = Handoff::new(settings.clone());
+        let settings = Settings::from_js(&settings);
         settings::dom_ready(|| handoff.parsed()).await;
         let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) else {
             return;
         };
+        settings::next_task().await;
         let runtime = Runtime::new(root, settings, handoff);
-        runtime.begin();
+        runtime.begin_in_steps().await;
         // The page's runtime lives as long as the page.
         std::mem::forget(runtime);
     });
@@ -88,6 +92,9 @@ struct State {
     unlink: Unlink,
     /// A click's signing request is on its way: further clicks are ignored.
     signing: bool,
+    /// A click made before the server's answer brought the CSRF token to sign with (on the
+    /// button the loader drew, or one drawn from a remembered answer): signed when it comes.
+    early_click: Option<(u32, JsValue)>,
     /// Blocks whose button failed at click, and why: they show the message instead.
     click_failures: Vec<(u32, WidgetError)>,
     /// The review block's order button.
@@ -141,6 +148,23 @@ struct Block {
     warned_about: Cell<Option<u32>>,
 }
 
+/// A block on the page, as `find_blocks` found it.
+enum Found {
+    /// Mounted already.
+    Known(Rc<Block>),
+    /// Not yet.
+    New(Box<NewBlock>),
+}
+
+/// A new block, read and numbered, not mounted yet.
+struct NewBlock {
+    id: u32,
+    element: Element,
+    parsed: blocks::ParsedBlock,
+    name: String,
+    props: BlockProps,
+}
+
 /// Numbers containers across runtimes so that ids never repeat on a page.
 fn next_container_id() -> String {
     thread_local! {
@@ -183,6 +207,33 @@ impl Runtime {
     fn begin(&self) {
         settings::install_style(&self.root);
         self.watch();
+        self.reconcile();
+    }
+
+    /// [`Self::begin`] in several tasks of the page: the wasm's first run of each part of the
+    /// widget costs its compilation too, which all in one task would hold up a slow phone.
+    async fn begin_in_steps(&self) {
+        // The page's changes meanwhile wait for the last step.
+        self.state.borrow_mut().reconcile_scheduled = true;
+        settings::install_style(&self.root);
+        self.watch();
+        settings::next_task().await;
+        let found = self.find_blocks();
+        settings::next_task().await;
+        // A block's mount and its first display must share a task (the mount empties the block,
+        // and the button the loader drew must not leave the page for a frame). The first run of
+        // Yew's rendering, compiled as it runs, would make that task long: it runs before, in a
+        // task of its own, on a block of nobody's.
+        let warm = self.warm_up();
+        settings::next_task().await;
+        if let Some(warm) = warm {
+            warm.destroy();
+        }
+        self.mount_blocks(found);
+        settings::next_task().await;
+        self.request_missing_views();
+        settings::next_task().await;
+        self.state.borrow_mut().reconcile_scheduled = false;
         self.reconcile();
     }
 
@@ -292,6 +343,13 @@ impl Runtime {
     /// Claims new blocks (mounting a Yew app in each), forgets removed ones, and keeps
     /// document order.
     fn claim_blocks(&self) {
+        let found = self.find_blocks();
+        self.mount_blocks(found);
+    }
+
+    /// The blocks on the page in document order: the known ones, and the new ones read and
+    /// numbered, ready to mount.
+    fn find_blocks(&self) -> Vec<Found> {
         let elements = match self.root.query_selector_all(&format!("[{}]", blocks::BLOCK_ATTRIBUTE)) {
             Ok(list) => (0..list.length())
                 .filter_map(|i| list.item(i))
@@ -300,19 +358,31 @@ impl Runtime {
             Err(_) => Vec::new(),
         };
         let known: Vec<Rc<Block>> = self.state.borrow().blocks.clone();
-        let mut ordered = Vec::with_capacity(elements.len());
+        let mut found = Vec::with_capacity(elements.len());
         for (position, element) in elements.into_iter().enumerate() {
             let claimed = element
                 .get_attribute(blocks::CLAIMED_ATTRIBUTE)
                 .and_then(|v| v.parse::<u32>().ok())
                 .and_then(|id| known.iter().find(|block| block.id == id && block.element == element));
             match claimed {
-                Some(block) => ordered.push(block.clone()),
+                Some(block) => found.push(Found::Known(block.clone())),
                 // Claimed by another copy of the widget (another runtime): leave it alone.
                 None if element.has_attribute(blocks::CLAIMED_ATTRIBUTE) => {}
-                None => ordered.push(self.mount(element, position)),
+                None => found.push(Found::New(Box::new(self.prepare(element, position)))),
             }
         }
+        found
+    }
+
+    /// Mounts the new blocks `find_blocks` found, and forgets the blocks no longer there.
+    fn mount_blocks(&self, found: Vec<Found>) {
+        let ordered: Vec<Rc<Block>> = found
+            .into_iter()
+            .map(|found| match found {
+                Found::Known(block) => block,
+                Found::New(block) => Self::mount(*block),
+            })
+            .collect();
         let gone = {
             let mut state = self.state.borrow_mut();
             let previous = std::mem::replace(&mut state.blocks, ordered);
@@ -327,7 +397,8 @@ impl Runtime {
         }
     }
 
-    fn mount(&self, element: Element, position: usize) -> Rc<Block> {
+    /// Reads a new block, numbers it, and prepares what its Yew app starts from.
+    fn prepare(&self, element: Element, position: usize) -> NewBlock {
         let parsed = blocks::parse(&element);
         let id = {
             let mut state = self.state.borrow_mut();
@@ -365,8 +436,17 @@ impl Runtime {
                 runtime.place();
             }
         });
+        // The loader may have drawn this block's button already: it stays, taken over.
+        let display = match self.handoff.take_drawn(&element) {
+            Some(drawn) => Display::Button {
+                container_id: drawn.container().map(|c| c.id()).unwrap_or_default(),
+                options: drawn.options(),
+                drawn: Some(drawn),
+            },
+            None => Display::Nothing,
+        };
         let props = BlockProps {
-            display: Display::Nothing,
+            display,
             layout: layout(parsed.device),
             lang: self.settings.lang,
             debug: self.settings.debug,
@@ -377,6 +457,31 @@ impl Runtime {
             place: Place::default(),
             notice: None,
         };
+        NewBlock { id, element, parsed, name, props }
+    }
+
+    /// A Yew app on a detached, empty block: it runs Yew's rendering once.
+    fn warm_up(&self) -> Option<AppHandle<view::Block>> {
+        let host = self.root.owner_document()?.create_element("div").ok()?;
+        let props = BlockProps {
+            display: Display::Nothing,
+            layout: Layout::Pc,
+            lang: self.settings.lang,
+            debug: false,
+            diagnostics: Rc::default(),
+            on_unlink: Callback::noop(),
+            on_click: Callback::noop(),
+            on_place: Callback::noop(),
+            place: Place::default(),
+            notice: None,
+        };
+        Some(Renderer::<view::Block>::with_root_and_props(host, props).render())
+    }
+
+    /// Mounts a Yew app in a new block. It empties the block and draws its first display in the
+    /// same task (the loader's button, taken over, never leaves the page meanwhile).
+    fn mount(block: NewBlock) -> Rc<Block> {
+        let NewBlock { id, element, parsed, name, props } = block;
         let app = Renderer::<view::Block>::with_root_and_props(element.clone(), props.clone()).render();
         Rc::new(Block {
             id,
@@ -451,7 +556,17 @@ impl Runtime {
                     }
                 }
             }
+            // Reading the answer and drawing from it, each a first run of much of the wasm's code
+            // on a page's first answer, would make one long task together.
+            settings::next_task().await;
             runtime.reconcile();
+            // Signed now if the block still shows the button (the answer may have taken it away).
+            let early_click = runtime.state.borrow_mut().early_click.take();
+            if let Some((id, button)) = early_click
+                && runtime.winner() == Some(id)
+            {
+                runtime.click(id, button);
+            }
         });
     }
 
@@ -496,6 +611,10 @@ impl Runtime {
             let click_failure =
                 state.click_failures.iter().find(|(id, _)| *id == block.id).map(|(_, error)| error.to_string());
             let display = match block.spec.map(|spec| (spec, state.answer(&spec))) {
+                // The loader's button stays until the answer says otherwise.
+                Some((_, None)) if matches!(current.display, Display::Button { drawn: Some(_), .. }) => {
+                    current.display.clone()
+                }
                 None | Some((_, None)) => Display::Nothing,
                 Some((spec, Some(_))) if state.competes(&spec) && !is_winner => {
                     let note = match &winner {
@@ -518,11 +637,14 @@ impl Runtime {
                 Some((_, Some(Ok(View::Button(..))))) if click_failure.is_some() => {
                     Display::Message { text: texts.unavailable_now, detail: click_failure }
                 }
-                Some((_, Some(Ok(View::Button(options, json))))) => match &state.amazon {
-                    // Already drawn here with the same options: leave Amazon's button as it is.
-                    AmazonScript::Ready if same_options(&current.display, json) => current.display.clone(),
+                // Already drawn here with the same options (by the loader, say): Amazon's button
+                // stays as it is.
+                Some((_, Some(Ok(View::Button(_, json))))) if same_options(&current.display, json) => {
+                    current.display.clone()
+                }
+                Some((_, Some(Ok(View::Button(options, _))))) => match &state.amazon {
                     AmazonScript::Ready => {
-                        Display::Button { container_id: next_container_id(), options: options.clone() }
+                        Display::Button { container_id: next_container_id(), options: options.clone(), drawn: None }
                     }
                     AmazonScript::Failed(error) => {
                         Display::Message { text: texts.unavailable_now, detail: Some(error.to_string()) }
@@ -605,6 +727,10 @@ impl Runtime {
         let (kind, csrf_token) = {
             let mut state = self.state.borrow_mut();
             let kind = state.blocks.iter().find(|b| b.id == id).and_then(|b| b.spec).map(|s| s.kind);
+            if state.csrf_token.is_none() && kind.is_some() {
+                state.early_click = Some((id, button));
+                return;
+            }
             let (Some(kind), Some(csrf_token), false) = (kind, state.csrf_token.clone(), state.signing) else {
                 return;
             };

@@ -71,6 +71,17 @@ pub async fn dom_ready(parsed: impl Fn() -> bool) {
     }
 }
 
+/// Resumes in a new task of the page (a timer's): the work before it and after it never make one
+/// long task together, which on a slow phone would hold up the shopper's taps and scrolling.
+pub async fn next_task() {
+    let promise = Promise::new(&mut |resolve, _reject| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback(&resolve);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
 /// Adds the widget's small style sheet once per document.
 pub fn install_style(root: &Element) {
     let Some(document) = root.owner_document() else {

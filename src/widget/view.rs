@@ -7,6 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use yew::prelude::*;
 
 use super::amazon;
+use super::handoff::Drawn;
 use super::texts::{Lang, Texts};
 use crate::contract::Notice;
 
@@ -20,8 +21,10 @@ pub enum Display {
         /// The container's id; new for every drawing, because checkout.js attaches a shadow
         /// root that cannot be attached twice.
         container_id: String,
-        /// The signed `renderButton` options, as the server sent them.
+        /// The `renderButton` options, as the server sent them.
         options: JsValue,
+        /// The button the loader drew, taken over instead of drawing another.
+        drawn: Option<Drawn>,
     },
     /// My Page of a linked member.
     Linked {
@@ -110,7 +113,13 @@ pub fn Block(props: &BlockProps) -> Html {
         let on_click = props.on_click.clone();
         use_effect_with(props.display.clone(), move |display| {
             let outcome = match display {
-                Display::Button { container_id, options } => {
+                Display::Button { container_id, drawn: Some(drawn), .. } => {
+                    let handler = Closure::<dyn Fn(JsValue)>::new(move |button| on_click.emit(button));
+                    amazon::name_with_visible_label(container_id);
+                    drawn.adopt_clicks(handler.into_js_value().unchecked_ref());
+                    None
+                }
+                Display::Button { container_id, options, drawn: None } => {
                     Some(amazon::render_button(container_id, options).and_then(|button| {
                         // Owned by checkout.js's button from now on: it lives as long as the button.
                         let target = button.clone();
@@ -148,6 +157,9 @@ pub fn Block(props: &BlockProps) -> Html {
                 if props.debug { { debug_line(format!("{}{error}", texts.debug_reason)) } }
             </>
         },
+        (Display::Button { drawn: Some(drawn), .. }, None) => {
+            drawn.container().map(|c| Html::VRef(c.into())).unwrap_or_default()
+        }
         (Display::Button { container_id, .. }, None) => html! {
             <div key={container_id.clone()} id={container_id.clone()} class="amazonpay2-button"></div>
         },
