@@ -26,19 +26,11 @@ pub fn reject_foreign_origin(headers: &HeaderMap, shop: &ShopOrigin) -> Result<(
 /// Checks a state-changing request: same origin (from `Origin`, else `Referer`) and the
 /// session's CSRF token.
 pub fn check_state_change(headers: &HeaderMap, shop: &ShopOrigin, session: &Session) -> Result<(), ApiError> {
-    let same_origin = match (headers.get(ORIGIN), headers.get(REFERER)) {
-        (Some(origin), _) => origin.as_bytes() == shop.as_str().as_bytes(),
-        (None, Some(referer)) => referer
-            .to_str()
-            .ok()
-            .and_then(|r| r.strip_prefix(shop.as_str()))
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
-        (None, None) => {
-            return Err(ApiError::forbidden(
-                "origin_required",
-                "State-changing requests must come from the shop's own pages.",
-            ));
-        }
+    let Some(same_origin) = same_origin(headers, shop) else {
+        return Err(ApiError::forbidden(
+            "origin_required",
+            "State-changing requests must come from the shop's own pages.",
+        ));
     };
     if !same_origin {
         return Err(foreign());
@@ -51,6 +43,22 @@ pub fn check_state_change(headers: &HeaderMap, shop: &ShopOrigin, session: &Sess
         ));
     }
     Ok(())
+}
+
+/// Whether a request comes from the shop's own pages, judged by its `Origin`, else its
+/// `Referer`; `None` when it carries neither.
+pub fn same_origin(headers: &HeaderMap, shop: &ShopOrigin) -> Option<bool> {
+    match (headers.get(ORIGIN), headers.get(REFERER)) {
+        (Some(origin), _) => Some(origin.as_bytes() == shop.as_str().as_bytes()),
+        (None, Some(referer)) => Some(
+            referer
+                .to_str()
+                .ok()
+                .and_then(|r| r.strip_prefix(shop.as_str()))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+        ),
+        (None, None) => None,
+    }
 }
 
 fn foreign() -> ApiError {

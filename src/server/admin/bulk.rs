@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::html::{self, date_time, esc};
 use super::orders::WARN_DAYS;
-use super::{Admin, Lang, Signed, form_body, internal};
+use super::{Admin, Lang, Signed, change_form, internal};
 use crate::core::now;
 use crate::core::operations::{AUTHORIZATION_DAYS, BulkOutcome, Refusal};
 use crate::core::orders::OrderState;
@@ -194,16 +194,10 @@ pub async fn page(State(admin): State<Arc<Admin>>, signed: Signed) -> Response {
 
 /// `POST /admin/amazonpay/capture`: starts a job over the chosen orders (or all 仮売上 ones).
 pub async fn start(State(admin): State<Arc<Admin>>, signed: Signed, body: Bytes) -> Response {
-    let Some(form) = form_body(&signed.visit.headers, &body) else {
-        return signed.visit.error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "フォームから送信してください。",
-            "Send the form.",
-        );
+    let form = match change_form(&admin, &signed, &body) {
+        Ok(form) => form,
+        Err((status, ja, en)) => return signed.visit.error(status, ja, en),
     };
-    if let Err((status, ja, en)) = signed.check_change(&admin.app.config.shop_origin, &form) {
-        return signed.visit.error(status, ja, en);
-    }
     let db = &admin.app.db;
     let orders: Vec<(OrderId, String)> = if form.get("scope") == Some("all") {
         match authorized_orders(db, None).await {

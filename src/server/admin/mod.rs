@@ -275,18 +275,23 @@ impl Signed {
     }
 }
 
-/// Whether a state-changing request comes from the shop's own pages: its `Origin`, else its
-/// `Referer`; a request with neither is refused.
+/// Whether a state-changing request comes from the shop's own pages; one with neither `Origin`
+/// nor `Referer` is refused.
 fn same_origin(headers: &HeaderMap, shop: &ShopOrigin) -> bool {
-    match (headers.get(header::ORIGIN), headers.get(header::REFERER)) {
-        (Some(origin), _) => origin.as_bytes() == shop.as_str().as_bytes(),
-        (None, Some(referer)) => referer
-            .to_str()
-            .ok()
-            .and_then(|r| r.strip_prefix(shop.as_str()))
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
-        (None, None) => false,
-    }
+    crate::server::guard::same_origin(headers, shop) == Some(true)
+}
+
+/// Reads a change's form and checks its origin and token; the refusal page otherwise.
+fn change_form(
+    admin: &Admin,
+    signed: &Signed,
+    body: &[u8],
+) -> Result<input::Form, (StatusCode, &'static str, &'static str)> {
+    let Some(form) = form_body(&signed.visit.headers, body) else {
+        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "フォームから送信してください。", "Send the form."));
+    };
+    signed.check_change(&admin.app.config.shop_origin, &form)?;
+    Ok(form)
 }
 
 /// The body of a form post (`application/x-www-form-urlencoded` only).

@@ -12,7 +12,7 @@ use axum::response::Response;
 
 use super::html::{self, date_time, esc, money};
 use super::input::{self, Form};
-use super::{Admin, Lang, Signed, Visit, form_body, internal};
+use super::{Admin, Lang, Signed, Visit, change_form, internal};
 use crate::core::now;
 use crate::core::operations::{Operation, Refusal};
 use crate::core::orders::{Actor, OrderState};
@@ -916,15 +916,6 @@ fn history_section(lang: Lang, detail: &OrderDetail) -> String {
 // ---------------------------------------------------------------------------------------------
 // Changes
 // ---------------------------------------------------------------------------------------------
-
-/// Reads a change's form and checks its origin and token; the refusal page otherwise.
-fn change_form(admin: &Admin, signed: &Signed, body: &[u8]) -> Result<Form, (StatusCode, &'static str, &'static str)> {
-    let Some(form) = form_body(&signed.visit.headers, body) else {
-        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "フォームから送信してください。", "Send the form."));
-    };
-    signed.check_change(&admin.app.config.shop_origin, &form)?;
-    Ok(form)
-}
 
 fn version(form: &Form) -> Option<i64> {
     form.get("version").and_then(|v| v.parse().ok())

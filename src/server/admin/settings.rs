@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::html::{self, esc, money};
-use super::{Admin, Signed, form_body, internal};
+use super::{Admin, Signed, change_form, internal};
 use crate::core::paths;
 
 /// `GET /admin/settings/shipping`.
@@ -70,16 +70,10 @@ async fn shipping_page(admin: &Admin, signed: Signed, status: StatusCode, messag
 
 /// `POST /admin/settings/shipping`: every listed method's tick as sent.
 pub async fn save_shipping(State(admin): State<Arc<Admin>>, signed: Signed, body: Bytes) -> Response {
-    let Some(form) = form_body(&signed.visit.headers, &body) else {
-        return signed.visit.error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "フォームから送信してください。",
-            "Send the form.",
-        );
+    let form = match change_form(&admin, &signed, &body) {
+        Ok(form) => form,
+        Err((status, ja, en)) => return signed.visit.error(status, ja, en),
     };
-    if let Err((status, ja, en)) = signed.check_change(&admin.app.config.shop_origin, &form) {
-        return signed.visit.error(status, ja, en);
-    }
     let lang = signed.visit.lang;
     let parse = |values: &[String]| values.iter().map(|v| v.parse::<i64>()).collect::<Result<Vec<_>, _>>();
     let (Ok(methods), Ok(ticked)) = (parse(form.all("method")), parse(form.all("amazon_pay"))) else {

@@ -5,10 +5,10 @@
 use async_trait::async_trait;
 use tokio_postgres::types::ToSql;
 
-use super::platform::{ORDER_COLUMNS, order};
+use super::platform::{ORDER_COLUMNS, order, order_lines};
 use super::{Postgres, db_yen, now, position, yen};
 use crate::core::orders::OrderState;
-use crate::core::platform::{MemberId, Order, OrderId, OrderLine, SubscriptionId};
+use crate::core::platform::{MemberId, Order, OrderId, SubscriptionId};
 use crate::storage::{
     BackOffice, BulkItem, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow, StorageError,
     SubscriptionRecord,
@@ -85,18 +85,7 @@ impl BackOffice for Postgres {
             let Some(head) = head else { return Ok(None) };
             let base = ORDER_COLUMNS.split(", ").count();
             let order = order(&head)?;
-            let lines = client
-                .query(&client.prepare_cached("SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position").await?, &[&id.0])
-                .await?
-                .iter()
-                .map(|row| {
-                    Ok(OrderLine {
-                        name: row.try_get(0)?,
-                        unit_price: yen(row.try_get(1)?),
-                        quantity: yen(row.try_get(2)?),
-                    })
-                })
-                .collect::<Result<_, StorageError>>()?;
+            let lines = order_lines(&client, id.0).await?;
             let events = client
                 .query(
                     &client.prepare_cached("SELECT at, actor, from_state, to_state, detail FROM order_events WHERE order_id = $1 ORDER BY id").await?,

@@ -13,7 +13,8 @@ use super::{Postgres, db_yen, now, position, yen};
 use crate::core::orders::{Effect, OrderState, Transition};
 use crate::core::platform::{
     Cart, CartCheckout, CartId, CartLine, Carts, LinkRefusal, Member, MemberId, Members, NewOrder, Opened, Order,
-    OrderId, Orders, PlatformError, Refund, RefundState, ShippingMethod, Subscription, SubscriptionId, Subscriptions,
+    OrderId, OrderLine, Orders, PlatformError, Refund, RefundState, ShippingMethod, Subscription, SubscriptionId,
+    Subscriptions,
 };
 use crate::storage::StorageError;
 
@@ -278,6 +279,23 @@ pub(super) fn order(row: &Row) -> Result<Order, StorageError> {
     })
 }
 
+/// An order's lines, in their order.
+pub(super) async fn order_lines(client: &impl GenericClient, id: i64) -> Result<Vec<OrderLine>, StorageError> {
+    client
+        .query(
+            &client
+                .prepare_cached("SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position")
+                .await?,
+            &[&id],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(OrderLine { name: row.try_get(0)?, unit_price: yen(row.try_get(1)?), quantity: yen(row.try_get(2)?) })
+        })
+        .collect()
+}
+
 async fn order_where(
     client: &impl GenericClient,
     condition: &str,
@@ -290,6 +308,15 @@ async fn order_where(
         )
         .await?;
     row.as_ref().map(order).transpose()
+}
+
+async fn orders_where(
+    client: &impl GenericClient,
+    condition: &str,
+    values: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Order>, StorageError> {
+    let statement = client.prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition}")).await?;
+    client.query(&statement, values).await?.iter().map(order).collect()
 }
 
 async fn existing_order(client: &impl GenericClient, new: &NewOrder) -> Result<Option<Order>, StorageError> {
@@ -607,20 +634,12 @@ impl Orders for Postgres {
         Ok(self
             .run(async {
                 let client = self.client().await?;
-                client
-                    .query(
-                        &client
-                            .prepare_cached(&format!(
-                                "SELECT {ORDER_COLUMNS} FROM orders WHERE state = ANY($1) AND updated_at < $2
-                             ORDER BY updated_at, id LIMIT $3"
-                            ))
-                            .await?,
-                        &[&names, &before, &limit],
-                    )
-                    .await?
-                    .iter()
-                    .map(order)
-                    .collect()
+                orders_where(
+                    &client,
+                    "state = ANY($1) AND updated_at < $2 ORDER BY updated_at, id LIMIT $3",
+                    &[&names, &before, &limit],
+                )
+                .await
             })
             .await?)
     }
@@ -629,19 +648,7 @@ impl Orders for Postgres {
         Ok(self
             .run(async {
                 let client = self.client().await?;
-                client
-                    .query(
-                        &client
-                            .prepare_cached(&format!(
-                                "SELECT {ORDER_COLUMNS} FROM orders WHERE charge_permission_id = $1 ORDER BY id"
-                            ))
-                            .await?,
-                        &[&id],
-                    )
-                    .await?
-                    .iter()
-                    .map(order)
-                    .collect()
+                orders_where(&client, "charge_permission_id = $1 ORDER BY id", &[&id]).await
             })
             .await?)
     }

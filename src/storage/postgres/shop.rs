@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::{Postgres, db_yen, now, yen};
 use crate::core::orders::OrderState;
-use crate::core::platform::{CartId, MemberId, OrderLine, ShippingMethod, SubscriptionId};
+use crate::core::platform::{CartId, MemberId, ShippingMethod, SubscriptionId};
 use crate::storage::{NewMember, OrderSummary, Product, Shop, StorageError, SubscriptionSummary};
 
 /// The advisory lock under which the catalogue is seeded, so that instances starting together
@@ -247,25 +247,7 @@ impl Shop for Postgres {
             for row in heads {
                 let id: i64 = row.try_get(0)?;
                 let state: String = row.try_get(4)?;
-                let lines = client
-                    .query(
-                        &client
-                            .prepare_cached(
-                                "SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position",
-                            )
-                            .await?,
-                        &[&id],
-                    )
-                    .await?
-                    .iter()
-                    .map(|line| {
-                        Ok(OrderLine {
-                            name: line.try_get(0)?,
-                            unit_price: yen(line.try_get(1)?),
-                            quantity: yen(line.try_get(2)?),
-                        })
-                    })
-                    .collect::<Result<_, StorageError>>()?;
+                let lines = super::platform::order_lines(&client, id).await?;
                 summaries.push(OrderSummary {
                     number: row.try_get::<_, Option<String>>(1)?.unwrap_or_default(),
                     total: yen(row.try_get(2)?),
