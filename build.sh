@@ -17,6 +17,7 @@ cd "$(dirname "$0")"
 BINARYEN_VERSION=132.0.0
 TERSER_VERSION=5.51.4
 AXE_VERSION=4.14.1
+AMAZON_PAY_SDK_VERSION=2.3.4
 TOOLS="${AMAZONPAY2_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/amazonpay2-tools}"
 # AMAZONPAY2_WIDGET_OUT builds elsewhere (trying a change without rebuilding the server, which
 # embeds target/widget); serve it with AMAZONPAY2_WIDGET.
@@ -70,6 +71,19 @@ setup_browser() {
     npm install --silent --no-audit --no-fund --prefix "$TOOLS/axe" "axe-core@$AXE_VERSION"
   fi
   export AMAZONPAY2_AXE="$TOOLS/axe/node_modules/axe-core/axe.min.js"
+}
+
+# Amazon's official Node SDK calls the simulator in tests/node_sdk.rs: code nobody here wrote, so
+# that the simulator is checked against Amazon's own paths, headers, signatures and bodies.
+setup_amazon_pay_sdk() {
+  local sdk="$TOOLS/amazon-pay-sdk/node_modules/@amazonpay/amazon-pay-api-sdk-nodejs"
+  if [ "$(node -p 'require(process.argv[1] + "/package.json").version' "$sdk" 2>/dev/null)" != "$AMAZON_PAY_SDK_VERSION" ]; then
+    say "installing Amazon Pay's Node SDK $AMAZON_PAY_SDK_VERSION (npm) for the simulator's conformance tests"
+    mkdir -p "$TOOLS/amazon-pay-sdk"
+    npm install --silent --no-audit --no-fund --save-exact --prefix "$TOOLS/amazon-pay-sdk" \
+      "@amazonpay/amazon-pay-api-sdk-nodejs@$AMAZON_PAY_SDK_VERSION"
+  fi
+  export AMAZONPAY2_NODE_SDK="$sdk"
 }
 
 build_widget() {
@@ -206,7 +220,7 @@ main() {
     *) echo "usage: $0 [build|widget|demo|test|bench]" >&2; exit 2 ;;
   esac
   setup_build_tools
-  if [ "$command" = test ] || [ "$command" = bench ]; then setup_browser; fi
+  if [ "$command" = test ] || [ "$command" = bench ]; then setup_browser; setup_amazon_pay_sdk; fi
   build_widget
   if [ "$command" = widget ]; then return; fi
   build_server
