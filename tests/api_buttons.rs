@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 use url::Url;
 
+use amazonpay2::server::config::demo_defaults;
 use common::api::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -158,6 +159,35 @@ async fn per_shopper_answers_are_never_cached() {
     assert_eq!(browser.get("/api/amazonpay2/session").await.header(header::CACHE_CONTROL), Some("no-store"));
     let error = shop.post_buttons("application/json", "{").await;
     assert_eq!(error.header(header::CACHE_CONTROL), Some("no-store"));
+}
+
+/// Amazon's decoupled button starts a checkout from its own `initCheckout`, but never reads a
+/// `signInConfig`: a sign-in needs the global `amazon.Pay.initCheckout`, which infers nothing
+/// (no sandbox from the key ID, no top-level key ID copied), so a sign-in click is answered with
+/// every option it takes.
+#[tokio::test]
+async fn a_sign_in_click_answers_every_option_of_the_global_init_checkout_and_a_checkout_click_the_buttons_config() {
+    let shop = Shop::demo().await;
+    let mut browser = shop.shopper().await;
+    let reply = browser.sign("login", None).await;
+    reply.assert_status(200);
+    let mut answer = reply.json();
+    let config = answer.as_object_mut().unwrap().remove("signInConfig").expect("signInConfig");
+    assert_eq!(
+        answer,
+        json!({ "merchantId": demo_defaults::MERCHANT_ID, "ledgerCurrency": "JPY", "checkoutLanguage": "ja_JP",
+                "sandbox": true, "placement": "Other", "productType": "SignIn", "buttonColor": "Gold" })
+    );
+    assert_eq!(config["publicKeyId"], demo_defaults::PUBLIC_KEY_ID, "the key ID in the config itself");
+    assert_eq!(config["algorithm"], "AMZN-PAY-RSASSA-PSS-V2");
+
+    let reply = browser.sign("checkout", None).await;
+    reply.assert_status(200);
+    let answer = reply.json();
+    let mut keys: Vec<&str> = answer.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["createCheckoutSessionConfig", "estimatedOrderAmount", "productType"]);
+    assert_eq!(answer["productType"], "PayAndShip");
 }
 
 #[tokio::test]

@@ -244,7 +244,7 @@ async fn pasted_options(browser: &Browser, shop: &Shop) -> Value {
                body: JSON.stringify(body) }).then(r => r.json());
              post('buttons', { blocks: [{ kind: 'login', placement: 'Home', buttonColor: 'Gold' }] }).then(answer =>
                post('buttons/sign', { kind: 'login' }, answer.csrfToken).then(signed =>
-                 done(Object.assign({}, answer.blocks[0].options, signed))), e => done(String(e)));",
+                 done(Object.assign({}, answer.blocks[0].options, { signInConfig: signed.signInConfig }))), e => done(String(e)));",
             vec![],
         )
         .await

@@ -123,15 +123,36 @@ async fn the_button_is_drawn_without_a_signed_payload_and_signed_at_click() {
     assert_eq!(sign[0]["body"], json!({ "kind": "login" }));
     assert_eq!(sign[0]["headers"]["x-amazonpay2-csrf"], "t", "the CSRF token of the answer");
     assert_eq!(sign[0]["credentials"], "include");
+    // Amazon's decoupled button cannot start a sign-in: the global initCheckout does, with the
+    // server's answer as it came (every option: the global call infers none).
     let init = &amazon.inits()[0];
-    assert_eq!(init["block"], "login");
+    assert_eq!(init["block"], Value::Null, "the global amazon.Pay.initCheckout, not the button's");
     assert_eq!(
         init["config"],
-        json!({ "productType": "SignIn", "signInConfig": { "payloadJSON": "{\"kind\":\"login\"}", "signature": "c2ln",
+        json!({ "merchantId": "TESTMERCHANT", "ledgerCurrency": "JPY", "checkoutLanguage": "ja_JP", "sandbox": true,
+                "productType": "SignIn", "placement": "Other", "buttonColor": "Gold",
+                "signInConfig": { "payloadJSON": "{\"kind\":\"login\"}", "signature": "c2ln",
                 "publicKeyId": "SANDBOX-TEST", "algorithm": "AMZN-PAY-RSASSA-PSS-V2" } }),
-        "the server's answer reaches initCheckout as it came"
+        "the server's answer reaches the global initCheckout as it came"
     );
     page.assert_button_only_in("login");
+}
+
+#[wasm_bindgen_test]
+async fn a_my_page_link_click_starts_the_sign_in_with_the_global_init_checkout() {
+    let server = FakeServer::answering(json!({ "mypage": button() }));
+    let amazon = FakeAmazon::install();
+    let page = Page::start(r#"<div id="mypage" data-amazonpay="mypage"></div>"#, settings(false));
+    wait_for_button(&page, &amazon, 1, "mypage").await;
+    click(&the_button(&page));
+    wait_until("initCheckout", WAIT_MS, || amazon.inits().len() == 1).await;
+    assert_eq!(server.calls_to("/buttons/sign")[0]["body"], json!({ "kind": "mypage" }));
+    let init = &amazon.inits()[0];
+    assert_eq!(init["block"], Value::Null);
+    assert_eq!(init["config"]["productType"], "SignIn");
+    assert_eq!(init["config"]["sandbox"], true);
+    assert_eq!(init["config"]["signInConfig"]["publicKeyId"], "SANDBOX-TEST");
+    assert_eq!(page.count(".amazonpay2-message"), 0, "no failure shown");
 }
 
 #[wasm_bindgen_test]
@@ -143,7 +164,9 @@ async fn a_checkout_click_signs_the_checkout_kind() {
     click(&the_button(&page));
     wait_until("initCheckout", WAIT_MS, || amazon.inits().len() == 1).await;
     assert_eq!(server.calls_to("/buttons/sign")[0]["body"], json!({ "kind": "checkout" }));
-    let config = &amazon.inits()[0]["config"];
+    let init = &amazon.inits()[0];
+    assert_eq!(init["block"], "checkout", "the checkout button's own initCheckout");
+    let config = &init["config"];
     assert_eq!(config["productType"], "PayAndShip");
     assert_eq!(config["estimatedOrderAmount"], json!({ "amount": "3630", "currencyCode": "JPY" }));
 }

@@ -44,20 +44,33 @@ pub struct SignRequest {
     pub kind: BlockKind,
 }
 
-/// The answer to [`SignRequest`]: the argument of the button's `initCheckout`, which hands it to
-/// Amazon exactly as a config given to `renderButton` would be.
+/// The answer to [`SignRequest`]: what takes the shopper to Amazon.
+///
+/// Amazon's decoupled button can start a checkout (its `initCheckout` takes a
+/// `createCheckoutSessionConfig`) but not a sign-in: its `initCheckout` never reads a
+/// `signInConfig`, and a SignIn button then throws "productType SignIn and configName do not
+/// match". A sign-in goes through the global `amazon.Pay.initCheckout`, which takes the options
+/// `renderButton` takes and infers nothing from them (`sandbox` and the config's `publicKeyId`
+/// must be there), so the server answers every one of them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SignAnswer {
+    /// Login and link: the argument of the global `amazon.Pay.initCheckout`, with `signInConfig`.
+    SignIn(Box<RenderButtonOptions>),
+    /// Checkout: the argument of the button's own `initCheckout`.
+    Checkout(InitCheckout),
+}
+
+/// The argument of a decoupled checkout button's `initCheckout`, which hands it to Amazon exactly
+/// as a config given to `renderButton` would be.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InitCheckout {
-    /// Checkout or sign-in.
+    /// Always `PayAndShip`.
     pub product_type: ProductType,
-    /// The signed checkout payload (checkout blocks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub create_checkout_session_config: Option<SignedConfig>,
-    /// The signed sign-in payload (login and link).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sign_in_config: Option<SignedConfig>,
-    /// The cart total (checkout blocks).
+    /// The signed checkout payload.
+    pub create_checkout_session_config: SignedConfig,
+    /// The cart total (Amazon keeps the one given at render, if any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated_order_amount: Option<Price>,
 }

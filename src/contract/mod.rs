@@ -9,7 +9,7 @@ mod blocks;
 
 pub use api::{
     AMAZON_SIGNATURE_ALGORITHM, ApiError, ApiErrorBody, BlockView, ButtonsRequest, ButtonsResponse, InitCheckout,
-    MAX_BLOCKS_PER_REQUEST, MemberState, Notice, Price, ProductType, RenderButtonOptions, SessionResponse, SignRequest,
-    SignedConfig, UnavailableReason,
+    MAX_BLOCKS_PER_REQUEST, MemberState, Notice, Price, ProductType, RenderButtonOptions, SessionResponse, SignAnswer,
+    SignRequest, SignedConfig, UnavailableReason,
 };
 pub use blocks::{AttributeError, BlockKind, BlockSpec, ButtonColor, Device, Placement};

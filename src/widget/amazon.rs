@@ -103,17 +103,17 @@ fn start_loading(src: &str) -> Promise {
     })
 }
 
-fn has_render_button() -> bool {
-    let Some(window) = web_sys::window() else {
-        return false;
-    };
+/// `amazon.Pay`, once checkout.js defined it.
+fn pay() -> Option<JsValue> {
     let get = |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok();
-    get(&window, "amazon")
+    get(&web_sys::window()?.into(), "amazon")
         .filter(|v| v.is_object())
         .and_then(|amazon| get(&amazon, "Pay"))
         .filter(|v| v.is_object())
-        .and_then(|pay| get(&pay, "renderButton"))
-        .is_some_and(|f| f.is_function())
+}
+
+fn has_render_button() -> bool {
+    pay().and_then(|pay| method(&pay, "renderButton")).is_some()
 }
 
 /// Draws the Amazon button into the element with id `container_id`, with the server's display
@@ -166,11 +166,17 @@ pub fn on_click(button: &JsValue, handler: &Function) -> Result<(), WidgetError>
     on_click.call1(button, handler).map(drop).map_err(|thrown| WidgetError::Render(describe_js(&thrown)))
 }
 
-/// Hands the signed payload to the decoupled `button`: checkout.js checks it as it checks a
-/// config given to `renderButton`, and sends the shopper to Amazon.
+/// Sends the shopper to Amazon with `config`, what the server signed at the click (contract
+/// `SignAnswer`), for the decoupled `button`: a checkout through the button's own `initCheckout`,
+/// a sign-in through the global `amazon.Pay.initCheckout` (Amazon's decoupled `initCheckout`
+/// never reads a `signInConfig`). checkout.js checks the config as it checks one given to
+/// `renderButton`.
 pub fn init_checkout(button: &JsValue, config: &JsValue) -> Result<(), WidgetError> {
-    let init = method(button, "initCheckout").ok_or_else(|| WidgetError::Checkout("no initCheckout".into()))?;
-    init.call1(button, config).map(drop).map_err(|thrown| WidgetError::Checkout(describe_js(&thrown)))
+    let sign_in = Reflect::get(config, &JsValue::from_str("signInConfig")).is_ok_and(|c| c.is_object());
+    let target =
+        if sign_in { pay().ok_or_else(|| WidgetError::Checkout("no amazon.Pay".into()))? } else { button.clone() };
+    let init = method(&target, "initCheckout").ok_or_else(|| WidgetError::Checkout("no initCheckout".into()))?;
+    init.call1(&target, config).map(drop).map_err(|thrown| WidgetError::Checkout(describe_js(&thrown)))
 }
 
 fn method(target: &JsValue, name: &str) -> Option<Function> {

@@ -63,7 +63,7 @@ pub async fn prefetched_buttons(response: Promise, count: usize) -> Result<Answe
 }
 
 /// `POST {endpoint}/buttons/sign`: the signed payload of the button the shopper clicked, as the
-/// argument of the button's `initCheckout` (contract `InitCheckout`), exactly as it came.
+/// argument of an `initCheckout` (contract `SignAnswer`), exactly as it came.
 pub async fn sign(endpoint: &str, kind: BlockKind, csrf_token: &str) -> Result<JsValue, WidgetError> {
     let body = format!(r#"{{"kind":"{}"}}"#, kind.name());
     send("POST", &format!("{endpoint}/buttons/sign"), Some(csrf_token), Some(&body)).await

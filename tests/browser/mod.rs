@@ -95,7 +95,7 @@ pub fn settings(debug: bool) -> Settings {
 /// or `views[kind]` (default `nothing`); a `{"view":"button"}` gets renderButton options built
 /// from the request. `mode` makes it fail instead: `reject`, `status500`, `malformed`,
 /// `wrongCount`, or `hang` (until the request is aborted). `DELETE …/link` answers a session.
-/// `POST …/buttons/sign` answers a signed config for the kind asked for (`InitCheckout`), or
+/// `POST …/buttons/sign` answers a signed config for the kind asked for (`SignAnswer`), or
 /// fails as `signMode` says (`reject`, `conflict`); `POST …/checkout/place` answers
 /// `{"redirect":"#placed"}` (a fragment: the test page stays), or fails as `placeMode` says
 /// (`unavailable`, `amazonDown`, `status500`).
@@ -132,7 +132,8 @@ async function fetch(input, init) {
     const signIn = call.body.kind !== "checkout";
     const signed = { payloadJSON: JSON.stringify({ kind: call.body.kind }), signature: "c2ln",
                      publicKeyId: "SANDBOX-TEST", algorithm: "AMZN-PAY-RSASSA-PSS-V2" };
-    return json(200, signIn ? { productType: "SignIn", signInConfig: signed }
+    return json(200, signIn ? { merchantId: "TESTMERCHANT", ledgerCurrency: "JPY", checkoutLanguage: "ja_JP",
+          sandbox: true, placement: "Other", productType: "SignIn", buttonColor: "Gold", signInConfig: signed }
       : { productType: "PayAndShip", createCheckoutSessionConfig: signed,
           estimatedOrderAmount: { amount: "3630", currencyCode: "JPY" } });
   }
@@ -277,23 +278,33 @@ const renderButton = function (selector, options) {
   }
   if (state.legacy) return undefined;
   let handler = null;
-  container.addEventListener("click", () => { if (handler) handler(); });
+  container.addEventListener("click", () => { if (handler) handler(); else if (options.productType === "SignIn") throw MISMATCH; });
   return {
     onClick(callback) { handler = callback; },
+    // As Amazon's script: the decoupled button takes only a checkout config from its argument,
+    // never a signInConfig, so a SignIn button cannot be started from here.
     initCheckout(config) {
       inits.push({ selector, block: block ? block.id : null, config });
       if (state.initThrows) throw state.initThrows;
+      if (options.productType === "SignIn") throw MISMATCH;
     },
     updateButtonInfo() {},
   };
 };
+// The global initCheckout (no button: block and selector are null) takes every option itself.
+const initCheckout = function (options) {
+  inits.push({ selector: null, block: null, config: options });
+  if (state.initThrows) throw state.initThrows;
+  if (options.productType === "SignIn" && !options.signInConfig) throw MISMATCH;
+};
+const MISMATCH = "AmazonPay:\nInvalid button definition, productType SignIn and configName do not match.\n";
 const bound = [];
 const bindChangeAction = function (selector, options) {
   const element = document.querySelector(selector);
   if (!element) throw "AmazonPay:\nCan not find element " + selector + " for amazon.Pay.bindChangeAction.";
   bound.push({ selector, options, text: element.textContent });
 };
-return { amazon: { Pay: { renderButton, bindChangeAction } }, calls, bound, inits, state };
+return { amazon: { Pay: { renderButton, initCheckout, bindChangeAction } }, calls, bound, inits, state };
 "#;
 
 pub const PENDING_AMAZON_KEY: &str = "__amazonpay2PendingFakeAmazon";
@@ -358,7 +369,8 @@ impl FakeAmazon {
         self.calls().len()
     }
 
-    /// Every `initCheckout` call on a decoupled button: `{selector, block, config}`.
+    /// Every `initCheckout` call: `{selector, block, config}` on a decoupled button, with `null`
+    /// selector and block for the global `amazon.Pay.initCheckout`.
     pub fn inits(&self) -> Vec<Value> {
         match to_json(&Reflect::get(&self.fake, &"inits".into()).unwrap()) {
             Value::Array(inits) => inits,

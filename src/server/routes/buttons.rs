@@ -3,7 +3,8 @@
 //!
 //! A page view signs nothing and stores nothing: buttons are drawn with their display options,
 //! and their payload is built and signed from the session when the shopper clicks (Amazon's
-//! decoupled button: `renderButton` without a config, then `initCheckout` with it).
+//! decoupled button: `renderButton` without a config, then `initCheckout` with it: the button's
+//! own for a checkout, the global one for a sign-in, see [`SignAnswer`]).
 
 use std::sync::Arc;
 
@@ -15,8 +16,9 @@ use axum_extra::extract::CookieJar;
 
 use super::{existing_session, member_state, no_store};
 use crate::contract::{
-    BlockKind, BlockSpec, BlockView, ButtonsRequest, ButtonsResponse, InitCheckout, MAX_BLOCKS_PER_REQUEST, Price,
-    ProductType, RenderButtonOptions, SignRequest, UnavailableReason,
+    BlockKind, BlockSpec, BlockView, ButtonColor, ButtonsRequest, ButtonsResponse, InitCheckout,
+    MAX_BLOCKS_PER_REQUEST, Placement, Price, ProductType, RenderButtonOptions, SignAnswer, SignRequest, SignedConfig,
+    UnavailableReason,
 };
 use crate::core::checkout::Review;
 use crate::core::paths;
@@ -108,20 +110,32 @@ fn view(app: &AppState, context: &Context<'_>, spec: &BlockSpec) -> BlockView {
         (BlockKind::Mypage, Some(_)) => return BlockView::Linked,
         (BlockKind::Login, Some(_)) | (BlockKind::Mypage, None) | (BlockKind::Notice, _) => return BlockView::Nothing,
     };
+    BlockView::Button {
+        options: Box::new(display_options(app, spec.placement, spec.button_color, product_type, estimated)),
+    }
+}
+
+/// The `renderButton` options of a button of this shop, without a signed config.
+fn display_options(
+    app: &AppState,
+    placement: Placement,
+    button_color: ButtonColor,
+    product_type: ProductType,
+    estimated_order_amount: Option<Price>,
+) -> RenderButtonOptions {
     let amazon = &app.config.amazon;
-    let options = RenderButtonOptions {
+    RenderButtonOptions {
         merchant_id: amazon.merchant_id.clone(),
         ledger_currency: "JPY".to_owned(),
         checkout_language: "ja_JP".to_owned(),
         sandbox: amazon.sandbox,
-        placement: spec.placement,
+        placement,
         product_type,
-        button_color: spec.button_color,
-        estimated_order_amount: estimated,
+        button_color,
+        estimated_order_amount,
         create_checkout_session_config: None,
         sign_in_config: None,
-    };
-    BlockView::Button { options: Box::new(options) }
+    }
 }
 
 /// Signs the payload of the button the shopper clicked, built from this session alone (the
@@ -131,17 +145,18 @@ pub async fn sign(
     headers: HeaderMap,
     jar: CookieJar,
     body: Result<Json<SignRequest>, JsonRejection>,
-) -> Result<Reply<InitCheckout>, ApiError> {
+) -> Result<Reply<SignAnswer>, ApiError> {
     let mut session = existing_session(&app, &jar, &headers).await?;
     let Json(request) = body?;
     let no_button = || {
         ApiError::client(StatusCode::CONFLICT, "no_button", "This block shows no Amazon button now; reload the page.")
     };
-    let sign_in = |config| InitCheckout {
-        product_type: ProductType::SignIn,
-        create_checkout_session_config: None,
-        sign_in_config: Some(config),
-        estimated_order_amount: None,
+    // The request names only the kind: the global initCheckout gets the kind's default placement
+    // (Amazon uses it for the button's artwork, and draws none here).
+    let sign_in = |config: SignedConfig| {
+        let placement = request.kind.default_placement();
+        let options = display_options(&app, placement, ButtonColor::Gold, ProductType::SignIn, None);
+        SignAnswer::SignIn(Box::new(RenderButtonOptions { sign_in_config: Some(config), ..options }))
     };
     let (jar, answer) = match (request.kind, &session.member) {
         (BlockKind::Login, None) => {
@@ -174,12 +189,11 @@ pub async fn sign(
             match app.core.checkout_config(&cart).await? {
                 Ok((config, total)) => (
                     jar,
-                    InitCheckout {
+                    SignAnswer::Checkout(InitCheckout {
                         product_type: ProductType::PayAndShip,
-                        create_checkout_session_config: Some(config),
-                        sign_in_config: None,
+                        create_checkout_session_config: config,
                         estimated_order_amount: Some(Price::yen(total)),
-                    },
+                    }),
                 ),
                 Err(reason) => {
                     return Err(ApiError::client(StatusCode::CONFLICT, "amazon_pay_unavailable", reason.code()));
