@@ -184,10 +184,11 @@ async fn pass(State(gate): State<Arc<Gate>>, request: Request) -> Response {
     }
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
     let body: Bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
-    // Every header as sent (the Host too): the simulator checks the signature over them.
+    // Every header as sent, the signed ones included (the shop signs `x-amz-pay-host`, not
+    // `Host`); the Host is the simulator's, whose answers name its own address for browsers.
     let mut outgoing = gate.http.request(parts.method.clone(), format!("{}{path}", gate.upstream)).body(body);
     for (name, value) in &parts.headers {
-        if name != "content-length" {
+        if name != "content-length" && name != "host" {
             outgoing = outgoing.header(name, value);
         }
     }
