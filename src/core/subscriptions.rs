@@ -79,11 +79,8 @@ impl Core {
         let (lines, shipping_fee) = match &subscription.plan {
             Some(plan) => (plan.lines.clone(), plan.shipping_fee),
             None => {
-                let line =
-                    OrderLine {
-                        name: format!("定期購入 {date} 発送分"), unit_price: subscription.amount, quantity: 1
-                    };
-                (vec![line], 0)
+                let name = format!("定期購入 {date} 発送分");
+                (vec![OrderLine { name, unit_price: subscription.amount, quantity: 1 }], 0)
             }
         };
         let new = NewOrder {

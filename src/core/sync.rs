@@ -183,24 +183,16 @@ impl Core {
             return Ok(false);
         }
         let Some(record) = refund_record(&refund) else { return Ok(false) };
-        // Amazon made it: recorded even if the order moves while this is written.
-        let transition = refund_made(
-            &order,
-            record,
-            actor,
-            format!(
-                "返金 {} 円 (Amazon 側で作成: {}, {})",
-                super::operations::yen(record_amount(&refund)),
-                refund.refund_id,
-                refund.status_details.state
-            ),
+        let detail = format!(
+            "返金 {} 円 (Amazon 側で作成: {}, {})",
+            super::operations::yen(record.amount),
+            refund.refund_id,
+            refund.status_details.state
         );
+        // Amazon made it: recorded even if the order moves while this is written.
+        let transition = refund_made(&order, record, actor, detail);
         Ok(self.platform().apply(&transition).await?.is_some())
     }
-}
-
-fn record_amount(refund: &AmazonRefund) -> u64 {
-    refund.refund_amount.as_ref().and_then(Money::as_yen).unwrap_or_default()
 }
 
 #[cfg(test)]
