@@ -538,6 +538,23 @@ async fn a_late_capture_shows_in_progress_until_amazon_completes_it() {
 }
 
 #[tokio::test]
+async fn a_guests_order_page_shows_the_e_mail_amazon_gave() {
+    let world = world().await;
+    let guest = world.browser();
+    guest.fill_cart(&[(MUG, 1)], TAKKYUBIN).await;
+    let session = guest.to_confirmation(VISA).await;
+    completed_order(&guest.place_and_finish().await, "order_placed");
+    let order = world.db.order_by_checkout_session(&session).await.unwrap().expect("the order");
+    assert_eq!(order.member, None, "a guest's order");
+    let permission = world.charge_permission(order.charge_permission_id.as_deref().unwrap()).await;
+    let email = permission["buyer"]["email"].as_str().expect("Amazon gave the buyer's e-mail").to_owned();
+    let owner = owner(&world).await;
+    let page = owner.get(&format!("/admin/orders/{}", order.id.0)).await;
+    page.assert_status(200);
+    assert!(page.shows(&format!("<dt>メールアドレス</dt><dd>{email}</dd>")), "受注編集 shows it: {}", page.body);
+}
+
+#[tokio::test]
 async fn unknown_and_hostile_order_ids_are_not_found() {
     let world = world().await;
     let owner = owner(&world).await;

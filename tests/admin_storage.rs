@@ -8,7 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use time::macros::date;
 
-use amazonpay2::core::orders::{Actor, OrderState, Outcome, Transition, settle};
+use amazonpay2::core::orders::{Actor, Authorization, OrderState, Outcome, Transition, settle};
+
+/// What Amazon authorized on the tests' charges: ¥3,630, on a charge it made now.
+fn authorized_now() -> Authorization {
+    Authorization { amount: 3_630, at: time::OffsetDateTime::now_utc().unix_timestamp() }
+}
 use amazonpay2::core::platform::{
     Members, NewOrder, Opened, Order, OrderId, OrderLine, Orders, ShippingMethod, Subscriptions,
 };
@@ -58,11 +63,13 @@ fn mug_order(session: &str) -> NewOrder {
         checkout_session_id: Some(session.into()),
         cart: None,
         buyer_name: "Amazon 次郎".into(),
+        buyer_email: "jiro@example.jp".into(),
         cycle: None,
         lines: vec![OrderLine { name: "益子焼 マグカップ".into(), unit_price: 2_750, quantity: 1 }],
         shipping_fee: 880,
         total: 3_630,
         recurring: false,
+        plan: None,
     }
 }
 
@@ -73,7 +80,8 @@ async fn authorized(db: &Sqlite, new: NewOrder) -> Order {
         db.apply(&Transition::new(&order, OrderState::Completing, Actor::Shopper, "claim").unwrap()).await.unwrap();
     let claimed = claimed.unwrap();
     let ids = (Some(format!("P-{}", order.id.0)), Some(format!("P-{}-C1", order.id.0)));
-    let done = settle(&claimed, Outcome::Authorized, ids, date!(2026 - 12 - 30), Actor::Shopper).unwrap();
+    let done =
+        settle(&claimed, Outcome::Authorized(authorized_now()), ids, date!(2026 - 12 - 30), Actor::Shopper).unwrap();
     db.apply(&done).await.unwrap().unwrap()
 }
 
@@ -252,7 +260,11 @@ async fn the_order_page_has_lines_amounts_buyer_and_history() {
     assert_eq!(detail.order.state, OrderState::Capturing);
     assert_eq!(detail.lines, mug_order("x").lines);
     assert_eq!((detail.shipping_fee, detail.discount), (880, 0));
-    assert_eq!((detail.name.as_str(), detail.email.as_deref()), ("Amazon 次郎", None));
+    assert_eq!(
+        (detail.name.as_str(), detail.email.as_deref()),
+        ("Amazon 次郎", Some("jiro@example.jp")),
+        "a guest's name and e-mail as Amazon gave them"
+    );
     assert_eq!(detail.fulfilment, "new");
     let history: Vec<(Option<OrderState>, OrderState, &str)> =
         detail.events.iter().map(|e| (e.from, e.to, e.actor.as_str())).collect();
@@ -389,7 +401,7 @@ async fn failed_logins_count_within_a_window_and_clear_after_a_good_one() {
 async fn a_bulk_job_keeps_its_orders_in_order_with_their_outcomes() {
     let (db, _folder) = shop().await;
     let orders = [(OrderId(3), "10003".to_owned()), (OrderId(1), "10001".to_owned()), (OrderId(3), "10003".to_owned())];
-    let job = db.start_bulk("admin", &orders).await.unwrap();
+    let job = db.start_bulk("admin", &orders, "instance-a").await.unwrap();
     let waiting = db.bulk(job).await.unwrap();
     assert_eq!(
         waiting.iter().map(|i| (i.order, i.outcome.as_str())).collect::<Vec<_>>(),
@@ -407,7 +419,7 @@ async fn a_bulk_job_keeps_its_orders_in_order_with_their_outcomes() {
     assert_eq!(done[0].number, "10003", "the number is the one shown at the start");
     assert_eq!((done[0].outcome.as_str(), done[1].outcome.as_str()), ("skipped", "refused"));
     assert!(db.record_bulk(job, &item(OrderId(1), "exploded", "")).await.is_err(), "outcomes are a closed set");
-    let other = db.start_bulk("admin", &[]).await.unwrap();
+    let other = db.start_bulk("admin", &[], "instance-a").await.unwrap();
     assert_ne!(other, job);
     assert!(db.bulk(other).await.unwrap().is_empty());
     assert!(db.bulk(-1).await.unwrap().is_empty());

@@ -49,6 +49,42 @@ async fn a_subscription_checkout_makes_an_authorized_order_and_a_monthly_subscri
     assert_eq!(permission["recurringMetadata"]["frequency"], json!({ "unit": "Month", "value": "1" }));
 }
 
+/// What the shop owner sees of the order numbered `number`: its lines and shipping fee.
+async fn lines_of(world: &World, number: &str) -> (Vec<(String, u64, u64)>, u64) {
+    let filter = amazonpay2::storage::OrderFilter { per_page: 50, ..Default::default() };
+    let row = world.db.list_orders(&filter).await.unwrap().rows.into_iter().find(|r| r.number == number).unwrap();
+    let detail = world.db.order_detail(row.id).await.unwrap().unwrap();
+    (detail.lines.into_iter().map(|l| (l.name, l.unit_price, l.quantity)).collect(), detail.shipping_fee)
+}
+
+#[tokio::test]
+async fn a_mixed_cart_pays_its_one_time_lines_once_and_its_cycles_only_what_recurs() {
+    let world = World::start().await;
+    let (browser, id) = world.customer(&[(MUG, 1), (SEASONAL_BOX, 1)], TAKKYUBIN).await;
+    let first = browser.orders().await.remove(0);
+    assert_eq!(first["total"].as_u64(), Some(2_750 + SEASONAL_MONTHLY), "the checkout charges the whole cart");
+    let session = world.checkout_session(&id).await;
+    let charge = world.charge(session["chargeId"].as_str().unwrap()).await;
+    assert_eq!(charge["chargeAmount"], yen(2_750 + SEASONAL_MONTHLY));
+    let permission = world.charge_permission(session["chargePermissionId"].as_str().unwrap()).await;
+    assert_eq!(
+        permission["recurringMetadata"]["amount"],
+        yen(SEASONAL_MONTHLY),
+        "Amazon shows the buyer the monthly amount"
+    );
+    let subscription = browser.subscriptions().await.remove(0);
+    assert_eq!(subscription["amount"], SEASONAL_MONTHLY, "the mug is not bought every month");
+    let cycles = world.run_subscriptions(next_cycle(&subscription)).await;
+    assert_eq!(cycles[0].state.name(), "authorized", "{cycles:?}");
+    let newest = browser.orders().await.remove(0);
+    assert_eq!((newest["total"].as_u64(), newest["recurring"].as_bool()), (Some(SEASONAL_MONTHLY), Some(true)));
+    let cycle_charge = world.charge(newest["chargeId"].as_str().unwrap()).await;
+    assert_eq!(cycle_charge["chargeAmount"], yen(SEASONAL_MONTHLY));
+    let (lines, shipping) = lines_of(&world, newest["orderNumber"].as_str().unwrap()).await;
+    assert_eq!(lines, [("【定期便】季節の器セット（毎月）".to_owned(), 8_800, 1)], "the cycle delivers what recurs");
+    assert_eq!(shipping, 880, "and one delivery's shipping");
+}
+
 #[tokio::test]
 async fn a_subscription_cycle_before_its_date_charges_nothing() {
     let world = World::start().await;

@@ -11,6 +11,7 @@ mod instances;
 use amazonpay2::core::orders::{Actor, OrderState, Transition};
 use amazonpay2::core::platform::{NewOrder, Opened, OrderLine};
 use amazonpay2::storage::NewMember;
+use amazonpay2::storage::postgres::SCHEMA_VERSION;
 use databases::Target;
 use instances::run;
 
@@ -24,8 +25,8 @@ async fn db_migrate_makes_the_sqlite_database_and_says_its_version() {
     let target = Target::sqlite("db-migrate");
     let (ok, out) = run(&["db", "migrate"], &vars(&target)).await;
     assert!(ok);
-    assert_eq!(out.trim(), "SQLite database at schema version 2");
-    assert_eq!(target.count("SELECT count(*) FROM schema_migrations").await, 2, "one row per migration");
+    assert_eq!(out.trim(), format!("SQLite database at schema version {SCHEMA_VERSION}"));
+    assert_eq!(target.count("SELECT count(*) FROM schema_migrations").await, SCHEMA_VERSION, "one row per migration");
 }
 
 #[tokio::test]
@@ -34,9 +35,9 @@ async fn db_migrate_on_postgresql_runs_once() {
     for _ in 0..2 {
         let (ok, out) = run(&["db", "migrate"], &vars(&target)).await;
         assert!(ok);
-        assert_eq!(out.trim(), "PostgreSQL database at schema version 2");
+        assert_eq!(out.trim(), format!("PostgreSQL database at schema version {SCHEMA_VERSION}"));
     }
-    assert_eq!(target.count("SELECT count(*) FROM schema_migrations").await, 2, "one row per migration");
+    assert_eq!(target.count("SELECT count(*) FROM schema_migrations").await, SCHEMA_VERSION, "one row per migration");
 }
 
 #[tokio::test]
@@ -69,11 +70,13 @@ async fn db_copy_moves_every_row_verified_and_refuses_a_target_with_data() {
         checkout_session_id: Some("cs-copy".into()),
         cart: Some(cart),
         buyer_name: String::new(),
+        buyer_email: "taro@example.jp".into(),
         cycle: None,
         lines: vec![OrderLine { name: "マグカップ".into(), unit_price: 2_750, quantity: 2 }],
         shipping_fee: 880,
         total: 6_380,
         recurring: false,
+        plan: None,
     };
     let Opened::New(order) = sqlite.open_order(&new).await.unwrap() else { panic!("new") };
     sqlite.apply(&Transition::new(&order, OrderState::Completing, Actor::Shopper, "claim").unwrap()).await.unwrap();
@@ -92,6 +95,8 @@ async fn db_copy_moves_every_row_verified_and_refuses_a_target_with_data() {
     assert_eq!((linked.id, linked.email.as_str()), (member, "taro@example.jp"));
     let copied = postgres.order_by_checkout_session("cs-copy").await.unwrap().unwrap();
     assert_eq!((copied.number.as_str(), copied.state, copied.total), ("10001", OrderState::Completing, 6_380));
+    let buyer_email = "SELECT count(*) FROM orders WHERE buyer_email = 'taro@example.jp'";
+    assert_eq!(target.count(buyer_email).await, 1, "the buyer's e-mail moves with its order");
     assert_eq!(target.count("SELECT count(*) FROM order_events").await, 2);
     assert_eq!(postgres.products().await.unwrap(), products);
     // New rows continue after the copied IDs.

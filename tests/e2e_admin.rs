@@ -109,9 +109,26 @@ async fn fill(browser: &Browser, css: &str, value: &str) {
     browser.execute(set, vec![json!(css), json!(value)]).await.unwrap();
 }
 
+/// True while the browser still shows the page a click or a visit left: every click and visit
+/// marks the page it leaves, so that a wait never takes the old page for the new one (two order
+/// pages share their address, and the login page's starts with ホーム's).
+const LEFT: &str = "document.documentElement.hasAttribute('data-left')";
+
+async fn mark_left(browser: &Browser) {
+    browser.execute("document.documentElement.setAttribute('data-left', ''); return true;", vec![]).await.unwrap();
+}
+
 async fn click(browser: &Browser, css: &str) {
     let element = browser.find(css).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    mark_left(browser).await;
     browser.click(&element).await.unwrap();
+}
+
+/// Goes to `path` and waits for its page.
+async fn visit(browser: &Browser, demo: &Demo, path: &str) -> String {
+    mark_left(browser).await;
+    browser.goto(&demo.shop.url(path)).await.unwrap();
+    arrive(browser, demo, path.split('?').next().unwrap_or(path)).await
 }
 
 /// Waits for the page at `path` (and its load) after a click.
@@ -119,7 +136,9 @@ async fn arrive(browser: &Browser, demo: &Demo, path: &str) -> String {
     let url = demo.shop.url(path);
     browser
         .wait_for(
-            &format!("document.readyState === 'complete' && location.href.startsWith('{url}') && location.href"),
+            &format!(
+                "!{LEFT} && document.readyState === 'complete' && location.href.startsWith('{url}') && location.href"
+            ),
             WAIT,
             path,
         )
@@ -137,13 +156,16 @@ async fn text_of(browser: &Browser, css: &str) -> String {
 /// Logs in as the demo's owner through the login form, going to `/admin/`, in Japanese (the
 /// headless browser asks for English).
 async fn log_in(browser: &Browser, demo: &Demo) {
+    mark_left(browser).await;
     browser.goto(&demo.shop.url("/admin/?lang=ja")).await.unwrap();
     arrive(browser, demo, "/admin/login").await;
     assert_accessible(browser, "login").await;
     fill(browser, "#name", ADMIN.0).await;
     fill(browser, "#password", ADMIN.1).await;
     click(browser, "form.login button").await;
-    arrive(browser, demo, "/admin/").await;
+    // Exactly ホーム: the login page's own address starts with `/admin/` too.
+    let home = format!("!{LEFT} && document.readyState === 'complete' && location.pathname === '/admin/'");
+    browser.wait_for(&home, WAIT, "ホーム after the login").await.unwrap();
     assert!(text_of(browser, "header").await.contains(ADMIN.0));
 }
 
@@ -158,8 +180,7 @@ async fn change_payment(
     force: bool,
 ) -> String {
     let path = format!("/admin/orders/{}", order.id.0);
-    browser.goto(&demo.shop.url(&path)).await.unwrap();
-    arrive(browser, demo, &path).await;
+    visit(browser, demo, &path).await;
     click(browser, &format!("#op-{op}")).await;
     if let Some(amount) = amount {
         fill(browser, "#amount", amount).await;
@@ -170,7 +191,7 @@ async fn change_payment(
     click(browser, "form.payment button[type=submit]").await;
     browser
         .wait_for(
-            "document.readyState === 'complete' && document.querySelector('.message') && true",
+            &format!("!{LEFT} && document.readyState === 'complete' && document.querySelector('.message') && true"),
             WAIT,
             "the outcome",
         )
@@ -206,7 +227,9 @@ async fn an_owner_reduces_captures_refunds_in_part_and_in_full_and_cancels_in_th
     // 金額変更: a discount of ¥630, then 実売上 of the lower total (減額).
     fill(&browser, "#discount", "630").await;
     click(&browser, "form.edit button[type=submit]").await;
-    browser.wait_for("document.querySelector('.message.done') && true", WAIT, "the edit").await.unwrap();
+    let done =
+        format!("!{LEFT} && document.readyState === 'complete' && document.querySelector('.message.done') && true");
+    browser.wait_for(&done, WAIT, "the edit").await.unwrap();
     assert_eq!(browser.execute("return document.querySelector('#amount').value", vec![]).await.unwrap(), "3000");
     let said = change_payment(&browser, &demo, &order, "capture", None, false).await;
     assert!(said.contains("「実売上」に変更しました"), "{said}");
@@ -229,7 +252,9 @@ async fn an_owner_reduces_captures_refunds_in_part_and_in_full_and_cancels_in_th
     assert_eq!((after.state, after.refunded), (OrderState::Refunded, 3_000));
     simulator_control(&demo.shop.simulator, "settle", json!({})).await;
     click(&browser, "form[action$='/sync'] button").await;
-    browser.wait_for("document.querySelector('.message.done') && true", WAIT, "the sync").await.unwrap();
+    let done =
+        format!("!{LEFT} && document.readyState === 'complete' && document.querySelector('.message.done') && true");
+    browser.wait_for(&done, WAIT, "the sync").await.unwrap();
     let refunds = text_of(&browser, "#amazon ~ table.refunds, section[aria-labelledby=amazon] table.refunds").await;
     assert!(refunds.contains("Refunded") && !refunds.contains("返金処理中"), "{refunds}");
     let history = text_of(&browser, "table.history").await;
@@ -310,14 +335,13 @@ async fn bulk_capture_shows_progress_and_each_outcome_then_a_second_run_changes_
         assert_eq!(demo.charge(order).await["captureAmount"], yen(3_630));
     }
     // A second run of the same orders: captured ones are skipped, nothing is captured twice.
-    browser.goto(&demo.shop.url("/admin/amazonpay")).await.unwrap();
-    arrive(&browser, &demo, "/admin/amazonpay").await;
+    visit(&browser, &demo, "/admin/amazonpay").await;
     let left = browser.execute("return document.querySelectorAll('input[name=order]').length", vec![]).await.unwrap();
     assert_eq!(left, 1, "only the refused order is still authorized");
     click(&browser, "#select-all").await;
     click(&browser, "button[value=selected]").await;
     browser
-        .wait_for("location.pathname.startsWith('/admin/amazonpay/jobs/') && document.getElementById('bulk-state').textContent === '完了しました。'", Duration::from_secs(30), "the second job")
+        .wait_for(&format!("!{LEFT} && location.pathname.startsWith('/admin/amazonpay/jobs/') && document.getElementById('bulk-state').textContent === '完了しました。'"), Duration::from_secs(30), "the second job")
         .await
         .unwrap();
     assert_eq!(text_of(&browser, "#bulk-done").await, "0");
@@ -353,14 +377,12 @@ async fn authorizations_ending_within_a_week_are_flagged_and_settings_pages_are_
     for (path, says) in
         [("/admin/settings/shipping", "支払方法: AmazonPay"), ("/admin/settings/amazonpay", "/api/amazonpay2/ipn.php")]
     {
-        browser.goto(&demo.shop.url(path)).await.unwrap();
-        arrive(&browser, &demo, path).await;
+        visit(&browser, &demo, path).await;
         assert!(text_of(&browser, "main").await.contains(says), "{path}");
         assert_accessible(&browser, path).await;
     }
     // English, on request.
-    browser.goto(&demo.shop.url("/admin/orders?lang=en")).await.unwrap();
-    arrive(&browser, &demo, "/admin/orders").await;
+    visit(&browser, &demo, "/admin/orders?lang=en").await;
     assert!(text_of(&browser, "main").await.contains("Credit status"));
     assert_accessible(&browser, "order list in English").await;
     browser.quit().await.unwrap();

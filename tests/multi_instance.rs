@@ -5,6 +5,8 @@
 //! set (`./build.sh test` sets it); the restart test runs its own throw-away cluster
 //! (`tests/pg/cluster.sh … fault`), so that stopping it disturbs no other test.
 
+#[path = "common/admin.rs"]
+mod admin;
 mod common;
 #[path = "common/databases.rs"]
 mod databases;
@@ -17,6 +19,7 @@ use reqwest::header;
 use serde_json::{Value, json};
 use url::Url;
 
+use admin::{AdminBrowser, OWNER, OWNER_PASSWORD, Page};
 use common::checkout::{MUG, PASSWORD, SEASONAL_BOX, TAKKYUBIN, VISA, a_month_after, completed_order};
 use common::sockets::{Browser, button_form};
 use common::text::between;
@@ -141,6 +144,97 @@ async fn two_instances_running_the_daily_jobs_at_once_charge_each_cycle_once() {
     let cycles_at_amazon =
         deployment.count("SELECT count(DISTINCT charge_id) FROM orders WHERE cycle IS NOT NULL").await;
     assert_eq!(cycles_at_amazon, 1);
+}
+
+/// A page of the admin from instance `n` (pinned past the balancer).
+async fn get_on(owner: &AdminBrowser, n: usize, path: &str) -> Page {
+    Page::read(owner.http.get(owner.url(path)).header(INSTANCE_HEADER, n.to_string()).send().await.unwrap()).await
+}
+
+/// A form of the admin posted to instance `n`.
+async fn post_on(owner: &AdminBrowser, n: usize, path: &str, fields: &[(&str, &str)]) -> Page {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    let request = owner
+        .http
+        .post(owner.url(path))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ORIGIN, &owner.shop)
+        .header(INSTANCE_HEADER, n.to_string())
+        .body(body);
+    Page::read(request.send().await.unwrap()).await
+}
+
+/// A bulk job's progress as instance `n` reports it.
+async fn progress_on(owner: &AdminBrowser, n: usize, job: &str) -> Value {
+    let page = get_on(owner, n, &format!("/api/amazonpay2/admin/bulk/{job}")).await;
+    page.assert_status(200);
+    serde_json::from_str(&page.body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_job_is_seen_running_on_every_instance_and_resumed_on_another_when_its_instance_dies() {
+    let Some(target) = postgres("bulk_job").await else { return };
+    let mut deployment = Deployment::start_gated(target, 2).await;
+    let gate = deployment.gate.clone().expect("a gated deployment");
+    // One more 仮売上 order than the job captures at once.
+    let orders = amazonpay2::server::admin::BULK_CONCURRENCY + 1;
+    let shopper = deployment.browser();
+    for _ in 0..orders {
+        shopper.fill_cart(&[(MUG, 1)], TAKKYUBIN).await;
+        shopper.to_confirmation(VISA).await;
+        completed_order(&shopper.place_and_finish().await, "order_placed");
+    }
+    let db = deployment.target.open().await;
+    amazonpay2::server::admin::put_account(&db, OWNER, OWNER_PASSWORD).await.unwrap();
+    let owner = AdminBrowser::new(&deployment.shop);
+    owner.log_in().await;
+    let csrf = owner.csrf().await;
+
+    // Instance 0 starts the job; its first captures are held before Amazon sees them.
+    gate.close();
+    let started = post_on(&owner, 0, "/admin/amazonpay/capture", &[("csrf", &csrf), ("scope", "all")]).await;
+    let job = started.location().rsplit('/').next().unwrap().to_owned();
+    gate.wait_held(orders - 1).await;
+    let (on_zero, on_one) = (progress_on(&owner, 0, &job).await, progress_on(&owner, 1, &job).await);
+    assert_eq!(on_one["running"], true, "the other instance sees it running: {on_one:#}");
+    assert!(on_one["instance"].is_string() && on_one["heartbeatAt"].is_i64(), "{on_one:#}");
+    assert_eq!((&on_one["instance"], &on_one["total"]), (&on_zero["instance"], &json!(orders)));
+    assert!(get_on(&owner, 1, &format!("/admin/amazonpay/jobs/{job}")).await.shows("処理中…"));
+
+    // Instance 0 dies in the middle. Its heartbeat stops; an hour on (moved back here rather
+    // than waited for), the job shows as interrupted on the instance left.
+    deployment.kill(0);
+    let stale = format!("UPDATE bulk_jobs SET heartbeat_at = heartbeat_at - 3600 WHERE id = {job}");
+    deployment.target.execute(&stale).await.unwrap();
+    let stopped = progress_on(&owner, 1, &job).await;
+    assert_eq!((&stopped["running"], &stopped["interrupted"]), (&json!(false), &json!(true)), "{stopped:#}");
+    let page = get_on(&owner, 1, &format!("/admin/amazonpay/jobs/{job}")).await;
+    assert!(page.shows("中断しました") && page.shows("続きを実行する"), "{}", page.body);
+
+    // Instance 1 resumes it: what was still waiting is captured there, nothing twice.
+    gate.open();
+    let resumed = post_on(&owner, 1, &format!("/admin/amazonpay/jobs/{job}/resume"), &[("csrf", &csrf)]).await;
+    assert_eq!(resumed.location(), format!("/admin/amazonpay/jobs/{job}"));
+    let started = Instant::now();
+    let finished = loop {
+        let progress = progress_on(&owner, 1, &job).await;
+        if progress["finishedAt"].is_i64() {
+            break progress;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the resumed job did not finish: {progress:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let count = |kind: &str| finished[kind].as_u64().unwrap();
+    assert_eq!(
+        (count("waiting"), count("refused"), count("done") + count("skipped")),
+        (0, 0, orders as u64),
+        "{finished:#}"
+    );
+    assert!(count("done") >= 1, "the order the dead instance never reached is captured: {finished:#}");
+    let captured = deployment.count("SELECT count(*) FROM orders WHERE state = 'captured'").await;
+    assert_eq!(captured, i64::try_from(count("done")).unwrap());
+    let events = "SELECT count(*) FROM order_events WHERE to_state = 'captured'";
+    assert_eq!(deployment.count(events).await, captured, "each captured once");
 }
 
 /// `tests/pg/cluster.sh COMMAND fault`: the restart test's own cluster.

@@ -11,11 +11,14 @@ use std::sync::Mutex;
 
 use serde_json::{Value, json};
 
+use reqwest::Method;
+
 use amazonpay2::core::operations::{BulkOutcome, MAX_CHARGE_YEN, Operation, Refusal};
-use amazonpay2::core::orders::{Actor, OrderState};
+use amazonpay2::core::orders::{Actor, OrderState, Transition};
 use amazonpay2::core::platform::{Order, OrderLine, RefundState};
 use amazonpay2::storage::{OrderEdit, OrderFilter};
 use common::checkout::*;
+use common::hold::Hold;
 
 const DAY: u64 = 24 * HOUR;
 
@@ -188,6 +191,105 @@ async fn refunds_in_part_then_in_full_never_exceed_the_capture_and_show_in_progr
     assert_eq!(refunded, 3_000, "Amazon holds the same refunds");
 }
 
+/// What Amazon holds of each of the order's refunds: (ID, yen).
+async fn refunds_at_amazon(world: &World, order: &Order) -> Vec<(String, u64)> {
+    let mut held = Vec::new();
+    for refund in world.db.refunds(order.id).await.unwrap() {
+        let at_amazon = world.amazon_get(&format!("refunds/{}", refund.refund_id)).await;
+        held.push((refund.refund_id, at_amazon["refundAmount"]["amount"].as_str().unwrap().parse().unwrap()));
+    }
+    held
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_amazon_made_is_recorded_though_a_notification_moved_the_order_while_amazon_answered() {
+    let hold = Hold::default();
+    let world = World::start_holding(&hold).await;
+    let order = bought(&world).await;
+    let captured = operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    let mut held = hold.next(Method::POST, "/v2/refunds");
+    let core = world.state.core.clone();
+    let asked = tokio::spawn(async move {
+        core.operate(order.id, captured.version, Operation::Refund(1_000), "owner", false).await.unwrap()
+    });
+    let answer = held.answered().await;
+    assert_eq!(answer["refundAmount"], yen(1_000), "Amazon made the owner's refund");
+    // Before the shop reads Amazon's answer, a refund made in Seller Central is notified and
+    // moves the order (実売上 → 返金).
+    let elsewhere = world
+        .amazon_control_answer(
+            "seller-central",
+            json!({ "action": "refund", "chargeId": order.charge_id, "amount": 500 }),
+        )
+        .await;
+    let elsewhere = elsewhere["refundId"].as_str().expect("Seller Central's refund").to_owned();
+    assert!(world.state.core.sync_refund(&elsewhere, Actor::Notification).await.unwrap());
+    assert_eq!(current(&world, &order).await.state, OrderState::Refunded, "moved while Amazon answered");
+    held.release();
+    let recorded = asked.await.unwrap().expect("the refund Amazon made is the shop's too");
+    assert_eq!((recorded.state, recorded.refunded), (OrderState::Refunded, 1_500));
+    let mut at_amazon = refunds_at_amazon(&world, &order).await;
+    at_amazon.sort();
+    let mut expected = vec![(answer["refundId"].as_str().unwrap().to_owned(), 1_000), (elsewhere, 500)];
+    expected.sort();
+    assert_eq!(at_amazon, expected, "both refunds recorded, with Amazon's amounts");
+    // What is left is what Amazon would still take back: no second refund of the same money.
+    assert_eq!(
+        operate(&world, &order, Operation::Refund(MUG_ORDER), false).await,
+        Err(Refusal::RefundTooLarge { left: MUG_ORDER - 1_500 })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_amazon_made_is_recorded_though_an_earlier_refund_was_declined_while_amazon_answered() {
+    let hold = Hold::default();
+    let world = World::start_holding(&hold).await;
+    let order = bought(&world).await;
+    operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    let first = operate(&world, &order, Operation::Refund(1_000), false).await.unwrap();
+    let declined = world.db.refunds(order.id).await.unwrap()[0].refund_id.clone();
+    let mut held = hold.next(Method::POST, "/v2/refunds");
+    let core = world.state.core.clone();
+    let asked = tokio::spawn(async move {
+        core.operate(order.id, first.version, Operation::Refund(500), "owner", false).await.unwrap()
+    });
+    let answer = held.answered().await;
+    // Meanwhile Amazon declines the first refund, and its notification moves the order back
+    // (返金 → 実売上: nothing is given back any more).
+    world.amazon_control("refunds", json!({ "refundId": declined, "outcome": "Declined" })).await;
+    assert!(world.state.core.sync_refund(&declined, Actor::Notification).await.unwrap());
+    assert_eq!(current(&world, &order).await.state, OrderState::Captured, "moved while Amazon answered");
+    held.release();
+    let recorded = asked.await.unwrap().expect("the refund Amazon made is the shop's too");
+    assert_eq!((recorded.state, recorded.refunded), (OrderState::Refunded, 500));
+    let refunds = world.db.refunds(order.id).await.unwrap();
+    let state_of = |id: &str| refunds.iter().find(|r| r.refund_id == id).map(|r| (r.amount, r.state));
+    assert_eq!(refunds.len(), 2);
+    assert_eq!(state_of(&declined), Some((1_000, RefundState::Declined)));
+    assert_eq!(state_of(answer["refundId"].as_str().unwrap()), Some((500, RefundState::Initiated)));
+}
+
+#[tokio::test]
+async fn a_refund_settles_at_the_amount_amazon_holds() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    operate(&world, &order, Operation::Refund(1_000), false).await.unwrap();
+    let refund = world.db.refunds(order.id).await.unwrap().remove(0);
+    assert_eq!(refunds_at_amazon(&world, &order).await, [(refund.refund_id.clone(), refund.amount)]);
+    // A row whose amount is not Amazon's (written from the amount typed, as the shop did before):
+    // when Amazon settles the refund, its amount is the one kept.
+    let file = world._data.0.join("amazonpay2.sqlite3");
+    let database = rusqlite::Connection::open(file).unwrap();
+    database.execute("UPDATE refunds SET amount = 1200 WHERE refund_id = ?1", [&refund.refund_id]).unwrap();
+    database.execute("UPDATE orders SET refunded_amount = 1200 WHERE id = ?1", [order.id.0]).unwrap();
+    world.amazon_control("settle", json!({})).await;
+    assert!(world.state.core.sync_order(&current(&world, &order).await, Actor::Reconciler).await.unwrap());
+    let settled = world.db.refunds(order.id).await.unwrap().remove(0);
+    assert_eq!((settled.amount, settled.state), (1_000, RefundState::Refunded));
+    assert_eq!(current(&world, &order).await.refunded, 1_000);
+}
+
 // ---------------------------------------------------------------------------------------------
 // キャンセル
 // ---------------------------------------------------------------------------------------------
@@ -332,6 +434,9 @@ async fn a_capture_after_the_authorization_lapsed_authorizes_again_on_the_charge
     assert_eq!((captured.state, captured.captured), (OrderState::Captured, MUG_ORDER));
     let second_charge = captured.charge_id.clone().unwrap();
     assert_ne!(second_charge, first_charge, "a new charge on the same permission");
+    let renewed = charge_made_at(&world, &second_charge).await;
+    assert!(renewed > charge_made_at(&world, &first_charge).await);
+    assert_eq!(captured.authorized, Some((MUG_ORDER, renewed)), "a new authorization has its own 30 days");
     let charge = world.charge(&second_charge).await;
     assert_eq!(charge["statusDetails"]["state"], "Captured");
     assert_eq!(charge["chargePermissionId"], order.charge_permission_id.clone().unwrap());
@@ -347,6 +452,31 @@ async fn a_capture_after_the_authorization_lapsed_authorizes_again_on_the_charge
             OrderState::Captured
         ]
     );
+}
+
+/// When Amazon made the charge (its `creationTimestamp`), in Unix seconds.
+async fn charge_made_at(world: &World, charge_id: &str) -> i64 {
+    let made = world.charge(charge_id).await["creationTimestamp"].as_str().unwrap().to_owned();
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::PrimitiveDateTime::parse(&made, format).unwrap().assume_utc().unix_timestamp()
+}
+
+#[tokio::test]
+async fn a_move_back_to_authorized_keeps_the_thirty_days_of_the_charge() {
+    let world = World::start().await;
+    // Amazon's clock a day ahead of the shop's: the charge's own time is never the shop's now.
+    world.advance_amazon_clock(DAY).await;
+    let order = bought(&world).await;
+    let made = charge_made_at(&world, order.charge_id.as_deref().unwrap()).await;
+    assert_eq!(order.authorized, Some((MUG_ORDER, made)), "the 30 days run from the charge's creation");
+    // A capture claimed and never sent (the process stopped in between): 実売上処理中 in the shop,
+    // still authorized at Amazon; the reconciler moves it back to 仮売上.
+    let claim = Transition::new(&order, OrderState::Capturing, Actor::Owner("owner".into()), "実売上を依頼").unwrap();
+    world.db.apply(&claim).await.unwrap().unwrap();
+    assert!(world.state.core.reconcile().await.unwrap().settled >= 1);
+    let back = current(&world, &order).await;
+    assert_eq!(back.state, OrderState::Authorized);
+    assert_eq!(back.authorized, Some((MUG_ORDER, made)), "the move back does not restart the 30 days");
 }
 
 #[tokio::test]

@@ -10,8 +10,13 @@ mod databases;
 
 use time::macros::date;
 
-use amazonpay2::core::orders::{Actor, Effect, OrderState, Outcome, Transition, settle};
-use amazonpay2::core::platform::{LinkRefusal, NewOrder, Opened, OrderLine, Refund, RefundState, ShippingMethod};
+use amazonpay2::core::orders::{Actor, Authorization, Effect, OrderState, Outcome, Transition, refund_made, settle};
+
+/// What Amazon authorized on the tests' charges: ¥3,630, on a charge it made now.
+fn authorized_now() -> Authorization {
+    Authorization { amount: 3_630, at: time::OffsetDateTime::now_utc().unix_timestamp() }
+}
+use amazonpay2::core::platform::{LinkRefusal, NewOrder, Opened, OrderLine, Plan, Refund, RefundState, ShippingMethod};
 use amazonpay2::storage::{
     BulkItem, Database, NewMember, OrderEdit, OrderFilter, Product, SessionChange, SessionRecord,
 };
@@ -64,8 +69,15 @@ suite!(
     a_notification_is_handled_by_the_first_instance_only,
     owner_accounts_sessions_and_failed_logins,
     a_bulk_operation_records_each_order,
+    a_bulk_job_is_run_by_one_instance_seen_by_all_and_resumed_by_another_when_its_instance_stops,
+    a_refund_amazon_made_applies_from_whatever_state_another_instance_moved_the_order_to,
+    an_order_keeps_its_guests_email_and_a_subscription_its_plan,
     an_unknown_state_is_refused_by_the_database_itself,
 );
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
 
 fn member(email: &str) -> NewMember {
     NewMember { email: email.into(), family_name: "山田".into(), given_name: "太郎".into(), ..NewMember::default() }
@@ -95,11 +107,13 @@ fn new_order(session: &str, total: u64) -> NewOrder {
         checkout_session_id: Some(session.into()),
         cart: None,
         buyer_name: "Amazon 花子".into(),
+        buyer_email: "hanako@example.jp".into(),
         cycle: None,
         lines: vec![OrderLine { name: "マグカップ".into(), unit_price: 2_750, quantity: 1 }],
         shipping_fee: 880,
         total,
         recurring: false,
+        plan: None,
     }
 }
 
@@ -112,10 +126,12 @@ async fn authorized(db: &Database, session: &str) -> amazonpay2::core::platform:
         .unwrap()
         .unwrap();
     let ids = (Some(format!("P-{session}")), Some(format!("C-{session}")));
-    db.apply(&settle(&claimed, Outcome::Authorized, ids, date!(2026 - 12 - 30), Actor::Shopper).unwrap())
-        .await
-        .unwrap()
-        .unwrap()
+    db.apply(
+        &settle(&claimed, Outcome::Authorized(authorized_now()), ids, date!(2026 - 12 - 30), Actor::Shopper).unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap()
 }
 
 async fn emails_are_unique_regardless_of_case(target: Target) {
@@ -193,22 +209,35 @@ async fn a_transition_applies_once_with_its_effects_and_a_stale_one_changes_noth
     assert_eq!(db.apply(&claim).await.unwrap(), None, "a second claim finds the order taken");
     let done = settle(
         &claimed,
-        Outcome::Authorized,
+        Outcome::Authorized(authorized_now()),
         (Some("S03-P".into()), Some("S03-P-C1".into())),
         date!(2026 - 12 - 30),
         Actor::Shopper,
     )
     .unwrap()
-    .with_authorized(3_630);
+    .with_authorized(Authorization { amount: 3_630, at: 1_795_860_854 });
     let authorized = db.apply(&done).await.unwrap().unwrap();
     assert_eq!(authorized.state, OrderState::Authorized);
     assert_eq!(authorized.charge_id.as_deref(), Some("S03-P-C1"));
-    assert_eq!(authorized.authorized.map(|a| a.0), Some(3_630));
+    assert_eq!(authorized.authorized, Some((3_630, 1_795_860_854)), "what Amazon authorized, when it made the charge");
+    // Back to 仮売上 without a charge read from Amazon (a capture that did not happen): the same
+    // window, not a new one.
+    let capturing = db
+        .apply(&Transition::new(&authorized, OrderState::Capturing, Actor::Owner("o".into()), "capture").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let back = db
+        .apply(&Transition::new(&capturing, OrderState::Authorized, Actor::Owner("o".into()), "not captured").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.authorized, Some((3_630, 1_795_860_854)));
     assert!(db.cart(&cart).await.unwrap().unwrap().is_empty(), "the cart is emptied with the order");
     assert_eq!(db.order_by_charge("S03-P-C1").await.unwrap().unwrap().id, order.id);
     assert_eq!(db.orders_by_charge_permission("S03-P").await.unwrap().len(), 1);
     let events = target.count(&format!("SELECT count(*) FROM order_events WHERE order_id = {}", order.id.0)).await;
-    assert_eq!(events, 3, "opened, claimed, authorized");
+    assert_eq!(events, 5, "opened, claimed, authorized, capturing, authorized again");
     let listed = db.orders_in(&[OrderState::Authorized], i64::MAX, 10).await.unwrap();
     assert_eq!(listed.iter().map(|o| o.id).collect::<Vec<_>>(), [order.id]);
     assert!(db.orders_in(&[OrderState::Processing], i64::MAX, 10).await.unwrap().is_empty());
@@ -241,9 +270,14 @@ async fn a_recurring_checkout_starts_its_subscription_and_its_cycles_move_it_on(
         .unwrap()
         .unwrap();
     let first = date!(2026 - 12 - 30);
-    let done =
-        settle(&claimed, Outcome::Authorized, (Some("S03-R".into()), Some("S03-R-C1".into())), first, Actor::Shopper)
-            .unwrap();
+    let done = settle(
+        &claimed,
+        Outcome::Authorized(authorized_now()),
+        (Some("S03-R".into()), Some("S03-R-C1".into())),
+        first,
+        Actor::Shopper,
+    )
+    .unwrap();
     db.apply(&done).await.unwrap().unwrap();
     let due = db.due_subscriptions(first).await.unwrap();
     assert_eq!(due.len(), 1);
@@ -260,10 +294,13 @@ async fn a_recurring_checkout_starts_its_subscription_and_its_cycles_move_it_on(
         .unwrap()
         .unwrap();
     let next = date!(2027 - 01 - 30);
-    db.apply(&settle(&claimed, Outcome::Authorized, (None, Some("S03-R-C2".into())), next, Actor::Job).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    db.apply(
+        &settle(&claimed, Outcome::Authorized(authorized_now()), (None, Some("S03-R-C2".into())), next, Actor::Job)
+            .unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert!(db.due_subscriptions(first).await.unwrap().is_empty());
     assert_eq!(db.due_subscriptions(next).await.unwrap()[0].next_cycle, next);
     assert_eq!(db.charged_in_month(due[0].id, 2026, 12).await.unwrap(), 9_680);
@@ -308,7 +345,7 @@ async fn refunds_count_until_declined(target: Target) {
         .unwrap();
     assert_eq!(refunded.refunded, 1_000);
     assert_eq!(db.order_by_refund("R-1").await.unwrap().unwrap().id, order.id);
-    let declined = Effect::RefundSettled { refund_id: "R-1".into(), state: RefundState::Declined };
+    let declined = Effect::RefundSettled { refund_id: "R-1".into(), state: RefundState::Declined, amount: 1_000 };
     let back = db
         .apply(
             &Transition::new(&refunded, OrderState::Captured, Actor::Notification, "declined").unwrap().with(declined),
@@ -499,7 +536,7 @@ async fn owner_accounts_sessions_and_failed_logins(target: Target) {
 async fn a_bulk_operation_records_each_order(target: Target) {
     let db = shop(&target).await;
     let order = authorized(&db, "cs-bulk").await;
-    let bulk = db.start_bulk("owner", &[(order.id, order.number.clone())]).await.unwrap();
+    let bulk = db.start_bulk("owner", &[(order.id, order.number.clone())], "instance-a").await.unwrap();
     assert_eq!(db.bulk(bulk).await.unwrap()[0].outcome, "waiting");
     let item = BulkItem { order: order.id, number: order.number.clone(), outcome: "done".into(), message: "ok".into() };
     db.record_bulk(bulk, &item).await.unwrap();
@@ -509,6 +546,114 @@ async fn a_bulk_operation_records_each_order(target: Target) {
     assert_eq!(db.bulk(bulk).await.unwrap(), [skipped]);
     let unknown = BulkItem { outcome: "exploded".into(), ..item };
     assert!(db.record_bulk(bulk, &unknown).await.is_err(), "outcomes are a closed set");
+}
+
+async fn a_bulk_job_is_run_by_one_instance_seen_by_all_and_resumed_by_another_when_its_instance_stops(target: Target) {
+    let (one, two) = (shop(&target).await, target.open().await);
+    let order = authorized(&one, "cs-bulk-claim").await;
+    let job = one.start_bulk("owner", &[(order.id, order.number.clone())], "instance-a").await.unwrap();
+    // Every instance sees who runs it and its heartbeat.
+    let seen = two.bulk_job(job).await.unwrap().expect("the job");
+    assert_eq!(
+        (seen.owner.as_str(), seen.claimed_by.as_deref(), seen.finished_at),
+        ("owner", Some("instance-a"), None)
+    );
+    let alive_since = unix_now() - 30;
+    assert!(seen.is_running(alive_since));
+    assert!(!two.claim_bulk(job, "instance-b", alive_since).await.unwrap(), "its instance is alive: nobody takes it");
+    assert!(one.beat_bulk(job, "instance-a").await.unwrap());
+    assert!(!two.beat_bulk(job, "instance-b").await.unwrap(), "only the instance running it beats");
+    // Instance A stops: its last heartbeat an hour old, the job is interrupted, and of two
+    // instances resuming it at once, one does.
+    target.execute(&format!("UPDATE bulk_jobs SET heartbeat_at = heartbeat_at - 3600 WHERE id = {job}")).await.unwrap();
+    let alive_since = unix_now() - 30;
+    assert!(!two.bulk_job(job).await.unwrap().unwrap().is_running(alive_since), "interrupted");
+    let (b, c) =
+        tokio::join!(two.claim_bulk(job, "instance-b", alive_since), one.claim_bulk(job, "instance-c", alive_since));
+    let (b, c) = (b.unwrap(), c.unwrap());
+    assert!(b ^ c, "one instance resumes it: {b} {c}");
+    let runner = if b { "instance-b" } else { "instance-c" };
+    assert!(!one.beat_bulk(job, "instance-a").await.unwrap(), "A's claim is gone");
+    assert!(two.beat_bulk(job, runner).await.unwrap());
+    assert!(one.bulk_job(job).await.unwrap().unwrap().is_running(alive_since));
+    // Let go with an order still waiting: free to resume at once, not finished.
+    one.release_bulk(job, runner).await.unwrap();
+    let released = two.bulk_job(job).await.unwrap().unwrap();
+    assert_eq!((released.claimed_by, released.finished_at), (None, None));
+    assert!(two.claim_bulk(job, "instance-d", unix_now() - 30).await.unwrap());
+    let done = BulkItem { order: order.id, number: order.number.clone(), outcome: "done".into(), message: "ok".into() };
+    two.record_bulk(job, &done).await.unwrap();
+    two.release_bulk(job, "instance-d").await.unwrap();
+    let finished = one.bulk_job(job).await.unwrap().unwrap();
+    assert!(finished.finished_at.is_some() && finished.claimed_by.is_none());
+    assert!(!one.claim_bulk(job, "instance-e", i64::MAX).await.unwrap(), "a finished job is never run again");
+    assert_eq!(one.bulk_job(-1).await.unwrap(), None);
+}
+
+async fn a_refund_amazon_made_applies_from_whatever_state_another_instance_moved_the_order_to(target: Target) {
+    let (one, two) = (shop(&target).await, target.open().await);
+    let order = authorized(&one, "cs-any-state").await;
+    let captured = one
+        .apply(&Transition::new(&order, OrderState::Captured, Actor::Job, "captured").unwrap().with_captured(3_630))
+        .await
+        .unwrap()
+        .unwrap();
+    let refund =
+        |id: &str, amount| Refund { refund_id: id.into(), amount, state: RefundState::Initiated, created_at: 1 };
+    // While the owner's refund is at Amazon, another instance records one made in Seller Central.
+    let elsewhere = refund_made(&captured, refund("R-elsewhere", 500), Actor::Notification, "Seller Central");
+    assert_eq!(two.apply(&elsewhere).await.unwrap().unwrap().state, OrderState::Refunded);
+    // The owner's refund, built from the order as read before (実売上), is recorded all the same.
+    let mine = refund_made(&captured, refund("R-mine", 1_000), Actor::Owner("o".into()), "返金");
+    let recorded = one.apply(&mine).await.unwrap().expect("what Amazon did is recorded");
+    assert_eq!((recorded.state, recorded.refunded), (OrderState::Refunded, 1_500));
+    let detail = one.order_detail(order.id).await.unwrap().unwrap();
+    let last = detail.events.last().unwrap();
+    assert_eq!((last.from, last.to), (Some(OrderState::Refunded), OrderState::Refunded), "the state it really left");
+    assert_eq!(one.refunds(order.id).await.unwrap().len(), 2);
+    // Amazon settles the owner's refund at its own amount: the row and the order follow it.
+    let settled = Effect::RefundSettled { refund_id: "R-mine".into(), state: RefundState::Refunded, amount: 900 };
+    let after = one
+        .apply(&Transition::new(&recorded, OrderState::Refunded, Actor::Reconciler, "settled").unwrap().with(settled))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.refunded, 1_400);
+    let mine = one.refunds(order.id).await.unwrap().into_iter().find(|r| r.refund_id == "R-mine").unwrap();
+    assert_eq!((mine.amount, mine.state), (900, RefundState::Refunded));
+}
+
+async fn an_order_keeps_its_guests_email_and_a_subscription_its_plan(target: Target) {
+    let db = shop(&target).await;
+    let guest = authorized(&db, "cs-guest").await;
+    let detail = db.order_detail(guest.id).await.unwrap().unwrap();
+    assert_eq!(detail.email.as_deref(), Some("hanako@example.jp"), "the e-mail Amazon gave, for a guest");
+    let buyer = db.create_member(&member("member@example.jp"), "h").await.unwrap().unwrap();
+    let plan =
+        Plan { lines: vec![OrderLine { name: "定期便".into(), unit_price: 8_800, quantity: 1 }], shipping_fee: 880 };
+    let new = NewOrder {
+        member: Some(buyer),
+        recurring: true,
+        plan: Some(plan.clone()),
+        total: 2_750 + 8_800 + 880,
+        ..new_order("cs-plan", 0)
+    };
+    let Opened::New(order) = db.open_order(&new).await.unwrap() else { panic!("new") };
+    assert_eq!(order.plan.as_ref(), Some(&plan));
+    assert_eq!(db.order_detail(order.id).await.unwrap().unwrap().email.as_deref(), Some("member@example.jp"));
+    let claimed = db
+        .apply(&Transition::new(&order, OrderState::Completing, Actor::Shopper, "claim").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let first = date!(2027 - 01 - 06);
+    let ids = (Some("S03-PLAN".into()), Some("S03-PLAN-C1".into()));
+    db.apply(&settle(&claimed, Outcome::Authorized(authorized_now()), ids, first, Actor::Shopper).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let due = db.due_subscriptions(first).await.unwrap();
+    assert_eq!((due[0].amount, due[0].plan.as_ref()), (9_680, Some(&plan)), "each cycle: what recurs");
 }
 
 async fn an_unknown_state_is_refused_by_the_database_itself(target: Target) {

@@ -26,6 +26,7 @@ use super::payloads::PayloadBuilder;
 use super::platform::{Cart, MemberId, NewOrder, Opened, Order, OrderLine};
 use super::rules::{next_month, today_in_japan, unavailable};
 use super::settings::notice_url;
+use super::sync::authorization_of;
 use super::{AmazonError, Core, CoreError, paths, secrets_equal};
 use crate::amazon::types::{Charge, CheckoutSession, Money};
 use crate::contract::{Notice, SignedConfig, UnavailableReason};
@@ -112,7 +113,9 @@ impl Core {
         self.platform().begin_checkout(&cart.id, &review_ref).await?;
         let settings = self.settings();
         let builder = PayloadBuilder { origin: &settings.shop_origin, amazon: &settings.amazon };
-        let payload = builder.checkout(cart.is_recurring().then(|| cart.total()), &review_ref);
+        // A subscription's later cycles charge what recurs (Amazon shows it to the buyer as the
+        // monthly amount); the checkout itself charges the whole cart.
+        let payload = builder.checkout(cart.plan().map(|plan| plan.amount()), &review_ref);
         Ok(Ok((self.signer().sign(payload)?, cart.total())))
     }
 
@@ -200,6 +203,8 @@ impl Core {
             checkout_session_id: Some(session_id.clone()),
             cart: Some(cart.id.clone()),
             buyer_name: session.buyer.as_ref().and_then(|b| b.name.clone()).unwrap_or_default(),
+            // A guest's order keeps the e-mail Amazon gave: the shop owner's only way to write.
+            buyer_email: session.buyer.as_ref().and_then(|b| b.email.clone()).unwrap_or_default(),
             cycle: None,
             lines: cart
                 .lines
@@ -209,6 +214,7 @@ impl Core {
             shipping_fee: cart.shipping.fee,
             total: cart.total(),
             recurring: cart.is_recurring(),
+            plan: cart.plan(),
         };
         let order = match self.platform().open_order(&new).await? {
             Opened::New(order) => order,
@@ -344,20 +350,22 @@ impl Core {
             }
             Err(error) => return Completion::NotYet(error.to_string()),
         };
-        let (outcome, ids) = self.outcome_of_completed(&completed).await;
+        let (outcome, ids) = self.outcome_of_completed(&completed, order.total).await;
         Completion::Settled(outcome, ids)
     }
 
-    /// What a completed checkout session's charge says. A charge that cannot be read leaves the
-    /// order unknown (to reconcile), never authorized.
+    /// What a completed checkout session's charge says (`total`: the order's, should Amazon's
+    /// charge carry no amount). A charge that cannot be read leaves the order unknown (to
+    /// reconcile), never authorized.
     pub(super) async fn outcome_of_completed(
         &self,
         session: &CheckoutSession,
+        total: u64,
     ) -> (Outcome, (Option<String>, Option<String>)) {
         let ids = (session.charge_permission_id.clone(), session.charge_id.clone());
         let outcome = match &session.charge_id {
             Some(charge) => match self.amazon().get_charge(charge).await {
-                Ok(charge) => charge_outcome(&charge),
+                Ok(charge) => charge_outcome(&charge, total),
                 Err(error) => {
                     tracing::warn!(%error, "the charge of a completed checkout could not be read; to reconcile");
                     Outcome::Unknown
@@ -407,10 +415,11 @@ impl Core {
     }
 }
 
-/// What Amazon's charge state means for an order.
-pub(super) fn charge_outcome(charge: &Charge) -> Outcome {
+/// What Amazon's charge state means for an order (of `total` yen, should the charge carry no
+/// amount).
+pub(super) fn charge_outcome(charge: &Charge, total: u64) -> Outcome {
     match charge.status_details.state.as_str() {
-        "Authorized" | "CaptureInitiated" | "Captured" => Outcome::Authorized,
+        "Authorized" | "CaptureInitiated" | "Captured" => Outcome::Authorized(authorization_of(charge, total)),
         "AuthorizationInitiated" => Outcome::Pending,
         "Declined" | "Canceled" => Outcome::Failed(Notice::PaymentDeclined.code().into()),
         other => {
@@ -475,16 +484,19 @@ mod tests {
     fn charge(state: &str) -> Charge {
         Charge {
             status_details: StatusDetails { state: state.into(), ..StatusDetails::default() },
+            charge_amount: Some(Money::yen(3_630)),
+            creation_timestamp: Some("20261128T101414Z".into()),
             ..Charge::default()
         }
     }
 
     #[test]
     fn a_charge_reads_as_amazon_means_it() {
-        assert_eq!(charge_outcome(&charge("Authorized")), Outcome::Authorized);
-        assert_eq!(charge_outcome(&charge("AuthorizationInitiated")), Outcome::Pending);
-        assert_eq!(charge_outcome(&charge("Declined")), Outcome::Failed("payment_declined".into()));
-        assert_eq!(charge_outcome(&charge("SomethingNew")), Outcome::Unknown);
+        let authorized = super::super::orders::Authorization { amount: 3_630, at: 1_795_860_854 };
+        assert_eq!(charge_outcome(&charge("Authorized"), 1), Outcome::Authorized(authorized));
+        assert_eq!(charge_outcome(&charge("AuthorizationInitiated"), 1), Outcome::Pending);
+        assert_eq!(charge_outcome(&charge("Declined"), 1), Outcome::Failed("payment_declined".into()));
+        assert_eq!(charge_outcome(&charge("SomethingNew"), 1), Outcome::Unknown);
     }
 
     #[test]

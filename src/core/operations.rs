@@ -20,8 +20,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
-use super::orders::{Actor, Effect, OrderState, Transition};
+use super::orders::{Actor, Effect, OrderState, Transition, refund_made};
 use super::platform::{Order, OrderId, Refund, RefundState};
+use super::sync::{authorization_of, refund_record};
 use super::{AmazonError, Core, CoreError, now};
 use crate::amazon::types::{Charge, Money};
 
@@ -347,7 +348,7 @@ impl Core {
 
     /// A lapsed authorization: a new charge on the charge permission for `amount`, if Amazon
     /// allows it (the permission is open and has room). The order becomes 仮売上 again on the new
-    /// charge, with a new 30-day window; the caller captures it.
+    /// charge, with the new charge's 30-day window; the caller captures it.
     async fn reauthorize(&self, order: &Order, amount: u64, owner: &str) -> Result<Result<Order, Refusal>, CoreError> {
         let Some(permission) = order.charge_permission_id.clone() else {
             return Ok(Err(Refusal::AuthorizationLapsed("no charge permission".into())));
@@ -393,7 +394,7 @@ impl Core {
             Actor::Owner(owner.to_owned()),
             format!("再オーソリ {} 円 (Amazon: Authorized, {})", yen(amount), charge.charge_id),
         )?
-        .with_authorized(amount)
+        .with_authorized(authorization_of(&charge, amount))
         .with_amazon_ids(None, Some(charge.charge_id));
         Ok(self.platform().apply(&transition).await?.ok_or(Refusal::Busy))
     }
@@ -455,17 +456,21 @@ impl Core {
             Ok(refund) => refund,
             Err(error) => return Ok(Err(refusal_of(&error))),
         };
-        let state = RefundState::from_amazon(&refund.status_details.state).unwrap_or(RefundState::Initiated);
-        let record = Refund { refund_id: refund.refund_id.clone(), amount, state, created_at: now() };
+        // Amazon made the refund: what it says is recorded (its amount), and recorded whatever the
+        // order moved to while Amazon answered (a notification, a declined refund).
+        let record = refund_record(&refund).unwrap_or_else(|| {
+            tracing::warn!(refund = %refund.refund_id, "Amazon's refund answer has no amount; recording the amount asked for");
+            Refund {
+                refund_id: refund.refund_id.clone(),
+                amount,
+                state: RefundState::from_amazon(&refund.status_details.state).unwrap_or(RefundState::Initiated),
+                created_at: now(),
+            }
+        });
         let actor = Actor::Owner(owner.to_owned());
-        let transition = Transition::new(
-            order,
-            OrderState::Refunded,
-            actor.clone(),
-            format!("返金 {} 円 (Amazon: {}, {})", yen(amount), refund.status_details.state, refund.refund_id),
-        )?
-        .with(Effect::Refund(record))
-        .with(Effect::Unlock(token.to_owned()));
+        let detail =
+            format!("返金 {} 円 (Amazon: {}, {})", yen(record.amount), refund.status_details.state, refund.refund_id);
+        let transition = refund_made(order, record, actor.clone(), detail).with(Effect::Unlock(token.to_owned()));
         Ok(Ok(self.finish(order, &transition, actor, token).await?))
     }
 

@@ -5,12 +5,14 @@
 //! move the table in [`OrderState::may_move_to`] does not allow, and the platform applies the
 //! transition atomically with everything that belongs to it (Amazon's IDs, the note, the cart it
 //! empties, the subscription it starts or advances, the history line), or not at all when the
-//! order has moved on in the meantime.
+//! order has moved on in the meantime. One kind is applied whatever the order moved to: what
+//! Amazon already did ([`Transition::amazon_did`], a refund Amazon made), which the shop must
+//! record even when a notification moved the order while Amazon was answering.
 
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use super::platform::{CartId, MemberId, Order, OrderId, Refund, RefundState, SubscriptionId};
+use super::platform::{CartId, MemberId, Order, OrderId, Plan, Refund, RefundState, SubscriptionId};
 
 /// Where an order's payment stands. Stored by its [`name`](Self::name) under a CHECK constraint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -179,6 +181,9 @@ pub enum Effect {
         charge_permission_id: String,
         /// Charged every cycle.
         amount: u64,
+        /// What every cycle delivers (`None` for an order placed before plans were kept: its
+        /// whole total recurs).
+        plan: Option<Plan>,
         /// The first cycle after this one.
         first_cycle: Date,
     },
@@ -194,15 +199,28 @@ pub enum Effect {
     },
     /// Records a refund Amazon accepted (the order's refunded amount grows by it).
     Refund(Refund),
-    /// Records what became of a refund (a declined one no longer counts as refunded).
+    /// Records what became of a refund, as Amazon holds it (a declined one no longer counts as
+    /// refunded).
     RefundSettled {
         /// Amazon's refund ID.
         refund_id: String,
         /// Its new state.
         state: RefundState,
+        /// Its amount, as Amazon holds it.
+        amount: u64,
     },
     /// Lets go of the shop owner's hold on the order.
     Unlock(String),
+}
+
+/// What Amazon authorized on one charge, and when it made that charge (Unix seconds): the
+/// authorization's 30 days run from there, whatever the shop does with the order meanwhile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authorization {
+    /// The charge's amount, in yen: the most a capture may take.
+    pub amount: u64,
+    /// When Amazon made the charge (its `creationTimestamp`).
+    pub at: i64,
 }
 
 /// One move of one order, with everything that happens together with it.
@@ -212,9 +230,11 @@ pub struct Transition {
     from: OrderState,
     to: OrderState,
     forced: bool,
+    #[serde(default)]
+    from_any_state: bool,
     charge_permission_id: Option<String>,
     charge_id: Option<String>,
-    authorized: Option<u64>,
+    authorized: Option<Authorization>,
     captured: Option<u64>,
     note: Option<String>,
     effects: Vec<Effect>,
@@ -251,12 +271,23 @@ impl Transition {
         transition
     }
 
+    /// What Amazon already did (a refund it made, say), recorded whatever state the order moved
+    /// to since `order` was read: an IPN or a declined refund may move it while Amazon answers,
+    /// and Amazon's act must not be lost for that. `to` is what Amazon's record makes of the
+    /// order; the history shows the state it actually left.
+    pub fn amazon_did(order: &Order, to: OrderState, actor: Actor, detail: impl Into<String>) -> Self {
+        let mut transition = Self::unchecked(order, to, actor, detail.into());
+        transition.from_any_state = true;
+        transition
+    }
+
     fn unchecked(order: &Order, to: OrderState, actor: Actor, detail: String) -> Self {
         Self {
             order: order.id,
             from: order.state,
             to,
             forced: false,
+            from_any_state: false,
             charge_permission_id: None,
             charge_id: None,
             authorized: None,
@@ -268,10 +299,11 @@ impl Transition {
         }
     }
 
-    /// Records what Amazon authorized (now).
+    /// Records what Amazon authorized on a charge, and when it made that charge. Only a charge
+    /// read from Amazon sets it: a move back to 仮売上 keeps the window of the charge it had.
     #[must_use]
-    pub fn with_authorized(mut self, amount: u64) -> Self {
-        self.authorized = Some(amount);
+    pub fn with_authorized(mut self, authorization: Authorization) -> Self {
+        self.authorized = Some(authorization);
         self
     }
 
@@ -287,8 +319,13 @@ impl Transition {
         self.forced
     }
 
-    /// The amount Amazon authorized, to record.
-    pub fn authorized(&self) -> Option<u64> {
+    /// Whether it applies whatever state the order stands in ([`Transition::amazon_did`]).
+    pub fn applies_from_any_state(&self) -> bool {
+        self.from_any_state
+    }
+
+    /// What Amazon authorized, and when, to record.
+    pub fn authorized(&self) -> Option<Authorization> {
         self.authorized
     }
 
@@ -368,8 +405,8 @@ impl Transition {
 /// What Amazon's answer means for an order being completed or settled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Authorized (仮売上).
-    Authorized,
+    /// Authorized (仮売上): what, and when Amazon made the charge.
+    Authorized(Authorization),
     /// Still authorizing (決済保留).
     Pending,
     /// Amazon completed, but the charge could not be read: to reconcile.
@@ -391,9 +428,13 @@ pub fn settle(
     next_cycle: Date,
     actor: Actor,
 ) -> Result<Transition, InvalidMove> {
-    let placed = matches!(outcome, Outcome::Authorized | Outcome::Pending | Outcome::Unknown);
+    let placed = matches!(outcome, Outcome::Authorized(_) | Outcome::Pending | Outcome::Unknown);
+    let authorization = match outcome {
+        Outcome::Authorized(authorization) => Some(authorization),
+        _ => None,
+    };
     let (to, note) = match outcome {
-        Outcome::Authorized => (OrderState::Authorized, None),
+        Outcome::Authorized(_) => (OrderState::Authorized, None),
         Outcome::Pending => (OrderState::Pending, None),
         Outcome::Unknown => (OrderState::Unknown, None),
         Outcome::Unsettled(note) => (OrderState::CardUnsettled, Some(note)),
@@ -402,8 +443,8 @@ pub fn settle(
     let permission = ids.0.clone();
     let mut transition = Transition::new(order, to, actor, format!("{} → {}", order.state.name(), to.name()))?
         .with_amazon_ids(ids.0, ids.1);
-    if to == OrderState::Authorized {
-        transition = transition.with_authorized(order.total);
+    if let Some(authorization) = authorization {
+        transition = transition.with_authorized(authorization);
     }
     if let Some(note) = note {
         transition = transition.with_note(note);
@@ -421,16 +462,27 @@ pub fn settle(
             transition = transition.with(Effect::AdvanceSubscription { id, from, to: next_cycle });
         }
         (None, Some(permission)) if order.recurring && placed => {
+            // Later cycles charge what recurs; the checkout's charge covered the whole cart.
             transition = transition.with(Effect::StartSubscription {
                 member: order.member,
                 charge_permission_id: permission.clone(),
-                amount: order.total,
+                amount: order.plan.as_ref().map_or(order.total, Plan::amount),
+                plan: order.plan.clone(),
                 first_cycle: next_cycle,
             });
         }
         _ => {}
     }
     Ok(transition)
+}
+
+/// A refund Amazon accepted — asked for by the shop owner, or made in Seller Central — recorded
+/// with Amazon's amount on its order, whatever the order moved to meanwhile: the refund row
+/// always, and the order 返金 while any refund gives money back.
+pub fn refund_made(order: &Order, refund: Refund, actor: Actor, detail: impl Into<String>) -> Transition {
+    let gives_back = refund.state != RefundState::Declined || order.refunded > 0;
+    let to = if gives_back { OrderState::Refunded } else { OrderState::Captured };
+    Transition::amazon_did(order, to, actor, detail).with(Effect::Refund(refund))
 }
 
 #[cfg(test)]
@@ -460,6 +512,7 @@ mod tests {
             authorized: None,
             captured: 0,
             refunded: 0,
+            plan: None,
         }
     }
 
@@ -501,19 +554,27 @@ mod tests {
         }
     }
 
+    const AUTHORIZED: Authorization = Authorization { amount: 3_630, at: 1_795_860_854 };
+
     #[test]
     fn an_authorized_checkout_empties_its_cart_and_a_recurring_one_starts_its_subscription() {
         let mut recurring = order(OrderState::Completing);
         recurring.recurring = true;
+        let plan = Plan {
+            lines: vec![crate::core::platform::OrderLine { name: "定期便".into(), unit_price: 2_000, quantity: 1 }],
+            shipping_fee: 880,
+        };
+        recurring.plan = Some(plan.clone());
         let cart = CartId("c".into());
         let transition = settle(
             &recurring,
-            Outcome::Authorized,
+            Outcome::Authorized(AUTHORIZED),
             (Some("P".into()), Some("C".into())),
             date!(2026 - 12 - 30),
             Actor::Shopper,
         )
         .unwrap();
+        assert_eq!(transition.authorized(), Some(AUTHORIZED), "Amazon's amount and the charge's own time");
         assert_eq!(
             transition.effects(),
             [
@@ -521,10 +582,12 @@ mod tests {
                 Effect::StartSubscription {
                     member: Some(MemberId(1)),
                     charge_permission_id: "P".into(),
-                    amount: 3_630,
+                    amount: 2_880,
+                    plan: Some(plan),
                     first_cycle: date!(2026 - 12 - 30),
                 }
-            ]
+            ],
+            "the later cycles charge what recurs, not the whole first order"
         );
         let failed = settle(
             &order(OrderState::Completing),
@@ -552,5 +615,26 @@ mod tests {
         );
         let unknown = settle(&cycle, Outcome::Unknown, (None, None), next, Actor::Job).unwrap();
         assert!(unknown.effects().is_empty());
+    }
+
+    #[test]
+    fn a_refund_amazon_made_is_recorded_from_whatever_state_the_order_moved_to() {
+        let refund = Refund { refund_id: "R".into(), amount: 500, state: RefundState::Initiated, created_at: 0 };
+        // Read while captured; a notification may have made it 返金 (or a declined refund made it
+        // 実売上 again) by the time Amazon's answer is written.
+        let recorded = refund_made(&order(OrderState::Captured), refund.clone(), Actor::Notification, "返金");
+        assert!(recorded.applies_from_any_state());
+        assert_eq!((recorded.from(), recorded.to()), (OrderState::Captured, OrderState::Refunded));
+        assert_eq!(recorded.effects(), [Effect::Refund(refund.clone())]);
+        let declined = Refund { state: RefundState::Declined, ..refund };
+        assert_eq!(
+            refund_made(&order(OrderState::Captured), declined, Actor::Notification, "").to(),
+            OrderState::Captured
+        );
+        assert!(
+            !Transition::new(&order(OrderState::Captured), OrderState::Refunded, Actor::Shopper, "")
+                .unwrap()
+                .applies_from_any_state()
+        );
     }
 }

@@ -134,10 +134,24 @@ impl Cart {
         self.lines.is_empty()
     }
 
-    /// Whether this is a subscription: a recurring product is in it, so the whole cart is
-    /// delivered and charged every month.
+    /// Whether this is a subscription: a 定期購入 product is in it.
     pub fn is_recurring(&self) -> bool {
         self.lines.iter().any(|line| line.recurring)
+    }
+
+    /// What the subscription of this cart repeats every month: its 定期購入 lines and the
+    /// shipping of each delivery. Lines bought once beside them are in the checkout's charge
+    /// only. `None` for a cart without a 定期購入 product.
+    pub fn plan(&self) -> Option<Plan> {
+        self.is_recurring().then(|| Plan {
+            lines: self
+                .lines
+                .iter()
+                .filter(|line| line.recurring)
+                .map(|line| OrderLine { name: line.name.clone(), unit_price: line.unit_price, quantity: line.quantity })
+                .collect(),
+            shipping_fee: self.shipping.fee,
+        })
     }
 
     /// Products and shipping, in yen; an empty cart is 0 (nothing to ship, nothing to pay).
@@ -177,6 +191,26 @@ pub struct OrderLine {
     pub quantity: u64,
 }
 
+/// What a subscription (定期購入) charges and delivers every cycle after the first: the cart's
+/// 定期購入 lines and the shipping of one delivery. The first charge, at checkout, covers the
+/// whole cart; a one-time line bought beside a subscription is charged that once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The 定期購入 lines, delivered every cycle.
+    pub lines: Vec<OrderLine>,
+    /// The shipping fee of each delivery, in yen.
+    pub shipping_fee: u64,
+}
+
+impl Plan {
+    /// What each cycle charges, in yen.
+    pub fn amount(&self) -> u64 {
+        self.lines
+            .iter()
+            .fold(self.shipping_fee, |sum, line| sum.saturating_add(line.unit_price.saturating_mul(line.quantity)))
+    }
+}
+
 /// What makes a new order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewOrder {
@@ -188,6 +222,9 @@ pub struct NewOrder {
     pub cart: Option<CartId>,
     /// The buyer's name as Amazon gave it (for a guest's order).
     pub buyer_name: String,
+    /// The buyer's e-mail as Amazon gave it (for a guest's order; empty when Amazon gave none).
+    #[serde(default)]
+    pub buyer_email: String,
     /// The subscription cycle it is (one order per cycle).
     pub cycle: Option<(SubscriptionId, Date)>,
     /// What is bought.
@@ -198,6 +235,9 @@ pub struct NewOrder {
     pub total: u64,
     /// A subscription's order.
     pub recurring: bool,
+    /// For a checkout that starts a subscription: what its later cycles charge.
+    #[serde(default)]
+    pub plan: Option<Plan>,
 }
 
 /// An order.
@@ -233,12 +273,16 @@ pub struct Order {
     pub updated_at: i64,
     /// Bumped by every change: an owner's operation acts only on the version they saw.
     pub version: i64,
-    /// What Amazon authorized, in yen (the most a capture may take), and when (Unix seconds).
+    /// What Amazon authorized, in yen (the most a capture may take), and when Amazon made that
+    /// charge (Unix seconds): its 30 days run from there.
     pub authorized: Option<(u64, i64)>,
     /// What was captured (実売上), in yen.
     pub captured: u64,
     /// What was refunded or is being refunded (返金), in yen.
     pub refunded: u64,
+    /// For a checkout that starts a subscription: what its later cycles charge.
+    #[serde(default)]
+    pub plan: Option<Plan>,
 }
 
 /// A refund of an order, as Amazon processes it (asynchronously).
@@ -353,6 +397,10 @@ pub struct Subscription {
     pub amount: u64,
     /// The next cycle's date (Japan).
     pub next_cycle: Date,
+    /// What each cycle delivers; `None` for a subscription started before plans were kept
+    /// (its cycles are one line of `amount`).
+    #[serde(default)]
+    pub plan: Option<Plan>,
 }
 
 /// Subscriptions: which are due, and what a month has charged.
@@ -401,6 +449,16 @@ mod tests {
         assert_eq!(cart(&[(2_750, 2, false), (1_980, 1, false)], 880).total(), 8_360);
         assert_eq!(cart(&[], 880).total(), 0);
         assert!(cart(&[(1, 1, false), (2, 1, true)], 0).is_recurring());
+    }
+
+    #[test]
+    fn a_subscription_repeats_only_its_recurring_lines_and_the_shipping() {
+        let mixed = cart(&[(2_750, 1, false), (8_800, 2, true)], 880);
+        assert_eq!(mixed.total(), 2_750 + 17_600 + 880, "the checkout charges the whole cart");
+        let plan = mixed.plan().expect("a subscription");
+        assert_eq!(plan.amount(), 17_600 + 880, "each later cycle: the recurring lines and one delivery");
+        assert_eq!(plan.lines, [OrderLine { name: "器".into(), unit_price: 8_800, quantity: 2 }]);
+        assert_eq!(cart(&[(2_750, 1, false)], 880).plan(), None, "nothing recurs");
     }
 
     #[test]

@@ -106,7 +106,7 @@ impl Core {
         };
         match session.status_details.state.as_str() {
             "Completed" => {
-                let (outcome, ids) = self.outcome_of_completed(&session).await;
+                let (outcome, ids) = self.outcome_of_completed(&session, order.total).await;
                 if outcome == Outcome::Unknown && order.state == OrderState::Unknown {
                     return Ok(None);
                 }

@@ -21,6 +21,8 @@ pub fn unavailable(cart: Option<&Cart>) -> Option<UnavailableReason> {
     if !cart.shipping.amazon_pay_allowed {
         return Some(UnavailableReason::ShippingMethodNotAllowed);
     }
+    // The checkout's charge (the whole cart, one-time lines too) is the first charge on the
+    // recurring permission in its month; later months charge only what recurs, which is less.
     if cart.is_recurring() && cart.total() > RECURRING_MONTHLY_LIMIT {
         return Some(UnavailableReason::RecurringMonthlyLimit);
     }

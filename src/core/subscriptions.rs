@@ -12,6 +12,7 @@ use time::Date;
 use super::orders::{Actor, OrderState, Outcome, Transition, settle};
 use super::platform::{NewOrder, Opened, Order, OrderLine, Subscription};
 use super::rules::{RECURRING_MONTHLY_LIMIT, next_month};
+use super::sync::authorization_of;
 use super::{AmazonError, Core, CoreError};
 use crate::amazon::types::Money;
 
@@ -73,20 +74,27 @@ impl Core {
 
     async fn run_cycle(&self, subscription: &Subscription) -> Result<Cycle, CoreError> {
         let date = subscription.next_cycle;
+        // A cycle delivers and charges what recurs: the subscription's 定期購入 lines and one
+        // delivery's shipping (one-time lines of the first order are not bought again).
+        let (lines, shipping_fee) = match &subscription.plan {
+            Some(plan) => (plan.lines.clone(), plan.shipping_fee),
+            None => {
+                let name = format!("定期購入 {date} 発送分");
+                (vec![OrderLine { name, unit_price: subscription.amount, quantity: 1 }], 0)
+            }
+        };
         let new = NewOrder {
             member: subscription.member,
             checkout_session_id: None,
             cart: None,
             buyer_name: String::new(),
+            buyer_email: String::new(),
             cycle: Some((subscription.id, date)),
-            lines: vec![OrderLine {
-                name: format!("定期購入 {date} 発送分"),
-                unit_price: subscription.amount,
-                quantity: 1,
-            }],
-            shipping_fee: 0,
+            lines,
+            shipping_fee,
             total: subscription.amount,
             recurring: true,
+            plan: None,
         };
         let cycle = |order: &Order| Cycle {
             subscription_id: subscription.id.0,
@@ -144,7 +152,7 @@ impl Core {
         Ok(Some(match self.amazon().create_charge(&body, &key).await {
             Ok(charge) => {
                 let outcome = match charge.status_details.state.as_str() {
-                    "Authorized" => Outcome::Authorized,
+                    "Authorized" => Outcome::Authorized(authorization_of(&charge, subscription.amount)),
                     "AuthorizationInitiated" => Outcome::Pending,
                     _ => {
                         let reason = charge.status_details.reason_code.unwrap_or_default();

@@ -2,12 +2,50 @@
 //! both Amazon's notifications (IPN) and the reconciler act on. Nothing here trusts a message:
 //! every move follows an object read from Amazon's API.
 
+use time::PrimitiveDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+
 use super::checkout::charge_outcome;
-use super::orders::{Actor, Effect, OrderState, Outcome, Transition, settle};
+use super::orders::{Actor, Authorization, Effect, OrderState, Outcome, Transition, refund_made, settle};
 use super::platform::{Order, Refund, RefundState};
 use super::rules::{next_month, today_in_japan};
 use super::{Core, CoreError, now};
-use crate::amazon::types::{Charge, Money};
+use crate::amazon::types::{Charge, Money, Refund as AmazonRefund};
+
+/// What Amazon authorized on `charge`, and when it made the charge: the 30 days of an
+/// authorization run from there. Amazon's docs say a charge lapses after 30 days in the
+/// Authorized state and give each charge an `expirationTimestamp`; the charge's
+/// `creationTimestamp` is the earliest that window can start, so a deadline counted from it is
+/// never later than Amazon's. A charge without a readable time (never seen from Amazon) counts
+/// from now; one without an amount, `fallback` yen.
+pub(super) fn authorization_of(charge: &Charge, fallback: u64) -> Authorization {
+    Authorization {
+        amount: charge.charge_amount.as_ref().and_then(Money::as_yen).unwrap_or(fallback),
+        at: charge.creation_timestamp.as_deref().and_then(amazon_time).unwrap_or_else(now),
+    }
+}
+
+/// Unix seconds of an Amazon timestamp: the basic format its API answers with
+/// (`20261128T101414Z`), or the extended one (`2026-11-28T10:14:14Z`).
+pub(super) fn amazon_time(text: &str) -> Option<i64> {
+    let basic = format_description!("[year][month][day]T[hour][minute][second]Z");
+    PrimitiveDateTime::parse(text, basic)
+        .map(PrimitiveDateTime::assume_utc)
+        .or_else(|_| time::OffsetDateTime::parse(text, &Rfc3339))
+        .ok()
+        .map(time::OffsetDateTime::unix_timestamp)
+}
+
+/// A refund as Amazon holds it, for the shop's record: Amazon's amount and state.
+pub(super) fn refund_record(refund: &AmazonRefund) -> Option<Refund> {
+    Some(Refund {
+        refund_id: refund.refund_id.clone(),
+        amount: refund.refund_amount.as_ref().and_then(Money::as_yen).filter(|amount| *amount > 0)?,
+        state: RefundState::from_amazon(&refund.status_details.state).unwrap_or(RefundState::Initiated),
+        created_at: now(),
+    })
+}
 
 impl Core {
     /// Reads the order's charge (and refunds) from Amazon and moves the order to match; whether
@@ -49,7 +87,7 @@ impl Core {
         let ids = (charge.charge_permission_id.clone(), Some(charge.charge_id.clone()));
         // Completing a checkout or a cycle: the order's first outcome.
         if order.state.is_unsettled() {
-            let outcome = match charge_outcome(charge) {
+            let outcome = match charge_outcome(charge, order.total) {
                 Outcome::Failed(_) if order.checkout_session_id.is_none() => {
                     Outcome::Unsettled(format!("Amazon Pay の与信が通りませんでした ({reason})。"))
                 }
@@ -83,10 +121,9 @@ impl Core {
         }
         let mut transition = Transition::new(order, to, actor, detail)?.with_amazon_ids(ids.0, ids.1);
         match to {
-            OrderState::Authorized => {
-                let amount = charge.charge_amount.as_ref().and_then(Money::as_yen).unwrap_or(order.total);
-                transition = transition.with_authorized(amount);
-            }
+            // Back to 仮売上 (a capture that did not happen, a reconciliation): the charge's own
+            // window, not a new one.
+            OrderState::Authorized => transition = transition.with_authorized(authorization_of(charge, order.total)),
             OrderState::Captured => {
                 let amount = charge.capture_amount.as_ref().and_then(Money::as_yen).unwrap_or(order.total);
                 transition = transition.with_captured(amount);
@@ -108,15 +145,26 @@ impl Core {
             }
             let at_amazon = self.amazon().get_refund(&refund.refund_id).await?;
             let Some(state) = RefundState::from_amazon(&at_amazon.status_details.state) else { continue };
-            if state == refund.state {
+            // Amazon's amount is the refund's, whatever the shop recorded when it asked.
+            let amount = at_amazon.refund_amount.as_ref().and_then(Money::as_yen).unwrap_or(refund.amount);
+            if state == refund.state && amount == refund.amount {
                 continue;
             }
             let Some(current) = self.platform().order(order.id).await? else { break };
-            let left = current.refunded.saturating_sub(if state == RefundState::Declined { refund.amount } else { 0 });
+            let counted = |state: RefundState, amount: u64| if state == RefundState::Declined { 0 } else { amount };
+            let left = current.refunded.saturating_sub(counted(refund.state, refund.amount)) + counted(state, amount);
             let to = if left == 0 { OrderState::Captured } else { OrderState::Refunded };
-            let detail = format!("返金 {} (Amazon: {})", refund.refund_id, at_amazon.status_details.state);
-            let transition = Transition::new(&current, to, actor.clone(), detail)?
-                .with(Effect::RefundSettled { refund_id: refund.refund_id.clone(), state });
+            let detail = format!(
+                "返金 {} {} 円 (Amazon: {})",
+                refund.refund_id,
+                super::operations::yen(amount),
+                at_amazon.status_details.state
+            );
+            let transition = Transition::new(&current, to, actor.clone(), detail)?.with(Effect::RefundSettled {
+                refund_id: refund.refund_id.clone(),
+                state,
+                amount,
+            });
             moved |= self.platform().apply(&transition).await?.is_some();
         }
         Ok(moved)
@@ -134,19 +182,51 @@ impl Core {
         if !matches!(order.state, OrderState::Captured | OrderState::Refunded) {
             return Ok(false);
         }
-        let state = RefundState::from_amazon(&refund.status_details.state).unwrap_or(RefundState::Initiated);
-        let amount = refund.refund_amount.as_ref().and_then(Money::as_yen).unwrap_or_default();
-        if amount == 0 {
-            return Ok(false);
-        }
-        let record = Refund { refund_id: refund.refund_id.clone(), amount, state, created_at: now() };
-        let transition = Transition::new(
-            &order,
-            OrderState::Refunded,
-            actor,
-            format!("返金 (Amazon 側で作成: {}, {})", refund.refund_id, refund.status_details.state),
-        )?
-        .with(Effect::Refund(record));
+        let Some(record) = refund_record(&refund) else { return Ok(false) };
+        let detail = format!(
+            "返金 {} 円 (Amazon 側で作成: {}, {})",
+            super::operations::yen(record.amount),
+            refund.refund_id,
+            refund.status_details.state
+        );
+        // Amazon made it: recorded even if the order moves while this is written.
+        let transition = refund_made(&order, record, actor, detail);
         Ok(self.platform().apply(&transition).await?.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::amazon::types::StatusDetails;
+
+    #[test]
+    fn amazon_times_read_in_both_formats() {
+        assert_eq!(amazon_time("20261128T101414Z"), Some(1_795_860_854));
+        assert_eq!(amazon_time("2026-11-28T10:14:14Z"), Some(1_795_860_854));
+        assert_eq!(amazon_time("yesterday"), None);
+    }
+
+    #[test]
+    fn an_authorization_runs_from_the_charges_own_creation() {
+        let charge = Charge {
+            charge_amount: Some(Money::yen(3_630)),
+            creation_timestamp: Some("20261128T101414Z".into()),
+            ..Charge::default()
+        };
+        assert_eq!(authorization_of(&charge, 1), Authorization { amount: 3_630, at: 1_795_860_854 });
+    }
+
+    #[test]
+    fn a_refund_is_recorded_with_amazons_amount() {
+        let refund = AmazonRefund {
+            refund_id: "R".into(),
+            refund_amount: Some(Money::yen(900)),
+            status_details: StatusDetails { state: "RefundInitiated".into(), ..StatusDetails::default() },
+            ..AmazonRefund::default()
+        };
+        let record = refund_record(&refund).unwrap();
+        assert_eq!((record.amount, record.state), (900, RefundState::Initiated));
+        assert_eq!(refund_record(&AmazonRefund { refund_amount: None, ..refund }), None, "no amount, no record");
     }
 }

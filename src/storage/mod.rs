@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use self::postgres::Postgres;
 pub use self::sqlite::Sqlite;
 use crate::core::orders::OrderState;
-use crate::core::platform::{CartId, MemberId, OrderLine, Platform, PlatformError, SubscriptionId};
+use crate::core::platform::{CartId, MemberId, OrderLine, Platform, PlatformError, RefundState, SubscriptionId};
 use crate::core::platform::{Order, OrderId};
 
 /// A database failure. Callers answer 500 and log it; the shopper's input is never the cause.
@@ -64,6 +64,13 @@ impl From<StorageError> for PlatformError {
     fn from(error: StorageError) -> Self {
         PlatformError(error.to_string())
     }
+}
+
+/// How much a refund's change gives back, in yen, from its (state, amount) before and after: a
+/// declined refund gives nothing back, and the amount is Amazon's.
+fn refunded_delta(before: (&str, i64), after: (&str, i64)) -> i64 {
+    let counted = |(state, amount): (&str, i64)| if state == RefundState::Declined.name() { 0 } else { amount };
+    counted(after) - counted(before)
 }
 
 /// The whole database, as the server uses it.
@@ -310,7 +317,7 @@ pub struct OrderDetail {
     pub discount: u64,
     /// お名前.
     pub name: String,
-    /// The member's e-mail, if a member bought it.
+    /// The buyer's e-mail: the member's, or for a guest the one Amazon gave at checkout.
     pub email: Option<String>,
     /// 対応状況.
     pub fulfilment: String,
@@ -342,6 +349,31 @@ pub struct BulkItem {
     pub outcome: String,
     /// What happened, in the owner's words.
     pub message: String,
+}
+
+/// A bulk job as every server instance sees it: who started it, which instance runs it and
+/// when that instance was last heard of (its heartbeat), and when it finished.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkJob {
+    /// Its ID.
+    pub id: i64,
+    /// The owner who started it.
+    pub owner: String,
+    /// When it was started (Unix seconds).
+    pub created_at: i64,
+    /// The server instance running it, if one is.
+    pub claimed_by: Option<String>,
+    /// When that instance last said it was alive (Unix seconds).
+    pub heartbeat_at: Option<i64>,
+    /// When it finished (Unix seconds).
+    pub finished_at: Option<i64>,
+}
+
+impl BulkJob {
+    /// Whether an instance runs it now: claimed, not finished, and heard of since `alive_since`.
+    pub fn is_running(&self, alive_since: i64) -> bool {
+        self.finished_at.is_none() && self.claimed_by.is_some() && self.heartbeat_at.is_some_and(|at| at >= alive_since)
+    }
 }
 
 /// A subscription (定期購入) as the shop owner sees it.
@@ -392,12 +424,25 @@ pub trait BackOffice: Send + Sync {
     async fn record_login_failure(&self, name: &str, window: i64) -> Result<(), StorageError>;
     /// Forgets failed logins after a good one.
     async fn clear_login_failures(&self, name: &str) -> Result<(), StorageError>;
-    /// Starts a bulk operation over `orders` (their numbers as shown); answers its ID.
-    async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)]) -> Result<i64, StorageError>;
+    /// Starts a bulk operation over `orders` (their numbers as shown), claimed by the server
+    /// instance `instance` that runs it; answers its ID.
+    async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)], instance: &str) -> Result<i64, StorageError>;
     /// Records how one order of a bulk operation went.
     async fn record_bulk(&self, bulk: i64, item: &BulkItem) -> Result<(), StorageError>;
     /// A bulk operation's orders and outcomes.
     async fn bulk(&self, bulk: i64) -> Result<Vec<BulkItem>, StorageError>;
+    /// A bulk operation's job: who runs it, its heartbeat, whether it finished.
+    async fn bulk_job(&self, bulk: i64) -> Result<Option<BulkJob>, StorageError>;
+    /// Claims an unfinished job for `instance` if nobody runs it, or its instance was last heard
+    /// of before `stale_before` (it stopped); whether it is now `instance`'s. Of two instances
+    /// claiming at once, one gets it.
+    async fn claim_bulk(&self, bulk: i64, instance: &str, stale_before: i64) -> Result<bool, StorageError>;
+    /// `instance`, running the job, is alive (its heartbeat); `false` when the job is no longer
+    /// its own (another instance took it over) or finished.
+    async fn beat_bulk(&self, bulk: i64, instance: &str) -> Result<bool, StorageError>;
+    /// `instance` stops running the job: finished when no order is left waiting, else free for
+    /// any instance to resume at once.
+    async fn release_bulk(&self, bulk: i64, instance: &str) -> Result<(), StorageError>;
     /// The subscription paid through a recurring charge permission.
     async fn subscription_by_permission(
         &self,

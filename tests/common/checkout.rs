@@ -138,13 +138,28 @@ impl World {
     }
 
     /// The world with the shop's settings `vars` added.
-    pub async fn start_with(mut vars: Vec<(&'static str, String)>) -> Self {
+    pub async fn start_with(vars: Vec<(&'static str, String)>) -> Self {
+        Self::start_wrapped(vars, |router| router).await
+    }
+
+    /// The world whose Amazon holds the answers `hold` is armed for.
+    pub async fn start_holding(hold: &super::hold::Hold) -> Self {
+        let hold = hold.clone();
+        Self::start_wrapped(Vec::new(), move |router| hold.wrap(router)).await
+    }
+
+    async fn start_wrapped(
+        mut vars: Vec<(&'static str, String)>,
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> Self {
         vars.push(("AMAZONPAY2_PRIVATE_KEY", KEY_FILE.to_owned()));
-        let TwoOrigins { shop, amazon, config, key, shop_listener, data } =
-            TwoOrigins::start(DataDir::new("checkout-orders"), vars, |config| {
-                server::load_key(config).expect("the test key")
-            })
-            .await;
+        let TwoOrigins { shop, amazon, config, key, shop_listener, data } = TwoOrigins::start_wrapped(
+            DataDir::new("checkout-orders"),
+            vars,
+            |config| server::load_key(config).expect("the test key"),
+            wrap,
+        )
+        .await;
         let server = ShopServer::start(&config, &key, shop_listener).await;
         Self {
             shop,
@@ -180,6 +195,11 @@ impl World {
     /// A test control of the simulator (`clock`, `cards`, `faults`).
     pub async fn amazon_control(&self, control: &str, body: Value) {
         simulator_control(&self.amazon, control, body).await;
+    }
+
+    /// A test control of the simulator, and its answer.
+    pub async fn amazon_control_answer(&self, control: &str, body: Value) -> Value {
+        super::sockets::simulator_control_answer(&self.amazon, control, body).await
     }
 
     pub async fn advance_amazon_clock(&self, seconds: u64) {

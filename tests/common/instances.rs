@@ -129,7 +129,75 @@ async fn forward(State(balancer): State<Arc<Balancer>>, request: Request) -> Res
             outgoing = outgoing.header(name, value);
         }
     }
-    let Ok(answer) = outgoing.send().await else {
+    relay(outgoing.send().await).await
+}
+
+/// Amazon's API as the instances reach it in a gated deployment: a pass-through to the simulator
+/// process that, while closed, holds every capture call before Amazon sees it, so that a test
+/// catches a bulk job in the middle of its captures every time.
+pub struct Gate {
+    upstream: String,
+    http: reqwest::Client,
+    open: tokio::sync::watch::Sender<bool>,
+    held: tokio::sync::watch::Sender<usize>,
+}
+
+impl Gate {
+    /// Serves on `listener`, passing calls on to `upstream` (`http://host:port`); open.
+    pub fn start(listener: TcpListener, upstream: String) -> Arc<Self> {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let gate = Arc::new(Self {
+            upstream,
+            http,
+            open: tokio::sync::watch::Sender::new(true),
+            held: tokio::sync::watch::Sender::new(0),
+        });
+        let router = Router::new().fallback(pass).with_state(gate.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        gate
+    }
+
+    /// Holds the capture calls from now on.
+    pub fn close(&self) {
+        self.open.send_replace(false);
+    }
+
+    /// Lets the held calls (and every later one) through.
+    pub fn open(&self) {
+        self.open.send_replace(true);
+    }
+
+    /// Waits until `count` capture calls are held.
+    pub async fn wait_held(&self, count: usize) {
+        let mut held = self.held.subscribe();
+        let waited = tokio::time::timeout(Duration::from_secs(60), held.wait_for(|held| *held >= count)).await;
+        assert!(waited.is_ok(), "{count} captures never reached Amazon's gate: {}", *self.held.borrow());
+    }
+}
+
+async fn pass(State(gate): State<Arc<Gate>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    if parts.uri.path().ends_with("/capture") && !*gate.open.borrow() {
+        let mut open = gate.open.subscribe();
+        gate.held.send_modify(|held| *held += 1);
+        let _ = open.wait_for(|open| *open).await;
+    }
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let body: Bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    // Every header as sent, the signed ones included (the shop signs `x-amz-pay-host`, not
+    // `Host`); the Host is the simulator's, whose answers name its own address for browsers.
+    let mut outgoing = gate.http.request(parts.method.clone(), format!("{}{path}", gate.upstream)).body(body);
+    for (name, value) in &parts.headers {
+        if name != "content-length" && name != "host" {
+            outgoing = outgoing.header(name, value);
+        }
+    }
+    relay(outgoing.send().await).await
+}
+
+/// An upstream answer as the client's answer (502 when there was none).
+async fn relay(answer: reqwest::Result<reqwest::Response>) -> Response {
+    let Ok(answer) = answer else {
         return Response::builder().status(StatusCode::BAD_GATEWAY).body(Body::empty()).unwrap();
     };
     let mut response = Response::builder().status(answer.status());
@@ -146,6 +214,8 @@ pub struct Deployment {
     pub shop: String,
     pub amazon: String,
     pub balancer: Arc<Balancer>,
+    /// Amazon's API as the instances reach it, in a gated deployment.
+    pub gate: Option<Arc<Gate>>,
     _instances: Vec<Process>,
     _simulator: Process,
     /// The environment of a job command (`subscriptions`, `reconcile`) beside the instances.
@@ -157,16 +227,33 @@ pub struct Deployment {
 impl Deployment {
     /// `count` instances on `target`, started at the same moment.
     pub async fn start(target: Target, count: usize) -> Self {
+        Self::start_with(target, count, false).await
+    }
+
+    /// [`Self::start`] with the instances' API calls to Amazon through a [`Gate`].
+    pub async fn start_gated(target: Target, count: usize) -> Self {
+        Self::start_with(target, count, true).await
+    }
+
+    async fn start_with(target: Target, count: usize, gated: bool) -> Self {
         amazonpay2::core::install_crypto_provider();
         let balancer_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let shop = format!("http://{}", balancer_listener.local_addr().unwrap());
         let amazon_addr = format!("127.0.0.1:{}", free_port());
         let amazon = format!("http://{amazon_addr}");
+        let gate = if gated {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            Some((Gate::start(listener, amazon.clone()), format!("http://{address}")))
+        } else {
+            None
+        };
+        let api_base = gate.as_ref().map_or_else(|| amazon.clone(), |(_, base)| base.clone());
         let common = vec![
             ("AMAZONPAY2_SHOP_ORIGIN", shop.clone()),
             ("AMAZONPAY2_PRIVATE_KEY", KEY_FILE.to_owned()),
             ("AMAZONPAY2_WWW", concat!(env!("CARGO_MANIFEST_DIR"), "/www").to_owned()),
-            ("AMAZONPAY2_API_BASE", amazon.clone()),
+            ("AMAZONPAY2_API_BASE", api_base),
             ("AMAZONPAY2_CHECKOUT_JS", format!("{amazon}/checkout.js")),
             target.setting(),
         ];
@@ -209,7 +296,13 @@ impl Deployment {
             vars.push(("AMAZONPAY2_DATA", jobs_dir.0.display().to_string()));
         }
         dirs.push(jobs_dir);
-        Self { shop, amazon, balancer, _instances: instances, _simulator: simulator, vars, target, _dirs: dirs }
+        let gate = gate.map(|(gate, _)| gate);
+        Self { shop, amazon, balancer, gate, _instances: instances, _simulator: simulator, vars, target, _dirs: dirs }
+    }
+
+    /// Kills instance `n` at once (`kill -9`: nothing of it runs on).
+    pub fn kill(&mut self, n: usize) {
+        self._instances[n].kill();
     }
 
     pub fn browser(&self) -> Browser {

@@ -111,6 +111,17 @@ pub struct TwoOrigins {
 impl TwoOrigins {
     /// The demo configuration with `vars` added (or replaced), the shop's key as `key` loads it.
     pub async fn start(data: DataDir, vars: Vec<(&'static str, String)>, key: impl FnOnce(&Config) -> ShopKey) -> Self {
+        Self::start_wrapped(data, vars, key, |router| router).await
+    }
+
+    /// [`Self::start`] with the simulator's routes wrapped by `wrap` (a test's hold on Amazon's
+    /// answers).
+    pub async fn start_wrapped(
+        data: DataDir,
+        vars: Vec<(&'static str, String)>,
+        key: impl FnOnce(&Config) -> ShopKey,
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> Self {
         let shop_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let amazon_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let amazon_addr = amazon_listener.local_addr().unwrap();
@@ -130,7 +141,8 @@ impl TwoOrigins {
             public_key_der: key.public_key_der().to_vec(),
             shop_origin: config.shop_origin.as_str().to_owned(),
         });
-        tokio::spawn(async move { axum::serve(amazon_listener, simulator.router()).await });
+        let router = wrap(simulator.router());
+        tokio::spawn(async move { axum::serve(amazon_listener, router).await });
         Self {
             shop: config.shop_origin.as_str().to_owned(),
             amazon: format!("http://{amazon_addr}"),
@@ -244,9 +256,15 @@ impl Browser {
 
 /// A test control of the simulator at `amazon` (`clock`, `cards`, `faults`).
 pub async fn simulator_control(amazon: &str, control: &str, body: Value) {
+    simulator_control_answer(amazon, control, body).await;
+}
+
+/// A test control of the simulator at `amazon`, and its answer (Seller Central's refund, say).
+pub async fn simulator_control_answer(amazon: &str, control: &str, body: Value) -> Value {
     let url = format!("{amazon}/__simulator/{control}");
     let reply = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
     assert!(reply.status().is_success(), "{control}: {}", reply.status());
+    reply.json().await.unwrap_or(Value::Null)
 }
 
 /// A browser's HTTP client: it keeps its cookies and does not follow redirects.

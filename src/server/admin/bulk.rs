@@ -3,9 +3,16 @@
 //! order's failure does not stop the rest, and a second run captures nothing twice (an order
 //! already captured is skipped; a capture carries its order's idempotency key). The daily
 //! `capture` command uses the same pieces.
+//!
+//! Where a job runs is kept in the database, not in the process: the instance that starts it
+//! claims it and beats a heartbeat while it runs, so that every instance behind a load balancer
+//! shows the same progress and whether it runs. A job whose instance stopped (no heartbeat for
+//! [`STALE_AFTER`] seconds) shows as interrupted, and any instance can resume it: the orders still
+//! waiting are captured, the others are left as they are.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -22,7 +29,7 @@ use crate::core::now;
 use crate::core::operations::{AUTHORIZATION_DAYS, BulkOutcome, Refusal};
 use crate::core::orders::OrderState;
 use crate::core::platform::OrderId;
-use crate::storage::{BulkItem, Database, OrderFilter, StorageError};
+use crate::storage::{BulkItem, BulkJob, Database, OrderFilter, StorageError};
 
 /// Captures at Amazon at once: Amazon throttles, and its 429s are retried with backoff.
 pub const BULK_CONCURRENCY: usize = 8;
@@ -30,6 +37,22 @@ pub const BULK_CONCURRENCY: usize = 8;
 const MAX_JOB: usize = 10_000;
 /// Orders per page of the selection.
 const PER_PAGE: u32 = 100;
+/// How often the instance running a job says it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// A job whose instance has not been heard of for this many seconds (six heartbeats) is taken
+/// as stopped: it shows as interrupted, and any instance may resume it.
+pub const STALE_AFTER: i64 = 30;
+
+/// The name this server process claims jobs under: unique among the instances on a database
+/// (its process ID, for the logs, and a random part, since two machines may share one).
+pub fn instance_name() -> String {
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 6];
+    // The system random source failing is not recoverable: nothing unique can be named.
+    SystemRandom::new().fill(&mut bytes).expect("system random source unavailable");
+    let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{random}", std::process::id())
+}
 
 /// The authorized (仮売上) orders, all of them or those authorized before `authorized_before`
 /// (Unix seconds), oldest first: what a bulk capture takes.
@@ -243,42 +266,108 @@ pub async fn start(State(admin): State<Arc<Admin>>, signed: Signed, body: Bytes)
             "At most 10,000 orders can be captured in one go.",
         );
     }
-    let job = match db.start_bulk(&signed.owner.name, &orders).await {
+    let job = match db.start_bulk(&signed.owner.name, &orders, &admin.instance).await {
         Ok(job) => job,
         Err(error) => return internal(signed.visit, &error),
     };
-    admin.running().insert(job);
-    tracing::info!(owner = %signed.owner.name, job, orders = orders.len(), "bulk capture started");
-    let (task_admin, owner) = (admin.clone(), signed.owner.name.clone());
-    tokio::spawn(async move {
-        let ids: Vec<OrderId> = orders.iter().map(|(id, _)| *id).collect();
-        let numbers: std::collections::HashMap<OrderId, String> = orders.into_iter().collect();
-        let db = task_admin.app.db.clone();
-        task_admin
-            .app
-            .core
-            .capture_many(&ids, &owner, BULK_CONCURRENCY, |outcome| {
-                let item = bulk_item(&outcome, numbers.get(&outcome.order).map_or("", String::as_str));
-                let db = db.clone();
-                async move {
-                    if let Err(error) = db.record_bulk(job, &item).await {
-                        tracing::error!(%error, job, "could not record a bulk outcome");
-                    }
-                }
-            })
-            .await;
-        task_admin.running().remove(&job);
-        tracing::info!(job, "bulk capture finished");
-    });
+    tracing::info!(owner = %signed.owner.name, job, orders = orders.len(), instance = %admin.instance, "bulk capture started");
+    tokio::spawn(run(admin.clone(), job, signed.owner.name.clone()));
     signed.visit.see_other(&format!("/admin/amazonpay/jobs/{job}"))
 }
 
-/// A job's progress, as the page and its script read it.
+/// `POST /admin/amazonpay/jobs/{id}/resume`: an interrupted job's waiting orders, captured by
+/// this instance (if no other instance runs the job: one that is alive keeps it).
+pub async fn resume(State(admin): State<Arc<Admin>>, Path(job): Path<String>, signed: Signed, body: Bytes) -> Response {
+    if let Err((status, ja, en)) = change_form(&admin, &signed, &body) {
+        return signed.visit.error(status, ja, en);
+    }
+    let Some(job) = job.parse::<i64>().ok() else {
+        return signed.visit.error(StatusCode::NOT_FOUND, "その処理はありません。", "No such job.");
+    };
+    let db = &admin.app.db;
+    match db.bulk_job(job).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return signed.visit.error(StatusCode::NOT_FOUND, "その処理はありません。", "No such job."),
+        Err(error) => return internal(signed.visit, &error),
+    }
+    match db.claim_bulk(job, &admin.instance, now() - STALE_AFTER).await {
+        Ok(true) => {
+            tracing::info!(owner = %signed.owner.name, job, instance = %admin.instance, "bulk capture resumed");
+            tokio::spawn(run(admin.clone(), job, signed.owner.name.clone()));
+        }
+        // Running elsewhere, or finished: the page shows which.
+        Ok(false) => {}
+        Err(error) => return internal(signed.visit, &error),
+    }
+    signed.visit.see_other(&format!("/admin/amazonpay/jobs/{job}"))
+}
+
+/// Runs a job this instance claimed: captures its waiting orders, records each outcome, beats the
+/// job's heartbeat meanwhile, and lets the job go at the end (finished when nothing is left
+/// waiting).
+async fn run(admin: Arc<Admin>, job: i64, owner: String) {
+    let db = admin.app.db.clone();
+    let orders: Vec<(OrderId, String)> = match db.bulk(job).await {
+        Ok(items) => items.into_iter().filter(|i| i.outcome == "waiting").map(|i| (i.order, i.number)).collect(),
+        Err(error) => {
+            tracing::error!(%error, job, "could not read the bulk job; it can be resumed");
+            let _ = db.release_bulk(job, &admin.instance).await;
+            return;
+        }
+    };
+    let ids: Vec<OrderId> = orders.iter().map(|(id, _)| *id).collect();
+    let numbers: std::collections::HashMap<OrderId, String> = orders.into_iter().collect();
+    let captures = admin.app.core.capture_many(&ids, &owner, BULK_CONCURRENCY, |outcome| {
+        let item = bulk_item(&outcome, numbers.get(&outcome.order).map_or("", String::as_str));
+        let db = db.clone();
+        async move {
+            if let Err(error) = db.record_bulk(job, &item).await {
+                tracing::error!(%error, job, "could not record a bulk outcome; the order stays waiting");
+            }
+        }
+    });
+    let heartbeat = async {
+        let mut beats = tokio::time::interval(HEARTBEAT);
+        beats.tick().await;
+        loop {
+            beats.tick().await;
+            match db.beat_bulk(job, &admin.instance).await {
+                Ok(true) => {}
+                // This instance stalled and another one resumed the job: the captures in
+                // flight here still end (each is made once at Amazon), the job is the other's.
+                Ok(false) => {
+                    tracing::warn!(job, "another instance took the bulk job over");
+                    return;
+                }
+                Err(error) => tracing::warn!(%error, job, "could not beat the bulk job's heartbeat"),
+            }
+        }
+    };
+    futures_util::pin_mut!(captures);
+    tokio::select! {
+        _ = &mut captures => {}
+        () = heartbeat => { captures.await; }
+    }
+    if let Err(error) = db.release_bulk(job, &admin.instance).await {
+        tracing::error!(%error, job, "could not let the bulk job go; it shows as interrupted once stale");
+    }
+    tracing::info!(job, "bulk capture finished");
+}
+
+/// A job's progress, as the page and its script read it (the same on every instance).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
-    /// Still running in this server.
+    /// An instance runs it now (its heartbeat is recent).
     running: bool,
+    /// Orders are waiting and no instance runs it: it can be resumed.
+    interrupted: bool,
+    /// The instance that runs (or last ran) it.
+    instance: Option<String>,
+    /// When that instance was last heard of (Unix seconds).
+    heartbeat_at: Option<i64>,
+    /// When it finished (Unix seconds).
+    finished_at: Option<i64>,
     /// Orders in the job.
     total: usize,
     /// Captured (or capturing).
@@ -294,20 +383,32 @@ pub struct Progress {
 }
 
 async fn progress_of(admin: &Admin, job: i64) -> Result<Option<Progress>, StorageError> {
+    let Some(record) = admin.app.db.bulk_job(job).await? else { return Ok(None) };
     let items = admin.app.db.bulk(job).await?;
     if items.is_empty() {
         return Ok(None);
     }
+    Ok(Some(progress_at(&record, items, now())))
+}
+
+/// What a job's record and items say at `now`.
+fn progress_at(job: &BulkJob, items: Vec<BulkItem>, now: i64) -> Progress {
     let count = |kind: &str| items.iter().filter(|item| item.outcome == kind).count();
-    Ok(Some(Progress {
-        running: admin.running().contains(&job),
+    let running = job.is_running(now - STALE_AFTER);
+    let waiting = count("waiting");
+    Progress {
+        running,
+        interrupted: !running && waiting > 0,
+        instance: job.claimed_by.clone(),
+        heartbeat_at: job.heartbeat_at,
+        finished_at: job.finished_at,
         total: items.len(),
         done: count("done"),
         skipped: count("skipped"),
         refused: count("refused"),
-        waiting: count("waiting"),
+        waiting,
         items,
-    }))
+    }
 }
 
 /// `GET /admin/amazonpay/jobs/{id}`: the job's progress and each order's outcome.
@@ -326,10 +427,10 @@ pub async fn job_page(State(admin): State<Arc<Admin>>, Path(job): Path<String>, 
     let finished = progress.total - progress.waiting;
     let state = if progress.running {
         lang.t("処理中…", "Running…")
-    } else if progress.waiting > 0 {
+    } else if progress.interrupted {
         lang.t(
-            "中断しました (サーバーが停止しました)。もう一度実行すると、残りの受注だけを実売上にします。",
-            "Interrupted (the server stopped); run it again to capture the rest.",
+            "中断しました (処理していたサーバーが停止しました)。「続きを実行する」で、残りの受注だけを実売上にします。",
+            "Interrupted (the server running it stopped); resume it to capture the orders still waiting.",
         )
     } else {
         lang.t("完了しました。", "Finished.")
@@ -352,6 +453,25 @@ pub async fn job_page(State(admin): State<Arc<Admin>>, Path(job): Path<String>, 
         lang.t("失敗", "Refused"),
         progress.refused,
     );
+    if let (true, Some(at)) = (progress.running, progress.heartbeat_at) {
+        let _ = write!(
+            body,
+            "<p id=\"bulk-instance\">{} {} ({} {})</p>",
+            lang.t("実行中のサーバー:", "Running on server"),
+            esc(progress.instance.as_deref().unwrap_or_default()),
+            lang.t("最終応答", "last heard of"),
+            date_time(at),
+        );
+    }
+    if progress.interrupted {
+        let _ = write!(
+            body,
+            "<form method=\"post\" action=\"/admin/amazonpay/jobs/{job}/resume\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <p><button type=\"submit\" id=\"bulk-resume\">{}</button></p></form>",
+            esc(&signed.owner.csrf),
+            lang.t("続きを実行する (残りの受注を実売上にする)", "Resume (capture the orders still waiting)"),
+        );
+    }
     let _ = write!(
         body,
         "<table class=\"bulk\"><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody id=\"bulk-items\">",
@@ -439,6 +559,31 @@ pub async fn progress(State(admin): State<Arc<Admin>>, Path(job): Path<String>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_runs_while_its_instance_beats_and_is_interrupted_when_it_stops() {
+        let item = |outcome: &str| BulkItem {
+            order: OrderId(1),
+            number: "1".into(),
+            outcome: outcome.into(),
+            message: String::new(),
+        };
+        let job = BulkJob {
+            id: 1,
+            owner: "admin".into(),
+            created_at: 0,
+            claimed_by: Some("a".into()),
+            heartbeat_at: Some(1_000),
+            finished_at: None,
+        };
+        let alive = progress_at(&job, vec![item("waiting")], 1_000 + STALE_AFTER);
+        assert!(alive.running && !alive.interrupted);
+        let stopped = progress_at(&job, vec![item("waiting")], 1_001 + STALE_AFTER);
+        assert!(!stopped.running && stopped.interrupted, "no heartbeat: resumable");
+        let finished = BulkJob { claimed_by: None, finished_at: Some(1_000), ..job };
+        let done = progress_at(&finished, vec![item("done")], 1_000);
+        assert!(!done.running && !done.interrupted);
+    }
 
     #[test]
     fn outcomes_are_done_skipped_or_refused_in_the_owners_words() {

@@ -15,8 +15,7 @@ mod input;
 mod orders;
 mod settings;
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
@@ -38,27 +37,23 @@ use super::config::ShopOrigin;
 use crate::storage::StorageError;
 
 /// What the admin pages share: the server's state, the owners' sessions (made on first use: the
-/// key is in the database), and the bulk jobs running in this process.
+/// key is in the database), and the name this server instance claims bulk jobs under (which
+/// jobs run, and where, is in the database: every instance behind a load balancer sees it).
 pub struct Admin {
     app: Arc<AppState>,
     sessions: OnceCell<Sessions>,
-    running: Mutex<HashSet<i64>>,
+    instance: String,
 }
 
 impl Admin {
     fn new(app: Arc<AppState>) -> Self {
-        Self { app, sessions: OnceCell::new(), running: Mutex::new(HashSet::new()) }
+        Self { app, sessions: OnceCell::new(), instance: bulk::instance_name() }
     }
 
     async fn sessions(&self) -> Result<&Sessions, StorageError> {
         self.sessions
             .get_or_try_init(|| Sessions::new(self.app.db.clone(), self.app.config.shop_origin.is_https()))
             .await
-    }
-
-    fn running(&self) -> MutexGuard<'_, HashSet<i64>> {
-        // A poisoned lock means a panic while holding it; the set of job IDs is still sound.
-        self.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -79,6 +74,7 @@ pub fn routes(app: Arc<AppState>) -> (Router<Arc<AppState>>, Router<Arc<AppState
         .route("/admin/amazonpay", get(bulk::page))
         .route("/admin/amazonpay/capture", post(bulk::start))
         .route("/admin/amazonpay/jobs/{id}", get(bulk::job_page))
+        .route("/admin/amazonpay/jobs/{id}/resume", post(bulk::resume))
         .route("/admin/settings/shipping", get(settings::shipping).post(settings::save_shipping))
         .route("/admin/settings/amazonpay", get(settings::amazon_pay))
         .route("/admin/assets/admin.css", get(stylesheet))

@@ -10,7 +10,7 @@ use super::{Postgres, db_yen, now, position, yen};
 use crate::core::orders::OrderState;
 use crate::core::platform::{MemberId, Order, OrderId, SubscriptionId};
 use crate::storage::{
-    BackOffice, BulkItem, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow, StorageError,
+    BackOffice, BulkItem, BulkJob, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow, StorageError,
     SubscriptionRecord,
 };
 
@@ -76,7 +76,7 @@ impl BackOffice for Postgres {
             let head = client
                 .query_opt(
                     &client.prepare_cached(&format!(
-                        "SELECT {columns}, o.shipping_fee, o.discount, {NAME}, m.email, o.fulfilment
+                        "SELECT {columns}, o.shipping_fee, o.discount, {NAME}, COALESCE(m.email, NULLIF(o.buyer_email, '')), o.fulfilment
                          FROM orders o LEFT JOIN members m ON m.id = o.member_id WHERE o.id = $1"
                     )).await?,
                     &[&id.0],
@@ -348,16 +348,19 @@ impl BackOffice for Postgres {
         .await
     }
 
-    async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)]) -> Result<i64, StorageError> {
+    async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)], instance: &str) -> Result<i64, StorageError> {
         self.run(async {
             let mut client = self.client().await?;
             let transaction = client.transaction().await?;
             let bulk: i64 = transaction
                 .query_one(
                     &transaction
-                        .prepare_cached("INSERT INTO bulk_jobs (owner, created_at) VALUES ($1, $2) RETURNING id")
+                        .prepare_cached(
+                            "INSERT INTO bulk_jobs (owner, created_at, claimed_by, heartbeat_at) VALUES ($1, $2, $3, $2)
+                             RETURNING id",
+                        )
                         .await?,
-                    &[&owner, &now()],
+                    &[&owner, &now(), &instance],
                 )
                 .await?
                 .try_get(0)?;
@@ -417,6 +420,94 @@ impl BackOffice for Postgres {
                     })
                 })
                 .collect()
+        })
+        .await
+    }
+
+    async fn bulk_job(&self, bulk: i64) -> Result<Option<BulkJob>, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    &client
+                        .prepare_cached(
+                            "SELECT id, owner, created_at, claimed_by, heartbeat_at, finished_at FROM bulk_jobs WHERE id = $1",
+                        )
+                        .await?,
+                    &[&bulk],
+                )
+                .await?;
+            row.map(|row| {
+                Ok(BulkJob {
+                    id: row.try_get(0)?,
+                    owner: row.try_get(1)?,
+                    created_at: row.try_get(2)?,
+                    claimed_by: row.try_get(3)?,
+                    heartbeat_at: row.try_get(4)?,
+                    finished_at: row.try_get(5)?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn claim_bulk(&self, bulk: i64, instance: &str, stale_before: i64) -> Result<bool, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            // One statement: of two instances claiming at once, the second waits for the first's
+            // row lock and then finds the claim fresh.
+            let claimed = client
+                .execute(
+                    &client
+                        .prepare_cached(
+                            "UPDATE bulk_jobs SET claimed_by = $2, heartbeat_at = $4
+                             WHERE id = $1 AND finished_at IS NULL
+                               AND (claimed_by IS NULL OR heartbeat_at IS NULL OR heartbeat_at < $3)",
+                        )
+                        .await?,
+                    &[&bulk, &instance, &stale_before, &now()],
+                )
+                .await?;
+            Ok(claimed == 1)
+        })
+        .await
+    }
+
+    async fn beat_bulk(&self, bulk: i64, instance: &str) -> Result<bool, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            let beaten = client
+                .execute(
+                    &client
+                        .prepare_cached(
+                            "UPDATE bulk_jobs SET heartbeat_at = $3 WHERE id = $1 AND claimed_by = $2 AND finished_at IS NULL",
+                        )
+                        .await?,
+                    &[&bulk, &instance, &now()],
+                )
+                .await?;
+            Ok(beaten == 1)
+        })
+        .await
+    }
+
+    async fn release_bulk(&self, bulk: i64, instance: &str) -> Result<(), StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    &client
+                        .prepare_cached(
+                            "UPDATE bulk_jobs SET claimed_by = NULL, finished_at = CASE WHEN EXISTS
+                                 (SELECT 1 FROM bulk_items WHERE bulk_id = $1 AND outcome = 'waiting') THEN NULL ELSE $3::BIGINT END
+                             WHERE id = $1 AND claimed_by = $2",
+                        )
+                        .await?,
+                    &[&bulk, &instance, &now()],
+                )
+                .await?;
+            Ok(())
         })
         .await
     }

@@ -13,7 +13,7 @@ use super::{Postgres, db_yen, now, position, yen};
 use crate::core::orders::{Effect, OrderState, Transition};
 use crate::core::platform::{
     Cart, CartCheckout, CartId, CartLine, Carts, LinkRefusal, Member, MemberId, Members, NewOrder, Opened, Order,
-    OrderId, OrderLine, Orders, PlatformError, Refund, RefundState, ShippingMethod, Subscription, SubscriptionId,
+    OrderId, OrderLine, Orders, Plan, PlatformError, Refund, RefundState, ShippingMethod, Subscription, SubscriptionId,
     Subscriptions,
 };
 use crate::storage::StorageError;
@@ -235,7 +235,18 @@ async fn forget_checkout(client: &impl GenericClient, cart: &str) -> Result<(), 
 
 pub(super) const ORDER_COLUMNS: &str = "id, order_number, member_id, checkout_session_id, subscription_id, cycle, total, \
      recurring, state, charge_permission_id, charge_id, note, created_at, updated_at, cart_id, version, \
-     authorized_amount, authorized_at, captured_amount, refunded_amount";
+     authorized_amount, authorized_at, captured_amount, refunded_amount, plan";
+
+/// A subscription's plan as stored (JSON), back.
+fn plan(json: Option<String>) -> Result<Option<Plan>, StorageError> {
+    json.map(|json| serde_json::from_str(&json).map_err(|_| bad_column("plan"))).transpose()
+}
+
+/// A plan as stored.
+fn plan_json(plan: Option<&Plan>) -> Option<String> {
+    // A plan is plain data: serializing it cannot fail.
+    plan.and_then(|plan| serde_json::to_string(plan).ok())
+}
 
 fn parse_date(text: &str) -> Option<Date> {
     Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
@@ -245,7 +256,7 @@ fn bad_column(what: &str) -> StorageError {
     StorageError::Database(format!("unreadable {what} in the database"))
 }
 
-/// An order from the first 20 columns of `row` ([`ORDER_COLUMNS`]).
+/// An order from the first 21 columns of `row` ([`ORDER_COLUMNS`]).
 pub(super) fn order(row: &Row) -> Result<Order, StorageError> {
     let subscription: Option<i64> = row.try_get(4)?;
     let cycle: Option<String> = row.try_get(5)?;
@@ -276,6 +287,7 @@ pub(super) fn order(row: &Row) -> Result<Order, StorageError> {
         },
         captured: yen(row.try_get(18)?),
         refunded: yen(row.try_get(19)?),
+        plan: plan(row.try_get(20)?)?,
     })
 }
 
@@ -347,8 +359,8 @@ async fn open_order(client: &mut deadpool_postgres::Object, new: &NewOrder) -> R
     let inserted = transaction
         .query_opt(
             &transaction.prepare_cached("INSERT INTO orders (member_id, checkout_session_id, subscription_id, cycle, total, shipping_fee, recurring,
-                 state, created_at, updated_at, cart_id, buyer_name)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)
+                 state, created_at, updated_at, cart_id, buyer_name, buyer_email, plan)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13)
              ON CONFLICT DO NOTHING RETURNING id").await?,
             &[
                 &new.member.map(|m| m.0),
@@ -362,6 +374,8 @@ async fn open_order(client: &mut deadpool_postgres::Object, new: &NewOrder) -> R
                 &at,
                 &new.cart.as_ref().map(|c| c.0.clone()),
                 &new.buyer_name,
+                &new.buyer_email,
+                &plan_json(new.plan.as_ref()),
             ],
         )
         .await?;
@@ -405,11 +419,26 @@ async fn open_order(client: &mut deadpool_postgres::Object, new: &NewOrder) -> R
 }
 
 /// Applies a transition and its effects in one transaction; `None` when the order is not in the
-/// state the transition starts from.
+/// state the transition starts from (or, for one applied from any state, is gone).
 async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) -> Result<Option<Order>, StorageError> {
     let at = now();
     let id = transition.order().0;
     let transaction = client.transaction().await?;
+    // What Amazon did applies from wherever the order stands now: the row is locked until the
+    // update, so no other instance moves it in between.
+    let from: String = if transition.applies_from_any_state() {
+        let current = transaction
+            .query_opt(&transaction.prepare_cached("SELECT state FROM orders WHERE id = $1 FOR UPDATE").await?, &[&id])
+            .await?;
+        let Some(current) = current else {
+            transaction.rollback().await?;
+            return Ok(None);
+        };
+        current.try_get(0)?
+    } else {
+        transition.from().name().to_owned()
+    };
+    let authorized = transition.authorized();
     // The compare-and-set: a concurrent move of the same order makes this wait, then find the
     // state changed and update nothing.
     let changed = transaction
@@ -418,22 +447,22 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
                 .prepare_cached(
                     "UPDATE orders SET state = $3, charge_permission_id = COALESCE($4, charge_permission_id),
                  charge_id = COALESCE($5, charge_id), note = COALESCE($6, note), updated_at = $7,
-                 authorized_amount = COALESCE($8, authorized_amount),
-                 authorized_at = CASE WHEN $8::BIGINT IS NULL THEN authorized_at ELSE $7 END,
+                 authorized_amount = COALESCE($8, authorized_amount), authorized_at = COALESCE($10, authorized_at),
                  captured_amount = COALESCE($9, captured_amount), version = version + 1
              WHERE id = $1 AND state = $2",
                 )
                 .await?,
             &[
                 &id,
-                &transition.from().name(),
+                &from,
                 &transition.to().name(),
                 &transition.charge_permission_id(),
                 &transition.charge_id(),
                 &transition.note(),
                 &at,
-                &transition.authorized().map(db_yen),
+                &authorized.map(|a| db_yen(a.amount)),
                 &transition.captured().map(db_yen),
+                &authorized.map(|a| a.at),
             ],
         )
         .await?;
@@ -449,7 +478,7 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
     transaction
         .execute(
             &transaction.prepare_cached("INSERT INTO order_events (order_id, at, actor, from_state, to_state, detail) VALUES ($1, $2, $3, $4, $5, $6)").await?,
-            &[&id, &at, &transition.actor().label(), &transition.from().name(), &transition.to().name(), &detail],
+            &[&id, &at, &transition.actor().label(), &from, &transition.to().name(), &detail],
         )
         .await?;
     for effect in transition.effects() {
@@ -464,12 +493,19 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
                 forget_checkout(&transaction, &cart.0).await?;
             }
             Effect::ForgetCheckout(cart) => forget_checkout(&transaction, &cart.0).await?,
-            Effect::StartSubscription { member, charge_permission_id, amount, first_cycle } => {
+            Effect::StartSubscription { member, charge_permission_id, amount, plan, first_cycle } => {
                 transaction
                     .execute(
-                        &transaction.prepare_cached("INSERT INTO subscriptions (member_id, charge_permission_id, amount, next_cycle, status, created_at)
-                         VALUES ($1, $2, $3, $4, 'active', $5) ON CONFLICT (charge_permission_id) DO NOTHING").await?,
-                        &[&member.map(|m| m.0), charge_permission_id, &db_yen(*amount), &first_cycle.to_string(), &at],
+                        &transaction.prepare_cached("INSERT INTO subscriptions (member_id, charge_permission_id, amount, next_cycle, status, created_at, plan)
+                         VALUES ($1, $2, $3, $4, 'active', $5, $6) ON CONFLICT (charge_permission_id) DO NOTHING").await?,
+                        &[
+                            &member.map(|m| m.0),
+                            charge_permission_id,
+                            &db_yen(*amount),
+                            &first_cycle.to_string(),
+                            &at,
+                            &plan_json(plan.as_ref()),
+                        ],
                     )
                     .await?;
                 transaction
@@ -517,7 +553,7 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
                         .await?;
                 }
             }
-            Effect::RefundSettled { refund_id, state } => {
+            Effect::RefundSettled { refund_id, state, amount } => {
                 let before = transaction
                     .query_opt(
                         &transaction
@@ -529,24 +565,20 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
                     )
                     .await?;
                 if let Some(before) = before {
-                    let (before, amount): (String, i64) = (before.try_get(0)?, before.try_get(1)?);
-                    if before != state.name() {
+                    let (before, before_amount): (String, i64) = (before.try_get(0)?, before.try_get(1)?);
+                    let amount = db_yen(*amount);
+                    if before != state.name() || before_amount != amount {
                         transaction
                             .execute(
                                 &transaction
                                     .prepare_cached(
-                                        "UPDATE refunds SET state = $2, updated_at = $3 WHERE refund_id = $1",
+                                        "UPDATE refunds SET state = $2, amount = $3, updated_at = $4 WHERE refund_id = $1",
                                     )
                                     .await?,
-                                &[refund_id, &state.name(), &at],
+                                &[refund_id, &state.name(), &amount, &at],
                             )
                             .await?;
-                        // A declined refund gave nothing back.
-                        let delta = match (before.as_str(), state) {
-                            (_, RefundState::Declined) => -amount,
-                            ("declined", _) => amount,
-                            _ => 0,
-                        };
+                        let delta = crate::storage::refunded_delta((&before, before_amount), (state.name(), amount));
                         transaction
                             .execute(
                                 &transaction.prepare_cached("UPDATE orders SET refunded_amount = GREATEST(0, refunded_amount + $2) WHERE id = $1").await?,
@@ -745,7 +777,7 @@ impl Subscriptions for Postgres {
                     .query(
                         &client
                             .prepare_cached(
-                                "SELECT id, member_id, charge_permission_id, amount, next_cycle FROM subscriptions
+                                "SELECT id, member_id, charge_permission_id, amount, next_cycle, plan FROM subscriptions
                          WHERE status = 'active' AND next_cycle <= $1 ORDER BY id",
                             )
                             .await?,
@@ -761,6 +793,7 @@ impl Subscriptions for Postgres {
                             charge_permission_id: row.try_get(2)?,
                             amount: yen(row.try_get(3)?),
                             next_cycle: parse_date(&next).ok_or_else(|| bad_column("next_cycle"))?,
+                            plan: plan(row.try_get(5)?)?,
                         })
                     })
                     .collect()

@@ -207,6 +207,18 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
             ADD CONSTRAINT bulk_items_outcome_check CHECK (outcome IN ('waiting', 'done', 'skipped', 'refused'))"
                 .to_owned(),
         ),
+        (
+            3,
+            "buyer e-mail, subscription plans, bulk jobs claimed in the database",
+            // As SQLite's version 3 (see there): columns added, nothing rewritten.
+            "ALTER TABLE orders ADD COLUMN buyer_email TEXT NOT NULL DEFAULT '', ADD COLUMN plan TEXT;
+            ALTER TABLE subscriptions ADD COLUMN plan TEXT;
+            ALTER TABLE bulk_jobs ADD COLUMN claimed_by TEXT, ADD COLUMN heartbeat_at BIGINT,
+                ADD COLUMN finished_at BIGINT;
+            UPDATE bulk_jobs SET finished_at = created_at WHERE NOT EXISTS
+                (SELECT 1 FROM bulk_items i WHERE i.bulk_id = bulk_jobs.id AND i.outcome = 'waiting');"
+                .to_owned(),
+        ),
     ]
 }
 
@@ -281,4 +293,72 @@ pub(super) async fn migrate(client: &mut Client) -> Result<(), StorageError> {
     }
     transaction.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection to the test database (`AMAZONPAY2_TEST_DATABASE_URL`) working in a fresh
+    /// schema of its own, and the schema; `None` (the test is skipped) without one.
+    async fn scratch(name: &str) -> Option<(Client, String)> {
+        let url = std::env::var("AMAZONPAY2_TEST_DATABASE_URL").ok().filter(|url| !url.trim().is_empty())?;
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("PostgreSQL");
+        tokio::spawn(connection);
+        let schema = format!("m_{name}_{}_{}", std::process::id(), now());
+        client.batch_execute(&format!("CREATE SCHEMA {schema}; SET search_path TO {schema}")).await.unwrap();
+        Some((client, schema))
+    }
+
+    #[tokio::test]
+    async fn a_second_version_database_keeps_its_orders_and_jobs_and_learns_emails_plans_and_claims() {
+        let Some((mut client, schema)) = scratch("v2").await else {
+            eprintln!("not run: AMAZONPAY2_TEST_DATABASE_URL is not set");
+            return;
+        };
+        client
+            .batch_execute(
+                "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            )
+            .await
+            .unwrap();
+        for (version, name, sql) in migrations().into_iter().take(2) {
+            client.batch_execute(&sql).await.unwrap();
+            client.execute("INSERT INTO schema_migrations VALUES ($1, $2, 0)", &[&version, &name]).await.unwrap();
+        }
+        client
+            .batch_execute(
+                "INSERT INTO orders (id, order_number, total, shipping_fee, recurring, state, buyer_name, authorized_amount,
+                     authorized_at, created_at, updated_at)
+                 VALUES (7, '10007', 3630, 880, FALSE, 'authorized', 'Amazon 太郎', 3630, 1795860854, 0, 0);
+                 INSERT INTO subscriptions (id, charge_permission_id, amount, next_cycle, status, created_at)
+                 VALUES (1, 'S03-R', 9680, '2026-12-30', 'active', 0);
+                 INSERT INTO bulk_jobs (id, owner, created_at) VALUES (1, 'admin', 5), (2, 'admin', 6);
+                 INSERT INTO bulk_items VALUES (1, 0, 7, '10007', 'done', '実売上'), (2, 0, 7, '10007', 'waiting', '');",
+            )
+            .await
+            .unwrap();
+
+        migrate(&mut client).await.unwrap();
+        let order = client
+            .query_one("SELECT buyer_name, buyer_email, plan, authorized_at FROM orders WHERE id = 7", &[])
+            .await
+            .unwrap();
+        let order: (String, String, Option<String>, i64) = (order.get(0), order.get(1), order.get(2), order.get(3));
+        assert_eq!(order, ("Amazon 太郎".into(), String::new(), None, 1_795_860_854), "kept; no e-mail known");
+        let plan: Option<String> =
+            client.query_one("SELECT plan FROM subscriptions WHERE id = 1", &[]).await.unwrap().get(0);
+        assert_eq!(plan, None, "its whole amount recurs, as before");
+        let jobs: Vec<(i64, Option<String>, Option<i64>)> = client
+            .query("SELECT id, claimed_by, finished_at FROM bulk_jobs ORDER BY id", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        assert_eq!(jobs, [(1, None, Some(5)), (2, None, None)], "done: finished; an order waiting: resumable");
+        let version: i64 = client.query_one("SELECT MAX(version) FROM schema_migrations", &[]).await.unwrap().get(0);
+        assert_eq!(version, super::super::SCHEMA_VERSION);
+        client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
+    }
 }

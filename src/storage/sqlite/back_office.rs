@@ -9,7 +9,7 @@ use super::{Sqlite, db_yen, now, yen};
 use crate::core::orders::OrderState;
 use crate::core::platform::{MemberId, Order, OrderId, OrderLine, SubscriptionId};
 use crate::storage::{
-    BackOffice, BulkItem, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow, StorageError,
+    BackOffice, BulkItem, BulkJob, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow, StorageError,
     SubscriptionRecord,
 };
 
@@ -89,7 +89,7 @@ impl BackOffice for Sqlite {
             let head = c
                 .query_row(
                     &format!(
-                        "SELECT {columns}, o.shipping_fee, o.discount, {NAME}, m.email, o.fulfilment
+                        "SELECT {columns}, o.shipping_fee, o.discount, {NAME}, COALESCE(m.email, NULLIF(o.buyer_email, '')), o.fulfilment
                          FROM orders o LEFT JOIN members m ON m.id = o.member_id WHERE o.id = ?1"
                     ),
                     [id.0],
@@ -294,10 +294,14 @@ impl BackOffice for Sqlite {
         .await
     }
 
-    async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)]) -> Result<i64, StorageError> {
-        let (owner, orders) = (owner.to_owned(), orders.to_vec());
+    async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)], instance: &str) -> Result<i64, StorageError> {
+        let (owner, orders, instance) = (owner.to_owned(), orders.to_vec(), instance.to_owned());
         self.write(move |tx| {
-            tx.execute("INSERT INTO bulk_jobs (owner, created_at) VALUES (?1, ?2)", params![owner, now()])?;
+            let at = now();
+            tx.execute(
+                "INSERT INTO bulk_jobs (owner, created_at, claimed_by, heartbeat_at) VALUES (?1, ?2, ?3, ?2)",
+                params![owner, at, instance],
+            )?;
             let bulk = tx.last_insert_rowid();
             for (position, (order, number)) in orders.iter().enumerate() {
                 tx.execute(
@@ -337,6 +341,66 @@ impl BackOffice for Sqlite {
                 })
             })?;
             rows.collect()
+        })
+        .await
+    }
+
+    async fn bulk_job(&self, bulk: i64) -> Result<Option<BulkJob>, StorageError> {
+        self.read(move |c| {
+            c.query_row(
+                "SELECT id, owner, created_at, claimed_by, heartbeat_at, finished_at FROM bulk_jobs WHERE id = ?1",
+                [bulk],
+                |row| {
+                    Ok(BulkJob {
+                        id: row.get(0)?,
+                        owner: row.get(1)?,
+                        created_at: row.get(2)?,
+                        claimed_by: row.get(3)?,
+                        heartbeat_at: row.get(4)?,
+                        finished_at: row.get(5)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn claim_bulk(&self, bulk: i64, instance: &str, stale_before: i64) -> Result<bool, StorageError> {
+        let instance = instance.to_owned();
+        self.write(move |tx| {
+            let claimed = tx.execute(
+                "UPDATE bulk_jobs SET claimed_by = ?2, heartbeat_at = ?4
+                 WHERE id = ?1 AND finished_at IS NULL AND (claimed_by IS NULL OR heartbeat_at IS NULL OR heartbeat_at < ?3)",
+                params![bulk, instance, stale_before, now()],
+            )?;
+            Ok(claimed == 1)
+        })
+        .await
+    }
+
+    async fn beat_bulk(&self, bulk: i64, instance: &str) -> Result<bool, StorageError> {
+        let instance = instance.to_owned();
+        self.write(move |tx| {
+            let beaten = tx.execute(
+                "UPDATE bulk_jobs SET heartbeat_at = ?3 WHERE id = ?1 AND claimed_by = ?2 AND finished_at IS NULL",
+                params![bulk, instance, now()],
+            )?;
+            Ok(beaten == 1)
+        })
+        .await
+    }
+
+    async fn release_bulk(&self, bulk: i64, instance: &str) -> Result<(), StorageError> {
+        let instance = instance.to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE bulk_jobs SET claimed_by = NULL, finished_at = CASE WHEN EXISTS
+                     (SELECT 1 FROM bulk_items WHERE bulk_id = ?1 AND outcome = 'waiting') THEN NULL ELSE ?3 END
+                 WHERE id = ?1 AND claimed_by = ?2",
+                params![bulk, instance, now()],
+            )?;
+            Ok(())
         })
         .await
     }

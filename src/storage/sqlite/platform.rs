@@ -10,7 +10,8 @@ use super::{Sqlite, db_yen, now, yen};
 use crate::core::orders::{Effect, OrderState, Transition};
 use crate::core::platform::{
     Cart, CartCheckout, CartId, CartLine, Carts, LinkRefusal, Member, MemberId, Members, NewOrder, Opened, Order,
-    OrderId, Orders, PlatformError, Refund, RefundState, ShippingMethod, Subscription, SubscriptionId, Subscriptions,
+    OrderId, Orders, Plan, PlatformError, Refund, RefundState, ShippingMethod, Subscription, SubscriptionId,
+    Subscriptions,
 };
 use crate::storage::StorageError;
 
@@ -169,7 +170,18 @@ fn forget_checkout(tx: &Transaction<'_>, cart: &str) -> rusqlite::Result<()> {
 
 pub(super) const ORDER_COLUMNS: &str = "id, order_number, member_id, checkout_session_id, subscription_id, cycle, total, \
      recurring, state, charge_permission_id, charge_id, note, created_at, updated_at, cart_id, version, \
-     authorized_amount, authorized_at, captured_amount, refunded_amount";
+     authorized_amount, authorized_at, captured_amount, refunded_amount, plan";
+
+/// A subscription's plan as stored (JSON), back.
+fn plan(index: usize, json: Option<String>) -> rusqlite::Result<Option<Plan>> {
+    json.map(|json| serde_json::from_str(&json).map_err(|_| bad_column(index, "plan"))).transpose()
+}
+
+/// A plan as stored.
+fn plan_json(plan: Option<&Plan>) -> Option<String> {
+    // A plan is plain data: serializing it cannot fail.
+    plan.and_then(|plan| serde_json::to_string(plan).ok())
+}
 
 fn parse_date(text: &str) -> Option<Date> {
     Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
@@ -209,6 +221,7 @@ pub(super) fn order(row: &Row<'_>) -> rusqlite::Result<Order> {
         },
         captured: yen(row.get(18)?),
         refunded: yen(row.get(19)?),
+        plan: plan(20, row.get(20)?)?,
     })
 }
 
@@ -234,8 +247,8 @@ fn opened(tx: &Transaction<'_>, new: &NewOrder) -> Result<Opened, StorageError> 
     let at = now();
     tx.execute(
         "INSERT INTO orders (member_id, checkout_session_id, subscription_id, cycle, total, shipping_fee, recurring,
-             state, created_at, updated_at, cart_id, buyer_name)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
+             state, created_at, updated_at, cart_id, buyer_name, buyer_email, plan)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13)",
         params![
             new.member.map(|m| m.0),
             new.checkout_session_id,
@@ -247,7 +260,9 @@ fn opened(tx: &Transaction<'_>, new: &NewOrder) -> Result<Opened, StorageError> 
             OrderState::Processing.name(),
             at,
             new.cart.as_ref().map(|c| &c.0),
-            new.buyer_name
+            new.buyer_name,
+            new.buyer_email,
+            plan_json(new.plan.as_ref())
         ],
     )?;
     let id = tx.last_insert_rowid();
@@ -274,27 +289,38 @@ fn opened(tx: &Transaction<'_>, new: &NewOrder) -> Result<Opened, StorageError> 
 }
 
 /// Applies a transition and its effects in the caller's transaction; `None` when the order is not
-/// in the state the transition starts from.
+/// in the state the transition starts from (or, for one applied from any state, is gone).
 pub(super) fn apply(tx: &Transaction<'_>, transition: &Transition) -> Result<Option<Order>, StorageError> {
     let at = now();
     let id = transition.order().0;
+    // What Amazon did applies from wherever the order stands now; the write transaction keeps
+    // it there until the update.
+    let from = if transition.applies_from_any_state() {
+        let current: Option<String> =
+            tx.query_row("SELECT state FROM orders WHERE id = ?1", [id], |row| row.get(0)).optional()?;
+        let Some(current) = current else { return Ok(None) };
+        current
+    } else {
+        transition.from().name().to_owned()
+    };
+    let authorized = transition.authorized();
     let changed = tx.execute(
         "UPDATE orders SET state = ?3, charge_permission_id = COALESCE(?4, charge_permission_id),
              charge_id = COALESCE(?5, charge_id), note = COALESCE(?6, note), updated_at = ?7,
-             authorized_amount = COALESCE(?8, authorized_amount),
-             authorized_at = CASE WHEN ?8 IS NULL THEN authorized_at ELSE ?7 END,
+             authorized_amount = COALESCE(?8, authorized_amount), authorized_at = COALESCE(?10, authorized_at),
              captured_amount = COALESCE(?9, captured_amount), version = version + 1
          WHERE id = ?1 AND state = ?2",
         params![
             id,
-            transition.from().name(),
+            from,
             transition.to().name(),
             transition.charge_permission_id(),
             transition.charge_id(),
             transition.note(),
             at,
-            transition.authorized().map(db_yen),
-            transition.captured().map(db_yen)
+            authorized.map(|a| db_yen(a.amount)),
+            transition.captured().map(db_yen),
+            authorized.map(|a| a.at)
         ],
     )?;
     if changed == 0 {
@@ -307,7 +333,7 @@ pub(super) fn apply(tx: &Transaction<'_>, transition: &Transition) -> Result<Opt
     };
     tx.execute(
         "INSERT INTO order_events (order_id, at, actor, from_state, to_state, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![id, at, transition.actor().label(), transition.from().name(), transition.to().name(), detail],
+        params![id, at, transition.actor().label(), from, transition.to().name(), detail],
     )?;
     for effect in transition.effects() {
         match effect {
@@ -316,11 +342,18 @@ pub(super) fn apply(tx: &Transaction<'_>, transition: &Transition) -> Result<Opt
                 forget_checkout(tx, &cart.0)?;
             }
             Effect::ForgetCheckout(cart) => forget_checkout(tx, &cart.0)?,
-            Effect::StartSubscription { member, charge_permission_id, amount, first_cycle } => {
+            Effect::StartSubscription { member, charge_permission_id, amount, plan, first_cycle } => {
                 tx.execute(
-                    "INSERT INTO subscriptions (member_id, charge_permission_id, amount, next_cycle, status, created_at)
-                     VALUES (?1, ?2, ?3, ?4, 'active', ?5) ON CONFLICT (charge_permission_id) DO NOTHING",
-                    params![member.map(|m| m.0), charge_permission_id, db_yen(*amount), first_cycle.to_string(), at],
+                    "INSERT INTO subscriptions (member_id, charge_permission_id, amount, next_cycle, status, created_at, plan)
+                     VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6) ON CONFLICT (charge_permission_id) DO NOTHING",
+                    params![
+                        member.map(|m| m.0),
+                        charge_permission_id,
+                        db_yen(*amount),
+                        first_cycle.to_string(),
+                        at,
+                        plan_json(plan.as_ref())
+                    ],
                 )?;
                 tx.execute(
                     "UPDATE orders SET subscription_id = (SELECT id FROM subscriptions WHERE charge_permission_id = ?2)
@@ -347,7 +380,7 @@ pub(super) fn apply(tx: &Transaction<'_>, transition: &Transition) -> Result<Opt
                     )?;
                 }
             }
-            Effect::RefundSettled { refund_id, state } => {
+            Effect::RefundSettled { refund_id, state, amount } => {
                 let before: Option<(String, i64)> = tx
                     .query_row(
                         "SELECT state, amount FROM refunds WHERE refund_id = ?1 AND order_id = ?2",
@@ -355,19 +388,15 @@ pub(super) fn apply(tx: &Transaction<'_>, transition: &Transition) -> Result<Opt
                         |row| Ok((row.get(0)?, row.get(1)?)),
                     )
                     .optional()?;
-                if let Some((before, amount)) = before
-                    && before != state.name()
+                let amount = db_yen(*amount);
+                if let Some((before, before_amount)) = before
+                    && (before != state.name() || before_amount != amount)
                 {
                     tx.execute(
-                        "UPDATE refunds SET state = ?2, updated_at = ?3 WHERE refund_id = ?1",
-                        params![refund_id, state.name(), at],
+                        "UPDATE refunds SET state = ?2, amount = ?3, updated_at = ?4 WHERE refund_id = ?1",
+                        params![refund_id, state.name(), amount, at],
                     )?;
-                    // A declined refund gave nothing back.
-                    let delta = match (before.as_str(), state) {
-                        (_, RefundState::Declined) => -amount,
-                        ("declined", _) => amount,
-                        _ => 0,
-                    };
+                    let delta = crate::storage::refunded_delta((&before, before_amount), (state.name(), amount));
                     tx.execute(
                         "UPDATE orders SET refunded_amount = MAX(0, refunded_amount + ?2) WHERE id = ?1",
                         params![id, delta],
@@ -512,7 +541,7 @@ impl Subscriptions for Sqlite {
         Ok(self
             .read(move |c| {
                 let mut statement = c.prepare(
-                    "SELECT id, member_id, charge_permission_id, amount, next_cycle FROM subscriptions
+                    "SELECT id, member_id, charge_permission_id, amount, next_cycle, plan FROM subscriptions
                      WHERE status = 'active' AND next_cycle <= ?1 ORDER BY id",
                 )?;
                 let rows = statement.query_map([day.to_string()], |row| {
@@ -523,6 +552,7 @@ impl Subscriptions for Sqlite {
                         charge_permission_id: row.get(2)?,
                         amount: yen(row.get(3)?),
                         next_cycle: parse_date(&next).ok_or_else(|| bad_column(4, "next_cycle"))?,
+                        plan: plan(5, row.get(5)?)?,
                     })
                 })?;
                 rows.collect()
@@ -567,7 +597,7 @@ mod tests {
 
     use super::super::tests::database;
     use super::*;
-    use crate::core::orders::{Actor, Outcome, settle};
+    use crate::core::orders::{Actor, Authorization, Outcome, settle};
     use crate::core::platform::OrderLine;
     use crate::storage::{NewMember, Product, Shop};
 
@@ -591,17 +621,21 @@ mod tests {
         (db, dir)
     }
 
+    const AUTHORIZED: Authorization = Authorization { amount: 3_630, at: 1_795_860_854 };
+
     fn new_order(session: &str, total: u64) -> NewOrder {
         NewOrder {
             member: None,
             checkout_session_id: Some(session.into()),
             cart: None,
             buyer_name: String::new(),
+            buyer_email: String::new(),
             cycle: None,
             lines: vec![OrderLine { name: "マグカップ".into(), unit_price: 2_750, quantity: 1 }],
             shipping_fee: 880,
             total,
             recurring: false,
+            plan: None,
         }
     }
 
@@ -649,7 +683,7 @@ mod tests {
         assert_eq!(db.apply(&claim).await.unwrap(), None, "a second claim finds the order taken");
         let done = settle(
             &claimed,
-            Outcome::Authorized,
+            Outcome::Authorized(AUTHORIZED),
             (Some("S03-P".into()), Some("S03-P-C1".into())),
             date!(2026 - 12 - 30),
             Actor::Shopper,
@@ -683,7 +717,7 @@ mod tests {
         let first = date!(2026 - 12 - 30);
         let done = settle(
             &claimed,
-            Outcome::Authorized,
+            Outcome::Authorized(AUTHORIZED),
             (Some("S03-R".into()), Some("S03-R-C1".into())),
             first,
             Actor::Shopper,
@@ -703,10 +737,13 @@ mod tests {
             .unwrap()
             .unwrap();
         let next = date!(2027 - 01 - 30);
-        db.apply(&settle(&claimed, Outcome::Authorized, (None, Some("S03-R-C2".into())), next, Actor::Job).unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+        db.apply(
+            &settle(&claimed, Outcome::Authorized(AUTHORIZED), (None, Some("S03-R-C2".into())), next, Actor::Job)
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
         assert!(db.due_subscriptions(first).await.unwrap().is_empty());
         assert_eq!(db.due_subscriptions(next).await.unwrap()[0].next_cycle, next);
         assert_eq!(db.charged_in_month(due[0].id, 2026, 12).await.unwrap(), 9_680);

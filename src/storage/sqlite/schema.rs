@@ -213,8 +213,23 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
         ALTER TABLE bulk_items_2 RENAME TO bulk_items;"
                 .to_owned(),
         ),
+        (3, "buyer e-mail, subscription plans, bulk jobs claimed in the database", VERSION_3.to_owned()),
     ]
 }
+
+/// Version 3: a guest's e-mail as Amazon gave it; what a subscription repeats every cycle (JSON of
+/// `Plan`, on the checkout's order and on the subscription; none for those made before, whose
+/// whole amount recurs as it did); and which server instance runs a bulk job, when it was last
+/// heard of and when it finished, so that every instance behind a load balancer sees the same
+/// job. Jobs made before with nothing left waiting are finished; the others show as interrupted.
+const VERSION_3: &str = "ALTER TABLE orders ADD COLUMN buyer_email TEXT NOT NULL DEFAULT '';
+        ALTER TABLE orders ADD COLUMN plan TEXT;
+        ALTER TABLE subscriptions ADD COLUMN plan TEXT;
+        ALTER TABLE bulk_jobs ADD COLUMN claimed_by TEXT;
+        ALTER TABLE bulk_jobs ADD COLUMN heartbeat_at INTEGER;
+        ALTER TABLE bulk_jobs ADD COLUMN finished_at INTEGER;
+        UPDATE bulk_jobs SET finished_at = created_at WHERE NOT EXISTS
+            (SELECT 1 FROM bulk_items i WHERE i.bulk_id = bulk_jobs.id AND i.outcome = 'waiting');";
 
 /// Brings the database up to the newest schema.
 pub(super) fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StorageError> {
@@ -327,6 +342,49 @@ mod tests {
         assert_eq!(kept, "実売上");
         db.execute("UPDATE bulk_items SET outcome = 'skipped'", []).unwrap();
         assert!(db.execute("UPDATE bulk_items SET outcome = 'exploded'", []).is_err());
+    }
+
+    #[test]
+    fn a_second_version_database_keeps_its_orders_and_jobs_and_learns_emails_plans_and_claims() {
+        let dir = TempDir::new("v2");
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let path = dir.0.join("v2.sqlite3");
+        let mut db = Connection::open(&path).unwrap();
+        db.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
+            .unwrap();
+        for (version, name, sql) in migrations().into_iter().take(2) {
+            db.execute_batch(&sql).unwrap();
+            db.execute("INSERT INTO schema_migrations VALUES (?1, ?2, 0)", params![version, name]).unwrap();
+        }
+        db.execute_batch(
+            "INSERT INTO orders (id, order_number, total, shipping_fee, recurring, state, buyer_name, authorized_amount,
+                 authorized_at, created_at, updated_at)
+             VALUES (7, '10007', 3630, 880, 0, 'authorized', 'Amazon 太郎', 3630, 1795860854, 0, 0);
+             INSERT INTO subscriptions (id, charge_permission_id, amount, next_cycle, status, created_at)
+             VALUES (1, 'S03-R', 9680, '2026-12-30', 'active', 0);
+             INSERT INTO bulk_jobs (id, owner, created_at) VALUES (1, 'admin', 5), (2, 'admin', 6);
+             INSERT INTO bulk_items VALUES (1, 0, 7, '10007', 'done', '実売上'), (2, 0, 7, '10007', 'waiting', '');",
+        )
+        .unwrap();
+
+        migrate(&mut db, &path).unwrap();
+        let order: (String, String, Option<String>, i64) = db
+            .query_row("SELECT buyer_name, buyer_email, plan, authorized_at FROM orders WHERE id = 7", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .unwrap();
+        assert_eq!(order, ("Amazon 太郎".into(), String::new(), None, 1_795_860_854), "kept; no e-mail known");
+        let plan: Option<String> =
+            db.query_row("SELECT plan FROM subscriptions WHERE id = 1", [], |r| r.get(0)).unwrap();
+        assert_eq!(plan, None, "its whole amount recurs, as before");
+        let jobs: Vec<(i64, Option<String>, Option<i64>)> = db
+            .prepare("SELECT id, claimed_by, finished_at FROM bulk_jobs ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(jobs, [(1, None, Some(5)), (2, None, None)], "done: finished; an order waiting: resumable");
     }
 
     #[test]

@@ -32,9 +32,9 @@
   if (!bulk || bulk.getAttribute('data-running') !== 'true') return;
   var labels = en
     ? { done: 'Captured', skipped: 'Skipped', refused: 'Refused', waiting: 'Waiting',
-        running: 'Running…', finished: 'Finished.', stopped: 'Interrupted (the server stopped); run it again to capture the rest.' }
+        running: 'Running…', finished: 'Finished.' }
     : { done: '実売上', skipped: '対象外', refused: '失敗', waiting: '待機中',
-        running: '処理中…', finished: '完了しました。', stopped: '中断しました (サーバーが停止しました)。もう一度実行すると、残りの受注だけを実売上にします。' };
+        running: '処理中…', finished: '完了しました。' };
   var set = function (id, text) { var e = document.getElementById(id); if (e) e.textContent = text; };
 
   function show(progress) {
@@ -54,7 +54,12 @@
       row.cells[1].textContent = labels[item.outcome] || item.outcome;
       row.cells[2].textContent = item.message;
     });
-    var state = progress.running ? labels.running : progress.waiting > 0 ? labels.stopped : labels.finished;
+    // Interrupted (its server stopped): the page itself says so and offers to resume.
+    if (progress.interrupted) {
+      window.location.reload();
+      return false;
+    }
+    var state = progress.running ? labels.running : labels.finished;
     if (document.getElementById('bulk-state').textContent !== state) set('bulk-state', state);
     bulk.setAttribute('data-running', String(progress.running));
     return progress.running;

@@ -1,0 +1,83 @@
+//! Amazon holding an answer: a request the test names is processed by the simulator as Amazon
+//! processes it, and its answer is held back until the test lets it go. In between, the test
+//! moves the order as a notification or Seller Central would, so that "the order moved while
+//! Amazon answered" happens every time, not by chance.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+/// Where the test arms the next held answer; wraps the simulator's routes.
+#[derive(Clone, Default)]
+pub struct Hold {
+    armed: Arc<Mutex<Option<Armed>>>,
+}
+
+struct Armed {
+    method: Method,
+    path_end: String,
+    answered: oneshot::Sender<Value>,
+    release: oneshot::Receiver<()>,
+}
+
+/// One held answer: Amazon has acted when [`Held::answered`] returns; the shop reads the answer
+/// after [`Held::release`].
+pub struct Held {
+    answered: oneshot::Receiver<Value>,
+    release: oneshot::Sender<()>,
+}
+
+impl Hold {
+    /// The simulator's routes, with answers held when armed.
+    pub fn wrap(&self, router: Router) -> Router {
+        router.layer(middleware::from_fn_with_state(self.clone(), hold))
+    }
+
+    /// Holds the answer to the next `method` request whose path ends with `path_end`.
+    pub fn next(&self, method: Method, path_end: &str) -> Held {
+        let (answered_tx, answered) = oneshot::channel();
+        let (release, release_rx) = oneshot::channel();
+        let armed = Armed { method, path_end: path_end.to_owned(), answered: answered_tx, release: release_rx };
+        *self.armed.lock().unwrap() = Some(armed);
+        Held { answered, release }
+    }
+}
+
+impl Held {
+    /// Waits until Amazon has processed the request; its answer (JSON), which the shop has not
+    /// read yet.
+    pub async fn answered(&mut self) -> Value {
+        (&mut self.answered).await.expect("the held request reached Amazon")
+    }
+
+    /// Lets the shop read the answer.
+    pub fn release(self) {
+        let _ = self.release.send(());
+    }
+}
+
+async fn hold(State(hold): State<Hold>, request: Request, next: Next) -> Response {
+    let armed = {
+        let mut slot = hold.armed.lock().unwrap();
+        let matches = slot
+            .as_ref()
+            .is_some_and(|armed| request.method() == armed.method && request.uri().path().ends_with(&armed.path_end));
+        if matches { slot.take() } else { None }
+    };
+    let response = next.run(request).await;
+    let Some(armed) = armed else { return response };
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let _ = armed.answered.send(serde_json::from_slice(&bytes).unwrap_or(Value::Null));
+    let _ = armed.release.await;
+    Response::from_parts(parts, Body::from(bytes))
+}
