@@ -78,10 +78,9 @@
     sandbox: [true, false],
   };
   const REQUIRED = ["merchantId", "ledgerCurrency", "placement"];
-  // estimatedOrderAmount.currencyCode [Dt] ([inferred] for FE) and allowed fraction digits [kt].
+  // estimatedOrderAmount.currencyCode [Dt] ([inferred] for FE) and its fraction digits [kt].
   const AMOUNT_CURRENCIES = ["JPY"];
-  const FRACTION_DIGITS = { EUR: 2, GBP: 2, AUD: 2, DKK: 2, HKD: 2, JPY: 0, NZD: 2, NOK: 2, ZAR: 2,
-    SEK: 2, CHF: 2, USD: 2 };
+  const FRACTION_DIGITS = { JPY: 0 };
   // Browser languages that choose checkoutLanguage, and the fallback [Jt] ([inferred] for FE).
   const BROWSER_LANGUAGES = { ja: "ja_JP", "ja-jp": "ja_JP" };
   const FALLBACK_LANGUAGE = "ja_JP";
