@@ -567,65 +567,6 @@ async fn english_texts_with_data_lang_en() {
 }
 
 #[tokio::test]
-async fn the_simulators_checkout_js_draws_decoupled_buttons_and_checks_the_config_at_init_checkout() {
-    let shop = Shop::start_with(
-        &[],
-        &[("page.html", "<!doctype html><title>t</title><div id=b1></div><div id=b2></div><div id=b3></div>")],
-    )
-    .await;
-    let (_driver, browser) = desktop().await;
-    browser.goto(&shop.url("/page.html")).await.unwrap();
-    let seen = browser
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             const script = document.createElement('script');
-             script.src = arguments[0];
-             script.onload = () => {
-               const thrown = f => { try { f(); return null; } catch (e) { return e; } };
-               const base = { merchantId: 'A2CRAFTCARTDEMO', ledgerCurrency: 'JPY', placement: 'Other',
-                              productType: 'SignIn', checkoutLanguage: 'ja_JP', sandbox: true };
-               const signed = { payloadJSON: '{}', signature: 'c2ln', publicKeyId: 'SANDBOX-X',
-                                algorithm: 'AMZN-PAY-RSASSA-PSS-V2' };
-               const button = amazon.Pay.renderButton('#b1', base);
-               let clicks = 0;
-               button.onClick(() => clicks++);
-               document.getElementById('b1').click();
-               done({
-                 decoupled: Object.keys(button).sort(),
-                 clicks,
-                 formAfterClick: !!document.querySelector('form'),
-                 missing: thrown(() => button.initCheckout({ signInConfig: { signature: 'c2ln', publicKeyId: 'SANDBOX-X' } })),
-                 mismatch: thrown(() => button.initCheckout({ createCheckoutSessionConfig: signed })),
-                 checkouts: amazon.Pay._simulator.checkouts.length,
-                 signIn: String(amazon.Pay.renderButton('#b2', Object.assign({}, base, { signInConfig: signed }))),
-                 payAndShip: Object.keys(amazon.Pay.renderButton('#b3', Object.assign({}, base,
-                   { productType: 'PayAndShip', createCheckoutSessionConfig: signed }))),
-               });
-             };
-             document.head.appendChild(script);",
-            vec![json!(format!("{}/checkout.js", shop.simulator))],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        seen,
-        json!({
-            "decoupled": ["initCheckout", "onClick", "updateButtonInfo"],
-            "clicks": 1,
-            "formAfterClick": false,
-            "missing": "AmazonPay:\nMissing field payloadJSON for signInConfig parameter.",
-            "mismatch": "AmazonPay:\nInvalid button definition, productType SignIn and configName do not match.",
-            "checkouts": 0,
-            "signIn": "undefined",
-            "payAndShip": ["updateButtonInfo"],
-        }),
-        "a click on a decoupled button only calls the shop's handler; initCheckout checks as a click does"
-    );
-    browser.quit().await.unwrap();
-    shop.stop().await;
-}
-
-#[tokio::test]
 async fn amazon_buttons_are_named_with_the_label_they_show() {
     let shop = Shop::start().await;
     let (_driver, browser) = desktop().await;
@@ -639,7 +580,8 @@ async fn amazon_buttons_are_named_with_the_label_they_show() {
             .execute("return document.querySelector('.amazonpay2-button').getAttribute('aria-label')", vec![])
             .await
             .unwrap();
-        assert!(name.as_str().unwrap_or_default().contains("SANDBOX"), "{page}: {name}");
+        // Amazon's button is images: its name is Amazon's own label, which shows nothing else.
+        assert_eq!(name, "Amazon Pay - Amazon Payテストアカウントをお使いください", "{page}");
     }
     browser.quit().await.unwrap();
     shop.stop().await;

@@ -169,6 +169,8 @@ async fn signout_grants_cors_with_credentials_to_the_shop_origin_only() {
     assert_eq!(shop.status, StatusCode::OK);
     assert_eq!(shop.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), Some(SHOP));
     assert_eq!(shop.header(header::ACCESS_CONTROL_ALLOW_CREDENTIALS), Some("true"));
+    let answer: Value = serde_json::from_slice(&shop.body).unwrap();
+    assert_eq!(answer["result"], true, "checkout.js calls back only for a truthy result: {answer}");
     for origin in [Some("https://evil.example"), Some("null"), Some("https://shop.example.evil.example"), None] {
         let reply = amazon.signout(origin).await;
         assert_eq!(reply.status, StatusCode::OK);

@@ -142,7 +142,7 @@ impl Demo {
         .with("merchantId", options["merchantId"].as_str().unwrap())
         .with("publicKeyId", config["publicKeyId"].as_str().unwrap())
         .with("algorithm", config["algorithm"].as_str().unwrap())
-        .with("merchantDomain", &self.shop);
+        .with("merchantDomain", Url::parse(&self.shop).unwrap().host_str().unwrap());
         let page = self.post_amazon("/checkout/initiate", form.encoded()).await;
         assert_eq!(page.status(), StatusCode::OK);
         let flow = between(&page.text().await.unwrap(), "name=\"flow\" value=\"", "\"").expect("a hosted page");

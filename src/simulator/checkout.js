@@ -2,21 +2,46 @@
  * Amazon Pay simulator: stand-in for https://static-fe.payments-amazon.com/checkout.js.
  *
  * The demo server serves this file at <simulator origin>/checkout.js so that shop pages run the
- * same widget code paths offline as against Amazon. It mirrors what the real script does:
- *   - validation errors are thrown as plain strings prefixed "AmazonPay:\n" (not Error objects),
- *     because callers (and peers such as Magento) catch and log exactly those strings;
- *   - the button is drawn into an open shadow root on the container, so a second renderButton on
- *     the same element fails the way it does with Amazon's script;
- *   - a click posts a hidden form to <origin>/checkout/initiate (redirect, never a popup); the
- *     signature is checked there, server side, as Amazon does after the click.
- * Deliberate extra: amazon.Pay._simulator.renders records every accepted renderButton call and
- * amazon.Pay._simulator.checkouts every checkout started, so tests can assert what the widget
- * asked for. Legacy AJAX `createCheckoutSession` is not simulated.
+ * same code paths offline as against Amazon. Our own code, written to behave as Amazon's script
+ * does. The model is a public copy of Amazon's NA build (static-na.payments-amazon.com, minified;
+ * names in brackets below are that build's function names, to find the rule there). The builds
+ * share their logic and differ in a configuration block; the FE (Japan) block is not public, so
+ * what it holds is inferred from the NA (USD, en_US) and EU (EUR/GBP, five EU languages) blocks
+ * and marked [inferred]: JPY the one ledger and amount currency, ja_JP the one language, ja_JP
+ * also when neither the options nor the browser name one.
  *
- * Both button styles work: a config given to renderButton (the manual's pasted template), and the
- * decoupled button (renderButton with none of createCheckoutSession, createCheckoutSessionConfig
- * or signInConfig returns {onClick, initCheckout, updateButtonInfo}; a click only calls the
- * onClick handler, and initCheckout(config) checks the config as a click on the other style does).
+ * What it does as Amazon's script does:
+ *   - errors are thrown as plain strings "AmazonPay:\n<lines>" [y]; selector and options are
+ *     checked first [Zt], then required options (null or undefined is missing, "" is a value),
+ *     then enumerations, publicKeyId "" and estimatedOrderAmount [tn]; buttonColor is never
+ *     checked (anything else than Gold/LightGray/DarkGray draws Gold [Ft]); sandbox must be the
+ *     boolean true or false;
+ *   - renderButton copies a top-level publicKeyId into the config [en] and, without `sandbox`,
+ *     takes the sandbox from a "SANDBOX-" key ID [nn]; the global initCheckout does neither;
+ *   - the button is images in an open shadow root on the container, which gets role="button",
+ *     Amazon's aria-label and title [re]; a second renderButton on it throws the browser's error;
+ *   - without createCheckoutSession, createCheckoutSessionConfig and signInConfig the button is
+ *     "decoupled" [Ko]: a click calls the onClick callback with no argument, and the button's
+ *     initCheckout takes only createCheckoutSession(Config) and estimatedOrderAmount from its
+ *     argument, never a signInConfig;
+ *   - a click (or Enter, on keyup) posts a hidden form to <origin>/checkout/initiate with the real
+ *     field names [je, de], by redirect; the signature is checked there, as Amazon does;
+ *   - renderButton and initCheckout set the `language` and `ledgerCurrency` cookies for a day,
+ *     which bindChangeAction and signout read;
+ *   - live mode: renderButton asks <origin>/merchantAccount/<id>/accountStatus and draws the
+ *     button disabled unless the answer is ACTIVE [Go, ue].
+ *
+ * Deliberately not simulated: the popup ("modalView") and the experiments ("weblab", /abTestV2)
+ * that choose it or the disabled button's alert, so every view is a redirect and a disabled
+ * button shows no alert (the control group); metrics (/cs/uedata, performance marks); the
+ * session stabilizer cookie (apaySessionSet is always ""); the iframe drawing for browsers
+ * without shadow DOM; declarative buttons (div[data-amazonpay-merchant-id]); bindUpgradeAction;
+ * legacy AJAX createCheckoutSession (it throws here); Amazon's several hosts (every page lives on
+ * the origin that served this file, so the cookies that choose the host change nothing here).
+ *
+ * Deliberate extra: amazon.Pay._simulator.renders records every renderButton call that passed
+ * its checks, and amazon.Pay._simulator.checkouts every checkout or sign-in form about to be
+ * sent, so tests can assert what the widget asked for.
  *
  * Plain ES2017, classic script, no dependencies: it must load with a bare <script src> tag.
  */
@@ -28,384 +53,682 @@
     return;
   }
 
-  // Every hosted page (initiate, initiate_auth, signout) lives on the origin that served us.
-  // currentScript is null only if we were not run as a classic script; fall back to the page.
+  // Every hosted page and endpoint lives on the origin that served us. currentScript is null
+  // only if we were not run as a classic script; fall back to the page.
   const scriptSrc = (document.currentScript && document.currentScript.src) || location.href;
   const ORIGIN = new URL(scriptSrc, location.href).origin;
 
-  const PREFIX = "AmazonPay:\n";
+  const SIGN_IN = "SignIn";
   const DEFAULT_ALGORITHM = "AMZN-PAY-RSASSA-PSS";
-  const ENUMS = {
+  const REDIRECT_VIEW = "redirectView";
+  const FORM_NAME = "amazonpay-checkout-signature-data-form";
+  const CONTAINER_CLASS = "amazonpay-button-parent-container-checkout";
+  const LANGUAGE_COOKIE = "language";
+  const LEDGER_COOKIE = "ledgerCurrency";
+  const SESSION_COOKIE = "apay-session-set";
+
+  // The options checked against a list, and the lists [Pt]. `color` (not buttonColor) is the
+  // name the real script checks; the FE entries are [inferred] (see the header).
+  const ALLOWED = {
+    checkoutLanguage: ["ja_JP"],
+    color: ["Gold"],
+    ledgerCurrency: ["JPY"],
+    productType: ["PayAndShip", "PayOnly", SIGN_IN, "Donation"],
     placement: ["Home", "Product", "Cart", "Checkout", "Other"],
-    ledgerCurrency: ["USD", "EUR", "GBP", "JPY"],
-    productType: ["PayAndShip", "PayOnly", "SignIn"],
-    buttonColor: ["Gold", "LightGray", "DarkGray"],
-    checkoutLanguage: ["en_US", "en_GB", "de_DE", "fr_FR", "it_IT", "es_ES", "ja_JP"],
-    algorithm: [DEFAULT_ALGORITHM, "AMZN-PAY-RSASSA-PSS-V2"],
-    changeAction: ["changeAddress", "changePayment"],
+    sandbox: [true, false],
   };
   const REQUIRED = ["merchantId", "ledgerCurrency", "placement"];
-  const CONFIG_NAMES = ["createCheckoutSessionConfig", "signInConfig"];
-  // Allowed decimal places of estimatedOrderAmount per currency (the real table `kt`: JPY=0).
-  const DECIMALS = { JPY: 0, USD: 2, EUR: 2, GBP: 2 };
-  const COLORS = {
-    Gold: { background: "#FFD814", border: "#FCD200", text: "#0F1111" },
-    LightGray: { background: "#E7E9EC", border: "#D5D9D9", text: "#0F1111" },
-    DarkGray: { background: "#232F3E", border: "#232F3E", text: "#FFFFFF" },
-  };
+  // estimatedOrderAmount.currencyCode [Dt] ([inferred] for FE) and its fraction digits [kt].
+  const AMOUNT_CURRENCIES = ["JPY"];
+  const FRACTION_DIGITS = { JPY: 0 };
+  // Browser languages that choose checkoutLanguage, and the fallback [Jt] ([inferred] for FE).
+  const BROWSER_LANGUAGES = { ja: "ja_JP", "ja-jp": "ja_JP" };
+  const FALLBACK_LANGUAGE = "ja_JP";
+  const COLORS = ["Gold", "LightGray", "DarkGray"];
+  const COLOR_CLASSES = { Gold: "gold", LightGray: "gray", DarkGray: "ink" };
+
+  // Amazon's texts for the container [Ct, It, Gt, xt, Tt], for the languages allowed above.
   const TEXTS = {
-    ja: {
-      payLabel: "Amazon Pay でお支払い",
-      signIn: "Amazon アカウントでログイン",
-      micro: "Amazonアカウントにご登録の住所・クレジットカード情報を利用して、簡単にご注文が完了できます。",
-    },
-    en: {
-      payLabel: "Amazon Pay - Use your Amazon Pay Account",
-      signIn: "Sign in with Amazon",
-      micro: "Use the address and payment details saved in your Amazon account.",
+    ja_JP: {
+      sandboxLabel: "Amazon Pay - Amazon Payテストアカウントをお使いください",
+      liveLabel: "Amazon Pay - Amazonアカウントをお使いください",
+      unavailable: "現在、AmazonPayはこのサイトではご利用いただけません。別の支払い方法をお試しください。",
+      payTitle: "Amazonアカウントに登録されている情報を利用してお支払い",
+      signInTitle: "Amazon アカウントでログイン",
     },
   };
 
-  /** Throws the real script's error shape: one string, prefix, one line per problem. */
-  function fail(lines) {
-    throw PREFIX + [].concat(lines).join("\n");
+  /** The real script's error: one string, the prefix, then the message. */
+  function fail(message) {
+    throw "AmazonPay:\n" + message;
   }
 
-  function isMissing(value) {
-    return value === undefined || value === null || value === "";
+  function isAbsent(value) {
+    return value === null || value === undefined;
   }
 
-  function enumError(name, value) {
-    return "Invalid value '" + value + "' for '" + name +
-      "', please use one of the available values: " + ENUMS[name].join(", ") + ".";
+  /** null, undefined, an object without keys or a blank string [m]. */
+  function isEmpty(value) {
+    return isAbsent(value) ||
+      (typeof value === "object" && Object.keys(value).length === 0) ||
+      (typeof value === "string" && value.trim().length === 0);
   }
 
-  // Without checkoutLanguage the real script follows the browser language; for anything it does
-  // not support we fall back to ja_JP, the language of this (FE, Japan) build [inferred].
-  function defaultLanguage() {
-    const nav = String(navigator.language || "").replace("-", "_").toLowerCase();
-    const langs = ENUMS.checkoutLanguage;
-    return langs.find((l) => l.toLowerCase() === nav) ||
-      langs.find((l) => l.slice(0, 2) === nav.slice(0, 2)) || "ja_JP";
+  /** The problems of `config`'s `names` that are null or undefined, one line each. */
+  function missingLines(config, names, line) {
+    return names.filter((name) => isAbsent(config[name])).map(line).join("\n");
   }
 
-  /** Checks selector and options, then resolves the element; `api` names the caller in errors. */
-  function findElement(selector, options, api) {
-    if (isMissing(selector)) fail("Missing 'selector' parameter for amazon.Pay." + api + ".");
-    if (!options || typeof options !== "object") {
-      fail("Missing 'options' parameter for amazon.Pay." + api + ".");
-    }
-    let element = null;
+  function readCookie(name) {
+    const prefix = name + "=";
+    const found = document.cookie.split(";").map((part) => part.replace(/^ +/, ""))
+      .find((part) => part.indexOf(prefix) === 0);
+    return found === undefined ? null : found.slice(prefix.length);
+  }
+
+  /** A cookie on the shop's origin for `days` days, written unencoded as Amazon writes it. */
+  function writeCookie(name, value, days) {
+    const expires = new Date(Date.now() + days * 24 * 60 * 60 * 1000).toUTCString();
+    document.cookie = name + "=" + value + "; expires=" + expires + "; path=/";
+  }
+
+  /**
+   * Amazon chooses among its regional hosts by ledger currency and language [Rt]; the simulator
+   * has one host, so both only say where Amazon would go.
+   */
+  function hostFor(_ledgerCurrency, _language) {
+    return ORIGIN;
+  }
+
+  /** `name=value` pairs; absent values are left out, the two domain values are not encoded [s]. */
+  function queryString(params) {
+    return Object.keys(params).filter((name) => !isAbsent(params[name])).map((name) => {
+      const raw = name === "originDomain" || name === "returnDomain";
+      return name + "=" + (raw ? params[name] : encodeURIComponent(params[name]));
+    }).join("&");
+  }
+
+  /** The origin of `url`, or null for none (file:, opaque origins) [c]. */
+  function originOf(url) {
     try {
-      element = typeof selector === "string" ? document.querySelector(selector) : null;
-    } catch (_syntaxError) {
-      element = null; // an invalid CSS selector finds nothing; report it in the Amazon shape
+      const origin = new URL(url, location.href).origin;
+      return origin && origin !== "null" ? origin : null;
+    } catch (_invalid) {
+      return null;
     }
+  }
+
+  /** Checks selector and options and finds the element; `api` names the caller [Zt]. */
+  function findElement(api, selector, options) {
+    if (!selector) fail("Missing 'selector' parameter in amazon.Pay." + api + "(selector, options) API.");
+    if (!options) fail("Missing 'options' parameter in amazon.Pay." + api + "(selector, options) API.");
+    // An invalid CSS selector throws the browser's SyntaxError here, as with Amazon's script.
+    const element = document.querySelector(selector);
     if (!element) fail("Can not find element " + selector + " for amazon.Pay." + api + ".");
     return element;
   }
 
   /**
-   * estimatedOrderAmount is only a risk hint, so the real script never throws for it: it logs
-   * and drops a bad value. Returns the cleaned value or undefined.
+   * Whether estimatedOrderAmount is usable [$t]: it is only a risk hint, so a bad one is logged
+   * (console.error, not thrown) and the caller drops it. A JSON string is read as its object.
    */
-  function checkAmount(value) {
-    if (value === undefined || value === null) return undefined;
-    const amount = value && value.amount;
-    const text = String(typeof amount === "number" || typeof amount === "string" ? amount : "");
-    const decimals = DECIMALS[value && value.currencyCode];
-    const match = /^\d+(?:\.(\d+))?$/.exec(text.trim());
-    if (decimals === undefined || !match || !(Number(text) > 0) ||
-        (match[1] || "").length > decimals) {
-      console.error(PREFIX + "Invalid value " + JSON.stringify(value) +
-        " for 'estimatedOrderAmount', the amount must be a positive number with at most the " +
-        "currency's decimals and currencyCode one of: " + ENUMS.ledgerCurrency.join(", ") +
-        ". The field is ignored.");
-      return undefined;
-    }
-    return { amount: text.trim(), currencyCode: value.currencyCode };
-  }
-
-  /**
-   * Validates button options the way the real script does before drawing anything, and returns
-   * a private copy with defaults filled in (the caller may reuse or change its own object).
-   */
-  function prepare(options) {
-    const s = Object.assign({}, options);
-    const errors = REQUIRED.filter((name) => isMissing(s[name]))
-      .map((name) => "Missing parameter '" + name + "' in the options object.");
-    if (errors.length) fail(errors);
-
-    s.productType = isMissing(s.productType) ? "PayAndShip" : s.productType;
-    s.buttonColor = isMissing(s.buttonColor) ? "Gold" : s.buttonColor;
-    s.checkoutLanguage = isMissing(s.checkoutLanguage) ? defaultLanguage() : s.checkoutLanguage;
-    ["placement", "ledgerCurrency", "productType", "buttonColor", "checkoutLanguage"]
-      .filter((name) => ENUMS[name].indexOf(s[name]) < 0)
-      .forEach((name) => errors.push(enumError(name, s[name])));
-
-    const keyIds = [];
-    if (s.publicKeyId === "") errors.push("Invalid value '' for 'publicKeyId'");
-    else if (typeof s.publicKeyId === "string") keyIds.push(s.publicKeyId);
-    CONFIG_NAMES.filter((name) => s[name] && typeof s[name] === "object").forEach((name) => {
-      const config = (s[name] = Object.assign({}, s[name]));
-      if (config.algorithm !== undefined && ENUMS.algorithm.indexOf(config.algorithm) < 0) {
-        errors.push(enumError("algorithm", config.algorithm));
+  function amountIsValid(value, sandbox) {
+    let amount = value;
+    if (typeof amount === "string") {
+      try {
+        amount = JSON.parse(amount);
+      } catch (_notJson) {
+        console.error("Estimated Order Amount in the payload is not in correct Json format.");
+        return false;
       }
-      if (config.publicKeyId === "") errors.push("Invalid value '' for 'publicKeyId'");
-      else if (typeof config.publicKeyId === "string") keyIds.push(config.publicKeyId);
-    });
-
-    // Environment: an explicit `sandbox` must agree with env-prefixed key ids; without it, a
-    // SANDBOX- key id alone selects the sandbox, as the real script does.
-    if (s.sandbox === undefined || s.sandbox === null) {
-      s.sandbox = keyIds.some((id) => /^sandbox-/i.test(id));
-    } else {
-      s.sandbox = s.sandbox === true || s.sandbox === "true";
-      keyIds.filter((id) => (s.sandbox ? /^live-/i : /^sandbox-/i).test(id)).forEach((id) => {
-        errors.push("PublicKeyId '" + id + "' does not match 'sandbox: " + s.sandbox + "'");
-      });
     }
-
-    const signIn = s.productType === "SignIn";
-    if ((signIn && s.createCheckoutSessionConfig) || (!signIn && s.signInConfig)) {
-      errors.push("Invalid button definition, productType " + s.productType +
-        " and configName do not match.");
+    try {
+      if (sandbox) console.log("Estimated order amount for sandbox is " + JSON.stringify(amount));
+      const number = Number(amount.amount);
+      if (isNaN(number) || !(number > 0)) {
+        console.error("Invalid value '" + amount.amount +
+          "' for 'amount', please check again as only positive numbers are allowed.");
+        return false;
+      }
+      if (!AMOUNT_CURRENCIES.includes(amount.currencyCode)) {
+        console.error("Invalid value '" + amount.currencyCode +
+          "' for 'currencyCode', please use from one of the available values: " + AMOUNT_CURRENCIES);
+        return false;
+      }
+      const fraction = amount.amount.toString().split(".")[1];
+      if ((fraction ? fraction.length : 0) > FRACTION_DIGITS[amount.currencyCode]) {
+        console.error("Invalid value '" + amount.amount +
+          "' for 'amount', please pass valid fractional digits for " + amount.currencyCode);
+        return false;
+      }
+      return true;
+    } catch (_unreadable) {
+      console.error("Something wrong while validating estimated order total");
+      return false;
     }
-    if (errors.length) fail(errors);
-
-    if (s.design === "C0001") s.buttonColor = "Gold"; // that design only exists in Gold
-    s.estimatedOrderAmount = checkAmount(s.estimatedOrderAmount);
-    if (s.estimatedOrderAmount === undefined) delete s.estimatedOrderAmount;
-    return s;
   }
 
   /**
-   * Starts checkout or sign-in from validated settings: posts the signed payload to the hosted
-   * page, which verifies the signature (errors there appear on the page, not in JS).
+   * The checks of renderButton and initCheckout [tn], on the caller's object as Amazon does: it
+   * throws for missing or invalid options and deletes an unusable estimatedOrderAmount.
    */
-  function startCheckout(s) {
-    const configName = s.productType === "SignIn" ? "signInConfig" : "createCheckoutSessionConfig";
-    if (!s[configName] && s.createCheckoutSession) {
-      fail("createCheckoutSession is not supported by the Amazon Pay simulator.");
+  function checkOptions(options) {
+    const missing = missingLines(options, REQUIRED,
+      (name) => "Missing parameter '" + name + "' in the options object.");
+    if (missing !== "") fail(missing);
+    const invalid = Object.keys(ALLOWED).filter((name) => {
+      const wrong = ALLOWED[name].indexOf(options[name]) < 0;
+      return wrong && (REQUIRED.indexOf(name) >= 0 || !isAbsent(options[name]));
+    }).map((name) => "Invalid value '" + options[name] + "' for '" + name +
+      "', please use one of the available values: " + ALLOWED[name].join(", ") + ".").join("\n");
+    if (invalid !== "") fail(invalid);
+    if (!isAbsent(options.publicKeyId) && options.publicKeyId == "") {
+      fail("Invalid value '' for 'publicKeyId', please check again.");
     }
-    const config = s[configName] || {};
-    // A top-level publicKeyId fills a config that lacks one; a different one is flagged.
-    const publicKeyId = isMissing(config.publicKeyId) ? s.publicKeyId : config.publicKeyId;
-    const fields = { payloadJSON: config.payloadJSON, signature: config.signature, publicKeyId };
-    const missing = Object.keys(fields).filter((name) => isMissing(fields[name]))
-      .map((name) => "Missing field " + name + " for " + configName + " parameter.");
-    if (missing.length) fail(missing);
+    const amount = options.estimatedOrderAmount;
+    if (amount && !isEmpty(amount) && !amountIsValid(amount, options.sandbox)) {
+      delete options.estimatedOrderAmount;
+    }
+  }
 
-    const mismatch = !isMissing(s.publicKeyId) && !isMissing(config.publicKeyId) &&
-      s.publicKeyId !== config.publicKeyId;
+  /** renderButton only: a top-level publicKeyId fills the configs that lack one [en]. */
+  function shareKeyId(options) {
+    if (!options.publicKeyId) return;
+    ["createCheckoutSessionConfig", "signInConfig"].forEach((name) => {
+      const config = options[name];
+      if (!config) return;
+      if (isAbsent(config.publicKeyId)) config.publicKeyId = options.publicKeyId;
+      else if (config.publicKeyId != options.publicKeyId) options.publicKeyIdMismatch = true;
+    });
+  }
+
+  /**
+   * renderButton only [nn]: without `sandbox`, a "SANDBOX-" key ID (top level or in a config)
+   * selects the sandbox; with it, only the top-level key ID must agree.
+   */
+  function settleSandbox(options) {
+    const isSandboxKey = (id) => typeof id === "string" && id.startsWith("SANDBOX-");
+    if (isAbsent(options.sandbox)) {
+      const configs = [options.createCheckoutSessionConfig, options.signInConfig];
+      if (isSandboxKey(options.publicKeyId) ||
+          configs.some((config) => !isAbsent(config) && isSandboxKey(config.publicKeyId))) {
+        options.sandbox = true;
+      }
+      return;
+    }
+    const id = options.publicKeyId;
+    if (id && ((isSandboxKey(id) && !options.sandbox) || (id.startsWith("LIVE-") && options.sandbox))) {
+      fail("PublicKeyId '" + id + "' does not match 'sandbox: " + options.sandbox + "'. Please check again. ");
+    }
+  }
+
+  /** The browser's language if Amazon supports it here, else the build's fallback [Jt]. */
+  function checkoutLanguage(given) {
+    if (given) return given;
+    const languages = navigator.languages || (navigator.language ? [navigator.language] : []);
+    const supported = languages.map((language) => BROWSER_LANGUAGES[language.toLowerCase()]).find(Boolean);
+    return supported || FALLBACK_LANGUAGE;
+  }
+
+  /** A copy of the options over Amazon's defaults [on, it]. */
+  function withDefaults(options) {
+    const defaults = { buttonColor: "Gold", productType: "PayAndShip", sandbox: false,
+      publicKeyIdMismatch: false, design: "D0000", scopes: [], publicKeyId: "",
+      estimatedOrderAmount: {}, alwaysRedirect: false };
+    return Object.assign(defaults, options, { checkoutLanguage: checkoutLanguage(options.checkoutLanguage) });
+  }
+
+  /** updateButtonInfo [Je]: a usable amount replaces the kept one; anything else changes nothing. */
+  function updateAmount(settings, amount) {
+    if (!isEmpty(amount) && amountIsValid(amount, settings.sandbox)) settings.estimatedOrderAmount = amount;
+  }
+
+  /**
+   * Sends the shopper to Amazon as a click does [je]: checks the config the product type needs,
+   * then posts the form. Sign-in needs a signInConfig; a signInConfig on another product type is
+   * refused the same way.
+   */
+  function startCheckout(settings) {
+    const signIn = settings.productType === SIGN_IN || !isAbsent(settings.signInConfig);
+    let configName;
+    if (signIn) {
+      configName = "signInConfig";
+      const config = settings.signInConfig;
+      const problems = settings.productType === SIGN_IN && config
+        ? missingLines(config, ["payloadJSON", "signature", "publicKeyId"],
+          (name) => "Missing field " + name + " for signInConfig parameter.")
+        : "Invalid button definition, productType " + settings.productType + " and configName do not match.\n";
+      if (problems !== "") fail(problems);
+    } else if (settings.createCheckoutSessionConfig) {
+      configName = "createCheckoutSessionConfig";
+      const problems = missingLines(settings.createCheckoutSessionConfig,
+        ["payloadJSON", "signature", "publicKeyId"],
+        (name) => "Missing field " + name + " for createCheckoutSessionConfig parameter.");
+      if (problems !== "") fail(problems);
+    } else if (typeof settings.createCheckoutSession === "object" ||
+               typeof settings.createCheckoutSession === "function") {
+      fail("createCheckoutSession is not supported by the Amazon Pay simulator.");
+    } else {
+      fail("Wrong type of argument for createCheckoutSession, it accepts an object (required attributes: url) or a function");
+    }
+    removeForms();
+    const config = settings[configName];
+    const fields = {
+      payloadJSON: config.payloadJSON,
+      signature: config.signature,
+      publicKeyId: config.publicKeyId,
+      publicKeyIdMismatch: settings.publicKeyIdMismatch ? "true" : "false",
+      algorithm: config.algorithm || DEFAULT_ALGORITHM,
+      checkoutLanguage: settings.checkoutLanguage,
+      ledgerCurrency: settings.ledgerCurrency,
+      merchantId: settings.merchantId,
+      productType: settings.productType,
+      environment: settings.sandbox ? "SANDBOX" : "LIVE",
+      scopes: settings.scopes,
+      merchantDomain: location.hostname,
+      origin_url: location.href,
+      viewType: REDIRECT_VIEW,
+      weblabData: "",
+      apaySessionSet: readCookie(SESSION_COOKIE) || "",
+    };
+    if (!signIn) {
+      fields.estimatedOrderAmount = settings.estimatedOrderAmount;
+      if (config.authorizationToken) fields.authorizationToken = config.authorizationToken;
+    }
     Pay._simulator.checkouts.push({
-      productType: s.productType,
-      [configName]: Object.assign({ algorithm: config.algorithm || DEFAULT_ALGORITHM }, fields),
-      estimatedOrderAmount: s.estimatedOrderAmount,
+      productType: settings.productType,
+      [configName]: { payloadJSON: config.payloadJSON, signature: config.signature,
+        publicKeyId: config.publicKeyId, algorithm: fields.algorithm },
+      estimatedOrderAmount: settings.estimatedOrderAmount,
       at: performance.now(),
     });
-    submitForm(Object.assign(fields, {
-      publicKeyIdMismatch: String(mismatch),
-      algorithm: config.algorithm || DEFAULT_ALGORITHM,
-      checkoutLanguage: s.checkoutLanguage,
-      ledgerCurrency: s.ledgerCurrency,
-      merchantId: s.merchantId,
-      productType: s.productType,
-      placement: s.placement,
-      buttonColor: s.buttonColor,
-      environment: s.sandbox ? "SANDBOX" : "LIVE",
-      estimatedOrderAmount: s.estimatedOrderAmount ? JSON.stringify(s.estimatedOrderAmount) : "",
-      merchantDomain: location.origin,
-      origin_url: location.href,
-      viewType: "redirectView",
-    }));
-  }
-
-  /** A real form post (not fetch): the browser leaves the shop page, as with Amazon. */
-  function submitForm(fields) {
-    const name = "amazonpay-checkout-signature-data-form";
-    const old = document.querySelector("form[name='" + name + "']");
-    if (old) old.remove(); // e.g. a page restored from the back/forward cache
-    const form = document.createElement("form");
-    form.name = name;
-    form.method = "POST";
-    form.action = ORIGIN + "/checkout/initiate";
-    // The signature covers the UTF-8 bytes of payloadJSON; a Shift_JIS shop page must not
-    // re-encode it.
-    form.acceptCharset = "UTF-8";
-    form.style.display = "none";
-    Object.keys(fields).forEach((key) => {
-      const input = document.createElement("input");
-      input.type = "hidden";
-      input.name = key;
-      input.value = String(fields[key]);
-      form.appendChild(input);
-    });
+    const form = makeForm(fields);
     document.body.appendChild(form);
     form.submit();
   }
 
+  function removeForms() {
+    document.querySelectorAll("form[name='" + FORM_NAME + "']").forEach((form) => form.remove());
+  }
+
+  /** A hidden POST form; objects are sent as JSON, everything else as its string [de]. */
+  function makeForm(fields) {
+    const form = document.createElement("form");
+    Object.keys(fields).forEach((name) => {
+      const value = fields[name];
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value !== null && typeof value === "object" && !Array.isArray(value)
+        ? JSON.stringify(value)
+        : String(value);
+      form.appendChild(input);
+    });
+    form.setAttribute("style", "display: none !important;");
+    form.method = "POST";
+    form.name = FORM_NAME;
+    // No accept-charset, as Amazon's form has none: the page's own encoding applies.
+    form.action = hostFor(fields.ledgerCurrency || readCookie(LEDGER_COOKIE), fields.checkoutLanguage) +
+      "/checkout/initiate";
+    return form;
+  }
+
+  // Amazon's button is artwork from its image host; ours is drawn here, so the demo runs offline.
+  function svg(width, height, body) {
+    return "data:image/svg+xml;charset=utf-8," + encodeURIComponent(
+      "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 " + width + " " + height + "'>" + body + "</svg>");
+  }
+
+  function svgText(x, y, size, color, text, anchor) {
+    return "<text x='" + x + "' y='" + y + "' font-family='Arial,sans-serif' font-weight='700' font-size='" +
+      size + "' fill='" + color + "' text-anchor='" + (anchor || "middle") + "'>" + text + "</text>";
+  }
+
+  const INK = { Gold: "#232F3E", LightGray: "#232F3E", DarkGray: "#FFFFFF" };
+  const ARTWORK = {
+    logo: (color) => svg(120, 30, svgText(60, 22, 20, INK[color], "amazon pay")),
+    signIn: (color) => svg(240, 30, svgText(120, 20, 14, INK[color], "Amazon アカウントでログイン")),
+    sandbox: () => svg(60, 16, "<rect width='60' height='16' rx='2' fill='#B12704'/>" +
+      svgText(30, 12, 10, "#FFFFFF", "SANDBOX")),
+    chevrons: (color) => svg(20, 20, "<path d='M4 4l6 6-6 6M10 4l6 6-6 6' stroke='" + INK[color] +
+      "' stroke-width='2' fill='none'/>"),
+    microtext: () => svg(300, 16, svgText(150, 12, 10, "#565959",
+      "Amazonアカウントに登録の住所・クレジットカード情報を利用して、簡単にご注文が完了できます。")),
+  };
+
   const STYLE = [
-    ":host { display: block; cursor: pointer; }",
-    ".wrap { display: flex; flex-direction: column; height: 100%; box-sizing: border-box;",
-    "  font-family: Arial, 'Hiragino Sans', Meiryo, sans-serif; }",
-    ".button { position: relative; flex: 1 0 auto; min-height: 45px; box-sizing: border-box;",
-    "  display: flex; align-items: center; justify-content: center; padding: 0 8px;",
-    "  border: 1px solid; border-radius: 3px; overflow: hidden; user-select: none; }",
-    ".button:hover { filter: brightness(0.95); }",
-    ".wordmark { font-weight: 700; font-size: 20px; letter-spacing: -0.5px; }",
-    ".label { font-weight: 700; font-size: 14px; white-space: nowrap; }",
-    ".sandbox { position: absolute; top: 0; right: 0; padding: 1px 4px; font-size: 8px;",
-    "  font-weight: 700; color: #FFFFFF; background: #B12704; border-bottom-left-radius: 3px; }",
-    ".micro { margin-top: 4px; font-size: 10px; line-height: 1.4; color: #565959;",
-    "  text-align: center; }",
+    ".amazonpay-button-container { display: grid; justify-items: stretch; position: absolute;",
+    "  inset: 0; min-height: 42px; min-width: 113px; max-width: 600px; max-height: 193px;",
+    "  touch-action: manipulation; }",
+    ".amazonpay-button-container-rows { grid-template-rows: 65% 10% 25%; }",
+    ".amazonpay-custom-button-container-rows { grid-template-rows: 100%; }",
+    ".amazonpay-button-enabled { cursor: pointer; }",
+    ".amazonpay-button-disabled { cursor: default; opacity: 0.25; filter: grayscale(100%); }",
+    ".amazonpay-button-view1 { grid-row: 1/2; display: flex; align-items: center;",
+    "  justify-content: center; gap: 4%; position: relative; box-sizing: border-box;",
+    "  border: 1px solid; border-radius: 3px; }",
+    ".amazonpay-button-view1:focus { outline: none; border-color: #e77600;",
+    "  box-shadow: 0 0 3px 2px rgba(228, 121, 17, 0.5); }",
+    ".amazonpay-button-view1-gold { border-color: #a88734 #9c7e31 #846a29;",
+    "  background: linear-gradient(to bottom, #f7dfa5, #f0c14b); }",
+    ".amazonpay-button-view1-gray { border-color: #ADB1B8 #A2A6AC #8D9096;",
+    "  background: linear-gradient(to bottom, #F7F8FA, #E7E9EC); }",
+    ".amazonpay-button-view1-ink { border-color: #3d444c #2f353b #2c3137;",
+    "  background: linear-gradient(to bottom, #71777D, #444C54); }",
+    ".amazonpay-button-view3 { grid-row: 3/4; }",
+    "picture { display: block; height: 60%; }",
+    ".amazonpay-button-sandbox-logo, .amazonpay-signin-button-sandbox-logo { position: absolute;",
+    "  top: 2px; left: 2px; height: 30%; }",
+    ".amazonpay-button-view3 picture { height: 100%; }",
+    "img { display: block; height: 100%; width: 100%; object-fit: contain; user-select: none; }",
   ].join("\n");
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
+  function picture(className, src) {
+    const node = document.createElement("picture");
     node.className = className;
-    if (text) node.textContent = text;
+    const img = document.createElement("img");
+    img.src = src;
+    node.appendChild(img);
     return node;
   }
 
-  /** Draws the button; images and web fonts are avoided because the demo runs offline. */
-  function draw(container, s) {
-    const texts = s.checkoutLanguage === "ja_JP" ? TEXTS.ja : TEXTS.en;
-    const signIn = s.productType === "SignIn";
-    // attachShadow is not guarded: a second render on one host must throw the browser's
-    // DOMException, exactly as Amazon's script does.
-    const root = container.attachShadow({ mode: "open" });
+  /**
+   * Draws the button into an open shadow root of `container` and sends its clicks and Enter
+   * (keyup) to `activate` [re]. The container itself gets Amazon's name and role; the focusable
+   * element is the button inside the shadow root.
+   */
+  function draw(container, settings, activate) {
+    const signIn = settings.productType === SIGN_IN;
+    const texts = TEXTS[settings.checkoutLanguage] || {};
+    container.style.position = "relative";
+    if (!signIn) container.classList.add(containerClass(settings));
     container.setAttribute("role", "button");
-    container.setAttribute("tabindex", "0");
-    container.setAttribute("aria-label", signIn ? texts.signIn : texts.payLabel);
-    container.classList.add("amazonpay-button-parent-container-checkout-" + s.merchantId);
+    container.setAttribute("aria-label", settings.sandbox ? texts.sandboxLabel : texts.liveLabel);
+    container.title = signIn ? texts.signInTitle : texts.payTitle;
 
-    const colors = COLORS[s.buttonColor];
-    const button = el("div", "button");
-    button.setAttribute("part", "button");
-    button.style.background = colors.background;
-    button.style.borderColor = colors.border;
-    button.style.color = colors.text;
-    button.appendChild(signIn
-      ? el("span", "label", texts.signIn)
-      : el("span", "wordmark", "amazon pay"));
-    if (s.sandbox) button.appendChild(el("span", "sandbox", "SANDBOX"));
-
-    const wrap = el("div", "wrap");
-    wrap.appendChild(button);
-    if (!signIn && s.design !== "C0001") wrap.appendChild(el("div", "micro", texts.micro));
+    // attachShadow is not guarded: a second render on one host throws the browser's DOMException,
+    // exactly as with Amazon's script.
+    const root = container.attachShadow({ mode: "open" });
+    const box = document.createElement("div");
+    box.className = "amazonpay-button-container amazonpay-button-enabled";
     const style = document.createElement("style");
     style.textContent = STYLE;
     root.appendChild(style);
-    root.appendChild(wrap);
+    root.appendChild(box);
 
-    // The real script keeps the host 113-600 px wide (200 px when smaller) and at least 45 px
-    // high with a ResizeObserver; fixed inline limits give the same result for a test double.
-    // Measure before the limits apply, so a container sized below the minimum gets 200 px.
-    if (container.getBoundingClientRect().width < 113) container.style.width = "200px";
-    container.style.minWidth = "113px";
-    container.style.maxWidth = "600px";
-    container.style.minHeight = "45px";
+    settings.buttonColor = settings.design === "C0001" || COLORS.indexOf(settings.buttonColor) < 0
+      ? "Gold" : settings.buttonColor;
+    const color = settings.buttonColor;
+    const plain = signIn || settings.design === "C0001";
+    const button = document.createElement("div");
+    button.className = "amazonpay-button-view1 amazonpay-button-view1-" + COLOR_CLASSES[color];
+    button.tabIndex = 0;
+    const prefix = signIn ? "amazonpay-signin-button-" : "amazonpay-button-";
+    button.appendChild(picture(prefix + "logo", signIn ? ARTWORK.signIn(color) : ARTWORK.logo(color)));
+    if (settings.sandbox) button.appendChild(picture(prefix + "sandbox-logo", ARTWORK.sandbox()));
+    box.classList.add(plain ? "amazonpay-custom-button-container-rows" : "amazonpay-button-container-rows");
+    box.appendChild(button);
+    if (!plain) {
+      button.appendChild(picture("amazonpay-button-chevrons", ARTWORK.chevrons(color)));
+      const gap = document.createElement("div");
+      gap.className = "amazonpay-button-view2";
+      const micro = document.createElement("div");
+      micro.className = "amazonpay-button-view3";
+      micro.appendChild(picture("amazonpay-button-microtext", ARTWORK.microtext()));
+      box.appendChild(gap);
+      box.appendChild(micro);
+    }
+
+    container.addEventListener("click", (event) => activate(event));
+    container.addEventListener("keyup", (event) => {
+      if (event.keyCode === 13) {
+        event.preventDefault();
+        activate(event);
+      }
+    });
   }
 
-  /** Mouse clicks and Enter/Space on the focused container (it has role="button"). */
-  function onActivate(container, handler) {
-    container.addEventListener("click", (event) => {
+  function containerClass(settings) {
+    return settings.merchantId && settings.merchantId.length > 0
+      ? CONTAINER_CLASS + "-" + settings.merchantId
+      : CONTAINER_CLASS;
+  }
+
+  /**
+   * The button when Amazon Pay is not available for this merchant and site [ue]: greyed out, out
+   * of the tab order, named with the "not available" text; clicks and Enter stop at the container
+   * (capture), so no handler runs and nothing is thrown. Amazon adds an alert with that text only
+   * under an experiment (weblab CV2_DISABLED_TOOLTIP), which the simulator does not run.
+   */
+  function disable(container, settings) {
+    const texts = TEXTS[settings.checkoutLanguage] || {};
+    container.setAttribute("aria-label", texts.unavailable);
+    container.title = "";
+    const swallow = (event) => {
       event.preventDefault();
-      handler();
+      event.stopPropagation();
+    };
+    container.addEventListener("click", swallow, true);
+    container.addEventListener("keyup", swallow, true);
+    if (settings.productType !== SIGN_IN) container.classList.remove(containerClass(settings));
+    const root = container.shadowRoot;
+    if (!root) return;
+    const box = root.querySelector(".amazonpay-button-container");
+    const button = root.querySelector(".amazonpay-button-view1");
+    if (box) {
+      box.classList.remove("amazonpay-button-enabled");
+      box.classList.add("amazonpay-button-disabled");
+    }
+    if (button) button.tabIndex = -1;
+  }
+
+  /**
+   * Live mode [Go]: asks whether the merchant's account takes payments on this site (the page's
+   * origin, and the Store ID and return domain of a signed payload, when there is one). Only a
+   * 200 answer with a merchantAccountStatus other than "ACTIVE" disables the button; a failed or
+   * unreadable answer leaves it as it is.
+   */
+  function checkAccount(container, settings) {
+    const params = { ledgerCurrency: settings.ledgerCurrency };
+    const page = originOf(location.href);
+    if (page) params.originDomain = page;
+    const config = settings.createCheckoutSessionConfig || settings.signInConfig;
+    if (config && config.payloadJSON) {
+      try {
+        const payload = JSON.parse(config.payloadJSON);
+        if (payload && payload.storeId) params.storeId = payload.storeId;
+        const back = payload && (payload.webCheckoutDetails
+          ? payload.webCheckoutDetails.checkoutReviewReturnUrl
+          : payload.signInReturnUrl);
+        const domain = back && originOf(back);
+        if (domain) params.returnDomain = domain;
+      } catch (_notJson) {
+        // An unreadable payload only leaves storeId and returnDomain out.
+      }
+    }
+    const request = new XMLHttpRequest();
+    request.open("GET", ORIGIN + "/merchantAccount/" + settings.merchantId + "/accountStatus?" +
+      queryString(params), true);
+    request.withCredentials = false;
+    request.onload = () => {
+      try {
+        const answer = JSON.parse(request.responseText);
+        if (request.status === 200 && answer && answer.merchantAccountStatus !== "ACTIVE") {
+          disable(container, settings);
+        }
+      } catch (_unreadable) {
+        // Left enabled, as Amazon's script leaves it.
+      }
+    };
+    request.send();
+  }
+
+  /**
+   * Amazon keeps the container 113-600 px wide (200 px when narrower) and 42 px high or more
+   * (45 px when lower), at most 1/2.6 of its width, with a ResizeObserver [Lo, vo].
+   */
+  function keepSize(container) {
+    if (container.clientWidth < 113) container.style.width = "200px";
+    else if (container.clientWidth > 600) container.style.width = "600px";
+    if (container.clientHeight < 42) container.style.height = "45px";
+    else if (container.clientHeight > 600 / 2.6) container.style.height = 600 / 2.6 + "px";
+    const fit = (width, height) => {
+      const w = width < 113 ? 200 : Math.max(Math.min(width, Math.max(10 * height, 42), 600), 113);
+      const h = height < 42 ? 45 : Math.max(Math.min(height, w / 2.6), 42);
+      container.style.width = w + "px";
+      container.style.height = h + "px";
+    };
+    if (typeof ResizeObserver === "function") {
+      new ResizeObserver((entries) => entries.forEach((entry) => {
+        requestAnimationFrame(() => {
+          const rect = entry.contentRect;
+          if (rect.width || rect.height) fit(rect.width, rect.height);
+        });
+      })).observe(container);
+    }
+    window.addEventListener("resize", () => {
+      container.style.width = "inherit";
     });
-    container.addEventListener("keydown", (event) => {
-      if (event.key !== "Enter" && event.key !== " ") return;
-      event.preventDefault(); // Space would otherwise scroll the page
-      handler();
-    });
+  }
+
+  /** The options as the shop gave them, for the test hook (the checks below change them). */
+  function snapshot(options) {
+    try {
+      return JSON.parse(JSON.stringify(options));
+    } catch (_cyclic) {
+      return Object.assign({}, options);
+    }
   }
 
   function renderButton(selector, options) {
-    const container = findElement(selector, options, "renderButton");
-    const settings = prepare(options);
-    const original = Object.assign({}, options); // initCheckout re-validates from these
-    Pay._simulator.renders.push({
-      selector,
-      options: JSON.parse(JSON.stringify(options)),
-      at: performance.now(),
-    });
-    draw(container, settings);
+    const container = findElement("renderButton", selector, options);
+    const asked = snapshot(options);
+    checkOptions(options);
+    shareKeyId(options);
+    settleSandbox(options);
+    const settings = withDefaults(options);
+    Pay._simulator.renders.push({ selector, options: asked, at: performance.now() });
+    keepSize(container);
 
-    const updateButtonInfo = (estimatedOrderAmount) => {
-      settings.estimatedOrderAmount = checkAmount(estimatedOrderAmount);
-      if (settings.estimatedOrderAmount === undefined) delete settings.estimatedOrderAmount;
-    };
-
-    const decoupled = !CONFIG_NAMES.concat("createCheckoutSession")
-      .some((name) => options[name] !== undefined && options[name] !== null);
+    let result;
+    const decoupled = isAbsent(settings.createCheckoutSession) &&
+      isAbsent(settings.createCheckoutSessionConfig) && isAbsent(settings.signInConfig);
     if (decoupled) {
-      // Decoupled mode: a click only tells the shop, which fetches a signed
-      // payload and then calls initCheckout on this object.
-      let clickHandler = null;
-      const button = {
+      // A click only tells the shop (no argument); the shop then calls initCheckout with the
+      // config it signed.
+      let onClick = null;
+      result = {
         onClick(callback) {
-          clickHandler = typeof callback === "function" ? callback : null;
+          onClick = callback;
         },
-        initCheckout(requestConfig) {
-          // Start from the original options, not `settings`: a sandbox flag inferred at render
-          // time (no key id yet) must not contradict the key id that arrives only now.
-          const amount = { estimatedOrderAmount: settings.estimatedOrderAmount };
-          startCheckout(prepare(Object.assign({}, original, amount, requestConfig || {})));
+        initCheckout(request) {
+          settings.createCheckoutSession = request.createCheckoutSession;
+          settings.createCheckoutSessionConfig = request.createCheckoutSessionConfig;
+          shareKeyId(settings);
+          if (request.estimatedOrderAmount && Object.keys(settings.estimatedOrderAmount).length === 0) {
+            settings.estimatedOrderAmount = request.estimatedOrderAmount;
+          }
+          startCheckout(settings);
         },
-        updateButtonInfo,
+        updateButtonInfo(amount) {
+          updateAmount(settings, amount);
+        },
       };
-      onActivate(container, () => {
-        if (clickHandler) clickHandler(button);
+      draw(container, settings, () => {
+        if (onClick) onClick();
+        else if (settings.productType === SIGN_IN && !settings.signInConfig) {
+          fail("Invalid button definition, productType " + settings.productType + " and configName do not match.");
+        }
       });
-      return button;
+    } else {
+      draw(container, settings, () => startCheckout(settings));
+      if (settings.productType !== SIGN_IN) {
+        result = {
+          updateButtonInfo(amount) {
+            updateAmount(settings, amount);
+          },
+        };
+      }
     }
-
-    onActivate(container, () => startCheckout(settings));
-    return settings.productType === "SignIn" ? undefined : { updateButtonInfo };
+    writeCookie(LANGUAGE_COOKIE, settings.checkoutLanguage, 1);
+    writeCookie(LEDGER_COOKIE, options.ledgerCurrency, 1);
+    if (!settings.sandbox) checkAccount(container, settings);
+    return result;
   }
 
-  /** For the shop's own (non-Amazon) buttons: same options, validated, then redirect at once. */
+  /**
+   * For the shop's own buttons: checks the options as renderButton does, but neither takes the
+   * sandbox from a key ID nor copies a top-level publicKeyId into the config, then goes to
+   * Amazon at once [Ho.initCheckout].
+   */
   function initCheckout(options) {
-    if (!options || typeof options !== "object") {
-      fail("Missing 'options' parameter for amazon.Pay.initCheckout.");
-    }
-    startCheckout(prepare(options));
+    if (typeof options !== "object") fail("Missing options parameter for amazon.Pay.initCheckout");
+    checkOptions(options);
+    const settings = withDefaults(options);
+    writeCookie(LANGUAGE_COOKIE, settings.checkoutLanguage, 1);
+    writeCookie(LEDGER_COOKIE, options.ledgerCurrency, 1);
+    startCheckout(settings);
   }
 
-  /** Review-page links that send the buyer back to Amazon to change address or payment. */
+  /** Review-page controls that send the buyer back to Amazon to change address or payment. */
   function bindChangeAction(selector, options) {
-    const element = findElement(selector, options, "bindChangeAction");
-    const errors = ["amazonCheckoutSessionId", "changeAction"]
-      .filter((name) => isMissing(options[name]))
-      .map((name) => "Missing parameter '" + name + "' in the options object.");
-    if (errors.length) fail(errors);
-    if (ENUMS.changeAction.indexOf(options.changeAction) < 0) {
-      fail(enumError("changeAction", options.changeAction));
+    const element = findElement("bindChangeAction", selector, options);
+    ["amazonCheckoutSessionId", "changeAction"].forEach((name) => {
+      if (isAbsent(options[name]) || options[name] === "") {
+        fail("Missing field " + name + " in the options object in amazon.Pay.bindChangeAction(selector, options) API.");
+      }
+    });
+    const actions = ["changeAddress", "changePayment"];
+    if (actions.indexOf(options.changeAction) < 0) {
+      fail("Invalid value '" + options.changeAction + "' for 'changeAction', please use one of the available values: " +
+        actions.join(", ") + ".");
     }
-    const url = ORIGIN + "/checkout/initiate_auth" +
-      "?amazonCheckoutSessionId=" + encodeURIComponent(options.amazonCheckoutSessionId) +
-      "&changeAction=" + encodeURIComponent(options.changeAction) +
-      "&viewType=redirectView";
-    element.addEventListener("click", (event) => {
-      event.preventDefault(); // the element is often an <a href="#">
-      location.assign(url);
+    // No preventDefault, as with Amazon: the element's own action (a link's href) still runs.
+    element.addEventListener("click", () => {
+      const query = queryString({ amazonCheckoutSessionId: options.amazonCheckoutSessionId,
+        changeAction: options.changeAction, viewType: REDIRECT_VIEW });
+      location.href = hostFor(readCookie(LEDGER_COOKIE), readCookie(LANGUAGE_COOKIE)) +
+        "/checkout/initiate_auth?" + query;
     });
   }
 
-  /** Ends the Amazon session of this browser; the simulator must answer CORS with credentials. */
+  /**
+   * Ends the buyer's Amazon session: nothing happens unless a button set the language and
+   * ledgerCurrency cookies. A synchronous request with credentials; the answer must be 200 and
+   * JSON with a truthy `result`, and only then is the callback called. A failure is thrown from
+   * the request's load handler (so it is reported, not returned); a network or CORS failure makes
+   * the request itself throw.
+   */
   function signout(callback) {
-    const failed = PREFIX + "amazon.Pay.signout() failed.";
-    return fetch(ORIGIN + "/checkout/signout", { credentials: "include" })
-      .then((response) => {
-        if (!response.ok) throw failed;
-      }, () => {
-        throw failed;
-      })
-      .then(() => {
-        console.log(PREFIX + "amazon.Pay.signout() completed successfully.");
-        if (typeof callback === "function") callback();
-      });
+    let language = readCookie(LANGUAGE_COOKIE);
+    const ledgerCurrency = readCookie(LEDGER_COOKIE);
+    if (!language || !ledgerCurrency) return;
+    const host = hostFor(ledgerCurrency, language);
+    if (ledgerCurrency === "GBP") language = "en_GB";
+    else if (ledgerCurrency === "EUR" && language === "en_GB") language = "de_DE";
+    const finish = (failed) => {
+      if (failed) fail("amazon.Pay.signout() failed.");
+      if (callback && typeof callback === "function") callback();
+    };
+    const request = new XMLHttpRequest();
+    request.open("GET", host + "/checkout/signout?" + queryString({ language }), false);
+    request.withCredentials = true;
+    request.onload = () => {
+      let result;
+      try {
+        const answer = JSON.parse(request.responseText);
+        if (request.status === 200 && answer) {
+          result = answer.result;
+          console.log("AmazonPay:\namazon.Pay.signout() completed successfully.");
+        }
+      } catch (_unreadable) {
+        result = undefined;
+      } finally {
+        finish(!result);
+      }
+    };
+    request.onerror = () => finish(true);
+    request.send();
   }
 
   const Pay = {
@@ -413,9 +736,7 @@
     initCheckout,
     bindChangeAction,
     signout,
-    // Test hook, the simulator's one deliberate extra: what the shop asked to render, and when,
-    // and every checkout or sign-in started (a click on a button with its config, or
-    // initCheckout), with the config as checkout.js received it, just before the form is sent.
+    // Test hook, the simulator's one deliberate extra (see the header).
     _simulator: { renders: [], checkouts: [] },
   };
 

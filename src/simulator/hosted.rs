@@ -16,11 +16,12 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use axum::Json;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use serde_json::Value;
+use serde_json::{Value, json};
 use url::Url;
 
 use super::api::{ApiFailure, BUYER_TOKEN_LIFETIME, BuyerToken};
@@ -241,6 +242,10 @@ fn check_button(
             format!("The storeId '{store_id}' does not belong to merchant {merchant_id}."),
         ));
     }
+    // The environment is what checkout.js sent: `sandbox` of the options, or a "SANDBOX-" key ID
+    // at render (never in the global `initCheckout`). What Amazon's page does with a key ID whose
+    // prefix contradicts it (a SANDBOX- key in LIVE) is unknown; the simulator takes the
+    // environment as sent, so LIVE's rules (https, live money rules) apply to such a button.
     let live = field("environment") == "LIVE";
     // The page the button was on: where a cancel link without a cancel URL goes back to. Not
     // signed, so it is only used when it lies on the shop's origin.
@@ -642,9 +647,12 @@ pub(super) async fn process(State(simulator): State<Simulator>, Path(id): Path<S
     }
 }
 
-/// `GET /checkout/signout`: called by `amazon.Pay.signout()` from the shop's page.
+/// `GET /checkout/signout?language=…`: called by `amazon.Pay.signout()` from the shop's page, with
+/// credentials, so only the shop's origin may read the answer. checkout.js reports success only
+/// for a 200 JSON answer with a truthy `result`; the rest of Amazon's answer is unknown, so this
+/// one has nothing else. The simulator keeps no buyer session to end.
 pub(super) async fn signout(State(simulator): State<Simulator>, headers: HeaderMap) -> Response {
-    let mut response = (StatusCode::OK, "{}").into_response();
+    let mut response = (StatusCode::OK, Json(json!({ "result": true }))).into_response();
     let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
     if origin == Some(simulator.inner.config.shop_origin.as_str()) {
         let headers = response.headers_mut();

@@ -9,6 +9,7 @@
 //! offers what Seller Central offers a merchant (capture, cancel, refund, close) as a test
 //! control, besides controls for its clock, failures, cards and asynchronous work.
 
+mod account_status;
 mod api;
 mod back_office;
 mod buyers;
@@ -53,7 +54,8 @@ pub struct SimulatorConfig {
     pub public_key_id: String,
     /// The registered public key, PKCS#1 DER.
     pub public_key_der: Vec<u8>,
-    /// The shop origin registered as a JavaScript origin / return domain.
+    /// The shop origin registered as a JavaScript origin (where buttons may be rendered: see
+    /// `GET /merchantAccount/{id}/accountStatus`) and as the return domain.
     pub shop_origin: String,
 }
 
@@ -138,6 +140,7 @@ impl Simulator {
             .route("/checkout/initiate_auth", get(hosted::initiate_auth))
             .route("/checkout/process/{id}", get(hosted::process))
             .route("/checkout/signout", get(hosted::signout))
+            .route("/merchantAccount/{merchant_id}/accountStatus", get(account_status::account_status))
             .merge(api::routes(self))
             .merge(api::controls())
             .merge(seller_central::controls())

@@ -1,5 +1,6 @@
 pub mod api;
 pub mod checkout;
+pub mod checkout_js;
 pub mod client;
 pub mod hold;
 pub mod page;

@@ -68,8 +68,10 @@ impl Button {
         Self::with_signature(product_type, payload, signature)
     }
 
+    /// The fields Amazon's checkout.js posts, in its order; `estimatedOrderAmount` (`{}` when the
+    /// shop gave none) only for a checkout.
     pub fn with_signature(product_type: &str, payload: String, signature: String) -> Self {
-        let fields = [
+        let mut fields = vec![
             ("payloadJSON", payload.as_str()),
             ("signature", &signature),
             ("publicKeyId", PUBLIC_KEY_ID),
@@ -79,14 +81,17 @@ impl Button {
             ("ledgerCurrency", "JPY"),
             ("merchantId", MERCHANT_ID),
             ("productType", product_type),
-            ("placement", "Cart"),
-            ("buttonColor", "Gold"),
             ("environment", "SANDBOX"),
-            ("estimatedOrderAmount", ""),
-            ("merchantDomain", SHOP),
+            ("scopes", ""),
+            ("merchantDomain", "shop.example"),
             ("origin_url", "https://shop.example/cart/"),
             ("viewType", "redirectView"),
+            ("weblabData", ""),
+            ("apaySessionSet", ""),
         ];
+        if product_type != "SignIn" {
+            fields.push(("estimatedOrderAmount", "{}"));
+        }
         Self { fields: fields.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect() }
     }
 
