@@ -169,6 +169,19 @@ mod tests {
         assert!(builder.sign_in(SignInIntent::Link, "S1").contains("intent=link"));
     }
 
+    /// checkout.js posts the payload in a form without `accept-charset`, so a Shift_JIS or
+    /// EUC-JP shop page sends it in its own encoding: only ASCII reaches Amazon as signed.
+    #[test]
+    fn button_payloads_are_ascii_even_for_a_japanese_domain() {
+        let origin = ShopOrigin::parse("https://クラフト.example").unwrap();
+        let amazon = account();
+        let builder = PayloadBuilder { origin: &origin, amazon: &amazon };
+        for payload in [builder.sign_in(SignInIntent::Login, "S1"), builder.checkout(Some(8_800), "R1")] {
+            assert!(payload.is_ascii(), "{payload}");
+            assert!(payload.contains("https://xn--"), "{payload}");
+        }
+    }
+
     #[test]
     fn checkout_payload_has_the_review_url_store_and_scopes() {
         let origin = ShopOrigin::parse("https://shop.example").unwrap();
