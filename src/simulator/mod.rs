@@ -15,6 +15,7 @@ mod buyers;
 mod checkout;
 mod hosted;
 mod html;
+mod idempotency;
 mod ipn;
 mod payments;
 mod seller_central;
@@ -73,6 +74,8 @@ struct Inner {
     buyer_tokens: Mutex<HashMap<String, api::BuyerToken>>,
     /// Checkout sessions, charge permissions and charges.
     ledger: Mutex<checkout::Ledger>,
+    /// Every idempotency key the merchant used, with its first answer (locked before the ledger).
+    idempotency: Mutex<idempotency::Keys>,
     /// The simulator's origin as browsers reach it, when set (see [`Simulator::with_public_origin`]).
     public_origin: OnceLock<String>,
     /// Test control: failures the next API requests get.
@@ -107,6 +110,7 @@ impl Simulator {
                 flows: Mutex::new(HashMap::new()),
                 buyer_tokens: Mutex::new(HashMap::new()),
                 ledger: Mutex::new(checkout::Ledger::default()),
+                idempotency: Mutex::new(idempotency::Keys::default()),
                 public_origin: OnceLock::new(),
                 faults: Mutex::new(None),
                 clock_offset: AtomicU64::new(0),
