@@ -35,13 +35,20 @@ fn backup(world: &World) -> DataDir {
     copy
 }
 
-/// The shop restored from `copy`: its database put back, a core on it, the same Amazon.
-async fn restored(world: &World, copy: &DataDir) -> (Core, Database) {
-    let db: Database = Arc::new(Sqlite::open(&copy.0).await.expect("the backup opens"));
+/// The shop restored from `copy`: the backup put back (copied, so that it can be restored
+/// again), a core on it, the same Amazon. An empty `copy` is a new installation.
+async fn restored(world: &World, copy: &DataDir) -> (Core, Database, DataDir) {
+    let put_back = DataDir::new("restored");
+    std::fs::create_dir_all(&put_back.0).unwrap();
+    let file = copy.0.join("amazonpay2.sqlite3");
+    if file.exists() {
+        std::fs::copy(&file, put_back.0.join("amazonpay2.sqlite3")).unwrap();
+    }
+    let db: Database = Arc::new(Sqlite::open(&put_back.0).await.expect("the backup opens"));
     let key = Arc::new(server::load_key(&world.config).unwrap());
     let core =
         Core::new(world.config.core_settings(), key, &world.config.api_base, db.clone()).unwrap().with_retry(RETRY);
-    (core, db)
+    (core, db, put_back)
 }
 
 async fn bought(world: &World) -> Order {
@@ -63,7 +70,7 @@ async fn a_capture_done_again_after_a_restore_is_the_capture_made_before_it() {
     assert_eq!(captured.state, OrderState::Captured);
 
     // Restored: the shop's record says 仮売上 again; the owner captures again.
-    let (core, db) = restored(&world, &copy).await;
+    let (core, db, _restored) = restored(&world, &copy).await;
     assert_eq!(db.order(order.id).await.unwrap().unwrap().state, OrderState::Authorized);
     let again = operate(&core, &db, &order, Operation::Capture(None)).await.expect("Amazon's first answer");
     assert_eq!((again.state, again.captured), (OrderState::Captured, MUG_ORDER));
@@ -85,7 +92,7 @@ async fn a_refund_done_again_after_a_restore_is_the_refund_made_before_it_never_
     assert_eq!(first.len(), 1);
 
     // Restored: the shop has no refund; the owner refunds the same amount again.
-    let (core, db) = restored(&world, &copy).await;
+    let (core, db, _restored) = restored(&world, &copy).await;
     assert_eq!(db.refunds(order.id).await.unwrap(), Vec::new());
     let again = operate(&core, &db, &order, Operation::Refund(1_000)).await.expect("Amazon's first answer");
     assert_eq!((again.state, again.refunded), (OrderState::Refunded, 1_000));
@@ -93,7 +100,7 @@ async fn a_refund_done_again_after_a_restore_is_the_refund_made_before_it_never_
     assert_eq!(recorded[0].refund_id, first[0].refund_id, "the refund made before the restore, found");
 
     // Restored once more; this time the owner types another amount under the same refund.
-    let (core, db) = restored(&world, &copy).await;
+    let (core, db, _restored) = restored(&world, &copy).await;
     let refused = operate(&core, &db, &order, Operation::Refund(700)).await.unwrap_err();
     assert!(
         matches!(&refused, Refusal::AmazonRefused { code, .. } if code == "DuplicateIdempotencyKey")
@@ -127,7 +134,7 @@ async fn a_cycle_charged_again_after_a_restore_is_the_charge_made_before_it() {
     let first = numbered(&world.db, &cycles[0].order_number).await.charge_id;
     assert!(first.is_some());
 
-    let (core, db) = restored(&world, &copy).await;
+    let (core, db, _restored) = restored(&world, &copy).await;
     let again = core.run_subscriptions(date).await.unwrap();
     assert_eq!(again[0].state, OrderState::Authorized, "{again:?}");
     let order = numbered(&db, &again[0].order_number).await;
@@ -145,7 +152,7 @@ async fn a_cycle_whose_order_number_changed_after_a_restore_is_left_to_the_owner
 
     // Restored, and another order taken before the daily job runs: the cycle's order has
     // another number, so the same cycle's request differs from the one Amazon keeps.
-    let (core, db) = restored(&world, &copy).await;
+    let (core, db, _restored) = restored(&world, &copy).await;
     let other = NewOrder {
         member: None,
         checkout_session_id: Some("another-checkout".into()),
@@ -171,13 +178,13 @@ async fn a_cycle_whose_order_number_changed_after_a_restore_is_left_to_the_owner
 async fn two_installations_on_one_merchant_account_never_share_a_key() {
     let world = World::start().await;
     let other = DataDir::new("second-installation");
-    let (second, _) = restored(&world, &other).await;
+    let (second, _, _installed) = restored(&world, &other).await;
     let charge = "S03-1234567-1234567-C123456";
     let operations = [
         Keyed::Completion { checkout_session_id: "0f3c2d9e-5b7a-4c1e-9d2f-8a6b4c3e2d1f" },
         Keyed::Capture { charge_id: charge, amount: MUG_ORDER },
         Keyed::Refund { charge_id: charge, ordinal: 1 },
-        Keyed::Reauthorization { replaced: charge, amount: MUG_ORDER, attempt: 1 },
+        Keyed::Reauthorization { replaced: charge, amount: MUG_ORDER, version: 3, attempt: 1 },
         Keyed::Cycle { charge_permission_id: "S03-1234567-1234567", date: today_in_japan(), attempt: 1 },
     ];
     for operation in operations {

@@ -58,12 +58,16 @@ pub enum Keyed<'a> {
         ordinal: usize,
     },
     /// The `attempt`-th authorization of `amount` that replaces the lapsed authorization
-    /// `replaced` (each lapsed authorization is replaced once).
+    /// `replaced`, asked for with the order at `version` (each lapsed authorization is replaced
+    /// once; a try Amazon declined moves the order's version on, so that the buyer's next card
+    /// is asked with a new request rather than answered with the saved decline).
     Reauthorization {
         /// The lapsed charge (or the order, when it had none).
         replaced: &'a str,
         /// Yen.
         amount: u64,
+        /// The order's version when asked.
+        version: i64,
         /// 1, then 2 for the one retry Amazon allows after `SoftDeclined`/`ProcessingFailure`.
         attempt: u32,
     },
@@ -85,8 +89,8 @@ impl Keyed<'_> {
             Keyed::Completion { checkout_session_id } => ("complete", vec![checkout_session_id.to_owned()]),
             Keyed::Capture { charge_id, amount } => ("capture", vec![charge_id.to_owned(), amount.to_string()]),
             Keyed::Refund { charge_id, ordinal } => ("refund", vec![charge_id.to_owned(), ordinal.to_string()]),
-            Keyed::Reauthorization { replaced, amount, attempt } => {
-                ("reauthorize", vec![replaced.to_owned(), amount.to_string(), attempt.to_string()])
+            Keyed::Reauthorization { replaced, amount, version, attempt } => {
+                ("reauthorize", vec![replaced.to_owned(), amount.to_string(), version.to_string(), attempt.to_string()])
             }
             Keyed::Cycle { charge_permission_id, date, attempt } => {
                 ("cycle", vec![charge_permission_id.to_owned(), date.to_string(), attempt.to_string()])
@@ -198,8 +202,9 @@ mod tests {
             Keyed::Capture { charge_id: charge, amount: 3_629 },
             Keyed::Refund { charge_id: charge, ordinal: 1 },
             Keyed::Refund { charge_id: charge, ordinal: 2 },
-            Keyed::Reauthorization { replaced: charge, amount: 3_630, attempt: 1 },
-            Keyed::Reauthorization { replaced: charge, amount: 3_630, attempt: 2 },
+            Keyed::Reauthorization { replaced: charge, amount: 3_630, version: 4, attempt: 1 },
+            Keyed::Reauthorization { replaced: charge, amount: 3_630, version: 4, attempt: 2 },
+            Keyed::Reauthorization { replaced: charge, amount: 3_630, version: 5, attempt: 1 },
             Keyed::Cycle { charge_permission_id: "S03-1234567-1234567", date: date!(2026 - 12 - 01), attempt: 1 },
             Keyed::Cycle { charge_permission_id: "S03-1234567-1234567", date: date!(2027 - 01 - 01), attempt: 1 },
         ]

@@ -397,13 +397,29 @@ impl Core {
         // Each lapsed authorization is replaced once: a retry (a lost answer, the same capture after
         // a restore) gets the same charge from Amazon, not a second authorization.
         let replaced = order.charge_id.clone().unwrap_or_else(|| format!("order-{}", order.number));
+        let version = current.version;
         let charged = self
-            .create_charge_once_more(&body, |attempt| Keyed::Reauthorization { replaced: &replaced, amount, attempt })
+            .create_charge_once_more(&body, |attempt| Keyed::Reauthorization {
+                replaced: &replaced,
+                amount,
+                version,
+                attempt,
+            })
             .await?;
         let charge = match charged {
             Charged::Made(charge) => charge,
+            // Declined (an error answer: no charge was made). Recorded, which moves the order's
+            // version on: the owner's next try, once the buyer has another card, is a new request.
             Charged::Refused { reason_code, message } => {
-                return Ok(Err(Refusal::AuthorizationLapsed(format!("{reason_code}: {message}"))));
+                let why = format!("{reason_code}: {message}");
+                let declined = Transition::new(
+                    &current,
+                    OrderState::Expired,
+                    Actor::Owner(owner.to_owned()),
+                    format!("再オーソリできず ({why})"),
+                )?;
+                self.platform().apply(&declined).await?;
+                return Ok(Err(Refusal::AuthorizationLapsed(why)));
             }
             Charged::Unreachable(_) => return Ok(Err(Refusal::AmazonUnavailable)),
         };
