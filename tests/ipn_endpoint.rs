@@ -217,12 +217,8 @@ async fn an_attribute_change_is_followed_by_reading_amazon_again() {
     let permission = order.charge_permission_id.clone().unwrap();
     world.amazon_control("cards", json!({ "chargePermissionId": permission, "card": "mastercard" })).await;
     let sent = delivered(&world, &permission, 1).await;
-    let message: Value = serde_json::from_str(
-        &serde_json::from_str::<Value>(sent.last().unwrap()["body"].as_str().unwrap()).unwrap()["Message"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap();
+    let envelope: Value = serde_json::from_str(sent.last().unwrap()["body"].as_str().unwrap()).unwrap();
+    let message: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
     assert_eq!(message["NotificationType"], "ATTRIBUTE_CHANGE");
     let order = wait_for_state(&world, &session, OrderState::Canceled).await;
     assert_eq!(ipn_events(&world, &order).await, ["canceled"]);

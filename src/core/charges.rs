@@ -25,7 +25,7 @@ const RETRY_AFTER: [&str; 2] = ["SoftDeclined", "ProcessingFailure"];
 #[derive(Debug)]
 pub(super) enum Charged {
     /// Amazon made the charge (authorized, or authorizing).
-    Made(Charge),
+    Made(Box<Charge>),
     /// Amazon declined or refused it: its reason code and message.
     Refused {
         /// Amazon's reason code.
@@ -49,7 +49,7 @@ impl Core {
         loop {
             let idempotency_key = self.idempotency_key(&key(attempt)).await?;
             let error = match self.amazon().create_charge(body, idempotency_key.as_str()).await {
-                Ok(charge) => return Ok(Charged::Made(charge)),
+                Ok(charge) => return Ok(Charged::Made(Box::new(charge))),
                 Err(error) => error,
             };
             let AmazonError::Rejected { reason_code, message, .. } = error else {

@@ -407,7 +407,7 @@ impl Core {
             })
             .await?;
         let charge = match charged {
-            Charged::Made(charge) => charge,
+            Charged::Made(charge) => *charge,
             // Declined (an error answer: no charge was made). Recorded, which moves the order's
             // version on: the owner's next try, once the buyer has another card, is a new request.
             Charged::Refused { reason_code, message } => {
