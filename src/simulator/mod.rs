@@ -204,6 +204,11 @@ impl Simulator {
         buffer
     }
 
+    /// `n` random decimal digits (for IDs, not secrets: at most 8 distinct draws, repeated).
+    fn digits(&self, n: usize) -> String {
+        self.random_bytes::<8>().iter().cycle().take(n).map(|b| char::from(b'0' + b % 10)).collect()
+    }
+
     /// A URL-safe random token of `N` bytes.
     fn token<const N: usize>(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.random_bytes::<N>())

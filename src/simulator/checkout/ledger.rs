@@ -581,7 +581,7 @@ impl Ledger {
     /// `S03-1234567-1234567`.
     fn new_permission_id(&self, simulator: &Simulator, environment: Environment) -> String {
         loop {
-            let id = format!("{}03-{}-{}", environment.id_prefix(), digits(simulator, 7), digits(simulator, 7));
+            let id = format!("{}03-{}-{}", environment.id_prefix(), simulator.digits(7), simulator.digits(7));
             if !self.permissions.contains_key(&id) {
                 return id;
             }
@@ -592,7 +592,7 @@ impl Ledger {
     /// Amazon's are.
     pub(super) fn new_refund_id(&self, simulator: &Simulator, permission_id: &str) -> String {
         loop {
-            let id = format!("{permission_id}-R{}", digits(simulator, 6));
+            let id = format!("{permission_id}-R{}", simulator.digits(6));
             if !self.refunds.contains_key(&id) {
                 return id;
             }
@@ -602,7 +602,7 @@ impl Ledger {
     /// `S03-1234567-1234567-C123456`.
     fn new_charge_id(&self, simulator: &Simulator, permission_id: &str) -> String {
         loop {
-            let id = format!("{permission_id}-C{}", digits(simulator, 6));
+            let id = format!("{permission_id}-C{}", simulator.digits(6));
             if !self.charges.contains_key(&id) {
                 return id;
             }
@@ -677,17 +677,5 @@ impl CreatePayload {
         }
         let details = Details::new(review_url).updated(&Value::Object(update), rules)?;
         Ok(Self { details, product_type: ProductType::PayAndShip, scopes })
-    }
-}
-
-/// `n` random decimal digits.
-fn digits(simulator: &Simulator, n: usize) -> String {
-    simulator.digits(n)
-}
-
-impl Simulator {
-    /// `n` random decimal digits (at most 8 distinct draws: IDs, not secrets).
-    pub(in crate::simulator) fn digits(&self, n: usize) -> String {
-        self.random_bytes::<8>().iter().cycle().take(n).map(|b| char::from(b'0' + b % 10)).collect()
     }
 }
