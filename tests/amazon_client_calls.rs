@@ -162,3 +162,31 @@ async fn advancing_the_simulator_clock_does_not_make_signed_requests_stale() {
     let token = sim.buyer_token(0).await;
     assert_is_test_buyer(&sim.client().get_buyer(&token).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn keys_amazon_would_refuse_and_a_failing_random_source_are_errors_and_nothing_is_sent() {
+    struct Broken;
+    impl amazonpay2::core::idempotency::Randomness for Broken {
+        fn fill(&self, _: &mut [u8]) -> Result<(), amazonpay2::core::idempotency::KeyError> {
+            Err(amazonpay2::core::idempotency::KeyError::NoRandomness)
+        }
+    }
+    let sim = Sim::sandbox().await;
+    let client = sim.client();
+    let yen = Money::yen(1);
+    let charge = "S03-1234567-1234567-C123456";
+    // The capture key this shop once built (`capture-<order>-<chargeId>`): 41 characters.
+    let old_key = format!("capture-10001-{charge}");
+    for key in [old_key.as_str(), &"k".repeat(33), "refund 1", ""] {
+        let refused = client.capture_charge(charge, &yen, key).await;
+        assert!(matches!(refused, Err(AmazonError::InvalidIdempotencyKey(_))), "{key:?}: {refused:?}");
+    }
+    let broken = sim.client().with_randomness(std::sync::Arc::new(Broken));
+    let body = json!({ "chargeAmount": yen });
+    let answer =
+        broken.call::<serde_json::Value>(reqwest::Method::POST, "checkoutSessions/x/complete", Some(&body)).await;
+    assert!(matches!(answer, Err(AmazonError::InvalidIdempotencyKey(_))), "never a zero key: {answer:?}");
+    assert!(sim.api_requests().is_empty());
+    // A GET needs no key, so no randomness.
+    assert_rejected(broken.get_refund("S03-1234567-1234567-R123456").await, 404, "ResourceNotFound");
+}

@@ -160,3 +160,18 @@ async fn an_unreachable_api_gives_unavailable() {
         other => panic!("expected Unavailable after 2 attempts, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_500_with_processing_failure_is_amazons_answer_and_is_not_retried() {
+    let failure = (500, vec![JSON], r#"{"reasonCode":"ProcessingFailure","message":"could not process"}"#);
+    let (base, task, calls) = canned_api(vec![failure, (201, vec![JSON], r#"{"chargeId":"C"}"#)]).await;
+    let retry = Retry { attempts: 4, first_delay: Duration::from_millis(1), max_delay: Duration::from_millis(5) };
+    let body = json!({ "chargePermissionId": "S03-0000000-0000000", "chargeAmount": { "amount": "1", "currencyCode": "JPY" } });
+    let result = client_at(&base, retry).create_charge(&body, "cycle-1").await;
+    task.abort();
+    match result {
+        Err(AmazonError::Rejected { status: 500, reason_code, .. }) => assert_eq!(reason_code, "ProcessingFailure"),
+        other => panic!("expected Amazon's ProcessingFailure, got {other:?}"),
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the reason code decides, not the status: no retry with the same key");
+}

@@ -158,7 +158,7 @@ async fn a_result_whose_completion_amazon_already_recorded_finishes_the_order() 
     // Amazon completed the session, but its answer never reached the shop (a timeout, or a
     // second tab's request overtaking this one): the charge is authorized at Amazon.
     let amount = amazonpay2::amazon::types::Money::yen(MUG_ORDER);
-    world.client.complete_checkout_session(&id, &amount).await.expect("Amazon completes");
+    world.client.complete_checkout_session(&id, &amount, "completed-elsewhere").await.expect("Amazon completes");
     completed_order(&browser.arrive(&result).await, "order_placed");
     let orders = browser.orders().await;
     assert_eq!(orders.len(), 1, "{orders:?}");

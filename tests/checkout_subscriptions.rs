@@ -144,6 +144,46 @@ async fn a_declined_cycle_becomes_カード未決済_with_the_instruction_to_off
     assert_eq!(next_cycle(&browser.subscriptions().await[0]), a_month_after(date), "the next month is tried again");
 }
 
+#[tokio::test]
+async fn a_cycle_declined_softly_is_tried_once_more_with_a_new_key_and_a_hard_decline_is_not() {
+    for (decline, tried_again) in [("SoftDeclined", true), ("ProcessingFailure", true), ("HardDeclined", false)] {
+        let world = World::start().await;
+        let (browser, subscription) = subscriber(&world).await;
+        let permission = subscription["chargePermissionId"].as_str().unwrap();
+        // The card declines once; the buyer's next one would authorize.
+        let card = json!({ "chargePermissionId": permission, "card": decline, "times": 1 });
+        world.amazon_control("cards", card).await;
+        let date = next_cycle(&subscription);
+        let cycles = world.run_subscriptions(date).await;
+        let newest = browser.orders().await.remove(0);
+        if tried_again {
+            assert_eq!(cycles[0].state.name(), "authorized", "{decline}: retried after the charge permission was read");
+            let charge = world.charge(newest["chargeId"].as_str().expect("the retry's charge")).await;
+            assert_eq!(charge["statusDetails"]["state"], "Authorized");
+            let permission = world.charge_permission(permission).await;
+            let charged = 100_000 - 2 * SEASONAL_MONTHLY; // the checkout's charge and the retry's
+            assert_eq!(permission["limits"]["amountBalance"], yen(charged), "{decline}: one charge for the cycle");
+        } else {
+            assert_eq!(cycles[0].state.name(), "card_unsettled", "{decline}: not retried");
+            let note = newest["note"].as_str().unwrap();
+            assert!(note.contains(decline) && note.contains(OFFER_ANOTHER_METHOD), "{note}");
+        }
+        assert_eq!(next_cycle(&browser.subscriptions().await[0]), a_month_after(date), "{decline}");
+    }
+}
+
+#[tokio::test]
+async fn a_cycle_on_a_non_chargeable_permission_becomes_カード未決済_with_amazons_reason() {
+    let world = World::start().await;
+    let (browser, subscription) = subscriber(&world).await;
+    let permission = subscription["chargePermissionId"].as_str().unwrap();
+    world.amazon_control("cards", json!({ "chargePermissionId": permission, "card": "expired" })).await;
+    let cycles = world.run_subscriptions(next_cycle(&subscription)).await;
+    assert_eq!(cycles[0].state.name(), "card_unsettled");
+    let note = browser.orders().await.remove(0)["note"].as_str().unwrap().to_owned();
+    assert!(note.contains("InvalidChargePermissionStatus") && note.contains(OFFER_ANOTHER_METHOD), "{note}");
+}
+
 /// A member with the ¥100,000 monthly subscription (two 大皿 by 宅配便).
 async fn subscriber_at_the_limit(world: &World) -> (Browser, Value) {
     let (browser, _) = world.customer(&[(PLATTER, 2)], TAKKYUBIN).await;

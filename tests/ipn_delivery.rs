@@ -72,7 +72,7 @@ impl Amazon {
         let id = self.sim.choose(&self.key, &payload, "visa").await;
         let session = self.client.update_checkout_session(&id, &ready("Authorize", yen)).await.unwrap();
         self.sim.pay(session.web_checkout_details.unwrap().amazon_pay_redirect_url.as_deref().unwrap()).await;
-        let completed = self.client.complete_checkout_session(&id, &Money::yen(yen)).await.unwrap();
+        let completed = self.client.complete_checkout_session(&id, &Money::yen(yen), &key()).await.unwrap();
         Order { permission: completed.charge_permission_id.unwrap(), charge: completed.charge_id.unwrap() }
     }
 
@@ -111,7 +111,7 @@ impl Amazon {
         envelope.verify(&certificate).expect("a signature that verifies");
         let message = envelope.ipn().expect("Amazon's message");
         assert_eq!(message.merchant_id, MERCHANT_ID);
-        assert_eq!(message.notification_type, "STATE_CHANGE");
+        assert!(["STATE_CHANGE", "ATTRIBUTE_CHANGE"].contains(&message.notification_type.as_str()), "{message:?}");
         assert_eq!(message.notification_version, "V2");
         (envelope, message)
     }
@@ -211,6 +211,45 @@ async fn seller_central_changes_are_notified() {
         kinds(&messages[2..]),
         [("CHARGE".into(), order.charge), ("CHARGE_PERMISSION".into(), order.permission)]
     );
+}
+
+#[tokio::test]
+async fn a_new_card_is_an_attribute_change_an_unchargeable_one_a_state_change_and_a_chargeback_its_own_type() {
+    let amazon = Amazon::start().await;
+    let order = amazon.order(2000).await;
+    let first = amazon.messages(2).await;
+    assert!(first.iter().all(|(_, m)| m.notification_type == "STATE_CHANGE"));
+    let card = |card: &str| json!({ "chargePermissionId": order.permission, "card": card });
+    assert_eq!(amazon.sim.control("cards", card("mastercard")).await.status(), 204);
+    assert_eq!(amazon.sim.control("cards", card("expired")).await.status(), 204);
+    amazon.client.capture_charge(&order.charge, &Money::yen(2000), &key()).await.unwrap();
+    let answer = amazon.sim.control("chargebacks", json!({ "chargeId": order.charge })).await;
+    assert_eq!(answer.status(), 200);
+    let chargeback = answer.json::<Value>().await.unwrap()["chargebackId"].as_str().unwrap().to_owned();
+    assert!(chargeback.starts_with(&order.charge), "{chargeback}");
+    // A new card, then an expired one, the capture and the permission's closure, the chargeback.
+    let messages = amazon.messages(7).await;
+    let seen: Vec<(String, String, String)> = messages[2..]
+        .iter()
+        .map(|(_, m)| (m.object_type.to_string(), m.notification_type.clone(), m.object_id.clone()))
+        .collect();
+    let expected = [
+        ("CHARGE_PERMISSION", "ATTRIBUTE_CHANGE", order.permission.as_str()),
+        ("CHARGE_PERMISSION", "STATE_CHANGE", order.permission.as_str()),
+        ("CHARGE", "STATE_CHANGE", order.charge.as_str()),
+        ("CHARGE_PERMISSION", "STATE_CHANGE", order.permission.as_str()),
+        ("CHARGEBACK", "STATE_CHANGE", chargeback.as_str()),
+    ];
+    for (kind, notification, id) in expected {
+        assert!(
+            seen.iter().any(|(k, n, i)| (k.as_str(), n.as_str(), i.as_str()) == (kind, notification, id)),
+            "{kind} {notification} {id} in {seen:?}"
+        );
+    }
+    let (_, message) = messages.iter().find(|(_, m)| m.object_type == ObjectType::Chargeback).unwrap();
+    assert_eq!(message.charge_permission_id.as_deref(), Some(order.permission.as_str()));
+    let unknown = amazon.sim.control("chargebacks", json!({ "chargeId": "S03-0000000-0000000-C000000" })).await;
+    assert_eq!(unknown.status(), 404);
 }
 
 // ---------------------------------------------------------------------------------------------

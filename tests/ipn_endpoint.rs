@@ -194,6 +194,56 @@ async fn a_pending_authorization_declined_later_becomes_カード未決済() {
     assert_eq!(order.state.credit_status(), "カード未決済");
 }
 
+/// A member's mug, authorized (仮売上); its checkout session.
+async fn authorized_order(world: &World) -> (String, Order) {
+    let browser = world.mug_shopper().await;
+    let session = browser.to_confirmation(VISA).await;
+    completed_order(&browser.place_and_finish().await, "order_placed");
+    let order = order_of(world, &session).await;
+    assert_eq!(order.state, OrderState::Authorized);
+    (session, order)
+}
+
+#[tokio::test]
+async fn an_attribute_change_is_followed_by_reading_amazon_again() {
+    let world = World::start().await;
+    let (session, order) = authorized_order(&world).await;
+    // Cancelled in Seller Central while no notifications reached the shop.
+    world.amazon_control("seller-central", json!({ "action": "cancel", "chargeId": order.charge_id })).await;
+    assert_eq!(order_of(&world, &session).await.state, OrderState::Authorized, "the shop has not heard");
+    // Then the buyer's new card: an ATTRIBUTE_CHANGE of the charge permission. The shop reads the
+    // permission and its orders' charges, and finds the cancellation.
+    notify_the_shop(&world).await;
+    let permission = order.charge_permission_id.clone().unwrap();
+    world.amazon_control("cards", json!({ "chargePermissionId": permission, "card": "mastercard" })).await;
+    let sent = delivered(&world, &permission, 1).await;
+    let envelope: Value = serde_json::from_str(sent.last().unwrap()["body"].as_str().unwrap()).unwrap();
+    let message: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(message["NotificationType"], "ATTRIBUTE_CHANGE");
+    let order = wait_for_state(&world, &session, OrderState::Canceled).await;
+    assert_eq!(ipn_events(&world, &order).await, ["canceled"]);
+}
+
+#[tokio::test]
+async fn a_chargeback_is_followed_by_reading_its_charge_permission_and_charges_again() {
+    let world = World::start().await;
+    let (session, order) = authorized_order(&world).await;
+    // Captured in Seller Central while no notifications reached the shop.
+    world.amazon_control("seller-central", json!({ "action": "capture", "chargeId": order.charge_id })).await;
+    notify_the_shop(&world).await;
+    let answer = reqwest::Client::new()
+        .post(format!("{}/__simulator/chargebacks", world.amazon))
+        .json(&json!({ "chargeId": order.charge_id }))
+        .send()
+        .await
+        .unwrap();
+    let chargeback = answer.json::<Value>().await.unwrap()["chargebackId"].as_str().unwrap().to_owned();
+    let sent = delivered(&world, &chargeback, 1).await;
+    assert_eq!(sent[0]["objectType"], "CHARGEBACK");
+    let order = wait_for_state(&world, &session, OrderState::Captured).await;
+    assert_eq!((order.captured, ipn_events(&world, &order).await), (MUG_ORDER, vec!["captured".to_owned()]));
+}
+
 #[tokio::test]
 async fn a_notification_delivered_twice_moves_the_order_once() {
     let world = World::start().await;

@@ -50,7 +50,7 @@ async fn genuine(version: &str) -> Genuine {
     let id = sim.choose(&key, &payload, "visa").await;
     let session = client.update_checkout_session(&id, &ready("Authorize", 1000)).await.unwrap();
     sim.pay(session.web_checkout_details.unwrap().amazon_pay_redirect_url.as_deref().unwrap()).await;
-    client.complete_checkout_session(&id, &Money::yen(1000)).await.unwrap();
+    client.complete_checkout_session(&id, &Money::yen(1000), "envelope-complete").await.unwrap();
     let bodies: Vec<Vec<u8>> = endpoint.wait_for(2).await.into_iter().map(|r| r.body).collect();
     let envelope = Envelope::parse(&bodies[0]).unwrap();
     let certificate = sim.http.get(&envelope.signing_cert_url).send().await.unwrap().bytes().await.unwrap().to_vec();

@@ -83,7 +83,9 @@ async fn two_instances_starting_together_migrate_once_and_seed_once() {
     let (products, shipping) = amazonpay2::demo::catalogue();
     assert_eq!(deployment.count("SELECT count(*) FROM products").await, i64::try_from(products.len()).unwrap());
     assert_eq!(deployment.count("SELECT count(*) FROM shipping_methods").await, i64::try_from(shipping.len()).unwrap());
-    assert_eq!(deployment.count("SELECT count(*) FROM secrets").await, 1, "one cookie key for every instance");
+    assert_eq!(deployment.count("SELECT count(*) FROM secrets").await, 2, "one cookie key and one idempotency secret");
+    let idempotency = "SELECT count(*) FROM secrets WHERE name = 'amazon-idempotency'";
+    assert_eq!(deployment.count(idempotency).await, 1, "one installation: its instances key alike");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

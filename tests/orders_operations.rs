@@ -493,6 +493,42 @@ async fn a_lapsed_authorization_amazon_will_not_renew_is_explained() {
     assert_eq!(operate(&world, &order, Operation::Cancel, false).await.unwrap().state, OrderState::Canceled);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_capture_of_lapsed_orders_follows_amazons_declines_of_the_new_authorization() {
+    let world = World::start().await;
+    let (hard, soft, fine) = (bought(&world).await, bought(&world).await, bought(&world).await);
+    world.advance_amazon_clock(31 * DAY).await;
+    let card = |order: &Order, card: &str| json!({ "chargePermissionId": order.charge_permission_id, "card": card, "times": 1 });
+    // The buyers' cards now decline the re-authorization once: hard (no retry) and soft (one
+    // retry, after the charge permission was read as chargeable, with a key of its own).
+    world.amazon_control("cards", card(&hard, "HardDeclined")).await;
+    world.amazon_control("cards", card(&soft, "SoftDeclined")).await;
+    let ids = [hard.id, soft.id, fine.id];
+    let outcomes = world.state.core.capture_many(&ids, "owner", 3, |_| async {}).await;
+    for outcome in &outcomes {
+        if outcome.order == hard.id {
+            match &outcome.result {
+                Err(Refusal::AuthorizationLapsed(why)) => assert!(why.starts_with("HardDeclined"), "{why}"),
+                other => panic!("{other:?}"),
+            }
+        } else {
+            assert_eq!(outcome.result, Ok(OrderState::Captured), "{outcome:?}");
+        }
+    }
+    assert_eq!(current(&world, &hard).await.state, OrderState::Expired, "left lapsed, for another payment method");
+    let charge = charge_of(&world, &soft).await;
+    assert_eq!(
+        (charge["statusDetails"]["state"].as_str(), &charge["captureAmount"]),
+        (Some("Captured"), &yen(MUG_ORDER))
+    );
+    let refusal = operate(&world, &hard, Operation::Capture(None), false).await;
+    assert_eq!(
+        current(&world, &hard).await.state,
+        OrderState::Captured,
+        "the buyer's next card authorizes: {refusal:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_capture_more_than_seven_days_after_authorization_completes_later() {
     let world = World::start().await;

@@ -92,7 +92,7 @@ impl Amazon {
         let id = self.sim.choose(&self.key, payload, card).await;
         let session = self.client.update_checkout_session(&id, &ready(intent, yen)).await.unwrap();
         self.sim.pay(session.web_checkout_details.unwrap().amazon_pay_redirect_url.as_deref().unwrap()).await;
-        let completed = self.client.complete_checkout_session(&id, &Money::yen(yen)).await.unwrap();
+        let completed = self.client.complete_checkout_session(&id, &Money::yen(yen), &unique()).await.unwrap();
         Order { permission: completed.charge_permission_id.unwrap(), charge: completed.charge_id.unwrap_or_default() }
     }
 
@@ -269,9 +269,17 @@ async fn the_same_idempotency_key_replays_the_capture_and_another_request_with_i
 async fn declined_canceled_and_expired_charges_cannot_be_captured() {
     let amazon = Amazon::start().await;
     let subscription = amazon.order_with(&recurring(), "visa", "Confirm", 1000).await;
-    amazon.sim.control("cards", json!({ "chargePermissionId": subscription.permission, "card": "decline" })).await;
-    let body = json!({ "chargePermissionId": subscription.permission, "chargeAmount": Money::yen(1000) });
-    let declined = amazon.client.create_charge(&body, &unique()).await.unwrap();
+    // A pending authorization Amazon declines later is a Declined charge.
+    amazon.sim.control("cards", json!({ "chargePermissionId": subscription.permission, "card": "pending" })).await;
+    let body = json!({
+        "chargePermissionId": subscription.permission,
+        "chargeAmount": Money::yen(1000),
+        "canHandlePendingAuthorization": true,
+    });
+    let pending = amazon.client.create_charge(&body, &unique()).await.unwrap();
+    let decided = json!({ "chargeId": pending.charge_id, "outcome": "Declined" });
+    assert_eq!(amazon.control("authorizations", decided).await.0, 204);
+    let declined = amazon.client.get_charge(&pending.charge_id).await.unwrap();
     assert_eq!(declined.status_details.state, "Declined");
     assert_rejected(amazon.capture(&declined.charge_id, 1000).await, 422, "InvalidChargeStatus");
 
@@ -609,7 +617,7 @@ async fn a_session_created_through_the_api_waits_for_its_buyer_on_amazons_page()
     assert!(read.buyer.is_some() && read.shipping_address.is_some());
     let updated = amazon.client.update_checkout_session(&id, &ready("Authorize", 3300)).await.unwrap();
     amazon.sim.pay(updated.web_checkout_details.unwrap().amazon_pay_redirect_url.as_deref().unwrap()).await;
-    let completed = amazon.client.complete_checkout_session(&id, &Money::yen(3300)).await.unwrap();
+    let completed = amazon.client.complete_checkout_session(&id, &Money::yen(3300), &unique()).await.unwrap();
     assert_eq!(completed.status_details.state, "Completed");
     assert_eq!(amazon.state(completed.charge_id.as_deref().unwrap()).await, "Authorized");
 }
@@ -701,8 +709,8 @@ async fn a_checkout_the_buyer_cancels_on_amazons_page_is_canceled() {
     assert_eq!(canceled.status_details.state, "Canceled");
     assert_eq!(canceled.status_details.reason_code.as_deref(), Some("BuyerCanceled"));
     assert_rejected(
-        amazon.client.complete_checkout_session(&session.checkout_session_id, &Money::yen(1000)).await,
-        422,
+        amazon.client.complete_checkout_session(&session.checkout_session_id, &Money::yen(1000), &unique()).await,
+        400,
         "CheckoutSessionCanceled",
     );
     let again = amazon

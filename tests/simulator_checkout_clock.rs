@@ -28,7 +28,7 @@ async fn an_open_session_expires_after_24_hours() {
         parse_timestamp(&session["expirationTimestamp"])
     );
     assert_rejected(sim.update(&id, &ready("Authorize", "2750", false)).await, 422, "InvalidCheckoutSessionStatus");
-    assert_rejected(sim.complete(&id, "2750").await, 422, "CheckoutSessionCanceled");
+    assert_rejected(sim.complete(&id, "2750").await, 400, "CheckoutSessionCanceled");
     let late = sim.http.get(sim.url(&format!("/checkout/process/{id}"))).send().await.unwrap();
     assert_eq!(sim.error_page(late).await, "InvalidCheckoutSessionStatus");
 }

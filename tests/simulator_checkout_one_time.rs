@@ -226,7 +226,7 @@ async fn an_invalid_button_payload_shows_amazons_error_page() {
 #[tokio::test]
 async fn a_declining_card_cancels_the_session() {
     let sim = Sim::start().await;
-    for (card, pending, cause) in [(MASTERCARD, true, "HardDeclined"), (JCB, false, "ProcessingFailure")] {
+    for (card, pending, cause) in [(MASTERCARD, true, "HardDeclined"), (JCB, false, "TransactionTimedOut")] {
         let id = sim.checkout(card).await;
         sim.update(&id, &ready("Authorize", "2750", pending)).await.unwrap();
         sim.pay(&id).await;
@@ -236,7 +236,7 @@ async fn a_declining_card_cancels_the_session() {
         assert!(session["statusDetails"]["reasonDescription"].as_str().unwrap().contains(cause), "{session}");
         assert_eq!(session["shippingAddress"], Value::Null);
         // Completing a session Amazon canceled answers as Amazon does.
-        assert_rejected(sim.complete(&id, "2750").await, 422, "CheckoutSessionCanceled");
+        assert_rejected(sim.complete(&id, "2750").await, 400, "CheckoutSessionCanceled");
         assert_rejected(
             sim.update(&id, &ready("Authorize", "2750", pending)).await,
             422,
@@ -294,8 +294,8 @@ async fn completing_with_another_amount_is_an_amount_mismatch() {
     let id = sim.checkout(VISA).await;
     sim.update(&id, &ready("Authorize", "2750", false)).await.unwrap();
     sim.pay(&id).await;
-    assert_rejected(sim.complete(&id, "2751").await, 400, "AmountMismatch");
-    assert_rejected(sim.complete(&id, "2749").await, 400, "AmountMismatch");
+    assert_rejected(sim.complete(&id, "2751").await, 409, "AmountMismatch");
+    assert_rejected(sim.complete(&id, "2749").await, 409, "AmountMismatch");
     assert_eq!(sim.session(&id).await["statusDetails"]["state"], "Open", "unchanged");
     sim.complete(&id, "2750").await.unwrap();
 }

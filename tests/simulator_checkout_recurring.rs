@@ -119,7 +119,7 @@ async fn create_charge_is_idempotent_per_key() {
 }
 
 #[tokio::test]
-async fn a_declining_card_gives_a_declined_charge() {
+async fn a_decline_is_an_error_answer_and_makes_no_charge() {
     let sim = Sim::start().await;
     let completed = sim.paid(&recurring_payload(), VISA, "AuthorizeWithCapture", "3000").await;
     let permission_id = completed["chargePermissionId"].as_str().unwrap().to_owned();
@@ -131,21 +131,42 @@ async fn a_declining_card_gives_a_declined_charge() {
     );
     let body = json!({ "chargePermissionId": permission_id, "chargeAmount": Money::yen(3000), "captureNow": true });
     let declined = sim.raw(Method::POST, "/v2/charges", Some(&body), Some("declined-cycle")).await;
-    assert_eq!(declined.status, 201, "{:?}", declined.body);
-    assert_eq!(declined.body["statusDetails"]["state"], "Declined");
-    assert_eq!(declined.body["statusDetails"]["reasonCode"], "HardDeclined");
-    assert_eq!(declined.body["captureAmount"], Value::Null);
+    assert_eq!(declined.status, 422, "{:?}", declined.body);
+    assert_eq!(declined.body["reasonCode"], "HardDeclined");
+    assert_eq!(declined.body.as_object().unwrap().len(), 2, "Amazon's error envelope, no charge: {:?}", declined.body);
     let balance = sim.permission(&permission_id).await["limits"]["amountBalance"]["amount"].clone();
-    assert_eq!(balance, "97000", "a declined charge does not use the monthly limit");
+    assert_eq!(balance, "97000", "a decline does not use the monthly limit");
+
+    // Every decline reason code createCharge answers, each as its own error.
+    for (code, status) in [
+        ("SoftDeclined", 422),
+        ("HardDeclined", 422),
+        ("PaymentMethodNotAllowed", 422),
+        ("TransactionTimedOut", 422),
+        ("MFANotCompleted", 422),
+        ("AmazonRejected", 422),
+        ("ProcessingFailure", 500),
+    ] {
+        sim.set_card(&permission_id, code).await;
+        let answer = sim.raw(Method::POST, "/v2/charges", Some(&body), Some(&format!("decline-{code}"))).await;
+        assert_eq!((answer.status, answer.body["reasonCode"].as_str()), (status, Some(code)), "{:?}", answer.body);
+    }
+
+    // A decline is Amazon's answer to that request: the same key gets it again (a 5xx is not
+    // kept: the same key may succeed later, as Amazon's SDKs retry 5xx with it).
+    sim.set_card(&permission_id, "visa").await;
+    let again = sim.raw(Method::POST, "/v2/charges", Some(&body), Some("decline-SoftDeclined")).await;
+    assert_eq!((again.status, again.body["reasonCode"].as_str()), (422, Some("SoftDeclined")));
+    let retried = sim.raw(Method::POST, "/v2/charges", Some(&body), Some("decline-ProcessingFailure")).await;
+    assert_eq!(retried.status, 201, "{:?}", retried.body);
 
     sim.set_card(&permission_id, "pending").await;
     let mut pending = body.clone();
     pending["canHandlePendingAuthorization"] = json!(true);
     let charge = sim.create_charge(&pending, "pending-cycle").await.unwrap();
     assert_eq!(charge["statusDetails"]["state"], "AuthorizationInitiated");
-    let charge = sim.create_charge(&body, "pending-unhandled").await.unwrap();
-    assert_eq!(charge["statusDetails"]["state"], "Declined");
-    assert_eq!(charge["statusDetails"]["reasonCode"], "ProcessingFailure");
+    let unhandled = sim.raw(Method::POST, "/v2/charges", Some(&body), Some("pending-unhandled")).await;
+    assert_eq!((unhandled.status, unhandled.body["reasonCode"].as_str()), (422, Some("TransactionTimedOut")));
 
     sim.set_card(&permission_id, "visa").await;
     let charge = sim.create_charge(&body, "recovered").await.unwrap();
@@ -159,4 +180,41 @@ async fn a_declining_card_gives_a_declined_charge() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn an_expired_card_makes_the_charge_permission_non_chargeable() {
+    let sim = Sim::start().await;
+    let completed = sim.paid(&recurring_payload(), VISA, "Confirm", "1000").await;
+    let permission_id = completed["chargePermissionId"].as_str().unwrap().to_owned();
+    sim.set_card(&permission_id, "expired").await;
+    let permission = sim.permission(&permission_id).await;
+    assert_eq!(permission["statusDetails"]["state"], "NonChargeable");
+    assert_eq!(permission["statusDetails"]["reasons"][0]["reasonCode"], "PaymentMethodExpired");
+    let body = json!({ "chargePermissionId": permission_id, "chargeAmount": Money::yen(1000) });
+    assert_rejected(sim.create_charge(&body, "on-expired").await, 422, "InvalidChargePermissionStatus");
+    // The buyer chooses another card: chargeable again.
+    sim.set_card(&permission_id, "visa").await;
+    assert_eq!(sim.permission(&permission_id).await["statusDetails"]["state"], "Chargeable");
+    assert_eq!(sim.create_charge(&body, "on-renewed").await.unwrap()["statusDetails"]["state"], "Authorized");
+}
+
+#[tokio::test]
+async fn a_repeated_key_answers_the_saved_first_response_not_the_charge_as_it_is_now() {
+    let sim = Sim::start().await;
+    let completed = sim.paid(&recurring_payload(), VISA, "Confirm", "1000").await;
+    let permission_id = completed["chargePermissionId"].as_str().unwrap();
+    let body = json!({ "chargePermissionId": permission_id, "chargeAmount": Money::yen(1000) });
+    let first = sim.raw(Method::POST, "/v2/charges", Some(&body), Some("saved-first")).await;
+    assert_eq!((first.status, first.body["statusDetails"]["state"].as_str()), (201, Some("Authorized")));
+    let charge_id = first.body["chargeId"].as_str().unwrap();
+    let capture = json!({ "captureAmount": Money::yen(1000) });
+    let captured =
+        sim.raw(Method::POST, &format!("/v2/charges/{charge_id}/capture"), Some(&capture), Some("cap")).await;
+    assert_eq!(captured.body["statusDetails"]["state"], "Captured");
+
+    let again = sim.raw(Method::POST, "/v2/charges", Some(&body), Some("saved-first")).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.body, first.body, "the first answer, as it was given");
+    assert_eq!(sim.charge(charge_id).await["statusDetails"]["state"], "Captured", "while the charge moved on");
 }

@@ -62,6 +62,7 @@ suite!(
     a_changed_cart_forgets_its_checkout,
     a_session_changes_one_thing_at_a_time_and_idle_ones_are_purged,
     a_secret_is_made_once_and_shared_by_every_instance,
+    the_idempotency_secret_is_made_once_per_database_and_no_other_installation_has_it,
     the_catalogue_is_seeded_once_even_by_instances_starting_together,
     instances_starting_together_migrate_once,
     an_order_is_locked_by_one_owner_at_a_time_and_only_at_the_version_seen,
@@ -428,6 +429,22 @@ async fn a_secret_is_made_once_and_shared_by_every_instance(target: Target) {
     assert_eq!(b.unwrap(), first);
     assert_eq!(one.secret("cookie").await.unwrap(), first);
     assert_ne!(one.secret("other").await.unwrap(), first);
+}
+
+async fn the_idempotency_secret_is_made_once_per_database_and_no_other_installation_has_it(target: Target) {
+    let (one, two) = (target.open().await, target.open().await);
+    let (a, b) = tokio::join!(one.idempotency_secret(), two.idempotency_secret());
+    let secret = a.unwrap();
+    assert!(secret.len() >= 32 && secret.iter().any(|byte| *byte != 0), "{secret:?}");
+    assert_eq!(b.unwrap(), secret, "every instance on the database keys alike");
+    assert_eq!(one.idempotency_secret().await.unwrap(), secret);
+    let kept = one.secret(amazonpay2::storage::IDEMPOTENCY_SECRET).await.unwrap();
+    assert_eq!(kept, secret, "kept with the orders: a restored database brings it back");
+    let other = match &target {
+        Target::Sqlite(_) => Target::sqlite("another_installation"),
+        Target::Postgres { base, .. } => Target::postgres_at(base, "another_installation").await,
+    };
+    assert_ne!(other.open().await.idempotency_secret().await.unwrap(), secret, "another installation has its own");
 }
 
 async fn the_catalogue_is_seeded_once_even_by_instances_starting_together(target: Target) {

@@ -21,6 +21,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
+use super::idempotency::Keyed;
 use super::orders::{Actor, OrderState, Outcome, Transition, settle};
 use super::payloads::PayloadBuilder;
 use super::platform::{Cart, MemberId, NewOrder, Opened, Order, OrderLine};
@@ -320,7 +321,14 @@ impl Core {
         let Some(id) = order.checkout_session_id.as_deref() else {
             return Completion::NotYet("the order has no checkout session".into());
         };
-        let completed = match self.amazon().complete_checkout_session(id, &Money::yen(order.total)).await {
+        // One key per checkout session: a completion retried after a lost answer is answered
+        // with the first completion.
+        let key = match self.idempotency_key(&Keyed::Completion { checkout_session_id: id }).await {
+            Ok(key) => key,
+            Err(error) => return Completion::NotYet(error.to_string()),
+        };
+        let completed = match self.amazon().complete_checkout_session(id, &Money::yen(order.total), key.as_str()).await
+        {
             Ok(session) => session,
             Err(AmazonError::Rejected { reason_code, .. })
                 if reason_code == "CheckoutSessionCanceled" || reason_code == "InvalidCheckoutSessionStatus" =>

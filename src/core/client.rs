@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::rand::SystemRandom;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use reqwest::{Method, StatusCode};
@@ -14,10 +14,11 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 use url::Url;
 
+use super::idempotency::{self, Randomness};
 use super::settings::AmazonAccount;
 use crate::amazon::canonical;
 use crate::amazon::keys::ShopKey;
-use crate::amazon::signature::{hex, string_to_sign};
+use crate::amazon::signature::string_to_sign;
 use crate::amazon::types::{AmazonErrorBody, Buyer, Charge, ChargePermission, CheckoutSession, Money, Refund};
 use crate::contract::AMAZON_SIGNATURE_ALGORITHM;
 
@@ -51,6 +52,20 @@ pub enum AmazonError {
     /// An ID that cannot name an Amazon object (empty, `.` or `..`); nothing was sent.
     #[error("'{0}' is not an Amazon Pay ID")]
     InvalidId(String),
+    /// An idempotency key Amazon would refuse (more than 32 characters, or others than
+    /// `a-z A-Z 0-9 - _`), or none could be made (the random source failed); nothing was sent.
+    #[error("no usable idempotency key: {0}")]
+    InvalidIdempotencyKey(String),
+}
+
+impl AmazonError {
+    /// Amazon's reason code, when Amazon answered with one.
+    pub fn reason_code(&self) -> Option<&str> {
+        match self {
+            Self::Rejected { reason_code, .. } => Some(reason_code),
+            _ => None,
+        }
+    }
 }
 
 /// How failed calls are retried (408, 425, 429, 5xx, timeouts and connection failures).
@@ -79,7 +94,7 @@ pub struct AmazonPayClient {
     host: String,
     key: Arc<ShopKey>,
     public_key_id: String,
-    rng: SystemRandom,
+    randomness: Arc<dyn Randomness>,
     retry: Retry,
 }
 
@@ -108,7 +123,7 @@ impl AmazonPayClient {
             host,
             key,
             public_key_id: account.public_key_id.clone(),
-            rng: SystemRandom::new(),
+            randomness: Arc::new(SystemRandom::new()),
             retry: Retry::default(),
         })
     }
@@ -116,6 +131,13 @@ impl AmazonPayClient {
     /// Replaces the retry policy (tests use short waits).
     pub fn with_retry(mut self, retry: Retry) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Replaces the random source of the keys of POSTs that name none (and of the backoff's
+    /// jitter): the system's by default.
+    pub fn with_randomness(mut self, randomness: Arc<dyn Randomness>) -> Self {
+        self.randomness = randomness;
         self
     }
 
@@ -138,10 +160,17 @@ impl AmazonPayClient {
         self.call(Method::PATCH, &format!("checkoutSessions/{}", segment(id)?), Some(body)).await
     }
 
-    /// `POST checkoutSessions/{id}/complete`.
-    pub async fn complete_checkout_session(&self, id: &str, amount: &Money) -> Result<CheckoutSession, AmazonError> {
+    /// `POST checkoutSessions/{id}/complete`. `idempotency_key` makes a retried completion
+    /// answer the first completion's answer.
+    pub async fn complete_checkout_session(
+        &self,
+        id: &str,
+        amount: &Money,
+        idempotency_key: &str,
+    ) -> Result<CheckoutSession, AmazonError> {
         let body = serde_json::json!({ "chargeAmount": amount });
-        self.call(Method::POST, &format!("checkoutSessions/{}/complete", segment(id)?), Some(&body)).await
+        let resource = format!("checkoutSessions/{}/complete", segment(id)?);
+        self.call_with_key(Method::POST, &resource, Some(&body), Some(idempotency_key.to_owned())).await
     }
 
     /// `GET charges/{id}`.
@@ -149,8 +178,10 @@ impl AmazonPayClient {
         self.call(Method::GET, &format!("charges/{}", segment(id)?), None::<&()>).await
     }
 
-    /// `POST charges`: a charge on a (recurring) charge permission. `idempotency_key` makes a
-    /// retried or repeated cycle charge once.
+    /// `POST charges`: a charge on a charge permission. `idempotency_key` makes a retried or
+    /// repeated call charge once. A decline is Amazon's error answer (`HardDeclined`,
+    /// `SoftDeclined`, `PaymentMethodNotAllowed`, `TransactionTimedOut`, `MFANotCompleted`,
+    /// `AmazonRejected`; `ProcessingFailure` with a 500), never a charge.
     pub async fn create_charge(&self, body: &serde_json::Value, idempotency_key: &str) -> Result<Charge, AmazonError> {
         self.call_with_key(Method::POST, "charges", Some(body), Some(idempotency_key.to_owned())).await
     }
@@ -231,15 +262,24 @@ impl AmazonPayClient {
         self.call(Method::GET, &format!("refunds/{}", segment(id)?), None::<&()>).await
     }
 
-    /// Sends one API call (with retries) and decodes its answer.
+    /// Sends one API call (with retries) and decodes its answer. A POST gets a random
+    /// idempotency key (one for every attempt: a retried POST must not act twice); a failing
+    /// random source is an error, and nothing is sent.
     pub async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         resource: &str,
         body: Option<&impl Serialize>,
     ) -> Result<T, AmazonError> {
-        // One key for every attempt: a retried POST must not act twice.
-        let key = (method == Method::POST).then(|| hex(&self.random::<16>()));
+        let key = match method {
+            Method::POST => Some(
+                idempotency::random_key(self.randomness.as_ref())
+                    .map_err(|e| AmazonError::InvalidIdempotencyKey(e.to_string()))?
+                    .as_str()
+                    .to_owned(),
+            ),
+            _ => None,
+        };
         self.call_with_key(method, resource, body, key).await
     }
 
@@ -250,6 +290,14 @@ impl AmazonPayClient {
         body: Option<&impl Serialize>,
         idempotency_key: Option<String>,
     ) -> Result<T, AmazonError> {
+        if let Some(key) = &idempotency_key
+            && !idempotency::is_valid(key)
+        {
+            return Err(AmazonError::InvalidIdempotencyKey(format!(
+                "'{}' is not 1 to 32 characters of a-z A-Z 0-9 - _",
+                key.chars().take(40).collect::<String>()
+            )));
+        }
         let url = Url::parse(&format!("{}/{resource}", self.base)).map_err(|e| AmazonError::Setup(e.to_string()))?;
         let body = match body {
             Some(body) => serde_json::to_string(body).map_err(|e| AmazonError::Setup(e.to_string()))?,
@@ -265,7 +313,16 @@ impl AmazonPayClient {
                 }
                 Ok(response) if retryable(response.status()) => {
                     let after = retry_after(&response);
-                    last = format!("HTTP {}", response.status().as_u16());
+                    let status = response.status().as_u16();
+                    let error = rejected(response).await;
+                    // A 500 with ProcessingFailure is Amazon's decided answer to this request
+                    // (its saved response for this idempotency key), not a passing fault: the
+                    // caller decides whether to ask again, with another key. The reason code
+                    // decides, not the status.
+                    if error.reason_code() == Some("ProcessingFailure") {
+                        return Err(error);
+                    }
+                    last = format!("HTTP {status}");
                     after
                 }
                 Ok(response) => return Err(rejected(response).await),
@@ -330,18 +387,15 @@ impl AmazonPayClient {
     }
 
     /// Exponential backoff with ±20 % jitter, so that many shops' retries do not arrive together.
+    /// Without a random source the wait is the middle one: jitter only spreads load.
     fn backoff(&self, attempt: u32) -> Duration {
         let base = self.retry.first_delay.saturating_mul(1 << (attempt - 1).min(16));
-        let jitter = f64::from(u16::from_le_bytes(self.random::<2>())) / f64::from(u16::MAX);
+        let mut bytes = [0u8; 2];
+        let jitter = match self.randomness.fill(&mut bytes) {
+            Ok(()) => f64::from(u16::from_le_bytes(bytes)) / f64::from(u16::MAX),
+            Err(_) => 0.5,
+        };
         base.mul_f64(0.8 + 0.4 * jitter)
-    }
-
-    fn random<const N: usize>(&self) -> [u8; N] {
-        let mut bytes = [0u8; N];
-        // A failing system random source leaves the bytes zero: for backoff jitter and
-        // idempotency keys (unique per call, not secret) that still works.
-        let _ = self.rng.fill(&mut bytes);
-        bytes
     }
 }
 

@@ -1,6 +1,7 @@
 //! The core's one error type; the HTTP layer turns it into answers at its edge.
 
 use super::client::AmazonError;
+use super::idempotency::KeyError;
 use super::orders::InvalidMove;
 use super::platform::PlatformError;
 use super::signer::SignError;
@@ -20,4 +21,8 @@ pub enum CoreError {
     /// The core asked for a move its own state table forbids: a bug, never input.
     #[error(transparent)]
     Move(#[from] InvalidMove),
+    /// No idempotency key can be made (the installation's secret is unusable): nothing is asked
+    /// of Amazon without one.
+    #[error(transparent)]
+    Idempotency(#[from] KeyError),
 }

@@ -7,9 +7,11 @@
 //! changes), charges subscription cycles ([`subscriptions`]), follows Amazon's notifications
 //! ([`notifications`]) and settles orders left unsettled ([`reconciler`]). It depends on the cart platform only through the traits of [`platform`].
 
+mod charges;
 pub mod checkout;
 pub mod client;
 pub mod error;
+pub mod idempotency;
 pub mod notifications;
 pub mod operations;
 pub mod orders;
@@ -24,12 +26,13 @@ pub mod signin;
 pub mod subscriptions;
 pub mod sync;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use url::Url;
 
 pub use self::client::{AmazonError, AmazonPayClient, Retry, install_crypto_provider};
 pub use self::error::CoreError;
+use self::idempotency::{IdempotencyKey, IdempotencyKeys, Keyed};
 use self::platform::Platform;
 use self::settings::CoreSettings;
 use self::signer::ButtonSigner;
@@ -43,6 +46,8 @@ pub struct Core {
     platform: Arc<dyn Platform>,
     reviews: checkout::ReviewCache,
     certificates: notifications::Certificates,
+    /// The installation's idempotency keys, made from the platform's secret on first use.
+    keys: OnceLock<IdempotencyKeys>,
 }
 
 impl Core {
@@ -57,7 +62,15 @@ impl Core {
         let signer = ButtonSigner::new(key.clone(), settings.amazon.public_key_id.clone());
         let amazon = AmazonPayClient::new(api_base, &settings.amazon, key)?;
         let certificates = notifications::Certificates::new(settings.ipn_cert_origins.clone())?;
-        Ok(Self { settings, signer, amazon, platform, reviews: checkout::ReviewCache::default(), certificates })
+        Ok(Self {
+            settings,
+            signer,
+            amazon,
+            platform,
+            reviews: checkout::ReviewCache::default(),
+            certificates,
+            keys: OnceLock::new(),
+        })
     }
 
     /// Replaces the API client's retry policy (tests use short waits).
@@ -85,6 +98,18 @@ impl Core {
     /// The button signer.
     pub fn signer(&self) -> &ButtonSigner {
         &self.signer
+    }
+
+    /// The idempotency key of `operation` (see [`idempotency`]): the same for the same operation
+    /// in this installation, whatever happened in between, and never another installation's.
+    pub async fn idempotency_key(&self, operation: &Keyed<'_>) -> Result<IdempotencyKey, CoreError> {
+        if let Some(keys) = self.keys.get() {
+            return Ok(keys.key(operation));
+        }
+        let secret = self.platform.idempotency_secret().await?;
+        let keys = IdempotencyKeys::new(&secret)?;
+        // Two first uses at once read the same secret: either result is the same keys.
+        Ok(self.keys.get_or_init(|| keys).key(operation))
     }
 }
 

@@ -151,7 +151,8 @@ impl Core {
     }
 
     /// Follows the object a verified notification names: the orders it belongs to move to what
-    /// Amazon's API says of it now.
+    /// Amazon's API says of it now. The `NotificationType` (`STATE_CHANGE`, `ATTRIBUTE_CHANGE`)
+    /// changes nothing: either way the object is read again and followed.
     pub async fn handle_notification(&self, message: &IpnMessage) -> Result<Handled, CoreError> {
         let actor = Actor::Notification;
         let moved = match message.object_type {
@@ -163,8 +164,15 @@ impl Core {
             },
             ObjectType::Refund => usize::from(self.sync_refund(&message.object_id, actor).await?),
             ObjectType::ChargePermission => self.follow_charge_permission(&message.object_id).await?,
-            // Chargebacks and kinds Amazon may add are for the shop owner in Seller Central.
-            ObjectType::Chargeback | ObjectType::Other(_) => {
+            // A chargeback is disputed in Seller Central; the merchant API has no object for it.
+            // What it can read is re-read: the charge permission and its orders' charges.
+            ObjectType::Chargeback => {
+                let Some(permission) = message.charge_permission_id.as_deref() else { return Ok(Handled::Unchanged) };
+                tracing::warn!(chargeback = %message.object_id, charge_permission = permission, "Amazon reports a chargeback; answer it in Seller Central");
+                self.follow_charge_permission(permission).await?
+            }
+            // Kinds Amazon may add are for the shop owner in Seller Central.
+            ObjectType::Other(_) => {
                 tracing::info!(kind = message.object_type.as_str(), id = %message.object_id, "notification left to Seller Central");
                 0
             }

@@ -20,6 +20,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
+use super::charges::Charged;
+use super::idempotency::Keyed;
 use super::orders::{Actor, Effect, OrderState, Transition, refund_made};
 use super::platform::{Order, OrderId, Refund, RefundState};
 use super::sync::{authorization_of, refund_record};
@@ -69,6 +71,15 @@ pub enum Refusal {
     },
     /// The authorization lapsed and Amazon would not authorize again.
     AuthorizationLapsed(String),
+    /// Amazon has refunded more of the charge than the shop has recorded (a refund made in Seller
+    /// Central whose notification was lost, or one made before the database was restored):
+    /// nothing is refunded until the owner has looked.
+    RefundedElsewhere {
+        /// What Amazon has refunded.
+        at_amazon: u64,
+        /// What the shop has recorded.
+        recorded: u64,
+    },
     /// Amazon refused the operation (its record may have been changed in Seller Central).
     AmazonRefused {
         /// Amazon's reason code.
@@ -99,6 +110,11 @@ impl Refusal {
             Self::AuthorizationLapsed(why) => format!(
                 "オーソリの有効期限 (30日) が切れており、Amazon Pay で再オーソリもできませんでした ({why})。お客様に他の支払方法をご案内ください。"
             ),
+            Self::RefundedElsewhere { at_amazon, recorded } => format!(
+                "Amazon Pay ではこの受注に {} 円の返金がありますが、ショップの記録は {} 円です (Seller Central での返金か、データベースの復元)。二重の返金を防ぐため返金していません。Seller Central で確認してください。",
+                yen(*at_amazon),
+                yen(*recorded)
+            ),
             Self::AmazonRefused { code, message } => format!(
                 "Amazon Pay が操作を受け付けませんでした ({code}: {message})。Amazon Pay 側の管理画面で変更された可能性があります。状況を合わせるには「エラーを無視して変更する」にチェックを入れて操作してください。"
             ),
@@ -122,6 +138,11 @@ impl Refusal {
             Self::AuthorizationLapsed(why) => format!(
                 "The authorization expired (30 days) and Amazon Pay would not authorize again ({why}). Offer the customer another payment method."
             ),
+            Self::RefundedElsewhere { at_amazon, recorded } => format!(
+                "Amazon Pay has refunded ¥{} of this order, the shop has recorded ¥{} (a refund in Seller Central, or a restored database). Nothing was refunded, so that nothing is refunded twice; check in Seller Central.",
+                yen(*at_amazon),
+                yen(*recorded)
+            ),
             Self::AmazonRefused { code, message } => format!(
                 "Amazon Pay refused the operation ({code}: {message}). It may have been changed in Seller Central; tick \"ignore the error\" to set the shop's status anyway."
             ),
@@ -132,7 +153,7 @@ impl Refusal {
 
     /// Whether 「エラーを無視して変更する」 can apply (Amazon refused; the owner may override).
     pub fn can_force(&self) -> bool {
-        matches!(self, Self::AmazonRefused { .. } | Self::AuthorizationLapsed(_))
+        matches!(self, Self::AmazonRefused { .. } | Self::AuthorizationLapsed(_) | Self::RefundedElsewhere { .. })
     }
 }
 
@@ -266,10 +287,10 @@ impl Core {
         let Some(claimed) = self.platform().apply(&claim).await? else {
             return Ok(Captured::Refused(Refusal::Busy));
         };
-        // One key per order and charge: a retry of the same capture (a lost answer, a rerun of
-        // the bulk job) is answered with the first capture, never made twice.
-        let key = format!("capture-{}-{charge_id}", order.id.0);
-        let error = match self.amazon().capture_charge(&charge_id, &Money::yen(amount), &key).await {
+        // One key per charge and amount: a retry of the same capture (a lost answer, a rerun of
+        // the bulk job, the same capture after a restore) is answered with the first capture.
+        let key = self.idempotency_key(&Keyed::Capture { charge_id: &charge_id, amount }).await?;
+        let error = match self.amazon().capture_charge(&charge_id, &Money::yen(amount), key.as_str()).await {
             Ok(charge) => return Ok(Captured::Done(self.record_capture(&claimed, &charge, owner, token).await?)),
             Err(error) => error,
         };
@@ -374,15 +395,34 @@ impl Core {
             "canHandlePendingAuthorization": false,
             "merchantMetadata": metadata,
         });
-        // The order's version is in the key: a retry of the same re-authorization (a lost
-        // answer) gets the same charge; after the order changed, a new one is asked for.
-        let key = format!("reauthorize-{}-{}", order.id.0, current.version);
-        let charge = match self.amazon().create_charge(&body, &key).await {
-            Ok(charge) => charge,
-            Err(AmazonError::Rejected { reason_code, message, .. }) => {
-                return Ok(Err(Refusal::AuthorizationLapsed(format!("{reason_code}: {message}"))));
+        // Each lapsed authorization is replaced once: a retry (a lost answer, the same capture after
+        // a restore) gets the same charge from Amazon, not a second authorization.
+        let replaced = order.charge_id.clone().unwrap_or_else(|| format!("order-{}", order.number));
+        let version = current.version;
+        let charged = self
+            .create_charge_once_more(&body, |attempt| Keyed::Reauthorization {
+                replaced: &replaced,
+                amount,
+                version,
+                attempt,
+            })
+            .await?;
+        let charge = match charged {
+            Charged::Made(charge) => *charge,
+            // Declined (an error answer: no charge was made). Recorded, which moves the order's
+            // version on: the owner's next try, once the buyer has another card, is a new request.
+            Charged::Refused { reason_code, message } => {
+                let why = format!("{reason_code}: {message}");
+                let declined = Transition::new(
+                    &current,
+                    OrderState::Expired,
+                    Actor::Owner(owner.to_owned()),
+                    format!("再オーソリできず ({why})"),
+                )?;
+                self.platform().apply(&declined).await?;
+                return Ok(Err(Refusal::AuthorizationLapsed(why)));
             }
-            Err(_) => return Ok(Err(Refusal::AmazonUnavailable)),
+            Charged::Unreachable(_) => return Ok(Err(Refusal::AmazonUnavailable)),
         };
         if charge.status_details.state != "Authorized" {
             let reason = charge.status_details.reason_code.unwrap_or_default();
@@ -449,10 +489,20 @@ impl Core {
             return Ok(Err(Refusal::RefundTooLarge { left }));
         }
         let Some(charge_id) = &order.charge_id else { return Ok(Err(Refusal::WrongState(order.state))) };
-        // The order's version is part of the key: a double submit of the same page refunds once,
-        // and a later refund (after the order changed) is a new one.
-        let key = format!("refund-{}-{}", order.id.0, order.version);
-        let refund = match self.amazon().create_refund(charge_id, &Money::yen(amount), &key).await {
+        // Amazon first: refunds the shop has no record of (made in Seller Central with the
+        // notification lost, or before the database was restored) would make this one a second.
+        if let Ok(charge) = self.amazon().get_charge(charge_id).await
+            && let Some(at_amazon) = charge.refunded_amount.as_ref().and_then(Money::as_yen)
+            && at_amazon > order.refunded
+        {
+            return Ok(Err(Refusal::RefundedElsewhere { at_amazon, recorded: order.refunded }));
+        }
+        // The n-th refund of the charge: a double submit, a lost answer, or the same refund after a
+        // restore is answered with the first refund; another amount under the same n with
+        // Amazon's DuplicateIdempotencyKey, never a second refund.
+        let ordinal = self.platform().refunds(order.id).await?.len() + 1;
+        let key = self.idempotency_key(&Keyed::Refund { charge_id, ordinal }).await?;
+        let refund = match self.amazon().create_refund(charge_id, &Money::yen(amount), key.as_str()).await {
             Ok(refund) => refund,
             Err(error) => return Ok(Err(refusal_of(&error))),
         };

@@ -130,7 +130,9 @@ impl OrderState {
             // 7 days after the authorization); the history records its answer.
             (Capturing, Captured | Capturing | Authorized | Canceled | Expired) => true,
             (Captured | Refunded, Refunded) | (Refunded, Captured) => true,
-            (Expired, Authorized | Pending | Canceled) => true,
+            // Expired → expired: Amazon declined the new authorization; the history records its
+            // answer, and the next try is a new request (its idempotency key has the version).
+            (Expired, Authorized | Pending | Canceled | Expired) => true,
             _ => false,
         }
     }

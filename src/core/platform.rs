@@ -382,6 +382,12 @@ pub trait Orders: Send + Sync {
     ) -> Result<Option<Order>, PlatformError>;
     /// Lets go of an order taken with [`Orders::lock_order`].
     async fn unlock_order(&self, id: OrderId, token: &str) -> Result<(), PlatformError>;
+    /// This installation's idempotency secret: at least 32 random bytes, made once (from the
+    /// system's random source: failing, an error, never zeros) and kept with the orders, so that
+    /// a database restored from a backup brings back the secret its orders were keyed with, and
+    /// every instance on one database shares it. Another installation (another database) on the
+    /// same Amazon merchant account must have its own. See [`crate::core::idempotency`].
+    async fn idempotency_secret(&self) -> Result<Vec<u8>, PlatformError>;
 }
 
 /// A subscription (定期購入) paid through a recurring charge permission.

@@ -97,8 +97,9 @@ impl Core {
         };
         let session = match self.amazon().get_checkout_session(session_id).await {
             Ok(session) => session,
-            // Amazon keeps sessions 30 days; one it no longer knows never became an order.
-            Err(AmazonError::Rejected { status: 404, .. }) => {
+            // Amazon keeps sessions 30 days; one it no longer knows never became an order. (The
+            // reason code decides, not the status alone.)
+            Err(AmazonError::Rejected { reason_code, .. }) if reason_code == "ResourceNotFound" => {
                 let failed = Outcome::Failed(Notice::CheckoutExpired.code().into());
                 return Ok(Some(settle(order, failed, (None, None), next, actor)?));
             }

@@ -2,13 +2,17 @@
 //!
 //! Amazon does not charge by itself: each cycle the shop creates a Charge on the recurring charge
 //! permission. The ¥100,000 monthly limit is checked before calling Amazon, and Amazon's own
-//! `PeriodicAmountExceeded` is handled as well. A cycle Amazon cannot authorize becomes an order in
-//! 「カード未決済」 with the manual's instruction for the shop owner. One idempotency key per cycle:
-//! a second run, or a run after a crash, charges the cycle once.
+//! `PeriodicAmountExceeded` is handled as well. A cycle Amazon declines (its error answers:
+//! `HardDeclined`, `SoftDeclined` or `ProcessingFailure` after the one retry Amazon allows,
+//! `PaymentMethodNotAllowed`, …) becomes an order in 「カード未決済」 with the manual's instruction
+//! for the shop owner. One idempotency key per cycle (its charge permission and date): a second
+//! run, a run after a crash, or a run on a database restored from a backup charges the cycle once.
 
 use serde_json::json;
 use time::Date;
 
+use super::charges::Charged;
+use super::idempotency::Keyed;
 use super::orders::{Actor, OrderState, Outcome, Transition, settle};
 use super::platform::{NewOrder, Opened, Order, OrderLine, Subscription};
 use super::rules::{RECURRING_MONTHLY_LIMIT, next_month};
@@ -111,10 +115,19 @@ impl Core {
         let claim = Transition::new(&order, OrderState::Completing, Actor::Job, "charging the cycle")?;
         let Some(order) = self.platform().apply(&claim).await? else { return Ok(cycle(&order)) };
         let (outcome, charge_id) = match self.charge_cycle(subscription, &order).await? {
-            Some(result) => result,
-            None => {
+            CycleCharge::Settled(outcome, charge_id) => (outcome, charge_id),
+            CycleCharge::NotNow => {
                 let release = Transition::new(&order, OrderState::Processing, Actor::Job, "Amazon Pay unreachable")?;
                 let order = self.platform().apply(&release).await?.unwrap_or(order);
+                return Ok(cycle(&order));
+            }
+            // Left 確認中 for the shop owner, with the subscription where it stands: no run charges
+            // this cycle again.
+            CycleCharge::HeldAtAmazon(note) => {
+                let held = Transition::new(&order, OrderState::Unknown, Actor::Job, note.clone())?
+                    .with_note(note)
+                    .with_amazon_ids(Some(subscription.charge_permission_id.clone()), None);
+                let order = self.platform().apply(&held).await?.unwrap_or(order);
                 return Ok(cycle(&order));
             }
         };
@@ -124,17 +137,13 @@ impl Core {
         Ok(cycle(&order))
     }
 
-    /// Asks Amazon for the cycle's charge; `None` when Amazon could not be reached.
-    async fn charge_cycle(
-        &self,
-        subscription: &Subscription,
-        order: &Order,
-    ) -> Result<Option<(Outcome, Option<String>)>, CoreError> {
+    /// Asks Amazon for the cycle's charge.
+    async fn charge_cycle(&self, subscription: &Subscription, order: &Order) -> Result<CycleCharge, CoreError> {
         let date = subscription.next_cycle;
         let charged = self.platform().charged_in_month(subscription.id, date.year(), u8::from(date.month())).await?;
         if charged + subscription.amount > RECURRING_MONTHLY_LIMIT {
             let note = format!("月額上限 (100,000円) を超えるため Amazon Pay で請求できません。{OFFER_ANOTHER_METHOD}");
-            return Ok(Some((Outcome::Unsettled(note), None)));
+            return Ok(CycleCharge::Settled(Outcome::Unsettled(note), None));
         }
         let mut metadata = json!({ "merchantReferenceId": order.number });
         if let Some(name) = &self.settings().store_name {
@@ -147,10 +156,14 @@ impl Core {
             "canHandlePendingAuthorization": false,
             "merchantMetadata": metadata,
         });
-        // The same key for the same cycle: a rerun after a crash or a timeout charges once.
-        let key = format!("subscription-{}-{date}", subscription.id.0);
-        Ok(Some(match self.amazon().create_charge(&body, &key).await {
-            Ok(charge) => {
+        // The same key for the same cycle (its charge permission and date): a rerun after a crash
+        // or a timeout, or after the database was restored, is answered with the first charge.
+        let permission = subscription.charge_permission_id.as_str();
+        let charged = self
+            .create_charge_once_more(&body, |attempt| Keyed::Cycle { charge_permission_id: permission, date, attempt })
+            .await?;
+        Ok(match charged {
+            Charged::Made(charge) => {
                 let outcome = match charge.status_details.state.as_str() {
                     "Authorized" => Outcome::Authorized(authorization_of(&charge, subscription.amount)),
                     "AuthorizationInitiated" => Outcome::Pending,
@@ -159,18 +172,52 @@ impl Core {
                         Outcome::Unsettled(format!("与信が通りませんでした ({reason})。{OFFER_ANOTHER_METHOD}"))
                     }
                 };
-                (outcome, Some(charge.charge_id))
+                CycleCharge::Settled(outcome, Some(charge.charge_id))
             }
-            Err(AmazonError::Rejected { reason_code, message, .. }) => {
+            // The cycle's key was used with another request: Amazon already holds this cycle's
+            // charge, made from an order this database no longer has (it was restored from a
+            // backup). Charging again would charge the buyer twice.
+            Charged::Refused { reason_code, message } if reason_code == "DuplicateIdempotencyKey" => {
                 let note = format!(
-                    "Amazon Pay が請求を受け付けませんでした ({reason_code}: {message})。{OFFER_ANOTHER_METHOD}"
+                    "Amazon Pay にはこの回 ({date}) の請求が既にあります ({reason_code}: {message})。二重請求を防ぐため請求していません。Seller Central で確認してください。"
                 );
-                (Outcome::Unsettled(note), None)
+                CycleCharge::HeldAtAmazon(note)
             }
-            Err(error) => {
+            Charged::Refused { reason_code, message } => {
+                let why = decline_ja(&reason_code);
+                let note = format!(
+                    "Amazon Pay が請求を受け付けませんでした ({why}{reason_code}: {message})。{OFFER_ANOTHER_METHOD}"
+                );
+                CycleCharge::Settled(Outcome::Unsettled(note), None)
+            }
+            Charged::Unreachable(error) => {
                 tracing::error!(%error, subscription = subscription.id.0, "createCharge failed; the cycle is retried at the next run");
-                return Ok(None);
+                CycleCharge::NotNow
             }
-        }))
+        })
+    }
+}
+
+/// How asking Amazon for a cycle's charge ended.
+enum CycleCharge {
+    /// Amazon decided (or the monthly limit did): the outcome, and Amazon's charge if it made one.
+    Settled(Outcome, Option<String>),
+    /// Amazon could not be asked: the next run asks again, with the same key.
+    NotNow,
+    /// Amazon holds a charge for this cycle that this database does not know: the note says so.
+    HeldAtAmazon(String),
+}
+
+/// What a decline's reason code means, for the shop owner (empty when Amazon's message says it).
+fn decline_ja(reason_code: &str) -> &'static str {
+    match reason_code {
+        "HardDeclined" => "カードが拒否されました。",
+        "SoftDeclined" => "カードが一時的に拒否され、再試行も通りませんでした。",
+        "PaymentMethodNotAllowed" => "お客様の支払方法はこの請求に使えません。",
+        "TransactionTimedOut" => "与信が時間内に終わりませんでした。",
+        "MFANotCompleted" => "お客様の多要素認証が完了していません。",
+        "ProcessingFailure" => "Amazon Pay 側の処理に失敗し、再試行も通りませんでした。",
+        "InvalidChargePermissionStatus" => "与信枠 (ChargePermission) が請求できない状態です。",
+        _ => "",
     }
 }

@@ -125,6 +125,9 @@ pub async fn start_with(config: Config, key: Arc<ShopKey>, db: Database) -> Resu
 
 /// The server's state around a core made by the caller (tests give theirs short retry waits).
 pub async fn assemble(config: Config, core: Core, db: Database) -> Result<Arc<AppState>, ServerError> {
+    // Made now, not at the first operation: every backup of a running shop holds the secret its
+    // Amazon idempotency keys are made with, and a failing random source stops the start.
+    crate::storage::Secrets::secret(&*db, crate::storage::IDEMPOTENCY_SECRET).await?;
     let sessions = Sessions::new(db.clone(), config.shop_origin.is_https()).await?;
     Ok(Arc::new(AppState { config, core: Arc::new(core), db, sessions }))
 }

@@ -61,10 +61,17 @@ impl ApiFailure {
     }
 }
 
+impl ApiFailure {
+    /// Amazon's error envelope: `{"reasonCode", "message"}`.
+    pub(super) fn body(&self) -> serde_json::Value {
+        let body = AmazonErrorBody { reason_code: self.reason_code.to_owned(), message: self.message.clone() };
+        serde_json::to_value(body).unwrap_or_default()
+    }
+}
+
 impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
-        let body = AmazonErrorBody { reason_code: self.reason_code.to_owned(), message: self.message };
-        (self.status, Json(body)).into_response()
+        (self.status, Json(self.body())).into_response()
     }
 }
 

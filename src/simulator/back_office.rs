@@ -18,7 +18,8 @@ use axum::routing::{delete, get, post};
 
 use super::Simulator;
 use super::checkout::parse_body;
-use super::payments::{answer, idempotency_key, view};
+use super::idempotency::{Answer, required_key};
+use super::payments::{answer, view};
 
 pub(super) fn routes() -> Router<Simulator> {
     let mut router = Router::new();
@@ -47,10 +48,13 @@ async fn capture(
     body: Bytes,
 ) -> Response {
     answer((|| {
-        let key = idempotency_key(&headers)?;
+        let key = required_key(&headers)?;
         let body = parse_body(&body)?;
-        let charge = simulator.with_ledger(|ledger, now| ledger.capture(&id, Some(key), &body, now))?;
-        Ok(Json(charge).into_response())
+        let request = format!("POST charges/{id}/capture");
+        let answered = simulator.idempotent(Some(key), &request, &body, || {
+            simulator.with_ledger(|ledger, now| ledger.capture(&id, &body, now)).map(Answer::ok)
+        })?;
+        Ok(answered.into_response())
     })())
 }
 
@@ -66,10 +70,13 @@ async fn cancel(State(simulator): State<Simulator>, Path(id): Path<String>, body
 /// `POST refunds`.
 async fn create_refund(State(simulator): State<Simulator>, headers: HeaderMap, body: Bytes) -> Response {
     answer((|| {
-        let key = idempotency_key(&headers)?;
+        let key = required_key(&headers)?;
         let body = parse_body(&body)?;
-        let refund = simulator.with_ledger(|ledger, now| ledger.create_refund(&simulator, Some(key), &body, now))?;
-        Ok((StatusCode::CREATED, Json(refund)).into_response())
+        let answered = simulator.idempotent(Some(key), "POST refunds", &body, || {
+            let refund = simulator.with_ledger(|ledger, now| ledger.create_refund(&simulator, &body, now))?;
+            Ok(Answer::new(StatusCode::CREATED, refund))
+        })?;
+        Ok(answered.into_response())
     })())
 }
 

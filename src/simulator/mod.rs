@@ -16,6 +16,7 @@ mod buyers;
 mod checkout;
 mod hosted;
 mod html;
+mod idempotency;
 mod ipn;
 mod payments;
 mod seller_central;
@@ -75,6 +76,8 @@ struct Inner {
     buyer_tokens: Mutex<HashMap<String, api::BuyerToken>>,
     /// Checkout sessions, charge permissions and charges.
     ledger: Mutex<checkout::Ledger>,
+    /// Every idempotency key the merchant used, with its first answer (locked before the ledger).
+    idempotency: Mutex<idempotency::Keys>,
     /// The simulator's origin as browsers reach it, when set (see [`Simulator::with_public_origin`]).
     public_origin: OnceLock<String>,
     /// Test control: failures the next API requests get.
@@ -109,6 +112,7 @@ impl Simulator {
                 flows: Mutex::new(HashMap::new()),
                 buyer_tokens: Mutex::new(HashMap::new()),
                 ledger: Mutex::new(checkout::Ledger::default()),
+                idempotency: Mutex::new(idempotency::Keys::default()),
                 public_origin: OnceLock::new(),
                 faults: Mutex::new(None),
                 clock_offset: AtomicU64::new(0),
@@ -201,6 +205,11 @@ impl Simulator {
         // Without a random source nothing can be issued; the simulator is a test double.
         self.inner.rng.fill(&mut buffer).expect("system random source unavailable");
         buffer
+    }
+
+    /// `n` random decimal digits (for IDs, not secrets: at most 8 distinct draws, repeated).
+    fn digits(&self, n: usize) -> String {
+        self.random_bytes::<8>().iter().cycle().take(n).map(|b| char::from(b'0' + b % 10)).collect()
     }
 
     /// A URL-safe random token of `N` bytes.

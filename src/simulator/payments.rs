@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::Simulator;
 use super::api::ApiFailure;
 use super::checkout::{Card, Environment, Outcome, Rules, View, parse_body};
+use super::idempotency::{Answer, optional_key, required_key};
 
 /// The payment routes under each environment prefix, with and without the trailing slash the
 /// .NET SDK sends.
@@ -80,22 +81,6 @@ pub(super) fn answer(result: ApiResult) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// The `x-amz-pay-idempotency-key` that Amazon requires on creating calls.
-pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<&str, ApiFailure> {
-    headers
-        .get("x-amz-pay-idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|key| !key.is_empty())
-        .ok_or_else(|| {
-            ApiFailure::new(
-                StatusCode::BAD_REQUEST,
-                "MissingHeaderValue",
-                "The x-amz-pay-idempotency-key header is required for this operation.",
-            )
-        })
-}
-
 /// `POST checkoutSessions` (what Amazon's SDKs call `createCheckoutSession`): 201 with a session
 /// that has no buyer yet. The buyer continues at `/checkout/initiate?amazonCheckoutSessionId=…`
 /// (where checkout.js sends a buyer whose button got its session from the merchant's server).
@@ -103,17 +88,17 @@ async fn create_session(State(simulator): State<Simulator>, uri: Uri, headers: H
     let origin = simulator.public_origin(&headers);
     let environment = simulator.environment_of(&uri);
     answer((|| {
-        let key = idempotency_key(&headers)?;
+        let key = required_key(&headers)?;
         let body = parse_body(&body)?;
-        simulator.with_ledger(|ledger, now| {
-            let id = ledger.create_session(&simulator, key, &body, environment, now)?;
-            let session = ledger.session(&id, now)?;
-            Ok((
-                StatusCode::CREATED,
-                Json(super::checkout::Ledger::session_json(session, &view(&simulator, &origin, now))),
-            )
-                .into_response())
-        })
+        let answered = simulator.idempotent(Some(key), "POST checkoutSessions", &body, || {
+            simulator.with_ledger(|ledger, now| {
+                let id = ledger.create_session(&simulator, &body, environment, now)?;
+                let session = ledger.session(&id, now)?;
+                let json = super::checkout::Ledger::session_json(session, &view(&simulator, &origin, now));
+                Ok(Answer::new(StatusCode::CREATED, json))
+            })
+        })?;
+        Ok(answered.into_response())
     })())
 }
 
@@ -144,7 +129,8 @@ async fn update_session(
     })())
 }
 
-/// `POST checkoutSessions/{id}/complete`: 200, or 202 while the authorization is pending.
+/// `POST checkoutSessions/{id}/complete`: 200, or 202 while the authorization is pending. A key
+/// (optional here) makes a repeat answer the first completion's answer.
 async fn complete_session(
     State(simulator): State<Simulator>,
     Path(id): Path<String>,
@@ -153,25 +139,33 @@ async fn complete_session(
 ) -> Response {
     let origin = simulator.public_origin(&headers);
     answer((|| {
+        let key = optional_key(&headers)?;
         let body = parse_body(&body)?;
-        simulator.with_ledger(|ledger, now| {
-            let (session, pending) = ledger.complete(&simulator, &id, &body, now)?;
-            let status = if pending { StatusCode::ACCEPTED } else { StatusCode::OK };
-            let json = super::checkout::Ledger::session_json(session, &view(&simulator, &origin, now));
-            Ok((status, Json(json)).into_response())
-        })
+        let request = format!("POST checkoutSessions/{id}/complete");
+        let answered = simulator.idempotent(key, &request, &body, || {
+            simulator.with_ledger(|ledger, now| {
+                let (session, pending) = ledger.complete(&simulator, &id, &body, now)?;
+                let status = if pending { StatusCode::ACCEPTED } else { StatusCode::OK };
+                Ok(Answer::new(status, super::checkout::Ledger::session_json(session, &view(&simulator, &origin, now))))
+            })
+        })?;
+        Ok(answered.into_response())
     })())
 }
 
-/// `POST charges`: 201 with the Charge, whatever its state (a decline is a `Declined` Charge).
+/// `POST charges`: 201 with the Charge when the authorization succeeded (or, for a merchant who
+/// can handle it, is pending); a decline is an error answer, and no charge is made.
 async fn create_charge(State(simulator): State<Simulator>, headers: HeaderMap, body: Bytes) -> Response {
     answer((|| {
-        let key = idempotency_key(&headers)?;
+        let key = required_key(&headers)?;
         let body = parse_body(&body)?;
-        simulator.with_ledger(|ledger, now| {
-            let id = ledger.create_charge(&simulator, key, &body, now)?;
-            Ok((StatusCode::CREATED, Json(ledger.charge_json(ledger.charge(&id)?))).into_response())
-        })
+        let answered = simulator.idempotent(Some(key), "POST charges", &body, || {
+            simulator.with_ledger(|ledger, now| {
+                let id = ledger.create_charge(&simulator, &body, now)?;
+                Ok(Answer::new(StatusCode::CREATED, ledger.charge_json(ledger.charge(&id)?)))
+            })
+        })?;
+        Ok(answered.into_response())
     })())
 }
 
@@ -196,23 +190,30 @@ pub(super) fn controls() -> Router<Simulator> {
 struct CardChange {
     charge_permission_id: String,
     /// `visa` (authorizes), `decline` (HardDeclined), `pending` (AuthorizationInitiated when the
-    /// merchant can handle it); `mastercard` and `jcb` are accepted too.
+    /// merchant can handle it, else TransactionTimedOut); `mastercard` and `jcb` are accepted too;
+    /// `expired` makes the permission NonChargeable (PaymentMethodExpired); a decline reason code
+    /// (`SoftDeclined`, `ProcessingFailure`, …) a card that declines with it.
     card: String,
+    /// Declines only this many charges, then the buyer's next card (a Visa) authorizes.
+    times: Option<u32>,
 }
 
 /// Replaces the payment method of a charge permission, as a buyer does in their Amazon account:
 /// the next charges are authorized with the new card.
 async fn set_card(State(simulator): State<Simulator>, Json(change): Json<CardChange>) -> Response {
-    let Some(card) = Card::parse(&change.card) else {
+    let Some(card) = Card::parse_control(&change.card) else {
         return ApiFailure::new(
             StatusCode::BAD_REQUEST,
             "InvalidParameterValue",
-            format!("card '{}' is not one of visa, decline, pending.", change.card),
+            format!(
+                "card '{}' is not one of visa, decline, pending, expired, or a decline reason code (SoftDeclined, HardDeclined, PaymentMethodNotAllowed, TransactionTimedOut, MFANotCompleted, AmazonRejected, ProcessingFailure).",
+                change.card
+            ),
         )
         .into_response();
     };
-    answer(simulator.with_ledger(|ledger, _| {
-        ledger.permission_mut(&change.charge_permission_id)?.card = card;
+    answer(simulator.with_ledger(|ledger, now| {
+        ledger.set_card(&change.charge_permission_id, card, change.times, now)?;
         Ok(StatusCode::NO_CONTENT.into_response())
     }))
 }

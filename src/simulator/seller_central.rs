@@ -15,6 +15,11 @@
 //!   refund in progress (`RefundInitiated`) now.
 //! - `POST /__simulator/settle`: every capture and refund in progress succeeds now; answers
 //!   `{"captures": n, "refunds": n}`.
+//! - `POST /__simulator/chargebacks`: `{"chargeId"}`: the buyer's card issuer disputes a captured
+//!   charge; Amazon notifies the merchant with an IPN whose `ObjectType` is `CHARGEBACK` (a type
+//!   its IPN documentation names). What else a chargeback changes at Amazon, and the format of
+//!   its ID, are not documented: nothing else changes here, and the ID is the charge's with
+//!   `-D` and six digits. Answers `{"chargebackId"}`.
 
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
@@ -27,7 +32,7 @@ use serde_json::{Value, json};
 
 use super::Simulator;
 use super::api::ApiFailure;
-use super::checkout::Settlement;
+use super::checkout::{ChangeKind, ChangedObject, Settlement};
 use super::payments::{answer, view};
 
 pub(super) fn controls() -> Router<Simulator> {
@@ -36,6 +41,7 @@ pub(super) fn controls() -> Router<Simulator> {
         .route("/__simulator/captures", post(decide_capture))
         .route("/__simulator/refunds", post(decide_refund))
         .route("/__simulator/settle", post(settle))
+        .route("/__simulator/chargebacks", post(chargeback))
 }
 
 fn bad_request(message: impl Into<String>) -> ApiFailure {
@@ -93,7 +99,7 @@ async fn seller_central(
                         Some(price) => price,
                         None => json!({ "amount": ledger.charge(id)?.amount.to_string(), "currencyCode": "JPY" }),
                     };
-                    ledger.capture(id, None, &json!({ "captureAmount": amount }), now)
+                    ledger.capture(id, &json!({ "captureAmount": amount }), now)
                 })?
             }
             "cancel" => {
@@ -112,7 +118,7 @@ async fn seller_central(
                         Some(price) => price,
                         None => json!({ "amount": ledger.refundable(id)?.to_string(), "currencyCode": "JPY" }),
                     };
-                    ledger.create_refund(&simulator, None, &json!({ "chargeId": id, "refundAmount": amount }), now)
+                    ledger.create_refund(&simulator, &json!({ "chargeId": id, "refundAmount": amount }), now)
                 })?
             }
             "close" => {
@@ -194,4 +200,22 @@ async fn decide_refund(
 async fn settle(State(simulator): State<Simulator>) -> Response {
     let (captures, refunds) = simulator.with_ledger(|ledger, now| ledger.settle_all(now));
     Json(json!({ "captures": captures, "refunds": refunds })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Chargeback {
+    charge_id: String,
+}
+
+async fn chargeback(State(simulator): State<Simulator>, body: Result<Json<Chargeback>, JsonRejection>) -> Response {
+    let Ok(Json(chargeback)) = body else {
+        return bad_request("The body must be {\"chargeId\"}.").into_response();
+    };
+    answer(simulator.with_ledger(|ledger, _| {
+        let permission_id = ledger.charge(&chargeback.charge_id)?.permission_id.clone();
+        let id = format!("{}-D{}", chargeback.charge_id, simulator.digits(6));
+        ledger.record(ChangedObject::Chargeback, ChangeKind::State, &id, &permission_id);
+        Ok(Json(json!({ "chargebackId": id })).into_response())
+    }))
 }

@@ -232,8 +232,13 @@ pub trait SessionStore: Send + Sync {
     async fn purge(&self, cutoff: i64, cart_cutoff: i64) -> Result<(usize, usize), StorageError>;
 }
 
-/// The server's own secrets (the key that signs cookies), made once and shared by every instance
-/// on the same database.
+/// The name of the secret Amazon Pay idempotency keys are made with
+/// ([`crate::core::idempotency`]). It lives with the orders, so that a restored database keys the
+/// same operations the same way; the server makes it at start.
+pub const IDEMPOTENCY_SECRET: &str = "amazon-idempotency";
+
+/// The server's own secrets (the key that signs cookies, the idempotency secret), made once and
+/// shared by every instance on the same database.
 #[async_trait]
 pub trait Secrets: Send + Sync {
     /// The secret called `name` (random 32 bytes), created on first use.

@@ -251,7 +251,7 @@ impl Sim {
             "captureNow": true,
             "canHandlePendingAuthorization": false,
         });
-        self.create_charge(&body, &format!("cycle-{permission}-{yen}-{}", rand_suffix())).await
+        self.create_charge(&body, &format!("cycle-{}", rand_suffix())).await
     }
 
     /// A request signed as the shop's client signs it, with full control over the idempotency

@@ -19,8 +19,11 @@ impl Ledger {
         let mut due: Vec<(u64, Due)> = Vec::new();
         for charge in self.charges.values() {
             match charge.state {
+                // 30 days after it entered Authorized (a pending authorization decided later
+                // lapses later): Amazon's charge reference, "expires after 30 days in the
+                // Authorized state".
                 ChargeState::Authorized => {
-                    let deadline = charge.created + AUTHORIZATION_LIFETIME;
+                    let deadline = charge.authorized_at.unwrap_or(charge.created) + AUTHORIZATION_LIFETIME;
                     if now >= deadline {
                         due.push((deadline, Due::Expiry(charge.id.clone())));
                     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::cards::{Card, Outcome, decline_description};
+use super::cards::{Card, Outcome, decline_description, declined};
 use super::details::{Details, MerchantMetadata};
 use super::objects::{
     Charge, ChargePermission, ChargeState, Closure, Environment, Intent, PermissionType, Processed, ProductType,
@@ -26,32 +26,26 @@ pub(in crate::simulator) enum ChangedObject {
     Charge,
     Refund,
     ChargePermission,
+    /// A buyer's chargeback (dispute) of a charge.
+    Chargeback,
 }
 
-/// An object that entered a state (a new object entering its first state included).
+/// What changed: the IPN's `NotificationType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::simulator) enum ChangeKind {
+    /// `STATE_CHANGE`: the object entered a state (a new object its first).
+    State,
+    /// `ATTRIBUTE_CHANGE`: the object changed without changing state.
+    Attribute,
+}
+
+/// A change of an object, to be notified.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(in crate::simulator) struct Change {
     pub object: ChangedObject,
+    pub kind: ChangeKind,
     pub id: String,
     pub permission_id: String,
-}
-
-/// What a reused idempotency key answers.
-pub(super) enum Remembered {
-    /// The charge that request created (answered as it is now).
-    Charge(String),
-    /// The checkout session that request created (answered as it is now).
-    Session(String),
-    /// The answer as it was given.
-    Answer(Value),
-}
-
-/// A request made with an idempotency key: the same key with the same request gets the same
-/// answer; with another request, `DuplicateIdempotencyKey`.
-struct Idempotent {
-    request: String,
-    body: Value,
-    answer: Remembered,
 }
 
 /// Everything the simulator's Amazon knows about payments.
@@ -61,8 +55,12 @@ pub(in crate::simulator) struct Ledger {
     pub(super) permissions: HashMap<String, ChargePermission>,
     pub(super) charges: HashMap<String, Charge>,
     pub(super) refunds: HashMap<String, Refund>,
-    idempotency: HashMap<String, Idempotent>,
     changes: Vec<Change>,
+}
+
+/// Amazon's `AmountMismatch` (409).
+fn amount_mismatch(message: String) -> ApiFailure {
+    ApiFailure::new(axum::http::StatusCode::CONFLICT, "AmountMismatch", message)
 }
 
 pub(super) fn not_found(kind: &str, id: &str) -> ApiFailure {
@@ -74,30 +72,23 @@ impl Ledger {
 
     /// Records that an object entered a state.
     pub(super) fn changed(&mut self, object: ChangedObject, id: &str, permission_id: &str) {
-        self.changes.push(Change { object, id: id.to_owned(), permission_id: permission_id.to_owned() });
+        self.record(object, ChangeKind::State, id, permission_id);
+    }
+
+    /// Records that an object changed without changing state, or any change of its `kind`.
+    pub(in crate::simulator) fn record(
+        &mut self,
+        object: ChangedObject,
+        kind: ChangeKind,
+        id: &str,
+        permission_id: &str,
+    ) {
+        self.changes.push(Change { object, kind, id: id.to_owned(), permission_id: permission_id.to_owned() });
     }
 
     /// The changes since the last call, oldest first.
     pub(in crate::simulator) fn take_changes(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.changes)
-    }
-
-    /// What an earlier request with `key` answered, if it was this same `request` and `body`;
-    /// `DuplicateIdempotencyKey` if the key was used for something else.
-    pub(super) fn remembered(&self, key: &str, request: &str, body: &Value) -> Result<Option<&Remembered>, ApiFailure> {
-        match self.idempotency.get(key) {
-            None => Ok(None),
-            Some(previous) if previous.request == request && previous.body == *body => Ok(Some(&previous.answer)),
-            Some(_) => Err(bad(
-                "DuplicateIdempotencyKey",
-                "The idempotency key was already used for a different request and cannot be reused.",
-            )),
-        }
-    }
-
-    /// Remembers a successful request made with `key`.
-    pub(super) fn remember(&mut self, key: &str, request: &str, body: &Value, answer: Remembered) {
-        self.idempotency.insert(key.to_owned(), Idempotent { request: request.to_owned(), body: body.clone(), answer });
     }
 
     // -- sessions ------------------------------------------------------------------------------
@@ -141,27 +132,20 @@ impl Ledger {
     }
 
     /// `POST checkoutSessions`: a session made from the create payload (the same payload a button
-    /// carries), without a buyer until the buyer signs in on Amazon's page. The same key with the
-    /// same body answers the same session.
+    /// carries), without a buyer until the buyer signs in on Amazon's page.
     pub(in crate::simulator) fn create_session(
         &mut self,
         simulator: &Simulator,
-        key: &str,
         body: &Value,
         environment: Environment,
         now: u64,
     ) -> Result<String, ApiFailure> {
-        const REQUEST: &str = "POST checkoutSessions";
-        if let Some(Remembered::Session(id)) = self.remembered(key, REQUEST, body)? {
-            return Ok(id.clone());
-        }
         let rules = simulator.rules(environment == Environment::Live, true);
         let draft = CreatePayload::parse(body, simulator.store_id(), &rules)?;
         let id = simulator.checkout_session_id();
         let session =
             Session::without_buyer(id.clone(), draft.details, draft.product_type, environment, draft.scopes, now);
         self.insert_session(session, now);
-        self.remember(key, REQUEST, body, Remembered::Session(id.clone()));
         Ok(id)
     }
 
@@ -246,9 +230,8 @@ impl Ledger {
         let amount = member(request, "chargeAmount")
             .ok_or_else(|| bad("MissingParameterValue", "chargeAmount is missing."))
             .and_then(|amount| parse_price(amount, "chargeAmount"))?;
-        if let Some(total) = member(request, "totalOrderAmount") {
-            parse_price(total, "totalOrderAmount")?;
-        }
+        let total =
+            member(request, "totalOrderAmount").map(|total| parse_price(total, "totalOrderAmount")).transpose()?;
         let Some(processed) = session.processed else {
             return Err(unprocessable(
                 "InvalidCheckoutSessionStatus",
@@ -257,10 +240,25 @@ impl Ledger {
         };
         let expected = session.details.charge_amount.unwrap_or_default();
         if amount != expected {
-            return Err(bad(
-                "AmountMismatch",
-                format!("chargeAmount {amount} JPY does not match the Checkout Session's chargeAmount {expected} JPY."),
-            ));
+            return Err(amount_mismatch(format!(
+                "chargeAmount {amount} JPY does not match the Checkout Session's chargeAmount {expected} JPY."
+            )));
+        }
+        // A session that has a totalOrderAmount is completed with it (Amazon's Complete Checkout
+        // Session request: totalOrderAmount required when the session has one).
+        match (session.details.total_order_amount, total) {
+            (Some(_), None) => {
+                return Err(bad(
+                    "MissingParameterValue",
+                    "totalOrderAmount is missing: the Checkout Session has a totalOrderAmount.",
+                ));
+            }
+            (Some(expected), Some(total)) if total != expected => {
+                return Err(amount_mismatch(format!(
+                    "totalOrderAmount {total} JPY does not match the Checkout Session's totalOrderAmount {expected} JPY."
+                )));
+            }
+            _ => {}
         }
         let details = session.details.clone();
         let (environment, buyer, card, scopes) =
@@ -284,6 +282,7 @@ impl Ledger {
             address,
             card,
             scopes,
+            declines_left: None,
             amount_limit,
             recurring_metadata: details.recurring_metadata.clone(),
             merchant_metadata: details.merchant_metadata.clone(),
@@ -353,6 +352,31 @@ impl Ledger {
 
     pub(in crate::simulator) fn refund(&self, id: &str) -> Result<&Refund, ApiFailure> {
         self.refunds.get(id).ok_or_else(|| not_found("Refund", id))
+    }
+
+    /// The buyer chose another payment method for a charge permission (in their Amazon account):
+    /// the next charges are authorized with it. Amazon's documentation names `ATTRIBUTE_CHANGE`
+    /// notifications without saying when it sends them; a new payment method on a permission that
+    /// stays chargeable is taken to be one [inferred], one that makes it `NonChargeable` or
+    /// `Chargeable` again a `STATE_CHANGE`.
+    pub(in crate::simulator) fn set_card(
+        &mut self,
+        permission_id: &str,
+        card: Card,
+        declines: Option<u32>,
+        now: u64,
+    ) -> Result<(), ApiFailure> {
+        let permission = self.permission_mut(permission_id)?;
+        let before = permission.card.non_chargeable();
+        permission.card = card;
+        permission.declines_left = declines;
+        permission.updated = now;
+        if permission.closed.is_some() {
+            return Ok(());
+        }
+        let kind = if before == card.non_chargeable() { ChangeKind::Attribute } else { ChangeKind::State };
+        self.record(ChangedObject::ChargePermission, kind, permission_id, permission_id);
+        Ok(())
     }
 
     /// Test control: decides a pending authorization.
@@ -437,18 +461,16 @@ impl Ledger {
         self.changed(ChangedObject::ChargePermission, permission_id, permission_id);
     }
 
-    /// `POST charges`. `key` is the idempotency key, `body` the parsed request.
+    /// `POST charges` (`body`: the parsed request): the new charge's ID. A decline is an error
+    /// answer and makes no charge: `422` with `HardDeclined`, `SoftDeclined`,
+    /// `PaymentMethodNotAllowed`, `TransactionTimedOut`, `MFANotCompleted` or `AmazonRejected`,
+    /// `500` with `ProcessingFailure`.
     pub(in crate::simulator) fn create_charge(
         &mut self,
         simulator: &Simulator,
-        key: &str,
         body: &Value,
         now: u64,
     ) -> Result<String, ApiFailure> {
-        const REQUEST: &str = "POST charges";
-        if let Some(Remembered::Charge(id)) = self.remembered(key, REQUEST, body)? {
-            return Ok(id.clone());
-        }
         let request = object(
             body,
             "",
@@ -484,6 +506,12 @@ impl Ledger {
                 format!("The Charge Permission is Closed ({}); no charges can be created.", closed.reason.code),
             ));
         }
+        if let Some(reason) = permission.card.non_chargeable() {
+            return Err(unprocessable(
+                "InvalidChargePermissionStatus",
+                format!("The Charge Permission is NonChargeable ({reason}); no charges can be created."),
+            ));
+        }
         match permission.kind {
             PermissionType::Recurring => {
                 if self.charged_this_month(permission, now) + amount > RECURRING_MONTHLY_LIMIT_YEN {
@@ -492,7 +520,7 @@ impl Ledger {
             }
             PermissionType::OneTime => {
                 if permission.charges.len() >= MAX_CHARGES_PER_ONE_TIME_PERMISSION {
-                    return Err(bad(
+                    return Err(unprocessable(
                         "TransactionCountExceeded",
                         "You've reached the maximum of 25 Charges for this Charge Permission.",
                     ));
@@ -509,6 +537,19 @@ impl Ledger {
             }
         }
         let (environment, card) = (permission.environment, permission.card);
+        let outcome = card.authorize(can_handle_pending);
+        if let Outcome::Declined(code) = outcome {
+            let permission = self.permission_mut(&permission_id)?;
+            match permission.declines_left {
+                Some(0 | 1) => {
+                    permission.card = Card::Visa;
+                    permission.declines_left = None;
+                }
+                Some(left) => permission.declines_left = Some(left - 1),
+                None => {}
+            }
+            return Err(declined(code));
+        }
         let charge_id = self.new_charge_id(simulator, &permission_id);
         let mut charge = Charge {
             id: charge_id.clone(),
@@ -527,12 +568,11 @@ impl Ledger {
             created: now,
             updated: now,
         };
-        charge.apply(card.authorize(can_handle_pending), now);
+        charge.apply(outcome, now);
         self.charges.insert(charge_id.clone(), charge);
         self.permission_mut(&permission_id)?.charges.push(charge_id.clone());
         self.changed(ChangedObject::Charge, &charge_id, &permission_id);
         self.close_if_fully_captured(&permission_id, now);
-        self.remember(key, REQUEST, body, Remembered::Charge(charge_id.clone()));
         Ok(charge_id)
     }
 
@@ -541,7 +581,7 @@ impl Ledger {
     /// `S03-1234567-1234567`.
     fn new_permission_id(&self, simulator: &Simulator, environment: Environment) -> String {
         loop {
-            let id = format!("{}03-{}-{}", environment.id_prefix(), digits(simulator, 7), digits(simulator, 7));
+            let id = format!("{}03-{}-{}", environment.id_prefix(), simulator.digits(7), simulator.digits(7));
             if !self.permissions.contains_key(&id) {
                 return id;
             }
@@ -552,7 +592,7 @@ impl Ledger {
     /// Amazon's are.
     pub(super) fn new_refund_id(&self, simulator: &Simulator, permission_id: &str) -> String {
         loop {
-            let id = format!("{permission_id}-R{}", digits(simulator, 6));
+            let id = format!("{permission_id}-R{}", simulator.digits(6));
             if !self.refunds.contains_key(&id) {
                 return id;
             }
@@ -562,7 +602,7 @@ impl Ledger {
     /// `S03-1234567-1234567-C123456`.
     fn new_charge_id(&self, simulator: &Simulator, permission_id: &str) -> String {
         loop {
-            let id = format!("{permission_id}-C{}", digits(simulator, 6));
+            let id = format!("{permission_id}-C{}", simulator.digits(6));
             if !self.charges.contains_key(&id) {
                 return id;
             }
@@ -638,9 +678,4 @@ impl CreatePayload {
         let details = Details::new(review_url).updated(&Value::Object(update), rules)?;
         Ok(Self { details, product_type: ProductType::PayAndShip, scopes })
     }
-}
-
-/// `n` random decimal digits.
-fn digits(simulator: &Simulator, n: usize) -> String {
-    simulator.random_bytes::<8>().iter().cycle().take(n).map(|b| char::from(b'0' + b % 10)).collect()
 }

@@ -21,7 +21,7 @@ mod views;
 
 pub(super) use cards::{Card, Outcome};
 pub(super) use details::Details;
-pub(super) use ledger::{Change, ChangedObject, Ledger};
+pub(super) use ledger::{Change, ChangeKind, ChangedObject, Ledger};
 pub(super) use objects::{Environment, ProductType, Session, SessionState};
 pub(super) use operations::Settlement;
 pub(super) use rules::{Rules, parse_body};

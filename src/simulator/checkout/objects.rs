@@ -6,7 +6,7 @@ use url::Url;
 
 use super::cards::{Card, Outcome, decline_description};
 use super::details::{Details, MerchantMetadata};
-use super::rules::{SESSION_LIFETIME, unprocessable};
+use super::rules::{SESSION_LIFETIME, bad, unprocessable};
 use crate::simulator::api::ApiFailure;
 
 /// `releaseEnvironment`.
@@ -273,14 +273,16 @@ impl Session {
     }
 
     /// Amazon's answer to completing a session it has canceled (declined payment, the buyer
-    /// canceled, 24 hours passed): 422 `CheckoutSessionCanceled`, whatever the reason
-    /// (`statusDetails.reasonCode` says which).
+    /// canceled, 24 hours passed): `CheckoutSessionCanceled`, whatever the reason
+    /// (`statusDetails.reasonCode` says which). Its status is unconfirmed: 400 in one Amazon Pay
+    /// plugin's error table (Solution360's), 422 in another's; a merchant must read the reason
+    /// code, which both agree on.
     pub(super) fn ensure_not_canceled(&self) -> Result<(), ApiFailure> {
         if self.state != SessionState::Canceled {
             return Ok(());
         }
         let reason = self.reason.as_ref().map(|r| r.code).unwrap_or("Canceled");
-        Err(unprocessable(
+        Err(bad(
             "CheckoutSessionCanceled",
             format!(
                 "Checkout was unsuccessful because the buyer canceled the transaction or the payment was declined ({reason})."
@@ -319,6 +321,9 @@ pub(in crate::simulator) struct ChargePermission {
     pub address: Option<usize>,
     pub card: Card,
     pub scopes: Vec<String>,
+    /// Test control: how many more charges the card declines before the buyer's next card (a
+    /// Visa) authorizes; `None`: the card stays.
+    pub declines_left: Option<u32>,
     /// `limits.amountLimit`.
     pub amount_limit: u64,
     pub recurring_metadata: Option<Value>,

@@ -16,7 +16,7 @@
 use serde_json::Value;
 
 use super::details::recurring_metadata;
-use super::ledger::{ChangedObject, Ledger, Remembered, not_found};
+use super::ledger::{ChangedObject, Ledger, not_found};
 use super::objects::{ChargeState, Closure, PendingCapture, PermissionType, Reason, Refund, RefundState};
 use super::rules::{
     MAX_REASON_LENGTH, SYNCHRONOUS_CAPTURE_WINDOW, bad, bool_member, invalid, member, object, parse_price,
@@ -52,21 +52,13 @@ fn free_text(map: &serde_json::Map<String, Value>, key: &str) -> Result<Option<S
 }
 
 impl Ledger {
-    /// `POST charges/{id}/capture`. `key`: the idempotency key (Seller Central has none). The
-    /// same key with the same request answers what the first answered.
+    /// `POST charges/{id}/capture` (through the API or Seller Central).
     pub(in crate::simulator) fn capture(
         &mut self,
         charge_id: &str,
-        key: Option<&str>,
         body: &Value,
         now: u64,
     ) -> Result<Value, ApiFailure> {
-        let request = format!("POST charges/{charge_id}/capture");
-        if let Some(key) = key
-            && let Some(Remembered::Answer(answer)) = self.remembered(key, &request, body)?
-        {
-            return Ok(answer.clone());
-        }
         let map = object(body, "", &["captureAmount", "softDescriptor"], true)?;
         let amount = member(map, "captureAmount")
             .ok_or_else(|| bad("MissingParameterValue", "captureAmount is missing."))
@@ -99,11 +91,7 @@ impl Ledger {
         let permission_id = charge.permission_id.clone();
         self.changed(ChangedObject::Charge, charge_id, &permission_id);
         self.close_if_fully_captured(&permission_id, now);
-        let answer = self.charge_json(self.charge(charge_id)?);
-        if let Some(key) = key {
-            self.remember(key, &request, body, Remembered::Answer(answer.clone()));
-        }
-        Ok(answer)
+        Ok(self.charge_json(self.charge(charge_id)?))
     }
 
     /// Completes a `CaptureInitiated` charge (the clock, or the settlement control).
@@ -163,16 +151,9 @@ impl Ledger {
     pub(in crate::simulator) fn create_refund(
         &mut self,
         simulator: &Simulator,
-        key: Option<&str>,
         body: &Value,
         now: u64,
     ) -> Result<Value, ApiFailure> {
-        const REQUEST: &str = "POST refunds";
-        if let Some(key) = key
-            && let Some(Remembered::Answer(answer)) = self.remembered(key, REQUEST, body)?
-        {
-            return Ok(answer.clone());
-        }
         let map = object(body, "", &["chargeId", "refundAmount", "softDescriptor"], true)?;
         let charge_id =
             string_member(map, "chargeId", "")?.ok_or_else(|| bad("MissingParameterValue", "chargeId is missing."))?;
@@ -223,11 +204,7 @@ impl Ledger {
             charge.refunds.push(id.clone());
         }
         self.changed(ChangedObject::Refund, &id, &permission_id);
-        let answer = self.refund_json(self.refund(&id)?);
-        if let Some(key) = key {
-            self.remember(key, REQUEST, body, Remembered::Answer(answer.clone()));
-        }
-        Ok(answer)
+        Ok(self.refund_json(self.refund(&id)?))
     }
 
     /// What is left to refund of a charge's captured amount (Seller Central's default refund).

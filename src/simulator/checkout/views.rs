@@ -91,7 +91,14 @@ impl Ledger {
                 json!([{ "reasonCode": closure.reason.code, "reasonDescription": closure.reason.description }]),
                 closure.at,
             ),
-            None => ("Chargeable", Value::Null, permission.updated),
+            None => match permission.card.non_chargeable() {
+                Some(reason) => (
+                    "NonChargeable",
+                    json!([{ "reasonCode": reason, "reasonDescription": "The buyer's payment method cannot be charged." }]),
+                    permission.updated,
+                ),
+                None => ("Chargeable", Value::Null, permission.updated),
+            },
         };
         json!({
             "chargePermissionId": permission.id,
@@ -144,7 +151,7 @@ impl Ledger {
             "providerMetadata": { "providerReferenceId": null },
             "merchantMetadata": charge.merchant_metadata.as_ref().map(MerchantMetadata::json),
             "creationTimestamp": timestamp(charge.created),
-            "expirationTimestamp": timestamp(charge.created + AUTHORIZATION_LIFETIME),
+            "expirationTimestamp": timestamp(charge.authorized_at.unwrap_or(charge.created) + AUTHORIZATION_LIFETIME),
             "statusDetails": {
                 "state": charge.state.name(),
                 "reasonCode": charge.reason.as_ref().map(|r| r.code),

@@ -1,5 +1,7 @@
 //! Instant payment notifications (IPN), sent as Amazon Pay sends them: an Amazon SNS HTTP
-//! notification per state change of a Charge, Refund or Charge Permission, POSTed to the
+//! notification per change of a Charge, Refund or Charge Permission (`NotificationType`
+//! `STATE_CHANGE`, or `ATTRIBUTE_CHANGE` for a change that keeps the state) and per chargeback
+//! (`ObjectType` `CHARGEBACK`), the types Amazon's IPN documentation names, POSTed to the
 //! merchant's IPN endpoint with `Content-Type: text/plain; charset=UTF-8` and SNS's headers
 //! (`x-amz-sns-message-type`, `x-amz-sns-message-id`, `x-amz-sns-topic-arn`), signed with the
 //! simulator's own SNS key ([`SnsSigner`]), whose certificate the simulator serves at the
@@ -32,7 +34,7 @@ use time::macros::format_description;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use url::Url;
 
-use super::checkout::{Change, ChangedObject};
+use super::checkout::{Change, ChangeKind, ChangedObject};
 use super::{Simulator, lock};
 use crate::amazon::signature::hex;
 use crate::amazon::sns::{Envelope, IpnMessage, MessageType, ObjectType, SignatureVersion};
@@ -219,10 +221,15 @@ impl Simulator {
                     ChangedObject::Charge => ObjectType::Charge,
                     ChangedObject::Refund => ObjectType::Refund,
                     ChangedObject::ChargePermission => ObjectType::ChargePermission,
+                    ChangedObject::Chargeback => ObjectType::Chargeback,
                 },
                 object_id: change.id.clone(),
                 charge_permission_id: Some(change.permission_id.clone()),
-                notification_type: "STATE_CHANGE".to_owned(),
+                notification_type: match change.kind {
+                    ChangeKind::State => "STATE_CHANGE",
+                    ChangeKind::Attribute => "ATTRIBUTE_CHANGE",
+                }
+                .to_owned(),
                 notification_id: self.uuid(),
                 notification_version: "V2".to_owned(),
             };

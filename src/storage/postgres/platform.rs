@@ -765,6 +765,10 @@ impl Orders for Postgres {
             })
             .await?)
     }
+
+    async fn idempotency_secret(&self) -> Result<Vec<u8>, PlatformError> {
+        Ok(crate::storage::Secrets::secret(self, crate::storage::IDEMPOTENCY_SECRET).await?)
+    }
 }
 
 #[async_trait]

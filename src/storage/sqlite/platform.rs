@@ -533,6 +533,10 @@ impl Orders for Sqlite {
         .await?;
         Ok(())
     }
+
+    async fn idempotency_secret(&self) -> Result<Vec<u8>, PlatformError> {
+        Ok(crate::storage::Secrets::secret(self, crate::storage::IDEMPOTENCY_SECRET).await?)
+    }
 }
 
 #[async_trait]
