@@ -43,6 +43,7 @@ pub struct Core {
     platform: Arc<dyn Platform>,
     reviews: checkout::ReviewCache,
     certificates: notifications::Certificates,
+    notification_reads: notifications::ReadBudget,
 }
 
 impl Core {
@@ -57,7 +58,16 @@ impl Core {
         let signer = ButtonSigner::new(key.clone(), settings.amazon.public_key_id.clone());
         let amazon = AmazonPayClient::new(api_base, &settings.amazon, key)?;
         let certificates = notifications::Certificates::new(settings.ipn_cert_origins.clone())?;
-        Ok(Self { settings, signer, amazon, platform, reviews: checkout::ReviewCache::default(), certificates })
+        let notification_reads = notifications::ReadBudget::new(notifications::READS_PER_MINUTE);
+        Ok(Self {
+            settings,
+            signer,
+            amazon,
+            platform,
+            reviews: checkout::ReviewCache::default(),
+            certificates,
+            notification_reads,
+        })
     }
 
     /// Replaces the API client's retry policy (tests use short waits).
