@@ -2,10 +2,15 @@
 //! the two secrets derived from the session's ID (the CSRF token and the sign-in state that binds a
 //! return from Amazon to the browser that left for it).
 //!
-//! A first visit stores nothing: the cookie carries a random ID (`a.<id>`) and both secrets are
-//! derived from it with the server's key, so page views of shoppers who do nothing cost no write
-//! and grow no table. The session is stored (`s.<id>`, same ID, same secrets) only when the
-//! shopper does something that needs it: a cart, an Amazon sign-in, a login.
+//! A first visit stores nothing: the cookie carries an ID (`a.<id>`) and both secrets are derived
+//! from it with the server's key, so page views of shoppers who do nothing cost no write and grow
+//! no table. The session is stored (`s.<id>`, same ID, same secrets) only when the shopper does
+//! something that needs it: a cart, an Amazon sign-in, a login.
+//!
+//! Only IDs the server made are ever used: an anonymous ID carries the server's tag over its
+//! random part (nothing stores it, so the tag is how it is recognised), a stored one must be in
+//! the database; anything else gets a fresh ID (no session fixation). Under https the cookie is
+//! `__Host-amazonpay2_sid`.
 
 use std::time::Duration;
 
