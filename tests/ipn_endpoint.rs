@@ -536,6 +536,32 @@ async fn a_notification_another_instance_is_handling_is_not_taken_for_handled() 
 }
 
 #[tokio::test]
+async fn notifications_that_name_nothing_to_read_are_not_remembered() {
+    let sns = TestSns::start().await;
+    let world = world_trusting(&sns).await;
+    let merchant = world.config.amazon.merchant_id.clone();
+    for n in 0..20 {
+        let unknown = format!("S03-0000000-0000000-C{n:06}");
+        let body = sns.notification(&message(&merchant, ObjectType::Charge, &unknown, &format!("unknown-{n}")));
+        let (status, answer) = post_ipn(&world, body).await;
+        assert_eq!((status, answer["outcome"].as_str()), (200, Some("unchanged")));
+    }
+    // Nothing was kept of them: each one's ID is free to claim.
+    let at = amazonpay2::core::now();
+    for n in [0, 19] {
+        let claim = NotificationClaim {
+            id: format!("unknown-{n}"),
+            object_type: "CHARGE".into(),
+            object_id: String::new(),
+            token: "probe".into(),
+            at,
+            until: at + 1,
+        };
+        assert_eq!(world.db.claim_notification(&claim).await.unwrap(), Claimed::Mine);
+    }
+}
+
+#[tokio::test]
 async fn a_flood_of_genuine_notifications_reads_amazon_at_most_the_minutes_budget() {
     let sns = TestSns::start().await;
     let world = world_trusting(&sns).await;

@@ -110,11 +110,20 @@ async fn follow(state: &AppState, notification: &Notification, topic: TopicCheck
             return unavailable(code, &error.to_string());
         }
     };
+    if !handled.confirmed {
+        // It named nothing Amazon had to be asked about (a charge the shop has not recorded, a
+        // chargeback): following it again costs nothing, so it is not remembered, and a flood of
+        // such notifications leaves no rows behind.
+        if let Err(release) = state.db.release_notification(id, &claim.token).await {
+            tracing::error!(%release, notification = id, "could not give up a notification");
+        }
+        return done("unchanged");
+    }
     if let Err(error) = state.db.finish_notification(id, &claim.token, now()).await {
         // Followed, but not recorded: Amazon's retry follows it again, which moves nothing twice.
         return unavailable("try_again_later", &error.to_string());
     }
-    if topic == TopicCheck::Unpinned && handled.confirmed {
+    if topic == TopicCheck::Unpinned {
         pin(state, &notification.topic_arn).await;
     }
     tracing::info!(
