@@ -265,19 +265,3 @@ async fn a_checkout_the_buyer_cancels_on_amazons_page_ends_on_the_cart_with_the_
     completed_order(&buyer.place_and_finish().await, "order_placed");
     world.assert_one_charge(&session, MUG_ORDER).await;
 }
-
-#[tokio::test]
-async fn a_checkout_cancelled_on_amazons_payment_page_is_not_placed_later() {
-    let world = World::start().await;
-    let buyer = world.mug_shopper().await;
-    let session = buyer.to_confirmation(VISA).await;
-    let redirect = buyer.place().await.redirect();
-    let flow = redirect.rsplit('/').next().unwrap().to_owned();
-    let back = buyer.http.get(format!("{}/checkout/cancel?flow={flow}", world.amazon)).send().await.unwrap();
-    let cancel_url = Url::parse(back.headers()[header::LOCATION].to_str().unwrap()).unwrap();
-    assert_eq!(buyer.arrive(&cancel_url).await, cart_page("checkout_canceled"));
-    // 注文を確定する on the checkout Amazon canceled: ended with Amazon's reason, nothing charged.
-    assert_eq!(buyer.place().await.redirect(), cart_page("checkout_canceled"));
-    world.assert_no_charge(&session).await;
-    buyer.assert_no_orders().await;
-}

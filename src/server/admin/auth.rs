@@ -6,9 +6,6 @@
 
 use std::time::Duration;
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -73,24 +70,17 @@ pub fn valid_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
 }
 
-fn argon2() -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
-}
-
-/// An Argon2id hash of an owner's password (off the async workers: it is deliberately slow).
+/// An Argon2id hash of an owner's password (off the async workers, within the bound on password
+/// work at once: it is deliberately heavy).
 pub async fn hash_password(password: &str) -> Result<String, AccountError> {
     if !(8..=128).contains(&password.chars().count()) {
         return Err(AccountError::Password);
     }
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
-        argon2()
-            .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
-            .map(|hash| hash.to_string())
-            .map_err(|e| AccountError::Hash(e.to_string()))
-    })
-    .await
-    .map_err(|e| AccountError::Hash(e.to_string()))?
+    logins::checks()
+        .hash(password)
+        .await
+        .map_err(|busy| AccountError::Hash(busy.to_string()))?
+        .map_err(AccountError::Hash)
 }
 
 /// Creates the account `name` or sets its password (its sessions end); `true` when it was new.
