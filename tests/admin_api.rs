@@ -116,6 +116,28 @@ async fn a_login_needs_the_right_password_is_throttled_by_name_and_says_nothing_
 }
 
 #[tokio::test]
+async fn many_wrong_passwords_at_once_get_no_more_than_five_checks() {
+    let world = world().await;
+    let browser = AdminBrowser::new(&world.shop);
+    let token = browser.get("/admin/login").await.field("token").expect("the login form's token");
+    let fields = [("token", token.as_str()), ("next", "/admin/"), ("name", OWNER), ("password", "guess")];
+    let answers = futures_util::future::join_all((0..20).map(|_| browser.post("/admin/login", &fields))).await;
+    // Checked and wrong: 401. Not checked: 429, locked (or, on a busy machine, too many checks
+    // at once).
+    let checked = answers.iter().filter(|a| a.status == 401).count();
+    let locked = answers.iter().filter(|a| a.status == 429 && a.shows("15 分間ログインできません")).count();
+    let busy = answers.iter().filter(|a| a.status == 429 && a.shows("混み合っています")).count();
+    assert_eq!(checked + locked + busy, 20, "{:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+    assert!((1..=5).contains(&checked), "{checked} wrong passwords were checked");
+    assert!(world.db.login_attempts(&format!("admin:{OWNER}")).await.unwrap().0 <= 5);
+    if checked == 5 {
+        let locked = browser.log_in_as(OWNER, OWNER_PASSWORD).await;
+        locked.assert_status(429);
+        assert!(locked.shows("15 分間ログインできません"), "even the right password waits out the lock");
+    }
+}
+
+#[tokio::test]
 async fn the_login_form_is_refused_from_another_site_or_without_its_token() {
     let world = world().await;
     let browser = AdminBrowser::new(&world.shop);

@@ -374,25 +374,6 @@ async fn owner_accounts_sessions_and_a_new_password_ending_them() {
     assert_eq!(db.admin_session("").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn failed_logins_count_within_a_window_and_clear_after_a_good_one() {
-    let (db, _folder) = shop().await;
-    assert_eq!(db.login_failures("admin").await.unwrap().0, 0);
-    for _ in 0..3 {
-        db.record_login_failure("admin", 900).await.unwrap();
-    }
-    let (count, since) = db.login_failures("admin").await.unwrap();
-    assert_eq!(count, 3);
-    assert!(since > 0);
-    assert_eq!(db.login_failures("someone-else").await.unwrap().0, 0, "counted per name");
-    // A window of 0 seconds has passed by the next failure: the count starts again.
-    std::thread::sleep(std::time::Duration::from_millis(1_100));
-    db.record_login_failure("admin", 0).await.unwrap();
-    assert_eq!(db.login_failures("admin").await.unwrap().0, 1);
-    db.clear_login_failures("admin").await.unwrap();
-    assert_eq!(db.login_failures("admin").await.unwrap().0, 0);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Bulk jobs and subscriptions
 // ---------------------------------------------------------------------------------------------

@@ -136,10 +136,21 @@ async fn buttons_set_an_httponly_samesite_lax_session_cookie() {
 }
 
 #[tokio::test]
-async fn https_shops_get_a_secure_session_cookie() {
+async fn https_shops_get_a_secure_host_session_cookie_and_the_demo_keeps_its_plain_name() {
     let shop = Shop::production().await;
-    let attributes = cookie_attributes(&shop.browser().buttons(EVERY_KIND).await);
+    let reply = shop.browser().buttons(EVERY_KIND).await;
+    let cookie = reply.header(header::SET_COOKIE).expect("a session cookie");
+    // `__Host-`: kept by the browser only when Secure, for Path=/ and without Domain, so that no
+    // other host can set or overwrite it.
+    assert!(cookie.starts_with(&format!("{SECURE_SESSION_COOKIE}=a.")), "{cookie}");
+    let attributes = cookie_attributes(&reply);
     assert!(attributes.iter().any(|a| a == "secure"), "{attributes:?}");
+    assert!(attributes.iter().any(|a| a == "path=/"), "{attributes:?}");
+    assert!(!attributes.iter().any(|a| a.starts_with("domain")), "{attributes:?}");
+
+    let demo = Shop::demo().await;
+    let cookie = demo.browser().buttons(EVERY_KIND).await.header(header::SET_COOKIE).unwrap().to_owned();
+    assert!(cookie.starts_with(&format!("{SESSION_COOKIE}=a.")), "http://127.0.0.1 keeps the plain name: {cookie}");
 }
 
 #[tokio::test]

@@ -181,6 +181,37 @@ async fn login_failures_answer_401_alike_for_an_unknown_email_and_a_wrong_passwo
 }
 
 #[tokio::test]
+async fn many_wrong_passwords_at_once_get_no_more_than_five_checks_then_the_email_is_locked() {
+    let shop = Shop::demo().await;
+    let email = shop.browser().become_member(false).await;
+    let mut browsers: Vec<_> = (0..20).map(|_| shop.browser()).collect();
+    for browser in &mut browsers {
+        browser.open_session().await;
+    }
+    let answers =
+        futures_util::future::join_all(browsers.iter_mut().map(|browser| browser.log_in(&email, "wrong password")))
+            .await;
+    let codes: Vec<(u16, String)> = answers
+        .iter()
+        .map(|reply| (reply.status.as_u16(), reply.json()["error"]["code"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    let checked = codes.iter().filter(|(status, code)| *status == 401 && code == "login_failed").count();
+    let refused =
+        codes.iter().filter(|(status, code)| *status == 429 && (code == "login_locked" || code == "busy")).count();
+    assert_eq!(checked + refused, 20, "{codes:?}");
+    assert!((1..=5).contains(&checked), "{checked} wrong passwords were checked: {codes:?}");
+    let (counted, _) = shop.db.login_attempts(&format!("member:{email}")).await.unwrap();
+    assert!(counted <= 5);
+    if checked == 5 {
+        let mut browser = shop.browser();
+        let reply = browser.log_in(&email.to_uppercase(), PASSWORD).await;
+        assert_eq!(reply.api_error(429), "login_locked", "locked per e-mail, whatever its case");
+        assert!(reply.json()["error"]["message"].as_str().unwrap().contains("15 分間"));
+        assert_eq!(browser.member_state().await, "guest");
+    }
+}
+
+#[tokio::test]
 async fn logging_out_makes_the_shopper_a_guest_again() {
     let shop = Shop::demo().await;
     let mut browser = shop.browser();

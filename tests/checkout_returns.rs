@@ -227,3 +227,41 @@ async fn the_review_block_reuses_amazons_details_instead_of_asking_on_every_page
     assert_eq!(buyer.view("review").await, shown);
     world.amazon_control("faults", json!({ "status": 503, "count": 0 })).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// A checkout cancelled on Amazon's page
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_cancel_url_opened_from_another_site_changes_nothing() {
+    let world = World::start().await;
+    let buyer = world.mug_shopper().await;
+    let session = buyer.to_confirmation(VISA).await;
+    let review = buyer.view("review").await;
+    assert_eq!(review["amazonCheckoutSessionId"], session.as_str(), "the confirmation shows Amazon's: {review}");
+
+    // Any page can send a browser to a URL by GET (a link, an image, a redirect): the shopper's
+    // checkout stays as it was, and 注文を確定する still goes on to Amazon.
+    let cancel = Url::parse(&format!("{}/api/amazonpay2/checkout/cancel", world.shop)).unwrap();
+    assert_eq!(buyer.arrive(&cancel).await, cart_page("checkout_canceled"));
+    assert_eq!(buyer.view("review").await, review, "the checkout is still the cart's");
+    let redirect = buyer.place().await.redirect();
+    assert!(redirect.starts_with(&format!("{}/checkout/process/", world.amazon)), "{redirect}");
+}
+
+#[tokio::test]
+async fn a_checkout_the_buyer_cancels_on_amazons_page_ends_on_the_cart_with_the_notice() {
+    let world = World::start().await;
+    let buyer = world.mug_shopper().await;
+    let flow = buyer.open_amazon().await;
+    let back = buyer.http.get(format!("{}/checkout/cancel?flow={flow}", world.amazon)).send().await.unwrap();
+    assert_eq!(back.status().as_u16(), 303, "Amazon sends the buyer back");
+    let cancel_url = Url::parse(back.headers()[header::LOCATION].to_str().unwrap()).unwrap();
+    assert_eq!(cancel_url.as_str(), format!("{}/api/amazonpay2/checkout/cancel", world.shop), "checkoutCancelUrl");
+    assert_eq!(buyer.arrive(&cancel_url).await, cart_page("checkout_canceled"));
+
+    // Back on the cart the button starts a new checkout, which completes as any other.
+    let session = buyer.to_confirmation(VISA).await;
+    completed_order(&buyer.place_and_finish().await, "order_placed");
+    world.assert_one_charge(&session, MUG_ORDER).await;
+}

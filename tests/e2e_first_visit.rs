@@ -22,11 +22,10 @@ async fn the_first_click_of_a_first_visit_adds_to_the_cart_every_time() {
         browser.wait_for("document.querySelector('[data-add-product]')", WAIT, "the products").await.unwrap();
         browser.wait_for("document.readyState === 'complete'", WAIT, "the page").await.unwrap();
         // The losing side of the race, made certain: the cookie the browser keeps is the other
-        // first request's (another anonymous session than the one the page first read).
-        browser
-            .add_cookie("amazonpay2_sid", &format!("a.{}", "R".repeat(42) + &attempt.to_string()), true)
-            .await
-            .unwrap();
+        // first request's (another anonymous session, issued by the server, than the one the
+        // page first read).
+        let other = another_first_request(&shop).await;
+        browser.add_cookie("amazonpay2_sid", &other, true).await.unwrap();
         let add = browser.find("[data-add-product='1']").await.unwrap();
         browser.click(&add).await.unwrap();
         let found = browser
@@ -44,4 +43,13 @@ async fn the_first_click_of_a_first_visit_adds_to_the_cart_every_time() {
         browser.quit().await.unwrap();
     }
     shop.stop().await;
+}
+
+/// The anonymous session cookie value (`a.<id>`) the server gives a request without a cookie.
+async fn another_first_request(shop: &Shop) -> String {
+    let reply = reqwest::get(shop.url("/api/amazonpay2/session")).await.unwrap();
+    let cookie = reply.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().to_owned();
+    let value = cookie.split(';').next().and_then(|pair| pair.strip_prefix("amazonpay2_sid=")).unwrap();
+    assert!(value.starts_with("a."), "{cookie}");
+    value.to_owned()
 }

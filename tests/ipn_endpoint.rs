@@ -17,8 +17,10 @@ use amazonpay2::amazon::sns::{Envelope, IpnMessage, MessageType, ObjectType, Sig
 use amazonpay2::core::orders::OrderState;
 use amazonpay2::core::platform::Order;
 use amazonpay2::simulator::SnsSigner;
+use amazonpay2::storage::{Claimed, NotificationClaim};
 use common::checkout::*;
 use common::sim::serve;
+use futures_util::StreamExt;
 
 /// A test stand-in for SNS: its own signing key, its certificate served on loopback, and a
 /// count of every request its server received (certificate or not).
@@ -30,12 +32,17 @@ struct TestSns {
 }
 
 impl TestSns {
+    /// Serving its certificate as the simulator does: with the test root that issued it.
     async fn start() -> Self {
+        Self::serving(SnsSigner::certificate_pem).await
+    }
+
+    /// Serving what `served` makes of its signer at its certificate URL.
+    async fn serving(served: impl FnOnce(&SnsSigner) -> String) -> Self {
         let now = amazonpay2::core::now().unsigned_abs();
         let signer = SnsSigner::generate(now - 3600, now + 86_400).unwrap();
         let requests = Arc::new(AtomicUsize::new(0));
-        let (pem, file, counter) =
-            (signer.certificate_pem().to_owned(), signer.file_name().to_owned(), requests.clone());
+        let (pem, file, counter) = (served(&signer), signer.file_name().to_owned(), requests.clone());
         let router = Router::new().fallback(move |uri: axum::http::Uri| {
             let (pem, file, counter) = (pem.clone(), file.clone(), counter.clone());
             async move {
@@ -59,12 +66,18 @@ impl TestSns {
         self.requests.load(Ordering::SeqCst)
     }
 
-    /// A notification of `message`, signed by this stand-in.
+    /// A notification of `message` on [`TEST_TOPIC`], signed by this stand-in.
     fn notification(&self, message: &IpnMessage) -> String {
+        self.notification_on(TEST_TOPIC, message)
+    }
+
+    /// A notification of `message` published to `topic`, signed by this stand-in (as SNS signs
+    /// whatever any of its customers publishes to a topic of theirs).
+    fn notification_on(&self, topic: &str, message: &IpnMessage) -> String {
         let mut envelope = Envelope {
             kind: MessageType::Notification,
             message_id: format!("test-{}", message.notification_id),
-            topic_arn: "arn:aws:sns:ap-northeast-1:000000000000:test".into(),
+            topic_arn: topic.into(),
             subject: None,
             message: message.to_json(),
             timestamp: "2026-11-30T00:00:00.000Z".into(),
@@ -79,6 +92,9 @@ impl TestSns {
         envelope.to_json()
     }
 }
+
+/// The topic [`TestSns`] publishes to unless told otherwise.
+const TEST_TOPIC: &str = "arn:aws:sns:ap-northeast-1:000000000000:test";
 
 fn message(merchant: &str, kind: ObjectType, object: &str, notification: &str) -> IpnMessage {
     IpnMessage {
@@ -99,14 +115,18 @@ async fn world_trusting(sns: &TestSns) -> World {
 }
 
 async fn post_ipn(world: &World, body: impl Into<reqwest::Body>) -> (u16, Value) {
-    let reply = reqwest::Client::new()
+    post_ipn_with(world, body, &[]).await
+}
+
+async fn post_ipn_with(world: &World, body: impl Into<reqwest::Body>, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
         .post(format!("{}/api/amazonpay2/ipn.php", world.shop))
         .header("content-type", "text/plain; charset=UTF-8")
-        .header("x-amz-sns-message-type", "Notification")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .header("x-amz-sns-message-type", "Notification");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let reply = request.body(body).send().await.unwrap();
     let status = reply.status().as_u16();
     (status, reply.json().await.unwrap_or(Value::Null))
 }
@@ -448,4 +468,176 @@ async fn a_charge_permission_closed_in_seller_central_ends_its_subscription() {
         .await;
     delivered(&world, &permission, 1).await;
     assert!(world.db.due_subscriptions(far).await.unwrap().is_empty(), "no cycle is charged on a closed permission");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A genuine SNS signature is not enough: SNS's certificate, Amazon's topic
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_certificate_that_chains_to_no_trusted_root_is_refused_even_from_an_allowed_origin() {
+    // The signing certificate served alone: its signature verifies, but nothing vouches for it.
+    let sns = TestSns::serving(|signer| signer.signing_certificate_pem().to_owned()).await;
+    let world = world_trusting(&sns).await;
+    let (session, charge) = pending_order(&world).await;
+    world.amazon_control("authorizations", json!({ "chargeId": charge, "outcome": "Authorized" })).await;
+    let merchant = world.config.amazon.merchant_id.clone();
+    let (status, answer) =
+        post_ipn(&world, sns.notification(&message(&merchant, ObjectType::Charge, &charge, "n-1"))).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("certificate_untrusted")), "{answer}");
+    assert_eq!(order_of(&world, &session).await.state, OrderState::Pending, "nothing moved");
+}
+
+/// Amazon's topic in these tests.
+const AMAZONS_TOPIC: &str = "arn:aws:sns:ap-northeast-1:111111111111:amazon-pay-ipn";
+/// A topic anyone with an AWS account can make and publish to.
+const SOMEONE_ELSES_TOPIC: &str = "arn:aws:sns:ap-northeast-1:222222222222:forged";
+
+#[tokio::test]
+async fn once_amazons_topic_is_known_a_genuinely_signed_notification_from_another_topic_is_refused() {
+    let sns = TestSns::start().await;
+    let world = world_trusting(&sns).await;
+    let merchant = world.config.amazon.merchant_id.clone();
+    let (session, charge) = pending_order(&world).await;
+
+    // Before any topic is known: a notification naming nothing Amazon confirms is acknowledged,
+    // and its topic is not taken for Amazon's.
+    let unknown = message(&merchant, ObjectType::Charge, "S03-0000000-0000000-C000009", "n-0");
+    let (status, answer) = post_ipn(&world, sns.notification_on(SOMEONE_ELSES_TOPIC, &unknown)).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("unchanged")));
+
+    // Amazon's notification about the shop's charge: Amazon's API confirms it, its topic is kept.
+    world.amazon_control("authorizations", json!({ "chargeId": charge, "outcome": "Authorized" })).await;
+    let genuine = message(&merchant, ObjectType::Charge, &charge, "n-1");
+    let (status, answer) = post_ipn(&world, sns.notification_on(AMAZONS_TOPIC, &genuine)).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("moved")), "{answer}");
+    let order = wait_for_state(&world, &session, OrderState::Authorized).await;
+
+    // Someone's own topic, the shop's merchant ID and charge, signed by SNS: refused.
+    let forged = message(&merchant, ObjectType::Charge, &charge, "n-2");
+    let (status, answer) = post_ipn(&world, sns.notification_on(SOMEONE_ELSES_TOPIC, &forged)).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("topic_not_allowed")), "{answer}");
+    assert_eq!(order_of(&world, &session).await.version, order.version, "nothing moved");
+    let again = message(&merchant, ObjectType::Charge, &charge, "n-3");
+    let (status, _) = post_ipn(&world, sns.notification_on(AMAZONS_TOPIC, &again)).await;
+    assert_eq!(status, 200, "Amazon's topic goes on being followed");
+
+    // The topic header SNS sends must be the envelope's (signed) topic.
+    let header = [("x-amz-sns-topic-arn", SOMEONE_ELSES_TOPIC)];
+    let relabelled = message(&merchant, ObjectType::Charge, &charge, "n-4");
+    let (status, answer) = post_ipn_with(&world, sns.notification_on(AMAZONS_TOPIC, &relabelled), &header).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("topic_mismatch")));
+}
+
+#[tokio::test]
+async fn configured_topics_are_the_only_ones_followed() {
+    let sns = TestSns::start().await;
+    let world = World::start_with(vec![
+        ("AMAZONPAY2_IPN_CERT_HOSTS", sns.origin.clone()),
+        ("AMAZONPAY2_IPN_TOPIC_ARNS", AMAZONS_TOPIC.to_owned()),
+    ])
+    .await;
+    let merchant = world.config.amazon.merchant_id.clone();
+    let (session, charge) = pending_order(&world).await;
+    world.amazon_control("authorizations", json!({ "chargeId": charge, "outcome": "Authorized" })).await;
+    let forged = message(&merchant, ObjectType::Charge, &charge, "n-1");
+    let (status, answer) = post_ipn(&world, sns.notification_on(SOMEONE_ELSES_TOPIC, &forged)).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("topic_not_allowed")));
+    assert_eq!(order_of(&world, &session).await.state, OrderState::Pending);
+    let genuine = message(&merchant, ObjectType::Charge, &charge, "n-2");
+    let (status, answer) = post_ipn(&world, sns.notification_on(AMAZONS_TOPIC, &genuine)).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("moved")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recorded only once handled; a flood is not a flood of Amazon calls
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_notification_another_instance_is_handling_is_not_taken_for_handled() {
+    let sns = TestSns::start().await;
+    let world = world_trusting(&sns).await;
+    let merchant = world.config.amazon.merchant_id.clone();
+    let (session, charge) = pending_order(&world).await;
+    world.amazon_control("authorizations", json!({ "chargeId": charge, "outcome": "Authorized" })).await;
+    // Another instance took the same notification a moment ago and is still at it.
+    let at = amazonpay2::core::now();
+    let theirs = NotificationClaim {
+        id: "n-1".into(),
+        object_type: "CHARGE".into(),
+        object_id: charge.clone(),
+        token: "other-instance".into(),
+        at,
+        until: at + 120,
+    };
+    assert_eq!(world.db.claim_notification(&theirs).await.unwrap(), Claimed::Mine);
+    let body = sns.notification(&message(&merchant, ObjectType::Charge, &charge, "n-1"));
+    let (status, answer) = post_ipn(&world, body.clone()).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (503, Some("try_again_later")), "not 'duplicate'");
+    assert_eq!(order_of(&world, &session).await.state, OrderState::Pending);
+
+    // It failed and gave the notification up: Amazon's retry is followed, then is a repeat.
+    world.db.release_notification("n-1", "other-instance").await.unwrap();
+    let (status, answer) = post_ipn(&world, body.clone()).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("moved")));
+    assert_eq!(order_of(&world, &session).await.state, OrderState::Authorized);
+    let (status, answer) = post_ipn(&world, body).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("duplicate")));
+}
+
+#[tokio::test]
+async fn notifications_that_name_nothing_to_read_are_not_remembered() {
+    let sns = TestSns::start().await;
+    let world = world_trusting(&sns).await;
+    let merchant = world.config.amazon.merchant_id.clone();
+    for n in 0..20 {
+        let unknown = format!("S03-0000000-0000000-C{n:06}");
+        let body = sns.notification(&message(&merchant, ObjectType::Charge, &unknown, &format!("unknown-{n}")));
+        let (status, answer) = post_ipn(&world, body).await;
+        assert_eq!((status, answer["outcome"].as_str()), (200, Some("unchanged")));
+    }
+    // Nothing was kept of them: each one's ID is free to claim.
+    let at = amazonpay2::core::now();
+    for n in [0, 19] {
+        let claim = NotificationClaim {
+            id: format!("unknown-{n}"),
+            object_type: "CHARGE".into(),
+            object_id: String::new(),
+            token: "probe".into(),
+            at,
+            until: at + 1,
+        };
+        assert_eq!(world.db.claim_notification(&claim).await.unwrap(), Claimed::Mine);
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_genuine_notifications_reads_amazon_at_most_the_minutes_budget() {
+    let sns = TestSns::start().await;
+    let world = world_trusting(&sns).await;
+    let merchant = world.config.amazon.merchant_id.clone();
+    let started = std::time::Instant::now();
+    let sent = 150;
+    let bodies: Vec<String> = (0..sent)
+        .map(|n| {
+            let unknown = format!("S03-0000000-{n:07}");
+            sns.notification(&message(&merchant, ObjectType::ChargePermission, &unknown, &format!("flood-{n}")))
+        })
+        .collect();
+    let answers: Vec<(u16, Value)> = futures_util::stream::iter(bodies.into_iter().map(|body| post_ipn(&world, body)))
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    let code = |answer: &(u16, Value)| answer.1["error"]["code"].as_str().map(str::to_owned);
+    // Each notification followed asks Amazon about its charge permission once (Amazon has none
+    // of these: 503, for a retry); the others are turned away before Amazon is asked.
+    let read = answers.iter().filter(|a| a.0 == 503 && code(a).as_deref() == Some("try_again_later")).count();
+    let turned_away = answers.iter().filter(|a| a.0 == 503 && code(a).as_deref() == Some("busy")).count();
+    assert_eq!(read + turned_away, sent, "{:?}", answers.iter().map(|a| (a.0, code(a))).collect::<Vec<_>>());
+    // The minute's reads, and what the budget refilled while the flood lasted.
+    let refilled = elapsed.as_secs() as usize + 1;
+    let budget = amazonpay2::core::notifications::READS_PER_MINUTE as usize;
+    assert!(read <= budget + refilled, "{read} reads of Amazon in {elapsed:?}");
+    assert!(turned_away >= sent - budget - refilled, "{turned_away} turned away in {elapsed:?}");
 }

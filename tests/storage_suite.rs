@@ -18,7 +18,8 @@ fn authorized_now() -> Authorization {
 }
 use amazonpay2::core::platform::{LinkRefusal, NewOrder, Opened, OrderLine, Plan, Refund, RefundState, ShippingMethod};
 use amazonpay2::storage::{
-    BulkItem, Database, NewMember, OrderEdit, OrderFilter, Product, SessionChange, SessionRecord,
+    BulkItem, Claimed, Database, NewMember, NotificationClaim, OrderEdit, OrderFilter, Product, SessionChange,
+    SessionRecord,
 };
 use databases::Target;
 
@@ -67,8 +68,12 @@ suite!(
     instances_starting_together_migrate_once,
     an_order_is_locked_by_one_owner_at_a_time_and_only_at_the_version_seen,
     the_order_list_and_page_show_placed_orders_and_an_edit_needs_the_version_seen,
-    a_notification_is_handled_by_the_first_instance_only,
-    owner_accounts_sessions_and_failed_logins,
+    a_notification_is_claimed_by_one_instance_and_recorded_only_once_handled,
+    a_claim_left_by_a_stopped_instance_lapses_and_old_notifications_are_forgotten,
+    the_first_ipn_topic_pinned_is_the_one_every_instance_keeps,
+    owner_accounts_and_sessions,
+    parallel_login_attempts_on_two_instances_are_counted_one_by_one_up_to_the_limit,
+    a_login_window_ends_and_an_unchecked_attempt_is_taken_back,
     a_bulk_operation_records_each_order,
     a_bulk_job_is_run_by_one_instance_seen_by_all_and_resumed_by_another_when_its_instance_stops,
     a_refund_amazon_made_applies_from_whatever_state_another_instance_moved_the_order_to,
@@ -76,7 +81,7 @@ suite!(
     an_unknown_state_is_refused_by_the_database_itself,
 );
 
-fn unix_now() -> i64 {
+fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
@@ -519,19 +524,77 @@ async fn the_order_list_and_page_show_placed_orders_and_an_edit_needs_the_versio
     assert!(!db.set_shipping_amazon_pay(42, true).await.unwrap());
 }
 
-async fn a_notification_is_handled_by_the_first_instance_only(target: Target) {
-    let (one, two) = (target.open().await, target.open().await);
-    for round in 0..10 {
-        let id = format!("n-{round}");
-        let (a, b) =
-            tokio::join!(one.record_notification(&id, "CHARGE", "C"), two.record_notification(&id, "CHARGE", "C"));
-        assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|first| **first).count(), 1);
+fn claim(id: &str, token: &str, at: i64) -> NotificationClaim {
+    NotificationClaim {
+        id: id.into(),
+        object_type: "CHARGE".into(),
+        object_id: "C".into(),
+        token: token.into(),
+        at,
+        until: at + 120,
     }
-    one.forget_notification("n-0").await.unwrap();
-    assert!(two.record_notification("n-0", "CHARGE", "C").await.unwrap(), "a forgotten one is handled again");
 }
 
-async fn owner_accounts_sessions_and_failed_logins(target: Target) {
+async fn a_notification_is_claimed_by_one_instance_and_recorded_only_once_handled(target: Target) {
+    let (one, two) = (target.open().await, target.open().await);
+    let at = now();
+    for round in 0..10 {
+        let id = format!("n-{round}");
+        let (first, second) = (claim(&id, "a", at), claim(&id, "b", at));
+        let (a, b) = tokio::join!(one.claim_notification(&first), two.claim_notification(&second));
+        let mut outcomes = [a.unwrap(), b.unwrap()];
+        outcomes.sort_by_key(|c| format!("{c:?}"));
+        assert_eq!(outcomes, [Claimed::Busy, Claimed::Mine], "one instance handles it, the other waits");
+    }
+    // Claimed but not handled yet: a repeat is not taken for handled.
+    assert_eq!(two.claim_notification(&claim("n-0", "c", at)).await.unwrap(), Claimed::Busy);
+    // Given up (its handling failed): Amazon's retry is handled.
+    assert_eq!(one.claim_notification(&claim("n-x", "x", at)).await.unwrap(), Claimed::Mine);
+    one.release_notification("n-x", "someone else's").await.unwrap();
+    assert_eq!(two.claim_notification(&claim("n-x", "y", at)).await.unwrap(), Claimed::Busy, "only its own claim");
+    one.release_notification("n-x", "x").await.unwrap();
+    assert_eq!(two.claim_notification(&claim("n-x", "y", at)).await.unwrap(), Claimed::Mine);
+    // Recorded handled only by its claimant, and then a repeat is a repeat.
+    two.finish_notification("n-x", "x", at).await.unwrap();
+    assert_eq!(one.claim_notification(&claim("n-x", "z", at)).await.unwrap(), Claimed::Busy);
+    two.finish_notification("n-x", "y", at).await.unwrap();
+    assert_eq!(one.claim_notification(&claim("n-x", "z", at)).await.unwrap(), Claimed::Handled);
+    one.release_notification("n-x", "y").await.unwrap();
+    assert_eq!(
+        one.claim_notification(&claim("n-x", "z", at)).await.unwrap(),
+        Claimed::Handled,
+        "handled stays handled"
+    );
+}
+
+async fn a_claim_left_by_a_stopped_instance_lapses_and_old_notifications_are_forgotten(target: Target) {
+    let (one, two) = (target.open().await, target.open().await);
+    let at = now();
+    assert_eq!(one.claim_notification(&claim("n-1", "stopped", at)).await.unwrap(), Claimed::Mine);
+    assert_eq!(two.claim_notification(&claim("n-1", "later", at + 119)).await.unwrap(), Claimed::Busy);
+    assert_eq!(two.claim_notification(&claim("n-1", "later", at + 121)).await.unwrap(), Claimed::Mine, "lapsed");
+    one.finish_notification("n-1", "stopped", at + 122).await.unwrap();
+    assert_eq!(one.claim_notification(&claim("n-1", "again", at + 200)).await.unwrap(), Claimed::Busy, "still later's");
+    two.finish_notification("n-1", "later", at + 122).await.unwrap();
+    assert_eq!(one.claim_notification(&claim("n-2", "old", at - 100)).await.unwrap(), Claimed::Mine);
+    one.finish_notification("n-2", "old", at - 90).await.unwrap();
+    assert_eq!(one.purge_notifications(at).await.unwrap(), 1, "the one handled before the cut-off");
+    assert_eq!(two.claim_notification(&claim("n-1", "r", at + 400)).await.unwrap(), Claimed::Handled);
+    assert_eq!(two.claim_notification(&claim("n-2", "r", at + 400)).await.unwrap(), Claimed::Mine, "forgotten");
+}
+
+async fn the_first_ipn_topic_pinned_is_the_one_every_instance_keeps(target: Target) {
+    let (one, two) = (target.open().await, target.open().await);
+    assert_eq!(one.ipn_topic("M:live").await.unwrap(), None);
+    let (a, b) = tokio::join!(one.pin_ipn_topic("M:live", "arn:a", 1), two.pin_ipn_topic("M:live", "arn:b", 1));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b, "both instances keep the one pinned first");
+    assert_eq!(two.pin_ipn_topic("M:live", "arn:c", 2).await.unwrap(), a, "a later one changes nothing");
+    assert_eq!(one.ipn_topic("M:live").await.unwrap(), Some(a));
+    assert_eq!(one.ipn_topic("M:sandbox").await.unwrap(), None, "each environment its own");
+}
+
+async fn owner_accounts_and_sessions(target: Target) {
     let db = target.open().await;
     assert!(db.put_admin("owner", "h1").await.unwrap());
     db.insert_admin_session("s1", "owner").await.unwrap();
@@ -543,11 +606,42 @@ async fn owner_accounts_sessions_and_failed_logins(target: Target) {
     db.insert_admin_session("s2", "owner").await.unwrap();
     db.delete_admin_session("s2").await.unwrap();
     assert_eq!(db.admin_session("s2").await.unwrap(), None);
-    db.record_login_failure("owner", 600).await.unwrap();
-    db.record_login_failure("owner", 600).await.unwrap();
-    assert_eq!(db.login_failures("owner").await.unwrap().0, 2);
-    db.clear_login_failures("owner").await.unwrap();
-    assert_eq!(db.login_failures("owner").await.unwrap(), (0, 0));
+}
+
+async fn parallel_login_attempts_on_two_instances_are_counted_one_by_one_up_to_the_limit(target: Target) {
+    let (one, two) = (target.open().await, target.open().await);
+    let at = now();
+    let attempts = (0..24).map(|n| {
+        let db = if n % 2 == 0 { one.clone() } else { two.clone() };
+        async move { db.count_login_attempt("admin:owner", at, 900, 5).await.unwrap() }
+    });
+    let counted = futures_util::future::join_all(attempts).await;
+    assert_eq!(counted.iter().filter(|c| c.is_some()).count(), 5, "{counted:?}");
+    assert!(counted.iter().flatten().all(|since| *since == at));
+    assert_eq!(one.login_attempts("admin:owner").await.unwrap(), (5, at));
+    assert_eq!(two.login_attempts("member:taro@example.jp").await.unwrap(), (0, 0), "counted per subject");
+    one.clear_login_attempts("admin:owner").await.unwrap();
+    assert_eq!(two.count_login_attempt("admin:owner", at, 900, 5).await.unwrap(), Some(at));
+}
+
+async fn a_login_window_ends_and_an_unchecked_attempt_is_taken_back(target: Target) {
+    let db = target.open().await;
+    let at = now() - 1_000;
+    for _ in 0..5 {
+        assert_eq!(db.count_login_attempt("member:a@example.jp", at, 900, 5).await.unwrap(), Some(at));
+    }
+    assert_eq!(db.count_login_attempt("member:a@example.jp", at + 899, 900, 5).await.unwrap(), None, "locked");
+    db.uncount_login_attempt("member:a@example.jp", at).await.unwrap();
+    assert_eq!(db.login_attempts("member:a@example.jp").await.unwrap(), (4, at));
+    assert_eq!(db.count_login_attempt("member:a@example.jp", at + 899, 900, 5).await.unwrap(), Some(at));
+    db.uncount_login_attempt("member:a@example.jp", at - 1).await.unwrap();
+    assert_eq!(db.login_attempts("member:a@example.jp").await.unwrap().0, 5, "only this window's");
+    // The window over: a new one starts with this attempt.
+    assert_eq!(db.count_login_attempt("member:a@example.jp", at + 900, 900, 5).await.unwrap(), Some(at + 900));
+    assert_eq!(db.login_attempts("member:a@example.jp").await.unwrap(), (1, at + 900));
+    assert_eq!(db.count_login_attempt("member:b@example.jp", at, 900, 5).await.unwrap(), Some(at));
+    assert_eq!(db.purge_login_attempts(at + 1).await.unwrap(), 1, "the window that began before the cut-off");
+    assert_eq!(db.login_attempts("member:b@example.jp").await.unwrap(), (0, 0));
 }
 
 async fn a_bulk_operation_records_each_order(target: Target) {
@@ -575,7 +669,7 @@ async fn a_bulk_job_is_run_by_one_instance_seen_by_all_and_resumed_by_another_wh
         (seen.owner.as_str(), seen.claimed_by.as_deref(), seen.finished_at),
         ("owner", Some("instance-a"), None)
     );
-    let alive_since = unix_now() - 30;
+    let alive_since = now() - 30;
     assert!(seen.is_running(alive_since));
     assert!(!two.claim_bulk(job, "instance-b", alive_since).await.unwrap(), "its instance is alive: nobody takes it");
     assert!(one.beat_bulk(job, "instance-a").await.unwrap());
@@ -583,7 +677,7 @@ async fn a_bulk_job_is_run_by_one_instance_seen_by_all_and_resumed_by_another_wh
     // Instance A stops: its last heartbeat an hour old, the job is interrupted, and of two
     // instances resuming it at once, one does.
     target.execute(&format!("UPDATE bulk_jobs SET heartbeat_at = heartbeat_at - 3600 WHERE id = {job}")).await.unwrap();
-    let alive_since = unix_now() - 30;
+    let alive_since = now() - 30;
     assert!(!two.bulk_job(job).await.unwrap().unwrap().is_running(alive_since), "interrupted");
     let (b, c) =
         tokio::join!(two.claim_bulk(job, "instance-b", alive_since), one.claim_bulk(job, "instance-c", alive_since));
@@ -597,7 +691,7 @@ async fn a_bulk_job_is_run_by_one_instance_seen_by_all_and_resumed_by_another_wh
     one.release_bulk(job, runner).await.unwrap();
     let released = two.bulk_job(job).await.unwrap().unwrap();
     assert_eq!((released.claimed_by, released.finished_at), (None, None));
-    assert!(two.claim_bulk(job, "instance-d", unix_now() - 30).await.unwrap());
+    assert!(two.claim_bulk(job, "instance-d", now() - 30).await.unwrap());
     let done = BulkItem { order: order.id, number: order.number.clone(), outcome: "done".into(), message: "ok".into() };
     two.record_bulk(job, &done).await.unwrap();
     two.release_bulk(job, "instance-d").await.unwrap();

@@ -14,6 +14,11 @@
 //! - the certificate URL ([`check_cert_url`]): https, a path ending in `.pem`, and a host
 //!   `sns.<region>.amazonaws.com` (or `.com.cn`): never S3 or any other host a sender could
 //!   control, unless the caller names extra origins (the simulator's);
+//! - the certificate ([`SigningCertificate::check`]): its subject is `CN=sns.amazonaws.com` (as
+//!   Amazon Pay's own IPN handler, `AmazonPay\IpnHandler` of its PHP SDK, requires) and it chains
+//!   to a root of the web's trust store (webpki-roots) within every certificate's validity, as
+//!   AWS asks ("check that the certificate is issued by Amazon SNS; confirm that the certificate's
+//!   chain of trust is valid"); a test origin the caller allows may bring its own root instead;
 //! - the signature ([`Envelope::verify`]): RSA PKCS#1 v1.5 over the canonical string of
 //!   [`Envelope::string_to_sign`], with SHA-1 for `SignatureVersion` "1" and SHA-256 for "2";
 //!   any other version is refused.
@@ -30,12 +35,18 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
 use x509_cert::Certificate;
-use x509_cert::der::DecodePem;
+use x509_cert::der::asn1::{PrintableStringRef, Utf8StringRef};
 use x509_cert::der::oid::ObjectIdentifier;
+use x509_cert::der::oid::db::rfc4519::COMMON_NAME;
+use x509_cert::der::oid::db::rfc5280::ID_AD_CA_ISSUERS;
+use x509_cert::der::{Decode, DecodePem, Encode};
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{AuthorityInfoAccessSyntax, BasicConstraints};
 
 /// The largest envelope read. An Amazon Pay IPN envelope is about 1.5 KB; 64 KiB leaves room for
 /// any SNS field Amazon may add while keeping a hostile sender from making the receiver parse
@@ -79,6 +90,15 @@ pub enum SnsError {
     /// The certificate is not valid at the time of verification.
     #[error("the signing certificate is not valid at this time")]
     CertificateNotValidNow,
+    /// The certificate is not SNS's: its subject is not `CN=sns.amazonaws.com`, or its chain
+    /// does not verify (a bad issuer signature, a certificate out of its validity, an issuer that
+    /// is no CA).
+    #[error("the signing certificate is not Amazon SNS's: {0}")]
+    UntrustedCertificate(String),
+    /// No chain from the certificate to a trusted root with the certificates at hand: its issuer
+    /// may still be fetched ([`SigningCertificate::issuer_urls`]).
+    #[error("the signing certificate's issuer is not known")]
+    UnknownIssuer,
     /// The signature does not verify with the certificate's key.
     #[error("the signature does not verify")]
     BadSignature,
@@ -361,13 +381,13 @@ impl Envelope {
     }
 }
 
-/// The RSA public key (PKCS#1 DER) of a PEM certificate valid at `now`.
+/// The RSA public key (PKCS#1 DER) of the first certificate of a PEM, valid at `now`.
 fn public_key(pem: &[u8], now: u64) -> Result<Vec<u8>, SnsError> {
     if pem.len() > MAX_CERTIFICATE_BYTES {
         return Err(SnsError::Certificate(format!("larger than {MAX_CERTIFICATE_BYTES} bytes")));
     }
-    let certificate =
-        Certificate::from_pem(pem).map_err(|e| SnsError::Certificate(format!("not a PEM X.509 certificate: {e}")))?;
+    // The first certificate of the PEM signs; any others are its issuers.
+    let certificate = pem_certificates(pem)?.swap_remove(0);
     let tbs = &certificate.tbs_certificate;
     let not_before = tbs.validity.not_before.to_unix_duration().as_secs();
     let not_after = tbs.validity.not_after.to_unix_duration().as_secs();
@@ -382,6 +402,202 @@ fn public_key(pem: &[u8], now: u64) -> Result<Vec<u8>, SnsError> {
         .as_bytes()
         .map(<[u8]>::to_vec)
         .ok_or_else(|| SnsError::Certificate("the public key is not a whole number of bytes".into()))
+}
+
+/// The subject common name of SNS's signing certificates.
+pub const SNS_CERTIFICATE_NAME: &str = "sns.amazonaws.com";
+
+/// The roots a signing certificate must chain to.
+#[derive(Clone, Copy, Debug)]
+pub enum Anchors<'a> {
+    /// The web's roots (webpki-roots): for certificates from SNS's own hosts.
+    Web,
+    /// These self-signed CA certificates (DER): for a test origin the shop was told to trust,
+    /// whose certificates are signed by a test root of its own (the simulator's).
+    Given(&'a [Vec<u8>]),
+}
+
+/// A fetched signing certificate: the first certificate of the PEM, and any more it holds (the
+/// certificates that issued it, when the server sends them along).
+#[derive(Clone, Debug)]
+pub struct SigningCertificate {
+    certificates: Vec<Certificate>,
+    der: Vec<Vec<u8>>,
+}
+
+impl SigningCertificate {
+    /// Reads every certificate of a PEM (at most [`MAX_CERTIFICATE_BYTES`]); the first signs.
+    pub fn parse(pem: &[u8]) -> Result<Self, SnsError> {
+        if pem.len() > MAX_CERTIFICATE_BYTES {
+            return Err(SnsError::Certificate(format!("larger than {MAX_CERTIFICATE_BYTES} bytes")));
+        }
+        let certificates = pem_certificates(pem)?;
+        let der = certificates
+            .iter()
+            .map(|c| c.to_der().map_err(|e| SnsError::Certificate(format!("not DER: {e}"))))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { certificates, der })
+    }
+
+    /// Checks that the first certificate is SNS's: `CN=sns.amazonaws.com`, chained (through the
+    /// other certificates of the PEM and `issuers`, DER) to one of `anchors`, every certificate
+    /// of the chain valid at `now` (Unix seconds). [`SnsError::UnknownIssuer`] when no chain can
+    /// be built with the certificates at hand.
+    pub fn check(&self, anchors: Anchors<'_>, issuers: &[Vec<u8>], now: u64) -> Result<(), SnsError> {
+        let untrusted = |why: String| SnsError::UntrustedCertificate(why);
+        match common_names(&self.certificates[0].tbs_certificate.subject).as_slice() {
+            [name] if name == SNS_CERTIFICATE_NAME => {}
+            names => return Err(untrusted(format!("its subject names {names:?}, not {SNS_CERTIFICATE_NAME}"))),
+        }
+        let given: Vec<CertificateDer<'_>> = match anchors {
+            Anchors::Web => Vec::new(),
+            Anchors::Given(roots) => roots.iter().map(|der| CertificateDer::from(der.as_slice())).collect(),
+        };
+        let roots: Vec<TrustAnchor<'_>> = match anchors {
+            Anchors::Web => webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            Anchors::Given(_) => given
+                .iter()
+                .map(|der| webpki::anchor_from_trusted_cert(der).map_err(|e| untrusted(format!("a test root: {e}"))))
+                .collect::<Result<_, _>>()?,
+        };
+        let intermediates: Vec<CertificateDer<'_>> =
+            self.der[1..].iter().chain(issuers).map(|der| CertificateDer::from(der.as_slice())).collect();
+        let leaf = CertificateDer::from(self.der[0].as_slice());
+        let end_entity = webpki::EndEntityCert::try_from(&leaf).map_err(|e| untrusted(format!("unreadable: {e}")))?;
+        let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(now));
+        match end_entity.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &roots,
+            &intermediates,
+            time,
+            AnyUsage,
+            None,
+            None,
+        ) {
+            Ok(_) => Ok(()),
+            Err(webpki::Error::UnknownIssuer) => Err(SnsError::UnknownIssuer),
+            Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
+                Err(SnsError::CertificateNotValidNow)
+            }
+            Err(other) => Err(untrusted(format!("{other}"))),
+        }
+    }
+
+    /// Where the issuers of these certificates are published (RFC 5280 Authority Information
+    /// Access, `caIssuers`), http(s) only: for a PEM that holds the signing certificate alone.
+    pub fn issuer_urls(&self) -> Vec<Url> {
+        issuer_urls(&self.certificates)
+    }
+
+    /// Every certificate of the PEM (DER), for tests that take one as a root.
+    #[cfg(test)]
+    pub(crate) fn der_for_tests(&self) -> Vec<Vec<u8>> {
+        self.der.clone()
+    }
+
+    /// The self-signed CA certificates of the PEM (DER): the roots a test origin sends along.
+    pub fn bundled_roots(&self) -> Vec<Vec<u8>> {
+        self.certificates
+            .iter()
+            .zip(&self.der)
+            .skip(1)
+            .filter(|(c, _)| c.tbs_certificate.issuer == c.tbs_certificate.subject && is_ca(c))
+            .map(|(_, der)| der.clone())
+            .collect()
+    }
+}
+
+/// The `caIssuers` URLs of issuer certificates fetched as DER or PEM (what a CA publishes there).
+pub fn issuer_urls_of(fetched: &[u8]) -> Vec<Url> {
+    match read_certificates(fetched) {
+        Some(certificates) => issuer_urls(&certificates),
+        None => Vec::new(),
+    }
+}
+
+/// An issuer certificate as a CA publishes it (DER, or PEM), as DER; `None` if it is neither.
+pub fn issuer_der(fetched: &[u8]) -> Option<Vec<u8>> {
+    read_certificates(fetched)?.first()?.to_der().ok()
+}
+
+fn read_certificates(bytes: &[u8]) -> Option<Vec<Certificate>> {
+    if bytes.len() > MAX_CERTIFICATE_BYTES {
+        return None;
+    }
+    match Certificate::from_der(bytes) {
+        Ok(certificate) => Some(vec![certificate]),
+        Err(_) => pem_certificates(bytes).ok(),
+    }
+}
+
+/// Every certificate of a PEM, in order (at least one; nothing but whitespace around them). The
+/// blocks are split here: x509-cert's own chain reader panics on some inputs (an empty one).
+fn pem_certificates(pem: &[u8]) -> Result<Vec<Certificate>, SnsError> {
+    const END: &[u8] = b"-----END CERTIFICATE-----";
+    let mut certificates = Vec::new();
+    let mut rest = pem;
+    while let Some(at) = rest.windows(END.len()).position(|window| window == END) {
+        let (block, after) = rest.split_at(at + END.len());
+        let start = block.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0);
+        let certificate = Certificate::from_pem(&block[start..])
+            .map_err(|e| SnsError::Certificate(format!("not a PEM X.509 certificate: {e}")))?;
+        certificates.push(certificate);
+        rest = after;
+    }
+    if !rest.iter().all(u8::is_ascii_whitespace) {
+        return Err(SnsError::Certificate("not PEM certificates only".into()));
+    }
+    if certificates.is_empty() {
+        return Err(SnsError::Certificate("no certificate".into()));
+    }
+    Ok(certificates)
+}
+
+fn issuer_urls(certificates: &[Certificate]) -> Vec<Url> {
+    let mut urls = Vec::new();
+    for certificate in certificates {
+        let Ok(Some((_, access))) = certificate.tbs_certificate.get::<AuthorityInfoAccessSyntax>() else { continue };
+        for description in access.0 {
+            if description.access_method != ID_AD_CA_ISSUERS {
+                continue;
+            }
+            let GeneralName::UniformResourceIdentifier(uri) = description.access_location else { continue };
+            let Ok(url) = Url::parse(uri.as_str()) else { continue };
+            if matches!(url.scheme(), "http" | "https") && url.username().is_empty() && url.password().is_none() {
+                urls.push(url);
+            }
+        }
+    }
+    urls
+}
+
+/// The common names (`CN=`) of a distinguished name.
+fn common_names(name: &x509_cert::name::Name) -> Vec<String> {
+    name.0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .filter(|attribute| attribute.oid == COMMON_NAME)
+        .map(|attribute| {
+            Utf8StringRef::try_from(&attribute.value)
+                .map(|s| s.as_str().to_owned())
+                .or_else(|_| PrintableStringRef::try_from(&attribute.value).map(|s| s.as_str().to_owned()))
+                .unwrap_or_else(|_| "(not text)".to_owned())
+        })
+        .collect()
+}
+
+fn is_ca(certificate: &Certificate) -> bool {
+    matches!(certificate.tbs_certificate.get::<BasicConstraints>(), Ok(Some((_, constraints))) if constraints.ca)
+}
+
+/// SNS signs messages, not TLS connections: whatever extended key usage its certificates carry
+/// (none, or TLS's) is not this check's business; the name and the chain are.
+struct AnyUsage;
+
+impl webpki::ExtendedKeyUsageValidator for AnyUsage {
+    fn validate(&self, _: webpki::KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        Ok(())
+    }
 }
 
 /// Checks a `SigningCertURL` before anything is fetched from it: https, no user name, port,
@@ -651,6 +867,27 @@ mod tests {
         assert!(matches!(parsed.verify_at(&huge, NOW), Err(SnsError::Certificate(_))));
         assert_eq!(parsed.verify_at(CERTIFICATE.as_bytes(), 0), Err(SnsError::CertificateNotValidNow));
         assert_eq!(parsed.verify_at(CERTIFICATE.as_bytes(), u64::MAX), Err(SnsError::CertificateNotValidNow));
+    }
+
+    #[test]
+    fn the_fixture_certificate_names_sns_and_chains_to_its_own_test_root_only() {
+        let certificate = SigningCertificate::parse(CERTIFICATE.as_bytes()).unwrap();
+        let roots = certificate.bundled_roots();
+        assert_eq!(certificate.check(Anchors::Given(&roots), &[], NOW), Ok(()));
+        assert_eq!(certificate.check(Anchors::Web, &[], NOW), Err(SnsError::UnknownIssuer), "no web root issued it");
+        assert!(certificate.issuer_urls().is_empty(), "and it names nowhere to fetch an issuer from");
+        let other = SigningCertificate::parse(OTHER_CERTIFICATE.as_bytes()).unwrap();
+        assert!(certificate.check(Anchors::Given(&other.bundled_roots()), &[], NOW).is_err(), "another test root");
+        assert_eq!(certificate.check(Anchors::Given(&roots), &[], 0), Err(SnsError::CertificateNotValidNow));
+        for bad in ["", "not a certificate", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"] {
+            assert!(matches!(SigningCertificate::parse(bad.as_bytes()), Err(SnsError::Certificate(_))), "{bad:?}");
+        }
+        assert!(matches!(
+            SigningCertificate::parse(&vec![b'A'; MAX_CERTIFICATE_BYTES + 1]),
+            Err(SnsError::Certificate(_))
+        ));
+        assert_eq!(issuer_der(b"not a certificate"), None);
+        assert!(issuer_der(CERTIFICATE.as_bytes()).is_some(), "an issuer published as PEM");
     }
 
     #[test]

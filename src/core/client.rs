@@ -308,7 +308,7 @@ impl AmazonPayClient {
             let request = self.signed(&method, &url, &body, idempotency_key.as_deref())?;
             let wait = match request.send().await {
                 Ok(response) if response.status().is_success() => {
-                    let text = response.text().await.map_err(|e| AmazonError::Decode(e.to_string()))?;
+                    let text = response.text().await.map_err(|e| AmazonError::Decode(e.without_url().to_string()))?;
                     return serde_json::from_str(&text).map_err(|e| AmazonError::Decode(e.to_string()));
                 }
                 Ok(response) if retryable(response.status()) => {
@@ -327,7 +327,9 @@ impl AmazonPayClient {
                 }
                 Ok(response) => return Err(rejected(response).await),
                 Err(error) => {
-                    last = error.to_string();
+                    // Without the URL: getBuyer's path carries the buyer's token, which must not
+                    // reach the logs through this message.
+                    last = error.without_url().to_string();
                     None
                 }
             };

@@ -48,6 +48,7 @@ pub struct Core {
     certificates: notifications::Certificates,
     /// The installation's idempotency keys, made from the platform's secret on first use.
     keys: OnceLock<IdempotencyKeys>,
+    notification_reads: notifications::ReadBudget,
 }
 
 impl Core {
@@ -62,6 +63,7 @@ impl Core {
         let signer = ButtonSigner::new(key.clone(), settings.amazon.public_key_id.clone());
         let amazon = AmazonPayClient::new(api_base, &settings.amazon, key)?;
         let certificates = notifications::Certificates::new(settings.ipn_cert_origins.clone())?;
+        let notification_reads = notifications::ReadBudget::new(notifications::READS_PER_MINUTE);
         Ok(Self {
             settings,
             signer,
@@ -70,6 +72,7 @@ impl Core {
             reviews: checkout::ReviewCache::default(),
             certificates,
             keys: OnceLock::new(),
+            notification_reads,
         })
     }
 

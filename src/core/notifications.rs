@@ -1,15 +1,29 @@
 //! Amazon's instant payment notifications (IPN): an Amazon SNS envelope saying that a charge, a
 //! refund or a charge permission changed.
 //!
-//! Nothing in an envelope is believed before its SNS signature verifies, and nothing in the
-//! message is believed after: it only names the object, which is then read from Amazon's API and
-//! followed ([`Core::sync_order`]). The certificate is fetched only from a URL that
-//! [`check_cert_url`] allows (`https://sns.<region>.amazonaws.com/….pem`, or an origin the shop
-//! named for a simulator), with a timeout and a size bound, and kept for a day; so a forged
-//! envelope can neither make the shop fetch an address of its choosing nor move an order.
+//! Nothing in an envelope is believed before its SNS signature verifies with a certificate that
+//! is SNS's, and nothing in the message is believed after: it only names the object, which is
+//! then read from Amazon's API and followed ([`Core::sync_order`]).
+//!
+//! - The certificate is fetched only from a URL that [`check_cert_url`] allows
+//!   (`https://sns.<region>.amazonaws.com/….pem`, or an origin the shop named for a simulator),
+//!   with a timeout and a size bound, and kept for a day; it must name `sns.amazonaws.com` and
+//!   chain to a root of the web's trust store ([`SigningCertificate::check`]). When the PEM holds
+//!   the signing certificate alone, its issuers are fetched from the URLs the certificate itself
+//!   names (`caIssuers`; a certificate from an SNS host names Amazon's CA, never a place a sender
+//!   chose) and kept for a day too. A simulator's origin brings its own test root along.
+//! - The topic it was published to must be the shop's ([`topic_check`]): one of
+//!   `AMAZONPAY2_IPN_TOPIC_ARNS` when set, else the one the shop first saw confirmed.
+//! - At most [`READS_PER_MINUTE`] objects are read from Amazon's API for notifications a minute
+//!   ([`ReadBudget`]), so that a flood of notifications cannot become a flood of Amazon calls;
+//!   the others are answered 503 for Amazon to send again later, and the reconciler reads every
+//!   waiting order anyway.
+//!
+//! So a forged envelope can neither make the shop fetch an address of its choosing nor move an
+//! order, and a genuine one from someone else's topic is refused.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use url::Url;
@@ -17,16 +31,22 @@ use url::Url;
 use super::orders::{Actor, OrderState};
 use super::{Core, CoreError};
 use crate::amazon::sns::{
-    Envelope, IpnMessage, MAX_CERTIFICATE_BYTES, MessageType, ObjectType, SnsError, check_cert_url,
+    Anchors, Envelope, IpnMessage, MAX_CERTIFICATE_BYTES, MessageType, ObjectType, SigningCertificate, SnsError,
+    check_cert_url, issuer_der, issuer_urls_of,
 };
 
-/// How long fetching a signing certificate may take.
+/// How long fetching a certificate may take.
 const CERTIFICATE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a fetched certificate is used before it is fetched again. SNS rotates its
 /// certificates rarely and under a new URL.
 const CERTIFICATE_KEPT: Duration = Duration::from_secs(24 * 60 * 60);
-/// Certificates kept at most (SNS uses one per region at a time).
-const CERTIFICATES_KEPT: usize = 8;
+/// Certificates kept at most (SNS uses one per region at a time, each with an issuer or two).
+const CERTIFICATES_KEPT: usize = 16;
+/// Issuer certificates fetched for one signing certificate at most (a chain of an intermediate
+/// or two below a root).
+const ISSUER_FETCHES: usize = 3;
+/// Objects read from Amazon's API for notifications per minute, per server instance.
+pub const READS_PER_MINUTE: u32 = 60;
 
 /// Why a notification was not acted on.
 #[derive(Debug, thiserror::Error)]
@@ -35,19 +55,44 @@ pub enum NotificationError {
     /// Amazon, so never retried usefully.
     #[error("{0}")]
     Refused(#[from] SnsError),
-    /// The certificate could not be fetched now (Amazon retries the delivery).
+    /// A certificate could not be fetched now (Amazon retries the delivery).
     #[error("the signing certificate could not be fetched: {0}")]
     CertificateUnavailable(String),
     /// Signed, but for another merchant.
     #[error("the notification is for merchant {0}, not this shop")]
     ForeignMerchant(String),
+    /// Signed by SNS, but the `x-amz-sns-topic-arn` header names another topic than the
+    /// (signed) `TopicArn`: not as SNS delivers.
+    #[error("the topic header does not match the envelope's TopicArn")]
+    TopicMismatch,
+}
+
+/// Why a verified notification was not followed now; either way it is left unrecorded, for
+/// Amazon's retry (and the reconciler) to act on.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    /// This minute's reads of Amazon's API for notifications are used up.
+    #[error("too many notifications to read from Amazon this minute")]
+    Throttled,
+    /// Reading Amazon's object or moving the order failed.
+    #[error(transparent)]
+    Failed(#[from] CoreError),
+}
+
+/// A verified Amazon Pay notification and the SNS topic it was published to.
+#[derive(Clone, Debug)]
+pub struct Notification {
+    /// Amazon's message.
+    pub message: IpnMessage,
+    /// `TopicArn` (signed).
+    pub topic_arn: String,
 }
 
 /// A verified envelope.
 #[derive(Debug)]
 pub enum Verified {
     /// An Amazon Pay notification, for this merchant.
-    Notification(IpnMessage),
+    Notification(Notification),
     /// A subscription or unsubscription confirmation. SNS sends one when a topic is subscribed to
     /// an HTTP endpoint; Amazon Pay subscribes merchants itself, so it is only logged, and its
     /// `SubscribeURL` is never followed.
@@ -56,17 +101,95 @@ pub enum Verified {
 
 /// What a notification did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Handled {
+pub struct Handled {
     /// Orders moved to what Amazon says.
-    Moved(usize),
-    /// Amazon's object agrees with the shop already, or names nothing the shop knows.
-    Unchanged,
+    pub moved: usize,
+    /// Amazon's API answered for the object the notification named: it is this merchant's (the
+    /// API answers only the merchant whose key signs the call), so the notification was one of
+    /// Amazon's about this shop.
+    pub confirmed: bool,
+}
+
+/// Whether a notification's topic is the shop's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TopicCheck {
+    /// One of `AMAZONPAY2_IPN_TOPIC_ARNS`.
+    Configured,
+    /// The topic the shop pinned.
+    Pinned,
+    /// No topic is known yet: follow the notification, and pin its topic once Amazon's API
+    /// confirmed its object.
+    Unpinned,
+    /// Another topic.
+    Refused,
+}
+
+/// Judges `topic` against the configured topics (which, when there are any, are the only ones)
+/// or else the pinned one.
+pub fn topic_check(configured: &[String], pinned: Option<&str>, topic: &str) -> TopicCheck {
+    if !configured.is_empty() {
+        return if configured.iter().any(|allowed| allowed == topic) {
+            TopicCheck::Configured
+        } else {
+            TopicCheck::Refused
+        };
+    }
+    match pinned {
+        Some(pinned) if pinned == topic => TopicCheck::Pinned,
+        Some(_) => TopicCheck::Refused,
+        None => TopicCheck::Unpinned,
+    }
+}
+
+/// Whether `value` is an SNS topic ARN: `arn:<partition>:sns:<region>:<12-digit account>:<name>`.
+pub fn is_topic_arn(value: &str) -> bool {
+    let parts: Vec<&str> = value.split(':').collect();
+    let plain =
+        |s: &str, extra: &[u8]| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || extra.contains(&b));
+    matches!(parts.as_slice(), ["arn", partition, "sns", region, account, name]
+        if partition.starts_with("aws") && plain(partition, b"-")
+            && plain(region, b"-")
+            && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+            && name.len() <= 256 && plain(name, b"-_"))
+}
+
+/// Reads of Amazon's API that notifications may still make: a token bucket of
+/// [`READS_PER_MINUTE`], refilled evenly over the minute.
+pub struct ReadBudget {
+    per_minute: u32,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl ReadBudget {
+    /// A full budget of `per_minute` reads.
+    pub fn new(per_minute: u32) -> Self {
+        Self { per_minute, state: Mutex::new((f64::from(per_minute), Instant::now())) }
+    }
+
+    /// Takes one read, if one is left.
+    pub fn take(&self) -> bool {
+        self.take_at(Instant::now())
+    }
+
+    fn take_at(&self, now: Instant) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (tokens, since) = &mut *state;
+        let refill = now.saturating_duration_since(*since).as_secs_f64() * f64::from(self.per_minute) / 60.0;
+        *tokens = (*tokens + refill).min(f64::from(self.per_minute));
+        *since = now.max(*since);
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// Certificates by URL, with when they were fetched.
 type Kept = HashMap<String, (Arc<Vec<u8>>, Instant)>;
 
-/// SNS signing certificates, fetched from allowed URLs only and kept for a while.
+/// SNS signing certificates and their issuers, fetched from allowed URLs only and kept a while.
 pub struct Certificates {
     http: reqwest::Client,
     /// Origins allowed besides SNS's own hosts (a simulator's).
@@ -81,7 +204,13 @@ impl Certificates {
         Ok(Self { http, extra_origins, kept: Mutex::default() })
     }
 
-    /// The PEM certificate at `url` (already checked).
+    /// Whether `url` lies on an origin the shop was told to trust besides SNS (a test origin).
+    fn is_extra(&self, url: &Url) -> bool {
+        let origin = url.origin().ascii_serialization();
+        self.extra_origins.iter().any(|allowed| allowed.trim_end_matches('/') == origin)
+    }
+
+    /// The certificate (or issuer) at `url`, fetched unless kept.
     async fn get(&self, url: &Url) -> Result<Arc<Vec<u8>>, NotificationError> {
         let key = url.as_str().to_owned();
         if let Some((pem, at)) = self.lock().get(&key)
@@ -98,19 +227,53 @@ impl Certificates {
             // An allowed host without that certificate: the envelope names one SNS never had.
             return Err(SnsError::Certificate(format!("the certificate URL answered {}", response.status())).into());
         }
-        let pem = read_bounded(response).await?;
-        let pem = Arc::new(pem);
+        let body = Arc::new(read_bounded(response).await?);
         let mut kept = self.lock();
         if kept.len() >= CERTIFICATES_KEPT {
             kept.clear();
         }
-        kept.insert(key, (pem.clone(), Instant::now()));
-        Ok(pem)
+        kept.insert(key, (body.clone(), Instant::now()));
+        Ok(body)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+    /// Checks that the certificate fetched from `url` is SNS's (or, from a test origin, issued
+    /// by the root it brings along), fetching its issuers when it came alone.
+    async fn check(&self, url: &Url, pem: &[u8]) -> Result<(), NotificationError> {
+        let certificate = SigningCertificate::parse(pem)?;
+        let now = unix_now();
+        if self.is_extra(url) {
+            let roots = certificate.bundled_roots();
+            return Ok(certificate.check(Anchors::Given(&roots), &[], now)?);
+        }
+        let mut issuers: Vec<Vec<u8>> = Vec::new();
+        let mut tried: Vec<Url> = Vec::new();
+        loop {
+            match certificate.check(Anchors::Web, &issuers, now) {
+                Err(SnsError::UnknownIssuer) if tried.len() < ISSUER_FETCHES => {}
+                Err(SnsError::UnknownIssuer) => {
+                    return Err(SnsError::UntrustedCertificate("no chain to a trusted root".into()).into());
+                }
+                done => return Ok(done?),
+            }
+            let mut wanted = certificate.issuer_urls();
+            for issuer in &issuers {
+                wanted.extend(issuer_urls_of(issuer));
+            }
+            let Some(next) = wanted.into_iter().find(|url| !tried.contains(url)) else {
+                return Err(SnsError::UntrustedCertificate("no chain to a trusted root".into()).into());
+            };
+            tried.push(next.clone());
+            let fetched = self.get(&next).await?;
+            match issuer_der(&fetched) {
+                Some(der) => issuers.push(der),
+                None => tracing::warn!(url = %next, "an issuer URL did not serve a certificate"),
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Kept> {
         // A panic while holding the map leaves it consistent (inserts are whole).
-        self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -130,73 +293,162 @@ async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, Notifi
     Ok(body)
 }
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+}
+
 impl Core {
     /// Verifies an envelope as it arrived: parsed within its size bound, its certificate URL
-    /// allowed, the certificate fetched, the signature checked, and (for a notification) the
-    /// merchant this shop.
-    pub async fn verify_notification(&self, body: &[u8]) -> Result<Verified, NotificationError> {
+    /// allowed, the certificate fetched and found SNS's, the signature checked, and (for a
+    /// notification) the merchant this shop and `topic_header` (SNS's `x-amz-sns-topic-arn`,
+    /// when the request has one) the envelope's own topic.
+    pub async fn verify_notification(
+        &self,
+        body: &[u8],
+        topic_header: Option<&str>,
+    ) -> Result<Verified, NotificationError> {
         let envelope = Envelope::parse(body)?;
         let extra: Vec<&str> = self.certificates.extra_origins.iter().map(String::as_str).collect();
         let url = check_cert_url(&envelope.signing_cert_url, &extra)?;
         let certificate = self.certificates.get(&url).await?;
+        self.certificates.check(&url, &certificate).await?;
         envelope.verify(&certificate)?;
         if envelope.kind != MessageType::Notification {
             return Ok(Verified::Confirmation(envelope.kind));
+        }
+        if topic_header.is_some_and(|header| header != envelope.topic_arn) {
+            return Err(NotificationError::TopicMismatch);
         }
         let message = envelope.ipn()?;
         if message.merchant_id != self.settings().amazon.merchant_id {
             return Err(NotificationError::ForeignMerchant(message.merchant_id.chars().take(32).collect()));
         }
-        Ok(Verified::Notification(message))
+        Ok(Verified::Notification(Notification { message, topic_arn: envelope.topic_arn }))
+    }
+
+    /// The key the pinned topic of this shop's notifications is kept under: its merchant and
+    /// environment (Amazon may publish sandbox and production notifications on other topics).
+    pub fn ipn_topic_scope(&self) -> String {
+        let amazon = &self.settings().amazon;
+        format!("{}:{}", amazon.merchant_id, if amazon.sandbox { "sandbox" } else { "live" })
     }
 
     /// Follows the object a verified notification names: the orders it belongs to move to what
     /// Amazon's API says of it now. The `NotificationType` (`STATE_CHANGE`, `ATTRIBUTE_CHANGE`)
-    /// changes nothing: either way the object is read again and followed.
-    pub async fn handle_notification(&self, message: &IpnMessage) -> Result<Handled, CoreError> {
+    /// changes nothing: either way the object is read again and followed. Each object read takes
+    /// one of the minute's reads.
+    pub async fn handle_notification(&self, message: &IpnMessage) -> Result<Handled, FollowError> {
         let actor = Actor::Notification;
-        let moved = match message.object_type {
-            ObjectType::Charge => match self.platform().order_by_charge(&message.object_id).await? {
-                Some(order) => usize::from(self.sync_order(&order, actor).await?),
-                // A charge the shop has not recorded yet: its checkout is still completing, and
-                // the completion (or the reconciler) records it.
-                None => 0,
-            },
-            ObjectType::Refund => usize::from(self.sync_refund(&message.object_id, actor).await?),
+        let handled = match message.object_type {
+            ObjectType::Charge => {
+                match self.platform().order_by_charge(&message.object_id).await.map_err(CoreError::from)? {
+                    Some(order) => {
+                        self.take_read()?;
+                        Handled { moved: usize::from(self.sync_order(&order, actor).await?), confirmed: true }
+                    }
+                    // A charge the shop has not recorded yet: its checkout is still completing, and
+                    // the completion (or the reconciler) records it.
+                    None => Handled { moved: 0, confirmed: false },
+                }
+            }
+            ObjectType::Refund => {
+                self.take_read()?;
+                Handled { moved: usize::from(self.sync_refund(&message.object_id, actor).await?), confirmed: true }
+            }
             ObjectType::ChargePermission => self.follow_charge_permission(&message.object_id).await?,
             // A chargeback is disputed in Seller Central; the merchant API has no object for it.
             // What it can read is re-read: the charge permission and its orders' charges.
             ObjectType::Chargeback => {
-                let Some(permission) = message.charge_permission_id.as_deref() else { return Ok(Handled::Unchanged) };
+                let Some(permission) = message.charge_permission_id.as_deref() else {
+                    return Ok(Handled { moved: 0, confirmed: false });
+                };
                 tracing::warn!(chargeback = %message.object_id, charge_permission = permission, "Amazon reports a chargeback; answer it in Seller Central");
                 self.follow_charge_permission(permission).await?
             }
             // Kinds Amazon may add are for the shop owner in Seller Central.
             ObjectType::Other(_) => {
                 tracing::info!(kind = message.object_type.as_str(), id = %message.object_id, "notification left to Seller Central");
-                0
+                Handled { moved: 0, confirmed: false }
             }
         };
-        Ok(if moved > 0 { Handled::Moved(moved) } else { Handled::Unchanged })
+        Ok(handled)
+    }
+
+    fn take_read(&self) -> Result<(), FollowError> {
+        if self.notification_reads.take() { Ok(()) } else { Err(FollowError::Throttled) }
     }
 
     /// A charge permission changed (closed in Seller Central, or its chargeable state changed):
     /// its orders follow their charges, and a closed recurring one ends its subscription.
-    async fn follow_charge_permission(&self, id: &str) -> Result<usize, CoreError> {
-        let permission = self.amazon().get_charge_permission(id).await?;
+    async fn follow_charge_permission(&self, id: &str) -> Result<Handled, FollowError> {
+        self.take_read()?;
+        let permission = self.amazon().get_charge_permission(id).await.map_err(CoreError::from)?;
         let mut moved = 0;
-        for order in self.platform().orders_by_charge_permission(&permission.charge_permission_id).await? {
+        let orders = self.platform().orders_by_charge_permission(&permission.charge_permission_id).await;
+        for order in orders.map_err(CoreError::from)? {
             if order.state == OrderState::Canceled {
                 continue;
             }
+            self.take_read()?;
             moved += usize::from(self.sync_order(&order, Actor::Notification).await?);
         }
-        if permission.status_details.state == "Closed"
-            && self.platform().end_subscription(&permission.charge_permission_id).await?
-        {
+        let ended = self.platform().end_subscription(&permission.charge_permission_id);
+        if permission.status_details.state == "Closed" && ended.await.map_err(CoreError::from)? {
             tracing::info!(charge_permission = %permission.charge_permission_id, "subscription ended: Amazon closed its charge permission");
             moved += 1;
         }
-        Ok(moved)
+        Ok(Handled { moved, confirmed: true })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_topics_are_the_only_ones_else_the_pinned_one_else_the_first_is_followed() {
+        let ours = "arn:aws:sns:ap-northeast-1:123456789012:ours".to_owned();
+        let theirs = "arn:aws:sns:ap-northeast-1:210987654321:theirs";
+        assert_eq!(topic_check(std::slice::from_ref(&ours), None, &ours), TopicCheck::Configured);
+        assert_eq!(topic_check(std::slice::from_ref(&ours), Some(theirs), theirs), TopicCheck::Refused);
+        assert_eq!(topic_check(&[], Some(&ours), &ours), TopicCheck::Pinned);
+        assert_eq!(topic_check(&[], Some(&ours), theirs), TopicCheck::Refused);
+        assert_eq!(topic_check(&[], None, theirs), TopicCheck::Unpinned);
+    }
+
+    #[test]
+    fn topic_arns_are_recognised() {
+        for good in [
+            "arn:aws:sns:us-east-1:291180941288:A3BXB0YN3XH17HAQR8184NJXADU",
+            "arn:aws:sns:ap-northeast-1:000000000000:amazonpay-simulator-A1SIMULATOR",
+            "arn:aws-cn:sns:cn-north-1:123456789012:t_1",
+        ] {
+            assert!(is_topic_arn(good), "{good}");
+        }
+        for bad in [
+            "",
+            "invalid",
+            "arn:aws:sqs:us-east-1:123456789012:q",
+            "arn:aws:sns:us-east-1:12345:t",
+            "arn:aws:sns:us-east-1:123456789012:",
+            "arn:aws:sns:us-east-1:123456789012:t:subscription",
+            "arn:aws:sns:us east:123456789012:t",
+        ] {
+            assert!(!is_topic_arn(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_read_budget_allows_its_reads_then_refuses_until_it_refills() {
+        let budget = ReadBudget::new(3);
+        let start = Instant::now();
+        assert!((0..3).all(|_| budget.take_at(start)));
+        assert!(!budget.take_at(start), "the fourth read of the minute");
+        assert!(budget.take_at(start + Duration::from_secs(20)), "a third of a minute gives one back");
+        assert!(!budget.take_at(start + Duration::from_secs(20)));
+        // Ten minutes later: full again, but never more than a minute's worth.
+        let later = start + Duration::from_secs(600);
+        assert!((0..3).all(|_| budget.take_at(later)));
+        assert!(!budget.take_at(later));
     }
 }

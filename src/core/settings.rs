@@ -120,6 +120,9 @@ pub struct CoreSettings {
     /// `https://sns.<region>.amazonaws.com` (`AMAZONPAY2_IPN_CERT_HOSTS`; the simulator's in the
     /// demo).
     pub ipn_cert_origins: Vec<String>,
+    /// The SNS topics Amazon's notifications may come from (`AMAZONPAY2_IPN_TOPIC_ARNS`); empty,
+    /// the first one Amazon's API confirmed is pinned.
+    pub ipn_topic_arns: Vec<String>,
 }
 
 /// A path on this site: starts with one `/`, and nothing a browser would read as another host.

@@ -44,6 +44,9 @@ pub struct Config {
     /// `AMAZONPAY2_IPN_CERT_HOSTS`: origins whose SNS certificates are trusted for Amazon's
     /// notifications besides `https://sns.<region>.amazonaws.com` (the simulator's in the demo).
     pub ipn_cert_origins: Vec<String>,
+    /// `AMAZONPAY2_IPN_TOPIC_ARNS`: the SNS topics Amazon's notifications may come from; empty,
+    /// the first topic whose notification Amazon's API confirmed is kept (see README).
+    pub ipn_topic_arns: Vec<String>,
 }
 
 /// A checked `postgres://` URL. It may hold a password: it is never printed (`Debug` shows only
@@ -273,6 +276,7 @@ impl Config {
             demo,
             simulator_listen,
             ipn_cert_origins,
+            ipn_topic_arns: topic_arns(var("AMAZONPAY2_IPN_TOPIC_ARNS").as_deref().unwrap_or_default())?,
         })
     }
 }
@@ -286,6 +290,7 @@ impl Config {
             pages: self.pages.clone(),
             store_name: self.store_name.clone(),
             ipn_cert_origins: self.ipn_cert_origins.clone(),
+            ipn_topic_arns: self.ipn_topic_arns.clone(),
         }
     }
 }
@@ -370,6 +375,21 @@ fn cert_origins(value: &str) -> Result<Vec<String>, ConfigError> {
         origins.push(url.origin().ascii_serialization());
     }
     Ok(origins)
+}
+
+/// `AMAZONPAY2_IPN_TOPIC_ARNS`: comma-separated SNS topic ARNs.
+fn topic_arns(value: &str) -> Result<Vec<String>, ConfigError> {
+    let arns: Vec<String> = value.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect();
+    match arns.iter().find(|arn| !crate::core::notifications::is_topic_arn(arn)) {
+        Some(bad) => Err(invalid(
+            "AMAZONPAY2_IPN_TOPIC_ARNS",
+            format!(
+                "'{}' is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)",
+                bad.chars().take(80).collect::<String>()
+            ),
+        )),
+        None => Ok(arns),
+    }
 }
 
 /// Identifiers end up in JSON, HTML and HTTP headers: only plain characters are accepted.
@@ -510,5 +530,21 @@ mod tests {
             let err = config(false, &vars).unwrap_err().to_string();
             assert!(err.starts_with("AMAZONPAY2_IPN_CERT_HOSTS"), "{refused}: {err}");
         }
+    }
+
+    #[test]
+    fn notification_topics_are_sns_topic_arns() {
+        assert!(config(false, PRODUCTION).unwrap().ipn_topic_arns.is_empty());
+        let mut vars = PRODUCTION.to_vec();
+        vars.push((
+            "AMAZONPAY2_IPN_TOPIC_ARNS",
+            " arn:aws:sns:us-east-1:291180941288:A, arn:aws:sns:eu-west-1:291180941288:B ",
+        ));
+        let topics = config(false, &vars).unwrap().ipn_topic_arns;
+        assert_eq!(topics, ["arn:aws:sns:us-east-1:291180941288:A", "arn:aws:sns:eu-west-1:291180941288:B"]);
+        vars.pop();
+        vars.push(("AMAZONPAY2_IPN_TOPIC_ARNS", "arn:aws:sns:us-east-1:291180941288:A,sns.amazonaws.com"));
+        let err = config(false, &vars).unwrap_err().to_string();
+        assert!(err.starts_with("AMAZONPAY2_IPN_TOPIC_ARNS") && err.contains("sns.amazonaws.com"), "{err}");
     }
 }

@@ -10,6 +10,8 @@ pub mod config;
 mod error;
 pub mod files;
 pub mod guard;
+pub mod logins;
+pub mod request_log;
 pub mod routes;
 pub mod session;
 
@@ -165,7 +167,8 @@ pub fn app(state: Arc<AppState>, extra_api: Router<Arc<AppState>>) -> Router {
         let canonical = Arc::new((config.shop_origin.as_str().to_owned(), config.shop_origin.authority()));
         router = router.layer(middleware::from_fn_with_state(canonical, demo_canonical_host));
     }
-    router.with_state(state)
+    // Outermost: everything logged while answering names its request, with the query redacted.
+    router.layer(middleware::from_fn(request_log::span)).with_state(state)
 }
 
 /// `//name` is a path a browser reads as another host when it comes back in a `Location`
@@ -211,7 +214,11 @@ pub async fn serve(
         "shop on http://{addr}/ (origin {})",
         state.config.shop_origin.as_str()
     );
-    let background = [tokio::spawn(purge_sessions(state.clone())), tokio::spawn(reconcile(state.clone()))];
+    let background = [
+        tokio::spawn(purge_sessions(state.clone())),
+        tokio::spawn(purge_safeguards(state.clone())),
+        tokio::spawn(reconcile(state.clone())),
+    ];
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app(state, extra_api)).with_graceful_shutdown(async move {
         shutdown.await;
@@ -247,6 +254,26 @@ async fn purge_sessions(state: Arc<AppState>) {
             Ok((0, 0)) => {}
             Ok((sessions, carts)) => tracing::info!(sessions, carts, "purged idle sessions and abandoned carts"),
             Err(error) => tracing::error!(%error, "purging sessions failed"),
+        }
+    }
+}
+
+/// Forgets notifications handled long ago and login attempts of windows long over, now and every
+/// hour: what floods of either leave behind stays bounded.
+async fn purge_safeguards(state: Arc<AppState>) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(60 * 60));
+    let remembered = i64::try_from(routes::ipn::REMEMBERED.as_secs()).unwrap_or(i64::MAX);
+    loop {
+        every_hour.tick().await;
+        match state.db.purge_notifications(crate::core::now() - remembered).await {
+            Ok(0) => {}
+            Ok(notifications) => tracing::info!(notifications, "forgot notifications handled long ago"),
+            Err(error) => tracing::error!(%error, "purging notifications failed"),
+        }
+        match logins::purge(&state.db).await {
+            Ok(0) => {}
+            Ok(subjects) => tracing::info!(subjects, "forgot old login attempts"),
+            Err(error) => tracing::error!(%error, "purging login attempts failed"),
         }
     }
 }

@@ -2,13 +2,19 @@
 //! the two secrets derived from the session's ID (the CSRF token and the sign-in state that binds a
 //! return from Amazon to the browser that left for it).
 //!
-//! A first visit stores nothing: the cookie carries a random ID (`a.<id>`) and both secrets are
-//! derived from it with the server's key, so page views of shoppers who do nothing cost no write
-//! and grow no table. The session is stored (`s.<id>`, same ID, same secrets) only when the
-//! shopper does something that needs it: a cart, an Amazon sign-in, a login.
+//! A first visit stores nothing: the cookie carries an ID (`a.<id>`) and both secrets are derived
+//! from it with the server's key, so page views of shoppers who do nothing cost no write and grow
+//! no table. The session is stored (`s.<id>`, same ID, same secrets) only when the shopper does
+//! something that needs it: a cart, an Amazon sign-in, a login.
+//!
+//! Only IDs the server made are ever used: an anonymous ID carries the server's tag over its
+//! random part (nothing stores it, so the tag is how it is recognised), a stored one must be in
+//! the database; anything else gets a fresh ID (no session fixation). Under https the cookie is
+//! `__Host-amazonpay2_sid`.
 
 use std::time::Duration;
 
+use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum_extra::extract::CookieJar;
@@ -21,8 +27,13 @@ use crate::core::now;
 use crate::core::platform::{CartId, MemberId};
 use crate::storage::{Database, SessionChange, SessionRecord, StorageError};
 
-/// The session cookie's name.
+/// The session cookie's name on an http shop (the demo on this machine).
 pub const COOKIE: &str = "amazonpay2_sid";
+
+/// The session cookie's name on an https shop: `__Host-` makes the browser keep it only when it
+/// is Secure, for `Path=/` and without `Domain`, so that no other host (a subdomain, a page on
+/// plain http) can set or overwrite it.
+pub const SECURE_COOKIE: &str = "__Host-amazonpay2_sid";
 
 /// How long an idle stored session lives.
 pub const IDLE_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
@@ -100,11 +111,18 @@ impl Sessions {
         Ok(Self { db, key: hmac::Key::new(hmac::HMAC_SHA256, &secret), rng: SystemRandom::new(), secure_cookie })
     }
 
-    /// The browser's session, if its cookie names one.
+    /// The session cookie's name: `__Host-` under https.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure_cookie { SECURE_COOKIE } else { COOKIE }
+    }
+
+    /// The browser's session, if its cookie names one this server made: an anonymous ID must
+    /// carry the server's tag (an ID a client chose, or one planted in a victim's browser, is
+    /// never adopted), a stored one must be in the database.
     pub async fn find(&self, jar: &CookieJar) -> Result<Option<Session>, StorageError> {
-        let Some(value) = jar.get(COOKIE).map(Cookie::value) else { return Ok(None) };
+        let Some(value) = jar.get(self.cookie_name()).map(Cookie::value) else { return Ok(None) };
         match value.split_once('.') {
-            Some(("a", id)) if is_id(id) => Ok(Some(self.anonymous(id.to_owned()))),
+            Some(("a", id)) if is_id(id) && self.issued_here(id) => Ok(Some(self.anonymous(id.to_owned()))),
             Some(("s", id)) if is_id(id) => self.stored(id).await,
             _ => Ok(None),
         }
@@ -237,7 +255,7 @@ impl Sessions {
 
     fn cookie(&self, session: &Session) -> Cookie<'static> {
         let kind = if session.stored { "s" } else { "a" };
-        Cookie::build((COOKIE, format!("{kind}.{}", session.id)))
+        Cookie::build((self.cookie_name(), format!("{kind}.{}", session.id)))
             .path("/")
             .http_only(true)
             .same_site(SameSite::Lax)
@@ -245,14 +263,34 @@ impl Sessions {
             .build()
     }
 
-    /// A fresh random ID (256 bits, URL-safe).
+    /// A fresh ID (43 characters, URL-safe): 128 random bits and a 128-bit tag of the server's
+    /// key over them, so that an anonymous ID, which nothing stores, can be recognised as one
+    /// this server issued.
     fn new_id(&self) -> String {
         let mut bytes = [0u8; 32];
         // The system random source failing is not recoverable: nothing secure can be issued.
-        self.rng.fill(&mut bytes).expect("system random source unavailable");
+        self.rng.fill(&mut bytes[..ID_RANDOM]).expect("system random source unavailable");
+        let tag = self.id_tag(&bytes[..ID_RANDOM]);
+        bytes[ID_RANDOM..].copy_from_slice(&tag.as_ref()[..32 - ID_RANDOM]);
         URL_SAFE_NO_PAD.encode(bytes)
     }
+
+    /// Whether `id` carries this server's tag (compared in constant time).
+    fn issued_here(&self, id: &str) -> bool {
+        let Ok(bytes) = URL_SAFE_NO_PAD.decode(id) else { return false };
+        let Some((random, tag)) = bytes.split_at_checked(ID_RANDOM) else { return false };
+        let expected = self.id_tag(random);
+        expected.as_ref().get(..tag.len()).is_some_and(|expected| verify_slices_are_equal(expected, tag).is_ok())
+    }
+
+    /// HMAC-SHA256 of an ID's random part, under a key of its own purpose.
+    fn id_tag(&self, random: &[u8]) -> hmac::Tag {
+        hmac::sign(&self.key, &[b"session-id\0".as_slice(), random].concat())
+    }
 }
+
+/// Random bytes in an ID; the other 16 are the server's tag over them.
+const ID_RANDOM: usize = 16;
 
 /// The pending buyer as stored: JSON, and until when it may be used.
 pub fn pending(buyer: Option<&Buyer>) -> Option<(String, i64)> {
@@ -304,7 +342,7 @@ mod tests {
     async fn a_first_visit_gets_a_strict_cookie_and_stores_nothing() {
         let (sessions, db, _dir) = sessions().await;
         let (session, jar) = sessions.current(CookieJar::new()).await.unwrap();
-        let cookie = jar.get(COOKIE).unwrap();
+        let cookie = jar.get(SECURE_COOKIE).unwrap();
         assert_eq!(cookie.http_only(), Some(true));
         assert_eq!(cookie.secure(), Some(true));
         assert_eq!(cookie.same_site(), Some(SameSite::Lax));
@@ -316,13 +354,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn under_https_the_cookie_is_a_host_cookie_and_on_http_it_keeps_its_plain_name() {
+        let (sessions, db, _dir) = sessions().await;
+        let (_, jar) = sessions.current(CookieJar::new()).await.unwrap();
+        let cookie = jar.get(SECURE_COOKIE).expect("__Host-amazonpay2_sid");
+        assert_eq!((cookie.secure(), cookie.path(), cookie.domain()), (Some(true), Some("/"), None));
+        assert!(jar.get(COOKIE).is_none());
+        let plain = Sessions::new(db, false).await.unwrap();
+        let (session, jar) = plain.current(CookieJar::new()).await.unwrap();
+        let cookie = jar.get(COOKIE).expect("the demo's plain name on http");
+        assert_eq!((cookie.secure(), cookie.value()), (Some(false), format!("a.{}", session.id).as_str()));
+        let https_cookie_on_http = CookieJar::new().add(Cookie::new(SECURE_COOKIE, format!("a.{}", session.id)));
+        assert_ne!(plain.current(https_cookie_on_http).await.unwrap().0.id, session.id, "only its own name counts");
+    }
+
+    #[tokio::test]
+    async fn an_anonymous_id_the_server_did_not_issue_is_never_adopted() {
+        let (sessions, db, _dir) = sessions().await;
+        let (issued, _) = sessions.current(CookieJar::new()).await.unwrap();
+        // Well-formed IDs a client (or an attacker planting a cookie) could choose: random ones,
+        // ours with one character changed, and one issued by another shop's key.
+        let mut chosen = vec!["R".repeat(43), format!("{}A", &issued.id[..42])];
+        if chosen[1] == issued.id {
+            chosen[1] = format!("{}B", &issued.id[..42]);
+        }
+        let (other_db, _other_dir) = sqlite_for_tests("sessions-other").await;
+        let other = Sessions::new(Arc::new(other_db), true).await.unwrap();
+        chosen.push(other.current(CookieJar::new()).await.unwrap().0.id);
+        for id in chosen {
+            let planted = CookieJar::new().add(Cookie::new(SECURE_COOKIE, format!("a.{id}")));
+            assert!(sessions.find(&planted).await.unwrap().is_none(), "{id}");
+            let (mut session, jar) = sessions.current(planted).await.unwrap();
+            assert_ne!(session.id, id, "a fresh, server-made ID instead");
+            assert_eq!(jar.get(SECURE_COOKIE).unwrap().value(), format!("a.{}", session.id));
+            // Storing it (a cart, a sign-in click) stores the server's ID, never the chosen one.
+            let _stored = sessions.change(jar, &mut session, SessionChange::ReturnTo("/".into())).await.unwrap();
+            assert!(db.session(&id).await.unwrap().is_none());
+            assert!(db.session(&session.id).await.unwrap().is_some());
+        }
+        let again = CookieJar::new().add(Cookie::new(SECURE_COOKIE, format!("a.{}", issued.id)));
+        assert_eq!(sessions.find(&again).await.unwrap().unwrap().id, issued.id, "its own IDs are recognised");
+    }
+
+    #[tokio::test]
     async fn unknown_and_forged_cookies_start_a_new_session() {
         let (sessions, _db, _dir) = sessions().await;
         for forged in ["forged", "s.forged", "s.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "x.y"] {
-            let jar = CookieJar::new().add(Cookie::new(COOKIE, forged));
+            let jar = CookieJar::new().add(Cookie::new(SECURE_COOKIE, forged));
             let (session, jar) = sessions.current(jar).await.unwrap();
             assert!(!session.stored);
-            assert_eq!(jar.get(COOKIE).unwrap().value(), format!("a.{}", session.id), "{forged}");
+            assert_eq!(jar.get(SECURE_COOKIE).unwrap().value(), format!("a.{}", session.id), "{forged}");
         }
     }
 
@@ -332,7 +413,7 @@ mod tests {
         let (mut session, jar) = sessions.current(CookieJar::new()).await.unwrap();
         let token = session.csrf_token.clone();
         let jar = sessions.change(jar, &mut session, SessionChange::ReturnTo("/cart".into())).await.unwrap();
-        assert!(jar.get(COOKIE).unwrap().value().starts_with("s."));
+        assert!(jar.get(SECURE_COOKIE).unwrap().value().starts_with("s."));
         let found = sessions.find(&jar).await.unwrap().unwrap();
         assert_eq!((found.csrf_token, found.return_to.as_deref()), (token, Some("/cart")));
         assert!(db.session(&session.id).await.unwrap().is_some());
@@ -353,7 +434,7 @@ mod tests {
         assert_ne!(new.csrf_token, old.csrf_token);
         assert_ne!(new.signin_state, old.signin_state);
         assert_eq!(sessions.find(&jar).await.unwrap().unwrap().member.unwrap().id, member);
-        let planted = CookieJar::new().add(Cookie::new(COOKIE, format!("s.{}", old.id)));
+        let planted = CookieJar::new().add(Cookie::new(SECURE_COOKIE, format!("s.{}", old.id)));
         assert!(sessions.find(&planted).await.unwrap().is_none());
     }
 

@@ -74,9 +74,9 @@ fn refunded_delta(before: (&str, i64), after: (&str, i64)) -> i64 {
 }
 
 /// The whole database, as the server uses it.
-pub trait Storage: Platform + Shop + SessionStore + Secrets + BackOffice {}
+pub trait Storage: Platform + Shop + SessionStore + Secrets + BackOffice + Safeguards {}
 
-impl<T: Platform + Shop + SessionStore + Secrets + BackOffice> Storage for T {}
+impl<T: Platform + Shop + SessionStore + Secrets + BackOffice + Safeguards> Storage for T {}
 
 /// The database every part of the server shares.
 pub type Database = Arc<dyn Storage>;
@@ -399,7 +399,7 @@ pub struct SubscriptionRecord {
 }
 
 /// The shop owner's side of the database: the order list and page, order edits, settings, the
-/// owner's accounts and sessions, bulk operations and Amazon's notifications.
+/// owner's accounts and sessions, bulk operations.
 #[async_trait]
 pub trait BackOffice: Send + Sync {
     /// 受注一覧: a page of placed orders, newest first.
@@ -423,12 +423,6 @@ pub trait BackOffice: Send + Sync {
     async fn touch_admin_session(&self, id: &str, at: i64) -> Result<(), StorageError>;
     /// Ends an owner's session.
     async fn delete_admin_session(&self, id: &str) -> Result<(), StorageError>;
-    /// Failed logins of an account since a time: how many, and since when.
-    async fn login_failures(&self, name: &str) -> Result<(u32, i64), StorageError>;
-    /// Counts a failed login (a new window after `window` seconds).
-    async fn record_login_failure(&self, name: &str, window: i64) -> Result<(), StorageError>;
-    /// Forgets failed logins after a good one.
-    async fn clear_login_failures(&self, name: &str) -> Result<(), StorageError>;
     /// Starts a bulk operation over `orders` (their numbers as shown), claimed by the server
     /// instance `instance` that runs it; answers its ID.
     async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)], instance: &str) -> Result<i64, StorageError>;
@@ -453,8 +447,70 @@ pub trait BackOffice: Send + Sync {
         &self,
         charge_permission_id: &str,
     ) -> Result<Option<SubscriptionRecord>, StorageError>;
-    /// Records an Amazon notification; `false` when its ID was seen before.
-    async fn record_notification(&self, id: &str, object_type: &str, object_id: &str) -> Result<bool, StorageError>;
-    /// Forgets a notification whose handling failed, so that Amazon's retry is handled.
-    async fn forget_notification(&self, id: &str) -> Result<(), StorageError>;
+}
+
+/// A notification claimed for handling: by whom (a random token of the handling request) and
+/// until when, so that a claim left by a stopped instance lapses and Amazon's retry is handled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotificationClaim {
+    /// Amazon's `NotificationId`.
+    pub id: String,
+    /// `ObjectType`.
+    pub object_type: String,
+    /// `ObjectId`.
+    pub object_id: String,
+    /// The claiming request's own random token.
+    pub token: String,
+    /// Now (Unix seconds).
+    pub at: i64,
+    /// When the claim lapses (Unix seconds).
+    pub until: i64,
+}
+
+/// Whether a notification is this request's to handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claimed {
+    /// Claimed by this request: handle it, then finish or release it.
+    Mine,
+    /// Handled before: a repeat of Amazon's.
+    Handled,
+    /// Another request (or instance) is handling it now.
+    Busy,
+}
+
+/// What keeps the shop's doors: Amazon's notifications handled once and only after they were
+/// handled, the SNS topic they come from, and password logins counted before they are checked.
+#[async_trait]
+pub trait Safeguards: Send + Sync {
+    /// Claims a notification for handling, unless it was handled or another live claim holds it.
+    async fn claim_notification(&self, claim: &NotificationClaim) -> Result<Claimed, StorageError>;
+    /// Records a claimed notification handled (at `at`); nothing when the claim is no longer
+    /// `token`'s.
+    async fn finish_notification(&self, id: &str, token: &str, at: i64) -> Result<(), StorageError>;
+    /// Gives a claim up, so that Amazon's retry (or another instance) handles the notification.
+    async fn release_notification(&self, id: &str, token: &str) -> Result<(), StorageError>;
+    /// Forgets notifications handled (or claims made) before `before`; answers how many.
+    async fn purge_notifications(&self, before: i64) -> Result<usize, StorageError>;
+    /// The SNS topic Amazon's notifications for `scope` come from, if one is known.
+    async fn ipn_topic(&self, scope: &str) -> Result<Option<String>, StorageError>;
+    /// Makes `topic` the one of `scope` unless one already is; answers the one that is.
+    async fn pin_ipn_topic(&self, scope: &str, topic: &str, at: i64) -> Result<String, StorageError>;
+    /// Counts a login attempt of `subject` before its password is checked, in one statement: in a
+    /// window of `window` seconds (from the first attempt) at most `max` are counted. Answers the
+    /// window's start when this one counted, `None` when the subject is locked.
+    async fn count_login_attempt(
+        &self,
+        subject: &str,
+        at: i64,
+        window: i64,
+        max: u32,
+    ) -> Result<Option<i64>, StorageError>;
+    /// Takes back an attempt of the window started at `since` that was never checked.
+    async fn uncount_login_attempt(&self, subject: &str, since: i64) -> Result<(), StorageError>;
+    /// Forgets the attempts of `subject` (after a good password).
+    async fn clear_login_attempts(&self, subject: &str) -> Result<(), StorageError>;
+    /// The attempts counted for `subject`: how many, and since when (`(0, 0)` for none).
+    async fn login_attempts(&self, subject: &str) -> Result<(u32, i64), StorageError>;
+    /// Forgets the attempts of windows started before `before`; answers how many subjects.
+    async fn purge_login_attempts(&self, before: i64) -> Result<usize, StorageError>;
 }

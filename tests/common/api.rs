@@ -44,6 +44,8 @@ pub const PRODUCTION_ORIGIN: &str = "https://shop.example";
 pub const FOREIGN_ORIGIN: &str = "https://evil.example";
 pub const CSRF_HEADER: &str = "x-amazonpay2-csrf";
 pub const SESSION_COOKIE: &str = "amazonpay2_sid";
+/// The session cookie's name on an https shop.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-amazonpay2_sid";
 pub const SIGNIN_RETURN: &str = "/api/amazonpay2/signin/return";
 pub const CHECKOUT_REVIEW: &str = "/api/amazonpay2/checkout/review";
 pub const CHECKOUT_PLACE: &str = "/api/amazonpay2/checkout/place";
@@ -531,8 +533,12 @@ impl Browser<'_> {
 
     /// Stores the session (as a cart or a sign-in would) with `change`.
     pub async fn store_session(&mut self, change: SessionChange) {
-        let id =
-            self.cookie.as_deref().and_then(|c| c.split_once('=')).map(|(_, v)| v[2..].to_owned()).expect("a session");
+        let (name, id) = self
+            .cookie
+            .as_deref()
+            .and_then(|c| c.split_once('='))
+            .map(|(name, v)| (name.to_owned(), v[2..].to_owned()))
+            .expect("a session");
         let session = amazonpay2::storage::SessionRecord {
             id: id.clone(),
             member: None,
@@ -545,7 +551,7 @@ impl Browser<'_> {
             self.shop.db.insert_session(&session).await.unwrap();
             self.shop.db.update_session(&id, &change).await.unwrap();
         }
-        self.cookie = Some(format!("amazonpay2_sid=s.{id}"));
+        self.cookie = Some(format!("{name}=s.{id}"));
     }
 
     /// This session's sign-in `state`, as signed into its return URL.
@@ -628,6 +634,7 @@ pub fn urls_in(value: &Value, key: &str, out: &mut Vec<String>) {
 /// The `Set-Cookie` attributes, lower-cased.
 pub fn cookie_attributes(reply: &Reply) -> Vec<String> {
     let cookie = reply.header(header::SET_COOKIE).expect("a session cookie is set");
-    assert!(cookie.starts_with(&format!("{SESSION_COOKIE}=")), "{cookie}");
+    let named = [SESSION_COOKIE, SECURE_SESSION_COOKIE].iter().any(|name| cookie.starts_with(&format!("{name}=")));
+    assert!(named, "{cookie}");
     cookie.split(';').skip(1).map(|a| a.trim().to_ascii_lowercase()).collect()
 }

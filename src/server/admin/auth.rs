@@ -1,13 +1,11 @@
 //! The shop owner's accounts and sessions, apart from shop members: Argon2id passwords checked
-//! off the async workers, logins throttled per name, a session cookie of its own (`__Host-`
-//! under https, HttpOnly, SameSite=Strict) whose ID the database keeps only as a digest, a
-//! 30-minute idle timeout, and a CSRF token derived from the session for every change.
+//! off the async workers, logins counted per name before they are checked and bounded in how
+//! many run at once ([`logins`]), a session cookie of its own (`__Host-` under https, HttpOnly,
+//! SameSite=Strict) whose ID the database keeps only as a digest, a 30-minute idle timeout, and
+//! a CSRF token derived from the session for every change.
 
 use std::time::Duration;
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -17,14 +15,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::core::{now, secrets_equal};
+use crate::server::logins::{self, Checked};
 use crate::storage::{Database, StorageError};
 
 /// How long an owner's session lives without being used.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-/// Failed logins of one name before it is locked…
-pub const MAX_FAILURES: u32 = 5;
-/// …for this long (counted from the first failure of the series).
-pub const LOCK: Duration = Duration::from_secs(15 * 60);
 /// `last_seen` is written at most this often, so that page loads stay reads.
 const TOUCH_INTERVAL: i64 = 60;
 
@@ -51,6 +46,8 @@ pub enum Login {
     Refused,
     /// Too many failures of this name lately.
     Locked,
+    /// Too many password checks at once on this server: try again in a moment.
+    Busy,
 }
 
 /// Why an account name or password cannot be used.
@@ -73,24 +70,17 @@ pub fn valid_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
 }
 
-fn argon2() -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
-}
-
-/// An Argon2id hash of an owner's password (off the async workers: it is deliberately slow).
+/// An Argon2id hash of an owner's password (off the async workers, within the bound on password
+/// work at once: it is deliberately heavy).
 pub async fn hash_password(password: &str) -> Result<String, AccountError> {
     if !(8..=128).contains(&password.chars().count()) {
         return Err(AccountError::Password);
     }
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
-        argon2()
-            .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
-            .map(|hash| hash.to_string())
-            .map_err(|e| AccountError::Hash(e.to_string()))
-    })
-    .await
-    .map_err(|e| AccountError::Hash(e.to_string()))?
+    logins::checks()
+        .hash(password)
+        .await
+        .map_err(|busy| AccountError::Hash(busy.to_string()))?
+        .map_err(AccountError::Hash)
 }
 
 /// Creates the account `name` or sets its password (its sessions end); `true` when it was new.
@@ -112,11 +102,6 @@ pub enum AdminStoreError {
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
-
-/// An Argon2id hash of a random password nobody knows: unknown names cost a real verification,
-/// so that timing does not tell which names exist.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$L5tvXrs0yE8J6kz0i1l+1mSAyjP1C3m5VoGk0Y8JH4I";
 
 /// The owners' sessions on one database.
 pub struct Sessions {
@@ -161,36 +146,22 @@ impl Sessions {
         Ok(Some(Owner { name, session: id.to_owned(), csrf: self.derive("admin-csrf", id) }))
     }
 
-    /// Checks a login; a good one starts a new session (returned as the cookie's value).
+    /// Checks a login (counted against the name first, see [`logins`]); a good one starts a
+    /// new session (returned as the cookie's value).
     pub async fn log_in(&self, name: &str, password: &str) -> Result<Login, StorageError> {
         let name = name.trim();
-        let known = if valid_name(name) { self.db.admin_password_hash(name).await? } else { None };
-        let (failures, since) = if valid_name(name) { self.db.login_failures(name).await? } else { (0, 0) };
-        let locked = failures >= MAX_FAILURES && now() - since < secs(LOCK);
-        // Verify even for unknown or locked names, against a hash nobody can match, so that the
-        // time taken says nothing about which names exist.
-        let stored = match (&known, locked) {
-            (Some(hash), false) => hash.clone(),
-            _ => DUMMY_HASH.to_owned(),
-        };
-        let password = password.to_owned();
-        let valid = tokio::task::spawn_blocking(move || {
-            password.len() <= 1_024
-                && PasswordHash::new(&stored)
-                    .is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
-        })
-        .await
-        .map_err(|e| StorageError::Database(format!("password check: {e}")))?;
-        if locked {
-            return Ok(Login::Locked);
-        }
-        if !(valid && known.is_some()) {
-            if valid_name(name) {
-                self.db.record_login_failure(name, secs(LOCK)).await?;
-            }
+        if !valid_name(name) {
+            // No account can have this name, and the rule is no secret: nothing to check.
             return Ok(Login::Refused);
         }
-        self.db.clear_login_failures(name).await?;
+        let stored = self.db.admin_password_hash(name).await?;
+        let subject = format!("admin:{name}");
+        match logins::check(&self.db, logins::checks(), &subject, stored, password).await? {
+            Checked::Valid => {}
+            Checked::Invalid => return Ok(Login::Refused),
+            Checked::Locked => return Ok(Login::Locked),
+            Checked::Busy => return Ok(Login::Busy),
+        }
         let id = self.new_id();
         self.db.insert_admin_session(&digest_of(&id), name).await?;
         Ok(Login::Done(id))
@@ -276,13 +247,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_plain_and_the_dummy_hash_matches_nothing() {
+    fn names_are_plain() {
         assert!(valid_name("admin") && valid_name("owner.sato@shop") && valid_name("a-b_c"));
         for bad in ["", "a b", "山田", "<script>", &"a".repeat(65)] {
             assert!(!valid_name(bad), "{bad}");
         }
-        let parsed = PasswordHash::new(DUMMY_HASH).unwrap();
-        assert!(argon2().verify_password(b"admin-demo", &parsed).is_err());
     }
 
     #[tokio::test]

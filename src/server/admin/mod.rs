@@ -392,6 +392,14 @@ async fn log_in(State(admin): State<Arc<Admin>>, visit: Visit, body: axum::body:
             );
             again(visit, StatusCode::TOO_MANY_REQUESTS, problem)
         }
+        Ok(auth::Login::Busy) => {
+            tracing::warn!(owner = %name, "admin login refused: too many password checks at once");
+            let problem = lang.t(
+                "ただいまログインが混み合っています。少し待ってからもう一度ログインしてください。",
+                "Too many logins at this moment; please wait a little and log in again.",
+            );
+            again(visit, StatusCode::TOO_MANY_REQUESTS, problem)
+        }
         Err(error) => internal(visit, &error),
     }
 }

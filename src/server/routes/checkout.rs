@@ -1,5 +1,5 @@
 //! Checkout with Amazon Pay over HTTP: Amazon's review return, placing the order, Amazon's result
-//! return, and a checkout the shopper cancelled. The flow itself is the core's
+//! return, and a checkout the shopper cancelled (a GET that changes nothing). The flow itself is the core's
 //! (`crate::core::checkout`); these handlers tie it to the shopper's session and cart.
 
 use std::collections::HashMap;
@@ -104,15 +104,17 @@ pub async fn result(
     Ok(Redirect::to(&redirect).into_response())
 }
 
-/// `GET /api/amazonpay2/checkout/cancel`: the shopper cancelled on Amazon's page. The cart forgets
-/// the checkout, and the shopper is back at the cart.
-pub async fn cancel(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<Response, ApiError> {
-    if let Some(session) = app.sessions.find(&jar).await?
-        && let Some(cart) = &session.cart
-    {
-        app.core.platform().forget_checkout(cart).await?;
-    }
-    Ok(to_page(&app.config.pages.cart, Notice::CheckoutCanceled))
+/// `GET /api/amazonpay2/checkout/cancel`: the shopper cancelled on Amazon's page
+/// (`checkoutCancelUrl`), and is back at the cart with the notice.
+///
+/// A GET that any page can make a browser send changes nothing: it neither reads nor writes the
+/// session or the cart. Nothing needs to change either: Amazon canceled its checkout session
+/// itself, and the shop follows Amazon's state where it matters (the review block shows only an
+/// open session, 「注文を確定する」 on a canceled one ends that checkout with Amazon's reason, an
+/// order left waiting is settled by the reconciler), while the next click of the checkout button
+/// gives the cart a fresh reference that replaces the old checkout.
+pub async fn cancel(State(app): State<Arc<AppState>>) -> Response {
+    to_page(&app.config.pages.cart, Notice::CheckoutCanceled)
 }
 
 async fn cart_of(app: &AppState, session: &Session) -> Result<Option<Cart>, ApiError> {

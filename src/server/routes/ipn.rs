@@ -1,13 +1,21 @@
 //! `POST /api/amazonpay2/ipn.php`: Amazon's instant payment notifications.
 //!
 //! Amazon (through SNS) retries a delivery until it gets a 2xx, so the answers say what a retry
-//! would do: 200 when the notification was acted on or was already seen, 4xx when it is not a
+//! would do: 200 when the notification was acted on or was already handled, 4xx when it is not a
 //! genuine notification for this shop (a retry would not change that), 503 when this shop could
-//! not act on it now (the certificate or Amazon's API could not be reached, or the database
-//! failed): the retry comes later and finds the notification unrecorded.
+//! not act on it now (a certificate or Amazon's API could not be reached, the minute's reads of
+//! Amazon are used up, another instance is handling it, or the database failed): the retry comes
+//! later and finds the notification unhandled.
+//!
+//! A notification is recorded handled only once it was: it is first claimed (one instance
+//! handles a given `NotificationId`, the others answer 503 meanwhile), then followed, and only
+//! then marked handled; a failure gives the claim up, and a claim left by a stopped instance
+//! lapses after [`CLAIM_LEASE`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -15,8 +23,20 @@ use axum::response::{IntoResponse, Response};
 
 use super::super::AppState;
 use super::super::error::ApiError;
-use crate::amazon::sns::{MAX_ENVELOPE_BYTES, ObjectType, SnsError};
-use crate::core::notifications::{Handled, NotificationError, Verified};
+use crate::amazon::signature::hex;
+use crate::amazon::sns::{MAX_ENVELOPE_BYTES, SnsError};
+use crate::core::notifications::{FollowError, Notification, NotificationError, TopicCheck, Verified, topic_check};
+use crate::core::now;
+use crate::storage::{Claimed, NotificationClaim};
+
+/// How long a claim keeps other instances off a notification: longer than following one takes
+/// (Amazon's API with its retries, a few database writes).
+pub const CLAIM_LEASE: Duration = Duration::from_secs(120);
+
+/// How long handled notifications are remembered, so that Amazon's repeats are recognised: twice
+/// the 14 days over which Amazon's (MWS-era) IPN documentation says failed deliveries are retried
+/// (Checkout v2's own retry policy is not published).
+pub const REMEMBERED: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// Takes one notification.
 pub async fn ipn(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -28,8 +48,9 @@ pub async fn ipn(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     if body.len() > MAX_ENVELOPE_BYTES {
         return refused(&NotificationError::Refused(SnsError::TooLarge));
     }
-    let message = match state.core.verify_notification(&body).await {
-        Ok(Verified::Notification(message)) => message,
+    let topic_header = headers.get("x-amz-sns-topic-arn").map(|value| value.to_str().unwrap_or("(not text)"));
+    let notification = match state.core.verify_notification(&body, topic_header).await {
+        Ok(Verified::Notification(notification)) => notification,
         Ok(Verified::Confirmation(kind)) => {
             tracing::warn!(
                 kind = kind.as_str(),
@@ -39,33 +60,101 @@ pub async fn ipn(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         }
         Err(error) => return refused(&error),
     };
+    let scope = state.core.ipn_topic_scope();
+    let pinned = match state.db.ipn_topic(&scope).await {
+        Ok(pinned) => pinned,
+        Err(error) => return unavailable("try_again_later", &error.to_string()),
+    };
+    let topic = topic_check(&state.core.settings().ipn_topic_arns, pinned.as_deref(), &notification.topic_arn);
+    if topic == TopicCheck::Refused {
+        tracing::warn!(topic = %notification.topic_arn, pinned = ?pinned, "notification from another SNS topic refused");
+        return ApiError::client(
+            StatusCode::FORBIDDEN,
+            "topic_not_allowed",
+            "Notifications for this shop come from another SNS topic.",
+        )
+        .into_response();
+    }
+    follow(&state, &notification, topic).await
+}
+
+/// Claims, follows and records one verified notification.
+async fn follow(state: &AppState, notification: &Notification, topic: TopicCheck) -> Response {
+    let message = &notification.message;
     let id = message.notification_id.as_str();
-    match state.db.record_notification(id, message.object_type.as_str(), &message.object_id).await {
-        Ok(true) => {}
-        Ok(false) => return done("duplicate"),
-        Err(error) => return unavailable(&error.to_string()),
+    let at = now();
+    let lease = i64::try_from(CLAIM_LEASE.as_secs()).unwrap_or(i64::MAX);
+    let claim = NotificationClaim {
+        id: id.to_owned(),
+        object_type: message.object_type.as_str().to_owned(),
+        object_id: message.object_id.clone(),
+        token: claim_token(),
+        at,
+        until: at + lease,
+    };
+    match state.db.claim_notification(&claim).await {
+        Ok(Claimed::Mine) => {}
+        Ok(Claimed::Handled) => return done("duplicate"),
+        Ok(Claimed::Busy) => return unavailable("try_again_later", "another request is handling this notification"),
+        Err(error) => return unavailable("try_again_later", &error.to_string()),
     }
-    match state.core.handle_notification(&message).await {
-        Ok(handled) => {
-            tracing::info!(
-                notification = id,
-                kind = message.object_type.as_str(),
-                object = %message.object_id,
-                moved = matches!(handled, Handled::Moved(_)),
-                "notification followed"
-            );
-            done(if handled == Handled::Unchanged { "unchanged" } else { "moved" })
-        }
+    let handled = match state.core.handle_notification(message).await {
+        Ok(handled) => handled,
         Err(error) => {
-            // Unrecorded again, so that Amazon's retry is acted on.
-            if let Err(forget) = state.db.forget_notification(id).await {
-                tracing::error!(%forget, notification = id, "could not forget a notification that failed");
+            // Given up, so that Amazon's retry (or the reconciler) acts on it.
+            if let Err(release) = state.db.release_notification(id, &claim.token).await {
+                tracing::error!(%release, notification = id, "could not give up a notification that failed");
             }
-            let unknown_kind = matches!(message.object_type, ObjectType::Other(_));
-            tracing::warn!(%error, notification = id, unknown_kind, "could not follow a notification; Amazon retries it");
-            unavailable(&error.to_string())
+            tracing::warn!(%error, notification = id, kind = message.object_type.as_str(), "could not follow a notification; Amazon retries it");
+            let code = if matches!(error, FollowError::Throttled) { "busy" } else { "try_again_later" };
+            return unavailable(code, &error.to_string());
         }
+    };
+    if !handled.confirmed {
+        // It named nothing Amazon had to be asked about (a charge the shop has not recorded, a
+        // chargeback): following it again costs nothing, so it is not remembered, and a flood of
+        // such notifications leaves no rows behind.
+        if let Err(release) = state.db.release_notification(id, &claim.token).await {
+            tracing::error!(%release, notification = id, "could not give up a notification");
+        }
+        return done("unchanged");
     }
+    if let Err(error) = state.db.finish_notification(id, &claim.token, now()).await {
+        // Followed, but not recorded: Amazon's retry follows it again, which moves nothing twice.
+        return unavailable("try_again_later", &error.to_string());
+    }
+    if topic == TopicCheck::Unpinned {
+        pin(state, &notification.topic_arn).await;
+    }
+    tracing::info!(
+        notification = id,
+        kind = message.object_type.as_str(),
+        object = %message.object_id,
+        moved = handled.moved,
+        "notification followed"
+    );
+    done(if handled.moved == 0 { "unchanged" } else { "moved" })
+}
+
+/// Keeps `topic` as the one Amazon's notifications for this shop come from (the first instance to
+/// pin one wins; later ones keep that).
+async fn pin(state: &AppState, topic: &str) {
+    match state.db.pin_ipn_topic(&state.core.ipn_topic_scope(), topic, now()).await {
+        Ok(pinned) if pinned == topic => tracing::warn!(
+            topic,
+            "Amazon's notifications are taken from this SNS topic from now on (its first notification's object was confirmed by Amazon's API); set AMAZONPAY2_IPN_TOPIC_ARNS to choose"
+        ),
+        Ok(pinned) => tracing::warn!(topic, pinned, "another SNS topic was pinned meanwhile"),
+        Err(error) => tracing::error!(%error, "could not pin the SNS topic of Amazon's notifications"),
+    }
+}
+
+/// A random token that tells this request's claim from another's.
+fn claim_token() -> String {
+    let mut bytes = [0u8; 16];
+    // The system random source failing is not recoverable: nothing can be claimed safely.
+    SystemRandom::new().fill(&mut bytes).expect("system random source unavailable");
+    hex(&bytes)
 }
 
 fn done(outcome: &'static str) -> Response {
@@ -80,19 +169,24 @@ fn refused(error: &NotificationError) -> Response {
         NotificationError::Refused(SnsError::CertUrlNotAllowed(_)) => {
             (StatusCode::FORBIDDEN, "certificate_not_allowed")
         }
+        NotificationError::Refused(
+            SnsError::UntrustedCertificate(_) | SnsError::UnknownIssuer | SnsError::CertificateNotValidNow,
+        ) => (StatusCode::FORBIDDEN, "certificate_untrusted"),
         NotificationError::Refused(_) => (StatusCode::BAD_REQUEST, "notification_invalid"),
         NotificationError::ForeignMerchant(_) => (StatusCode::FORBIDDEN, "merchant_mismatch"),
-        NotificationError::CertificateUnavailable(why) => return unavailable(why),
+        NotificationError::TopicMismatch => (StatusCode::BAD_REQUEST, "topic_mismatch"),
+        NotificationError::CertificateUnavailable(why) => return unavailable("try_again_later", why),
     };
     tracing::warn!(%error, "notification refused");
     ApiError::client(status, code, error.to_string()).into_response()
 }
 
-fn unavailable(why: &str) -> Response {
+/// 503: Amazon sends it again later. `busy` when the minute's reads of Amazon are used up.
+fn unavailable(code: &'static str, why: &str) -> Response {
     tracing::warn!(why, "notification not acted on now");
     let body = crate::contract::ApiError {
         error: crate::contract::ApiErrorBody {
-            code: "try_again_later".into(),
+            code: code.into(),
             message: "The notification could not be acted on now; send it again later.".into(),
         },
     };

@@ -3,7 +3,7 @@
 mod account;
 mod buttons;
 mod checkout;
-mod ipn;
+pub mod ipn;
 mod signin;
 
 use std::sync::Arc;

@@ -1,6 +1,5 @@
 //! The shop owner's side on PostgreSQL: the order list and page, edits, settings, owner accounts
-//! and sessions, bulk operations and Amazon's notifications (the first instance to record a
-//! notification handles it).
+//! and sessions, bulk operations.
 
 use async_trait::async_trait;
 use tokio_postgres::types::ToSql;
@@ -14,7 +13,7 @@ use crate::storage::{
     SubscriptionRecord,
 };
 
-/// Seconds after which a forgotten owner session or failed-login count is of no use.
+/// Seconds after which a forgotten owner session is of no use.
 const STALE: i64 = 24 * 60 * 60;
 
 /// The name the order list shows: the member's, else the one Amazon gave.
@@ -289,65 +288,6 @@ impl BackOffice for Postgres {
         .await
     }
 
-    async fn login_failures(&self, name: &str) -> Result<(u32, i64), StorageError> {
-        self.run(async {
-            let client = self.client().await?;
-            let row = client
-                .query_opt(
-                    &client.prepare_cached("SELECT failures, since FROM admin_login_failures WHERE name = $1").await?,
-                    &[&name],
-                )
-                .await?;
-            Ok(match row {
-                Some(row) => {
-                    let failures: i64 = row.try_get(0)?;
-                    (u32::try_from(failures).unwrap_or(u32::MAX), row.try_get(1)?)
-                }
-                None => (0, 0),
-            })
-        })
-        .await
-    }
-
-    async fn record_login_failure(&self, name: &str, window: i64) -> Result<(), StorageError> {
-        self.run(async {
-            let client = self.client().await?;
-            // Failures of names nobody tried for a day (guessed names, mostly) are forgotten.
-            client
-                .execute(
-                    &client.prepare_cached("DELETE FROM admin_login_failures WHERE since < $1").await?,
-                    &[&(now() - STALE.max(window))],
-                )
-                .await?;
-            client
-                .execute(
-                    &client
-                        .prepare_cached(
-                            "INSERT INTO admin_login_failures AS f (name, failures, since) VALUES ($1, 1, $2)
-                     ON CONFLICT (name) DO UPDATE SET
-                         failures = CASE WHEN f.since < $2 - $3 THEN 1 ELSE f.failures + 1 END,
-                         since = CASE WHEN f.since < $2 - $3 THEN $2 ELSE f.since END",
-                        )
-                        .await?,
-                    &[&name, &now(), &window],
-                )
-                .await?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn clear_login_failures(&self, name: &str) -> Result<(), StorageError> {
-        self.run(async {
-            let client = self.client().await?;
-            client
-                .execute(&client.prepare_cached("DELETE FROM admin_login_failures WHERE name = $1").await?, &[&name])
-                .await?;
-            Ok(())
-        })
-        .await
-    }
-
     async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)], instance: &str) -> Result<i64, StorageError> {
         self.run(async {
             let mut client = self.client().await?;
@@ -538,36 +478,6 @@ impl BackOffice for Postgres {
                 charge_permission_id: row.try_get(4)?,
                 active: row.try_get::<_, String>(5)? == "active",
             }))
-        })
-        .await
-    }
-
-    async fn record_notification(&self, id: &str, object_type: &str, object_id: &str) -> Result<bool, StorageError> {
-        self.run(async {
-            let client = self.client().await?;
-            let inserted = client
-                .execute(
-                    &client
-                        .prepare_cached(
-                            "INSERT INTO notifications (notification_id, object_type, object_id, received_at)
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (notification_id) DO NOTHING",
-                        )
-                        .await?,
-                    &[&id, &object_type, &object_id, &now()],
-                )
-                .await?;
-            Ok(inserted == 1)
-        })
-        .await
-    }
-
-    async fn forget_notification(&self, id: &str) -> Result<(), StorageError> {
-        self.run(async {
-            let client = self.client().await?;
-            client
-                .execute(&client.prepare_cached("DELETE FROM notifications WHERE notification_id = $1").await?, &[&id])
-                .await?;
-            Ok(())
         })
         .await
     }

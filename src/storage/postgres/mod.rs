@@ -3,7 +3,7 @@
 //!
 //! Everything that must hold across instances is decided by the database itself, never by a
 //! process's memory: inserts that must happen once are `ON CONFLICT DO NOTHING` against a unique
-//! key (one order per checkout session or cycle, one notification, one secret), moves are
+//! key (one order per checkout session or cycle, one notification claim, one secret), moves are
 //! conditional updates (`… WHERE state = $from`, `… WHERE version = $seen`), which PostgreSQL
 //! re-checks on the newest row after waiting for a concurrent writer, and the migration runs
 //! under an advisory lock so that instances starting together migrate once.
@@ -19,6 +19,7 @@
 mod back_office;
 pub mod copy;
 mod platform;
+mod safeguards;
 mod schema;
 mod sessions;
 mod shop;
@@ -48,7 +49,7 @@ pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// The newest schema version (the SQLite schema's, too: both make the same tables).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The PostgreSQL database.
 #[derive(Clone)]

@@ -219,12 +219,40 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
                 (SELECT 1 FROM bulk_items i WHERE i.bulk_id = bulk_jobs.id AND i.outcome = 'waiting');"
                 .to_owned(),
         ),
+        (
+            4,
+            "safeguards: notifications claimed, IPN topic, login attempts",
+            // As SQLite's migration 4: notifications recorded before stay handled, the owners'
+            // failed logins become login attempts under the owner's name.
+            "ALTER TABLE notifications
+            ADD COLUMN state TEXT NOT NULL DEFAULT 'handled' CHECK (state IN ('handling', 'handled')),
+            ADD COLUMN claim_token TEXT,
+            ADD COLUMN claimed_until BIGINT,
+            ADD COLUMN handled_at BIGINT;
+        UPDATE notifications SET handled_at = received_at;
+        CREATE INDEX notifications_age ON notifications(handled_at);
+        CREATE TABLE ipn_topics (
+            scope TEXT PRIMARY KEY,
+            topic_arn TEXT NOT NULL,
+            pinned_at BIGINT NOT NULL
+        );
+        CREATE TABLE login_attempts (
+            subject TEXT PRIMARY KEY,
+            attempts BIGINT NOT NULL CHECK (attempts >= 0),
+            since BIGINT NOT NULL
+        );
+        CREATE INDEX login_attempts_since ON login_attempts(since);
+        INSERT INTO login_attempts (subject, attempts, since)
+            SELECT 'admin:' || name, failures, since FROM admin_login_failures;
+        DROP TABLE admin_login_failures;"
+                .to_owned(),
+        ),
     ]
 }
 
 /// The shop's tables (all but `schema_migrations`), parents before children: the order a copy
 /// fills them in.
-pub const TABLES: [&str; 20] = [
+pub const TABLES: [&str; 21] = [
     "secrets",
     "members",
     "amazon_links",
@@ -242,7 +270,8 @@ pub const TABLES: [&str; 20] = [
     "notifications",
     "admin_accounts",
     "admin_sessions",
-    "admin_login_failures",
+    "login_attempts",
+    "ipn_topics",
     "bulk_jobs",
     "bulk_items",
 ];
@@ -359,6 +388,46 @@ mod tests {
         assert_eq!(jobs, [(1, None, Some(5)), (2, None, None)], "done: finished; an order waiting: resumable");
         let version: i64 = client.query_one("SELECT MAX(version) FROM schema_migrations", &[]).await.unwrap().get(0);
         assert_eq!(version, super::super::SCHEMA_VERSION);
+        client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_version_two_database_keeps_its_notifications_and_its_owners_failed_logins() {
+        let Some((mut client, schema)) = scratch("v2s").await else {
+            eprintln!("not run: AMAZONPAY2_TEST_DATABASE_URL is not set");
+            return;
+        };
+        client
+            .batch_execute(
+                "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            )
+            .await
+            .unwrap();
+        for (version, name, sql) in migrations().into_iter().take(2) {
+            client.batch_execute(&sql).await.unwrap();
+            client.execute("INSERT INTO schema_migrations VALUES ($1, $2, 0)", &[&version, &name]).await.unwrap();
+        }
+        client
+            .batch_execute(
+                "INSERT INTO notifications VALUES ('n-1', 'CHARGE', 'C-1', 1000);
+                 INSERT INTO admin_login_failures VALUES ('admin', 3, 2000);",
+            )
+            .await
+            .unwrap();
+
+        migrate(&mut client).await.unwrap();
+        let kept = client
+            .query_one("SELECT object_id, state, handled_at FROM notifications WHERE notification_id = 'n-1'", &[])
+            .await
+            .unwrap();
+        let kept: (String, String, i64) = (kept.get(0), kept.get(1), kept.get(2));
+        assert_eq!(kept, ("C-1".into(), "handled".into(), 1000), "a notification recorded before stays handled");
+        let attempts = client
+            .query_one("SELECT attempts, since FROM login_attempts WHERE subject = 'admin:admin'", &[])
+            .await
+            .unwrap();
+        assert_eq!((attempts.get::<_, i64>(0), attempts.get::<_, i64>(1)), (3, 2000));
+        assert!(client.batch_execute("UPDATE notifications SET state = 'lost'").await.is_err(), "a closed set");
         client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
     }
 }

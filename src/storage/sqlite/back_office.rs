@@ -1,5 +1,5 @@
 //! The shop owner's side on SQLite: the order list and page, edits, settings, owner accounts and
-//! sessions, bulk operations and Amazon's notifications.
+//! sessions, bulk operations.
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params, params_from_iter};
@@ -13,7 +13,7 @@ use crate::storage::{
     SubscriptionRecord,
 };
 
-/// Seconds after which a forgotten owner session or failed-login count is of no use.
+/// Seconds after which a forgotten owner session is of no use.
 const STALE: i64 = 24 * 60 * 60;
 
 /// The name the order list shows: the member's, else the one Amazon gave.
@@ -254,46 +254,6 @@ impl BackOffice for Sqlite {
         .await
     }
 
-    async fn login_failures(&self, name: &str) -> Result<(u32, i64), StorageError> {
-        let name = name.to_owned();
-        self.read(move |c| {
-            let found: Option<(i64, i64)> = c
-                .query_row("SELECT failures, since FROM admin_login_failures WHERE name = ?1", [name], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
-                .optional()?;
-            Ok(found.map_or((0, 0), |(failures, since)| (u32::try_from(failures).unwrap_or(u32::MAX), since)))
-        })
-        .await
-    }
-
-    async fn record_login_failure(&self, name: &str, window: i64) -> Result<(), StorageError> {
-        let name = name.to_owned();
-        self.write(move |tx| {
-            let at = now();
-            // Failures of names nobody tried for a day (guessed names, mostly) are forgotten.
-            tx.execute("DELETE FROM admin_login_failures WHERE since < ?1", [at - STALE.max(window)])?;
-            tx.execute(
-                "INSERT INTO admin_login_failures (name, failures, since) VALUES (?1, 1, ?2)
-                 ON CONFLICT (name) DO UPDATE SET
-                     failures = CASE WHEN since < ?2 - ?3 THEN 1 ELSE failures + 1 END,
-                     since = CASE WHEN since < ?2 - ?3 THEN ?2 ELSE since END",
-                params![name, at, window],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn clear_login_failures(&self, name: &str) -> Result<(), StorageError> {
-        let name = name.to_owned();
-        self.write(move |tx| {
-            tx.execute("DELETE FROM admin_login_failures WHERE name = ?1", [name])?;
-            Ok(())
-        })
-        .await
-    }
-
     async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)], instance: &str) -> Result<i64, StorageError> {
         let (owner, orders, instance) = (owner.to_owned(), orders.to_vec(), instance.to_owned());
         self.write(move |tx| {
@@ -427,28 +387,6 @@ impl BackOffice for Sqlite {
                 },
             )
             .optional()
-        })
-        .await
-    }
-
-    async fn record_notification(&self, id: &str, object_type: &str, object_id: &str) -> Result<bool, StorageError> {
-        let (id, object_type, object_id) = (id.to_owned(), object_type.to_owned(), object_id.to_owned());
-        self.write(move |tx| {
-            let inserted = tx.execute(
-                "INSERT INTO notifications (notification_id, object_type, object_id, received_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (notification_id) DO NOTHING",
-                params![id, object_type, object_id, now()],
-            )?;
-            Ok(inserted == 1)
-        })
-        .await
-    }
-
-    async fn forget_notification(&self, id: &str) -> Result<(), StorageError> {
-        let id = id.to_owned();
-        self.write(move |tx| {
-            tx.execute("DELETE FROM notifications WHERE notification_id = ?1", [id])?;
-            Ok(())
         })
         .await
     }

@@ -7,6 +7,7 @@
 
 mod back_office;
 mod platform;
+mod safeguards;
 mod schema;
 mod sessions;
 mod shop;

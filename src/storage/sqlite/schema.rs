@@ -214,6 +214,34 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
                 .to_owned(),
         ),
         (3, "buyer e-mail, subscription plans, bulk jobs claimed in the database", VERSION_3.to_owned()),
+        (
+            4,
+            "safeguards: notifications claimed, IPN topic, login attempts",
+            // Notifications recorded before were handled (or given up): they stay as handled.
+            // The owners' failed logins become the first login attempts, under the owner's name.
+            "ALTER TABLE notifications ADD COLUMN state TEXT NOT NULL DEFAULT 'handled'
+            CHECK (state IN ('handling', 'handled'));
+        ALTER TABLE notifications ADD COLUMN claim_token TEXT;
+        ALTER TABLE notifications ADD COLUMN claimed_until INTEGER;
+        ALTER TABLE notifications ADD COLUMN handled_at INTEGER;
+        UPDATE notifications SET handled_at = received_at;
+        CREATE INDEX notifications_age ON notifications(handled_at);
+        CREATE TABLE ipn_topics (
+            scope TEXT PRIMARY KEY,
+            topic_arn TEXT NOT NULL,
+            pinned_at INTEGER NOT NULL
+        );
+        CREATE TABLE login_attempts (
+            subject TEXT PRIMARY KEY,
+            attempts INTEGER NOT NULL CHECK (attempts >= 0),
+            since INTEGER NOT NULL
+        );
+        CREATE INDEX login_attempts_since ON login_attempts(since);
+        INSERT INTO login_attempts (subject, attempts, since)
+            SELECT 'admin:' || name, failures, since FROM admin_login_failures;
+        DROP TABLE admin_login_failures;"
+                .to_owned(),
+        ),
     ]
 }
 
@@ -385,6 +413,42 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(jobs, [(1, None, Some(5)), (2, None, None)], "done: finished; an order waiting: resumable");
+    }
+
+    #[test]
+    fn a_version_two_database_keeps_its_notifications_and_its_owners_failed_logins() {
+        let dir = TempDir::new("v2-safeguards");
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let path = dir.0.join("v2.sqlite3");
+        let mut db = Connection::open(&path).unwrap();
+        db.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
+            .unwrap();
+        for (version, name, sql) in migrations().into_iter().take(2) {
+            db.execute_batch(&sql).unwrap();
+            db.execute("INSERT INTO schema_migrations VALUES (?1, ?2, 0)", params![version, name]).unwrap();
+        }
+        db.execute_batch(
+            "INSERT INTO notifications VALUES ('n-1', 'CHARGE', 'C-1', 1000);
+             INSERT INTO admin_login_failures VALUES ('admin', 3, 2000);",
+        )
+        .unwrap();
+
+        migrate(&mut db, &path).unwrap();
+        let kept: (String, String, i64) = db
+            .query_row(
+                "SELECT object_id, state, handled_at FROM notifications WHERE notification_id = 'n-1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, ("C-1".into(), "handled".into(), 1000), "a notification recorded before stays handled");
+        let attempts: (i64, i64) = db
+            .query_row("SELECT attempts, since FROM login_attempts WHERE subject = 'admin:admin'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(attempts, (3, 2000));
+        assert!(db.execute("UPDATE notifications SET state = 'lost'", []).is_err(), "states are a closed set");
     }
 
     #[test]

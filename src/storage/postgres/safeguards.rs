@@ -1,0 +1,238 @@
+//! What keeps the shop's doors, on PostgreSQL, for every instance at once: a notification claimed
+//! by one instance and recorded handled only after it was, the SNS topic the first instance
+//! pinned, and login attempts counted in one `INSERT … ON CONFLICT DO UPDATE … RETURNING`, which
+//! PostgreSQL applies to the newest row after a concurrent writer commits (so parallel attempts
+//! on several instances are counted one by one).
+
+use async_trait::async_trait;
+
+use super::Postgres;
+use crate::storage::{Claimed, NotificationClaim, Safeguards, StorageError};
+
+#[async_trait]
+impl Safeguards for Postgres {
+    async fn claim_notification(&self, claim: &NotificationClaim) -> Result<Claimed, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            // New, or a claim that lapsed (its instance stopped half-way): this request's now.
+            let mine = client
+                .query_opt(
+                    &client
+                        .prepare_cached(
+                            "INSERT INTO notifications AS n
+                                 (notification_id, object_type, object_id, received_at, state, claim_token, claimed_until)
+                             VALUES ($1, $2, $3, $4, 'handling', $5, $6)
+                             ON CONFLICT (notification_id) DO UPDATE SET
+                                 claim_token = excluded.claim_token, claimed_until = excluded.claimed_until
+                             WHERE n.state = 'handling' AND n.claimed_until < $4
+                             RETURNING n.notification_id",
+                        )
+                        .await?,
+                    &[&claim.id, &claim.object_type, &claim.object_id, &claim.at, &claim.token, &claim.until],
+                )
+                .await?;
+            if mine.is_some() {
+                return Ok(Claimed::Mine);
+            }
+            let state = client
+                .query_opt(
+                    &client.prepare_cached("SELECT state FROM notifications WHERE notification_id = $1").await?,
+                    &[&claim.id],
+                )
+                .await?
+                .map(|row| row.try_get::<_, String>(0))
+                .transpose()?;
+            // Gone in between (its claim was given up): the retry finds it free.
+            Ok(if state.as_deref() == Some("handled") { Claimed::Handled } else { Claimed::Busy })
+        })
+        .await
+    }
+
+    async fn finish_notification(&self, id: &str, token: &str, at: i64) -> Result<(), StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    &client
+                        .prepare_cached(
+                            "UPDATE notifications SET state = 'handled', handled_at = $3, claim_token = NULL,
+                                 claimed_until = NULL
+                             WHERE notification_id = $1 AND claim_token = $2",
+                        )
+                        .await?,
+                    &[&id, &token, &at],
+                )
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release_notification(&self, id: &str, token: &str) -> Result<(), StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    &client
+                        .prepare_cached(
+                            "DELETE FROM notifications
+                             WHERE notification_id = $1 AND state = 'handling' AND claim_token = $2",
+                        )
+                        .await?,
+                    &[&id, &token],
+                )
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purge_notifications(&self, before: i64) -> Result<usize, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            let purged = client
+                .execute(
+                    &client
+                        .prepare_cached(
+                            "DELETE FROM notifications WHERE COALESCE(handled_at, claimed_until, received_at) < $1",
+                        )
+                        .await?,
+                    &[&before],
+                )
+                .await?;
+            Ok(usize::try_from(purged).unwrap_or(usize::MAX))
+        })
+        .await
+    }
+
+    async fn ipn_topic(&self, scope: &str) -> Result<Option<String>, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            Ok(client
+                .query_opt(
+                    &client.prepare_cached("SELECT topic_arn FROM ipn_topics WHERE scope = $1").await?,
+                    &[&scope],
+                )
+                .await?
+                .map(|row| row.try_get(0))
+                .transpose()?)
+        })
+        .await
+    }
+
+    async fn pin_ipn_topic(&self, scope: &str, topic: &str, at: i64) -> Result<String, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            // The first instance to pin one wins; every other reads the same.
+            client
+                .execute(
+                    &client
+                        .prepare_cached(
+                            "INSERT INTO ipn_topics (scope, topic_arn, pinned_at) VALUES ($1, $2, $3)
+                             ON CONFLICT (scope) DO NOTHING",
+                        )
+                        .await?,
+                    &[&scope, &topic, &at],
+                )
+                .await?;
+            Ok(client
+                .query_one(
+                    &client.prepare_cached("SELECT topic_arn FROM ipn_topics WHERE scope = $1").await?,
+                    &[&scope],
+                )
+                .await?
+                .try_get(0)?)
+        })
+        .await
+    }
+
+    async fn count_login_attempt(
+        &self,
+        subject: &str,
+        at: i64,
+        window: i64,
+        max: u32,
+    ) -> Result<Option<i64>, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    &client
+                        .prepare_cached(
+                            "INSERT INTO login_attempts AS a (subject, attempts, since) VALUES ($1, 1, $2)
+                             ON CONFLICT (subject) DO UPDATE SET
+                                 attempts = CASE WHEN a.since <= $2 - $3 THEN 1 ELSE a.attempts + 1 END,
+                                 since = CASE WHEN a.since <= $2 - $3 THEN $2 ELSE a.since END
+                             WHERE a.since <= $2 - $3 OR a.attempts < $4
+                             RETURNING a.since",
+                        )
+                        .await?,
+                    &[&subject, &at, &window, &i64::from(max)],
+                )
+                .await?;
+            Ok(row.map(|row| row.try_get(0)).transpose()?)
+        })
+        .await
+    }
+
+    async fn uncount_login_attempt(&self, subject: &str, since: i64) -> Result<(), StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    &client
+                        .prepare_cached(
+                            "UPDATE login_attempts SET attempts = attempts - 1
+                             WHERE subject = $1 AND since = $2 AND attempts > 0",
+                        )
+                        .await?,
+                    &[&subject, &since],
+                )
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn clear_login_attempts(&self, subject: &str) -> Result<(), StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            client
+                .execute(&client.prepare_cached("DELETE FROM login_attempts WHERE subject = $1").await?, &[&subject])
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn login_attempts(&self, subject: &str) -> Result<(u32, i64), StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    &client.prepare_cached("SELECT attempts, since FROM login_attempts WHERE subject = $1").await?,
+                    &[&subject],
+                )
+                .await?;
+            Ok(match row {
+                Some(row) => {
+                    let attempts: i64 = row.try_get(0)?;
+                    (u32::try_from(attempts).unwrap_or(u32::MAX), row.try_get(1)?)
+                }
+                None => (0, 0),
+            })
+        })
+        .await
+    }
+
+    async fn purge_login_attempts(&self, before: i64) -> Result<usize, StorageError> {
+        self.run(async {
+            let client = self.client().await?;
+            let purged = client
+                .execute(&client.prepare_cached("DELETE FROM login_attempts WHERE since < $1").await?, &[&before])
+                .await?;
+            Ok(usize::try_from(purged).unwrap_or(usize::MAX))
+        })
+        .await
+    }
+}
