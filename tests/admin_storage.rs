@@ -205,7 +205,6 @@ async fn the_list_query_uses_an_index_and_a_hundred_thousand_orders_list_quickly
         drop(insert);
         tx.commit().unwrap();
     }
-    let started = std::time::Instant::now();
     let first = db.list_orders(&all(0, 50)).await.unwrap();
     let authorized_page = db
         .list_orders(&OrderFilter {
@@ -216,13 +215,12 @@ async fn the_list_query_uses_an_index_and_a_hundred_thousand_orders_list_quickly
         })
         .await
         .unwrap();
-    let elapsed = started.elapsed();
     assert_eq!(first.total, 100_001);
     assert_eq!(first.rows.len(), 50);
     assert_eq!(authorized_page.total, 20_001);
     assert!(authorized_page.rows.iter().all(|r| r.state == OrderState::Authorized));
-    // Debug builds of SQLite are several times slower than the bench's release build.
-    assert!(elapsed.as_millis() < 2_000, "two pages of 100,000 orders took {elapsed:?}");
+    // How fast is the bench's to say (tests/bench_admin.rs, release build); here, that the
+    // pages come from the indexes, below.
     let connection = rusqlite::Connection::open(folder.file()).unwrap();
     let plan = |sql: &str| -> String {
         let mut statement = connection.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
@@ -364,7 +362,7 @@ async fn owner_accounts_sessions_and_a_new_password_ending_them() {
 
 #[tokio::test]
 async fn failed_logins_count_within_a_window_and_clear_after_a_good_one() {
-    let (db, _folder) = shop().await;
+    let (db, folder) = shop().await;
     assert_eq!(db.login_failures("admin").await.unwrap().0, 0);
     for _ in 0..3 {
         db.record_login_failure("admin", 900).await.unwrap();
@@ -373,10 +371,19 @@ async fn failed_logins_count_within_a_window_and_clear_after_a_good_one() {
     assert_eq!(count, 3);
     assert!(since > 0);
     assert_eq!(db.login_failures("someone-else").await.unwrap().0, 0, "counted per name");
-    // A window of 0 seconds has passed by the next failure: the count starts again.
-    std::thread::sleep(std::time::Duration::from_millis(1_100));
-    db.record_login_failure("admin", 0).await.unwrap();
-    assert_eq!(db.login_failures("admin").await.unwrap().0, 1);
+    // Once the window (900 s) has passed since the first failure, the count starts again. The
+    // first failure is moved into the past, as time would move it: 800 s, then 1,000 s ago.
+    let connection = rusqlite::Connection::open(folder.file()).unwrap();
+    let age = |seconds: i64| {
+        let sql = "UPDATE admin_login_failures SET since = since - ?1 WHERE name = 'admin'";
+        connection.execute(sql, [seconds]).unwrap();
+    };
+    age(800);
+    db.record_login_failure("admin", 900).await.unwrap();
+    assert_eq!(db.login_failures("admin").await.unwrap().0, 4, "within the window: counted on");
+    age(200);
+    db.record_login_failure("admin", 900).await.unwrap();
+    assert_eq!(db.login_failures("admin").await.unwrap().0, 1, "past the window: counted afresh");
     db.clear_login_failures("admin").await.unwrap();
     assert_eq!(db.login_failures("admin").await.unwrap().0, 0);
 }

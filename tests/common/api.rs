@@ -239,8 +239,7 @@ impl Shop {
 
     /// How many rows `table` holds, read from the database file as an operator would.
     pub fn rows(&self, table: &str) -> i64 {
-        let file = self.dirs.data().join("amazonpay2.sqlite3");
-        let connection = rusqlite::Connection::open(file).unwrap();
+        let connection = super::sockets::sqlite_beside_server(&self.dirs.data());
         connection.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get(0)).unwrap()
     }
 }

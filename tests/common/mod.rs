@@ -1,6 +1,7 @@
 pub mod api;
 pub mod checkout;
 pub mod client;
+pub mod gate;
 pub mod page;
 pub mod shop;
 pub mod sim;

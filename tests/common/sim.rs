@@ -215,6 +215,9 @@ struct Endpoint {
     /// Milliseconds to wait before answering.
     delay_ms: std::sync::atomic::AtomicU64,
     arrived: tokio::sync::Notify,
+    /// While set, requests are recorded as they arrive but answered only once it is cleared.
+    holding: std::sync::atomic::AtomicBool,
+    released: tokio::sync::Notify,
 }
 
 /// A tiny shop IPN endpoint (`/api/amazonpay2/ipn.php`) that records what arrives and answers
@@ -242,6 +245,13 @@ impl IpnReceiver {
                     }
                     endpoint.received.lock().unwrap().push(Received { headers, body: body.to_vec() });
                     endpoint.arrived.notify_waiters();
+                    loop {
+                        let released = endpoint.released.notified();
+                        if !endpoint.holding.load(std::sync::atomic::Ordering::SeqCst) {
+                            break;
+                        }
+                        released.await;
+                    }
                     let status = endpoint
                         .next
                         .lock()
@@ -270,6 +280,18 @@ impl IpnReceiver {
     /// Waits `ms` before answering each request.
     pub fn delay(&self, ms: u64) {
         self.endpoint.delay_ms.store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// From now on, answers nothing until [`IpnReceiver::release`]: requests are recorded as
+    /// they arrive (see [`IpnReceiver::wait_for`]) and wait for their answer.
+    pub fn hold(&self) {
+        self.endpoint.holding.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Answers the held requests, and the next ones at once.
+    pub fn release(&self) {
+        self.endpoint.holding.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.endpoint.released.notify_waiters();
     }
 
     /// What has arrived so far, in order.

@@ -4,6 +4,9 @@
 //! (SQLite writes one transaction at a time anyway; `BEGIN IMMEDIATE` takes the write lock up
 //! front, so a transaction never fails half-way on a lock) and a few reader connections, which WAL
 //! mode lets read while the writer writes.
+//!
+//! The data folder holds the shop's members, sessions and orders: it is made owner-only (0700)
+//! and the database with its `-wal` and `-shm` files owner-read-write (0600), whatever the umask.
 
 mod back_office;
 mod platform;
@@ -11,6 +14,8 @@ mod schema;
 mod sessions;
 mod shop;
 
+use std::fs::{DirBuilder, OpenOptions, Permissions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -26,9 +31,12 @@ const FILE_NAME: &str = "amazonpay2.sqlite3";
 /// Reader connections: enough for both cores and a request waiting on the writer.
 const READERS: usize = 4;
 
-/// How long a statement waits for a lock held by another process (the `subscriptions` command
-/// next to the server) before it fails.
+/// How long a statement waits for a lock held by another process (the server beside a command
+/// such as `subscriptions`, or the other way round) before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The database file and the files SQLite keeps beside it.
+const SUFFIXES: [&str; 3] = ["", "-wal", "-shm"];
 
 /// The SQLite database.
 #[derive(Clone)]
@@ -54,12 +62,22 @@ impl Readers {
 }
 
 impl Sqlite {
+    /// The database file in `data_dir`.
+    pub fn file_in(data_dir: &Path) -> PathBuf {
+        data_dir.join(FILE_NAME)
+    }
+
     /// Opens (creating and migrating) the database in `data_dir`.
     pub async fn open(data_dir: &Path) -> Result<Self, StorageError> {
         let data_dir = data_dir.to_path_buf();
         run_blocking(move || {
-            std::fs::create_dir_all(&data_dir)?;
-            let path = data_dir.join(FILE_NAME);
+            DirBuilder::new().recursive(true).mode(0o700).create(&data_dir)?;
+            let path = Self::file_in(&data_dir);
+            // SQLite would create the file with the umask's mode (0644, readable by every user
+            // of the machine) and give its -wal and -shm files the mode of the database file:
+            // made owner-only first, all three are.
+            OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(&path)?;
+            make_owner_only(&path)?;
             let mut writer = open_connection(&path)?;
             schema::migrate(&mut writer, &path)?;
             let readers = (0..READERS).map(|_| open_connection(&path)).collect::<Result<Vec<_>, _>>()?;
@@ -69,6 +87,12 @@ impl Sqlite {
             })
         })
         .await
+    }
+
+    /// The newest migration applied (README's "schema version").
+    pub async fn schema_version(&self) -> Result<i64, StorageError> {
+        self.read(|c| c.query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |row| row.get(0)))
+            .await
     }
 
     /// Runs `read` on a reader connection, off the async workers.
@@ -114,11 +138,33 @@ impl From<rusqlite::Error> for StorageError {
 
 fn open_connection(path: &Path) -> Result<Connection, StorageError> {
     let connection = Connection::open(path)?;
+    // First: setting the journal mode already reads (on a new database, writes) the file, and
+    // a statement without a busy timeout fails at once with "database is locked" where another
+    // process holds a lock for a moment (the server beside a command, or two starting together).
+    // rusqlite's open sets 5 s too; ours must not depend on a library default.
+    connection.busy_timeout(BUSY_TIMEOUT)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", true)?;
-    connection.busy_timeout(BUSY_TIMEOUT)?;
     Ok(connection)
+}
+
+/// Takes group and other access away from the database and the files beside it, where a file
+/// left by an older version (made under the umask) has them.
+fn make_owner_only(database: &Path) -> Result<(), StorageError> {
+    for suffix in SUFFIXES {
+        let mut name = database.as_os_str().to_owned();
+        name.push(suffix);
+        match std::fs::metadata(&name) {
+            Ok(metadata) if metadata.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&name, Permissions::from_mode(0o600))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 async fn run_blocking<T: Send + 'static>(
