@@ -234,7 +234,7 @@ async fn the_list_query_uses_an_index_and_a_hundred_thousand_orders_list_quickly
          'refunded', 'expired', 'card_unsettled', 'unknown') ORDER BY o.id DESC LIMIT 50",
     );
     assert!(!placed.contains("TEMP B-TREE"), "{placed}");
-    eprintln!("listing took {elapsed:?}; plans: {by_state} | {placed}");
+    eprintln!("plans: {by_state} | {placed}");
 }
 
 // ---------------------------------------------------------------------------------------------

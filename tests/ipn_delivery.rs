@@ -351,7 +351,8 @@ async fn the_api_answers_without_waiting_for_the_endpoint() {
     // The shop's endpoint takes the capture's notification and does not answer: the capture is
     // answered all the same.
     amazon.endpoint.hold();
-    let capture = amazon.client.capture_charge(&order.charge, &Money::yen(1000), &key());
+    let (amount, key) = (Money::yen(1000), key());
+    let capture = amazon.client.capture_charge(&order.charge, &amount, &key);
     let answered = tokio::time::timeout(Duration::from_secs(60), capture).await;
     assert!(answered.is_ok(), "the capture waited for the endpoint's answer");
     answered.unwrap().unwrap();

@@ -299,9 +299,9 @@ impl IpnReceiver {
         self.endpoint.received.lock().unwrap().clone()
     }
 
-    /// Waits (at most 10 s) until at least `count` requests have arrived; answers all of them.
+    /// Waits (at most 30 s) until at least `count` requests have arrived; answers all of them.
     pub async fn wait_for(&self, count: usize) -> Vec<Received> {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             let arrived = self.endpoint.arrived.notified();
             let received = self.received();
