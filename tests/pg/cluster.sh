@@ -121,6 +121,6 @@ case "$command" in
   start) start ;;
   stop) stop ;;
   url) url_of ;;
-  destroy) stop; dir=$(data_dir); rm -rf "$dir" "$base.where" ;;
+  destroy) stop; dir=$(data_dir); rm -rf "$dir" "$base" "$base.where" ;;
   *) echo "usage: $0 start|stop|url|destroy [NAME]" >&2; exit 2 ;;
 esac
