@@ -249,7 +249,8 @@ impl Shop {
 pub fn config_for(dirs: &Dirs, vars: &[(&str, &str)]) -> Result<Config, amazonpay2::server::config::ConfigError> {
     let mut all = dirs.vars();
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let amazon = ["AMAZONPAY2_MERCHANT_ID", "AMAZONPAY2_STORE_ID", "AMAZONPAY2_PUBLIC_KEY_ID", "AMAZONPAY2_PRIVATE_KEY"];
+    let amazon =
+        ["AMAZONPAY2_MERCHANT_ID", "AMAZONPAY2_STORE_ID", "AMAZONPAY2_PUBLIC_KEY_ID", "AMAZONPAY2_PRIVATE_KEY"];
     let demo = !vars.iter().any(|(name, _)| amazon.contains(name));
     // Later entries win, so a test's own folder settings override the defaults above.
     Config::from_vars(demo, move |name| all.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
