@@ -100,7 +100,8 @@ pub struct Chromedriver {
 }
 
 impl Chromedriver {
-    /// Spawns chromedriver and waits (up to 10 s) until `GET /status` reports ready.
+    /// Spawns chromedriver and waits (up to 30 s: a loaded machine) until `GET /status` reports
+    /// ready.
     /// Set `CHROMEDRIVER_LOG=/path` to get chromedriver's verbose log for debugging.
     pub async fn start() -> Result<Chromedriver, WebDriverError> {
         amazonpay2::core::install_crypto_provider();
@@ -119,7 +120,7 @@ impl Chromedriver {
         let child = cmd.spawn().map_err(WebDriverError::Spawn)?;
         // Built before polling, so that returning an error below kills the process again.
         let mut driver = Chromedriver { child, url: format!("http://127.0.0.1:{port}"), http };
-        let (status, deadline) = (format!("{}/status", driver.url), Instant::now() + 10 * SECOND);
+        let (status, deadline) = (format!("{}/status", driver.url), Instant::now() + 30 * SECOND);
         loop {
             let ready = send(&driver.http, Method::GET, &status, None).await;
             if ready.is_ok_and(|v| v["ready"] == true) {
@@ -130,7 +131,7 @@ impl Chromedriver {
                 return Err(WebDriverError::Spawn(io::Error::other(message)));
             }
             if Instant::now() > deadline {
-                return Err(WebDriverError::Timeout("chromedriver /status not ready in 10 s".into()));
+                return Err(WebDriverError::Timeout("chromedriver /status not ready in 30 s".into()));
             }
             tokio::time::sleep(POLL).await;
         }
