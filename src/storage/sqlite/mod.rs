@@ -143,10 +143,31 @@ fn open_connection(path: &Path) -> Result<Connection, StorageError> {
     // process holds a lock for a moment (the server beside a command, or two starting together).
     // rusqlite's open sets 5 s too; ours must not depend on a library default.
     connection.busy_timeout(BUSY_TIMEOUT)?;
-    connection.pragma_update(None, "journal_mode", "WAL")?;
+    write_ahead_log(&connection)?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", true)?;
     Ok(connection)
+}
+
+/// Turns on the write-ahead log (a no-op once the file has it). On a new database, where the
+/// server and a command (or instances) starting together all turn it on at once, SQLite answers
+/// all but one "database is locked" at once, without waiting: each holds a lock the other needs,
+/// so a busy timeout would only deadlock. Once the one has finished, the file is in WAL mode and
+/// the others' pragma goes through: they try again, for as long as the busy timeout.
+fn write_ahead_log(connection: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match connection.pragma_update(None, "journal_mode", "WAL") {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < deadline =>
+            {
+                // A blocking thread (run_blocking): sleeping holds up no async worker.
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Takes group and other access away from the database and the files beside it, where a file
@@ -264,6 +285,26 @@ pub(crate) mod tests {
         }
         for task in tasks {
             assert!(task.await.unwrap() >= 1);
+        }
+    }
+
+    /// Several processes starting together on a folder with no database yet (a first deploy:
+    /// the server and the cron jobs, or instances): every one of them opens it, and each
+    /// migration is applied once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_database_opened_by_several_at_once_opens_for_every_one() {
+        for round in 0..60 {
+            let dir = TempDir::new(&format!("together-{round}"));
+            let opens = (0..4).map(|_| Sqlite::open(&dir.0));
+            for opened in futures_util::future::join_all(opens).await {
+                if let Err(e) = opened {
+                    panic!("round {round}: {e}");
+                }
+            }
+            let db = Sqlite::open(&dir.0).await.unwrap();
+            let applied: i64 =
+                db.read(|c| c.query_row("SELECT count(*) FROM schema_migrations", [], |row| row.get(0))).await.unwrap();
+            assert_eq!(applied, i64::try_from(schema::migrations().len()).unwrap(), "round {round}");
         }
     }
 }
