@@ -205,6 +205,9 @@ run_tests() {
   say "starting a throw-away PostgreSQL under target/pg"
   AMAZONPAY2_TEST_DATABASE_URL=$(tests/pg/cluster.sh start)
   export AMAZONPAY2_TEST_DATABASE_URL
+  # Here the PostgreSQL half must run: a test without its database fails rather than skips
+  # (tests/common/databases.rs), so that half cannot pass silently.
+  export AMAZONPAY2_TEST_REQUIRE_POSTGRES=1
   trap 'tests/pg/cluster.sh stop; tests/pg/cluster.sh stop fault' EXIT
   say "native tests (unit, API, end-to-end in headless Chromium)"
   AMAZONPAY2_WIDGET="$PWD/$WIDGET_OUT" cargo test --tests

@@ -12,16 +12,18 @@ mod native {
     use amazonpay2::core::signer::ButtonSigner;
     use amazonpay2::server::config::{Config, DatabaseUrl};
     use amazonpay2::server::{self, ServerError};
-    use amazonpay2::storage::Postgres;
     use amazonpay2::storage::postgres::copy::copy_from_sqlite;
+    use amazonpay2::storage::{Postgres, Sqlite};
 
     /// Amazon Pay (Checkout v2) for Craft Cart shops. Settings come from AMAZONPAY2_*
-    /// environment variables; with none of the Amazon settings it runs the offline demo.
+    /// environment variables; without them the server and every command refuse to start and
+    /// name what is missing. The offline demo runs only with --demo.
     #[derive(Parser)]
     #[command(name = "amazonpay2-server", version)]
     struct Cli {
-        /// Run the self-contained demo with the Amazon Pay simulator, whatever is configured.
-        #[arg(long)]
+        /// Run the self-contained demo with the Amazon Pay simulator (settings not given take the
+        /// demo's values). Before or after a command: `--demo capture` or `capture --demo`.
+        #[arg(long, global = true)]
         demo: bool,
         #[command(subcommand)]
         command: Option<Command>,
@@ -105,14 +107,20 @@ mod native {
             .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
             .init();
         let cli = Cli::parse();
-        let result = Config::from_env(cli.demo).map_err(ServerError::from).and_then(|config| {
-            let runtime = tokio::runtime::Runtime::new().map_err(ServerError::Serve)?;
+        let result = tokio::runtime::Runtime::new().map_err(ServerError::Serve).and_then(|runtime| {
+            // `db copy` names both databases on its command line: it is the one command that
+            // reads no shop settings (AMAZONPAY2_DATABASE_URL at most, for a missing --to).
+            if let Some(Command::Db { command: DbCommand::Copy { from, to, replace } }) = cli.command {
+                return runtime.block_on(db_copy(&from, to, replace));
+            }
+            let config = Config::from_env(cli.demo)?;
             match cli.command {
                 None => runtime.block_on(run(config)),
                 Some(Command::Subscriptions { date }) => runtime.block_on(subscriptions(config, date.as_deref())),
                 Some(Command::Reconcile) => runtime.block_on(reconcile(config)),
                 Some(Command::Simulator) => runtime.block_on(simulator(config)),
-                Some(Command::Db { command }) => runtime.block_on(db(config, command)),
+                Some(Command::Db { command: DbCommand::Migrate }) => runtime.block_on(db_migrate(config)),
+                Some(Command::Db { command: DbCommand::Copy { .. } }) => unreachable!("handled above"),
                 Some(Command::Admin { command: AdminCommand::Add { name } }) => {
                     runtime.block_on(admin_add(config, &name))
                 }
@@ -292,36 +300,36 @@ mod native {
             .map_err(ServerError::Serve)
     }
 
-    async fn db(config: Config, command: DbCommand) -> Result<(), ServerError> {
-        match command {
-            DbCommand::Migrate => {
-                let (name, version) = match &config.database_url {
-                    Some(url) => ("PostgreSQL", Postgres::open(url.as_str()).await?.schema_version().await?),
-                    None => {
-                        server::open_database(&config).await?;
-                        ("SQLite", amazonpay2::storage::postgres::SCHEMA_VERSION)
-                    }
-                };
-                println!("{name} database at schema version {version}");
-                Ok(())
+    /// Brings the configured database's schema up to date and says which database it is.
+    async fn db_migrate(config: Config) -> Result<(), ServerError> {
+        match &config.database_url {
+            Some(url) => {
+                let version = Postgres::open(url.as_str()).await?.schema_version().await?;
+                println!("PostgreSQL database at schema version {version}");
             }
-            DbCommand::Copy { from, to, replace } => {
-                let Some(to) = to.or_else(|| config.database_url.as_ref().map(|url| url.as_str().to_owned())) else {
-                    return Err(ServerError::Job(
-                        "db copy: give --to postgres://… or set AMAZONPAY2_DATABASE_URL".into(),
-                    ));
-                };
-                DatabaseUrl::parse(&to)?;
-                let copied = copy_from_sqlite(&from, &to, replace).await?;
-                println!("{:<22} {:>10} {:>10}", "table", "SQLite", "PostgreSQL");
-                for table in &copied {
-                    println!("{:<22} {:>10} {:>10}", table.table, table.source, table.target);
-                }
-                let rows: u64 = copied.iter().map(|t| t.target).sum();
-                println!("copied {rows} row(s) in {} table(s); every count matches", copied.len());
-                Ok(())
+            None => {
+                let version = Sqlite::open(&config.data_dir).await?.schema_version().await?;
+                println!("SQLite database {} at schema version {version}", Sqlite::file_in(&config.data_dir).display());
             }
         }
+        Ok(())
+    }
+
+    /// Copies a SQLite database into PostgreSQL (`--to`, else `AMAZONPAY2_DATABASE_URL`).
+    async fn db_copy(from: &std::path::Path, to: Option<String>, replace: bool) -> Result<(), ServerError> {
+        let to = to.or_else(|| std::env::var("AMAZONPAY2_DATABASE_URL").ok().filter(|url| !url.trim().is_empty()));
+        let Some(to) = to else {
+            return Err(ServerError::Job("db copy: give --to postgres://… or set AMAZONPAY2_DATABASE_URL".into()));
+        };
+        DatabaseUrl::parse(to.trim())?;
+        let copied = copy_from_sqlite(from, to.trim(), replace).await?;
+        println!("{:<22} {:>10} {:>10}", "table", "SQLite", "PostgreSQL");
+        for table in &copied {
+            println!("{:<22} {:>10} {:>10}", table.table, table.source, table.target);
+        }
+        let rows: u64 = copied.iter().map(|t| t.target).sum();
+        println!("copied {rows} row(s) in {} table(s); every count matches", copied.len());
+        Ok(())
     }
 
     /// Signs distinct payloads on this one thread for `seconds` and prints the rate.

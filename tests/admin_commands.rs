@@ -35,9 +35,17 @@ fn text(bytes: &[u8]) -> String {
 #[tokio::test]
 async fn admin_add_creates_an_account_from_stdin_and_a_second_run_sets_its_password() {
     let data = DataDir::new("admin-add");
+    // A shop's own settings (sandbox), as the command gets them from the service's environment.
     let add = |name: &str| {
         let mut command = server();
-        command.env("AMAZONPAY2_DATA", &data.0).args(["admin", "add", name]);
+        command
+            .env("AMAZONPAY2_DATA", &data.0)
+            .env("AMAZONPAY2_MERCHANT_ID", "A1XXXXXXXXXXXX")
+            .env("AMAZONPAY2_STORE_ID", "amzn1.application-oa2-client.abc")
+            .env("AMAZONPAY2_PUBLIC_KEY_ID", "SANDBOX-AAAAAAAA")
+            .env("AMAZONPAY2_PRIVATE_KEY", KEY_FILE)
+            .env("AMAZONPAY2_SHOP_ORIGIN", "http://127.0.0.1:8080")
+            .args(["admin", "add", name]);
         command
     };
     let created = run(add("sato"), "first-password\n");

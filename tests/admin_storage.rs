@@ -213,7 +213,6 @@ async fn the_list_query_uses_an_index_and_a_hundred_thousand_orders_list_quickly
         drop(insert);
         tx.commit().unwrap();
     }
-    let started = std::time::Instant::now();
     let first = db.list_orders(&all(0, 50)).await.unwrap();
     let authorized_page = db
         .list_orders(&OrderFilter {
@@ -224,13 +223,12 @@ async fn the_list_query_uses_an_index_and_a_hundred_thousand_orders_list_quickly
         })
         .await
         .unwrap();
-    let elapsed = started.elapsed();
     assert_eq!(first.total, 100_001);
     assert_eq!(first.rows.len(), 50);
     assert_eq!(authorized_page.total, 20_001);
     assert!(authorized_page.rows.iter().all(|r| r.state == OrderState::Authorized));
-    // Debug builds of SQLite are several times slower than the bench's release build.
-    assert!(elapsed.as_millis() < 2_000, "two pages of 100,000 orders took {elapsed:?}");
+    // How fast is the bench's to say (tests/bench_admin.rs, release build); here, that the
+    // pages come from the indexes, below.
     let connection = rusqlite::Connection::open(folder.file()).unwrap();
     let plan = |sql: &str| -> String {
         let mut statement = connection.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
@@ -244,7 +242,7 @@ async fn the_list_query_uses_an_index_and_a_hundred_thousand_orders_list_quickly
          'refunded', 'expired', 'card_unsettled', 'unknown') ORDER BY o.id DESC LIMIT 50",
     );
     assert!(!placed.contains("TEMP B-TREE"), "{placed}");
-    eprintln!("listing took {elapsed:?}; plans: {by_state} | {placed}");
+    eprintln!("plans: {by_state} | {placed}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,11 +3,17 @@
 //! capped waits (Retry-After honoured up to the cap, no wait after the last attempt) until the
 //! call succeeds or is Unavailable; client errors are not retried; a retried POST keeps its
 //! idempotency key.
+//!
+//! The waits are read on tokio's paused clock (`start_paused`): it stands still while requests
+//! go over loopback and jumps only when every task sleeps, so the time a call took on it is the
+//! sum of the client's waits, exactly, however busy the machine is.
 
 mod common;
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -65,7 +71,13 @@ async fn client_errors_are_not_retried() {
     assert_eq!(sim.api_statuses(), [400]);
 }
 
-#[tokio::test]
+/// Whether `waited` (on the paused clock) lies within `low..=high`; the clock's timers round
+/// each wait up to the next millisecond.
+fn within(waited: Duration, low: Duration, high: Duration) -> bool {
+    waited >= low && waited <= high + Duration::from_millis(5)
+}
+
+#[tokio::test(start_paused = true)]
 async fn retries_back_off_with_doubling_waits() {
     let sim = Sim::sandbox().await;
     let token = sim.buyer_token(0).await;
@@ -74,10 +86,11 @@ async fn retries_back_off_with_doubling_waits() {
     let started = Instant::now();
     sim.client_with(ours(), retry).get_buyer(&token).await.unwrap();
     // 100 ms then 200 ms, each with at most 20 % jitter off.
-    assert!(started.elapsed() >= Duration::from_millis(240), "{:?}", started.elapsed());
+    let waited = started.elapsed();
+    assert!(within(waited, Duration::from_millis(240), Duration::from_millis(360)), "{waited:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn backoff_waits_are_capped_by_max_delay() {
     let sim = Sim::sandbox().await;
     let token = sim.buyer_token(0).await;
@@ -85,8 +98,9 @@ async fn backoff_waits_are_capped_by_max_delay() {
     let retry = Retry { attempts: 3, first_delay: Duration::from_secs(30), max_delay: Duration::from_millis(100) };
     let started = Instant::now();
     sim.client_with(ours(), retry).get_buyer(&token).await.unwrap();
-    let elapsed = started.elapsed();
-    assert!(elapsed >= Duration::from_millis(200) && elapsed < Duration::from_secs(5), "{elapsed:?}");
+    // Two waits of 24 to 36 s each, cut to 100 ms.
+    let waited = started.elapsed();
+    assert!(within(waited, Duration::from_millis(200), Duration::from_millis(200)), "{waited:?}");
 }
 
 #[tokio::test]
@@ -114,7 +128,8 @@ const JSON: (&str, &str) = ("content-type", "application/json");
 const BUYER_JSON: &str = r#"{"buyerId":"amzn1.account.ACANNED"}"#;
 const BUSY_JSON: &str = r#"{"reasonCode":"ServiceUnavailable","message":"busy"}"#;
 
-/// How long getBuyer takes when the first answer is a 503 with `Retry-After: <retry_after>`.
+/// How long getBuyer waits (on the paused clock) when the first answer is a 503 with
+/// `Retry-After: <retry_after>`.
 async fn time_get_buyer_after_retry_after(retry_after: &'static str, max_delay: Duration) -> Duration {
     let busy = (503, vec![(JSON.0, JSON.1), ("retry-after", retry_after)], BUSY_JSON);
     let (base, task, _) = canned_api(vec![busy, (200, vec![JSON], BUYER_JSON)]).await;
@@ -127,15 +142,16 @@ async fn time_get_buyer_after_retry_after(retry_after: &'static str, max_delay: 
     elapsed
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn retry_after_is_honoured_up_to_max_delay() {
     let honoured = time_get_buyer_after_retry_after("1", Duration::from_secs(5)).await;
-    assert!(honoured >= Duration::from_millis(950), "waited {honoured:?} for Retry-After: 1");
+    assert!(within(honoured, Duration::from_secs(1), Duration::from_secs(1)), "waited {honoured:?} for Retry-After: 1");
     let capped = time_get_buyer_after_retry_after("120", Duration::from_millis(100)).await;
-    assert!(capped < Duration::from_secs(5), "waited {capped:?} with max_delay 100 ms");
+    let limit = Duration::from_millis(100);
+    assert!(within(capped, limit, limit), "waited {capped:?} with max_delay 100 ms");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_last_failed_attempt_is_not_followed_by_a_wait() {
     let (base, task, calls) = canned_api(vec![(503, vec![JSON], BUSY_JSON)]).await;
     let retry = Retry { attempts: 2, first_delay: Duration::from_secs(1), max_delay: Duration::from_secs(1) };
@@ -146,7 +162,7 @@ async fn the_last_failed_attempt_is_not_followed_by_a_wait() {
     assert!(matches!(result, Err(AmazonError::Unavailable { attempts: 2, .. })), "{result:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     // One wait of 0.8 to 1 s (jitter, then the cap); a second one would make it at least 1.6 s.
-    assert!(elapsed >= Duration::from_millis(750) && elapsed < Duration::from_millis(1500), "{elapsed:?}");
+    assert!(within(elapsed, Duration::from_millis(800), Duration::from_secs(1)), "{elapsed:?}");
 }
 
 #[tokio::test]

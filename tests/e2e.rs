@@ -6,15 +6,13 @@
 
 mod common;
 
-use std::time::Duration;
-
 use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
 use amazonpay2::amazon::signature::string_to_sign;
-use common::page::{WAIT, api_status, axe_violations, desktop, signup_form};
+use common::page::{WAIT, api_status, axe_violations, desktop, signup_form, widget_settled};
 use common::shop::Shop;
 use common::webdriver::Browser;
 
@@ -69,7 +67,7 @@ async fn expect_renders(browser: &Browser, count: usize) -> Vec<Value> {
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    widget_settled(browser).await;
     let renders = renders(browser).await;
     assert_eq!(renders.len(), count, "renderButton calls: {renders:#?}");
     renders
@@ -206,8 +204,10 @@ async fn every_demo_page_shows_its_one_amazon_button() {
         .wait_for("document.querySelector('[data-amazonpay2-block]') && performance.getEntriesByType('resource').some(e => e.name.includes('/buttons'))", WAIT, "the widget asked")
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    widget_settled(&browser).await;
     assert_eq!(requests(&browser, "checkout.js").await, 0, "no checkout.js without a button");
+    let asked = browser.execute("return !!document.querySelector('script[src*=\"checkout.js\"]')", vec![]).await;
+    assert_eq!(asked.unwrap(), false, "not even asked for");
     assert_eq!(drawn_buttons(&browser).await, 0);
     // For a member without a link, My Page offers the link button.
     sign_up_with_password(&browser, "member@example.jp").await;
@@ -481,7 +481,7 @@ async fn hidden_duplicates_late_blocks_and_a_second_tag_keep_one_button() {
         .wait_for("document.querySelector('#checkout-drawer[data-amazonpay2-block]')", WAIT, "the late block claimed")
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    widget_settled(&browser).await;
     assert_eq!(drawn_buttons(&browser).await, 1);
     assert_eq!(requests(&browser, "/api/amazonpay2/buttons").await, 1, "its answer was already known");
     assert!(uncaught(&browser).await.is_empty());

@@ -17,6 +17,7 @@ use amazonpay2::core::orders::OrderState;
 use amazonpay2::core::platform::Order;
 use amazonpay2::storage::Database;
 use common::checkout::{MUG, TAKKYUBIN, VISA, completed_order};
+use common::gate::Gate;
 use common::page::{WAIT, desktop};
 use common::shop::Shop;
 use common::sockets::{cookie_client, shop_client, simulator_control};
@@ -33,7 +34,19 @@ struct Demo {
 
 impl Demo {
     async fn start() -> Self {
-        let shop = Shop::start().await;
+        Self::around(Shop::start().await).await
+    }
+
+    /// The demo with the shop's calls to Amazon through `gate` (the simulator's notifications
+    /// still come from the simulator's own origin).
+    async fn gated(gate: &Gate) -> Self {
+        let overrides = [("AMAZONPAY2_API_BASE", gate.url.as_str()), ("AMAZONPAY2_IPN_CERT_HOSTS", "{simulator}")];
+        let shop = Shop::start_with(&overrides, &[]).await;
+        gate.forward_to(&shop.simulator);
+        Self::around(shop).await
+    }
+
+    async fn around(shop: Shop) -> Self {
         // The same database the server uses, as a command beside it would open it.
         let db = shop.command_state().await.db.clone();
         let amazon = shop_client(&shop.config, &shop.key);
@@ -109,44 +122,31 @@ async fn fill(browser: &Browser, css: &str, value: &str) {
     browser.execute(set, vec![json!(css), json!(value)]).await.unwrap();
 }
 
-/// True while the browser still shows the page a click or a visit left: every click and visit
-/// marks the page it leaves, so that a wait never takes the old page for the new one (two order
-/// pages share their address, and the login page's starts with ホーム's).
-const LEFT: &str = "document.documentElement.hasAttribute('data-left')";
-
-async fn mark_left(browser: &Browser) {
-    browser.execute("document.documentElement.setAttribute('data-left', ''); return true;", vec![]).await.unwrap();
-}
-
 async fn click(browser: &Browser, css: &str) {
     let element = browser.find(css).await.unwrap_or_else(|e| panic!("{css}: {e}"));
-    mark_left(browser).await;
     browser.click(&element).await.unwrap();
 }
 
-/// Goes to `path` and waits for its page.
-async fn visit(browser: &Browser, demo: &Demo, path: &str) -> String {
-    mark_left(browser).await;
-    browser.goto(&demo.shop.url(path)).await.unwrap();
-    arrive(browser, demo, path.split('?').next().unwrap_or(path)).await
+/// Clicks `css` (a link or a submit button) and waits for the new page at exactly `path`.
+async fn click_to(browser: &Browser, css: &str, path: &str) {
+    let element = browser.find(css).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    browser.click_to_page(&element, path).await.unwrap_or_else(|e| panic!("{css} → {path}: {e}"));
 }
 
-/// Waits for the page at `path` (and its load) after a click.
-async fn arrive(browser: &Browser, demo: &Demo, path: &str) -> String {
-    let url = demo.shop.url(path);
-    browser
-        .wait_for(
-            &format!(
-                "!{LEFT} && document.readyState === 'complete' && location.href.startsWith('{url}') && location.href"
-            ),
-            WAIT,
-            path,
-        )
-        .await
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_owned()
+/// Goes to `path` and waits until the browser shows that very page.
+async fn open(browser: &Browser, demo: &Demo, path: &str) {
+    let bare = path.split('?').next().unwrap_or(path);
+    browser.goto_page(&demo.shop.url(path), bare).await.unwrap_or_else(|e| panic!("{path}: {e}"));
+}
+
+/// Submits a form of the order page at `page` by clicking `css`, and waits for the page the
+/// server answers with: the order page again (`?done=…`), or the form's own address when it
+/// refuses (409). Never the page the form was on, even when the new one has the same address.
+async fn submit_on(browser: &Browser, page: &str, css: &str) {
+    let mark = browser.mark_page().await.unwrap();
+    click(browser, css).await;
+    let landed = format!("location.pathname === {page:?} || location.pathname.startsWith({:?})", format!("{page}/"));
+    browser.wait_for_new_page_where(&mark, &landed, &format!("the answer to {css}")).await.unwrap();
 }
 
 async fn text_of(browser: &Browser, css: &str) -> String {
@@ -156,16 +156,11 @@ async fn text_of(browser: &Browser, css: &str) -> String {
 /// Logs in as the demo's owner through the login form, going to `/admin/`, in Japanese (the
 /// headless browser asks for English).
 async fn log_in(browser: &Browser, demo: &Demo) {
-    mark_left(browser).await;
-    browser.goto(&demo.shop.url("/admin/?lang=ja")).await.unwrap();
-    arrive(browser, demo, "/admin/login").await;
+    browser.goto_page(&demo.shop.url("/admin/?lang=ja"), "/admin/login").await.unwrap();
     assert_accessible(browser, "login").await;
     fill(browser, "#name", ADMIN.0).await;
     fill(browser, "#password", ADMIN.1).await;
-    click(browser, "form.login button").await;
-    // Exactly ホーム: the login page's own address starts with `/admin/` too.
-    let home = format!("!{LEFT} && document.readyState === 'complete' && location.pathname === '/admin/'");
-    browser.wait_for(&home, WAIT, "ホーム after the login").await.unwrap();
+    click_to(browser, "form.login button", "/admin/").await;
     assert!(text_of(browser, "header").await.contains(ADMIN.0));
 }
 
@@ -180,7 +175,7 @@ async fn change_payment(
     force: bool,
 ) -> String {
     let path = format!("/admin/orders/{}", order.id.0);
-    visit(browser, demo, &path).await;
+    open(browser, demo, &path).await;
     click(browser, &format!("#op-{op}")).await;
     if let Some(amount) = amount {
         fill(browser, "#amount", amount).await;
@@ -188,15 +183,8 @@ async fn change_payment(
     if force {
         click(browser, "#force").await;
     }
-    click(browser, "form.payment button[type=submit]").await;
-    browser
-        .wait_for(
-            &format!("!{LEFT} && document.readyState === 'complete' && document.querySelector('.message') && true"),
-            WAIT,
-            "the outcome",
-        )
-        .await
-        .unwrap();
+    submit_on(browser, &path, "form.payment button[type=submit]").await;
+    browser.wait_for("document.querySelector('.message') && true", WAIT, "the outcome").await.unwrap();
     text_of(browser, ".message").await
 }
 
@@ -210,26 +198,23 @@ async fn an_owner_reduces_captures_refunds_in_part_and_in_full_and_cancels_in_th
     assert_accessible(&browser, "home").await;
 
     // 受注一覧 → 受注編集.
-    click(&browser, "nav a[href='/admin/orders']").await;
-    arrive(&browser, &demo, "/admin/orders").await;
+    click_to(&browser, "nav a[href='/admin/orders']", "/admin/orders").await;
     assert_accessible(&browser, "order list").await;
     let row = text_of(&browser, &format!("tr[data-order='{}']", order.id.0)).await;
     assert!(
         row.contains(&order.number) && row.contains("Amazon Pay") && row.contains("3,630") && row.contains("仮売上"),
         "{row}"
     );
-    click(&browser, &format!("tr[data-order='{}'] a", order.id.0)).await;
-    arrive(&browser, &demo, &format!("/admin/orders/{}", order.id.0)).await;
+    let order_page = format!("/admin/orders/{}", order.id.0);
+    click_to(&browser, &format!("tr[data-order='{}'] a", order.id.0), &order_page).await;
     assert_accessible(&browser, "order page").await;
     assert_eq!(text_of(&browser, "#charge-id").await, order.charge_id.clone().unwrap());
     assert!(text_of(&browser, "#amazon-charge-state").await.starts_with("Authorized"));
 
     // 金額変更: a discount of ¥630, then 実売上 of the lower total (減額).
     fill(&browser, "#discount", "630").await;
-    click(&browser, "form.edit button[type=submit]").await;
-    let done =
-        format!("!{LEFT} && document.readyState === 'complete' && document.querySelector('.message.done') && true");
-    browser.wait_for(&done, WAIT, "the edit").await.unwrap();
+    submit_on(&browser, &order_page, "form.edit button[type=submit]").await;
+    browser.wait_for("document.querySelector('.message.done') && true", WAIT, "the edit").await.unwrap();
     assert_eq!(browser.execute("return document.querySelector('#amount').value", vec![]).await.unwrap(), "3000");
     let said = change_payment(&browser, &demo, &order, "capture", None, false).await;
     assert!(said.contains("「実売上」に変更しました"), "{said}");
@@ -251,10 +236,9 @@ async fn an_owner_reduces_captures_refunds_in_part_and_in_full_and_cancels_in_th
     let after = demo.order(&order).await;
     assert_eq!((after.state, after.refunded), (OrderState::Refunded, 3_000));
     simulator_control(&demo.shop.simulator, "settle", json!({})).await;
-    click(&browser, "form[action$='/sync'] button").await;
-    let done =
-        format!("!{LEFT} && document.readyState === 'complete' && document.querySelector('.message.done') && true");
-    browser.wait_for(&done, WAIT, "the sync").await.unwrap();
+    // The page before shows a done message too (the refund's): the sync's is on the next one.
+    submit_on(&browser, &order_page, "form[action$='/sync'] button").await;
+    browser.wait_for("document.querySelector('.message.done') && true", WAIT, "the sync").await.unwrap();
     let refunds = text_of(&browser, "#amazon ~ table.refunds, section[aria-labelledby=amazon] table.refunds").await;
     assert!(refunds.contains("Refunded") && !refunds.contains("返金処理中"), "{refunds}");
     let history = text_of(&browser, "table.history").await;
@@ -282,7 +266,10 @@ async fn an_owner_reduces_captures_refunds_in_part_and_in_full_and_cancels_in_th
 
 #[tokio::test]
 async fn bulk_capture_shows_progress_and_each_outcome_then_a_second_run_changes_nothing() {
-    let demo = Demo::start().await;
+    // Captures wait at the gate while the test looks at the job's page: it shows the job running
+    // however fast the simulator would have been.
+    let gate = Gate::start(|method, path| method == Method::POST && path.ends_with("/capture")).await;
+    let demo = Demo::gated(&gate).await;
     let mut orders = Vec::new();
     for _ in 0..6 {
         orders.push(demo.purchase().await);
@@ -299,33 +286,39 @@ async fn bulk_capture_shows_progress_and_each_outcome_then_a_second_run_changes_
     .await;
     let (_driver, browser) = desktop().await;
     log_in(&browser, &demo).await;
-    click(&browser, "nav a[href='/admin/amazonpay']").await;
-    arrive(&browser, &demo, "/admin/amazonpay").await;
+    click_to(&browser, "nav a[href='/admin/amazonpay']", "/admin/amazonpay").await;
     assert_accessible(&browser, "bulk page").await;
     click(&browser, "#select-all").await;
     let selected =
         browser.execute("return document.querySelectorAll('input[name=order]:checked').length", vec![]).await.unwrap();
     assert_eq!(selected, 6, "select all");
-    // Amazon throttles: the first two attempts of each capture answer 429, retried with backoff,
-    // so the job is still running when its page shows.
+    // Amazon throttles: the first two attempts of each capture answer 429, retried with backoff.
     simulator_control(&demo.shop.simulator, "faults", json!({ "status": 429, "count": 12 })).await;
+    gate.close();
+    let mark = browser.mark_page().await.unwrap();
     click(&browser, "button[value=selected]").await;
-    arrive(&browser, &demo, "/admin/amazonpay/jobs/").await;
+    browser.wait_for_new_page_under(&mark, "/admin/amazonpay/jobs/").await.unwrap();
+    gate.wait_until_holding(1).await;
     assert_eq!(text_of(&browser, "#bulk-state").await, "処理中…", "the page shows the job running");
+    // The page follows the job by itself: it asks for the progress while the job runs.
+    browser
+        .wait_for(
+            "performance.getEntriesByType('resource').some(e => e.name.includes('/api/amazonpay2/admin/bulk/'))",
+            WAIT,
+            "the page asking for the job's progress",
+        )
+        .await
+        .unwrap();
+    gate.open();
     browser
         .wait_for(
             "document.getElementById('bulk-state').textContent === '完了しました。'",
-            Duration::from_secs(30),
+            Duration::from_secs(60),
             "the job",
         )
         .await
         .unwrap();
     assert_eq!(text_of(&browser, "#bulk-count").await, "6 / 6");
-    let polled = browser
-        .execute("return performance.getEntriesByType('resource').filter(e => e.name.includes('/api/amazonpay2/admin/bulk/')).length", vec![])
-        .await
-        .unwrap();
-    assert!(polled.as_u64().unwrap() >= 1, "the page followed the job by itself");
     assert_eq!(text_of(&browser, "#bulk-done").await, "5");
     assert_eq!(text_of(&browser, "#bulk-refused").await, "1");
     let row = text_of(&browser, &format!("tr[data-order='{}']", refused.id.0)).await;
@@ -335,13 +328,22 @@ async fn bulk_capture_shows_progress_and_each_outcome_then_a_second_run_changes_
         assert_eq!(demo.charge(order).await["captureAmount"], yen(3_630));
     }
     // A second run of the same orders: captured ones are skipped, nothing is captured twice.
-    visit(&browser, &demo, "/admin/amazonpay").await;
+    open(&browser, &demo, "/admin/amazonpay").await;
     let left = browser.execute("return document.querySelectorAll('input[name=order]').length", vec![]).await.unwrap();
     assert_eq!(left, 1, "only the refused order is still authorized");
     click(&browser, "#select-all").await;
+    let selected =
+        browser.execute("return document.querySelectorAll('input[name=order]:checked').length", vec![]).await.unwrap();
+    assert_eq!(selected, 1, "select all");
+    let mark = browser.mark_page().await.unwrap();
     click(&browser, "button[value=selected]").await;
+    browser.wait_for_new_page_under(&mark, "/admin/amazonpay/jobs/").await.unwrap();
     browser
-        .wait_for(&format!("!{LEFT} && location.pathname.startsWith('/admin/amazonpay/jobs/') && document.getElementById('bulk-state').textContent === '完了しました。'"), Duration::from_secs(30), "the second job")
+        .wait_for(
+            "document.getElementById('bulk-state').textContent === '完了しました。'",
+            Duration::from_secs(60),
+            "the second job",
+        )
         .await
         .unwrap();
     assert_eq!(text_of(&browser, "#bulk-done").await, "0");
@@ -362,8 +364,7 @@ async fn authorizations_ending_within_a_week_are_flagged_and_settings_pages_are_
     let demo = Demo::start().await;
     let order = demo.purchase().await;
     {
-        let file = demo.shop.config.data_dir.join("amazonpay2.sqlite3");
-        let connection = rusqlite::Connection::open(file).unwrap();
+        let connection = common::sockets::sqlite_beside_server(&demo.shop.config.data_dir);
         connection
             .execute("UPDATE orders SET authorized_at = authorized_at - 26 * 86400 WHERE id = ?1", [order.id.0])
             .unwrap();
@@ -377,12 +378,12 @@ async fn authorizations_ending_within_a_week_are_flagged_and_settings_pages_are_
     for (path, says) in
         [("/admin/settings/shipping", "支払方法: AmazonPay"), ("/admin/settings/amazonpay", "/api/amazonpay2/ipn.php")]
     {
-        visit(&browser, &demo, path).await;
+        open(&browser, &demo, path).await;
         assert!(text_of(&browser, "main").await.contains(says), "{path}");
         assert_accessible(&browser, path).await;
     }
     // English, on request.
-    visit(&browser, &demo, "/admin/orders?lang=en").await;
+    open(&browser, &demo, "/admin/orders?lang=en").await;
     assert!(text_of(&browser, "main").await.contains("Credit status"));
     assert_accessible(&browser, "order list in English").await;
     browser.quit().await.unwrap();

@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
-use common::page::{WAIT, api, desktop, signup_form};
+use common::page::{WAIT, api, desktop, request_done, signup_form};
 use common::shop::Shop;
 use common::webdriver::Browser;
 
@@ -180,7 +178,7 @@ async fn a_declined_card_makes_no_order_and_says_so() {
     // The widget took the notice code out of the address when it showed it.
     assert_eq!(browser.current_url().await.unwrap(), shop.url("/shopping/cart.html"));
     browser.goto(&shop.url("/mypage/")).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    request_done(&browser, "/api/amazonpay2/demo/orders").await;
     let orders = browser.execute("return document.querySelector('[data-orders]').textContent", vec![]).await.unwrap();
     assert!(orders.as_str().unwrap().contains("ご注文はまだありません"), "{orders}");
     browser.quit().await.unwrap();

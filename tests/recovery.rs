@@ -131,7 +131,7 @@ impl World {
         let child = command.spawn().expect("the server binary starts");
         let started = Instant::now();
         while reqwest::get(format!("{}/api/amazonpay2/session", self.shop)).await.is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "the server did not come up");
+            assert!(started.elapsed() < Duration::from_secs(60), "the server did not come up");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Server(child)
@@ -154,7 +154,7 @@ impl World {
 
     /// What the database says of the shop's orders: (state, charge permission, charge).
     fn orders(&self) -> Vec<(String, Option<String>, Option<String>)> {
-        let connection = rusqlite::Connection::open(self.data.0.join("amazonpay2.sqlite3")).unwrap();
+        let connection = common::sockets::sqlite_beside_server(&self.data.0);
         let mut statement = connection.prepare("SELECT state, charge_permission_id, charge_id FROM orders").unwrap();
         statement
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
@@ -235,7 +235,7 @@ async fn a_server_killed_between_amazons_completion_and_the_order_settles_it_aft
     let _restarted = world.server().await;
     let started = Instant::now();
     while world.orders()[0].0 == "completing" {
-        assert!(started.elapsed() < Duration::from_secs(10), "the reconciler settles it at start");
+        assert!(started.elapsed() < Duration::from_secs(30), "the reconciler settles it at start");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let orders = world.orders();
@@ -262,13 +262,19 @@ async fn sigterm_lets_a_completion_in_flight_finish_before_the_server_exits() {
     });
     held.await;
     server.terminate();
-    // The stopping server takes no new work but finishes this request.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The stopping server takes no new work (its listener is closed) but finishes this request.
+    let address = world.shop.trim_start_matches("http://").to_owned();
+    let closed = async {
+        while tokio::net::TcpStream::connect(&address).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    assert!(tokio::time::timeout(Duration::from_secs(30), closed).await.is_ok(), "the server still takes connections");
     world.proxy.hold.send_replace(false);
     let answer = returning.await.unwrap().expect("the shopper gets an answer");
     let location = answer.headers()["location"].to_str().unwrap().to_owned();
     completed_order(&location, "order_placed");
-    assert!(server.wait(Duration::from_secs(10)).success(), "a clean exit");
+    assert!(server.wait(Duration::from_secs(30)).success(), "a clean exit");
     assert_eq!(world.orders()[0].0, "authorized");
 }
 
@@ -315,7 +321,7 @@ async fn a_completion_runs_to_its_end_when_the_shopper_goes_away() {
     let started = Instant::now();
     while world.orders()[0].0 != "authorized" {
         assert!(
-            started.elapsed() < Duration::from_secs(10),
+            started.elapsed() < Duration::from_secs(30),
             "the completion finished on its own: {:?}",
             world.orders()
         );

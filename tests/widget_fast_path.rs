@@ -9,11 +9,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
-use common::page::{WAIT, desktop};
+use common::page::{WAIT, desktop, request_done, widget_settled};
 use common::shop::Shop;
 use common::webdriver::Browser;
 
@@ -87,7 +85,8 @@ async fn the_loader_draws_the_one_visible_button_before_the_wasm_which_adopts_it
     browser.execute("HTMLFormElement.prototype.submit = function () { window.__held = this; };", vec![]).await.unwrap();
     let button = browser.find("#login .amazonpay2-button").await.unwrap();
     browser.click(&button).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    browser.drain().await.unwrap();
+    // (A checkout sent now, before the wasm, would show below as a second one.)
     assert_eq!(value(&browser, "amazon.Pay._simulator.checkouts.length").await, json!(0));
 
     // The wasm adopts the button (no second one) and signs the tap.
@@ -101,7 +100,7 @@ async fn the_loader_draws_the_one_visible_button_before_the_wasm_which_adopts_it
         .wait_for("document.querySelector('#login[data-amazonpay2-settled]')", WAIT, "the block settled")
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    widget_settled(&browser).await;
     assert_eq!(value(&browser, RENDERS).await, json!(1), "one renderButton in all");
     assert_eq!(value(&browser, "amazon.Pay._simulator.checkouts.length").await, json!(1), "signed once");
     assert_eq!(value(&browser, "document.querySelectorAll('#login .amazonpay2-button').length").await, json!(1));
@@ -131,15 +130,8 @@ async fn on_a_repeat_view_the_loader_draws_before_the_wasm_and_the_fresh_answer_
         .await
         .unwrap();
     // The fresh answer agrees with the remembered one: the loader's button stays, not drawn again.
-    browser
-        .wait_for(
-            "performance.getEntriesByType('resource').some(e => e.name.includes('/api/amazonpay2/buttons'))",
-            WAIT,
-            "the fresh answer",
-        )
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    request_done(&browser, "/api/amazonpay2/buttons").await;
+    widget_settled(&browser).await;
     assert_eq!(value(&browser, RENDERS).await, json!(1), "one renderButton on this view");
     browser.quit().await.unwrap();
     shop.stop().await;
@@ -190,8 +182,16 @@ async fn left_to_the_wasm(blocks: &str, endpoint: &str) -> (Shop, common::webdri
     let (driver, browser) = desktop().await;
     browser.goto(&shop.url("/page.html")).await.unwrap();
     wasm_asked(&browser).await;
-    // Whatever the loader was waiting for has come and gone by now.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Whatever the loader could be waiting for has come: the answer, and checkout.js if asked for.
+    browser
+        .wait_for(
+            "window.__answerSeenAt > 0 && (!document.querySelector('script[src*=\"checkout.js\"]') || !!window.amazon)",
+            WAIT,
+            "the answer and checkout.js",
+        )
+        .await
+        .unwrap();
+    browser.drain().await.unwrap();
     assert_eq!(value(&browser, RENDERS).await, json!(0), "{blocks} {endpoint}: the loader drew nothing");
     release_wasm(&browser).await;
     (shop, driver, browser)
@@ -208,7 +208,7 @@ async fn two_button_blocks_are_left_to_the_wasm_which_draws_one() {
     let asked_early = value(&browser, "window.__wasmAskedAt < window.__answerSeenAt").await;
     assert_eq!(asked_early, json!(true));
     browser.wait_for(&format!("{RENDERS} === 1"), WAIT, "the wasm's one button").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    widget_settled(&browser).await;
     assert_eq!(value(&browser, RENDERS).await, json!(1));
     assert_eq!(value(&browser, "!!document.querySelector('#a .amazonpay2-button')").await, json!(true));
     browser.quit().await.unwrap();
@@ -219,7 +219,9 @@ async fn two_button_blocks_are_left_to_the_wasm_which_draws_one() {
 async fn a_hidden_block_is_left_to_the_wasm_which_draws_once_it_shows() {
     let blocks = r#"<div id="login" data-amazonpay="login" style="display:none"></div>"#;
     let (shop, _driver, browser) = left_to_the_wasm(blocks, "").await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The wasm has taken the block and read the answer; hidden, the block gets no button.
+    browser.wait_for("document.querySelector('#login[data-amazonpay2-block]')", WAIT, "the block taken").await.unwrap();
+    browser.drain().await.unwrap();
     assert_eq!(value(&browser, RENDERS).await, json!(0));
     browser.execute("document.querySelector('#login').style.display = ''", vec![]).await.unwrap();
     browser.wait_for(&format!("{RENDERS} === 1"), WAIT, "the button once the block shows").await.unwrap();

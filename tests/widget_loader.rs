@@ -152,15 +152,16 @@ fn settled(page: &Page, id: &str) -> bool {
 #[wasm_bindgen_test]
 async fn blocks_are_settled_once_their_display_is_final_and_not_before() {
     let server =
-        FakeServer::install(json!({ "views": { "checkout": button(), "login": button(), "mypage": nothing() },
-                                             "delayMs": 300 }));
+        FakeServer::install(json!({ "views": { "checkout": button(), "login": button(), "mypage": nothing() } }));
+    // The answer is held until every block has been looked at without it.
+    server.hold();
     let amazon = FakeAmazon::install();
     let page = Page::start(&three_blocks(), settings(false));
-    sleep(100).await;
-    assert_eq!(server.count(), 1);
+    wait_until("the widget's request", WAIT_MS, || server.count() == 1).await;
     for id in ["login", "mypage", "checkout"] {
         assert!(!settled(&page, id), "#{id} settled before the answer");
     }
+    server.release();
     wait_for_button(&page, &amazon, 1, "checkout").await;
     for id in ["login", "mypage", "checkout"] {
         assert!(settled(&page, id), "#{id}: the winner drawn, the loser and the empty block final");

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use rsa::RsaPrivateKey;
@@ -50,7 +50,8 @@ pub fn load_or_generate(data_dir: &Path) -> Result<ShopKey, DemoKeyError> {
 /// Writes owner-readable only, through a temporary file, so that a crash never leaves half a key.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)?;
+        // The data folder: owner-only, as the database in it makes it (storage::Sqlite).
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(parent)?;
     }
     let temporary = path.with_extension("pem.tmp");
     let mut file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temporary)?;

@@ -92,9 +92,11 @@ pub struct DemoSettings {
 /// A setting that is missing or wrong; the message names the variable and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// Some Amazon settings were given, not all: a half-configured shop must not start.
+    /// Settings a shop cannot run without are not set (none at all, or only some): outside
+    /// `--demo` the server and every command refuse to start rather than fall back to the demo
+    /// (its `./data`, its simulator, its `admin` account).
     #[error(
-        "incomplete Amazon Pay settings: {} missing (set all four, or none for the demo)",
+        "missing settings: {} (set them in the environment, or start with --demo for the offline demo)",
         .0.join(", ")
     )]
     Incomplete(Vec<&'static str>),
@@ -123,8 +125,14 @@ pub mod demo_defaults {
     pub const SIMULATOR_LISTEN: &str = "127.0.0.1:8081";
 }
 
-const AMAZON_VARS: [&str; 4] =
-    ["AMAZONPAY2_MERCHANT_ID", "AMAZONPAY2_STORE_ID", "AMAZONPAY2_PUBLIC_KEY_ID", "AMAZONPAY2_PRIVATE_KEY"];
+/// The settings a shop cannot run without (outside `--demo`).
+pub const REQUIRED_VARS: [&str; 5] = [
+    "AMAZONPAY2_MERCHANT_ID",
+    "AMAZONPAY2_STORE_ID",
+    "AMAZONPAY2_PUBLIC_KEY_ID",
+    "AMAZONPAY2_PRIVATE_KEY",
+    "AMAZONPAY2_SHOP_ORIGIN",
+];
 
 impl Config {
     /// Reads the process environment; `demo` is the `--demo` flag.
@@ -133,27 +141,29 @@ impl Config {
     }
 
     /// Reads settings through `var` (the environment, or a map in tests). Empty values count as
-    /// unset, as a blank line in a service file would.
+    /// unset, as a blank line in a service file would. Only `demo` (`--demo`) fills in what is
+    /// missing with the demo's values; otherwise every missing setting is named at once, so that
+    /// a server or a cron job started without its environment file does nothing at all.
     pub fn from_vars(demo: bool, var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let given: Vec<&'static str> = AMAZON_VARS.into_iter().filter(|n| var(n).is_some()).collect();
-        let demo = demo || given.is_empty();
-        if !demo && given.len() < AMAZON_VARS.len() {
-            let missing = AMAZON_VARS.into_iter().filter(|n| var(n).is_none()).collect();
-            return Err(ConfigError::Incomplete(missing));
+        if !demo {
+            let mut missing: Vec<&'static str> = REQUIRED_VARS.into_iter().filter(|n| var(n).is_none()).collect();
+            // An unprefixed key ID says nothing of the mode: then the mode must be set too.
+            let unprefixed = var("AMAZONPAY2_PUBLIC_KEY_ID").is_some_and(|id| key_id_mode(&id).is_none());
+            if unprefixed && var("AMAZONPAY2_SANDBOX").is_none() {
+                missing.push("AMAZONPAY2_SANDBOX");
+            }
+            if !missing.is_empty() {
+                return Err(ConfigError::Incomplete(missing));
+            }
         }
 
         let listen = parse_addr("AMAZONPAY2_LISTEN", var("AMAZONPAY2_LISTEN"), "127.0.0.1:8080")?;
         let shop_origin = match var("AMAZONPAY2_SHOP_ORIGIN") {
             Some(value) => ShopOrigin::parse(&value).map_err(|problem| invalid("AMAZONPAY2_SHOP_ORIGIN", problem))?,
-            None if demo => ShopOrigin::parse(&format!("http://{listen}"))
+            // Only the demo comes here (the origin is required otherwise): its own address.
+            None => ShopOrigin::parse(&format!("http://{listen}"))
                 .map_err(|problem| invalid("AMAZONPAY2_LISTEN", problem))?,
-            None => {
-                return Err(invalid(
-                    "AMAZONPAY2_SHOP_ORIGIN",
-                    "required outside the demo, e.g. https://shop.example".into(),
-                ));
-            }
         };
 
         let merchant_id = var("AMAZONPAY2_MERCHANT_ID").unwrap_or_else(|| demo_defaults::MERCHANT_ID.to_owned());
@@ -298,14 +308,7 @@ impl Config {
 /// Sandbox or production. The key ID's prefix decides when it has one, because checkout.js
 /// refuses a button whose `sandbox` contradicts it; an unprefixed key needs the explicit setting.
 fn sandbox_mode(demo: bool, value: Option<String>, public_key_id: &str) -> Result<bool, ConfigError> {
-    let upper = public_key_id.to_ascii_uppercase();
-    let from_prefix = if upper.starts_with("SANDBOX-") {
-        Some(true)
-    } else if upper.starts_with("LIVE-") {
-        Some(false)
-    } else {
-        None
-    };
+    let from_prefix = key_id_mode(public_key_id);
     let explicit = match value.as_deref() {
         None => None,
         Some("true" | "1") => Some(true),
@@ -324,6 +327,18 @@ fn sandbox_mode(demo: bool, value: Option<String>, public_key_id: &str) -> Resul
             "AMAZONPAY2_SANDBOX",
             "required for an unprefixed public key ID: true (テスト) or false (本番)".into(),
         )),
+    }
+}
+
+/// The mode a public key ID's prefix names: `SANDBOX-` sandbox, `LIVE-` production, else none.
+fn key_id_mode(public_key_id: &str) -> Option<bool> {
+    let upper = public_key_id.to_ascii_uppercase();
+    if upper.starts_with("SANDBOX-") {
+        Some(true)
+    } else if upper.starts_with("LIVE-") {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -433,8 +448,8 @@ mod tests {
     }
 
     #[test]
-    fn no_amazon_settings_means_the_demo_on_the_simulator() {
-        let config = config(false, &[]).unwrap();
+    fn the_demo_runs_only_when_asked_for_and_then_on_the_simulator() {
+        let config = config(true, &[]).unwrap();
         assert!(config.demo.is_some());
         assert!(config.amazon.sandbox);
         assert_eq!(config.key, KeySource::Generated);
@@ -452,12 +467,32 @@ mod tests {
     }
 
     #[test]
-    fn half_configured_shops_do_not_start() {
-        let err = config(false, &PRODUCTION[..2]).unwrap_err();
+    fn without_its_settings_a_shop_does_not_start_and_every_missing_one_is_named() {
+        let err = config(false, &[]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "incomplete Amazon Pay settings: AMAZONPAY2_PUBLIC_KEY_ID, AMAZONPAY2_PRIVATE_KEY missing (set all four, or none for the demo)"
+            "missing settings: AMAZONPAY2_MERCHANT_ID, AMAZONPAY2_STORE_ID, AMAZONPAY2_PUBLIC_KEY_ID, \
+             AMAZONPAY2_PRIVATE_KEY, AMAZONPAY2_SHOP_ORIGIN (set them in the environment, or start with --demo \
+             for the offline demo)"
         );
+        // A database alone is no shop: no demo on it either.
+        let err = config(false, &[("AMAZONPAY2_DATABASE_URL", "postgres://shop@db.internal/amazonpay2")]).unwrap_err();
+        assert!(matches!(&err, ConfigError::Incomplete(missing) if missing.len() == 5), "{err}");
+    }
+
+    #[test]
+    fn half_configured_shops_do_not_start() {
+        let err = config(false, &PRODUCTION[..2]).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "missing settings: AMAZONPAY2_PUBLIC_KEY_ID, AMAZONPAY2_PRIVATE_KEY, AMAZONPAY2_SHOP_ORIGIN ("
+            ),
+            "{err}"
+        );
+        let mut unprefixed = PRODUCTION.to_vec();
+        unprefixed[2] = ("AMAZONPAY2_PUBLIC_KEY_ID", "AAAAAAAA");
+        let err = config(false, &unprefixed).unwrap_err();
+        assert!(err.to_string().starts_with("missing settings: AMAZONPAY2_SANDBOX ("), "{err}");
     }
 
     #[test]
@@ -468,7 +503,7 @@ mod tests {
         vars[2] = ("AMAZONPAY2_PUBLIC_KEY_ID", "AAAAAAAA");
         assert!(config(false, &vars).unwrap().amazon.sandbox);
         vars.pop();
-        assert!(config(false, &vars).unwrap_err().to_string().starts_with("AMAZONPAY2_SANDBOX"));
+        assert!(config(false, &vars).unwrap_err().to_string().contains("AMAZONPAY2_SANDBOX"));
         vars.push(("AMAZONPAY2_SANDBOX", "yes"));
         assert!(config(false, &vars).is_err());
     }

@@ -75,13 +75,62 @@ pub async fn wait_until(what: &str, timeout_ms: u32, done: impl FnMut() -> bool)
     assert!(eventually(timeout_ms, done).await, "timed out after {timeout_ms} ms waiting until {what}");
 }
 
-/// Long enough for the 30 ms debounce, the fake fetch and Yew's scheduler: used before asserting
-/// that something did *not* happen.
-pub async fn settle() {
-    sleep(250).await;
+/// Counts the page's pending timers (`setTimeout`, as the widget's 30 ms debounce and its
+/// next-task steps use it) and gives the tests a timer of their own outside the count. Installed
+/// once per page, before any widget starts (by [`Page::new`]).
+const TIMERS: &str = r#"
+if (!window.__amazonpay2Timers) {
+  const rawSet = window.setTimeout, rawClear = window.clearTimeout, pending = new Map();
+  window.setTimeout = function (callback, delay, ...args) {
+    const run = typeof callback === "function" ? callback : () => (0, eval)(String(callback));
+    const id = rawSet.call(window, function () { pending.delete(id); return run.apply(this, args); }, delay);
+    pending.set(id, Number(delay) || 0);
+    return id;
+  };
+  window.clearTimeout = function (id) { pending.delete(id); return rawClear.call(window, id); };
+  window.__amazonpay2Timers = {
+    // Timers of a second or more are the widget's give-up timeouts (10 s), not work to come.
+    soon: () => [...pending.values()].filter((delay) => delay < 1000).length,
+    fetches: () => window.__amazonpay2FetchesInFlight || 0,
+    tick: () => new Promise((resolve) => rawSet.call(window, resolve, 0)),
+  };
+}
+return window.__amazonpay2Timers;
+"#;
+
+fn timers() -> JsValue {
+    js(TIMERS, &JsValue::UNDEFINED)
 }
 
-pub const WAIT_MS: u32 = 3_000;
+fn call_timers(name: &str) -> JsValue {
+    let timers = timers();
+    let function = Reflect::get(&timers, &name.into()).unwrap();
+    function.unchecked_ref::<Function>().call0(&timers).unwrap()
+}
+
+/// Waits until the widget has nothing left to do: no timer due within a second pending (the
+/// debounce, a next-task step), no request to the fake API in flight, for three turns of the
+/// page's task queue in a row (what a timer or an answer queues runs in between). Used before
+/// asserting that something did *not* happen, and after an action whose effects the test reads
+/// whole. Fails after 20 s of a widget that never quiets down.
+pub async fn settle() {
+    let started = js_sys::Date::now();
+    let mut quiet = 0;
+    while quiet < 3 {
+        JsFuture::from(call_timers("tick").unchecked_into::<Promise>()).await.expect("a tick");
+        let soon = call_timers("soon").as_f64().unwrap_or(0.0);
+        let fetches = call_timers("fetches").as_f64().unwrap_or(0.0);
+        quiet = if soon == 0.0 && fetches == 0.0 { quiet + 1 } else { 0 };
+        assert!(
+            js_sys::Date::now() - started < 20_000.0,
+            "the widget did not settle in 20 s: {soon} timer(s), {fetches} request(s) pending"
+        );
+    }
+}
+
+/// How long a wait for something the widget shows may take (a loaded machine; a passing test
+/// waits only as long as the widget takes).
+pub const WAIT_MS: u32 = 15_000;
 
 pub fn settings(debug: bool) -> Settings {
     Settings { endpoint: "/api/amazonpay2".to_owned(), lang: Lang::Ja, debug, notice: None }
@@ -115,13 +164,26 @@ const view = (block) => {
     productType: block.kind === "checkout" ? "PayAndShip" : "SignIn",
     placement: block.placement, buttonColor: block.buttonColor } };
 };
+// Requests not yet answered, for settle(); a hanging one ("hang") is not counted: it waits for
+// the widget's own timeout.
+window.__amazonpay2FetchesInFlight = 0;
 async function fetch(input, init) {
+  const counted = config.mode !== "hang";
+  if (counted) window.__amazonpay2FetchesInFlight++;
+  try {
+    return await answer(input, init);
+  } finally {
+    if (counted) window.__amazonpay2FetchesInFlight--;
+  }
+}
+async function answer(input, init) {
   const request = new Request(input, init);
   const call = { url: request.url, method: request.method, credentials: request.credentials,
                  headers: Object.fromEntries(request.headers), body: null };
   calls.push(call);
   const text = await request.text();
   try { call.body = JSON.parse(text); } catch (e) { call.body = text; }
+  if (config.held) await config.held;
   if (config.delayMs) await new Promise((resolve) => setTimeout(resolve, config.delayMs));
   if (request.url.endsWith("/buttons/sign")) {
     switch (config.signMode) {
@@ -204,6 +266,22 @@ impl FakeServer {
     /// Changes a setting of the fake (`signMode`, `placeMode`, `delayMs`, …) from now on.
     pub fn set(&self, key: &str, value: Value) {
         Reflect::set(&Reflect::get(&self.fake, &"config".into()).unwrap(), &key.into(), &to_js(&value)).unwrap();
+    }
+
+    /// From now on, requests are taken (and counted) but answered only after [`Self::release`].
+    pub fn hold(&self) {
+        js(
+            "argument.held = new Promise((resolve) => { argument.release = resolve; });",
+            &Reflect::get(&self.fake, &"config".into()).unwrap(),
+        );
+    }
+
+    /// Answers the held requests, and the next ones at once.
+    pub fn release(&self) {
+        js(
+            "const release = argument.release; argument.held = null; if (release) release();",
+            &Reflect::get(&self.fake, &"config".into()).unwrap(),
+        );
     }
 
     /// Requests so far whose URL ends with `path`.
@@ -470,6 +548,7 @@ pub struct Page {
 
 impl Page {
     pub fn new(html: &str) -> Self {
+        timers();
         let section = document().create_element("section").unwrap();
         section.set_inner_html(html);
         document().body().unwrap().append_child(&section).unwrap();

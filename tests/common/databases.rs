@@ -2,6 +2,10 @@
 //! PostgreSQL database named by `AMAZONPAY2_TEST_DATABASE_URL` when that is set (`./build.sh
 //! test` starts a throw-away cluster and sets it). Each test gets its own, so tests run in
 //! parallel; a test opens it as often as it likes, as several server instances would.
+//!
+//! A developer's plain `cargo test` without a cluster skips the PostgreSQL half with a notice.
+//! `./build.sh test` also sets `AMAZONPAY2_TEST_REQUIRE_POSTGRES=1`: there a missing URL fails
+//! every PostgreSQL test instead, so that half can never pass by not running.
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
@@ -14,9 +18,34 @@ use crate::common::sockets::DataDir;
 /// The PostgreSQL database the tests may use.
 pub const TEST_DATABASE_URL: &str = "AMAZONPAY2_TEST_DATABASE_URL";
 
-/// The test PostgreSQL URL, if one is set.
+/// Set (to anything but empty or `0`) when the PostgreSQL half must run: `./build.sh test`.
+pub const REQUIRE_POSTGRES: &str = "AMAZONPAY2_TEST_REQUIRE_POSTGRES";
+
+/// The test PostgreSQL URL, if one is set. Without one, a notice on stderr and `None`, unless
+/// [`REQUIRE_POSTGRES`] is set: then the test fails here, saying what is missing.
+#[track_caller]
 pub fn postgres_url() -> Option<String> {
-    std::env::var(TEST_DATABASE_URL).ok().filter(|url| !url.trim().is_empty())
+    if let Some(url) = std::env::var(TEST_DATABASE_URL).ok().filter(|url| !url.trim().is_empty()) {
+        return Some(url);
+    }
+    let required = std::env::var(REQUIRE_POSTGRES).is_ok_and(|v| !v.is_empty() && v != "0");
+    assert!(
+        !required,
+        "{TEST_DATABASE_URL} is not set, but {REQUIRE_POSTGRES} is: the PostgreSQL half of the tests must run \
+         (./build.sh test starts a cluster with tests/pg/cluster.sh start and sets the URL)"
+    );
+    // Straight to the process's stderr, past the test harness's capture, once per test binary:
+    // a developer sees it in a plain `cargo test`.
+    static NOTICE: std::sync::Once = std::sync::Once::new();
+    NOTICE.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "notice: PostgreSQL tests of this binary are skipped: {TEST_DATABASE_URL} is not set \
+             (AMAZONPAY2_TEST_DATABASE_URL=$(tests/pg/cluster.sh start) runs them)"
+        );
+    });
+    None
 }
 
 /// A database for one test: what a server instance is pointed at.
@@ -80,7 +109,7 @@ impl Target {
     pub async fn count(&self, sql: &str) -> i64 {
         match self {
             Self::Sqlite(dir) => {
-                let connection = rusqlite::Connection::open(dir.0.join("amazonpay2.sqlite3")).unwrap();
+                let connection = crate::common::sockets::sqlite_beside_server(&dir.0);
                 connection.query_row(sql, [], |row| row.get(0)).unwrap()
             }
             Self::Postgres { url, .. } => connect(url).await.query_one(sql, &[]).await.unwrap().get(0),
@@ -93,7 +122,7 @@ impl Target {
     pub async fn execute(&self, sql: &str) -> Result<(), String> {
         match self {
             Self::Sqlite(dir) => {
-                let connection = rusqlite::Connection::open(dir.0.join("amazonpay2.sqlite3")).unwrap();
+                let connection = crate::common::sockets::sqlite_beside_server(&dir.0);
                 connection.execute(sql, []).map(drop).map_err(|e| e.to_string())
             }
             Self::Postgres { url, .. } => connect(url).await.batch_execute(sql).await.map_err(|e| e.to_string()),

@@ -84,7 +84,7 @@ pub async fn wait_for(url: &str) {
         .unwrap();
     let started = Instant::now();
     while http.get(url).send().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "{url} did not come up");
+        assert!(started.elapsed() < Duration::from_secs(60), "{url} did not come up");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

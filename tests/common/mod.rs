@@ -2,6 +2,7 @@ pub mod api;
 pub mod checkout;
 pub mod checkout_js;
 pub mod client;
+pub mod gate;
 pub mod hold;
 pub mod page;
 pub mod shop;

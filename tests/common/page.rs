@@ -23,6 +23,31 @@ pub async fn desktop() -> (Chromedriver, Browser) {
     browser(1280, 900).await
 }
 
+/// Waits until the widget has settled every block it claimed (each block's display is final:
+/// answer read, button drawn or not) and the page has run what was queued by then. Used before
+/// asserting that something did *not* happen (a second button, a second request), in place of
+/// sleeping "long enough".
+pub async fn widget_settled(browser: &Browser) {
+    browser
+        .wait_for(
+            "document.querySelector('[data-amazonpay2-block]') \
+             && !document.querySelector('[data-amazonpay2-block]:not([data-amazonpay2-settled])')",
+            WAIT,
+            "every block settled",
+        )
+        .await
+        .unwrap();
+    browser.drain().await.unwrap();
+}
+
+/// Waits until the page has received the answer to its request whose URL contains `part` (a
+/// Resource Timing entry, made when the response has ended) and has run what was queued by then.
+pub async fn request_done(browser: &Browser, part: &str) {
+    let done = format!("performance.getEntriesByType('resource').some(e => e.name.includes({part:?}))");
+    browser.wait_for(&done, WAIT, &format!("the answer to {part}")).await.unwrap();
+    browser.drain().await.unwrap();
+}
+
 /// The start of a script that POSTs `arguments[1]` as JSON to the demo shop's API path
 /// `arguments[0]`, with the session's CSRF token: a promise of the response, for the script to
 /// hand to WebDriver's `done`.

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use amazonpay2::amazon::keys::ShopKey;
 use amazonpay2::server;
@@ -51,7 +52,8 @@ impl Shop {
     }
 
     /// Starts the demo shop; `overrides` adds or replaces settings (`{shop}` in a value stands
-    /// for the shop origin), and non-empty `pages` (path, HTML) replace `www/` with test pages.
+    /// for the shop origin, `{simulator}` for the simulator's), and non-empty `pages` (path,
+    /// HTML) replace `www/` with test pages.
     pub async fn start_with(overrides: &[(&str, &str)], pages: &[(&str, &str)]) -> Shop {
         let shop = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let simulator = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -80,7 +82,9 @@ impl Shop {
             vars.insert("AMAZONPAY2_WWW".into(), www.display().to_string());
         }
         for (name, value) in overrides {
-            let value = value.replace("{shop}", &format!("http://{shop_addr}"));
+            let value = value
+                .replace("{shop}", &format!("http://{shop_addr}"))
+                .replace("{simulator}", &format!("http://{simulator_addr}"));
             vars.insert((*name).to_owned(), value);
         }
         let config = Config::from_vars(true, |name| vars.get(name).cloned()).unwrap();
@@ -94,7 +98,7 @@ impl Shop {
             .await
             .unwrap();
         });
-        Shop {
+        let mut shop = Shop {
             origin: format!("http://{shop_addr}"),
             simulator: format!("http://{simulator_addr}"),
             key,
@@ -102,6 +106,28 @@ impl Shop {
             stop: Some(stop),
             task: Some(task),
             data_dir,
+        };
+        shop.wait_until_serving().await;
+        shop
+    }
+
+    /// Waits until the server has finished its start (the database made, migrated and seeded)
+    /// and answers: before that, a test touching the database would race the server's start.
+    async fn wait_until_serving(&mut self) {
+        amazonpay2::core::install_crypto_provider();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        let (url, deadline) = (self.url("/api/amazonpay2/session"), Instant::now() + Duration::from_secs(60));
+        loop {
+            if http.get(&url).send().await.is_ok_and(|reply| reply.status().is_success()) {
+                return;
+            }
+            if self.task.as_ref().is_some_and(tokio::task::JoinHandle::is_finished) {
+                // The task ended: its panic says why the server did not start.
+                let error = self.task.take().unwrap().await.err();
+                panic!("the demo shop did not start: {error:?}");
+            }
+            assert!(Instant::now() < deadline, "the demo shop did not answer {url} within 60 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -110,9 +136,11 @@ impl Shop {
         format!("{}{path}", self.origin)
     }
 
-    /// What a command (e.g. `subscriptions`) run beside this shop would see: the same data.
+    /// What a command (e.g. `subscriptions`) run beside this shop would see: the same database
+    /// and key. Opened only (`server::start`): the running server has made and seeded the
+    /// database, and seeding it again beside it would write for nothing.
     pub async fn command_state(&self) -> Arc<amazonpay2::server::AppState> {
-        amazonpay2::demo::start(self.config.clone()).await.unwrap()
+        server::start(self.config.clone()).await.unwrap()
     }
 
     /// Stops the server and the simulator and waits for them.

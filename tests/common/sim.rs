@@ -215,6 +215,9 @@ struct Endpoint {
     /// Milliseconds to wait before answering.
     delay_ms: std::sync::atomic::AtomicU64,
     arrived: tokio::sync::Notify,
+    /// While set, requests are recorded as they arrive but answered only once it is cleared.
+    holding: std::sync::atomic::AtomicBool,
+    released: tokio::sync::Notify,
 }
 
 /// A tiny shop IPN endpoint (`/api/amazonpay2/ipn.php`) that records what arrives and answers
@@ -242,6 +245,13 @@ impl IpnReceiver {
                     }
                     endpoint.received.lock().unwrap().push(Received { headers, body: body.to_vec() });
                     endpoint.arrived.notify_waiters();
+                    loop {
+                        let released = endpoint.released.notified();
+                        if !endpoint.holding.load(std::sync::atomic::Ordering::SeqCst) {
+                            break;
+                        }
+                        released.await;
+                    }
                     let status = endpoint
                         .next
                         .lock()
@@ -272,14 +282,26 @@ impl IpnReceiver {
         self.endpoint.delay_ms.store(ms, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// From now on, answers nothing until [`IpnReceiver::release`]: requests are recorded as
+    /// they arrive (see [`IpnReceiver::wait_for`]) and wait for their answer.
+    pub fn hold(&self) {
+        self.endpoint.holding.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Answers the held requests, and the next ones at once.
+    pub fn release(&self) {
+        self.endpoint.holding.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.endpoint.released.notify_waiters();
+    }
+
     /// What has arrived so far, in order.
     pub fn received(&self) -> Vec<Received> {
         self.endpoint.received.lock().unwrap().clone()
     }
 
-    /// Waits (at most 10 s) until at least `count` requests have arrived; answers all of them.
+    /// Waits (at most 30 s) until at least `count` requests have arrived; answers all of them.
     pub async fn wait_for(&self, count: usize) -> Vec<Received> {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             let arrived = self.endpoint.arrived.notified();
             let received = self.received();

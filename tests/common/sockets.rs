@@ -44,6 +44,15 @@ impl Drop for DataDir {
     }
 }
 
+/// A connection of the test's own to the SQLite database in `data_dir`, as an operator's tool
+/// beside the running server would open it: it waits for the server's locks (the server writes
+/// whenever it likes) instead of failing at once with "database is locked".
+pub fn sqlite_beside_server(data_dir: &std::path::Path) -> rusqlite::Connection {
+    let connection = rusqlite::Connection::open(data_dir.join("amazonpay2.sqlite3")).unwrap();
+    connection.busy_timeout(Duration::from_secs(10)).unwrap();
+    connection
+}
+
 /// The shop's signed Amazon Pay client, with short retry waits.
 pub fn shop_client(config: &Config, key: &Arc<ShopKey>) -> AmazonPayClient {
     AmazonPayClient::new(&config.api_base, &config.amazon, key.clone()).unwrap().with_retry(RETRY)

@@ -100,7 +100,8 @@ pub struct Chromedriver {
 }
 
 impl Chromedriver {
-    /// Spawns chromedriver and waits (up to 10 s) until `GET /status` reports ready.
+    /// Spawns chromedriver and waits (up to 30 s: a loaded machine) until `GET /status` reports
+    /// ready.
     /// Set `CHROMEDRIVER_LOG=/path` to get chromedriver's verbose log for debugging.
     pub async fn start() -> Result<Chromedriver, WebDriverError> {
         amazonpay2::core::install_crypto_provider();
@@ -119,7 +120,7 @@ impl Chromedriver {
         let child = cmd.spawn().map_err(WebDriverError::Spawn)?;
         // Built before polling, so that returning an error below kills the process again.
         let mut driver = Chromedriver { child, url: format!("http://127.0.0.1:{port}"), http };
-        let (status, deadline) = (format!("{}/status", driver.url), Instant::now() + 10 * SECOND);
+        let (status, deadline) = (format!("{}/status", driver.url), Instant::now() + 30 * SECOND);
         loop {
             let ready = send(&driver.http, Method::GET, &status, None).await;
             if ready.is_ok_and(|v| v["ready"] == true) {
@@ -130,7 +131,7 @@ impl Chromedriver {
                 return Err(WebDriverError::Spawn(io::Error::other(message)));
             }
             if Instant::now() > deadline {
-                return Err(WebDriverError::Timeout("chromedriver /status not ready in 10 s".into()));
+                return Err(WebDriverError::Timeout("chromedriver /status not ready in 30 s".into()));
             }
             tokio::time::sleep(POLL).await;
         }
@@ -172,6 +173,23 @@ impl Drop for Chromedriver {
 
 const SECOND: Duration = Duration::from_secs(1);
 const POLL: Duration = Duration::from_millis(50);
+/// How long a navigation may take to show its new page (generous: a loaded 2-core machine).
+pub const NAVIGATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// The property a marked document carries (see [`Browser::mark_page`]).
+const MARK_KEY: &str = "__webdriverPageMark";
+
+/// The mark of one document (see [`Browser::mark_page`]).
+#[derive(Clone, Debug)]
+pub struct PageMark(String);
+
+/// Whether a script failed because its document went away or was being replaced.
+fn navigating(error: &str, message: &str) -> bool {
+    error == "javascript error"
+        || error == "no such execution context"
+        || error == "stale element reference"
+        || (error == "unknown error"
+            && ["context", "navigat", "loading status", "target"].iter().any(|m| message.contains(m)))
+}
 
 /// Window size and device emulation for [`Browser::open`].
 #[derive(Clone, Copy, Debug)]
@@ -329,7 +347,9 @@ impl Browser {
     }
 
     /// Evaluates a JS expression every 50 ms until it is truthy and returns that value. A
-    /// `javascript error` (e.g. the element does not exist yet) counts as "not yet".
+    /// `javascript error` (e.g. the element does not exist yet), or the document going away
+    /// mid-script, counts as "not yet". After a navigation, wait with
+    /// [`Browser::wait_for_new_page`] first: this alone may still see the page before it.
     pub async fn wait_for(
         &self,
         expression: &str,
@@ -341,7 +361,7 @@ impl Browser {
             let last = match self.execute(&script, vec![]).await {
                 Ok(value) if truthy(&value) => return Ok(value),
                 Ok(value) => value.to_string(),
-                Err(WebDriverError::Protocol { error, message }) if error == "javascript error" => message,
+                Err(WebDriverError::Protocol { error, message }) if navigating(&error, &message) => message,
                 Err(e) => return Err(e),
             };
             if Instant::now() >= deadline {
@@ -350,6 +370,95 @@ impl Browser {
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// Marks the current document, so that [`Browser::wait_for_new_page`] can tell the next one
+    /// from it: a navigation to the very same URL (a form posted back to its page) included.
+    pub async fn mark_page(&self) -> Result<PageMark, WebDriverError> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let mark = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        self.execute(&format!("document[{MARK_KEY:?}] = arguments[0]; return true;"), vec![json!(mark)]).await?;
+        Ok(PageMark(mark))
+    }
+
+    /// Waits until the document marked by `mark` is gone and a new one has loaded
+    /// (`readyState` complete) whose path is exactly `path` (`location.pathname`; the query
+    /// is not compared); answers its URL.
+    pub async fn wait_for_new_page(&self, mark: &PageMark, path: &str) -> Result<String, WebDriverError> {
+        let condition = format!("location.pathname === {}", json!(path));
+        self.wait_for_new_page_where(mark, &condition, &format!("a new page at {path}")).await
+    }
+
+    /// [`Browser::wait_for_new_page`] for a page whose path starts with `prefix` (a job page
+    /// whose number is not known beforehand).
+    pub async fn wait_for_new_page_under(&self, mark: &PageMark, prefix: &str) -> Result<String, WebDriverError> {
+        let condition = format!("location.pathname.startsWith({})", json!(prefix));
+        self.wait_for_new_page_where(mark, &condition, &format!("a new page under {prefix}")).await
+    }
+
+    /// Waits until the marked document is gone and a new one has loaded where `condition` (a JS
+    /// expression) holds; answers its URL. Errors of a document going away mid-script count as
+    /// "not yet".
+    pub async fn wait_for_new_page_where(
+        &self,
+        mark: &PageMark,
+        condition: &str,
+        description: &str,
+    ) -> Result<String, WebDriverError> {
+        let expression = format!(
+            "document[{MARK_KEY:?}] !== {} && document.readyState === 'complete' && ({condition}) && location.href",
+            json!(mark.0)
+        );
+        let (script, deadline) = (format!("return ({expression});"), Instant::now() + NAVIGATION_TIMEOUT);
+        loop {
+            let last = match self.execute(&script, vec![]).await {
+                Ok(Value::String(href)) if !href.is_empty() => return Ok(href),
+                Ok(value) => value.to_string(),
+                Err(WebDriverError::Protocol { error, message }) if navigating(&error, &message) => message,
+                Err(e) => return Err(e),
+            };
+            if Instant::now() >= deadline {
+                let url = self.current_url().await.unwrap_or_default();
+                let what = format!("{description} (waited {NAVIGATION_TIMEOUT:?}; at {url}; last value: {last})");
+                return Err(WebDriverError::Timeout(what));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Clicks `element` (a link or a submit button) and waits for the new page at exactly
+    /// `path`; answers its URL.
+    pub async fn click_to_page(&self, element: &Element, path: &str) -> Result<String, WebDriverError> {
+        let mark = self.mark_page().await?;
+        self.click(element).await?;
+        self.wait_for_new_page(&mark, path).await
+    }
+
+    /// Navigates to `url` and checks the browser landed exactly on `path` (after any redirect);
+    /// answers the final URL.
+    pub async fn goto_page(&self, url: &str, path: &str) -> Result<String, WebDriverError> {
+        let mark = self.mark_page().await.ok();
+        self.goto(url).await?;
+        match mark {
+            Some(mark) => self.wait_for_new_page(&mark, path).await,
+            // No document to mark yet (a fresh session's about:blank refuses nothing, but a
+            // crashed page might): goto has waited for the load already.
+            None => self.wait_for_new_page(&PageMark(String::new()), path).await,
+        }
+    }
+
+    /// Lets the page finish what it is doing now: resolves after two animation frames and a
+    /// task queued behind them, so that work already queued (a fetch's handler, a render) has
+    /// run. Used before asserting that something did *not* happen, after waiting for the
+    /// event that would have caused it.
+    pub async fn drain(&self) -> Result<(), WebDriverError> {
+        self.execute_async(
+            "const done = arguments[arguments.length - 1];
+             requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => done(true), 0)));",
+            vec![],
+        )
+        .await
+        .map(drop)
     }
 
     /// Console messages and uncaught errors (`Uncaught Error: ...`, unhandled rejections too)

@@ -20,16 +20,28 @@ base="$root/$name"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# The newest installed server: a version folder with pg_ctl (postgresql-client-N alone has a
+# bin folder too, with psql but no server).
+server_bin() {
+  local dir
+  for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    if [ -x "$dir/pg_ctl" ] && [ -x "$dir/initdb" ]; then echo "$dir"; return; fi
+  done
+}
+
+# Prints the server's bin folder (this script's stdout is the URL: everything else to stderr).
 bin_dir() {
   local dir
-  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
-  if [ -z "$dir" ] || [ ! -x "$dir/pg_ctl" ]; then
+  dir=$(server_bin)
+  if [ -z "$dir" ]; then
     echo "==> installing postgresql (Debian package)" >&2
     as_root apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql >/dev/null
+    # Through env: sudo would drop a variable set in front of it (root needs no sudo).
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
     # The package's own cluster is not ours: leave it stopped.
     as_root systemctl stop postgresql >/dev/null 2>&1 || as_root service postgresql stop >/dev/null 2>&1 || true
-    dir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    dir=$(server_bin)
+    [ -n "$dir" ] || { echo "postgresql installed, but no pg_ctl under /usr/lib/postgresql/*/bin" >&2; exit 1; }
   fi
   echo "$dir"
 }
@@ -43,9 +55,11 @@ run_user() {
   echo amazonpay2-pg
 }
 
+# Runs a command as USER from / (every path given is absolute): the working folder, a checkout
+# under root's private home, say, may be closed to that user, and PostgreSQL's tools complain.
 as_user() {
   local user="$1"; shift
-  if [ "$(id -un)" = "$user" ]; then "$@"; else runuser -u "$user" -- "$@"; fi
+  if [ "$(id -un)" = "$user" ]; then "$@"; else (cd / && runuser -u "$user" -- "$@"); fi
 }
 
 # Where the data lives: target/pg/NAME, unless the user cannot reach it (a checkout under a
@@ -85,8 +99,11 @@ start() {
   if [ -f "$dir/port" ] && port_free "$(cat "$dir/port")"; then port=$(cat "$dir/port"); fi
   while ! port_free "$port"; do port=$((port + 1)); done
   echo "$port" > "$dir/port"
+  # TCP on loopback only, no Unix socket (its path, under a deep checkout, could pass the
+  # 107-byte limit; the tests and this script connect over TCP).
   as_user "$user" "$bin/pg_ctl" -D "$dir/pgdata" -l "$dir/log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/pgdata -c max_connections=300 -c fsync=off" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='' -c max_connections=300 -c fsync=off" \
+    start >/dev/null || { echo "PostgreSQL did not start; its log:" >&2; tail -20 "$dir/log" >&2; exit 1; }
   if ! as_user "$user" "$bin/psql" -h 127.0.0.1 -p "$port" -d postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname = 'amazonpay2'" | grep -q 1; then
     as_user "$user" "$bin/createdb" -h 127.0.0.1 -p "$port" amazonpay2
@@ -104,6 +121,6 @@ case "$command" in
   start) start ;;
   stop) stop ;;
   url) url_of ;;
-  destroy) stop; dir=$(data_dir); rm -rf "$dir" "$base.where" ;;
+  destroy) stop; dir=$(data_dir); rm -rf "$dir" "$base" "$base.where" ;;
   *) echo "usage: $0 start|stop|url|destroy [NAME]" >&2; exit 2 ;;
 esac

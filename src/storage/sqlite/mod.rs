@@ -4,6 +4,9 @@
 //! (SQLite writes one transaction at a time anyway; `BEGIN IMMEDIATE` takes the write lock up
 //! front, so a transaction never fails half-way on a lock) and a few reader connections, which WAL
 //! mode lets read while the writer writes.
+//!
+//! The data folder holds the shop's members, sessions and orders: it is made owner-only (0700)
+//! and the database with its `-wal` and `-shm` files owner-read-write (0600), whatever the umask.
 
 mod back_office;
 mod platform;
@@ -12,6 +15,8 @@ mod schema;
 mod sessions;
 mod shop;
 
+use std::fs::{DirBuilder, OpenOptions, Permissions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -27,9 +32,12 @@ const FILE_NAME: &str = "amazonpay2.sqlite3";
 /// Reader connections: enough for both cores and a request waiting on the writer.
 const READERS: usize = 4;
 
-/// How long a statement waits for a lock held by another process (the `subscriptions` command
-/// next to the server) before it fails.
+/// How long a statement waits for a lock held by another process (the server beside a command
+/// such as `subscriptions`, or the other way round) before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The database file and the files SQLite keeps beside it.
+const SUFFIXES: [&str; 3] = ["", "-wal", "-shm"];
 
 /// The SQLite database.
 #[derive(Clone)]
@@ -55,12 +63,22 @@ impl Readers {
 }
 
 impl Sqlite {
+    /// The database file in `data_dir`.
+    pub fn file_in(data_dir: &Path) -> PathBuf {
+        data_dir.join(FILE_NAME)
+    }
+
     /// Opens (creating and migrating) the database in `data_dir`.
     pub async fn open(data_dir: &Path) -> Result<Self, StorageError> {
         let data_dir = data_dir.to_path_buf();
         run_blocking(move || {
-            std::fs::create_dir_all(&data_dir)?;
-            let path = data_dir.join(FILE_NAME);
+            DirBuilder::new().recursive(true).mode(0o700).create(&data_dir)?;
+            let path = Self::file_in(&data_dir);
+            // SQLite would create the file with the umask's mode (0644, readable by every user
+            // of the machine) and give its -wal and -shm files the mode of the database file:
+            // made owner-only first, all three are.
+            OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(&path)?;
+            make_owner_only(&path)?;
             let mut writer = open_connection(&path)?;
             schema::migrate(&mut writer, &path)?;
             let readers = (0..READERS).map(|_| open_connection(&path)).collect::<Result<Vec<_>, _>>()?;
@@ -70,6 +88,12 @@ impl Sqlite {
             })
         })
         .await
+    }
+
+    /// The newest migration applied (README's "schema version").
+    pub async fn schema_version(&self) -> Result<i64, StorageError> {
+        self.read(|c| c.query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |row| row.get(0)))
+            .await
     }
 
     /// Runs `read` on a reader connection, off the async workers.
@@ -115,11 +139,54 @@ impl From<rusqlite::Error> for StorageError {
 
 fn open_connection(path: &Path) -> Result<Connection, StorageError> {
     let connection = Connection::open(path)?;
-    connection.pragma_update(None, "journal_mode", "WAL")?;
+    // First: setting the journal mode already reads (on a new database, writes) the file, and
+    // a statement without a busy timeout fails at once with "database is locked" where another
+    // process holds a lock for a moment (the server beside a command, or two starting together).
+    // rusqlite's open sets 5 s too; ours must not depend on a library default.
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    write_ahead_log(&connection)?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", true)?;
-    connection.busy_timeout(BUSY_TIMEOUT)?;
     Ok(connection)
+}
+
+/// Turns on the write-ahead log (a no-op once the file has it). On a new database, where the
+/// server and a command (or instances) starting together all turn it on at once, SQLite answers
+/// all but one "database is locked" at once, without waiting: each holds a lock the other needs,
+/// so a busy timeout would only deadlock. Once the one has finished, the file is in WAL mode and
+/// the others' pragma goes through: they try again, for as long as the busy timeout.
+fn write_ahead_log(connection: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match connection.pragma_update(None, "journal_mode", "WAL") {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < deadline =>
+            {
+                // A blocking thread (run_blocking): sleeping holds up no async worker.
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Takes group and other access away from the database and the files beside it, where a file
+/// left by an older version (made under the umask) has them.
+fn make_owner_only(database: &Path) -> Result<(), StorageError> {
+    for suffix in SUFFIXES {
+        let mut name = database.as_os_str().to_owned();
+        name.push(suffix);
+        match std::fs::metadata(&name) {
+            Ok(metadata) if metadata.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&name, Permissions::from_mode(0o600))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 async fn run_blocking<T: Send + 'static>(
@@ -219,6 +286,26 @@ pub(crate) mod tests {
         }
         for task in tasks {
             assert!(task.await.unwrap() >= 1);
+        }
+    }
+
+    /// Several processes starting together on a folder with no database yet (a first deploy:
+    /// the server and the cron jobs, or instances): every one of them opens it, and each
+    /// migration is applied once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_database_opened_by_several_at_once_opens_for_every_one() {
+        for round in 0..60 {
+            let dir = TempDir::new(&format!("together-{round}"));
+            let opens = (0..4).map(|_| Sqlite::open(&dir.0));
+            for opened in futures_util::future::join_all(opens).await {
+                if let Err(e) = opened {
+                    panic!("round {round}: {e}");
+                }
+            }
+            let db = Sqlite::open(&dir.0).await.unwrap();
+            let applied: i64 =
+                db.read(|c| c.query_row("SELECT count(*) FROM schema_migrations", [], |row| row.get(0))).await.unwrap();
+            assert_eq!(applied, i64::try_from(schema::migrations().len()).unwrap(), "round {round}");
         }
     }
 }

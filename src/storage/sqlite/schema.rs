@@ -261,26 +261,31 @@ const VERSION_3: &str = "ALTER TABLE orders ADD COLUMN buyer_email TEXT NOT NULL
 
 /// Brings the database up to the newest schema.
 pub(super) fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StorageError> {
-    let tracked: bool = connection.query_row(
+    // Under the write lock, so that a process starting beside this one (on a new database) is
+    // either before it (no tables at all) or after it (schema_migrations made): never between,
+    // where its tables without schema_migrations would look like a pre-release database.
+    let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tracked: bool = transaction.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
         [],
         |row| row.get(0),
     )?;
     let tables: i64 =
-        connection.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |row| row.get(0))?;
+        transaction.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |row| row.get(0))?;
     if !tracked && tables > 0 {
         return Err(StorageError::Incompatible(format!(
             "{} was made by a pre-release version of this server and cannot be upgraded; move it away to start afresh",
             path.display()
         )));
     }
-    connection.execute_batch(
+    transaction.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version INTEGER PRIMARY KEY,
             name TEXT NOT NULL,
             applied_at INTEGER NOT NULL
         )",
     )?;
+    transaction.commit()?;
     for (version, name, sql) in migrations() {
         let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let done: Option<i64> = transaction
