@@ -62,6 +62,12 @@ async fn a_body_changed_after_signing_is_refused() {
     assert_amazon_error(&send_tampered(&sim, request.clone(), |_, _| {}).await, 400, "InvalidParameterValue");
     let answer = send_tampered(&sim, request, |r, _| r.body = r#"{"storeId":"b"}"#.into()).await;
     assert_amazon_error(&answer, 401, "InvalidRequestSignature");
+    // Amazon's own words (as its answers in the SDKs' issues show them): the string it signed,
+    // with its newline, then the signature it was given.
+    let message =
+        serde_json::from_str::<serde_json::Value>(&answer.text).unwrap()["message"].as_str().unwrap().to_owned();
+    assert!(message.starts_with("Unable to verify signature, signing String [AMZN-PAY-RSASSA-PSS-V2\n"), "{message}");
+    assert!(message.contains("] , signature [") && message.ends_with(']'), "{message}");
 }
 
 #[tokio::test]

@@ -345,7 +345,11 @@ fn check_sign_in(run: &Value) {
     assert!(buyer["name"].is_string() && buyer["email"].is_string());
     assert_eq!(buyer["postalCode"], "1530064", "the default address's postal code, as Amazon gives it");
     assert_eq!(buyer["countryCode"], "JP");
+    assert!(buyer.get("primeMembershipTypes").is_some_and(Value::is_null), "null unless allow-listed: {buyer}");
     address(&buyer["shippingAddress"]);
+    for unused_in_japan in ["city", "county", "district"] {
+        assert!(buyer["shippingAddress"].get(unused_in_japan).is_some_and(Value::is_null), "{buyer}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

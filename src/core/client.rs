@@ -108,13 +108,10 @@ impl AmazonPayClient {
         };
         // A key ID with an environment prefix selects the environment itself; an unprefixed one
         // needs it in the path (Amazon's SDKs do the same).
-        let upper = account.public_key_id.to_ascii_uppercase();
-        let environment = if upper.starts_with("LIVE-") || upper.starts_with("SANDBOX-") {
-            ""
-        } else if account.sandbox {
-            "/sandbox"
-        } else {
-            "/live"
+        let environment = match crate::amazon::key_id_sandbox(&account.public_key_id) {
+            Some(_) => "",
+            None if account.sandbox => "/sandbox",
+            None => "/live",
         };
         let base = format!("{}{environment}/v2", api_base.as_str().trim_end_matches('/'));
         Ok(Self {

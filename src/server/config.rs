@@ -149,7 +149,8 @@ impl Config {
         if !demo {
             let mut missing: Vec<&'static str> = REQUIRED_VARS.into_iter().filter(|n| var(n).is_none()).collect();
             // An unprefixed key ID says nothing of the mode: then the mode must be set too.
-            let unprefixed = var("AMAZONPAY2_PUBLIC_KEY_ID").is_some_and(|id| key_id_mode(&id).is_none());
+            let unprefixed =
+                var("AMAZONPAY2_PUBLIC_KEY_ID").is_some_and(|id| crate::amazon::key_id_sandbox(&id).is_none());
             if unprefixed && var("AMAZONPAY2_SANDBOX").is_none() {
                 missing.push("AMAZONPAY2_SANDBOX");
             }
@@ -308,7 +309,7 @@ impl Config {
 /// Sandbox or production. The key ID's prefix decides when it has one, because checkout.js
 /// refuses a button whose `sandbox` contradicts it; an unprefixed key needs the explicit setting.
 fn sandbox_mode(demo: bool, value: Option<String>, public_key_id: &str) -> Result<bool, ConfigError> {
-    let from_prefix = key_id_mode(public_key_id);
+    let from_prefix = crate::amazon::key_id_sandbox(public_key_id);
     let explicit = match value.as_deref() {
         None => None,
         Some("true" | "1") => Some(true),
@@ -327,18 +328,6 @@ fn sandbox_mode(demo: bool, value: Option<String>, public_key_id: &str) -> Resul
             "AMAZONPAY2_SANDBOX",
             "required for an unprefixed public key ID: true (テスト) or false (本番)".into(),
         )),
-    }
-}
-
-/// The mode a public key ID's prefix names: `SANDBOX-` sandbox, `LIVE-` production, else none.
-fn key_id_mode(public_key_id: &str) -> Option<bool> {
-    let upper = public_key_id.to_ascii_uppercase();
-    if upper.starts_with("SANDBOX-") {
-        Some(true)
-    } else if upper.starts_with("LIVE-") {
-        Some(false)
-    } else {
-        None
     }
 }
 

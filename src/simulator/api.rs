@@ -176,9 +176,15 @@ fn check(
     }
     let canonical =
         canonical_request(method.as_str(), uri.path(), uri.query().unwrap_or_default(), &signed, &sha256_hex(body));
+    // Amazon's own words for a signature that does not verify, as its answers show them (the
+    // string to sign with its newline, then the signature); the other refusals' texts are ours.
     simulator.inner.key.verify(authorization.algorithm, &canonical, authorization.signature).map_err(|_| {
         let to_sign = string_to_sign(authorization.algorithm, &canonical);
-        unverified(&format!("signing String [{}]", to_sign.replace('\n', "\\n")))
+        ApiFailure::new(
+            StatusCode::UNAUTHORIZED,
+            "InvalidRequestSignature",
+            format!("Unable to verify signature, signing String [{to_sign}] , signature [{}]", authorization.signature),
+        )
     })
 }
 
@@ -211,8 +217,8 @@ async fn get_buyer(State(simulator): State<Simulator>, Path(token): Path<String>
         return invalid("has expired");
     }
     entry.used = true;
-    let buyer = TEST_BUYERS[entry.buyer].for_merchant(&simulator.inner.config.merchant_id, &entry.scopes);
-    Json(buyer).into_response()
+    Json(super::checkout::get_buyer_json(&TEST_BUYERS[entry.buyer], &simulator.inner.config.merchant_id, &entry.scopes))
+        .into_response()
 }
 
 /// Test controls: what the next API requests answer instead of being served.

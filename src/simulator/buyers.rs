@@ -1,7 +1,6 @@
 //! The simulator's Amazon accounts: a few Japanese test buyers to sign in as.
 
 use crate::amazon::signature::sha256_hex;
-use crate::amazon::types::{Address, Buyer};
 
 /// One test buyer's Amazon account.
 pub struct TestBuyer {
@@ -53,36 +52,8 @@ pub const TEST_BUYERS: [TestBuyer; 3] = [
 ];
 
 impl TestBuyer {
-    /// The buyer as getBuyer shows them to `merchant_id`, with only what `scopes` allow.
-    /// Amazon always returns the buyer ID, and name and email when no scope was asked for.
-    pub fn for_merchant(&self, merchant_id: &str, scopes: &[String]) -> Buyer {
-        let has = |scope: &str| scopes.iter().any(|s| s == scope);
-        let defaults = scopes.is_empty();
-        let address = || Address {
-            name: Some(self.name.to_owned()),
-            address_line1: Some(self.line1.to_owned()),
-            address_line2: Some(self.line2.to_owned()),
-            address_line3: Some(String::new()),
-            city: None,
-            state_or_region: Some(self.prefecture.to_owned()),
-            postal_code: Some(self.postal_code.to_owned()),
-            country_code: Some("JP".to_owned()),
-            phone_number: Some(self.phone.to_owned()),
-        };
-        Buyer {
-            buyer_id: self.buyer_id(merchant_id),
-            name: (defaults || has("name")).then(|| self.name.to_owned()),
-            email: (defaults || has("email")).then(|| self.email.to_owned()),
-            postal_code: has("postalCode").then(|| self.postal_code.replace('-', "")),
-            country_code: has("postalCode").then(|| "JP".to_owned()),
-            phone_number: has("phoneNumber").then(|| self.phone.to_owned()),
-            shipping_address: has("shippingAddress").then(address),
-            billing_address: has("billingAddress").then(address),
-        }
-    }
-
     /// Buyer IDs differ per merchant, as Amazon's do.
-    pub(super) fn buyer_id(&self, merchant_id: &str) -> String {
+    pub(in crate::simulator) fn buyer_id(&self, merchant_id: &str) -> String {
         let digest = sha256_hex(format!("{merchant_id}/{}", self.email).as_bytes());
         format!("amzn1.account.A{}", digest[..27].to_ascii_uppercase())
     }

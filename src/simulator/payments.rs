@@ -57,16 +57,9 @@ impl Simulator {
     /// The environment of an API request: an environment-specific key ID (`LIVE-…`,
     /// `SANDBOX-…`) decides; otherwise the path's `/live` or `/sandbox`, as Amazon's SDKs build it.
     pub(super) fn environment_of(&self, uri: &Uri) -> Environment {
-        let key = self.inner.config.public_key_id.to_ascii_uppercase();
-        if key.starts_with("LIVE-") {
-            Environment::Live
-        } else if key.starts_with("SANDBOX-") {
-            Environment::Sandbox
-        } else if uri.path().starts_with("/live/") {
-            Environment::Live
-        } else {
-            Environment::Sandbox
-        }
+        let sandbox = crate::amazon::key_id_sandbox(&self.inner.config.public_key_id)
+            .unwrap_or(!uri.path().starts_with("/live/"));
+        if sandbox { Environment::Sandbox } else { Environment::Live }
     }
 }
 

@@ -25,4 +25,4 @@ pub(super) use ledger::{Change, ChangeKind, ChangedObject, Ledger};
 pub(super) use objects::{Environment, ProductType, Session, SessionState};
 pub(super) use operations::Settlement;
 pub(super) use rules::{Rules, parse_body};
-pub(super) use views::View;
+pub(super) use views::{View, get_buyer_json};

@@ -200,6 +200,25 @@ fn buyer_json(buyer: &TestBuyer, merchant_id: &str, scopes: &[String]) -> Value 
     })
 }
 
+/// The buyer as getBuyer shows them to `merchant_id`, with only what `scopes` allow (Amazon's
+/// Buyer object: the buyer ID always, name and e-mail when no scope was asked for;
+/// `primeMembershipTypes` is null for a merchant Amazon did not allow-list).
+pub(in crate::simulator) fn get_buyer_json(buyer: &TestBuyer, merchant_id: &str, scopes: &[String]) -> Value {
+    let has = |scope: &str| scopes.iter().any(|s| s == scope);
+    let defaults = scopes.is_empty();
+    json!({
+        "buyerId": buyer.buyer_id(merchant_id),
+        "name": (defaults || has("name")).then_some(buyer.name),
+        "email": (defaults || has("email")).then_some(buyer.email),
+        "postalCode": has("postalCode").then(|| buyer.postal_code.replace('-', "")),
+        "countryCode": has("postalCode").then_some("JP"),
+        "phoneNumber": has("phoneNumber").then_some(buyer.phone),
+        "shippingAddress": has("shippingAddress").then(|| address_json(buyer)),
+        "billingAddress": has("billingAddress").then(|| address_json(buyer)),
+        "primeMembershipTypes": null,
+    })
+}
+
 /// An address as Amazon returns it in Japan: prefecture and lines; city, county, district empty.
 fn address_json(buyer: &TestBuyer) -> Value {
     json!({

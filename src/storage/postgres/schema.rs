@@ -329,9 +329,16 @@ mod tests {
     use super::*;
 
     /// A connection to the test database (`AMAZONPAY2_TEST_DATABASE_URL`) working in a fresh
-    /// schema of its own, and the schema; `None` (the test is skipped) without one.
+    /// schema of its own, and the schema; `None` (the test is skipped) without one, unless
+    /// `AMAZONPAY2_TEST_REQUIRE_POSTGRES` says it must run (`./build.sh test`).
     async fn scratch(name: &str) -> Option<(Client, String)> {
-        let url = std::env::var("AMAZONPAY2_TEST_DATABASE_URL").ok().filter(|url| !url.trim().is_empty())?;
+        let url = std::env::var("AMAZONPAY2_TEST_DATABASE_URL").ok().filter(|url| !url.trim().is_empty());
+        let required = std::env::var("AMAZONPAY2_TEST_REQUIRE_POSTGRES").is_ok_and(|v| !v.is_empty() && v != "0");
+        assert!(
+            url.is_some() || !required,
+            "AMAZONPAY2_TEST_DATABASE_URL is not set, but the PostgreSQL tests must run"
+        );
+        let url = url?;
         let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("PostgreSQL");
         tokio::spawn(connection);
         let schema = format!("m_{name}_{}_{}", std::process::id(), now());
