@@ -82,15 +82,14 @@ async fn a_subscription_of_100220_yen_a_month_is_refused_for_the_monthly_limit()
 }
 
 #[tokio::test]
-async fn a_subscription_cart_charges_the_whole_cart_every_month() {
+async fn a_mixed_subscription_cart_pays_the_whole_cart_now_and_tells_amazon_what_recurs_monthly() {
     let world = World::start().await;
     let browser = world.browser();
     browser.fill_cart(&[(SEASONAL_BOX, 1), (MUG, 1)], TAKKYUBIN).await;
-    let monthly = 8800 + 2750 + 880;
-    assert_eq!(browser.view("checkout").await["options"]["estimatedOrderAmount"], yen(monthly));
+    assert_eq!(browser.view("checkout").await["options"]["estimatedOrderAmount"], yen(8800 + 2750 + 880));
     let payload = browser.checkout_payload().await;
     assert_eq!(payload["chargePermissionType"], "Recurring");
-    assert_eq!(payload["recurringMetadata"]["amount"], yen(monthly));
+    assert_eq!(payload["recurringMetadata"]["amount"], yen(8800 + 880), "the 定期購入 line and one delivery");
 }
 
 #[tokio::test]
