@@ -70,22 +70,25 @@ BLOCK
 </main><footer>クラフト雑貨店</footer></body></html>
 "#;
 
-/// Serves the checkout.js stand-in on its own loopback port; returns its URL.
+/// Serves the checkout.js stand-in and its artwork on its own loopback port; returns its URL.
 async fn serve_checkout_js() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/checkout.js", listener.local_addr().unwrap());
-    let app = Router::new().route(
-        "/checkout.js",
-        get(|| async {
-            (
-                [
-                    (header::CONTENT_TYPE, "application/javascript; charset=utf-8"),
-                    (header::CACHE_CONTROL, "public, max-age=3600"),
-                ],
-                CHECKOUT_JS,
-            )
-        }),
-    );
+    let app = Router::new()
+        .route(
+            "/checkout.js",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "application/javascript; charset=utf-8"),
+                        (header::CACHE_CONTROL, "public, max-age=3600"),
+                    ],
+                    CHECKOUT_JS,
+                )
+            }),
+        )
+        // Its button's artwork, from the same origin, as the simulator serves it.
+        .route("/images/{name}", get(amazonpay2::simulator::artwork::serve));
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
 }

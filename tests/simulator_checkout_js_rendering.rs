@@ -53,6 +53,32 @@ async fn a_japanese_sandbox_button_is_images_named_with_amazons_label() {
     stage.quit().await;
 }
 
+/// Amazon's artwork comes from its image host, fetched and decoded as images are, never inlined
+/// into the script that draws the button (a `data:` picture is decoded inside that script, a cost
+/// that would be charged to the shop's code).
+#[tokio::test]
+async fn the_buttons_artwork_is_fetched_from_the_image_host_not_inlined() {
+    let stage = Stage::start().await;
+    stage.open(&stage.shop).await;
+    stage.run("amazon.Pay.renderButton('#b1', arguments[0]);", vec![display("PayAndShip", true)]).await;
+    let loaded = stage
+        .browser
+        .wait_for(
+            "(imgs => imgs.length && imgs.every(i => i.complete) && imgs.map(i => [i.src, i.naturalWidth]))
+             ([...document.getElementById('b1').shadowRoot.querySelectorAll('img')])",
+            WAIT,
+            "the artwork",
+        )
+        .await
+        .unwrap();
+    for image in loaded.as_array().unwrap() {
+        let src = image[0].as_str().unwrap();
+        assert!(src.starts_with(&format!("{}/images/", stage.amazon)) && src.ends_with(".svg"), "{src}");
+        assert!(image[1].as_u64().unwrap() > 0, "drawn: {image}");
+    }
+    stage.quit().await;
+}
+
 #[tokio::test]
 async fn enter_on_the_focused_button_clicks_it_and_space_does_not() {
     let stage = Stage::start().await;

@@ -373,27 +373,17 @@
     return form;
   }
 
-  // Amazon's button is artwork from its image host; ours is drawn here, so the demo runs offline.
-  function svg(width, height, body) {
-    return "data:image/svg+xml;charset=utf-8," + encodeURIComponent(
-      "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 " + width + " " + height + "'>" + body + "</svg>");
-  }
-
-  function svgText(x, y, size, color, text, anchor) {
-    return "<text x='" + x + "' y='" + y + "' font-family='Arial,sans-serif' font-weight='700' font-size='" +
-      size + "' fill='" + color + "' text-anchor='" + (anchor || "middle") + "'>" + text + "</text>";
-  }
-
-  const INK = { Gold: "#232F3E", LightGray: "#232F3E", DarkGray: "#FFFFFF" };
+  // Amazon's button is artwork from its image host, fetched and decoded as images are; ours comes
+  // from the simulator's origin the same way (never inlined: a data: URL is decoded at once, in
+  // the script that draws the button).
+  const ink = (color) => (color === "DarkGray" ? "light" : "dark");
+  const image = (name) => ORIGIN + "/images/" + name + ".svg";
   const ARTWORK = {
-    logo: (color) => svg(120, 30, svgText(60, 22, 20, INK[color], "amazon pay")),
-    signIn: (color) => svg(240, 30, svgText(120, 20, 14, INK[color], "Amazon アカウントでログイン")),
-    sandbox: () => svg(60, 16, "<rect width='60' height='16' rx='2' fill='#B12704'/>" +
-      svgText(30, 12, 10, "#FFFFFF", "SANDBOX")),
-    chevrons: (color) => svg(20, 20, "<path d='M4 4l6 6-6 6M10 4l6 6-6 6' stroke='" + INK[color] +
-      "' stroke-width='2' fill='none'/>"),
-    microtext: () => svg(300, 16, svgText(150, 12, 10, "#565959",
-      "Amazonアカウントに登録の住所・クレジットカード情報を利用して、簡単にご注文が完了できます。")),
+    logo: (color) => image("logo-" + ink(color)),
+    signIn: (color) => image("signin-" + ink(color)),
+    sandbox: () => image("sandbox"),
+    chevrons: (color) => image("chevrons-" + ink(color)),
+    microtext: () => image("microtext"),
   };
 
   const STYLE = [

@@ -11,6 +11,7 @@
 
 mod account_status;
 mod api;
+pub mod artwork;
 mod back_office;
 mod buyers;
 mod checkout;
@@ -138,6 +139,7 @@ impl Simulator {
         self.start_sweeping();
         Router::new()
             .route("/checkout.js", get(checkout_js))
+            .route("/images/{name}", get(artwork::serve))
             .route("/checkout/initiate", get(hosted::initiate_session).post(hosted::initiate))
             .route("/checkout/continue", post(hosted::continue_flow))
             .route("/checkout/cancel", get(hosted::cancel))
