@@ -17,7 +17,7 @@ use amazonpay2::amazon::types::Money;
 use amazonpay2::core::idempotency::Keyed;
 use amazonpay2::core::operations::{BulkOutcome, MAX_CHARGE_YEN, Operation, Refusal, authorization_deadline};
 use amazonpay2::core::orders::{Actor, OrderState, Transition};
-use amazonpay2::core::platform::{Order, OrderLine, RefundState};
+use amazonpay2::core::platform::{Order, OrderLine, Refund, RefundState};
 use amazonpay2::storage::{OrderEdit, OrderFilter};
 use common::checkout::*;
 use common::hold::{CaptureGate, Hold};
@@ -293,16 +293,17 @@ async fn a_refund_settles_at_the_amount_amazon_holds() {
 }
 
 /// A bought mug, captured, with two refunds recorded (¥1,000 and ¥500) that Amazon has since
-/// declined: the shop still counts ¥1,500 given back, in progress. Their IDs.
-async fn two_refunds_amazon_declined(world: &World) -> (Order, String, String) {
+/// declined: the shop still counts ¥1,500 given back, in progress. Their refunds, in the order
+/// the shop follows them.
+async fn two_refunds_amazon_declined(world: &World) -> (Order, Refund, Refund) {
     let order = bought(world).await;
     operate(world, &order, Operation::Capture(None), false).await.unwrap();
     operate(world, &order, Operation::Refund(1_000), false).await.unwrap();
     operate(world, &order, Operation::Refund(500), false).await.unwrap();
-    let refunds = world.db.refunds(order.id).await.unwrap();
-    let (first, second) = (refunds[0].refund_id.clone(), refunds[1].refund_id.clone());
+    let mut refunds = world.db.refunds(order.id).await.unwrap();
+    let (first, second) = (refunds.remove(0), refunds.remove(0));
     for refund in [&first, &second] {
-        world.amazon_control("refunds", json!({ "refundId": refund, "outcome": "Declined" })).await;
+        world.amazon_control("refunds", json!({ "refundId": refund.refund_id, "outcome": "Declined" })).await;
     }
     let order = current(world, &order).await;
     assert_eq!((order.state, order.refunded), (OrderState::Refunded, 1_500));
@@ -316,27 +317,40 @@ async fn two_settlements_of_declined_refunds_at_once_leave_the_order_captured_wi
     for reconciler_first in [true, false] {
         let (order, first, second) = two_refunds_amazon_declined(&world).await;
         // The reconciler reads the first refund at Amazon; its answer is held.
-        let mut reconciler_read = hold.next(Method::GET, &format!("/refunds/{first}"));
+        let mut reconciler_read = hold.next(Method::GET, &format!("/refunds/{}", first.refund_id));
         let core = world.state.core.clone();
         let stale = order.clone();
         let reconciler = tokio::spawn(async move { core.sync_order(&stale, Actor::Reconciler).await });
         reconciler_read.answered().await;
         // Meanwhile the notification of the second refund settles the first on its way, then
         // reads the second; that answer is held too. Both have read before either writes it all.
-        let mut notification_read = hold.next(Method::GET, &format!("/refunds/{second}"));
+        let mut notification_read = hold.next(Method::GET, &format!("/refunds/{}", second.refund_id));
         let core = world.state.core.clone();
-        let id = second.clone();
+        let id = second.refund_id.clone();
         let notification = tokio::spawn(async move { core.sync_refund(&id, Actor::Notification).await });
         notification_read.answered().await;
-        assert_eq!(current(&world, &order).await.refunded, 500, "the first refund settled, the second not yet");
+        let between = current(&world, &order).await;
+        assert_eq!(between.refunded, second.amount, "the first refund settled, the second not yet");
+        // 返金 exactly while a refund gives money back, after each write.
+        let consistent = |order: Order| {
+            assert_eq!(
+                order.state == OrderState::Refunded,
+                order.refunded > 0,
+                "{:?} with {} refunded",
+                order.state,
+                order.refunded
+            );
+        };
         if reconciler_first {
             reconciler_read.release();
             reconciler.await.unwrap().expect("the reconciler settles");
+            consistent(current(&world, &order).await);
             notification_read.release();
             notification.await.unwrap().expect("the notification settles");
         } else {
             notification_read.release();
             notification.await.unwrap().expect("the notification settles");
+            consistent(current(&world, &order).await);
             reconciler_read.release();
             reconciler.await.unwrap().expect("the reconciler settles");
         }

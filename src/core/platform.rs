@@ -273,8 +273,9 @@ pub struct Order {
     pub updated_at: i64,
     /// Bumped by every change: an owner's operation acts only on the version they saw.
     pub version: i64,
-    /// What Amazon authorized, in yen (the most a capture may take), and when Amazon made that
-    /// charge (Unix seconds): its 30 days run from there.
+    /// What Amazon authorized, in yen (the most a capture may take), and when its 30 days began
+    /// (Unix seconds): Amazon's deadline for the charge, its `expirationTimestamp`, less 30 days
+    /// (see [`crate::core::orders::Authorization`]).
     pub authorized: Option<(u64, i64)>,
     /// What was captured (実売上), in yen.
     pub captured: u64,
