@@ -412,6 +412,25 @@ async fn a_refund_whose_answer_was_lost_is_never_made_again_under_another_amount
 }
 
 #[tokio::test]
+async fn a_refund_key_amazon_holds_is_given_up_only_when_the_owner_overrides_the_refusal() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    let captured = operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    let charge_id = captured.charge_id.clone().unwrap();
+    // A ¥1,000 refund whose answer the shop never read, then the owner's ¥700 refused for it.
+    let key = world.state.core.idempotency_key(&Keyed::Refund { charge_id: &charge_id, ordinal: 1 }).await.unwrap();
+    world.state.core.amazon().create_refund(&charge_id, &Money::yen(1_000), key.as_str()).await.unwrap();
+    let refused = operate(&world, &order, Operation::Refund(700), false).await.unwrap_err();
+    assert!(matches!(refused, Refusal::HeldAtAmazon(_)) && refused.can_force(), "{refused:?}");
+    // The owner has looked in Seller Central and overrides: the shop shows 返金, and the next
+    // refund is asked under a key of its own.
+    let forced = operate(&world, &order, Operation::Refund(700), true).await.unwrap();
+    assert_eq!((forced.state, forced.refund_requests), (OrderState::Refunded, 1));
+    let next = operate(&world, &order, Operation::Refund(700), false).await.expect("a new request");
+    assert_eq!((next.refunded, next.refund_requests), (700, 2));
+}
+
+#[tokio::test]
 async fn a_refund_is_refused_when_amazons_charge_cannot_be_read() {
     let world = World::start().await;
     let order = bought(&world).await;
