@@ -267,11 +267,17 @@ mod native {
         let started = Instant::now();
         let outcomes = state
             .core
-            .capture_many(&ids, owner, BULK_CONCURRENCY, |outcome| {
-                let item = bulk_item(&outcome, numbers.get(&outcome.order).map_or("", String::as_str));
-                println!("order {} {}: {}", item.number, item.outcome, item.message);
-                async {}
-            })
+            .capture_many(
+                &ids,
+                owner,
+                BULK_CONCURRENCY,
+                || async { true },
+                |outcome| {
+                    let item = bulk_item(&outcome, numbers.get(&outcome.order).map_or("", String::as_str));
+                    println!("order {} {}: {}", item.number, item.outcome, item.message);
+                    async {}
+                },
+            )
             .await;
         let count = |kind: &str| outcomes.iter().filter(|o| bulk_item(o, "").outcome == kind).count();
         let refused = count("refused");

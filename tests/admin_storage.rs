@@ -392,15 +392,23 @@ async fn a_bulk_job_keeps_its_orders_in_order_with_their_outcomes() {
         outcome: outcome.into(),
         message: message.into(),
     };
-    db.record_bulk(job, &item(OrderId(1), "refused", "Amazon Pay が操作を受け付けませんでした")).await.unwrap();
-    db.record_bulk(job, &item(OrderId(3), "skipped", "既に実売上です")).await.unwrap();
+    assert!(
+        db.record_bulk(job, "instance-a", &item(OrderId(1), "refused", "Amazon Pay が操作を受け付けませんでした"))
+            .await
+            .unwrap()
+    );
+    assert!(db.record_bulk(job, "instance-a", &item(OrderId(3), "skipped", "既に実売上です")).await.unwrap());
     let done = db.bulk(job).await.unwrap();
     assert_eq!(done[0].number, "10003", "the number is the one shown at the start");
     assert_eq!((done[0].outcome.as_str(), done[1].outcome.as_str()), ("skipped", "refused"));
-    assert!(db.record_bulk(job, &item(OrderId(1), "exploded", "")).await.is_err(), "outcomes are a closed set");
-    let other = db.start_bulk("admin", &[], "instance-a").await.unwrap();
-    assert_ne!(other, job);
-    assert!(db.bulk(other).await.unwrap().is_empty());
+    let other = db.start_bulk("admin", &[(OrderId(1), "10001".to_owned())], "instance-a").await.unwrap();
+    assert!(
+        db.record_bulk(other, "instance-a", &item(OrderId(1), "exploded", "")).await.is_err(),
+        "outcomes are a closed set"
+    );
+    let empty = db.start_bulk("admin", &[], "instance-a").await.unwrap();
+    assert_ne!(empty, job);
+    assert!(db.bulk(empty).await.unwrap().is_empty());
     assert!(db.bulk(-1).await.unwrap().is_empty());
 }
 

@@ -81,34 +81,56 @@ async fn a_capture_done_again_after_a_restore_is_the_capture_made_before_it() {
     );
 }
 
-#[tokio::test]
-async fn a_refund_done_again_after_a_restore_is_the_refund_made_before_it_never_a_second() {
-    let world = World::start().await;
-    let order = bought(&world).await;
+/// A bought mug, captured, a backup taken, then ¥1,000 refunded: the backup, and the refund's ID.
+async fn refunded_after_a_backup(world: &World) -> (Order, DataDir, String) {
+    let order = bought(world).await;
     operate(&world.state.core, &world.db, &order, Operation::Capture(None)).await.unwrap();
-    let copy = backup(&world);
+    let copy = backup(world);
     operate(&world.state.core, &world.db, &order, Operation::Refund(1_000)).await.unwrap();
     let first = world.db.refunds(order.id).await.unwrap();
     assert_eq!(first.len(), 1);
+    (order, copy, first[0].refund_id.clone())
+}
+
+#[tokio::test]
+async fn a_refund_done_again_after_a_restore_is_the_refund_made_before_it_never_a_second() {
+    let world = World::start().await;
+    let (order, copy, first) = refunded_after_a_backup(&world).await;
 
     // Restored: the shop has no refund; the owner refunds the same amount again.
     let (core, db, _restored) = restored(&world, &copy).await;
     assert_eq!(db.refunds(order.id).await.unwrap(), Vec::new());
     let again = operate(&core, &db, &order, Operation::Refund(1_000)).await.expect("Amazon's first answer");
     assert_eq!((again.state, again.refunded), (OrderState::Refunded, 1_000));
-    let recorded = db.refunds(order.id).await.unwrap();
-    assert_eq!(recorded[0].refund_id, first[0].refund_id, "the refund made before the restore, found");
+    assert_eq!(db.refunds(order.id).await.unwrap()[0].refund_id, first, "the refund made before the restore, found");
+    world.amazon_control("settle", json!({})).await;
+    let charge = world.charge(order.charge_id.as_deref().unwrap()).await;
+    assert_eq!(charge["refundedAmount"], yen(1_000), "one refund at Amazon");
+}
 
-    // Restored once more; this time the owner types another amount under the same refund.
+#[tokio::test]
+async fn another_amount_under_a_refund_key_amazon_keeps_from_before_a_restore_is_refused_by_amazon() {
+    let world = World::start().await;
+    let (order, copy, _) = refunded_after_a_backup(&world).await;
+    // Restored while Amazon still processes the refund (so its charge shows nothing refunded
+    // yet); the owner types another amount under the same refund: the key Amazon keeps says no.
     let (core, db, _restored) = restored(&world, &copy).await;
     let refused = operate(&core, &db, &order, Operation::Refund(700)).await.unwrap_err();
-    assert!(
-        matches!(&refused, Refusal::AmazonRefused { code, .. } if code == "DuplicateIdempotencyKey")
-            || matches!(refused, Refusal::RefundedElsewhere { .. }),
-        "{refused:?}"
-    );
-    // Once Amazon has processed the first refund, the shop sees it before asking for another.
+    assert!(matches!(refused, Refusal::HeldAtAmazon(_)), "DuplicateIdempotencyKey: {refused:?}");
+    assert_eq!(db.order(order.id).await.unwrap().unwrap().refund_requests, 0, "the key is not given up");
     world.amazon_control("settle", json!({})).await;
+    let charge = world.charge(order.charge_id.as_deref().unwrap()).await;
+    assert_eq!(charge["refundedAmount"], yen(1_000), "one refund at Amazon");
+}
+
+#[tokio::test]
+async fn a_refund_after_a_restore_is_refused_once_amazon_shows_more_refunded_than_the_shop_recorded() {
+    let world = World::start().await;
+    let (order, copy, _) = refunded_after_a_backup(&world).await;
+    // Amazon has processed the refund made after the backup: the restored shop sees it before
+    // asking for another, whatever the key.
+    world.amazon_control("settle", json!({})).await;
+    let (core, db, _restored) = restored(&world, &copy).await;
     let refused = operate(&core, &db, &order, Operation::Refund(700)).await.unwrap_err();
     assert_eq!(refused, Refusal::RefundedElsewhere { at_amazon: 1_000, recorded: 0 });
     assert!(refused.message_ja().contains("二重の返金を防ぐため"), "{}", refused.message_ja());
@@ -144,7 +166,8 @@ async fn a_cycle_charged_again_after_a_restore_is_the_charge_made_before_it() {
 }
 
 #[tokio::test]
-async fn a_cycle_whose_order_number_changed_after_a_restore_is_left_to_the_owner_not_charged_twice() {
+async fn a_cycle_whose_order_number_changed_after_a_restore_is_left_to_the_owner_not_charged_twice_and_the_next_is_charged()
+ {
     let world = World::start().await;
     let date = subscriber(&world).await;
     let copy = backup(&world);
@@ -173,7 +196,11 @@ async fn a_cycle_whose_order_number_changed_after_a_restore_is_left_to_the_owner
     assert!(order.note.contains("二重請求を防ぐため"), "{}", order.note);
     let permission = world.charge_permission(order.charge_permission_id.as_deref().unwrap_or_default()).await;
     assert_eq!(permission["limits"]["amountBalance"], yen(100_000 - 2 * SEASONAL_MONTHLY), "charged once");
-    assert_eq!(core.run_subscriptions(date).await.unwrap()[0].state, OrderState::Unknown, "and never again");
+    assert!(core.run_subscriptions(date).await.unwrap().is_empty(), "and never again");
+    // The subscription goes on: next month is charged as every month is.
+    let next = core.run_subscriptions(a_month_after(date)).await.unwrap();
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert_eq!((next[0].date, next[0].state), (a_month_after(date), OrderState::Authorized));
 }
 
 #[tokio::test]

@@ -245,7 +245,7 @@ async fn an_attribute_change_is_followed_by_reading_amazon_again() {
 }
 
 #[tokio::test]
-async fn a_chargeback_is_followed_by_reading_its_charge_permission_and_charges_again() {
+async fn a_chargeback_is_followed_by_reading_its_charge_permission_and_charges_again_and_told_in_the_orders_history() {
     let world = World::start().await;
     let (session, order) = authorized_order(&world).await;
     // Captured in Seller Central while no notifications reached the shop.
@@ -261,7 +261,12 @@ async fn a_chargeback_is_followed_by_reading_its_charge_permission_and_charges_a
     let sent = delivered(&world, &chargeback, 1).await;
     assert_eq!(sent[0]["objectType"], "CHARGEBACK");
     let order = wait_for_state(&world, &session, OrderState::Captured).await;
-    assert_eq!((order.captured, ipn_events(&world, &order).await), (MUG_ORDER, vec!["captured".to_owned()]));
+    assert_eq!((order.captured, ipn_events(&world, &order).await), (MUG_ORDER, vec!["captured".to_owned(); 2]));
+    // Where the owner looks: the order's payment history says so, its state as it was.
+    let line = world.db.order_detail(order.id).await.unwrap().unwrap().events.pop().unwrap();
+    assert_eq!((line.from, line.to), (Some(OrderState::Captured), OrderState::Captured));
+    assert!(line.detail.contains("チャージバック") && line.detail.contains(&chargeback), "{}", line.detail);
+    assert!(line.detail.contains("Seller Central で対応してください"), "{}", line.detail);
 }
 
 #[tokio::test]

@@ -13,12 +13,14 @@ use serde_json::{Value, json};
 
 use reqwest::Method;
 
-use amazonpay2::core::operations::{BulkOutcome, MAX_CHARGE_YEN, Operation, Refusal};
+use amazonpay2::amazon::types::Money;
+use amazonpay2::core::idempotency::Keyed;
+use amazonpay2::core::operations::{BulkOutcome, MAX_CHARGE_YEN, Operation, Refusal, authorization_deadline};
 use amazonpay2::core::orders::{Actor, OrderState, Transition};
-use amazonpay2::core::platform::{Order, OrderLine, RefundState};
+use amazonpay2::core::platform::{Order, OrderLine, Refund, RefundState};
 use amazonpay2::storage::{OrderEdit, OrderFilter};
 use common::checkout::*;
-use common::hold::Hold;
+use common::hold::{CaptureGate, Hold};
 
 const DAY: u64 = 24 * HOUR;
 
@@ -290,6 +292,159 @@ async fn a_refund_settles_at_the_amount_amazon_holds() {
     assert_eq!(current(&world, &order).await.refunded, 1_000);
 }
 
+/// A bought mug, captured, with two refunds recorded (¥1,000 and ¥500) that Amazon has since
+/// declined: the shop still counts ¥1,500 given back, in progress. Their refunds, in the order
+/// the shop follows them.
+async fn two_refunds_amazon_declined(world: &World) -> (Order, Refund, Refund) {
+    let order = bought(world).await;
+    operate(world, &order, Operation::Capture(None), false).await.unwrap();
+    operate(world, &order, Operation::Refund(1_000), false).await.unwrap();
+    operate(world, &order, Operation::Refund(500), false).await.unwrap();
+    let mut refunds = world.db.refunds(order.id).await.unwrap();
+    let (first, second) = (refunds.remove(0), refunds.remove(0));
+    for refund in [&first, &second] {
+        world.amazon_control("refunds", json!({ "refundId": refund.refund_id, "outcome": "Declined" })).await;
+    }
+    let order = current(world, &order).await;
+    assert_eq!((order.state, order.refunded), (OrderState::Refunded, 1_500));
+    (order, first, second)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_settlements_of_declined_refunds_at_once_leave_the_order_captured_with_nothing_refunded_in_either_order() {
+    let hold = Hold::default();
+    let world = World::start_holding(&hold).await;
+    for reconciler_first in [true, false] {
+        let (order, first, second) = two_refunds_amazon_declined(&world).await;
+        // The reconciler reads the first refund at Amazon; its answer is held.
+        let mut reconciler_read = hold.next(Method::GET, &format!("/refunds/{}", first.refund_id));
+        let core = world.state.core.clone();
+        let stale = order.clone();
+        let reconciler = tokio::spawn(async move { core.sync_order(&stale, Actor::Reconciler).await });
+        reconciler_read.answered().await;
+        // Meanwhile the notification of the second refund settles the first on its way, then
+        // reads the second; that answer is held too. Both have read before either writes it all.
+        let mut notification_read = hold.next(Method::GET, &format!("/refunds/{}", second.refund_id));
+        let core = world.state.core.clone();
+        let id = second.refund_id.clone();
+        let notification = tokio::spawn(async move { core.sync_refund(&id, Actor::Notification).await });
+        notification_read.answered().await;
+        let between = current(&world, &order).await;
+        assert_eq!(between.refunded, second.amount, "the first refund settled, the second not yet");
+        // 返金 exactly while a refund gives money back, after each write.
+        let consistent = |order: Order| {
+            assert_eq!(
+                order.state == OrderState::Refunded,
+                order.refunded > 0,
+                "{:?} with {} refunded",
+                order.state,
+                order.refunded
+            );
+        };
+        if reconciler_first {
+            reconciler_read.release();
+            reconciler.await.unwrap().expect("the reconciler settles");
+            consistent(current(&world, &order).await);
+            notification_read.release();
+            notification.await.unwrap().expect("the notification settles");
+        } else {
+            notification_read.release();
+            notification.await.unwrap().expect("the notification settles");
+            consistent(current(&world, &order).await);
+            reconciler_read.release();
+            reconciler.await.unwrap().expect("the reconciler settles");
+        }
+        let settled = current(&world, &order).await;
+        assert_eq!(
+            (settled.state, settled.refunded),
+            (OrderState::Captured, 0),
+            "nothing was given back: 実売上 (reconciler first: {reconciler_first})"
+        );
+        let states: Vec<RefundState> = world.db.refunds(order.id).await.unwrap().into_iter().map(|r| r.state).collect();
+        assert_eq!(states, [RefundState::Declined, RefundState::Declined]);
+    }
+}
+
+#[tokio::test]
+async fn a_refund_amazon_refused_moves_the_next_refund_to_a_key_of_its_own() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    // ¥3,000 refunded in Seller Central, still in progress (its notification not in yet): Amazon
+    // takes at most the capture plus 15 % back in all, so it refuses ¥2,000 more.
+    seller_central(&world, json!({ "action": "refund", "chargeId": order.charge_id, "amount": 3_000 })).await;
+    let refused = operate(&world, &order, Operation::Refund(2_000), false).await.unwrap_err();
+    assert!(
+        matches!(&refused, Refusal::AmazonRefused { code, .. } if code == "TransactionAmountExceeded"),
+        "{refused:?}"
+    );
+    assert_eq!(current(&world, &order).await.refunded, 0, "nothing was made");
+    // ¥500 fits: Amazon makes it, under a key of its own (the refused one answers with its
+    // refusal, or DuplicateIdempotencyKey for another amount, for good).
+    let refunded = operate(&world, &order, Operation::Refund(500), false).await.expect("the next refund is made");
+    assert_eq!((refunded.state, refunded.refunded), (OrderState::Refunded, 500));
+    assert_eq!(refunds_at_amazon(&world, &order).await.len(), 1);
+    assert_eq!(refunded.refund_requests, 2, "the refused request and the refund");
+}
+
+#[tokio::test]
+async fn a_refund_whose_answer_was_lost_is_never_made_again_under_another_amount_and_the_same_amount_records_it() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    let captured = operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    let charge_id = captured.charge_id.clone().unwrap();
+    // The shop asked Amazon for ¥1,000 and never read the answer (it stopped, or the answer was
+    // lost on the way): Amazon made the refund under the order's first refund key.
+    let key = world.state.core.idempotency_key(&Keyed::Refund { charge_id: &charge_id, ordinal: 1 }).await.unwrap();
+    let lost = world.state.core.amazon().create_refund(&charge_id, &Money::yen(1_000), key.as_str()).await.unwrap();
+    assert_eq!(current(&world, &order).await.refund_requests, 0, "the shop has no answer");
+    // The owner, seeing no refund, types another amount: Amazon holds the key for the first.
+    let refused = operate(&world, &order, Operation::Refund(700), false).await.unwrap_err();
+    assert!(matches!(refused, Refusal::HeldAtAmazon(_)), "{refused:?}");
+    assert!(refused.message_ja().contains("二重の請求・返金を防ぐため"), "{}", refused.message_ja());
+    let again = operate(&world, &order, Operation::Refund(700), false).await.unwrap_err();
+    assert!(matches!(again, Refusal::HeldAtAmazon(_)), "still the same key: {again:?}");
+    assert_eq!(world.charge(&charge_id).await["refundedAmount"], yen(0), "no second refund at Amazon");
+    // The same amount again: Amazon answers with the refund it made, now recorded.
+    let recorded = operate(&world, &order, Operation::Refund(1_000), false).await.unwrap();
+    assert_eq!((recorded.refunded, recorded.refund_requests), (1_000, 1));
+    assert_eq!(world.db.refunds(order.id).await.unwrap()[0].refund_id, lost.refund_id);
+}
+
+#[tokio::test]
+async fn a_refund_key_amazon_holds_is_given_up_only_when_the_owner_overrides_the_refusal() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    let captured = operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    let charge_id = captured.charge_id.clone().unwrap();
+    // A ¥1,000 refund whose answer the shop never read, then the owner's ¥700 refused for it.
+    let key = world.state.core.idempotency_key(&Keyed::Refund { charge_id: &charge_id, ordinal: 1 }).await.unwrap();
+    world.state.core.amazon().create_refund(&charge_id, &Money::yen(1_000), key.as_str()).await.unwrap();
+    let refused = operate(&world, &order, Operation::Refund(700), false).await.unwrap_err();
+    assert!(matches!(refused, Refusal::HeldAtAmazon(_)) && refused.can_force(), "{refused:?}");
+    // The owner has looked in Seller Central and overrides: the shop shows 返金, and the next
+    // refund is asked under a key of its own.
+    let forced = operate(&world, &order, Operation::Refund(700), true).await.unwrap();
+    assert_eq!((forced.state, forced.refund_requests), (OrderState::Refunded, 1));
+    let next = operate(&world, &order, Operation::Refund(700), false).await.expect("a new request");
+    assert_eq!((next.refunded, next.refund_requests), (700, 2));
+}
+
+#[tokio::test]
+async fn a_refund_is_refused_when_amazons_charge_cannot_be_read() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    // Every attempt of the shop's read of the charge fails (3 with the tests' retries); Amazon
+    // would take the refund itself.
+    world.amazon_control("faults", json!({ "status": 503, "count": 3 })).await;
+    let refused = operate(&world, &order, Operation::Refund(1_000), false).await.unwrap_err();
+    assert_eq!(refused, Refusal::AmazonUnavailable);
+    assert_eq!(current(&world, &order).await.refunded, 0);
+    assert_eq!(charge_of(&world, &order).await["refundedAmount"], yen(0), "nothing asked of Amazon");
+    assert_eq!(operate(&world, &order, Operation::Refund(1_000), false).await.unwrap().refunded, 1_000);
+}
+
 // ---------------------------------------------------------------------------------------------
 // キャンセル
 // ---------------------------------------------------------------------------------------------
@@ -419,6 +574,31 @@ async fn an_order_captured_in_seller_central_is_forced_to_amazons_captured_amoun
     );
 }
 
+#[tokio::test]
+async fn a_forced_refund_after_amazon_refunded_more_than_recorded_records_amazons_amount() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    // ¥1,000 refunded in Seller Central and done; its notification never reached the shop.
+    seller_central(&world, json!({ "action": "refund", "chargeId": order.charge_id, "amount": 1_000 })).await;
+    world.amazon_control("settle", json!({})).await;
+    let refused = operate(&world, &order, Operation::Refund(500), false).await.unwrap_err();
+    assert_eq!(refused, Refusal::RefundedElsewhere { at_amazon: 1_000, recorded: 0 });
+    assert!(refused.can_force());
+    let forced = operate(&world, &order, Operation::Refund(500), true).await.unwrap();
+    assert_eq!((forced.state, forced.refunded), (OrderState::Refunded, 1_000), "Amazon's refunded amount");
+    let adjustment = world.db.refunds(order.id).await.unwrap().remove(0);
+    assert_eq!((adjustment.amount, adjustment.state), (1_000, RefundState::Refunded));
+    assert!(adjustment.refund_id.starts_with(amazonpay2::core::operations::REFUND_ADJUSTMENT));
+    // The next refund is not refused again: the shop holds what Amazon holds.
+    let next = operate(&world, &order, Operation::Refund(500), false).await.expect("the refusal does not come back");
+    assert_eq!(next.refunded, 1_500);
+    assert_eq!(
+        operate(&world, &order, Operation::Refund(MUG_ORDER), false).await,
+        Err(Refusal::RefundTooLarge { left: MUG_ORDER - 1_500 })
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The 30-day window
 // ---------------------------------------------------------------------------------------------
@@ -452,6 +632,86 @@ async fn a_capture_after_the_authorization_lapsed_authorizes_again_on_the_charge
             OrderState::Captured
         ]
     );
+}
+
+#[tokio::test]
+async fn a_pending_authorization_decided_days_later_is_captured_within_amazons_window_without_a_second_one() {
+    let world = World::start().await;
+    // The order was placed 40 days ago; Amazon authorized its card 34 days after that (6 days
+    // ago), so Amazon's 30 days run 24 days more, though the charge was made 40 days ago.
+    world.start_amazon_clock_back(40 * DAY).await;
+    let browser = world.mug_shopper().await;
+    let session = browser.to_confirmation(JCB).await;
+    completed_order(&browser.place_and_finish().await, "payment_pending");
+    let pending = world.db.order_by_checkout_session(&session).await.unwrap().unwrap();
+    assert_eq!(pending.state, OrderState::Pending);
+    let charge_id = pending.charge_id.clone().unwrap();
+    world.advance_amazon_clock(34 * DAY).await;
+    world.amazon_control("authorizations", json!({ "chargeId": charge_id, "outcome": "Authorized" })).await;
+    assert!(world.state.core.sync_order(&pending, Actor::Reconciler).await.unwrap());
+    world.advance_amazon_clock(6 * DAY).await;
+    let authorized = current(&world, &pending).await;
+    assert_eq!(authorized.state, OrderState::Authorized);
+    let expires = world.charge(&charge_id).await["expirationTimestamp"].as_str().unwrap().to_owned();
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let expires = time::PrimitiveDateTime::parse(&expires, format).unwrap().assume_utc().unix_timestamp();
+    assert_eq!(authorization_deadline(&authorized), Some(expires), "the shop's deadline is Amazon's");
+    let captured = operate(&world, &pending, Operation::Capture(None), false).await.unwrap();
+    assert_eq!((captured.state, captured.charge_id.as_deref()), (OrderState::Captured, Some(charge_id.as_str())));
+    assert_eq!(world.charge(&charge_id).await["captureAmount"], yen(MUG_ORDER), "the buyer's one authorization");
+    let steps: Vec<OrderState> = history(&world, &pending).await.into_iter().map(|e| e.2).collect();
+    assert!(!steps.contains(&OrderState::Expired), "never taken for lapsed: {steps:?}");
+}
+
+#[tokio::test]
+async fn an_order_marked_lapsed_while_amazon_still_holds_its_authorization_is_captured_on_it() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    let charge_id = order.charge_id.clone().unwrap();
+    // Marked オーソリ期限切れ by the shop's own reckoning (as a deadline counted from the charge's
+    // creation did), while Amazon still holds the charge authorized.
+    let lapsed =
+        Transition::new(&order, OrderState::Expired, Actor::Owner("owner".into()), "オーソリ期限切れ").unwrap();
+    world.db.apply(&lapsed).await.unwrap().unwrap();
+    let captured = operate(&world, &order, Operation::Capture(None), false).await.unwrap();
+    assert_eq!((captured.state, captured.charge_id.as_deref()), (OrderState::Captured, Some(charge_id.as_str())));
+    let permission = permission_of(&world, &order).await;
+    assert_eq!(permission["limits"]["amountBalance"], yen(0), "one authorization, captured: no second hold");
+    let detail = history(&world, &order).await.into_iter().find(|e| e.1 == Some(OrderState::Expired)).unwrap().3;
+    assert!(detail.contains("Authorized"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_reauthorization_whose_key_amazon_holds_for_another_request_is_never_asked_again_under_a_new_one() {
+    let world = World::start().await;
+    let order = bought(&world).await;
+    let lapsed_charge = order.charge_id.clone().unwrap();
+    world.advance_amazon_clock(31 * DAY).await;
+    assert!(world.state.core.sync_order(&order, Actor::Reconciler).await.unwrap());
+    let expired = current(&world, &order).await;
+    assert_eq!(expired.state, OrderState::Expired);
+    // Amazon already holds this re-authorization's key for another request (made before the
+    // database was restored, when the order had another number): it made a charge by it.
+    let key =
+        Keyed::Reauthorization { replaced: &lapsed_charge, amount: MUG_ORDER, version: expired.version, attempt: 1 };
+    let key = world.state.core.idempotency_key(&key).await.unwrap();
+    let body = json!({
+        "chargePermissionId": order.charge_permission_id,
+        "chargeAmount": yen(MUG_ORDER),
+        "captureNow": false,
+        "canHandlePendingAuthorization": false,
+        "merchantMetadata": { "merchantReferenceId": "99999" },
+    });
+    let earlier = world.state.core.amazon().create_charge(&body, key.as_str()).await.unwrap();
+    for _ in 0..2 {
+        let refused = operate(&world, &order, Operation::Capture(None), false).await.unwrap_err();
+        assert!(matches!(refused, Refusal::HeldAtAmazon(_)), "no decline, no new request: {refused:?}");
+    }
+    let after = current(&world, &order).await;
+    assert_eq!((after.state, after.version), (OrderState::Expired, expired.version), "the next try asks the same");
+    assert_eq!(world.charge(&earlier.charge_id).await["statusDetails"]["state"], "Authorized");
+    let permission = permission_of(&world, &order).await;
+    assert_eq!(permission["limits"]["amountBalance"], yen(0), "the one charge Amazon made, no second");
 }
 
 /// When Amazon made the charge (its `creationTimestamp`), in Unix seconds.
@@ -504,7 +764,7 @@ async fn a_bulk_capture_of_lapsed_orders_follows_amazons_declines_of_the_new_aut
     world.amazon_control("cards", card(&hard, "HardDeclined")).await;
     world.amazon_control("cards", card(&soft, "SoftDeclined")).await;
     let ids = [hard.id, soft.id, fine.id];
-    let outcomes = world.state.core.capture_many(&ids, "owner", 3, |_| async {}).await;
+    let outcomes = world.state.core.capture_many(&ids, "owner", 3, || async { true }, |_| async {}).await;
     for outcome in &outcomes {
         if outcome.order == hard.id {
             match &outcome.result {
@@ -570,10 +830,16 @@ async fn a_bulk_capture_goes_on_past_a_refusal_and_a_second_run_changes_nothing(
     let outcomes = world
         .state
         .core
-        .capture_many(&ids, "owner", 3, |outcome: BulkOutcome| {
-            seen.lock().unwrap().push(outcome.order);
-            async {}
-        })
+        .capture_many(
+            &ids,
+            "owner",
+            3,
+            || async { true },
+            |outcome: BulkOutcome| {
+                seen.lock().unwrap().push(outcome.order);
+                async {}
+            },
+        )
         .await;
     assert_eq!(seen.lock().unwrap().len(), 4, "progress for every order");
     for outcome in &outcomes {
@@ -586,7 +852,7 @@ async fn a_bulk_capture_goes_on_past_a_refusal_and_a_second_run_changes_nothing(
     for order in [&orders[0], &orders[2], &orders[3]] {
         assert_eq!(charge_of(&world, order).await["statusDetails"]["state"], "Captured");
     }
-    let again = world.state.core.capture_many(&ids, "owner", 3, |_| async {}).await;
+    let again = world.state.core.capture_many(&ids, "owner", 3, || async { true }, |_| async {}).await;
     for outcome in &again {
         let expected = if outcome.order == orders[1].id { OrderState::Authorized } else { OrderState::Captured };
         match (&outcome.result, expected) {
@@ -601,6 +867,62 @@ async fn a_bulk_capture_goes_on_past_a_refusal_and_a_second_run_changes_nothing(
             assert_eq!(charge["captureAmount"], yen(MUG_ORDER), "captured once");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_job_taken_over_while_its_first_instance_runs_on_is_captured_and_recorded_by_the_new_one() {
+    use amazonpay2::server::admin::{BULK_CONCURRENCY, STALE_AFTER, run_job};
+    let gate = CaptureGate::default();
+    let world = World::start_gated(&gate).await;
+    let mut orders = Vec::new();
+    for _ in 0..BULK_CONCURRENCY + 2 {
+        orders.push(bought(&world).await);
+    }
+    let listed: Vec<_> = orders.iter().map(|o| (o.id, o.number.clone())).collect();
+    let job = world.db.start_bulk("first", &listed, "instance-a").await.unwrap();
+    // Instance A runs the job; its first captures wait at Amazon's door.
+    gate.close();
+    let (db, core) = (world.db.clone(), world.state.core.clone());
+    let first = tokio::spawn(async move { run_job(&db, &core, job, "first", "instance-a").await });
+    gate.wait_holding(BULK_CONCURRENCY).await;
+    // A stalls long enough to be taken for stopped: instance B resumes the job.
+    let file = world._data.0.join("amazonpay2.sqlite3");
+    let database = rusqlite::Connection::open(file).unwrap();
+    loop {
+        database.execute("UPDATE bulk_jobs SET heartbeat_at = heartbeat_at - 3600 WHERE id = ?1", [job]).unwrap();
+        let stale_before = amazonpay2::core::now() - STALE_AFTER;
+        if world.db.claim_bulk(job, "instance-b", stale_before).await.unwrap() {
+            break;
+        }
+    }
+    // A wakes up: its captures in flight end at Amazon, and it starts no more.
+    gate.open();
+    first.await.unwrap();
+    let untouched = &orders[BULK_CONCURRENCY..];
+    for order in untouched {
+        assert_eq!(
+            current(&world, order).await.state,
+            OrderState::Authorized,
+            "A started no capture after losing the job"
+        );
+    }
+    let items = world.db.bulk(job).await.unwrap();
+    assert!(items.iter().all(|item| item.outcome == "waiting"), "A recorded nothing once the job was B's: {items:?}");
+    // B runs it: what A captured is skipped, the rest captured, each outcome B's.
+    run_job(&world.db, &world.state.core, job, "second", "instance-b").await;
+    let items = world.db.bulk(job).await.unwrap();
+    let outcome = |order: &Order| items.iter().find(|i| i.order == order.id).unwrap().outcome.clone();
+    for order in &orders[..BULK_CONCURRENCY] {
+        assert_eq!(outcome(order), "skipped", "captured by A before the takeover");
+        assert_eq!(current(&world, order).await.state, OrderState::Captured);
+    }
+    for order in untouched {
+        assert_eq!(outcome(order), "done");
+        let last = history(&world, order).await.pop().unwrap();
+        assert_eq!((last.0.as_str(), last.2), ("owner:second", OrderState::Captured), "captured by B");
+    }
+    let record = world.db.bulk_job(job).await.unwrap().unwrap();
+    assert!(record.finished_at.is_some() && record.claimed_by.is_none(), "{record:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 
 mod common;
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use amazonpay2::amazon::types::Money;
@@ -67,3 +68,39 @@ async fn a_one_time_permission_closes_after_180_days() {
     let body = json!({ "chargePermissionId": permission_id, "chargeAmount": Money::yen(4400) });
     assert_rejected(sim.create_charge(&body, "too-late").await, 422, "InvalidChargePermissionStatus");
 }
+
+/// `POST /__simulator/{control}` with `body`: its status.
+async fn control(sim: &Sim, control: &str, body: Value) -> u16 {
+    sim.http.post(sim.url(&format!("/__simulator/{control}"))).json(&body).send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn a_pending_authorization_decided_later_expires_30_days_after_it_was_authorized() {
+    let sim = Sim::start().await;
+    // Amazon's clock starts ten days back (before it holds anything: a purchase placed days ago),
+    // and never runs back over what it made.
+    assert_eq!(control(&sim, "clock", json!({ "advanceSeconds": -10 * DAY_SECONDS })).await, 204);
+    let id = sim.checkout(JCB).await;
+    sim.update(&id, &ready("Authorize", "4400", true)).await.unwrap();
+    sim.pay(&id).await;
+    let body = json!({ "chargeAmount": Money::yen(4400) });
+    let completed = sim.raw(Method::POST, &format!("/v2/checkoutSessions/{id}/complete"), Some(&body), Some("k")).await;
+    assert_eq!(completed.status, 202, "{:?}", completed.body);
+    let charge_id = completed.body["chargeId"].as_str().unwrap().to_owned();
+    let made = parse_timestamp(&sim.charge(&charge_id).await["creationTimestamp"]);
+    assert_eq!(control(&sim, "clock", json!({ "advanceSeconds": -60 })).await, 409, "never back over a charge");
+    sim.advance_clock(5 * DAY).await;
+    assert_eq!(control(&sim, "authorizations", json!({ "chargeId": charge_id, "outcome": "Authorized" })).await, 204);
+    let charge = sim.charge(&charge_id).await;
+    assert_eq!(charge["statusDetails"]["state"], "Authorized");
+    let authorized = parse_timestamp(&charge["statusDetails"]["lastUpdatedTimestamp"]);
+    assert!(authorized >= made + 5 * DAY_SECONDS, "authorized five days after the charge was made");
+    assert_eq!(parse_timestamp(&charge["expirationTimestamp"]), authorized + 30 * DAY_SECONDS, "Amazon's own deadline");
+    // 30 days after the charge was made it is still authorized; 30 after its authorization, not.
+    sim.advance_clock(26 * DAY).await;
+    assert_eq!(sim.charge(&charge_id).await["statusDetails"]["state"], "Authorized");
+    sim.advance_clock(5 * DAY).await;
+    assert_eq!(sim.charge(&charge_id).await["statusDetails"]["reasonCode"], "ExpiredUnused");
+}
+
+const DAY_SECONDS: i64 = 24 * 60 * 60;

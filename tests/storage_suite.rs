@@ -10,7 +10,9 @@ mod databases;
 
 use time::macros::date;
 
-use amazonpay2::core::orders::{Actor, Authorization, Effect, OrderState, Outcome, Transition, refund_made, settle};
+use amazonpay2::core::orders::{
+    Actor, Authorization, Effect, OrderState, Outcome, Transition, refund_made, refund_settled, settle,
+};
 
 /// What Amazon authorized on the tests' charges: ¥3,630, on a charge it made now.
 fn authorized_now() -> Authorization {
@@ -76,7 +78,11 @@ suite!(
     a_login_window_ends_and_an_unchecked_attempt_is_taken_back,
     a_bulk_operation_records_each_order,
     a_bulk_job_is_run_by_one_instance_seen_by_all_and_resumed_by_another_when_its_instance_stops,
+    an_instance_that_lost_its_bulk_job_records_no_outcome_over_the_new_claimants,
     a_refund_amazon_made_applies_from_whatever_state_another_instance_moved_the_order_to,
+    two_refund_settlements_at_once_leave_the_order_as_its_refunds_stand_in_either_order,
+    a_refund_request_count_moves_on_with_amazons_answers_and_never_back,
+    a_history_line_keeps_the_state_the_order_stands_in,
     an_order_keeps_its_guests_email_and_a_subscription_its_plan,
     an_unknown_state_is_refused_by_the_database_itself,
 );
@@ -646,17 +652,18 @@ async fn a_login_window_ends_and_an_unchecked_attempt_is_taken_back(target: Targ
 
 async fn a_bulk_operation_records_each_order(target: Target) {
     let db = shop(&target).await;
-    let order = authorized(&db, "cs-bulk").await;
-    let bulk = db.start_bulk("owner", &[(order.id, order.number.clone())], "instance-a").await.unwrap();
+    let (order, other) = (authorized(&db, "cs-bulk").await, authorized(&db, "cs-bulk-2").await);
+    let orders = [(order.id, order.number.clone()), (other.id, other.number.clone())];
+    let bulk = db.start_bulk("owner", &orders, "instance-a").await.unwrap();
     assert_eq!(db.bulk(bulk).await.unwrap()[0].outcome, "waiting");
     let item = BulkItem { order: order.id, number: order.number.clone(), outcome: "done".into(), message: "ok".into() };
-    db.record_bulk(bulk, &item).await.unwrap();
-    assert_eq!(db.bulk(bulk).await.unwrap(), std::slice::from_ref(&item));
+    assert!(db.record_bulk(bulk, "instance-a", &item).await.unwrap());
+    assert_eq!(db.bulk(bulk).await.unwrap()[0], item);
     let skipped = BulkItem { outcome: "skipped".into(), message: "既に実売上です".into(), ..item.clone() };
-    db.record_bulk(bulk, &skipped).await.unwrap();
-    assert_eq!(db.bulk(bulk).await.unwrap(), [skipped]);
-    let unknown = BulkItem { outcome: "exploded".into(), ..item };
-    assert!(db.record_bulk(bulk, &unknown).await.is_err(), "outcomes are a closed set");
+    assert!(!db.record_bulk(bulk, "instance-a", &skipped).await.unwrap(), "an order's outcome is recorded once");
+    assert_eq!(db.bulk(bulk).await.unwrap()[0], item);
+    let unknown = BulkItem { order: other.id, outcome: "exploded".into(), ..item };
+    assert!(db.record_bulk(bulk, "instance-a", &unknown).await.is_err(), "outcomes are a closed set");
 }
 
 async fn a_bulk_job_is_run_by_one_instance_seen_by_all_and_resumed_by_another_when_its_instance_stops(target: Target) {
@@ -693,7 +700,7 @@ async fn a_bulk_job_is_run_by_one_instance_seen_by_all_and_resumed_by_another_wh
     assert_eq!((released.claimed_by, released.finished_at), (None, None));
     assert!(two.claim_bulk(job, "instance-d", now() - 30).await.unwrap());
     let done = BulkItem { order: order.id, number: order.number.clone(), outcome: "done".into(), message: "ok".into() };
-    two.record_bulk(job, &done).await.unwrap();
+    assert!(two.record_bulk(job, "instance-d", &done).await.unwrap());
     two.release_bulk(job, "instance-d").await.unwrap();
     let finished = one.bulk_job(job).await.unwrap().unwrap();
     assert!(finished.finished_at.is_some() && finished.claimed_by.is_none());
@@ -732,6 +739,135 @@ async fn a_refund_amazon_made_applies_from_whatever_state_another_instance_moved
     assert_eq!(after.refunded, 1_400);
     let mine = one.refunds(order.id).await.unwrap().into_iter().find(|r| r.refund_id == "R-mine").unwrap();
     assert_eq!((mine.amount, mine.state), (900, RefundState::Refunded));
+}
+
+async fn an_instance_that_lost_its_bulk_job_records_no_outcome_over_the_new_claimants(target: Target) {
+    let (one, two) = (shop(&target).await, target.open().await);
+    let (first, second) = (authorized(&one, "cs-taken-1").await, authorized(&one, "cs-taken-2").await);
+    let orders = [(first.id, first.number.clone()), (second.id, second.number.clone())];
+    let job = one.start_bulk("owner", &orders, "instance-a").await.unwrap();
+    // Instance A stalls; B resumes the job and captures the first order.
+    target.execute(&format!("UPDATE bulk_jobs SET heartbeat_at = heartbeat_at - 3600 WHERE id = {job}")).await.unwrap();
+    assert!(two.claim_bulk(job, "instance-b", now() - 30).await.unwrap());
+    let outcome = |order: &amazonpay2::core::platform::Order, outcome: &str| BulkItem {
+        order: order.id,
+        number: order.number.clone(),
+        outcome: outcome.into(),
+        message: String::new(),
+    };
+    assert!(two.record_bulk(job, "instance-b", &outcome(&first, "done")).await.unwrap());
+    // A wakes up and records what it saw: nothing of it lands, on either order.
+    assert!(!one.record_bulk(job, "instance-a", &outcome(&first, "skipped")).await.unwrap());
+    assert!(!one.record_bulk(job, "instance-a", &outcome(&second, "refused")).await.unwrap());
+    let items: Vec<String> = two.bulk(job).await.unwrap().into_iter().map(|item| item.outcome).collect();
+    assert_eq!(items, ["done", "waiting"], "B's outcome stands; the order A never finished is B's to capture");
+}
+
+/// An order captured (¥3,630) with two refunds recorded, ¥1,000 and ¥500, both in progress.
+async fn refunded_twice(db: &Database, session: &str) -> amazonpay2::core::platform::Order {
+    let order = authorized(db, session).await;
+    let captured = db
+        .apply(&Transition::new(&order, OrderState::Captured, Actor::Job, "captured").unwrap().with_captured(3_630))
+        .await
+        .unwrap()
+        .unwrap();
+    let refund =
+        |id: &str, amount| Refund { refund_id: id.into(), amount, state: RefundState::Initiated, created_at: 1 };
+    db.apply(&refund_made(&captured, refund(&format!("{session}-R1"), 1_000), Actor::Owner("o".into()), "返金"))
+        .await
+        .unwrap()
+        .unwrap();
+    let twice = db
+        .apply(&refund_made(&captured, refund(&format!("{session}-R2"), 500), Actor::Owner("o".into()), "返金"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((twice.state, twice.refunded), (OrderState::Refunded, 1_500));
+    twice
+}
+
+async fn two_refund_settlements_at_once_leave_the_order_as_its_refunds_stand_in_either_order(target: Target) {
+    let (one, two) = (shop(&target).await, target.open().await);
+    for (session, first_is_r1) in [("cs-race-a", true), ("cs-race-b", false)] {
+        let order = refunded_twice(&one, session).await;
+        let (r1, r2) = (format!("{session}-R1"), format!("{session}-R2"));
+        // Amazon declined both. A notification and the reconciler each settle one, both from the
+        // order as it stood before either wrote (返金, ¥1,500).
+        let declined = |id: &str, amount| {
+            refund_settled(&order, id, RefundState::Declined, amount, Actor::Notification, format!("{id} declined"))
+        };
+        let (first, second) = if first_is_r1 {
+            (declined(&r1, 1_000), declined(&r2, 500))
+        } else {
+            (declined(&r2, 500), declined(&r1, 1_000))
+        };
+        let between = one.apply(&first).await.unwrap().unwrap();
+        assert_eq!(
+            (between.state, between.refunded),
+            (OrderState::Refunded, if first_is_r1 { 500 } else { 1_000 }),
+            "one refund still gives money back"
+        );
+        let after = two.apply(&second).await.unwrap().unwrap();
+        assert_eq!((after.state, after.refunded), (OrderState::Captured, 0), "no refund gives money back: 実売上");
+        let events = one.order_detail(order.id).await.unwrap().unwrap().events;
+        let last = events.last().unwrap();
+        assert_eq!((last.from, last.to), (Some(OrderState::Refunded), OrderState::Captured), "the history says so");
+    }
+    // And the other way: a refund recorded on an order read 実売上 after a declined one made it so
+    // counts, whatever the order was read as.
+    let order = refunded_twice(&one, "cs-race-c").await;
+    let stale = order.clone();
+    one.apply(&refund_settled(&order, "cs-race-c-R1", RefundState::Declined, 1_000, Actor::Reconciler, ""))
+        .await
+        .unwrap()
+        .unwrap();
+    let settled = two
+        .apply(&refund_settled(&stale, "cs-race-c-R2", RefundState::Refunded, 500, Actor::Notification, ""))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((settled.state, settled.refunded), (OrderState::Refunded, 500));
+}
+
+async fn a_refund_request_count_moves_on_with_amazons_answers_and_never_back(target: Target) {
+    let (one, two) = (shop(&target).await, target.open().await);
+    let order = authorized(&one, "cs-requests").await;
+    assert_eq!(order.refund_requests, 0);
+    // Amazon refused the first request: the next is the second.
+    two.count_refund_refusal(order.id, 1).await.unwrap();
+    let refused = one.order(order.id).await.unwrap().unwrap();
+    assert_eq!(refused.refund_requests, 1);
+    assert_eq!((refused.version, refused.state), (order.version, order.state), "nothing else moves");
+    // The second was made: counted with the refund, in its transaction.
+    let captured = one
+        .apply(&Transition::new(&refused, OrderState::Captured, Actor::Job, "captured").unwrap().with_captured(3_630))
+        .await
+        .unwrap()
+        .unwrap();
+    let refund = Refund { refund_id: "R-counted".into(), amount: 100, state: RefundState::Initiated, created_at: 1 };
+    let made =
+        refund_made(&captured, refund, Actor::Owner("o".into()), "返金").with(Effect::RefundAnswered { ordinal: 2 });
+    assert_eq!(two.apply(&made).await.unwrap().unwrap().refund_requests, 2);
+    // A late word on an earlier request never takes the count back.
+    one.count_refund_refusal(order.id, 1).await.unwrap();
+    assert_eq!(two.order(order.id).await.unwrap().unwrap().refund_requests, 2);
+}
+
+async fn a_history_line_keeps_the_state_the_order_stands_in(target: Target) {
+    let (one, two) = (shop(&target).await, target.open().await);
+    let order = authorized(&one, "cs-history").await;
+    // Read while 仮売上; captured by another instance before the line is written.
+    two.apply(&Transition::new(&order, OrderState::Captured, Actor::Job, "captured").unwrap().with_captured(3_630))
+        .await
+        .unwrap()
+        .unwrap();
+    let noted = one.apply(&Transition::history(&order, Actor::Notification, "チャージバック")).await.unwrap().unwrap();
+    assert_eq!((noted.state, noted.captured), (OrderState::Captured, 3_630), "the state it stands in is kept");
+    let last = one.order_detail(order.id).await.unwrap().unwrap().events.pop().unwrap();
+    assert_eq!(
+        (last.actor.as_str(), last.from, last.to, last.detail.as_str()),
+        ("ipn", Some(OrderState::Captured), OrderState::Captured, "チャージバック")
+    );
 }
 
 async fn an_order_keeps_its_guests_email_and_a_subscription_its_plan(target: Target) {

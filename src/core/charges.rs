@@ -11,6 +11,11 @@
 //! to read the charge permission and, while it is `Chargeable`, try again. That one retry is a new
 //! operation with a key of its own (the first key's answer is saved at Amazon: asking again with
 //! it would only get the same decline).
+//!
+//! `DuplicateIdempotencyKey` is no decline: Amazon already holds another request under the key
+//! (made from a database since restored from a backup, say), and may hold a charge made by it.
+//! It is its own answer ([`Charged::HeldAtAmazon`]), so that no caller takes it for a decline and
+//! asks again with a new key, which could authorize the buyer's money twice.
 
 use serde_json::Value;
 
@@ -21,11 +26,18 @@ use crate::amazon::types::Charge;
 /// The reason codes after which Amazon allows one more try on a chargeable permission.
 const RETRY_AFTER: [&str; 2] = ["SoftDeclined", "ProcessingFailure"];
 
+/// Amazon's answer to a key it holds for another request.
+pub(super) const DUPLICATE_KEY: &str = "DuplicateIdempotencyKey";
+
 /// How a createCharge ended.
 #[derive(Debug)]
 pub(super) enum Charged {
     /// Amazon made the charge (authorized, or authorizing).
     Made(Box<Charge>),
+    /// Amazon already holds another request under this key (`DuplicateIdempotencyKey`, with
+    /// Amazon's message): a charge may have been made by it. Never to be asked again under a new
+    /// key.
+    HeldAtAmazon(String),
     /// Amazon declined or refused it: its reason code and message.
     Refused {
         /// Amazon's reason code.
@@ -55,6 +67,9 @@ impl Core {
             let AmazonError::Rejected { reason_code, message, .. } = error else {
                 return Ok(Charged::Unreachable(error));
             };
+            if reason_code == DUPLICATE_KEY {
+                return Ok(Charged::HeldAtAmazon(message));
+            }
             let permission = body.get("chargePermissionId").and_then(Value::as_str).unwrap_or_default();
             if attempt == 1 && RETRY_AFTER.contains(&reason_code.as_str()) && self.chargeable(permission).await {
                 tracing::info!(%reason_code, charge_permission = permission, "createCharge declined softly; trying once more");

@@ -48,14 +48,17 @@ pub enum Keyed<'a> {
         /// Yen.
         amount: u64,
     },
-    /// The shop's `ordinal`-th refund of one charge (1 for the first). The amount is left out on
-    /// purpose: the same refund asked for again with another amount (after its answer was lost,
-    /// or after a restore) gets Amazon's `DuplicateIdempotencyKey`, not a second refund.
+    /// The shop's `ordinal`-th refund request for one charge (1 for the first). The amount is
+    /// left out on purpose: the same refund asked for again with another amount (after its answer
+    /// was lost, or after a restore) gets Amazon's `DuplicateIdempotencyKey`, not a second refund.
     Refund {
         /// Amazon's charge.
         charge_id: &'a str,
-        /// How many refunds of the charge the shop had recorded, plus one.
-        ordinal: usize,
+        /// How many of the order's refund requests Amazon has answered for good (made or refused:
+        /// [`crate::core::platform::Order::refund_requests`]), plus one. A request Amazon refused
+        /// moves it on, since Amazon keeps the key with its refusal and would answer every later
+        /// refund with it; a lost answer does not, so that asking again repeats the key.
+        ordinal: u32,
     },
     /// The `attempt`-th authorization of `amount` that replaces the lapsed authorization
     /// `replaced`, asked for with the order at `version` (each lapsed authorization is replaced

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
-use super::orders::{Actor, OrderState};
+use super::orders::{Actor, OrderState, Transition};
 use super::{Core, CoreError};
 use crate::amazon::sns::{
     Anchors, Envelope, IpnMessage, MAX_CERTIFICATE_BYTES, MessageType, ObjectType, SigningCertificate, SnsError,
@@ -357,13 +357,16 @@ impl Core {
             }
             ObjectType::ChargePermission => self.follow_charge_permission(&message.object_id).await?,
             // A chargeback is disputed in Seller Central; the merchant API has no object for it.
-            // What it can read is re-read: the charge permission and its orders' charges.
+            // What it can read is re-read: the charge permission and its orders' charges. The
+            // owner is told where they look: a line in the payment history of its orders.
             ObjectType::Chargeback => {
                 let Some(permission) = message.charge_permission_id.as_deref() else {
                     return Ok(Handled { moved: 0, confirmed: false });
                 };
                 tracing::warn!(chargeback = %message.object_id, charge_permission = permission, "Amazon reports a chargeback; answer it in Seller Central");
-                self.follow_charge_permission(permission).await?
+                let followed = self.follow_charge_permission(permission).await?;
+                let recorded = self.record_chargeback(&message.object_id, permission).await?;
+                Handled { moved: followed.moved + recorded, ..followed }
             }
             // Kinds Amazon may add are for the shop owner in Seller Central.
             ObjectType::Other(_) => {
@@ -372,6 +375,28 @@ impl Core {
             }
         };
         Ok(handled)
+    }
+
+    /// Writes a chargeback into the payment history of the orders of its charge permission that
+    /// were paid (captured: a chargeback disputes money the buyer paid), or of every order of it
+    /// when none was; how many orders got the line. Which charge Amazon's chargeback is about is
+    /// not in the notification (its ID format is undocumented): the owner answers it in Seller
+    /// Central, where the dispute is.
+    async fn record_chargeback(&self, chargeback_id: &str, charge_permission_id: &str) -> Result<usize, FollowError> {
+        let orders =
+            self.platform().orders_by_charge_permission(charge_permission_id).await.map_err(CoreError::from)?;
+        let placed: Vec<_> = orders.into_iter().filter(|order| order.state.is_placed()).collect();
+        let paid: Vec<_> = placed.iter().filter(|order| order.captured > 0).cloned().collect();
+        let concerned = if paid.is_empty() { placed } else { paid };
+        let detail = format!(
+            "チャージバック (Amazon: {chargeback_id}, 与信枠 {charge_permission_id})。お客様がカード会社に支払いの異議を申し立てました。Seller Central で対応してください。"
+        );
+        let mut recorded = 0;
+        for order in &concerned {
+            let line = Transition::history(order, Actor::Notification, detail.clone());
+            recorded += usize::from(self.platform().apply(&line).await.map_err(CoreError::from)?.is_some());
+        }
+        Ok(recorded)
     }
 
     fn take_read(&self) -> Result<(), FollowError> {

@@ -4,14 +4,17 @@
 //! changed elsewhere (Seller Central).
 //!
 //! An operation first takes the order at the version the owner saw (a second owner, or a double
-//! submit, finds it taken or changed and is told so), then asks Amazon with an idempotency key of
-//! the order's own, and records the outcome as one transition that also lets go of the order.
+//! submit, finds it taken or changed and is told so), then asks Amazon with the operation's
+//! idempotency key ([`super::idempotency`]: a capture's names its charge and amount, a refund's
+//! its charge and the order's count of refund requests Amazon answered, a re-authorization's the
+//! charge it replaces), and records the outcome as one transition that also lets go of the order.
 //!
 //! Amazon Pay's rules in Japan, as they bear on these: a capture takes at most what was
-//! authorized, down to ¥1, once per charge; an authorization lapses 30 days after it was made
-//! (after that, a capture re-authorizes on the charge permission with createCharge, which Amazon
-//! allows while the permission is open — 180 days for a one-time purchase); a capture more than 7
-//! days after the authorization may complete later (`CaptureInitiated`); refunds are asynchronous
+//! authorized, down to ¥1, once per charge; an authorization lapses 30 days after it entered
+//! Amazon's `Authorized` state, at the charge's own `expirationTimestamp` (after that, a capture
+//! re-authorizes on the charge permission with createCharge, which Amazon allows while the
+//! permission is open — 180 days for a one-time purchase); a capture more than 7 days after the
+//! authorization may complete later (`CaptureInitiated`); refunds are asynchronous
 //! (`RefundInitiated`, then `Refunded` or `Declined`) and this shop refunds at most what was
 //! captured; any charge is at most ¥10,000,000.
 
@@ -20,7 +23,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
-use super::charges::Charged;
+use super::charges::{Charged, DUPLICATE_KEY};
 use super::idempotency::Keyed;
 use super::orders::{Actor, Effect, OrderState, Transition, refund_made};
 use super::platform::{Order, OrderId, Refund, RefundState};
@@ -34,7 +37,7 @@ pub const MAX_CHARGE_YEN: u64 = 10_000_000;
 /// How long an owner's hold on an order lasts at most (a crashed request frees it after this).
 const HOLD: i64 = 120;
 
-/// An authorization lapses this long after it was made.
+/// An authorization lapses this long after it entered Amazon's `Authorized` state.
 pub const AUTHORIZATION_DAYS: i64 = 30;
 
 /// What the shop owner asks of an order.
@@ -80,6 +83,12 @@ pub enum Refusal {
         /// What the shop has recorded.
         recorded: u64,
     },
+    /// Amazon already holds another request under this operation's idempotency key
+    /// (`DuplicateIdempotencyKey`, with Amazon's message): one made before the database was
+    /// restored from a backup, or a refund asked for again with another amount after the answer
+    /// to the first was lost. Nothing was asked again, so that nothing is charged or refunded
+    /// twice.
+    HeldAtAmazon(String),
     /// Amazon refused the operation (its record may have been changed in Seller Central).
     AmazonRefused {
         /// Amazon's reason code.
@@ -115,6 +124,9 @@ impl Refusal {
                 yen(*at_amazon),
                 yen(*recorded)
             ),
+            Self::HeldAtAmazon(message) => format!(
+                "Amazon Pay にはこの操作の依頼が既にあります (DuplicateIdempotencyKey: {message})。前回の依頼の結果が届かなかったか、データベースを復元したためです。二重の請求・返金を防ぐため何もしていません。Seller Central で確認してください (返金の結果が届かなかったときは、前回と同じ金額で返金すると前回の返金が記録されます)。"
+            ),
             Self::AmazonRefused { code, message } => format!(
                 "Amazon Pay が操作を受け付けませんでした ({code}: {message})。Amazon Pay 側の管理画面で変更された可能性があります。状況を合わせるには「エラーを無視して変更する」にチェックを入れて操作してください。"
             ),
@@ -143,6 +155,9 @@ impl Refusal {
                 yen(*at_amazon),
                 yen(*recorded)
             ),
+            Self::HeldAtAmazon(message) => format!(
+                "Amazon Pay already holds a request for this operation (DuplicateIdempotencyKey: {message}): the answer to an earlier one was lost, or the database was restored. Nothing was asked, so that nothing is charged or refunded twice; check in Seller Central (for a refund whose answer was lost, refunding the same amount as before records that refund)."
+            ),
             Self::AmazonRefused { code, message } => format!(
                 "Amazon Pay refused the operation ({code}: {message}). It may have been changed in Seller Central; tick \"ignore the error\" to set the shop's status anyway."
             ),
@@ -153,7 +168,13 @@ impl Refusal {
 
     /// Whether 「エラーを無視して変更する」 can apply (Amazon refused; the owner may override).
     pub fn can_force(&self) -> bool {
-        matches!(self, Self::AmazonRefused { .. } | Self::AuthorizationLapsed(_) | Self::RefundedElsewhere { .. })
+        matches!(
+            self,
+            Self::AmazonRefused { .. }
+                | Self::AuthorizationLapsed(_)
+                | Self::RefundedElsewhere { .. }
+                | Self::HeldAtAmazon(_)
+        )
     }
 }
 
@@ -170,7 +191,8 @@ pub fn yen(amount: u64) -> String {
     out
 }
 
-/// When an order's authorization lapses (Unix seconds), if it has one.
+/// When an order's authorization lapses (Unix seconds), if it has one: Amazon's own deadline for
+/// its charge (`expirationTimestamp`) as last read.
 pub fn authorization_deadline(order: &Order) -> Option<i64> {
     order.authorized.map(|(_, at)| at + AUTHORIZATION_DAYS * 24 * 60 * 60)
 }
@@ -265,7 +287,8 @@ impl Core {
     }
 
     /// Captures `amount` of the order's (authorized) charge: the claim is written first, then
-    /// Amazon is asked with the order's idempotency key, then its answer is recorded.
+    /// Amazon is asked with the capture's idempotency key (its charge and amount), then its answer
+    /// is recorded.
     async fn capture_charge(
         &self,
         order: &Order,
@@ -370,10 +393,24 @@ impl Core {
     /// A lapsed authorization: a new charge on the charge permission for `amount`, if Amazon
     /// allows it (the permission is open and has room). The order becomes 仮売上 again on the new
     /// charge, with the new charge's 30-day window; the caller captures it.
+    ///
+    /// Amazon decides whether the authorization lapsed, not the shop's clock: a charge Amazon
+    /// still holds `Authorized` (the shop's clock ahead of Amazon's, or an order marked lapsed
+    /// before its deadline was Amazon's own) is kept and captured as it is, since a second
+    /// authorization beside it would hold the buyer's money twice.
     async fn reauthorize(&self, order: &Order, amount: u64, owner: &str) -> Result<Result<Order, Refusal>, CoreError> {
         let Some(permission) = order.charge_permission_id.clone() else {
             return Ok(Err(Refusal::AuthorizationLapsed("no charge permission".into())));
         };
+        if let Some(charge_id) = &order.charge_id {
+            match self.amazon().get_charge(charge_id).await {
+                Ok(charge) if charge.status_details.state == "Authorized" => {
+                    return self.still_authorized(order, &charge, owner).await;
+                }
+                Ok(_) => {}
+                Err(error) => return Ok(Err(refusal_of(&error))),
+            }
+        }
         let current = if order.state == OrderState::Expired {
             order.clone()
         } else {
@@ -422,6 +459,9 @@ impl Core {
                 self.platform().apply(&declined).await?;
                 return Ok(Err(Refusal::AuthorizationLapsed(why)));
             }
+            // Amazon holds another request under this re-authorization's key, and perhaps a charge
+            // made by it: not a decline (the version stays, so the next try asks the same).
+            Charged::HeldAtAmazon(message) => return Ok(Err(Refusal::HeldAtAmazon(message))),
             Charged::Unreachable(_) => return Ok(Err(Refusal::AmazonUnavailable)),
         };
         if charge.status_details.state != "Authorized" {
@@ -437,6 +477,27 @@ impl Core {
         .with_authorized(authorization_of(&charge, amount))
         .with_amazon_ids(None, Some(charge.charge_id));
         Ok(self.platform().apply(&transition).await?.ok_or(Refusal::Busy))
+    }
+
+    /// The order of a charge Amazon still holds authorized: as it is, or back to 仮売上 with
+    /// Amazon's own window when the shop had marked it lapsed.
+    async fn still_authorized(
+        &self,
+        order: &Order,
+        charge: &Charge,
+        owner: &str,
+    ) -> Result<Result<Order, Refusal>, CoreError> {
+        if order.state == OrderState::Authorized {
+            return Ok(Ok(order.clone()));
+        }
+        let back = Transition::new(
+            order,
+            OrderState::Authorized,
+            Actor::Owner(owner.to_owned()),
+            format!("オーソリは有効です (Amazon: Authorized, {})", charge.charge_id),
+        )?
+        .with_authorized(authorization_of(charge, order.total));
+        Ok(self.platform().apply(&back).await?.ok_or(Refusal::Busy))
     }
 
     async fn cancel(&self, order: &Order, owner: &str, token: &str) -> Result<Result<Order, Refusal>, CoreError> {
@@ -491,19 +552,31 @@ impl Core {
         let Some(charge_id) = &order.charge_id else { return Ok(Err(Refusal::WrongState(order.state))) };
         // Amazon first: refunds the shop has no record of (made in Seller Central with the
         // notification lost, or before the database was restored) would make this one a second.
-        if let Ok(charge) = self.amazon().get_charge(charge_id).await
-            && let Some(at_amazon) = charge.refunded_amount.as_ref().and_then(Money::as_yen)
+        // A charge that cannot be read is no charge without such refunds: nothing is asked.
+        let charge = match self.amazon().get_charge(charge_id).await {
+            Ok(charge) => charge,
+            Err(error) => return Ok(Err(refusal_of(&error))),
+        };
+        if let Some(at_amazon) = charge.refunded_amount.as_ref().and_then(Money::as_yen)
             && at_amazon > order.refunded
         {
             return Ok(Err(Refusal::RefundedElsewhere { at_amazon, recorded: order.refunded }));
         }
-        // The n-th refund of the charge: a double submit, a lost answer, or the same refund after a
-        // restore is answered with the first refund; another amount under the same n with
-        // Amazon's DuplicateIdempotencyKey, never a second refund.
-        let ordinal = self.platform().refunds(order.id).await?.len() + 1;
+        // The order's next refund request: a double submit, a lost answer, or the same refund
+        // after a restore repeats the key and is answered with the first refund; another amount
+        // under the same key gets Amazon's DuplicateIdempotencyKey, never a second refund. Only
+        // Amazon's answer for good (made, or refused) moves the count on.
+        let ordinal = order.refund_requests.saturating_add(1);
         let key = self.idempotency_key(&Keyed::Refund { charge_id, ordinal }).await?;
         let refund = match self.amazon().create_refund(charge_id, &Money::yen(amount), key.as_str()).await {
             Ok(refund) => refund,
+            // Refused for good (a 4xx other than DuplicateIdempotencyKey): no refund was made, and
+            // Amazon keeps this key with its refusal. The next request is another, under a key of
+            // its own. A lost answer or a 5xx leaves the count: asking again repeats the key.
+            Err(error @ AmazonError::Rejected { status: ..500, .. }) if error.reason_code() != Some(DUPLICATE_KEY) => {
+                self.platform().count_refund_refusal(order.id, ordinal).await?;
+                return Ok(Err(refusal_of(&error)));
+            }
             Err(error) => return Ok(Err(refusal_of(&error))),
         };
         // Amazon made the refund: what it says is recorded (its amount), and recorded whatever the
@@ -520,7 +593,9 @@ impl Core {
         let actor = Actor::Owner(owner.to_owned());
         let detail =
             format!("返金 {} 円 (Amazon: {}, {})", yen(record.amount), refund.status_details.state, refund.refund_id);
-        let transition = refund_made(order, record, actor.clone(), detail).with(Effect::Unlock(token.to_owned()));
+        let transition = refund_made(order, record, actor.clone(), detail)
+            .with(Effect::RefundAnswered { ordinal })
+            .with(Effect::Unlock(token.to_owned()));
         Ok(Ok(self.finish(order, &transition, actor, token).await?))
     }
 
@@ -555,6 +630,27 @@ impl Core {
             None => "Amazon の請求なし".into(),
         };
         held.push_str(&format!("。断られた理由: {}", refusal.message_ja()));
+        // A forced 返金 records what Amazon has given back: the refunds Amazon made that the
+        // shop cannot name (their notifications lost, or made before a restore) become one
+        // adjustment, so that the shop's refunded amount is Amazon's and the refusal does not come
+        // back at the next refund.
+        let mut effects = Vec::new();
+        if let (Operation::Refund(_), Some(Ok(charge))) = (operation, &charge)
+            && let Some(adjustment) = self.refund_adjustment(&current, charge).await?
+        {
+            held.push_str(&format!(
+                "。Amazon の返金額 {} 円に合わせ、ショップで記録のない {} 円を調整として記録 ({})",
+                yen(charge.refunded_amount.as_ref().and_then(Money::as_yen).unwrap_or_default()),
+                yen(adjustment.amount),
+                adjustment.refund_id
+            ));
+            effects.push(Effect::Refund(adjustment));
+        }
+        // Amazon holds another request under the refund's key: the owner has looked in Seller
+        // Central and overrides; the next refund is asked under a key of its own.
+        if let (Operation::Refund(_), Refusal::HeldAtAmazon(_)) = (operation, refusal) {
+            effects.push(Effect::RefundAnswered { ordinal: current.refund_requests.saturating_add(1) });
+        }
         let to = match operation {
             Operation::Capture(_) => OrderState::Captured,
             Operation::Cancel => OrderState::Canceled,
@@ -571,6 +667,9 @@ impl Core {
             }
         }
         let mut transition = Transition::forced(&current, to, owner, held).with(Effect::Unlock(token.to_owned()));
+        for effect in effects {
+            transition = transition.with(effect);
+        }
         if let Operation::Capture(amount) = operation {
             // What Amazon captured when it did (in Seller Central), else what the owner asked for.
             let at_amazon = match &charge {
@@ -583,7 +682,27 @@ impl Core {
         }
         Ok(self.platform().apply(&transition).await?)
     }
+
+    /// What Amazon has given back of `charge` (its `refundedAmount`: refunds it completed) beyond
+    /// the refunds the shop has recorded completed, as one refund row of the shop's own
+    /// ([`REFUND_ADJUSTMENT`]); `None` when the shop already holds as much.
+    async fn refund_adjustment(&self, order: &Order, charge: &Charge) -> Result<Option<Refund>, CoreError> {
+        let Some(at_amazon) = charge.refunded_amount.as_ref().and_then(Money::as_yen) else { return Ok(None) };
+        let refunds = self.platform().refunds(order.id).await?;
+        let completed: u64 = refunds.iter().filter(|r| r.state == RefundState::Refunded).map(|r| r.amount).sum();
+        Ok((at_amazon > completed).then(|| Refund {
+            refund_id: format!("{REFUND_ADJUSTMENT}{}-{at_amazon}", charge.charge_id),
+            amount: at_amazon - completed,
+            state: RefundState::Refunded,
+            created_at: now(),
+        }))
+    }
 }
+
+/// How the refund ID of a shop's own adjustment begins (「エラーを無視して変更する」 on a refund
+/// Amazon would not make because it has refunded more than the shop knew of): never an ID
+/// Amazon gives, and never asked about at Amazon.
+pub const REFUND_ADJUSTMENT: &str = "adjustment-";
 
 /// How one capture of a charge ended.
 enum Captured {
@@ -609,19 +728,28 @@ impl Core {
     /// time (Amazon throttles; its 429s and 5xx are retried with backoff by the client), telling
     /// `progress` how each went. One order's failure does not stop the rest; an order already
     /// captured, or taken by someone else, is left as it is, so a second run captures nothing twice.
-    pub async fn capture_many<F, Fut>(
+    /// `may_start` is asked before each order is started: once it says no (the job was taken over
+    /// by another instance), no more are started, the captures in flight end, and the orders not
+    /// started are left out of the outcomes.
+    pub async fn capture_many<S, SFut, F, Fut>(
         &self,
         orders: &[OrderId],
         owner: &str,
         concurrency: usize,
+        may_start: S,
         progress: F,
     ) -> Vec<BulkOutcome>
     where
+        S: Fn() -> SFut,
+        SFut: std::future::Future<Output = bool>,
         F: Fn(BulkOutcome) -> Fut,
         Fut: std::future::Future<Output = ()>,
     {
         use futures_util::StreamExt;
+        // `buffer_unordered` takes the next order only when a place is free: `may_start` is asked
+        // then, just before that order would be started.
         let outcomes = futures_util::stream::iter(orders.iter().copied())
+            .take_while(|_| may_start())
             .map(|id| async move {
                 // Whatever fails stays with its order: the others go on.
                 let result = match self.platform().order(id).await {
@@ -676,6 +804,9 @@ impl Core {
 /// What Amazon's error means for the owner.
 fn refusal_of(error: &AmazonError) -> Refusal {
     match error {
+        AmazonError::Rejected { reason_code, message, .. } if reason_code == DUPLICATE_KEY => {
+            Refusal::HeldAtAmazon(message.clone())
+        }
         AmazonError::Rejected { reason_code, message, .. } => {
             Refusal::AmazonRefused { code: reason_code.clone(), message: message.clone() }
         }

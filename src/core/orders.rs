@@ -6,8 +6,11 @@
 //! transition atomically with everything that belongs to it (Amazon's IDs, the note, the cart it
 //! empties, the subscription it starts or advances, the history line), or not at all when the
 //! order has moved on in the meantime. One kind is applied whatever the order moved to: what
-//! Amazon already did ([`Transition::amazon_did`], a refund Amazon made), which the shop must
-//! record even when a notification moved the order while Amazon was answering.
+//! Amazon already did ([`Transition::amazon_did`], a refund Amazon made or settled), which the
+//! shop must record even when a notification moved the order while Amazon was answering. Where a
+//! refund leaves the order (返金 or 実売上) is decided by the platform inside the transaction, from
+//! the refunded amount after the refund is written ([`Landing::ByRefunds`]): two refunds settled
+//! at once each see the other's effect, never an amount read before.
 
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -201,6 +204,14 @@ pub enum Effect {
     },
     /// Records a refund Amazon accepted (the order's refunded amount grows by it).
     Refund(Refund),
+    /// Records that Amazon answered the shop's `ordinal`-th refund request of the order for good
+    /// (made it, or refused it): the next refund is asked under the next idempotency key. A
+    /// request whose answer was lost leaves the count where it was, so that asking again repeats
+    /// its key (see [`crate::core::idempotency::Keyed::Refund`]).
+    RefundAnswered {
+        /// The request's ordinal (1 for the first).
+        ordinal: u32,
+    },
     /// Records what became of a refund, as Amazon holds it (a declined one no longer counts as
     /// refunded).
     RefundSettled {
@@ -215,14 +226,32 @@ pub enum Effect {
     Unlock(String),
 }
 
-/// What Amazon authorized on one charge, and when it made that charge (Unix seconds): the
-/// authorization's 30 days run from there, whatever the shop does with the order meanwhile.
+/// What Amazon authorized on one charge, and when its 30 days began (Unix seconds): Amazon's
+/// own deadline for it, the charge's `expirationTimestamp`, less 30 days, whatever the shop does
+/// with the order meanwhile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Authorization {
     /// The charge's amount, in yen: the most a capture may take.
     pub amount: u64,
-    /// When Amazon made the charge (its `creationTimestamp`).
+    /// When the authorization's 30 days began: the charge's `expirationTimestamp` less 30 days
+    /// (a pending authorization decided days later lapses that much later), or its
+    /// `creationTimestamp` when Amazon gives no expiration.
     pub at: i64,
+}
+
+/// Where a transition leaves the order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Landing {
+    /// In the transition's [`to`](Transition::to).
+    #[default]
+    Given,
+    /// In 返金 when the order's refunded amount, after the transition's refund effects, is above
+    /// 0, else in 実売上: decided by the platform in the transaction that writes the refund, so
+    /// that two refunds recorded or settled at once each count the other's.
+    ByRefunds,
+    /// Where it stands: the transition only adds a line to the order's history.
+    Unchanged,
 }
 
 /// One move of one order, with everything that happens together with it.
@@ -234,6 +263,8 @@ pub struct Transition {
     forced: bool,
     #[serde(default)]
     from_any_state: bool,
+    #[serde(default)]
+    landing: Landing,
     charge_permission_id: Option<String>,
     charge_id: Option<String>,
     authorized: Option<Authorization>,
@@ -283,6 +314,14 @@ impl Transition {
         transition
     }
 
+    /// A line in the order's history about something the shop owner must know (a chargeback),
+    /// its state unchanged whatever it moved to since `order` was read.
+    pub fn history(order: &Order, actor: Actor, detail: impl Into<String>) -> Self {
+        let mut transition = Self::amazon_did(order, order.state, actor, detail);
+        transition.landing = Landing::Unchanged;
+        transition
+    }
+
     fn unchecked(order: &Order, to: OrderState, actor: Actor, detail: String) -> Self {
         Self {
             order: order.id,
@@ -290,6 +329,7 @@ impl Transition {
             to,
             forced: false,
             from_any_state: false,
+            landing: Landing::Given,
             charge_permission_id: None,
             charge_id: None,
             authorized: None,
@@ -324,6 +364,11 @@ impl Transition {
     /// Whether it applies whatever state the order stands in ([`Transition::amazon_did`]).
     pub fn applies_from_any_state(&self) -> bool {
         self.from_any_state
+    }
+
+    /// Where it leaves the order: [`to`](Self::to), or as its refunds decide, or where it stands.
+    pub fn landing(&self) -> Landing {
+        self.landing
     }
 
     /// What Amazon authorized, and when, to record.
@@ -368,7 +413,8 @@ impl Transition {
         self.from
     }
 
-    /// The state it moves to.
+    /// The state it moves to ([`Landing::Given`]); for the other landings, the one the core
+    /// expects, which the platform replaces with what it finds in the transaction.
     pub fn to(&self) -> OrderState {
         self.to
     }
@@ -480,11 +526,30 @@ pub fn settle(
 
 /// A refund Amazon accepted — asked for by the shop owner, or made in Seller Central — recorded
 /// with Amazon's amount on its order, whatever the order moved to meanwhile: the refund row
-/// always, and the order 返金 while any refund gives money back.
+/// always, and the order 返金 while any refund gives money back (decided in the transaction:
+/// [`Landing::ByRefunds`]).
 pub fn refund_made(order: &Order, refund: Refund, actor: Actor, detail: impl Into<String>) -> Transition {
-    let gives_back = refund.state != RefundState::Declined || order.refunded > 0;
-    let to = if gives_back { OrderState::Refunded } else { OrderState::Captured };
-    Transition::amazon_did(order, to, actor, detail).with(Effect::Refund(refund))
+    let mut transition =
+        Transition::amazon_did(order, OrderState::Refunded, actor, detail).with(Effect::Refund(refund));
+    transition.landing = Landing::ByRefunds;
+    transition
+}
+
+/// What became of a refund at Amazon (`state`, for `amount`: Amazon's), recorded on its order
+/// whatever the order moved to meanwhile; the order is 返金 while any refund gives money back and
+/// 実売上 once none does, as the transaction finds it ([`Landing::ByRefunds`]).
+pub fn refund_settled(
+    order: &Order,
+    refund_id: &str,
+    state: RefundState,
+    amount: u64,
+    actor: Actor,
+    detail: impl Into<String>,
+) -> Transition {
+    let settled = Effect::RefundSettled { refund_id: refund_id.to_owned(), state, amount };
+    let mut transition = Transition::amazon_did(order, OrderState::Refunded, actor, detail).with(settled);
+    transition.landing = Landing::ByRefunds;
+    transition
 }
 
 #[cfg(test)]
@@ -515,6 +580,7 @@ mod tests {
             captured: 0,
             refunded: 0,
             plan: None,
+            refund_requests: 0,
         }
     }
 
@@ -626,17 +692,26 @@ mod tests {
         // 実売上 again) by the time Amazon's answer is written.
         let recorded = refund_made(&order(OrderState::Captured), refund.clone(), Actor::Notification, "返金");
         assert!(recorded.applies_from_any_state());
-        assert_eq!((recorded.from(), recorded.to()), (OrderState::Captured, OrderState::Refunded));
+        assert_eq!(recorded.landing(), Landing::ByRefunds, "返金 or 実売上 is decided where the refund is written");
         assert_eq!(recorded.effects(), [Effect::Refund(refund.clone())]);
-        let declined = Refund { state: RefundState::Declined, ..refund };
+        let settled =
+            refund_settled(&order(OrderState::Refunded), "R", RefundState::Declined, 500, Actor::Reconciler, "");
+        assert!(settled.applies_from_any_state());
+        assert_eq!(settled.landing(), Landing::ByRefunds);
         assert_eq!(
-            refund_made(&order(OrderState::Captured), declined, Actor::Notification, "").to(),
-            OrderState::Captured
+            settled.effects(),
+            [Effect::RefundSettled { refund_id: "R".into(), state: RefundState::Declined, amount: 500 }]
         );
-        assert!(
-            !Transition::new(&order(OrderState::Captured), OrderState::Refunded, Actor::Shopper, "")
-                .unwrap()
-                .applies_from_any_state()
-        );
+        let moved = Transition::new(&order(OrderState::Captured), OrderState::Refunded, Actor::Shopper, "").unwrap();
+        assert!(!moved.applies_from_any_state());
+        assert_eq!(moved.landing(), Landing::Given);
+    }
+
+    #[test]
+    fn a_history_line_leaves_the_order_where_it_stands() {
+        let line = Transition::history(&order(OrderState::Captured), Actor::Notification, "チャージバック");
+        assert!(line.applies_from_any_state());
+        assert_eq!(line.landing(), Landing::Unchanged);
+        assert!(line.effects().is_empty());
     }
 }

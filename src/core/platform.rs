@@ -273,8 +273,9 @@ pub struct Order {
     pub updated_at: i64,
     /// Bumped by every change: an owner's operation acts only on the version they saw.
     pub version: i64,
-    /// What Amazon authorized, in yen (the most a capture may take), and when Amazon made that
-    /// charge (Unix seconds): its 30 days run from there.
+    /// What Amazon authorized, in yen (the most a capture may take), and when its 30 days began
+    /// (Unix seconds): Amazon's deadline for the charge, its `expirationTimestamp`, less 30 days
+    /// (see [`crate::core::orders::Authorization`]).
     pub authorized: Option<(u64, i64)>,
     /// What was captured (実売上), in yen.
     pub captured: u64,
@@ -283,6 +284,11 @@ pub struct Order {
     /// For a checkout that starts a subscription: what its later cycles charge.
     #[serde(default)]
     pub plan: Option<Plan>,
+    /// How many of the shop's refund requests for this order Amazon has answered for good (made
+    /// or refused); the next request is the one after. A request whose answer was lost is not
+    /// counted, so that asking again repeats its idempotency key.
+    #[serde(default)]
+    pub refund_requests: u32,
 }
 
 /// A refund of an order, as Amazon processes it (asynchronously).
@@ -380,6 +386,12 @@ pub trait Orders: Send + Sync {
         token: &str,
         until: i64,
     ) -> Result<Option<Order>, PlatformError>;
+    /// Records that Amazon refused the order's `ordinal`-th refund request for good (an error
+    /// answer: no refund was made), so that the next request is asked under a key of its own:
+    /// [`Order::refund_requests`] becomes at least `ordinal`. Nothing else about the order
+    /// changes (its state, version and history stay). A request Amazon made is counted by
+    /// [`crate::core::orders::Effect::RefundAnswered`] in the transition that records it.
+    async fn count_refund_refusal(&self, id: OrderId, ordinal: u32) -> Result<(), PlatformError>;
     /// Lets go of an order taken with [`Orders::lock_order`].
     async fn unlock_order(&self, id: OrderId, token: &str) -> Result<(), PlatformError>;
     /// This installation's idempotency secret: at least 32 random bytes, made once (from the

@@ -7,13 +7,16 @@
 //! `PaymentMethodNotAllowed`, …) becomes an order in 「カード未決済」 with the manual's instruction
 //! for the shop owner. One idempotency key per cycle (its charge permission and date): a second
 //! run, a run after a crash, or a run on a database restored from a backup charges the cycle once.
+//! A cycle whose key Amazon holds for another request (the cycle charged before a restore, under
+//! an order number the restored database gave to another order) is left 確認中 for the owner,
+//! and the subscription goes on to its next cycle.
 
 use serde_json::json;
 use time::Date;
 
 use super::charges::Charged;
 use super::idempotency::Keyed;
-use super::orders::{Actor, OrderState, Outcome, Transition, settle};
+use super::orders::{Actor, Effect, OrderState, Outcome, Transition, settle};
 use super::platform::{NewOrder, Opened, Order, OrderLine, Subscription};
 use super::rules::{RECURRING_MONTHLY_LIMIT, next_month};
 use super::sync::authorization_of;
@@ -121,12 +124,15 @@ impl Core {
                 let order = self.platform().apply(&release).await?.unwrap_or(order);
                 return Ok(cycle(&order));
             }
-            // Left 確認中 for the shop owner, with the subscription where it stands: no run charges
-            // this cycle again.
+            // Left 確認中 for the shop owner (the charge Amazon holds for it is settled in Seller
+            // Central), and the subscription moves on to its next cycle: no run charges this cycle
+            // again, and next month is charged as every month is. A subscription left standing
+            // here would re-open this cycle every day and never charge another.
             CycleCharge::HeldAtAmazon(note) => {
                 let held = Transition::new(&order, OrderState::Unknown, Actor::Job, note.clone())?
                     .with_note(note)
-                    .with_amazon_ids(Some(subscription.charge_permission_id.clone()), None);
+                    .with_amazon_ids(Some(subscription.charge_permission_id.clone()), None)
+                    .with(Effect::AdvanceSubscription { id: subscription.id, from: date, to: next_month(date) });
                 let order = self.platform().apply(&held).await?.unwrap_or(order);
                 return Ok(cycle(&order));
             }
@@ -177,9 +183,9 @@ impl Core {
             // The cycle's key was used with another request: Amazon already holds this cycle's
             // charge, made from an order this database no longer has (it was restored from a
             // backup). Charging again would charge the buyer twice.
-            Charged::Refused { reason_code, message } if reason_code == "DuplicateIdempotencyKey" => {
+            Charged::HeldAtAmazon(message) => {
                 let note = format!(
-                    "Amazon Pay にはこの回 ({date}) の請求が既にあります ({reason_code}: {message})。二重請求を防ぐため請求していません。Seller Central で確認してください。"
+                    "Amazon Pay にはこの回 ({date}) の請求が既にあります (DuplicateIdempotencyKey: {message})。二重請求を防ぐため請求していません。Seller Central で確認してください。次回からは通常どおり請求します。"
                 );
                 CycleCharge::HeldAtAmazon(note)
             }

@@ -7,22 +7,28 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use super::checkout::charge_outcome;
-use super::orders::{Actor, Authorization, Effect, OrderState, Outcome, Transition, refund_made, settle};
+use super::operations::AUTHORIZATION_DAYS;
+use super::orders::{Actor, Authorization, OrderState, Outcome, Transition, refund_made, refund_settled, settle};
 use super::platform::{Order, Refund, RefundState};
 use super::rules::{next_month, today_in_japan};
 use super::{Core, CoreError, now};
 use crate::amazon::types::{Charge, Money, Refund as AmazonRefund};
 
-/// What Amazon authorized on `charge`, and when it made the charge: the 30 days of an
-/// authorization run from there. Amazon's docs say a charge lapses after 30 days in the
-/// Authorized state and give each charge an `expirationTimestamp`; the charge's
-/// `creationTimestamp` is the earliest that window can start, so a deadline counted from it is
-/// never later than Amazon's. A charge without a readable time (never seen from Amazon) counts
-/// from now; one without an amount, `fallback` yen.
+/// What Amazon authorized on `charge`, and when its 30 days began. Amazon's charge reference: an
+/// authorization "expires after 30 days in the Authorized state", and each charge carries its
+/// `expirationTimestamp`. That deadline is Amazon's own and is the one kept (as its start, 30 days
+/// before): a pending (決済保留) charge authorized days after it was made lapses that much later
+/// than its `creationTimestamp` says, and a deadline counted from the creation would come first,
+/// making the shop re-authorize a charge that is still good. Without an expiration the creation
+/// is the start (the earliest the window can start), without either now; without an amount,
+/// `fallback` yen.
 pub(super) fn authorization_of(charge: &Charge, fallback: u64) -> Authorization {
+    let window = AUTHORIZATION_DAYS * 24 * 60 * 60;
+    let from_expiration = charge.expiration_timestamp.as_deref().and_then(amazon_time).map(|end| end - window);
+    let from_creation = || charge.creation_timestamp.as_deref().and_then(amazon_time);
     Authorization {
         amount: charge.charge_amount.as_ref().and_then(Money::as_yen).unwrap_or(fallback),
-        at: charge.creation_timestamp.as_deref().and_then(amazon_time).unwrap_or_else(now),
+        at: from_expiration.or_else(from_creation).unwrap_or_else(now),
     }
 }
 
@@ -150,21 +156,16 @@ impl Core {
             if state == refund.state && amount == refund.amount {
                 continue;
             }
-            let Some(current) = self.platform().order(order.id).await? else { break };
-            let counted = |state: RefundState, amount: u64| if state == RefundState::Declined { 0 } else { amount };
-            let left = current.refunded.saturating_sub(counted(refund.state, refund.amount)) + counted(state, amount);
-            let to = if left == 0 { OrderState::Captured } else { OrderState::Refunded };
             let detail = format!(
                 "返金 {} {} 円 (Amazon: {})",
                 refund.refund_id,
                 super::operations::yen(amount),
                 at_amazon.status_details.state
             );
-            let transition = Transition::new(&current, to, actor.clone(), detail)?.with(Effect::RefundSettled {
-                refund_id: refund.refund_id.clone(),
-                state,
-                amount,
-            });
+            // 返金 or 実売上 is decided where the settlement is written, from the refunded amount
+            // after it: another settlement (a notification beside the reconciler) may be written
+            // between any read here and this one.
+            let transition = refund_settled(order, &refund.refund_id, state, amount, actor.clone(), detail);
             moved |= self.platform().apply(&transition).await?.is_some();
         }
         Ok(moved)
@@ -208,13 +209,17 @@ mod tests {
     }
 
     #[test]
-    fn an_authorization_runs_from_the_charges_own_creation() {
-        let charge = Charge {
+    fn an_authorization_ends_at_amazons_own_deadline_and_without_one_thirty_days_after_its_charge() {
+        let made = Charge {
             charge_amount: Some(Money::yen(3_630)),
             creation_timestamp: Some("20261128T101414Z".into()),
             ..Charge::default()
         };
-        assert_eq!(authorization_of(&charge, 1), Authorization { amount: 3_630, at: 1_795_860_854 });
+        assert_eq!(authorization_of(&made, 1), Authorization { amount: 3_630, at: 1_795_860_854 });
+        // Pending for three days, then authorized: Amazon's deadline is 30 days after that.
+        let authorized_later = Charge { expiration_timestamp: Some("20261231T101414Z".into()), ..made };
+        let at = authorization_of(&authorized_later, 1).at;
+        assert_eq!(at, 1_795_860_854 + 3 * 24 * 60 * 60, "the window starts when Amazon's deadline says");
     }
 
     #[test]

@@ -251,9 +251,11 @@ impl Simulator {
         Some(ApiFailure::new(status, reason_code, "Injected failure (simulator test control)."))
     }
 
-    /// The simulator's clock, in Unix seconds (tests can move it forward).
+    /// The simulator's clock, in Unix seconds (tests can move it forward, or back before
+    /// anything was made).
     pub(super) fn now(&self) -> u64 {
-        real_now() + self.inner.clock_offset.load(std::sync::atomic::Ordering::Relaxed)
+        let offset = self.inner.clock_offset.load(std::sync::atomic::Ordering::Relaxed);
+        real_now().saturating_add_signed(offset)
     }
 }
 
@@ -274,8 +276,15 @@ async fn set_faults(State(simulator): State<Simulator>, Json(fault): Json<Fault>
     StatusCode::NO_CONTENT
 }
 
-async fn advance_clock(State(simulator): State<Simulator>, Json(body): Json<HashMap<String, u64>>) -> StatusCode {
+/// Moves the simulator's clock by `advanceSeconds`: forward at any time (what the new time makes
+/// due happens now, and is notified now), or back only while Amazon holds nothing yet — a test
+/// whose orders were placed some days ago starts Amazon's clock that far back, then moves it on;
+/// Amazon's clock never runs backwards over objects it made (409 then).
+async fn advance_clock(State(simulator): State<Simulator>, Json(body): Json<HashMap<String, i64>>) -> StatusCode {
     let seconds = body.get("advanceSeconds").copied().unwrap_or_default();
+    if seconds < 0 && !simulator.with_ledger(|ledger, _| ledger.is_empty()) {
+        return StatusCode::CONFLICT;
+    }
     simulator.inner.clock_offset.fetch_add(seconds, std::sync::atomic::Ordering::Relaxed);
     // What the new time makes due happens now, and is notified now.
     simulator.with_ledger(|_, _| ());

@@ -24,7 +24,7 @@ mod seller_central;
 mod signature;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -83,8 +83,9 @@ struct Inner {
     public_origin: OnceLock<String>,
     /// Test control: failures the next API requests get.
     faults: Mutex<Option<api::Fault>>,
-    /// Test control: seconds the simulator's clock is ahead of the real one.
-    clock_offset: AtomicU64,
+    /// Test control: seconds the simulator's clock is ahead of the real one (behind when
+    /// negative: a test set Amazon's clock back before anything was made).
+    clock_offset: AtomicI64,
     /// Instant payment notifications.
     notifier: ipn::Notifier,
     /// Whether the timer that sweeps the ledger runs.
@@ -116,7 +117,7 @@ impl Simulator {
                 idempotency: Mutex::new(idempotency::Keys::default()),
                 public_origin: OnceLock::new(),
                 faults: Mutex::new(None),
-                clock_offset: AtomicU64::new(0),
+                clock_offset: AtomicI64::new(0),
                 notifier: ipn::Notifier::default(),
                 ticking: AtomicBool::new(false),
             }),

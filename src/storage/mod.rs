@@ -426,8 +426,11 @@ pub trait BackOffice: Send + Sync {
     /// Starts a bulk operation over `orders` (their numbers as shown), claimed by the server
     /// instance `instance` that runs it; answers its ID.
     async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)], instance: &str) -> Result<i64, StorageError>;
-    /// Records how one order of a bulk operation went.
-    async fn record_bulk(&self, bulk: i64, item: &BulkItem) -> Result<(), StorageError>;
+    /// Records how one order of a bulk operation went, if `instance` holds the job (it claimed
+    /// it, and no other instance took it over since) and the order is still waiting there;
+    /// whether it was recorded. An instance that lost the job never overwrites what the new
+    /// claimant recorded.
+    async fn record_bulk(&self, bulk: i64, instance: &str, item: &BulkItem) -> Result<bool, StorageError>;
     /// A bulk operation's orders and outcomes.
     async fn bulk(&self, bulk: i64) -> Result<Vec<BulkItem>, StorageError>;
     /// A bulk operation's job: who runs it, its heartbeat, whether it finished.

@@ -148,6 +148,12 @@ impl World {
         Self::start_wrapped(Vec::new(), move |router| hold.wrap(router)).await
     }
 
+    /// The world whose Amazon takes captures only when `gate` lets them through.
+    pub async fn start_gated(gate: &super::hold::CaptureGate) -> Self {
+        let gate = gate.clone();
+        Self::start_wrapped(Vec::new(), move |router| gate.wrap(router)).await
+    }
+
     async fn start_wrapped(
         mut vars: Vec<(&'static str, String)>,
         wrap: impl FnOnce(axum::Router) -> axum::Router,
@@ -204,6 +210,13 @@ impl World {
 
     pub async fn advance_amazon_clock(&self, seconds: u64) {
         self.amazon_control("clock", json!({ "advanceSeconds": seconds })).await;
+    }
+
+    /// Starts Amazon's clock `seconds` back, before Amazon holds anything: what the test makes
+    /// from now on was made that long ago, and moving the clock on brings it to today.
+    pub async fn start_amazon_clock_back(&self, seconds: u64) {
+        let back = -i64::try_from(seconds).unwrap();
+        self.amazon_control("clock", json!({ "advanceSeconds": back })).await;
     }
 
     /// What Amazon answers for `GET resource`.

@@ -81,3 +81,56 @@ async fn hold(State(hold): State<Hold>, request: Request, next: Next) -> Respons
     let _ = armed.release.await;
     Response::from_parts(parts, Body::from(bytes))
 }
+
+/// Amazon taking its time over every capture: while the gate is closed, each capture request
+/// waits before Amazon sees it, until the test opens the gate (so that a bulk job's captures are
+/// all in flight at once, however fast the simulator is).
+#[derive(Clone)]
+pub struct CaptureGate {
+    open: Arc<tokio::sync::watch::Sender<bool>>,
+    held: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+impl Default for CaptureGate {
+    fn default() -> Self {
+        Self {
+            open: Arc::new(tokio::sync::watch::Sender::new(true)),
+            held: Arc::new(tokio::sync::watch::Sender::new(0)),
+        }
+    }
+}
+
+impl CaptureGate {
+    /// The simulator's routes, behind the gate.
+    pub fn wrap(&self, router: Router) -> Router {
+        router.layer(middleware::from_fn_with_state(self.clone(), gate))
+    }
+
+    /// From now on, captures wait at the gate.
+    pub fn close(&self) {
+        self.open.send_replace(false);
+    }
+
+    /// Lets every waiting capture (and every later one) through.
+    pub fn open(&self) {
+        self.open.send_replace(true);
+    }
+
+    /// Waits until `count` captures wait at the gate.
+    pub async fn wait_holding(&self, count: usize) {
+        let mut held = self.held.subscribe();
+        held.wait_for(|held| *held >= count).await.expect("the gate lives as long as the test");
+    }
+}
+
+async fn gate(State(gate): State<CaptureGate>, request: Request, next: Next) -> Response {
+    if request.method() == Method::POST && request.uri().path().ends_with("/capture") {
+        let mut open = gate.open.subscribe();
+        if !*open.borrow_and_update() {
+            gate.held.send_modify(|held| *held += 1);
+            let _ = open.wait_for(|open| *open).await;
+            gate.held.send_modify(|held| *held -= 1);
+        }
+    }
+    next.run(request).await
+}

@@ -1,14 +1,17 @@
 //! 「受注 → AmazonPay クレジット決済状況」: many 仮売上 orders captured in one go, as a stored job
 //! running in the background while its page shows the progress and each order's outcome. One
 //! order's failure does not stop the rest, and a second run captures nothing twice (an order
-//! already captured is skipped; a capture carries its order's idempotency key). The daily
-//! `capture` command uses the same pieces.
+//! already captured is skipped; a capture's idempotency key names its charge and amount, so that
+//! Amazon answers a repeat with the capture it made). The daily `capture` command uses the same
+//! pieces.
 //!
 //! Where a job runs is kept in the database, not in the process: the instance that starts it
 //! claims it and beats a heartbeat while it runs, so that every instance behind a load balancer
 //! shows the same progress and whether it runs. A job whose instance stopped (no heartbeat for
 //! [`STALE_AFTER`] seconds) shows as interrupted, and any instance can resume it: the orders still
-//! waiting are captured, the others are left as they are.
+//! waiting are captured, the others are left as they are. The job is the claimant's alone: an
+//! instance that lost its claim (it stalled, and another resumed the job) starts no more captures
+//! and records no outcome, so that what the new claimant records stands.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -25,10 +28,10 @@ use serde::Serialize;
 use super::html::{self, date_time, esc};
 use super::orders::WARN_DAYS;
 use super::{Admin, Lang, Signed, change_form, internal};
-use crate::core::now;
 use crate::core::operations::{AUTHORIZATION_DAYS, BulkOutcome, Refusal};
 use crate::core::orders::OrderState;
 use crate::core::platform::OrderId;
+use crate::core::{Core, now};
 use crate::storage::{BulkItem, BulkJob, Database, OrderFilter, StorageError};
 
 /// Captures at Amazon at once: Amazon throttles, and its 429s are retried with backoff.
@@ -302,27 +305,53 @@ pub async fn resume(State(admin): State<Arc<Admin>>, Path(job): Path<String>, si
     signed.visit.see_other(&format!("/admin/amazonpay/jobs/{job}"))
 }
 
-/// Runs a job this instance claimed: captures its waiting orders, records each outcome, beats the
-/// job's heartbeat meanwhile, and lets the job go at the end (finished when nothing is left
-/// waiting).
+/// Runs a job this instance claimed (see [`run_job`]).
 async fn run(admin: Arc<Admin>, job: i64, owner: String) {
-    let db = admin.app.db.clone();
+    run_job(&admin.app.db, &admin.app.core, job, &owner, &admin.instance).await;
+}
+
+/// Runs job `job`, which `instance` claimed: captures its waiting orders as `owner`, records each
+/// outcome, beats the job's heartbeat meanwhile, and lets the job go at the end (finished when
+/// nothing is left waiting). Before each capture it makes sure the job is still `instance`'s:
+/// once another instance has taken it over, no more captures start here (those in flight end,
+/// each made once at Amazon), and the outcomes recorded are the new claimant's alone.
+pub async fn run_job(db: &Database, core: &Core, job: i64, owner: &str, instance: &str) {
     let orders: Vec<(OrderId, String)> = match db.bulk(job).await {
         Ok(items) => items.into_iter().filter(|i| i.outcome == "waiting").map(|i| (i.order, i.number)).collect(),
         Err(error) => {
             tracing::error!(%error, job, "could not read the bulk job; it can be resumed");
-            let _ = db.release_bulk(job, &admin.instance).await;
+            let _ = db.release_bulk(job, instance).await;
             return;
         }
     };
     let ids: Vec<OrderId> = orders.iter().map(|(id, _)| *id).collect();
     let numbers: std::collections::HashMap<OrderId, String> = orders.into_iter().collect();
-    let captures = admin.app.core.capture_many(&ids, &owner, BULK_CONCURRENCY, |outcome| {
+    let still_ours = || async move {
+        match db.bulk_job(job).await {
+            Ok(record) => {
+                let ours = record.is_some_and(|record| record.claimed_by.as_deref() == Some(instance));
+                if !ours {
+                    tracing::warn!(job, instance, "another instance took the bulk job over; no more captures here");
+                }
+                ours
+            }
+            Err(error) => {
+                tracing::error!(%error, job, "could not read the bulk job's claim; stopping (it can be resumed)");
+                false
+            }
+        }
+    };
+    let captures = core.capture_many(&ids, owner, BULK_CONCURRENCY, still_ours, |outcome| {
         let item = bulk_item(&outcome, numbers.get(&outcome.order).map_or("", String::as_str));
-        let db = db.clone();
         async move {
-            if let Err(error) = db.record_bulk(job, &item).await {
-                tracing::error!(%error, job, "could not record a bulk outcome; the order stays waiting");
+            match db.record_bulk(job, instance, &item).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
+                    job,
+                    order = item.order.0,
+                    "the bulk job is another instance's now; its outcome is theirs"
+                ),
+                Err(error) => tracing::error!(%error, job, "could not record a bulk outcome; the order stays waiting"),
             }
         }
     });
@@ -331,10 +360,10 @@ async fn run(admin: Arc<Admin>, job: i64, owner: String) {
         beats.tick().await;
         loop {
             beats.tick().await;
-            match db.beat_bulk(job, &admin.instance).await {
+            match db.beat_bulk(job, instance).await {
                 Ok(true) => {}
-                // This instance stalled and another one resumed the job: the captures in
-                // flight here still end (each is made once at Amazon), the job is the other's.
+                // This instance stalled and another one resumed the job: no capture starts here
+                // any more (each start checks the claim), those in flight end.
                 Ok(false) => {
                     tracing::warn!(job, "another instance took the bulk job over");
                     return;
@@ -348,7 +377,7 @@ async fn run(admin: Arc<Admin>, job: i64, owner: String) {
         _ = &mut captures => {}
         () = heartbeat => { captures.await; }
     }
-    if let Err(error) = db.release_bulk(job, &admin.instance).await {
+    if let Err(error) = db.release_bulk(job, instance).await {
         tracing::error!(%error, job, "could not let the bulk job go; it shows as interrupted once stale");
     }
     tracing::info!(job, "bulk capture finished");

@@ -31,7 +31,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use self::auth::{DEMO_ADMIN, put_account};
 use self::auth::{Owner, Sessions};
-pub use self::bulk::{BULK_CONCURRENCY, authorized_orders, bulk_item};
+pub use self::bulk::{BULK_CONCURRENCY, STALE_AFTER, authorized_orders, bulk_item, run_job};
 use super::AppState;
 use super::config::ShopOrigin;
 use crate::storage::StorageError;

@@ -14,7 +14,7 @@ use super::html::{self, date_time, esc, money};
 use super::input::{self, Form};
 use super::{Admin, Lang, Signed, Visit, change_form, internal};
 use crate::core::now;
-use crate::core::operations::{Operation, Refusal};
+use crate::core::operations::{Operation, REFUND_ADJUSTMENT, Refusal};
 use crate::core::orders::{Actor, OrderState};
 use crate::core::platform::{Order, OrderId, Refund, RefundState};
 use crate::storage::{OrderDetail, OrderFilter, OrderRow};
@@ -405,7 +405,10 @@ async fn amazon_side(admin: &Admin, order: &Order, refunds: &[Refund]) -> Amazon
             None => None,
         };
         let mut states = Vec::new();
-        for refund in refunds.iter().rev().take(20) {
+        // The shop's own adjustments (「エラーを無視して変更する」 on a refund) are no refunds of
+        // Amazon's: nothing to ask.
+        let amazons = refunds.iter().rev().filter(|r| !r.refund_id.starts_with(REFUND_ADJUSTMENT));
+        for refund in amazons.take(20) {
             let state = amazon.get_refund(&refund.refund_id).await.map(|r| r.status_details.state);
             states.push((refund.refund_id.clone(), state.map_err(|e| e.to_string())));
         }
@@ -668,8 +671,17 @@ fn refund_table(lang: Lang, refunds: &[Refund], amazon: Option<&[(String, Result
             refund_state(lang, refund.state),
         );
         if let Some(states) = amazon {
-            let state = states.iter().find(|(id, _)| *id == refund.refund_id).map(|(_, state)| state);
-            let _ = write!(out, "<td>{}</td>", esc(&amazon_text(lang, state.cloned())));
+            let text = if refund.refund_id.starts_with(REFUND_ADJUSTMENT) {
+                lang.t(
+                    "ショップでの調整 (Amazon の返金額に合わせたもの)",
+                    "the shop's adjustment to Amazon's refunded amount",
+                )
+                .to_owned()
+            } else {
+                let state = states.iter().find(|(id, _)| *id == refund.refund_id).map(|(_, state)| state);
+                amazon_text(lang, state.cloned())
+            };
+            let _ = write!(out, "<td>{}</td>", esc(&text));
         }
         out.push_str("</tr>");
     }

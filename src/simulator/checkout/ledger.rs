@@ -68,6 +68,12 @@ pub(super) fn not_found(kind: &str, id: &str) -> ApiFailure {
 }
 
 impl Ledger {
+    /// Whether Amazon holds nothing yet: no checkout session, charge permission, charge or
+    /// refund.
+    pub(in crate::simulator) fn is_empty(&self) -> bool {
+        self.sessions.is_empty() && self.permissions.is_empty() && self.charges.is_empty() && self.refunds.is_empty()
+    }
+
     // -- changes and idempotency ----------------------------------------------------------------
 
     /// Records that an object entered a state.

@@ -323,20 +323,24 @@ impl BackOffice for Postgres {
         .await
     }
 
-    async fn record_bulk(&self, bulk: i64, item: &BulkItem) -> Result<(), StorageError> {
+    async fn record_bulk(&self, bulk: i64, instance: &str, item: &BulkItem) -> Result<bool, StorageError> {
         self.run(async {
             let client = self.client().await?;
-            client
+            // The job's row is read under a share lock: a claim taken over at the same moment
+            // waits for this write or makes it find the job another instance's.
+            let recorded = client
                 .execute(
                     &client
                         .prepare_cached(
-                            "UPDATE bulk_items SET outcome = $3, message = $4 WHERE bulk_id = $1 AND order_id = $2",
+                            "UPDATE bulk_items SET outcome = $3, message = $4
+                             WHERE bulk_id = $1 AND order_id = $2 AND outcome = 'waiting'
+                             AND EXISTS (SELECT 1 FROM bulk_jobs WHERE id = $1 AND claimed_by = $5 FOR SHARE)",
                         )
                         .await?,
-                    &[&bulk, &item.order.0, &item.outcome, &item.message],
+                    &[&bulk, &item.order.0, &item.outcome, &item.message, &instance],
                 )
                 .await?;
-            Ok(())
+            Ok(recorded == 1)
         })
         .await
     }

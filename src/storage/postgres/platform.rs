@@ -10,7 +10,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::{Postgres, db_yen, now, position, yen};
-use crate::core::orders::{Effect, OrderState, Transition};
+use crate::core::orders::{Effect, Landing, OrderState, Transition};
 use crate::core::platform::{
     Cart, CartCheckout, CartId, CartLine, Carts, LinkRefusal, Member, MemberId, Members, NewOrder, Opened, Order,
     OrderId, OrderLine, Orders, Plan, PlatformError, Refund, RefundState, ShippingMethod, Subscription, SubscriptionId,
@@ -235,7 +235,7 @@ async fn forget_checkout(client: &impl GenericClient, cart: &str) -> Result<(), 
 
 pub(super) const ORDER_COLUMNS: &str = "id, order_number, member_id, checkout_session_id, subscription_id, cycle, total, \
      recurring, state, charge_permission_id, charge_id, note, created_at, updated_at, cart_id, version, \
-     authorized_amount, authorized_at, captured_amount, refunded_amount, plan";
+     authorized_amount, authorized_at, captured_amount, refunded_amount, plan, refund_requests";
 
 /// A subscription's plan as stored (JSON), back.
 fn plan(json: Option<String>) -> Result<Option<Plan>, StorageError> {
@@ -256,7 +256,7 @@ fn bad_column(what: &str) -> StorageError {
     StorageError::Database(format!("unreadable {what} in the database"))
 }
 
-/// An order from the first 21 columns of `row` ([`ORDER_COLUMNS`]).
+/// An order from the first 22 columns of `row` ([`ORDER_COLUMNS`]).
 pub(super) fn order(row: &Row) -> Result<Order, StorageError> {
     let subscription: Option<i64> = row.try_get(4)?;
     let cycle: Option<String> = row.try_get(5)?;
@@ -288,6 +288,7 @@ pub(super) fn order(row: &Row) -> Result<Order, StorageError> {
         captured: yen(row.try_get(18)?),
         refunded: yen(row.try_get(19)?),
         plan: plan(row.try_get(20)?)?,
+        refund_requests: u32::try_from(row.try_get::<_, i64>(21)?).map_err(|_| bad_column("refund_requests"))?,
     })
 }
 
@@ -438,6 +439,12 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
     } else {
         transition.from().name().to_owned()
     };
+    // A history line leaves the state as it is; a refund's landing is decided below, once its
+    // effects are written.
+    let to = match transition.landing() {
+        Landing::Unchanged => from.clone(),
+        Landing::Given | Landing::ByRefunds => transition.to().name().to_owned(),
+    };
     let authorized = transition.authorized();
     // The compare-and-set: a concurrent move of the same order makes this wait, then find the
     // state changed and update nothing.
@@ -455,7 +462,7 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
             &[
                 &id,
                 &from,
-                &transition.to().name(),
+                &to,
                 &transition.charge_permission_id(),
                 &transition.charge_id(),
                 &transition.note(),
@@ -470,6 +477,27 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
         transaction.rollback().await?;
         return Ok(None);
     }
+    for effect in transition.effects() {
+        apply_effect(&transaction, id, effect, at).await?;
+    }
+    let to: String = if transition.landing() == Landing::ByRefunds {
+        // 返金 while any refund gives money back, as the order stands after this one (its row
+        // locked since the update): never from an amount read before.
+        transaction
+            .query_one(
+                &transaction
+                    .prepare_cached(
+                        "UPDATE orders SET state = CASE WHEN refunded_amount > 0 THEN $2 ELSE $3 END WHERE id = $1
+                         RETURNING state",
+                    )
+                    .await?,
+                &[&id, &OrderState::Refunded.name(), &OrderState::Captured.name()],
+            )
+            .await?
+            .try_get(0)?
+    } else {
+        to
+    };
     let detail = if transition.is_forced() {
         format!("エラーを無視して変更: {}", transition.detail())
     } else {
@@ -478,129 +506,146 @@ async fn apply(client: &mut deadpool_postgres::Object, transition: &Transition) 
     transaction
         .execute(
             &transaction.prepare_cached("INSERT INTO order_events (order_id, at, actor, from_state, to_state, detail) VALUES ($1, $2, $3, $4, $5, $6)").await?,
-            &[&id, &at, &transition.actor().label(), &from, &transition.to().name(), &detail],
+            &[&id, &at, &transition.actor().label(), &from, &to, &detail],
         )
         .await?;
-    for effect in transition.effects() {
-        match effect {
-            Effect::ClearCart(cart) => {
-                transaction
-                    .execute(
-                        &transaction.prepare_cached("DELETE FROM cart_items WHERE cart_id = $1").await?,
-                        &[&cart.0],
-                    )
-                    .await?;
-                forget_checkout(&transaction, &cart.0).await?;
-            }
-            Effect::ForgetCheckout(cart) => forget_checkout(&transaction, &cart.0).await?,
-            Effect::StartSubscription { member, charge_permission_id, amount, plan, first_cycle } => {
-                transaction
-                    .execute(
-                        &transaction.prepare_cached("INSERT INTO subscriptions (member_id, charge_permission_id, amount, next_cycle, status, created_at, plan)
-                         VALUES ($1, $2, $3, $4, 'active', $5, $6) ON CONFLICT (charge_permission_id) DO NOTHING").await?,
-                        &[
-                            &member.map(|m| m.0),
-                            charge_permission_id,
-                            &db_yen(*amount),
-                            &first_cycle.to_string(),
-                            &at,
-                            &plan_json(plan.as_ref()),
-                        ],
-                    )
-                    .await?;
-                transaction
-                    .execute(
-                        &transaction.prepare_cached("UPDATE orders SET subscription_id = (SELECT id FROM subscriptions WHERE charge_permission_id = $2)
-                         WHERE id = $1 AND subscription_id IS NULL").await?,
-                        &[&id, charge_permission_id],
-                    )
-                    .await?;
-            }
-            Effect::AdvanceSubscription { id: subscription, from, to } => {
-                transaction
-                    .execute(
-                        &transaction
-                            .prepare_cached(
-                                "UPDATE subscriptions SET next_cycle = $3 WHERE id = $1 AND next_cycle = $2",
-                            )
-                            .await?,
-                        &[&subscription.0, &from.to_string(), &to.to_string()],
-                    )
-                    .await?;
-            }
-            Effect::Refund(refund) => {
-                let inserted = transaction
-                    .execute(
-                        &transaction
-                            .prepare_cached(
-                                "INSERT INTO refunds (refund_id, order_id, amount, state, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (refund_id) DO NOTHING",
-                            )
-                            .await?,
-                        &[&refund.refund_id, &id, &db_yen(refund.amount), &refund.state.name(), &at],
-                    )
-                    .await?;
-                if inserted == 1 && refund.state != RefundState::Declined {
-                    transaction
-                        .execute(
-                            &transaction
-                                .prepare_cached(
-                                    "UPDATE orders SET refunded_amount = refunded_amount + $2 WHERE id = $1",
-                                )
-                                .await?,
-                            &[&id, &db_yen(refund.amount)],
+    let applied = order_where(&transaction, "id = $1", &id).await?;
+    transaction.commit().await?;
+    Ok(applied)
+}
+
+/// One effect of a transition on order `id`, in the transition's transaction.
+async fn apply_effect(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    id: i64,
+    effect: &Effect,
+    at: i64,
+) -> Result<(), StorageError> {
+    match effect {
+        Effect::ClearCart(cart) => {
+            transaction
+                .execute(&transaction.prepare_cached("DELETE FROM cart_items WHERE cart_id = $1").await?, &[&cart.0])
+                .await?;
+            forget_checkout(transaction, &cart.0).await?;
+        }
+        Effect::ForgetCheckout(cart) => forget_checkout(transaction, &cart.0).await?,
+        Effect::StartSubscription { member, charge_permission_id, amount, plan, first_cycle } => {
+            transaction
+                .execute(
+                    &transaction.prepare_cached("INSERT INTO subscriptions (member_id, charge_permission_id, amount, next_cycle, status, created_at, plan)
+                     VALUES ($1, $2, $3, $4, 'active', $5, $6) ON CONFLICT (charge_permission_id) DO NOTHING").await?,
+                    &[
+                        &member.map(|m| m.0),
+                        charge_permission_id,
+                        &db_yen(*amount),
+                        &first_cycle.to_string(),
+                        &at,
+                        &plan_json(plan.as_ref()),
+                    ],
+                )
+                .await?;
+            transaction
+                .execute(
+                    &transaction.prepare_cached("UPDATE orders SET subscription_id = (SELECT id FROM subscriptions WHERE charge_permission_id = $2)
+                     WHERE id = $1 AND subscription_id IS NULL").await?,
+                    &[&id, charge_permission_id],
+                )
+                .await?;
+        }
+        Effect::AdvanceSubscription { id: subscription, from, to } => {
+            transaction
+                .execute(
+                    &transaction
+                        .prepare_cached("UPDATE subscriptions SET next_cycle = $3 WHERE id = $1 AND next_cycle = $2")
+                        .await?,
+                    &[&subscription.0, &from.to_string(), &to.to_string()],
+                )
+                .await?;
+        }
+        Effect::Refund(refund) => {
+            let inserted = transaction
+                .execute(
+                    &transaction
+                        .prepare_cached(
+                            "INSERT INTO refunds (refund_id, order_id, amount, state, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (refund_id) DO NOTHING",
                         )
-                        .await?;
-                }
-            }
-            Effect::RefundSettled { refund_id, state, amount } => {
-                let before = transaction
-                    .query_opt(
-                        &transaction
-                            .prepare_cached(
-                                "SELECT state, amount FROM refunds WHERE refund_id = $1 AND order_id = $2 FOR UPDATE",
-                            )
-                            .await?,
-                        &[refund_id, &id],
-                    )
-                    .await?;
-                if let Some(before) = before {
-                    let (before, before_amount): (String, i64) = (before.try_get(0)?, before.try_get(1)?);
-                    let amount = db_yen(*amount);
-                    if before != state.name() || before_amount != amount {
-                        transaction
-                            .execute(
-                                &transaction
-                                    .prepare_cached(
-                                        "UPDATE refunds SET state = $2, amount = $3, updated_at = $4 WHERE refund_id = $1",
-                                    )
-                                    .await?,
-                                &[refund_id, &state.name(), &amount, &at],
-                            )
-                            .await?;
-                        let delta = crate::storage::refunded_delta((&before, before_amount), (state.name(), amount));
-                        transaction
-                            .execute(
-                                &transaction.prepare_cached("UPDATE orders SET refunded_amount = GREATEST(0, refunded_amount + $2) WHERE id = $1").await?,
-                                &[&id, &delta],
-                            )
-                            .await?;
-                    }
-                }
-            }
-            Effect::Unlock(token) => {
+                        .await?,
+                    &[&refund.refund_id, &id, &db_yen(refund.amount), &refund.state.name(), &at],
+                )
+                .await?;
+            if inserted == 1 && refund.state != RefundState::Declined {
                 transaction
                     .execute(
-                        &transaction.prepare_cached("UPDATE orders SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2").await?,
-                        &[&id, token],
+                        &transaction
+                            .prepare_cached("UPDATE orders SET refunded_amount = refunded_amount + $2 WHERE id = $1")
+                            .await?,
+                        &[&id, &db_yen(refund.amount)],
                     )
                     .await?;
             }
         }
+        Effect::RefundAnswered { ordinal } => {
+            transaction
+                .execute(
+                    &transaction
+                        .prepare_cached(
+                            "UPDATE orders SET refund_requests = GREATEST(refund_requests, $2) WHERE id = $1",
+                        )
+                        .await?,
+                    &[&id, &i64::from(*ordinal)],
+                )
+                .await?;
+        }
+        Effect::RefundSettled { refund_id, state, amount } => {
+            let before = transaction
+                .query_opt(
+                    &transaction
+                        .prepare_cached(
+                            "SELECT state, amount FROM refunds WHERE refund_id = $1 AND order_id = $2 FOR UPDATE",
+                        )
+                        .await?,
+                    &[refund_id, &id],
+                )
+                .await?;
+            if let Some(before) = before {
+                let (before, before_amount): (String, i64) = (before.try_get(0)?, before.try_get(1)?);
+                let amount = db_yen(*amount);
+                if before != state.name() || before_amount != amount {
+                    transaction
+                        .execute(
+                            &transaction
+                                .prepare_cached(
+                                    "UPDATE refunds SET state = $2, amount = $3, updated_at = $4 WHERE refund_id = $1",
+                                )
+                                .await?,
+                            &[refund_id, &state.name(), &amount, &at],
+                        )
+                        .await?;
+                    let delta = crate::storage::refunded_delta((&before, before_amount), (state.name(), amount));
+                    transaction
+                        .execute(
+                            &transaction.prepare_cached("UPDATE orders SET refunded_amount = GREATEST(0, refunded_amount + $2) WHERE id = $1").await?,
+                            &[&id, &delta],
+                        )
+                        .await?;
+                }
+            }
+        }
+        Effect::Unlock(token) => {
+            transaction
+                .execute(
+                    &transaction
+                        .prepare_cached(
+                            "UPDATE orders SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2",
+                        )
+                        .await?,
+                    &[&id, token],
+                )
+                .await?;
+        }
     }
-    let applied = order_where(&transaction, "id = $1", &id).await?;
-    transaction.commit().await?;
-    Ok(applied)
+    Ok(())
 }
 
 #[async_trait]
@@ -747,6 +792,25 @@ impl Orders for Postgres {
                     )
                     .await?;
                 row.as_ref().map(order).transpose()
+            })
+            .await?)
+    }
+
+    async fn count_refund_refusal(&self, id: OrderId, ordinal: u32) -> Result<(), PlatformError> {
+        Ok(self
+            .run(async {
+                let client = self.client().await?;
+                client
+                    .execute(
+                        &client
+                            .prepare_cached(
+                                "UPDATE orders SET refund_requests = GREATEST(refund_requests, $2) WHERE id = $1",
+                            )
+                            .await?,
+                        &[&id.0, &i64::from(ordinal)],
+                    )
+                    .await?;
+                Ok(())
             })
             .await?)
     }

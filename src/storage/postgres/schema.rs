@@ -247,6 +247,14 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
         DROP TABLE admin_login_failures;"
                 .to_owned(),
         ),
+        (
+            5,
+            "refund requests answered per order",
+            // As SQLite's migration 5: an order refunded before counts its recorded refunds.
+            "ALTER TABLE orders ADD COLUMN refund_requests BIGINT NOT NULL DEFAULT 0 CHECK (refund_requests >= 0);
+        UPDATE orders SET refund_requests = (SELECT count(*) FROM refunds r WHERE r.order_id = orders.id);"
+                .to_owned(),
+        ),
     ]
 }
 
@@ -435,6 +443,48 @@ mod tests {
             .unwrap();
         assert_eq!((attempts.get::<_, i64>(0), attempts.get::<_, i64>(1)), (3, 2000));
         assert!(client.batch_execute("UPDATE notifications SET state = 'lost'").await.is_err(), "a closed set");
+        client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_version_four_database_counts_each_orders_refunds_as_its_refund_requests() {
+        let Some((mut client, schema)) = scratch("v4").await else {
+            eprintln!("not run: AMAZONPAY2_TEST_DATABASE_URL is not set");
+            return;
+        };
+        client
+            .batch_execute(
+                "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            )
+            .await
+            .unwrap();
+        for (version, name, sql) in migrations().into_iter().take(4) {
+            client.batch_execute(&sql).await.unwrap();
+            client.execute("INSERT INTO schema_migrations VALUES ($1, $2, 0)", &[&version, &name]).await.unwrap();
+        }
+        client
+            .batch_execute(
+                "INSERT INTO orders (id, order_number, total, shipping_fee, recurring, state, captured_amount,
+                     refunded_amount, created_at, updated_at)
+                 VALUES (7, '10007', 3630, 880, FALSE, 'refunded', 3630, 1500, 0, 0),
+                        (8, '10008', 3630, 880, FALSE, 'captured', 3630, 0, 0, 0);
+                 INSERT INTO refunds VALUES ('R-1', 7, 1000, 'refunded', 1, 1), ('R-2', 7, 500, 'initiated', 2, 2);",
+            )
+            .await
+            .unwrap();
+
+        migrate(&mut client).await.unwrap();
+        let counted: Vec<(i64, i64, i64)> = client
+            .query("SELECT id, refund_requests, refunded_amount FROM orders ORDER BY id", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        assert_eq!(counted, [(7, 2, 1500), (8, 0, 0)], "the next refund is asked under the key it had before");
+        assert!(client.batch_execute("UPDATE orders SET refund_requests = -1").await.is_err(), "never below 0");
+        let version: i64 = client.query_one("SELECT MAX(version) FROM schema_migrations", &[]).await.unwrap().get(0);
+        assert_eq!(version, super::super::SCHEMA_VERSION);
         client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
     }
 }

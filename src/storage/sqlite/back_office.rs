@@ -275,14 +275,16 @@ impl BackOffice for Sqlite {
         .await
     }
 
-    async fn record_bulk(&self, bulk: i64, item: &BulkItem) -> Result<(), StorageError> {
-        let item = item.clone();
+    async fn record_bulk(&self, bulk: i64, instance: &str, item: &BulkItem) -> Result<bool, StorageError> {
+        let (item, instance) = (item.clone(), instance.to_owned());
         self.write(move |tx| {
-            tx.execute(
-                "UPDATE bulk_items SET outcome = ?3, message = ?4 WHERE bulk_id = ?1 AND order_id = ?2",
-                params![bulk, item.order.0, item.outcome, item.message],
+            let recorded = tx.execute(
+                "UPDATE bulk_items SET outcome = ?3, message = ?4
+                 WHERE bulk_id = ?1 AND order_id = ?2 AND outcome = 'waiting'
+                 AND EXISTS (SELECT 1 FROM bulk_jobs WHERE id = ?1 AND claimed_by = ?5)",
+                params![bulk, item.order.0, item.outcome, item.message, instance],
             )?;
-            Ok(())
+            Ok(recorded == 1)
         })
         .await
     }

@@ -7,7 +7,7 @@ use time::Date;
 use time::macros::format_description;
 
 use super::{Sqlite, db_yen, now, yen};
-use crate::core::orders::{Effect, OrderState, Transition};
+use crate::core::orders::{Effect, Landing, OrderState, Transition};
 use crate::core::platform::{
     Cart, CartCheckout, CartId, CartLine, Carts, LinkRefusal, Member, MemberId, Members, NewOrder, Opened, Order,
     OrderId, Orders, Plan, PlatformError, Refund, RefundState, ShippingMethod, Subscription, SubscriptionId,
@@ -170,7 +170,7 @@ fn forget_checkout(tx: &Transaction<'_>, cart: &str) -> rusqlite::Result<()> {
 
 pub(super) const ORDER_COLUMNS: &str = "id, order_number, member_id, checkout_session_id, subscription_id, cycle, total, \
      recurring, state, charge_permission_id, charge_id, note, created_at, updated_at, cart_id, version, \
-     authorized_amount, authorized_at, captured_amount, refunded_amount, plan";
+     authorized_amount, authorized_at, captured_amount, refunded_amount, plan, refund_requests";
 
 /// A subscription's plan as stored (JSON), back.
 fn plan(index: usize, json: Option<String>) -> rusqlite::Result<Option<Plan>> {
@@ -222,6 +222,7 @@ pub(super) fn order(row: &Row<'_>) -> rusqlite::Result<Order> {
         captured: yen(row.get(18)?),
         refunded: yen(row.get(19)?),
         plan: plan(20, row.get(20)?)?,
+        refund_requests: u32::try_from(row.get::<_, i64>(21)?).map_err(|_| bad_column(21, "refund_requests"))?,
     })
 }
 
@@ -303,6 +304,12 @@ pub(super) fn apply(tx: &Transaction<'_>, transition: &Transition) -> Result<Opt
     } else {
         transition.from().name().to_owned()
     };
+    // A history line leaves the state as it is; a refund's landing is decided below, once its
+    // effects are written.
+    let to = match transition.landing() {
+        Landing::Unchanged => from.clone(),
+        Landing::Given | Landing::ByRefunds => transition.to().name().to_owned(),
+    };
     let authorized = transition.authorized();
     let changed = tx.execute(
         "UPDATE orders SET state = ?3, charge_permission_id = COALESCE(?4, charge_permission_id),
@@ -313,7 +320,7 @@ pub(super) fn apply(tx: &Transaction<'_>, transition: &Transition) -> Result<Opt
         params![
             id,
             from,
-            transition.to().name(),
+            to,
             transition.charge_permission_id(),
             transition.charge_id(),
             transition.note(),
@@ -326,6 +333,20 @@ pub(super) fn apply(tx: &Transaction<'_>, transition: &Transition) -> Result<Opt
     if changed == 0 {
         return Ok(None);
     }
+    for effect in transition.effects() {
+        apply_effect(tx, id, effect, at)?;
+    }
+    let to = if transition.landing() == Landing::ByRefunds {
+        // 返金 while any refund gives money back, as the order stands after this one: never
+        // from an amount read before (another refund may have been written meanwhile).
+        tx.query_row(
+            "UPDATE orders SET state = CASE WHEN refunded_amount > 0 THEN ?2 ELSE ?3 END WHERE id = ?1 RETURNING state",
+            params![id, OrderState::Refunded.name(), OrderState::Captured.name()],
+            |row| row.get(0),
+        )?
+    } else {
+        to
+    };
     let detail = if transition.is_forced() {
         format!("エラーを無視して変更: {}", transition.detail())
     } else {
@@ -333,85 +354,94 @@ pub(super) fn apply(tx: &Transaction<'_>, transition: &Transition) -> Result<Opt
     };
     tx.execute(
         "INSERT INTO order_events (order_id, at, actor, from_state, to_state, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![id, at, transition.actor().label(), from, transition.to().name(), detail],
+        params![id, at, transition.actor().label(), from, to, detail],
     )?;
-    for effect in transition.effects() {
-        match effect {
-            Effect::ClearCart(cart) => {
-                tx.execute("DELETE FROM cart_items WHERE cart_id = ?1", [&cart.0])?;
-                forget_checkout(tx, &cart.0)?;
-            }
-            Effect::ForgetCheckout(cart) => forget_checkout(tx, &cart.0)?,
-            Effect::StartSubscription { member, charge_permission_id, amount, plan, first_cycle } => {
+    Ok(Some(tx.query_row(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1"), [id], order)?))
+}
+
+/// One effect of a transition on order `id`, in the transition's transaction.
+fn apply_effect(tx: &Transaction<'_>, id: i64, effect: &Effect, at: i64) -> Result<(), StorageError> {
+    match effect {
+        Effect::ClearCart(cart) => {
+            tx.execute("DELETE FROM cart_items WHERE cart_id = ?1", [&cart.0])?;
+            forget_checkout(tx, &cart.0)?;
+        }
+        Effect::ForgetCheckout(cart) => forget_checkout(tx, &cart.0)?,
+        Effect::StartSubscription { member, charge_permission_id, amount, plan, first_cycle } => {
+            tx.execute(
+                "INSERT INTO subscriptions (member_id, charge_permission_id, amount, next_cycle, status, created_at, plan)
+                 VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6) ON CONFLICT (charge_permission_id) DO NOTHING",
+                params![
+                    member.map(|m| m.0),
+                    charge_permission_id,
+                    db_yen(*amount),
+                    first_cycle.to_string(),
+                    at,
+                    plan_json(plan.as_ref())
+                ],
+            )?;
+            tx.execute(
+                "UPDATE orders SET subscription_id = (SELECT id FROM subscriptions WHERE charge_permission_id = ?2)
+                 WHERE id = ?1 AND subscription_id IS NULL",
+                params![id, charge_permission_id],
+            )?;
+        }
+        Effect::AdvanceSubscription { id: subscription, from, to } => {
+            tx.execute(
+                "UPDATE subscriptions SET next_cycle = ?3 WHERE id = ?1 AND next_cycle = ?2",
+                params![subscription.0, from.to_string(), to.to_string()],
+            )?;
+        }
+        Effect::Refund(refund) => {
+            let inserted = tx.execute(
+                "INSERT INTO refunds (refund_id, order_id, amount, state, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (refund_id) DO NOTHING",
+                params![refund.refund_id, id, db_yen(refund.amount), refund.state.name(), at],
+            )?;
+            if inserted == 1 && refund.state != RefundState::Declined {
                 tx.execute(
-                    "INSERT INTO subscriptions (member_id, charge_permission_id, amount, next_cycle, status, created_at, plan)
-                     VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6) ON CONFLICT (charge_permission_id) DO NOTHING",
-                    params![
-                        member.map(|m| m.0),
-                        charge_permission_id,
-                        db_yen(*amount),
-                        first_cycle.to_string(),
-                        at,
-                        plan_json(plan.as_ref())
-                    ],
-                )?;
-                tx.execute(
-                    "UPDATE orders SET subscription_id = (SELECT id FROM subscriptions WHERE charge_permission_id = ?2)
-                     WHERE id = ?1 AND subscription_id IS NULL",
-                    params![id, charge_permission_id],
-                )?;
-            }
-            Effect::AdvanceSubscription { id: subscription, from, to } => {
-                tx.execute(
-                    "UPDATE subscriptions SET next_cycle = ?3 WHERE id = ?1 AND next_cycle = ?2",
-                    params![subscription.0, from.to_string(), to.to_string()],
-                )?;
-            }
-            Effect::Refund(refund) => {
-                let inserted = tx.execute(
-                    "INSERT INTO refunds (refund_id, order_id, amount, state, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (refund_id) DO NOTHING",
-                    params![refund.refund_id, id, db_yen(refund.amount), refund.state.name(), at],
-                )?;
-                if inserted == 1 && refund.state != RefundState::Declined {
-                    tx.execute(
-                        "UPDATE orders SET refunded_amount = refunded_amount + ?2 WHERE id = ?1",
-                        params![id, db_yen(refund.amount)],
-                    )?;
-                }
-            }
-            Effect::RefundSettled { refund_id, state, amount } => {
-                let before: Option<(String, i64)> = tx
-                    .query_row(
-                        "SELECT state, amount FROM refunds WHERE refund_id = ?1 AND order_id = ?2",
-                        params![refund_id, id],
-                        |row| Ok((row.get(0)?, row.get(1)?)),
-                    )
-                    .optional()?;
-                let amount = db_yen(*amount);
-                if let Some((before, before_amount)) = before
-                    && (before != state.name() || before_amount != amount)
-                {
-                    tx.execute(
-                        "UPDATE refunds SET state = ?2, amount = ?3, updated_at = ?4 WHERE refund_id = ?1",
-                        params![refund_id, state.name(), amount, at],
-                    )?;
-                    let delta = crate::storage::refunded_delta((&before, before_amount), (state.name(), amount));
-                    tx.execute(
-                        "UPDATE orders SET refunded_amount = MAX(0, refunded_amount + ?2) WHERE id = ?1",
-                        params![id, delta],
-                    )?;
-                }
-            }
-            Effect::Unlock(token) => {
-                tx.execute(
-                    "UPDATE orders SET locked_by = NULL, locked_until = NULL WHERE id = ?1 AND locked_by = ?2",
-                    params![id, token],
+                    "UPDATE orders SET refunded_amount = refunded_amount + ?2 WHERE id = ?1",
+                    params![id, db_yen(refund.amount)],
                 )?;
             }
         }
+        Effect::RefundAnswered { ordinal } => {
+            tx.execute(
+                "UPDATE orders SET refund_requests = MAX(refund_requests, ?2) WHERE id = ?1",
+                params![id, i64::from(*ordinal)],
+            )?;
+        }
+        Effect::RefundSettled { refund_id, state, amount } => {
+            let before: Option<(String, i64)> = tx
+                .query_row(
+                    "SELECT state, amount FROM refunds WHERE refund_id = ?1 AND order_id = ?2",
+                    params![refund_id, id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            let amount = db_yen(*amount);
+            if let Some((before, before_amount)) = before
+                && (before != state.name() || before_amount != amount)
+            {
+                tx.execute(
+                    "UPDATE refunds SET state = ?2, amount = ?3, updated_at = ?4 WHERE refund_id = ?1",
+                    params![refund_id, state.name(), amount, at],
+                )?;
+                let delta = crate::storage::refunded_delta((&before, before_amount), (state.name(), amount));
+                tx.execute(
+                    "UPDATE orders SET refunded_amount = MAX(0, refunded_amount + ?2) WHERE id = ?1",
+                    params![id, delta],
+                )?;
+            }
+        }
+        Effect::Unlock(token) => {
+            tx.execute(
+                "UPDATE orders SET locked_by = NULL, locked_until = NULL WHERE id = ?1 AND locked_by = ?2",
+                params![id, token],
+            )?;
+        }
     }
-    Ok(Some(tx.query_row(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1"), [id], order)?))
+    Ok(())
 }
 
 #[async_trait]
@@ -519,6 +549,18 @@ impl Orders for Sqlite {
                 Ok(Some(tx.query_row(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1"), [id.0], order)?))
             })
             .await?)
+    }
+
+    async fn count_refund_refusal(&self, id: OrderId, ordinal: u32) -> Result<(), PlatformError> {
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE orders SET refund_requests = MAX(refund_requests, ?2) WHERE id = ?1",
+                params![id.0, i64::from(ordinal)],
+            )?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
     }
 
     async fn unlock_order(&self, id: OrderId, token: &str) -> Result<(), PlatformError> {

@@ -242,8 +242,17 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
         DROP TABLE admin_login_failures;"
                 .to_owned(),
         ),
+        (5, "refund requests answered per order", VERSION_5.to_owned()),
     ]
 }
+
+/// Version 5: how many of the shop's refund requests for an order Amazon has answered for good
+/// (the next request's idempotency key is the one after). An order refunded before counts its
+/// recorded refunds, as the keys then did, so that its next refund is asked under the key it
+/// would have had.
+const VERSION_5: &str = "ALTER TABLE orders ADD COLUMN refund_requests INTEGER NOT NULL DEFAULT 0
+            CHECK (refund_requests >= 0);
+        UPDATE orders SET refund_requests = (SELECT count(*) FROM refunds r WHERE r.order_id = orders.id);";
 
 /// Version 3: a guest's e-mail as Amazon gave it; what a subscription repeats every cycle (JSON of
 /// `Plan`, on the checkout's order and on the subscription; none for those made before, whose
@@ -454,6 +463,39 @@ mod tests {
             .unwrap();
         assert_eq!(attempts, (3, 2000));
         assert!(db.execute("UPDATE notifications SET state = 'lost'", []).is_err(), "states are a closed set");
+    }
+
+    #[test]
+    fn a_version_four_database_counts_each_orders_refunds_as_its_refund_requests() {
+        let dir = TempDir::new("v4");
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let path = dir.0.join("v4.sqlite3");
+        let mut db = Connection::open(&path).unwrap();
+        db.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
+            .unwrap();
+        for (version, name, sql) in migrations().into_iter().take(4) {
+            db.execute_batch(&sql).unwrap();
+            db.execute("INSERT INTO schema_migrations VALUES (?1, ?2, 0)", params![version, name]).unwrap();
+        }
+        db.execute_batch(
+            "INSERT INTO orders (id, order_number, total, shipping_fee, recurring, state, captured_amount,
+                 refunded_amount, created_at, updated_at)
+             VALUES (7, '10007', 3630, 880, 0, 'refunded', 3630, 1500, 0, 0),
+                    (8, '10008', 3630, 880, 0, 'captured', 3630, 0, 0, 0);
+             INSERT INTO refunds VALUES ('R-1', 7, 1000, 'refunded', 1, 1), ('R-2', 7, 500, 'initiated', 2, 2);",
+        )
+        .unwrap();
+
+        migrate(&mut db, &path).unwrap();
+        let counted: Vec<(i64, i64, i64)> = db
+            .prepare("SELECT id, refund_requests, refunded_amount FROM orders ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(counted, [(7, 2, 1500), (8, 0, 0)], "the next refund is asked under the key it had before");
+        assert!(db.execute("UPDATE orders SET refund_requests = -1", []).is_err(), "never below 0");
     }
 
     #[test]
