@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use crate::contract;
 use crate::core::platform::PlatformError;
 use crate::core::{AmazonError, CoreError};
+use crate::server::logins::LoginError;
 use crate::storage::StorageError;
 
 /// Everything an API handler can answer besides success.
@@ -90,6 +91,15 @@ impl From<PlatformError> for ApiError {
             return Self::database_unavailable(&error.0);
         }
         Self::Internal(error.to_string())
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::Storage(error) => error.into(),
+            LoginError::Check(why) => Self::Internal(format!("password check: {why}")),
+        }
     }
 }
 

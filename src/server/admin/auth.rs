@@ -15,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::core::{now, secrets_equal};
-use crate::server::logins::{self, Checked};
+use crate::server::logins::{self, Checked, LoginError};
 use crate::storage::{Database, StorageError};
 
 /// How long an owner's session lives without being used.
@@ -79,7 +79,7 @@ pub async fn hash_password(password: &str) -> Result<String, AccountError> {
     logins::checks()
         .hash(password)
         .await
-        .map_err(|busy| AccountError::Hash(busy.to_string()))?
+        .map_err(|failed| AccountError::Hash(failed.to_string()))?
         .map_err(AccountError::Hash)
 }
 
@@ -148,7 +148,7 @@ impl Sessions {
 
     /// Checks a login (counted against the name first, see [`logins`]); a good one starts a
     /// new session (returned as the cookie's value).
-    pub async fn log_in(&self, name: &str, password: &str) -> Result<Login, StorageError> {
+    pub async fn log_in(&self, name: &str, password: &str) -> Result<Login, LoginError> {
         let name = name.trim();
         if !valid_name(name) {
             // No account can have this name, and the rule is no secret: nothing to check.
