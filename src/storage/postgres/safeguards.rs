@@ -13,11 +13,15 @@ use crate::storage::{Claimed, NotificationClaim, Safeguards, StorageError};
 impl Safeguards for Postgres {
     async fn claim_notification(&self, claim: &NotificationClaim) -> Result<Claimed, StorageError> {
         self.run(async {
-            let client = self.client().await?;
+            let mut client = self.client().await?;
+            // One transaction, as on SQLite: a conflicting row that is not taken over stays locked
+            // by the INSERT … ON CONFLICT DO UPDATE until the end, so the state read next is the
+            // one that refused the claim (never a row given up or finished in between).
+            let transaction = client.transaction().await?;
             // New, or a claim that lapsed (its instance stopped half-way): this request's now.
-            let mine = client
+            let mine = transaction
                 .query_opt(
-                    &client
+                    &transaction
                         .prepare_cached(
                             "INSERT INTO notifications AS n
                                  (notification_id, object_type, object_id, received_at, state, claim_token, claimed_until)
@@ -32,17 +36,18 @@ impl Safeguards for Postgres {
                 )
                 .await?;
             if mine.is_some() {
+                transaction.commit().await?;
                 return Ok(Claimed::Mine);
             }
-            let state = client
+            let state = transaction
                 .query_opt(
-                    &client.prepare_cached("SELECT state FROM notifications WHERE notification_id = $1").await?,
+                    &transaction.prepare_cached("SELECT state FROM notifications WHERE notification_id = $1").await?,
                     &[&claim.id],
                 )
                 .await?
                 .map(|row| row.try_get::<_, String>(0))
                 .transpose()?;
-            // Gone in between (its claim was given up): the retry finds it free.
+            transaction.commit().await?;
             Ok(if state.as_deref() == Some("handled") { Claimed::Handled } else { Claimed::Busy })
         })
         .await
