@@ -384,6 +384,36 @@ async fn a_genuine_notification_for_another_merchant_is_refused() {
     assert_eq!(sns.requests(), 1);
 }
 
+/// A random source that always fails.
+struct NoRandomSource;
+
+impl amazonpay2::core::random::Randomness for NoRandomSource {
+    fn fill(&self, _: &mut [u8]) -> Result<(), amazonpay2::core::random::NoRandomness> {
+        Err(amazonpay2::core::random::NoRandomness)
+    }
+}
+
+#[tokio::test]
+async fn a_failing_random_source_is_answered_503_and_claims_nothing() {
+    let sns = TestSns::start().await;
+    let vars = vec![("AMAZONPAY2_IPN_CERT_HOSTS", sns.origin.clone())];
+    let world = World::start_adapting(vars, |core| core.with_randomness(Arc::new(NoRandomSource))).await;
+    let merchant = world.config.amazon.merchant_id.clone();
+    let body = sns.notification(&message(&merchant, ObjectType::Charge, "S03-0000000-0000000-C000001", "n-1"));
+    let (status, answer) = post_ipn(&world, body).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (503, Some("try_again_later")), "{answer}");
+    let at = amazonpay2::core::now();
+    let claim = NotificationClaim {
+        id: "n-1".into(),
+        object_type: "CHARGE".into(),
+        object_id: String::new(),
+        token: "probe".into(),
+        at,
+        until: at + 1,
+    };
+    assert_eq!(world.db.claim_notification(&claim).await.unwrap(), Claimed::Mine, "nothing was claimed");
+}
+
 #[tokio::test]
 async fn a_subscription_confirmation_is_logged_and_its_url_never_followed() {
     let sns = TestSns::start().await;

@@ -14,7 +14,8 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 use url::Url;
 
-use super::idempotency::{self, Randomness};
+use super::idempotency;
+use super::random::Randomness;
 use super::settings::AmazonAccount;
 use crate::amazon::canonical;
 use crate::amazon::keys::ShopKey;

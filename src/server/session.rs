@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::hmac;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::Engine;
@@ -111,7 +110,6 @@ pub struct Identity {
 pub struct Sessions {
     db: Database,
     key: hmac::Key,
-    rng: SystemRandom,
     secure_cookie: bool,
 }
 
@@ -120,7 +118,7 @@ impl Sessions {
     /// instance on it); `secure_cookie` for https shops.
     pub async fn new(db: Database, secure_cookie: bool) -> Result<Self, StorageError> {
         let secret = db.secret("session-key").await?;
-        Ok(Self { db, key: hmac::Key::new(hmac::HMAC_SHA256, &secret), rng: SystemRandom::new(), secure_cookie })
+        Ok(Self { db, key: hmac::Key::new(hmac::HMAC_SHA256, &secret), secure_cookie })
     }
 
     /// The session cookie's name: `__Host-` under https.
@@ -177,7 +175,7 @@ impl Sessions {
             }
             Some(session) => Ok((session, jar)),
             None => {
-                let session = self.anonymous(self.new_id());
+                let session = self.anonymous(self.new_id()?);
                 let jar = jar.add(self.cookie(&session));
                 Ok((session, jar))
             }
@@ -227,7 +225,7 @@ impl Sessions {
         if old.stored {
             self.db.delete_session(&old.id).await?;
         }
-        let mut session = self.anonymous(self.new_id());
+        let mut session = self.anonymous(self.new_id()?);
         session.cart = identity.cart;
         session.return_to = identity.return_to;
         session.pending_buyer = identity.pending_buyer;
@@ -311,13 +309,12 @@ impl Sessions {
     /// A fresh ID (43 characters, URL-safe): 128 random bits and a 128-bit tag of the server's
     /// key over them, so that an anonymous ID, which nothing stores, can be recognised as one
     /// this server issued.
-    fn new_id(&self) -> String {
+    fn new_id(&self) -> Result<String, StorageError> {
         let mut bytes = [0u8; 32];
-        // The system random source failing is not recoverable: nothing secure can be issued.
-        self.rng.fill(&mut bytes[..ID_RANDOM]).expect("system random source unavailable");
+        crate::core::random::fill(&mut bytes[..ID_RANDOM])?;
         let tag = self.id_tag(&bytes[..ID_RANDOM]);
         bytes[ID_RANDOM..].copy_from_slice(&tag.as_ref()[..32 - ID_RANDOM]);
-        URL_SAFE_NO_PAD.encode(bytes)
+        Ok(URL_SAFE_NO_PAD.encode(bytes))
     }
 
     /// Whether `id` carries this server's tag (compared in constant time).
@@ -486,7 +483,7 @@ mod tests {
     /// A stored session as the server before `__Host-` made it: 32 random bytes, no tag.
     async fn stored_by_the_old_server(db: &Database, cart: Option<CartId>, member: Option<MemberId>) -> String {
         let mut bytes = [0u8; 32];
-        SystemRandom::new().fill(&mut bytes).unwrap();
+        crate::core::random::fill(&mut bytes).unwrap();
         let id = URL_SAFE_NO_PAD.encode(bytes);
         let record = SessionRecord {
             id: id.clone(),

@@ -37,6 +37,10 @@ pub enum StorageError {
     /// same request may succeed later. The HTTP edge answers 503.
     #[error("{UNAVAILABLE}: {0}")]
     Unavailable(String),
+    /// The system's random source failed: no ID or secret could be made (the HTTP edge answers
+    /// 503; at start, the server refuses to start).
+    #[error(transparent)]
+    Random(#[from] crate::core::random::NoRandomness),
 }
 
 /// How an unavailable database is described, in [`StorageError::Unavailable`] and in the

@@ -15,7 +15,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -23,7 +22,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::super::AppState;
 use super::super::error::ApiError;
-use crate::amazon::signature::hex;
 use crate::amazon::sns::{MAX_ENVELOPE_BYTES, SnsError};
 use crate::core::notifications::{FollowError, Notification, NotificationError, TopicCheck, Verified, topic_check};
 use crate::core::now;
@@ -84,11 +82,15 @@ async fn follow(state: &AppState, notification: &Notification, topic: TopicCheck
     let id = message.notification_id.as_str();
     let at = now();
     let lease = i64::try_from(CLAIM_LEASE.as_secs()).unwrap_or(i64::MAX);
+    // A random token tells this request's claim from another's.
+    let Ok(token) = state.core.random_token() else {
+        return unavailable("try_again_later", "the system's random source failed: nothing can be claimed");
+    };
     let claim = NotificationClaim {
         id: id.to_owned(),
         object_type: message.object_type.as_str().to_owned(),
         object_id: message.object_id.clone(),
-        token: claim_token(),
+        token,
         at,
         until: at + lease,
     };
@@ -147,14 +149,6 @@ async fn pin(state: &AppState, topic: &str) {
         Ok(pinned) => tracing::warn!(topic, pinned, "another SNS topic was pinned meanwhile"),
         Err(error) => tracing::error!(%error, "could not pin the SNS topic of Amazon's notifications"),
     }
-}
-
-/// A random token that tells this request's claim from another's.
-fn claim_token() -> String {
-    let mut bytes = [0u8; 16];
-    // The system random source failing is not recoverable: nothing can be claimed safely.
-    SystemRandom::new().fill(&mut bytes).expect("system random source unavailable");
-    hex(&bytes)
 }
 
 fn done(outcome: &'static str) -> Response {
