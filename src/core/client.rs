@@ -410,6 +410,11 @@ pub fn install_crypto_provider() {
 }
 
 pub(super) fn http_client() -> Result<reqwest::Client, AmazonError> {
+    http_client_builder()?.build().map_err(|e| AmazonError::Setup(e.to_string()))
+}
+
+/// [`http_client`] before it is built (tests add their own name resolution).
+pub(super) fn http_client_builder() -> Result<reqwest::ClientBuilder, AmazonError> {
     install_crypto_provider();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
@@ -418,13 +423,11 @@ pub(super) fn http_client() -> Result<reqwest::Client, AmazonError> {
         .map_err(|e| AmazonError::Setup(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    reqwest::Client::builder()
+    Ok(reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| AmazonError::Setup(e.to_string()))
+        .redirect(reqwest::redirect::Policy::none()))
 }
 
 /// An ID as one URL path segment. `.` and `..` are refused: a URL parser would read them as

@@ -23,6 +23,7 @@
 //! order, and a genuine one from someone else's topic is refused.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -186,22 +187,63 @@ impl ReadBudget {
     }
 }
 
-/// Certificates by URL, with when they were fetched.
-type Kept = HashMap<String, (Arc<Vec<u8>>, Instant)>;
+/// A certificate (or issuer) fetched from its URL.
+struct Fetched {
+    body: Arc<Vec<u8>>,
+    at: Instant,
+    /// For a signing certificate whose chain was checked: until when (Unix seconds) that chain
+    /// stays valid, so that later notifications signed with it are not checked again.
+    trusted_until: Option<u64>,
+}
 
-/// SNS signing certificates and their issuers, fetched from allowed URLs only and kept a while.
+/// Certificates by URL.
+type Kept = HashMap<String, Fetched>;
+
+/// SNS signing certificates and their issuers, fetched from allowed URLs only and kept a while,
+/// with the verdict on each signing certificate's chain.
 pub struct Certificates {
     http: reqwest::Client,
     /// Origins allowed besides SNS's own hosts (a simulator's).
     extra_origins: Vec<String>,
     kept: Mutex<Kept>,
+    /// Chains checked so far (each costs signature checks up to a root).
+    chain_checks: AtomicUsize,
 }
 
 impl Certificates {
     /// Certificates from SNS's hosts, and from `extra_origins` (`scheme://host[:port]`).
     pub fn new(extra_origins: Vec<String>) -> Result<Self, super::AmazonError> {
-        let http = super::client::http_client()?;
-        Ok(Self { http, extra_origins, kept: Mutex::default() })
+        Ok(Self::with_client(super::client::http_client()?, extra_origins))
+    }
+
+    fn with_client(http: reqwest::Client, extra_origins: Vec<String>) -> Self {
+        Self { http, extra_origins, kept: Mutex::default(), chain_checks: AtomicUsize::new(0) }
+    }
+
+    /// The signing certificate at `url` (PEM), found SNS's ([`Self::check_at`]). Its chain is
+    /// checked once per fetch and then trusted while it is kept and every certificate of the
+    /// chain is still valid: a notification signed with a known certificate costs a lookup.
+    pub async fn signing(&self, url: &Url) -> Result<Arc<Vec<u8>>, NotificationError> {
+        let now = unix_now();
+        if let Some(pem) = self.trusted(url, now) {
+            return Ok(pem);
+        }
+        let pem = self.get(url).await?;
+        let until = self.check_at(url, &pem, now).await?;
+        if let Some(fetched) = self.lock().get_mut(url.as_str())
+            && Arc::ptr_eq(&fetched.body, &pem)
+        {
+            fetched.trusted_until = Some(until);
+        }
+        Ok(pem)
+    }
+
+    /// The certificate at `url`, if it is kept and its chain was found valid until after `now`.
+    fn trusted(&self, url: &Url, now: u64) -> Option<Arc<Vec<u8>>> {
+        let kept = self.lock();
+        let fetched = kept.get(url.as_str())?;
+        let fresh = fetched.at.elapsed() < CERTIFICATE_KEPT;
+        (fresh && fetched.trusted_until.is_some_and(|until| now <= until)).then(|| fetched.body.clone())
     }
 
     /// Whether `url` lies on an origin the shop was told to trust besides SNS (a test origin).
@@ -213,10 +255,10 @@ impl Certificates {
     /// The certificate (or issuer) at `url`, fetched unless kept.
     async fn get(&self, url: &Url) -> Result<Arc<Vec<u8>>, NotificationError> {
         let key = url.as_str().to_owned();
-        if let Some((pem, at)) = self.lock().get(&key)
-            && at.elapsed() < CERTIFICATE_KEPT
+        if let Some(fetched) = self.lock().get(&key)
+            && fetched.at.elapsed() < CERTIFICATE_KEPT
         {
-            return Ok(pem.clone());
+            return Ok(fetched.body.clone());
         }
         let unavailable = |why: String| NotificationError::CertificateUnavailable(why);
         let response = tokio::time::timeout(CERTIFICATE_TIMEOUT, self.http.get(url.clone()).send())
@@ -232,18 +274,20 @@ impl Certificates {
         if kept.len() >= CERTIFICATES_KEPT {
             kept.clear();
         }
-        kept.insert(key, (body.clone(), Instant::now()));
+        kept.insert(key, Fetched { body: body.clone(), at: Instant::now(), trusted_until: None });
         Ok(body)
     }
 
-    /// Checks that the certificate fetched from `url` is SNS's (or, from a test origin, issued
-    /// by the root it brings along), fetching its issuers when it came alone.
-    async fn check(&self, url: &Url, pem: &[u8]) -> Result<(), NotificationError> {
+    /// Checks at `now` (Unix seconds) that the certificate fetched from `url` is SNS's (or, from
+    /// a test origin, issued by the root it brings along), fetching its issuers when it came
+    /// alone; answers until when the chain stays valid.
+    async fn check_at(&self, url: &Url, pem: &[u8], now: u64) -> Result<u64, NotificationError> {
+        self.chain_checks.fetch_add(1, Ordering::Relaxed);
         let certificate = SigningCertificate::parse(pem)?;
-        let now = unix_now();
         if self.is_extra(url) {
             let roots = certificate.bundled_roots();
-            return Ok(certificate.check(Anchors::Given(&roots), &[], now)?);
+            certificate.check(Anchors::Given(&roots), &[], now)?;
+            return Ok(certificate.valid_until(&[]));
         }
         let mut issuers: Vec<Vec<u8>> = Vec::new();
         let mut tried: Vec<Url> = Vec::new();
@@ -253,7 +297,8 @@ impl Certificates {
                 Err(SnsError::UnknownIssuer) => {
                     return Err(SnsError::UntrustedCertificate("no chain to a trusted root".into()).into());
                 }
-                done => return Ok(done?),
+                Ok(()) => return Ok(certificate.valid_until(&issuers)),
+                Err(refused) => return Err(refused.into()),
             }
             let mut wanted = certificate.issuer_urls();
             for issuer in &issuers {
@@ -310,8 +355,7 @@ impl Core {
         let envelope = Envelope::parse(body)?;
         let extra: Vec<&str> = self.certificates.extra_origins.iter().map(String::as_str).collect();
         let url = check_cert_url(&envelope.signing_cert_url, &extra)?;
-        let certificate = self.certificates.get(&url).await?;
-        self.certificates.check(&url, &certificate).await?;
+        let certificate = self.certificates.signing(&url).await?;
         envelope.verify(&certificate)?;
         if envelope.kind != MessageType::Notification {
             return Ok(Verified::Confirmation(envelope.kind));
@@ -403,7 +447,70 @@ impl Core {
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+
     use super::*;
+
+    /// Serves `body` at every path on loopback; answers its address and a count of requests.
+    async fn serve(body: Vec<u8>) -> (SocketAddr, Arc<AtomicUsize>) {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        let router = axum::Router::new().fallback(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let body = body.clone();
+            async move { body }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (addr, requests)
+    }
+
+    #[tokio::test]
+    async fn amazons_real_certificate_is_trusted_through_the_issuer_it_names() {
+        // Amazon's own SNS certificate, served alone as SNS serves it; its issuer (Amazon RSA 2048
+        // M01) is published at the caIssuers URL the certificate names, answered here from
+        // loopback under Amazon's host name (see tests/fixtures/sns/amazon/README.md).
+        let pem = include_bytes!("../../tests/fixtures/sns/amazon/sns_signing_certificate_2024.pem");
+        let issuer = include_bytes!("../../tests/fixtures/sns/amazon/amazon_rsa_2048_m01.pem");
+        let (addr, requests) = serve(crate::amazon::sns::issuer_der(issuer).unwrap()).await;
+        let http = super::super::client::http_client_builder()
+            .unwrap()
+            .resolve("crt.r2m01.amazontrust.com", addr)
+            .build()
+            .unwrap();
+        let certificates = Certificates::with_client(http, Vec::new());
+        let url = check_cert_url(
+            "https://sns.eu-central-1.amazonaws.com/SimpleNotificationService-60eadc530605d63b8e62a523676ef735.pem",
+            &[],
+        )
+        .unwrap();
+        let signed_at = 1_722_508_540; // 2024-08-01T10:35:40Z, when SNS signed with it
+        let ends = 1_732_147_199; // 2024-11-20T23:59:59Z
+        assert_eq!(certificates.check_at(&url, pem, signed_at).await.unwrap(), ends);
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "its issuer fetched once");
+        assert_eq!(certificates.check_at(&url, pem, signed_at).await.unwrap(), ends);
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "and kept");
+        assert!(matches!(
+            certificates.check_at(&url, pem, ends + 1).await,
+            Err(NotificationError::Refused(SnsError::CertificateNotValidNow))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_signing_certificates_chain_is_checked_once_while_it_is_kept() {
+        let now = unix_now();
+        let signer = crate::simulator::SnsSigner::generate(now - 3600, now + 86_400).unwrap();
+        let (addr, requests) = serve(signer.certificate_pem().into_bytes()).await;
+        let origin = format!("http://{addr}");
+        let certificates = Certificates::new(vec![origin.clone()]).unwrap();
+        let url = check_cert_url(&format!("{origin}/{}", signer.file_name()), &[origin.as_str()]).unwrap();
+        for _ in 0..3 {
+            assert_eq!(*certificates.signing(&url).await.unwrap(), signer.certificate_pem().into_bytes());
+        }
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "fetched once");
+        assert_eq!(certificates.chain_checks.load(Ordering::SeqCst), 1, "checked once, then trusted");
+    }
 
     #[test]
     fn configured_topics_are_the_only_ones_else_the_pinned_one_else_the_first_is_followed() {
