@@ -4,6 +4,8 @@
 //! forged, tampered, foreign, replayed, oversized or unsolicited envelopes change nothing, and the
 //! shop never fetches a URL that an unverified envelope named.
 
+#[path = "common/admin.rs"]
+mod admin;
 mod common;
 
 use std::sync::Arc;
@@ -525,33 +527,43 @@ const AMAZONS_TOPIC: &str = "arn:aws:sns:ap-northeast-1:111111111111:amazon-pay-
 const SOMEONE_ELSES_TOPIC: &str = "arn:aws:sns:ap-northeast-1:222222222222:forged";
 
 #[tokio::test]
-async fn once_amazons_topic_is_known_a_genuinely_signed_notification_from_another_topic_is_refused() {
+async fn without_configured_topics_no_sender_can_shut_amazons_notifications_out_and_the_owner_sees_every_topic() {
     let sns = TestSns::start().await;
     let world = world_trusting(&sns).await;
     let merchant = world.config.amazon.merchant_id.clone();
     let (session, charge) = pending_order(&world).await;
 
-    // Before any topic is known: a notification naming nothing Amazon confirms is acknowledged,
-    // and its topic is not taken for Amazon's.
-    let unknown = message(&merchant, ObjectType::Charge, "S03-0000000-0000000-C000009", "n-0");
-    let (status, answer) = post_ipn(&world, sns.notification_on(SOMEONE_ELSES_TOPIC, &unknown)).await;
-    assert_eq!((status, answer["outcome"].as_str()), (200, Some("unchanged")));
+    // Someone who knows the shop's charge (its buyer does) publishes about it from a topic of
+    // their own, before Amazon says anything: the shop reads the charge from Amazon, which says
+    // it is still pending, and nothing moves.
+    let first = message(&merchant, ObjectType::Charge, &charge, "n-0");
+    let (status, answer) = post_ipn(&world, sns.notification_on(SOMEONE_ELSES_TOPIC, &first)).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("unchanged")), "{answer}");
 
-    // Amazon's notification about the shop's charge: Amazon's API confirms it, its topic is kept.
+    // Amazon's own notifications are followed all the same, then and later.
     world.amazon_control("authorizations", json!({ "chargeId": charge, "outcome": "Authorized" })).await;
     let genuine = message(&merchant, ObjectType::Charge, &charge, "n-1");
     let (status, answer) = post_ipn(&world, sns.notification_on(AMAZONS_TOPIC, &genuine)).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("moved")), "{answer}");
-    let order = wait_for_state(&world, &session, OrderState::Authorized).await;
-
-    // Someone's own topic, the shop's merchant ID and charge, signed by SNS: refused.
-    let forged = message(&merchant, ObjectType::Charge, &charge, "n-2");
-    let (status, answer) = post_ipn(&world, sns.notification_on(SOMEONE_ELSES_TOPIC, &forged)).await;
-    assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("topic_not_allowed")), "{answer}");
-    assert_eq!(order_of(&world, &session).await.version, order.version, "nothing moved");
-    let again = message(&merchant, ObjectType::Charge, &charge, "n-3");
+    wait_for_state(&world, &session, OrderState::Authorized).await;
+    let again = message(&merchant, ObjectType::Charge, &charge, "n-2");
     let (status, _) = post_ipn(&world, sns.notification_on(AMAZONS_TOPIC, &again)).await;
-    assert_eq!(status, 200, "Amazon's topic goes on being followed");
+    assert_eq!(status, 200);
+
+    // The owner sees every topic notifications came from, to choose Amazon's.
+    let topics = world.db.ipn_topics(&world.state.core.ipn_topic_scope()).await.unwrap();
+    let mut names: Vec<&str> = topics.iter().map(|t| t.topic_arn.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, [AMAZONS_TOPIC, SOMEONE_ELSES_TOPIC]);
+    assert!(topics.iter().all(|t| t.last_confirmed.is_some()), "both named the shop's real charge");
+    amazonpay2::server::admin::put_account(&world.db, admin::OWNER, admin::OWNER_PASSWORD).await.unwrap();
+    let owner = admin::AdminBrowser::new(&world.shop);
+    owner.log_in().await;
+    let page = owner.get("/admin/settings/amazonpay").await;
+    for topic in [AMAZONS_TOPIC, SOMEONE_ELSES_TOPIC] {
+        assert!(page.shows(&format!("<code>{topic}</code>")), "{topic}");
+    }
+    assert!(page.shows("AMAZONPAY2_IPN_TOPIC_ARNS"), "how to follow Amazon's alone");
 
     // The topic header SNS sends must be the envelope's (signed) topic.
     let header = [("x-amz-sns-topic-arn", SOMEONE_ELSES_TOPIC)];
@@ -575,6 +587,9 @@ async fn configured_topics_are_the_only_ones_followed() {
     let (status, answer) = post_ipn(&world, sns.notification_on(SOMEONE_ELSES_TOPIC, &forged)).await;
     assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("topic_not_allowed")));
     assert_eq!(order_of(&world, &session).await.state, OrderState::Pending);
+    let seen = world.db.ipn_topics(&world.state.core.ipn_topic_scope()).await.unwrap();
+    assert_eq!(seen.len(), 1, "a refused topic is listed for the owner too");
+    assert_eq!((seen[0].topic_arn.as_str(), seen[0].last_confirmed), (SOMEONE_ELSES_TOPIC, None));
     let genuine = message(&merchant, ObjectType::Charge, &charge, "n-2");
     let (status, answer) = post_ipn(&world, sns.notification_on(AMAZONS_TOPIC, &genuine)).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("moved")));

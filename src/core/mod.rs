@@ -51,6 +51,8 @@ pub struct Core {
     /// The installation's idempotency keys, made from the platform's secret on first use.
     keys: OnceLock<IdempotencyKeys>,
     notification_reads: notifications::ReadBudget,
+    /// When this instance last recorded each SNS topic seen.
+    topic_sightings: notifications::TopicSightings,
     /// Where random tokens come from (the system's source; a test's that fails).
     randomness: Arc<dyn Randomness>,
 }
@@ -77,6 +79,7 @@ impl Core {
             certificates,
             keys: OnceLock::new(),
             notification_reads,
+            topic_sightings: notifications::TopicSightings::default(),
             randomness: Arc::new(aws_lc_rs::rand::SystemRandom::new()),
         })
     }

@@ -12,15 +12,17 @@
 //!   the signing certificate alone, its issuers are fetched from the URLs the certificate itself
 //!   names (`caIssuers`; a certificate from an SNS host names Amazon's CA, never a place a sender
 //!   chose) and kept for a day too. A simulator's origin brings its own test root along.
-//! - The topic it was published to must be the shop's ([`topic_check`]): one of
-//!   `AMAZONPAY2_IPN_TOPIC_ARNS` when set, else the one the shop first saw confirmed.
+//! - The topic it was published to must be one of `AMAZONPAY2_IPN_TOPIC_ARNS` when that is set
+//!   ([`topic_check`]); else any topic is followed, and each one seen is recorded for the owner
+//!   ([`TopicSightings`] keeps that from costing a write per notification).
 //! - At most [`READS_PER_MINUTE`] objects are read from Amazon's API for notifications a minute
 //!   ([`ReadBudget`]), so that a flood of notifications cannot become a flood of Amazon calls;
 //!   the others are answered 503 for Amazon to send again later, and the reconciler reads every
 //!   waiting order anyway.
 //!
 //! So a forged envelope can neither make the shop fetch an address of its choosing nor move an
-//! order, and a genuine one from someone else's topic is refused.
+//! order; one SNS signed for someone else's topic is refused when the shop names its topics, and
+//! can otherwise only make the shop read its own objects from Amazon, within the budget.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -111,34 +113,63 @@ pub struct Handled {
     pub confirmed: bool,
 }
 
-/// Whether a notification's topic is the shop's.
+/// Whether a notification's topic is followed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TopicCheck {
     /// One of `AMAZONPAY2_IPN_TOPIC_ARNS`.
     Configured,
-    /// The topic the shop pinned.
-    Pinned,
-    /// No topic is known yet: follow the notification, and pin its topic once Amazon's API
-    /// confirmed its object.
-    Unpinned,
-    /// Another topic.
+    /// None are configured: every topic is followed (and recorded for the owner to see).
+    Unlisted,
+    /// Not one of `AMAZONPAY2_IPN_TOPIC_ARNS`.
     Refused,
 }
 
-/// Judges `topic` against the configured topics (which, when there are any, are the only ones)
-/// or else the pinned one.
-pub fn topic_check(configured: &[String], pinned: Option<&str>, topic: &str) -> TopicCheck {
-    if !configured.is_empty() {
-        return if configured.iter().any(|allowed| allowed == topic) {
-            TopicCheck::Configured
-        } else {
-            TopicCheck::Refused
-        };
+/// Judges `topic` against the configured topics: when there are any, they are the only ones
+/// followed; when there are none, every topic is. No topic is ever taken for Amazon's on the
+/// shop's own: a topic kept from a notification could be a sender's who knew one of the shop's
+/// Amazon IDs, and would then shut Amazon's own notifications out.
+pub fn topic_check(configured: &[String], topic: &str) -> TopicCheck {
+    if configured.is_empty() {
+        TopicCheck::Unlisted
+    } else if configured.iter().any(|allowed| allowed == topic) {
+        TopicCheck::Configured
+    } else {
+        TopicCheck::Refused
     }
-    match pinned {
-        Some(pinned) if pinned == topic => TopicCheck::Pinned,
-        Some(_) => TopicCheck::Refused,
-        None => TopicCheck::Unpinned,
+}
+
+/// How often one instance writes that a topic was seen again (its first sighting, and one that
+/// named an object Amazon confirmed, are written at once): the owner's list needs minutes, not
+/// every notification.
+const TOPIC_SEEN_EVERY: Duration = Duration::from_secs(60);
+/// Sightings remembered in memory at most (anyone can make topics; the map is cleared beyond).
+const TOPIC_SIGHTINGS_KEPT: usize = 1_000;
+
+/// When this instance last wrote a sighting of each topic (and whether it was a confirmed one),
+/// so that a stream of notifications from one topic costs no database access.
+#[derive(Default)]
+pub struct TopicSightings {
+    written: Mutex<HashMap<(String, bool), Instant>>,
+}
+
+impl TopicSightings {
+    /// Whether a sighting of `topic` (`confirmed` or not) is to be written now; if so, it counts
+    /// as written.
+    pub fn due(&self, topic: &str, confirmed: bool) -> bool {
+        self.due_at(topic, confirmed, Instant::now())
+    }
+
+    fn due_at(&self, topic: &str, confirmed: bool, now: Instant) -> bool {
+        let mut written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (topic.to_owned(), confirmed);
+        if written.get(&key).is_some_and(|at| now.saturating_duration_since(*at) < TOPIC_SEEN_EVERY) {
+            return false;
+        }
+        if written.len() >= TOPIC_SIGHTINGS_KEPT {
+            written.clear();
+        }
+        written.insert(key, now);
+        true
     }
 }
 
@@ -370,11 +401,16 @@ impl Core {
         Ok(Verified::Notification(Notification { message, topic_arn: envelope.topic_arn }))
     }
 
-    /// The key the pinned topic of this shop's notifications is kept under: its merchant and
+    /// The key the topics of this shop's notifications are kept under: its merchant and
     /// environment (Amazon may publish sandbox and production notifications on other topics).
     pub fn ipn_topic_scope(&self) -> String {
         let amazon = &self.settings().amazon;
         format!("{}:{}", amazon.merchant_id, if amazon.sandbox { "sandbox" } else { "live" })
+    }
+
+    /// Whether this instance is to record a sighting of `topic` now (see [`TopicSightings`]).
+    pub fn topic_sighting_due(&self, topic: &str, confirmed: bool) -> bool {
+        self.topic_sightings.due(topic, confirmed)
     }
 
     /// Follows the object a verified notification names: the orders it belongs to move to what
@@ -513,14 +549,24 @@ mod tests {
     }
 
     #[test]
-    fn configured_topics_are_the_only_ones_else_the_pinned_one_else_the_first_is_followed() {
+    fn configured_topics_are_the_only_ones_followed_else_every_topic_is() {
         let ours = "arn:aws:sns:ap-northeast-1:123456789012:ours".to_owned();
         let theirs = "arn:aws:sns:ap-northeast-1:210987654321:theirs";
-        assert_eq!(topic_check(std::slice::from_ref(&ours), None, &ours), TopicCheck::Configured);
-        assert_eq!(topic_check(std::slice::from_ref(&ours), Some(theirs), theirs), TopicCheck::Refused);
-        assert_eq!(topic_check(&[], Some(&ours), &ours), TopicCheck::Pinned);
-        assert_eq!(topic_check(&[], Some(&ours), theirs), TopicCheck::Refused);
-        assert_eq!(topic_check(&[], None, theirs), TopicCheck::Unpinned);
+        assert_eq!(topic_check(std::slice::from_ref(&ours), &ours), TopicCheck::Configured);
+        assert_eq!(topic_check(std::slice::from_ref(&ours), theirs), TopicCheck::Refused);
+        assert_eq!(topic_check(&[], theirs), TopicCheck::Unlisted);
+    }
+
+    #[test]
+    fn a_topic_seen_again_is_written_once_a_minute_a_confirmed_sighting_at_once() {
+        let sightings = TopicSightings::default();
+        let start = Instant::now();
+        assert!(sightings.due_at("arn:a", false, start), "the first sighting");
+        assert!(!sightings.due_at("arn:a", false, start + Duration::from_secs(59)));
+        assert!(sightings.due_at("arn:a", true, start + Duration::from_secs(1)), "the first confirmed one");
+        assert!(!sightings.due_at("arn:a", true, start + Duration::from_secs(2)));
+        assert!(sightings.due_at("arn:b", false, start), "another topic");
+        assert!(sightings.due_at("arn:a", false, start + Duration::from_secs(60)), "a minute later");
     }
 
     #[test]

@@ -247,6 +247,19 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
         DROP TABLE admin_login_failures;"
                 .to_owned(),
         ),
+        (
+            5,
+            "IPN topics seen, none pinned",
+            // As SQLite's migration 5: the topic pinned before is kept as one seen and confirmed.
+            "ALTER TABLE ipn_topics RENAME COLUMN pinned_at TO first_seen;
+        ALTER TABLE ipn_topics ADD COLUMN last_seen BIGINT, ADD COLUMN last_confirmed BIGINT;
+        UPDATE ipn_topics SET last_seen = first_seen, last_confirmed = first_seen;
+        ALTER TABLE ipn_topics ALTER COLUMN last_seen SET NOT NULL;
+        ALTER TABLE ipn_topics DROP CONSTRAINT ipn_topics_pkey;
+        ALTER TABLE ipn_topics ADD PRIMARY KEY (scope, topic_arn);
+        CREATE INDEX ipn_topics_seen ON ipn_topics(scope, last_seen);"
+                .to_owned(),
+        ),
     ]
 }
 
@@ -435,6 +448,38 @@ mod tests {
             .unwrap();
         assert_eq!((attempts.get::<_, i64>(0), attempts.get::<_, i64>(1)), (3, 2000));
         assert!(client.batch_execute("UPDATE notifications SET state = 'lost'").await.is_err(), "a closed set");
+        client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_version_four_database_keeps_its_pinned_topic_as_one_seen_and_pins_nothing() {
+        let Some((mut client, schema)) = scratch("v4").await else {
+            eprintln!("not run: AMAZONPAY2_TEST_DATABASE_URL is not set");
+            return;
+        };
+        client
+            .batch_execute(
+                "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            )
+            .await
+            .unwrap();
+        for (version, name, sql) in migrations().into_iter().take(4) {
+            client.batch_execute(&sql).await.unwrap();
+            client.execute("INSERT INTO schema_migrations VALUES ($1, $2, 0)", &[&version, &name]).await.unwrap();
+        }
+        client.batch_execute("INSERT INTO ipn_topics VALUES ('M:live', 'arn:pinned', 1000)").await.unwrap();
+
+        migrate(&mut client).await.unwrap();
+        let seen = client
+            .query_one(
+                "SELECT topic_arn, first_seen, last_seen, last_confirmed FROM ipn_topics WHERE scope = 'M:live'",
+                &[],
+            )
+            .await
+            .unwrap();
+        let seen: (String, i64, i64, Option<i64>) = (seen.get(0), seen.get(1), seen.get(2), seen.get(3));
+        assert_eq!(seen, ("arn:pinned".into(), 1000, 1000, Some(1000)));
+        client.batch_execute("INSERT INTO ipn_topics VALUES ('M:live', 'arn:other', 2000, 2000, NULL)").await.unwrap();
         client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
     }
 }

@@ -242,6 +242,25 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
         DROP TABLE admin_login_failures;"
                 .to_owned(),
         ),
+        (
+            5,
+            "IPN topics seen, none pinned",
+            // The topic pinned before is kept as one seen (and confirmed then); nothing is pinned.
+            "CREATE TABLE ipn_topics_5 (
+            scope TEXT NOT NULL,
+            topic_arn TEXT NOT NULL,
+            first_seen INTEGER NOT NULL,
+            last_seen INTEGER NOT NULL,
+            last_confirmed INTEGER,
+            PRIMARY KEY (scope, topic_arn)
+        );
+        INSERT INTO ipn_topics_5 (scope, topic_arn, first_seen, last_seen, last_confirmed)
+            SELECT scope, topic_arn, pinned_at, pinned_at, pinned_at FROM ipn_topics;
+        DROP TABLE ipn_topics;
+        ALTER TABLE ipn_topics_5 RENAME TO ipn_topics;
+        CREATE INDEX ipn_topics_seen ON ipn_topics(scope, last_seen);"
+                .to_owned(),
+        ),
     ]
 }
 
@@ -454,6 +473,33 @@ mod tests {
             .unwrap();
         assert_eq!(attempts, (3, 2000));
         assert!(db.execute("UPDATE notifications SET state = 'lost'", []).is_err(), "states are a closed set");
+    }
+
+    #[test]
+    fn a_version_four_database_keeps_its_pinned_topic_as_one_seen_and_pins_nothing() {
+        let dir = TempDir::new("v4");
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let path = dir.0.join("v4.sqlite3");
+        let mut db = Connection::open(&path).unwrap();
+        db.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
+            .unwrap();
+        for (version, name, sql) in migrations().into_iter().take(4) {
+            db.execute_batch(&sql).unwrap();
+            db.execute("INSERT INTO schema_migrations VALUES (?1, ?2, 0)", params![version, name]).unwrap();
+        }
+        db.execute_batch("INSERT INTO ipn_topics VALUES ('M:live', 'arn:pinned', 1000);").unwrap();
+
+        migrate(&mut db, &path).unwrap();
+        let seen: (String, i64, i64, Option<i64>) = db
+            .query_row(
+                "SELECT topic_arn, first_seen, last_seen, last_confirmed FROM ipn_topics WHERE scope = 'M:live'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(seen, ("arn:pinned".into(), 1000, 1000, Some(1000)));
+        db.execute_batch("INSERT INTO ipn_topics VALUES ('M:live', 'arn:other', 2000, 2000, NULL);")
+            .expect("a second topic of the same scope");
     }
 
     #[test]
