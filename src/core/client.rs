@@ -15,6 +15,7 @@ use time::macros::format_description;
 use url::Url;
 
 use super::idempotency;
+use super::notifications::ReadBudget;
 use super::random::Randomness;
 use super::settings::AmazonAccount;
 use crate::amazon::canonical;
@@ -57,6 +58,29 @@ pub enum AmazonError {
     /// `a-z A-Z 0-9 - _`), or none could be made (the random source failed); nothing was sent.
     #[error("no usable idempotency key: {0}")]
     InvalidIdempotencyKey(String),
+    /// A read for a notification beyond this minute's budget ([`reads_budgeted`]); nothing was
+    /// sent.
+    #[error("too many reads of Amazon for notifications this minute")]
+    ReadsSpent,
+}
+
+tokio::task_local! {
+    /// While a notification is followed: the budget every request to Amazon's API is taken from.
+    /// The reads a notification causes are made deep in code shared with the reconciler and the
+    /// owner's pages (a charge, each refund in progress, a checkout session); counting them
+    /// where they are sent counts every one of them, and only those of notifications.
+    static NOTIFICATION_READS: Arc<ReadBudget>;
+}
+
+/// Runs `work` with every request it sends to Amazon taken from `budget` (one per request sent,
+/// retries included); a request beyond it fails with [`AmazonError::ReadsSpent`] unsent.
+pub(super) async fn reads_budgeted<F: std::future::Future>(budget: Arc<ReadBudget>, work: F) -> F::Output {
+    NOTIFICATION_READS.scope(budget, work).await
+}
+
+/// Whether a request may be sent now: always, but within [`reads_budgeted`] when none is left.
+fn read_allowed() -> bool {
+    NOTIFICATION_READS.try_with(|budget| budget.take()).unwrap_or(true)
 }
 
 impl AmazonError {
@@ -303,6 +327,9 @@ impl AmazonPayClient {
         };
         let mut last = String::new();
         for attempt in 1..=self.retry.attempts {
+            if !read_allowed() {
+                return Err(AmazonError::ReadsSpent);
+            }
             let request = self.signed(&method, &url, &body, idempotency_key.as_deref())?;
             let wait = match request.send().await {
                 Ok(response) if response.status().is_success() => {

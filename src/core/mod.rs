@@ -50,7 +50,7 @@ pub struct Core {
     certificates: notifications::Certificates,
     /// The installation's idempotency keys, made from the platform's secret on first use.
     keys: OnceLock<IdempotencyKeys>,
-    notification_reads: notifications::ReadBudget,
+    notification_reads: Arc<notifications::ReadBudget>,
     /// When this instance last recorded each SNS topic seen.
     topic_sightings: notifications::TopicSightings,
     /// Where random tokens come from (the system's source; a test's that fails).
@@ -69,7 +69,7 @@ impl Core {
         let signer = ButtonSigner::new(key.clone(), settings.amazon.public_key_id.clone());
         let amazon = AmazonPayClient::new(api_base, &settings.amazon, key)?;
         let certificates = notifications::Certificates::new(settings.ipn_cert_origins.clone())?;
-        let notification_reads = notifications::ReadBudget::new(notifications::READS_PER_MINUTE);
+        let notification_reads = Arc::new(notifications::ReadBudget::new(notifications::READS_PER_MINUTE));
         Ok(Self {
             settings,
             signer,
@@ -82,6 +82,14 @@ impl Core {
             topic_sightings: notifications::TopicSightings::default(),
             randomness: Arc::new(aws_lc_rs::rand::SystemRandom::new()),
         })
+    }
+
+    /// Replaces the budget of Amazon reads for notifications (tests use a small one on a clock
+    /// that stands still).
+    #[must_use]
+    pub fn with_notification_reads(mut self, budget: notifications::ReadBudget) -> Self {
+        self.notification_reads = Arc::new(budget);
+        self
     }
 
     /// Replaces the random source of the core and its API client (tests use one that fails).

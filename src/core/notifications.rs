@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use super::orders::{Actor, OrderState};
-use super::{Core, CoreError};
+use super::{AmazonError, Core, CoreError};
 use crate::amazon::sns::{
     Anchors, Envelope, IpnMessage, MAX_CERTIFICATE_BYTES, MessageType, ObjectType, SigningCertificate, SnsError,
     check_cert_url, issuer_der, issuer_urls_of,
@@ -185,22 +185,45 @@ pub fn is_topic_arn(value: &str) -> bool {
             && name.len() <= 256 && plain(name, b"-_"))
 }
 
+/// Where a budget's time comes from: the monotonic clock, or a test's.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> Instant;
+}
+
+/// The process's monotonic clock.
+struct Monotonic;
+
+impl Clock for Monotonic {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
 /// Reads of Amazon's API that notifications may still make: a token bucket of
 /// [`READS_PER_MINUTE`], refilled evenly over the minute.
 pub struct ReadBudget {
     per_minute: u32,
+    clock: Box<dyn Clock>,
     state: Mutex<(f64, Instant)>,
 }
 
 impl ReadBudget {
     /// A full budget of `per_minute` reads.
     pub fn new(per_minute: u32) -> Self {
-        Self { per_minute, state: Mutex::new((f64::from(per_minute), Instant::now())) }
+        Self::with_clock(per_minute, Monotonic)
+    }
+
+    /// A full budget of `per_minute` reads, refilled as `clock` goes (a test's clock that stands
+    /// still makes it exactly `per_minute` reads).
+    pub fn with_clock(per_minute: u32, clock: impl Clock + 'static) -> Self {
+        let start = clock.now();
+        Self { per_minute, clock: Box::new(clock), state: Mutex::new((f64::from(per_minute), start)) }
     }
 
     /// Takes one read, if one is left.
     pub fn take(&self) -> bool {
-        self.take_at(Instant::now())
+        self.take_at(self.clock.now())
     }
 
     fn take_at(&self, now: Instant) -> bool {
@@ -415,15 +438,24 @@ impl Core {
 
     /// Follows the object a verified notification names: the orders it belongs to move to what
     /// Amazon's API says of it now. The `NotificationType` (`STATE_CHANGE`, `ATTRIBUTE_CHANGE`)
-    /// changes nothing: either way the object is read again and followed. Each object read takes
-    /// one of the minute's reads.
+    /// changes nothing: either way the object is read again and followed. Every request to
+    /// Amazon it makes takes one of the minute's reads, where it is sent (the charge, each refund
+    /// in progress, the charge permission and each of its orders' charges); one beyond them ends
+    /// the following with [`FollowError::Throttled`] (what moved before stays: each move is
+    /// Amazon's answer, and Amazon's retry finds the rest).
     pub async fn handle_notification(&self, message: &IpnMessage) -> Result<Handled, FollowError> {
+        match super::client::reads_budgeted(self.notification_reads.clone(), self.follow_notification(message)).await {
+            Err(FollowError::Failed(CoreError::Amazon(AmazonError::ReadsSpent))) => Err(FollowError::Throttled),
+            other => other,
+        }
+    }
+
+    async fn follow_notification(&self, message: &IpnMessage) -> Result<Handled, FollowError> {
         let actor = Actor::Notification;
         let handled = match message.object_type {
             ObjectType::Charge => {
                 match self.platform().order_by_charge(&message.object_id).await.map_err(CoreError::from)? {
                     Some(order) => {
-                        self.take_read()?;
                         Handled { moved: usize::from(self.sync_order(&order, actor).await?), confirmed: true }
                     }
                     // A charge the shop has not recorded yet: its checkout is still completing, and
@@ -432,7 +464,6 @@ impl Core {
                 }
             }
             ObjectType::Refund => {
-                self.take_read()?;
                 Handled { moved: usize::from(self.sync_refund(&message.object_id, actor).await?), confirmed: true }
             }
             ObjectType::ChargePermission => self.follow_charge_permission(&message.object_id).await?,
@@ -454,14 +485,9 @@ impl Core {
         Ok(handled)
     }
 
-    fn take_read(&self) -> Result<(), FollowError> {
-        if self.notification_reads.take() { Ok(()) } else { Err(FollowError::Throttled) }
-    }
-
     /// A charge permission changed (closed in Seller Central, or its chargeable state changed):
     /// its orders follow their charges, and a closed recurring one ends its subscription.
     async fn follow_charge_permission(&self, id: &str) -> Result<Handled, FollowError> {
-        self.take_read()?;
         let permission = self.amazon().get_charge_permission(id).await.map_err(CoreError::from)?;
         let mut moved = 0;
         let orders = self.platform().orders_by_charge_permission(&permission.charge_permission_id).await;
@@ -469,7 +495,6 @@ impl Core {
             if order.state == OrderState::Canceled {
                 continue;
             }
-            self.take_read()?;
             moved += usize::from(self.sync_order(&order, Actor::Notification).await?);
         }
         let ended = self.platform().end_subscription(&permission.charge_permission_id);
