@@ -111,6 +111,22 @@ impl Default for Retry {
     }
 }
 
+/// How the client waits between attempts: tokio's timer, or a test's that records the waits it
+/// is asked for (so that a test reads the waits the client computed, not a clock).
+pub trait Sleeper: Send + Sync {
+    /// Waits `wait`.
+    fn sleep(&self, wait: Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+}
+
+/// tokio's timer.
+struct TokioSleeper;
+
+impl Sleeper for TokioSleeper {
+    fn sleep(&self, wait: Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(tokio::time::sleep(wait))
+    }
+}
+
 /// A signed-request client for one merchant.
 pub struct AmazonPayClient {
     http: reqwest::Client,
@@ -121,6 +137,7 @@ pub struct AmazonPayClient {
     public_key_id: String,
     randomness: Arc<dyn Randomness>,
     retry: Retry,
+    sleeper: Arc<dyn Sleeper>,
 }
 
 impl AmazonPayClient {
@@ -147,6 +164,7 @@ impl AmazonPayClient {
             public_key_id: account.public_key_id.clone(),
             randomness: Arc::new(SystemRandom::new()),
             retry: Retry::default(),
+            sleeper: Arc::new(TokioSleeper),
         })
     }
 
@@ -160,6 +178,13 @@ impl AmazonPayClient {
     /// jitter): the system's by default.
     pub fn with_randomness(mut self, randomness: Arc<dyn Randomness>) -> Self {
         self.randomness = randomness;
+        self
+    }
+
+    /// Replaces how the waits between attempts are waited (tests record them).
+    #[must_use]
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
         self
     }
 
@@ -360,7 +385,7 @@ impl AmazonPayClient {
             };
             if attempt < self.retry.attempts {
                 tracing::warn!(attempt, %last, "Amazon Pay call failed; retrying");
-                tokio::time::sleep(wait.unwrap_or_else(|| self.backoff(attempt)).min(self.retry.max_delay)).await;
+                self.sleeper.sleep(wait.unwrap_or_else(|| self.backoff(attempt)).min(self.retry.max_delay)).await;
             }
         }
         Err(AmazonError::Unavailable { attempts: self.retry.attempts, last })
