@@ -11,13 +11,15 @@
 //!   chain to a root of the web's trust store ([`SigningCertificate::check`]). When the PEM holds
 //!   the signing certificate alone, its issuers are fetched from the URLs the certificate itself
 //!   names (`caIssuers`; a certificate from an SNS host names Amazon's CA, never a place a sender
-//!   chose) and kept for a day too. A simulator's origin brings its own test root along.
+//!   chose) and kept for a day too. A simulator's origin brings its own test root along. The
+//!   chain is checked once per fetched certificate, then trusted while kept and valid.
 //! - The topic it was published to must be one of `AMAZONPAY2_IPN_TOPIC_ARNS` when that is set
 //!   ([`topic_check`]); else any topic is followed, and each one seen is recorded for the owner
 //!   ([`TopicSightings`] keeps that from costing a write per notification).
-//! - At most [`READS_PER_MINUTE`] objects are read from Amazon's API for notifications a minute
-//!   ([`ReadBudget`]), so that a flood of notifications cannot become a flood of Amazon calls;
-//!   the others are answered 503 for Amazon to send again later, and the reconciler reads every
+//! - At most [`READS_PER_MINUTE`] requests a minute are sent to Amazon's API for notifications
+//!   ([`ReadBudget`], taken by the client at each request made while a notification is
+//!   followed), so that a flood of notifications cannot become a flood of Amazon calls; the
+//!   others are answered 503 for Amazon to send again later, and the reconciler reads every
 //!   waiting order anyway.
 //!
 //! So a forged envelope can neither make the shop fetch an address of its choosing nor move an
