@@ -166,9 +166,9 @@ async fn advancing_the_simulator_clock_does_not_make_signed_requests_stale() {
 #[tokio::test]
 async fn keys_amazon_would_refuse_and_a_failing_random_source_are_errors_and_nothing_is_sent() {
     struct Broken;
-    impl amazonpay2::core::idempotency::Randomness for Broken {
-        fn fill(&self, _: &mut [u8]) -> Result<(), amazonpay2::core::idempotency::KeyError> {
-            Err(amazonpay2::core::idempotency::KeyError::NoRandomness)
+    impl amazonpay2::core::random::Randomness for Broken {
+        fn fill(&self, _: &mut [u8]) -> Result<(), amazonpay2::core::random::NoRandomness> {
+            Err(amazonpay2::core::random::NoRandomness)
         }
     }
     let sim = Sim::sandbox().await;

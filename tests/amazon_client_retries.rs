@@ -4,23 +4,49 @@
 //! call succeeds or is Unavailable; client errors are not retried; a retried POST keeps its
 //! idempotency key.
 //!
-//! The waits are read on tokio's paused clock (`start_paused`): it stands still while requests
-//! go over loopback and jumps only when every task sleeps, so the time a call took on it is the
-//! sum of the client's waits, exactly, however busy the machine is.
+//! The waits are the ones the client asks its sleeper for, recorded by a test sleeper that does
+//! not wait: the tests run on real time (so the client's own connect and request timeouts behave
+//! as in production, whatever blocks the runtime for a moment) and read the waits the client
+//! computed, their number and order, never a clock.
 
 mod common;
 
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use tokio::time::Instant;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 use url::Url;
 
-use amazonpay2::core::{AmazonError, Retry};
+use amazonpay2::core::client::Sleeper;
+use amazonpay2::core::{AmazonError, AmazonPayClient, Retry};
 use common::client::*;
+
+/// Records every wait the client asks for, and returns at once.
+#[derive(Default)]
+struct Waits(Mutex<Vec<Duration>>);
+
+impl Sleeper for Waits {
+    fn sleep(&self, wait: Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        self.0.lock().unwrap().push(wait);
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// `client` with its waits recorded in what is returned beside it.
+fn recording(client: AmazonPayClient) -> (AmazonPayClient, Arc<Waits>) {
+    let waits = Arc::new(Waits::default());
+    (client.with_sleeper(waits.clone()), waits)
+}
+
+fn waits(recorded: &Waits) -> Vec<Duration> {
+    recorded.0.lock().unwrap().clone()
+}
+
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
 
 // ---------------------------------------------------------------------------------------------
 // Against the simulator
@@ -71,36 +97,30 @@ async fn client_errors_are_not_retried() {
     assert_eq!(sim.api_statuses(), [400]);
 }
 
-/// Whether `waited` (on the paused clock) lies within `low..=high`; the clock's timers round
-/// each wait up to the next millisecond.
-fn within(waited: Duration, low: Duration, high: Duration) -> bool {
-    waited >= low && waited <= high + Duration::from_millis(5)
-}
-
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn retries_back_off_with_doubling_waits() {
     let sim = Sim::sandbox().await;
     let token = sim.buyer_token(0).await;
     sim.fault(503, 2).await;
-    let retry = Retry { attempts: 3, first_delay: Duration::from_millis(100), max_delay: Duration::from_secs(5) };
-    let started = Instant::now();
-    sim.client_with(ours(), retry).get_buyer(&token).await.unwrap();
+    let retry = Retry { attempts: 3, first_delay: ms(100), max_delay: Duration::from_secs(5) };
+    let (client, recorded) = recording(sim.client_with(ours(), retry));
+    client.get_buyer(&token).await.unwrap();
     // 100 ms then 200 ms, each with at most 20 % jitter off.
-    let waited = started.elapsed();
-    assert!(within(waited, Duration::from_millis(240), Duration::from_millis(360)), "{waited:?}");
+    let waited = waits(&recorded);
+    assert_eq!(waited.len(), 2, "{waited:?}");
+    assert!((ms(80)..=ms(120)).contains(&waited[0]) && (ms(160)..=ms(240)).contains(&waited[1]), "{waited:?}");
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn backoff_waits_are_capped_by_max_delay() {
     let sim = Sim::sandbox().await;
     let token = sim.buyer_token(0).await;
     sim.fault(503, 2).await;
-    let retry = Retry { attempts: 3, first_delay: Duration::from_secs(30), max_delay: Duration::from_millis(100) };
-    let started = Instant::now();
-    sim.client_with(ours(), retry).get_buyer(&token).await.unwrap();
+    let retry = Retry { attempts: 3, first_delay: Duration::from_secs(30), max_delay: ms(100) };
+    let (client, recorded) = recording(sim.client_with(ours(), retry));
+    client.get_buyer(&token).await.unwrap();
     // Two waits of 24 to 36 s each, cut to 100 ms.
-    let waited = started.elapsed();
-    assert!(within(waited, Duration::from_millis(200), Duration::from_millis(200)), "{waited:?}");
+    assert_eq!(waits(&recorded), [ms(100), ms(100)]);
 }
 
 #[tokio::test]
@@ -128,41 +148,37 @@ const JSON: (&str, &str) = ("content-type", "application/json");
 const BUYER_JSON: &str = r#"{"buyerId":"amzn1.account.ACANNED"}"#;
 const BUSY_JSON: &str = r#"{"reasonCode":"ServiceUnavailable","message":"busy"}"#;
 
-/// How long getBuyer waits (on the paused clock) when the first answer is a 503 with
-/// `Retry-After: <retry_after>`.
-async fn time_get_buyer_after_retry_after(retry_after: &'static str, max_delay: Duration) -> Duration {
+/// The waits getBuyer asks for when the first answer is a 503 with `Retry-After: <retry_after>`.
+async fn waits_after_retry_after(retry_after: &'static str, max_delay: Duration) -> Vec<Duration> {
     let busy = (503, vec![(JSON.0, JSON.1), ("retry-after", retry_after)], BUSY_JSON);
     let (base, task, _) = canned_api(vec![busy, (200, vec![JSON], BUYER_JSON)]).await;
-    let retry = Retry { attempts: 2, first_delay: Duration::from_millis(1), max_delay };
-    let started = Instant::now();
-    let buyer = client_at(&base, retry).get_buyer("token").await.unwrap();
-    let elapsed = started.elapsed();
+    let retry = Retry { attempts: 2, first_delay: ms(1), max_delay };
+    let (client, recorded) = recording(client_at(&base, retry));
+    let buyer = client.get_buyer("token").await.unwrap();
     task.abort();
     assert_eq!(buyer.buyer_id, "amzn1.account.ACANNED");
-    elapsed
+    waits(&recorded)
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn retry_after_is_honoured_up_to_max_delay() {
-    let honoured = time_get_buyer_after_retry_after("1", Duration::from_secs(5)).await;
-    assert!(within(honoured, Duration::from_secs(1), Duration::from_secs(1)), "waited {honoured:?} for Retry-After: 1");
-    let capped = time_get_buyer_after_retry_after("120", Duration::from_millis(100)).await;
-    let limit = Duration::from_millis(100);
-    assert!(within(capped, limit, limit), "waited {capped:?} with max_delay 100 ms");
+    assert_eq!(waits_after_retry_after("1", Duration::from_secs(5)).await, [Duration::from_secs(1)]);
+    assert_eq!(waits_after_retry_after("120", ms(100)).await, [ms(100)], "capped by max_delay");
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn the_last_failed_attempt_is_not_followed_by_a_wait() {
     let (base, task, calls) = canned_api(vec![(503, vec![JSON], BUSY_JSON)]).await;
     let retry = Retry { attempts: 2, first_delay: Duration::from_secs(1), max_delay: Duration::from_secs(1) };
-    let started = Instant::now();
-    let result = client_at(&base, retry).get_buyer("token").await;
-    let elapsed = started.elapsed();
+    let (client, recorded) = recording(client_at(&base, retry));
+    let result = client.get_buyer("token").await;
     task.abort();
     assert!(matches!(result, Err(AmazonError::Unavailable { attempts: 2, .. })), "{result:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 2);
-    // One wait of 0.8 to 1 s (jitter, then the cap); a second one would make it at least 1.6 s.
-    assert!(within(elapsed, Duration::from_millis(800), Duration::from_secs(1)), "{elapsed:?}");
+    // One wait of 0.8 to 1 s (jitter, then the cap), between the two attempts; none after.
+    let waited = waits(&recorded);
+    assert_eq!(waited.len(), 1, "{waited:?}");
+    assert!((ms(800)..=Duration::from_secs(1)).contains(&waited[0]), "{waited:?}");
 }
 
 #[tokio::test]

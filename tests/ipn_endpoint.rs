@@ -4,6 +4,8 @@
 //! forged, tampered, foreign, replayed, oversized or unsolicited envelopes change nothing, and the
 //! shop never fetches a URL that an unverified envelope named.
 
+#[path = "common/admin.rs"]
+mod admin;
 mod common;
 
 use std::sync::Arc;
@@ -14,6 +16,8 @@ use axum::Router;
 use serde_json::{Value, json};
 
 use amazonpay2::amazon::sns::{Envelope, IpnMessage, MessageType, ObjectType, SignatureVersion};
+use amazonpay2::core::notifications::ReadBudget;
+use amazonpay2::core::operations::Operation;
 use amazonpay2::core::orders::OrderState;
 use amazonpay2::core::platform::Order;
 use amazonpay2::simulator::SnsSigner;
@@ -389,6 +393,36 @@ async fn a_genuine_notification_for_another_merchant_is_refused() {
     assert_eq!(sns.requests(), 1);
 }
 
+/// A random source that always fails.
+struct NoRandomSource;
+
+impl amazonpay2::core::random::Randomness for NoRandomSource {
+    fn fill(&self, _: &mut [u8]) -> Result<(), amazonpay2::core::random::NoRandomness> {
+        Err(amazonpay2::core::random::NoRandomness)
+    }
+}
+
+#[tokio::test]
+async fn a_failing_random_source_is_answered_503_and_claims_nothing() {
+    let sns = TestSns::start().await;
+    let vars = vec![("AMAZONPAY2_IPN_CERT_HOSTS", sns.origin.clone())];
+    let world = World::start_adapting(vars, |core| core.with_randomness(Arc::new(NoRandomSource))).await;
+    let merchant = world.config.amazon.merchant_id.clone();
+    let body = sns.notification(&message(&merchant, ObjectType::Charge, "S03-0000000-0000000-C000001", "n-1"));
+    let (status, answer) = post_ipn(&world, body).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (503, Some("try_again_later")), "{answer}");
+    let at = amazonpay2::core::now();
+    let claim = NotificationClaim {
+        id: "n-1".into(),
+        object_type: "CHARGE".into(),
+        object_id: String::new(),
+        token: "probe".into(),
+        at,
+        until: at + 1,
+    };
+    assert_eq!(world.db.claim_notification(&claim).await.unwrap(), Claimed::Mine, "nothing was claimed");
+}
+
 #[tokio::test]
 async fn a_subscription_confirmation_is_logged_and_its_url_never_followed() {
     let sns = TestSns::start().await;
@@ -500,33 +534,43 @@ const AMAZONS_TOPIC: &str = "arn:aws:sns:ap-northeast-1:111111111111:amazon-pay-
 const SOMEONE_ELSES_TOPIC: &str = "arn:aws:sns:ap-northeast-1:222222222222:forged";
 
 #[tokio::test]
-async fn once_amazons_topic_is_known_a_genuinely_signed_notification_from_another_topic_is_refused() {
+async fn without_configured_topics_no_sender_can_shut_amazons_notifications_out_and_the_owner_sees_every_topic() {
     let sns = TestSns::start().await;
     let world = world_trusting(&sns).await;
     let merchant = world.config.amazon.merchant_id.clone();
     let (session, charge) = pending_order(&world).await;
 
-    // Before any topic is known: a notification naming nothing Amazon confirms is acknowledged,
-    // and its topic is not taken for Amazon's.
-    let unknown = message(&merchant, ObjectType::Charge, "S03-0000000-0000000-C000009", "n-0");
-    let (status, answer) = post_ipn(&world, sns.notification_on(SOMEONE_ELSES_TOPIC, &unknown)).await;
-    assert_eq!((status, answer["outcome"].as_str()), (200, Some("unchanged")));
+    // Someone who knows the shop's charge (its buyer does) publishes about it from a topic of
+    // their own, before Amazon says anything: the shop reads the charge from Amazon, which says
+    // it is still pending, and nothing moves.
+    let first = message(&merchant, ObjectType::Charge, &charge, "n-0");
+    let (status, answer) = post_ipn(&world, sns.notification_on(SOMEONE_ELSES_TOPIC, &first)).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("unchanged")), "{answer}");
 
-    // Amazon's notification about the shop's charge: Amazon's API confirms it, its topic is kept.
+    // Amazon's own notifications are followed all the same, then and later.
     world.amazon_control("authorizations", json!({ "chargeId": charge, "outcome": "Authorized" })).await;
     let genuine = message(&merchant, ObjectType::Charge, &charge, "n-1");
     let (status, answer) = post_ipn(&world, sns.notification_on(AMAZONS_TOPIC, &genuine)).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("moved")), "{answer}");
-    let order = wait_for_state(&world, &session, OrderState::Authorized).await;
-
-    // Someone's own topic, the shop's merchant ID and charge, signed by SNS: refused.
-    let forged = message(&merchant, ObjectType::Charge, &charge, "n-2");
-    let (status, answer) = post_ipn(&world, sns.notification_on(SOMEONE_ELSES_TOPIC, &forged)).await;
-    assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("topic_not_allowed")), "{answer}");
-    assert_eq!(order_of(&world, &session).await.version, order.version, "nothing moved");
-    let again = message(&merchant, ObjectType::Charge, &charge, "n-3");
+    wait_for_state(&world, &session, OrderState::Authorized).await;
+    let again = message(&merchant, ObjectType::Charge, &charge, "n-2");
     let (status, _) = post_ipn(&world, sns.notification_on(AMAZONS_TOPIC, &again)).await;
-    assert_eq!(status, 200, "Amazon's topic goes on being followed");
+    assert_eq!(status, 200);
+
+    // The owner sees every topic notifications came from, to choose Amazon's.
+    let topics = world.db.ipn_topics(&world.state.core.ipn_topic_scope()).await.unwrap();
+    let mut names: Vec<&str> = topics.iter().map(|t| t.topic_arn.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, [AMAZONS_TOPIC, SOMEONE_ELSES_TOPIC]);
+    assert!(topics.iter().all(|t| t.last_confirmed.is_some()), "both named the shop's real charge");
+    amazonpay2::server::admin::put_account(&world.db, admin::OWNER, admin::OWNER_PASSWORD).await.unwrap();
+    let owner = admin::AdminBrowser::new(&world.shop);
+    owner.log_in().await;
+    let page = owner.get("/admin/settings/amazonpay").await;
+    for topic in [AMAZONS_TOPIC, SOMEONE_ELSES_TOPIC] {
+        assert!(page.shows(&format!("<code>{topic}</code>")), "{topic}");
+    }
+    assert!(page.shows("AMAZONPAY2_IPN_TOPIC_ARNS"), "how to follow Amazon's alone");
 
     // The topic header SNS sends must be the envelope's (signed) topic.
     let header = [("x-amz-sns-topic-arn", SOMEONE_ELSES_TOPIC)];
@@ -550,6 +594,9 @@ async fn configured_topics_are_the_only_ones_followed() {
     let (status, answer) = post_ipn(&world, sns.notification_on(SOMEONE_ELSES_TOPIC, &forged)).await;
     assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("topic_not_allowed")));
     assert_eq!(order_of(&world, &session).await.state, OrderState::Pending);
+    let seen = world.db.ipn_topics(&world.state.core.ipn_topic_scope()).await.unwrap();
+    assert_eq!(seen.len(), 1, "a refused topic is listed for the owner too");
+    assert_eq!((seen[0].topic_arn.as_str(), seen[0].last_confirmed), (SOMEONE_ELSES_TOPIC, None));
     let genuine = message(&merchant, ObjectType::Charge, &charge, "n-2");
     let (status, answer) = post_ipn(&world, sns.notification_on(AMAZONS_TOPIC, &genuine)).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("moved")));
@@ -617,13 +664,29 @@ async fn notifications_that_name_nothing_to_read_are_not_remembered() {
     }
 }
 
+/// A clock that stands still: a read budget on it is exactly its size, however long a test takes.
+struct Stopped(std::time::Instant);
+
+impl amazonpay2::core::notifications::Clock for Stopped {
+    fn now(&self) -> std::time::Instant {
+        self.0
+    }
+}
+
+/// A shop trusting `sns` whose notifications may read Amazon `reads` times, and no more.
+async fn world_with_reads(sns: &TestSns, reads: u32) -> World {
+    let budget = ReadBudget::with_clock(reads, Stopped(std::time::Instant::now()));
+    let vars = vec![("AMAZONPAY2_IPN_CERT_HOSTS", sns.origin.clone())];
+    World::start_adapting(vars, move |core| core.with_notification_reads(budget)).await
+}
+
 #[tokio::test]
-async fn a_flood_of_genuine_notifications_reads_amazon_at_most_the_minutes_budget() {
+async fn a_flood_of_genuine_notifications_reads_amazon_at_most_the_budget() {
     let sns = TestSns::start().await;
-    let world = world_trusting(&sns).await;
+    let budget = 10;
+    let world = world_with_reads(&sns, budget).await;
     let merchant = world.config.amazon.merchant_id.clone();
-    let started = std::time::Instant::now();
-    let sent = 150;
+    let sent = 60;
     let bodies: Vec<String> = (0..sent)
         .map(|n| {
             let unknown = format!("S03-0000000-{n:07}");
@@ -634,16 +697,36 @@ async fn a_flood_of_genuine_notifications_reads_amazon_at_most_the_minutes_budge
         .buffer_unordered(8)
         .collect()
         .await;
-    let elapsed = started.elapsed();
     let code = |answer: &(u16, Value)| answer.1["error"]["code"].as_str().map(str::to_owned);
+    let codes: Vec<(u16, Option<String>)> = answers.iter().map(|a| (a.0, code(a))).collect();
     // Each notification followed asks Amazon about its charge permission once (Amazon has none
     // of these: 503, for a retry); the others are turned away before Amazon is asked.
-    let read = answers.iter().filter(|a| a.0 == 503 && code(a).as_deref() == Some("try_again_later")).count();
-    let turned_away = answers.iter().filter(|a| a.0 == 503 && code(a).as_deref() == Some("busy")).count();
-    assert_eq!(read + turned_away, sent, "{:?}", answers.iter().map(|a| (a.0, code(a))).collect::<Vec<_>>());
-    // The minute's reads, and what the budget refilled while the flood lasted.
-    let refilled = elapsed.as_secs() as usize + 1;
-    let budget = amazonpay2::core::notifications::READS_PER_MINUTE as usize;
-    assert!(read <= budget + refilled, "{read} reads of Amazon in {elapsed:?}");
-    assert!(turned_away >= sent - budget - refilled, "{turned_away} turned away in {elapsed:?}");
+    let read = codes.iter().filter(|c| **c == (503, Some("try_again_later".into()))).count();
+    let turned_away = codes.iter().filter(|c| **c == (503, Some("busy".into()))).count();
+    assert_eq!((read, turned_away), (budget as usize, sent - budget as usize), "{codes:?}");
+}
+
+#[tokio::test]
+async fn every_amazon_read_a_notification_causes_is_counted_refunds_in_progress_included() {
+    let sns = TestSns::start().await;
+    let world = world_with_reads(&sns, 2).await;
+    let merchant = world.config.amazon.merchant_id.clone();
+    let (session, order) = authorized_order(&world).await;
+    for operation in [Operation::Capture(None), Operation::Refund(100), Operation::Refund(200)] {
+        let current = order_of(&world, &session).await;
+        let core = &world.state.core;
+        core.operate(current.id, current.version, operation, "owner", false).await.unwrap().unwrap();
+    }
+    let refunded = order_of(&world, &session).await;
+    assert_eq!(refunded.state, OrderState::Refunded, "two refunds in progress at Amazon");
+    // A notification about the captured charge reads each refund in progress: two reads, and the
+    // budget holds two.
+    let charge = order.charge_id.clone().unwrap();
+    let first = message(&merchant, ObjectType::Charge, &charge, "n-1");
+    let (status, answer) = post_ipn(&world, sns.notification(&first)).await;
+    assert_eq!(status, 200, "{answer}");
+    // The next one would read them again: the budget is spent at its first read.
+    let second = message(&merchant, ObjectType::Charge, &charge, "n-2");
+    let (status, answer) = post_ipn(&world, sns.notification(&second)).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (503, Some("busy")), "{answer}");
 }

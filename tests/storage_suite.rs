@@ -20,8 +20,8 @@ fn authorized_now() -> Authorization {
 }
 use amazonpay2::core::platform::{LinkRefusal, NewOrder, Opened, OrderLine, Plan, Refund, RefundState, ShippingMethod};
 use amazonpay2::storage::{
-    BulkItem, Claimed, Database, NewMember, NotificationClaim, OrderEdit, OrderFilter, Product, SessionChange,
-    SessionRecord,
+    BulkItem, Claimed, Database, IPN_TOPICS_KEPT, NewMember, NotificationClaim, OrderEdit, OrderFilter, Product,
+    SeenTopic, SessionChange, SessionRecord,
 };
 use databases::Target;
 
@@ -72,7 +72,7 @@ suite!(
     the_order_list_and_page_show_placed_orders_and_an_edit_needs_the_version_seen,
     a_notification_is_claimed_by_one_instance_and_recorded_only_once_handled,
     a_claim_left_by_a_stopped_instance_lapses_and_old_notifications_are_forgotten,
-    the_first_ipn_topic_pinned_is_the_one_every_instance_keeps,
+    the_ipn_topics_seen_are_recorded_for_the_owner_and_bounded,
     owner_accounts_and_sessions,
     parallel_login_attempts_on_two_instances_are_counted_one_by_one_up_to_the_limit,
     a_login_window_ends_and_an_unchecked_attempt_is_taken_back,
@@ -589,15 +589,34 @@ async fn a_claim_left_by_a_stopped_instance_lapses_and_old_notifications_are_for
     assert_eq!(two.claim_notification(&claim("n-2", "r", at + 400)).await.unwrap(), Claimed::Mine, "forgotten");
 }
 
-async fn the_first_ipn_topic_pinned_is_the_one_every_instance_keeps(target: Target) {
+async fn the_ipn_topics_seen_are_recorded_for_the_owner_and_bounded(target: Target) {
     let (one, two) = (target.open().await, target.open().await);
-    assert_eq!(one.ipn_topic("M:live").await.unwrap(), None);
-    let (a, b) = tokio::join!(one.pin_ipn_topic("M:live", "arn:a", 1), two.pin_ipn_topic("M:live", "arn:b", 1));
-    let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a, b, "both instances keep the one pinned first");
-    assert_eq!(two.pin_ipn_topic("M:live", "arn:c", 2).await.unwrap(), a, "a later one changes nothing");
-    assert_eq!(one.ipn_topic("M:live").await.unwrap(), Some(a));
-    assert_eq!(one.ipn_topic("M:sandbox").await.unwrap(), None, "each environment its own");
+    assert!(one.ipn_topics("M:live").await.unwrap().is_empty());
+    let (a, b) =
+        tokio::join!(one.see_ipn_topic("M:live", "arn:a", 10, false), two.see_ipn_topic("M:live", "arn:a", 11, false));
+    assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|new| **new).count(), 1, "new to one instance only");
+    assert!(two.see_ipn_topic("M:live", "arn:b", 20, true).await.unwrap());
+    assert!(!one.see_ipn_topic("M:live", "arn:a", 30, true).await.unwrap());
+    assert!(!one.see_ipn_topic("M:live", "arn:a", 25, false).await.unwrap(), "late news changes nothing");
+    let seen = two.ipn_topics("M:live").await.unwrap();
+    let expect = |topic: &str, first, last, confirmed| SeenTopic {
+        topic_arn: topic.into(),
+        first_seen: first,
+        last_seen: last,
+        last_confirmed: confirmed,
+    };
+    assert_eq!(seen, [expect("arn:a", 10, 30, Some(30)), expect("arn:b", 20, 20, Some(20))], "latest first");
+    assert!(one.ipn_topics("M:sandbox").await.unwrap().is_empty(), "each environment its own");
+    // Anyone can make topics: the ones seen last are kept, Amazon's among them while it notifies.
+    for n in 0..IPN_TOPICS_KEPT {
+        one.see_ipn_topic("M:live", &format!("arn:other-{n}"), 100 + i64::try_from(n).unwrap(), false).await.unwrap();
+    }
+    one.see_ipn_topic("M:live", "arn:a", 1_000, true).await.unwrap();
+    one.see_ipn_topic("M:live", "arn:newest", 1_001, false).await.unwrap();
+    let kept = one.ipn_topics("M:live").await.unwrap();
+    assert_eq!(kept.len(), IPN_TOPICS_KEPT);
+    assert_eq!((kept[0].topic_arn.as_str(), kept[1].topic_arn.as_str()), ("arn:newest", "arn:a"));
+    assert!(!kept.iter().any(|t| t.topic_arn == "arn:b" || t.topic_arn == "arn:other-0"), "the oldest went");
 }
 
 async fn owner_accounts_and_sessions(target: Target) {

@@ -483,6 +483,19 @@ impl SigningCertificate {
         }
     }
 
+    /// Until when (Unix seconds) a chain found by [`Self::check`] stays valid: the earliest end
+    /// of validity of the PEM's certificates and `issuers` (DER), whichever of them it used.
+    pub fn valid_until(&self, issuers: &[Vec<u8>]) -> u64 {
+        let issued = issuers.iter().filter_map(|der| Certificate::from_der(der).ok());
+        self.certificates
+            .iter()
+            .cloned()
+            .chain(issued)
+            .map(|c| c.tbs_certificate.validity.not_after.to_unix_duration().as_secs())
+            .min()
+            .unwrap_or(0)
+    }
+
     /// Where the issuers of these certificates are published (RFC 5280 Authority Information
     /// Access, `caIssuers`), http(s) only: for a PEM that holds the signing certificate alone.
     pub fn issuer_urls(&self) -> Vec<Url> {
@@ -888,6 +901,57 @@ mod tests {
         ));
         assert_eq!(issuer_der(b"not a certificate"), None);
         assert!(issuer_der(CERTIFICATE.as_bytes()).is_some(), "an issuer published as PEM");
+    }
+
+    /// Amazon's own SNS signing certificate, the intermediate that issued it and a message SNS
+    /// signed with it (see `tests/fixtures/sns/amazon/README.md`).
+    const AMAZON_SNS_CERTIFICATE: &str =
+        include_str!("../../tests/fixtures/sns/amazon/sns_signing_certificate_2024.pem");
+    const AMAZON_RSA_2048_M01: &str = include_str!("../../tests/fixtures/sns/amazon/amazon_rsa_2048_m01.pem");
+    const AMAZON_SNS_CONFIRMATION: &str =
+        include_str!("../../tests/fixtures/sns/amazon/subscription_confirmation.json");
+    /// When SNS signed that message (2024-08-01T10:35:40Z), inside the certificate's validity.
+    const SIGNED_AT: u64 = 1_722_508_540;
+    /// The certificate's last second (2024-11-20T23:59:59Z).
+    const AMAZON_CERTIFICATE_ENDS: u64 = 1_732_147_199;
+
+    #[test]
+    fn amazons_own_sns_certificate_chains_through_its_intermediate_to_a_web_root() {
+        let certificate = SigningCertificate::parse(AMAZON_SNS_CERTIFICATE.as_bytes()).unwrap();
+        let intermediate = issuer_der(AMAZON_RSA_2048_M01.as_bytes()).unwrap();
+        let issuers = std::slice::from_ref(&intermediate);
+        assert_eq!(certificate.check(Anchors::Web, issuers, SIGNED_AT), Ok(()));
+        assert_eq!(certificate.check(Anchors::Web, &[], SIGNED_AT), Err(SnsError::UnknownIssuer), "served alone");
+        assert_eq!(
+            certificate.issuer_urls(),
+            [Url::parse("http://crt.r2m01.amazontrust.com/r2m01.cer").unwrap()],
+            "where its issuer is published"
+        );
+        assert_eq!(certificate.valid_until(issuers), AMAZON_CERTIFICATE_ENDS);
+        assert_eq!(certificate.check(Anchors::Web, issuers, AMAZON_CERTIFICATE_ENDS), Ok(()));
+        assert_eq!(
+            certificate.check(Anchors::Web, issuers, AMAZON_CERTIFICATE_ENDS + 1),
+            Err(SnsError::CertificateNotValidNow)
+        );
+        assert_eq!(
+            certificate.check(Anchors::Given(&[]), issuers, SIGNED_AT),
+            Err(SnsError::UnknownIssuer),
+            "a test origin's check trusts only the root it brings"
+        );
+    }
+
+    #[test]
+    fn a_message_sns_signed_verifies_with_amazons_own_certificate_and_nothing_else_does() {
+        let confirmation = envelope(AMAZON_SNS_CONFIRMATION);
+        assert_eq!(confirmation.kind, MessageType::SubscriptionConfirmation);
+        assert_eq!(confirmation.signature_version, "2");
+        assert!(check_cert_url(&confirmation.signing_cert_url, &[]).is_ok(), "SNS's own URL is allowed");
+        assert_eq!(confirmation.verify_at(AMAZON_SNS_CERTIFICATE.as_bytes(), SIGNED_AT), Ok(()));
+        let relabelled = tampered(AMAZON_SNS_CONFIRMATION, |map| {
+            map.insert("TopicArn".into(), "arn:aws:sns:eu-central-1:466136624261:other".into());
+        });
+        assert_eq!(relabelled.verify_at(AMAZON_SNS_CERTIFICATE.as_bytes(), SIGNED_AT), Err(SnsError::BadSignature));
+        assert_eq!(confirmation.verify_at(CERTIFICATE.as_bytes(), NOW), Err(SnsError::BadSignature), "a test key");
     }
 
     #[test]

@@ -16,9 +16,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use super::idempotency::Keyed;
@@ -110,7 +107,7 @@ impl Core {
         if let Some(reason) = unavailable(Some(cart)) {
             return Ok(Err(reason));
         }
-        let review_ref = random_ref();
+        let review_ref = self.random_token()?;
         self.platform().begin_checkout(&cart.id, &review_ref).await?;
         let settings = self.settings();
         let builder = PayloadBuilder { origin: &settings.shop_origin, amazon: &settings.amazon };
@@ -474,14 +471,6 @@ fn review_of(session: CheckoutSession) -> Review {
         .find_map(|p| p.payment_descriptor)
         .unwrap_or_default();
     Review { checkout_session_id: session.checkout_session_id, shipping_address, payment_descriptor }
-}
-
-/// A fresh random reference (128 bits, URL-safe).
-fn random_ref() -> String {
-    let mut bytes = [0u8; 16];
-    // The system random source failing is not recoverable: nothing safe can be issued.
-    SystemRandom::new().fill(&mut bytes).expect("system random source unavailable");
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[cfg(test)]

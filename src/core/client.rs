@@ -14,7 +14,9 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 use url::Url;
 
-use super::idempotency::{self, Randomness};
+use super::idempotency;
+use super::notifications::ReadBudget;
+use super::random::Randomness;
 use super::settings::AmazonAccount;
 use crate::amazon::canonical;
 use crate::amazon::keys::ShopKey;
@@ -56,6 +58,29 @@ pub enum AmazonError {
     /// `a-z A-Z 0-9 - _`), or none could be made (the random source failed); nothing was sent.
     #[error("no usable idempotency key: {0}")]
     InvalidIdempotencyKey(String),
+    /// A read for a notification beyond this minute's budget ([`reads_budgeted`]); nothing was
+    /// sent.
+    #[error("too many reads of Amazon for notifications this minute")]
+    ReadsSpent,
+}
+
+tokio::task_local! {
+    /// While a notification is followed: the budget every request to Amazon's API is taken from.
+    /// The reads a notification causes are made deep in code shared with the reconciler and the
+    /// owner's pages (a charge, each refund in progress, a checkout session); counting them
+    /// where they are sent counts every one of them, and only those of notifications.
+    static NOTIFICATION_READS: Arc<ReadBudget>;
+}
+
+/// Runs `work` with every request it sends to Amazon taken from `budget` (one per request sent,
+/// retries included); a request beyond it fails with [`AmazonError::ReadsSpent`] unsent.
+pub(super) async fn reads_budgeted<F: std::future::Future>(budget: Arc<ReadBudget>, work: F) -> F::Output {
+    NOTIFICATION_READS.scope(budget, work).await
+}
+
+/// Whether a request may be sent now: always, but within [`reads_budgeted`] when none is left.
+fn read_allowed() -> bool {
+    NOTIFICATION_READS.try_with(|budget| budget.take()).unwrap_or(true)
 }
 
 impl AmazonError {
@@ -86,6 +111,22 @@ impl Default for Retry {
     }
 }
 
+/// How the client waits between attempts: tokio's timer, or a test's that records the waits it
+/// is asked for (so that a test reads the waits the client computed, not a clock).
+pub trait Sleeper: Send + Sync {
+    /// Waits `wait`.
+    fn sleep(&self, wait: Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+}
+
+/// tokio's timer.
+struct TokioSleeper;
+
+impl Sleeper for TokioSleeper {
+    fn sleep(&self, wait: Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(tokio::time::sleep(wait))
+    }
+}
+
 /// A signed-request client for one merchant.
 pub struct AmazonPayClient {
     http: reqwest::Client,
@@ -96,6 +137,7 @@ pub struct AmazonPayClient {
     public_key_id: String,
     randomness: Arc<dyn Randomness>,
     retry: Retry,
+    sleeper: Arc<dyn Sleeper>,
 }
 
 impl AmazonPayClient {
@@ -122,6 +164,7 @@ impl AmazonPayClient {
             public_key_id: account.public_key_id.clone(),
             randomness: Arc::new(SystemRandom::new()),
             retry: Retry::default(),
+            sleeper: Arc::new(TokioSleeper),
         })
     }
 
@@ -135,6 +178,13 @@ impl AmazonPayClient {
     /// jitter): the system's by default.
     pub fn with_randomness(mut self, randomness: Arc<dyn Randomness>) -> Self {
         self.randomness = randomness;
+        self
+    }
+
+    /// Replaces how the waits between attempts are waited (tests record them).
+    #[must_use]
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
         self
     }
 
@@ -302,6 +352,9 @@ impl AmazonPayClient {
         };
         let mut last = String::new();
         for attempt in 1..=self.retry.attempts {
+            if !read_allowed() {
+                return Err(AmazonError::ReadsSpent);
+            }
             let request = self.signed(&method, &url, &body, idempotency_key.as_deref())?;
             let wait = match request.send().await {
                 Ok(response) if response.status().is_success() => {
@@ -332,7 +385,7 @@ impl AmazonPayClient {
             };
             if attempt < self.retry.attempts {
                 tracing::warn!(attempt, %last, "Amazon Pay call failed; retrying");
-                tokio::time::sleep(wait.unwrap_or_else(|| self.backoff(attempt)).min(self.retry.max_delay)).await;
+                self.sleeper.sleep(wait.unwrap_or_else(|| self.backoff(attempt)).min(self.retry.max_delay)).await;
             }
         }
         Err(AmazonError::Unavailable { attempts: self.retry.attempts, last })
@@ -409,6 +462,11 @@ pub fn install_crypto_provider() {
 }
 
 pub(super) fn http_client() -> Result<reqwest::Client, AmazonError> {
+    http_client_builder()?.build().map_err(|e| AmazonError::Setup(e.to_string()))
+}
+
+/// [`http_client`] before it is built (tests add their own name resolution).
+pub(super) fn http_client_builder() -> Result<reqwest::ClientBuilder, AmazonError> {
     install_crypto_provider();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
@@ -417,13 +475,11 @@ pub(super) fn http_client() -> Result<reqwest::Client, AmazonError> {
         .map_err(|e| AmazonError::Setup(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    reqwest::Client::builder()
+    Ok(reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| AmazonError::Setup(e.to_string()))
+        .redirect(reqwest::redirect::Policy::none()))
 }
 
 /// An ID as one URL path segment. `.` and `..` are refused: a URL parser would read them as

@@ -4,6 +4,7 @@ use super::client::AmazonError;
 use super::idempotency::KeyError;
 use super::orders::InvalidMove;
 use super::platform::PlatformError;
+use super::random::NoRandomness;
 use super::signer::SignError;
 
 /// Why the core could not do what it was asked.
@@ -25,4 +26,7 @@ pub enum CoreError {
     /// of Amazon without one.
     #[error(transparent)]
     Idempotency(#[from] KeyError),
+    /// The system's random source failed: no token could be made (nothing was asked of Amazon).
+    #[error(transparent)]
+    Random(#[from] NoRandomness),
 }

@@ -21,6 +21,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::Date;
 
+use super::random::random_token_from;
+pub use super::random::{NoRandomness, Randomness};
+
 /// The longest key Amazon takes.
 pub const MAX_KEY_LENGTH: usize = 32;
 
@@ -172,23 +175,10 @@ impl IdempotencyKeys {
     }
 }
 
-/// A source of random bytes that can fail (the system's, or a test's).
-pub trait Randomness: Send + Sync {
-    /// Fills `bytes`, or fails; never leaves them zero and says it worked.
-    fn fill(&self, bytes: &mut [u8]) -> Result<(), KeyError>;
-}
-
-impl Randomness for aws_lc_rs::rand::SystemRandom {
-    fn fill(&self, bytes: &mut [u8]) -> Result<(), KeyError> {
-        aws_lc_rs::rand::SecureRandom::fill(self, bytes).map_err(|_| KeyError::NoRandomness)
-    }
-}
-
 /// A random key (a UUID's 128 bits, hex: 32 characters), for a POST that names no operation.
 pub fn random_key(randomness: &dyn Randomness) -> Result<IdempotencyKey, KeyError> {
-    let mut bytes = [0u8; 16];
-    randomness.fill(&mut bytes)?;
-    Ok(IdempotencyKey(crate::amazon::signature::hex(&bytes)))
+    let token = random_token_from(randomness).map_err(|_| KeyError::NoRandomness)?;
+    Ok(IdempotencyKey(token))
 }
 
 #[cfg(test)]
@@ -252,8 +242,8 @@ mod tests {
 
     struct Broken;
     impl Randomness for Broken {
-        fn fill(&self, _: &mut [u8]) -> Result<(), KeyError> {
-            Err(KeyError::NoRandomness)
+        fn fill(&self, _: &mut [u8]) -> Result<(), NoRandomness> {
+            Err(NoRandomness)
         }
     }
 

@@ -18,6 +18,7 @@ pub mod orders;
 pub mod paths;
 pub mod payloads;
 pub mod platform;
+pub mod random;
 pub mod reconciler;
 pub mod rules;
 pub mod settings;
@@ -34,6 +35,7 @@ pub use self::client::{AmazonError, AmazonPayClient, Retry, install_crypto_provi
 pub use self::error::CoreError;
 use self::idempotency::{IdempotencyKey, IdempotencyKeys, Keyed};
 use self::platform::Platform;
+use self::random::{NoRandomness, Randomness};
 use self::settings::CoreSettings;
 use self::signer::ButtonSigner;
 use crate::amazon::keys::ShopKey;
@@ -48,7 +50,11 @@ pub struct Core {
     certificates: notifications::Certificates,
     /// The installation's idempotency keys, made from the platform's secret on first use.
     keys: OnceLock<IdempotencyKeys>,
-    notification_reads: notifications::ReadBudget,
+    notification_reads: Arc<notifications::ReadBudget>,
+    /// When this instance last recorded each SNS topic seen.
+    topic_sightings: notifications::TopicSightings,
+    /// Where random tokens come from (the system's source; a test's that fails).
+    randomness: Arc<dyn Randomness>,
 }
 
 impl Core {
@@ -63,7 +69,7 @@ impl Core {
         let signer = ButtonSigner::new(key.clone(), settings.amazon.public_key_id.clone());
         let amazon = AmazonPayClient::new(api_base, &settings.amazon, key)?;
         let certificates = notifications::Certificates::new(settings.ipn_cert_origins.clone())?;
-        let notification_reads = notifications::ReadBudget::new(notifications::READS_PER_MINUTE);
+        let notification_reads = Arc::new(notifications::ReadBudget::new(notifications::READS_PER_MINUTE));
         Ok(Self {
             settings,
             signer,
@@ -73,7 +79,30 @@ impl Core {
             certificates,
             keys: OnceLock::new(),
             notification_reads,
+            topic_sightings: notifications::TopicSightings::default(),
+            randomness: Arc::new(aws_lc_rs::rand::SystemRandom::new()),
         })
+    }
+
+    /// Replaces the budget of Amazon reads for notifications (tests use a small one on a clock
+    /// that stands still).
+    #[must_use]
+    pub fn with_notification_reads(mut self, budget: notifications::ReadBudget) -> Self {
+        self.notification_reads = Arc::new(budget);
+        self
+    }
+
+    /// Replaces the random source of the core and its API client (tests use one that fails).
+    #[must_use]
+    pub fn with_randomness(mut self, randomness: Arc<dyn Randomness>) -> Self {
+        self.amazon = self.amazon.with_randomness(randomness.clone());
+        self.randomness = randomness;
+        self
+    }
+
+    /// A random token ([`random::random_token`]) from the core's source.
+    pub fn random_token(&self) -> Result<String, NoRandomness> {
+        random::random_token_from(self.randomness.as_ref())
     }
 
     /// Replaces the API client's retry policy (tests use short waits).

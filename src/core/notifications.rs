@@ -11,25 +11,30 @@
 //!   chain to a root of the web's trust store ([`SigningCertificate::check`]). When the PEM holds
 //!   the signing certificate alone, its issuers are fetched from the URLs the certificate itself
 //!   names (`caIssuers`; a certificate from an SNS host names Amazon's CA, never a place a sender
-//!   chose) and kept for a day too. A simulator's origin brings its own test root along.
-//! - The topic it was published to must be the shop's ([`topic_check`]): one of
-//!   `AMAZONPAY2_IPN_TOPIC_ARNS` when set, else the one the shop first saw confirmed.
-//! - At most [`READS_PER_MINUTE`] objects are read from Amazon's API for notifications a minute
-//!   ([`ReadBudget`]), so that a flood of notifications cannot become a flood of Amazon calls;
-//!   the others are answered 503 for Amazon to send again later, and the reconciler reads every
+//!   chose) and kept for a day too. A simulator's origin brings its own test root along. The
+//!   chain is checked once per fetched certificate, then trusted while kept and valid.
+//! - The topic it was published to must be one of `AMAZONPAY2_IPN_TOPIC_ARNS` when that is set
+//!   ([`topic_check`]); else any topic is followed, and each one seen is recorded for the owner
+//!   ([`TopicSightings`] keeps that from costing a write per notification).
+//! - At most [`READS_PER_MINUTE`] requests a minute are sent to Amazon's API for notifications
+//!   ([`ReadBudget`], taken by the client at each request made while a notification is
+//!   followed), so that a flood of notifications cannot become a flood of Amazon calls; the
+//!   others are answered 503 for Amazon to send again later, and the reconciler reads every
 //!   waiting order anyway.
 //!
 //! So a forged envelope can neither make the shop fetch an address of its choosing nor move an
-//! order, and a genuine one from someone else's topic is refused.
+//! order; one SNS signed for someone else's topic is refused when the shop names its topics, and
+//! can otherwise only make the shop read its own objects from Amazon, within the budget.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use url::Url;
 
 use super::orders::{Actor, OrderState, Transition};
-use super::{Core, CoreError};
+use super::{AmazonError, Core, CoreError};
 use crate::amazon::sns::{
     Anchors, Envelope, IpnMessage, MAX_CERTIFICATE_BYTES, MessageType, ObjectType, SigningCertificate, SnsError,
     check_cert_url, issuer_der, issuer_urls_of,
@@ -110,34 +115,63 @@ pub struct Handled {
     pub confirmed: bool,
 }
 
-/// Whether a notification's topic is the shop's.
+/// Whether a notification's topic is followed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TopicCheck {
     /// One of `AMAZONPAY2_IPN_TOPIC_ARNS`.
     Configured,
-    /// The topic the shop pinned.
-    Pinned,
-    /// No topic is known yet: follow the notification, and pin its topic once Amazon's API
-    /// confirmed its object.
-    Unpinned,
-    /// Another topic.
+    /// None are configured: every topic is followed (and recorded for the owner to see).
+    Unlisted,
+    /// Not one of `AMAZONPAY2_IPN_TOPIC_ARNS`.
     Refused,
 }
 
-/// Judges `topic` against the configured topics (which, when there are any, are the only ones)
-/// or else the pinned one.
-pub fn topic_check(configured: &[String], pinned: Option<&str>, topic: &str) -> TopicCheck {
-    if !configured.is_empty() {
-        return if configured.iter().any(|allowed| allowed == topic) {
-            TopicCheck::Configured
-        } else {
-            TopicCheck::Refused
-        };
+/// Judges `topic` against the configured topics: when there are any, they are the only ones
+/// followed; when there are none, every topic is. No topic is ever taken for Amazon's on the
+/// shop's own: a topic kept from a notification could be a sender's who knew one of the shop's
+/// Amazon IDs, and would then shut Amazon's own notifications out.
+pub fn topic_check(configured: &[String], topic: &str) -> TopicCheck {
+    if configured.is_empty() {
+        TopicCheck::Unlisted
+    } else if configured.iter().any(|allowed| allowed == topic) {
+        TopicCheck::Configured
+    } else {
+        TopicCheck::Refused
     }
-    match pinned {
-        Some(pinned) if pinned == topic => TopicCheck::Pinned,
-        Some(_) => TopicCheck::Refused,
-        None => TopicCheck::Unpinned,
+}
+
+/// How often one instance writes that a topic was seen again (its first sighting, and one that
+/// named an object Amazon confirmed, are written at once): the owner's list needs minutes, not
+/// every notification.
+const TOPIC_SEEN_EVERY: Duration = Duration::from_secs(60);
+/// Sightings remembered in memory at most (anyone can make topics; the map is cleared beyond).
+const TOPIC_SIGHTINGS_KEPT: usize = 1_000;
+
+/// When this instance last wrote a sighting of each topic (and whether it was a confirmed one),
+/// so that a stream of notifications from one topic costs no database access.
+#[derive(Default)]
+pub struct TopicSightings {
+    written: Mutex<HashMap<(String, bool), Instant>>,
+}
+
+impl TopicSightings {
+    /// Whether a sighting of `topic` (`confirmed` or not) is to be written now; if so, it counts
+    /// as written.
+    pub fn due(&self, topic: &str, confirmed: bool) -> bool {
+        self.due_at(topic, confirmed, Instant::now())
+    }
+
+    fn due_at(&self, topic: &str, confirmed: bool, now: Instant) -> bool {
+        let mut written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (topic.to_owned(), confirmed);
+        if written.get(&key).is_some_and(|at| now.saturating_duration_since(*at) < TOPIC_SEEN_EVERY) {
+            return false;
+        }
+        if written.len() >= TOPIC_SIGHTINGS_KEPT {
+            written.clear();
+        }
+        written.insert(key, now);
+        true
     }
 }
 
@@ -153,22 +187,45 @@ pub fn is_topic_arn(value: &str) -> bool {
             && name.len() <= 256 && plain(name, b"-_"))
 }
 
+/// Where a budget's time comes from: the monotonic clock, or a test's.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> Instant;
+}
+
+/// The process's monotonic clock.
+struct Monotonic;
+
+impl Clock for Monotonic {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
 /// Reads of Amazon's API that notifications may still make: a token bucket of
 /// [`READS_PER_MINUTE`], refilled evenly over the minute.
 pub struct ReadBudget {
     per_minute: u32,
+    clock: Box<dyn Clock>,
     state: Mutex<(f64, Instant)>,
 }
 
 impl ReadBudget {
     /// A full budget of `per_minute` reads.
     pub fn new(per_minute: u32) -> Self {
-        Self { per_minute, state: Mutex::new((f64::from(per_minute), Instant::now())) }
+        Self::with_clock(per_minute, Monotonic)
+    }
+
+    /// A full budget of `per_minute` reads, refilled as `clock` goes (a test's clock that stands
+    /// still makes it exactly `per_minute` reads).
+    pub fn with_clock(per_minute: u32, clock: impl Clock + 'static) -> Self {
+        let start = clock.now();
+        Self { per_minute, clock: Box::new(clock), state: Mutex::new((f64::from(per_minute), start)) }
     }
 
     /// Takes one read, if one is left.
     pub fn take(&self) -> bool {
-        self.take_at(Instant::now())
+        self.take_at(self.clock.now())
     }
 
     fn take_at(&self, now: Instant) -> bool {
@@ -186,22 +243,63 @@ impl ReadBudget {
     }
 }
 
-/// Certificates by URL, with when they were fetched.
-type Kept = HashMap<String, (Arc<Vec<u8>>, Instant)>;
+/// A certificate (or issuer) fetched from its URL.
+struct Fetched {
+    body: Arc<Vec<u8>>,
+    at: Instant,
+    /// For a signing certificate whose chain was checked: until when (Unix seconds) that chain
+    /// stays valid, so that later notifications signed with it are not checked again.
+    trusted_until: Option<u64>,
+}
 
-/// SNS signing certificates and their issuers, fetched from allowed URLs only and kept a while.
+/// Certificates by URL.
+type Kept = HashMap<String, Fetched>;
+
+/// SNS signing certificates and their issuers, fetched from allowed URLs only and kept a while,
+/// with the verdict on each signing certificate's chain.
 pub struct Certificates {
     http: reqwest::Client,
     /// Origins allowed besides SNS's own hosts (a simulator's).
     extra_origins: Vec<String>,
     kept: Mutex<Kept>,
+    /// Chains checked so far (each costs signature checks up to a root).
+    chain_checks: AtomicUsize,
 }
 
 impl Certificates {
     /// Certificates from SNS's hosts, and from `extra_origins` (`scheme://host[:port]`).
     pub fn new(extra_origins: Vec<String>) -> Result<Self, super::AmazonError> {
-        let http = super::client::http_client()?;
-        Ok(Self { http, extra_origins, kept: Mutex::default() })
+        Ok(Self::with_client(super::client::http_client()?, extra_origins))
+    }
+
+    fn with_client(http: reqwest::Client, extra_origins: Vec<String>) -> Self {
+        Self { http, extra_origins, kept: Mutex::default(), chain_checks: AtomicUsize::new(0) }
+    }
+
+    /// The signing certificate at `url` (PEM), found SNS's ([`Self::check_at`]). Its chain is
+    /// checked once per fetch and then trusted while it is kept and every certificate of the
+    /// chain is still valid: a notification signed with a known certificate costs a lookup.
+    pub async fn signing(&self, url: &Url) -> Result<Arc<Vec<u8>>, NotificationError> {
+        let now = unix_now();
+        if let Some(pem) = self.trusted(url, now) {
+            return Ok(pem);
+        }
+        let pem = self.get(url).await?;
+        let until = self.check_at(url, &pem, now).await?;
+        if let Some(fetched) = self.lock().get_mut(url.as_str())
+            && Arc::ptr_eq(&fetched.body, &pem)
+        {
+            fetched.trusted_until = Some(until);
+        }
+        Ok(pem)
+    }
+
+    /// The certificate at `url`, if it is kept and its chain was found valid until after `now`.
+    fn trusted(&self, url: &Url, now: u64) -> Option<Arc<Vec<u8>>> {
+        let kept = self.lock();
+        let fetched = kept.get(url.as_str())?;
+        let fresh = fetched.at.elapsed() < CERTIFICATE_KEPT;
+        (fresh && fetched.trusted_until.is_some_and(|until| now <= until)).then(|| fetched.body.clone())
     }
 
     /// Whether `url` lies on an origin the shop was told to trust besides SNS (a test origin).
@@ -213,10 +311,10 @@ impl Certificates {
     /// The certificate (or issuer) at `url`, fetched unless kept.
     async fn get(&self, url: &Url) -> Result<Arc<Vec<u8>>, NotificationError> {
         let key = url.as_str().to_owned();
-        if let Some((pem, at)) = self.lock().get(&key)
-            && at.elapsed() < CERTIFICATE_KEPT
+        if let Some(fetched) = self.lock().get(&key)
+            && fetched.at.elapsed() < CERTIFICATE_KEPT
         {
-            return Ok(pem.clone());
+            return Ok(fetched.body.clone());
         }
         let unavailable = |why: String| NotificationError::CertificateUnavailable(why);
         let response = tokio::time::timeout(CERTIFICATE_TIMEOUT, self.http.get(url.clone()).send())
@@ -232,18 +330,20 @@ impl Certificates {
         if kept.len() >= CERTIFICATES_KEPT {
             kept.clear();
         }
-        kept.insert(key, (body.clone(), Instant::now()));
+        kept.insert(key, Fetched { body: body.clone(), at: Instant::now(), trusted_until: None });
         Ok(body)
     }
 
-    /// Checks that the certificate fetched from `url` is SNS's (or, from a test origin, issued
-    /// by the root it brings along), fetching its issuers when it came alone.
-    async fn check(&self, url: &Url, pem: &[u8]) -> Result<(), NotificationError> {
+    /// Checks at `now` (Unix seconds) that the certificate fetched from `url` is SNS's (or, from
+    /// a test origin, issued by the root it brings along), fetching its issuers when it came
+    /// alone; answers until when the chain stays valid.
+    async fn check_at(&self, url: &Url, pem: &[u8], now: u64) -> Result<u64, NotificationError> {
+        self.chain_checks.fetch_add(1, Ordering::Relaxed);
         let certificate = SigningCertificate::parse(pem)?;
-        let now = unix_now();
         if self.is_extra(url) {
             let roots = certificate.bundled_roots();
-            return Ok(certificate.check(Anchors::Given(&roots), &[], now)?);
+            certificate.check(Anchors::Given(&roots), &[], now)?;
+            return Ok(certificate.valid_until(&[]));
         }
         let mut issuers: Vec<Vec<u8>> = Vec::new();
         let mut tried: Vec<Url> = Vec::new();
@@ -253,7 +353,8 @@ impl Certificates {
                 Err(SnsError::UnknownIssuer) => {
                     return Err(SnsError::UntrustedCertificate("no chain to a trusted root".into()).into());
                 }
-                done => return Ok(done?),
+                Ok(()) => return Ok(certificate.valid_until(&issuers)),
+                Err(refused) => return Err(refused.into()),
             }
             let mut wanted = certificate.issuer_urls();
             for issuer in &issuers {
@@ -310,8 +411,7 @@ impl Core {
         let envelope = Envelope::parse(body)?;
         let extra: Vec<&str> = self.certificates.extra_origins.iter().map(String::as_str).collect();
         let url = check_cert_url(&envelope.signing_cert_url, &extra)?;
-        let certificate = self.certificates.get(&url).await?;
-        self.certificates.check(&url, &certificate).await?;
+        let certificate = self.certificates.signing(&url).await?;
         envelope.verify(&certificate)?;
         if envelope.kind != MessageType::Notification {
             return Ok(Verified::Confirmation(envelope.kind));
@@ -326,24 +426,38 @@ impl Core {
         Ok(Verified::Notification(Notification { message, topic_arn: envelope.topic_arn }))
     }
 
-    /// The key the pinned topic of this shop's notifications is kept under: its merchant and
+    /// The key the topics of this shop's notifications are kept under: its merchant and
     /// environment (Amazon may publish sandbox and production notifications on other topics).
     pub fn ipn_topic_scope(&self) -> String {
         let amazon = &self.settings().amazon;
         format!("{}:{}", amazon.merchant_id, if amazon.sandbox { "sandbox" } else { "live" })
     }
 
+    /// Whether this instance is to record a sighting of `topic` now (see [`TopicSightings`]).
+    pub fn topic_sighting_due(&self, topic: &str, confirmed: bool) -> bool {
+        self.topic_sightings.due(topic, confirmed)
+    }
+
     /// Follows the object a verified notification names: the orders it belongs to move to what
     /// Amazon's API says of it now. The `NotificationType` (`STATE_CHANGE`, `ATTRIBUTE_CHANGE`)
-    /// changes nothing: either way the object is read again and followed. Each object read takes
-    /// one of the minute's reads.
+    /// changes nothing: either way the object is read again and followed. Every request to
+    /// Amazon it makes takes one of the minute's reads, where it is sent (the charge, each refund
+    /// in progress, the charge permission and each of its orders' charges); one beyond them ends
+    /// the following with [`FollowError::Throttled`] (what moved before stays: each move is
+    /// Amazon's answer, and Amazon's retry finds the rest).
     pub async fn handle_notification(&self, message: &IpnMessage) -> Result<Handled, FollowError> {
+        match super::client::reads_budgeted(self.notification_reads.clone(), self.follow_notification(message)).await {
+            Err(FollowError::Failed(CoreError::Amazon(AmazonError::ReadsSpent))) => Err(FollowError::Throttled),
+            other => other,
+        }
+    }
+
+    async fn follow_notification(&self, message: &IpnMessage) -> Result<Handled, FollowError> {
         let actor = Actor::Notification;
         let handled = match message.object_type {
             ObjectType::Charge => {
                 match self.platform().order_by_charge(&message.object_id).await.map_err(CoreError::from)? {
                     Some(order) => {
-                        self.take_read()?;
                         Handled { moved: usize::from(self.sync_order(&order, actor).await?), confirmed: true }
                     }
                     // A charge the shop has not recorded yet: its checkout is still completing, and
@@ -352,7 +466,6 @@ impl Core {
                 }
             }
             ObjectType::Refund => {
-                self.take_read()?;
                 Handled { moved: usize::from(self.sync_refund(&message.object_id, actor).await?), confirmed: true }
             }
             ObjectType::ChargePermission => self.follow_charge_permission(&message.object_id).await?,
@@ -399,14 +512,9 @@ impl Core {
         Ok(recorded)
     }
 
-    fn take_read(&self) -> Result<(), FollowError> {
-        if self.notification_reads.take() { Ok(()) } else { Err(FollowError::Throttled) }
-    }
-
     /// A charge permission changed (closed in Seller Central, or its chargeable state changed):
     /// its orders follow their charges, and a closed recurring one ends its subscription.
     async fn follow_charge_permission(&self, id: &str) -> Result<Handled, FollowError> {
-        self.take_read()?;
         let permission = self.amazon().get_charge_permission(id).await.map_err(CoreError::from)?;
         let mut moved = 0;
         let orders = self.platform().orders_by_charge_permission(&permission.charge_permission_id).await;
@@ -414,7 +522,6 @@ impl Core {
             if order.state == OrderState::Canceled {
                 continue;
             }
-            self.take_read()?;
             moved += usize::from(self.sync_order(&order, Actor::Notification).await?);
         }
         let ended = self.platform().end_subscription(&permission.charge_permission_id);
@@ -428,17 +535,90 @@ impl Core {
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+
     use super::*;
 
+    /// Serves `body` at every path on loopback; answers its address and a count of requests.
+    async fn serve(body: Vec<u8>) -> (SocketAddr, Arc<AtomicUsize>) {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        let router = axum::Router::new().fallback(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let body = body.clone();
+            async move { body }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (addr, requests)
+    }
+
+    #[tokio::test]
+    async fn amazons_real_certificate_is_trusted_through_the_issuer_it_names() {
+        // Amazon's own SNS certificate, served alone as SNS serves it; its issuer (Amazon RSA 2048
+        // M01) is published at the caIssuers URL the certificate names, answered here from
+        // loopback under Amazon's host name (see tests/fixtures/sns/amazon/README.md).
+        let pem = include_bytes!("../../tests/fixtures/sns/amazon/sns_signing_certificate_2024.pem");
+        let issuer = include_bytes!("../../tests/fixtures/sns/amazon/amazon_rsa_2048_m01.pem");
+        let (addr, requests) = serve(crate::amazon::sns::issuer_der(issuer).unwrap()).await;
+        let http = super::super::client::http_client_builder()
+            .unwrap()
+            .resolve("crt.r2m01.amazontrust.com", addr)
+            .build()
+            .unwrap();
+        let certificates = Certificates::with_client(http, Vec::new());
+        let url = check_cert_url(
+            "https://sns.eu-central-1.amazonaws.com/SimpleNotificationService-60eadc530605d63b8e62a523676ef735.pem",
+            &[],
+        )
+        .unwrap();
+        let signed_at = 1_722_508_540; // 2024-08-01T10:35:40Z, when SNS signed with it
+        let ends = 1_732_147_199; // 2024-11-20T23:59:59Z
+        assert_eq!(certificates.check_at(&url, pem, signed_at).await.unwrap(), ends);
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "its issuer fetched once");
+        assert_eq!(certificates.check_at(&url, pem, signed_at).await.unwrap(), ends);
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "and kept");
+        assert!(matches!(
+            certificates.check_at(&url, pem, ends + 1).await,
+            Err(NotificationError::Refused(SnsError::CertificateNotValidNow))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_signing_certificates_chain_is_checked_once_while_it_is_kept() {
+        let now = unix_now();
+        let signer = crate::simulator::SnsSigner::generate(now - 3600, now + 86_400).unwrap();
+        let (addr, requests) = serve(signer.certificate_pem().into_bytes()).await;
+        let origin = format!("http://{addr}");
+        let certificates = Certificates::new(vec![origin.clone()]).unwrap();
+        let url = check_cert_url(&format!("{origin}/{}", signer.file_name()), &[origin.as_str()]).unwrap();
+        for _ in 0..3 {
+            assert_eq!(*certificates.signing(&url).await.unwrap(), signer.certificate_pem().into_bytes());
+        }
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "fetched once");
+        assert_eq!(certificates.chain_checks.load(Ordering::SeqCst), 1, "checked once, then trusted");
+    }
+
     #[test]
-    fn configured_topics_are_the_only_ones_else_the_pinned_one_else_the_first_is_followed() {
+    fn configured_topics_are_the_only_ones_followed_else_every_topic_is() {
         let ours = "arn:aws:sns:ap-northeast-1:123456789012:ours".to_owned();
         let theirs = "arn:aws:sns:ap-northeast-1:210987654321:theirs";
-        assert_eq!(topic_check(std::slice::from_ref(&ours), None, &ours), TopicCheck::Configured);
-        assert_eq!(topic_check(std::slice::from_ref(&ours), Some(theirs), theirs), TopicCheck::Refused);
-        assert_eq!(topic_check(&[], Some(&ours), &ours), TopicCheck::Pinned);
-        assert_eq!(topic_check(&[], Some(&ours), theirs), TopicCheck::Refused);
-        assert_eq!(topic_check(&[], None, theirs), TopicCheck::Unpinned);
+        assert_eq!(topic_check(std::slice::from_ref(&ours), &ours), TopicCheck::Configured);
+        assert_eq!(topic_check(std::slice::from_ref(&ours), theirs), TopicCheck::Refused);
+        assert_eq!(topic_check(&[], theirs), TopicCheck::Unlisted);
+    }
+
+    #[test]
+    fn a_topic_seen_again_is_written_once_a_minute_a_confirmed_sighting_at_once() {
+        let sightings = TopicSightings::default();
+        let start = Instant::now();
+        assert!(sightings.due_at("arn:a", false, start), "the first sighting");
+        assert!(!sightings.due_at("arn:a", false, start + Duration::from_secs(59)));
+        assert!(sightings.due_at("arn:a", true, start + Duration::from_secs(1)), "the first confirmed one");
+        assert!(!sightings.due_at("arn:a", true, start + Duration::from_secs(2)));
+        assert!(sightings.due_at("arn:b", false, start), "another topic");
+        assert!(sightings.due_at("arn:a", false, start + Duration::from_secs(60)), "a minute later");
     }
 
     #[test]

@@ -18,9 +18,6 @@
 //! (`RefundInitiated`, then `Refunded` or `Declined`) and this shop refunds at most what was
 //! captured; any charge is at most ¥10,000,000.
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use super::charges::{Charged, DUPLICATE_KEY};
@@ -208,7 +205,7 @@ impl Core {
         owner: &str,
         force: bool,
     ) -> Result<Result<Order, Refusal>, CoreError> {
-        let token = hold_token();
+        let token = self.random_token()?;
         let Some(held) = self.platform().lock_order(order, version, &token, now() + HOLD).await? else {
             return Ok(Err(Refusal::Busy));
         };
@@ -812,14 +809,6 @@ fn refusal_of(error: &AmazonError) -> Refusal {
         }
         _ => Refusal::AmazonUnavailable,
     }
-}
-
-/// A random token naming one hold on an order.
-fn hold_token() -> String {
-    let mut bytes = [0u8; 16];
-    // The system random source failing is not recoverable: nothing unique can be issued.
-    SystemRandom::new().fill(&mut bytes).expect("system random source unavailable");
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[cfg(test)]

@@ -121,7 +121,7 @@ pub struct CoreSettings {
     /// demo).
     pub ipn_cert_origins: Vec<String>,
     /// The SNS topics Amazon's notifications may come from (`AMAZONPAY2_IPN_TOPIC_ARNS`); empty,
-    /// the first one Amazon's API confirmed is pinned.
+    /// every topic is followed and recorded for the owner.
     pub ipn_topic_arns: Vec<String>,
 }
 

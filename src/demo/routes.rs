@@ -127,7 +127,11 @@ pub async fn sign_up(
     let member = validate(form.clone_member())?;
     check_password(&form.password)?;
     // Argon2 is deliberately heavy: off the async workers, within the bound on checks at once.
-    let hash = logins::checks().hash(&form.password).await.map_err(|_| busy())?.map_err(ApiError::Internal)?;
+    let hash = match logins::checks().hash(&form.password).await {
+        Ok(hash) => hash.map_err(ApiError::Internal)?,
+        Err(logins::CheckError::Busy) => return Err(busy()),
+        Err(failed @ logins::CheckError::Failed(_)) => return Err(ApiError::Internal(failed.to_string())),
+    };
     let Some(member_id) = app.db.create_member(&member, &hash).await? else {
         return Err(ApiError::client(
             StatusCode::CONFLICT,

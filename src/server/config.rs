@@ -45,7 +45,7 @@ pub struct Config {
     /// notifications besides `https://sns.<region>.amazonaws.com` (the simulator's in the demo).
     pub ipn_cert_origins: Vec<String>,
     /// `AMAZONPAY2_IPN_TOPIC_ARNS`: the SNS topics Amazon's notifications may come from; empty,
-    /// the first topic whose notification Amazon's API confirmed is kept (see README).
+    /// every topic is followed, and the topics seen are listed for the owner (see README).
     pub ipn_topic_arns: Vec<String>,
 }
 

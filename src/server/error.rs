@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 
 use crate::contract;
 use crate::core::platform::PlatformError;
+use crate::core::random::NoRandomness;
 use crate::core::{AmazonError, CoreError};
+use crate::server::logins::LoginError;
 use crate::storage::StorageError;
 
 /// Everything an API handler can answer besides success.
@@ -74,8 +76,29 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A 503: the system's random source failed, so no token or ID can be made now.
+    fn no_randomness() -> Self {
+        tracing::error!("the system's random source failed");
+        Self::client(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "random_source_unavailable",
+            "The server cannot make a secure token right now; please try again in a moment.",
+        )
+    }
+}
+
+impl From<NoRandomness> for ApiError {
+    fn from(_: NoRandomness) -> Self {
+        Self::no_randomness()
+    }
+}
+
 impl From<StorageError> for ApiError {
     fn from(error: StorageError) -> Self {
+        if matches!(error, StorageError::Random(_)) {
+            return Self::no_randomness();
+        }
         if error.is_unavailable() {
             return Self::database_unavailable(&error.to_string());
         }
@@ -90,6 +113,15 @@ impl From<PlatformError> for ApiError {
             return Self::database_unavailable(&error.0);
         }
         Self::Internal(error.to_string())
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::Storage(error) => error.into(),
+            LoginError::Check(why) => Self::Internal(format!("password check: {why}")),
+        }
     }
 }
 
@@ -109,6 +141,7 @@ impl From<CoreError> for ApiError {
                 )
             }
             CoreError::Platform(error) => error.into(),
+            CoreError::Random(_) => Self::no_randomness(),
             other => Self::Internal(other.to_string()),
         }
     }

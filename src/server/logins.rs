@@ -8,8 +8,11 @@
 //! - **per process**: Argon2id with its default parameters takes 19 MiB and tens of milliseconds
 //!   of a core, so at most [`concurrent_checks`] run at once; a request waits up to
 //!   [`CHECK_WAIT`] for its turn and is otherwise refused as busy (429), its attempt uncounted.
+//!   The turn is held by the hashing itself, not by the request: a client that goes away while
+//!   its password is being hashed frees nothing until the hashing ends, so disconnecting logins
+//!   cannot pile up Argon2 work beyond the bound.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use argon2::Argon2;
@@ -48,10 +51,27 @@ pub enum Checked {
     Busy,
 }
 
-/// The server has no password check free now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("too many password checks at once")]
-pub struct Busy;
+/// Why a password check did not run to its answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// The server has no password check free now (a 429: try again in a moment).
+    #[error("too many password checks at once")]
+    Busy,
+    /// The check itself failed (it panicked): our fault, an internal error.
+    #[error("the password check failed: {0}")]
+    Failed(String),
+}
+
+/// Why a login could not be checked: the database, or the check itself.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// The database failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The password check failed (see [`CheckError::Failed`]).
+    #[error("the password check failed: {0}")]
+    Check(String),
+}
 
 /// How many password checks run at once: one per core, at most four (76 MiB of Argon2 memory).
 pub fn concurrent_checks() -> usize {
@@ -63,19 +83,19 @@ static CHECKS: LazyLock<PasswordChecks> = LazyLock::new(|| PasswordChecks::new(c
 
 /// A bound on Argon2 work running at once.
 pub struct PasswordChecks {
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     wait: Duration,
 }
 
 impl PasswordChecks {
     /// At most `permits` checks at once; a check waits at most `wait` for one.
     pub fn new(permits: usize, wait: Duration) -> Self {
-        Self { permits: Semaphore::new(permits), wait }
+        Self { permits: Arc::new(Semaphore::new(permits)), wait }
     }
 
     /// Whether `password` is the one `hash` was made from (a malformed hash matches nothing),
     /// off the async workers and within the bound.
-    pub async fn verify(&self, hash: String, password: &str) -> Result<bool, Busy> {
+    pub async fn verify(&self, hash: String, password: &str) -> Result<bool, CheckError> {
         if password.len() > MAX_PASSWORD_BYTES {
             return Ok(false);
         }
@@ -87,7 +107,7 @@ impl PasswordChecks {
     }
 
     /// An Argon2id hash of `password` with a fresh salt, within the bound.
-    pub async fn hash(&self, password: &str) -> Result<Result<String, String>, Busy> {
+    pub async fn hash(&self, password: &str) -> Result<Result<String, String>, CheckError> {
         let password = password.to_owned();
         self.run(move || {
             argon2()
@@ -98,12 +118,20 @@ impl PasswordChecks {
         .await
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
-        let permit =
-            tokio::time::timeout(self.wait, self.permits.acquire()).await.map_err(|_| Busy)?.map_err(|_| Busy)?;
-        let done = tokio::task::spawn_blocking(work).await.map_err(|_| Busy);
-        drop(permit);
-        done
+    /// Runs `work` on the blocking pool once a permit is free. The permit moves into the blocking
+    /// task and is released when the work ends, not when this future is dropped: a request whose
+    /// client disconnected leaves its Argon2 running, and that still counts against the bound.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, CheckError> {
+        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| CheckError::Busy)?
+            .map_err(|_| CheckError::Busy)?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|error| CheckError::Failed(error.to_string()))
     }
 }
 
@@ -128,7 +156,7 @@ pub async fn check(
     subject: &str,
     stored: Option<String>,
     password: &str,
-) -> Result<Checked, StorageError> {
+) -> Result<Checked, LoginError> {
     let window = i64::try_from(LOCK.as_secs()).unwrap_or(i64::MAX);
     let Some(since) = db.count_login_attempt(subject, now(), window, MAX_FAILURES).await? else {
         return Ok(Checked::Locked);
@@ -136,9 +164,14 @@ pub async fn check(
     let known = stored.is_some();
     let valid = match checks.verify(stored.unwrap_or_else(|| DUMMY_HASH.to_owned()), password).await {
         Ok(valid) => valid && known,
-        Err(Busy) => {
+        Err(CheckError::Busy) => {
             db.uncount_login_attempt(subject, since).await?;
             return Ok(Checked::Busy);
+        }
+        Err(CheckError::Failed(why)) => {
+            // Never checked: the attempt is not held against the subject.
+            db.uncount_login_attempt(subject, since).await?;
+            return Err(LoginError::Check(why));
         }
     };
     if !valid {
@@ -173,13 +206,45 @@ mod tests {
     async fn a_check_waits_for_a_free_permit_and_is_busy_when_none_frees_up() {
         let checks = PasswordChecks::new(1, Duration::ZERO);
         let held = checks.permits.acquire().await.unwrap();
-        assert_eq!(checks.verify(DUMMY_HASH.to_owned(), "x").await, Err(Busy));
+        assert_eq!(checks.verify(DUMMY_HASH.to_owned(), "x").await, Err(CheckError::Busy));
         drop(held);
         assert_eq!(checks.verify(DUMMY_HASH.to_owned(), "x").await, Ok(false));
         let hash = checks.hash("correct horse").await.unwrap().unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert_eq!(checks.verify(hash.clone(), "correct horse").await, Ok(true));
         assert_eq!(checks.verify(hash, &"x".repeat(MAX_PASSWORD_BYTES + 1)).await, Ok(false));
+    }
+
+    #[tokio::test]
+    async fn a_check_whose_client_went_away_keeps_its_turn_until_the_hashing_ends() {
+        let checks = PasswordChecks::new(1, Duration::ZERO);
+        let (started, hashing) = tokio::sync::oneshot::channel();
+        let (finish, finished) = std::sync::mpsc::channel::<()>();
+        let request = checks.run(move || {
+            let _ = started.send(());
+            let _ = finished.recv();
+        });
+        // The client disconnects while its password is being hashed: its request is dropped.
+        tokio::select! {
+            _ = request => panic!("the hashing cannot end before it is let"),
+            _ = hashing => {}
+        }
+        assert_eq!(
+            checks.verify(DUMMY_HASH.to_owned(), "x").await,
+            Err(CheckError::Busy),
+            "the abandoned hashing still holds the only turn"
+        );
+        finish.send(()).unwrap();
+        drop(checks.permits.acquire().await.expect("the turn comes back when the hashing ends"));
+        assert_eq!(checks.verify(DUMMY_HASH.to_owned(), "x").await, Ok(false));
+    }
+
+    #[tokio::test]
+    async fn a_check_that_fails_is_an_internal_error_not_busy_and_frees_its_turn() {
+        let checks = PasswordChecks::new(1, Duration::ZERO);
+        let failed = checks.run(|| -> bool { panic!("the hashing broke") }).await;
+        assert!(matches!(failed, Err(CheckError::Failed(_))), "{failed:?}");
+        assert_eq!(checks.verify(DUMMY_HASH.to_owned(), "x").await, Ok(false));
     }
 
     #[tokio::test]

@@ -56,6 +56,9 @@ pub struct AppState {
     pub db: Database,
     /// Shopper sessions.
     pub sessions: Sessions,
+    /// The name this server process claims bulk jobs under (unique among the instances on the
+    /// database).
+    pub instance: String,
 }
 
 /// Why the server could not start or stopped.
@@ -93,6 +96,9 @@ pub enum ServerError {
     /// No widget (or, in the demo, no shop pages) to serve.
     #[error(transparent)]
     Files(#[from] files::FilesError),
+    /// The system's random source failed.
+    #[error(transparent)]
+    Random(#[from] crate::core::random::NoRandomness),
 }
 
 /// Loads the key named by the configuration (or the demo's, made on first use).
@@ -131,7 +137,9 @@ pub async fn assemble(config: Config, core: Core, db: Database) -> Result<Arc<Ap
     // Amazon idempotency keys are made with, and a failing random source stops the start.
     crate::storage::Secrets::secret(&*db, crate::storage::IDEMPOTENCY_SECRET).await?;
     let sessions = Sessions::new(db.clone(), config.shop_origin.is_https()).await?;
-    Ok(Arc::new(AppState { config, core: Arc::new(core), db, sessions }))
+    // A failing random source stops the start: two instances must never claim jobs alike.
+    let instance = admin::instance_name()?;
+    Ok(Arc::new(AppState { config, core: Arc::new(core), db, sessions, instance }))
 }
 
 /// Binds an address, so that a taken port fails before anything else starts.

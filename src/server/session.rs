@@ -11,12 +11,20 @@
 //! random part (nothing stores it, so the tag is how it is recognised), a stored one must be in
 //! the database; anything else gets a fresh ID (no session fixation). Under https the cookie is
 //! `__Host-amazonpay2_sid`.
+//!
+//! Shops that ran before the `__Host-` name keep their shoppers' stored sessions (carts, logged-in
+//! members) across the deploy: under https, a browser without the new cookie but with the old
+//! `amazonpay2_sid=s.<id>` naming a session the database holds, made by the old server (its ID
+//! carries no tag of this server's: the old server's IDs had none, so a session made since is
+//! never taken from the old name), is served that session and moved at its next page's widget
+//! request to a fresh ID under the new name. Read through the old name a session is never
+//! touched, so the old name stops working by itself within a day ([`IDLE_LIFETIME`]) of the
+//! deploy; anonymous IDs are never taken from it.
 
 use std::time::Duration;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::hmac;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::Engine;
@@ -59,6 +67,9 @@ pub struct Session {
     pub csrf_token: String,
     /// Put into signed sign-in return URLs and checked on return; changes with the ID.
     pub signin_state: String,
+    /// Found under the cookie name of the server before `__Host-` (see the module's notes):
+    /// moved to a fresh ID under the new name at the next [`Sessions::current`].
+    pub legacy: bool,
     /// The logged-in member, if any.
     pub member: Option<Member>,
     /// The shopper's cart.
@@ -99,7 +110,6 @@ pub struct Identity {
 pub struct Sessions {
     db: Database,
     key: hmac::Key,
-    rng: SystemRandom,
     secure_cookie: bool,
 }
 
@@ -108,7 +118,7 @@ impl Sessions {
     /// instance on it); `secure_cookie` for https shops.
     pub async fn new(db: Database, secure_cookie: bool) -> Result<Self, StorageError> {
         let secret = db.secret("session-key").await?;
-        Ok(Self { db, key: hmac::Key::new(hmac::HMAC_SHA256, &secret), rng: SystemRandom::new(), secure_cookie })
+        Ok(Self { db, key: hmac::Key::new(hmac::HMAC_SHA256, &secret), secure_cookie })
     }
 
     /// The session cookie's name: `__Host-` under https.
@@ -120,20 +130,52 @@ impl Sessions {
     /// carry the server's tag (an ID a client chose, or one planted in a victim's browser, is
     /// never adopted), a stored one must be in the database.
     pub async fn find(&self, jar: &CookieJar) -> Result<Option<Session>, StorageError> {
-        let Some(value) = jar.get(self.cookie_name()).map(Cookie::value) else { return Ok(None) };
+        let Some(value) = jar.get(self.cookie_name()).map(Cookie::value) else { return self.legacy(jar).await };
         match value.split_once('.') {
             Some(("a", id)) if is_id(id) && self.issued_here(id) => Ok(Some(self.anonymous(id.to_owned()))),
-            Some(("s", id)) if is_id(id) => self.stored(id).await,
+            Some(("s", id)) if is_id(id) => self.stored(id, true).await,
             _ => Ok(None),
         }
     }
 
-    /// The browser's session, or a new anonymous one with its cookie: nothing is written.
+    /// An https shop's stored session under the old cookie name, made by the old server (no tag
+    /// of ours) and held by the database; read without touching it.
+    async fn legacy(&self, jar: &CookieJar) -> Result<Option<Session>, StorageError> {
+        if !self.secure_cookie {
+            return Ok(None);
+        }
+        let Some(("s", id)) = jar.get(COOKIE).map(Cookie::value).and_then(|value| value.split_once('.')) else {
+            return Ok(None);
+        };
+        if !is_id(id) || self.issued_here(id) {
+            return Ok(None);
+        }
+        let mut session = self.stored(id, false).await?;
+        if let Some(session) = &mut session {
+            session.legacy = true;
+        }
+        Ok(session)
+    }
+
+    /// The browser's session, or a new anonymous one with its cookie: nothing is written, but for
+    /// a session found under the old cookie name, which moves to a fresh ID under the new one.
     pub async fn current(&self, jar: CookieJar) -> Result<(Session, CookieJar), StorageError> {
         match self.find(&jar).await? {
+            Some(session) if session.legacy => {
+                let identity = Identity {
+                    member: session.member.as_ref().map(|m| m.id),
+                    cart: session.cart.clone(),
+                    pending_buyer: session.pending_buyer.clone(),
+                    return_to: session.return_to.clone(),
+                };
+                let (session, jar) = self.renew(jar, &session, identity).await?;
+                let mut old = Cookie::build((COOKIE, "")).path("/").http_only(true).secure(true).build();
+                old.make_removal();
+                Ok((session, jar.add(old)))
+            }
             Some(session) => Ok((session, jar)),
             None => {
-                let session = self.anonymous(self.new_id());
+                let session = self.anonymous(self.new_id()?);
                 let jar = jar.add(self.cookie(&session));
                 Ok((session, jar))
             }
@@ -183,7 +225,7 @@ impl Sessions {
         if old.stored {
             self.db.delete_session(&old.id).await?;
         }
-        let mut session = self.anonymous(self.new_id());
+        let mut session = self.anonymous(self.new_id()?);
         session.cart = identity.cart;
         session.return_to = identity.return_to;
         session.pending_buyer = identity.pending_buyer;
@@ -205,14 +247,14 @@ impl Sessions {
         self.db.purge(now - secs(IDLE_LIFETIME), now - secs(CART_LIFETIME)).await
     }
 
-    async fn stored(&self, id: &str) -> Result<Option<Session>, StorageError> {
+    async fn stored(&self, id: &str, touch: bool) -> Result<Option<Session>, StorageError> {
         let Some(record) = self.db.session(id).await? else { return Ok(None) };
         let now = now();
         if now - record.last_seen > i64::try_from(IDLE_LIFETIME.as_secs()).unwrap_or(i64::MAX) {
             self.db.delete_session(id).await?;
             return Ok(None);
         }
-        if now - record.last_seen > TOUCH_INTERVAL {
+        if touch && now - record.last_seen > TOUCH_INTERVAL {
             self.db.update_session(id, &SessionChange::Seen(now)).await?;
         }
         let mut session = self.anonymous(record.id);
@@ -240,6 +282,7 @@ impl Sessions {
             signin_state: self.derive("signin", &id),
             id,
             stored: false,
+            legacy: false,
             member: None,
             cart: None,
             pending_buyer: None,
@@ -266,13 +309,12 @@ impl Sessions {
     /// A fresh ID (43 characters, URL-safe): 128 random bits and a 128-bit tag of the server's
     /// key over them, so that an anonymous ID, which nothing stores, can be recognised as one
     /// this server issued.
-    fn new_id(&self) -> String {
+    fn new_id(&self) -> Result<String, StorageError> {
         let mut bytes = [0u8; 32];
-        // The system random source failing is not recoverable: nothing secure can be issued.
-        self.rng.fill(&mut bytes[..ID_RANDOM]).expect("system random source unavailable");
+        crate::core::random::fill(&mut bytes[..ID_RANDOM])?;
         let tag = self.id_tag(&bytes[..ID_RANDOM]);
         bytes[ID_RANDOM..].copy_from_slice(&tag.as_ref()[..32 - ID_RANDOM]);
-        URL_SAFE_NO_PAD.encode(bytes)
+        Ok(URL_SAFE_NO_PAD.encode(bytes))
     }
 
     /// Whether `id` carries this server's tag (compared in constant time).
@@ -436,6 +478,81 @@ mod tests {
         assert_eq!(sessions.find(&jar).await.unwrap().unwrap().member.unwrap().id, member);
         let planted = CookieJar::new().add(Cookie::new(SECURE_COOKIE, format!("s.{}", old.id)));
         assert!(sessions.find(&planted).await.unwrap().is_none());
+    }
+
+    /// A stored session as the server before `__Host-` made it: 32 random bytes, no tag.
+    async fn stored_by_the_old_server(db: &Database, cart: Option<CartId>, member: Option<MemberId>) -> String {
+        let mut bytes = [0u8; 32];
+        crate::core::random::fill(&mut bytes).unwrap();
+        let id = URL_SAFE_NO_PAD.encode(bytes);
+        let record = SessionRecord {
+            id: id.clone(),
+            member,
+            cart,
+            pending_buyer: None,
+            return_to: None,
+            last_seen: now() - 600,
+        };
+        db.insert_session(&record).await.unwrap();
+        id
+    }
+
+    #[tokio::test]
+    async fn a_stored_session_under_the_old_cookie_name_survives_the_deploy_and_moves_to_the_new_name() {
+        let (sessions, db, _dir) = sessions().await;
+        let member = db
+            .create_member(&crate::storage::NewMember { email: "a@example.jp".into(), ..Default::default() }, "h")
+            .await;
+        let member = member.unwrap().unwrap();
+        let takkyubin =
+            crate::core::platform::ShippingMethod { id: 1, name: "宅配便".into(), fee: 0, amazon_pay_allowed: true };
+        db.seed_catalogue(&[], &[takkyubin]).await.unwrap();
+        let cart = db.create_cart().await.unwrap();
+        let old = stored_by_the_old_server(&db, Some(cart.clone()), Some(member)).await;
+        let jar = CookieJar::new().add(Cookie::new(COOKIE, format!("s.{old}")));
+
+        // Any request finds it, as the old server would have.
+        let found = sessions.find(&jar).await.unwrap().expect("the shopper's session");
+        assert_eq!((found.cart.as_ref(), found.member.as_ref().map(|m| m.id)), (Some(&cart), Some(member)));
+        assert_eq!(db.session(&old).await.unwrap().unwrap().last_seen, now() - 600, "read, never touched");
+
+        // The widget's request moves it to a fresh ID under the new name, and drops the old cookie.
+        let (moved, jar) = sessions.current(jar).await.unwrap();
+        assert_ne!(moved.id, old);
+        assert!(!moved.legacy && moved.stored);
+        assert_eq!((moved.cart.as_ref(), moved.member.as_ref().map(|m| m.id)), (Some(&cart), Some(member)));
+        assert_eq!(jar.get(SECURE_COOKIE).unwrap().value(), format!("s.{}", moved.id));
+        let response = axum::response::IntoResponse::into_response((jar.clone(), ()));
+        let set: Vec<&str> = response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+        assert!(set.iter().any(|c| c.starts_with("amazonpay2_sid=;") && c.contains("Max-Age=0")), "{set:?}");
+        assert!(set.iter().any(|c| c.starts_with(&format!("{SECURE_COOKIE}=s.{}", moved.id))), "{set:?}");
+        assert!(db.session(&old).await.unwrap().is_none(), "the old ID is worth nothing now");
+        let next = CookieJar::new().add(Cookie::new(SECURE_COOKIE, format!("s.{}", moved.id)));
+        assert_eq!(sessions.find(&next).await.unwrap().unwrap().cart, Some(cart));
+    }
+
+    #[tokio::test]
+    async fn the_old_cookie_name_brings_nothing_the_old_server_did_not_store() {
+        let (sessions, db, _dir) = sessions().await;
+        let legacy = |value: String| CookieJar::new().add(Cookie::new(COOKIE, value));
+        // An anonymous ID (ours or anyone's), a session stored since the deploy (our tag: it could
+        // only be there if planted), an ID the database does not hold: none is taken.
+        let (mut ours, jar) = sessions.current(CookieJar::new()).await.unwrap();
+        assert!(sessions.find(&legacy(format!("a.{}", ours.id))).await.unwrap().is_none());
+        let _stored = sessions.change(jar, &mut ours, SessionChange::ReturnTo("/".into())).await.unwrap();
+        assert!(sessions.find(&legacy(format!("s.{}", ours.id))).await.unwrap().is_none(), "made since");
+        assert!(sessions.find(&legacy(format!("s.{}", "R".repeat(43)))).await.unwrap().is_none());
+        // The new name wins over the old one; an http shop has no old name.
+        let old = stored_by_the_old_server(&db, None, None).await;
+        let both = legacy(format!("s.{old}")).add(Cookie::new(SECURE_COOKIE, format!("s.{}", ours.id)));
+        assert_eq!(sessions.find(&both).await.unwrap().unwrap().id, ours.id);
+        let plain = Sessions::new(db.clone(), false).await.unwrap();
+        let found = plain.find(&legacy(format!("s.{old}"))).await.unwrap().unwrap();
+        assert!(!found.legacy, "on http the plain name is the current one");
+        // Read through the old name, a session is never kept alive: idle for a day, it is gone.
+        db.update_session(&old, &SessionChange::Seen(now() - 25 * 60 * 60)).await.unwrap();
+        assert!(sessions.find(&legacy(format!("s.{old}"))).await.unwrap().is_none());
+        assert!(db.session(&old).await.unwrap().is_none());
     }
 
     #[tokio::test]

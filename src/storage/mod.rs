@@ -37,6 +37,10 @@ pub enum StorageError {
     /// same request may succeed later. The HTTP edge answers 503.
     #[error("{UNAVAILABLE}: {0}")]
     Unavailable(String),
+    /// The system's random source failed: no ID or secret could be made (the HTTP edge answers
+    /// 503; at start, the server refuses to start).
+    #[error(transparent)]
+    Random(#[from] crate::core::random::NoRandomness),
 }
 
 /// How an unavailable database is described, in [`StorageError::Unavailable`] and in the
@@ -481,8 +485,25 @@ pub enum Claimed {
     Busy,
 }
 
+/// How many SNS topics are remembered per merchant and environment: the ones seen last. Anyone
+/// with an AWS account can make topics; the shop's own (Amazon's) keeps being seen.
+pub const IPN_TOPICS_KEPT: usize = 50;
+
+/// An SNS topic verified notifications for this shop came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeenTopic {
+    /// Its ARN.
+    pub topic_arn: String,
+    /// When a notification first came from it (Unix seconds).
+    pub first_seen: i64,
+    /// When the last one did.
+    pub last_seen: i64,
+    /// When one last named an object that Amazon's API answered for (with this shop's key).
+    pub last_confirmed: Option<i64>,
+}
+
 /// What keeps the shop's doors: Amazon's notifications handled once and only after they were
-/// handled, the SNS topic they come from, and password logins counted before they are checked.
+/// handled, the SNS topics they come from, and password logins counted before they are checked.
 #[async_trait]
 pub trait Safeguards: Send + Sync {
     /// Claims a notification for handling, unless it was handled or another live claim holds it.
@@ -494,10 +515,12 @@ pub trait Safeguards: Send + Sync {
     async fn release_notification(&self, id: &str, token: &str) -> Result<(), StorageError>;
     /// Forgets notifications handled (or claims made) before `before`; answers how many.
     async fn purge_notifications(&self, before: i64) -> Result<usize, StorageError>;
-    /// The SNS topic Amazon's notifications for `scope` come from, if one is known.
-    async fn ipn_topic(&self, scope: &str) -> Result<Option<String>, StorageError>;
-    /// Makes `topic` the one of `scope` unless one already is; answers the one that is.
-    async fn pin_ipn_topic(&self, scope: &str, topic: &str, at: i64) -> Result<String, StorageError>;
+    /// Records that a verified notification for `scope` came from `topic` at `at` (`confirmed`:
+    /// the object it named was read from Amazon's API), keeping the [`IPN_TOPICS_KEPT`] topics
+    /// seen last; answers whether the topic was new.
+    async fn see_ipn_topic(&self, scope: &str, topic: &str, at: i64, confirmed: bool) -> Result<bool, StorageError>;
+    /// The SNS topics notifications for `scope` came from, the one seen last first.
+    async fn ipn_topics(&self, scope: &str) -> Result<Vec<SeenTopic>, StorageError>;
     /// Counts a login attempt of `subject` before its password is checked, in one statement: in a
     /// window of `window` seconds (from the first attempt) at most `max` are counted. Answers the
     /// window's start when this one counted, `None` when the subject is locked.

@@ -29,8 +29,9 @@ cargo test -q --release --test bench_phone -- --ignored --nocapture 2>&1 | grep 
 echo "== button-config endpoint under load (wrk on loopback, warm signature cache)"
 port=18180; sim=18181
 data=$(mktemp -d)
+# At the log level a shop runs with by default (info), so that what logging costs is measured.
 AMAZONPAY2_LISTEN=127.0.0.1:$port AMAZONPAY2_SIMULATOR_LISTEN=127.0.0.1:$sim AMAZONPAY2_DATA=$data \
-  RUST_LOG=warn target/release/amazonpay2-server --demo >/dev/null &
+  RUST_LOG=info target/release/amazonpay2-server --demo >/dev/null 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/api/amazonpay2/session" >/dev/null && break; sleep 0.1; done

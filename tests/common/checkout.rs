@@ -142,6 +142,14 @@ impl World {
         Self::start_wrapped(vars, |router| router).await
     }
 
+    /// The world with the shop's settings `vars` added and its core adapted by `adapt`.
+    pub async fn start_adapting(
+        vars: Vec<(&'static str, String)>,
+        adapt: impl FnOnce(amazonpay2::core::Core) -> amazonpay2::core::Core,
+    ) -> Self {
+        Self::start_wrapped_adapting(vars, |router| router, adapt).await
+    }
+
     /// The world whose Amazon holds the answers `hold` is armed for.
     pub async fn start_holding(hold: &super::hold::Hold) -> Self {
         let hold = hold.clone();
@@ -154,9 +162,14 @@ impl World {
         Self::start_wrapped(Vec::new(), move |router| gate.wrap(router)).await
     }
 
-    async fn start_wrapped(
+    async fn start_wrapped(vars: Vec<(&'static str, String)>, wrap: impl FnOnce(axum::Router) -> axum::Router) -> Self {
+        Self::start_wrapped_adapting(vars, wrap, |core| core).await
+    }
+
+    async fn start_wrapped_adapting(
         mut vars: Vec<(&'static str, String)>,
         wrap: impl FnOnce(axum::Router) -> axum::Router,
+        adapt: impl FnOnce(amazonpay2::core::Core) -> amazonpay2::core::Core,
     ) -> Self {
         vars.push(("AMAZONPAY2_PRIVATE_KEY", KEY_FILE.to_owned()));
         let TwoOrigins { shop, amazon, config, key, shop_listener, data } = TwoOrigins::start_wrapped(
@@ -166,7 +179,7 @@ impl World {
             wrap,
         )
         .await;
-        let server = ShopServer::start(&config, &key, shop_listener).await;
+        let server = ShopServer::start_adapting(&config, &key, shop_listener, adapt).await;
         Self {
             shop,
             amazon,

@@ -61,13 +61,22 @@ pub fn shop_client(config: &Config, key: &Arc<ShopKey>) -> AmazonPayClient {
 /// The server's state on its database (the demo's catalogue in it for a demo configuration),
 /// its Amazon client with short retry waits.
 pub async fn shop_state(config: &Config, key: &Arc<ShopKey>) -> Arc<AppState> {
+    shop_state_adapting(config, key, |core| core).await
+}
+
+/// [`shop_state`] with its core adapted by `adapt` (a test's random source, say).
+pub async fn shop_state_adapting(
+    config: &Config,
+    key: &Arc<ShopKey>,
+    adapt: impl FnOnce(Core) -> Core,
+) -> Arc<AppState> {
     let db = server::open_database(config).await.expect("the database opens");
     if config.demo.is_some() {
         let (products, shipping) = amazonpay2::demo::catalogue();
         db.seed_catalogue(&products, &shipping).await.expect("the catalogue is seeded");
     }
     let core = Core::new(config.core_settings(), key.clone(), &config.api_base, db.clone()).unwrap().with_retry(RETRY);
-    server::assemble(config.clone(), core, db).await.expect("the server starts")
+    server::assemble(config.clone(), adapt(core), db).await.expect("the server starts")
 }
 
 /// The routes a configuration serves beside the API: the demo shop's, in a demo.
@@ -85,7 +94,17 @@ pub struct ShopServer {
 
 impl ShopServer {
     pub async fn start(config: &Config, key: &Arc<ShopKey>, listener: TcpListener) -> Self {
-        let state = shop_state(config, key).await;
+        Self::start_adapting(config, key, listener, |core| core).await
+    }
+
+    /// [`Self::start`] with the core adapted by `adapt`.
+    pub async fn start_adapting(
+        config: &Config,
+        key: &Arc<ShopKey>,
+        listener: TcpListener,
+        adapt: impl FnOnce(Core) -> Core,
+    ) -> Self {
+        let state = shop_state_adapting(config, key, adapt).await;
         let db = state.db.clone();
         let router = app(state.clone(), extra_api(config));
         let (stop, stopped) = oneshot::channel::<()>();

@@ -8,14 +8,13 @@ use std::time::Duration;
 
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::hmac;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::core::{now, secrets_equal};
-use crate::server::logins::{self, Checked};
+use crate::server::logins::{self, Checked, LoginError};
 use crate::storage::{Database, StorageError};
 
 /// How long an owner's session lives without being used.
@@ -79,7 +78,7 @@ pub async fn hash_password(password: &str) -> Result<String, AccountError> {
     logins::checks()
         .hash(password)
         .await
-        .map_err(|busy| AccountError::Hash(busy.to_string()))?
+        .map_err(|failed| AccountError::Hash(failed.to_string()))?
         .map_err(AccountError::Hash)
 }
 
@@ -108,14 +107,13 @@ pub struct Sessions {
     db: Database,
     key: hmac::Key,
     secure: bool,
-    rng: SystemRandom,
 }
 
 impl Sessions {
     /// Sessions in `db`, tokens derived with the database's admin key; `secure` for https shops.
     pub async fn new(db: Database, secure: bool) -> Result<Self, StorageError> {
         let secret = db.secret("admin-session-key").await?;
-        Ok(Self { db, key: hmac::Key::new(hmac::HMAC_SHA256, &secret), secure, rng: SystemRandom::new() })
+        Ok(Self { db, key: hmac::Key::new(hmac::HMAC_SHA256, &secret), secure })
     }
 
     /// The session cookie's name: `__Host-` under https, so that no subdomain can set it.
@@ -148,7 +146,7 @@ impl Sessions {
 
     /// Checks a login (counted against the name first, see [`logins`]); a good one starts a
     /// new session (returned as the cookie's value).
-    pub async fn log_in(&self, name: &str, password: &str) -> Result<Login, StorageError> {
+    pub async fn log_in(&self, name: &str, password: &str) -> Result<Login, LoginError> {
         let name = name.trim();
         if !valid_name(name) {
             // No account can have this name, and the rule is no secret: nothing to check.
@@ -162,7 +160,7 @@ impl Sessions {
             Checked::Locked => return Ok(Login::Locked),
             Checked::Busy => return Ok(Login::Busy),
         }
-        let id = self.new_id();
+        let id = self.new_id()?;
         self.db.insert_admin_session(&digest_of(&id), name).await?;
         Ok(Login::Done(id))
     }
@@ -184,14 +182,14 @@ impl Sessions {
         cookie
     }
 
-    /// The login form's nonce: the browser's, or a new one with its cookie.
-    pub fn login_nonce(&self, jar: CookieJar) -> (String, CookieJar) {
+    /// The login form's nonce: the browser's, or a new one with the cookie to set.
+    pub fn login_nonce(&self, jar: &CookieJar) -> Result<(String, Option<Cookie<'static>>), StorageError> {
         match jar.get(self.login_cookie_name()).map(Cookie::value).filter(|id| is_id(id)) {
-            Some(nonce) => (nonce.to_owned(), jar),
+            Some(nonce) => Ok((nonce.to_owned(), None)),
             None => {
-                let nonce = self.new_id();
+                let nonce = self.new_id()?;
                 let cookie = self.cookie(self.login_cookie_name(), nonce.clone());
-                (nonce, jar.add(cookie))
+                Ok((nonce, Some(cookie)))
             }
         }
     }
@@ -220,11 +218,10 @@ impl Sessions {
     }
 
     /// A fresh random ID (256 bits, URL-safe).
-    fn new_id(&self) -> String {
+    fn new_id(&self) -> Result<String, StorageError> {
         let mut bytes = [0u8; 32];
-        // The system random source failing is not recoverable: nothing secure can be issued.
-        self.rng.fill(&mut bytes).expect("system random source unavailable");
-        URL_SAFE_NO_PAD.encode(bytes)
+        crate::core::random::fill(&mut bytes)?;
+        Ok(URL_SAFE_NO_PAD.encode(bytes))
     }
 }
 

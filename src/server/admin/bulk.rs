@@ -48,13 +48,9 @@ pub const STALE_AFTER: i64 = 30;
 
 /// The name this server process claims jobs under: unique among the instances on a database
 /// (its process ID, for the logs, and a random part, since two machines may share one).
-pub fn instance_name() -> String {
-    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-    let mut bytes = [0u8; 6];
-    // The system random source failing is not recoverable: nothing unique can be named.
-    SystemRandom::new().fill(&mut bytes).expect("system random source unavailable");
-    let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{random}", std::process::id())
+pub fn instance_name() -> Result<String, crate::core::random::NoRandomness> {
+    let random = crate::core::random::random_token()?;
+    Ok(format!("{}-{}", std::process::id(), &random[..12]))
 }
 
 /// The authorized (仮売上) orders, all of them or those authorized before `authorized_before`

@@ -31,7 +31,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use self::auth::{DEMO_ADMIN, put_account};
 use self::auth::{Owner, Sessions};
-pub use self::bulk::{BULK_CONCURRENCY, STALE_AFTER, authorized_orders, bulk_item, run_job};
+pub use self::bulk::{BULK_CONCURRENCY, STALE_AFTER, authorized_orders, bulk_item, instance_name, run_job};
 use super::AppState;
 use super::config::ShopOrigin;
 use crate::storage::StorageError;
@@ -47,7 +47,8 @@ pub struct Admin {
 
 impl Admin {
     fn new(app: Arc<AppState>) -> Self {
-        Self { app, sessions: OnceCell::new(), instance: bulk::instance_name() }
+        let instance = app.instance.clone();
+        Self { app, sessions: OnceCell::new(), instance }
     }
 
     async fn sessions(&self) -> Result<&Sessions, StorageError> {
@@ -335,8 +336,12 @@ async fn login_page(State(admin): State<Arc<Admin>>, visit: Visit) -> Response {
         .and_then(|url| url.query_pairs().find(|(k, _)| k == "next").map(|(_, v)| v.into_owned()))
         .and_then(|next| input::admin_path(&next).map(str::to_owned))
         .unwrap_or_else(|| "/admin/".into());
+    let (nonce, cookie) = match sessions.login_nonce(&visit.jar) {
+        Ok(nonce) => nonce,
+        Err(error) => return internal(visit, &error),
+    };
     let Visit { lang, jar, path, headers } = visit;
-    let (nonce, jar) = sessions.login_nonce(jar);
+    let jar = cookie.map_or_else(|| jar.clone(), |cookie| jar.clone().add(cookie));
     let page = login_form(lang, &sessions.login_token(&nonce), &next, "", None);
     Visit { lang, jar, path, headers }.page(StatusCode::OK, page)
 }
@@ -358,8 +363,12 @@ async fn log_in(State(admin): State<Arc<Admin>>, visit: Visit, body: axum::body:
     let next = form.get("next").and_then(input::admin_path).unwrap_or("/admin/").to_owned();
     let name = form.get("name").unwrap_or_default().trim().to_owned();
     let again = |visit: Visit, status: StatusCode, problem: &str| {
+        let (nonce, cookie) = match sessions.login_nonce(&visit.jar) {
+            Ok(nonce) => nonce,
+            Err(error) => return internal(visit, &error),
+        };
         let Visit { lang, jar, path, headers } = visit;
-        let (nonce, jar) = sessions.login_nonce(jar);
+        let jar = cookie.map_or_else(|| jar.clone(), |cookie| jar.clone().add(cookie));
         let page = login_form(lang, &sessions.login_token(&nonce), &next, &name, Some(problem));
         Visit { lang, jar, path, headers }.page(status, page)
     };

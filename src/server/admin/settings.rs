@@ -1,6 +1,7 @@
 //! The settings the manual names: 基本設定＞配送方法・配送料 (the 「支払方法」 AmazonPay tick per
 //! shipping method) and the Amazon Pay settings in force (read-only: they come from the server's
-//! configuration).
+//! configuration), with the SNS topics Amazon's notifications came from and how to accept only
+//! Amazon's.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -10,9 +11,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::html::{self, esc, money};
+use super::html::{self, date_time, esc, money};
 use super::{Admin, Signed, change_form, internal};
 use crate::core::paths;
+use crate::storage::SeenTopic;
 
 /// `GET /admin/settings/shipping`.
 pub async fn shipping(State(admin): State<Arc<Admin>>, signed: Signed) -> Response {
@@ -144,6 +146,82 @@ pub async fn amazon_pay(State(admin): State<Arc<Admin>>, signed: Signed) -> Resp
         let _ = write!(body, "<tr><th scope=\"row\">{name}</th><td><code>{}</code></td></tr>", esc(&value));
     }
     body.push_str("</tbody></table>");
+    let topics = match admin.app.db.ipn_topics(&admin.app.core.ipn_topic_scope()).await {
+        Ok(topics) => topics,
+        Err(error) => return internal(signed.visit, &error),
+    };
+    topics_section(&mut body, lang, &config.ipn_topic_arns, &topics);
     let nav = signed.nav("/admin/settings/amazonpay");
     signed.visit.page(StatusCode::OK, html::page(lang, title, Some(&nav), &body))
+}
+
+/// The SNS topics verified notifications came from, whether each is followed, and how to follow
+/// only Amazon's.
+fn topics_section(body: &mut String, lang: super::Lang, configured: &[String], topics: &[SeenTopic]) {
+    let _ = write!(
+        body,
+        "<h2 id=\"ipn-topics\">{}</h2><p>{}</p>",
+        lang.t("Amazon の通知 (IPN) の SNS トピック", "SNS topics of Amazon's notifications (IPN)"),
+        lang.t(
+            "Amazon Pay の通知は Amazon SNS から届きます。SNS は誰のトピックのメッセージにも同じ証明書で署名するため、署名と出品者IDだけでは Amazon のトピックかどうか分かりません。Amazon Pay は自社のトピックを公開していません。",
+            "Amazon Pay's notifications come through Amazon SNS, which signs every customer's topics with the same certificate: the signature and the merchant ID do not tell Amazon's topic from another. Amazon Pay does not publish its topic.",
+        ),
+    );
+    if configured.is_empty() {
+        let _ = write!(
+            body,
+            "<p>{}</p>",
+            lang.t(
+                "AMAZONPAY2_IPN_TOPIC_ARNS が未設定のため、SNS が署名したこの出品者IDの通知はどのトピックからでも受け付けています (通知の内容は信用せず、必ず Amazon Pay の API で確認します)。",
+                "AMAZONPAY2_IPN_TOPIC_ARNS is unset, so notifications for this merchant ID signed by SNS are followed from any topic (their content is never believed: the shop always reads Amazon Pay's API).",
+            ),
+        );
+    } else {
+        let listed: Vec<String> = configured.iter().map(|topic| format!("<code>{}</code>", esc(topic))).collect();
+        let _ = write!(
+            body,
+            "<p>{} {}</p>",
+            lang.t(
+                "AMAZONPAY2_IPN_TOPIC_ARNS により、次のトピックの通知だけを受け付けます:",
+                "AMAZONPAY2_IPN_TOPIC_ARNS is set: only notifications from these topics are followed:",
+            ),
+            listed.join(", "),
+        );
+    }
+    if topics.is_empty() {
+        let _ = write!(body, "<p>{}</p>", lang.t("まだ通知は届いていません。", "No notification has arrived yet."));
+    } else {
+        let _ = write!(
+            body,
+            "<table class=\"topics\"><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
+             <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+            lang.t("通知が届いたトピック (最近のものから)", "Topics notifications came from (latest first)"),
+            lang.t("トピック ARN", "Topic ARN"),
+            lang.t("初回", "First seen"),
+            lang.t("最終", "Last seen"),
+            lang.t("ご注文を Amazon の API で確認した最終日時", "Last named an order Amazon's API confirmed"),
+            lang.t("状態", "Status"),
+        );
+        for topic in topics {
+            let followed = configured.is_empty() || configured.contains(&topic.topic_arn);
+            let _ = write!(
+                body,
+                "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&topic.topic_arn),
+                date_time(topic.first_seen),
+                date_time(topic.last_seen),
+                topic.last_confirmed.map_or_else(|| "—".to_owned(), date_time),
+                if followed { lang.t("受け付ける", "followed") } else { lang.t("拒否", "refused") },
+            );
+        }
+        body.push_str("</tbody></table>");
+    }
+    let _ = write!(
+        body,
+        "<p>{}</p>",
+        lang.t(
+            "Amazon のトピックだけを受け付けるには、サーバーの設定で AMAZONPAY2_IPN_TOPIC_ARNS にそのトピックの ARN (複数はカンマ区切り) を設定して再起動してください。Amazon のトピックは、ご注文の通知が届き続け、Amazon の API で確認されるトピックです。心当たりのないトピックがあれば、Amazon Pay のサポートに Amazon のトピックを確認してください。",
+            "To follow only Amazon's topic, set AMAZONPAY2_IPN_TOPIC_ARNS in the server's configuration to its ARN (several separated by commas) and restart. Amazon's topic is the one whose notifications keep coming about your orders and are confirmed by Amazon's API; if a topic here is unknown to you, ask Amazon Pay's support which topic is theirs.",
+        ),
+    );
 }

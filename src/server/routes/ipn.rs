@@ -15,7 +15,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -23,7 +22,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::super::AppState;
 use super::super::error::ApiError;
-use crate::amazon::signature::hex;
 use crate::amazon::sns::{MAX_ENVELOPE_BYTES, SnsError};
 use crate::core::notifications::{FollowError, Notification, NotificationError, TopicCheck, Verified, topic_check};
 use crate::core::now;
@@ -60,14 +58,11 @@ pub async fn ipn(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         }
         Err(error) => return refused(&error),
     };
-    let scope = state.core.ipn_topic_scope();
-    let pinned = match state.db.ipn_topic(&scope).await {
-        Ok(pinned) => pinned,
-        Err(error) => return unavailable("try_again_later", &error.to_string()),
-    };
-    let topic = topic_check(&state.core.settings().ipn_topic_arns, pinned.as_deref(), &notification.topic_arn);
-    if topic == TopicCheck::Refused {
-        tracing::warn!(topic = %notification.topic_arn, pinned = ?pinned, "notification from another SNS topic refused");
+    let topic = &notification.topic_arn;
+    if topic_check(&state.core.settings().ipn_topic_arns, topic) == TopicCheck::Refused {
+        if record_topic(&state, topic, false).await {
+            tracing::warn!(%topic, "notifications from an SNS topic not in AMAZONPAY2_IPN_TOPIC_ARNS are refused");
+        }
         return ApiError::client(
             StatusCode::FORBIDDEN,
             "topic_not_allowed",
@@ -75,20 +70,30 @@ pub async fn ipn(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         )
         .into_response();
     }
-    follow(&state, &notification, topic).await
+    if record_topic(&state, topic, false).await {
+        tracing::warn!(
+            %topic,
+            "notifications arrive from an SNS topic not seen before; every topic is followed while AMAZONPAY2_IPN_TOPIC_ARNS is unset (管理画面 > AmazonPay 設定 lists them)"
+        );
+    }
+    follow(&state, &notification).await
 }
 
 /// Claims, follows and records one verified notification.
-async fn follow(state: &AppState, notification: &Notification, topic: TopicCheck) -> Response {
+async fn follow(state: &AppState, notification: &Notification) -> Response {
     let message = &notification.message;
     let id = message.notification_id.as_str();
     let at = now();
     let lease = i64::try_from(CLAIM_LEASE.as_secs()).unwrap_or(i64::MAX);
+    // A random token tells this request's claim from another's.
+    let Ok(token) = state.core.random_token() else {
+        return unavailable("try_again_later", "the system's random source failed: nothing can be claimed");
+    };
     let claim = NotificationClaim {
         id: id.to_owned(),
         object_type: message.object_type.as_str().to_owned(),
         object_id: message.object_id.clone(),
-        token: claim_token(),
+        token,
         at,
         until: at + lease,
     };
@@ -112,8 +117,9 @@ async fn follow(state: &AppState, notification: &Notification, topic: TopicCheck
     };
     if !handled.confirmed {
         // It named nothing Amazon had to be asked about (a charge the shop has not recorded, a
-        // chargeback): following it again costs nothing, so it is not remembered, and a flood of
-        // such notifications leaves no rows behind.
+        // chargeback without a charge permission, a kind left to Seller Central): following it
+        // again costs nothing, so it is not remembered, and a flood of such notifications leaves
+        // no rows behind. (A chargeback with its charge permission is followed and remembered.)
         if let Err(release) = state.db.release_notification(id, &claim.token).await {
             tracing::error!(%release, notification = id, "could not give up a notification");
         }
@@ -123,9 +129,7 @@ async fn follow(state: &AppState, notification: &Notification, topic: TopicCheck
         // Followed, but not recorded: Amazon's retry follows it again, which moves nothing twice.
         return unavailable("try_again_later", &error.to_string());
     }
-    if topic == TopicCheck::Unpinned {
-        pin(state, &notification.topic_arn).await;
-    }
+    record_topic(state, &notification.topic_arn, true).await;
     tracing::info!(
         notification = id,
         kind = message.object_type.as_str(),
@@ -136,25 +140,20 @@ async fn follow(state: &AppState, notification: &Notification, topic: TopicCheck
     done(if handled.moved == 0 { "unchanged" } else { "moved" })
 }
 
-/// Keeps `topic` as the one Amazon's notifications for this shop come from (the first instance to
-/// pin one wins; later ones keep that).
-async fn pin(state: &AppState, topic: &str) {
-    match state.db.pin_ipn_topic(&state.core.ipn_topic_scope(), topic, now()).await {
-        Ok(pinned) if pinned == topic => tracing::warn!(
-            topic,
-            "Amazon's notifications are taken from this SNS topic from now on (its first notification's object was confirmed by Amazon's API); set AMAZONPAY2_IPN_TOPIC_ARNS to choose"
-        ),
-        Ok(pinned) => tracing::warn!(topic, pinned, "another SNS topic was pinned meanwhile"),
-        Err(error) => tracing::error!(%error, "could not pin the SNS topic of Amazon's notifications"),
+/// Records a sighting of `topic` for the owner (at most once a minute per instance, a first one
+/// and a first confirmed one at once); answers whether the topic was new. A failure to record
+/// is logged and changes nothing else.
+async fn record_topic(state: &AppState, topic: &str, confirmed: bool) -> bool {
+    if !state.core.topic_sighting_due(topic, confirmed) {
+        return false;
     }
-}
-
-/// A random token that tells this request's claim from another's.
-fn claim_token() -> String {
-    let mut bytes = [0u8; 16];
-    // The system random source failing is not recoverable: nothing can be claimed safely.
-    SystemRandom::new().fill(&mut bytes).expect("system random source unavailable");
-    hex(&bytes)
+    match state.db.see_ipn_topic(&state.core.ipn_topic_scope(), topic, now(), confirmed).await {
+        Ok(new) => new,
+        Err(error) => {
+            tracing::error!(%error, %topic, "could not record the SNS topic of a notification");
+            false
+        }
+    }
 }
 
 fn done(outcome: &'static str) -> Response {

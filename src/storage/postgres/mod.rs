@@ -49,7 +49,7 @@ pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// The newest schema version (the SQLite schema's, too: both make the same tables).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The PostgreSQL database.
 #[derive(Clone)]

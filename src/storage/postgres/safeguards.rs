@@ -1,23 +1,27 @@
 //! What keeps the shop's doors, on PostgreSQL, for every instance at once: a notification claimed
-//! by one instance and recorded handled only after it was, the SNS topic the first instance
-//! pinned, and login attempts counted in one `INSERT … ON CONFLICT DO UPDATE … RETURNING`, which
+//! by one instance and recorded handled only after it was, the SNS topics notifications came
+//! from, and login attempts counted in one `INSERT … ON CONFLICT DO UPDATE … RETURNING`, which
 //! PostgreSQL applies to the newest row after a concurrent writer commits (so parallel attempts
 //! on several instances are counted one by one).
 
 use async_trait::async_trait;
 
 use super::Postgres;
-use crate::storage::{Claimed, NotificationClaim, Safeguards, StorageError};
+use crate::storage::{Claimed, IPN_TOPICS_KEPT, NotificationClaim, Safeguards, SeenTopic, StorageError};
 
 #[async_trait]
 impl Safeguards for Postgres {
     async fn claim_notification(&self, claim: &NotificationClaim) -> Result<Claimed, StorageError> {
         self.run(async {
-            let client = self.client().await?;
+            let mut client = self.client().await?;
+            // One transaction, as on SQLite: a conflicting row that is not taken over stays locked
+            // by the INSERT … ON CONFLICT DO UPDATE until the end, so the state read next is the
+            // one that refused the claim (never a row given up or finished in between).
+            let transaction = client.transaction().await?;
             // New, or a claim that lapsed (its instance stopped half-way): this request's now.
-            let mine = client
+            let mine = transaction
                 .query_opt(
-                    &client
+                    &transaction
                         .prepare_cached(
                             "INSERT INTO notifications AS n
                                  (notification_id, object_type, object_id, received_at, state, claim_token, claimed_until)
@@ -32,17 +36,18 @@ impl Safeguards for Postgres {
                 )
                 .await?;
             if mine.is_some() {
+                transaction.commit().await?;
                 return Ok(Claimed::Mine);
             }
-            let state = client
+            let state = transaction
                 .query_opt(
-                    &client.prepare_cached("SELECT state FROM notifications WHERE notification_id = $1").await?,
+                    &transaction.prepare_cached("SELECT state FROM notifications WHERE notification_id = $1").await?,
                     &[&claim.id],
                 )
                 .await?
                 .map(|row| row.try_get::<_, String>(0))
                 .transpose()?;
-            // Gone in between (its claim was given up): the retry finds it free.
+            transaction.commit().await?;
             Ok(if state.as_deref() == Some("handled") { Claimed::Handled } else { Claimed::Busy })
         })
         .await
@@ -105,43 +110,73 @@ impl Safeguards for Postgres {
         .await
     }
 
-    async fn ipn_topic(&self, scope: &str) -> Result<Option<String>, StorageError> {
+    async fn see_ipn_topic(&self, scope: &str, topic: &str, at: i64, confirmed: bool) -> Result<bool, StorageError> {
         self.run(async {
-            let client = self.client().await?;
-            Ok(client
-                .query_opt(
-                    &client.prepare_cached("SELECT topic_arn FROM ipn_topics WHERE scope = $1").await?,
-                    &[&scope],
+            let mut client = self.client().await?;
+            let transaction = client.transaction().await?;
+            // `xmax = 0`: the row was inserted by this statement, not updated.
+            let new: bool = transaction
+                .query_one(
+                    &transaction
+                        .prepare_cached(
+                            "INSERT INTO ipn_topics AS t (scope, topic_arn, first_seen, last_seen, last_confirmed)
+                             VALUES ($1, $2, $3::BIGINT, $3::BIGINT, CASE WHEN $4::BOOLEAN THEN $3::BIGINT END)
+                             ON CONFLICT (scope, topic_arn) DO UPDATE SET
+                                 first_seen = LEAST(t.first_seen, excluded.first_seen),
+                                 last_seen = GREATEST(t.last_seen, excluded.last_seen),
+                                 last_confirmed = CASE WHEN $4::BOOLEAN THEN GREATEST(t.last_confirmed, $3::BIGINT)
+                                                       ELSE t.last_confirmed END
+                             RETURNING (xmax = 0)",
+                        )
+                        .await?,
+                    &[&scope, &topic, &at, &confirmed],
                 )
                 .await?
-                .map(|row| row.try_get(0))
-                .transpose()?)
+                .try_get(0)?;
+            if new {
+                transaction
+                    .execute(
+                        &transaction
+                            .prepare_cached(
+                                "DELETE FROM ipn_topics WHERE scope = $1 AND topic_arn NOT IN
+                                     (SELECT topic_arn FROM ipn_topics WHERE scope = $1
+                                      ORDER BY last_seen DESC, topic_arn LIMIT $2)",
+                            )
+                            .await?,
+                        &[&scope, &i64::try_from(IPN_TOPICS_KEPT).unwrap_or(i64::MAX)],
+                    )
+                    .await?;
+            }
+            transaction.commit().await?;
+            Ok(new)
         })
         .await
     }
 
-    async fn pin_ipn_topic(&self, scope: &str, topic: &str, at: i64) -> Result<String, StorageError> {
+    async fn ipn_topics(&self, scope: &str) -> Result<Vec<SeenTopic>, StorageError> {
         self.run(async {
             let client = self.client().await?;
-            // The first instance to pin one wins; every other reads the same.
-            client
-                .execute(
+            let rows = client
+                .query(
                     &client
                         .prepare_cached(
-                            "INSERT INTO ipn_topics (scope, topic_arn, pinned_at) VALUES ($1, $2, $3)
-                             ON CONFLICT (scope) DO NOTHING",
+                            "SELECT topic_arn, first_seen, last_seen, last_confirmed FROM ipn_topics WHERE scope = $1
+                             ORDER BY last_seen DESC, topic_arn",
                         )
                         .await?,
-                    &[&scope, &topic, &at],
-                )
-                .await?;
-            Ok(client
-                .query_one(
-                    &client.prepare_cached("SELECT topic_arn FROM ipn_topics WHERE scope = $1").await?,
                     &[&scope],
                 )
-                .await?
-                .try_get(0)?)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(SeenTopic {
+                        topic_arn: row.try_get(0)?,
+                        first_seen: row.try_get(1)?,
+                        last_seen: row.try_get(2)?,
+                        last_confirmed: row.try_get(3)?,
+                    })
+                })
+                .collect()
         })
         .await
     }

@@ -255,6 +255,19 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
         UPDATE orders SET refund_requests = (SELECT count(*) FROM refunds r WHERE r.order_id = orders.id);"
                 .to_owned(),
         ),
+        (
+            6,
+            "IPN topics seen, none pinned",
+            // As SQLite's migration 6: the topic pinned before is kept as one seen and confirmed.
+            "ALTER TABLE ipn_topics RENAME COLUMN pinned_at TO first_seen;
+        ALTER TABLE ipn_topics ADD COLUMN last_seen BIGINT, ADD COLUMN last_confirmed BIGINT;
+        UPDATE ipn_topics SET last_seen = first_seen, last_confirmed = first_seen;
+        ALTER TABLE ipn_topics ALTER COLUMN last_seen SET NOT NULL;
+        ALTER TABLE ipn_topics DROP CONSTRAINT ipn_topics_pkey;
+        ALTER TABLE ipn_topics ADD PRIMARY KEY (scope, topic_arn);
+        CREATE INDEX ipn_topics_seen ON ipn_topics(scope, last_seen);"
+                .to_owned(),
+        ),
     ]
 }
 
@@ -354,22 +367,28 @@ mod tests {
         Some((client, schema))
     }
 
-    #[tokio::test]
-    async fn a_second_version_database_keeps_its_orders_and_jobs_and_learns_emails_plans_and_claims() {
-        let Some((mut client, schema)) = scratch("v2").await else {
-            eprintln!("not run: AMAZONPAY2_TEST_DATABASE_URL is not set");
-            return;
-        };
+    /// A fresh schema holding what the first `version` migrations made, as an older server left it.
+    async fn at_version(version: usize, name: &str) -> Option<(Client, String)> {
+        let (client, schema) = scratch(name).await?;
         client
             .batch_execute(
                 "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
             )
             .await
             .unwrap();
-        for (version, name, sql) in migrations().into_iter().take(2) {
+        for (version, name, sql) in migrations().into_iter().take(version) {
             client.batch_execute(&sql).await.unwrap();
             client.execute("INSERT INTO schema_migrations VALUES ($1, $2, 0)", &[&version, &name]).await.unwrap();
         }
+        Some((client, schema))
+    }
+
+    #[tokio::test]
+    async fn a_second_version_database_keeps_its_orders_and_jobs_and_learns_emails_plans_and_claims() {
+        let Some((mut client, schema)) = at_version(2, "v2").await else {
+            eprintln!("not run: AMAZONPAY2_TEST_DATABASE_URL is not set");
+            return;
+        };
         client
             .batch_execute(
                 "INSERT INTO orders (id, order_number, total, shipping_fee, recurring, state, buyer_name, authorized_amount,
@@ -408,20 +427,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_version_two_database_keeps_its_notifications_and_its_owners_failed_logins() {
-        let Some((mut client, schema)) = scratch("v2s").await else {
+        let Some((mut client, schema)) = at_version(2, "v2s").await else {
             eprintln!("not run: AMAZONPAY2_TEST_DATABASE_URL is not set");
             return;
         };
-        client
-            .batch_execute(
-                "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-            )
-            .await
-            .unwrap();
-        for (version, name, sql) in migrations().into_iter().take(2) {
-            client.batch_execute(&sql).await.unwrap();
-            client.execute("INSERT INTO schema_migrations VALUES ($1, $2, 0)", &[&version, &name]).await.unwrap();
-        }
         client
             .batch_execute(
                 "INSERT INTO notifications VALUES ('n-1', 'CHARGE', 'C-1', 1000);
@@ -448,20 +457,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_version_four_database_counts_each_orders_refunds_as_its_refund_requests() {
-        let Some((mut client, schema)) = scratch("v4").await else {
+        let Some((mut client, schema)) = at_version(4, "v4").await else {
             eprintln!("not run: AMAZONPAY2_TEST_DATABASE_URL is not set");
             return;
         };
-        client
-            .batch_execute(
-                "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-            )
-            .await
-            .unwrap();
-        for (version, name, sql) in migrations().into_iter().take(4) {
-            client.batch_execute(&sql).await.unwrap();
-            client.execute("INSERT INTO schema_migrations VALUES ($1, $2, 0)", &[&version, &name]).await.unwrap();
-        }
         client
             .batch_execute(
                 "INSERT INTO orders (id, order_number, total, shipping_fee, recurring, state, captured_amount,
@@ -485,6 +484,28 @@ mod tests {
         assert!(client.batch_execute("UPDATE orders SET refund_requests = -1").await.is_err(), "never below 0");
         let version: i64 = client.query_one("SELECT MAX(version) FROM schema_migrations", &[]).await.unwrap().get(0);
         assert_eq!(version, super::super::SCHEMA_VERSION);
+        client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_version_four_database_keeps_its_pinned_topic_as_one_seen_and_pins_nothing() {
+        let Some((mut client, schema)) = at_version(4, "v4t").await else {
+            eprintln!("not run: AMAZONPAY2_TEST_DATABASE_URL is not set");
+            return;
+        };
+        client.batch_execute("INSERT INTO ipn_topics VALUES ('M:live', 'arn:pinned', 1000)").await.unwrap();
+
+        migrate(&mut client).await.unwrap();
+        let seen = client
+            .query_one(
+                "SELECT topic_arn, first_seen, last_seen, last_confirmed FROM ipn_topics WHERE scope = 'M:live'",
+                &[],
+            )
+            .await
+            .unwrap();
+        let seen: (String, i64, i64, Option<i64>) = (seen.get(0), seen.get(1), seen.get(2), seen.get(3));
+        assert_eq!(seen, ("arn:pinned".into(), 1000, 1000, Some(1000)));
+        client.batch_execute("INSERT INTO ipn_topics VALUES ('M:live', 'arn:other', 2000, 2000, NULL)").await.unwrap();
         client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
     }
 }

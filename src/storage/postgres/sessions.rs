@@ -2,7 +2,6 @@
 //! finds the same session, and every instance signs cookies with the same secret.
 
 use async_trait::async_trait;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
@@ -160,7 +159,7 @@ impl SessionStore for Postgres {
 impl Secrets for Postgres {
     async fn secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
         let mut fresh = [0u8; 32];
-        SystemRandom::new().fill(&mut fresh).map_err(|_| StorageError::Database("no random source".into()))?;
+        crate::core::random::fill(&mut fresh)?;
         // The first instance to ask makes it; every later one (and every restart) reads the same.
         let stored: String = self
             .run(async {

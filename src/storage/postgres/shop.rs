@@ -1,7 +1,6 @@
 //! The built-in shop's own side on PostgreSQL: passwords, catalogue, carts and My Page.
 
 use async_trait::async_trait;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -152,7 +151,7 @@ impl Shop for Postgres {
 
     async fn create_cart(&self) -> Result<CartId, StorageError> {
         let mut bytes = [0u8; 24];
-        SystemRandom::new().fill(&mut bytes).map_err(|_| StorageError::Database("no random source".into()))?;
+        crate::core::random::fill(&mut bytes)?;
         let id = URL_SAFE_NO_PAD.encode(bytes);
         self.run(async {
             let client = self.client().await?;

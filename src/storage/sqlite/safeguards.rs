@@ -1,12 +1,12 @@
 //! What keeps the shop's doors, on SQLite: Amazon's notifications claimed before and recorded
-//! after they are handled, the SNS topic they come from, and login attempts counted before the
+//! after they are handled, the SNS topics they come from, and login attempts counted before the
 //! password is checked. Each is one statement (or one transaction) on the single writer.
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use super::Sqlite;
-use crate::storage::{Claimed, NotificationClaim, Safeguards, StorageError};
+use crate::storage::{Claimed, IPN_TOPICS_KEPT, NotificationClaim, Safeguards, SeenTopic, StorageError};
 
 #[async_trait]
 impl Safeguards for Sqlite {
@@ -73,22 +73,52 @@ impl Safeguards for Sqlite {
         .await
     }
 
-    async fn ipn_topic(&self, scope: &str) -> Result<Option<String>, StorageError> {
-        let scope = scope.to_owned();
-        self.read(move |c| {
-            c.query_row("SELECT topic_arn FROM ipn_topics WHERE scope = ?1", [scope], |row| row.get(0)).optional()
+    async fn see_ipn_topic(&self, scope: &str, topic: &str, at: i64, confirmed: bool) -> Result<bool, StorageError> {
+        let (scope, topic) = (scope.to_owned(), topic.to_owned());
+        self.write(move |tx| {
+            let known: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM ipn_topics WHERE scope = ?1 AND topic_arn = ?2)",
+                params![scope, topic],
+                |row| row.get(0),
+            )?;
+            tx.execute(
+                "INSERT INTO ipn_topics (scope, topic_arn, first_seen, last_seen, last_confirmed)
+                 VALUES (?1, ?2, ?3, ?3, CASE WHEN ?4 THEN ?3 END)
+                 ON CONFLICT (scope, topic_arn) DO UPDATE SET
+                     first_seen = min(ipn_topics.first_seen, excluded.first_seen),
+                     last_seen = max(ipn_topics.last_seen, excluded.last_seen),
+                     last_confirmed = CASE WHEN ?4 THEN max(coalesce(ipn_topics.last_confirmed, ?3), ?3)
+                                           ELSE ipn_topics.last_confirmed END",
+                params![scope, topic, at, confirmed],
+            )?;
+            if !known {
+                tx.execute(
+                    "DELETE FROM ipn_topics WHERE scope = ?1 AND topic_arn NOT IN
+                         (SELECT topic_arn FROM ipn_topics WHERE scope = ?1 ORDER BY last_seen DESC, topic_arn LIMIT ?2)",
+                    params![scope, i64::try_from(IPN_TOPICS_KEPT).unwrap_or(i64::MAX)],
+                )?;
+            }
+            Ok(!known)
         })
         .await
     }
 
-    async fn pin_ipn_topic(&self, scope: &str, topic: &str, at: i64) -> Result<String, StorageError> {
-        let (scope, topic) = (scope.to_owned(), topic.to_owned());
-        self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO ipn_topics (scope, topic_arn, pinned_at) VALUES (?1, ?2, ?3) ON CONFLICT (scope) DO NOTHING",
-                params![scope, topic, at],
-            )?;
-            Ok(tx.query_row("SELECT topic_arn FROM ipn_topics WHERE scope = ?1", [scope], |row| row.get(0))?)
+    async fn ipn_topics(&self, scope: &str) -> Result<Vec<SeenTopic>, StorageError> {
+        let scope = scope.to_owned();
+        self.read(move |c| {
+            c.prepare(
+                "SELECT topic_arn, first_seen, last_seen, last_confirmed FROM ipn_topics WHERE scope = ?1
+                 ORDER BY last_seen DESC, topic_arn",
+            )?
+            .query_map([scope], |row| {
+                Ok(SeenTopic {
+                    topic_arn: row.get(0)?,
+                    first_seen: row.get(1)?,
+                    last_seen: row.get(2)?,
+                    last_confirmed: row.get(3)?,
+                })
+            })?
+            .collect()
         })
         .await
     }

@@ -243,6 +243,25 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
                 .to_owned(),
         ),
         (5, "refund requests answered per order", VERSION_5.to_owned()),
+        (
+            6,
+            "IPN topics seen, none pinned",
+            // The topic pinned before is kept as one seen (and confirmed then); nothing is pinned.
+            "CREATE TABLE ipn_topics_5 (
+            scope TEXT NOT NULL,
+            topic_arn TEXT NOT NULL,
+            first_seen INTEGER NOT NULL,
+            last_seen INTEGER NOT NULL,
+            last_confirmed INTEGER,
+            PRIMARY KEY (scope, topic_arn)
+        );
+        INSERT INTO ipn_topics_5 (scope, topic_arn, first_seen, last_seen, last_confirmed)
+            SELECT scope, topic_arn, pinned_at, pinned_at, pinned_at FROM ipn_topics;
+        DROP TABLE ipn_topics;
+        ALTER TABLE ipn_topics_5 RENAME TO ipn_topics;
+        CREATE INDEX ipn_topics_seen ON ipn_topics(scope, last_seen);"
+                .to_owned(),
+        ),
     ]
 }
 
@@ -361,17 +380,26 @@ mod tests {
         assert!(refused.is_err());
     }
 
+    /// A database made by the first `version` migrations only, as an older server left it.
+    fn at_version(version: usize, name: &str) -> (TempDir, std::path::PathBuf, Connection) {
+        let dir = TempDir::new(name);
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let path = dir.0.join("old.sqlite3");
+        let db = Connection::open(&path).unwrap();
+        db.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+        )
+        .unwrap();
+        for (version, name, sql) in migrations().into_iter().take(version) {
+            db.execute_batch(&sql).unwrap();
+            db.execute("INSERT INTO schema_migrations VALUES (?1, ?2, 0)", params![version, name]).unwrap();
+        }
+        (dir, path, db)
+    }
+
     #[test]
     fn a_first_version_database_keeps_its_bulk_jobs_and_learns_the_skipped_outcome() {
-        let dir = TempDir::new("v1");
-        std::fs::create_dir_all(&dir.0).unwrap();
-        let path = dir.0.join("v1.sqlite3");
-        let mut db = Connection::open(&path).unwrap();
-        db.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
-            .unwrap();
-        let (version, name, sql) = migrations().remove(0);
-        db.execute_batch(&sql).unwrap();
-        db.execute("INSERT INTO schema_migrations VALUES (?1, ?2, 0)", params![version, name]).unwrap();
+        let (_dir, path, mut db) = at_version(1, "v1");
         db.execute_batch(
             "INSERT INTO bulk_jobs (id, owner, created_at) VALUES (1, 'admin', 0);
              INSERT INTO bulk_items VALUES (1, 0, 7, '10007', 'done', '実売上');",
@@ -388,16 +416,7 @@ mod tests {
 
     #[test]
     fn a_second_version_database_keeps_its_orders_and_jobs_and_learns_emails_plans_and_claims() {
-        let dir = TempDir::new("v2");
-        std::fs::create_dir_all(&dir.0).unwrap();
-        let path = dir.0.join("v2.sqlite3");
-        let mut db = Connection::open(&path).unwrap();
-        db.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
-            .unwrap();
-        for (version, name, sql) in migrations().into_iter().take(2) {
-            db.execute_batch(&sql).unwrap();
-            db.execute("INSERT INTO schema_migrations VALUES (?1, ?2, 0)", params![version, name]).unwrap();
-        }
+        let (_dir, path, mut db) = at_version(2, "v2");
         db.execute_batch(
             "INSERT INTO orders (id, order_number, total, shipping_fee, recurring, state, buyer_name, authorized_amount,
                  authorized_at, created_at, updated_at)
@@ -431,16 +450,7 @@ mod tests {
 
     #[test]
     fn a_version_two_database_keeps_its_notifications_and_its_owners_failed_logins() {
-        let dir = TempDir::new("v2-safeguards");
-        std::fs::create_dir_all(&dir.0).unwrap();
-        let path = dir.0.join("v2.sqlite3");
-        let mut db = Connection::open(&path).unwrap();
-        db.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
-            .unwrap();
-        for (version, name, sql) in migrations().into_iter().take(2) {
-            db.execute_batch(&sql).unwrap();
-            db.execute("INSERT INTO schema_migrations VALUES (?1, ?2, 0)", params![version, name]).unwrap();
-        }
+        let (_dir, path, mut db) = at_version(2, "v2-safeguards");
         db.execute_batch(
             "INSERT INTO notifications VALUES ('n-1', 'CHARGE', 'C-1', 1000);
              INSERT INTO admin_login_failures VALUES ('admin', 3, 2000);",
@@ -467,16 +477,7 @@ mod tests {
 
     #[test]
     fn a_version_four_database_counts_each_orders_refunds_as_its_refund_requests() {
-        let dir = TempDir::new("v4");
-        std::fs::create_dir_all(&dir.0).unwrap();
-        let path = dir.0.join("v4.sqlite3");
-        let mut db = Connection::open(&path).unwrap();
-        db.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
-            .unwrap();
-        for (version, name, sql) in migrations().into_iter().take(4) {
-            db.execute_batch(&sql).unwrap();
-            db.execute("INSERT INTO schema_migrations VALUES (?1, ?2, 0)", params![version, name]).unwrap();
-        }
+        let (_dir, path, mut db) = at_version(4, "v4");
         db.execute_batch(
             "INSERT INTO orders (id, order_number, total, shipping_fee, recurring, state, captured_amount,
                  refunded_amount, created_at, updated_at)
@@ -496,6 +497,24 @@ mod tests {
             .unwrap();
         assert_eq!(counted, [(7, 2, 1500), (8, 0, 0)], "the next refund is asked under the key it had before");
         assert!(db.execute("UPDATE orders SET refund_requests = -1", []).is_err(), "never below 0");
+    }
+
+    #[test]
+    fn a_version_four_database_keeps_its_pinned_topic_as_one_seen_and_pins_nothing() {
+        let (_dir, path, mut db) = at_version(4, "v4-topics");
+        db.execute_batch("INSERT INTO ipn_topics VALUES ('M:live', 'arn:pinned', 1000);").unwrap();
+
+        migrate(&mut db, &path).unwrap();
+        let seen: (String, i64, i64, Option<i64>) = db
+            .query_row(
+                "SELECT topic_arn, first_seen, last_seen, last_confirmed FROM ipn_topics WHERE scope = 'M:live'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(seen, ("arn:pinned".into(), 1000, 1000, Some(1000)));
+        db.execute_batch("INSERT INTO ipn_topics VALUES ('M:live', 'arn:other', 2000, 2000, NULL);")
+            .expect("a second topic of the same scope");
     }
 
     #[test]

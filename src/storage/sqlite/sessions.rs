@@ -1,7 +1,6 @@
 //! Shopper sessions and the server's secrets on SQLite.
 
 use async_trait::async_trait;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rusqlite::{OptionalExtension, params};
@@ -113,7 +112,7 @@ impl SessionStore for Sqlite {
 impl Secrets for Sqlite {
     async fn secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
         let mut fresh = [0u8; 32];
-        SystemRandom::new().fill(&mut fresh).map_err(|_| StorageError::Database("no random source".into()))?;
+        crate::core::random::fill(&mut fresh)?;
         let name = name.to_owned();
         // The first instance to ask makes it; every later one (and every restart) reads the same.
         let stored: String = self

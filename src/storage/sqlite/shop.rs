@@ -1,7 +1,6 @@
 //! The built-in shop's own side on SQLite: passwords, catalogue, carts and My Page.
 
 use async_trait::async_trait;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::{OptionalExtension, params};
@@ -103,7 +102,7 @@ impl Shop for Sqlite {
 
     async fn create_cart(&self) -> Result<CartId, StorageError> {
         let mut bytes = [0u8; 24];
-        SystemRandom::new().fill(&mut bytes).map_err(|_| StorageError::Database("no random source".into()))?;
+        crate::core::random::fill(&mut bytes)?;
         let id = URL_SAFE_NO_PAD.encode(bytes);
         let cart = id.clone();
         self.write(move |tx| {
