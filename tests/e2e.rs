@@ -41,8 +41,15 @@ async fn signed_at_click(browser: &Browser) -> Value {
     browser.click(&button).await.unwrap();
     let checkout = browser
         .wait_for("amazon.Pay._simulator.checkouts.length && amazon.Pay._simulator.checkouts[0]", WAIT, "initCheckout")
-        .await
-        .unwrap();
+        .await;
+    let checkout = match checkout {
+        Ok(checkout) => checkout,
+        Err(error) => {
+            let block = browser.execute("return document.querySelector('[data-amazonpay]').outerHTML", vec![]).await;
+            let log = browser.browser_log().await;
+            panic!("{error:?}\nblock: {block:?}\nlog: {log:#?}");
+        }
+    };
     browser.execute("HTMLFormElement.prototype.submit = window.__sent;", vec![]).await.unwrap();
     checkout
 }

@@ -4,12 +4,14 @@
 //! On a first page view two requests of the page start at once without a cookie: the shop page's
 //! own (`GET /api/amazonpay2/session`) and the widget's (`POST /api/amazonpay2/buttons`). Each
 //! answers a session cookie of its own and the browser keeps the last one. The first click on
-//! 「カートに入れる」 must work all the same: the page reads the CSRF token when it needs it.
+//! 「カートに入れる」 must work all the same (the page reads the CSRF token when it needs it), and
+//! so must the first click on the Amazon button (the widget, refused for a token of the other
+//! session, asks for the page's views again and signs with the new token).
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
-use common::page::{WAIT, desktop};
+use common::page::{WAIT, desktop, widget_settled};
 use common::shop::Shop;
 
 #[tokio::test]
@@ -42,6 +44,28 @@ async fn the_first_click_of_a_first_visit_adds_to_the_cart_every_time() {
         }
         browser.quit().await.unwrap();
     }
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn the_first_amazon_sign_in_click_of_a_first_visit_reaches_amazon() {
+    let shop = Shop::start().await;
+    let (_driver, browser) = desktop().await;
+    browser.goto(&shop.url("/")).await.unwrap();
+    widget_settled(&browser).await;
+    let button = browser.find("[data-amazonpay='login'] .amazonpay2-button").await.unwrap();
+    // The widget's request lost the race: the browser keeps another first request's session.
+    let other = another_first_request(&shop).await;
+    browser.add_cookie("amazonpay2_sid", &other, true).await.unwrap();
+    browser.click(&button).await.unwrap();
+    let reached = browser
+        .wait_for(&format!("location.origin === '{}' && location.href", shop.simulator), WAIT, "Amazon's sign-in")
+        .await;
+    if reached.is_err() {
+        let log = browser.browser_log().await.unwrap();
+        panic!("the first Amazon click did not reach Amazon: {log:?}");
+    }
+    browser.quit().await.unwrap();
     shop.stop().await;
 }
 

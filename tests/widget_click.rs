@@ -187,6 +187,34 @@ async fn clicks_while_signing_are_ignored() {
     wait_until("a second initCheckout", WAIT_MS, || amazon.inits().len() == 2).await;
 }
 
+#[wasm_bindgen_test]
+async fn a_click_refused_for_a_session_changed_since_the_answer_asks_again_and_signs_with_the_new_token() {
+    let (server, amazon, page) = login_button(false).await;
+    // Another request of the page (or another tab) gave the browser another session.
+    server.set("csrfToken", json!("t2"));
+    click(&the_button(&page));
+    wait_until("initCheckout", WAIT_MS, || amazon.inits().len() == 1).await;
+    let tokens: Vec<Value> =
+        server.calls_to("/buttons/sign").iter().map(|call| call["headers"]["x-amazonpay2-csrf"].clone()).collect();
+    assert_eq!(tokens, [json!("t"), json!("t2")], "refused once, then signed with the new session's token");
+    assert_eq!(server.calls_to("/buttons").len(), 2, "the views were asked for again");
+    assert_eq!(amazon.count(), 1, "the button stayed as it was drawn");
+    assert_eq!(page.count(".amazonpay2-message"), 0, "no failure shown");
+}
+
+#[wasm_bindgen_test]
+async fn a_token_refused_again_after_asking_again_shows_the_blocks_message() {
+    let (server, amazon, page) = login_button(true).await;
+    server.set("signMode", json!("staleToken"));
+    click(&the_button(&page));
+    let messages = wait_for_message(&page, WAIT_MS).await;
+    assert_eq!(messages, [Lang::Ja.texts().unavailable_now]);
+    assert!(page.texts_of("login", ".amazonpay2-debug").join("\n").contains("403 csrf_token_invalid"));
+    settle().await;
+    assert_eq!(server.calls_to("/buttons/sign").len(), 2, "asked again once, not in a loop");
+    assert_eq!(amazon.inits().len(), 0);
+}
+
 /// Clicks the login button with the server or checkout.js failing; returns the block's message
 /// and its reasons.
 async fn failing_click(server: &FakeServer, amazon: &FakeAmazon, page: &Page) -> (Vec<String>, String) {

@@ -168,11 +168,10 @@ pub fn on_click(button: &JsValue, handler: &Function) -> Result<(), WidgetError>
 
 /// Sends the shopper to Amazon with `config`, what the server signed at the click (contract
 /// `SignAnswer`), for the decoupled `button`: a checkout through the button's own `initCheckout`,
-/// a sign-in through the global `amazon.Pay.initCheckout` (Amazon's decoupled `initCheckout`
-/// never reads a `signInConfig`). checkout.js checks the config as it checks one given to
-/// `renderButton`.
-pub fn init_checkout(button: &JsValue, config: &JsValue) -> Result<(), WidgetError> {
-    let sign_in = Reflect::get(config, &JsValue::from_str("signInConfig")).is_ok_and(|c| c.is_object());
+/// a sign-in (`sign_in`) through the global `amazon.Pay.initCheckout` (Amazon's decoupled
+/// `initCheckout` never reads a `signInConfig`). checkout.js checks the config as it checks one
+/// given to `renderButton`.
+pub fn init_checkout(button: &JsValue, config: &JsValue, sign_in: bool) -> Result<(), WidgetError> {
     let target =
         if sign_in { pay().ok_or_else(|| WidgetError::Checkout("no amazon.Pay".into()))? } else { button.clone() };
     let init = method(&target, "initCheckout").ok_or_else(|| WidgetError::Checkout("no initCheckout".into()))?;

@@ -97,6 +97,8 @@ struct State {
     early_click: Option<(u32, JsValue)>,
     /// Blocks whose button failed at click, and why: they show the message instead.
     click_failures: Vec<(u32, WidgetError)>,
+    /// The server refused a click's CSRF token once, and the views were asked for again.
+    session_renewed: bool,
     /// The review block's order button.
     place: Place,
     reconcile_scheduled: bool,
@@ -741,16 +743,33 @@ impl Runtime {
         let endpoint = self.settings.endpoint.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let result = match api::sign(&endpoint, kind, &csrf_token).await {
-                Ok(config) => amazon::init_checkout(&button, &config),
+                Ok(config) => amazon::init_checkout(&button, &config, kind != BlockKind::Checkout),
                 Err(error) => Err(error),
             };
             let Some(runtime) = me.upgrade() else { return };
             {
                 let mut state = runtime.state.borrow_mut();
                 state.signing = false;
-                if let Err(error) = result {
-                    warn(&error.to_string());
-                    state.click_failures.push((id, error));
+                match result {
+                    // The page's session is not the one the answer's token belongs to: on a first
+                    // visit another request of the page may have started one too (the browser keeps
+                    // the last cookie), or another tab logged in or out. The views are asked for
+                    // again, once, and the click is signed with the new token if the block still
+                    // shows the button.
+                    Err(WidgetError::Api { code, .. }) if code == "csrf_token_invalid" && !state.session_renewed => {
+                        state.session_renewed = true;
+                        state.csrf_token = None;
+                        state.early_click = Some((id, button));
+                        let specs = state.answers.iter().map(|(spec, _)| *spec).collect();
+                        drop(state);
+                        runtime.fetch(specs);
+                        return;
+                    }
+                    Err(error) => {
+                        warn(&error.to_string());
+                        state.click_failures.push((id, error));
+                    }
+                    Ok(()) => {}
                 }
             }
             runtime.reconcile();

@@ -145,12 +145,13 @@ pub fn settings(debug: bool) -> Settings {
 /// from the request. `mode` makes it fail instead: `reject`, `status500`, `malformed`,
 /// `wrongCount`, or `hang` (until the request is aborted). `DELETE …/link` answers a session.
 /// `POST …/buttons/sign` answers a signed config for the kind asked for (`SignAnswer`), or
-/// fails as `signMode` says (`reject`, `conflict`); `POST …/checkout/place` answers
+/// fails as `signMode` says (`reject`, `conflict`), or with 403 `csrf_token_invalid` when its
+/// token is not the `csrfToken` answers now carry (`staleToken` keeps refusing); `POST …/checkout/place` answers
 /// `{"redirect":"#placed"}` (a fragment: the test page stays), or fails as `placeMode` says
 /// (`unavailable`, `amazonDown`, `status500`).
 pub const FAKE_FETCH: &str = r#"
 const config = Object.assign(
-  { views: {}, mode: "ok", signMode: "ok", placeMode: "ok", delayMs: 0, member: { state: "guest" },
+  { views: {}, mode: "ok", signMode: "ok", placeMode: "ok", delayMs: 0, member: { state: "guest" }, csrfToken: "t",
     checkoutJs: "http://127.0.0.1:9/checkout.js" },
   JSON.parse(argument));
 const calls = [];
@@ -191,6 +192,10 @@ async function answer(input, init) {
       case "conflict": return json(409, { error: { code: "no_button",
         message: "This block shows no Amazon button now; reload the page." } });
     }
+    if (config.signMode === "staleToken" || call.headers["x-amazonpay2-csrf"] !== config.csrfToken) {
+      return json(403, { error: { code: "csrf_token_invalid",
+        message: "The CSRF token is missing or out of date; reload the page." } });
+    }
     const signIn = call.body.kind !== "checkout";
     const signed = { payloadJSON: JSON.stringify({ kind: call.body.kind }), signature: "c2ln",
                      publicKeyId: "SANDBOX-TEST", algorithm: "AMZN-PAY-RSASSA-PSS-V2" };
@@ -219,7 +224,7 @@ async function answer(input, init) {
   }
   const blocks = ((call.body && call.body.blocks) || []).map(view);
   if (config.mode === "wrongCount") blocks.push({ view: "nothing" });
-  return json(200, { member: config.member, csrfToken: "t", checkoutJs: config.checkoutJs, blocks });
+  return json(200, { member: config.member, csrfToken: config.csrfToken, checkoutJs: config.checkoutJs, blocks });
 }
 return { fetch, calls, config };
 "#;
