@@ -55,6 +55,8 @@ async fn the_widget_files_can_be_fetched_by_the_shop_origin() {
     let reply = shop.send(request).await;
     reply.assert_status(200);
     assert_eq!(reply.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), Some(PRODUCTION_ORIGIN));
+    // The loader fetches the wasm without credentials: none are granted.
+    assert!(reply.header(header::ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //! at `/amazonpay2/`.
 //!
 //! The widget is what every shop page loads, so it goes out as small and as rarely as it can: the
-//! brotli or gzip variant `build.sh` wrote (whichever the browser accepts), the wasm under a name
+//! brotli or gzip variant (whichever the browser accepts: `build.sh` wrote the wasm's, the server
+//! makes the loader's once it has written its checkout.js URL into it), the wasm under a name
 //! carrying its content hash and kept by browsers for good, and the loader (`widget.js`, the name
 //! shops paste) kept ten minutes and then revalidated with its `ETag` (a 304 without a body).
 //! It comes from the binary itself (embedded at build time), or from a folder named by
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Path as UrlPath;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
@@ -100,10 +101,14 @@ fn find_pages(configured: &Path) -> Option<PathBuf> {
     exe.ancestors().skip(1).take(3).map(|dir| dir.join("www")).find(|dir| dir.is_dir())
 }
 
-/// The widget under `/amazonpay2/` and the shop pages as the fallback. `cors` is the API's grant
-/// to the shop origin: the wasm is fetched relative to widget.js, so a widget served from another
-/// origin than the shop pages needs it too.
-pub fn routes<S: Clone + Send + Sync + 'static>(config: &Config, cors: CorsLayer) -> Router<S> {
+/// The widget under `/amazonpay2/` and the shop pages as the fallback. The wasm is fetched
+/// relative to widget.js, so a widget served from another origin than the shop pages needs the
+/// shop origin granted; the fetch sends no credentials, so the grant allows none (and every
+/// phone downloads a header less).
+pub fn routes<S: Clone + Send + Sync + 'static>(config: &Config) -> Router<S> {
+    let cors = CorsLayer::new()
+        .allow_origin(HeaderValue::from_str(config.shop_origin.as_str()).into_iter().collect::<Vec<_>>())
+        .allow_methods([Method::GET, Method::HEAD]);
     let (widget, www) = match Served::resolve(config) {
         Ok(served) => (served.widget, served.www),
         Err(error) => {
@@ -160,9 +165,10 @@ impl WidgetFiles {
         let url = serde_json::to_string(config.checkout_js.as_str()).ok()?;
         let loader = entries.iter().position(|(name, _)| name == "widget.js")?;
         if let Some(spliced) = splice(&entries[loader].1, CHECKOUT_JS_PLACEHOLDER, url.as_bytes()) {
-            let gzip = gzip(&spliced).ok()?;
+            let (gzip, brotli) = (gzip(&spliced).ok()?, brotli(&spliced).ok()?);
             entries.retain(|(name, _)| name != "widget.js.br" && name != "widget.js.gz");
             entries.push(("widget.js.gz".to_owned(), gzip));
+            entries.push(("widget.js.br".to_owned(), brotli));
             entries[loader].1 = spliced;
         }
         let variant = |name: &str, suffix: &str| {
@@ -198,6 +204,15 @@ fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     encoder.write_all(body)?;
     encoder.finish()
+}
+
+/// Brotli at build.sh's settings (quality 11, 16 MiB window): once per start, for every first
+/// visit's loader.
+fn brotli(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 24, ..Default::default() };
+    brotli::BrotliCompress(&mut &body[..], &mut out, &params)?;
+    Ok(out)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -319,7 +334,7 @@ mod tests {
     }
 
     #[test]
-    fn the_loader_gets_the_checkout_js_url_and_a_gzip_of_its_own() {
+    fn the_loader_gets_the_checkout_js_url_and_a_gzip_and_brotli_of_its_own() {
         use std::io::Read as _;
         let loader = br#"var CHECKOUT_JS = "@@CHECKOUT_JS@@";"#.to_vec();
         let entries = vec![
@@ -330,9 +345,11 @@ mod tests {
         let files = WidgetFiles::from_entries("test".into(), entries, &demo_config()).unwrap();
         let loader = &files.files[0];
         assert_eq!(loader.identity, br#"var CHECKOUT_JS = "http://127.0.0.1:8081/checkout.js";"#);
-        assert!(loader.brotli.is_none(), "the build's brotli copy lacks the URL");
         let mut unzipped = Vec::new();
         flate2::read::GzDecoder::new(loader.gzip.as_deref().unwrap()).read_to_end(&mut unzipped).unwrap();
         assert_eq!(unzipped, loader.identity);
+        let mut unbrotlied = Vec::new();
+        brotli::BrotliDecompress(&mut loader.brotli.as_deref().unwrap(), &mut unbrotlied).unwrap();
+        assert_eq!(unbrotlied, loader.identity, "not the build's brotli copy, which lacks the URL");
     }
 }

@@ -161,11 +161,11 @@ pub fn app(state: Arc<AppState>, extra_api: Router<Arc<AppState>>) -> Router {
         .allow_headers([header::CONTENT_TYPE, HeaderName::from_static(guard::CSRF_HEADER)]);
     let (admin_pages, admin_api) = admin::routes(state.clone());
     let mut router = Router::new()
-        .nest(paths::API, routes::api(extra_api.merge(admin_api)).layer(cors.clone()))
+        .nest(paths::API, routes::api(extra_api.merge(admin_api)).layer(cors))
         // `/api/amazonpay2/` would otherwise fall through to the shop pages.
         .route(&format!("{}/", paths::API), any(routes::not_found))
         .merge(admin_pages)
-        .merge(files::routes(config, cors))
+        .merge(files::routes(config))
         // Pages are read from disk on every request (a designer's edit shows at once);
         // `no-cache` lets browsers keep them but revalidate with Last-Modified.
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
