@@ -110,7 +110,7 @@ impl Amazon {
     }
 
     async fn state(&self, charge: &str) -> String {
-        self.client.get_charge(charge).await.unwrap().status_details.state
+        self.client.get_charge(charge).await.unwrap().status_details.state.into()
     }
 
     async fn advance(&self, seconds: u64) {

@@ -98,12 +98,136 @@ impl Money {
     }
 }
 
-/// A state and why (checkout sessions, charges, refunds).
+/// Declares one of Amazon's state enums: the states Amazon documents for the object, and `Other`
+/// for a state it adds later, kept as Amazon sent it (read, shown and logged, never lost). It
+/// reads from and writes to Amazon's string.
+macro_rules! amazon_state {
+    ($(#[$doc:meta])* $name:ident { $($(#[$variant_doc:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(from = "String", into = "String")]
+        pub enum $name {
+            $($(#[$variant_doc])* $variant,)+
+            /// A state Amazon did not document when this was written, as Amazon sent it.
+            Other(String),
+        }
+
+        impl $name {
+            /// Amazon's name of the state.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => stringify!($variant),)+
+                    Self::Other(state) => state,
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(state: String) -> Self {
+                match state.as_str() {
+                    $(stringify!($variant) => Self::$variant,)+
+                    _ => Self::Other(state),
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(state: &str) -> Self {
+                Self::from(state.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(state: $name) -> Self {
+                match state {
+                    $name::Other(state) => state,
+                    known => known.as_str().to_owned(),
+                }
+            }
+        }
+
+        /// Compared with Amazon's name of a state (tests and logs read as Amazon writes them).
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        /// No state read (an object made by hand).
+        impl Default for $name {
+            fn default() -> Self {
+                Self::Other(String::new())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+amazon_state! {
+    /// A checkout session's state.
+    CheckoutSessionState {
+        /// The buyer is on the way (or back on the review page).
+        Open,
+        /// Completed: a charge permission (and charge) exist.
+        Completed,
+        /// Canceled, expired or declined: see the reason code.
+        Canceled,
+    }
+}
+
+amazon_state! {
+    /// A charge's state.
+    ChargeState {
+        /// Authorization under way (asynchronous).
+        AuthorizationInitiated,
+        /// Authorized: the amount is held.
+        Authorized,
+        /// Capture under way (asynchronous).
+        CaptureInitiated,
+        /// Captured.
+        Captured,
+        /// Canceled (or the authorization expired): see the reason code.
+        Canceled,
+        /// Declined: see the reason code.
+        Declined,
+    }
+}
+
+amazon_state! {
+    /// A refund's state.
+    RefundState {
+        /// Under way.
+        RefundInitiated,
+        /// Refunded.
+        Refunded,
+        /// Declined: see the reason code.
+        Declined,
+    }
+}
+
+amazon_state! {
+    /// A charge permission's state.
+    ChargePermissionState {
+        /// Charges can be made.
+        Chargeable,
+        /// No charge can be made for now: see the reasons.
+        NonChargeable,
+        /// Closed for good.
+        Closed,
+    }
+}
+
+/// A state and why (checkout sessions, charges, refunds), `S` being the object's state enum.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StatusDetails {
-    /// E.g. `Open`, `Completed`, `Canceled`, `Authorized`, `Declined`.
-    pub state: String,
+pub struct StatusDetails<S> {
+    /// The object's state.
+    pub state: S,
     /// Why, when Amazon says.
     #[serde(default)]
     pub reason_code: Option<String>,
@@ -143,7 +267,7 @@ pub struct CheckoutSession {
     #[serde(default)]
     pub payment_preferences: Option<Vec<PaymentPreference>>,
     /// The session's state.
-    pub status_details: StatusDetails,
+    pub status_details: StatusDetails<CheckoutSessionState>,
     /// Set when completed.
     #[serde(default)]
     pub charge_permission_id: Option<String>,
@@ -239,7 +363,7 @@ pub struct Charge {
     #[serde(default)]
     pub expiration_timestamp: Option<String>,
     /// `Authorized`, `AuthorizationInitiated`, `Declined`, …
-    pub status_details: StatusDetails,
+    pub status_details: StatusDetails<ChargeState>,
     /// `Sandbox` or `Live`.
     #[serde(default)]
     pub release_environment: Option<String>,
@@ -261,7 +385,7 @@ pub struct Refund {
     #[serde(default)]
     pub creation_timestamp: Option<String>,
     /// Its state.
-    pub status_details: StatusDetails,
+    pub status_details: StatusDetails<RefundState>,
     /// `Sandbox` or `Live`.
     #[serde(default)]
     pub release_environment: Option<String>,
@@ -327,8 +451,8 @@ pub struct Limits {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PermissionStatusDetails {
-    /// `Chargeable`, `NonChargeable`, `Closed`.
-    pub state: String,
+    /// The permission's state.
+    pub state: ChargePermissionState,
     /// Why, when not Chargeable.
     #[serde(default)]
     pub reasons: Option<Vec<StatusReason>>,
@@ -365,4 +489,33 @@ pub struct MerchantMetadata {
     /// The merchant's own data, not shown to the buyer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_information: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_documented_state_reads_as_its_variant_and_writes_back_as_amazons_name() {
+        let charge: StatusDetails<ChargeState> = serde_json::from_str(r#"{"state":"CaptureInitiated"}"#).unwrap();
+        assert_eq!(charge.state, ChargeState::CaptureInitiated);
+        assert_eq!(serde_json::to_value(&charge).unwrap()["state"], "CaptureInitiated");
+    }
+
+    #[test]
+    fn a_state_amazon_adds_later_is_kept_as_sent() {
+        let session: StatusDetails<CheckoutSessionState> =
+            serde_json::from_str(r#"{"state":"PendingReview","reasonCode":"X"}"#).unwrap();
+        assert_eq!(session.state, CheckoutSessionState::Other("PendingReview".into()));
+        assert_eq!(session.state.to_string(), "PendingReview");
+        assert_eq!(serde_json::to_value(&session).unwrap()["state"], "PendingReview");
+    }
+
+    #[test]
+    fn states_are_per_object() {
+        // The same name is another state of another object: a charge's Canceled is no session's.
+        assert_eq!(RefundState::from("Declined"), RefundState::Declined);
+        assert_eq!(ChargePermissionState::from("Declined"), ChargePermissionState::Other("Declined".into()));
+        assert_eq!(ChargeState::from("Open"), ChargeState::Other("Open".into()));
+    }
 }

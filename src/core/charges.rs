@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::idempotency::Keyed;
 use super::{AmazonError, Core, CoreError};
-use crate::amazon::types::Charge;
+use crate::amazon::types::{Charge, ChargePermissionState};
 
 /// The reason codes after which Amazon allows one more try on a chargeable permission.
 const RETRY_AFTER: [&str; 2] = ["SoftDeclined", "ProcessingFailure"];
@@ -83,7 +83,7 @@ impl Core {
     /// Whether Amazon says the charge permission can be charged now (unreadable: no).
     async fn chargeable(&self, charge_permission_id: &str) -> bool {
         match self.amazon().get_charge_permission(charge_permission_id).await {
-            Ok(permission) => permission.status_details.state == "Chargeable",
+            Ok(permission) => permission.status_details.state == ChargePermissionState::Chargeable,
             Err(error) => {
                 tracing::warn!(%error, "the charge permission could not be read; no retry");
                 false

@@ -26,7 +26,7 @@ use super::rules::{next_month, today_in_japan, unavailable};
 use super::settings::notice_url;
 use super::sync::authorization_of;
 use super::{AmazonError, Core, CoreError, paths, secrets_equal};
-use crate::amazon::types::{Charge, CheckoutSession, Money};
+use crate::amazon::types::{Charge, ChargeState, CheckoutSession, CheckoutSessionState, Money};
 use crate::contract::{Notice, SignedConfig, UnavailableReason};
 
 /// How long the review block's Amazon details are reused before Amazon is asked again.
@@ -149,7 +149,7 @@ impl Core {
             tracing::warn!(session_id, "a checkout session made for another cart or store was refused");
             return Ok(Err(Notice::ReturnRefused));
         }
-        if session.status_details.state != "Open" {
+        if session.status_details.state != CheckoutSessionState::Open {
             return Ok(Err(canceled_notice(&session)));
         }
         if !self.platform().bind_checkout(&cart.id, review_ref, session_id).await? {
@@ -166,7 +166,7 @@ impl Core {
             return Some(review);
         }
         let session = match self.amazon().get_checkout_session(id).await {
-            Ok(session) if session.status_details.state == "Open" => session,
+            Ok(session) if session.status_details.state == CheckoutSessionState::Open => session,
             Ok(_) => return None,
             Err(error) => {
                 tracing::warn!(%error, "getCheckoutSession for the review block failed");
@@ -224,10 +224,10 @@ impl Core {
             // The cart changed since the first click: Amazon must show the new amount.
             return self.fail_checkout(&order, Notice::CartChanged).await.map(Placed::Redirect);
         }
-        match session.status_details.state.as_str() {
-            "Open" => {}
+        match session.status_details.state {
+            CheckoutSessionState::Open => {}
             // Completed by an earlier request whose answer was lost: the result settles it.
-            "Completed" => {
+            CheckoutSessionState::Completed => {
                 let result = format!("{}?amazonCheckoutSessionId={session_id}", paths::CHECKOUT_RESULT);
                 return Ok(Placed::Redirect(result));
             }
@@ -333,8 +333,8 @@ impl Core {
                 // Canceled (declined, the buyer cancelled, 24 hours passed), or completed by an
                 // earlier request whose answer was lost: Amazon's record of the session decides.
                 match self.amazon().get_checkout_session(id).await {
-                    Ok(session) if session.status_details.state == "Completed" => session,
-                    Ok(session) if session.status_details.state == "Canceled" => {
+                    Ok(session) if session.status_details.state == CheckoutSessionState::Completed => session,
+                    Ok(session) if session.status_details.state == CheckoutSessionState::Canceled => {
                         return Completion::Settled(
                             Outcome::Failed(canceled_notice(&session).code().into()),
                             (None, None),
@@ -423,12 +423,14 @@ impl Core {
 /// What Amazon's charge state means for an order (of `total` yen, should the charge carry no
 /// amount).
 pub(super) fn charge_outcome(charge: &Charge, total: u64) -> Outcome {
-    match charge.status_details.state.as_str() {
-        "Authorized" | "CaptureInitiated" | "Captured" => Outcome::Authorized(authorization_of(charge, total)),
-        "AuthorizationInitiated" => Outcome::Pending,
-        "Declined" | "Canceled" => Outcome::Failed(Notice::PaymentDeclined.code().into()),
-        other => {
-            tracing::warn!(state = other, "a charge in a state this shop does not know; to reconcile");
+    match &charge.status_details.state {
+        ChargeState::Authorized | ChargeState::CaptureInitiated | ChargeState::Captured => {
+            Outcome::Authorized(authorization_of(charge, total))
+        }
+        ChargeState::AuthorizationInitiated => Outcome::Pending,
+        ChargeState::Declined | ChargeState::Canceled => Outcome::Failed(Notice::PaymentDeclined.code().into()),
+        ChargeState::Other(state) => {
+            tracing::warn!(state, "a charge in a state this shop does not know; to reconcile");
             Outcome::Unknown
         }
     }

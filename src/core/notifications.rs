@@ -39,6 +39,7 @@ use crate::amazon::sns::{
     Anchors, Envelope, IpnMessage, MAX_CERTIFICATE_BYTES, MessageType, ObjectType, SigningCertificate, SnsError,
     check_cert_url, issuer_der, issuer_urls_of,
 };
+use crate::amazon::types::ChargePermissionState;
 
 /// How long fetching a certificate may take.
 const CERTIFICATE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -525,7 +526,7 @@ impl Core {
             moved += usize::from(self.sync_order(&order, Actor::Notification).await?);
         }
         let ended = self.platform().end_subscription(&permission.charge_permission_id);
-        if permission.status_details.state == "Closed" && ended.await.map_err(CoreError::from)? {
+        if permission.status_details.state == ChargePermissionState::Closed && ended.await.map_err(CoreError::from)? {
             tracing::info!(charge_permission = %permission.charge_permission_id, "subscription ended: Amazon closed its charge permission");
             moved += 1;
         }

@@ -26,7 +26,7 @@ use super::orders::{Actor, Effect, OrderState, Transition, refund_made};
 use super::platform::{Order, OrderId, Refund, RefundState};
 use super::sync::{authorization_of, refund_record};
 use super::{AmazonError, Core, CoreError, now};
-use crate::amazon::types::{Charge, Money};
+use crate::amazon::types::{Charge, ChargeState, Money};
 
 /// The largest charge Amazon Pay takes in Japan.
 pub const MAX_CHARGE_YEN: u64 = 10_000_000;
@@ -318,13 +318,13 @@ impl Core {
         // a refused one may be refused because the authorization lapsed.
         let held = self.amazon().get_charge(&charge_id).await.ok();
         if let Some(charge) = &held
-            && matches!(charge.status_details.state.as_str(), "Captured" | "CaptureInitiated")
+            && matches!(charge.status_details.state, ChargeState::Captured | ChargeState::CaptureInitiated)
             && !matches!(error, AmazonError::Rejected { .. })
         {
             return Ok(Captured::Done(self.record_capture(&claimed, charge, owner, token).await?));
         }
         let expired = held.as_ref().is_some_and(|charge| {
-            charge.status_details.state == "Canceled"
+            charge.status_details.state == ChargeState::Canceled
                 && charge.status_details.reason_code.as_deref() == Some("ExpiredUnused")
         });
         let (to, detail) = if expired {
@@ -348,8 +348,8 @@ impl Core {
         let actor = Actor::Owner(owner.to_owned());
         let captured = charge.capture_amount.as_ref().and_then(Money::as_yen);
         let id = &charge.charge_id;
-        let transition = match charge.status_details.state.as_str() {
-            "Captured" => {
+        let transition = match &charge.status_details.state {
+            ChargeState::Captured => {
                 Transition::new(order, OrderState::Captured, actor.clone(), format!("実売上 (Amazon: Captured, {id})"))?
                     .with_captured(captured.unwrap_or(order.total))
             }
@@ -401,7 +401,7 @@ impl Core {
         };
         if let Some(charge_id) = &order.charge_id {
             match self.amazon().get_charge(charge_id).await {
-                Ok(charge) if charge.status_details.state == "Authorized" => {
+                Ok(charge) if charge.status_details.state == ChargeState::Authorized => {
                     return self.still_authorized(order, &charge, owner).await;
                 }
                 Ok(_) => {}
@@ -461,7 +461,7 @@ impl Core {
             Charged::HeldAtAmazon(message) => return Ok(Err(Refusal::HeldAtAmazon(message))),
             Charged::Unreachable(_) => return Ok(Err(Refusal::AmazonUnavailable)),
         };
-        if charge.status_details.state != "Authorized" {
+        if charge.status_details.state != ChargeState::Authorized {
             let reason = charge.status_details.reason_code.unwrap_or_default();
             return Ok(Err(Refusal::AuthorizationLapsed(format!("{} {reason}", charge.status_details.state))));
         }
@@ -670,7 +670,7 @@ impl Core {
         if let Operation::Capture(amount) = operation {
             // What Amazon captured when it did (in Seller Central), else what the owner asked for.
             let at_amazon = match &charge {
-                Some(Ok(charge)) if charge.status_details.state == "Captured" => {
+                Some(Ok(charge)) if charge.status_details.state == ChargeState::Captured => {
                     charge.capture_amount.as_ref().and_then(Money::as_yen)
                 }
                 _ => None,

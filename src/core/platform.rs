@@ -331,13 +331,14 @@ impl RefundState {
         [Self::Initiated, Self::Refunded, Self::Declined].into_iter().find(|state| state.name() == name)
     }
 
-    /// Amazon's refund state (`RefundInitiated`, `Refunded`, `Declined`).
-    pub fn from_amazon(state: &str) -> Option<Self> {
+    /// Amazon's refund state; `None` for one this shop does not know.
+    pub fn from_amazon(state: &crate::amazon::types::RefundState) -> Option<Self> {
+        use crate::amazon::types::RefundState as Amazon;
         match state {
-            "RefundInitiated" => Some(Self::Initiated),
-            "Refunded" => Some(Self::Refunded),
-            "Declined" => Some(Self::Declined),
-            _ => None,
+            Amazon::RefundInitiated => Some(Self::Initiated),
+            Amazon::Refunded => Some(Self::Refunded),
+            Amazon::Declined => Some(Self::Declined),
+            Amazon::Other(_) => None,
         }
     }
 }

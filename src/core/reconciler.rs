@@ -16,6 +16,7 @@ use super::orders::{Actor, OrderState, Outcome, Transition, settle};
 use super::platform::{Order, RefundState};
 use super::rules::{next_month, today_in_japan};
 use super::{AmazonError, Core, CoreError, now};
+use crate::amazon::types::CheckoutSessionState;
 use crate::contract::Notice;
 
 /// A request completing an order takes at most this long (Amazon's client retries included);
@@ -105,15 +106,15 @@ impl Core {
             }
             Err(error) => return Err(error.into()),
         };
-        match session.status_details.state.as_str() {
-            "Completed" => {
+        match session.status_details.state {
+            CheckoutSessionState::Completed => {
                 let (outcome, ids) = self.outcome_of_completed(&session, order.total).await;
                 if outcome == Outcome::Unknown && order.state == OrderState::Unknown {
                     return Ok(None);
                 }
                 Ok(Some(settle(order, outcome, ids, next, actor)?))
             }
-            "Canceled" => {
+            CheckoutSessionState::Canceled => {
                 let notice = match session.status_details.reason_code.as_deref().unwrap_or_default() {
                     "Expired" => Notice::CheckoutExpired,
                     "BuyerCanceled" => Notice::CheckoutCanceled,

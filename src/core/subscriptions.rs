@@ -21,7 +21,7 @@ use super::platform::{NewOrder, Opened, Order, OrderLine, Subscription};
 use super::rules::{RECURRING_MONTHLY_LIMIT, next_month};
 use super::sync::authorization_of;
 use super::{AmazonError, Core, CoreError};
-use crate::amazon::types::Money;
+use crate::amazon::types::{ChargePermissionState, ChargeState, Money};
 
 /// What the shop owner is told for a cycle Amazon Pay could not charge (the manual's words).
 const OFFER_ANOTHER_METHOD: &str =
@@ -71,7 +71,7 @@ impl Core {
         };
         if let Some(refused) = refused {
             match self.amazon().get_charge_permission(charge_permission_id).await {
-                Ok(permission) if permission.status_details.state == "Closed" => {}
+                Ok(permission) if permission.status_details.state == ChargePermissionState::Closed => {}
                 _ => return Ok(Err(refused)),
             }
         }
@@ -170,9 +170,9 @@ impl Core {
             .await?;
         Ok(match charged {
             Charged::Made(charge) => {
-                let outcome = match charge.status_details.state.as_str() {
-                    "Authorized" => Outcome::Authorized(authorization_of(&charge, subscription.amount)),
-                    "AuthorizationInitiated" => Outcome::Pending,
+                let outcome = match charge.status_details.state {
+                    ChargeState::Authorized => Outcome::Authorized(authorization_of(&charge, subscription.amount)),
+                    ChargeState::AuthorizationInitiated => Outcome::Pending,
                     _ => {
                         let reason = charge.status_details.reason_code.unwrap_or_default();
                         Outcome::Unsettled(format!("与信が通りませんでした ({reason})。{OFFER_ANOTHER_METHOD}"))

@@ -12,7 +12,7 @@ use super::orders::{Actor, Authorization, OrderState, Outcome, Transition, refun
 use super::platform::{Order, Refund, RefundState};
 use super::rules::{next_month, today_in_japan};
 use super::{Core, CoreError, now};
-use crate::amazon::types::{Charge, Money, Refund as AmazonRefund};
+use crate::amazon::types::{Charge, ChargeState, Money, Refund as AmazonRefund};
 
 /// What Amazon authorized on `charge`, and when its 30 days began. Amazon's charge reference: an
 /// authorization "expires after 30 days in the Authorized state", and each charge carries its
@@ -87,7 +87,7 @@ impl Core {
 
     /// The move that brings `order` to what `charge` says; `None` when it already agrees.
     fn follow_charge(&self, order: &Order, charge: &Charge, actor: Actor) -> Result<Option<Transition>, CoreError> {
-        let state = charge.status_details.state.as_str();
+        let state = &charge.status_details.state;
         let reason = charge.status_details.reason_code.clone().unwrap_or_default();
         let detail = format!("Amazon: {state} {reason} ({})", charge.charge_id).trim().to_owned();
         let ids = (charge.charge_permission_id.clone(), Some(charge.charge_id.clone()));
@@ -106,14 +106,14 @@ impl Core {
             return Ok(Some(settle(order, outcome, ids, next, actor)?));
         }
         let to = match state {
-            "AuthorizationInitiated" => OrderState::Pending,
-            "Authorized" => OrderState::Authorized,
-            "CaptureInitiated" => OrderState::Capturing,
-            "Captured" => OrderState::Captured,
-            "Canceled" if reason == "ExpiredUnused" => OrderState::Expired,
-            "Canceled" => OrderState::Canceled,
-            "Declined" => OrderState::CardUnsettled,
-            other => {
+            ChargeState::AuthorizationInitiated => OrderState::Pending,
+            ChargeState::Authorized => OrderState::Authorized,
+            ChargeState::CaptureInitiated => OrderState::Capturing,
+            ChargeState::Captured => OrderState::Captured,
+            ChargeState::Canceled if reason == "ExpiredUnused" => OrderState::Expired,
+            ChargeState::Canceled => OrderState::Canceled,
+            ChargeState::Declined => OrderState::CardUnsettled,
+            ChargeState::Other(other) => {
                 tracing::warn!(state = other, order = %order.number, "a charge state this shop does not know");
                 return Ok(None);
             }

@@ -409,7 +409,7 @@ async fn amazon_side(admin: &Admin, order: &Order, refunds: &[Refund]) -> Amazon
         // Amazon's: nothing to ask.
         let amazons = refunds.iter().rev().filter(|r| !r.refund_id.starts_with(REFUND_ADJUSTMENT));
         for refund in amazons.take(20) {
-            let state = amazon.get_refund(&refund.refund_id).await.map(|r| r.status_details.state);
+            let state = amazon.get_refund(&refund.refund_id).await.map(|r| String::from(r.status_details.state));
             states.push((refund.refund_id.clone(), state.map_err(|e| e.to_string())));
         }
         (permission.map(|p| p.map_err(|e| e.to_string())), charge.map(|c| c.map_err(|e| e.to_string())), states)
