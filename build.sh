@@ -73,7 +73,7 @@ setup_browser() {
   export AMAZONPAY2_AXE="$TOOLS/axe/node_modules/axe-core/axe.min.js"
 }
 
-# Amazon's official Node SDK calls the simulator in tests/node_sdk.rs: code nobody here wrote, so
+# Amazon's official Node SDK calls the simulator in tests/it/node_sdk.rs: code nobody here wrote, so
 # that the simulator is checked against Amazon's own paths, headers, signatures and bodies.
 setup_amazon_pay_sdk() {
   local sdk="$TOOLS/amazon-pay-sdk/node_modules/@amazonpay/amazon-pay-api-sdk-nodejs"

@@ -21,10 +21,10 @@ done
 printf '   total %d bytes gzip: %s (budget 100000); %d brotli\n' "$total_gz" "$([ "$total_gz" -le 100000 ] && echo ok || echo OVER)" "$total_br"
 
 echo "== pages in headless Chromium: requests per page, DOMContentLoaded -> renderButton"
-cargo test -q --release --test bench_page -- --ignored --nocapture 2>&1 | grep '^BENCH\|^   ' || true
+cargo test -q --release --test bench -- --ignored --nocapture page:: 2>&1 | grep '^BENCH\|^   ' || true
 
 echo "== the widget on a phone against the manual's pasted template (headless Chromium, slow 4G, CPU 4x)"
-cargo test -q --release --test bench_phone -- --ignored --nocapture 2>&1 | grep '^BENCH\|^   ' || true
+cargo test -q --release --test bench -- --ignored --nocapture phone:: 2>&1 | grep '^BENCH\|^   ' || true
 
 echo "== button-config endpoint under load (wrk on loopback, warm signature cache)"
 port=18180; sim=18181
@@ -54,11 +54,11 @@ python3 -c "o=$ours; t=$theirs; print(f'   aws-lc-rs PSS-V2 {o:.0f} signs/s, ope
 
 echo "== two instances on PostgreSQL next to one on SQLite (button endpoint, order placement)"
 pg_url=$(tests/pg/cluster.sh start)
-AMAZONPAY2_TEST_DATABASE_URL=$pg_url RUST_LOG=warn cargo test -q --release --test bench_instances -- --ignored --nocapture 2>&1 \
+AMAZONPAY2_TEST_DATABASE_URL=$pg_url RUST_LOG=warn cargo test -q --release --test bench -- --ignored --nocapture instances:: 2>&1 \
   | grep '^BENCH' | sed 's/^BENCH /   /' || true
 tests/pg/cluster.sh stop
 
 echo "== admin: bulk capture of 1,000 orders against the simulator; 受注一覧 over 100,000 orders"
-cargo test -q --release --test bench_admin -- --ignored --nocapture 2>&1 | grep '^BENCH' | sed 's/^BENCH /   /' || true
+cargo test -q --release --test bench -- --ignored --nocapture admin:: 2>&1 | grep '^BENCH' | sed 's/^BENCH /   /' || true
 
 source tests/bench/fuzz.sh

@@ -2,7 +2,7 @@
 //! follow redirects, logs in through the login form, and submits the admin's forms as a browser
 //! does (the shop's `Origin`, the page's CSRF token and the version of the order it showed).
 //!
-//! Test files include it with `#[path = "common/admin.rs"] mod admin;`.
+//! Test modules use it as `crate::common::admin`.
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 

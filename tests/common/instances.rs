@@ -19,8 +19,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use tokio::net::TcpListener;
 
+use super::databases::Target;
 use crate::common::sockets::{Browser, DataDir, cookie_client};
-use crate::databases::Target;
 
 /// The test key: every instance signs with it, and the simulator trusts it.
 pub const KEY_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/test_key_pkcs8.pem");

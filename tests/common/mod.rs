@@ -1,9 +1,12 @@
+pub mod admin;
 pub mod api;
 pub mod checkout;
 pub mod checkout_js;
 pub mod client;
+pub mod databases;
 pub mod gate;
 pub mod hold;
+pub mod instances;
 pub mod page;
 pub mod shop;
 pub mod sim;

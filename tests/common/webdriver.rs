@@ -4,7 +4,7 @@
 //! It is deliberately small: one chromedriver per [`Chromedriver`], one session per [`Browser`],
 //! plain JSON over `reqwest`, and only the endpoints the tests use. Anything else can be reached
 //! with [`Browser::execute`].
-#![allow(dead_code)] // each test crate that does `mod common;` uses a different subset
+#![allow(dead_code)] // each test binary uses its own part of this module
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;

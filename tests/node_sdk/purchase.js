@@ -1,6 +1,6 @@
 'use strict';
 // A shop's whole life with Amazon Pay, made by Amazon's official Node SDK against the simulator
-// (tests/node_sdk.rs runs it and checks what it prints):
+// (tests/it/node_sdk.rs runs it and checks what it prints):
 //
 // - a one-time purchase from a button the SDK signed: the buyer on the hosted pages, the session
 //   read, updated and completed, the charge permission read and updated, the charge captured in

@@ -1,0 +1,6 @@
+//! The widget's API over real HTTP: buttons, files, members, Amazon's returns.
+
+mod buttons;
+mod files;
+mod members;
+mod returns;
