@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::idempotency::Keyed;
-use super::orders::{Actor, OrderState, Outcome, Transition, settle};
+use super::orders::{Actor, AmazonIds, OrderState, Outcome, Transition, settle};
 use super::payloads::PayloadBuilder;
 use super::platform::{Cart, MemberId, NewOrder, Opened, Order, OrderLine};
 use super::rules::{next_month, today_in_japan, unavailable};
@@ -92,7 +92,7 @@ pub enum Placed {
 /// How a completion at Amazon ended.
 enum Completion {
     /// Amazon decided; the order settles with this.
-    Settled(Outcome, (Option<String>, Option<String>)),
+    Settled(Outcome, AmazonIds),
     /// Amazon could not be asked (or has not decided): the order goes back to the shopper.
     NotYet(String),
 }
@@ -337,21 +337,21 @@ impl Core {
                     Ok(session) if session.status_details.state == CheckoutSessionState::Canceled => {
                         return Completion::Settled(
                             Outcome::Failed(canceled_notice(&session).code().into()),
-                            (None, None),
+                            AmazonIds::default(),
                         );
                     }
                     Ok(_) => return Completion::NotYet(format!("{reason_code} on an open checkout session")),
                     Err(_) if reason_code == "CheckoutSessionCanceled" => {
                         return Completion::Settled(
                             Outcome::Failed(Notice::PaymentDeclined.code().into()),
-                            (None, None),
+                            AmazonIds::default(),
                         );
                     }
                     Err(error) => return Completion::NotYet(error.to_string()),
                 }
             }
             Err(AmazonError::Rejected { reason_code, .. }) if reason_code == "AmountMismatch" => {
-                return Completion::Settled(Outcome::Failed(Notice::CartChanged.code().into()), (None, None));
+                return Completion::Settled(Outcome::Failed(Notice::CartChanged.code().into()), AmazonIds::default());
             }
             Err(error) => return Completion::NotYet(error.to_string()),
         };
@@ -362,12 +362,11 @@ impl Core {
     /// What a completed checkout session's charge says (`total`: the order's, should Amazon's
     /// charge carry no amount). A charge that cannot be read leaves the order unknown (to
     /// reconcile), never authorized.
-    pub(super) async fn outcome_of_completed(
-        &self,
-        session: &CheckoutSession,
-        total: u64,
-    ) -> (Outcome, (Option<String>, Option<String>)) {
-        let ids = (session.charge_permission_id.clone(), session.charge_id.clone());
+    pub(super) async fn outcome_of_completed(&self, session: &CheckoutSession, total: u64) -> (Outcome, AmazonIds) {
+        let ids = AmazonIds {
+            charge_permission_id: session.charge_permission_id.clone(),
+            charge_id: session.charge_id.clone(),
+        };
         let outcome = match &session.charge_id {
             Some(charge) => match self.amazon().get_charge(charge).await {
                 Ok(charge) => charge_outcome(&charge, total),
@@ -385,7 +384,7 @@ impl Core {
     /// cart. Answers the cart page with the notice.
     async fn fail_checkout(&self, order: &Order, notice: Notice) -> Result<String, CoreError> {
         let failed = Outcome::Failed(notice.code().into());
-        let transition = settle(order, failed, (None, None), today_in_japan(), Actor::Shopper)?;
+        let transition = settle(order, failed, AmazonIds::default(), today_in_japan(), Actor::Shopper)?;
         self.platform().apply(&transition).await?;
         Ok(notice_url(&self.settings().pages.cart, notice))
     }

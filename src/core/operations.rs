@@ -22,7 +22,7 @@ use serde_json::json;
 
 use super::charges::{Charged, DUPLICATE_KEY};
 use super::idempotency::Keyed;
-use super::orders::{Actor, Effect, OrderState, Transition, refund_made};
+use super::orders::{Actor, AmazonIds, Effect, OrderState, Transition, refund_made};
 use super::platform::{Order, OrderId, Refund, RefundState};
 use super::sync::{authorization_of, refund_record};
 use super::{AmazonError, Core, CoreError, now};
@@ -361,8 +361,9 @@ impl Core {
                 format!("実売上を処理中 (Amazon: {state}, {id})"),
             )?,
         };
-        let transition =
-            transition.with_amazon_ids(None, Some(charge.charge_id.clone())).with(Effect::Unlock(token.to_owned()));
+        let transition = transition
+            .with_amazon_ids(AmazonIds { charge_permission_id: None, charge_id: Some(charge.charge_id.clone()) })
+            .with(Effect::Unlock(token.to_owned()));
         self.finish(order, &transition, actor, token).await
     }
 
@@ -472,7 +473,7 @@ impl Core {
             format!("再オーソリ {} 円 (Amazon: Authorized, {})", yen(amount), charge.charge_id),
         )?
         .with_authorized(authorization_of(&charge, amount))
-        .with_amazon_ids(None, Some(charge.charge_id));
+        .with_amazon_ids(AmazonIds { charge_permission_id: None, charge_id: Some(charge.charge_id) });
         Ok(self.platform().apply(&transition).await?.ok_or(Refusal::Busy))
     }
 

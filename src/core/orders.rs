@@ -383,9 +383,9 @@ impl Transition {
 
     /// Records Amazon's charge permission and charge (kept when `None`).
     #[must_use]
-    pub fn with_amazon_ids(mut self, charge_permission_id: Option<String>, charge_id: Option<String>) -> Self {
-        self.charge_permission_id = charge_permission_id;
-        self.charge_id = charge_id;
+    pub fn with_amazon_ids(mut self, ids: AmazonIds) -> Self {
+        self.charge_permission_id = ids.charge_permission_id;
+        self.charge_id = ids.charge_id;
         self
     }
 
@@ -466,13 +466,22 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// Amazon's IDs an order records (each kept as it was when `None`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AmazonIds {
+    /// The charge permission.
+    pub charge_permission_id: Option<String>,
+    /// The charge.
+    pub charge_id: Option<String>,
+}
+
 /// The transition that settles `order` with `outcome`: the state, Amazon's IDs, and what belongs
 /// with it — an authorized checkout empties its cart and starts its subscription, a failed one
 /// sends the shopper back to the cart, and a subscription cycle moves its subscription on.
 pub fn settle(
     order: &Order,
     outcome: Outcome,
-    ids: (Option<String>, Option<String>),
+    ids: AmazonIds,
     next_cycle: Date,
     actor: Actor,
 ) -> Result<Transition, InvalidMove> {
@@ -488,9 +497,9 @@ pub fn settle(
         Outcome::Unsettled(note) => (OrderState::CardUnsettled, Some(note)),
         Outcome::Failed(code) => (OrderState::Failed, Some(code)),
     };
-    let permission = ids.0.clone();
-    let mut transition = Transition::new(order, to, actor, format!("{} → {}", order.state.name(), to.name()))?
-        .with_amazon_ids(ids.0, ids.1);
+    let permission = ids.charge_permission_id.clone();
+    let mut transition =
+        Transition::new(order, to, actor, format!("{} → {}", order.state.name(), to.name()))?.with_amazon_ids(ids);
     if let Some(authorization) = authorization {
         transition = transition.with_authorized(authorization);
     }
@@ -597,7 +606,7 @@ mod tests {
         let transition = settle(
             &order(OrderState::Completing),
             Outcome::Unknown,
-            (Some("P".into()), Some("C".into())),
+            AmazonIds { charge_permission_id: Some("P".into()), charge_id: Some("C".into()) },
             date!(2026 - 12 - 30),
             Actor::Shopper,
         )
@@ -637,7 +646,7 @@ mod tests {
         let transition = settle(
             &recurring,
             Outcome::Authorized(AUTHORIZED),
-            (Some("P".into()), Some("C".into())),
+            AmazonIds { charge_permission_id: Some("P".into()), charge_id: Some("C".into()) },
             date!(2026 - 12 - 30),
             Actor::Shopper,
         )
@@ -660,7 +669,7 @@ mod tests {
         let failed = settle(
             &order(OrderState::Completing),
             Outcome::Failed("payment_declined".into()),
-            (None, None),
+            AmazonIds::default(),
             date!(2026 - 12 - 30),
             Actor::Shopper,
         )
@@ -675,13 +684,14 @@ mod tests {
         cycle.cycle = Some((SubscriptionId(3), date!(2026 - 11 - 30)));
         cycle.cart = None;
         let next = date!(2026 - 12 - 30);
-        let unsettled = settle(&cycle, Outcome::Unsettled("与信NG".into()), (None, None), next, Actor::Job).unwrap();
+        let unsettled =
+            settle(&cycle, Outcome::Unsettled("与信NG".into()), AmazonIds::default(), next, Actor::Job).unwrap();
         assert_eq!(unsettled.to(), OrderState::CardUnsettled);
         assert_eq!(
             unsettled.effects(),
             [Effect::AdvanceSubscription { id: SubscriptionId(3), from: date!(2026 - 11 - 30), to: next }]
         );
-        let unknown = settle(&cycle, Outcome::Unknown, (None, None), next, Actor::Job).unwrap();
+        let unknown = settle(&cycle, Outcome::Unknown, AmazonIds::default(), next, Actor::Job).unwrap();
         assert!(unknown.effects().is_empty());
     }
 

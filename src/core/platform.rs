@@ -35,8 +35,22 @@ pub struct CartId(pub String);
 
 /// The platform could not answer (its database or its API failed). Never the shopper's fault.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("cart platform: {0}")]
-pub struct PlatformError(pub String);
+pub enum PlatformError {
+    /// It cannot be reached right now (down, restarting, too slow): the same request may succeed
+    /// later, so the HTTP edge answers 503 and Amazon's notification is retried.
+    #[error("cart platform unavailable: {0}")]
+    Unavailable(String),
+    /// It failed otherwise.
+    #[error("cart platform: {0}")]
+    Failed(String),
+}
+
+impl PlatformError {
+    /// Whether the platform could not be reached (rather than failing at what it was asked).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
 
 /// A member, as the Amazon side sees one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

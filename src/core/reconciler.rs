@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use super::orders::{Actor, OrderState, Outcome, Transition, settle};
+use super::orders::{Actor, AmazonIds, OrderState, Outcome, Transition, settle};
 use super::platform::{Order, RefundState};
 use super::rules::{next_month, today_in_japan};
 use super::{AmazonError, Core, CoreError, now};
@@ -102,7 +102,7 @@ impl Core {
             // reason code decides, not the status alone.)
             Err(AmazonError::Rejected { reason_code, .. }) if reason_code == "ResourceNotFound" => {
                 let failed = Outcome::Failed(Notice::CheckoutExpired.code().into());
-                return Ok(Some(settle(order, failed, (None, None), next, actor)?));
+                return Ok(Some(settle(order, failed, AmazonIds::default(), next, actor)?));
             }
             Err(error) => return Err(error.into()),
         };
@@ -120,7 +120,7 @@ impl Core {
                     "BuyerCanceled" => Notice::CheckoutCanceled,
                     _ => Notice::PaymentDeclined,
                 };
-                Ok(Some(settle(order, Outcome::Failed(notice.code().into()), (None, None), next, actor)?))
+                Ok(Some(settle(order, Outcome::Failed(notice.code().into()), AmazonIds::default(), next, actor)?))
             }
             // Still open: the shopper may still come back and complete it.
             _ if order.state == OrderState::Completing && abandoned(order) => {

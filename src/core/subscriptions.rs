@@ -16,7 +16,7 @@ use time::Date;
 
 use super::charges::Charged;
 use super::idempotency::Keyed;
-use super::orders::{Actor, Effect, OrderState, Outcome, Transition, settle};
+use super::orders::{Actor, AmazonIds, Effect, OrderState, Outcome, Transition, settle};
 use super::platform::{NewOrder, Opened, Order, OrderLine, Subscription};
 use super::rules::{RECURRING_MONTHLY_LIMIT, next_month};
 use super::sync::authorization_of;
@@ -131,13 +131,16 @@ impl Core {
             CycleCharge::HeldAtAmazon(note) => {
                 let held = Transition::new(&order, OrderState::Unknown, Actor::Job, note.clone())?
                     .with_note(note)
-                    .with_amazon_ids(Some(subscription.charge_permission_id.clone()), None)
+                    .with_amazon_ids(AmazonIds {
+                        charge_permission_id: Some(subscription.charge_permission_id.clone()),
+                        charge_id: None,
+                    })
                     .with(Effect::AdvanceSubscription { id: subscription.id, from: date, to: next_month(date) });
                 let order = self.platform().apply(&held).await?.unwrap_or(order);
                 return Ok(cycle(&order));
             }
         };
-        let ids = (Some(subscription.charge_permission_id.clone()), charge_id);
+        let ids = AmazonIds { charge_permission_id: Some(subscription.charge_permission_id.clone()), charge_id };
         let transition = settle(&order, outcome, ids, next_month(date), Actor::Job)?;
         let order = self.platform().apply(&transition).await?.unwrap_or(order);
         Ok(cycle(&order))

@@ -8,7 +8,9 @@ use time::macros::format_description;
 
 use super::checkout::charge_outcome;
 use super::operations::AUTHORIZATION_DAYS;
-use super::orders::{Actor, Authorization, OrderState, Outcome, Transition, refund_made, refund_settled, settle};
+use super::orders::{
+    Actor, AmazonIds, Authorization, OrderState, Outcome, Transition, refund_made, refund_settled, settle,
+};
 use super::platform::{Order, Refund, RefundState};
 use super::rules::{next_month, today_in_japan};
 use super::{Core, CoreError, now};
@@ -90,7 +92,10 @@ impl Core {
         let state = &charge.status_details.state;
         let reason = charge.status_details.reason_code.clone().unwrap_or_default();
         let detail = format!("Amazon: {state} {reason} ({})", charge.charge_id).trim().to_owned();
-        let ids = (charge.charge_permission_id.clone(), Some(charge.charge_id.clone()));
+        let ids = AmazonIds {
+            charge_permission_id: charge.charge_permission_id.clone(),
+            charge_id: Some(charge.charge_id.clone()),
+        };
         // Completing a checkout or a cycle: the order's first outcome.
         if order.state.is_unsettled() {
             let outcome = match charge_outcome(charge, order.total) {
@@ -125,7 +130,7 @@ impl Core {
             tracing::warn!(from = order.state.name(), to = to.name(), order = %order.number, "Amazon's charge and the order disagree; left for the shop owner");
             return Ok(None);
         }
-        let mut transition = Transition::new(order, to, actor, detail)?.with_amazon_ids(ids.0, ids.1);
+        let mut transition = Transition::new(order, to, actor, detail)?.with_amazon_ids(ids);
         match to {
             // Back to 仮売上 (a capture that did not happen, a reconciliation): the charge's own
             // window, not a new one.

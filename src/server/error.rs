@@ -108,11 +108,10 @@ impl From<StorageError> for ApiError {
 
 impl From<PlatformError> for ApiError {
     fn from(error: PlatformError) -> Self {
-        // The seam carries the storage error as its text.
-        if error.0.starts_with(crate::storage::UNAVAILABLE) {
-            return Self::database_unavailable(&error.0);
+        match error {
+            PlatformError::Unavailable(detail) => Self::database_unavailable(&detail),
+            PlatformError::Failed(_) => Self::Internal(error.to_string()),
         }
-        Self::Internal(error.to_string())
     }
 }
 

@@ -272,7 +272,7 @@ impl Sessions {
     }
 
     async fn member(&self, id: MemberId) -> Result<Option<Member>, StorageError> {
-        let member = self.db.member(id).await.map_err(|e| StorageError::Database(e.0))?;
+        let member = self.db.member(id).await.map_err(StorageError::from)?;
         Ok(member.map(|m| Member { id: m.id, name: m.name, email: m.email, linked: m.buyer_id.is_some() }))
     }
 

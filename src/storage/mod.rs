@@ -43,8 +43,7 @@ pub enum StorageError {
     Random(#[from] crate::core::random::NoRandomness),
 }
 
-/// How an unavailable database is described, in [`StorageError::Unavailable`] and in the
-/// [`PlatformError`] made from it (the HTTP edge recognises it there too).
+/// How an unavailable database is described in [`StorageError::Unavailable`].
 pub const UNAVAILABLE: &str = "database unavailable";
 
 impl StorageError {
@@ -66,7 +65,20 @@ pub async fn open(target: &str) -> Result<Database, StorageError> {
 
 impl From<StorageError> for PlatformError {
     fn from(error: StorageError) -> Self {
-        PlatformError(error.to_string())
+        match error {
+            StorageError::Unavailable(detail) => PlatformError::Unavailable(detail),
+            other => PlatformError::Failed(other.to_string()),
+        }
+    }
+}
+
+/// The built-in platform is this database: its failures are the database's, unavailability kept.
+impl From<PlatformError> for StorageError {
+    fn from(error: PlatformError) -> Self {
+        match error {
+            PlatformError::Unavailable(detail) => StorageError::Unavailable(detail),
+            PlatformError::Failed(detail) => StorageError::Database(detail),
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 use time::macros::date;
 
 use amazonpay2::core::orders::{
-    Actor, Authorization, Effect, OrderState, Outcome, Transition, refund_made, refund_settled, settle,
+    Actor, AmazonIds, Authorization, Effect, OrderState, Outcome, Transition, refund_made, refund_settled, settle,
 };
 
 /// What Amazon authorized on the tests' charges: ¥3,630, on a charge it made now.
@@ -132,7 +132,7 @@ async fn authorized(db: &Database, session: &str) -> amazonpay2::core::platform:
         .await
         .unwrap()
         .unwrap();
-    let ids = (Some(format!("P-{session}")), Some(format!("C-{session}")));
+    let ids = AmazonIds { charge_permission_id: Some(format!("P-{session}")), charge_id: Some(format!("C-{session}")) };
     db.apply(
         &settle(&claimed, Outcome::Authorized(authorized_now()), ids, date!(2026 - 12 - 30), Actor::Shopper).unwrap(),
     )
@@ -217,7 +217,7 @@ async fn a_transition_applies_once_with_its_effects_and_a_stale_one_changes_noth
     let done = settle(
         &claimed,
         Outcome::Authorized(authorized_now()),
-        (Some("S03-P".into()), Some("S03-P-C1".into())),
+        AmazonIds { charge_permission_id: Some("S03-P".into()), charge_id: Some("S03-P-C1".into()) },
         date!(2026 - 12 - 30),
         Actor::Shopper,
     )
@@ -280,7 +280,7 @@ async fn a_recurring_checkout_starts_its_subscription_and_its_cycles_move_it_on(
     let done = settle(
         &claimed,
         Outcome::Authorized(authorized_now()),
-        (Some("S03-R".into()), Some("S03-R-C1".into())),
+        AmazonIds { charge_permission_id: Some("S03-R".into()), charge_id: Some("S03-R-C1".into()) },
         first,
         Actor::Shopper,
     )
@@ -302,8 +302,14 @@ async fn a_recurring_checkout_starts_its_subscription_and_its_cycles_move_it_on(
         .unwrap();
     let next = date!(2027 - 01 - 30);
     db.apply(
-        &settle(&claimed, Outcome::Authorized(authorized_now()), (None, Some("S03-R-C2".into())), next, Actor::Job)
-            .unwrap(),
+        &settle(
+            &claimed,
+            Outcome::Authorized(authorized_now()),
+            AmazonIds { charge_permission_id: None, charge_id: Some("S03-R-C2".into()) },
+            next,
+            Actor::Job,
+        )
+        .unwrap(),
     )
     .await
     .unwrap()
@@ -908,7 +914,7 @@ async fn an_order_keeps_its_guests_email_and_a_subscription_its_plan(target: Tar
         .unwrap()
         .unwrap();
     let first = date!(2027 - 01 - 06);
-    let ids = (Some("S03-PLAN".into()), Some("S03-PLAN-C1".into()));
+    let ids = AmazonIds { charge_permission_id: Some("S03-PLAN".into()), charge_id: Some("S03-PLAN-C1".into()) };
     db.apply(&settle(&claimed, Outcome::Authorized(authorized_now()), ids, first, Actor::Shopper).unwrap())
         .await
         .unwrap()

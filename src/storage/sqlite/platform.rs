@@ -643,7 +643,7 @@ mod tests {
 
     use super::super::tests::database;
     use super::*;
-    use crate::core::orders::{Actor, Authorization, Outcome, settle};
+    use crate::core::orders::{Actor, AmazonIds, Authorization, Outcome, settle};
     use crate::core::platform::OrderLine;
     use crate::storage::{NewMember, Product, Shop};
 
@@ -730,7 +730,7 @@ mod tests {
         let done = settle(
             &claimed,
             Outcome::Authorized(AUTHORIZED),
-            (Some("S03-P".into()), Some("S03-P-C1".into())),
+            AmazonIds { charge_permission_id: Some("S03-P".into()), charge_id: Some("S03-P-C1".into()) },
             date!(2026 - 12 - 30),
             Actor::Shopper,
         )
@@ -764,7 +764,7 @@ mod tests {
         let done = settle(
             &claimed,
             Outcome::Authorized(AUTHORIZED),
-            (Some("S03-R".into()), Some("S03-R-C1".into())),
+            AmazonIds { charge_permission_id: Some("S03-R".into()), charge_id: Some("S03-R-C1".into()) },
             first,
             Actor::Shopper,
         )
@@ -784,8 +784,14 @@ mod tests {
             .unwrap();
         let next = date!(2027 - 01 - 30);
         db.apply(
-            &settle(&claimed, Outcome::Authorized(AUTHORIZED), (None, Some("S03-R-C2".into())), next, Actor::Job)
-                .unwrap(),
+            &settle(
+                &claimed,
+                Outcome::Authorized(AUTHORIZED),
+                AmazonIds { charge_permission_id: None, charge_id: Some("S03-R-C2".into()) },
+                next,
+                Actor::Job,
+            )
+            .unwrap(),
         )
         .await
         .unwrap()

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use time::macros::date;
 
-use amazonpay2::core::orders::{Actor, Authorization, OrderState, Outcome, Transition, settle};
+use amazonpay2::core::orders::{Actor, AmazonIds, Authorization, OrderState, Outcome, Transition, settle};
 
 /// What Amazon authorized on the tests' charges: ¥3,630, on a charge it made now.
 fn authorized_now() -> Authorization {
@@ -78,7 +78,10 @@ async fn authorized(db: &Sqlite, new: NewOrder) -> Order {
     let claimed =
         db.apply(&Transition::new(&order, OrderState::Completing, Actor::Shopper, "claim").unwrap()).await.unwrap();
     let claimed = claimed.unwrap();
-    let ids = (Some(format!("P-{}", order.id.0)), Some(format!("P-{}-C1", order.id.0)));
+    let ids = AmazonIds {
+        charge_permission_id: Some(format!("P-{}", order.id.0)),
+        charge_id: Some(format!("P-{}-C1", order.id.0)),
+    };
     let done =
         settle(&claimed, Outcome::Authorized(authorized_now()), ids, date!(2026 - 12 - 30), Actor::Shopper).unwrap();
     db.apply(&done).await.unwrap().unwrap()
