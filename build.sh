@@ -226,7 +226,9 @@ main() {
   if [ "$command" = test ] || [ "$command" = bench ]; then setup_browser; setup_amazon_pay_sdk; fi
   build_widget
   if [ "$command" = widget ]; then return; fi
-  build_server
+  # The tests build their own (debug) server binary with the test binaries; only the demo and the
+  # benchmarks run the release one.
+  if [ "$command" != test ]; then build_server; fi
   case "$command" in
     demo) exec target/release/amazonpay2-server --demo ;;
     test) run_tests ;;
