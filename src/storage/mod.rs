@@ -7,7 +7,10 @@
 //! `postgres://` URL in `AMAZONPAY2_DATABASE_URL` selects PostgreSQL ([`Postgres`]), which several
 //! server instances can share. [`open`] picks one. Every call runs off the async worker threads.
 
+mod dialect;
 pub mod postgres;
+mod sessions;
+pub(crate) mod sql;
 mod sqlite;
 
 use std::sync::Arc;

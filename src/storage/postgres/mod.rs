@@ -21,7 +21,6 @@ pub mod copy;
 mod platform;
 mod safeguards;
 mod schema;
-mod sessions;
 mod shop;
 
 use std::future::Future;
@@ -33,6 +32,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::StorageError;
+use super::sql::{Sql, SqlStore};
 
 /// Connections per instance: two cores' worth of requests and the background jobs, well under
 /// PostgreSQL's default 100 connections for a few instances together.
@@ -55,6 +55,13 @@ pub const SCHEMA_VERSION: i64 = 6;
 #[derive(Clone)]
 pub struct Postgres {
     pool: Pool,
+    sql: Sql,
+}
+
+impl SqlStore for Postgres {
+    fn sql(&self) -> &Sql {
+        &self.sql
+    }
 }
 
 /// Whether `target` names a PostgreSQL database rather than a SQLite data folder.
@@ -109,7 +116,7 @@ impl Postgres {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StorageError::Database(format!("connection pool: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self { pool, sql: Sql::postgres(url)? })
     }
 
     /// A connection from the pool.

@@ -12,7 +12,6 @@ mod back_office;
 mod platform;
 mod safeguards;
 mod schema;
-mod sessions;
 mod shop;
 
 use std::fs::{DirBuilder, OpenOptions, Permissions};
@@ -25,6 +24,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::Semaphore;
 
 use super::StorageError;
+use super::sql::{Sql, SqlStore};
 
 /// The database file inside the data folder.
 const FILE_NAME: &str = "amazonpay2.sqlite3";
@@ -44,6 +44,13 @@ const SUFFIXES: [&str; 3] = ["", "-wal", "-shm"];
 pub struct Sqlite {
     writer: Arc<tokio::sync::Mutex<Connection>>,
     readers: Arc<Readers>,
+    sql: Sql,
+}
+
+impl SqlStore for Sqlite {
+    fn sql(&self) -> &Sql {
+        &self.sql
+    }
 }
 
 struct Readers {
@@ -71,7 +78,8 @@ impl Sqlite {
     /// Opens (creating and migrating) the database in `data_dir`.
     pub async fn open(data_dir: &Path) -> Result<Self, StorageError> {
         let data_dir = data_dir.to_path_buf();
-        run_blocking(move || {
+        let file = Self::file_in(&data_dir);
+        let (writer, readers) = run_blocking(move || {
             DirBuilder::new().recursive(true).mode(0o700).create(&data_dir)?;
             let path = Self::file_in(&data_dir);
             // SQLite would create the file with the umask's mode (0644, readable by every user
@@ -82,12 +90,13 @@ impl Sqlite {
             let mut writer = open_connection(&path)?;
             schema::migrate(&mut writer, &path)?;
             let readers = (0..READERS).map(|_| open_connection(&path)).collect::<Result<Vec<_>, _>>()?;
-            Ok(Self {
-                writer: Arc::new(tokio::sync::Mutex::new(writer)),
-                readers: Arc::new(Readers { idle: Mutex::new(readers), permits: Semaphore::new(READERS), path }),
-            })
+            Ok((
+                Arc::new(tokio::sync::Mutex::new(writer)),
+                Arc::new(Readers { idle: Mutex::new(readers), permits: Semaphore::new(READERS), path }),
+            ))
         })
-        .await
+        .await?;
+        Ok(Self { writer, readers, sql: Sql::sqlite(&file).await? })
     }
 
     /// The newest migration applied (README's "schema version").
