@@ -5,11 +5,14 @@
 //! decides sign-ins and links ([`signin`]), takes a cart through checkout to an order
 //! ([`checkout`]), moves orders through their states ([`orders`], the one place an order's state
 //! changes), charges subscription cycles ([`subscriptions`]), follows Amazon's notifications
-//! ([`notifications`]) and settles orders left unsettled ([`reconciler`]). It depends on the cart platform only through the traits of [`platform`].
+//! ([`notifications`]), settles orders left unsettled ([`reconciler`]) and gives the owner's pages
+//! Amazon's live view of an order ([`admin`]). It depends on the cart platform only through the traits of [`platform`].
 
+pub mod admin;
 mod charges;
 pub mod checkout;
 pub mod client;
+pub mod clock;
 pub mod error;
 pub mod idempotency;
 pub mod notifications;
@@ -55,6 +58,8 @@ pub struct Core {
     topic_sightings: notifications::TopicSightings,
     /// Where random tokens come from (the system's source; a test's that fails).
     randomness: Arc<dyn Randomness>,
+    /// What Amazon last answered about orders the owner looked at.
+    views: admin::AmazonViews,
 }
 
 impl Core {
@@ -81,6 +86,7 @@ impl Core {
             notification_reads,
             topic_sightings: notifications::TopicSightings::default(),
             randomness: Arc::new(aws_lc_rs::rand::SystemRandom::new()),
+            views: admin::AmazonViews::default(),
         })
     }
 
@@ -89,6 +95,14 @@ impl Core {
     #[must_use]
     pub fn with_notification_reads(mut self, budget: notifications::ReadBudget) -> Self {
         self.notification_reads = Arc::new(budget);
+        self
+    }
+
+    /// Replaces what keeps Amazon's views for the owner's pages (tests use one on a clock that
+    /// moves only when told).
+    #[must_use]
+    pub fn with_amazon_views(mut self, views: admin::AmazonViews) -> Self {
+        self.views = views;
         self
     }
 

@@ -188,20 +188,8 @@ pub fn is_topic_arn(value: &str) -> bool {
             && name.len() <= 256 && plain(name, b"-_"))
 }
 
-/// Where a budget's time comes from: the monotonic clock, or a test's.
-pub trait Clock: Send + Sync {
-    /// Now.
-    fn now(&self) -> Instant;
-}
-
-/// The process's monotonic clock.
-struct Monotonic;
-
-impl Clock for Monotonic {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
+pub use super::clock::Clock;
+use super::clock::Monotonic;
 
 /// Reads of Amazon's API that notifications may still make: a token bucket of
 /// [`READS_PER_MINUTE`], refilled evenly over the minute.

@@ -48,6 +48,54 @@ pub enum Operation {
     Refund(u64),
 }
 
+impl Operation {
+    /// Which operation it is, without its amount.
+    pub const fn kind(self) -> OperationKind {
+        match self {
+            Self::Capture(_) => OperationKind::Capture,
+            Self::Cancel => OperationKind::Cancel,
+            Self::Refund(_) => OperationKind::Refund,
+        }
+    }
+}
+
+/// The operations the owner chooses among (before typing an amount).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OperationKind {
+    /// 実売上.
+    Capture,
+    /// キャンセル.
+    Cancel,
+    /// 返金.
+    Refund,
+}
+
+impl OperationKind {
+    /// Its name (`capture`, `cancel`, `refund`): the admin form's value.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Capture => "capture",
+            Self::Cancel => "cancel",
+            Self::Refund => "refund",
+        }
+    }
+
+    /// The operation named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Capture, Self::Cancel, Self::Refund].into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// The operations an order in `state` allows, the usual one first.
+    pub const fn allowed(state: OrderState) -> &'static [Self] {
+        match state {
+            OrderState::Authorized | OrderState::Expired => &[Self::Capture, Self::Cancel],
+            OrderState::Pending => &[Self::Cancel],
+            OrderState::Captured | OrderState::Refunded => &[Self::Refund],
+            _ => &[],
+        }
+    }
+}
+
 /// Why an operation was not made. Nothing changed in the shop; the owner can try again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -198,6 +246,20 @@ impl Core {
     /// Makes `operation` on `order` as its owner saw it at `version`. With `force`, a refusal of
     /// Amazon's sets the shop's status anyway and records what Amazon holds.
     pub async fn operate(
+        &self,
+        order: OrderId,
+        version: i64,
+        operation: Operation,
+        owner: &str,
+        force: bool,
+    ) -> Result<Result<Order, Refusal>, CoreError> {
+        let outcome = self.operate_held(order, version, operation, owner, force).await;
+        // Amazon's record of the order changed, or may have: the owner's next view reads it anew.
+        self.views.forget(order);
+        outcome
+    }
+
+    async fn operate_held(
         &self,
         order: OrderId,
         version: i64,
@@ -822,6 +884,17 @@ mod tests {
         assert_eq!(yen(999), "999");
         assert_eq!(yen(3_630), "3,630");
         assert_eq!(yen(10_000_000), "10,000,000");
+    }
+
+    #[test]
+    fn operations_are_named_as_the_admin_form_sends_them_and_allowed_by_state() {
+        for kind in [OperationKind::Capture, OperationKind::Cancel, OperationKind::Refund] {
+            assert_eq!(OperationKind::parse(kind.name()), Some(kind));
+        }
+        assert_eq!(OperationKind::parse("bogus"), None);
+        assert_eq!(Operation::Refund(1).kind(), OperationKind::Refund);
+        assert_eq!(OperationKind::allowed(OrderState::Authorized), [OperationKind::Capture, OperationKind::Cancel]);
+        assert!(OperationKind::allowed(OrderState::Capturing).is_empty());
     }
 
     #[test]

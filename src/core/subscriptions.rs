@@ -60,6 +60,16 @@ impl Core {
         &self,
         charge_permission_id: &str,
     ) -> Result<Result<(), super::operations::Refusal>, CoreError> {
+        let closed = self.close_subscription_now(charge_permission_id).await;
+        // The owner's next view of its orders reads the permission anew.
+        self.views.forget_permission(charge_permission_id);
+        closed
+    }
+
+    async fn close_subscription_now(
+        &self,
+        charge_permission_id: &str,
+    ) -> Result<Result<(), super::operations::Refusal>, CoreError> {
         use super::operations::Refusal;
         let refused = match self.amazon().close_charge_permission(charge_permission_id, "定期購入の解約", false).await
         {

@@ -59,6 +59,13 @@ impl Core {
     /// Reads the order's charge (and refunds) from Amazon and moves the order to match; whether
     /// it moved.
     pub async fn sync_order(&self, order: &Order, actor: Actor) -> Result<bool, CoreError> {
+        let moved = self.sync_order_now(order, actor).await;
+        // The owner's next view of the order reads Amazon anew, whatever this read found.
+        self.views.forget(order.id);
+        moved
+    }
+
+    async fn sync_order_now(&self, order: &Order, actor: Actor) -> Result<bool, CoreError> {
         let transition = match order.state {
             OrderState::Processing | OrderState::Completing | OrderState::Unknown => {
                 self.unsettled_transition(order, actor).await?

@@ -166,7 +166,8 @@ impl World {
         Self::start_wrapped_adapting(vars, wrap, |core| core).await
     }
 
-    async fn start_wrapped_adapting(
+    /// The world whose Amazon answers through `wrap` and whose core is adapted by `adapt`.
+    pub async fn start_wrapped_adapting(
         mut vars: Vec<(&'static str, String)>,
         wrap: impl FnOnce(axum::Router) -> axum::Router,
         adapt: impl FnOnce(amazonpay2::core::Core) -> amazonpay2::core::Core,

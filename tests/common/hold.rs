@@ -134,3 +134,86 @@ async fn gate(State(gate): State<CaptureGate>, request: Request, next: Next) -> 
     }
     next.run(request).await
 }
+
+/// Amazon's reads of charge permissions, charges and refunds, counted; while the gate is closed
+/// each refund read waits before Amazon sees it (so that a test sees every read of a page asked
+/// before any is answered), and the reads of one object can be made to fail as Amazon's do.
+#[derive(Clone)]
+pub struct ReadGate {
+    open: Arc<tokio::sync::watch::Sender<bool>>,
+    held: Arc<tokio::sync::watch::Sender<usize>>,
+    reads: Arc<std::sync::atomic::AtomicUsize>,
+    failing: Arc<Mutex<Option<String>>>,
+}
+
+impl Default for ReadGate {
+    fn default() -> Self {
+        Self {
+            open: Arc::new(tokio::sync::watch::Sender::new(true)),
+            held: Arc::new(tokio::sync::watch::Sender::new(0)),
+            reads: Arc::default(),
+            failing: Arc::default(),
+        }
+    }
+}
+
+impl ReadGate {
+    /// The simulator's routes, behind the gate.
+    pub fn wrap(&self, router: Router) -> Router {
+        router.layer(middleware::from_fn_with_state(self.clone(), read_gate))
+    }
+
+    /// From now on, refund reads wait at the gate.
+    pub fn close(&self) {
+        self.open.send_replace(false);
+    }
+
+    /// Lets every waiting read (and every later one) through.
+    pub fn open(&self) {
+        self.open.send_replace(true);
+    }
+
+    /// Waits until `count` refund reads wait at the gate.
+    pub async fn wait_holding(&self, count: usize) {
+        let mut held = self.held.subscribe();
+        held.wait_for(|held| *held >= count).await.expect("the gate lives as long as the test");
+    }
+
+    /// The reads Amazon has been asked for so far.
+    pub fn reads(&self) -> usize {
+        self.reads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// From now on, reads of object `id` are answered with Amazon's `ResourceNotFound`.
+    pub fn fail(&self, id: &str) {
+        *self.failing.lock().unwrap() = Some(id.to_owned());
+    }
+}
+
+async fn read_gate(State(gate): State<ReadGate>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let read = request.method() == Method::GET
+        && ["/chargePermissions/", "/charges/", "/refunds/"].iter().any(|kind| path.contains(kind));
+    if !read {
+        return next.run(request).await;
+    }
+    gate.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    if path.contains("/refunds/") {
+        let mut open = gate.open.subscribe();
+        if !*open.borrow_and_update() {
+            gate.held.send_modify(|held| *held += 1);
+            let _ = open.wait_for(|open| *open).await;
+            gate.held.send_modify(|held| *held -= 1);
+        }
+    }
+    let failing = gate.failing.lock().unwrap().clone();
+    if failing.is_some_and(|id| path.ends_with(&id)) {
+        let body = serde_json::json!({"reasonCode": "ResourceNotFound", "message": "not found"}).to_string();
+        return Response::builder()
+            .status(404)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+    }
+    next.run(request).await
+}

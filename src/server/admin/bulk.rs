@@ -13,10 +13,10 @@
 //! instance that lost its claim (it stalled, and another resumed the job) starts no more captures
 //! and records no outcome, so that what the new claimant records stands.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use askama::Template;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -25,10 +25,12 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde::Serialize;
 
-use super::html::{self, date_time, esc};
-use super::orders::WARN_DAYS;
+use super::display::{Deadline, date_time};
+use super::layout::Frame;
+use super::orders::{Pager, WARN_DAYS};
+use super::problems::Problem;
 use super::{Admin, Lang, Signed, change_form, internal};
-use crate::core::operations::{AUTHORIZATION_DAYS, BulkOutcome, Refusal};
+use crate::core::operations::{AUTHORIZATION_DAYS, BulkOutcome, Refusal, yen};
 use crate::core::orders::OrderState;
 use crate::core::platform::OrderId;
 use crate::core::{Core, now};
@@ -95,6 +97,71 @@ pub fn bulk_item(outcome: &BulkOutcome, number: &str) -> BulkItem {
     BulkItem { order: outcome.order, number: number.to_owned(), outcome: kind.into(), message }
 }
 
+/// 「AmazonPay クレジット決済状況」 (`templates/admin/bulk.html`).
+#[derive(Template)]
+#[template(path = "admin/bulk.html")]
+struct BulkPage {
+    frame: Frame,
+    t: &'static BulkTexts,
+    csrf: String,
+    lapsing: bool,
+    caption: String,
+    rows: Vec<Choice>,
+    confirm_all: String,
+    capture_all: &'static str,
+    /// Only when there is more than one page.
+    pager: Option<Pager>,
+}
+
+/// One 仮売上 order to choose.
+struct Choice {
+    id: i64,
+    date: String,
+    number: String,
+    name: String,
+    total: String,
+    deadline: Deadline,
+}
+
+struct BulkTexts {
+    title: &'static str,
+    intro: &'static str,
+    lapsing: &'static str,
+    filter: &'static str,
+    select_all: &'static str,
+    columns: [&'static str; 5],
+    none: &'static str,
+    capture_selected: &'static str,
+    capture_all: &'static str,
+    capture_all_lapsing: &'static str,
+}
+
+const BULK_JA: BulkTexts = BulkTexts {
+    title: "AmazonPay クレジット決済状況",
+    intro: "発送が済んだ「仮売上」の受注を選んで、まとめて「実売上」にします。1 件が失敗しても残りは続けます。同じ受注を 2 回実売上にすることはありません。",
+    lapsing: "オーソリ期限が 7 日以内の受注のみ",
+    filter: "絞り込む",
+    select_all: "このページの受注をすべて選択",
+    columns: ["受注日", "注文番号", "お名前", "購入金額(円)", "オーソリ期限"],
+    none: "仮売上の受注はありません。",
+    capture_selected: "選択した受注を実売上にする",
+    capture_all: "仮売上の受注をすべて実売上にする",
+    capture_all_lapsing: "期限が 7 日以内の仮売上をすべて実売上にする",
+};
+
+const BULK_EN: BulkTexts = BulkTexts {
+    title: "Amazon Pay credit status (bulk)",
+    intro: "Choose shipped authorized orders and capture them in one go. One failure does not stop the rest; no order is captured twice.",
+    lapsing: "Only authorizations ending within 7 days",
+    filter: "Filter",
+    select_all: "Select every order on this page",
+    columns: ["Date", "Order no.", "Name", "Total (¥)", "Authorization ends"],
+    none: "No authorized orders.",
+    capture_selected: "Capture the selected orders",
+    capture_all: "Capture every one of them",
+    capture_all_lapsing: "Capture every one of them",
+};
+
 /// `GET /admin/amazonpay`: the 仮売上 orders to choose from.
 pub async fn page(State(admin): State<Arc<Admin>>, signed: Signed) -> Response {
     let lang = signed.visit.lang;
@@ -114,111 +181,53 @@ pub async fn page(State(admin): State<Arc<Admin>>, signed: Signed) -> Response {
         Ok(found) => found,
         Err(error) => return internal(signed.visit, &error),
     };
-    let title = lang.t("AmazonPay クレジット決済状況", "Amazon Pay credit status (bulk)");
-    let mut body = format!(
-        "<h1>{title}</h1><p>{}</p>",
-        lang.t(
-            "発送が済んだ「仮売上」の受注を選んで、まとめて「実売上」にします。1 件が失敗しても残りは続けます。同じ受注を 2 回実売上にすることはありません。",
-            "Choose shipped authorized orders and capture them in one go. One failure does not stop the rest; no order is captured twice.",
-        )
-    );
-    let checked = if lapsing { " checked" } else { "" };
-    let _ = write!(
-        body,
-        "<form method=\"get\" action=\"/admin/amazonpay\" class=\"filter\"><p><input type=\"checkbox\" id=\"lapsing\" name=\"lapsing\" value=\"1\"{checked}>\
-         <label for=\"lapsing\">{}</label> <button type=\"submit\">{}</button></p></form>",
-        lang.t("オーソリ期限が 7 日以内の受注のみ", "Only authorizations ending within 7 days"),
-        lang.t("絞り込む", "Filter"),
-    );
-    let _ = write!(
-        body,
-        "<form method=\"post\" action=\"/admin/amazonpay/capture\" class=\"bulk\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-         <table class=\"orders\"><caption>{}</caption><thead><tr><th scope=\"col\"><input type=\"checkbox\" id=\"select-all\" data-select-all=\"order\" aria-label=\"{}\"></th>\
-         <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
-        esc(&signed.owner.csrf),
-        esc(&match lang {
-            Lang::Ja => format!("仮売上の受注 {} 件 ({} ページ目)", found.total, page + 1),
-            Lang::En => format!("{} authorized orders (page {})", found.total, page + 1),
-        }),
-        lang.t("このページの受注をすべて選択", "Select every order on this page"),
-        lang.t("受注日", "Date"),
-        lang.t("注文番号", "Order no."),
-        lang.t("お名前", "Name"),
-        lang.t("購入金額(円)", "Total (¥)"),
-        lang.t("オーソリ期限", "Authorization ends"),
-    );
-    for row in &found.rows {
-        let deadline =
-            row.authorized_at.map(|at| html::deadline(lang, at + AUTHORIZATION_DAYS * 86_400, now, WARN_DAYS));
-        let _ = write!(
-            body,
-            "<tr><td><input type=\"checkbox\" name=\"order\" value=\"{id}\" id=\"order-{id}\"></td><td>{}</td>\
-             <td><label for=\"order-{id}\">{}</label></td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-            date_time(row.created_at),
-            esc(&row.number),
-            esc(&row.name),
-            crate::core::operations::yen(row.total),
-            deadline.unwrap_or_default(),
-            id = row.id.0,
-        );
-    }
-    if found.rows.is_empty() {
-        let _ = write!(
-            body,
-            "<tr><td colspan=\"6\">{}</td></tr>",
-            lang.t("仮売上の受注はありません。", "No authorized orders.")
-        );
-    }
-    let _ = write!(
-        body,
-        "</tbody></table><p><button type=\"submit\" name=\"scope\" value=\"selected\">{}</button> \
-         <button type=\"submit\" name=\"scope\" value=\"all\" data-confirm=\"{}\">{}</button></p></form>",
-        lang.t("選択した受注を実売上にする", "Capture the selected orders"),
-        esc(&match lang {
-            Lang::Ja => format!("仮売上の受注 {} 件をすべて実売上にします。よろしいですか?", found.total),
-            Lang::En => format!("Capture all {} authorized orders?", found.total),
-        }),
-        lang.t(
-            if lapsing {
-                "期限が 7 日以内の仮売上をすべて実売上にする"
-            } else {
-                "仮売上の受注をすべて実売上にする"
-            },
-            "Capture every one of them"
+    let t = lang.pick(&BULK_JA, &BULK_EN);
+    let (caption, confirm_all) = match lang {
+        Lang::Ja => (
+            format!("仮売上の受注 {} 件 ({} ページ目)", found.total, page + 1),
+            format!("仮売上の受注 {} 件をすべて実売上にします。よろしいですか?", found.total),
         ),
-    );
+        Lang::En => (
+            format!("{} authorized orders (page {})", found.total, page + 1),
+            format!("Capture all {} authorized orders?", found.total),
+        ),
+    };
+    let rows = found
+        .rows
+        .iter()
+        .map(|row| Choice {
+            id: row.id.0,
+            date: date_time(row.created_at),
+            number: row.number.clone(),
+            name: row.name.clone(),
+            total: yen(row.total),
+            deadline: row
+                .authorized_at
+                .map(|at| Deadline::at(lang, at + AUTHORIZATION_DAYS * 86_400, now, WARN_DAYS))
+                .unwrap_or_default(),
+        })
+        .collect();
     let pages = found.total.div_ceil(u64::from(PER_PAGE)).max(1);
-    if pages > 1 {
-        let _ = write!(body, "<nav class=\"pager\" aria-label=\"{}\"><ul>", lang.t("ページ", "Pages"));
-        let lapsing = if lapsing { "lapsing=1&amp;" } else { "" };
-        if page > 0 {
-            let _ = write!(
-                body,
-                "<li><a href=\"/admin/amazonpay?{lapsing}page={}\" rel=\"prev\">{}</a></li>",
-                page,
-                lang.t("前へ", "Previous")
-            );
-        }
-        let _ = write!(body, "<li aria-current=\"page\">{} / {pages}</li>", page + 1);
-        if u64::from(page) + 1 < pages {
-            let _ = write!(
-                body,
-                "<li><a href=\"/admin/amazonpay?{lapsing}page={}\" rel=\"next\">{}</a></li>",
-                page + 2,
-                lang.t("次へ", "Next")
-            );
-        }
-        body.push_str("</ul></nav>");
-    }
-    let nav = signed.nav("/admin/amazonpay");
-    signed.visit.page(StatusCode::OK, html::page(lang, title, Some(&nav), &body))
+    let link = |page: u64| format!("/admin/amazonpay?{}page={page}", if lapsing { "lapsing=1&" } else { "" });
+    let page = BulkPage {
+        frame: signed.frame(t.title, "/admin/amazonpay"),
+        t,
+        csrf: signed.owner.csrf.clone(),
+        lapsing,
+        caption,
+        rows,
+        confirm_all,
+        capture_all: if lapsing { t.capture_all_lapsing } else { t.capture_all },
+        pager: (pages > 1).then(|| Pager::new(lang, u64::from(page) + 1, pages, link)),
+    };
+    signed.visit.page(StatusCode::OK, &page)
 }
 
 /// `POST /admin/amazonpay/capture`: starts a job over the chosen orders (or all 仮売上 ones).
 pub async fn start(State(admin): State<Arc<Admin>>, signed: Signed, body: Bytes) -> Response {
     let form = match change_form(&admin, &signed, &body) {
         Ok(form) => form,
-        Err((status, ja, en)) => return signed.visit.error(status, ja, en),
+        Err((status, problem)) => return signed.visit.error(status, problem),
     };
     let db = &admin.app.db;
     let orders: Vec<(OrderId, String)> = if form.get("scope") == Some("all") {
@@ -233,11 +242,7 @@ pub async fn start(State(admin): State<Arc<Admin>>, signed: Signed, body: Bytes)
                 Ok(id) if id > 0 && !ids.contains(&id) => ids.push(id),
                 Ok(_) => {}
                 Err(_) => {
-                    return signed.visit.error(
-                        StatusCode::BAD_REQUEST,
-                        "受注の指定が正しくありません。",
-                        "The orders were not sent correctly.",
-                    );
+                    return signed.visit.error(StatusCode::BAD_REQUEST, Problem::BadOrders);
                 }
             }
         }
@@ -252,18 +257,10 @@ pub async fn start(State(admin): State<Arc<Admin>>, signed: Signed, body: Bytes)
         orders
     };
     if orders.is_empty() {
-        return signed.visit.error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "実売上にする受注を選んでください。",
-            "Choose the orders to capture.",
-        );
+        return signed.visit.error(StatusCode::UNPROCESSABLE_ENTITY, Problem::NoOrdersChosen);
     }
     if orders.len() > MAX_JOB {
-        return signed.visit.error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "一度に実売上にできるのは 10,000 件までです。",
-            "At most 10,000 orders can be captured in one go.",
-        );
+        return signed.visit.error(StatusCode::UNPROCESSABLE_ENTITY, Problem::TooManyOrders);
     }
     let job = match db.start_bulk(&signed.owner.name, &orders, &admin.instance).await {
         Ok(job) => job,
@@ -277,16 +274,16 @@ pub async fn start(State(admin): State<Arc<Admin>>, signed: Signed, body: Bytes)
 /// `POST /admin/amazonpay/jobs/{id}/resume`: an interrupted job's waiting orders, captured by
 /// this instance (if no other instance runs the job: one that is alive keeps it).
 pub async fn resume(State(admin): State<Arc<Admin>>, Path(job): Path<String>, signed: Signed, body: Bytes) -> Response {
-    if let Err((status, ja, en)) = change_form(&admin, &signed, &body) {
-        return signed.visit.error(status, ja, en);
+    if let Err((status, problem)) = change_form(&admin, &signed, &body) {
+        return signed.visit.error(status, problem);
     }
     let Some(job) = job.parse::<i64>().ok() else {
-        return signed.visit.error(StatusCode::NOT_FOUND, "その処理はありません。", "No such job.");
+        return signed.visit.error(StatusCode::NOT_FOUND, Problem::NoSuchJob);
     };
     let db = &admin.app.db;
     match db.bulk_job(job).await {
         Ok(Some(_)) => {}
-        Ok(None) => return signed.visit.error(StatusCode::NOT_FOUND, "その処理はありません。", "No such job."),
+        Ok(None) => return signed.visit.error(StatusCode::NOT_FOUND, Problem::NoSuchJob),
         Err(error) => return internal(signed.visit, &error),
     }
     match db.claim_bulk(job, &admin.instance, now() - STALE_AFTER).await {
@@ -436,109 +433,135 @@ fn progress_at(job: &BulkJob, items: Vec<BulkItem>, now: i64) -> Progress {
     }
 }
 
+/// A bulk job's page (`templates/admin/job.html`).
+#[derive(Template)]
+#[template(path = "admin/job.html")]
+struct JobPage {
+    frame: Frame,
+    t: &'static JobTexts,
+    job: i64,
+    csrf: String,
+    progress: Progress,
+    finished: usize,
+    state: &'static str,
+    /// When the server running it was last heard of, while it runs.
+    heartbeat: Option<String>,
+}
+
+impl JobPage {
+    fn outcome(&self, outcome: &str) -> &'static str {
+        let t = self.t;
+        match outcome {
+            "done" => t.done_label,
+            "skipped" => t.skipped_label,
+            "refused" => t.refused_label,
+            _ => t.waiting_label,
+        }
+    }
+}
+
+struct JobTexts {
+    title: &'static str,
+    running: &'static str,
+    interrupted: &'static str,
+    finished: &'static str,
+    progress: &'static str,
+    done: &'static str,
+    skipped: &'static str,
+    refused: &'static str,
+    running_on: &'static str,
+    last_heard: &'static str,
+    resume: &'static str,
+    caption: &'static str,
+    number: &'static str,
+    outcome: &'static str,
+    detail: &'static str,
+    done_label: &'static str,
+    skipped_label: &'static str,
+    refused_label: &'static str,
+    waiting_label: &'static str,
+    back: &'static str,
+    reload: &'static str,
+}
+
+const JOB_JA: JobTexts = JobTexts {
+    title: "実売上の一括処理",
+    running: "処理中…",
+    interrupted: "中断しました (処理していたサーバーが停止しました)。「続きを実行する」で、残りの受注だけを実売上にします。",
+    finished: "完了しました。",
+    progress: "進み具合",
+    done: "実売上",
+    skipped: "対象外 (既に実売上)",
+    refused: "失敗",
+    running_on: "実行中のサーバー:",
+    last_heard: "最終応答",
+    resume: "続きを実行する (残りの受注を実売上にする)",
+    caption: "受注ごとの結果",
+    number: "注文番号",
+    outcome: "結果",
+    detail: "内容",
+    done_label: "実売上",
+    skipped_label: "対象外",
+    refused_label: "失敗",
+    waiting_label: "待機中",
+    back: "AmazonPay クレジット決済状況に戻る",
+    reload: "再読み込みすると最新の進み具合を表示します。",
+};
+
+const JOB_EN: JobTexts = JobTexts {
+    title: "Bulk capture",
+    running: "Running…",
+    interrupted: "Interrupted (the server running it stopped); resume it to capture the orders still waiting.",
+    finished: "Finished.",
+    progress: "Progress",
+    done: "Captured",
+    skipped: "Skipped (already captured)",
+    refused: "Refused",
+    running_on: "Running on server",
+    last_heard: "last heard of",
+    resume: "Resume (capture the orders still waiting)",
+    caption: "Outcome per order",
+    number: "Order no.",
+    outcome: "Outcome",
+    detail: "Detail",
+    done_label: "Captured",
+    skipped_label: "Skipped",
+    refused_label: "Refused",
+    waiting_label: "Waiting",
+    back: "Back to the bulk page",
+    reload: "Reload the page to see the progress.",
+};
+
 /// `GET /admin/amazonpay/jobs/{id}`: the job's progress and each order's outcome.
 pub async fn job_page(State(admin): State<Arc<Admin>>, Path(job): Path<String>, signed: Signed) -> Response {
     let lang = signed.visit.lang;
-    let Some(progress) = job.parse::<i64>().ok() else {
-        return signed.visit.error(StatusCode::NOT_FOUND, "その処理はありません。", "No such job.");
+    let Some(job) = job.parse::<i64>().ok() else {
+        return signed.visit.error(StatusCode::NOT_FOUND, Problem::NoSuchJob);
     };
-    let job = progress;
     let progress = match progress_of(&admin, job).await {
         Ok(Some(progress)) => progress,
-        Ok(None) => return signed.visit.error(StatusCode::NOT_FOUND, "その処理はありません。", "No such job."),
+        Ok(None) => return signed.visit.error(StatusCode::NOT_FOUND, Problem::NoSuchJob),
         Err(error) => return internal(signed.visit, &error),
     };
-    let title = lang.t("実売上の一括処理", "Bulk capture");
-    let finished = progress.total - progress.waiting;
+    let t = lang.pick(&JOB_JA, &JOB_EN);
     let state = if progress.running {
-        lang.t("処理中…", "Running…")
+        t.running
     } else if progress.interrupted {
-        lang.t(
-            "中断しました (処理していたサーバーが停止しました)。「続きを実行する」で、残りの受注だけを実売上にします。",
-            "Interrupted (the server running it stopped); resume it to capture the orders still waiting.",
-        )
+        t.interrupted
     } else {
-        lang.t("完了しました。", "Finished.")
+        t.finished
     };
-    let mut body = format!(
-        "<h1>{title}</h1><div id=\"bulk\" data-job=\"{job}\" data-running=\"{}\">\
-         <p><label for=\"bulk-progress\">{}</label> <progress id=\"bulk-progress\" max=\"{}\" value=\"{finished}\">{finished} / {}</progress> \
-         <span id=\"bulk-count\">{finished} / {}</span></p><p id=\"bulk-state\" role=\"status\" aria-live=\"polite\">{}</p>\
-         <ul class=\"counts\"><li>{}: <span id=\"bulk-done\">{}</span></li><li>{}: <span id=\"bulk-skipped\">{}</span></li><li>{}: <span id=\"bulk-refused\">{}</span></li></ul>",
-        progress.running,
-        lang.t("進み具合", "Progress"),
-        progress.total,
-        progress.total,
-        progress.total,
-        esc(state),
-        lang.t("実売上", "Captured"),
-        progress.done,
-        lang.t("対象外 (既に実売上)", "Skipped (already captured)"),
-        progress.skipped,
-        lang.t("失敗", "Refused"),
-        progress.refused,
-    );
-    if let (true, Some(at)) = (progress.running, progress.heartbeat_at) {
-        let _ = write!(
-            body,
-            "<p id=\"bulk-instance\">{} {} ({} {})</p>",
-            lang.t("実行中のサーバー:", "Running on server"),
-            esc(progress.instance.as_deref().unwrap_or_default()),
-            lang.t("最終応答", "last heard of"),
-            date_time(at),
-        );
-    }
-    if progress.interrupted {
-        let _ = write!(
-            body,
-            "<form method=\"post\" action=\"/admin/amazonpay/jobs/{job}/resume\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-             <p><button type=\"submit\" id=\"bulk-resume\">{}</button></p></form>",
-            esc(&signed.owner.csrf),
-            lang.t("続きを実行する (残りの受注を実売上にする)", "Resume (capture the orders still waiting)"),
-        );
-    }
-    let _ = write!(
-        body,
-        "<table class=\"bulk\"><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody id=\"bulk-items\">",
-        lang.t("受注ごとの結果", "Outcome per order"),
-        lang.t("注文番号", "Order no."),
-        lang.t("結果", "Outcome"),
-        lang.t("内容", "Detail"),
-    );
-    for item in &progress.items {
-        let _ = write!(
-            body,
-            "<tr data-order=\"{}\" class=\"outcome-{}\"><td><a href=\"/admin/orders/{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
-            item.order.0,
-            esc(&item.outcome),
-            item.order.0,
-            esc(&item.number),
-            outcome_label(lang, &item.outcome),
-            esc(&item.message),
-        );
-    }
-    let _ = write!(
-        body,
-        "</tbody></table></div><p><a href=\"/admin/amazonpay\">{}</a></p>",
-        lang.t("AmazonPay クレジット決済状況に戻る", "Back to the bulk page")
-    );
-    if progress.running {
-        // Without the script, the page reloads itself while the job runs.
-        body.push_str("<noscript><p>");
-        body.push_str(lang.t("再読み込みすると最新の進み具合を表示します。", "Reload the page to see the progress."));
-        body.push_str("</p></noscript>");
-    }
-    let nav = signed.nav("/admin/amazonpay");
-    signed.visit.page(StatusCode::OK, html::page(lang, title, Some(&nav), &body))
-}
-
-fn outcome_label(lang: Lang, outcome: &str) -> &'static str {
-    match outcome {
-        "done" => lang.t("実売上", "Captured"),
-        "skipped" => lang.t("対象外", "Skipped"),
-        "refused" => lang.t("失敗", "Refused"),
-        _ => lang.t("待機中", "Waiting"),
-    }
+    let page = JobPage {
+        frame: signed.frame(t.title, "/admin/amazonpay"),
+        t,
+        job,
+        csrf: signed.owner.csrf.clone(),
+        finished: progress.total - progress.waiting,
+        state,
+        heartbeat: progress.heartbeat_at.filter(|_| progress.running).map(date_time),
+        progress,
+    };
+    signed.visit.page(StatusCode::OK, &page)
 }
 
 /// `GET /api/amazonpay2/admin/bulk/{id}`: the job's progress as JSON (an owner's session only).

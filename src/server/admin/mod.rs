@@ -3,20 +3,32 @@
 //! 「AmazonPay クレジット決済状況」, the shipping methods' 「支払方法: AmazonPay」 tick and the Amazon
 //! Pay settings in force.
 //!
-//! Server-rendered pages with plain forms (Japanese first; English with `?lang=en` or an English
-//! browser), a small script only for the bulk progress. Every page needs an owner's login, which
+//! Server-rendered pages with plain forms, from askama templates (`templates/admin/`, one per page
+//! around a shared frame; each page's words in both languages beside its handler), Japanese first
+//! (English with `?lang=en` or an English browser), a small script only for the bulk progress.
+//! What a page shows of Amazon comes from the core's admin service ([`crate::core::admin`]). Every page needs an owner's login, which
 //! is a session of its own (a shopper's session is never an owner's); every change needs the
 //! shop origin and the session's CSRF token; no answer is cached.
 
 pub mod auth;
 mod bulk;
-mod html;
+mod display;
+mod escape;
+mod home;
 mod input;
+mod layout;
+mod order;
+mod order_changes;
 mod orders;
+mod problems;
 mod settings;
+mod words;
+
+pub use self::escape::NamedEntities;
 
 use std::sync::Arc;
 
+use askama::Template;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::header::{self, HeaderValue};
@@ -32,6 +44,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub use self::auth::{DEMO_ADMIN, put_account};
 use self::auth::{Owner, Sessions};
 pub use self::bulk::{BULK_CONCURRENCY, STALE_AFTER, authorized_orders, bulk_item, instance_name, run_job};
+use self::layout::{Frame, Message, Nav};
+use self::problems::Problem;
 use super::AppState;
 use super::config::ShopOrigin;
 use crate::storage::StorageError;
@@ -63,15 +77,15 @@ pub fn routes(app: Arc<AppState>) -> (Router<Arc<AppState>>, Router<Arc<AppState
     let admin = Arc::new(Admin::new(app));
     let pages = Router::new()
         .route("/admin", get(|| async { Redirect::permanent("/admin/") }))
-        .route("/admin/", get(orders::dashboard))
+        .route("/admin/", get(home::page))
         .route("/admin/login", get(login_page).post(log_in))
         .route("/admin/logout", post(log_out))
         .route("/admin/orders", get(orders::list))
-        .route("/admin/orders/{id}", get(orders::show))
-        .route("/admin/orders/{id}/edit", post(orders::edit))
-        .route("/admin/orders/{id}/payment", post(orders::payment))
-        .route("/admin/orders/{id}/sync", post(orders::sync))
-        .route("/admin/orders/{id}/subscription", post(orders::cancel_subscription))
+        .route("/admin/orders/{id}", get(order::show))
+        .route("/admin/orders/{id}/edit", post(order_changes::edit))
+        .route("/admin/orders/{id}/payment", post(order_changes::payment))
+        .route("/admin/orders/{id}/sync", post(order_changes::sync))
+        .route("/admin/orders/{id}/subscription", post(order_changes::cancel_subscription))
         .route("/admin/amazonpay", get(bulk::page))
         .route("/admin/amazonpay/capture", post(bulk::start))
         .route("/admin/amazonpay/jobs/{id}", get(bulk::job_page))
@@ -117,15 +131,16 @@ pub enum Lang {
 const LANG_COOKIE: &str = "amazonpay2_admin_lang";
 
 impl Lang {
-    /// The text in this language.
-    pub fn t<'a>(self, ja: &'a str, en: &'a str) -> &'a str {
+    /// The Japanese or the English of something.
+    pub fn pick<'a, T: ?Sized>(self, ja: &'a T, en: &'a T) -> &'a T {
         match self {
             Self::Ja => ja,
             Self::En => en,
         }
     }
 
-    fn code(self) -> &'static str {
+    /// `ja` or `en` (the page's `lang`).
+    pub fn code(self) -> &'static str {
         match self {
             Self::Ja => "ja",
             Self::En => "en",
@@ -181,8 +196,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Visit {
 
 impl Visit {
     /// A page answer (with the language cookie, if chosen now).
-    pub fn page(self, status: StatusCode, html: String) -> Response {
-        (status, self.jar, Html(html)).into_response()
+    pub fn page(self, status: StatusCode, page: &impl Template) -> Response {
+        match page.render() {
+            Ok(html) => (status, self.jar, Html(html)).into_response(),
+            Err(error) => {
+                // Not the error page: it could fail the same way.
+                tracing::error!(%error, "admin page could not be rendered");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
+            }
+        }
     }
 
     /// A redirect after a form (303: the browser then GETs the page).
@@ -191,21 +213,28 @@ impl Visit {
     }
 
     /// An error page.
-    pub fn error(self, status: StatusCode, ja: &str, en: &str) -> Response {
+    pub fn error(self, status: StatusCode, problem: Problem) -> Response {
         let lang = self.lang;
-        let body = format!("<h1>{}</h1>{}", lang.t("エラー", "Error"), html::message("error", lang.t(ja, en)));
-        self.page(status, html::page(lang, lang.t("エラー", "Error"), None, &body))
+        let page = ErrorPage {
+            frame: Frame::new(lang, lang.pick("エラー", "Error"), None),
+            message: Message::error(problem.text(lang)),
+        };
+        self.page(status, &page)
     }
+}
+
+/// An error page.
+#[derive(Template)]
+#[template(path = "admin/error.html")]
+struct ErrorPage {
+    frame: Frame,
+    message: Message,
 }
 
 /// An answer of the admin that is a failure of the server itself.
 fn internal(visit: Visit, error: &dyn std::fmt::Display) -> Response {
     tracing::error!(%error, "admin page failed");
-    visit.error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "サーバーでエラーが発生しました。時間をおいてもう一度お試しください。",
-        "Something went wrong on the server; please try again.",
-    )
+    visit.error(StatusCode::INTERNAL_SERVER_ERROR, Problem::Internal)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,31 +271,20 @@ impl FromRequestParts<Arc<Admin>> for Signed {
 }
 
 impl Signed {
-    /// The navigation for `current`.
-    fn nav(&self, current: &'static str) -> html::Nav {
-        html::Nav { owner: Some(self.owner.name.clone()), csrf: self.owner.csrf.clone(), current }
+    /// The frame of the page `current` of the navigation, titled `title`.
+    fn frame(&self, title: impl Into<String>, current: &'static str) -> Frame {
+        let nav = Nav { owner: self.owner.name.clone(), csrf: self.owner.csrf.clone(), current };
+        Frame::new(self.visit.lang, title, Some(nav))
     }
 
     /// Checks a form that changes something: the shop origin and the session's CSRF token.
-    fn check_change(
-        &self,
-        shop: &ShopOrigin,
-        form: &input::Form,
-    ) -> Result<(), (StatusCode, &'static str, &'static str)> {
+    fn check_change(&self, shop: &ShopOrigin, form: &input::Form) -> Result<(), (StatusCode, Problem)> {
         if !same_origin(&self.visit.headers, shop) {
-            return Err((
-                StatusCode::FORBIDDEN,
-                "他のサイトからの送信は受け付けません。管理画面から操作してください。",
-                "Requests from other sites are not accepted; use the admin pages.",
-            ));
+            return Err((StatusCode::FORBIDDEN, Problem::ForeignOrigin));
         }
         let token = form.get("csrf").unwrap_or_default();
         if !crate::core::secrets_equal(token, &self.owner.csrf) {
-            return Err((
-                StatusCode::FORBIDDEN,
-                "画面の有効期限が切れました。画面を再読み込みしてから、もう一度操作してください。",
-                "The page is out of date (its security token did not match); reload it and try again.",
-            ));
+            return Err((StatusCode::FORBIDDEN, Problem::StaleToken));
         }
         Ok(())
     }
@@ -279,13 +297,9 @@ fn same_origin(headers: &HeaderMap, shop: &ShopOrigin) -> bool {
 }
 
 /// Reads a change's form and checks its origin and token; the refusal page otherwise.
-fn change_form(
-    admin: &Admin,
-    signed: &Signed,
-    body: &[u8],
-) -> Result<input::Form, (StatusCode, &'static str, &'static str)> {
+fn change_form(admin: &Admin, signed: &Signed, body: &[u8]) -> Result<input::Form, (StatusCode, Problem)> {
     let Some(form) = form_body(&signed.visit.headers, body) else {
-        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "フォームから送信してください。", "Send the form."));
+        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, Problem::SendForm));
     };
     signed.check_change(&admin.app.config.shop_origin, &form)?;
     Ok(form)
@@ -301,25 +315,50 @@ fn form_body(headers: &HeaderMap, body: &[u8]) -> Option<input::Form> {
 // Login and logout
 // ---------------------------------------------------------------------------------------------
 
-fn login_form(lang: Lang, token: &str, next: &str, name: &str, problem: Option<&str>) -> String {
-    let mut body = format!("<h1>{}</h1>", lang.t("管理画面ログイン", "Admin login"));
-    if let Some(problem) = problem {
-        body.push_str(&html::message("error", problem));
-    }
-    body.push_str(&format!(
-        "<form method=\"post\" action=\"/admin/login\" class=\"login\">\
-         <input type=\"hidden\" name=\"token\" value=\"{}\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
-         <p><label for=\"name\">{}</label><input id=\"name\" name=\"name\" autocomplete=\"username\" required maxlength=\"64\" value=\"{}\"></p>\
-         <p><label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"128\"></p>\
-         <p><button type=\"submit\">{}</button></p></form>",
-        html::esc(token),
-        html::esc(next),
-        lang.t("管理者名", "Account name"),
-        html::esc(name),
-        lang.t("パスワード", "Password"),
-        lang.t("ログイン", "Log in"),
-    ));
-    html::page(lang, lang.t("ログイン", "Login"), None, &body)
+/// The login page (`templates/admin/login.html`).
+#[derive(Template)]
+#[template(path = "admin/login.html")]
+struct LoginPage<'a> {
+    frame: Frame,
+    t: &'static LoginTexts,
+    token: &'a str,
+    next: &'a str,
+    name: &'a str,
+    problem: Option<Message>,
+}
+
+struct LoginTexts {
+    title: &'static str,
+    heading: &'static str,
+    name: &'static str,
+    password: &'static str,
+    log_in: &'static str,
+}
+
+const LOGIN_JA: LoginTexts = LoginTexts {
+    title: "ログイン",
+    heading: "管理画面ログイン",
+    name: "管理者名",
+    password: "パスワード",
+    log_in: "ログイン",
+};
+const LOGIN_EN: LoginTexts =
+    LoginTexts { title: "Login", heading: "Admin login", name: "Account name", password: "Password", log_in: "Log in" };
+
+/// The login form, after `problem` if any.
+fn login_form(
+    visit: Visit,
+    status: StatusCode,
+    token: &str,
+    next: &str,
+    name: &str,
+    problem: Option<Problem>,
+) -> Response {
+    let lang = visit.lang;
+    let t = lang.pick(&LOGIN_JA, &LOGIN_EN);
+    let problem = problem.map(|problem| Message::error(problem.text(lang)));
+    let page = LoginPage { frame: Frame::new(lang, t.title, None), t, token, next, name, problem };
+    visit.page(status, &page)
 }
 
 /// `GET /admin/login`.
@@ -340,10 +379,11 @@ async fn login_page(State(admin): State<Arc<Admin>>, visit: Visit) -> Response {
         Ok(nonce) => nonce,
         Err(error) => return internal(visit, &error),
     };
-    let Visit { lang, jar, path, headers } = visit;
-    let jar = cookie.map_or_else(|| jar.clone(), |cookie| jar.clone().add(cookie));
-    let page = login_form(lang, &sessions.login_token(&nonce), &next, "", None);
-    Visit { lang, jar, path, headers }.page(StatusCode::OK, page)
+    let mut visit = visit;
+    if let Some(cookie) = cookie {
+        visit.jar = visit.jar.add(cookie);
+    }
+    login_form(visit, StatusCode::OK, &sessions.login_token(&nonce), &next, "", None)
 }
 
 /// `POST /admin/login`.
@@ -352,34 +392,25 @@ async fn log_in(State(admin): State<Arc<Admin>>, visit: Visit, body: axum::body:
         Ok(sessions) => sessions,
         Err(error) => return internal(visit, &error),
     };
-    let lang = visit.lang;
     let Some(form) = form_body(&visit.headers, &body) else {
-        return visit.error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "フォームから送信してください。",
-            "Send the login form.",
-        );
+        return visit.error(StatusCode::UNSUPPORTED_MEDIA_TYPE, Problem::SendLoginForm);
     };
     let next = form.get("next").and_then(input::admin_path).unwrap_or("/admin/").to_owned();
     let name = form.get("name").unwrap_or_default().trim().to_owned();
-    let again = |visit: Visit, status: StatusCode, problem: &str| {
+    let again = |mut visit: Visit, status: StatusCode, problem: Problem| {
         let (nonce, cookie) = match sessions.login_nonce(&visit.jar) {
             Ok(nonce) => nonce,
             Err(error) => return internal(visit, &error),
         };
-        let Visit { lang, jar, path, headers } = visit;
-        let jar = cookie.map_or_else(|| jar.clone(), |cookie| jar.clone().add(cookie));
-        let page = login_form(lang, &sessions.login_token(&nonce), &next, &name, Some(problem));
-        Visit { lang, jar, path, headers }.page(status, page)
+        if let Some(cookie) = cookie {
+            visit.jar = visit.jar.add(cookie);
+        }
+        login_form(visit, status, &sessions.login_token(&nonce), &next, &name, Some(problem))
     };
     if !same_origin(&visit.headers, &admin.app.config.shop_origin)
         || !sessions.login_token_valid(&visit.jar, form.get("token").unwrap_or_default())
     {
-        let problem = lang.t(
-            "ログイン画面の有効期限が切れました。もう一度ログインしてください。",
-            "The login page expired; please log in again.",
-        );
-        return again(visit, StatusCode::FORBIDDEN, problem);
+        return again(visit, StatusCode::FORBIDDEN, Problem::LoginExpired);
     }
     match sessions.log_in(&name, form.get("password").unwrap_or_default()).await {
         Ok(auth::Login::Done(id)) => {
@@ -390,24 +421,15 @@ async fn log_in(State(admin): State<Arc<Admin>>, visit: Visit, body: axum::body:
         }
         Ok(auth::Login::Refused) => {
             tracing::warn!(owner = %name, "admin login failed");
-            let problem = lang.t("管理者名またはパスワードが正しくありません。", "Wrong account name or password.");
-            again(visit, StatusCode::UNAUTHORIZED, problem)
+            again(visit, StatusCode::UNAUTHORIZED, Problem::WrongLogin)
         }
         Ok(auth::Login::Locked) => {
             tracing::warn!(owner = %name, "admin login locked");
-            let problem = lang.t(
-                "ログインに続けて失敗したため、この管理者名では 15 分間ログインできません。",
-                "Too many failed logins: this account name is locked for 15 minutes.",
-            );
-            again(visit, StatusCode::TOO_MANY_REQUESTS, problem)
+            again(visit, StatusCode::TOO_MANY_REQUESTS, Problem::LoginLocked)
         }
         Ok(auth::Login::Busy) => {
             tracing::warn!(owner = %name, "admin login refused: too many password checks at once");
-            let problem = lang.t(
-                "ただいまログインが混み合っています。少し待ってからもう一度ログインしてください。",
-                "Too many logins at this moment; please wait a little and log in again.",
-            );
-            again(visit, StatusCode::TOO_MANY_REQUESTS, problem)
+            again(visit, StatusCode::TOO_MANY_REQUESTS, Problem::LoginBusy)
         }
         Err(error) => internal(visit, &error),
     }
@@ -416,8 +438,8 @@ async fn log_in(State(admin): State<Arc<Admin>>, visit: Visit, body: axum::body:
 /// `POST /admin/logout`.
 async fn log_out(State(admin): State<Arc<Admin>>, signed: Signed, body: axum::body::Bytes) -> Response {
     let form = form_body(&signed.visit.headers, &body).unwrap_or_default();
-    if let Err((status, ja, en)) = signed.check_change(&admin.app.config.shop_origin, &form) {
-        return signed.visit.error(status, ja, en);
+    if let Err((status, problem)) = signed.check_change(&admin.app.config.shop_origin, &form) {
+        return signed.visit.error(status, problem);
     }
     let Signed { owner, mut visit } = signed;
     let sessions = match admin.sessions().await {
@@ -432,7 +454,7 @@ async fn log_out(State(admin): State<Arc<Admin>>, signed: Signed, body: axum::bo
 }
 
 async fn not_found(visit: Visit) -> Response {
-    visit.error(StatusCode::NOT_FOUND, "このページはありません。", "No such page.")
+    visit.error(StatusCode::NOT_FOUND, Problem::NoSuchPage)
 }
 
 async fn stylesheet() -> impl IntoResponse {

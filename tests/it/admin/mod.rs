@@ -2,4 +2,5 @@
 
 mod api;
 mod commands;
+mod service;
 mod storage;
