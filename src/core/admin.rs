@@ -119,6 +119,7 @@ impl<T: Clone> Shelf<T> {
 /// What was last read of Amazon's objects for the owner's pages.
 pub struct AmazonViews {
     clock: Box<dyn Clock>,
+    wait: Duration,
     permissions: Shelf<ChargePermission>,
     charges: Shelf<Charge>,
     refunds: Shelf<AmazonRefund>,
@@ -133,7 +134,21 @@ impl Default for AmazonViews {
 impl AmazonViews {
     /// Views kept as `clock` goes (a test's moves only when told).
     pub fn with_clock(clock: impl Clock + 'static) -> Self {
-        Self { clock: Box::new(clock), permissions: Shelf::new(), charges: Shelf::new(), refunds: Shelf::new() }
+        Self {
+            clock: Box::new(clock),
+            wait: AMAZON_WAIT,
+            permissions: Shelf::new(),
+            charges: Shelf::new(),
+            refunds: Shelf::new(),
+        }
+    }
+
+    /// Waits `wait` for each object instead of [`AMAZON_WAIT`] (a test that holds Amazon's answers
+    /// must not race the page's wait).
+    #[must_use]
+    pub fn with_wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
     }
 
     /// Forgets what was kept of `order`'s objects.
@@ -160,7 +175,7 @@ async fn through<T: Clone>(
     if let Some(object) = shelf.get(id, views.clock.now()) {
         return Ok(object);
     }
-    match tokio::time::timeout(AMAZON_WAIT, read).await {
+    match tokio::time::timeout(views.wait, read).await {
         Ok(Ok(object)) => {
             shelf.keep(order, id, object.clone(), views.clock.now());
             Ok(object)

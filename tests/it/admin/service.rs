@@ -46,7 +46,8 @@ async fn refunded_three_times() -> Setup {
     let world = World::start_wrapped_adapting(
         Vec::new(),
         move |router| wrapping.wrap(router),
-        move |core| core.with_amazon_views(AmazonViews::with_clock(views)),
+        // Held answers must not race the page's wait for Amazon: the gate, not the wait, decides.
+        move |core| core.with_amazon_views(AmazonViews::with_clock(views).with_wait(Duration::from_secs(600))),
     )
     .await;
     let (_, session) = world.customer(&[(MUG, 1)], TAKKYUBIN).await;
