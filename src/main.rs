@@ -12,7 +12,7 @@ mod native {
     use amazonpay2::core::signer::ButtonSigner;
     use amazonpay2::server::config::{Config, DatabaseUrl};
     use amazonpay2::server::{self, ServerError};
-    use amazonpay2::storage::postgres::copy::copy_from_sqlite;
+    use amazonpay2::storage::copy::copy_from_sqlite;
     use amazonpay2::storage::{Postgres, Sqlite};
 
     /// Amazon Pay (Checkout v2) for Craft Cart shops. Settings come from AMAZONPAY2_*

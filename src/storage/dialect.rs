@@ -20,4 +20,21 @@ impl Dialect {
             Self::Postgres => " FOR UPDATE",
         }
     }
+
+    /// What serialises instances migrating together, inside the migration's transaction (SQLite:
+    /// nothing more than its `BEGIN IMMEDIATE`). The key is the one older versions took.
+    pub(crate) fn migration_lock(self) -> Option<&'static str> {
+        match self {
+            Self::Sqlite => None,
+            Self::Postgres => Some("SELECT pg_advisory_xact_lock(7020374572623884385)"),
+        }
+    }
+
+    /// Whether the table named by `$1` exists (PostgreSQL: in the connection's search path).
+    pub(crate) fn table_exists(self) -> &'static str {
+        match self {
+            Self::Sqlite => "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1)",
+            Self::Postgres => "SELECT to_regclass($1) IS NOT NULL",
+        }
+    }
 }

@@ -7,7 +7,9 @@
 //! `postgres://` URL in `AMAZONPAY2_DATABASE_URL` selects PostgreSQL ([`Postgres`]), which several
 //! server instances can share. [`open`] picks one. Every call runs off the async worker threads.
 
+pub mod copy;
 mod dialect;
+mod migrate;
 pub mod postgres;
 mod sessions;
 pub(crate) mod sql;
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use self::migrate::SCHEMA_VERSION;
 pub use self::postgres::Postgres;
 pub use self::sqlite::Sqlite;
 use crate::core::orders::OrderState;

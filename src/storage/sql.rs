@@ -51,7 +51,7 @@ pub(crate) struct Sql {
 impl Sql {
     /// The SQLite database file at `path` (made and migrated by the caller).
     pub(crate) async fn sqlite(path: &Path) -> Result<Self, StorageError> {
-        sqlx::any::install_default_drivers();
+        Self::install_drivers();
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let options = || {
             AnyPoolOptions::new()
@@ -67,7 +67,7 @@ impl Sql {
 
     /// The PostgreSQL database `url` names (checked by [`parse_postgres_url`]); connects lazily.
     pub(crate) fn postgres(url: &str) -> Result<Self, StorageError> {
-        sqlx::any::install_default_drivers();
+        Self::install_drivers();
         let url = postgres_url_with_timeout(url)
             .map_err(|problem| StorageError::Database(format!("database URL {problem}")))?;
         let pool = AnyPoolOptions::new()
@@ -76,6 +76,12 @@ impl Sql {
             .test_before_acquire(false)
             .connect_lazy(&url)?;
         Ok(Self { dialect: Dialect::Postgres, writer: pool.clone(), readers: pool })
+    }
+
+    /// Makes SQLite and PostgreSQL known to the Any driver (once per process; later calls do
+    /// nothing).
+    pub(crate) fn install_drivers() {
+        sqlx::any::install_default_drivers();
     }
 
     /// Which database this is.

@@ -6,7 +6,7 @@ use crate::common::instances::run;
 use amazonpay2::core::orders::{Actor, OrderState, Transition};
 use amazonpay2::core::platform::{NewOrder, Opened, OrderLine};
 use amazonpay2::storage::NewMember;
-use amazonpay2::storage::postgres::SCHEMA_VERSION;
+use amazonpay2::storage::SCHEMA_VERSION;
 
 /// The environment of a command on `target`.
 fn vars(target: &Target) -> Vec<(&'static str, String)> {
@@ -22,7 +22,7 @@ async fn db_migrate_makes_the_sqlite_database_and_says_its_version() {
     // migration is written for both databases, under the same number).
     let (_, folder) = target.setting();
     assert_eq!(out.trim(), format!("SQLite database {folder}/amazonpay2.sqlite3 at schema version {SCHEMA_VERSION}"));
-    assert_eq!(target.count("SELECT count(*) FROM schema_migrations").await, SCHEMA_VERSION, "one row per migration");
+    assert_eq!(target.count("SELECT count(*) FROM _sqlx_migrations").await, SCHEMA_VERSION, "one row per migration");
 }
 
 #[tokio::test]
@@ -33,7 +33,7 @@ async fn db_migrate_on_postgresql_runs_once() {
         assert!(ok);
         assert_eq!(out.trim(), format!("PostgreSQL database at schema version {SCHEMA_VERSION}"));
     }
-    assert_eq!(target.count("SELECT count(*) FROM schema_migrations").await, SCHEMA_VERSION, "one row per migration");
+    assert_eq!(target.count("SELECT count(*) FROM _sqlx_migrations").await, SCHEMA_VERSION, "one row per migration");
 }
 
 #[tokio::test]

@@ -20,5 +20,6 @@ mod node_sdk;
 mod orders_operations;
 mod recovery;
 mod simulator;
+mod storage_migration;
 mod storage_suite;
 mod widget_files;

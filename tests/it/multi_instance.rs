@@ -71,8 +71,8 @@ async fn a_shopper_alternating_between_two_instances_signs_in_and_places_an_orde
 async fn two_instances_starting_together_migrate_once_and_seed_once() {
     let Some(target) = postgres("starting").await else { return };
     let deployment = Deployment::start(target, 2).await;
-    let newest = amazonpay2::storage::postgres::SCHEMA_VERSION;
-    assert_eq!(deployment.count("SELECT count(*) FROM schema_migrations").await, newest, "each migration once");
+    let newest = amazonpay2::storage::SCHEMA_VERSION;
+    assert_eq!(deployment.count("SELECT count(*) FROM _sqlx_migrations").await, newest, "each migration once");
     let (products, shipping) = amazonpay2::demo::catalogue();
     assert_eq!(deployment.count("SELECT count(*) FROM products").await, i64::try_from(products.len()).unwrap());
     assert_eq!(deployment.count("SELECT count(*) FROM shipping_methods").await, i64::try_from(shipping.len()).unwrap());

@@ -472,8 +472,8 @@ async fn the_catalogue_is_seeded_once_even_by_instances_starting_together(target
 async fn instances_starting_together_migrate_once(target: Target) {
     let opened = futures_util::future::join_all((0..4).map(|_| target.open())).await;
     assert_eq!(opened.len(), 4);
-    let newest = amazonpay2::storage::postgres::SCHEMA_VERSION;
-    assert_eq!(target.count("SELECT count(*) FROM schema_migrations").await, newest, "each migration once");
+    let newest = amazonpay2::storage::SCHEMA_VERSION;
+    assert_eq!(target.count("SELECT count(*) FROM _sqlx_migrations").await, newest, "each migration once");
     assert_eq!(target.count("SELECT count(*) FROM payment_methods").await, 1, "the migration's rows once");
 }
 

@@ -11,7 +11,6 @@
 mod back_office;
 mod platform;
 mod safeguards;
-mod schema;
 mod shop;
 
 use std::fs::{DirBuilder, OpenOptions, Permissions};
@@ -24,6 +23,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::Semaphore;
 
 use super::StorageError;
+use super::migrate::{migrate, schema_version};
 use super::sql::{Sql, SqlStore};
 
 /// The database file inside the data folder.
@@ -79,30 +79,35 @@ impl Sqlite {
     pub async fn open(data_dir: &Path) -> Result<Self, StorageError> {
         let data_dir = data_dir.to_path_buf();
         let file = Self::file_in(&data_dir);
+        run_blocking({
+            let file = file.clone();
+            move || {
+                DirBuilder::new().recursive(true).mode(0o700).create(&data_dir)?;
+                // SQLite would create the file with the umask's mode (0644, readable by every user
+                // of the machine) and give its -wal and -shm files the mode of the database file:
+                // made owner-only first, all three are.
+                OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(&file)?;
+                make_owner_only(&file)
+            }
+        })
+        .await?;
+        let sql = Sql::sqlite(&file).await?;
+        migrate(&sql, &file.display().to_string()).await?;
         let (writer, readers) = run_blocking(move || {
-            DirBuilder::new().recursive(true).mode(0o700).create(&data_dir)?;
-            let path = Self::file_in(&data_dir);
-            // SQLite would create the file with the umask's mode (0644, readable by every user
-            // of the machine) and give its -wal and -shm files the mode of the database file:
-            // made owner-only first, all three are.
-            OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(&path)?;
-            make_owner_only(&path)?;
-            let mut writer = open_connection(&path)?;
-            schema::migrate(&mut writer, &path)?;
-            let readers = (0..READERS).map(|_| open_connection(&path)).collect::<Result<Vec<_>, _>>()?;
+            let writer = open_connection(&file)?;
+            let readers = (0..READERS).map(|_| open_connection(&file)).collect::<Result<Vec<_>, _>>()?;
             Ok((
                 Arc::new(tokio::sync::Mutex::new(writer)),
-                Arc::new(Readers { idle: Mutex::new(readers), permits: Semaphore::new(READERS), path }),
+                Arc::new(Readers { idle: Mutex::new(readers), permits: Semaphore::new(READERS), path: file }),
             ))
         })
         .await?;
-        Ok(Self { writer, readers, sql: Sql::sqlite(&file).await? })
+        Ok(Self { writer, readers, sql })
     }
 
     /// The newest migration applied (README's "schema version").
     pub async fn schema_version(&self) -> Result<i64, StorageError> {
-        self.read(|c| c.query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |row| row.get(0)))
-            .await
+        schema_version(&self.sql).await
     }
 
     /// Runs `read` on a reader connection, off the async workers.
@@ -313,8 +318,8 @@ pub(crate) mod tests {
             }
             let db = Sqlite::open(&dir.0).await.unwrap();
             let applied: i64 =
-                db.read(|c| c.query_row("SELECT count(*) FROM schema_migrations", [], |row| row.get(0))).await.unwrap();
-            assert_eq!(applied, i64::try_from(schema::migrations().len()).unwrap(), "round {round}");
+                db.read(|c| c.query_row("SELECT count(*) FROM _sqlx_migrations", [], |row| row.get(0))).await.unwrap();
+            assert_eq!(applied, crate::storage::SCHEMA_VERSION, "round {round}");
         }
     }
 }
