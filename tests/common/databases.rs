@@ -118,14 +118,33 @@ impl Target {
 }
 
 impl Target {
-    /// Runs one statement straight on the database.
+    /// Runs statements straight on the database (making a SQLite data folder first if need be).
     pub async fn execute(&self, sql: &str) -> Result<(), String> {
         match self {
             Self::Sqlite(dir) => {
+                std::fs::create_dir_all(&dir.0).unwrap();
                 let connection = crate::common::sockets::sqlite_beside_server(&dir.0);
-                connection.execute(sql, []).map(drop).map_err(|e| e.to_string())
+                connection.execute_batch(sql).map_err(|e| e.to_string())
             }
             Self::Postgres { url, .. } => connect(url).await.batch_execute(sql).await.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The text columns of the one row `sql` answers, straight from the database.
+    pub async fn texts(&self, sql: &str) -> Vec<Option<String>> {
+        match self {
+            Self::Sqlite(dir) => {
+                let connection = crate::common::sockets::sqlite_beside_server(&dir.0);
+                connection
+                    .query_row(sql, [], |row| {
+                        (0..row.as_ref().column_count()).map(|i| row.get::<_, Option<String>>(i)).collect()
+                    })
+                    .unwrap()
+            }
+            Self::Postgres { url, .. } => {
+                let row = connect(url).await.query_one(sql, &[]).await.unwrap();
+                (0..row.len()).map(|i| row.get::<_, Option<String>>(i)).collect()
+            }
         }
     }
 }

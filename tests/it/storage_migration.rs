@@ -118,3 +118,199 @@ async fn a_legacy_postgresql_database_is_adopted_and_keeps_every_row() {
     };
     a_legacy_database_is_adopted_and_keeps_every_row(target).await;
 }
+
+/// The migrations as files, per database: `(version, SQL)`.
+fn migration_files(target: &Target) -> [(i64, &'static str); 6] {
+    macro_rules! files {
+        ($dir:literal) => {
+            [
+                (1, include_str!(concat!("../../src/storage/migrations/", $dir, "/0001_shop_orders_sessions.sql"))),
+                (2, include_str!(concat!("../../src/storage/migrations/", $dir, "/0002_bulk_outcome_skipped.sql"))),
+                (
+                    3,
+                    include_str!(concat!(
+                        "../../src/storage/migrations/",
+                        $dir,
+                        "/0003_buyer_email_plans_bulk_claims.sql"
+                    )),
+                ),
+                (4, include_str!(concat!("../../src/storage/migrations/", $dir, "/0004_safeguards.sql"))),
+                (5, include_str!(concat!("../../src/storage/migrations/", $dir, "/0005_refund_requests.sql"))),
+                (6, include_str!(concat!("../../src/storage/migrations/", $dir, "/0006_ipn_topics_seen.sql"))),
+            ]
+        };
+    }
+    if target.is_postgres() { files!("postgres") } else { files!("sqlite") }
+}
+
+/// A database holding what the first `version` migrations made, as an older server left it
+/// (its versions in `schema_migrations`), with `rows` added.
+async fn at_version(target: &Target, version: i64, rows: &str) {
+    target
+        .execute("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
+        .await
+        .unwrap();
+    for (number, sql) in migration_files(target).into_iter().take_while(|(number, _)| *number <= version) {
+        target.execute(sql).await.unwrap();
+        target
+            .execute(&format!("INSERT INTO schema_migrations VALUES ({number}, 'version {number}', 0)"))
+            .await
+            .unwrap();
+    }
+    target.execute(rows).await.unwrap();
+}
+
+/// Each upgrade, once per database.
+macro_rules! upgrades {
+    ($($name:ident),* $(,)?) => {
+        mod upgrade_on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Target::sqlite(stringify!($name))).await;
+                }
+            )*
+        }
+        mod upgrade_on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(target) = super::Target::postgres(stringify!($name)).await else { return };
+                    super::$name(target).await;
+                }
+            )*
+        }
+    };
+}
+
+upgrades!(
+    a_first_version_database_keeps_its_bulk_jobs_and_learns_the_skipped_outcome,
+    a_second_version_database_keeps_its_orders_and_jobs_and_learns_emails_plans_and_claims,
+    a_version_two_database_keeps_its_notifications_and_its_owners_failed_logins,
+    a_version_four_database_counts_each_orders_refunds_as_its_refund_requests,
+    a_version_four_database_keeps_its_pinned_topic_as_one_seen_and_pins_nothing,
+    a_database_this_server_did_not_make_is_refused_untouched,
+    a_database_a_newer_server_migrated_is_refused,
+);
+
+async fn a_database_this_server_did_not_make_is_refused_untouched(target: Target) {
+    target.execute("CREATE TABLE members (id BIGINT PRIMARY KEY)").await.unwrap();
+    let (_, setting) = target.setting();
+    let error = amazonpay2::storage::open(&setting).await.err().expect("refused");
+    assert!(error.to_string().contains("did not make"), "{error}");
+    assert_eq!(target.count("SELECT count(*) FROM members").await, 0);
+    assert!(target.execute("SELECT 1 FROM _sqlx_migrations").await.is_err(), "nothing was made");
+}
+
+async fn a_database_a_newer_server_migrated_is_refused(target: Target) {
+    at_version(&target, 6, "INSERT INTO schema_migrations VALUES (99, 'from the future', 0)").await;
+    let (_, setting) = target.setting();
+    let error = amazonpay2::storage::open(&setting).await.err().expect("refused");
+    assert!(error.to_string().contains("newer"), "{error}");
+}
+
+async fn a_first_version_database_keeps_its_bulk_jobs_and_learns_the_skipped_outcome(target: Target) {
+    at_version(
+        &target,
+        1,
+        "INSERT INTO bulk_jobs (id, owner, created_at) VALUES (1, 'admin', 0);
+         INSERT INTO bulk_items VALUES (1, 0, 7, '10007', 'done', '実売上');",
+    )
+    .await;
+    assert!(target.execute("UPDATE bulk_items SET outcome = 'skipped'").await.is_err(), "version 1 refuses it");
+    target.open().await;
+    assert_eq!(target.texts("SELECT message FROM bulk_items WHERE order_id = 7").await, [Some("実売上".into())]);
+    target.execute("UPDATE bulk_items SET outcome = 'skipped'").await.unwrap();
+    assert!(target.execute("UPDATE bulk_items SET outcome = 'exploded'").await.is_err());
+}
+
+async fn a_second_version_database_keeps_its_orders_and_jobs_and_learns_emails_plans_and_claims(target: Target) {
+    at_version(
+        &target,
+        2,
+        "INSERT INTO orders (id, order_number, total, shipping_fee, recurring, state, buyer_name, authorized_amount,
+             authorized_at, created_at, updated_at)
+         VALUES (7, '10007', 3630, 880, FALSE, 'authorized', 'Amazon 太郎', 3630, 1795860854, 0, 0);
+         INSERT INTO subscriptions (id, charge_permission_id, amount, next_cycle, status, created_at)
+         VALUES (1, 'S03-R', 9680, '2026-12-30', 'active', 0);
+         INSERT INTO bulk_jobs (id, owner, created_at) VALUES (1, 'admin', 5), (2, 'admin', 6);
+         INSERT INTO bulk_items VALUES (1, 0, 7, '10007', 'done', '実売上'), (2, 0, 7, '10007', 'waiting', '');",
+    )
+    .await;
+    target.open().await;
+    assert_eq!(
+        target
+            .texts("SELECT buyer_name, buyer_email, plan, CAST(authorized_at AS TEXT) FROM orders WHERE id = 7")
+            .await,
+        [Some("Amazon 太郎".into()), Some(String::new()), None, Some("1795860854".into())],
+        "kept; no e-mail known"
+    );
+    assert_eq!(target.texts("SELECT plan FROM subscriptions WHERE id = 1").await, [None], "its whole amount recurs");
+    assert_eq!(
+        target.count("SELECT count(*) FROM bulk_jobs WHERE id = 1 AND finished_at = 5 AND claimed_by IS NULL").await,
+        1,
+        "done: finished"
+    );
+    assert_eq!(
+        target.count("SELECT count(*) FROM bulk_jobs WHERE id = 2 AND finished_at IS NULL").await,
+        1,
+        "an order waiting: resumable"
+    );
+    assert_eq!(target.count("SELECT count(*) FROM _sqlx_migrations").await, SCHEMA_VERSION);
+}
+
+async fn a_version_two_database_keeps_its_notifications_and_its_owners_failed_logins(target: Target) {
+    at_version(
+        &target,
+        2,
+        "INSERT INTO notifications VALUES ('n-1', 'CHARGE', 'C-1', 1000);
+         INSERT INTO admin_login_failures VALUES ('admin', 3, 2000);",
+    )
+    .await;
+    let db = target.open().await;
+    assert_eq!(
+        target
+            .texts("SELECT object_id, state, CAST(handled_at AS TEXT) FROM notifications WHERE notification_id = 'n-1'")
+            .await,
+        [Some("C-1".into()), Some("handled".into()), Some("1000".into())],
+        "a notification recorded before stays handled"
+    );
+    assert_eq!(db.login_attempts("admin:admin").await.unwrap(), (3, 2000));
+    assert!(target.execute("UPDATE notifications SET state = 'lost'").await.is_err(), "a closed set");
+}
+
+async fn a_version_four_database_counts_each_orders_refunds_as_its_refund_requests(target: Target) {
+    at_version(
+        &target,
+        4,
+        "INSERT INTO orders (id, order_number, total, shipping_fee, recurring, state, captured_amount,
+             refunded_amount, created_at, updated_at)
+         VALUES (7, '10007', 3630, 880, FALSE, 'refunded', 3630, 1500, 0, 0),
+                (8, '10008', 3630, 880, FALSE, 'captured', 3630, 0, 0, 0);
+         INSERT INTO refunds VALUES ('R-1', 7, 1000, 'refunded', 1, 1), ('R-2', 7, 500, 'initiated', 2, 2);",
+    )
+    .await;
+    target.open().await;
+    assert_eq!(
+        target.count("SELECT refund_requests FROM orders WHERE id = 7").await,
+        2,
+        "the next refund keeps its key"
+    );
+    assert_eq!(target.count("SELECT refund_requests FROM orders WHERE id = 8").await, 0);
+    assert_eq!(target.count("SELECT refunded_amount FROM orders WHERE id = 7").await, 1500);
+    assert!(target.execute("UPDATE orders SET refund_requests = -1").await.is_err(), "never below 0");
+}
+
+async fn a_version_four_database_keeps_its_pinned_topic_as_one_seen_and_pins_nothing(target: Target) {
+    at_version(&target, 4, "INSERT INTO ipn_topics VALUES ('M:live', 'arn:pinned', 1000)").await;
+    let db = target.open().await;
+    let seen = db.ipn_topics("M:live").await.unwrap();
+    assert_eq!(
+        seen.iter().map(|t| (t.topic_arn.as_str(), t.first_seen, t.last_seen, t.last_confirmed)).collect::<Vec<_>>(),
+        [("arn:pinned", 1000, 1000, Some(1000))]
+    );
+    target
+        .execute("INSERT INTO ipn_topics VALUES ('M:live', 'arn:other', 2000, 2000, NULL)")
+        .await
+        .expect("a second topic");
+}
