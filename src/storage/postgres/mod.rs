@@ -16,7 +16,6 @@
 //!
 //! No TLS: reach the database over a Unix socket or a private network.
 
-mod back_office;
 pub mod copy;
 mod platform;
 mod safeguards;
