@@ -25,16 +25,18 @@ use crate::core::platform::{CartId, MemberId, Order, OrderId, OrderLine, Plan, S
 /// Seconds after which a forgotten owner session is of no use.
 const STALE: i64 = 24 * 60 * 60;
 
-/// The columns [`order`] reads, in its order, each prefixed with `$prefix` (a table alias).
+/// The columns [`order`] reads, in its order; `(o)`: of the table named `o`.
 macro_rules! order_columns {
-    ($p:literal) => {
-        concat!(
-            $p, "id, ", $p, "order_number, ", $p, "member_id, ", $p, "checkout_session_id, ", $p, "subscription_id, ",
-            $p, "cycle, ", $p, "total, ", $p, "recurring, ", $p, "state, ", $p, "charge_permission_id, ", $p,
-            "charge_id, ", $p, "note, ", $p, "created_at, ", $p, "updated_at, ", $p, "cart_id, ", $p, "version, ", $p,
-            "authorized_amount, ", $p, "authorized_at, ", $p, "captured_amount, ", $p, "refunded_amount, ", $p,
-            "plan, ", $p, "refund_requests"
-        )
+    () => {
+        "id, order_number, member_id, checkout_session_id, subscription_id, cycle, total, recurring, \
+            state, charge_permission_id, charge_id, note, created_at, updated_at, cart_id, version, \
+            authorized_amount, authorized_at, captured_amount, refunded_amount, plan, refund_requests"
+    };
+    (o) => {
+        "o.id, o.order_number, o.member_id, o.checkout_session_id, o.subscription_id, o.cycle, o.total, \
+            o.recurring, o.state, o.charge_permission_id, o.charge_id, o.note, o.created_at, o.updated_at, \
+            o.cart_id, o.version, o.authorized_amount, o.authorized_at, o.captured_amount, \
+            o.refunded_amount, o.plan, o.refund_requests"
     };
 }
 
@@ -181,7 +183,7 @@ impl<T: SqlStore> BackOffice for T {
         sql.run(async {
             let head = sqlx::query(concat!(
                 "SELECT ",
-                order_columns!("o."),
+                order_columns!(o),
                 ", o.shipping_fee, o.discount, ",
                 name!(),
                 ", COALESCE(m.email, NULLIF(o.buyer_email, '')), o.fulfilment
@@ -193,13 +195,14 @@ impl<T: SqlStore> BackOffice for T {
             let Some(head) = head else { return Ok(None) };
             let base = ORDER_COLUMN_COUNT;
             let order = order(&head)?;
-            let lines = sqlx::query("SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position")
-                .bind(id.0)
-                .fetch_all(sql.reader())
-                .await?
-                .iter()
-                .map(|row| Ok(OrderLine { name: row.text(0)?, unit_price: row.yen(1)?, quantity: row.yen(2)? }))
-                .collect::<Result<_, StorageError>>()?;
+            let lines =
+                sqlx::query("SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position")
+                    .bind(id.0)
+                    .fetch_all(sql.reader())
+                    .await?
+                    .iter()
+                    .map(|row| Ok(OrderLine { name: row.text(0)?, unit_price: row.yen(1)?, quantity: row.yen(2)? }))
+                    .collect::<Result<_, StorageError>>()?;
             let events = sqlx::query(
                 "SELECT at, actor, from_state, to_state, detail FROM order_events WHERE order_id = $1 ORDER BY id",
             )
@@ -271,7 +274,7 @@ impl<T: SqlStore> BackOffice for T {
                 .execute(&mut *tx)
                 .await?;
             }
-            let row = sqlx::query(concat!("SELECT ", order_columns!(""), " FROM orders WHERE id = $1"))
+            let row = sqlx::query(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"))
                 .bind(id.0)
                 .fetch_one(&mut *tx)
                 .await?;
