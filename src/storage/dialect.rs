@@ -37,4 +37,24 @@ impl Dialect {
             Self::Postgres => "SELECT to_regclass($1) IS NOT NULL",
         }
     }
+
+    /// `column` as a condition's operand that the database is not to pick an index for: SQLite's
+    /// unary plus, so that a list over several states walks the orders newest first and stops at
+    /// the page instead of sorting every match; PostgreSQL's planner weighs that itself (and has
+    /// no unary plus for text).
+    pub(crate) fn not_indexed(self, column: &str) -> String {
+        match self {
+            Self::Sqlite => format!("+{column}"),
+            Self::Postgres => column.to_owned(),
+        }
+    }
+
+    /// What share-locks the rows a subquery reads, so that a concurrent change of them waits for
+    /// the statement (SQLite serialises writers instead).
+    pub(crate) fn for_share(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR SHARE",
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! `postgres://` URL in `AMAZONPAY2_DATABASE_URL` selects PostgreSQL ([`Postgres`]), which several
 //! server instances can share. [`open`] picks one. Every call runs off the async worker threads.
 
+mod back_office;
 pub mod copy;
 mod dialect;
 mod migrate;

@@ -16,7 +16,6 @@
 //!
 //! No TLS: reach the database over a Unix socket or a private network.
 
-mod back_office;
 mod platform;
 mod safeguards;
 mod shop;

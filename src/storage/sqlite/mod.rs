@@ -8,7 +8,6 @@
 //! The data folder holds the shop's members, sessions and orders: it is made owner-only (0700)
 //! and the database with its `-wal` and `-shm` files owner-read-write (0600), whatever the umask.
 
-mod back_office;
 mod platform;
 mod safeguards;
 mod shop;

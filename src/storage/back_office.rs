@@ -1,0 +1,598 @@
+//! The shop owner's side, written once for SQLite and PostgreSQL: the order list and page, edits,
+//! settings, owner accounts and sessions, bulk operations.
+//!
+//! Concurrency (PostgreSQL runs several instances against one database; SQLite has one writer at a
+//! time): every change is one conditional statement, so that two instances acting at once cannot
+//! both succeed. An edit changes the order only at the version its owner saw; of two instances
+//! claiming a bulk job at once, the second waits for the first's row lock and then finds the
+//! claim fresh; an outcome is recorded only while the job's row, read under a share lock, still
+//! names the recording instance as its claimant, so an instance that lost the job never
+//! overwrites what the new claimant recorded.
+
+use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use time::Date;
+use time::macros::format_description;
+
+use super::sql::{Fields, SqlStore, db_yen};
+use super::{
+    BackOffice, BulkItem, BulkJob, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow, StorageError,
+    SubscriptionRecord,
+};
+use crate::core::orders::OrderState;
+use crate::core::platform::{CartId, MemberId, Order, OrderId, OrderLine, Plan, SubscriptionId};
+
+/// Seconds after which a forgotten owner session is of no use.
+const STALE: i64 = 24 * 60 * 60;
+
+/// The columns [`order`] reads, in its order; `(o)`: of the table named `o`.
+macro_rules! order_columns {
+    () => {
+        "id, order_number, member_id, checkout_session_id, subscription_id, cycle, total, recurring, \
+            state, charge_permission_id, charge_id, note, created_at, updated_at, cart_id, version, \
+            authorized_amount, authorized_at, captured_amount, refunded_amount, plan, refund_requests"
+    };
+    (o) => {
+        "o.id, o.order_number, o.member_id, o.checkout_session_id, o.subscription_id, o.cycle, o.total, \
+            o.recurring, o.state, o.charge_permission_id, o.charge_id, o.note, o.created_at, o.updated_at, \
+            o.cart_id, o.version, o.authorized_amount, o.authorized_at, o.captured_amount, \
+            o.refunded_amount, o.plan, o.refund_requests"
+    };
+}
+
+/// How many columns [`order_columns`] names.
+const ORDER_COLUMN_COUNT: usize = 22;
+
+/// The name the order list shows: the member's, else the one Amazon gave.
+macro_rules! name {
+    () => {
+        "COALESCE(NULLIF(m.family_name || ' ' || m.given_name, ' '), NULLIF(o.buyer_name, ''), '')"
+    };
+}
+
+/// Unix seconds.
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A position in a list as a BIGINT.
+fn position(index: usize) -> i64 {
+    i64::try_from(index).unwrap_or(i64::MAX)
+}
+
+fn bad_column(what: &str) -> StorageError {
+    StorageError::Database(format!("unreadable {what} in the database"))
+}
+
+fn parse_date(text: &str) -> Option<Date> {
+    Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
+}
+
+/// A subscription's plan as stored (JSON), back.
+fn plan(json: Option<String>) -> Result<Option<Plan>, StorageError> {
+    json.map(|json| serde_json::from_str(&json).map_err(|_| bad_column("plan"))).transpose()
+}
+
+/// An order from the first [`ORDER_COLUMN_COUNT`] columns of `row` ([`order_columns`]).
+fn order(row: &AnyRow) -> Result<Order, StorageError> {
+    let cycle = match (row.opt_int(4)?, row.opt_text(5)?) {
+        (Some(id), Some(day)) => Some((SubscriptionId(id), parse_date(&day).ok_or_else(|| bad_column("cycle"))?)),
+        _ => None,
+    };
+    Ok(Order {
+        id: OrderId(row.int(0)?),
+        number: row.opt_text(1)?.unwrap_or_default(),
+        member: row.opt_int(2)?.map(MemberId),
+        checkout_session_id: row.opt_text(3)?,
+        cycle,
+        total: row.yen(6)?,
+        recurring: row.flag(7)?,
+        state: OrderState::parse(&row.text(8)?).ok_or_else(|| bad_column("state"))?,
+        charge_permission_id: row.opt_text(9)?,
+        charge_id: row.opt_text(10)?,
+        note: row.text(11)?,
+        created_at: row.int(12)?,
+        updated_at: row.int(13)?,
+        cart: row.opt_text(14)?.map(CartId),
+        version: row.int(15)?,
+        authorized: match (row.opt_int(16)?, row.opt_int(17)?) {
+            (Some(amount), Some(at)) => Some((amount.max(0).unsigned_abs(), at)),
+            _ => None,
+        },
+        captured: row.yen(18)?,
+        refunded: row.yen(19)?,
+        plan: plan(row.opt_text(20)?)?,
+        refund_requests: u32::try_from(row.int(21)?).map_err(|_| bad_column("refund_requests"))?,
+    })
+}
+
+#[async_trait]
+impl<T: SqlStore> BackOffice for T {
+    async fn list_orders(&self, filter: &OrderFilter) -> Result<OrderPage, StorageError> {
+        let states: Vec<&'static str> = if filter.states.is_empty() {
+            OrderState::ALL.into_iter().filter(|s| s.is_placed()).map(OrderState::name).collect()
+        } else {
+            filter.states.iter().map(|s| s.name()).collect()
+        };
+        let sql = self.sql();
+        // The names are the enum's own, never input: safe to write into the statement.
+        let list = states.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+        let mut condition = format!("o.state IN ({list})");
+        // One state: its (state, id) index gives the page in order. Several: the state indexes
+        // are kept out of it (where the database would take them), so it walks the orders newest
+        // first and stops at the page instead of sorting every match (100,000 orders would take a
+        // sort each time).
+        let mut listed = match states.as_slice() {
+            [one] => format!("o.state = '{one}'"),
+            _ => format!("{} IN ({list})", sql.dialect().not_indexed("o.state")),
+        };
+        // Lapsing: an authorization made before `before - 30 days`, not captured yet.
+        let lapsing =
+            filter.lapsing_before.map(|before| before - crate::core::operations::AUTHORIZATION_DAYS * 24 * 60 * 60);
+        if lapsing.is_some() {
+            let window = " AND o.state = 'authorized' AND o.authorized_at < $1";
+            condition.push_str(window);
+            listed.push_str(window);
+        }
+        let n = usize::from(lapsing.is_some());
+        let per_page = i64::from(filter.per_page.clamp(1, 500));
+        let offset = i64::from(filter.page) * per_page;
+        let counted = format!("SELECT count(*) FROM orders o WHERE {condition}");
+        let paged = format!(
+            "SELECT o.id, o.order_number, o.created_at, {}, o.total, o.state, o.fulfilment, o.authorized_at
+             FROM orders o LEFT JOIN members m ON m.id = o.member_id
+             WHERE {listed} ORDER BY o.id DESC LIMIT ${} OFFSET ${}",
+            name!(),
+            n + 1,
+            n + 2
+        );
+        sql.run(async {
+            let mut count = sqlx::query(sqlx::AssertSqlSafe(counted));
+            let mut page = sqlx::query(sqlx::AssertSqlSafe(paged));
+            if let Some(lapsing) = lapsing {
+                count = count.bind(lapsing);
+                page = page.bind(lapsing);
+            }
+            let total = count.fetch_one(sql.reader()).await?.int(0)?;
+            let rows = page
+                .bind(per_page)
+                .bind(offset)
+                .fetch_all(sql.reader())
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(OrderRow {
+                        id: OrderId(row.int(0)?),
+                        number: row.opt_text(1)?.unwrap_or_default(),
+                        created_at: row.int(2)?,
+                        name: row.text(3)?,
+                        total: row.yen(4)?,
+                        state: OrderState::parse(&row.text(5)?).unwrap_or(OrderState::Unknown),
+                        fulfilment: row.text(6)?,
+                        authorized_at: row.opt_int(7)?,
+                    })
+                })
+                .collect::<Result<_, StorageError>>()?;
+            Ok(OrderPage { rows, total: total.max(0).unsigned_abs() })
+        })
+        .await
+    }
+
+    async fn order_detail(&self, id: OrderId) -> Result<Option<OrderDetail>, StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            let head = sqlx::query(concat!(
+                "SELECT ",
+                order_columns!(o),
+                ", o.shipping_fee, o.discount, ",
+                name!(),
+                ", COALESCE(m.email, NULLIF(o.buyer_email, '')), o.fulfilment
+                 FROM orders o LEFT JOIN members m ON m.id = o.member_id WHERE o.id = $1"
+            ))
+            .bind(id.0)
+            .fetch_optional(sql.reader())
+            .await?;
+            let Some(head) = head else { return Ok(None) };
+            let base = ORDER_COLUMN_COUNT;
+            let order = order(&head)?;
+            let lines =
+                sqlx::query("SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position")
+                    .bind(id.0)
+                    .fetch_all(sql.reader())
+                    .await?
+                    .iter()
+                    .map(|row| Ok(OrderLine { name: row.text(0)?, unit_price: row.yen(1)?, quantity: row.yen(2)? }))
+                    .collect::<Result<_, StorageError>>()?;
+            let events = sqlx::query(
+                "SELECT at, actor, from_state, to_state, detail FROM order_events WHERE order_id = $1 ORDER BY id",
+            )
+            .bind(id.0)
+            .fetch_all(sql.reader())
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(OrderEvent {
+                    at: row.int(0)?,
+                    actor: row.text(1)?,
+                    from: row.opt_text(2)?.and_then(|from| OrderState::parse(&from)),
+                    to: OrderState::parse(&row.text(3)?).unwrap_or(OrderState::Unknown),
+                    detail: row.text(4)?,
+                })
+            })
+            .collect::<Result<_, StorageError>>()?;
+            Ok(Some(OrderDetail {
+                order,
+                lines,
+                shipping_fee: head.yen(base)?,
+                discount: head.yen(base + 1)?,
+                name: head.text(base + 2)?,
+                email: head.opt_text(base + 3)?,
+                fulfilment: head.text(base + 4)?,
+                events,
+            }))
+        })
+        .await
+    }
+
+    async fn edit_order(&self, id: OrderId, version: i64, edit: &OrderEdit) -> Result<Option<Order>, StorageError> {
+        // Saturating: an absurd edit stores an absurd total (which Amazon then refuses), never a
+        // wrapped-around small one.
+        let goods = edit.lines.iter().fold(0u64, |sum, l| sum.saturating_add(l.unit_price.saturating_mul(l.quantity)));
+        let total = goods.saturating_add(edit.shipping_fee).saturating_sub(edit.discount);
+        let sql = self.sql();
+        sql.run(async {
+            let mut tx = sql.begin().await?;
+            // Only at the version its owner saw, and not while an operation holds the order.
+            let changed = sqlx::query(
+                "UPDATE orders SET total = $3, shipping_fee = $4, discount = $5, fulfilment = $6,
+                     version = version + 1, updated_at = $7
+                 WHERE id = $1 AND version = $2 AND (locked_by IS NULL OR locked_until < $7)",
+            )
+            .bind(id.0)
+            .bind(version)
+            .bind(db_yen(total))
+            .bind(db_yen(edit.shipping_fee))
+            .bind(db_yen(edit.discount))
+            .bind(edit.fulfilment.as_str())
+            .bind(now())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                return Ok(None);
+            }
+            sqlx::query("DELETE FROM order_items WHERE order_id = $1").bind(id.0).execute(&mut *tx).await?;
+            for (index, line) in edit.lines.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO order_items (order_id, position, name, price, quantity) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id.0)
+                .bind(position(index))
+                .bind(line.name.as_str())
+                .bind(db_yen(line.unit_price))
+                .bind(db_yen(line.quantity))
+                .execute(&mut *tx)
+                .await?;
+            }
+            let row = sqlx::query(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"))
+                .bind(id.0)
+                .fetch_one(&mut *tx)
+                .await?;
+            let edited = order(&row)?;
+            tx.commit().await?;
+            Ok(Some(edited))
+        })
+        .await
+    }
+
+    async fn set_shipping_amazon_pay(&self, method: i64, allowed: bool) -> Result<bool, StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            let mut tx = sql.begin().await?;
+            let changed = sqlx::query("UPDATE shipping_methods SET amazon_pay_allowed = $2 WHERE id = $1")
+                .bind(method)
+                .bind(allowed)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn put_admin(&self, name: &str, password_hash: &str) -> Result<bool, StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            // One transaction: a new password and the end of the old sessions go together.
+            let mut tx = sql.begin().await?;
+            // Inserted or not decides whether the account is new: of two instances creating it at
+            // once, the second's insert waits for the first's and then inserts nothing.
+            let created = sqlx::query(
+                "INSERT INTO admin_accounts (name, password_hash, created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(password_hash)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if !created {
+                sqlx::query("UPDATE admin_accounts SET password_hash = $2 WHERE name = $1")
+                    .bind(name)
+                    .bind(password_hash)
+                    .execute(&mut *tx)
+                    .await?;
+                // A new password ends the account's sessions.
+                sqlx::query("DELETE FROM admin_sessions WHERE name = $1").bind(name).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(created)
+        })
+        .await
+    }
+
+    async fn admin_password_hash(&self, name: &str) -> Result<Option<String>, StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            let row = sqlx::query("SELECT password_hash FROM admin_accounts WHERE name = $1")
+                .bind(name)
+                .fetch_optional(sql.reader())
+                .await?;
+            row.map(|row| row.text(0)).transpose()
+        })
+        .await
+    }
+
+    async fn admin_session(&self, id: &str) -> Result<Option<(String, i64)>, StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            let row = sqlx::query("SELECT name, last_seen FROM admin_sessions WHERE id = $1")
+                .bind(id)
+                .fetch_optional(sql.reader())
+                .await?;
+            row.map(|row| Ok((row.text(0)?, row.int(1)?))).transpose()
+        })
+        .await
+    }
+
+    async fn insert_admin_session(&self, id: &str, name: &str) -> Result<(), StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            let at = now();
+            let mut tx = sql.begin().await?;
+            // Sessions idle for a day are long expired (the admin's timeout is shorter): a login
+            // clears them away, so the table holds only the few live ones.
+            sqlx::query("DELETE FROM admin_sessions WHERE last_seen < $1").bind(at - STALE).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO admin_sessions (id, name, last_seen, created_at) VALUES ($1, $2, $3, $3)")
+                .bind(id)
+                .bind(name)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx.commit().await?)
+        })
+        .await
+    }
+
+    async fn touch_admin_session(&self, id: &str, at: i64) -> Result<(), StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            let mut tx = sql.begin().await?;
+            sqlx::query("UPDATE admin_sessions SET last_seen = $2 WHERE id = $1")
+                .bind(id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx.commit().await?)
+        })
+        .await
+    }
+
+    async fn delete_admin_session(&self, id: &str) -> Result<(), StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            let mut tx = sql.begin().await?;
+            sqlx::query("DELETE FROM admin_sessions WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            Ok(tx.commit().await?)
+        })
+        .await
+    }
+
+    async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)], instance: &str) -> Result<i64, StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            let mut tx = sql.begin().await?;
+            let bulk = sqlx::query(
+                "INSERT INTO bulk_jobs (owner, created_at, claimed_by, heartbeat_at) VALUES ($1, $2, $3, $2)
+                 RETURNING id",
+            )
+            .bind(owner)
+            .bind(now())
+            .bind(instance)
+            .fetch_one(&mut *tx)
+            .await?
+            .int(0)?;
+            for (index, (order, number)) in orders.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO bulk_items (bulk_id, position, order_id, order_number, outcome)
+                     VALUES ($1, $2, $3, $4, 'waiting') ON CONFLICT DO NOTHING",
+                )
+                .bind(bulk)
+                .bind(position(index))
+                .bind(order.0)
+                .bind(number.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(bulk)
+        })
+        .await
+    }
+
+    async fn record_bulk(&self, bulk: i64, instance: &str, item: &BulkItem) -> Result<bool, StorageError> {
+        let sql = self.sql();
+        // The job's row is read under a share lock (PostgreSQL): a claim taken over at the same
+        // moment waits for this write or makes it find the job another instance's.
+        let statement = format!(
+            "UPDATE bulk_items SET outcome = $3, message = $4
+             WHERE bulk_id = $1 AND order_id = $2 AND outcome = 'waiting'
+             AND EXISTS (SELECT 1 FROM bulk_jobs WHERE id = $1 AND claimed_by = $5{})",
+            sql.dialect().for_share()
+        );
+        sql.run(async {
+            let mut tx = sql.begin().await?;
+            let recorded = sqlx::query(sqlx::AssertSqlSafe(statement))
+                .bind(bulk)
+                .bind(item.order.0)
+                .bind(item.outcome.as_str())
+                .bind(item.message.as_str())
+                .bind(instance)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok(recorded == 1)
+        })
+        .await
+    }
+
+    async fn bulk(&self, bulk: i64) -> Result<Vec<BulkItem>, StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            sqlx::query(
+                "SELECT order_id, order_number, outcome, message FROM bulk_items WHERE bulk_id = $1 ORDER BY position",
+            )
+            .bind(bulk)
+            .fetch_all(sql.reader())
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(BulkItem {
+                    order: OrderId(row.int(0)?),
+                    number: row.text(1)?,
+                    outcome: row.text(2)?,
+                    message: row.text(3)?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn bulk_job(&self, bulk: i64) -> Result<Option<BulkJob>, StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            let row = sqlx::query(
+                "SELECT id, owner, created_at, claimed_by, heartbeat_at, finished_at FROM bulk_jobs WHERE id = $1",
+            )
+            .bind(bulk)
+            .fetch_optional(sql.reader())
+            .await?;
+            row.map(|row| {
+                Ok(BulkJob {
+                    id: row.int(0)?,
+                    owner: row.text(1)?,
+                    created_at: row.int(2)?,
+                    claimed_by: row.opt_text(3)?,
+                    heartbeat_at: row.opt_int(4)?,
+                    finished_at: row.opt_int(5)?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn claim_bulk(&self, bulk: i64, instance: &str, stale_before: i64) -> Result<bool, StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            let mut tx = sql.begin().await?;
+            // One statement: of two instances claiming at once, the second waits for the first's
+            // row lock (on SQLite, for the write lock) and then finds the claim fresh.
+            let claimed = sqlx::query(
+                "UPDATE bulk_jobs SET claimed_by = $2, heartbeat_at = $4
+                 WHERE id = $1 AND finished_at IS NULL
+                   AND (claimed_by IS NULL OR heartbeat_at IS NULL OR heartbeat_at < $3)",
+            )
+            .bind(bulk)
+            .bind(instance)
+            .bind(stale_before)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            Ok(claimed == 1)
+        })
+        .await
+    }
+
+    async fn beat_bulk(&self, bulk: i64, instance: &str) -> Result<bool, StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            let mut tx = sql.begin().await?;
+            let beaten = sqlx::query(
+                "UPDATE bulk_jobs SET heartbeat_at = $3 WHERE id = $1 AND claimed_by = $2 AND finished_at IS NULL",
+            )
+            .bind(bulk)
+            .bind(instance)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            Ok(beaten == 1)
+        })
+        .await
+    }
+
+    async fn release_bulk(&self, bulk: i64, instance: &str) -> Result<(), StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            let mut tx = sql.begin().await?;
+            sqlx::query(
+                "UPDATE bulk_jobs SET claimed_by = NULL, finished_at = CASE WHEN EXISTS
+                     (SELECT 1 FROM bulk_items WHERE bulk_id = $1 AND outcome = 'waiting')
+                     THEN NULL ELSE CAST($3 AS BIGINT) END
+                 WHERE id = $1 AND claimed_by = $2",
+            )
+            .bind(bulk)
+            .bind(instance)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+            Ok(tx.commit().await?)
+        })
+        .await
+    }
+
+    async fn subscription_by_permission(
+        &self,
+        charge_permission_id: &str,
+    ) -> Result<Option<SubscriptionRecord>, StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            let row = sqlx::query(
+                "SELECT id, member_id, amount, next_cycle, charge_permission_id, status FROM subscriptions
+                 WHERE charge_permission_id = $1",
+            )
+            .bind(charge_permission_id)
+            .fetch_optional(sql.reader())
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            Ok(Some(SubscriptionRecord {
+                id: SubscriptionId(row.int(0)?),
+                member: row.opt_int(1)?.map(MemberId),
+                amount: row.yen(2)?,
+                next_cycle: row.text(3)?,
+                charge_permission_id: row.text(4)?,
+                active: row.text(5)? == "active",
+            }))
+        })
+        .await
+    }
+}
