@@ -9,7 +9,9 @@
 
 mod dialect;
 pub mod postgres;
+mod safeguards;
 mod sessions;
+mod shop;
 pub(crate) mod sql;
 mod sqlite;
 

@@ -19,9 +19,7 @@
 mod back_office;
 pub mod copy;
 mod platform;
-mod safeguards;
 mod schema;
-mod shop;
 
 use std::future::Future;
 use std::str::FromStr;

@@ -10,9 +10,7 @@
 
 mod back_office;
 mod platform;
-mod safeguards;
 mod schema;
-mod shop;
 
 use std::fs::{DirBuilder, OpenOptions, Permissions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
