@@ -21,15 +21,6 @@ impl Dialect {
         }
     }
 
-    /// What serialises instances migrating together, inside the migration's transaction (SQLite:
-    /// nothing more than its `BEGIN IMMEDIATE`). The key is the one older versions took.
-    pub(crate) fn migration_lock(self) -> Option<&'static str> {
-        match self {
-            Self::Sqlite => None,
-            Self::Postgres => Some("SELECT pg_advisory_xact_lock(7020374572623884385)"),
-        }
-    }
-
     /// Whether the table named by `$1` exists (PostgreSQL: in the connection's search path).
     pub(crate) fn table_exists(self) -> &'static str {
         match self {
@@ -55,6 +46,30 @@ impl Dialect {
         match self {
             Self::Sqlite => "",
             Self::Postgres => " FOR SHARE",
+        }
+    }
+
+    /// A statement taking a lock, keyed by the BIGINT `$1`, held until the transaction ends, so
+    /// that instances doing the same thing at once (seeding the catalogue, say) take turns:
+    /// PostgreSQL's advisory lock. `None` on SQLite, whose write transactions take turns anyway.
+    pub(crate) fn transaction_lock(self) -> Option<&'static str> {
+        match self {
+            Self::Sqlite => None,
+            // In `FROM`: the function answers `void`, which the Any driver cannot read.
+            Self::Postgres => Some("SELECT 1 FROM pg_advisory_xact_lock($1)"),
+        }
+    }
+
+    /// A statement moving the ID sequence of `table` (a fixed name of the schema, never input)
+    /// past the IDs rows were given explicitly, so that the next row without one gets a free ID:
+    /// PostgreSQL's identity columns do not look at the rows. `None` on SQLite, whose
+    /// `INTEGER PRIMARY KEY` takes the largest ID + 1 anyway.
+    pub(crate) fn identity_catch_up(self, table: &'static str) -> Option<String> {
+        match self {
+            Self::Sqlite => None,
+            Self::Postgres => Some(format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
+            )),
         }
     }
 }

@@ -20,6 +20,9 @@ use super::StorageError;
 use super::dialect::Dialect;
 use super::sql::{Fields, Sql};
 
+/// The advisory lock's key on PostgreSQL: the one older versions took ("amazonpa").
+const MIGRATION_LOCK: i64 = 0x616d_617a_6f6e_7061;
+
 /// `(version, description, SQL)` of each migration, in order.
 type Migrations = [(i64, &'static str, &'static str); 6];
 
@@ -69,8 +72,8 @@ fn migrator(dialect: Dialect) -> Migrator {
 pub(crate) async fn migrate(sql: &Sql, what: &str) -> Result<(), StorageError> {
     let dialect = sql.dialect();
     let mut tx = sql.begin().await?;
-    if let Some(lock) = dialect.migration_lock() {
-        sqlx::query(lock).execute(&mut *tx).await?;
+    if let Some(lock) = dialect.transaction_lock() {
+        sqlx::query(lock).bind(MIGRATION_LOCK).execute(&mut *tx).await?;
     }
     let exists = |table: &'static str| sqlx::query(dialect.table_exists()).bind(table);
     let migrated = exists("_sqlx_migrations").fetch_one(&mut *tx).await?.flag(0)?;

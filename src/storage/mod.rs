@@ -12,7 +12,9 @@ pub mod copy;
 mod dialect;
 mod migrate;
 pub mod postgres;
+mod safeguards;
 mod sessions;
+mod shop;
 pub(crate) mod sql;
 mod sqlite;
 

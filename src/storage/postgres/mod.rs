@@ -17,8 +17,6 @@
 //! No TLS: reach the database over a Unix socket or a private network.
 
 mod platform;
-mod safeguards;
-mod shop;
 
 use std::future::Future;
 use std::str::FromStr;

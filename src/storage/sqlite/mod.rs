@@ -9,8 +9,6 @@
 //! and the database with its `-wal` and `-shm` files owner-read-write (0600), whatever the umask.
 
 mod platform;
-mod safeguards;
-mod shop;
 
 use std::fs::{DirBuilder, OpenOptions, Permissions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
