@@ -18,4 +18,14 @@ impl Dialect {
             Self::Postgres => " FOR UPDATE",
         }
     }
+
+    /// The condition that a member's e-mail `m.email` is `$1`, regardless of case, in the form
+    /// the database's unique index on it answers: SQLite's column compares `NOCASE`, PostgreSQL's
+    /// index is on `lower(email)`.
+    pub(crate) fn member_email_is(self) -> &'static str {
+        match self {
+            Self::Sqlite => "m.email = $1",
+            Self::Postgres => "lower(m.email) = lower($1)",
+        }
+    }
 }

@@ -8,6 +8,7 @@
 //! server instances can share. [`open`] picks one. Every call runs off the async worker threads.
 
 mod dialect;
+mod platform;
 pub mod postgres;
 mod sessions;
 pub(crate) mod sql;
@@ -326,6 +327,10 @@ pub struct OrderEvent {
     pub to: OrderState,
     /// Amazon's IDs and answer, or the reason.
     pub detail: String,
+    /// The shop owner set the state whatever Amazon answered (「エラーを無視して変更する」):
+    /// `detail` is then what Amazon holds.
+    #[serde(default)]
+    pub forced: bool,
 }
 
 /// Everything the order page (受注編集) shows.

@@ -2,12 +2,12 @@
 //! and sessions, bulk operations.
 
 use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
-use super::platform::{ORDER_COLUMNS, order, order_lines};
 use super::{Postgres, db_yen, now, position, yen};
 use crate::core::orders::OrderState;
-use crate::core::platform::{MemberId, Order, OrderId, SubscriptionId};
+use crate::core::platform::{MemberId, Order, OrderId, OrderLine, SubscriptionId};
 use crate::storage::{
     BackOffice, BulkItem, BulkJob, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow, StorageError,
     SubscriptionRecord,
@@ -87,7 +87,7 @@ impl BackOffice for Postgres {
             let lines = order_lines(&client, id.0).await?;
             let events = client
                 .query(
-                    &client.prepare_cached("SELECT at, actor, from_state, to_state, detail FROM order_events WHERE order_id = $1 ORDER BY id").await?,
+                    &client.prepare_cached("SELECT at, actor, from_state, to_state, detail, forced FROM order_events WHERE order_id = $1 ORDER BY id").await?,
                     &[&id.0],
                 )
                 .await?
@@ -101,6 +101,7 @@ impl BackOffice for Postgres {
                         from: from.and_then(|f| OrderState::parse(&f)),
                         to: OrderState::parse(&to).unwrap_or(OrderState::Unknown),
                         detail: row.try_get(4)?,
+                        forced: row.try_get(5)?,
                     })
                 })
                 .collect::<Result<_, StorageError>>()?;
@@ -485,4 +486,71 @@ impl BackOffice for Postgres {
         })
         .await
     }
+}
+
+// What the order page reads of an order, as the platform's PostgreSQL implementation read it
+// (moved here when that became the shared one in `storage::platform`).
+
+const ORDER_COLUMNS: &str = "id, order_number, member_id, checkout_session_id, subscription_id, cycle, total, \
+     recurring, state, charge_permission_id, charge_id, note, created_at, updated_at, cart_id, version, \
+     authorized_amount, authorized_at, captured_amount, refunded_amount, plan, refund_requests";
+
+fn bad_column(what: &str) -> StorageError {
+    StorageError::Database(format!("unreadable {what} in the database"))
+}
+
+/// An order from the first 22 columns of `row` ([`ORDER_COLUMNS`]).
+fn order(row: &tokio_postgres::Row) -> Result<Order, StorageError> {
+    let subscription: Option<i64> = row.try_get(4)?;
+    let cycle: Option<String> = row.try_get(5)?;
+    let day = |text: &str| time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).ok();
+    let cycle = match (subscription, cycle) {
+        (Some(id), Some(text)) => Some((SubscriptionId(id), day(&text).ok_or_else(|| bad_column("cycle"))?)),
+        _ => None,
+    };
+    let state: String = row.try_get(8)?;
+    let plan: Option<String> = row.try_get(20)?;
+    Ok(Order {
+        id: OrderId(row.try_get(0)?),
+        number: row.try_get::<_, Option<String>>(1)?.unwrap_or_default(),
+        member: row.try_get::<_, Option<i64>>(2)?.map(MemberId),
+        checkout_session_id: row.try_get(3)?,
+        cycle,
+        total: yen(row.try_get(6)?),
+        recurring: row.try_get(7)?,
+        state: OrderState::parse(&state).ok_or_else(|| bad_column("state"))?,
+        charge_permission_id: row.try_get(9)?,
+        charge_id: row.try_get(10)?,
+        note: row.try_get(11)?,
+        created_at: row.try_get(12)?,
+        updated_at: row.try_get(13)?,
+        cart: row.try_get::<_, Option<String>>(14)?.map(crate::core::platform::CartId),
+        version: row.try_get(15)?,
+        authorized: match (row.try_get::<_, Option<i64>>(16)?, row.try_get::<_, Option<i64>>(17)?) {
+            (Some(amount), Some(at)) => Some((yen(amount), at)),
+            _ => None,
+        },
+        captured: yen(row.try_get(18)?),
+        refunded: yen(row.try_get(19)?),
+        plan: plan.map(|json| serde_json::from_str(&json).map_err(|_| bad_column("plan"))).transpose()?,
+        refund_requests: u32::try_from(row.try_get::<_, i64>(21)?).map_err(|_| bad_column("refund_requests"))?,
+    })
+}
+
+/// An order's lines, in their order (moved here from the platform's PostgreSQL implementation
+/// when that became the shared one in `storage::platform`).
+async fn order_lines(client: &impl GenericClient, id: i64) -> Result<Vec<OrderLine>, StorageError> {
+    client
+        .query(
+            &client
+                .prepare_cached("SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position")
+                .await?,
+            &[&id],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(OrderLine { name: row.try_get(0)?, unit_price: yen(row.try_get(1)?), quantity: yen(row.try_get(2)?) })
+        })
+        .collect()
 }

@@ -18,7 +18,6 @@
 
 mod back_office;
 pub mod copy;
-mod platform;
 mod safeguards;
 mod schema;
 mod shop;
@@ -49,7 +48,7 @@ pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// The newest schema version (the SQLite schema's, too: both make the same tables).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The PostgreSQL database.
 #[derive(Clone)]

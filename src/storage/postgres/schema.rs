@@ -268,6 +268,15 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
         CREATE INDEX ipn_topics_seen ON ipn_topics(scope, last_seen);"
                 .to_owned(),
         ),
+        (
+            7,
+            "forced history lines",
+            // As SQLite's migration 7: the lines forced before lose their prefix for the flag.
+            "ALTER TABLE order_events ADD COLUMN forced BOOLEAN NOT NULL DEFAULT FALSE;
+        UPDATE order_events SET forced = TRUE, detail = substr(detail, 13)
+            WHERE detail LIKE 'エラーを無視して変更: %';"
+                .to_owned(),
+        ),
     ]
 }
 
@@ -506,6 +515,38 @@ mod tests {
         let seen: (String, i64, i64, Option<i64>) = (seen.get(0), seen.get(1), seen.get(2), seen.get(3));
         assert_eq!(seen, ("arn:pinned".into(), 1000, 1000, Some(1000)));
         client.batch_execute("INSERT INTO ipn_topics VALUES ('M:live', 'arn:other', 2000, 2000, NULL)").await.unwrap();
+        client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_version_six_database_reads_its_forced_history_lines_as_forced() {
+        let Some((mut client, schema)) = at_version(6, "v6").await else {
+            eprintln!("not run: AMAZONPAY2_TEST_DATABASE_URL is not set");
+            return;
+        };
+        client
+            .batch_execute(
+                "INSERT INTO orders (id, total, shipping_fee, recurring, state, created_at, updated_at)
+                     VALUES (7, 3630, 880, FALSE, 'canceled', 0, 0);
+                 INSERT INTO order_events (order_id, at, actor, from_state, to_state, detail) VALUES
+                     (7, 1, 'owner:admin', 'authorized', 'canceled', 'エラーを無視して変更: Amazon の状態: Canceled'),
+                     (7, 2, 'ipn', 'canceled', 'canceled', 'エラーを無視して変更は不要');",
+            )
+            .await
+            .unwrap();
+
+        migrate(&mut client).await.unwrap();
+        let lines: Vec<(String, bool)> = client
+            .query("SELECT detail, forced FROM order_events ORDER BY id", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert_eq!(
+            lines,
+            [("Amazon の状態: Canceled".to_owned(), true), ("エラーを無視して変更は不要".to_owned(), false)]
+        );
         client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
     }
 }

@@ -3,10 +3,11 @@
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use deadpool_postgres::GenericClient;
 
 use super::{Postgres, db_yen, now, yen};
 use crate::core::orders::OrderState;
-use crate::core::platform::{CartId, MemberId, ShippingMethod, SubscriptionId};
+use crate::core::platform::{CartId, MemberId, OrderLine, ShippingMethod, SubscriptionId};
 use crate::storage::{NewMember, OrderSummary, Product, Shop, StorageError, SubscriptionSummary};
 
 /// The advisory lock under which the catalogue is seeded, so that instances starting together
@@ -246,7 +247,7 @@ impl Shop for Postgres {
             for row in heads {
                 let id: i64 = row.try_get(0)?;
                 let state: String = row.try_get(4)?;
-                let lines = super::platform::order_lines(&client, id).await?;
+                let lines = order_lines(&client, id).await?;
                 summaries.push(OrderSummary {
                     number: row.try_get::<_, Option<String>>(1)?.unwrap_or_default(),
                     total: yen(row.try_get(2)?),
@@ -303,4 +304,22 @@ impl Shop for Postgres {
         })
         .await
     }
+}
+
+/// An order's lines, in their order (moved here from the platform's PostgreSQL implementation
+/// when that became the shared one in `storage::platform`).
+async fn order_lines(client: &impl GenericClient, id: i64) -> Result<Vec<OrderLine>, StorageError> {
+    client
+        .query(
+            &client
+                .prepare_cached("SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position")
+                .await?,
+            &[&id],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(OrderLine { name: row.try_get(0)?, unit_price: yen(row.try_get(1)?), quantity: yen(row.try_get(2)?) })
+        })
+        .collect()
 }

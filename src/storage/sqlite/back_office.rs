@@ -4,7 +4,6 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params, params_from_iter};
 
-use super::platform::{ORDER_COLUMNS, order};
 use super::{Sqlite, db_yen, now, yen};
 use crate::core::orders::OrderState;
 use crate::core::platform::{MemberId, Order, OrderId, OrderLine, SubscriptionId};
@@ -115,7 +114,7 @@ impl BackOffice for Sqlite {
                 })?
                 .collect::<Result<_, _>>()?;
             let mut statement = c.prepare(
-                "SELECT at, actor, from_state, to_state, detail FROM order_events WHERE order_id = ?1 ORDER BY id",
+                "SELECT at, actor, from_state, to_state, detail, forced FROM order_events WHERE order_id = ?1 ORDER BY id",
             )?;
             let events = statement
                 .query_map([id.0], |row| {
@@ -127,6 +126,7 @@ impl BackOffice for Sqlite {
                         from: from.and_then(|f| OrderState::parse(&f)),
                         to: OrderState::parse(&to).unwrap_or(OrderState::Unknown),
                         detail: row.get(4)?,
+                        forced: row.get(5)?,
                     })
                 })?
                 .collect::<Result<_, _>>()?;
@@ -392,4 +392,52 @@ impl BackOffice for Sqlite {
         })
         .await
     }
+}
+
+// What the order page reads of an order, as the platform's SQLite implementation read it (moved
+// here when that became the shared one in `storage::platform`).
+
+const ORDER_COLUMNS: &str = "id, order_number, member_id, checkout_session_id, subscription_id, cycle, total, \
+     recurring, state, charge_permission_id, charge_id, note, created_at, updated_at, cart_id, version, \
+     authorized_amount, authorized_at, captured_amount, refunded_amount, plan, refund_requests";
+
+fn bad_column(index: usize, what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, what.to_owned().into())
+}
+
+fn order(row: &rusqlite::Row<'_>) -> rusqlite::Result<Order> {
+    let subscription: Option<i64> = row.get(4)?;
+    let cycle: Option<String> = row.get(5)?;
+    let day = |text: &str| time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).ok();
+    let cycle = match (subscription, cycle) {
+        (Some(id), Some(text)) => Some((SubscriptionId(id), day(&text).ok_or_else(|| bad_column(5, "cycle"))?)),
+        _ => None,
+    };
+    let state: String = row.get(8)?;
+    let plan: Option<String> = row.get(20)?;
+    Ok(Order {
+        id: OrderId(row.get(0)?),
+        number: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+        member: row.get::<_, Option<i64>>(2)?.map(MemberId),
+        checkout_session_id: row.get(3)?,
+        cycle,
+        total: yen(row.get(6)?),
+        recurring: row.get(7)?,
+        state: OrderState::parse(&state).ok_or_else(|| bad_column(8, "state"))?,
+        charge_permission_id: row.get(9)?,
+        charge_id: row.get(10)?,
+        note: row.get(11)?,
+        created_at: row.get(12)?,
+        updated_at: row.get(13)?,
+        cart: row.get::<_, Option<String>>(14)?.map(crate::core::platform::CartId),
+        version: row.get(15)?,
+        authorized: match (row.get::<_, Option<i64>>(16)?, row.get::<_, Option<i64>>(17)?) {
+            (Some(amount), Some(at)) => Some((yen(amount), at)),
+            _ => None,
+        },
+        captured: yen(row.get(18)?),
+        refunded: yen(row.get(19)?),
+        plan: plan.map(|json| serde_json::from_str(&json).map_err(|_| bad_column(20, "plan"))).transpose()?,
+        refund_requests: u32::try_from(row.get::<_, i64>(21)?).map_err(|_| bad_column(21, "refund_requests"))?,
+    })
 }

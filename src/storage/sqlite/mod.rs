@@ -9,7 +9,6 @@
 //! and the database with its `-wal` and `-shm` files owner-read-write (0600), whatever the umask.
 
 mod back_office;
-mod platform;
 mod safeguards;
 mod schema;
 mod shop;

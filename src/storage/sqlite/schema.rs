@@ -262,8 +262,16 @@ pub(super) fn migrations() -> Vec<(i64, &'static str, String)> {
         CREATE INDEX ipn_topics_seen ON ipn_topics(scope, last_seen);"
                 .to_owned(),
         ),
+        (7, "forced history lines", VERSION_7.to_owned()),
     ]
 }
+
+/// Version 7: a history line says whether the shop owner forced the move (「エラーを無視して変更
+/// する」) instead of its detail beginning with 「エラーを無視して変更: 」; the lines written
+/// before are read that way once (the prefix, 12 characters, taken off the detail).
+const VERSION_7: &str = "ALTER TABLE order_events ADD COLUMN forced INTEGER NOT NULL DEFAULT 0;
+        UPDATE order_events SET forced = TRUE, detail = substr(detail, 13)
+            WHERE detail LIKE 'エラーを無視して変更: %';";
 
 /// Version 5: how many of the shop's refund requests for an order Amazon has answered for good
 /// (the next request's idempotency key is the one after). An order refunded before counts its
@@ -515,6 +523,28 @@ mod tests {
         assert_eq!(seen, ("arn:pinned".into(), 1000, 1000, Some(1000)));
         db.execute_batch("INSERT INTO ipn_topics VALUES ('M:live', 'arn:other', 2000, 2000, NULL);")
             .expect("a second topic of the same scope");
+    }
+
+    #[test]
+    fn a_version_six_database_reads_its_forced_history_lines_as_forced() {
+        let (_dir, path, mut db) = at_version(6, "v6");
+        db.execute_batch(
+            "INSERT INTO orders (id, total, shipping_fee, recurring, state, created_at, updated_at)
+                 VALUES (7, 3630, 880, 0, 'canceled', 0, 0);
+             INSERT INTO order_events (order_id, at, actor, from_state, to_state, detail) VALUES
+                 (7, 1, 'owner:admin', 'authorized', 'canceled', 'エラーを無視して変更: Amazon の状態: Canceled'),
+                 (7, 2, 'ipn', 'canceled', 'canceled', 'エラーを無視して変更は不要');",
+        )
+        .unwrap();
+
+        migrate(&mut db, &path).unwrap();
+        let mut statement = db.prepare("SELECT detail, forced FROM order_events ORDER BY id").unwrap();
+        let lines: Vec<(String, bool)> =
+            statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+        assert_eq!(
+            lines,
+            [("Amazon の状態: Canceled".to_owned(), true), ("エラーを無視して変更は不要".to_owned(), false)]
+        );
     }
 
     #[test]
