@@ -13,7 +13,7 @@ mod native {
     use amazonpay2::server::config::{Config, DatabaseUrl};
     use amazonpay2::server::{self, ServerError};
     use amazonpay2::storage::copy::copy_from_sqlite;
-    use amazonpay2::storage::{Postgres, Sqlite};
+    use amazonpay2::storage::{Store, sqlite_file};
 
     /// Amazon Pay (Checkout v2) for Craft Cart shops. Settings come from AMAZONPAY2_*
     /// environment variables; without them the server and every command refuse to start and
@@ -310,12 +310,12 @@ mod native {
     async fn db_migrate(config: Config) -> Result<(), ServerError> {
         match &config.database_url {
             Some(url) => {
-                let version = Postgres::open(url.as_str()).await?.schema_version().await?;
+                let version = Store::postgres(url.as_str()).await?.schema_version().await?;
                 println!("PostgreSQL database at schema version {version}");
             }
             None => {
-                let version = Sqlite::open(&config.data_dir).await?.schema_version().await?;
-                println!("SQLite database {} at schema version {version}", Sqlite::file_in(&config.data_dir).display());
+                let version = Store::sqlite(&config.data_dir).await?.schema_version().await?;
+                println!("SQLite database {} at schema version {version}", sqlite_file(&config.data_dir).display());
             }
         }
         Ok(())

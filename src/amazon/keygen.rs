@@ -50,7 +50,7 @@ pub fn load_or_generate(data_dir: &Path) -> Result<ShopKey, DemoKeyError> {
 /// Writes owner-readable only, through a temporary file, so that a crash never leaves half a key.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
-        // The data folder: owner-only, as the database in it makes it (storage::Sqlite).
+        // The data folder: owner-only, as the database in it makes it (storage::Store).
         fs::DirBuilder::new().recursive(true).mode(0o700).create(parent)?;
     }
     let temporary = path.with_extension("pem.tmp");

@@ -57,7 +57,7 @@ pub struct DatabaseUrl(String);
 impl DatabaseUrl {
     /// Checks a URL as `AMAZONPAY2_DATABASE_URL` would.
     pub fn parse(url: &str) -> Result<Self, ConfigError> {
-        crate::storage::postgres::parse_url(url).map_err(|problem| invalid("AMAZONPAY2_DATABASE_URL", problem))?;
+        crate::storage::parse_postgres_url(url).map_err(|problem| invalid("AMAZONPAY2_DATABASE_URL", problem))?;
         Ok(Self(url.to_owned()))
     }
 

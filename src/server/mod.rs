@@ -37,7 +37,7 @@ use self::session::Sessions;
 use crate::amazon::keygen::{self, DemoKeyError};
 use crate::amazon::keys::{KeyError, ShopKey};
 use crate::core::{AmazonError, Core, paths};
-use crate::storage::{Database, Postgres, Sqlite, StorageError};
+use crate::storage::{Database, StorageError, Store};
 
 /// How long a stopping server lets requests in flight finish (an order being completed at Amazon
 /// among them) before it exits anyway.
@@ -113,8 +113,8 @@ pub fn load_key(config: &Config) -> Result<ShopKey, ServerError> {
 /// else the embedded SQLite in the data folder.
 pub async fn open_database(config: &Config) -> Result<Database, ServerError> {
     Ok(match &config.database_url {
-        Some(url) => Arc::new(Postgres::open(url.as_str()).await?),
-        None => Arc::new(Sqlite::open(&config.data_dir).await?),
+        Some(url) => Arc::new(Store::postgres(url.as_str()).await?),
+        None => Arc::new(Store::sqlite(&config.data_dir).await?),
     })
 }
 

@@ -10,38 +10,19 @@
 //! overwrites what the new claimant recorded.
 
 use async_trait::async_trait;
-use sqlx::any::AnyRow;
-use time::Date;
-use time::macros::format_description;
 
-use super::sql::{Fields, SqlStore, db_yen};
+use super::Store;
+use super::rows::{ORDER_COLUMN_COUNT, now, order, order_columns, position};
+use super::sql::{Fields, db_yen};
 use super::{
     BackOffice, BulkItem, BulkJob, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow, StorageError,
     SubscriptionRecord,
 };
 use crate::core::orders::OrderState;
-use crate::core::platform::{CartId, MemberId, Order, OrderId, OrderLine, Plan, SubscriptionId};
+use crate::core::platform::{MemberId, Order, OrderId, OrderLine, SubscriptionId};
 
 /// Seconds after which a forgotten owner session is of no use.
 const STALE: i64 = 24 * 60 * 60;
-
-/// The columns [`order`] reads, in its order; `(o)`: of the table named `o`.
-macro_rules! order_columns {
-    () => {
-        "id, order_number, member_id, checkout_session_id, subscription_id, cycle, total, recurring, \
-            state, charge_permission_id, charge_id, note, created_at, updated_at, cart_id, version, \
-            authorized_amount, authorized_at, captured_amount, refunded_amount, plan, refund_requests"
-    };
-    (o) => {
-        "o.id, o.order_number, o.member_id, o.checkout_session_id, o.subscription_id, o.cycle, o.total, \
-            o.recurring, o.state, o.charge_permission_id, o.charge_id, o.note, o.created_at, o.updated_at, \
-            o.cart_id, o.version, o.authorized_amount, o.authorized_at, o.captured_amount, \
-            o.refunded_amount, o.plan, o.refund_requests"
-    };
-}
-
-/// How many columns [`order_columns`] names.
-const ORDER_COLUMN_COUNT: usize = 22;
 
 /// The name the order list shows: the member's, else the one Amazon gave.
 macro_rules! name {
@@ -50,64 +31,8 @@ macro_rules! name {
     };
 }
 
-/// Unix seconds.
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// A position in a list as a BIGINT.
-fn position(index: usize) -> i64 {
-    i64::try_from(index).unwrap_or(i64::MAX)
-}
-
-fn bad_column(what: &str) -> StorageError {
-    StorageError::Database(format!("unreadable {what} in the database"))
-}
-
-fn parse_date(text: &str) -> Option<Date> {
-    Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
-}
-
-/// A subscription's plan as stored (JSON), back.
-fn plan(json: Option<String>) -> Result<Option<Plan>, StorageError> {
-    json.map(|json| serde_json::from_str(&json).map_err(|_| bad_column("plan"))).transpose()
-}
-
-/// An order from the first [`ORDER_COLUMN_COUNT`] columns of `row` ([`order_columns`]).
-fn order(row: &AnyRow) -> Result<Order, StorageError> {
-    let cycle = match (row.opt_int(4)?, row.opt_text(5)?) {
-        (Some(id), Some(day)) => Some((SubscriptionId(id), parse_date(&day).ok_or_else(|| bad_column("cycle"))?)),
-        _ => None,
-    };
-    Ok(Order {
-        id: OrderId(row.int(0)?),
-        number: row.opt_text(1)?.unwrap_or_default(),
-        member: row.opt_int(2)?.map(MemberId),
-        checkout_session_id: row.opt_text(3)?,
-        cycle,
-        total: row.yen(6)?,
-        recurring: row.flag(7)?,
-        state: OrderState::parse(&row.text(8)?).ok_or_else(|| bad_column("state"))?,
-        charge_permission_id: row.opt_text(9)?,
-        charge_id: row.opt_text(10)?,
-        note: row.text(11)?,
-        created_at: row.int(12)?,
-        updated_at: row.int(13)?,
-        cart: row.opt_text(14)?.map(CartId),
-        version: row.int(15)?,
-        authorized: match (row.opt_int(16)?, row.opt_int(17)?) {
-            (Some(amount), Some(at)) => Some((amount.max(0).unsigned_abs(), at)),
-            _ => None,
-        },
-        captured: row.yen(18)?,
-        refunded: row.yen(19)?,
-        plan: plan(row.opt_text(20)?)?,
-        refund_requests: u32::try_from(row.int(21)?).map_err(|_| bad_column("refund_requests"))?,
-    })
-}
-
 #[async_trait]
-impl<T: SqlStore> BackOffice for T {
+impl BackOffice for Store {
     async fn list_orders(&self, filter: &OrderFilter) -> Result<OrderPage, StorageError> {
         let states: Vec<&'static str> = if filter.states.is_empty() {
             OrderState::ALL.into_iter().filter(|s| s.is_placed()).map(OrderState::name).collect()
@@ -204,7 +129,7 @@ impl<T: SqlStore> BackOffice for T {
                     .map(|row| Ok(OrderLine { name: row.text(0)?, unit_price: row.yen(1)?, quantity: row.yen(2)? }))
                     .collect::<Result<_, StorageError>>()?;
             let events = sqlx::query(
-                "SELECT at, actor, from_state, to_state, detail FROM order_events WHERE order_id = $1 ORDER BY id",
+                "SELECT at, actor, from_state, to_state, detail, forced FROM order_events WHERE order_id = $1 ORDER BY id",
             )
             .bind(id.0)
             .fetch_all(sql.reader())
@@ -217,6 +142,7 @@ impl<T: SqlStore> BackOffice for T {
                     from: row.opt_text(2)?.and_then(|from| OrderState::parse(&from)),
                     to: OrderState::parse(&row.text(3)?).unwrap_or(OrderState::Unknown),
                     detail: row.text(4)?,
+                    forced: row.flag(5)?,
                 })
             })
             .collect::<Result<_, StorageError>>()?;

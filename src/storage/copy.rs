@@ -5,8 +5,8 @@ use std::path::Path;
 
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
-use super::sql::{Fields, Sql, SqlStore};
-use super::{Postgres, SCHEMA_VERSION, StorageError};
+use super::sql::{Fields, Sql};
+use super::{SCHEMA_VERSION, StorageError, Store};
 
 /// The shop's tables (all but the migrator's), parents before children: the order a copy fills
 /// them in.
@@ -70,7 +70,7 @@ pub async fn copy_from_sqlite(from: &Path, to: &str, replace: bool) -> Result<Ve
     if !file.is_file() {
         return Err(StorageError::Database(format!("{}: no such SQLite database", file.display())));
     }
-    let db = Postgres::open(to).await?;
+    let db = Store::postgres(to).await?;
     let mut transaction = db.sql().begin().await?;
 
     let mut holding = Vec::new();

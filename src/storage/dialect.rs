@@ -1,8 +1,6 @@
 //! Where SQLite and PostgreSQL differ in what they are asked. Everything else is one SQL text
 //! run on both (`$1…$n` placeholders, `ON CONFLICT`, `RETURNING`, `TRUE`/`FALSE`).
 
-#![allow(dead_code)] // until every behaviour is ported onto it (issue 15)
-
 /// The database a statement is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -70,6 +68,16 @@ impl Dialect {
             Self::Postgres => Some(format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
             )),
+        }
+    }
+
+    /// The condition that a member's e-mail `m.email` is `$1`, regardless of case, in the form
+    /// the database's unique index on it answers: SQLite's column compares `NOCASE`, PostgreSQL's
+    /// index is on `lower(email)`.
+    pub(crate) fn member_email_is(self) -> &'static str {
+        match self {
+            Self::Sqlite => "m.email = $1",
+            Self::Postgres => "lower(m.email) = lower($1)",
         }
     }
 }

@@ -24,7 +24,7 @@ use super::sql::{Fields, Sql};
 const MIGRATION_LOCK: i64 = 0x616d_617a_6f6e_7061;
 
 /// `(version, description, SQL)` of each migration, in order.
-type Migrations = [(i64, &'static str, &'static str); 6];
+type Migrations = [(i64, &'static str, &'static str); 7];
 
 const SQLITE: Migrations = [
     (1, "shop, orders, sessions", include_str!("migrations/sqlite/0001_shop_orders_sessions.sql")),
@@ -33,6 +33,7 @@ const SQLITE: Migrations = [
     (4, "safeguards", include_str!("migrations/sqlite/0004_safeguards.sql")),
     (5, "refund requests", include_str!("migrations/sqlite/0005_refund_requests.sql")),
     (6, "ipn topics seen", include_str!("migrations/sqlite/0006_ipn_topics_seen.sql")),
+    (7, "forced history lines", include_str!("migrations/sqlite/0007_forced_history_lines.sql")),
 ];
 
 const POSTGRES: Migrations = [
@@ -42,6 +43,7 @@ const POSTGRES: Migrations = [
     (4, "safeguards", include_str!("migrations/postgres/0004_safeguards.sql")),
     (5, "refund requests", include_str!("migrations/postgres/0005_refund_requests.sql")),
     (6, "ipn topics seen", include_str!("migrations/postgres/0006_ipn_topics_seen.sql")),
+    (7, "forced history lines", include_str!("migrations/postgres/0007_forced_history_lines.sql")),
 ];
 
 /// The newest schema version this server makes (both databases have the same versions).

@@ -11,12 +11,13 @@ mod back_office;
 pub mod copy;
 mod dialect;
 mod migrate;
-pub mod postgres;
+mod platform;
+mod rows;
 mod safeguards;
 mod sessions;
 mod shop;
 pub(crate) mod sql;
-mod sqlite;
+mod store;
 
 use std::sync::Arc;
 
@@ -24,8 +25,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use self::migrate::SCHEMA_VERSION;
-pub use self::postgres::Postgres;
-pub use self::sqlite::Sqlite;
+pub use self::sql::{is_postgres_url, parse_postgres_url};
+pub use self::store::{Store, sqlite_file};
 use crate::core::orders::OrderState;
 use crate::core::platform::{CartId, MemberId, OrderLine, Platform, PlatformError, RefundState, SubscriptionId};
 use crate::core::platform::{Order, OrderId};
@@ -65,11 +66,7 @@ impl StorageError {
 /// Opens the database `target` names: a `postgres://` URL, or else the data folder of the
 /// embedded SQLite database. Either is created or migrated as needed.
 pub async fn open(target: &str) -> Result<Database, StorageError> {
-    if postgres::is_url(target) {
-        Ok(Arc::new(Postgres::open(target).await?))
-    } else {
-        Ok(Arc::new(Sqlite::open(std::path::Path::new(target)).await?))
-    }
+    Ok(Arc::new(Store::open(target).await?))
 }
 
 impl From<StorageError> for PlatformError {
@@ -272,8 +269,8 @@ pub trait Secrets: Send + Sync {
 
 /// A fresh SQLite database in a folder of its own, removed with the returned guard (tests).
 #[cfg(test)]
-pub(crate) async fn sqlite_for_tests(name: &str) -> (Sqlite, impl Drop) {
-    sqlite::tests::database(name).await
+pub(crate) async fn sqlite_for_tests(name: &str) -> (Store, impl Drop) {
+    store::tests::database(name).await
 }
 
 /// Which orders the order list (受注一覧) shows.
@@ -332,6 +329,10 @@ pub struct OrderEvent {
     pub to: OrderState,
     /// Amazon's IDs and answer, or the reason.
     pub detail: String,
+    /// The shop owner set the state whatever Amazon answered (「エラーを無視して変更する」):
+    /// `detail` is then what Amazon holds.
+    #[serde(default)]
+    pub forced: bool,
 }
 
 /// Everything the order page (受注編集) shows.

@@ -12,11 +12,12 @@
 
 use async_trait::async_trait;
 
-use super::sql::{Fields, SqlStore, count};
+use super::Store;
+use super::sql::{Fields, count};
 use super::{Claimed, IPN_TOPICS_KEPT, NotificationClaim, Safeguards, SeenTopic, StorageError};
 
 #[async_trait]
-impl<T: SqlStore> Safeguards for T {
+impl Safeguards for Store {
     async fn claim_notification(&self, claim: &NotificationClaim) -> Result<Claimed, StorageError> {
         let sql = self.sql();
         sql.run(async {

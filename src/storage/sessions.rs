@@ -5,12 +5,13 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::sql::{Fields, SqlStore, count};
+use super::Store;
+use super::sql::{Fields, count};
 use super::{Secrets, SessionChange, SessionRecord, SessionStore, StorageError};
 use crate::core::platform::{CartId, MemberId};
 
 #[async_trait]
-impl<T: SqlStore> SessionStore for T {
+impl SessionStore for Store {
     async fn session(&self, id: &str) -> Result<Option<SessionRecord>, StorageError> {
         let sql = self.sql();
         sql.run(async {
@@ -123,7 +124,7 @@ impl<T: SqlStore> SessionStore for T {
 }
 
 #[async_trait]
-impl<T: SqlStore> Secrets for T {
+impl Secrets for Store {
     async fn secret(&self, name: &str) -> Result<Vec<u8>, StorageError> {
         let mut fresh = [0u8; 32];
         crate::core::random::fill(&mut fresh)?;

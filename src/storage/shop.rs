@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::sql::{Fields, SqlStore, db_yen};
+use super::Store;
+use super::sql::{Fields, db_yen};
 use super::{NewMember, OrderSummary, Product, Shop, StorageError, SubscriptionSummary};
 use crate::core::now;
 use crate::core::orders::OrderState;
@@ -20,7 +21,7 @@ use crate::core::platform::{CartId, MemberId, OrderLine, ShippingMethod, Subscri
 const SEED_LOCK: i64 = 0x616d_617a_6f6e_7031;
 
 #[async_trait]
-impl<T: SqlStore> Shop for T {
+impl Shop for Store {
     async fn create_member(&self, member: &NewMember, password_hash: &str) -> Result<Option<MemberId>, StorageError> {
         let sql = self.sql();
         sql.run(async {

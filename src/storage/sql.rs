@@ -6,8 +6,6 @@
 //! and a few readers, which WAL mode lets read while the writer writes. PostgreSQL: one bounded
 //! pool for both, every operation abandoned after [`OPERATION_TIMEOUT`] whatever the network does.
 
-#![allow(dead_code)] // until every behaviour is ported onto it (issue 15)
-
 use std::future::Future;
 use std::path::Path;
 use std::str::FromStr;
@@ -230,7 +228,6 @@ pub(crate) trait Fields {
     fn text(&self, column: usize) -> Result<String, StorageError>;
     fn opt_text(&self, column: usize) -> Result<Option<String>, StorageError>;
     fn flag(&self, column: usize) -> Result<bool, StorageError>;
-    fn bytes(&self, column: usize) -> Result<Vec<u8>, StorageError>;
     /// A yen amount: whatever is stored reads back as a non-negative amount.
     fn yen(&self, column: usize) -> Result<u64, StorageError> {
         Ok(self.int(column)?.max(0).unsigned_abs())
@@ -256,19 +253,11 @@ impl Fields for AnyRow {
             Err(_) => Ok(self.try_get::<i64, _>(column)? != 0),
         }
     }
-    fn bytes(&self, column: usize) -> Result<Vec<u8>, StorageError> {
-        Ok(self.try_get(column)?)
-    }
 }
 
 /// A yen amount as a BIGINT/INTEGER.
 pub(crate) fn db_yen(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// A store on one of the two databases: what the shared implementation of each behaviour needs.
-pub(crate) trait SqlStore: Send + Sync {
-    fn sql(&self) -> &Sql;
 }
 
 /// A count of rows a statement changed.

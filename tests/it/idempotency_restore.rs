@@ -18,7 +18,7 @@ use amazonpay2::core::operations::{Operation, Refusal};
 use amazonpay2::core::orders::OrderState;
 use amazonpay2::core::platform::{NewOrder, Order, OrderLine};
 use amazonpay2::server;
-use amazonpay2::storage::{Database, Sqlite};
+use amazonpay2::storage::{Database, Store};
 
 const SEASONAL_MONTHLY: u64 = 8800 + 880;
 
@@ -41,7 +41,7 @@ async fn restored(world: &World, copy: &DataDir) -> (Core, Database, DataDir) {
     if file.exists() {
         std::fs::copy(&file, put_back.0.join("amazonpay2.sqlite3")).unwrap();
     }
-    let db: Database = Arc::new(Sqlite::open(&put_back.0).await.expect("the backup opens"));
+    let db: Database = Arc::new(Store::sqlite(&put_back.0).await.expect("the backup opens"));
     let key = Arc::new(server::load_key(&world.config).unwrap());
     let core =
         Core::new(world.config.core_settings(), key, &world.config.api_base, db.clone()).unwrap().with_retry(RETRY);

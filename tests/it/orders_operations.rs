@@ -548,7 +548,9 @@ async fn an_order_cancelled_in_seller_central_is_refused_then_set_with_the_force
     assert_eq!(forced.state, OrderState::Canceled);
     let (actor, from, to, detail) = history(&world, &order).await.pop().unwrap();
     assert_eq!((actor.as_str(), from, to), ("owner:owner", Some(OrderState::Authorized), OrderState::Canceled));
-    assert!(detail.starts_with("エラーを無視して変更"), "{detail}");
+    let last = world.db.order_detail(order.id).await.unwrap().unwrap().events.pop().unwrap();
+    assert!(last.forced, "recorded as forced");
+    assert!(detail.starts_with("Amazon の状態: "), "the detail is Amazon's record as it is: {detail}");
     assert!(detail.contains("Canceled MerchantCanceled"), "what Amazon holds is recorded: {detail}");
     assert_eq!(permission_of(&world, &order).await["statusDetails"]["state"], "Closed");
 }

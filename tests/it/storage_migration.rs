@@ -57,6 +57,9 @@ async fn a_legacy_database_is_adopted_and_keeps_every_row(target: Target) {
         [("S01-LEGACY-2-R1", 500, RefundState::Refunded), ("S01-LEGACY-2-R2", 1_000, RefundState::Initiated)]
     );
     let detail = db.order_detail(OrderId(2)).await.unwrap().expect("its page");
+    let forced = &detail.events[2];
+    assert!(forced.forced, "a line forced before is read as forced");
+    assert_eq!(forced.detail, "refund 1000 yen recorded", "without the prefix that said so");
     assert_eq!(
         (detail.email.as_deref(), detail.fulfilment.as_str(), detail.events.len()),
         (Some("guest@example.jp"), "shipped", 3)
@@ -194,9 +197,29 @@ upgrades!(
     a_version_two_database_keeps_its_notifications_and_its_owners_failed_logins,
     a_version_four_database_counts_each_orders_refunds_as_its_refund_requests,
     a_version_four_database_keeps_its_pinned_topic_as_one_seen_and_pins_nothing,
+    a_version_six_database_reads_its_forced_history_lines_as_forced,
     a_database_this_server_did_not_make_is_refused_untouched,
     a_database_a_newer_server_migrated_is_refused,
 );
+
+async fn a_version_six_database_reads_its_forced_history_lines_as_forced(target: Target) {
+    at_version(
+        &target,
+        6,
+        "INSERT INTO orders (id, order_number, total, shipping_fee, recurring, state, created_at, updated_at)
+             VALUES (7, '10007', 3630, 880, FALSE, 'canceled', 0, 0);
+         INSERT INTO order_events (order_id, at, actor, from_state, to_state, detail) VALUES
+             (7, 1, 'owner:admin', 'authorized', 'canceled', 'エラーを無視して変更: Amazon の状態: Canceled'),
+             (7, 2, 'ipn', 'canceled', 'canceled', 'エラーを無視して変更は不要');",
+    )
+    .await;
+    let db = target.open().await;
+    let events = db.order_detail(amazonpay2::core::platform::OrderId(7)).await.unwrap().unwrap().events;
+    assert_eq!(
+        events.iter().map(|e| (e.detail.as_str(), e.forced)).collect::<Vec<_>>(),
+        [("Amazon の状態: Canceled", true), ("エラーを無視して変更は不要", false)]
+    );
+}
 
 async fn a_database_this_server_did_not_make_is_refused_untouched(target: Target) {
     target.execute("CREATE TABLE members (id BIGINT PRIMARY KEY)").await.unwrap();

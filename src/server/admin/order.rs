@@ -246,7 +246,11 @@ impl OrderPage {
                     actor: actor(lang, &event.actor),
                     from: event.from.map_or("-", |state| status(lang, state)),
                     to: status(lang, event.to),
-                    detail: event.detail.clone(),
+                    detail: if event.forced {
+                        format!("{}{}", t.forced_line, event.detail)
+                    } else {
+                        event.detail.clone()
+                    },
                 })
                 .collect(),
             message: shown.message,
@@ -535,6 +539,8 @@ struct Texts {
     history: &'static str,
     history_caption: &'static str,
     history_columns: [&'static str; 5],
+    /// Before the detail of a line the owner forced (「エラーを無視して変更する」).
+    forced_line: &'static str,
 }
 
 const JA: Texts = Texts {
@@ -594,6 +600,7 @@ const JA: Texts = Texts {
     history: "履歴",
     history_caption: "クレジット決済状況の変更履歴 (古い順)",
     history_columns: ["日時", "操作者", "変更前", "変更後", "内容 (Amazon の ID と回答)"],
+    forced_line: "エラーを無視して変更: ",
 };
 
 const EN: Texts = Texts {
@@ -653,4 +660,5 @@ const EN: Texts = Texts {
     history: "History",
     history_caption: "Changes of the payment, oldest first",
     history_columns: ["When", "Who", "From", "To", "Detail (Amazon's IDs and answer)"],
+    forced_line: "Changed ignoring the error: ",
 };

@@ -128,7 +128,7 @@ pub async fn payment(State(admin): State<Arc<Admin>>, Path(id): Path<String>, si
                     .await
                     .ok()
                     .flatten()
-                    .and_then(|detail| detail.events.last().map(|e| e.detail.starts_with("エラーを無視して変更")))
+                    .and_then(|detail| detail.events.last().map(|e| e.forced))
                     .unwrap_or(false);
             let done = match (forced, order.state) {
                 (true, _) => "forced",

@@ -11,7 +11,7 @@ use crate::common::checkout::*;
 use crate::common::sockets::DataDir;
 use amazonpay2::core::orders::OrderState;
 use amazonpay2::core::platform::Order;
-use amazonpay2::storage::{BackOffice, Sqlite};
+use amazonpay2::storage::{BackOffice, Store};
 
 fn server() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_amazonpay2-server"));
@@ -48,14 +48,14 @@ async fn admin_add_creates_an_account_from_stdin_and_a_second_run_sets_its_passw
     let created = run(add("sato"), "first-password\n");
     assert!(created.status.success(), "{}", text(&created.stderr));
     assert!(text(&created.stdout).contains("created the admin account sato"));
-    let db = Sqlite::open(&data.0).await.unwrap();
+    let db = Store::sqlite(&data.0).await.unwrap();
     let first = db.admin_password_hash("sato").await.unwrap().expect("the account");
     assert!(first.starts_with("$argon2id$"), "hashed, never stored as typed");
     drop(db);
     let changed = run(add("sato"), "second-password\n");
     assert!(changed.status.success(), "{}", text(&changed.stderr));
     assert!(text(&changed.stdout).contains("changed the password"));
-    let db = Sqlite::open(&data.0).await.unwrap();
+    let db = Store::sqlite(&data.0).await.unwrap();
     assert_ne!(db.admin_password_hash("sato").await.unwrap().unwrap(), first);
     for (name, password, says) in [("sato", "short\n", "8 to 128"), ("<script>", "long-enough-pass\n", "account name")]
     {

@@ -17,7 +17,7 @@ use amazonpay2::core::platform::{
     Members, NewOrder, Opened, Order, OrderId, OrderLine, Orders, ShippingMethod, Subscriptions,
 };
 use amazonpay2::storage::{
-    BackOffice, BulkItem, NewMember, OrderEdit, OrderFilter, Product, Shop, Sqlite, SubscriptionRecord,
+    BackOffice, BulkItem, NewMember, OrderEdit, OrderFilter, Product, Shop, Store, SubscriptionRecord,
 };
 
 /// A data folder of its own, removed when dropped.
@@ -41,9 +41,9 @@ impl Drop for Folder {
     }
 }
 
-async fn shop() -> (Sqlite, Folder) {
+async fn shop() -> (Store, Folder) {
     let folder = Folder::new();
-    let db = Sqlite::open(&folder.0).await.unwrap();
+    let db = Store::sqlite(&folder.0).await.unwrap();
     db.seed_catalogue(
         &[Product { id: 1, name: "益子焼 マグカップ".into(), price: 2_750, recurring: false }],
         &[
@@ -73,7 +73,7 @@ fn mug_order(session: &str) -> NewOrder {
 }
 
 /// An order Amazon authorized (仮売上), as the checkout leaves it.
-async fn authorized(db: &Sqlite, new: NewOrder) -> Order {
+async fn authorized(db: &Store, new: NewOrder) -> Order {
     let Opened::New(order) = db.open_order(&new).await.unwrap() else { panic!("a new order") };
     let claimed =
         db.apply(&Transition::new(&order, OrderState::Completing, Actor::Shopper, "claim").unwrap()).await.unwrap();
@@ -87,7 +87,7 @@ async fn authorized(db: &Sqlite, new: NewOrder) -> Order {
     db.apply(&done).await.unwrap().unwrap()
 }
 
-async fn moved(db: &Sqlite, order: &Order, to: OrderState) -> Order {
+async fn moved(db: &Store, order: &Order, to: OrderState) -> Order {
     let transition = Transition::new(order, to, Actor::Owner("admin".into()), format!("to {}", to.name())).unwrap();
     db.apply(&transition).await.unwrap().expect("the move applies")
 }

@@ -1,0 +1,130 @@
+//! Carts as the core sees them, and the checkout each is in.
+
+use async_trait::async_trait;
+use sqlx::{AnyConnection, AnyPool};
+
+use crate::core::platform::{Cart, CartCheckout, CartId, CartLine, Carts, PlatformError, ShippingMethod};
+use crate::storage::StorageError;
+use crate::storage::Store;
+use crate::storage::rows::now;
+use crate::storage::sql::Fields;
+
+/// A cart with its lines.
+async fn read_cart(pool: &AnyPool, id: &str) -> Result<Option<Cart>, StorageError> {
+    let head = sqlx::query(
+        "SELECT s.id, s.name, s.fee, s.amazon_pay_allowed, c.review_ref, c.checkout_session_id
+         FROM carts c JOIN shipping_methods s ON s.id = c.shipping_method_id WHERE c.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(head) = head else { return Ok(None) };
+    let shipping =
+        ShippingMethod { id: head.int(0)?, name: head.text(1)?, fee: head.yen(2)?, amazon_pay_allowed: head.flag(3)? };
+    let checkout = CartCheckout { review_ref: head.opt_text(4)?, checkout_session_id: head.opt_text(5)? };
+    let lines = sqlx::query(
+        "SELECT p.id, p.name, p.price, p.recurring, i.quantity FROM cart_items i
+         JOIN products p ON p.id = i.product_id WHERE i.cart_id = $1 ORDER BY p.id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(CartLine {
+            product_id: row.int(0)?,
+            name: row.text(1)?,
+            unit_price: row.yen(2)?,
+            recurring: row.flag(3)?,
+            quantity: row.yen(4)?,
+        })
+    })
+    .collect::<Result<_, StorageError>>()?;
+    Ok(Some(Cart { id: CartId(id.to_owned()), lines, shipping, checkout }))
+}
+
+/// Forgets the cart's checkout (in the caller's transaction): the amount Amazon was shown, or the
+/// order it became, is no longer this cart's.
+pub(super) async fn forget_checkout(tx: &mut AnyConnection, cart: &str) -> Result<(), StorageError> {
+    sqlx::query("UPDATE carts SET review_ref = NULL, checkout_session_id = NULL, updated_at = $2 WHERE id = $1")
+        .bind(cart)
+        .bind(now())
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Carts for Store {
+    async fn cart(&self, id: &CartId) -> Result<Option<Cart>, PlatformError> {
+        let sql = self.sql();
+        Ok(sql.run(read_cart(sql.reader(), &id.0)).await?)
+    }
+
+    async fn amazon_pay_enabled(&self) -> Result<bool, PlatformError> {
+        let sql = self.sql();
+        Ok(sql
+            .run(async {
+                let row = sqlx::query("SELECT enabled FROM payment_methods WHERE code = 'amazon_pay'")
+                    .fetch_optional(sql.reader())
+                    .await?;
+                Ok(match row {
+                    Some(row) => row.flag(0)?,
+                    None => false,
+                })
+            })
+            .await?)
+    }
+
+    async fn begin_checkout(&self, cart: &CartId, review_ref: &str) -> Result<(), PlatformError> {
+        let sql = self.sql();
+        Ok(sql
+            .run(async {
+                let mut tx = sql.begin().await?;
+                sqlx::query(
+                    "UPDATE carts SET review_ref = $2, checkout_session_id = NULL, updated_at = $3 WHERE id = $1",
+                )
+                .bind(&cart.0)
+                .bind(review_ref)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+                Ok(tx.commit().await?)
+            })
+            .await?)
+    }
+
+    async fn bind_checkout(&self, cart: &CartId, review_ref: &str, session_id: &str) -> Result<bool, PlatformError> {
+        let sql = self.sql();
+        Ok(sql
+            .run(async {
+                let mut tx = sql.begin().await?;
+                // Only the click that made this reference binds its checkout session: a newer
+                // click has replaced the reference.
+                let changed = sqlx::query(
+                    "UPDATE carts SET checkout_session_id = $3, updated_at = $4 WHERE id = $1 AND review_ref = $2",
+                )
+                .bind(&cart.0)
+                .bind(review_ref)
+                .bind(session_id)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(changed == 1)
+            })
+            .await?)
+    }
+
+    async fn forget_checkout(&self, cart: &CartId) -> Result<(), PlatformError> {
+        let sql = self.sql();
+        Ok(sql
+            .run(async {
+                let mut tx = sql.begin().await?;
+                forget_checkout(&mut tx, &cart.0).await?;
+                Ok(tx.commit().await?)
+            })
+            .await?)
+    }
+}

@@ -1,0 +1,95 @@
+//! Members as the core sees them, and their link to an Amazon account.
+
+use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Encode, Type};
+
+use crate::core::platform::{LinkRefusal, Member, MemberId, Members, PlatformError};
+use crate::storage::StorageError;
+use crate::storage::Store;
+use crate::storage::rows::now;
+use crate::storage::sql::{Fields, Sql};
+
+const MEMBER_SELECT: &str = "SELECT m.id, m.family_name || ' ' || m.given_name, m.email, l.buyer_id
+     FROM members m LEFT JOIN amazon_links l ON l.member_id = m.id";
+
+fn member(row: &AnyRow) -> Result<Member, StorageError> {
+    Ok(Member { id: MemberId(row.int(0)?), name: row.text(1)?, email: row.text(2)?, buyer_id: row.opt_text(3)? })
+}
+
+/// The member `condition` (on `$1`, bound to `value`) finds.
+async fn member_where<V>(sql: &Sql, condition: &str, value: V) -> Result<Option<Member>, StorageError>
+where
+    V: for<'t> Encode<'t, Any> + Type<Any> + Send,
+{
+    sql.run(async {
+        // The condition is this module's own text, never input.
+        let statement = sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} WHERE {condition}"));
+        let row = sqlx::query(statement).bind(value).fetch_optional(sql.reader()).await?;
+        row.as_ref().map(member).transpose()
+    })
+    .await
+}
+
+#[async_trait]
+impl Members for Store {
+    async fn member(&self, id: MemberId) -> Result<Option<Member>, PlatformError> {
+        Ok(member_where(self.sql(), "m.id = $1", id.0).await?)
+    }
+
+    async fn member_by_buyer(&self, buyer_id: &str) -> Result<Option<Member>, PlatformError> {
+        Ok(member_where(self.sql(), "l.buyer_id = $1", buyer_id.to_owned()).await?)
+    }
+
+    async fn member_by_email(&self, email: &str) -> Result<Option<Member>, PlatformError> {
+        let sql = self.sql();
+        Ok(member_where(sql, sql.dialect().member_email_is(), email.to_owned()).await?)
+    }
+
+    async fn link(&self, member: MemberId, buyer_id: &str) -> Result<Result<(), LinkRefusal>, PlatformError> {
+        let sql = self.sql();
+        Ok(sql
+            .run(async {
+                let mut tx = sql.begin().await?;
+                // Both keys are unique: of two instances linking at once, one inserts and the
+                // other (waiting for the first) finds out which key was taken.
+                let inserted = sqlx::query(
+                    "INSERT INTO amazon_links (member_id, buyer_id, linked_at) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(member.0)
+                .bind(buyer_id)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 1 {
+                    tx.commit().await?;
+                    return Ok(Ok(()));
+                }
+                let linked = sqlx::query("SELECT 1 FROM amazon_links WHERE member_id = $1")
+                    .bind(member.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Err(if linked.is_some() { LinkRefusal::MemberLinked } else { LinkRefusal::BuyerTaken }))
+            })
+            .await?)
+    }
+
+    async fn unlink(&self, member: MemberId) -> Result<bool, PlatformError> {
+        let sql = self.sql();
+        Ok(sql
+            .run(async {
+                let mut tx = sql.begin().await?;
+                let deleted = sqlx::query("DELETE FROM amazon_links WHERE member_id = $1")
+                    .bind(member.0)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(deleted == 1)
+            })
+            .await?)
+    }
+}
