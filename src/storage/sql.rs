@@ -89,11 +89,20 @@ impl Sql {
 
     /// A write transaction (on SQLite, holding the write lock from its start); rolled back when
     /// dropped without [`Transaction::commit`].
+    ///
+    /// Begun in a task of its own: a request abandoned while its `BEGIN` is under way (a browser
+    /// navigating on) would otherwise leave the connection inside a transaction no one holds,
+    /// and on SQLite the write lock with it. The task finishes the `BEGIN` whatever happens to
+    /// the caller, and a transaction nobody takes is dropped, so rolled back.
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, StorageError> {
-        Ok(match self.dialect {
-            Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => self.writer.begin().await?,
-        })
+        let (writer, dialect) = (self.writer.clone(), self.dialect);
+        let begun = tokio::spawn(async move {
+            match dialect {
+                Dialect::Sqlite => writer.begin_with("BEGIN IMMEDIATE").await,
+                Dialect::Postgres => writer.begin().await,
+            }
+        });
+        Ok(begun.await.map_err(|e| StorageError::Database(format!("beginning a transaction: {e}")))??)
     }
 
     /// The pool to read from, outside a transaction.

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use amazonpay2::storage::{self, Database};
 
-use crate::common::sockets::DataDir;
+use crate::common::sockets::{DataDir, beside_server};
 
 /// The PostgreSQL database the tests may use.
 pub const TEST_DATABASE_URL: &str = "AMAZONPAY2_TEST_DATABASE_URL";
@@ -109,8 +109,8 @@ impl Target {
     pub async fn count(&self, sql: &str) -> i64 {
         match self {
             Self::Sqlite(dir) => {
-                let connection = crate::common::sockets::sqlite_beside_server(&dir.0);
-                connection.query_row(sql, [], |row| row.get(0)).unwrap()
+                let sql = sql.to_owned();
+                beside_server(&dir.0, move |connection| connection.query_row(&sql, [], |row| row.get(0)).unwrap()).await
             }
             Self::Postgres { url, .. } => connect(url).await.query_one(sql, &[]).await.unwrap().get(0),
         }
@@ -123,8 +123,8 @@ impl Target {
         match self {
             Self::Sqlite(dir) => {
                 std::fs::create_dir_all(&dir.0).unwrap();
-                let connection = crate::common::sockets::sqlite_beside_server(&dir.0);
-                connection.execute_batch(sql).map_err(|e| e.to_string())
+                let sql = sql.to_owned();
+                beside_server(&dir.0, move |connection| connection.execute_batch(&sql).map_err(|e| e.to_string())).await
             }
             Self::Postgres { url, .. } => connect(url).await.batch_execute(sql).await.map_err(|e| e.to_string()),
         }
@@ -134,12 +134,15 @@ impl Target {
     pub async fn texts(&self, sql: &str) -> Vec<Option<String>> {
         match self {
             Self::Sqlite(dir) => {
-                let connection = crate::common::sockets::sqlite_beside_server(&dir.0);
-                connection
-                    .query_row(sql, [], |row| {
-                        (0..row.as_ref().column_count()).map(|i| row.get::<_, Option<String>>(i)).collect()
-                    })
-                    .unwrap()
+                let sql = sql.to_owned();
+                beside_server(&dir.0, move |connection| {
+                    connection
+                        .query_row(&sql, [], |row| {
+                            (0..row.as_ref().column_count()).map(|i| row.get::<_, Option<String>>(i)).collect()
+                        })
+                        .unwrap()
+                })
+                .await
             }
             Self::Postgres { url, .. } => {
                 let row = connect(url).await.query_one(sql, &[]).await.unwrap();

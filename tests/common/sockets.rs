@@ -47,6 +47,17 @@ impl Drop for DataDir {
 /// A connection of the test's own to the SQLite database in `data_dir`, as an operator's tool
 /// beside the running server would open it: it waits for the server's locks (the server writes
 /// whenever it likes) instead of failing at once with "database is locked".
+/// Runs `work` on a connection of its own to the SQLite database in `data_dir`, as a command
+/// beside the server would, on a blocking thread: the server may be in this process, and its
+/// transactions need the async workers this would otherwise hold while waiting for their lock.
+pub async fn beside_server<T: Send + 'static>(
+    data_dir: &std::path::Path,
+    work: impl FnOnce(&rusqlite::Connection) -> T + Send + 'static,
+) -> T {
+    let data_dir = data_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || work(&sqlite_beside_server(&data_dir))).await.unwrap()
+}
+
 pub fn sqlite_beside_server(data_dir: &std::path::Path) -> rusqlite::Connection {
     let connection = rusqlite::Connection::open(data_dir.join("amazonpay2.sqlite3")).unwrap();
     connection.busy_timeout(Duration::from_secs(10)).unwrap();

@@ -360,12 +360,12 @@ async fn bulk_capture_shows_progress_and_each_outcome_then_a_second_run_changes_
 async fn authorizations_ending_within_a_week_are_flagged_and_settings_pages_are_accessible() {
     let demo = Demo::start().await;
     let order = demo.purchase().await;
-    {
-        let connection = crate::common::sockets::sqlite_beside_server(&demo.shop.config.data_dir);
-        connection
-            .execute("UPDATE orders SET authorized_at = authorized_at - 26 * 86400 WHERE id = ?1", [order.id.0])
-            .unwrap();
-    }
+    let id = order.id.0;
+    crate::common::sockets::beside_server(&demo.shop.config.data_dir, move |connection| {
+        connection.execute("UPDATE orders SET authorized_at = authorized_at - 26 * 86400 WHERE id = ?1", [id])
+    })
+    .await
+    .unwrap();
     let (_driver, browser) = desktop().await;
     log_in(&browser, &demo).await;
     let warning = text_of(&browser, "#lapsing").await;

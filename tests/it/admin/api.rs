@@ -42,11 +42,13 @@ async fn charge_of(world: &World, order: &Order) -> Value {
 }
 
 /// Moves the shop's record of an authorization `days` into the past, as time would.
-fn authorized_days_ago(world: &World, order: &Order, days: i64) {
-    let connection = crate::common::sockets::sqlite_beside_server(&world._data.0);
-    connection
-        .execute("UPDATE orders SET authorized_at = authorized_at - ?2 * 86400 WHERE id = ?1", [order.id.0, days])
-        .unwrap();
+async fn authorized_days_ago(world: &World, order: &Order, days: i64) {
+    let id = order.id.0;
+    crate::common::sockets::beside_server(&world._data.0, move |connection| {
+        connection.execute("UPDATE orders SET authorized_at = authorized_at - ?2 * 86400 WHERE id = ?1", [id, days])
+    })
+    .await
+    .unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,7 +296,7 @@ async fn the_order_list_shows_the_manuals_columns_filters_and_flags_authorizatio
     let world = world().await;
     let fresh = bought(&world).await;
     let old = bought(&world).await;
-    authorized_days_ago(&world, &old, 25);
+    authorized_days_ago(&world, &old, 25).await;
     let owner = owner(&world).await;
     let list = owner.get("/admin/orders").await;
     list.assert_status(200);
