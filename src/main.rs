@@ -13,7 +13,7 @@ mod native {
     use amazonpay2::server::config::{Config, DatabaseUrl};
     use amazonpay2::server::{self, ServerError};
     use amazonpay2::storage::copy::copy_from_sqlite;
-    use amazonpay2::storage::{Store, sqlite_file};
+    use amazonpay2::storage::{ItemOutcome, Store, sqlite_file};
 
     /// Amazon Pay (Checkout v2) for Craft Cart shops. Settings come from AMAZONPAY2_*
     /// environment variables; without them the server and every command refuse to start and
@@ -274,19 +274,19 @@ mod native {
                 || async { true },
                 |outcome| {
                     let item = bulk_item(&outcome, numbers.get(&outcome.order).map_or("", String::as_str));
-                    println!("order {} {}: {}", item.number, item.outcome, item.message);
+                    println!("order {} {}: {}", item.number, item.outcome.name(), item.message);
                     async {}
                 },
             )
             .await;
-        let count = |kind: &str| outcomes.iter().filter(|o| bulk_item(o, "").outcome == kind).count();
-        let refused = count("refused");
+        let count = |kind: ItemOutcome| outcomes.iter().filter(|o| bulk_item(o, "").outcome == kind).count();
+        let refused = count(ItemOutcome::Refused);
         println!(
             "{} order(s) in {:.1} s: {} captured, {} skipped, {refused} refused",
             outcomes.len(),
             started.elapsed().as_secs_f64(),
-            count("done"),
-            count("skipped"),
+            count(ItemOutcome::Done),
+            count(ItemOutcome::Skipped),
         );
         if refused > 0 {
             return Err(ServerError::Job(format!("{refused} order(s) were not captured (see above)")));

@@ -12,11 +12,11 @@
 use async_trait::async_trait;
 
 use super::Store;
-use super::rows::{ORDER_COLUMN_COUNT, now, order, order_columns, position};
+use super::rows::{ORDER_COLUMN_COUNT, bad_column, now, order, order_columns, position};
 use super::sql::{Fields, db_yen};
 use super::{
-    BackOffice, BulkItem, BulkJob, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow, StorageError,
-    SubscriptionRecord,
+    BackOffice, BulkItem, BulkJob, ItemOutcome, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow,
+    StorageError, SubscriptionRecord,
 };
 use crate::core::orders::OrderState;
 use crate::core::platform::{MemberId, Order, OrderId, OrderLine, SubscriptionId};
@@ -374,7 +374,7 @@ impl BackOffice for Store {
             let recorded = sqlx::query(sqlx::AssertSqlSafe(statement))
                 .bind(bulk)
                 .bind(item.order.0)
-                .bind(item.outcome.as_str())
+                .bind(item.outcome.name())
                 .bind(item.message.as_str())
                 .bind(instance)
                 .execute(&mut *tx)
@@ -400,7 +400,7 @@ impl BackOffice for Store {
                 Ok(BulkItem {
                     order: OrderId(row.int(0)?),
                     number: row.text(1)?,
-                    outcome: row.text(2)?,
+                    outcome: ItemOutcome::parse(&row.text(2)?).ok_or_else(|| bad_column("outcome"))?,
                     message: row.text(3)?,
                 })
             })

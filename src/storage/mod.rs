@@ -369,6 +369,37 @@ pub struct OrderEdit {
     pub fulfilment: String,
 }
 
+/// How one order of a bulk capture went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemOutcome {
+    /// Not tried yet (or its instance stopped before it was).
+    Waiting,
+    /// Captured (実売上), or asked of Amazon, which completes it later.
+    Done,
+    /// Nothing to do: already captured, say.
+    Skipped,
+    /// Not captured: Amazon refused, or the order's state does not allow it.
+    Refused,
+}
+
+impl ItemOutcome {
+    /// As stored.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Done => "done",
+            Self::Skipped => "skipped",
+            Self::Refused => "refused",
+        }
+    }
+
+    /// From what is stored.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Waiting, Self::Done, Self::Skipped, Self::Refused].into_iter().find(|outcome| outcome.name() == name)
+    }
+}
+
 /// One order of a bulk capture and how it went.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkItem {
@@ -376,8 +407,8 @@ pub struct BulkItem {
     pub order: OrderId,
     /// 注文番号.
     pub number: String,
-    /// `waiting`, `done`, `skipped` (nothing to do: already captured, say) or `refused`.
-    pub outcome: String,
+    /// How it went.
+    pub outcome: ItemOutcome,
     /// What happened, in the owner's words.
     pub message: String,
 }

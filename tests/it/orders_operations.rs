@@ -17,7 +17,7 @@ use amazonpay2::core::idempotency::Keyed;
 use amazonpay2::core::operations::{BulkOutcome, MAX_CHARGE_YEN, Operation, Refusal, authorization_deadline};
 use amazonpay2::core::orders::{Actor, OrderState, Transition};
 use amazonpay2::core::platform::{Order, OrderLine, Refund, RefundState};
-use amazonpay2::storage::{OrderEdit, OrderFilter};
+use amazonpay2::storage::{ItemOutcome, OrderEdit, OrderFilter};
 
 const DAY: u64 = 24 * HOUR;
 
@@ -906,17 +906,20 @@ async fn a_bulk_job_taken_over_while_its_first_instance_runs_on_is_captured_and_
         );
     }
     let items = world.db.bulk(job).await.unwrap();
-    assert!(items.iter().all(|item| item.outcome == "waiting"), "A recorded nothing once the job was B's: {items:?}");
+    assert!(
+        items.iter().all(|item| item.outcome == ItemOutcome::Waiting),
+        "A recorded nothing once the job was B's: {items:?}"
+    );
     // B runs it: what A captured is skipped, the rest captured, each outcome B's.
     run_job(&world.db, &world.state.core, job, "second", "instance-b").await;
     let items = world.db.bulk(job).await.unwrap();
-    let outcome = |order: &Order| items.iter().find(|i| i.order == order.id).unwrap().outcome.clone();
+    let outcome = |order: &Order| items.iter().find(|i| i.order == order.id).unwrap().outcome;
     for order in &orders[..BULK_CONCURRENCY] {
-        assert_eq!(outcome(order), "skipped", "captured by A before the takeover");
+        assert_eq!(outcome(order), ItemOutcome::Skipped, "captured by A before the takeover");
         assert_eq!(current(&world, order).await.state, OrderState::Captured);
     }
     for order in untouched {
-        assert_eq!(outcome(order), "done");
+        assert_eq!(outcome(order), ItemOutcome::Done);
         let last = history(&world, order).await.pop().unwrap();
         assert_eq!((last.0.as_str(), last.2), ("owner:second", OrderState::Captured), "captured by B");
     }

@@ -5,7 +5,7 @@
 
 use amazonpay2::core::orders::OrderState;
 use amazonpay2::core::platform::{CartId, MemberId, NewOrder, Opened, OrderId, OrderLine, RefundState};
-use amazonpay2::storage::{IDEMPOTENCY_SECRET, NewMember, SCHEMA_VERSION};
+use amazonpay2::storage::{IDEMPOTENCY_SECRET, ItemOutcome, NewMember, SCHEMA_VERSION};
 use base64::Engine;
 
 use crate::common::databases::{Target, connect};
@@ -72,8 +72,8 @@ async fn a_legacy_database_is_adopted_and_keeps_every_row(target: Target) {
         (8_800, "2027-01-06", true)
     );
 
-    let outcomes: Vec<String> = db.bulk(1).await.unwrap().into_iter().map(|item| item.outcome).collect();
-    assert_eq!(outcomes, ["done", "skipped"]);
+    let outcomes: Vec<ItemOutcome> = db.bulk(1).await.unwrap().into_iter().map(|item| item.outcome).collect();
+    assert_eq!(outcomes, [ItemOutcome::Done, ItemOutcome::Skipped]);
     assert_eq!(db.bulk_job(1).await.unwrap().and_then(|job| job.finished_at), Some(1_796_000_620));
     assert_eq!(db.login_attempts("admin:admin").await.unwrap(), (2, 1_796_000_000));
     let topics = db.ipn_topics("A2CRAFTCARTDEMO:sandbox").await.unwrap();

@@ -34,7 +34,7 @@ use crate::core::operations::{AUTHORIZATION_DAYS, BulkOutcome, Refusal, yen};
 use crate::core::orders::OrderState;
 use crate::core::platform::OrderId;
 use crate::core::{Core, now};
-use crate::storage::{BulkItem, BulkJob, Database, OrderFilter, StorageError};
+use crate::storage::{BulkItem, BulkJob, Database, ItemOutcome, OrderFilter, StorageError};
 
 /// Captures at Amazon at once: Amazon throttles, and its 429s are retried with backoff.
 pub const BULK_CONCURRENCY: usize = 8;
@@ -85,16 +85,17 @@ pub async fn authorized_orders(
 /// skipped (nothing to do: already captured), or refused with the owner's words.
 pub fn bulk_item(outcome: &BulkOutcome, number: &str) -> BulkItem {
     let (kind, message) = match &outcome.result {
-        Ok(OrderState::Captured) => ("done", "実売上にしました。".to_owned()),
-        Ok(state) => {
-            ("done", format!("実売上を依頼しました ({})。Amazon Pay が後で確定します。", state.credit_status()))
-        }
+        Ok(OrderState::Captured) => (ItemOutcome::Done, "実売上にしました。".to_owned()),
+        Ok(state) => (
+            ItemOutcome::Done,
+            format!("実売上を依頼しました ({})。Amazon Pay が後で確定します。", state.credit_status()),
+        ),
         Err(Refusal::WrongState(state @ (OrderState::Captured | OrderState::Capturing | OrderState::Refunded))) => {
-            ("skipped", format!("既に「{}」のため何もしませんでした。", state.credit_status()))
+            (ItemOutcome::Skipped, format!("既に「{}」のため何もしませんでした。", state.credit_status()))
         }
-        Err(refusal) => ("refused", refusal.message_ja()),
+        Err(refusal) => (ItemOutcome::Refused, refusal.message_ja()),
     };
-    BulkItem { order: outcome.order, number: number.to_owned(), outcome: kind.into(), message }
+    BulkItem { order: outcome.order, number: number.to_owned(), outcome: kind, message }
 }
 
 /// 「AmazonPay クレジット決済状況」 (`templates/admin/bulk.html`).
@@ -310,7 +311,9 @@ async fn run(admin: Arc<Admin>, job: i64, owner: String) {
 /// each made once at Amazon), and the outcomes recorded are the new claimant's alone.
 pub async fn run_job(db: &Database, core: &Core, job: i64, owner: &str, instance: &str) {
     let orders: Vec<(OrderId, String)> = match db.bulk(job).await {
-        Ok(items) => items.into_iter().filter(|i| i.outcome == "waiting").map(|i| (i.order, i.number)).collect(),
+        Ok(items) => {
+            items.into_iter().filter(|i| i.outcome == ItemOutcome::Waiting).map(|i| (i.order, i.number)).collect()
+        }
         Err(error) => {
             tracing::error!(%error, job, "could not read the bulk job; it can be resumed");
             let _ = db.release_bulk(job, instance).await;
@@ -415,9 +418,9 @@ async fn progress_of(admin: &Admin, job: i64) -> Result<Option<Progress>, Storag
 
 /// What a job's record and items say at `now`.
 fn progress_at(job: &BulkJob, items: Vec<BulkItem>, now: i64) -> Progress {
-    let count = |kind: &str| items.iter().filter(|item| item.outcome == kind).count();
+    let count = |kind: ItemOutcome| items.iter().filter(|item| item.outcome == kind).count();
     let running = job.is_running(now - STALE_AFTER);
-    let waiting = count("waiting");
+    let waiting = count(ItemOutcome::Waiting);
     Progress {
         running,
         interrupted: !running && waiting > 0,
@@ -425,9 +428,9 @@ fn progress_at(job: &BulkJob, items: Vec<BulkItem>, now: i64) -> Progress {
         heartbeat_at: job.heartbeat_at,
         finished_at: job.finished_at,
         total: items.len(),
-        done: count("done"),
-        skipped: count("skipped"),
-        refused: count("refused"),
+        done: count(ItemOutcome::Done),
+        skipped: count(ItemOutcome::Skipped),
+        refused: count(ItemOutcome::Refused),
         waiting,
         items,
     }
@@ -449,13 +452,13 @@ struct JobPage {
 }
 
 impl JobPage {
-    fn outcome(&self, outcome: &str) -> &'static str {
+    fn outcome(&self, outcome: &ItemOutcome) -> &'static str {
         let t = self.t;
         match outcome {
-            "done" => t.done_label,
-            "skipped" => t.skipped_label,
-            "refused" => t.refused_label,
-            _ => t.waiting_label,
+            ItemOutcome::Done => t.done_label,
+            ItemOutcome::Skipped => t.skipped_label,
+            ItemOutcome::Refused => t.refused_label,
+            ItemOutcome::Waiting => t.waiting_label,
         }
     }
 }
@@ -610,12 +613,8 @@ mod tests {
 
     #[test]
     fn a_job_runs_while_its_instance_beats_and_is_interrupted_when_it_stops() {
-        let item = |outcome: &str| BulkItem {
-            order: OrderId(1),
-            number: "1".into(),
-            outcome: outcome.into(),
-            message: String::new(),
-        };
+        let item =
+            |outcome: ItemOutcome| BulkItem { order: OrderId(1), number: "1".into(), outcome, message: String::new() };
         let job = BulkJob {
             id: 1,
             owner: "admin".into(),
@@ -624,25 +623,28 @@ mod tests {
             heartbeat_at: Some(1_000),
             finished_at: None,
         };
-        let alive = progress_at(&job, vec![item("waiting")], 1_000 + STALE_AFTER);
+        let alive = progress_at(&job, vec![item(ItemOutcome::Waiting)], 1_000 + STALE_AFTER);
         assert!(alive.running && !alive.interrupted);
-        let stopped = progress_at(&job, vec![item("waiting")], 1_001 + STALE_AFTER);
+        let stopped = progress_at(&job, vec![item(ItemOutcome::Waiting)], 1_001 + STALE_AFTER);
         assert!(!stopped.running && stopped.interrupted, "no heartbeat: resumable");
         let finished = BulkJob { claimed_by: None, finished_at: Some(1_000), ..job };
-        let done = progress_at(&finished, vec![item("done")], 1_000);
+        let done = progress_at(&finished, vec![item(ItemOutcome::Done)], 1_000);
         assert!(!done.running && !done.interrupted);
     }
 
     #[test]
     fn outcomes_are_done_skipped_or_refused_in_the_owners_words() {
         let outcome = |result| BulkOutcome { order: OrderId(1), result };
-        assert_eq!(bulk_item(&outcome(Ok(OrderState::Captured)), "10001").outcome, "done");
-        assert_eq!(bulk_item(&outcome(Ok(OrderState::Capturing)), "10001").outcome, "done");
+        assert_eq!(bulk_item(&outcome(Ok(OrderState::Captured)), "10001").outcome, ItemOutcome::Done);
+        assert_eq!(bulk_item(&outcome(Ok(OrderState::Capturing)), "10001").outcome, ItemOutcome::Done);
         let skipped = bulk_item(&outcome(Err(Refusal::WrongState(OrderState::Captured))), "10001");
-        assert_eq!((skipped.outcome.as_str(), skipped.number.as_str()), ("skipped", "10001"));
+        assert_eq!((skipped.outcome, skipped.number.as_str()), (ItemOutcome::Skipped, "10001"));
         let refused = bulk_item(&outcome(Err(Refusal::AmazonRefused { code: "X".into(), message: "m".into() })), "1");
-        assert_eq!(refused.outcome, "refused");
+        assert_eq!(refused.outcome, ItemOutcome::Refused);
         assert!(refused.message.contains("エラーを無視して変更する"));
-        assert_eq!(bulk_item(&outcome(Err(Refusal::WrongState(OrderState::Canceled))), "1").outcome, "refused");
+        assert_eq!(
+            bulk_item(&outcome(Err(Refusal::WrongState(OrderState::Canceled))), "1").outcome,
+            ItemOutcome::Refused
+        );
     }
 }
