@@ -78,11 +78,13 @@ impl BackOffice for Store {
                 count = count.bind(lapsing);
                 page = page.bind(lapsing);
             }
-            let total = count.fetch_one(sql.reader()).await?.int(0)?;
+            // One connection for both: the count and the page see the same orders.
+            let mut reader = sql.reader().acquire().await?;
+            let total = count.fetch_one(&mut *reader).await?.int(0)?;
             let rows = page
                 .bind(per_page)
                 .bind(offset)
-                .fetch_all(sql.reader())
+                .fetch_all(&mut *reader)
                 .await?
                 .iter()
                 .map(|row| {
