@@ -2,10 +2,10 @@
 //! subscriptions: [`crate::core::platform`]), and what the HTTP side keeps (shopper sessions, the
 //! server's secrets).
 //!
-//! One interface, [`Storage`], so the rest of the server does not know which database it runs on.
-//! The embedded SQLite database in `AMAZONPAY2_DATA` is the default ([`Sqlite`]); a
-//! `postgres://` URL in `AMAZONPAY2_DATABASE_URL` selects PostgreSQL ([`Postgres`]), which several
-//! server instances can share. [`open`] picks one. Every call runs off the async worker threads.
+//! One interface, [`Storage`], so the rest of the server does not know which database it runs on,
+//! and one implementation of it, [`Store`], for both: the embedded SQLite database in
+//! `AMAZONPAY2_DATA` (the default) or the PostgreSQL one a `postgres://` URL in
+//! `AMAZONPAY2_DATABASE_URL` names, which several server instances can share. [`open`] picks one.
 
 mod back_office;
 pub mod copy;
