@@ -194,7 +194,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::storage::sqlite_for_tests;
+    use crate::storage::{LoginAttempts, sqlite_for_tests};
 
     #[test]
     fn the_dummy_hash_parses_and_matches_nothing() {
@@ -255,14 +255,14 @@ mod tests {
         let free = PasswordChecks::new(1, Duration::ZERO);
         let subject = "member:taro@example.jp";
         assert_eq!(check(&db, &free, subject, Some(hash.clone()), "wrong").await.unwrap(), Checked::Invalid);
-        assert_eq!(db.login_attempts(subject).await.unwrap().0, 1);
+        assert_eq!(db.login_attempts(subject).await.unwrap().count, 1);
         let held = free.permits.acquire().await.unwrap();
         assert_eq!(check(&db, &free, subject, Some(hash.clone()), "wrong").await.unwrap(), Checked::Busy);
-        assert_eq!(db.login_attempts(subject).await.unwrap().0, 1, "a check that never ran is not counted");
+        assert_eq!(db.login_attempts(subject).await.unwrap().count, 1, "a check that never ran is not counted");
         drop(held);
         assert_eq!(check(&db, &free, subject, None, "correct horse").await.unwrap(), Checked::Invalid, "unknown");
         assert_eq!(check(&db, &free, subject, Some(hash), "correct horse").await.unwrap(), Checked::Valid);
-        assert_eq!(db.login_attempts(subject).await.unwrap(), (0, 0));
+        assert_eq!(db.login_attempts(subject).await.unwrap(), LoginAttempts::default());
     }
 
     #[tokio::test]

@@ -37,7 +37,7 @@ use self::session::Sessions;
 use crate::amazon::keygen::{self, DemoKeyError};
 use crate::amazon::keys::{KeyError, ShopKey};
 use crate::core::{AmazonError, Core, paths};
-use crate::storage::{Database, StorageError, Store};
+use crate::storage::{Database, Purged, StorageError, Store};
 
 /// How long a stopping server lets requests in flight finish (an order being completed at Amazon
 /// among them) before it exits anyway.
@@ -259,8 +259,10 @@ async fn purge_sessions(state: Arc<AppState>) {
     loop {
         every_hour.tick().await;
         match state.sessions.purge().await {
-            Ok((0, 0)) => {}
-            Ok((sessions, carts)) => tracing::info!(sessions, carts, "purged idle sessions and abandoned carts"),
+            Ok(Purged { sessions: 0, carts: 0 }) => {}
+            Ok(Purged { sessions, carts }) => {
+                tracing::info!(sessions, carts, "purged idle sessions and abandoned carts")
+            }
             Err(error) => tracing::error!(%error, "purging sessions failed"),
         }
     }

@@ -33,7 +33,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::amazon::types::Buyer;
 use crate::core::now;
 use crate::core::platform::{CartId, MemberId};
-use crate::storage::{Database, SessionChange, SessionRecord, StorageError};
+use crate::storage::{Database, Purged, SessionChange, SessionRecord, StorageError};
 
 /// The session cookie's name on an http shop (the demo on this machine).
 pub const COOKIE: &str = "amazonpay2_sid";
@@ -241,7 +241,7 @@ impl Sessions {
     }
 
     /// Deletes idle sessions and the carts nobody can reach any more.
-    pub async fn purge(&self) -> Result<(usize, usize), StorageError> {
+    pub async fn purge(&self) -> Result<Purged, StorageError> {
         let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let now = now();
         self.db.purge(now - secs(IDLE_LIFETIME), now - secs(CART_LIFETIME)).await

@@ -15,8 +15,8 @@ use super::Store;
 use super::rows::{ORDER_COLUMN_COUNT, bad_column, now, order, order_columns, position};
 use super::sql::{Fields, db_yen};
 use super::{
-    BackOffice, BulkItem, BulkJob, ItemOutcome, OrderDetail, OrderEdit, OrderEvent, OrderFilter, OrderPage, OrderRow,
-    StorageError, SubscriptionRecord,
+    AdminSession, BackOffice, BulkItem, BulkJob, ItemOutcome, OrderDetail, OrderEdit, OrderEvent, OrderFilter,
+    OrderPage, OrderRow, StorageError, SubscriptionRecord,
 };
 use crate::core::orders::OrderState;
 use crate::core::platform::{MemberId, Order, OrderId, OrderLine, SubscriptionId};
@@ -274,14 +274,14 @@ impl BackOffice for Store {
         .await
     }
 
-    async fn admin_session(&self, id: &str) -> Result<Option<(String, i64)>, StorageError> {
+    async fn admin_session(&self, id: &str) -> Result<Option<AdminSession>, StorageError> {
         let sql = self.sql();
         sql.run(async {
             let row = sqlx::query("SELECT name, last_seen FROM admin_sessions WHERE id = $1")
                 .bind(id)
                 .fetch_optional(sql.reader())
                 .await?;
-            row.map(|row| Ok((row.text(0)?, row.int(1)?))).transpose()
+            row.map(|row| Ok(AdminSession { name: row.text(0)?, last_seen: row.int(1)? })).transpose()
         })
         .await
     }

@@ -238,6 +238,15 @@ pub enum SessionChange {
     Seen(i64),
 }
 
+/// What a purge of shopper sessions removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Idle sessions.
+    pub sessions: usize,
+    /// Carts no session held.
+    pub carts: usize,
+}
+
 /// Shopper sessions.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
@@ -251,7 +260,7 @@ pub trait SessionStore: Send + Sync {
     async fn delete_session(&self, id: &str) -> Result<(), StorageError>;
     /// Deletes sessions idle since before `cutoff` and carts no session holds that have not
     /// changed since `cart_cutoff`; answers how many of each.
-    async fn purge(&self, cutoff: i64, cart_cutoff: i64) -> Result<(usize, usize), StorageError>;
+    async fn purge(&self, cutoff: i64, cart_cutoff: i64) -> Result<Purged, StorageError>;
 }
 
 /// The name of the secret Amazon Pay idempotency keys are made with
@@ -455,6 +464,15 @@ pub struct SubscriptionRecord {
     pub active: bool,
 }
 
+/// An owner's session as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminSession {
+    /// The owner's account.
+    pub name: String,
+    /// When it was last used (Unix seconds).
+    pub last_seen: i64,
+}
+
 /// The shop owner's side of the database: the order list and page, order edits, settings, the
 /// owner's accounts and sessions, bulk operations.
 #[async_trait]
@@ -473,7 +491,7 @@ pub trait BackOffice: Send + Sync {
     /// An owner's password hash.
     async fn admin_password_hash(&self, name: &str) -> Result<Option<String>, StorageError>;
     /// An owner's session: the account name and when it was last used.
-    async fn admin_session(&self, id: &str) -> Result<Option<(String, i64)>, StorageError>;
+    async fn admin_session(&self, id: &str) -> Result<Option<AdminSession>, StorageError>;
     /// Stores an owner's session.
     async fn insert_admin_session(&self, id: &str, name: &str) -> Result<(), StorageError>;
     /// Marks an owner's session used now.
@@ -555,6 +573,16 @@ pub struct SeenTopic {
     pub last_confirmed: Option<i64>,
 }
 
+/// The login attempts counted for a subject: how many, in the window started when (both 0 for
+/// none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoginAttempts {
+    /// How many.
+    pub count: u32,
+    /// When the window started (Unix seconds).
+    pub since: i64,
+}
+
 /// What keeps the shop's doors: Amazon's notifications handled once and only after they were
 /// handled, the SNS topics they come from, and password logins counted before they are checked.
 #[async_trait]
@@ -589,7 +617,7 @@ pub trait Safeguards: Send + Sync {
     /// Forgets the attempts of `subject` (after a good password).
     async fn clear_login_attempts(&self, subject: &str) -> Result<(), StorageError>;
     /// The attempts counted for `subject`: how many, and since when (`(0, 0)` for none).
-    async fn login_attempts(&self, subject: &str) -> Result<(u32, i64), StorageError>;
+    async fn login_attempts(&self, subject: &str) -> Result<LoginAttempts, StorageError>;
     /// Forgets the attempts of windows started before `before`; answers how many subjects.
     async fn purge_login_attempts(&self, before: i64) -> Result<usize, StorageError>;
 }

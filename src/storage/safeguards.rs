@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 use super::Store;
 use super::sql::{Fields, count};
-use super::{Claimed, IPN_TOPICS_KEPT, NotificationClaim, Safeguards, SeenTopic, StorageError};
+use super::{Claimed, IPN_TOPICS_KEPT, LoginAttempts, NotificationClaim, Safeguards, SeenTopic, StorageError};
 
 #[async_trait]
 impl Safeguards for Store {
@@ -252,7 +252,7 @@ impl Safeguards for Store {
         .await
     }
 
-    async fn login_attempts(&self, subject: &str) -> Result<(u32, i64), StorageError> {
+    async fn login_attempts(&self, subject: &str) -> Result<LoginAttempts, StorageError> {
         let sql = self.sql();
         sql.run(async {
             let row = sqlx::query("SELECT attempts, since FROM login_attempts WHERE subject = $1")
@@ -260,8 +260,10 @@ impl Safeguards for Store {
                 .fetch_optional(sql.reader())
                 .await?;
             Ok(match row {
-                Some(row) => (u32::try_from(row.int(0)?).unwrap_or(u32::MAX), row.int(1)?),
-                None => (0, 0),
+                Some(row) => {
+                    LoginAttempts { count: u32::try_from(row.int(0)?).unwrap_or(u32::MAX), since: row.int(1)? }
+                }
+                None => LoginAttempts::default(),
             })
         })
         .await

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::Store;
 use super::sql::{Fields, count};
-use super::{Secrets, SessionChange, SessionRecord, SessionStore, StorageError};
+use super::{Purged, Secrets, SessionChange, SessionRecord, SessionStore, StorageError};
 use crate::core::platform::{CartId, MemberId};
 
 #[async_trait]
@@ -102,7 +102,7 @@ impl SessionStore for Store {
         .await
     }
 
-    async fn purge(&self, cutoff: i64, cart_cutoff: i64) -> Result<(usize, usize), StorageError> {
+    async fn purge(&self, cutoff: i64, cart_cutoff: i64) -> Result<Purged, StorageError> {
         let sql = self.sql();
         sql.run(async {
             let mut tx = sql.begin().await?;
@@ -117,7 +117,7 @@ impl SessionStore for Store {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            Ok((count(sessions.rows_affected()), count(carts.rows_affected())))
+            Ok(Purged { sessions: count(sessions.rows_affected()), carts: count(carts.rows_affected()) })
         })
         .await
     }

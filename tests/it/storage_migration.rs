@@ -5,7 +5,7 @@
 
 use amazonpay2::core::orders::OrderState;
 use amazonpay2::core::platform::{CartId, MemberId, NewOrder, Opened, OrderId, OrderLine, RefundState};
-use amazonpay2::storage::{IDEMPOTENCY_SECRET, ItemOutcome, NewMember, SCHEMA_VERSION};
+use amazonpay2::storage::{IDEMPOTENCY_SECRET, ItemOutcome, LoginAttempts, NewMember, SCHEMA_VERSION};
 use base64::Engine;
 
 use crate::common::databases::{Target, connect};
@@ -39,7 +39,7 @@ async fn a_legacy_database_is_adopted_and_keeps_every_row(target: Target) {
     assert_eq!((cart.lines.len(), cart.checkout.review_ref.as_deref()), (1, Some("review-legacy")));
     assert_eq!(db.products().await.unwrap().len(), 5, "the demo catalogue");
     assert!(db.admin_password_hash("admin").await.unwrap().is_some(), "the owner");
-    assert_eq!(db.admin_session("digest-legacy").await.unwrap().map(|s| s.0), Some("admin".into()));
+    assert_eq!(db.admin_session("digest-legacy").await.unwrap().map(|s| s.name), Some("admin".into()));
 
     let authorized = db.order(OrderId(1)).await.unwrap().expect("order 10001");
     assert_eq!(
@@ -75,7 +75,7 @@ async fn a_legacy_database_is_adopted_and_keeps_every_row(target: Target) {
     let outcomes: Vec<ItemOutcome> = db.bulk(1).await.unwrap().into_iter().map(|item| item.outcome).collect();
     assert_eq!(outcomes, [ItemOutcome::Done, ItemOutcome::Skipped]);
     assert_eq!(db.bulk_job(1).await.unwrap().and_then(|job| job.finished_at), Some(1_796_000_620));
-    assert_eq!(db.login_attempts("admin:admin").await.unwrap(), (2, 1_796_000_000));
+    assert_eq!(db.login_attempts("admin:admin").await.unwrap(), LoginAttempts { count: 2, since: 1_796_000_000 });
     let topics = db.ipn_topics("A2CRAFTCARTDEMO:sandbox").await.unwrap();
     assert_eq!(topics.iter().map(|t| t.last_confirmed).collect::<Vec<_>>(), [Some(1_796_000_450)]);
     // The idempotency keys of operations already asked of Amazon stay the same (each fixture's
@@ -303,7 +303,7 @@ async fn a_version_two_database_keeps_its_notifications_and_its_owners_failed_lo
         [Some("C-1".into()), Some("handled".into()), Some("1000".into())],
         "a notification recorded before stays handled"
     );
-    assert_eq!(db.login_attempts("admin:admin").await.unwrap(), (3, 2000));
+    assert_eq!(db.login_attempts("admin:admin").await.unwrap(), LoginAttempts { count: 3, since: 2000 });
     assert!(target.execute("UPDATE notifications SET state = 'lost'").await.is_err(), "a closed set");
 }
 

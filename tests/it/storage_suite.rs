@@ -16,8 +16,8 @@ fn authorized_now() -> Authorization {
 use crate::common::databases::Target;
 use amazonpay2::core::platform::{LinkRefusal, NewOrder, Opened, OrderLine, Plan, Refund, RefundState, ShippingMethod};
 use amazonpay2::storage::{
-    BulkItem, Claimed, Database, IPN_TOPICS_KEPT, ItemOutcome, NewMember, NotificationClaim, OrderEdit, OrderFilter,
-    Product, SeenTopic, SessionChange, SessionRecord,
+    AdminSession, BulkItem, Claimed, Database, IPN_TOPICS_KEPT, ItemOutcome, LoginAttempts, NewMember,
+    NotificationClaim, OrderEdit, OrderFilter, Product, Purged, SeenTopic, SessionChange, SessionRecord,
 };
 
 /// Each behaviour, once per database.
@@ -425,7 +425,7 @@ async fn a_session_changes_one_thing_at_a_time_and_idle_ones_are_purged(target: 
     assert_eq!(stored.pending_buyer, Some(("{}".into(), 99)));
     assert_eq!(stored.cart, Some(held.clone()));
     assert!(!db.update_session("gone", &SessionChange::Seen(1)).await.unwrap());
-    let (sessions, carts) = db.purge(100, now + 1).await.unwrap();
+    let Purged { sessions, carts } = db.purge(100, now + 1).await.unwrap();
     assert_eq!((sessions, carts), (1, 1));
     assert!(db.session("live").await.unwrap().is_some());
     assert!(db.cart(&held).await.unwrap().is_some());
@@ -625,7 +625,7 @@ async fn owner_accounts_and_sessions(target: Target) {
     assert!(db.put_admin("owner", "h1").await.unwrap());
     db.insert_admin_session("s1", "owner").await.unwrap();
     db.touch_admin_session("s1", 42).await.unwrap();
-    assert_eq!(db.admin_session("s1").await.unwrap(), Some(("owner".into(), 42)));
+    assert_eq!(db.admin_session("s1").await.unwrap(), Some(AdminSession { name: "owner".into(), last_seen: 42 }));
     assert!(!db.put_admin("owner", "h2").await.unwrap(), "an existing account");
     assert_eq!(db.admin_password_hash("owner").await.unwrap().as_deref(), Some("h2"));
     assert_eq!(db.admin_session("s1").await.unwrap(), None, "a new password ends the sessions");
@@ -644,8 +644,12 @@ async fn parallel_login_attempts_on_two_instances_are_counted_one_by_one_up_to_t
     let counted = futures_util::future::join_all(attempts).await;
     assert_eq!(counted.iter().filter(|c| c.is_some()).count(), 5, "{counted:?}");
     assert!(counted.iter().flatten().all(|since| *since == at));
-    assert_eq!(one.login_attempts("admin:owner").await.unwrap(), (5, at));
-    assert_eq!(two.login_attempts("member:taro@example.jp").await.unwrap(), (0, 0), "counted per subject");
+    assert_eq!(one.login_attempts("admin:owner").await.unwrap(), LoginAttempts { count: 5, since: at });
+    assert_eq!(
+        two.login_attempts("member:taro@example.jp").await.unwrap(),
+        LoginAttempts { count: 0, since: 0 },
+        "counted per subject"
+    );
     one.clear_login_attempts("admin:owner").await.unwrap();
     assert_eq!(two.count_login_attempt("admin:owner", at, 900, 5).await.unwrap(), Some(at));
 }
@@ -658,16 +662,16 @@ async fn a_login_window_ends_and_an_unchecked_attempt_is_taken_back(target: Targ
     }
     assert_eq!(db.count_login_attempt("member:a@example.jp", at + 899, 900, 5).await.unwrap(), None, "locked");
     db.uncount_login_attempt("member:a@example.jp", at).await.unwrap();
-    assert_eq!(db.login_attempts("member:a@example.jp").await.unwrap(), (4, at));
+    assert_eq!(db.login_attempts("member:a@example.jp").await.unwrap(), LoginAttempts { count: 4, since: at });
     assert_eq!(db.count_login_attempt("member:a@example.jp", at + 899, 900, 5).await.unwrap(), Some(at));
     db.uncount_login_attempt("member:a@example.jp", at - 1).await.unwrap();
-    assert_eq!(db.login_attempts("member:a@example.jp").await.unwrap().0, 5, "only this window's");
+    assert_eq!(db.login_attempts("member:a@example.jp").await.unwrap().count, 5, "only this window's");
     // The window over: a new one starts with this attempt.
     assert_eq!(db.count_login_attempt("member:a@example.jp", at + 900, 900, 5).await.unwrap(), Some(at + 900));
-    assert_eq!(db.login_attempts("member:a@example.jp").await.unwrap(), (1, at + 900));
+    assert_eq!(db.login_attempts("member:a@example.jp").await.unwrap(), LoginAttempts { count: 1, since: at + 900 });
     assert_eq!(db.count_login_attempt("member:b@example.jp", at, 900, 5).await.unwrap(), Some(at));
     assert_eq!(db.purge_login_attempts(at + 1).await.unwrap(), 1, "the window that began before the cut-off");
-    assert_eq!(db.login_attempts("member:b@example.jp").await.unwrap(), (0, 0));
+    assert_eq!(db.login_attempts("member:b@example.jp").await.unwrap(), LoginAttempts { count: 0, since: 0 });
 }
 
 async fn a_bulk_operation_records_each_order(target: Target) {

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::core::{now, secrets_equal};
 use crate::server::logins::{self, Checked, LoginError};
-use crate::storage::{Database, StorageError};
+use crate::storage::{AdminSession, Database, StorageError};
 
 /// How long an owner's session lives without being used.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -132,7 +132,7 @@ impl Sessions {
             return Ok(None);
         };
         let stored = digest_of(id);
-        let Some((name, last_seen)) = self.db.admin_session(&stored).await? else { return Ok(None) };
+        let Some(AdminSession { name, last_seen }) = self.db.admin_session(&stored).await? else { return Ok(None) };
         let now = now();
         if now - last_seen > secs(IDLE_TIMEOUT) {
             self.db.delete_admin_session(&stored).await?;

@@ -126,7 +126,7 @@ async fn many_wrong_passwords_at_once_get_no_more_than_five_checks() {
     let busy = answers.iter().filter(|a| a.status == 429 && a.shows("混み合っています")).count();
     assert_eq!(checked + locked + busy, 20, "{:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
     assert!((1..=5).contains(&checked), "{checked} wrong passwords were checked");
-    assert!(world.db.login_attempts(&format!("admin:{OWNER}")).await.unwrap().0 <= 5);
+    assert!(world.db.login_attempts(&format!("admin:{OWNER}")).await.unwrap().count <= 5);
     if checked == 5 {
         let locked = browser.log_in_as(OWNER, OWNER_PASSWORD).await;
         locked.assert_status(429);
@@ -207,10 +207,10 @@ async fn the_session_is_its_own_strict_cookie_renewed_at_login_ended_at_logout_a
         use aws_lc_rs::digest::{SHA256, digest};
         digest(&SHA256, id.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>()
     };
-    let (_, seen) = world.db.admin_session(&digest).await.unwrap().expect("the session, by its digest");
+    let seen = world.db.admin_session(&digest).await.unwrap().expect("the session, by its digest").last_seen;
     world.db.touch_admin_session(&digest, seen - 29 * 60).await.unwrap();
     assert_eq!(get(session.clone()).await.status, 200, "29 idle minutes are fine");
-    let (_, seen) = world.db.admin_session(&digest).await.unwrap().unwrap();
+    let seen = world.db.admin_session(&digest).await.unwrap().unwrap().last_seen;
     world.db.touch_admin_session(&digest, seen - 31 * 60).await.unwrap();
     assert_eq!(get(session.clone()).await.status, 303, "timed out");
     assert!(world.db.admin_session(&digest).await.unwrap().is_none());

@@ -17,7 +17,8 @@ use amazonpay2::core::platform::{
     Members, NewOrder, Opened, Order, OrderId, OrderLine, Orders, ShippingMethod, Subscriptions,
 };
 use amazonpay2::storage::{
-    BackOffice, BulkItem, ItemOutcome, NewMember, OrderEdit, OrderFilter, Product, Shop, Store, SubscriptionRecord,
+    AdminSession, BackOffice, BulkItem, ItemOutcome, NewMember, OrderEdit, OrderFilter, Product, Shop, Store,
+    SubscriptionRecord,
 };
 
 /// A data folder of its own, removed when dropped.
@@ -353,10 +354,10 @@ async fn owner_accounts_sessions_and_a_new_password_ending_them() {
     assert_eq!(db.admin_password_hash("admin").await.unwrap().as_deref(), Some("hash-1"));
     assert_eq!(db.admin_password_hash("nobody").await.unwrap(), None);
     db.insert_admin_session("sid-1", "admin").await.unwrap();
-    let (name, seen) = db.admin_session("sid-1").await.unwrap().unwrap();
+    let AdminSession { name, last_seen: seen } = db.admin_session("sid-1").await.unwrap().unwrap();
     assert_eq!(name, "admin");
     db.touch_admin_session("sid-1", seen + 100).await.unwrap();
-    assert_eq!(db.admin_session("sid-1").await.unwrap().unwrap().1, seen + 100);
+    assert_eq!(db.admin_session("sid-1").await.unwrap().unwrap().last_seen, seen + 100);
     assert!(!db.put_admin("admin", "hash-2").await.unwrap(), "not new");
     assert_eq!(db.admin_password_hash("admin").await.unwrap().as_deref(), Some("hash-2"));
     assert_eq!(db.admin_session("sid-1").await.unwrap(), None, "a new password ends the sessions");
