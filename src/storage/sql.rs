@@ -273,3 +273,32 @@ pub(crate) fn db_yen(value: u64) -> i64 {
 pub(crate) fn count(rows: u64) -> usize {
     usize::try_from(rows).unwrap_or(usize::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_checked_and_gets_the_statement_timeout() {
+        let url = postgres_url_with_timeout("postgres://shop@db.internal:5433/amazonpay2?options=-csearch_path%3Dshop")
+            .unwrap();
+        let options = PgConnectOptions::from_str(&url).unwrap();
+        assert_eq!(options.get_database(), Some("amazonpay2"));
+        assert_eq!(options.get_options(), Some("-csearch_path=shop -c statement_timeout=5000"));
+        assert_eq!(options.get_application_name(), Some("amazonpay2"));
+        for (bad, problem) in [
+            ("mysql://db/x", "postgres://"),
+            ("postgres://db", "no database"),
+            ("postgres://db/x?sslmode=bogus", "not a usable"),
+        ] {
+            let error = parse_postgres_url(bad).unwrap_err();
+            assert!(error.contains(problem), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_bad_url_is_never_repeated_in_the_error() {
+        let error = parse_postgres_url("postgres://shop:s3cret@db/x?sslmode=bogus").unwrap_err();
+        assert!(!error.contains("s3cret"), "{error}");
+    }
+}
