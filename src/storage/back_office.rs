@@ -216,14 +216,12 @@ impl BackOffice for Store {
     async fn set_shipping_amazon_pay(&self, method: i64, allowed: bool) -> Result<bool, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
             let changed = sqlx::query("UPDATE shipping_methods SET amazon_pay_allowed = $2 WHERE id = $1")
                 .bind(method)
                 .bind(allowed)
-                .execute(&mut *tx)
+                .execute(sql.writer())
                 .await?
                 .rows_affected();
-            tx.commit().await?;
             Ok(changed == 1)
         })
         .await
@@ -308,13 +306,12 @@ impl BackOffice for Store {
     async fn touch_admin_session(&self, id: &str, at: i64) -> Result<(), StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
             sqlx::query("UPDATE admin_sessions SET last_seen = $2 WHERE id = $1")
                 .bind(id)
                 .bind(at)
-                .execute(&mut *tx)
+                .execute(sql.writer())
                 .await?;
-            Ok(tx.commit().await?)
+            Ok(())
         })
         .await
     }
@@ -322,9 +319,8 @@ impl BackOffice for Store {
     async fn delete_admin_session(&self, id: &str) -> Result<(), StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
-            sqlx::query("DELETE FROM admin_sessions WHERE id = $1").bind(id).execute(&mut *tx).await?;
-            Ok(tx.commit().await?)
+            sqlx::query("DELETE FROM admin_sessions WHERE id = $1").bind(id).execute(sql.writer()).await?;
+            Ok(())
         })
         .await
     }
@@ -372,17 +368,15 @@ impl BackOffice for Store {
             sql.dialect().for_share()
         );
         sql.run(async {
-            let mut tx = sql.begin().await?;
             let recorded = sqlx::query(sqlx::AssertSqlSafe(statement))
                 .bind(bulk)
                 .bind(item.order.0)
                 .bind(item.outcome.name())
                 .bind(item.message.as_str())
                 .bind(instance)
-                .execute(&mut *tx)
+                .execute(sql.writer())
                 .await?
                 .rows_affected();
-            tx.commit().await?;
             Ok(recorded == 1)
         })
         .await
@@ -438,7 +432,6 @@ impl BackOffice for Store {
     async fn claim_bulk(&self, bulk: i64, instance: &str, stale_before: i64) -> Result<bool, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
             // One statement: of two instances claiming at once, the second waits for the first's
             // row lock (on SQLite, for the write lock) and then finds the claim fresh.
             let claimed = sqlx::query(
@@ -450,10 +443,9 @@ impl BackOffice for Store {
             .bind(instance)
             .bind(stale_before)
             .bind(now())
-            .execute(&mut *tx)
+            .execute(sql.writer())
             .await?
             .rows_affected();
-            tx.commit().await?;
             Ok(claimed == 1)
         })
         .await
@@ -462,17 +454,15 @@ impl BackOffice for Store {
     async fn beat_bulk(&self, bulk: i64, instance: &str) -> Result<bool, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
             let beaten = sqlx::query(
                 "UPDATE bulk_jobs SET heartbeat_at = $3 WHERE id = $1 AND claimed_by = $2 AND finished_at IS NULL",
             )
             .bind(bulk)
             .bind(instance)
             .bind(now())
-            .execute(&mut *tx)
+            .execute(sql.writer())
             .await?
             .rows_affected();
-            tx.commit().await?;
             Ok(beaten == 1)
         })
         .await
@@ -481,7 +471,6 @@ impl BackOffice for Store {
     async fn release_bulk(&self, bulk: i64, instance: &str) -> Result<(), StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
             sqlx::query(
                 "UPDATE bulk_jobs SET claimed_by = NULL, finished_at = CASE WHEN EXISTS
                      (SELECT 1 FROM bulk_items WHERE bulk_id = $1 AND outcome = 'waiting')
@@ -491,9 +480,9 @@ impl BackOffice for Store {
             .bind(bulk)
             .bind(instance)
             .bind(now())
-            .execute(&mut *tx)
+            .execute(sql.writer())
             .await?;
-            Ok(tx.commit().await?)
+            Ok(())
         })
         .await
     }

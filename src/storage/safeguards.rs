@@ -63,7 +63,6 @@ impl Safeguards for Store {
     async fn finish_notification(&self, id: &str, token: &str, at: i64) -> Result<(), StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
             sqlx::query(
                 "UPDATE notifications SET state = 'handled', handled_at = $3, claim_token = NULL,
                      claimed_until = NULL
@@ -72,9 +71,9 @@ impl Safeguards for Store {
             .bind(id)
             .bind(token)
             .bind(at)
-            .execute(&mut *tx)
+            .execute(sql.writer())
             .await?;
-            Ok(tx.commit().await?)
+            Ok(())
         })
         .await
     }
@@ -82,15 +81,14 @@ impl Safeguards for Store {
     async fn release_notification(&self, id: &str, token: &str) -> Result<(), StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
             sqlx::query(
                 "DELETE FROM notifications WHERE notification_id = $1 AND state = 'handling' AND claim_token = $2",
             )
             .bind(id)
             .bind(token)
-            .execute(&mut *tx)
+            .execute(sql.writer())
             .await?;
-            Ok(tx.commit().await?)
+            Ok(())
         })
         .await
     }
@@ -98,13 +96,11 @@ impl Safeguards for Store {
     async fn purge_notifications(&self, before: i64) -> Result<usize, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
             let purged =
                 sqlx::query("DELETE FROM notifications WHERE COALESCE(handled_at, claimed_until, received_at) < $1")
                     .bind(before)
-                    .execute(&mut *tx)
+                    .execute(sql.writer())
                     .await?;
-            tx.commit().await?;
             Ok(count(purged.rows_affected()))
         })
         .await
@@ -202,7 +198,6 @@ impl Safeguards for Store {
     ) -> Result<Option<i64>, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
             // One statement (see the header): counted, or refused when the window is full.
             // RETURNING names the column bare: SQLite knows no alias there.
             let row = sqlx::query(
@@ -217,10 +212,9 @@ impl Safeguards for Store {
             .bind(at)
             .bind(window)
             .bind(i64::from(max))
-            .fetch_optional(&mut *tx)
+            .fetch_optional(sql.writer())
             .await?;
             let since = row.map(|row| row.int(0)).transpose()?;
-            tx.commit().await?;
             Ok(since)
         })
         .await
@@ -229,15 +223,14 @@ impl Safeguards for Store {
     async fn uncount_login_attempt(&self, subject: &str, since: i64) -> Result<(), StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
             sqlx::query(
                 "UPDATE login_attempts SET attempts = attempts - 1 WHERE subject = $1 AND since = $2 AND attempts > 0",
             )
             .bind(subject)
             .bind(since)
-            .execute(&mut *tx)
+            .execute(sql.writer())
             .await?;
-            Ok(tx.commit().await?)
+            Ok(())
         })
         .await
     }
@@ -245,9 +238,8 @@ impl Safeguards for Store {
     async fn clear_login_attempts(&self, subject: &str) -> Result<(), StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
-            sqlx::query("DELETE FROM login_attempts WHERE subject = $1").bind(subject).execute(&mut *tx).await?;
-            Ok(tx.commit().await?)
+            sqlx::query("DELETE FROM login_attempts WHERE subject = $1").bind(subject).execute(sql.writer()).await?;
+            Ok(())
         })
         .await
     }
@@ -272,10 +264,8 @@ impl Safeguards for Store {
     async fn purge_login_attempts(&self, before: i64) -> Result<usize, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
             let purged =
-                sqlx::query("DELETE FROM login_attempts WHERE since < $1").bind(before).execute(&mut *tx).await?;
-            tx.commit().await?;
+                sqlx::query("DELETE FROM login_attempts WHERE since < $1").bind(before).execute(sql.writer()).await?;
             Ok(count(purged.rows_affected()))
         })
         .await

@@ -39,7 +39,6 @@ impl SessionStore for Store {
         let (pending, until) = session.pending_buyer.clone().unzip();
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
             sqlx::query(
                 "INSERT INTO sessions (id, member_id, cart_id, pending_buyer, pending_until, return_to,
                     last_seen, created_at)
@@ -56,9 +55,9 @@ impl SessionStore for Store {
             .bind(until)
             .bind(session.return_to.as_deref())
             .bind(session.last_seen)
-            .execute(&mut *tx)
+            .execute(sql.writer())
             .await?;
-            Ok(tx.commit().await?)
+            Ok(())
         })
         .await
     }
@@ -95,9 +94,8 @@ impl SessionStore for Store {
     async fn delete_session(&self, id: &str) -> Result<(), StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
-            sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&mut *tx).await?;
-            Ok(tx.commit().await?)
+            sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(sql.writer()).await?;
+            Ok(())
         })
         .await
     }

@@ -25,7 +25,6 @@ impl Shop for Store {
     async fn create_member(&self, member: &NewMember, password_hash: &str) -> Result<Option<MemberId>, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
             // No conflict target: the e-mail's uniqueness is the column's collation on SQLite and
             // an index on an expression on PostgreSQL.
             let row = sqlx::query(
@@ -46,10 +45,9 @@ impl Shop for Store {
             .bind(&member.address2)
             .bind(&member.phone)
             .bind(now())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(sql.writer())
             .await?;
             let id = row.map(|row| row.int(0)).transpose()?;
-            tx.commit().await?;
             Ok(id.map(MemberId))
         })
         .await
@@ -296,14 +294,12 @@ impl Shop for Store {
     async fn reschedule_subscription(&self, id: SubscriptionId, next_cycle: time::Date) -> Result<bool, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let mut tx = sql.begin().await?;
             let changed = sqlx::query("UPDATE subscriptions SET next_cycle = $2 WHERE id = $1")
                 .bind(id.0)
                 .bind(next_cycle.to_string())
-                .execute(&mut *tx)
+                .execute(sql.writer())
                 .await?
                 .rows_affected();
-            tx.commit().await?;
             Ok(changed == 1)
         })
         .await

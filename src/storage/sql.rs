@@ -105,6 +105,14 @@ impl Sql {
         Ok(begun.await.map_err(|e| StorageError::Database(format!("beginning a transaction: {e}")))??)
     }
 
+    /// The pool to write one statement to, outside a transaction: a single statement is atomic
+    /// by itself, and without `BEGIN` and `COMMIT` it takes one round trip to the database
+    /// instead of three. On SQLite it waits for the one writer like a transaction does, and a
+    /// writing statement takes the write lock before it reads anything.
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
     /// The pool to read from, outside a transaction.
     pub(crate) fn reader(&self) -> &AnyPool {
         &self.readers

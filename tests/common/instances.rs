@@ -28,9 +28,24 @@ pub const KEY_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/
 /// Names one instance for a request through the balancer.
 pub const INSTANCE_HEADER: &str = "x-test-instance";
 
-/// A loopback port free right now.
+/// A loopback port free right now, for a child process to bind.
+///
+/// Taken below Linux's ephemeral range (32768–60999), never from `bind(0)`: a port that `bind(0)`
+/// handed out and this function released could be handed out again to another test's listener
+/// before the child binds it ("Address already in use"). Each test process walks its own stretch
+/// of the range, so two test binaries at once do not meet either.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::AtomicU16;
+    const FIRST: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = (std::process::id() % 40) as u16 * 300;
+    loop {
+        let port = FIRST + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A process of the server binary; killed when dropped.

@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
 use crate::common::checkout::{CONFIRM_PAGE, VISA, completed_order};
+use crate::common::instances::free_port;
 use crate::common::sockets::{Browser, DataDir, RETRY, cookie_client};
 use amazonpay2::core::Core;
 use amazonpay2::server::config::Config;
@@ -205,10 +206,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -266,8 +266,8 @@ async fn the_binary_started_elsewhere_serves_its_own_widget_or_says_why_not() {
     let folders = Folders::new();
     let elsewhere = folders.path("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
-    let port = |_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
-    let (shop, simulator) = (port(0), port(1));
+    let port = || format!("127.0.0.1:{}", crate::common::instances::free_port());
+    let (shop, simulator) = (port(), port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_amazonpay2-server"))
         .arg("--demo")
         .current_dir(&elsewhere)

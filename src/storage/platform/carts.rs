@@ -80,16 +80,15 @@ impl Carts for Store {
         let sql = self.sql();
         Ok(sql
             .run(async {
-                let mut tx = sql.begin().await?;
                 sqlx::query(
                     "UPDATE carts SET review_ref = $2, checkout_session_id = NULL, updated_at = $3 WHERE id = $1",
                 )
                 .bind(&cart.0)
                 .bind(review_ref)
                 .bind(now())
-                .execute(&mut *tx)
+                .execute(sql.writer())
                 .await?;
-                Ok(tx.commit().await?)
+                Ok(())
             })
             .await?)
     }
@@ -98,7 +97,6 @@ impl Carts for Store {
         let sql = self.sql();
         Ok(sql
             .run(async {
-                let mut tx = sql.begin().await?;
                 // Only the click that made this reference binds its checkout session: a newer
                 // click has replaced the reference.
                 let changed = sqlx::query(
@@ -108,10 +106,9 @@ impl Carts for Store {
                 .bind(review_ref)
                 .bind(session_id)
                 .bind(now())
-                .execute(&mut *tx)
+                .execute(sql.writer())
                 .await?
                 .rows_affected();
-                tx.commit().await?;
                 Ok(changed == 1)
             })
             .await?)

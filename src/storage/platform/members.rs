@@ -81,13 +81,11 @@ impl Members for Store {
         let sql = self.sql();
         Ok(sql
             .run(async {
-                let mut tx = sql.begin().await?;
                 let deleted = sqlx::query("DELETE FROM amazon_links WHERE member_id = $1")
                     .bind(member.0)
-                    .execute(&mut *tx)
+                    .execute(sql.writer())
                     .await?
                     .rows_affected();
-                tx.commit().await?;
                 Ok(deleted == 1)
             })
             .await?)

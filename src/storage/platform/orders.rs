@@ -130,15 +130,25 @@ async fn apply(
         Landing::Given | Landing::ByRefunds => transition.to().name().to_owned(),
     };
     let authorized = transition.authorized();
+    // The owner's hold ends in the same statement (all of a row's new values are computed from
+    // its old ones, so the token is compared with the hold as it was).
+    let unlock = transition.effects().iter().find_map(|effect| match effect {
+        Effect::Unlock(token) => Some(token.as_str()),
+        _ => None,
+    });
     // The compare-and-set: a concurrent move of the same order makes this wait, then find the
     // state changed and update nothing.
-    let changed = sqlx::query(
+    let updated = sqlx::query(concat!(
         "UPDATE orders SET state = $3, charge_permission_id = COALESCE($4, charge_permission_id),
              charge_id = COALESCE($5, charge_id), note = COALESCE($6, note), updated_at = $7,
              authorized_amount = COALESCE($8, authorized_amount), authorized_at = COALESCE($10, authorized_at),
-             captured_amount = COALESCE($9, captured_amount), version = version + 1
-         WHERE id = $1 AND state = $2",
-    )
+             captured_amount = COALESCE($9, captured_amount), version = version + 1,
+             locked_until = CASE WHEN locked_by = $11 THEN NULL ELSE locked_until END,
+             locked_by = CASE WHEN locked_by = $11 THEN NULL ELSE locked_by END
+         WHERE id = $1 AND state = $2
+         RETURNING ",
+        order_columns!()
+    ))
     .bind(id)
     .bind(&from)
     .bind(&to)
@@ -149,13 +159,13 @@ async fn apply(
     .bind(authorized.map(|a| db_yen(a.amount)))
     .bind(transition.captured().map(db_yen))
     .bind(authorized.map(|a| a.at))
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if changed == 0 {
-        return Ok(None);
-    }
+    .bind(unlock)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(updated) = updated else { return Ok(None) };
+    let mut reread = transition.landing() == Landing::ByRefunds;
     for effect in transition.effects() {
+        reread |= changes_order_row(effect);
         apply_effect(&mut *tx, for_update, id, effect, at).await?;
     }
     let to = if transition.landing() == Landing::ByRefunds {
@@ -189,7 +199,22 @@ async fn apply(
     .bind(transition.is_forced())
     .execute(&mut *tx)
     .await?;
-    order_by_id(tx, id).await
+    // The row as the update returned it, unless an effect changed it since.
+    if reread { order_by_id(tx, id).await } else { order(&updated).map(Some) }
+}
+
+/// Whether `effect` writes to the order's own row after the transition's update (which returned
+/// the row as it then was).
+fn changes_order_row(effect: &Effect) -> bool {
+    match effect {
+        Effect::StartSubscription { .. }
+        | Effect::Refund(_)
+        | Effect::RefundAnswered { .. }
+        | Effect::RefundSettled { .. } => true,
+        Effect::ClearCart(_) | Effect::ForgetCheckout(_) | Effect::AdvanceSubscription { .. } | Effect::Unlock(_) => {
+            false
+        }
+    }
 }
 
 /// One effect of a transition on order `id`, in the transition's transaction.
@@ -302,13 +327,8 @@ async fn apply_effect(
                 }
             }
         }
-        Effect::Unlock(token) => {
-            sqlx::query("UPDATE orders SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2")
-                .bind(id)
-                .bind(token)
-                .execute(&mut *tx)
-                .await?;
-        }
+        // Done by the transition's own update.
+        Effect::Unlock(_) => {}
     }
     Ok(())
 }
@@ -455,7 +475,6 @@ impl Orders for Store {
         let sql = self.sql();
         Ok(sql
             .run(async {
-                let mut tx = sql.begin().await?;
                 // Only at the version the owner saw, and only where no other owner's lock holds.
                 let row = sqlx::query(concat!(
                     "UPDATE orders SET locked_by = $3, locked_until = $4
@@ -468,10 +487,9 @@ impl Orders for Store {
                 .bind(token)
                 .bind(until)
                 .bind(now())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(sql.writer())
                 .await?;
                 let locked = row.as_ref().map(order).transpose()?;
-                tx.commit().await?;
                 Ok(locked)
             })
             .await?)
@@ -481,16 +499,15 @@ impl Orders for Store {
         let sql = self.sql();
         Ok(sql
             .run(async {
-                let mut tx = sql.begin().await?;
                 sqlx::query(
                     "UPDATE orders SET refund_requests = CASE WHEN refund_requests > $2 THEN refund_requests ELSE $2 END
                      WHERE id = $1",
                 )
                 .bind(id.0)
                 .bind(i64::from(ordinal))
-                .execute(&mut *tx)
+                .execute(sql.writer())
                 .await?;
-                Ok(tx.commit().await?)
+                Ok(())
             })
             .await?)
     }
@@ -499,13 +516,12 @@ impl Orders for Store {
         let sql = self.sql();
         Ok(sql
             .run(async {
-                let mut tx = sql.begin().await?;
                 sqlx::query("UPDATE orders SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2")
                     .bind(id.0)
                     .bind(token)
-                    .execute(&mut *tx)
+                    .execute(sql.writer())
                     .await?;
-                Ok(tx.commit().await?)
+                Ok(())
             })
             .await?)
     }

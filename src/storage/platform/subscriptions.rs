@@ -67,15 +67,13 @@ impl Subscriptions for Store {
         let sql = self.sql();
         Ok(sql
             .run(async {
-                let mut tx = sql.begin().await?;
                 let ended = sqlx::query(
                     "UPDATE subscriptions SET status = 'canceled' WHERE charge_permission_id = $1 AND status = 'active'",
                 )
                 .bind(charge_permission_id)
-                .execute(&mut *tx)
+                .execute(sql.writer())
                 .await?
                 .rows_affected();
-                tx.commit().await?;
                 Ok(ended > 0)
             })
             .await?)
