@@ -262,8 +262,8 @@ mod native {
         let state = start(config).await?;
         let before = days.map(|days| amazonpay2::core::now() - i64::from(days) * 24 * 60 * 60);
         let orders = authorized_orders(&state.db, before).await?;
-        let ids: Vec<_> = orders.iter().map(|(id, _)| *id).collect();
-        let numbers: std::collections::HashMap<_, _> = orders.into_iter().collect();
+        let ids: Vec<_> = orders.iter().map(|o| o.order).collect();
+        let numbers: std::collections::HashMap<_, _> = orders.into_iter().map(|o| (o.order, o.number)).collect();
         let started = Instant::now();
         let outcomes = state
             .core

@@ -52,13 +52,13 @@ pub struct AmazonView {
     pub charge: Option<Read<Charge>>,
     /// Its most recent refunds of Amazon's, by refund ID (the shop's own adjustments are no
     /// refunds of Amazon's: nothing to ask).
-    pub refunds: Vec<(String, Read<AmazonRefund>)>,
+    pub refunds: HashMap<String, Read<AmazonRefund>>,
 }
 
 impl AmazonView {
     /// Amazon's refund `id`, if it was read.
     pub fn refund(&self, id: &str) -> Option<&Read<AmazonRefund>> {
-        self.refunds.iter().find(|(refund, _)| refund == id).map(|(_, read)| read)
+        self.refunds.get(id)
     }
 }
 
@@ -220,7 +220,7 @@ impl Core {
             (id.clone(), through(views, &views.refunds, order.id, id, amazon.get_refund(id)).await)
         }));
         let (permission, charge, refunds) = tokio::join!(permission, charge, refunds);
-        AmazonView { permission, charge, refunds }
+        AmazonView { permission, charge, refunds: refunds.into_iter().collect() }
     }
 
     /// What was kept of Amazon's objects for the owner's pages.

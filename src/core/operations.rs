@@ -239,7 +239,7 @@ pub fn yen(amount: u64) -> String {
 /// When an order's authorization lapses (Unix seconds), if it has one: Amazon's own deadline for
 /// its charge (`expirationTimestamp`) as last read.
 pub fn authorization_deadline(order: &Order) -> Option<i64> {
-    order.authorized.map(|(_, at)| at + AUTHORIZATION_DAYS * 24 * 60 * 60)
+    order.authorized.map(|a| a.at + AUTHORIZATION_DAYS * 24 * 60 * 60)
 }
 
 impl Core {
@@ -306,7 +306,7 @@ impl Core {
         if !matches!(order.state, OrderState::Authorized | OrderState::Expired) {
             return Ok(Err(Refusal::WrongState(order.state)));
         }
-        let authorized = order.authorized.map_or(order.total, |(amount, _)| amount);
+        let authorized = order.authorized.map_or(order.total, |a| a.amount);
         // A total above what Amazon authorized cannot be paid with Amazon Pay at all, whatever
         // amount is typed: the manual sends the owner to another payment method.
         if order.total > authorized {

@@ -515,8 +515,12 @@ pub fn settle(
     }
     match (order.cycle, &permission) {
         // A cycle moves its subscription on whatever Amazon said: the next cycle is next month.
-        (Some((id, from)), _) if to != OrderState::Unknown => {
-            transition = transition.with(Effect::AdvanceSubscription { id, from, to: next_cycle });
+        (Some(cycle), _) if to != OrderState::Unknown => {
+            transition = transition.with(Effect::AdvanceSubscription {
+                id: cycle.subscription,
+                from: cycle.day,
+                to: next_cycle,
+            });
         }
         (None, Some(permission)) if order.recurring && placed => {
             // Later cycles charge what recurs; the checkout's charge covered the whole cart.
@@ -566,7 +570,7 @@ mod tests {
     use time::macros::date;
 
     use super::*;
-    use crate::core::platform::OrderId;
+    use crate::core::platform::{OrderId, SubscriptionCycle};
 
     fn order(state: OrderState) -> Order {
         Order {
@@ -681,7 +685,7 @@ mod tests {
     #[test]
     fn a_cycle_moves_its_subscription_on_unless_its_outcome_is_unknown() {
         let mut cycle = order(OrderState::Completing);
-        cycle.cycle = Some((SubscriptionId(3), date!(2026 - 11 - 30)));
+        cycle.cycle = Some(SubscriptionCycle { subscription: SubscriptionId(3), day: date!(2026 - 11 - 30) });
         cycle.cart = None;
         let next = date!(2026 - 12 - 30);
         let unsettled =

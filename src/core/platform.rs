@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use super::orders::{OrderState, Transition};
+use super::orders::{Authorization, OrderState, Transition};
 
 /// A member's ID on the platform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -225,6 +225,15 @@ impl Plan {
     }
 }
 
+/// One cycle of a subscription: the order it makes is that cycle's, once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionCycle {
+    /// The subscription.
+    pub subscription: SubscriptionId,
+    /// The day the cycle falls on.
+    pub day: Date,
+}
+
 /// What makes a new order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewOrder {
@@ -240,7 +249,7 @@ pub struct NewOrder {
     #[serde(default)]
     pub buyer_email: String,
     /// The subscription cycle it is (one order per cycle).
-    pub cycle: Option<(SubscriptionId, Date)>,
+    pub cycle: Option<SubscriptionCycle>,
     /// What is bought.
     pub lines: Vec<OrderLine>,
     /// The shipping fee in yen.
@@ -268,7 +277,7 @@ pub struct Order {
     /// The cart it was bought from.
     pub cart: Option<CartId>,
     /// The subscription and the cycle it is.
-    pub cycle: Option<(SubscriptionId, Date)>,
+    pub cycle: Option<SubscriptionCycle>,
     /// The amount to pay, in yen.
     pub total: u64,
     /// A subscription's order.
@@ -287,10 +296,8 @@ pub struct Order {
     pub updated_at: i64,
     /// Bumped by every change: an owner's operation acts only on the version they saw.
     pub version: i64,
-    /// What Amazon authorized, in yen (the most a capture may take), and when its 30 days began
-    /// (Unix seconds): Amazon's deadline for the charge, its `expirationTimestamp`, less 30 days
-    /// (see [`crate::core::orders::Authorization`]).
-    pub authorized: Option<(u64, i64)>,
+    /// What Amazon authorized (the most a capture may take), and when its 30 days began.
+    pub authorized: Option<Authorization>,
     /// What was captured (実売上), in yen.
     pub captured: u64,
     /// What was refunded or is being refunded (返金), in yen.

@@ -91,7 +91,7 @@ impl Core {
         order: &Order,
         actor: Actor,
     ) -> Result<Option<Transition>, CoreError> {
-        let next = next_month(order.cycle.map_or_else(today_in_japan, |(_, day)| day));
+        let next = next_month(order.cycle.map_or_else(today_in_japan, |cycle| cycle.day));
         let Some(session_id) = order.checkout_session_id.as_deref() else {
             // A subscription cycle: its charge, if Amazon made one, names the order.
             return self.charge_transition(order, actor).await;

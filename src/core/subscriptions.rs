@@ -17,7 +17,7 @@ use time::Date;
 use super::charges::Charged;
 use super::idempotency::Keyed;
 use super::orders::{Actor, AmazonIds, Effect, OrderState, Outcome, Transition, settle};
-use super::platform::{NewOrder, Opened, Order, OrderLine, Subscription};
+use super::platform::{NewOrder, Opened, Order, OrderLine, Subscription, SubscriptionCycle};
 use super::rules::{RECURRING_MONTHLY_LIMIT, next_month};
 use super::sync::authorization_of;
 use super::{AmazonError, Core, CoreError};
@@ -106,7 +106,7 @@ impl Core {
             cart: None,
             buyer_name: String::new(),
             buyer_email: String::new(),
-            cycle: Some((subscription.id, date)),
+            cycle: Some(SubscriptionCycle { subscription: subscription.id, day: date }),
             lines,
             shipping_fee,
             total: subscription.amount,

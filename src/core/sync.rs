@@ -114,7 +114,7 @@ impl Core {
             if outcome == Outcome::Unknown && order.state == OrderState::Unknown {
                 return Ok(None);
             }
-            let next = next_month(order.cycle.map_or_else(today_in_japan, |(_, day)| day));
+            let next = next_month(order.cycle.map_or_else(today_in_japan, |cycle| cycle.day));
             return Ok(Some(settle(order, outcome, ids, next, actor)?));
         }
         let to = match state {

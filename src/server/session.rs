@@ -33,7 +33,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::amazon::types::Buyer;
 use crate::core::now;
 use crate::core::platform::{CartId, MemberId};
-use crate::storage::{Database, Purged, SessionChange, SessionRecord, StorageError};
+use crate::storage::{Database, Purged, SessionChange, SessionRecord, StorageError, WaitingBuyer};
 
 /// The session cookie's name on an http shop (the demo on this machine).
 pub const COOKIE: &str = "amazonpay2_sid";
@@ -263,8 +263,8 @@ impl Sessions {
         session.return_to = record.return_to;
         session.pending_buyer = record
             .pending_buyer
-            .filter(|(_, until)| *until > now)
-            .and_then(|(json, _)| serde_json::from_str(&json).ok());
+            .filter(|waiting| waiting.until > now)
+            .and_then(|waiting| serde_json::from_str(&waiting.json).ok());
         if let Some(member) = record.member {
             session.member = self.member(member).await?;
         }
@@ -335,9 +335,9 @@ impl Sessions {
 const ID_RANDOM: usize = 16;
 
 /// The pending buyer as stored: JSON, and until when it may be used.
-pub fn pending(buyer: Option<&Buyer>) -> Option<(String, i64)> {
+pub fn pending(buyer: Option<&Buyer>) -> Option<WaitingBuyer> {
     let until = now() + i64::try_from(PENDING_BUYER_LIFETIME.as_secs()).unwrap_or(i64::MAX);
-    buyer.and_then(|b| serde_json::to_string(b).ok()).map(|json| (json, until))
+    buyer.and_then(|b| serde_json::to_string(b).ok()).map(|json| WaitingBuyer { json, until })
 }
 
 fn record(session: &Session) -> SessionRecord {
@@ -355,7 +355,7 @@ fn apply(session: &mut Session, change: &SessionChange) {
     match change {
         SessionChange::Cart(cart) => session.cart = Some(cart.clone()),
         SessionChange::PendingBuyer(pending) => {
-            session.pending_buyer = pending.as_ref().and_then(|(json, _)| serde_json::from_str(json).ok());
+            session.pending_buyer = pending.as_ref().and_then(|waiting| serde_json::from_str(&waiting.json).ok());
         }
         SessionChange::ReturnTo(path) => session.return_to = Some(path.clone()),
         SessionChange::Seen(_) => {}
@@ -563,7 +563,7 @@ mod tests {
         let identity = Identity { pending_buyer: Some(buyer.clone()), ..Identity::default() };
         let (session, jar) = sessions.renew(jar, &old, identity).await.unwrap();
         assert_eq!(sessions.find(&jar).await.unwrap().unwrap().pending_buyer, Some(buyer));
-        let expired = Some((serde_json::to_string(&Buyer::default()).unwrap(), now() - 1));
+        let expired = Some(WaitingBuyer { json: serde_json::to_string(&Buyer::default()).unwrap(), until: now() - 1 });
         db.update_session(&session.id, &SessionChange::PendingBuyer(expired)).await.unwrap();
         assert_eq!(sessions.find(&jar).await.unwrap().unwrap().pending_buyer, None);
     }

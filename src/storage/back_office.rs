@@ -15,8 +15,8 @@ use super::Store;
 use super::rows::{ORDER_COLUMN_COUNT, bad_column, now, order, order_columns, position};
 use super::sql::{Fields, db_yen};
 use super::{
-    AdminSession, BackOffice, BulkItem, BulkJob, ItemOutcome, OrderDetail, OrderEdit, OrderEvent, OrderFilter,
-    OrderPage, OrderRow, StorageError, SubscriptionRecord,
+    AdminSession, BackOffice, BulkItem, BulkJob, BulkOrder, ItemOutcome, OrderDetail, OrderEdit, OrderEvent,
+    OrderFilter, OrderPage, OrderRow, StorageError, SubscriptionRecord,
 };
 use crate::core::orders::OrderState;
 use crate::core::platform::{MemberId, Order, OrderId, OrderLine, SubscriptionId};
@@ -325,7 +325,7 @@ impl BackOffice for Store {
         .await
     }
 
-    async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)], instance: &str) -> Result<i64, StorageError> {
+    async fn start_bulk(&self, owner: &str, orders: &[BulkOrder], instance: &str) -> Result<i64, StorageError> {
         let sql = self.sql();
         sql.run(async {
             let mut tx = sql.begin().await?;
@@ -339,7 +339,7 @@ impl BackOffice for Store {
             .fetch_one(&mut *tx)
             .await?
             .int(0)?;
-            for (index, (order, number)) in orders.iter().enumerate() {
+            for (index, BulkOrder { order, number }) in orders.iter().enumerate() {
                 sqlx::query(
                     "INSERT INTO bulk_items (bulk_id, position, order_id, order_number, outcome)
                      VALUES ($1, $2, $3, $4, 'waiting') ON CONFLICT DO NOTHING",

@@ -215,13 +215,21 @@ pub struct SessionRecord {
     pub member: Option<MemberId>,
     /// The shopper's cart.
     pub cart: Option<CartId>,
-    /// A verified Amazon buyer (JSON) waiting for sign-up or a login, and until when (Unix
-    /// seconds).
-    pub pending_buyer: Option<(String, i64)>,
+    /// A verified Amazon buyer waiting for sign-up or a login.
+    pub pending_buyer: Option<WaitingBuyer>,
     /// Same-origin path to return to after an Amazon sign-in.
     pub return_to: Option<String>,
     /// Unix seconds.
     pub last_seen: i64,
+}
+
+/// A verified Amazon buyer kept in a session for a while, waiting for sign-up or a login.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitingBuyer {
+    /// The buyer as JSON (the server's type: storage keeps it as given).
+    pub json: String,
+    /// Until when (Unix seconds).
+    pub until: i64,
 }
 
 /// One change to a stored session: only what changed is written, so that two requests of the
@@ -230,8 +238,8 @@ pub struct SessionRecord {
 pub enum SessionChange {
     /// The shopper's cart.
     Cart(CartId),
-    /// A verified Amazon buyer (JSON) waiting until a time, or none.
-    PendingBuyer(Option<(String, i64)>),
+    /// A verified Amazon buyer waiting, or none.
+    PendingBuyer(Option<WaitingBuyer>),
     /// Where to return after an Amazon sign-in.
     ReturnTo(String),
     /// Seen now.
@@ -422,6 +430,15 @@ pub struct BulkItem {
     pub message: String,
 }
 
+/// An order a bulk job is started with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkOrder {
+    /// The order.
+    pub order: OrderId,
+    /// 注文番号, as shown while the job runs.
+    pub number: String,
+}
+
 /// A bulk job as every server instance sees it: who started it, which instance runs it and
 /// when that instance was last heard of (its heartbeat), and when it finished.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -500,7 +517,7 @@ pub trait BackOffice: Send + Sync {
     async fn delete_admin_session(&self, id: &str) -> Result<(), StorageError>;
     /// Starts a bulk operation over `orders` (their numbers as shown), claimed by the server
     /// instance `instance` that runs it; answers its ID.
-    async fn start_bulk(&self, owner: &str, orders: &[(OrderId, String)], instance: &str) -> Result<i64, StorageError>;
+    async fn start_bulk(&self, owner: &str, orders: &[BulkOrder], instance: &str) -> Result<i64, StorageError>;
     /// Records how one order of a bulk operation went, if `instance` holds the job (it claimed
     /// it, and no other instance took it over since) and the order is still waiting there;
     /// whether it was recorded. An instance that lost the job never overwrites what the new

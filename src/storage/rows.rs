@@ -6,8 +6,8 @@ use time::macros::format_description;
 
 use super::StorageError;
 use super::sql::Fields;
-use crate::core::orders::OrderState;
-use crate::core::platform::{CartId, MemberId, Order, OrderId, Plan, SubscriptionId};
+use crate::core::orders::{Authorization, OrderState};
+use crate::core::platform::{CartId, MemberId, Order, OrderId, Plan, SubscriptionCycle, SubscriptionId};
 
 /// The columns [`order`] reads, in its order; `(o)`: of the table named `o` (a macro, so that
 /// statements are `concat!`-ed into static text).
@@ -32,7 +32,10 @@ pub(crate) const ORDER_COLUMN_COUNT: usize = 22;
 /// An order from the first [`ORDER_COLUMN_COUNT`] columns of `row` ([`order_columns`]).
 pub(crate) fn order(row: &AnyRow) -> Result<Order, StorageError> {
     let cycle = match (row.opt_int(4)?, row.opt_text(5)?) {
-        (Some(id), Some(day)) => Some((SubscriptionId(id), parse_date(&day).ok_or_else(|| bad_column("cycle"))?)),
+        (Some(id), Some(day)) => Some(SubscriptionCycle {
+            subscription: SubscriptionId(id),
+            day: parse_date(&day).ok_or_else(|| bad_column("cycle"))?,
+        }),
         _ => None,
     };
     Ok(Order {
@@ -52,7 +55,7 @@ pub(crate) fn order(row: &AnyRow) -> Result<Order, StorageError> {
         cart: row.opt_text(14)?.map(CartId),
         version: row.int(15)?,
         authorized: match (row.opt_int(16)?, row.opt_int(17)?) {
-            (Some(amount), Some(at)) => Some((amount.max(0).unsigned_abs(), at)),
+            (Some(amount), Some(at)) => Some(Authorization { amount: amount.max(0).unsigned_abs(), at }),
             _ => None,
         },
         captured: row.yen(18)?,

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::Store;
 use super::sql::{Fields, count};
-use super::{Purged, Secrets, SessionChange, SessionRecord, SessionStore, StorageError};
+use super::{Purged, Secrets, SessionChange, SessionRecord, SessionStore, StorageError, WaitingBuyer};
 use crate::core::platform::{CartId, MemberId};
 
 #[async_trait]
@@ -27,7 +27,7 @@ impl SessionStore for Store {
                 id: row.text(0)?,
                 member: row.opt_int(1)?.map(MemberId),
                 cart: row.opt_text(2)?.map(CartId),
-                pending_buyer: row.opt_text(3)?.zip(row.opt_int(4)?),
+                pending_buyer: row.opt_text(3)?.zip(row.opt_int(4)?).map(|(json, until)| WaitingBuyer { json, until }),
                 return_to: row.opt_text(5)?,
                 last_seen: row.int(6)?,
             }))
@@ -36,7 +36,7 @@ impl SessionStore for Store {
     }
 
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
-        let (pending, until) = session.pending_buyer.clone().unzip();
+        let (pending, until) = session.pending_buyer.clone().map(|b| (b.json, b.until)).unzip();
         let sql = self.sql();
         sql.run(async {
             sqlx::query(
@@ -68,7 +68,7 @@ impl SessionStore for Store {
                 sqlx::query("UPDATE sessions SET cart_id = $2 WHERE id = $1").bind(id).bind(cart.0.clone())
             }
             SessionChange::PendingBuyer(pending) => {
-                let (buyer, until) = pending.clone().unzip();
+                let (buyer, until) = pending.clone().map(|b| (b.json, b.until)).unzip();
                 sqlx::query("UPDATE sessions SET pending_buyer = $2, pending_until = $3 WHERE id = $1")
                     .bind(id)
                     .bind(buyer)

@@ -15,9 +15,9 @@ use crate::common::hold::{CaptureGate, Hold};
 use amazonpay2::amazon::types::Money;
 use amazonpay2::core::idempotency::Keyed;
 use amazonpay2::core::operations::{BulkOutcome, MAX_CHARGE_YEN, Operation, Refusal, authorization_deadline};
-use amazonpay2::core::orders::{Actor, OrderState, Transition};
+use amazonpay2::core::orders::{Actor, Authorization, OrderState, Transition};
 use amazonpay2::core::platform::{Order, OrderLine, Refund, RefundState};
-use amazonpay2::storage::{ItemOutcome, OrderEdit, OrderFilter};
+use amazonpay2::storage::{BulkOrder, ItemOutcome, OrderEdit, OrderFilter};
 
 const DAY: u64 = 24 * HOUR;
 
@@ -615,7 +615,11 @@ async fn a_capture_after_the_authorization_lapsed_authorizes_again_on_the_charge
     assert_ne!(second_charge, first_charge, "a new charge on the same permission");
     let renewed = charge_made_at(&world, &second_charge).await;
     assert!(renewed > charge_made_at(&world, &first_charge).await);
-    assert_eq!(captured.authorized, Some((MUG_ORDER, renewed)), "a new authorization has its own 30 days");
+    assert_eq!(
+        captured.authorized,
+        Some(Authorization { amount: MUG_ORDER, at: renewed }),
+        "a new authorization has its own 30 days"
+    );
     let charge = world.charge(&second_charge).await;
     assert_eq!(charge["statusDetails"]["state"], "Captured");
     assert_eq!(charge["chargePermissionId"], order.charge_permission_id.clone().unwrap());
@@ -727,7 +731,11 @@ async fn a_move_back_to_authorized_keeps_the_thirty_days_of_the_charge() {
     world.advance_amazon_clock(DAY).await;
     let order = bought(&world).await;
     let made = charge_made_at(&world, order.charge_id.as_deref().unwrap()).await;
-    assert_eq!(order.authorized, Some((MUG_ORDER, made)), "the 30 days run from the charge's creation");
+    assert_eq!(
+        order.authorized,
+        Some(Authorization { amount: MUG_ORDER, at: made }),
+        "the 30 days run from the charge's creation"
+    );
     // A capture claimed and never sent (the process stopped in between): 実売上処理中 in the shop,
     // still authorized at Amazon; the reconciler moves it back to 仮売上.
     let claim = Transition::new(&order, OrderState::Capturing, Actor::Owner("owner".into()), "実売上を依頼").unwrap();
@@ -735,7 +743,11 @@ async fn a_move_back_to_authorized_keeps_the_thirty_days_of_the_charge() {
     assert!(world.state.core.reconcile().await.unwrap().settled >= 1);
     let back = current(&world, &order).await;
     assert_eq!(back.state, OrderState::Authorized);
-    assert_eq!(back.authorized, Some((MUG_ORDER, made)), "the move back does not restart the 30 days");
+    assert_eq!(
+        back.authorized,
+        Some(Authorization { amount: MUG_ORDER, at: made }),
+        "the move back does not restart the 30 days"
+    );
 }
 
 #[tokio::test]
@@ -877,7 +889,7 @@ async fn a_bulk_job_taken_over_while_its_first_instance_runs_on_is_captured_and_
     for _ in 0..BULK_CONCURRENCY + 2 {
         orders.push(bought(&world).await);
     }
-    let listed: Vec<_> = orders.iter().map(|o| (o.id, o.number.clone())).collect();
+    let listed: Vec<_> = orders.iter().map(|o| BulkOrder { order: o.id, number: o.number.clone() }).collect();
     let job = world.db.start_bulk("first", &listed, "instance-a").await.unwrap();
     // Instance A runs the job; its first captures wait at Amazon's door.
     gate.close();

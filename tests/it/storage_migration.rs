@@ -3,7 +3,7 @@
 //! PostgreSQL: adopted by the migrator without running a migration twice, every row still there
 //! and read the same way, and new rows numbered after the old ones.
 
-use amazonpay2::core::orders::OrderState;
+use amazonpay2::core::orders::{Authorization, OrderState};
 use amazonpay2::core::platform::{CartId, MemberId, NewOrder, Opened, OrderId, OrderLine, RefundState};
 use amazonpay2::storage::{IDEMPOTENCY_SECRET, ItemOutcome, LoginAttempts, NewMember, SCHEMA_VERSION};
 use base64::Engine;
@@ -44,7 +44,7 @@ async fn a_legacy_database_is_adopted_and_keeps_every_row(target: Target) {
     let authorized = db.order(OrderId(1)).await.unwrap().expect("order 10001");
     assert_eq!(
         (authorized.state, authorized.authorized, authorized.total),
-        (OrderState::Authorized, Some((6_380, 1_796_000_400)), 6_380)
+        (OrderState::Authorized, Some(Authorization { amount: 6_380, at: 1_796_000_400 }), 6_380)
     );
     let refunded = db.order(OrderId(2)).await.unwrap().expect("order 10002");
     assert_eq!(
@@ -65,7 +65,7 @@ async fn a_legacy_database_is_adopted_and_keeps_every_row(target: Target) {
         (Some("guest@example.jp"), "shipped", 3)
     );
     let cycle = db.order(OrderId(3)).await.unwrap().expect("a subscription's cycle");
-    assert_eq!(cycle.cycle.map(|(id, day)| (id.0, day.to_string())), Some((1, "2026-12-06".into())));
+    assert_eq!(cycle.cycle.map(|c| (c.subscription.0, c.day.to_string())), Some((1, "2026-12-06".into())));
     let subscription = db.subscription_by_permission("B01-LEGACY-RECURRING").await.unwrap().expect("the subscription");
     assert_eq!(
         (subscription.amount, subscription.next_cycle.as_str(), subscription.active),

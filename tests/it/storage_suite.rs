@@ -14,10 +14,12 @@ fn authorized_now() -> Authorization {
     Authorization { amount: 3_630, at: time::OffsetDateTime::now_utc().unix_timestamp() }
 }
 use crate::common::databases::Target;
-use amazonpay2::core::platform::{LinkRefusal, NewOrder, Opened, OrderLine, Plan, Refund, RefundState, ShippingMethod};
+use amazonpay2::core::platform::{
+    LinkRefusal, NewOrder, Opened, OrderLine, Plan, Refund, RefundState, ShippingMethod, SubscriptionCycle,
+};
 use amazonpay2::storage::{
-    AdminSession, BulkItem, Claimed, Database, IPN_TOPICS_KEPT, ItemOutcome, LoginAttempts, NewMember,
-    NotificationClaim, OrderEdit, OrderFilter, Product, Purged, SeenTopic, SessionChange, SessionRecord,
+    AdminSession, BulkItem, BulkOrder, Claimed, Database, IPN_TOPICS_KEPT, ItemOutcome, LoginAttempts, NewMember,
+    NotificationClaim, OrderEdit, OrderFilter, Product, Purged, SeenTopic, SessionChange, SessionRecord, WaitingBuyer,
 };
 
 /// Each behaviour, once per database.
@@ -81,6 +83,10 @@ suite!(
     an_order_keeps_its_guests_email_and_a_subscription_its_plan,
     an_unknown_state_is_refused_by_the_database_itself,
 );
+
+fn bulk_order(order: &amazonpay2::core::platform::Order) -> BulkOrder {
+    BulkOrder { order: order.id, number: order.number.clone() }
+}
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -226,7 +232,11 @@ async fn a_transition_applies_once_with_its_effects_and_a_stale_one_changes_noth
     let authorized = db.apply(&done).await.unwrap().unwrap();
     assert_eq!(authorized.state, OrderState::Authorized);
     assert_eq!(authorized.charge_id.as_deref(), Some("S03-P-C1"));
-    assert_eq!(authorized.authorized, Some((3_630, 1_795_860_854)), "what Amazon authorized, when it made the charge");
+    assert_eq!(
+        authorized.authorized,
+        Some(Authorization { amount: 3_630, at: 1_795_860_854 }),
+        "what Amazon authorized, when it made the charge"
+    );
     // Back to 仮売上 without a charge read from Amazon (a capture that did not happen): the same
     // window, not a new one.
     let capturing = db
@@ -239,7 +249,7 @@ async fn a_transition_applies_once_with_its_effects_and_a_stale_one_changes_noth
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(back.authorized, Some((3_630, 1_795_860_854)));
+    assert_eq!(back.authorized, Some(Authorization { amount: 3_630, at: 1_795_860_854 }));
     assert!(db.cart(&cart).await.unwrap().unwrap().is_empty(), "the cart is emptied with the order");
     assert_eq!(db.order_by_charge("S03-P-C1").await.unwrap().unwrap().id, order.id);
     assert_eq!(db.orders_by_charge_permission("S03-P").await.unwrap().len(), 1);
@@ -292,7 +302,11 @@ async fn a_recurring_checkout_starts_its_subscription_and_its_cycles_move_it_on(
     assert!(db.due_subscriptions(date!(2026 - 12 - 29)).await.unwrap().is_empty());
     let mine = db.subscriptions_of_member(buyer).await.unwrap();
     assert_eq!((mine.len(), mine[0].next_cycle.as_str()), (1, "2026-12-30"));
-    let cycle = NewOrder { checkout_session_id: None, cycle: Some((due[0].id, first)), ..new.clone() };
+    let cycle = NewOrder {
+        checkout_session_id: None,
+        cycle: Some(SubscriptionCycle { subscription: due[0].id, day: first }),
+        ..new.clone()
+    };
     let Opened::New(cycle_order) = db.open_order(&cycle).await.unwrap() else { panic!("new") };
     assert_eq!(db.open_order(&cycle).await.unwrap(), Opened::Existing(cycle_order.clone()), "one order per cycle");
     let claimed = db
@@ -419,10 +433,15 @@ async fn a_session_changes_one_thing_at_a_time_and_idle_ones_are_purged(target: 
     db.insert_session(&record("idle", 10)).await.unwrap();
     // Another instance sees and changes the same session.
     assert!(other.update_session("live", &SessionChange::ReturnTo("/cart".into())).await.unwrap());
-    assert!(other.update_session("live", &SessionChange::PendingBuyer(Some(("{}".into(), 99)))).await.unwrap());
+    assert!(
+        other
+            .update_session("live", &SessionChange::PendingBuyer(Some(WaitingBuyer { json: "{}".into(), until: 99 })))
+            .await
+            .unwrap()
+    );
     let stored = db.session("live").await.unwrap().unwrap();
     assert_eq!(stored.return_to.as_deref(), Some("/cart"));
-    assert_eq!(stored.pending_buyer, Some(("{}".into(), 99)));
+    assert_eq!(stored.pending_buyer, Some(WaitingBuyer { json: "{}".into(), until: 99 }));
     assert_eq!(stored.cart, Some(held.clone()));
     assert!(!db.update_session("gone", &SessionChange::Seen(1)).await.unwrap());
     let Purged { sessions, carts } = db.purge(100, now + 1).await.unwrap();
@@ -677,7 +696,7 @@ async fn a_login_window_ends_and_an_unchecked_attempt_is_taken_back(target: Targ
 async fn a_bulk_operation_records_each_order(target: Target) {
     let db = shop(&target).await;
     let (order, other) = (authorized(&db, "cs-bulk").await, authorized(&db, "cs-bulk-2").await);
-    let orders = [(order.id, order.number.clone()), (other.id, other.number.clone())];
+    let orders = [bulk_order(&order), bulk_order(&other)];
     let bulk = db.start_bulk("owner", &orders, "instance-a").await.unwrap();
     assert_eq!(db.bulk(bulk).await.unwrap()[0].outcome, ItemOutcome::Waiting);
     let item =
@@ -693,7 +712,7 @@ async fn a_bulk_operation_records_each_order(target: Target) {
 async fn a_bulk_job_is_run_by_one_instance_seen_by_all_and_resumed_by_another_when_its_instance_stops(target: Target) {
     let (one, two) = (shop(&target).await, target.open().await);
     let order = authorized(&one, "cs-bulk-claim").await;
-    let job = one.start_bulk("owner", &[(order.id, order.number.clone())], "instance-a").await.unwrap();
+    let job = one.start_bulk("owner", &[bulk_order(&order)], "instance-a").await.unwrap();
     // Every instance sees who runs it and its heartbeat.
     let seen = two.bulk_job(job).await.unwrap().expect("the job");
     assert_eq!(
@@ -769,7 +788,7 @@ async fn a_refund_amazon_made_applies_from_whatever_state_another_instance_moved
 async fn an_instance_that_lost_its_bulk_job_records_no_outcome_over_the_new_claimants(target: Target) {
     let (one, two) = (shop(&target).await, target.open().await);
     let (first, second) = (authorized(&one, "cs-taken-1").await, authorized(&one, "cs-taken-2").await);
-    let orders = [(first.id, first.number.clone()), (second.id, second.number.clone())];
+    let orders = [bulk_order(&first), bulk_order(&second)];
     let job = one.start_bulk("owner", &orders, "instance-a").await.unwrap();
     // Instance A stalls; B resumes the job and captures the first order.
     target.execute(&format!("UPDATE bulk_jobs SET heartbeat_at = heartbeat_at - 3600 WHERE id = {job}")).await.unwrap();

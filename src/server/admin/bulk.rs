@@ -34,7 +34,7 @@ use crate::core::operations::{AUTHORIZATION_DAYS, BulkOutcome, Refusal, yen};
 use crate::core::orders::OrderState;
 use crate::core::platform::OrderId;
 use crate::core::{Core, now};
-use crate::storage::{BulkItem, BulkJob, Database, ItemOutcome, OrderFilter, StorageError};
+use crate::storage::{BulkItem, BulkJob, BulkOrder, Database, ItemOutcome, OrderFilter, StorageError};
 
 /// Captures at Amazon at once: Amazon throttles, and its 429s are retried with backoff.
 pub const BULK_CONCURRENCY: usize = 8;
@@ -57,10 +57,7 @@ pub fn instance_name() -> Result<String, crate::core::random::NoRandomness> {
 
 /// The authorized (仮売上) orders, all of them or those authorized before `authorized_before`
 /// (Unix seconds), oldest first: what a bulk capture takes.
-pub async fn authorized_orders(
-    db: &Database,
-    authorized_before: Option<i64>,
-) -> Result<Vec<(OrderId, String)>, StorageError> {
+pub async fn authorized_orders(db: &Database, authorized_before: Option<i64>) -> Result<Vec<BulkOrder>, StorageError> {
     let mut orders = Vec::new();
     for page in 0.. {
         let filter = OrderFilter {
@@ -72,7 +69,7 @@ pub async fn authorized_orders(
         };
         let found = db.list_orders(&filter).await?;
         let last = found.rows.len() < 500;
-        orders.extend(found.rows.into_iter().map(|row| (row.id, row.number)));
+        orders.extend(found.rows.into_iter().map(|row| BulkOrder { order: row.id, number: row.number }));
         if last || orders.len() >= 1_000_000 {
             break;
         }
@@ -231,7 +228,7 @@ pub async fn start(State(admin): State<Arc<Admin>>, signed: Signed, body: Bytes)
         Err((status, problem)) => return signed.visit.error(status, problem),
     };
     let db = &admin.app.db;
-    let orders: Vec<(OrderId, String)> = if form.get("scope") == Some("all") {
+    let orders: Vec<BulkOrder> = if form.get("scope") == Some("all") {
         match authorized_orders(db, None).await {
             Ok(orders) => orders,
             Err(error) => return internal(signed.visit, &error),
@@ -247,15 +244,11 @@ pub async fn start(State(admin): State<Arc<Admin>>, signed: Signed, body: Bytes)
                 }
             }
         }
-        let mut orders = Vec::with_capacity(ids.len());
-        for id in ids.into_iter().take(MAX_JOB + 1) {
-            match admin.app.core.platform().order(OrderId(id)).await {
-                Ok(Some(order)) if order.state.is_placed() => orders.push((order.id, order.number)),
-                Ok(_) => {}
-                Err(error) => return internal(signed.visit, &error),
-            }
+        ids.truncate(MAX_JOB + 1);
+        match admin.service().placed_orders(&ids).await {
+            Ok(orders) => orders.into_iter().map(|order| BulkOrder { order: order.id, number: order.number }).collect(),
+            Err(error) => return internal(signed.visit, &error),
         }
-        orders
     };
     if orders.is_empty() {
         return signed.visit.error(StatusCode::UNPROCESSABLE_ENTITY, Problem::NoOrdersChosen);
@@ -310,18 +303,20 @@ async fn run(admin: Arc<Admin>, job: i64, owner: String) {
 /// once another instance has taken it over, no more captures start here (those in flight end,
 /// each made once at Amazon), and the outcomes recorded are the new claimant's alone.
 pub async fn run_job(db: &Database, core: &Core, job: i64, owner: &str, instance: &str) {
-    let orders: Vec<(OrderId, String)> = match db.bulk(job).await {
-        Ok(items) => {
-            items.into_iter().filter(|i| i.outcome == ItemOutcome::Waiting).map(|i| (i.order, i.number)).collect()
-        }
+    let orders: Vec<BulkOrder> = match db.bulk(job).await {
+        Ok(items) => items
+            .into_iter()
+            .filter(|i| i.outcome == ItemOutcome::Waiting)
+            .map(|i| BulkOrder { order: i.order, number: i.number })
+            .collect(),
         Err(error) => {
             tracing::error!(%error, job, "could not read the bulk job; it can be resumed");
             let _ = db.release_bulk(job, instance).await;
             return;
         }
     };
-    let ids: Vec<OrderId> = orders.iter().map(|(id, _)| *id).collect();
-    let numbers: std::collections::HashMap<OrderId, String> = orders.into_iter().collect();
+    let ids: Vec<OrderId> = orders.iter().map(|o| o.order).collect();
+    let numbers: std::collections::HashMap<OrderId, String> = orders.into_iter().map(|o| (o.order, o.number)).collect();
     let still_ours = || async move {
         match db.bulk_job(job).await {
             Ok(record) => {

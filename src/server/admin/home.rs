@@ -10,10 +10,10 @@ use axum::response::Response;
 
 use super::layout::Frame;
 use super::orders::{LISTED, OrderTable, PER_PAGE, WARN_DAYS};
+use super::service::Home;
 use super::words::status;
 use super::{Admin, Lang, Signed, internal};
 use crate::core::now;
-use crate::storage::OrderFilter;
 
 /// ホーム (`templates/admin/home.html`).
 #[derive(Template)]
@@ -66,22 +66,12 @@ fn lapsing_warning(lang: Lang, lapsing: u64) -> String {
 /// `GET /admin/`.
 pub async fn page(State(admin): State<Arc<Admin>>, signed: Signed) -> Response {
     let lang = signed.visit.lang;
-    let db = &admin.app.db;
     let now = now();
-    let mut counts = Vec::with_capacity(LISTED.len());
-    for state in LISTED {
-        let filter = OrderFilter { states: vec![state], per_page: 1, ..OrderFilter::default() };
-        match db.list_orders(&filter).await {
-            Ok(found) => counts.push((state.name(), status(lang, state), found.total)),
-            Err(error) => return internal(signed.visit, &error),
-        }
-    }
-    let soon =
-        OrderFilter { lapsing_before: Some(now + WARN_DAYS * 86_400), per_page: PER_PAGE, ..OrderFilter::default() };
-    let lapsing = match db.list_orders(&soon).await {
-        Ok(found) => found,
+    let Home { counts, lapsing } = match admin.service().home(&LISTED, now + WARN_DAYS * 86_400, PER_PAGE).await {
+        Ok(home) => home,
         Err(error) => return internal(signed.visit, &error),
     };
+    let counts = counts.into_iter().map(|(state, count)| (state.name(), status(lang, state), count)).collect();
     let t = lang.pick(&JA, &EN);
     let page = HomePage {
         frame: signed.frame(t.title, "/admin/"),

@@ -6,8 +6,9 @@
 //! Server-rendered pages with plain forms, from askama templates (`templates/admin/`, one per page
 //! around a shared frame; each page's words in both languages beside its handler), Japanese first
 //! (English with `?lang=en` or an English browser), a small script only for the bulk progress.
-//! What a page shows of Amazon comes from the core's admin service ([`crate::core::admin`]). Every page needs an owner's login, which
-//! is a session of its own (a shopper's session is never an owner's); every change needs the
+//! Handlers parse, make one call to [`service`] (which gathers the shop's records and the
+//! core's answers, Amazon's live view from the core's admin service, [`crate::core::admin`]) and
+//! render. Every page needs an owner's login, which is a session of its own (a shopper's session is never an owner's); every change needs the
 //! shop origin and the session's CSRF token; no answer is cached.
 
 pub mod auth;
@@ -21,6 +22,7 @@ mod order;
 mod order_changes;
 mod orders;
 mod problems;
+mod service;
 mod settings;
 mod words;
 
@@ -63,6 +65,11 @@ impl Admin {
     fn new(app: Arc<AppState>) -> Self {
         let instance = app.instance.clone();
         Self { app, sessions: OnceCell::new(), instance }
+    }
+
+    /// What the pages show and change.
+    fn service(&self) -> service::Service<'_> {
+        service::Service::new(&self.app.db, &self.app.core)
     }
 
     async fn sessions(&self) -> Result<&Sessions, StorageError> {

@@ -79,24 +79,12 @@ pub async fn show(State(admin): State<Arc<Admin>>, Path(id): Path<String>, signe
 
 /// The order page, answered with `status`.
 pub async fn order_page(admin: &Admin, signed: Signed, id: OrderId, status: StatusCode, shown: Shown) -> Response {
-    let db = &admin.app.db;
-    let detail = match db.order_detail(id).await {
-        Ok(Some(detail)) if detail.order.state.is_placed() => detail,
-        Ok(_) => return missing(signed.visit),
+    let sheet = match admin.service().order_sheet(id).await {
+        Ok(Some(sheet)) => sheet,
+        Ok(None) => return missing(signed.visit),
         Err(error) => return internal(signed.visit, &error),
     };
-    let subscription = match (&detail.order.charge_permission_id, detail.order.recurring) {
-        (Some(permission), true) => match db.subscription_by_permission(permission).await {
-            Ok(subscription) => subscription,
-            Err(error) => return internal(signed.visit, &error),
-        },
-        _ => None,
-    };
-    let view = match admin.app.core.order_view(detail.order.clone()).await {
-        Ok(view) => view,
-        Err(error) => return internal(signed.visit, &error),
-    };
-    let page = OrderPage::new(&signed, &detail, &view, subscription.as_ref(), shown);
+    let page = OrderPage::new(&signed, &sheet.detail, &sheet.view, sheet.subscription.as_ref(), shown);
     signed.visit.page(status, &page)
 }
 
@@ -293,11 +281,11 @@ fn summary(lang: Lang, t: &'static Texts, detail: &OrderDetail) -> Vec<(&'static
         (t.fulfilment, Value::Text(fulfilment(lang, &detail.fulfilment).into())),
         (t.credit_status, Value::Status(order.state.name(), status(lang, order.state))),
     ];
-    if let Some((amount, _)) = order.authorized {
-        rows.push((t.authorized, Value::Text(money(lang, amount))));
+    if let Some(authorization) = order.authorized {
+        rows.push((t.authorized, Value::Text(money(lang, authorization.amount))));
     }
     if order.state == OrderState::Authorized || order.state == OrderState::Expired {
-        let cell = deadline(lang, order.state, order.authorized.map(|(_, at)| at), now());
+        let cell = deadline(lang, order.state, order.authorized.map(|a| a.at), now());
         rows.push((t.deadline, Value::Deadline(cell)));
     }
     if order.captured > 0 {
@@ -316,7 +304,7 @@ fn payment_form(lang: Lang, view: &OrderView, typed: Option<&Form>) -> Option<Pa
     let order = &view.order;
     let available = OperationKind::allowed(order.state);
     let first = *available.first()?;
-    let authorized = order.authorized.map_or(order.total, |(amount, _)| amount);
+    let authorized = order.authorized.map_or(order.total, |a| a.amount);
     let above = (order.total > authorized && available.contains(&OperationKind::Capture)).then(|| {
         let text = match lang {
             Lang::Ja => format!(

@@ -16,7 +16,7 @@ use super::problems::Problem;
 use super::{Admin, Lang, Signed, change_form, internal};
 use crate::core::operations::{Operation, OperationKind, Refusal};
 use crate::core::orders::{Actor, OrderState};
-use crate::core::platform::{Order, OrderId};
+use crate::core::platform::OrderId;
 
 fn version(form: &Form) -> Option<i64> {
     form.get("version").and_then(|v| v.parse().ok())
@@ -120,16 +120,7 @@ pub async fn payment(State(admin): State<Arc<Admin>>, Path(id): Path<String>, si
     match admin.app.core.operate(id, version, operation, &owner, force).await {
         Ok(Ok(order)) => {
             tracing::info!(%owner, order = %order.number, ?operation, force, state = order.state.name(), "payment operation");
-            let forced = force
-                && admin
-                    .app
-                    .db
-                    .order_detail(id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|detail| detail.events.last().map(|e| e.forced))
-                    .unwrap_or(false);
+            let forced = force && admin.service().last_change_forced(id).await.unwrap_or(false);
             let done = match (forced, order.state) {
                 (true, _) => "forced",
                 (false, OrderState::Captured) => "captured",
@@ -159,9 +150,9 @@ pub async fn sync(State(admin): State<Arc<Admin>>, Path(id): Path<String>, signe
     if let Err((status, problem)) = change_form(&admin, &signed, &body) {
         return signed.visit.error(status, problem);
     }
-    let order = match admin.app.core.platform().order(id).await {
-        Ok(Some(order)) if order.state.is_placed() => order,
-        Ok(_) => return missing(signed.visit),
+    let order = match admin.service().placed_order(id).await {
+        Ok(Some(order)) => order,
+        Ok(None) => return missing(signed.visit),
         Err(error) => return internal(signed.visit, &error),
     };
     match admin.app.core.sync_order(&order, Actor::Owner(signed.owner.name.clone())).await {
@@ -192,15 +183,9 @@ pub async fn cancel_subscription(
         return signed.visit.error(status, problem);
     }
     let lang = signed.visit.lang;
-    let subscription = match admin.app.core.platform().order(id).await {
-        Ok(Some(Order { charge_permission_id: Some(permission), recurring: true, .. })) => {
-            match admin.app.db.subscription_by_permission(&permission).await {
-                Ok(Some(subscription)) => subscription,
-                Ok(None) => return missing(signed.visit),
-                Err(error) => return internal(signed.visit, &error),
-            }
-        }
-        Ok(_) => return missing(signed.visit),
+    let subscription = match admin.service().order_subscription(id).await {
+        Ok(Some(subscription)) => subscription,
+        Ok(None) => return missing(signed.visit),
         Err(error) => return internal(signed.visit, &error),
     };
     if !subscription.active {

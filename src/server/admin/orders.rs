@@ -239,7 +239,7 @@ pub async fn list(State(admin): State<Arc<Admin>>, signed: Signed) -> Response {
         page: query.page,
         per_page: PER_PAGE,
     };
-    let found = match admin.app.db.list_orders(&filter).await {
+    let found = match admin.service().orders(&filter).await {
         Ok(found) => found,
         Err(error) => return internal(signed.visit, &error),
     };

@@ -14,6 +14,7 @@ use axum::response::Response;
 use super::display::{date_time, money};
 use super::layout::{Frame, Message};
 use super::problems::Problem;
+use super::service::Ticks;
 use super::{Admin, Signed, change_form, internal};
 use crate::core::paths;
 
@@ -75,7 +76,7 @@ pub async fn shipping(State(admin): State<Arc<Admin>>, signed: Signed) -> Respon
 
 async fn shipping_page(admin: &Admin, signed: Signed, status: StatusCode, message: Option<Message>) -> Response {
     let lang = signed.visit.lang;
-    let methods = match admin.app.db.shipping_methods().await {
+    let methods = match admin.service().shipping_methods().await {
         Ok(methods) => methods,
         Err(error) => return internal(signed.visit, &error),
     };
@@ -113,14 +114,12 @@ pub async fn save_shipping(State(admin): State<Arc<Admin>>, signed: Signed, body
     if methods.len() > 1_000 || ticked.iter().any(|id| !methods.contains(id)) {
         return shipping_page(&admin, signed, StatusCode::BAD_REQUEST, refused(Problem::BadShipping)).await;
     }
-    for method in &methods {
-        match admin.app.db.set_shipping_amazon_pay(*method, ticked.contains(method)).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return shipping_page(&admin, signed, StatusCode::NOT_FOUND, refused(Problem::NoSuchShipping)).await;
-            }
-            Err(error) => return internal(signed.visit, &error),
+    match admin.service().save_amazon_pay_ticks(&methods, &ticked).await {
+        Ok(Ticks::Saved) => {}
+        Ok(Ticks::NoSuchMethod) => {
+            return shipping_page(&admin, signed, StatusCode::NOT_FOUND, refused(Problem::NoSuchShipping)).await;
         }
+        Err(error) => return internal(signed.visit, &error),
     }
     tracing::info!(owner = %signed.owner.name, ?ticked, "shipping methods' Amazon Pay ticks saved");
     let saved = Message::done(lang.pick(&SHIPPING_JA, &SHIPPING_EN).saved);
@@ -242,7 +241,7 @@ pub async fn amazon_pay(State(admin): State<Arc<Admin>>, signed: Signed) -> Resp
         (t.store_name, config.store_name.clone().unwrap_or_else(|| t.sellers_store_name.to_owned())),
         (t.api, config.api_base.as_str().to_owned()),
     ];
-    let seen = match admin.app.db.ipn_topics(&admin.app.core.ipn_topic_scope()).await {
+    let seen = match admin.service().ipn_topics().await {
         Ok(topics) => topics,
         Err(error) => return internal(signed.visit, &error),
     };

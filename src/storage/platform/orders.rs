@@ -24,7 +24,7 @@ async fn order_by_id(tx: &mut AnyConnection, id: i64) -> Result<Option<Order>, S
 /// The order `new` would open, if one was opened already: for its checkout session, or its
 /// subscription's cycle.
 async fn existing_order(tx: &mut AnyConnection, new: &NewOrder) -> Result<Option<Order>, StorageError> {
-    let (subscription, cycle) = new.cycle.map(|(id, day)| (id.0, day.to_string())).unzip();
+    let (subscription, cycle) = new.cycle.map(|cycle| (cycle.subscription.0, cycle.day.to_string())).unzip();
     let row = sqlx::query(concat!(
         "SELECT ",
         order_columns!(),
@@ -43,7 +43,7 @@ async fn open_order(tx: &mut AnyConnection, new: &NewOrder) -> Result<Opened, St
     if let Some(existing) = existing_order(&mut *tx, new).await? {
         return Ok(Opened::Existing(existing));
     }
-    let (subscription, cycle) = new.cycle.map(|(id, day)| (id.0, day.to_string())).unzip();
+    let (subscription, cycle) = new.cycle.map(|cycle| (cycle.subscription.0, cycle.day.to_string())).unzip();
     let at = now();
     // The unique checkout session and (subscription, cycle) decide between two instances opening
     // the same order at once: the second insert waits for the first and then inserts nothing.

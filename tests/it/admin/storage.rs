@@ -17,8 +17,8 @@ use amazonpay2::core::platform::{
     Members, NewOrder, Opened, Order, OrderId, OrderLine, Orders, ShippingMethod, Subscriptions,
 };
 use amazonpay2::storage::{
-    AdminSession, BackOffice, BulkItem, ItemOutcome, NewMember, OrderEdit, OrderFilter, Product, Shop, Store,
-    SubscriptionRecord,
+    AdminSession, BackOffice, BulkItem, BulkOrder, ItemOutcome, NewMember, OrderEdit, OrderFilter, Product, Shop,
+    Store, SubscriptionRecord,
 };
 
 /// A data folder of its own, removed when dropped.
@@ -40,6 +40,10 @@ impl Drop for Folder {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+fn bulk_order(id: i64, number: &str) -> BulkOrder {
+    BulkOrder { order: OrderId(id), number: number.to_owned() }
 }
 
 async fn shop() -> (Store, Folder) {
@@ -382,7 +386,7 @@ async fn owner_accounts_sessions_and_a_new_password_ending_them() {
 #[tokio::test]
 async fn a_bulk_job_keeps_its_orders_in_order_with_their_outcomes() {
     let (db, _folder) = shop().await;
-    let orders = [(OrderId(3), "10003".to_owned()), (OrderId(1), "10001".to_owned()), (OrderId(3), "10003".to_owned())];
+    let orders = [bulk_order(3, "10003"), bulk_order(1, "10001"), bulk_order(3, "10003")];
     let job = db.start_bulk("admin", &orders, "instance-a").await.unwrap();
     let waiting = db.bulk(job).await.unwrap();
     assert_eq!(

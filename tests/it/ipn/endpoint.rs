@@ -197,7 +197,7 @@ async fn a_pending_authorization_becomes_仮売上_when_amazon_notifies_that_it_
     let (session, charge) = pending_order(&world).await;
     world.amazon_control("authorizations", json!({ "chargeId": charge, "outcome": "Authorized" })).await;
     let order = wait_for_state(&world, &session, OrderState::Authorized).await;
-    assert_eq!(order.authorized.map(|(amount, _)| amount), Some(MUG_ORDER));
+    assert_eq!(order.authorized.map(|a| a.amount), Some(MUG_ORDER));
     assert_eq!(ipn_events(&world, &order).await, ["authorized"]);
     let shopper_sees = world.mug_shopper().await; // another member: nothing of theirs moved
     assert!(shopper_sees.orders().await.is_empty());
