@@ -272,9 +272,11 @@ mod native {
                 owner,
                 BULK_CONCURRENCY,
                 || async { true },
-                |outcome| {
-                    let item = bulk_item(&outcome, numbers.get(&outcome.order).map_or("", String::as_str));
-                    println!("order {} {}: {}", item.number, item.outcome.name(), item.message);
+                |finished| {
+                    for outcome in &finished {
+                        let item = bulk_item(outcome, numbers.get(&outcome.order).map_or("", String::as_str));
+                        println!("order {} {}: {}", item.number, item.outcome.name(), item.message);
+                    }
                     async {}
                 },
             )

@@ -786,7 +786,8 @@ pub struct BulkOutcome {
 impl Core {
     /// 「AmazonPay クレジット決済状況」: captures many authorized orders, at most `concurrency` at a
     /// time (Amazon throttles; its 429s and 5xx are retried with backoff by the client), telling
-    /// `progress` how each went. One order's failure does not stop the rest; an order already
+    /// `progress` how each went (those that finished while the last report was made, together).
+    /// One order's failure does not stop the rest; an order already
     /// captured, or taken by someone else, is left as it is, so a second run captures nothing twice.
     /// `may_start` is asked before each order is started: once it says no (the job was taken over
     /// by another instance), no more are started, the captures in flight end, and the orders not
@@ -802,7 +803,7 @@ impl Core {
     where
         S: Fn() -> SFut,
         SFut: std::future::Future<Output = bool>,
-        F: Fn(BulkOutcome) -> Fut,
+        F: Fn(Vec<BulkOutcome>) -> Fut,
         Fut: std::future::Future<Output = ()>,
     {
         use futures_util::StreamExt;
@@ -851,8 +852,12 @@ impl Core {
         let reports = async {
             let mut all = Vec::with_capacity(orders.len());
             while let Some(outcome) = receiver.recv().await {
-                progress(outcome.clone()).await;
-                all.push(outcome);
+                let mut finished = vec![outcome];
+                while let Ok(more) = receiver.try_recv() {
+                    finished.push(more);
+                }
+                all.extend(finished.iter().cloned());
+                progress(finished).await;
             }
             all
         };

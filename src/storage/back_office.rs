@@ -31,6 +31,9 @@ macro_rules! name {
     };
 }
 
+/// Bulk outcomes written by one statement at most (three parameters each).
+const RECORDED_AT_ONCE: usize = 100;
+
 #[async_trait]
 impl BackOffice for Store {
     async fn list_orders(&self, filter: &OrderFilter) -> Result<OrderPage, StorageError> {
@@ -357,29 +360,32 @@ impl BackOffice for Store {
         .await
     }
 
-    async fn record_bulk(&self, bulk: i64, instance: &str, item: &BulkItem) -> Result<bool, StorageError> {
+    async fn record_bulk_items(&self, bulk: i64, instance: &str, items: &[BulkItem]) -> Result<usize, StorageError> {
         let sql = self.sql();
-        // The job's row is read under a share lock (PostgreSQL): a claim taken over at the same
-        // moment waits for this write or makes it find the job another instance's.
-        let statement = format!(
-            "UPDATE bulk_items SET outcome = $3, message = $4
-             WHERE bulk_id = $1 AND order_id = $2 AND outcome = 'waiting'
-             AND EXISTS (SELECT 1 FROM bulk_jobs WHERE id = $1 AND claimed_by = $5{})",
-            sql.dialect().for_share()
-        );
-        sql.run(async {
-            let recorded = sqlx::query(sqlx::AssertSqlSafe(statement))
-                .bind(bulk)
-                .bind(item.order.0)
-                .bind(item.outcome.name())
-                .bind(item.message.as_str())
-                .bind(instance)
-                .execute(sql.writer())
-                .await?
-                .rows_affected();
-            Ok(recorded == 1)
-        })
-        .await
+        let mut recorded = 0;
+        // One statement per batch: the outcomes that finished while the last batch was written go
+        // in together (the job's writes wait for the one writer like every other write).
+        for batch in items.chunks(RECORDED_AT_ONCE) {
+            // ($3, $4, $5), ($6, $7, $8), …: each item's order, outcome and message.
+            let rows = (0..batch.len())
+                .map(|n| format!("(${}, ${}, ${})", 3 * n + 3, 3 * n + 4, 3 * n + 5))
+                .collect::<Vec<_>>()
+                .join(", ");
+            // The job's row is read under a share lock (PostgreSQL): a claim taken over at the
+            // same moment waits for this write or makes it find the job another instance's.
+            let statement = format!(
+                "UPDATE bulk_items SET outcome = v.column2, message = v.column3 FROM (VALUES {rows}) AS v
+                 WHERE bulk_items.bulk_id = $1 AND bulk_items.order_id = v.column1 AND bulk_items.outcome = 'waiting'
+                 AND EXISTS (SELECT 1 FROM bulk_jobs WHERE id = $1 AND claimed_by = $2{})",
+                sql.dialect().for_share()
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(bulk).bind(instance);
+            for item in batch {
+                query = query.bind(item.order.0).bind(item.outcome.name()).bind(item.message.as_str());
+            }
+            recorded += sql.run(async { Ok(query.execute(sql.writer()).await?.rows_affected()) }).await?;
+        }
+        Ok(usize::try_from(recorded).unwrap_or(usize::MAX))
     }
 
     async fn bulk(&self, bulk: i64) -> Result<Vec<BulkItem>, StorageError> {

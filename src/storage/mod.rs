@@ -518,11 +518,15 @@ pub trait BackOffice: Send + Sync {
     /// Starts a bulk operation over `orders` (their numbers as shown), claimed by the server
     /// instance `instance` that runs it; answers its ID.
     async fn start_bulk(&self, owner: &str, orders: &[BulkOrder], instance: &str) -> Result<i64, StorageError>;
-    /// Records how one order of a bulk operation went, if `instance` holds the job (it claimed
-    /// it, and no other instance took it over since) and the order is still waiting there;
-    /// whether it was recorded. An instance that lost the job never overwrites what the new
-    /// claimant recorded.
-    async fn record_bulk(&self, bulk: i64, instance: &str, item: &BulkItem) -> Result<bool, StorageError>;
+    /// Records how orders of a bulk operation went, if `instance` holds the job (it claimed it,
+    /// and no other instance took it over since) and each order is still waiting there; how many
+    /// were recorded. An instance that lost the job never overwrites what the new claimant
+    /// recorded.
+    async fn record_bulk_items(&self, bulk: i64, instance: &str, items: &[BulkItem]) -> Result<usize, StorageError>;
+    /// [`Self::record_bulk_items`] for one order: whether it was recorded.
+    async fn record_bulk(&self, bulk: i64, instance: &str, item: &BulkItem) -> Result<bool, StorageError> {
+        Ok(self.record_bulk_items(bulk, instance, std::slice::from_ref(item)).await? == 1)
+    }
     /// A bulk operation's orders and outcomes.
     async fn bulk(&self, bulk: i64) -> Result<Vec<BulkItem>, StorageError>;
     /// A bulk operation's job: who runs it, its heartbeat, whether it finished.

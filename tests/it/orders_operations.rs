@@ -846,8 +846,8 @@ async fn a_bulk_capture_goes_on_past_a_refusal_and_a_second_run_changes_nothing(
             "owner",
             3,
             || async { true },
-            |outcome: BulkOutcome| {
-                seen.lock().unwrap().push(outcome.order);
+            |finished: Vec<BulkOutcome>| {
+                seen.lock().unwrap().extend(finished.iter().map(|outcome| outcome.order));
                 async {}
             },
         )

@@ -706,6 +706,19 @@ async fn a_bulk_operation_records_each_order(target: Target) {
     let skipped = BulkItem { outcome: ItemOutcome::Skipped, message: "既に実売上です".into(), ..item.clone() };
     assert!(!db.record_bulk(bulk, "instance-a", &skipped).await.unwrap(), "an order's outcome is recorded once");
     assert_eq!(db.bulk(bulk).await.unwrap()[0], item);
+    // Several outcomes in one write: only the orders still waiting take theirs, nor does another
+    // instance's write count.
+    let refused = BulkItem {
+        order: other.id,
+        number: other.number.clone(),
+        outcome: ItemOutcome::Refused,
+        message: "Amazon: 'InvalidChargeStatus'".into(),
+    };
+    let both = [skipped.clone(), refused.clone()];
+    assert_eq!(db.record_bulk_items(bulk, "instance-b", &both).await.unwrap(), 0, "not the claimant");
+    assert_eq!(db.record_bulk_items(bulk, "instance-a", &both).await.unwrap(), 1);
+    assert_eq!(db.bulk(bulk).await.unwrap(), vec![item, refused]);
+    assert_eq!(db.record_bulk_items(bulk, "instance-a", &[]).await.unwrap(), 0);
     assert!(target.execute("UPDATE bulk_items SET outcome = 'exploded'").await.is_err(), "outcomes are a closed set");
 }
 

@@ -332,17 +332,20 @@ pub async fn run_job(db: &Database, core: &Core, job: i64, owner: &str, instance
             }
         }
     };
-    let captures = core.capture_many(&ids, owner, BULK_CONCURRENCY, still_ours, |outcome| {
-        let item = bulk_item(&outcome, numbers.get(&outcome.order).map_or("", String::as_str));
+    let captures = core.capture_many(&ids, owner, BULK_CONCURRENCY, still_ours, |finished| {
+        let items: Vec<BulkItem> = finished
+            .iter()
+            .map(|outcome| bulk_item(outcome, numbers.get(&outcome.order).map_or("", String::as_str)))
+            .collect();
         async move {
-            match db.record_bulk(job, instance, &item).await {
-                Ok(true) => {}
-                Ok(false) => tracing::warn!(
+            match db.record_bulk_items(job, instance, &items).await {
+                Ok(recorded) if recorded == items.len() => {}
+                Ok(recorded) => tracing::warn!(
                     job,
-                    order = item.order.0,
-                    "the bulk job is another instance's now; its outcome is theirs"
+                    lost = items.len() - recorded,
+                    "the bulk job is another instance's now; its outcomes are theirs"
                 ),
-                Err(error) => tracing::error!(%error, job, "could not record a bulk outcome; the order stays waiting"),
+                Err(error) => tracing::error!(%error, job, "could not record bulk outcomes; the orders stay waiting"),
             }
         }
     });
