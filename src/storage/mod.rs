@@ -18,6 +18,7 @@ mod sessions;
 mod shop;
 pub(crate) mod sql;
 mod store;
+pub mod vault;
 
 use std::sync::Arc;
 
