@@ -74,6 +74,71 @@ impl fmt::Debug for ShopOrigin {
     }
 }
 
+/// A host a shop answers on, as the operator gives it and as a request's `Host` names it:
+/// lowercase (an international name in its ASCII form), without a trailing dot, with a port only
+/// where it is not its scheme's default. A shop's origin follows from it: `https://HOST`, or
+/// `http://HOST` for this machine's own names (`localhost`, `*.localhost`, loopback addresses),
+/// which browsers treat as secure without a certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ShopHost(String);
+
+impl ShopHost {
+    /// Parses `host[:port]`; anything more (a scheme, a path, credentials) is refused.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let value = value.trim();
+        if value.is_empty() || value.len() > 262 {
+            return Err("must be a host name, with a port if needed".into());
+        }
+        if value.contains(['/', '@', '?', '#', '\\']) || value.chars().any(char::is_whitespace) {
+            return Err(format!("'{value}' must be a host, with a port if needed, and nothing more"));
+        }
+        let value = value.strip_suffix('.').unwrap_or(value);
+        let read = |scheme: &str| {
+            Url::parse(&format!("{scheme}://{value}/")).map_err(|e| format!("'{value}' is not a host ({e})"))
+        };
+        let url = read("http")?;
+        let Some(host) = url.host() else { return Err(format!("'{value}' has no host")) };
+        let scheme = if is_loopback(&host) { "http" } else { "https" };
+        // Read again under its own scheme: its default port is left out.
+        let url = read(scheme)?;
+        let host = url.host_str().unwrap_or_default();
+        Ok(Self(match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }))
+    }
+
+    /// `host[:port]`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The shop's origin on this host.
+    pub fn origin(&self) -> ShopOrigin {
+        let scheme = if self.is_loopback() { "http" } else { "https" };
+        ShopOrigin::parse(&format!("{scheme}://{}", self.0)).expect("a parsed host makes an origin")
+    }
+
+    /// Whether it names this machine (served over plain http).
+    pub fn is_loopback(&self) -> bool {
+        Url::parse(&format!("http://{}/", self.0)).is_ok_and(|url| url.host().is_some_and(|host| is_loopback(&host)))
+    }
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => *name == "localhost" || name.ends_with(".localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+impl fmt::Display for ShopHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The shop's pages (same-origin paths) where the Amazon flows continue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShopPages {
@@ -138,4 +203,49 @@ pub fn is_local_path(path: &str) -> bool {
 pub fn notice_url(path: &str, notice: crate::contract::Notice) -> String {
     let separator = if path.contains('?') { '&' } else { '?' };
     format!("{path}{separator}amazonpay2={}", notice.code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_is_kept_lowercase_without_its_schemes_default_port() {
+        for (given, kept, origin) in [
+            ("Shop.Example.JP", "shop.example.jp", "https://shop.example.jp"),
+            ("shop.example.jp:443", "shop.example.jp", "https://shop.example.jp"),
+            ("shop.example.jp:8443", "shop.example.jp:8443", "https://shop.example.jp:8443"),
+            ("shop.example.jp.", "shop.example.jp", "https://shop.example.jp"),
+            ("  shop.example.jp ", "shop.example.jp", "https://shop.example.jp"),
+            ("ショップ.jp", "xn--xckya1d0c.jp", "https://xn--xckya1d0c.jp"),
+            ("127.0.0.1:8080", "127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("localhost:80", "localhost", "http://localhost"),
+            ("shop2.localhost:8080", "shop2.localhost:8080", "http://shop2.localhost:8080"),
+            ("[::1]:8080", "[::1]:8080", "http://[::1]:8080"),
+        ] {
+            let host = ShopHost::parse(given).unwrap_or_else(|e| panic!("{given}: {e}"));
+            assert_eq!((host.as_str(), host.origin().as_str()), (kept, origin), "{given}");
+            assert_eq!(ShopHost::parse(host.as_str()), Ok(host.clone()), "{given}: kept as parsed");
+        }
+        assert_eq!(ShopHost::parse("shop.example.jp:80").unwrap().as_str(), "shop.example.jp:80", "80 is not https's");
+    }
+
+    #[test]
+    fn anything_but_a_host_and_port_is_refused() {
+        for given in [
+            "",
+            "https://shop.example.jp",
+            "shop.example.jp/path",
+            "user@shop.example.jp",
+            "shop.example.jp?x",
+            "shop.example.jp#x",
+            "shop example.jp",
+            "shop.example.jp:99999",
+            "shop.example.jp:port",
+            "[::1",
+            &"a".repeat(300),
+        ] {
+            assert!(ShopHost::parse(given).is_err(), "{given:?}");
+        }
+    }
 }
