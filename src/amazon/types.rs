@@ -274,6 +274,9 @@ pub struct CheckoutSession {
     /// Set when completed.
     #[serde(default)]
     pub charge_id: Option<String>,
+    /// `Sandbox` or `Live`.
+    #[serde(default)]
+    pub release_environment: Option<String>,
 }
 
 /// Redirect URLs of a checkout session.

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod error;
 pub mod idempotency;
 pub mod notifications;
+pub mod onboarding;
 pub mod operations;
 pub mod orders;
 pub mod paths;

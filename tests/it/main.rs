@@ -17,6 +17,7 @@ mod member_flows;
 mod multi_instance;
 mod no_silent_demo;
 mod node_sdk;
+mod onboarding;
 mod orders_operations;
 mod recovery;
 mod simulator;
