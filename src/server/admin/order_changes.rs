@@ -48,7 +48,7 @@ pub async fn edit(State(admin): State<Arc<Admin>>, Path(id): Path<String>, signe
         return refuse(&admin, signed, id, StatusCode::BAD_REQUEST, Refusal::Busy.message(lang), Typed::Edit(form))
             .await;
     };
-    match admin.app.db.edit_order(id, version, &edit).await {
+    match admin.service().edit_order(id, version, &edit).await {
         Ok(Some(order)) => {
             tracing::info!(owner = %signed.owner.name, order = %order.number, total = order.total, "order edited");
             signed.visit.see_other(&format!("/admin/orders/{}?done=edited", id.0))

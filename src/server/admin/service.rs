@@ -5,7 +5,9 @@ use crate::core::admin::OrderView;
 use crate::core::orders::OrderState;
 use crate::core::platform::{Order, OrderId, ShippingMethod};
 use crate::core::{Core, CoreError};
-use crate::storage::{Database, OrderDetail, OrderFilter, OrderPage, SeenTopic, StorageError, SubscriptionRecord};
+use crate::storage::{
+    Database, OrderDetail, OrderEdit, OrderFilter, OrderPage, SeenTopic, StorageError, SubscriptionRecord,
+};
 
 /// Why an admin page could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +90,12 @@ impl<'a> Service<'a> {
         let (subscription, view) =
             tokio::join!(self.subscription_of(&detail.order), self.core.order_view(detail.order.clone()));
         Ok(Some(OrderSheet { subscription: subscription?, view: view?, detail }))
+    }
+
+    /// 受注編集: the order changed as its owner saw it at `version` (none when it changed
+    /// meanwhile).
+    pub async fn edit_order(&self, id: OrderId, version: i64, edit: &OrderEdit) -> Result<Option<Order>, ServiceError> {
+        Ok(self.db.edit_order(id, version, edit).await?)
     }
 
     /// Whether the order's last change was forced (「エラーを無視して変更する」).
