@@ -232,9 +232,9 @@ pub async fn check_keys(api_base: &Url, origin: &ShopOrigin, entry: &KeysEntry) 
         "webCheckoutDetails": { "checkoutReviewReturnUrl": origin.url("/") },
         "storeId": account.store_id,
     });
-    // A key of its own: a check is never answered with an earlier check's session.
+    // A key of its own (32 hex characters): a check is never answered with an earlier check's
+    // session.
     let idempotency_key = random_token().map_err(|_| Wrong::Unreachable)?;
-    let idempotency_key: String = idempotency_key.chars().filter(char::is_ascii_alphanumeric).take(32).collect();
     match client.create_checkout_session(&payload, &idempotency_key).await {
         Ok(session) => {
             let answered = session.release_environment.unwrap_or_default();
