@@ -45,24 +45,25 @@ impl BackOffice for Store {
         let sql = self.sql();
         // The names are the enum's own, never input: safe to write into the statement.
         let list = states.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
-        let mut condition = format!("o.state IN ({list})");
+        // The shop is `$1`.
+        let mut condition = format!("o.shop_id = $1 AND o.state IN ({list})");
         // One state: its (state, id) index gives the page in order. Several: the state indexes
         // are kept out of it (where the database would take them), so it walks the orders newest
         // first and stops at the page instead of sorting every match (100,000 orders would take a
         // sort each time).
         let mut listed = match states.as_slice() {
-            [one] => format!("o.state = '{one}'"),
-            _ => format!("{} IN ({list})", sql.dialect().not_indexed("o.state")),
+            [one] => format!("o.shop_id = $1 AND o.state = '{one}'"),
+            _ => format!("o.shop_id = $1 AND {} IN ({list})", sql.dialect().not_indexed("o.state")),
         };
         // Lapsing: an authorization made before `before - 30 days`, not captured yet.
         let lapsing =
             filter.lapsing_before.map(|before| before - crate::core::operations::AUTHORIZATION_DAYS * 24 * 60 * 60);
         if lapsing.is_some() {
-            let window = " AND o.state = 'authorized' AND o.authorized_at < $1";
+            let window = " AND o.state = 'authorized' AND o.authorized_at < $2";
             condition.push_str(window);
             listed.push_str(window);
         }
-        let n = usize::from(lapsing.is_some());
+        let n = 1 + usize::from(lapsing.is_some());
         let per_page = i64::from(filter.per_page.clamp(1, 500));
         let offset = i64::from(filter.page) * per_page;
         let counted = format!("SELECT count(*) FROM orders o WHERE {condition}");
@@ -75,8 +76,8 @@ impl BackOffice for Store {
             n + 2
         );
         sql.run(async {
-            let mut count = sqlx::query(sqlx::AssertSqlSafe(counted));
-            let mut page = sqlx::query(sqlx::AssertSqlSafe(paged));
+            let mut count = sqlx::query(sqlx::AssertSqlSafe(counted)).bind(self.shop_id());
+            let mut page = sqlx::query(sqlx::AssertSqlSafe(paged)).bind(self.shop_id());
             if let Some(lapsing) = lapsing {
                 count = count.bind(lapsing);
                 page = page.bind(lapsing);
@@ -117,26 +118,31 @@ impl BackOffice for Store {
                 ", o.shipping_fee, o.discount, ",
                 name!(),
                 ", COALESCE(m.email, NULLIF(o.buyer_email, '')), o.fulfilment
-                 FROM orders o LEFT JOIN members m ON m.id = o.member_id WHERE o.id = $1"
+                 FROM orders o LEFT JOIN members m ON m.id = o.member_id WHERE o.id = $1 AND o.shop_id = $2"
             ))
             .bind(id.0)
+            .bind(self.shop_id())
             .fetch_optional(sql.reader())
             .await?;
             let Some(head) = head else { return Ok(None) };
             let base = ORDER_COLUMN_COUNT;
             let order = order(&head)?;
-            let lines =
-                sqlx::query("SELECT name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY position")
-                    .bind(id.0)
-                    .fetch_all(sql.reader())
-                    .await?
-                    .iter()
-                    .map(|row| Ok(OrderLine { name: row.text(0)?, unit_price: row.yen(1)?, quantity: row.yen(2)? }))
-                    .collect::<Result<_, StorageError>>()?;
-            let events = sqlx::query(
-                "SELECT at, actor, from_state, to_state, detail, forced FROM order_events WHERE order_id = $1 ORDER BY id",
+            let lines = sqlx::query(
+                "SELECT name, price, quantity FROM order_items WHERE order_id = $1 AND shop_id = $2 ORDER BY position",
             )
             .bind(id.0)
+            .bind(self.shop_id())
+            .fetch_all(sql.reader())
+            .await?
+            .iter()
+            .map(|row| Ok(OrderLine { name: row.text(0)?, unit_price: row.yen(1)?, quantity: row.yen(2)? }))
+            .collect::<Result<_, StorageError>>()?;
+            let events = sqlx::query(
+                "SELECT at, actor, from_state, to_state, detail, forced FROM order_events
+                 WHERE order_id = $1 AND shop_id = $2 ORDER BY id",
+            )
+            .bind(id.0)
+            .bind(self.shop_id())
             .fetch_all(sql.reader())
             .await?
             .iter()
@@ -170,14 +176,14 @@ impl BackOffice for Store {
         // wrapped-around small one.
         let goods = edit.lines.iter().fold(0u64, |sum, l| sum.saturating_add(l.unit_price.saturating_mul(l.quantity)));
         let total = goods.saturating_add(edit.shipping_fee).saturating_sub(edit.discount);
-        let sql = self.sql();
+        let (sql, shop) = (self.sql(), self.shop_id());
         sql.run(async {
             let mut tx = sql.begin().await?;
             // Only at the version its owner saw, and not while an operation holds the order.
             let changed = sqlx::query(
                 "UPDATE orders SET total = $3, shipping_fee = $4, discount = $5, fulfilment = $6,
                      version = version + 1, updated_at = $7
-                 WHERE id = $1 AND version = $2 AND (locked_by IS NULL OR locked_until < $7)",
+                 WHERE id = $1 AND version = $2 AND (locked_by IS NULL OR locked_until < $7) AND shop_id = $8",
             )
             .bind(id.0)
             .bind(version)
@@ -186,27 +192,35 @@ impl BackOffice for Store {
             .bind(db_yen(edit.discount))
             .bind(edit.fulfilment.as_str())
             .bind(now())
+            .bind(shop)
             .execute(&mut *tx)
             .await?
             .rows_affected();
             if changed == 0 {
                 return Ok(None);
             }
-            sqlx::query("DELETE FROM order_items WHERE order_id = $1").bind(id.0).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM order_items WHERE order_id = $1 AND shop_id = $2")
+                .bind(id.0)
+                .bind(shop)
+                .execute(&mut *tx)
+                .await?;
             for (index, line) in edit.lines.iter().enumerate() {
                 sqlx::query(
-                    "INSERT INTO order_items (order_id, position, name, price, quantity) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO order_items (order_id, position, name, price, quantity, shop_id)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(id.0)
                 .bind(position(index))
                 .bind(line.name.as_str())
                 .bind(db_yen(line.unit_price))
                 .bind(db_yen(line.quantity))
+                .bind(shop)
                 .execute(&mut *tx)
                 .await?;
             }
-            let row = sqlx::query(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"))
+            let row = sqlx::query(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1 AND shop_id = $2"))
                 .bind(id.0)
+                .bind(shop)
                 .fetch_one(&mut *tx)
                 .await?;
             let edited = order(&row)?;
@@ -219,43 +233,51 @@ impl BackOffice for Store {
     async fn set_shipping_amazon_pay(&self, method: i64, allowed: bool) -> Result<bool, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let changed = sqlx::query("UPDATE shipping_methods SET amazon_pay_allowed = $2 WHERE id = $1")
-                .bind(method)
-                .bind(allowed)
-                .execute(sql.writer())
-                .await?
-                .rows_affected();
+            let changed =
+                sqlx::query("UPDATE shipping_methods SET amazon_pay_allowed = $2 WHERE id = $1 AND shop_id = $3")
+                    .bind(method)
+                    .bind(allowed)
+                    .bind(self.shop_id())
+                    .execute(sql.writer())
+                    .await?
+                    .rows_affected();
             Ok(changed == 1)
         })
         .await
     }
 
     async fn put_admin(&self, name: &str, password_hash: &str) -> Result<bool, StorageError> {
-        let sql = self.sql();
+        let (sql, shop) = (self.sql(), self.shop_id());
         sql.run(async {
             // One transaction: a new password and the end of the old sessions go together.
             let mut tx = sql.begin().await?;
             // Inserted or not decides whether the account is new: of two instances creating it at
             // once, the second's insert waits for the first's and then inserts nothing.
             let created = sqlx::query(
-                "INSERT INTO admin_accounts (name, password_hash, created_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (name) DO NOTHING",
+                "INSERT INTO admin_accounts (name, password_hash, created_at, shop_id) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (shop_id, name) DO NOTHING",
             )
             .bind(name)
             .bind(password_hash)
             .bind(now())
+            .bind(shop)
             .execute(&mut *tx)
             .await?
             .rows_affected()
                 == 1;
             if !created {
-                sqlx::query("UPDATE admin_accounts SET password_hash = $2 WHERE name = $1")
+                sqlx::query("UPDATE admin_accounts SET password_hash = $2 WHERE name = $1 AND shop_id = $3")
                     .bind(name)
                     .bind(password_hash)
+                    .bind(shop)
                     .execute(&mut *tx)
                     .await?;
                 // A new password ends the account's sessions.
-                sqlx::query("DELETE FROM admin_sessions WHERE name = $1").bind(name).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM admin_sessions WHERE name = $1 AND shop_id = $2")
+                    .bind(name)
+                    .bind(shop)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok(created)
@@ -266,8 +288,9 @@ impl BackOffice for Store {
     async fn admin_password_hash(&self, name: &str) -> Result<Option<String>, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let row = sqlx::query("SELECT password_hash FROM admin_accounts WHERE name = $1")
+            let row = sqlx::query("SELECT password_hash FROM admin_accounts WHERE name = $1 AND shop_id = $2")
                 .bind(name)
+                .bind(self.shop_id())
                 .fetch_optional(sql.reader())
                 .await?;
             row.map(|row| row.text(0)).transpose()
@@ -278,8 +301,9 @@ impl BackOffice for Store {
     async fn admin_session(&self, id: &str) -> Result<Option<AdminSession>, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let row = sqlx::query("SELECT name, last_seen FROM admin_sessions WHERE id = $1")
+            let row = sqlx::query("SELECT name, last_seen FROM admin_sessions WHERE id = $1 AND shop_id = $2")
                 .bind(id)
+                .bind(self.shop_id())
                 .fetch_optional(sql.reader())
                 .await?;
             row.map(|row| Ok(AdminSession { name: row.text(0)?, last_seen: row.int(1)? })).transpose()
@@ -293,14 +317,17 @@ impl BackOffice for Store {
             let at = now();
             let mut tx = sql.begin().await?;
             // Sessions idle for a day are long expired (the admin's timeout is shorter): a login
-            // clears them away, so the table holds only the few live ones.
+            // clears them away (every shop's), so the table holds only the few live ones.
             sqlx::query("DELETE FROM admin_sessions WHERE last_seen < $1").bind(at - STALE).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO admin_sessions (id, name, last_seen, created_at) VALUES ($1, $2, $3, $3)")
-                .bind(id)
-                .bind(name)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO admin_sessions (id, name, last_seen, created_at, shop_id) VALUES ($1, $2, $3, $3, $4)",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(at)
+            .bind(self.shop_id())
+            .execute(&mut *tx)
+            .await?;
             Ok(tx.commit().await?)
         })
         .await
@@ -309,9 +336,10 @@ impl BackOffice for Store {
     async fn touch_admin_session(&self, id: &str, at: i64) -> Result<(), StorageError> {
         let sql = self.sql();
         sql.run(async {
-            sqlx::query("UPDATE admin_sessions SET last_seen = $2 WHERE id = $1")
+            sqlx::query("UPDATE admin_sessions SET last_seen = $2 WHERE id = $1 AND shop_id = $3")
                 .bind(id)
                 .bind(at)
+                .bind(self.shop_id())
                 .execute(sql.writer())
                 .await?;
             Ok(())
@@ -322,7 +350,11 @@ impl BackOffice for Store {
     async fn delete_admin_session(&self, id: &str) -> Result<(), StorageError> {
         let sql = self.sql();
         sql.run(async {
-            sqlx::query("DELETE FROM admin_sessions WHERE id = $1").bind(id).execute(sql.writer()).await?;
+            sqlx::query("DELETE FROM admin_sessions WHERE id = $1 AND shop_id = $2")
+                .bind(id)
+                .bind(self.shop_id())
+                .execute(sql.writer())
+                .await?;
             Ok(())
         })
         .await
@@ -333,24 +365,26 @@ impl BackOffice for Store {
         sql.run(async {
             let mut tx = sql.begin().await?;
             let bulk = sqlx::query(
-                "INSERT INTO bulk_jobs (owner, created_at, claimed_by, heartbeat_at) VALUES ($1, $2, $3, $2)
+                "INSERT INTO bulk_jobs (owner, created_at, claimed_by, heartbeat_at, shop_id) VALUES ($1, $2, $3, $2, $4)
                  RETURNING id",
             )
             .bind(owner)
             .bind(now())
             .bind(instance)
+            .bind(self.shop_id())
             .fetch_one(&mut *tx)
             .await?
             .int(0)?;
             for (index, BulkOrder { order, number }) in orders.iter().enumerate() {
                 sqlx::query(
-                    "INSERT INTO bulk_items (bulk_id, position, order_id, order_number, outcome)
-                     VALUES ($1, $2, $3, $4, 'waiting') ON CONFLICT DO NOTHING",
+                    "INSERT INTO bulk_items (bulk_id, position, order_id, order_number, outcome, shop_id)
+                     VALUES ($1, $2, $3, $4, 'waiting', $5) ON CONFLICT DO NOTHING",
                 )
                 .bind(bulk)
                 .bind(position(index))
                 .bind(order.0)
                 .bind(number.as_str())
+                .bind(self.shop_id())
                 .execute(&mut *tx)
                 .await?;
             }
@@ -366,9 +400,9 @@ impl BackOffice for Store {
         // One statement per batch: the outcomes that finished while the last batch was written go
         // in together (the job's writes wait for the one writer like every other write).
         for batch in items.chunks(RECORDED_AT_ONCE) {
-            // ($3, $4, $5), ($6, $7, $8), …: each item's order, outcome and message.
+            // ($4, $5, $6), ($7, $8, $9), …: each item's order, outcome and message.
             let rows = (0..batch.len())
-                .map(|n| format!("(${}, ${}, ${})", 3 * n + 3, 3 * n + 4, 3 * n + 5))
+                .map(|n| format!("(${}, ${}, ${})", 3 * n + 4, 3 * n + 5, 3 * n + 6))
                 .collect::<Vec<_>>()
                 .join(", ");
             // The job's row is read under a share lock (PostgreSQL): a claim taken over at the
@@ -376,10 +410,11 @@ impl BackOffice for Store {
             let statement = format!(
                 "UPDATE bulk_items SET outcome = v.column2, message = v.column3 FROM (VALUES {rows}) AS v
                  WHERE bulk_items.bulk_id = $1 AND bulk_items.order_id = v.column1 AND bulk_items.outcome = 'waiting'
-                 AND EXISTS (SELECT 1 FROM bulk_jobs WHERE id = $1 AND claimed_by = $2{})",
+                 AND bulk_items.shop_id = $3
+                 AND EXISTS (SELECT 1 FROM bulk_jobs WHERE id = $1 AND claimed_by = $2 AND shop_id = $3{})",
                 sql.dialect().for_share()
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(bulk).bind(instance);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(bulk).bind(instance).bind(self.shop_id());
             for item in batch {
                 query = query.bind(item.order.0).bind(item.outcome.name()).bind(item.message.as_str());
             }
@@ -392,9 +427,11 @@ impl BackOffice for Store {
         let sql = self.sql();
         sql.run(async {
             sqlx::query(
-                "SELECT order_id, order_number, outcome, message FROM bulk_items WHERE bulk_id = $1 ORDER BY position",
+                "SELECT order_id, order_number, outcome, message FROM bulk_items
+                 WHERE bulk_id = $1 AND shop_id = $2 ORDER BY position",
             )
             .bind(bulk)
+            .bind(self.shop_id())
             .fetch_all(sql.reader())
             .await?
             .iter()
@@ -415,9 +452,11 @@ impl BackOffice for Store {
         let sql = self.sql();
         sql.run(async {
             let row = sqlx::query(
-                "SELECT id, owner, created_at, claimed_by, heartbeat_at, finished_at FROM bulk_jobs WHERE id = $1",
+                "SELECT id, owner, created_at, claimed_by, heartbeat_at, finished_at FROM bulk_jobs
+                 WHERE id = $1 AND shop_id = $2",
             )
             .bind(bulk)
+            .bind(self.shop_id())
             .fetch_optional(sql.reader())
             .await?;
             row.map(|row| {
@@ -442,13 +481,14 @@ impl BackOffice for Store {
             // row lock (on SQLite, for the write lock) and then finds the claim fresh.
             let claimed = sqlx::query(
                 "UPDATE bulk_jobs SET claimed_by = $2, heartbeat_at = $4
-                 WHERE id = $1 AND finished_at IS NULL
+                 WHERE id = $1 AND finished_at IS NULL AND shop_id = $5
                    AND (claimed_by IS NULL OR heartbeat_at IS NULL OR heartbeat_at < $3)",
             )
             .bind(bulk)
             .bind(instance)
             .bind(stale_before)
             .bind(now())
+            .bind(self.shop_id())
             .execute(sql.writer())
             .await?
             .rows_affected();
@@ -461,11 +501,13 @@ impl BackOffice for Store {
         let sql = self.sql();
         sql.run(async {
             let beaten = sqlx::query(
-                "UPDATE bulk_jobs SET heartbeat_at = $3 WHERE id = $1 AND claimed_by = $2 AND finished_at IS NULL",
+                "UPDATE bulk_jobs SET heartbeat_at = $3
+                 WHERE id = $1 AND claimed_by = $2 AND finished_at IS NULL AND shop_id = $4",
             )
             .bind(bulk)
             .bind(instance)
             .bind(now())
+            .bind(self.shop_id())
             .execute(sql.writer())
             .await?
             .rows_affected();
@@ -479,13 +521,14 @@ impl BackOffice for Store {
         sql.run(async {
             sqlx::query(
                 "UPDATE bulk_jobs SET claimed_by = NULL, finished_at = CASE WHEN EXISTS
-                     (SELECT 1 FROM bulk_items WHERE bulk_id = $1 AND outcome = 'waiting')
+                     (SELECT 1 FROM bulk_items WHERE bulk_id = $1 AND outcome = 'waiting' AND shop_id = $4)
                      THEN NULL ELSE CAST($3 AS BIGINT) END
-                 WHERE id = $1 AND claimed_by = $2",
+                 WHERE id = $1 AND claimed_by = $2 AND shop_id = $4",
             )
             .bind(bulk)
             .bind(instance)
             .bind(now())
+            .bind(self.shop_id())
             .execute(sql.writer())
             .await?;
             Ok(())
@@ -501,9 +544,10 @@ impl BackOffice for Store {
         sql.run(async {
             let row = sqlx::query(
                 "SELECT id, member_id, amount, next_cycle, charge_permission_id, status FROM subscriptions
-                 WHERE charge_permission_id = $1",
+                 WHERE charge_permission_id = $1 AND shop_id = $2",
             )
             .bind(charge_permission_id)
+            .bind(self.shop_id())
             .fetch_optional(sql.reader())
             .await?;
             let Some(row) = row else { return Ok(None) };

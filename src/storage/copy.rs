@@ -8,9 +8,13 @@ use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 use super::sql::{Fields, Sql};
 use super::{SCHEMA_VERSION, StorageError, Store};
 
-/// The shop's tables (all but the migrator's), parents before children: the order a copy fills
-/// them in.
-pub const TABLES: [&str; 21] = [
+/// The deployment's tables (all but the migrator's), parents before children: the order a copy
+/// fills them in.
+pub const TABLES: [&str; 25] = [
+    "shops",
+    "shops_version",
+    "shop_hosts",
+    "shop_secrets",
     "secrets",
     "members",
     "amazon_links",
@@ -51,6 +55,7 @@ enum Kind {
     Int,
     Flag,
     Text,
+    Bytes,
 }
 
 /// A column's value, typed as PostgreSQL's column wants it.
@@ -59,6 +64,7 @@ enum Cell {
     Int(Option<i64>),
     Flag(Option<bool>),
     Text(Option<String>),
+    Bytes(Option<Vec<u8>>),
 }
 
 /// Copies the SQLite database at `from` (the `amazonpay2.sqlite3` of a data folder, or the folder)
@@ -74,7 +80,9 @@ pub async fn copy_from_sqlite(from: &Path, to: &str, replace: bool) -> Result<Ve
     let mut transaction = db.sql().begin().await?;
 
     let mut holding = Vec::new();
-    for table in TABLES.iter().filter(|t| **t != "payment_methods") {
+    // What the migrations themselves put in a new database is not data of a shop.
+    let made_by_migrations = ["payment_methods", "shops", "shops_version"];
+    for table in TABLES.iter().filter(|t| !made_by_migrations.contains(t)) {
         let found =
             sqlx::query(AssertSqlSafe(format!("SELECT 1 FROM {table} LIMIT 1"))).fetch_optional(&mut *transaction);
         if found.await?.is_some() {
@@ -87,8 +95,8 @@ pub async fn copy_from_sqlite(from: &Path, to: &str, replace: bool) -> Result<Ve
             holding.join(", ")
         )));
     }
-    // Emptied as one statement, so that no foreign key stands in the way; the migration's own
-    // rows (the payment methods) are replaced by the shop's.
+    // Emptied as one statement, so that no foreign key stands in the way; the migrations' own
+    // rows (the first shop, its payment methods) are replaced by the copied ones.
     sqlx::query(AssertSqlSafe(format!("TRUNCATE {} RESTART IDENTITY", TABLES.join(", "))))
         .execute(&mut *transaction)
         .await?;
@@ -111,6 +119,7 @@ pub async fn copy_from_sqlite(from: &Path, to: &str, replace: bool) -> Result<Ve
                 "bigint" => Kind::Int,
                 "boolean" => Kind::Flag,
                 "text" => Kind::Text,
+                "bytea" => Kind::Bytes,
                 other => return Err(StorageError::Database(format!("{table}.{name}: unexpected type {other}"))),
             };
             Ok((name, kind))
@@ -134,6 +143,7 @@ pub async fn copy_from_sqlite(from: &Path, to: &str, replace: bool) -> Result<Ve
                     Cell::Int(value) => statement.bind(value),
                     Cell::Flag(value) => statement.bind(value),
                     Cell::Text(value) => statement.bind(value),
+                    Cell::Bytes(value) => statement.bind(value),
                 };
             }
             statement.execute(&mut *transaction).await?;
@@ -195,5 +205,6 @@ fn cell(row: &sqlx::any::AnyRow, index: usize, kind: Kind) -> Result<Cell, Stora
         Kind::Int => Cell::Int(row.opt_int(index)?),
         Kind::Flag => Cell::Flag(row.opt_int(index)?.map(|n| n != 0)),
         Kind::Text => Cell::Text(row.opt_text(index)?),
+        Kind::Bytes => Cell::Bytes(sqlx::Row::try_get(row, index)?),
     })
 }

@@ -13,8 +13,8 @@
 
 use std::borrow::Cow;
 
-use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyConnection, Connection, Executor, SqlSafeStr};
 
 use super::StorageError;
 use super::dialect::Dialect;
@@ -24,7 +24,7 @@ use super::sql::{Fields, Sql};
 const MIGRATION_LOCK: i64 = 0x616d_617a_6f6e_7061;
 
 /// `(version, description, SQL)` of each migration, in order.
-type Migrations = [(i64, &'static str, &'static str); 7];
+type Migrations = [(i64, &'static str, &'static str); 8];
 
 const SQLITE: Migrations = [
     (1, "shop, orders, sessions", include_str!("migrations/sqlite/0001_shop_orders_sessions.sql")),
@@ -34,6 +34,7 @@ const SQLITE: Migrations = [
     (5, "refund requests", include_str!("migrations/sqlite/0005_refund_requests.sql")),
     (6, "ipn topics seen", include_str!("migrations/sqlite/0006_ipn_topics_seen.sql")),
     (7, "forced history lines", include_str!("migrations/sqlite/0007_forced_history_lines.sql")),
+    (8, "shops", include_str!("migrations/sqlite/0008_shops.sql")),
 ];
 
 const POSTGRES: Migrations = [
@@ -44,6 +45,7 @@ const POSTGRES: Migrations = [
     (5, "refund requests", include_str!("migrations/postgres/0005_refund_requests.sql")),
     (6, "ipn topics seen", include_str!("migrations/postgres/0006_ipn_topics_seen.sql")),
     (7, "forced history lines", include_str!("migrations/postgres/0007_forced_history_lines.sql")),
+    (8, "shops", include_str!("migrations/postgres/0008_shops.sql")),
 ];
 
 /// The newest schema version this server makes (both databases have the same versions).
@@ -72,8 +74,45 @@ fn migrator(dialect: Dialect) -> Migrator {
 /// Brings the schema up to date, or says why it cannot: a database this server did not make, or
 /// one a newer server already migrated. `what` names the database in the message.
 pub(crate) async fn migrate(sql: &Sql, what: &str) -> Result<(), StorageError> {
-    let dialect = sql.dialect();
-    let mut tx = sql.begin().await?;
+    match sql.dialect() {
+        Dialect::Postgres => {
+            let mut tx = sql.begin().await?;
+            migrate_in(&mut tx, Dialect::Postgres, what).await?;
+            Ok(tx.commit().await?)
+        }
+        // SQLite changes a table's constraints only by building the table anew, which must not
+        // set off the foreign keys' actions on the rows that refer to the old one: its documented
+        // procedure is to turn them off outside the transaction and check them before commit.
+        Dialect::Sqlite => {
+            let mut connection = sql.writer().acquire().await?;
+            connection.execute("PRAGMA foreign_keys = OFF").await?;
+            let migrated = async {
+                let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+                migrate_in(&mut tx, Dialect::Sqlite, what).await?;
+                if let Some(broken) = sqlx::query("PRAGMA foreign_key_check").fetch_optional(&mut *tx).await? {
+                    let table = broken.text(0)?;
+                    return Err(StorageError::Incompatible(format!("schema migration left {table} inconsistent")));
+                }
+                Ok(tx.commit().await?)
+            }
+            .await;
+            match migrated {
+                Ok(()) => {
+                    connection.execute("PRAGMA foreign_keys = ON").await?;
+                    Ok(())
+                }
+                // Not back to the pool with its foreign keys off.
+                Err(error) => {
+                    let _ = connection.close().await;
+                    Err(error)
+                }
+            }
+        }
+    }
+}
+
+/// The migrations not yet applied, in `tx`.
+async fn migrate_in(tx: &mut AnyConnection, dialect: Dialect, what: &str) -> Result<(), StorageError> {
     if let Some(lock) = dialect.transaction_lock() {
         sqlx::query(lock).bind(MIGRATION_LOCK).execute(&mut *tx).await?;
     }
@@ -106,9 +145,7 @@ pub(crate) async fn migrate(sql: &Sql, what: &str) -> Result<(), StorageError> {
         migrator.run_direct(Some(current), &mut *tx, true).await.map_err(migration_error)?;
         tracing::info!(version = current, "database adopted by the migrator");
     }
-    migrator.run_direct(None, &mut *tx, false).await.map_err(migration_error)?;
-    tx.commit().await?;
-    Ok(())
+    migrator.run_direct(None, &mut *tx, false).await.map_err(migration_error)
 }
 
 /// The newest migration applied (README's "schema version").

@@ -16,6 +16,7 @@ mod rows;
 mod safeguards;
 mod sessions;
 mod shop;
+pub mod shops;
 pub(crate) mod sql;
 mod store;
 pub mod vault;
@@ -31,6 +32,22 @@ pub use self::store::{Store, sqlite_file};
 use crate::core::orders::OrderState;
 use crate::core::platform::{CartId, MemberId, OrderLine, Platform, PlatformError, RefundState, SubscriptionId};
 use crate::core::platform::{Order, OrderId};
+
+/// A shop of the deployment, as its rows name it (`shop_id`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ShopId(pub i64);
+
+impl ShopId {
+    /// The shop a deployment served before it had several: the one the `AMAZONPAY2_*` settings
+    /// describe, and whose every row an older database's were.
+    pub const FIRST: Self = Self(1);
+}
+
+impl std::fmt::Display for ShopId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// A database failure. Callers answer 500 and log it; the shopper's input is never the cause.
 #[derive(Debug, thiserror::Error)]
@@ -268,7 +285,7 @@ pub trait SessionStore: Send + Sync {
     /// Deletes a session.
     async fn delete_session(&self, id: &str) -> Result<(), StorageError>;
     /// Deletes sessions idle since before `cutoff` and carts no session holds that have not
-    /// changed since `cart_cutoff`; answers how many of each.
+    /// changed since `cart_cutoff`, of every shop; answers how many of each.
     async fn purge(&self, cutoff: i64, cart_cutoff: i64) -> Result<Purged, StorageError>;
 }
 
@@ -616,7 +633,8 @@ pub trait Safeguards: Send + Sync {
     async fn finish_notification(&self, id: &str, token: &str, at: i64) -> Result<(), StorageError>;
     /// Gives a claim up, so that Amazon's retry (or another instance) handles the notification.
     async fn release_notification(&self, id: &str, token: &str) -> Result<(), StorageError>;
-    /// Forgets notifications handled (or claims made) before `before`; answers how many.
+    /// Forgets notifications handled (or claims made) before `before`, of every shop; answers how
+    /// many.
     async fn purge_notifications(&self, before: i64) -> Result<usize, StorageError>;
     /// Records that a verified notification for `scope` came from `topic` at `at` (`confirmed`:
     /// the object it named was read from Amazon's API), keeping the [`IPN_TOPICS_KEPT`] topics
@@ -640,6 +658,7 @@ pub trait Safeguards: Send + Sync {
     async fn clear_login_attempts(&self, subject: &str) -> Result<(), StorageError>;
     /// The attempts counted for `subject`: how many, and since when (`(0, 0)` for none).
     async fn login_attempts(&self, subject: &str) -> Result<LoginAttempts, StorageError>;
-    /// Forgets the attempts of windows started before `before`; answers how many subjects.
+    /// Forgets the attempts of windows started before `before`, of every shop; answers how many
+    /// subjects.
     async fn purge_login_attempts(&self, before: i64) -> Result<usize, StorageError>;
 }

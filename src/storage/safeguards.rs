@@ -29,9 +29,9 @@ impl Safeguards for Store {
             // New, or a claim that lapsed (its instance stopped half-way): this request's now.
             let mine = sqlx::query(
                 "INSERT INTO notifications AS n
-                     (notification_id, object_type, object_id, received_at, state, claim_token, claimed_until)
-                 VALUES ($1, $2, $3, $4, 'handling', $5, $6)
-                 ON CONFLICT (notification_id) DO UPDATE SET
+                     (notification_id, object_type, object_id, received_at, state, claim_token, claimed_until, shop_id)
+                 VALUES ($1, $2, $3, $4, 'handling', $5, $6, $7)
+                 ON CONFLICT (shop_id, notification_id) DO UPDATE SET
                      claim_token = excluded.claim_token, claimed_until = excluded.claimed_until
                  WHERE n.state = 'handling' AND n.claimed_until < $4
                  RETURNING notification_id",
@@ -42,14 +42,16 @@ impl Safeguards for Store {
             .bind(claim.at)
             .bind(&claim.token)
             .bind(claim.until)
+            .bind(self.shop_id())
             .fetch_optional(&mut *tx)
             .await?;
             if mine.is_some() {
                 tx.commit().await?;
                 return Ok(Claimed::Mine);
             }
-            let state = sqlx::query("SELECT state FROM notifications WHERE notification_id = $1")
+            let state = sqlx::query("SELECT state FROM notifications WHERE notification_id = $1 AND shop_id = $2")
                 .bind(&claim.id)
+                .bind(self.shop_id())
                 .fetch_optional(&mut *tx)
                 .await?
                 .map(|row| row.text(0))
@@ -66,11 +68,12 @@ impl Safeguards for Store {
             sqlx::query(
                 "UPDATE notifications SET state = 'handled', handled_at = $3, claim_token = NULL,
                      claimed_until = NULL
-                 WHERE notification_id = $1 AND claim_token = $2",
+                 WHERE notification_id = $1 AND claim_token = $2 AND shop_id = $4",
             )
             .bind(id)
             .bind(token)
             .bind(at)
+            .bind(self.shop_id())
             .execute(sql.writer())
             .await?;
             Ok(())
@@ -82,10 +85,12 @@ impl Safeguards for Store {
         let sql = self.sql();
         sql.run(async {
             sqlx::query(
-                "DELETE FROM notifications WHERE notification_id = $1 AND state = 'handling' AND claim_token = $2",
+                "DELETE FROM notifications
+                 WHERE notification_id = $1 AND state = 'handling' AND claim_token = $2 AND shop_id = $3",
             )
             .bind(id)
             .bind(token)
+            .bind(self.shop_id())
             .execute(sql.writer())
             .await?;
             Ok(())
@@ -107,32 +112,35 @@ impl Safeguards for Store {
     }
 
     async fn see_ipn_topic(&self, scope: &str, topic: &str, at: i64, confirmed: bool) -> Result<bool, StorageError> {
-        let sql = self.sql();
+        let (sql, shop) = (self.sql(), self.shop_id());
         sql.run(async {
             let mut tx = sql.begin().await?;
             // Whether this statement inserted the row: the one instance that did says the topic
             // is new (PostgreSQL once said so with `RETURNING (xmax = 0)`, which SQLite lacks).
             let new = sqlx::query(
-                "INSERT INTO ipn_topics (scope, topic_arn, first_seen, last_seen, last_confirmed)
-                 VALUES ($1, $2, $3, $3, CASE WHEN $4 THEN $3 END)
-                 ON CONFLICT (scope, topic_arn) DO NOTHING
+                "INSERT INTO ipn_topics (scope, topic_arn, first_seen, last_seen, last_confirmed, shop_id)
+                 VALUES ($1, $2, $3, $3, CASE WHEN $4 THEN $3 END, $5)
+                 ON CONFLICT (shop_id, scope, topic_arn) DO NOTHING
                  RETURNING topic_arn",
             )
             .bind(scope)
             .bind(topic)
             .bind(at)
             .bind(confirmed)
+            .bind(shop)
             .fetch_optional(&mut *tx)
             .await?
             .is_some();
             if new {
                 // The oldest go (only a new topic makes too many).
                 sqlx::query(
-                    "DELETE FROM ipn_topics WHERE scope = $1 AND topic_arn NOT IN
-                         (SELECT topic_arn FROM ipn_topics WHERE scope = $1 ORDER BY last_seen DESC, topic_arn LIMIT $2)",
+                    "DELETE FROM ipn_topics WHERE scope = $1 AND shop_id = $3 AND topic_arn NOT IN
+                         (SELECT topic_arn FROM ipn_topics WHERE scope = $1 AND shop_id = $3
+                          ORDER BY last_seen DESC, topic_arn LIMIT $2)",
                 )
                 .bind(scope)
                 .bind(i64::try_from(IPN_TOPICS_KEPT).unwrap_or(i64::MAX))
+                .bind(shop)
                 .execute(&mut *tx)
                 .await?;
             } else {
@@ -141,9 +149,9 @@ impl Safeguards for Store {
                 // The larger/smaller of two spelled out: SQLite's max/min and PostgreSQL's
                 // GREATEST/LEAST disagree on NULL.
                 sqlx::query(
-                    "INSERT INTO ipn_topics AS t (scope, topic_arn, first_seen, last_seen, last_confirmed)
-                     VALUES ($1, $2, $3, $3, CASE WHEN $4 THEN $3 END)
-                     ON CONFLICT (scope, topic_arn) DO UPDATE SET
+                    "INSERT INTO ipn_topics AS t (scope, topic_arn, first_seen, last_seen, last_confirmed, shop_id)
+                     VALUES ($1, $2, $3, $3, CASE WHEN $4 THEN $3 END, $5)
+                     ON CONFLICT (shop_id, scope, topic_arn) DO UPDATE SET
                          first_seen = CASE WHEN t.first_seen < excluded.first_seen THEN t.first_seen
                                            ELSE excluded.first_seen END,
                          last_seen = CASE WHEN t.last_seen > excluded.last_seen THEN t.last_seen
@@ -156,6 +164,7 @@ impl Safeguards for Store {
                 .bind(topic)
                 .bind(at)
                 .bind(confirmed)
+                .bind(shop)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -169,10 +178,11 @@ impl Safeguards for Store {
         let sql = self.sql();
         sql.run(async {
             sqlx::query(
-                "SELECT topic_arn, first_seen, last_seen, last_confirmed FROM ipn_topics WHERE scope = $1
+                "SELECT topic_arn, first_seen, last_seen, last_confirmed FROM ipn_topics WHERE scope = $1 AND shop_id = $2
                  ORDER BY last_seen DESC, topic_arn",
             )
             .bind(scope)
+            .bind(self.shop_id())
             .fetch_all(sql.reader())
             .await?
             .iter()
@@ -201,8 +211,8 @@ impl Safeguards for Store {
             // One statement (see the header): counted, or refused when the window is full.
             // RETURNING names the column bare: SQLite knows no alias there.
             let row = sqlx::query(
-                "INSERT INTO login_attempts AS a (subject, attempts, since) VALUES ($1, 1, $2)
-                 ON CONFLICT (subject) DO UPDATE SET
+                "INSERT INTO login_attempts AS a (subject, attempts, since, shop_id) VALUES ($1, 1, $2, $5)
+                 ON CONFLICT (shop_id, subject) DO UPDATE SET
                      attempts = CASE WHEN a.since <= $2 - $3 THEN 1 ELSE a.attempts + 1 END,
                      since = CASE WHEN a.since <= $2 - $3 THEN $2 ELSE a.since END
                  WHERE a.since <= $2 - $3 OR a.attempts < $4
@@ -212,6 +222,7 @@ impl Safeguards for Store {
             .bind(at)
             .bind(window)
             .bind(i64::from(max))
+            .bind(self.shop_id())
             .fetch_optional(sql.writer())
             .await?;
             let since = row.map(|row| row.int(0)).transpose()?;
@@ -224,10 +235,12 @@ impl Safeguards for Store {
         let sql = self.sql();
         sql.run(async {
             sqlx::query(
-                "UPDATE login_attempts SET attempts = attempts - 1 WHERE subject = $1 AND since = $2 AND attempts > 0",
+                "UPDATE login_attempts SET attempts = attempts - 1
+                 WHERE subject = $1 AND since = $2 AND attempts > 0 AND shop_id = $3",
             )
             .bind(subject)
             .bind(since)
+            .bind(self.shop_id())
             .execute(sql.writer())
             .await?;
             Ok(())
@@ -238,7 +251,11 @@ impl Safeguards for Store {
     async fn clear_login_attempts(&self, subject: &str) -> Result<(), StorageError> {
         let sql = self.sql();
         sql.run(async {
-            sqlx::query("DELETE FROM login_attempts WHERE subject = $1").bind(subject).execute(sql.writer()).await?;
+            sqlx::query("DELETE FROM login_attempts WHERE subject = $1 AND shop_id = $2")
+                .bind(subject)
+                .bind(self.shop_id())
+                .execute(sql.writer())
+                .await?;
             Ok(())
         })
         .await
@@ -247,8 +264,9 @@ impl Safeguards for Store {
     async fn login_attempts(&self, subject: &str) -> Result<LoginAttempts, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let row = sqlx::query("SELECT attempts, since FROM login_attempts WHERE subject = $1")
+            let row = sqlx::query("SELECT attempts, since FROM login_attempts WHERE subject = $1 AND shop_id = $2")
                 .bind(subject)
+                .bind(self.shop_id())
                 .fetch_optional(sql.reader())
                 .await?;
             Ok(match row {

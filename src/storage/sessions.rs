@@ -17,9 +17,10 @@ impl SessionStore for Store {
         sql.run(async {
             let row = sqlx::query(
                 "SELECT id, member_id, cart_id, pending_buyer, pending_until, return_to, last_seen
-                 FROM sessions WHERE id = $1",
+                 FROM sessions WHERE id = $1 AND shop_id = $2",
             )
             .bind(id)
+            .bind(self.shop_id())
             .fetch_optional(sql.reader())
             .await?;
             let Some(row) = row else { return Ok(None) };
@@ -41,12 +42,13 @@ impl SessionStore for Store {
         sql.run(async {
             sqlx::query(
                 "INSERT INTO sessions (id, member_id, cart_id, pending_buyer, pending_until, return_to,
-                    last_seen, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                    last_seen, created_at, shop_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
                  ON CONFLICT (id) DO UPDATE SET member_id = excluded.member_id, cart_id = excluded.cart_id,
                     pending_buyer = excluded.pending_buyer, pending_until = excluded.pending_until,
                     return_to = excluded.return_to, last_seen = excluded.last_seen,
-                    created_at = excluded.created_at",
+                    created_at = excluded.created_at
+                 WHERE sessions.shop_id = excluded.shop_id",
             )
             .bind(&session.id)
             .bind(session.member.map(|m| m.0))
@@ -55,6 +57,7 @@ impl SessionStore for Store {
             .bind(until)
             .bind(session.return_to.as_deref())
             .bind(session.last_seen)
+            .bind(self.shop_id())
             .execute(sql.writer())
             .await?;
             Ok(())
@@ -63,23 +66,30 @@ impl SessionStore for Store {
     }
 
     async fn update_session(&self, id: &str, change: &SessionChange) -> Result<bool, StorageError> {
+        let shop = self.shop_id();
         let query = match change {
-            SessionChange::Cart(cart) => {
-                sqlx::query("UPDATE sessions SET cart_id = $2 WHERE id = $1").bind(id).bind(cart.0.clone())
-            }
+            SessionChange::Cart(cart) => sqlx::query("UPDATE sessions SET cart_id = $2 WHERE id = $1 AND shop_id = $3")
+                .bind(id)
+                .bind(cart.0.clone())
+                .bind(shop),
             SessionChange::PendingBuyer(pending) => {
                 let (buyer, until) = pending.clone().map(|b| (b.json, b.until)).unzip();
-                sqlx::query("UPDATE sessions SET pending_buyer = $2, pending_until = $3 WHERE id = $1")
+                sqlx::query("UPDATE sessions SET pending_buyer = $2, pending_until = $3 WHERE id = $1 AND shop_id = $4")
                     .bind(id)
                     .bind(buyer)
                     .bind(until)
+                    .bind(shop)
             }
             SessionChange::ReturnTo(path) => {
-                sqlx::query("UPDATE sessions SET return_to = $2 WHERE id = $1").bind(id).bind(path.clone())
+                sqlx::query("UPDATE sessions SET return_to = $2 WHERE id = $1 AND shop_id = $3")
+                    .bind(id)
+                    .bind(path.clone())
+                    .bind(shop)
             }
-            SessionChange::Seen(at) => {
-                sqlx::query("UPDATE sessions SET last_seen = $2 WHERE id = $1").bind(id).bind(*at)
-            }
+            SessionChange::Seen(at) => sqlx::query("UPDATE sessions SET last_seen = $2 WHERE id = $1 AND shop_id = $3")
+                .bind(id)
+                .bind(*at)
+                .bind(shop),
         };
         let sql = self.sql();
         sql.run(async {
@@ -94,7 +104,11 @@ impl SessionStore for Store {
     async fn delete_session(&self, id: &str) -> Result<(), StorageError> {
         let sql = self.sql();
         sql.run(async {
-            sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(sql.writer()).await?;
+            sqlx::query("DELETE FROM sessions WHERE id = $1 AND shop_id = $2")
+                .bind(id)
+                .bind(self.shop_id())
+                .execute(sql.writer())
+                .await?;
             Ok(())
         })
         .await
@@ -103,6 +117,7 @@ impl SessionStore for Store {
     async fn purge(&self, cutoff: i64, cart_cutoff: i64) -> Result<Purged, StorageError> {
         let sql = self.sql();
         sql.run(async {
+            // Every shop's: what has expired has expired whichever shop it was of.
             let mut tx = sql.begin().await?;
             let sessions =
                 sqlx::query("DELETE FROM sessions WHERE last_seen < $1").bind(cutoff).execute(&mut *tx).await?;

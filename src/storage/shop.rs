@@ -29,8 +29,8 @@ impl Shop for Store {
             // an index on an expression on PostgreSQL.
             let row = sqlx::query(
                 "INSERT INTO members (email, password_hash, family_name, given_name, family_kana, given_kana,
-                    postal_code, prefecture, address1, address2, phone, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                    postal_code, prefecture, address1, address2, phone, created_at, shop_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                  ON CONFLICT DO NOTHING RETURNING id",
             )
             .bind(&member.email)
@@ -45,6 +45,7 @@ impl Shop for Store {
             .bind(&member.address2)
             .bind(&member.phone)
             .bind(now())
+            .bind(self.shop_id())
             .fetch_optional(sql.writer())
             .await?;
             let id = row.map(|row| row.int(0)).transpose()?;
@@ -56,8 +57,9 @@ impl Shop for Store {
     async fn password_hash(&self, member: MemberId) -> Result<Option<String>, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            sqlx::query("SELECT password_hash FROM members WHERE id = $1")
+            sqlx::query("SELECT password_hash FROM members WHERE id = $1 AND shop_id = $2")
                 .bind(member.0)
+                .bind(self.shop_id())
                 .fetch_optional(sql.reader())
                 .await?
                 .map(|row| row.text(0))
@@ -69,7 +71,8 @@ impl Shop for Store {
     async fn products(&self) -> Result<Vec<Product>, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            sqlx::query("SELECT id, name, price, recurring FROM products ORDER BY id")
+            sqlx::query("SELECT id, name, price, recurring FROM products WHERE shop_id = $1 ORDER BY id")
+                .bind(self.shop_id())
                 .fetch_all(sql.reader())
                 .await?
                 .iter()
@@ -84,7 +87,8 @@ impl Shop for Store {
     async fn shipping_methods(&self) -> Result<Vec<ShippingMethod>, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            sqlx::query("SELECT id, name, fee, amazon_pay_allowed FROM shipping_methods ORDER BY id")
+            sqlx::query("SELECT id, name, fee, amazon_pay_allowed FROM shipping_methods WHERE shop_id = $1 ORDER BY id")
+                .bind(self.shop_id())
                 .fetch_all(sql.reader())
                 .await?
                 .iter()
@@ -109,27 +113,35 @@ impl Shop for Store {
             if let Some(lock) = sql.dialect().transaction_lock() {
                 sqlx::query(lock).bind(SEED_LOCK).execute(&mut *tx).await?;
             }
-            if sqlx::query("SELECT 1 FROM products LIMIT 1").fetch_optional(&mut *tx).await?.is_some() {
+            let shop = self.shop_id();
+            if sqlx::query("SELECT 1 FROM products WHERE shop_id = $1 LIMIT 1")
+                .bind(shop)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some()
+            {
                 return Ok(());
             }
             for p in products {
-                sqlx::query("INSERT INTO products (id, name, price, recurring) VALUES ($1, $2, $3, $4)")
+                sqlx::query("INSERT INTO products (id, name, price, recurring, shop_id) VALUES ($1, $2, $3, $4, $5)")
                     .bind(p.id)
                     .bind(&p.name)
                     .bind(db_yen(p.price))
                     .bind(p.recurring)
+                    .bind(shop)
                     .execute(&mut *tx)
                     .await?;
             }
             for s in shipping {
                 sqlx::query(
-                    "INSERT INTO shipping_methods (id, name, fee, amazon_pay_allowed) VALUES ($1, $2, $3, $4)
+                    "INSERT INTO shipping_methods (id, name, fee, amazon_pay_allowed, shop_id) VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(s.id)
                 .bind(&s.name)
                 .bind(db_yen(s.fee))
                 .bind(s.amazon_pay_allowed)
+                .bind(shop)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -152,11 +164,12 @@ impl Shop for Store {
         sql.run(async {
             let mut tx = sql.begin().await?;
             let inserted = sqlx::query(
-                "INSERT INTO carts (id, shipping_method_id, updated_at)
-                 SELECT $1, id, $2 FROM shipping_methods ORDER BY id LIMIT 1",
+                "INSERT INTO carts (id, shipping_method_id, updated_at, shop_id)
+                 SELECT $1, id, $2, shop_id FROM shipping_methods WHERE shop_id = $3 ORDER BY id LIMIT 1",
             )
             .bind(&id)
             .bind(now())
+            .bind(self.shop_id())
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -170,40 +183,50 @@ impl Shop for Store {
     }
 
     async fn set_cart_item(&self, cart: &CartId, product: i64, quantity: u64) -> Result<bool, StorageError> {
-        let sql = self.sql();
+        let (sql, shop) = (self.sql(), self.shop_id());
         sql.run(async {
             let mut tx = sql.begin().await?;
-            if sqlx::query("SELECT 1 FROM products WHERE id = $1")
-                .bind(product)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_none()
+            // The cart and the product both this shop's.
+            if sqlx::query(
+                "SELECT 1 FROM products p JOIN carts c ON c.id = $2 AND c.shop_id = p.shop_id
+                 WHERE p.id = $1 AND p.shop_id = $3",
+            )
+            .bind(product)
+            .bind(&cart.0)
+            .bind(shop)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_none()
             {
                 return Ok(false);
             }
             if quantity == 0 {
-                sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND product_id = $2")
+                sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND product_id = $2 AND shop_id = $3")
                     .bind(&cart.0)
                     .bind(product)
+                    .bind(shop)
                     .execute(&mut *tx)
                     .await?;
             } else {
                 sqlx::query(
-                    "INSERT INTO cart_items (cart_id, product_id, quantity) VALUES ($1, $2, $3)
+                    "INSERT INTO cart_items (cart_id, product_id, quantity, shop_id) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity",
                 )
                 .bind(&cart.0)
                 .bind(product)
                 .bind(db_yen(quantity))
+                .bind(shop)
                 .execute(&mut *tx)
                 .await?;
             }
             // A changed cart forgets its checkout: the amount Amazon was shown is stale.
             sqlx::query(
-                "UPDATE carts SET review_ref = NULL, checkout_session_id = NULL, updated_at = $2 WHERE id = $1",
+                "UPDATE carts SET review_ref = NULL, checkout_session_id = NULL, updated_at = $2
+                 WHERE id = $1 AND shop_id = $3",
             )
             .bind(&cart.0)
             .bind(now())
+            .bind(shop)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -213,11 +236,12 @@ impl Shop for Store {
     }
 
     async fn set_cart_shipping(&self, cart: &CartId, method: i64) -> Result<bool, StorageError> {
-        let sql = self.sql();
+        let (sql, shop) = (self.sql(), self.shop_id());
         sql.run(async {
             let mut tx = sql.begin().await?;
-            let exists = sqlx::query("SELECT 1 FROM shipping_methods WHERE id = $1")
+            let exists = sqlx::query("SELECT 1 FROM shipping_methods WHERE id = $1 AND shop_id = $2")
                 .bind(method)
+                .bind(shop)
                 .fetch_optional(&mut *tx)
                 .await?
                 .is_some();
@@ -225,11 +249,12 @@ impl Shop for Store {
                 sqlx::query(
                     "UPDATE carts SET shipping_method_id = $2, review_ref = NULL, checkout_session_id = NULL,
                          updated_at = $3
-                     WHERE id = $1",
+                     WHERE id = $1 AND shop_id = $4",
                 )
                 .bind(&cart.0)
                 .bind(method)
                 .bind(now())
+                .bind(shop)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -250,7 +275,8 @@ impl Shop for Store {
                 "SELECT o.id, o.order_number, o.total, o.recurring, o.state, o.charge_id, o.note,
                         i.name, i.price, i.quantity
                  FROM (SELECT id, order_number, total, recurring, state, charge_id, note FROM orders
-                       WHERE member_id = $1 AND state NOT IN ($2, $3, $4) ORDER BY id DESC LIMIT 100) o
+                       WHERE member_id = $1 AND state NOT IN ($2, $3, $4) AND shop_id = $5
+                       ORDER BY id DESC LIMIT 100) o
                  LEFT JOIN order_items i ON i.order_id = o.id
                  ORDER BY o.id DESC, i.position",
             )
@@ -258,6 +284,7 @@ impl Shop for Store {
             .bind(processing)
             .bind(completing)
             .bind(failed)
+            .bind(self.shop_id())
             .fetch_all(sql.reader())
             .await?;
             let mut summaries: Vec<(i64, OrderSummary)> = Vec::new();
@@ -294,9 +321,10 @@ impl Shop for Store {
     async fn reschedule_subscription(&self, id: SubscriptionId, next_cycle: time::Date) -> Result<bool, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let changed = sqlx::query("UPDATE subscriptions SET next_cycle = $2 WHERE id = $1")
+            let changed = sqlx::query("UPDATE subscriptions SET next_cycle = $2 WHERE id = $1 AND shop_id = $3")
                 .bind(id.0)
                 .bind(next_cycle.to_string())
+                .bind(self.shop_id())
                 .execute(sql.writer())
                 .await?
                 .rows_affected();
@@ -310,9 +338,10 @@ impl Shop for Store {
         sql.run(async {
             sqlx::query(
                 "SELECT id, amount, next_cycle, charge_permission_id FROM subscriptions
-                 WHERE member_id = $1 AND status = 'active' ORDER BY id",
+                 WHERE member_id = $1 AND status = 'active' AND shop_id = $2 ORDER BY id",
             )
             .bind(member.0)
+            .bind(self.shop_id())
             .fetch_all(sql.reader())
             .await?
             .iter()

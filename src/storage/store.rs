@@ -4,9 +4,9 @@ use std::fs::{DirBuilder, OpenOptions, Permissions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::StorageError;
 use super::migrate::{migrate, schema_version};
 use super::sql::{Sql, is_postgres_url};
+use super::{ShopId, StorageError};
 
 /// The SQLite database file inside the data folder.
 const FILE_NAME: &str = "amazonpay2.sqlite3";
@@ -16,9 +16,14 @@ const SUFFIXES: [&str; 3] = ["", "-wal", "-shm"];
 
 /// The database: the embedded SQLite one in a data folder, or PostgreSQL, which several server
 /// instances can share. Every behaviour is written once for both ([`super::sql`]).
+///
+/// A `Store` is one shop's view of it: every statement it runs is limited to its shop's rows
+/// (`shop_id`), and what it writes is its shop's. Opened, it is the first shop's (the one
+/// served from the `AMAZONPAY2_*` settings); [`Store::for_shop`] gives another's.
 #[derive(Clone, Debug)]
 pub struct Store {
     sql: Sql,
+    shop: ShopId,
 }
 
 impl Store {
@@ -50,7 +55,7 @@ impl Store {
         .map_err(|e| StorageError::Database(format!("data folder: {e}")))??;
         let sql = Sql::sqlite(&file).await?;
         migrate(&sql, &file.display().to_string()).await?;
-        Ok(Self { sql })
+        Ok(Self { sql, shop: ShopId::FIRST })
     }
 
     /// Connects to the PostgreSQL database at `url` and brings its schema up to date (once,
@@ -58,12 +63,28 @@ impl Store {
     pub async fn postgres(url: &str) -> Result<Self, StorageError> {
         let sql = Sql::postgres(url)?;
         sql.run(migrate(&sql, "the PostgreSQL database")).await?;
-        Ok(Self { sql })
+        Ok(Self { sql, shop: ShopId::FIRST })
     }
 
     /// The newest migration applied (README's "schema version").
     pub async fn schema_version(&self) -> Result<i64, StorageError> {
         self.sql.run(schema_version(&self.sql)).await
+    }
+
+    /// The same database as shop `shop` sees it.
+    #[must_use]
+    pub fn for_shop(&self, shop: ShopId) -> Self {
+        Self { sql: self.sql.clone(), shop }
+    }
+
+    /// The shop whose rows this store reads and writes.
+    pub fn shop(&self) -> ShopId {
+        self.shop
+    }
+
+    /// Its shop's ID as statements bind it.
+    pub(crate) fn shop_id(&self) -> i64 {
+        self.shop.0
     }
 
     /// Its pools.

@@ -128,7 +128,7 @@ async fn a_legacy_postgresql_database_is_adopted_and_keeps_every_row() {
 }
 
 /// The migrations as files, per database: `(version, SQL)`.
-fn migration_files(target: &Target) -> [(i64, &'static str); 6] {
+fn migration_files(target: &Target) -> [(i64, &'static str); 7] {
     macro_rules! files {
         ($dir:literal) => {
             [
@@ -145,6 +145,7 @@ fn migration_files(target: &Target) -> [(i64, &'static str); 6] {
                 (4, include_str!(concat!("../../src/storage/migrations/", $dir, "/0004_safeguards.sql"))),
                 (5, include_str!(concat!("../../src/storage/migrations/", $dir, "/0005_refund_requests.sql"))),
                 (6, include_str!(concat!("../../src/storage/migrations/", $dir, "/0006_ipn_topics_seen.sql"))),
+                (7, include_str!(concat!("../../src/storage/migrations/", $dir, "/0007_forced_history_lines.sql"))),
             ]
         };
     }
@@ -200,7 +201,58 @@ upgrades!(
     a_version_six_database_reads_its_forced_history_lines_as_forced,
     a_database_this_server_did_not_make_is_refused_untouched,
     a_database_a_newer_server_migrated_is_refused,
+    a_version_seven_database_becomes_the_first_shop_whose_names_another_shop_may_take_again,
 );
+
+async fn a_version_seven_database_becomes_the_first_shop_whose_names_another_shop_may_take_again(target: Target) {
+    use amazonpay2::core::platform::Members;
+    use amazonpay2::core::settings::ShopHost;
+    use amazonpay2::storage::{BackOffice, Shop, ShopId, Store};
+    at_version(
+        &target,
+        7,
+        "INSERT INTO members (id, email, password_hash, family_name, given_name, family_kana, given_kana, postal_code,
+             prefecture, address1, address2, phone, created_at)
+             VALUES (3, 'Hanako@Example.jp', 'x', '山田', '花子', 'ヤマダ', 'ハナコ', '1500001', '東京都', '渋谷区', '', '0312345678', 0);
+         INSERT INTO amazon_links (member_id, buyer_id, linked_at) VALUES (3, 'amzn1.account.B', 0);
+         INSERT INTO admin_accounts (name, password_hash, created_at) VALUES ('admin', 'h', 0);
+         INSERT INTO admin_sessions (id, name, last_seen, created_at) VALUES ('owner-session', 'admin', 9999999999, 0);
+         INSERT INTO notifications (notification_id, object_type, object_id, received_at) VALUES ('n-1', 'CHARGE', 'C', 0);",
+    )
+    .await;
+    let (_, setting) = target.setting();
+    let first = Store::open(&setting).await.unwrap();
+    assert_eq!(first.shop(), ShopId::FIRST);
+    let hanako = first.member_by_email("hanako@example.jp").await.unwrap().expect("the first shop's member");
+    assert_eq!(hanako.buyer_id.as_deref(), Some("amzn1.account.B"));
+    assert!(first.admin_session("owner-session").await.unwrap().is_some());
+    assert_eq!(target.count("SELECT count(*) FROM shops WHERE id = 1").await, 1);
+
+    // Another shop: none of it is the first shop's, and the first shop's names are free in it.
+    let added = first.add_shop(&[ShopHost::parse("shop2.example.jp").unwrap()], "admin", "h2").await.unwrap().unwrap();
+    assert!(added.adopted, "the first shop added is the one served so far");
+    let second_host = ShopHost::parse("shop3.example.jp").unwrap();
+    let other = first.add_shop(&[second_host], "admin", "h3").await.unwrap().unwrap();
+    assert!(!other.adopted);
+    let other = first.for_shop(other.id);
+    assert!(other.member_by_email("hanako@example.jp").await.unwrap().is_none());
+    assert!(other.member_by_buyer("amzn1.account.B").await.unwrap().is_none());
+    assert!(other.admin_session("owner-session").await.unwrap().is_none());
+    assert_eq!(other.admin_password_hash("admin").await.unwrap().as_deref(), Some("h3"));
+    assert_eq!(first.admin_password_hash("admin").await.unwrap().as_deref(), Some("h2"));
+    let member = amazonpay2::storage::NewMember { email: "HANAKO@example.jp".into(), ..Default::default() };
+    let again = other.create_member(&member, "p").await.unwrap().expect("the same e-mail in another shop");
+    assert!(other.link(again, "amzn1.account.B").await.unwrap().is_ok(), "the same buyer in another shop");
+    assert!(first.create_member(&member, "p").await.unwrap().is_none(), "still unique within a shop");
+    // The rebuilt tables kept their foreign keys: a member's link goes with it.
+    // (SQLite checks foreign keys only where a connection asks it to, as the server's do.)
+    let delete = "DELETE FROM members WHERE id = 3";
+    target
+        .execute(&if target.is_postgres() { delete.to_owned() } else { format!("PRAGMA foreign_keys = ON; {delete}") })
+        .await
+        .unwrap();
+    assert_eq!(target.count("SELECT count(*) FROM amazon_links WHERE member_id = 3").await, 0);
+}
 
 async fn a_version_six_database_reads_its_forced_history_lines_as_forced(target: Target) {
     at_version(
@@ -338,7 +390,10 @@ async fn a_version_four_database_keeps_its_pinned_topic_as_one_seen_and_pins_not
         [("arn:pinned", 1000, 1000, Some(1000))]
     );
     target
-        .execute("INSERT INTO ipn_topics VALUES ('M:live', 'arn:other', 2000, 2000, NULL)")
+        .execute(
+            "INSERT INTO ipn_topics (scope, topic_arn, first_seen, last_seen, last_confirmed)
+             VALUES ('M:live', 'arn:other', 2000, 2000, NULL)",
+        )
         .await
         .expect("a second topic");
 }

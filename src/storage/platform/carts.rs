@@ -9,13 +9,14 @@ use crate::storage::Store;
 use crate::storage::rows::now;
 use crate::storage::sql::Fields;
 
-/// A cart with its lines.
-async fn read_cart(pool: &AnyPool, id: &str) -> Result<Option<Cart>, StorageError> {
+/// Shop `shop`'s cart `id` with its lines.
+async fn read_cart(pool: &AnyPool, shop: i64, id: &str) -> Result<Option<Cart>, StorageError> {
     let head = sqlx::query(
         "SELECT s.id, s.name, s.fee, s.amazon_pay_allowed, c.review_ref, c.checkout_session_id
-         FROM carts c JOIN shipping_methods s ON s.id = c.shipping_method_id WHERE c.id = $1",
+         FROM carts c JOIN shipping_methods s ON s.id = c.shipping_method_id WHERE c.id = $1 AND c.shop_id = $2",
     )
     .bind(id)
+    .bind(shop)
     .fetch_optional(pool)
     .await?;
     let Some(head) = head else { return Ok(None) };
@@ -24,9 +25,10 @@ async fn read_cart(pool: &AnyPool, id: &str) -> Result<Option<Cart>, StorageErro
     let checkout = CartCheckout { review_ref: head.opt_text(4)?, checkout_session_id: head.opt_text(5)? };
     let lines = sqlx::query(
         "SELECT p.id, p.name, p.price, p.recurring, i.quantity FROM cart_items i
-         JOIN products p ON p.id = i.product_id WHERE i.cart_id = $1 ORDER BY p.id",
+         JOIN products p ON p.id = i.product_id WHERE i.cart_id = $1 AND i.shop_id = $2 ORDER BY p.id",
     )
     .bind(id)
+    .bind(shop)
     .fetch_all(pool)
     .await?
     .iter()
@@ -45,10 +47,13 @@ async fn read_cart(pool: &AnyPool, id: &str) -> Result<Option<Cart>, StorageErro
 
 /// Forgets the cart's checkout (in the caller's transaction): the amount Amazon was shown, or the
 /// order it became, is no longer this cart's.
-pub(super) async fn forget_checkout(tx: &mut AnyConnection, cart: &str) -> Result<(), StorageError> {
-    sqlx::query("UPDATE carts SET review_ref = NULL, checkout_session_id = NULL, updated_at = $2 WHERE id = $1")
-        .bind(cart)
-        .bind(now())
+pub(super) async fn forget_checkout(tx: &mut AnyConnection, shop: i64, cart: &str) -> Result<(), StorageError> {
+    sqlx::query(
+        "UPDATE carts SET review_ref = NULL, checkout_session_id = NULL, updated_at = $2 WHERE id = $1 AND shop_id = $3",
+    )
+    .bind(cart)
+    .bind(now())
+    .bind(shop)
         .execute(tx)
         .await?;
     Ok(())
@@ -58,14 +63,15 @@ pub(super) async fn forget_checkout(tx: &mut AnyConnection, cart: &str) -> Resul
 impl Carts for Store {
     async fn cart(&self, id: &CartId) -> Result<Option<Cart>, PlatformError> {
         let sql = self.sql();
-        Ok(sql.run(read_cart(sql.reader(), &id.0)).await?)
+        Ok(sql.run(read_cart(sql.reader(), self.shop_id(), &id.0)).await?)
     }
 
     async fn amazon_pay_enabled(&self) -> Result<bool, PlatformError> {
         let sql = self.sql();
         Ok(sql
             .run(async {
-                let row = sqlx::query("SELECT enabled FROM payment_methods WHERE code = 'amazon_pay'")
+                let row = sqlx::query("SELECT enabled FROM payment_methods WHERE code = 'amazon_pay' AND shop_id = $1")
+                    .bind(self.shop_id())
                     .fetch_optional(sql.reader())
                     .await?;
                 Ok(match row {
@@ -81,11 +87,13 @@ impl Carts for Store {
         Ok(sql
             .run(async {
                 sqlx::query(
-                    "UPDATE carts SET review_ref = $2, checkout_session_id = NULL, updated_at = $3 WHERE id = $1",
+                    "UPDATE carts SET review_ref = $2, checkout_session_id = NULL, updated_at = $3
+                     WHERE id = $1 AND shop_id = $4",
                 )
                 .bind(&cart.0)
                 .bind(review_ref)
                 .bind(now())
+                .bind(self.shop_id())
                 .execute(sql.writer())
                 .await?;
                 Ok(())
@@ -100,12 +108,14 @@ impl Carts for Store {
                 // Only the click that made this reference binds its checkout session: a newer
                 // click has replaced the reference.
                 let changed = sqlx::query(
-                    "UPDATE carts SET checkout_session_id = $3, updated_at = $4 WHERE id = $1 AND review_ref = $2",
+                    "UPDATE carts SET checkout_session_id = $3, updated_at = $4
+                     WHERE id = $1 AND review_ref = $2 AND shop_id = $5",
                 )
                 .bind(&cart.0)
                 .bind(review_ref)
                 .bind(session_id)
                 .bind(now())
+                .bind(self.shop_id())
                 .execute(sql.writer())
                 .await?
                 .rows_affected();
@@ -119,7 +129,7 @@ impl Carts for Store {
         Ok(sql
             .run(async {
                 let mut tx = sql.begin().await?;
-                forget_checkout(&mut tx, &cart.0).await?;
+                forget_checkout(&mut tx, self.shop_id(), &cart.0).await?;
                 Ok(tx.commit().await?)
             })
             .await?)

@@ -17,15 +17,15 @@ fn member(row: &AnyRow) -> Result<Member, StorageError> {
     Ok(Member { id: MemberId(row.int(0)?), name: row.text(1)?, email: row.text(2)?, buyer_id: row.opt_text(3)? })
 }
 
-/// The member `condition` (on `$1`, bound to `value`) finds.
-async fn member_where<V>(sql: &Sql, condition: &str, value: V) -> Result<Option<Member>, StorageError>
+/// The member of shop `shop` that `condition` (on `$1`, bound to `value`) finds.
+async fn member_where<V>(sql: &Sql, shop: i64, condition: &str, value: V) -> Result<Option<Member>, StorageError>
 where
     V: for<'t> Encode<'t, Any> + Type<Any> + Send,
 {
     sql.run(async {
         // The condition is this module's own text, never input.
-        let statement = sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} WHERE {condition}"));
-        let row = sqlx::query(statement).bind(value).fetch_optional(sql.reader()).await?;
+        let statement = sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} WHERE {condition} AND m.shop_id = $2"));
+        let row = sqlx::query(statement).bind(value).bind(shop).fetch_optional(sql.reader()).await?;
         row.as_ref().map(member).transpose()
     })
     .await
@@ -34,32 +34,35 @@ where
 #[async_trait]
 impl Members for Store {
     async fn member(&self, id: MemberId) -> Result<Option<Member>, PlatformError> {
-        Ok(member_where(self.sql(), "m.id = $1", id.0).await?)
+        Ok(member_where(self.sql(), self.shop_id(), "m.id = $1", id.0).await?)
     }
 
     async fn member_by_buyer(&self, buyer_id: &str) -> Result<Option<Member>, PlatformError> {
-        Ok(member_where(self.sql(), "l.buyer_id = $1", buyer_id.to_owned()).await?)
+        Ok(member_where(self.sql(), self.shop_id(), "l.buyer_id = $1", buyer_id.to_owned()).await?)
     }
 
     async fn member_by_email(&self, email: &str) -> Result<Option<Member>, PlatformError> {
         let sql = self.sql();
-        Ok(member_where(sql, sql.dialect().member_email_is(), email.to_owned()).await?)
+        Ok(member_where(sql, self.shop_id(), sql.dialect().member_email_is(), email.to_owned()).await?)
     }
 
     async fn link(&self, member: MemberId, buyer_id: &str) -> Result<Result<(), LinkRefusal>, PlatformError> {
-        let sql = self.sql();
+        let (sql, shop) = (self.sql(), self.shop_id());
         Ok(sql
             .run(async {
                 let mut tx = sql.begin().await?;
                 // Both keys are unique: of two instances linking at once, one inserts and the
-                // other (waiting for the first) finds out which key was taken.
+                // other (waiting for the first) finds out which key was taken. Only this shop's
+                // member is linked.
                 let inserted = sqlx::query(
-                    "INSERT INTO amazon_links (member_id, buyer_id, linked_at) VALUES ($1, $2, $3)
+                    "INSERT INTO amazon_links (member_id, buyer_id, linked_at, shop_id)
+                     SELECT id, $2, $3, shop_id FROM members WHERE id = $1 AND shop_id = $4
                      ON CONFLICT DO NOTHING",
                 )
                 .bind(member.0)
                 .bind(buyer_id)
                 .bind(now())
+                .bind(shop)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -67,8 +70,9 @@ impl Members for Store {
                     tx.commit().await?;
                     return Ok(Ok(()));
                 }
-                let linked = sqlx::query("SELECT 1 FROM amazon_links WHERE member_id = $1")
+                let linked = sqlx::query("SELECT 1 FROM amazon_links WHERE member_id = $1 AND shop_id = $2")
                     .bind(member.0)
+                    .bind(shop)
                     .fetch_optional(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -81,8 +85,9 @@ impl Members for Store {
         let sql = self.sql();
         Ok(sql
             .run(async {
-                let deleted = sqlx::query("DELETE FROM amazon_links WHERE member_id = $1")
+                let deleted = sqlx::query("DELETE FROM amazon_links WHERE member_id = $1 AND shop_id = $2")
                     .bind(member.0)
+                    .bind(self.shop_id())
                     .execute(sql.writer())
                     .await?
                     .rows_affected();

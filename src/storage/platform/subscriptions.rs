@@ -18,9 +18,10 @@ impl Subscriptions for Store {
             .run(async {
                 sqlx::query(
                     "SELECT id, member_id, charge_permission_id, amount, next_cycle, plan FROM subscriptions
-                     WHERE status = 'active' AND next_cycle <= $1 ORDER BY id",
+                     WHERE status = 'active' AND next_cycle <= $1 AND shop_id = $2 ORDER BY id",
                 )
                 .bind(day.to_string())
+                .bind(self.shop_id())
                 .fetch_all(sql.reader())
                 .await?
                 .iter()
@@ -48,7 +49,8 @@ impl Subscriptions for Store {
             .run(async {
                 sqlx::query(
                     "SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) FROM orders
-                     WHERE subscription_id = $1 AND substr(cycle, 1, 7) = $2 AND state IN ($3, $4, $5, $6)",
+                     WHERE subscription_id = $1 AND substr(cycle, 1, 7) = $2 AND state IN ($3, $4, $5, $6)
+                       AND shop_id = $7",
                 )
                 .bind(id.0)
                 .bind(month)
@@ -56,6 +58,7 @@ impl Subscriptions for Store {
                 .bind(counted[1])
                 .bind(counted[2])
                 .bind(counted[3])
+                .bind(self.shop_id())
                 .fetch_one(sql.reader())
                 .await?
                 .yen(0)
@@ -68,9 +71,11 @@ impl Subscriptions for Store {
         Ok(sql
             .run(async {
                 let ended = sqlx::query(
-                    "UPDATE subscriptions SET status = 'canceled' WHERE charge_permission_id = $1 AND status = 'active'",
+                    "UPDATE subscriptions SET status = 'canceled'
+                     WHERE charge_permission_id = $1 AND status = 'active' AND shop_id = $2",
                 )
                 .bind(charge_permission_id)
+                .bind(self.shop_id())
                 .execute(sql.writer())
                 .await?
                 .rows_affected();

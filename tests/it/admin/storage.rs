@@ -242,10 +242,11 @@ async fn the_list_query_uses_an_index_and_a_hundred_thousand_orders_list_quickly
         let rows = statement.query_map([], |row| row.get::<_, String>(3)).unwrap();
         rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
     };
-    let by_state = plan("SELECT id FROM orders o WHERE o.state = 'authorized' ORDER BY o.id DESC LIMIT 50");
+    let by_state =
+        plan("SELECT id FROM orders o WHERE o.shop_id = 1 AND o.state = 'authorized' ORDER BY o.id DESC LIMIT 50");
     assert!(by_state.contains("USING") && !by_state.contains("TEMP B-TREE"), "{by_state}");
     let placed = plan(
-        "SELECT id FROM orders o WHERE +o.state IN ('pending', 'authorized', 'capturing', 'captured', 'canceled', \
+        "SELECT id FROM orders o WHERE o.shop_id = 1 AND +o.state IN ('pending', 'authorized', 'capturing', 'captured', 'canceled', \
          'refunded', 'expired', 'card_unsettled', 'unknown') ORDER BY o.id DESC LIMIT 50",
     );
     assert!(!placed.contains("TEMP B-TREE"), "{placed}");
