@@ -64,6 +64,16 @@ mod native {
             #[arg(long, default_value = "capture-job")]
             owner: String,
         },
+        /// The shops of this deployment, each known by its hosts (see README, "Many shops").
+        Shop {
+            #[command(subcommand)]
+            command: ShopCommand,
+        },
+        /// The master key that seals every shop's private key in the database.
+        Keys {
+            #[command(subcommand)]
+            command: KeysCommand,
+        },
         /// Measure uncached button signing on one core (signatures per second).
         BenchSign {
             /// How long to sign for.
@@ -89,6 +99,76 @@ mod native {
             /// Empty a PostgreSQL database that already holds data before copying into it.
             #[arg(long)]
             replace: bool,
+        },
+    }
+
+    #[derive(Subcommand)]
+    enum ShopCommand {
+        /// Make a shop answering on HOST… (lowercase host, port only when not the default) with
+        /// its first owner account (password from the terminal or the first line of stdin). The
+        /// first shop added is the one served so far from the AMAZONPAY2_* settings.
+        Add {
+            /// Its hosts.
+            #[arg(required = true)]
+            hosts: Vec<String>,
+            /// Its first owner account's name.
+            #[arg(long)]
+            owner: String,
+        },
+        /// Every shop: its ID, state, hosts and Amazon account.
+        List,
+        /// Add or remove hosts of the shop answering on HOST.
+        Hosts {
+            /// A host of the shop.
+            host: String,
+            /// A host to add.
+            #[arg(long)]
+            add: Vec<String>,
+            /// A host to remove.
+            #[arg(long)]
+            remove: Vec<String>,
+        },
+        /// Stop serving the shop answering on HOST (its hosts answer 404; its data stays).
+        Disable {
+            /// A host of the shop.
+            host: String,
+        },
+        /// Serve a disabled shop again.
+        Enable {
+            /// A host of the shop.
+            host: String,
+        },
+        /// Give the shop answering on HOST its Amazon keys, once Amazon accepts them (nothing is
+        /// saved otherwise; the private key is stored sealed under the master key).
+        Keys {
+            /// A host of the shop.
+            host: String,
+            /// 出品者ID.
+            #[arg(long)]
+            merchant_id: String,
+            /// Store ID.
+            #[arg(long)]
+            store_id: String,
+            /// Public key ID.
+            #[arg(long)]
+            public_key_id: String,
+            /// The private key file (.pem) of Seller Central's step ④.
+            #[arg(long)]
+            private_key: std::path::PathBuf,
+            /// テスト (Sandbox) rather than 本番 (Live).
+            #[arg(long)]
+            sandbox: bool,
+        },
+    }
+
+    #[derive(Subcommand)]
+    enum KeysCommand {
+        /// Seal every shop's secrets under the master key in --new instead of
+        /// AMAZONPAY2_MASTER_KEY's, in one transaction; then point AMAZONPAY2_MASTER_KEY at it.
+        RotateMaster {
+            /// The new master key file (32 random bytes, owner-only).
+            #[arg(long)]
+            new: std::path::PathBuf,
         },
     }
 
@@ -125,6 +205,10 @@ mod native {
                     runtime.block_on(admin_add(config, &name))
                 }
                 Some(Command::Capture { days, owner }) => runtime.block_on(capture(config, days, &owner)),
+                Some(Command::Shop { command }) => runtime.block_on(shops::run(config, command)),
+                Some(Command::Keys { command: KeysCommand::RotateMaster { new } }) => {
+                    runtime.block_on(shops::rotate_master(config, &new))
+                }
                 Some(Command::BenchSign { seconds }) => bench_sign(&config, seconds),
             }
         });
@@ -341,6 +425,156 @@ mod native {
     }
 
     /// Signs distinct payloads on this one thread for `seconds` and prints the rate.
+    /// `shop …` and `keys rotate-master`: the registry of shops, changed in the database that
+    /// every instance polls (a change is served within seconds, without a restart).
+    mod shops {
+        use amazonpay2::core::onboarding::{self, KeysEntry, Mode};
+        use amazonpay2::core::settings::ShopHost;
+        use amazonpay2::storage::shops::{PRIVATE_KEY, ShopAmazon, ShopState};
+        use amazonpay2::storage::vault::{Binding, MasterKey};
+        use amazonpay2::storage::{ShopId, Store};
+
+        use super::{Config, ServerError, ShopCommand, read_password};
+
+        fn host(given: &str) -> Result<ShopHost, ServerError> {
+            ShopHost::parse(given).map_err(|problem| ServerError::Job(format!("host {problem}")))
+        }
+
+        fn hosts(given: &[String]) -> Result<Vec<ShopHost>, ServerError> {
+            given.iter().map(|h| host(h)).collect()
+        }
+
+        async fn store(config: &Config) -> Result<Store, ServerError> {
+            Ok(match &config.database_url {
+                Some(url) => Store::postgres(url.as_str()).await?,
+                None => Store::sqlite(&config.data_dir).await?,
+            })
+        }
+
+        fn refused(refusal: impl std::fmt::Display) -> ServerError {
+            ServerError::Job(format!("{refusal}; nothing changed"))
+        }
+
+        pub async fn run(config: Config, command: ShopCommand) -> Result<(), ServerError> {
+            let db = store(&config).await?;
+            match command {
+                ShopCommand::Add { hosts: given, owner } => {
+                    let hosts = hosts(&given)?;
+                    if !amazonpay2::server::admin::auth::valid_name(&owner) {
+                        return Err(ServerError::Job(format!(
+                            "--owner '{owner}': the account name must be 1 to 64 letters, digits, '.', '_', '-' or '@'"
+                        )));
+                    }
+                    let password = read_password()?;
+                    let hash = amazonpay2::server::admin::auth::hash_password(&password)
+                        .await
+                        .map_err(|e| ServerError::Job(e.to_string()))?;
+                    let added = db.add_shop(&hosts, &owner, &hash).await?.map_err(refused)?;
+                    let names: Vec<&str> = hosts.iter().map(ShopHost::as_str).collect();
+                    if added.adopted {
+                        println!(
+                            "shop {} (the shop served so far from the AMAZONPAY2_* settings) now answers on {}; owner {owner}",
+                            added.id,
+                            names.join(", ")
+                        );
+                    } else {
+                        println!("shop {} answers on {}; owner {owner}", added.id, names.join(", "));
+                    }
+                    for host in &hosts {
+                        println!("  {}  (JavaScript origin to register in Seller Central ⑧)", host.origin().as_str());
+                        println!("  {}  (IPN URL ⑨)", host.origin().url(amazonpay2::core::paths::IPN));
+                    }
+                }
+                ShopCommand::List => {
+                    for shop in db.shops().await? {
+                        let hosts: Vec<&str> = shop.hosts.iter().map(ShopHost::as_str).collect();
+                        let amazon = match &shop.amazon {
+                            Some(a) => format!(
+                                "{} {} {} {} {}",
+                                a.merchant_id,
+                                a.store_id,
+                                a.public_key_id,
+                                if a.sandbox { "sandbox" } else { "live" },
+                                a.key_fingerprint
+                            ),
+                            None if shop.id == ShopId::FIRST => "keys from the AMAZONPAY2_* settings".into(),
+                            None => "no Amazon keys yet".into(),
+                        };
+                        println!("{}\t{}\t{}\t{amazon}", shop.id, shop.state.name(), hosts.join(" "));
+                    }
+                }
+                ShopCommand::Hosts { host: of, add, remove } => {
+                    let id = db.change_hosts(&host(&of)?, &hosts(&add)?, &hosts(&remove)?).await?.map_err(refused)?;
+                    println!("shop {id}'s hosts changed");
+                }
+                ShopCommand::Disable { host: of } => {
+                    let id = db.set_shop_state(&host(&of)?, ShopState::Disabled).await?.map_err(refused)?;
+                    println!("shop {id} disabled: its hosts answer 404");
+                }
+                ShopCommand::Enable { host: of } => {
+                    let id = db.set_shop_state(&host(&of)?, ShopState::Active).await?.map_err(refused)?;
+                    println!("shop {id} served again");
+                }
+                ShopCommand::Keys { host: of, merchant_id, store_id, public_key_id, private_key, sandbox } => {
+                    let of = host(&of)?;
+                    let master = config.master_key()?;
+                    let shop = db
+                        .shops()
+                        .await?
+                        .into_iter()
+                        .find(|shop| shop.hosts.contains(&of))
+                        .ok_or_else(|| ServerError::Job(format!("no shop answers on {of}")))?;
+                    let pem = zeroize::Zeroizing::new(
+                        std::fs::read(&private_key)
+                            .map_err(|e| ServerError::Job(format!("--private-key {}: {e}", private_key.display())))?,
+                    );
+                    let mode = if sandbox { Mode::Sandbox } else { Mode::Live };
+                    let entry = KeysEntry { merchant_id, store_id, public_key_id, mode, private_key_pem: pem };
+                    let accepted = onboarding::check_keys(&config.api_base, &of.origin(), &entry)
+                        .await
+                        .map_err(|wrong| ServerError::Job(format!("{}; nothing saved", wrong.message_en())))?;
+                    let sealed = master
+                        .seal(Binding { shop: shop.id.0, field: PRIVATE_KEY }, &entry.private_key_pem)
+                        .map_err(|e| ServerError::Job(e.to_string()))?;
+                    let account = &accepted.account;
+                    let amazon = ShopAmazon {
+                        merchant_id: account.merchant_id.clone(),
+                        store_id: account.store_id.clone(),
+                        public_key_id: account.public_key_id.clone(),
+                        sandbox: account.sandbox,
+                        key_fingerprint: accepted.fingerprint.clone(),
+                    };
+                    db.for_shop(shop.id).set_shop_amazon(&amazon, &sealed).await?;
+                    println!(
+                        "shop {}: Amazon accepted the keys ({}); private key {}",
+                        shop.id,
+                        mode.environment(),
+                        accepted.fingerprint
+                    );
+                }
+            }
+            Ok(())
+        }
+
+        pub async fn rotate_master(config: Config, new: &std::path::Path) -> Result<(), ServerError> {
+            let old = config.master_key()?;
+            let new = MasterKey::read(new).map_err(|e| ServerError::Job(format!("--new: {e}")))?;
+            let db = store(&config).await?;
+            let resealed = db
+                .reseal_shop_secrets(|shop, field, sealed| {
+                    new.reseal(&old, Binding { shop: shop.0, field }, sealed).map_err(|e| e.to_string())
+                })
+                .await?
+                .map_err(|problem| ServerError::Job(format!("{problem}; nothing changed")))?;
+            println!(
+                "{resealed} secret(s) sealed under master key {} (was {}): now set AMAZONPAY2_MASTER_KEY to the new file",
+                new.id(),
+                old.id()
+            );
+            Ok(())
+        }
+    }
+
     fn bench_sign(config: &Config, seconds: u64) -> Result<(), ServerError> {
         let key = std::sync::Arc::new(server::load_key(config)?);
         let signer = ButtonSigner::new(key, config.amazon.public_key_id.clone());

@@ -47,6 +47,10 @@ pub struct Config {
     /// `AMAZONPAY2_IPN_TOPIC_ARNS`: the SNS topics Amazon's notifications may come from; empty,
     /// every topic is followed, and the topics seen are listed for the owner (see README).
     pub ipn_topic_arns: Vec<String>,
+    /// `AMAZONPAY2_MASTER_KEY`: the file of 32 random bytes that seals every shop's private key
+    /// in the database (the demo's is made in `AMAZONPAY2_DATA`). Needed once shops have keys of
+    /// their own.
+    pub master_key: Option<PathBuf>,
 }
 
 /// A checked `postgres://` URL. It may hold a password: it is never printed (`Debug` shows only
@@ -219,12 +223,18 @@ impl Config {
         };
 
         let data_dir = PathBuf::from(var("AMAZONPAY2_DATA").unwrap_or_else(|| "./data".into()));
+        let master_key = match var("AMAZONPAY2_MASTER_KEY") {
+            Some(path) => Some(PathBuf::from(path)),
+            None if demo.is_some() => Some(data_dir.join(DEMO_MASTER_KEY)),
+            None => None,
+        };
         let database_url = var("AMAZONPAY2_DATABASE_URL").map(|url| DatabaseUrl::parse(&url)).transpose()?;
         let www_dir = PathBuf::from(var("AMAZONPAY2_WWW").unwrap_or_else(|| "www".into()));
         let widget_dir = var("AMAZONPAY2_WIDGET").map(PathBuf::from);
         // Everything under the served folders is public: the key and the data must not be.
-        let private: [(&'static str, &Path); 2] = [
+        let private: [(&'static str, &Path); 3] = [
             ("AMAZONPAY2_DATA", &data_dir),
+            ("AMAZONPAY2_MASTER_KEY", master_key.as_deref().unwrap_or(&data_dir)),
             (
                 "AMAZONPAY2_PRIVATE_KEY",
                 match &key {
@@ -288,11 +298,25 @@ impl Config {
             simulator_listen,
             ipn_cert_origins,
             ipn_topic_arns: topic_arns(var("AMAZONPAY2_IPN_TOPIC_ARNS").as_deref().unwrap_or_default())?,
+            master_key,
         })
     }
 }
 
+/// The demo's master key file, in its data folder.
+const DEMO_MASTER_KEY: &str = "master.key";
+
 impl Config {
+    /// The master key, read from `AMAZONPAY2_MASTER_KEY` (in the demo, made on first use).
+    pub fn master_key(&self) -> Result<crate::storage::vault::MasterKey, ConfigError> {
+        use crate::storage::vault::MasterKey;
+        let Some(path) = &self.master_key else {
+            return Err(ConfigError::Incomplete(vec!["AMAZONPAY2_MASTER_KEY"]));
+        };
+        let read = if self.demo.is_some() { MasterKey::read_or_create(path) } else { MasterKey::read(path) };
+        read.map_err(|problem| invalid("AMAZONPAY2_MASTER_KEY", problem.to_string()))
+    }
+
     /// What the core needs of these settings.
     pub fn core_settings(&self) -> CoreSettings {
         CoreSettings {

@@ -321,16 +321,35 @@ impl Store {
         .await
     }
 
-    /// Every sealed secret of every shop, for re-sealing under a new master key.
-    pub async fn all_shop_secrets(&self) -> Result<Vec<(ShopId, String, Vec<u8>)>, StorageError> {
+    /// Seals every secret of every shop anew with `reseal` (a master key's rotation), all in one
+    /// transaction: any secret `reseal` refuses leaves every one as it was. Answers how many.
+    pub async fn reseal_shop_secrets(
+        &self,
+        reseal: impl Fn(ShopId, &str, &[u8]) -> Result<Vec<u8>, String> + Send + Sync,
+    ) -> Result<Result<usize, String>, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            sqlx::query("SELECT shop_id, field, sealed FROM shop_secrets ORDER BY shop_id, field")
-                .fetch_all(sql.reader())
-                .await?
-                .iter()
-                .map(|row| Ok((ShopId(row.int(0)?), row.text(1)?, sqlx::Row::try_get::<Vec<u8>, _>(row, 2)?)))
-                .collect()
+            let mut tx = sql.begin().await?;
+            let rows = sqlx::query("SELECT shop_id, field, sealed FROM shop_secrets ORDER BY shop_id, field")
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in &rows {
+                let (shop, field, sealed) =
+                    (ShopId(row.int(0)?), row.text(1)?, sqlx::Row::try_get::<Vec<u8>, _>(row, 2)?);
+                let resealed = match reseal(shop, &field, &sealed) {
+                    Ok(resealed) => resealed,
+                    Err(problem) => return Ok(Err(format!("shop {shop}'s {field}: {problem}"))),
+                };
+                sqlx::query("UPDATE shop_secrets SET sealed = $3 WHERE shop_id = $1 AND field = $2")
+                    .bind(shop.0)
+                    .bind(&field)
+                    .bind(resealed)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            raise_version(&mut tx).await?;
+            tx.commit().await?;
+            Ok(Ok(rows.len()))
         })
         .await
     }
