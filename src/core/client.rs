@@ -462,7 +462,14 @@ pub fn install_crypto_provider() {
 }
 
 pub(super) fn http_client() -> Result<reqwest::Client, AmazonError> {
-    http_client_builder()?.build().map_err(|e| AmazonError::Setup(e.to_string()))
+    // One for the process (a clone shares its connections and TLS roots): every shop's core
+    // calls the same Amazon, and thousands of shops must not mean thousands of root stores.
+    static SHARED: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(client) = SHARED.get() {
+        return Ok(client.clone());
+    }
+    let client = http_client_builder()?.build().map_err(|e| AmazonError::Setup(e.to_string()))?;
+    Ok(SHARED.get_or_init(|| client).clone())
 }
 
 /// [`http_client`] before it is built (tests add their own name resolution).

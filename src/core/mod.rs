@@ -46,6 +46,8 @@ use crate::amazon::keys::ShopKey;
 
 /// The core, for one shop.
 pub struct Core {
+    /// The shop's private key (the signer and the client hold it too).
+    key: Arc<ShopKey>,
     settings: CoreSettings,
     signer: ButtonSigner,
     amazon: AmazonPayClient,
@@ -73,10 +75,11 @@ impl Core {
         platform: Arc<dyn Platform>,
     ) -> Result<Self, AmazonError> {
         let signer = ButtonSigner::new(key.clone(), settings.amazon.public_key_id.clone());
-        let amazon = AmazonPayClient::new(api_base, &settings.amazon, key)?;
+        let amazon = AmazonPayClient::new(api_base, &settings.amazon, key.clone())?;
         let certificates = notifications::Certificates::new(settings.ipn_cert_origins.clone())?;
         let notification_reads = Arc::new(notifications::ReadBudget::new(notifications::READS_PER_MINUTE));
         Ok(Self {
+            key,
             settings,
             signer,
             amazon,
@@ -89,6 +92,11 @@ impl Core {
             randomness: Arc::new(aws_lc_rs::rand::SystemRandom::new()),
             views: admin::AmazonViews::default(),
         })
+    }
+
+    /// The shop's private key.
+    pub fn key(&self) -> Arc<ShopKey> {
+        self.key.clone()
     }
 
     /// Replaces the budget of Amazon reads for notifications (tests use a small one on a clock

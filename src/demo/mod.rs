@@ -19,7 +19,7 @@ use crate::simulator::{Simulator, SimulatorConfig};
 use crate::storage::{Product, StorageError};
 
 /// The demo shop's endpoints under `/api/amazonpay2/demo/`.
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes() -> Router {
     Router::new()
         .route("/demo/signup", post(routes::sign_up))
         .route("/demo/login", post(routes::log_in_with_password))

@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Json;
-use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum_extra::extract::CookieJar;
@@ -117,7 +117,7 @@ type Reply = (CookieJar, [(&'static str, &'static str); 1], Json<Done>);
 
 /// `POST /api/amazonpay2/demo/signup`.
 pub async fn sign_up(
-    State(app): State<Arc<AppState>>,
+    Extension(app): Extension<Arc<AppState>>,
     headers: HeaderMap,
     jar: CookieJar,
     body: Result<Json<SignUp>, JsonRejection>,
@@ -146,7 +146,7 @@ pub async fn sign_up(
 /// checked, and within the server's bound on password checks at once (see
 /// [`crate::server::logins`]), as the admin's login is.
 pub async fn log_in_with_password(
-    State(app): State<Arc<AppState>>,
+    Extension(app): Extension<Arc<AppState>>,
     headers: HeaderMap,
     jar: CookieJar,
     body: Result<Json<Login>, JsonRejection>,
@@ -199,7 +199,7 @@ fn busy() -> ApiError {
 
 /// `POST /api/amazonpay2/demo/logout`.
 pub async fn log_out_member(
-    State(app): State<Arc<AppState>>,
+    Extension(app): Extension<Arc<AppState>>,
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Result<Reply, ApiError> {
@@ -368,7 +368,7 @@ struct ShippingJson {
 }
 
 /// `GET /api/amazonpay2/demo/catalogue`.
-pub async fn catalogue(State(app): State<Arc<AppState>>) -> Result<Json<Catalogue>, ApiError> {
+pub async fn catalogue(Extension(app): Extension<Arc<AppState>>) -> Result<Json<Catalogue>, ApiError> {
     let products = app
         .db
         .products()
@@ -420,7 +420,7 @@ pub struct CartChange {
 
 /// `GET /api/amazonpay2/demo/cart`: the shopper's cart, or an empty one (nothing is made for a
 /// shopper who only looks).
-pub async fn cart(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<Json<CartJson>, ApiError> {
+pub async fn cart(Extension(app): Extension<Arc<AppState>>, jar: CookieJar) -> Result<Json<CartJson>, ApiError> {
     let cart = match app.sessions.find(&jar).await?.and_then(|s| s.cart) {
         Some(cart) => cart_json(&app, &cart).await?,
         None => {
@@ -433,7 +433,7 @@ pub async fn cart(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<Js
 
 /// `POST /api/amazonpay2/demo/cart`.
 pub async fn update_cart(
-    State(app): State<Arc<AppState>>,
+    Extension(app): Extension<Arc<AppState>>,
     headers: HeaderMap,
     jar: CookieJar,
     body: Result<Json<CartChange>, JsonRejection>,
@@ -503,7 +503,7 @@ struct SubscriptionJson {
 }
 
 /// `GET /api/amazonpay2/demo/orders`.
-pub async fn orders(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<Json<History>, ApiError> {
+pub async fn orders(Extension(app): Extension<Arc<AppState>>, jar: CookieJar) -> Result<Json<History>, ApiError> {
     let member = app
         .sessions
         .find(&jar)
@@ -543,7 +543,7 @@ pub async fn orders(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<
 /// subscriptions (定期購入の解約) on My Page. Its recurring charge permission is closed at Amazon
 /// first, so that nothing more can be charged; then no more cycles are made.
 pub async fn cancel_subscription(
-    State(app): State<Arc<AppState>>,
+    Extension(app): Extension<Arc<AppState>>,
     axum::extract::Path(id): axum::extract::Path<String>,
     headers: HeaderMap,
     jar: CookieJar,
@@ -567,5 +567,5 @@ pub async fn cancel_subscription(
             return Err(ApiError::client(StatusCode::BAD_GATEWAY, "amazon_unavailable", refusal.message_ja()));
         }
     }
-    orders(State(app), jar).await
+    orders(Extension(app), jar).await
 }

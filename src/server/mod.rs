@@ -14,6 +14,7 @@ pub mod logins;
 pub mod request_log;
 pub mod routes;
 pub mod session;
+pub mod shops;
 
 use std::future::Future;
 use std::io;
@@ -28,12 +29,13 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::any;
 use tokio::net::TcpListener;
-use tower_http::cors::CorsLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use self::config::{Config, KeySource};
 pub use self::error::ApiError;
 use self::session::Sessions;
+use self::shops::Shops;
 use crate::amazon::keygen::{self, DemoKeyError};
 use crate::amazon::keys::{KeyError, ShopKey};
 use crate::core::{AmazonError, Core, paths};
@@ -148,18 +150,20 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
 }
 
 /// The whole shop-side application: API (with `extra_api`, the demo shop's own endpoints, mounted
-/// beside it), widget files and shop pages.
-pub fn app(state: Arc<AppState>, extra_api: Router<Arc<AppState>>) -> Router {
-    let config = &state.config;
+/// beside it), widget files and shop pages, each request served by the shop of its host.
+pub fn app(shops: Arc<Shops>, extra_api: Router) -> Router {
+    let config = &shops.first().app.config;
     // The widget API is for the shop's own pages. Same-origin pages need no CORS at all; this
     // grant exists only for a widget served from another origin than the shop pages, and it
-    // names the shop origin alone.
+    // names the request's shop's origin alone.
     let cors = CorsLayer::new()
-        .allow_origin(HeaderValue::from_str(config.shop_origin.as_str()).into_iter().collect::<Vec<_>>())
+        .allow_origin(AllowOrigin::predicate(|origin: &HeaderValue, parts: &axum::http::request::Parts| {
+            parts.extensions.get::<Arc<AppState>>().is_some_and(|app| origin == app.config.shop_origin.as_str())
+        }))
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers([header::CONTENT_TYPE, HeaderName::from_static(guard::CSRF_HEADER)]);
-    let (admin_pages, admin_api) = admin::routes(state.clone());
+    let (admin_pages, admin_api) = admin::routes();
     let mut router = Router::new()
         .nest(paths::API, routes::api(extra_api.merge(admin_api)).layer(cors))
         // `/api/amazonpay2/` would otherwise fall through to the shop pages.
@@ -172,11 +176,11 @@ pub fn app(state: Arc<AppState>, extra_api: Router<Arc<AppState>>) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(middleware::from_fn(single_leading_slash));
     if config.demo.is_some() {
-        let canonical = Arc::new((config.shop_origin.as_str().to_owned(), config.shop_origin.authority()));
-        router = router.layer(middleware::from_fn_with_state(canonical, demo_canonical_host));
+        router = router.layer(middleware::from_fn_with_state(shops.clone(), demo_canonical_host));
     }
-    // Outermost: everything logged while answering names its request, with the query redacted.
-    router.layer(middleware::from_fn(request_log::span)).with_state(state)
+    // Outermost: everything logged while answering names its request, with the query redacted;
+    // then the request's shop, before anything of a shop is read.
+    router.layer(middleware::from_fn_with_state(shops, shops::resolve)).layer(middleware::from_fn(request_log::span))
 }
 
 /// `//name` is a path a browser reads as another host when it comes back in a `Location`
@@ -190,17 +194,18 @@ async fn single_leading_slash(request: Request, next: Next) -> Response {
     Redirect::permanent(&format!("/{}{query}", path.trim_start_matches(['/', '\\']))).into_response()
 }
 
-/// Demo only: a page opened as `localhost:8080` instead of `127.0.0.1:8080` would be another
-/// origin, which the API rightly refuses; send the browser to the shop origin instead.
-async fn demo_canonical_host(State(canonical): State<Arc<(String, String)>>, request: Request, next: Next) -> Response {
-    let (origin, authority) = &*canonical;
+/// Demo only, one shop: a page opened as `localhost:8080` instead of `127.0.0.1:8080` would be
+/// another origin, which the API rightly refuses; send the browser to the shop origin instead.
+/// (With shops added, each host is its shop's own origin.)
+async fn demo_canonical_host(State(shops): State<Arc<Shops>>, request: Request, next: Next) -> Response {
+    let origin = &shops.first().app.config.shop_origin;
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
-    let foreign = host.is_some_and(|host| host != authority);
-    if !foreign || !matches!(*request.method(), Method::GET | Method::HEAD) {
+    let foreign = host.is_some_and(|host| host != origin.authority());
+    if shops.hosted() || !foreign || !matches!(*request.method(), Method::GET | Method::HEAD) {
         return next.run(request).await;
     }
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
-    Redirect::temporary(&format!("{origin}{path}")).into_response()
+    Redirect::temporary(&format!("{}{path}", origin.as_str())).into_response()
 }
 
 /// Serves until `shutdown` completes, then lets requests in flight finish (at most
@@ -209,7 +214,7 @@ async fn demo_canonical_host(State(canonical): State<Arc<(String, String)>>, req
 pub async fn serve(
     state: Arc<AppState>,
     listener: TcpListener,
-    extra_api: Router<Arc<AppState>>,
+    extra_api: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let served = files::Served::resolve(&state.config)?;
@@ -222,13 +227,15 @@ pub async fn serve(
         "shop on http://{addr}/ (origin {})",
         state.config.shop_origin.as_str()
     );
+    let shops = Arc::new(Shops::new(state.clone()).await?);
     let background = [
         tokio::spawn(purge_sessions(state.clone())),
-        tokio::spawn(purge_safeguards(state.clone())),
-        tokio::spawn(reconcile(state.clone())),
+        tokio::spawn(purge_safeguards(state)),
+        tokio::spawn(reconcile(shops.clone())),
+        tokio::spawn(shops.clone().keep_fresh()),
     ];
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app(state, extra_api)).with_graceful_shutdown(async move {
+    let server = axum::serve(listener, app(shops, extra_api)).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("stopping: finishing the requests in flight");
         let _ = stopping.send(());
@@ -288,13 +295,20 @@ async fn purge_safeguards(state: Arc<AppState>) {
     }
 }
 
-/// Settles orders left unsettled now and every few minutes.
-async fn reconcile(state: Arc<AppState>) {
+/// Settles every shop's orders left unsettled now and every few minutes; one shop's failure
+/// does not stop the others'.
+async fn reconcile(shops: Arc<Shops>) {
     let mut every = tokio::time::interval(RECONCILE_EVERY);
     loop {
         every.tick().await;
-        if let Err(error) = state.core.reconcile().await {
-            tracing::error!(%error, "reconciling orders failed");
+        for (shop, tenant) in shops.every_active().await {
+            let reconciled = match tenant {
+                Ok(tenant) => tenant.app.core.reconcile().await.map_err(|e| e.to_string()),
+                Err(error) => Err(error.to_string()),
+            };
+            if let Err(error) = reconciled {
+                tracing::error!(%shop, %error, "reconciling orders failed");
+            }
         }
     }
 }

@@ -121,6 +121,12 @@ impl Sessions {
         Ok(Self { db, key: hmac::Key::new(hmac::HMAC_SHA256, &secret), secure_cookie })
     }
 
+    /// Another shop's sessions on the same database, under the same key: a session ID is looked
+    /// up only among `db`'s shop's (the cookie is host-only anyway).
+    pub fn for_shop(&self, db: Database, secure_cookie: bool) -> Self {
+        Self { db, key: self.key.clone(), secure_cookie }
+    }
+
     /// The session cookie's name: `__Host-` under https.
     pub fn cookie_name(&self) -> &'static str {
         if self.secure_cookie { SECURE_COOKIE } else { COOKIE }

@@ -114,9 +114,21 @@ fn refunded_delta(before: (&str, i64), after: (&str, i64)) -> i64 {
 }
 
 /// The whole database, as the server uses it.
-pub trait Storage: Platform + Shop + SessionStore + Secrets + BackOffice + Safeguards {}
+pub trait Storage: Platform + Shop + SessionStore + Secrets + BackOffice + Safeguards + AsStore {}
 
-impl<T: Platform + Shop + SessionStore + Secrets + BackOffice + Safeguards> Storage for T {}
+impl<T: Platform + Shop + SessionStore + Secrets + BackOffice + Safeguards + AsStore> Storage for T {}
+
+/// The store behind a [`Database`]: how another shop's view of it is had ([`Store::for_shop`]).
+pub trait AsStore {
+    /// The store.
+    fn store(&self) -> &Store;
+}
+
+impl AsStore for Store {
+    fn store(&self) -> &Store {
+        self
+    }
+}
 
 /// The database every part of the server shares.
 pub type Database = Arc<dyn Storage>;

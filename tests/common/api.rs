@@ -29,6 +29,7 @@ use amazonpay2::amazon::signature::string_to_sign;
 use amazonpay2::core::platform::CartId;
 use amazonpay2::core::{Core, Retry};
 use amazonpay2::server::config::Config;
+use amazonpay2::server::shops::Shops;
 use amazonpay2::server::{self, app};
 use amazonpay2::storage::{Database, SessionChange};
 
@@ -191,7 +192,8 @@ impl Shop {
             .unwrap()
             .with_retry(FAST_RETRY);
         let state = server::assemble(config, core, db.clone()).await.expect("the server starts");
-        Self { router: app(state, extra), origin, key, db, dirs }
+        let shops = Arc::new(Shops::new(state).await.expect("the shops are read"));
+        Self { router: app(shops, extra), origin, key, db, dirs }
     }
 
     /// Whether the member with `email` exists, and the Amazon buyer linked to them.

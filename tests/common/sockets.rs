@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use amazonpay2::amazon::keys::ShopKey;
 use amazonpay2::core::{AmazonPayClient, Core, Retry};
 use amazonpay2::server::config::Config;
+use amazonpay2::server::shops::Shops;
 use amazonpay2::server::{self, AppState, app};
 use amazonpay2::simulator::{Simulator, SimulatorConfig};
 use amazonpay2::storage::Database;
@@ -91,7 +92,7 @@ pub async fn shop_state_adapting(
 }
 
 /// The routes a configuration serves beside the API: the demo shop's, in a demo.
-pub fn extra_api(config: &Config) -> axum::Router<Arc<AppState>> {
+pub fn extra_api(config: &Config) -> axum::Router {
     if config.demo.is_some() { amazonpay2::demo::routes() } else { axum::Router::new() }
 }
 
@@ -99,6 +100,8 @@ pub fn extra_api(config: &Config) -> axum::Router<Arc<AppState>> {
 pub struct ShopServer {
     pub db: Database,
     pub state: Arc<AppState>,
+    /// The deployment's shops as this server knows them (`refresh` after changing them).
+    pub shops: Arc<Shops>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
 }
@@ -117,7 +120,8 @@ impl ShopServer {
     ) -> Self {
         let state = shop_state_adapting(config, key, adapt).await;
         let db = state.db.clone();
-        let router = app(state.clone(), extra_api(config));
+        let shops = Arc::new(Shops::new(state.clone()).await.expect("the shops are read"));
+        let router = app(shops.clone(), extra_api(config));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -127,7 +131,7 @@ impl ShopServer {
                 .await
                 .expect("the shop serves");
         });
-        Self { db, state, stop, task }
+        Self { db, state, shops, stop, task }
     }
 
     pub async fn stop(self) {

@@ -89,7 +89,8 @@ fn config(folders: &Folders, demo: bool, vars: &[(&str, &str)]) -> Config {
 async fn router(config: Config) -> Router {
     let key = Arc::new(ShopKey::from_pem(TEST_KEY_PEM.as_bytes()).unwrap());
     let db = server::open_database(&config).await.unwrap();
-    app(server::start_with(config, key, db).await.unwrap(), Router::new())
+    let state = server::start_with(config, key, db).await.unwrap();
+    app(std::sync::Arc::new(server::shops::Shops::new(state).await.unwrap()), Router::new())
 }
 
 struct Reply {

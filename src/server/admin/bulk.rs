@@ -17,9 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
@@ -161,7 +162,7 @@ const BULK_EN: BulkTexts = BulkTexts {
 };
 
 /// `GET /admin/amazonpay`: the 仮売上 orders to choose from.
-pub async fn page(State(admin): State<Arc<Admin>>, signed: Signed) -> Response {
+pub async fn page(Extension(admin): Extension<Arc<Admin>>, signed: Signed) -> Response {
     let lang = signed.visit.lang;
     let query = url::Url::parse(&format!("http://admin.invalid{}", signed.visit.path)).ok();
     let value =
@@ -222,7 +223,7 @@ pub async fn page(State(admin): State<Arc<Admin>>, signed: Signed) -> Response {
 }
 
 /// `POST /admin/amazonpay/capture`: starts a job over the chosen orders (or all 仮売上 ones).
-pub async fn start(State(admin): State<Arc<Admin>>, signed: Signed, body: Bytes) -> Response {
+pub async fn start(Extension(admin): Extension<Arc<Admin>>, signed: Signed, body: Bytes) -> Response {
     let form = match change_form(&admin, &signed, &body) {
         Ok(form) => form,
         Err((status, problem)) => return signed.visit.error(status, problem),
@@ -267,7 +268,12 @@ pub async fn start(State(admin): State<Arc<Admin>>, signed: Signed, body: Bytes)
 
 /// `POST /admin/amazonpay/jobs/{id}/resume`: an interrupted job's waiting orders, captured by
 /// this instance (if no other instance runs the job: one that is alive keeps it).
-pub async fn resume(State(admin): State<Arc<Admin>>, Path(job): Path<String>, signed: Signed, body: Bytes) -> Response {
+pub async fn resume(
+    Extension(admin): Extension<Arc<Admin>>,
+    Path(job): Path<String>,
+    signed: Signed,
+    body: Bytes,
+) -> Response {
     if let Err((status, problem)) = change_form(&admin, &signed, &body) {
         return signed.visit.error(status, problem);
     }
@@ -534,7 +540,7 @@ const JOB_EN: JobTexts = JobTexts {
 };
 
 /// `GET /admin/amazonpay/jobs/{id}`: the job's progress and each order's outcome.
-pub async fn job_page(State(admin): State<Arc<Admin>>, Path(job): Path<String>, signed: Signed) -> Response {
+pub async fn job_page(Extension(admin): Extension<Arc<Admin>>, Path(job): Path<String>, signed: Signed) -> Response {
     let lang = signed.visit.lang;
     let Some(job) = job.parse::<i64>().ok() else {
         return signed.visit.error(StatusCode::NOT_FOUND, Problem::NoSuchJob);
@@ -566,7 +572,11 @@ pub async fn job_page(State(admin): State<Arc<Admin>>, Path(job): Path<String>, 
 }
 
 /// `GET /api/amazonpay2/admin/bulk/{id}`: the job's progress as JSON (an owner's session only).
-pub async fn progress(State(admin): State<Arc<Admin>>, Path(job): Path<String>, headers: HeaderMap) -> Response {
+pub async fn progress(
+    Extension(admin): Extension<Arc<Admin>>,
+    Path(job): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let jar = CookieJar::from_headers(&headers);
     let error = |status: StatusCode, code: &'static str, message: &str| {
         let body = crate::contract::ApiError {

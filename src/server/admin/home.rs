@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::State;
+use axum::Extension;
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -64,7 +64,7 @@ fn lapsing_warning(lang: Lang, lapsing: u64) -> String {
 }
 
 /// `GET /admin/`.
-pub async fn page(State(admin): State<Arc<Admin>>, signed: Signed) -> Response {
+pub async fn page(Extension(admin): Extension<Arc<Admin>>, signed: Signed) -> Response {
     let lang = signed.visit.lang;
     let now = now();
     let Home { counts, lapsing } = match admin.service().home(&LISTED, now + WARN_DAYS * 86_400, PER_PAGE).await {

@@ -31,8 +31,9 @@ pub use self::escape::NamedEntities;
 use std::sync::Arc;
 
 use askama::Template;
+use axum::Extension;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::header::{self, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -62,7 +63,8 @@ pub struct Admin {
 }
 
 impl Admin {
-    fn new(app: Arc<AppState>) -> Self {
+    /// The admin of the shop `app` serves.
+    pub fn new(app: Arc<AppState>) -> Self {
         let instance = app.instance.clone();
         Self { app, sessions: OnceCell::new(), instance }
     }
@@ -79,9 +81,9 @@ impl Admin {
     }
 }
 
-/// The admin's pages (to merge at the site root) and its JSON (to mount beside the API).
-pub fn routes(app: Arc<AppState>) -> (Router<Arc<AppState>>, Router<Arc<AppState>>) {
-    let admin = Arc::new(Admin::new(app));
+/// The admin's pages (to merge at the site root) and its JSON (to mount beside the API). Each
+/// request finds its shop's [`Admin`] in its extensions (see `crate::server::shops`).
+pub fn routes() -> (Router, Router) {
     let pages = Router::new()
         .route("/admin", get(|| async { Redirect::permanent("/admin/") }))
         .route("/admin/", get(home::page))
@@ -112,12 +114,10 @@ pub fn routes(app: Arc<AppState>) -> (Router<Arc<AppState>>, Router<Arc<AppState
             ),
         ))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        .with_state(admin.clone());
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")));
     let api = Router::new()
         .route("/admin/bulk/{id}", get(bulk::progress))
-        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .with_state(admin);
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
     (pages, api)
 }
 
@@ -256,11 +256,14 @@ pub struct Signed {
     pub visit: Visit,
 }
 
-impl FromRequestParts<Arc<Admin>> for Signed {
+impl<S: Send + Sync> FromRequestParts<S> for Signed {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, admin: &Arc<Admin>) -> Result<Self, Self::Rejection> {
-        let Ok(visit) = Visit::from_request_parts(parts, admin).await;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Ok(visit) = Visit::from_request_parts(parts, state).await;
+        let Some(admin) = parts.extensions.get::<Arc<Admin>>().cloned() else {
+            return Err(StatusCode::NOT_FOUND.into_response());
+        };
         let sessions = match admin.sessions().await {
             Ok(sessions) => sessions,
             Err(error) => return Err(internal(visit, &error)),
@@ -369,7 +372,7 @@ fn login_form(
 }
 
 /// `GET /admin/login`.
-async fn login_page(State(admin): State<Arc<Admin>>, visit: Visit) -> Response {
+async fn login_page(Extension(admin): Extension<Arc<Admin>>, visit: Visit) -> Response {
     let sessions = match admin.sessions().await {
         Ok(sessions) => sessions,
         Err(error) => return internal(visit, &error),
@@ -394,7 +397,7 @@ async fn login_page(State(admin): State<Arc<Admin>>, visit: Visit) -> Response {
 }
 
 /// `POST /admin/login`.
-async fn log_in(State(admin): State<Arc<Admin>>, visit: Visit, body: axum::body::Bytes) -> Response {
+async fn log_in(Extension(admin): Extension<Arc<Admin>>, visit: Visit, body: axum::body::Bytes) -> Response {
     let sessions = match admin.sessions().await {
         Ok(sessions) => sessions,
         Err(error) => return internal(visit, &error),
@@ -443,7 +446,7 @@ async fn log_in(State(admin): State<Arc<Admin>>, visit: Visit, body: axum::body:
 }
 
 /// `POST /admin/logout`.
-async fn log_out(State(admin): State<Arc<Admin>>, signed: Signed, body: axum::body::Bytes) -> Response {
+async fn log_out(Extension(admin): Extension<Arc<Admin>>, signed: Signed, body: axum::body::Bytes) -> Response {
     let form = form_body(&signed.visit.headers, &body).unwrap_or_default();
     if let Err((status, problem)) = signed.check_change(&admin.app.config.shop_origin, &form) {
         return signed.visit.error(status, problem);

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::Extension;
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -67,7 +68,7 @@ pub fn missing(visit: Visit) -> Response {
 }
 
 /// `GET /admin/orders/{id}`: 受注編集.
-pub async fn show(State(admin): State<Arc<Admin>>, Path(id): Path<String>, signed: Signed) -> Response {
+pub async fn show(Extension(admin): Extension<Arc<Admin>>, Path(id): Path<String>, signed: Signed) -> Response {
     let lang = signed.visit.lang;
     let Some(id) = order_id(&id) else { return missing(signed.visit) };
     let done = url::Url::parse(&format!("http://admin.invalid{}", signed.visit.path))

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -23,7 +24,12 @@ fn version(form: &Form) -> Option<i64> {
 }
 
 /// `POST /admin/orders/{id}/edit`: 商品変更 / 金額変更.
-pub async fn edit(State(admin): State<Arc<Admin>>, Path(id): Path<String>, signed: Signed, body: Bytes) -> Response {
+pub async fn edit(
+    Extension(admin): Extension<Arc<Admin>>,
+    Path(id): Path<String>,
+    signed: Signed,
+    body: Bytes,
+) -> Response {
     let Some(id) = order_id(&id) else { return missing(signed.visit) };
     let form = match change_form(&admin, &signed, &body) {
         Ok(form) => form,
@@ -86,7 +92,12 @@ impl InWords for Refusal {
 }
 
 /// `POST /admin/orders/{id}/payment`: 「クレジット決済状況変更」.
-pub async fn payment(State(admin): State<Arc<Admin>>, Path(id): Path<String>, signed: Signed, body: Bytes) -> Response {
+pub async fn payment(
+    Extension(admin): Extension<Arc<Admin>>,
+    Path(id): Path<String>,
+    signed: Signed,
+    body: Bytes,
+) -> Response {
     let Some(id) = order_id(&id) else { return missing(signed.visit) };
     let form = match change_form(&admin, &signed, &body) {
         Ok(form) => form,
@@ -145,7 +156,12 @@ pub async fn payment(State(admin): State<Arc<Admin>>, Path(id): Path<String>, si
 }
 
 /// `POST /admin/orders/{id}/sync`: reads Amazon's record and moves the order to match.
-pub async fn sync(State(admin): State<Arc<Admin>>, Path(id): Path<String>, signed: Signed, body: Bytes) -> Response {
+pub async fn sync(
+    Extension(admin): Extension<Arc<Admin>>,
+    Path(id): Path<String>,
+    signed: Signed,
+    body: Bytes,
+) -> Response {
     let Some(id) = order_id(&id) else { return missing(signed.visit) };
     if let Err((status, problem)) = change_form(&admin, &signed, &body) {
         return signed.visit.error(status, problem);
@@ -173,7 +189,7 @@ pub async fn sync(State(admin): State<Arc<Admin>>, Path(id): Path<String>, signe
 
 /// `POST /admin/orders/{id}/subscription`: 定期購入の解約 (closes its charge permission).
 pub async fn cancel_subscription(
-    State(admin): State<Arc<Admin>>,
+    Extension(admin): Extension<Arc<Admin>>,
     Path(id): Path<String>,
     signed: Signed,
     body: Bytes,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::State;
+use axum::Extension;
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -227,7 +227,7 @@ fn caption(lang: Lang, total: u64, page: u64, pages: u64) -> String {
 }
 
 /// `GET /admin/orders`: 受注一覧.
-pub async fn list(State(admin): State<Arc<Admin>>, signed: Signed) -> Response {
+pub async fn list(Extension(admin): Extension<Arc<Admin>>, signed: Signed) -> Response {
     let lang = signed.visit.lang;
     let Some(query) = list_query(&signed.visit.path) else {
         return signed.visit.error(StatusCode::BAD_REQUEST, Problem::BadFilter);

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use askama::Template;
+use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -70,7 +70,7 @@ const SHIPPING_EN: ShippingTexts = ShippingTexts {
 };
 
 /// `GET /admin/settings/shipping`.
-pub async fn shipping(State(admin): State<Arc<Admin>>, signed: Signed) -> Response {
+pub async fn shipping(Extension(admin): Extension<Arc<Admin>>, signed: Signed) -> Response {
     shipping_page(&admin, signed, StatusCode::OK, None).await
 }
 
@@ -100,7 +100,7 @@ async fn shipping_page(admin: &Admin, signed: Signed, status: StatusCode, messag
 }
 
 /// `POST /admin/settings/shipping`: every listed method's tick as sent.
-pub async fn save_shipping(State(admin): State<Arc<Admin>>, signed: Signed, body: Bytes) -> Response {
+pub async fn save_shipping(Extension(admin): Extension<Arc<Admin>>, signed: Signed, body: Bytes) -> Response {
     let form = match change_form(&admin, &signed, &body) {
         Ok(form) => form,
         Err((status, problem)) => return signed.visit.error(status, problem),
@@ -227,7 +227,7 @@ const AMAZON_PAY_EN: AmazonPayTexts = AmazonPayTexts {
 
 /// `GET /admin/settings/amazonpay`: the Amazon Pay settings in force, what to register in
 /// Seller Central, and the SNS topics verified notifications came from.
-pub async fn amazon_pay(State(admin): State<Arc<Admin>>, signed: Signed) -> Response {
+pub async fn amazon_pay(Extension(admin): Extension<Arc<Admin>>, signed: Signed) -> Response {
     let lang = signed.visit.lang;
     let config = &admin.app.config;
     let t = lang.pick(&AMAZON_PAY_JA, &AMAZON_PAY_EN);

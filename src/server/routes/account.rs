@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Json;
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum_extra::extract::CookieJar;
 use serde::Serialize;
@@ -20,7 +20,7 @@ type SessionReply = (CookieJar, [(&'static str, &'static str); 1], Json<SessionR
 
 /// `GET /api/amazonpay2/session`: member state and CSRF token, for shop scripts.
 pub async fn session(
-    State(app): State<Arc<AppState>>,
+    Extension(app): Extension<Arc<AppState>>,
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Result<SessionReply, ApiError> {
@@ -31,7 +31,7 @@ pub async fn session(
 
 /// `DELETE /api/amazonpay2/link`: unlinks the member's Amazon account (the shop's own button).
 pub async fn unlink(
-    State(app): State<Arc<AppState>>,
+    Extension(app): Extension<Arc<AppState>>,
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Result<SessionReply, ApiError> {
@@ -112,7 +112,7 @@ impl Prefill {
 /// `GET /api/amazonpay2/signup/prefill`: the verified Amazon buyer waiting for sign-up in this
 /// session, as form fields; `null` when there is none.
 pub async fn prefill(
-    State(app): State<Arc<AppState>>,
+    Extension(app): Extension<Arc<AppState>>,
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Result<([(&'static str, &'static str); 1], Json<Option<Prefill>>), ApiError> {

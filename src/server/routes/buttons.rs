@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Json;
-use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum_extra::extract::CookieJar;
@@ -36,7 +36,7 @@ type Reply<T> = (CookieJar, [(&'static str, &'static str); 1], Json<T>);
 
 /// Answers the widget: the shopper's state and, per block, a button or what to show.
 pub async fn buttons(
-    State(app): State<Arc<AppState>>,
+    Extension(app): Extension<Arc<AppState>>,
     headers: HeaderMap,
     jar: CookieJar,
     body: Result<Json<ButtonsRequest>, JsonRejection>,
@@ -141,7 +141,7 @@ fn display_options(
 /// Signs the payload of the button the shopper clicked, built from this session alone (the
 /// request names only the kind of block).
 pub async fn sign(
-    State(app): State<Arc<AppState>>,
+    Extension(app): Extension<Arc<AppState>>,
     headers: HeaderMap,
     jar: CookieJar,
     body: Result<Json<SignRequest>, JsonRejection>,

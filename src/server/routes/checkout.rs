@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -26,7 +27,7 @@ use crate::server::session::{Identity, Session};
 /// only if the return carries the cart's own reference and Amazon made the session from it; then
 /// the session is renewed and the shopper goes on to the confirmation page.
 pub async fn review(
-    State(app): State<Arc<AppState>>,
+    Extension(app): Extension<Arc<AppState>>,
     jar: CookieJar,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
@@ -69,7 +70,7 @@ pub struct Next {
 /// `POST /api/amazonpay2/checkout/place`: 「注文を確定する」, from any shop page (the review block
 /// renders the button). Opens the order and answers where the browser goes.
 pub async fn place(
-    State(app): State<Arc<AppState>>,
+    Extension(app): Extension<Arc<AppState>>,
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Result<(CookieJar, [(&'static str, &'static str); 1], Json<Next>), ApiError> {
@@ -89,7 +90,7 @@ pub async fn place(
 /// `GET /api/amazonpay2/checkout/result?amazonCheckoutSessionId=…`: Amazon authorized (or not);
 /// the order is completed with the same amount, once.
 pub async fn result(
-    State(app): State<Arc<AppState>>,
+    Extension(app): Extension<Arc<AppState>>,
     jar: CookieJar,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
@@ -113,7 +114,7 @@ pub async fn result(
 /// open session, 「注文を確定する」 on a canceled one ends that checkout with Amazon's reason, an
 /// order left waiting is settled by the reconciler), while the next click of the checkout button
 /// gives the cart a fresh reference that replaces the old checkout.
-pub async fn cancel(State(app): State<Arc<AppState>>) -> Response {
+pub async fn cancel(Extension(app): Extension<Arc<AppState>>) -> Response {
     to_page(&app.config.pages.cart, Notice::CheckoutCanceled)
 }
 

@@ -15,8 +15,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -37,7 +37,7 @@ pub const CLAIM_LEASE: Duration = Duration::from_secs(120);
 pub const REMEMBERED: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// Takes one notification.
-pub async fn ipn(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn ipn(Extension(state): Extension<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
     // SNS is no browser: a request with an Origin is a page trying its luck.
     if headers.contains_key(header::ORIGIN) {
         return ApiError::forbidden("origin_not_allowed", "Notifications come from Amazon, not from web pages.")

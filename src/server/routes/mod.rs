@@ -6,8 +6,6 @@ mod checkout;
 pub mod ipn;
 mod signin;
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -16,7 +14,6 @@ use axum::routing::{delete, get, post};
 
 pub use self::account::{existing_session, reply};
 pub use self::signin::{link_waiting, log_in, log_out};
-use super::AppState;
 use super::error::ApiError;
 use super::session::Session;
 use crate::contract::{MemberState, Notice};
@@ -30,7 +27,7 @@ const MAX_TOKEN_LEN: usize = 1024;
 
 /// The API router (mounted at [`crate::core::paths::API`]), with `extra` (the demo shop's own
 /// endpoints) beside it under the same answers for unknown paths, wrong methods and big bodies.
-pub fn api(extra: Router<Arc<AppState>>) -> Router<Arc<AppState>> {
+pub fn api(extra: Router) -> Router {
     Router::new()
         .route("/buttons", post(buttons::buttons))
         .route("/buttons/sign", post(buttons::sign))

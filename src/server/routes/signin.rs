@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::Extension;
+use axum::extract::Query;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
@@ -27,7 +28,7 @@ use crate::server::session::{Identity, Session};
 /// session, forged or replayed, logs nobody in and links nothing. The buyer is then asked of
 /// Amazon (getBuyer), never taken from the URL.
 pub async fn signin_return(
-    State(app): State<Arc<AppState>>,
+    Extension(app): Extension<Arc<AppState>>,
     jar: CookieJar,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
@@ -86,7 +87,7 @@ pub async fn signin_return(
 
 /// `GET /api/amazonpay2/signin/cancel`: the shopper cancelled on Amazon's sign-in page; back to
 /// where they were.
-pub async fn signin_cancel(State(app): State<Arc<AppState>>, jar: CookieJar) -> Result<Response, ApiError> {
+pub async fn signin_cancel(Extension(app): Extension<Arc<AppState>>, jar: CookieJar) -> Result<Response, ApiError> {
     let back = app.sessions.find(&jar).await?.and_then(|s| s.return_to).unwrap_or_else(|| "/".to_owned());
     Ok(to_page(&back, Notice::SignInCanceled))
 }

@@ -52,7 +52,8 @@ impl Demo {
         let (products, shipping) = amazonpay2::demo::catalogue();
         db.seed_catalogue(&products, &shipping).await.unwrap();
         let state = amazonpay2::server::start_with(config, shop_key(), db).await.unwrap();
-        tokio::spawn(async move { axum::serve(shop_listener, app(state, amazonpay2::demo::routes())).await });
+        let shops = std::sync::Arc::new(amazonpay2::server::shops::Shops::new(state).await.unwrap());
+        tokio::spawn(async move { axum::serve(shop_listener, app(shops, amazonpay2::demo::routes())).await });
         tokio::spawn(async move { axum::serve(amazon_listener, simulator.router()).await });
         Self { shop, amazon, browser: browser(), csrf: String::new() }
     }
