@@ -1,14 +1,18 @@
 //! The Amazon Pay simulator: Amazon's side of Checkout v2, offline.
 //!
 //! It runs on its own address (its own origin, as Amazon is), serves its checkout.js and its
-//! hosted sign-in and checkout pages, and trusts the merchants registered with it (see
-//! `merchants`): first the shop it was made for, through the public key of the shop's key pair,
-//! as Amazon trusts the key registered in Seller Central; then any merchant a test or its Seller
-//! Central pages register. Behind the signature check it serves Amazon's API: checkout sessions, charge permissions,
-//! charges (capture, cancel) and refunds, with Amazon's rules in Japan; it notifies the
-//! merchant's IPN endpoint of every state change as Amazon does (signed SNS envelopes); and it
-//! offers what Seller Central offers a merchant (capture, cancel, refund, close) as a test
-//! control, besides controls for its clock, failures, cards and asynchronous work.
+//! hosted sign-in and checkout pages, and trusts the merchants registered with it (`merchants`):
+//! first the shop it was made for, through the public key of the shop's key pair, as Amazon
+//! trusts the key registered in Seller Central; then any merchant registered by a program
+//! ([`Simulator::with_merchant`]), a test (`POST /__simulator/merchants`, with
+//! `…/{merchantId}/origins` and `…/{merchantId}/ipn-url`) or its Seller Central pages
+//! (`/seller-central`: key pair, JSON of IDs, JavaScript origins, IPN URL). Behind the signature
+//! check, which names the calling merchant, it serves Amazon's API: checkout sessions, charge
+//! permissions, charges (capture, cancel) and refunds, with Amazon's rules in Japan, each object
+//! its merchant's only; it notifies each merchant's IPN endpoint of every state change as Amazon
+//! does (signed SNS envelopes); and it offers what Seller Central offers a merchant (capture,
+//! cancel, refund, close) as a test control, besides controls for its clock, failures, cards and
+//! asynchronous work.
 
 mod account_status;
 mod api;

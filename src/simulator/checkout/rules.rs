@@ -209,7 +209,7 @@ impl Rules<'_> {
     /// guide says that domains tested in Sandbox need not be added to the JavaScript origins.
     pub(in crate::simulator) fn allows(&self, url: &Url) -> bool {
         let origin = url.origin().ascii_serialization();
-        if self.origins.iter().any(|registered| *registered == origin) {
+        if self.origins.contains(&origin) {
             return true;
         }
         !self.live && self.origins.is_empty() && origin != "null"

@@ -325,6 +325,47 @@ impl Simulator {
         Ok(Registered { merchant_id, store_id, public_key_id })
     }
 
+    /// Registers another merchant as `config` describes it, as Seller Central would have: its
+    /// 出品者ID (made when new), its Store ID (added to it when new), its public key under the
+    /// public key ID given, and the shop origin as the store's JavaScript origin. For a program
+    /// that knows its merchants' IDs and keys (the demo's second shop); tests use
+    /// `POST /__simulator/merchants`.
+    ///
+    /// # Errors
+    /// When the key is not an RSA public key, the public key ID is taken, the Store ID is another
+    /// merchant's or the origin is not an origin.
+    pub fn with_merchant(self, config: super::SimulatorConfig) -> Result<Self, String> {
+        let key = RegisteredKey::from_pkcs1_der(&config.public_key_der).map_err(|e| format!("public key: {e}"))?;
+        // Checked before anything is registered, so that a refusal leaves nothing half made.
+        javascript_origin(&config.shop_origin).map_err(|e| e.to_string())?;
+        {
+            let mut registry = lock(&self.inner.merchants);
+            if registry.has_key(&config.public_key_id) {
+                return Err(format!("the public key ID {} is already registered", config.public_key_id));
+            }
+            if registry.merchant(&config.merchant_id).is_none() {
+                registry.add_merchant(&config.merchant_id, &config.store_id).map_err(|e| e.to_string())?;
+            } else {
+                registry.add_store(&config.merchant_id, &config.store_id).map_err(|e| e.to_string())?;
+            }
+            registry
+                .add_origin(&config.merchant_id, &config.store_id, &config.shop_origin)
+                .map_err(|e| e.to_string())?;
+            registry.add_key(&config.merchant_id, &config.public_key_id, key);
+        }
+        Ok(self)
+    }
+
+    /// Turns a merchant's notifications on, sent to `endpoint` (its IPN URL in Seller Central).
+    ///
+    /// # Errors
+    /// When `endpoint` is not an absolute http(s) URL or the merchant is not registered.
+    pub fn with_merchant_ipn_endpoint(self, merchant_id: &str, endpoint: &str) -> Result<Self, String> {
+        let url = super::ipn::endpoint_url(endpoint)?;
+        lock(&self.inner.merchants).set_ipn_url(merchant_id, Some(url)).map_err(|e| e.to_string())?;
+        Ok(self)
+    }
+
     /// A merchant's IPN URL, if it has set one.
     pub(super) fn ipn_url(&self, merchant_id: &str) -> Option<Url> {
         lock(&self.inner.merchants).merchant(merchant_id).and_then(|m| m.ipn_url.clone())
@@ -367,6 +408,38 @@ mod tests {
             registry.add_origin("A2SECOND", "store-a", "https://b.example"),
             Err(Refusal::UnknownStore("store-a".into()))
         );
+    }
+
+    #[test]
+    fn a_program_registers_a_second_merchant_with_its_own_ids_key_and_origin() {
+        let pem = crate::amazon::keys::tests::TEST_PKCS8;
+        let der = crate::amazon::keys::ShopKey::from_pem(pem.as_bytes()).unwrap().public_key_der().to_vec();
+        let config = |merchant: &str, store: &str, key: &str, origin: &str| super::super::SimulatorConfig {
+            merchant_id: merchant.into(),
+            store_id: store.into(),
+            public_key_id: key.into(),
+            public_key_der: der.clone(),
+            shop_origin: origin.into(),
+        };
+        let simulator = Simulator::new(config("A1FIRST", "store-a", "SANDBOX-K1", "http://127.0.0.1:8080"))
+            .with_merchant(config("A2SECOND", "store-b", "SANDBOX-K2", "http://shop2.localhost:8080"))
+            .unwrap()
+            .with_merchant_ipn_endpoint("A2SECOND", "http://shop2.localhost:8080/api/amazonpay2/ipn.php")
+            .unwrap();
+        assert_eq!(simulator.key_owner("SANDBOX-K2").unwrap().merchant_id, "A2SECOND");
+        let second = simulator.merchant("A2SECOND").unwrap();
+        assert_eq!(
+            second.stores,
+            [Store { id: "store-b".into(), origins: vec!["http://shop2.localhost:8080".into()] }]
+        );
+        assert!(second.ipn_url.is_some());
+        assert!(simulator.ipn_url("A1FIRST").is_none(), "the first merchant's notifications stay off");
+        let taken = simulator.clone().with_merchant(config("A3THIRD", "store-c", "sandbox-k2", "https://c.example"));
+        assert!(taken.is_err(), "a public key ID names one key");
+        let stolen = simulator.clone().with_merchant(config("A3THIRD", "store-a", "SANDBOX-K3", "https://c.example"));
+        assert!(stolen.is_err(), "a store is one merchant's");
+        let bad = simulator.clone().with_merchant(config("A4FOURTH", "store-d", "SANDBOX-K4", "not an origin"));
+        assert!(bad.is_err() && simulator.merchant("A4FOURTH").is_none(), "nothing half made");
     }
 
     #[test]
