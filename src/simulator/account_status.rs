@@ -4,11 +4,14 @@
 //! `returnDomain`; it draws the button disabled when a 200 answer's `merchantAccountStatus` is not
 //! `ACTIVE`, and leaves it enabled on any other answer.
 //!
-//! Here the account is `ACTIVE` for the registered merchant on a page of the registered shop
-//! origin (Seller Central's "JavaScript origins": Amazon requires the domains where the button is
-//! rendered to be added there). What Amazon answers otherwise is not documented and was not
+//! Here the account is `ACTIVE` for a registered merchant on a page whose origin is one of the
+//! JavaScript origins registered for the store the button names (`storeId`), or for any of the
+//! merchant's stores when the button names none (a decoupled button carries no payload at render):
+//! Amazon requires the domains where the button is rendered to be added to Seller Central's
+//! "JavaScript origins", which belong to a Client ID/Store ID. A `storeId` that is not the
+//! merchant's is not active anywhere. What Amazon answers otherwise is not documented and was not
 //! found: the simulator answers [`NOT_ACTIVE`], which is only known to differ from `ACTIVE`. How
-//! Amazon weighs `storeId` and `returnDomain` is unknown too, so they are not checked.
+//! Amazon weighs `returnDomain` is unknown too, so it is not checked.
 
 use std::collections::HashMap;
 
@@ -30,9 +33,14 @@ pub(super) async fn account_status(
     Path(merchant_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let config = &simulator.inner.config;
-    let registered_origin = same_origin(query.get("originDomain").map(String::as_str), &config.shop_origin);
-    let status = if merchant_id == config.merchant_id && registered_origin { "ACTIVE" } else { NOT_ACTIVE };
+    let origins = simulator
+        .merchant(&merchant_id)
+        .filter(|merchant| query.get("storeId").is_none_or(|store| merchant.store(store).is_some()))
+        .map(|merchant| merchant.origins(query.get("storeId").map(String::as_str)))
+        .unwrap_or_default();
+    let asked = query.get("originDomain").map(String::as_str);
+    let registered = origins.iter().any(|origin| same_origin(asked, origin));
+    let status = if registered { "ACTIVE" } else { NOT_ACTIVE };
     let mut response = Json(json!({ "merchantAccountStatus": status })).into_response();
     // checkout.js asks without credentials, from any shop page.
     response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));

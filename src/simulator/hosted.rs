@@ -1,7 +1,7 @@
 //! Amazon's hosted pages: where checkout.js sends the shopper on click.
 //!
-//! `POST /checkout/initiate` checks what Amazon checks (merchant, key, algorithm, signature,
-//! payload, return domains) and answers a failure with Amazon's error page, so that a shop's
+//! `POST /checkout/initiate` checks what Amazon checks (the merchant, a key of that merchant,
+//! algorithm, signature, a store of that merchant, payload, return domains of that store) and answers a failure with Amazon's error page, so that a shop's
 //! mistake shows in the demo and the tests exactly where it would show in production. A checkout
 //! button's payload is the Create Checkout Session request: the click creates the session, and
 //! the buyer's choices on the page complete it. `GET /checkout/initiate?amazonCheckoutSessionId=`
@@ -26,7 +26,7 @@ use url::Url;
 
 use super::api::{ApiFailure, BUYER_TOKEN_LIFETIME, BuyerToken};
 use super::buyers::TEST_BUYERS;
-use super::checkout::{Card, Details, Environment, ProductType, Session, SessionState};
+use super::checkout::{Card, Details, Environment, Owner, ProductType, Rules, Session, SessionState};
 use super::html::{escape, page};
 use super::signature::{DEFAULT_ALGORITHM, SignatureProblem};
 use super::{FLOW_LIFETIME, Simulator, lock};
@@ -40,6 +40,8 @@ pub(super) struct Flow {
 
 enum FlowKind {
     SignIn {
+        /// The merchant whose button it was: the buyer token is for that merchant only.
+        merchant_id: String,
         return_url: Url,
         scopes: Vec<String>,
         /// Where the cancel link goes, if anywhere.
@@ -58,12 +60,14 @@ enum FlowKind {
 /// A clicked button that Amazon accepted.
 enum Checked {
     SignIn {
+        merchant_id: String,
         return_url: Url,
         scopes: Vec<String>,
         cancel: Option<Url>,
     },
     /// What the signed checkout payload (the Create Checkout Session request) set.
     Checkout {
+        owner: Owner,
         details: Box<Details>,
         product_type: ProductType,
         environment: Environment,
@@ -123,16 +127,17 @@ pub(super) async fn initiate(
     };
     let id = simulator.token::<24>();
     let (kind, response) = match checked {
-        Checked::SignIn { return_url, scopes, cancel } => {
+        Checked::SignIn { merchant_id, return_url, scopes, cancel } => {
             let response = sign_in_page(&id, &return_url, cancel.is_some());
-            (FlowKind::SignIn { return_url, scopes, cancel }, response)
+            (FlowKind::SignIn { merchant_id, return_url, scopes, cancel }, response)
         }
-        Checked::Checkout { details, product_type, environment, scopes, origin_url } => {
+        Checked::Checkout { owner, details, product_type, environment, scopes, origin_url } => {
             let cancel = details.cancel_url.clone().or(origin_url);
             let session_id = simulator.checkout_session_id();
             let shop = details.review_url.origin().ascii_serialization();
             let session = Session::without_buyer(
                 session_id.clone(),
+                owner,
                 *details,
                 product_type,
                 environment,
@@ -187,7 +192,6 @@ fn check_button(
     simulator: &Simulator,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Checked, AmazonError> {
-    let config = &simulator.inner.config;
     let Form(fields) = form.map_err(|e| AmazonError::new("InvalidRequestFormat", e.body_text()))?;
     let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
     for required in ["merchantId", "payloadJSON", "signature", "publicKeyId"] {
@@ -196,24 +200,26 @@ fn check_button(
         }
     }
     let merchant_id = field("merchantId");
-    if merchant_id != config.merchant_id {
+    let Some(merchant) = simulator.merchant(merchant_id) else {
         return Err(AmazonError::new(
             "InvalidParameterValue",
             format!("The merchantId '{merchant_id}' is not registered."),
         ));
-    }
-    if !field("publicKeyId").eq_ignore_ascii_case(&config.public_key_id) {
+    };
+    // Only a key of this merchant: another merchant's key, even with a signature it verifies,
+    // is as unknown here as a key nobody registered.
+    let Some(key) = simulator.key_owner(field("publicKeyId")).filter(|key| key.merchant_id == merchant.id) else {
         return Err(AmazonError::new(
             "InvalidParameterValue",
             format!("The publicKeyId '{}' is not registered for merchant {merchant_id}.", field("publicKeyId")),
         ));
-    }
+    };
     let algorithm = match field("algorithm") {
         "" => DEFAULT_ALGORITHM,
         other => other,
     };
     let payload_json = field("payloadJSON");
-    match simulator.inner.key.verify(algorithm, payload_json, field("signature")) {
+    match key.key.verify(algorithm, payload_json, field("signature")) {
         Ok(()) => {}
         Err(SignatureProblem::UnknownAlgorithm) => {
             return Err(AmazonError::new(
@@ -236,31 +242,34 @@ fn check_button(
     let payload: Value = serde_json::from_str(payload_json)
         .map_err(|e| AmazonError::new("InvalidRequestFormat", format!("payloadJSON is not valid JSON: {e}")))?;
     let store_id = payload.get("storeId").and_then(Value::as_str).unwrap_or_default();
-    if store_id != config.store_id {
+    let Some(store) = merchant.store(store_id) else {
         return Err(AmazonError::new(
             "InvalidParameterValue",
             format!("The storeId '{store_id}' does not belong to merchant {merchant_id}."),
         ));
-    }
+    };
+    let owner = Owner { merchant_id: merchant.id.clone(), store_id: store.id.clone() };
     // The environment is what checkout.js sent: `sandbox` of the options, or a "SANDBOX-" key ID
     // at render (never in the global `initCheckout`). What Amazon's page does with a key ID whose
     // prefix contradicts it (a SANDBOX- key in LIVE) is unknown; the simulator takes the
     // environment as sent, so LIVE's rules (https, live money rules) apply to such a button.
     let live = field("environment") == "LIVE";
+    let rules = Rules { origins: &store.origins, live, strict: false };
     // The page the button was on: where a cancel link without a cancel URL goes back to. Not
-    // signed, so it is only used when it lies on the shop's origin.
+    // signed, so it is only used when it lies on an origin registered for the store.
     let origin_url = Url::parse(field("origin_url"))
         .ok()
-        .filter(|url| url.origin().ascii_serialization() == config.shop_origin)
+        .filter(|url| store.origins.contains(&url.origin().ascii_serialization()))
         .filter(|url| !live || url.scheme() == "https");
     match field("productType") {
         "SignIn" => {
             let cancel = match payload.get("signInCancelUrl").filter(|v| !v.is_null()) {
                 None => origin_url,
-                Some(_) => Some(return_url(&payload, &["signInCancelUrl"], config, live)?),
+                Some(_) => Some(return_url(&payload, &["signInCancelUrl"], &rules)?),
             };
             Ok(Checked::SignIn {
-                return_url: return_url(&payload, &["signInReturnUrl"], config, live)?,
+                merchant_id: merchant.id.clone(),
+                return_url: return_url(&payload, &["signInReturnUrl"], &rules)?,
                 scopes: payload
                     .get("signInScopes")
                     .and_then(Value::as_array)
@@ -270,10 +279,11 @@ fn check_button(
             })
         }
         product @ ("PayAndShip" | "PayOnly" | "") => {
-            let review_url = return_url(&payload, &["webCheckoutDetails", "checkoutReviewReturnUrl"], config, live)?;
+            let review_url = return_url(&payload, &["webCheckoutDetails", "checkoutReviewReturnUrl"], &rules)?;
             // The payload is the Create Checkout Session request: what it sets must be valid.
-            let details = Details::new(review_url).updated(&payload, &simulator.rules(live, false))?;
+            let details = Details::new(review_url).updated(&payload, &rules)?;
             Ok(Checked::Checkout {
+                owner,
                 details: Box::new(details),
                 product_type: if product == "PayOnly" { ProductType::PayOnly } else { ProductType::PayAndShip },
                 environment: if live { Environment::Live } else { Environment::Sandbox },
@@ -289,9 +299,9 @@ fn check_button(
     }
 }
 
-/// A return URL from the payload: present, absolute, https in live, and on the merchant's
-/// registered domain.
-fn return_url(payload: &Value, path: &[&str], config: &super::SimulatorConfig, live: bool) -> Result<Url, AmazonError> {
+/// A return URL from the payload: present, absolute, https in live, and on a domain registered
+/// for the store.
+fn return_url(payload: &Value, path: &[&str], rules: &Rules<'_>) -> Result<Url, AmazonError> {
     let name = path.join(".");
     let value = path
         .iter()
@@ -300,10 +310,10 @@ fn return_url(payload: &Value, path: &[&str], config: &super::SimulatorConfig, l
         .ok_or_else(|| AmazonError::new("MissingParameterValue", format!("{name} is not set.")))?;
     let url = Url::parse(value)
         .map_err(|_| AmazonError::new("InvalidParameterValue", format!("{name} '{value}' is not a valid URL.")))?;
-    if live && url.scheme() != "https" {
+    if rules.live && url.scheme() != "https" {
         return Err(AmazonError::new("InvalidParameterValue", format!("{name} must use https.")));
     }
-    if url.origin().ascii_serialization() != config.shop_origin {
+    if !rules.allows(&url) {
         return Err(AmazonError::new(
             "InvalidParameterValue",
             format!("{name} '{value}' is not on a domain registered for this store."),
@@ -450,7 +460,7 @@ pub(super) async fn continue_flow(
         return AmazonError::new("InvalidRequest", "This page has expired. Start again from the shop.").into_response();
     };
     match flow.kind {
-        FlowKind::SignIn { mut return_url, scopes, .. } => {
+        FlowKind::SignIn { merchant_id, mut return_url, scopes, .. } => {
             let buyer = fields
                 .get("buyer")
                 .and_then(|b| b.parse::<usize>().ok())
@@ -460,7 +470,7 @@ pub(super) async fn continue_flow(
             let now = simulator.now();
             let mut tokens = lock(&simulator.inner.buyer_tokens);
             tokens.retain(|_, t| now.saturating_sub(t.issued) < BUYER_TOKEN_LIFETIME.as_secs() * 2);
-            tokens.insert(token.clone(), BuyerToken { buyer, scopes, issued: now, used: false });
+            tokens.insert(token.clone(), BuyerToken { merchant_id, buyer, scopes, issued: now, used: false });
             drop(tokens);
             return_url.query_pairs_mut().append_pair("buyerToken", &token);
             Redirect::to(return_url.as_str()).into_response()
@@ -648,15 +658,15 @@ pub(super) async fn process(State(simulator): State<Simulator>, Path(id): Path<S
 }
 
 /// `GET /checkout/signout?language=…`: called by `amazon.Pay.signout()` from the shop's page, with
-/// credentials, so only the shop's origin may read the answer. checkout.js reports success only
+/// credentials, so only a registered JavaScript origin may read the answer. checkout.js reports success only
 /// for a 200 JSON answer with a truthy `result`; the rest of Amazon's answer is unknown, so this
 /// one has nothing else. The simulator keeps no buyer session to end.
 pub(super) async fn signout(State(simulator): State<Simulator>, headers: HeaderMap) -> Response {
     let mut response = (StatusCode::OK, Json(json!({ "result": true }))).into_response();
     let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
-    if origin == Some(simulator.inner.config.shop_origin.as_str()) {
+    if let Some(origin) = origin.filter(|origin| lock(&simulator.inner.merchants).is_registered_origin(origin)) {
         let headers = response.headers_mut();
-        if let Ok(value) = HeaderValue::from_str(&simulator.inner.config.shop_origin) {
+        if let Ok(value) = HeaderValue::from_str(origin) {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
         }
         headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));

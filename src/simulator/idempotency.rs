@@ -1,8 +1,8 @@
 //! Idempotency keys, as Amazon keeps them (its API reference, "Idempotency"):
 //!
 //! - `x-amz-pay-idempotency-key` is at most 32 characters of `a-z A-Z 0-9 - _`;
-//! - keys are kept indefinitely per merchant account (here: for the simulator's lifetime, which
-//!   has one merchant);
+//! - keys are kept indefinitely per merchant account (here: for the simulator's lifetime, under
+//!   the merchant whose key signed the request: two merchants may use the same key);
 //! - a repeat with the same key and request gets **the saved response of the first request** (its
 //!   status and body as they were then, not the object as it is now); a repeat with another
 //!   request gets `400 DuplicateIdempotencyKey`.
@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::Simulator;
-use super::api::ApiFailure;
+use super::api::{ApiFailure, Caller};
 
 /// The header.
 const HEADER: &str = "x-amz-pay-idempotency-key";
@@ -62,25 +62,27 @@ struct Saved {
     answer: Answer,
 }
 
-/// Every key the merchant has used, with the first answer to it.
+/// Every key each merchant has used (by merchant ID, then key), with the first answer to it.
 #[derive(Default)]
-pub(super) struct Keys(HashMap<String, Saved>);
+pub(super) struct Keys(HashMap<(String, String), Saved>);
 
 impl Simulator {
-    /// Answers `request` (`"POST charges"`, with its parsed `body`) made with `key`: the saved
+    /// Answers `request` (`"POST charges"`, with its parsed `body`) made by `caller` with `key`: the saved
     /// answer of the first request with that key, `DuplicateIdempotencyKey` if that request was
     /// another, else what `work` answers (saved unless it is a server error). Without a key,
     /// `work` alone. Requests with keys are answered one at a time.
     pub(super) fn idempotent(
         &self,
+        caller: &Caller,
         key: Option<&str>,
         request: &str,
         body: &Value,
         work: impl FnOnce() -> Result<Answer, ApiFailure>,
     ) -> Result<Answer, ApiFailure> {
         let Some(key) = key else { return work() };
+        let key = (caller.merchant_id.clone(), key.to_owned());
         let mut keys = super::lock(&self.inner.idempotency);
-        if let Some(saved) = keys.0.get(key) {
+        if let Some(saved) = keys.0.get(&key) {
             if saved.request == request && saved.body == *body {
                 return Ok(saved.answer.clone());
             }
@@ -95,8 +97,7 @@ impl Simulator {
             Err(failure) if failure.status.is_server_error() => return Err(failure),
             Err(failure) => Answer::of_failure(&failure),
         };
-        keys.0
-            .insert(key.to_owned(), Saved { request: request.to_owned(), body: body.clone(), answer: answer.clone() });
+        keys.0.insert(key, Saved { request: request.to_owned(), body: body.clone(), answer: answer.clone() });
         Ok(answer)
     }
 }

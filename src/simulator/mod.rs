@@ -1,13 +1,18 @@
 //! The Amazon Pay simulator: Amazon's side of Checkout v2, offline.
 //!
 //! It runs on its own address (its own origin, as Amazon is), serves its checkout.js and its
-//! hosted sign-in and checkout pages, and trusts exactly one merchant: the shop, through the
-//! public key of the shop's key pair, as Amazon trusts the key registered in Seller Central.
-//! Behind the signature check it serves Amazon's API: checkout sessions, charge permissions,
-//! charges (capture, cancel) and refunds, with Amazon's rules in Japan; it notifies the
-//! merchant's IPN endpoint of every state change as Amazon does (signed SNS envelopes); and it
-//! offers what Seller Central offers a merchant (capture, cancel, refund, close) as a test
-//! control, besides controls for its clock, failures, cards and asynchronous work.
+//! hosted sign-in and checkout pages, and trusts the merchants registered with it (`merchants`):
+//! first the shop it was made for, through the public key of the shop's key pair, as Amazon
+//! trusts the key registered in Seller Central; then any merchant registered by a program
+//! ([`Simulator::with_merchant`]), a test (`POST /__simulator/merchants`, with
+//! `…/{merchantId}/origins` and `…/{merchantId}/ipn-url`) or its Seller Central pages
+//! (`/seller-central`: key pair, JSON of IDs, JavaScript origins, IPN URL). Behind the signature
+//! check, which names the calling merchant, it serves Amazon's API: checkout sessions, charge
+//! permissions, charges (capture, cancel) and refunds, with Amazon's rules in Japan, each object
+//! its merchant's only; it notifies each merchant's IPN endpoint of every state change as Amazon
+//! does (signed SNS envelopes); and it offers what Seller Central offers a merchant (capture,
+//! cancel, refund, close) as a test control, besides controls for its clock, failures, cards and
+//! asynchronous work.
 
 mod account_status;
 mod api;
@@ -19,6 +24,7 @@ mod hosted;
 mod html;
 mod idempotency;
 mod ipn;
+mod merchants;
 mod payments;
 mod seller_central;
 mod signature;
@@ -45,7 +51,9 @@ pub use self::signature::{RegisteredKey, SignatureProblem};
 /// Amazon's checkout.js, as the simulator serves it.
 const CHECKOUT_JS: &str = include_str!("checkout.js");
 
-/// What the simulator knows about its one merchant (Seller Central's registration).
+/// What the simulator knows about its first merchant (Seller Central's registration). More
+/// merchants can be registered while it runs (`POST /__simulator/merchants`, its Seller Central
+/// pages).
 #[derive(Clone, Debug)]
 pub struct SimulatorConfig {
     /// 出品者ID.
@@ -68,8 +76,10 @@ pub struct Simulator {
 }
 
 struct Inner {
+    /// The first merchant, as the simulator was made (also in `merchants`).
     config: SimulatorConfig,
-    key: RegisteredKey,
+    /// Every merchant, its stores, keys, JavaScript origins and IPN URL.
+    merchants: Mutex<merchants::Registry>,
     rng: SystemRandom,
     /// Hosted-page visits between the button click and the shopper's "continue".
     flows: Mutex<HashMap<String, hosted::Flow>>,
@@ -99,17 +109,24 @@ const FLOW_LIFETIME: Duration = Duration::from_secs(60 * 60);
 const SWEEP_INTERVAL: Duration = Duration::from_secs(2);
 
 impl Simulator {
-    /// A simulator for one merchant.
+    /// A simulator whose first merchant is `config`.
     ///
     /// # Panics
     /// If `public_key_der` is not an RSA public key: the shop's own key always is.
     pub fn new(config: SimulatorConfig) -> Self {
         let key =
             RegisteredKey::from_pkcs1_der(&config.public_key_der).expect("the shop's public key is a valid RSA key");
+        let merchants = merchants::Registry::of_one(
+            &config.merchant_id,
+            &config.store_id,
+            &config.shop_origin,
+            &config.public_key_id,
+            key,
+        );
         Self {
             inner: Arc::new(Inner {
                 config,
-                key,
+                merchants: Mutex::new(merchants),
                 rng: SystemRandom::new(),
                 flows: Mutex::new(HashMap::new()),
                 buyer_tokens: Mutex::new(HashMap::new()),
@@ -148,6 +165,8 @@ impl Simulator {
             .route("/checkout/process/{id}", get(hosted::process))
             .route("/checkout/signout", get(hosted::signout))
             .route("/merchantAccount/{merchant_id}/accountStatus", get(account_status::account_status))
+            .merge(merchants::pages::routes())
+            .merge(merchants::controls::routes())
             .merge(api::routes(self))
             .merge(api::controls())
             .merge(seller_central::controls())
@@ -190,11 +209,6 @@ impl Simulator {
                 Simulator { inner }.with_ledger(|_, _| ());
             }
         });
-    }
-
-    /// The registered Store ID.
-    fn store_id(&self) -> &str {
-        &self.inner.config.store_id
     }
 
     /// Checkout session IDs look like Amazon's: a UUID.

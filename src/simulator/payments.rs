@@ -6,16 +6,17 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::Simulator;
-use super::api::ApiFailure;
+use super::api::{ApiFailure, Caller};
 use super::checkout::{Card, Environment, Outcome, Rules, View, parse_body};
 use super::idempotency::{Answer, optional_key, required_key};
+use super::merchants::Merchant;
 
 /// The payment routes under each environment prefix, with and without the trailing slash the
 /// .NET SDK sends.
@@ -49,23 +50,27 @@ impl Simulator {
         format!("http://{host}")
     }
 
-    /// The rules update payloads follow.
-    pub(super) fn rules(&self, live: bool, strict: bool) -> Rules<'_> {
-        Rules { shop_origin: &self.inner.config.shop_origin, live, strict }
-    }
-
     /// The environment of an API request: an environment-specific key ID (`LIVE-…`,
     /// `SANDBOX-…`) decides; otherwise the path's `/live` or `/sandbox`, as Amazon's SDKs build it.
-    pub(super) fn environment_of(&self, uri: &Uri) -> Environment {
-        let sandbox = crate::amazon::key_id_sandbox(&self.inner.config.public_key_id)
-            .unwrap_or(!uri.path().starts_with("/live/"));
+    pub(super) fn environment_of(&self, uri: &Uri, caller: &Caller) -> Environment {
+        let sandbox = crate::amazon::key_id_sandbox(&caller.public_key_id).unwrap_or(!uri.path().starts_with("/live/"));
         if sandbox { Environment::Sandbox } else { Environment::Live }
+    }
+
+    /// The calling merchant's registration, as it is now.
+    pub(super) fn caller_merchant(&self, caller: &Caller) -> Result<Merchant, ApiFailure> {
+        self.merchant(&caller.merchant_id).ok_or_else(|| {
+            ApiFailure::new(
+                StatusCode::UNAUTHORIZED,
+                "InvalidRequestSignature",
+                "Unable to verify signature: unknown merchant",
+            )
+        })
     }
 }
 
-pub(super) fn view<'a>(simulator: &'a Simulator, origin: &'a str, now: u64) -> View<'a> {
-    let config = &simulator.inner.config;
-    View { merchant_id: &config.merchant_id, store_id: &config.store_id, origin, now }
+pub(super) fn view<'a>(origin: &'a str, now: u64) -> View<'a> {
+    View { origin, now }
 }
 
 pub(super) type ApiResult = Result<Response, ApiFailure>;
@@ -77,17 +82,24 @@ pub(super) fn answer(result: ApiResult) -> Response {
 /// `POST checkoutSessions` (what Amazon's SDKs call `createCheckoutSession`): 201 with a session
 /// that has no buyer yet. The buyer continues at `/checkout/initiate?amazonCheckoutSessionId=…`
 /// (where checkout.js sends a buyer whose button got its session from the merchant's server).
-async fn create_session(State(simulator): State<Simulator>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn create_session(
+    State(simulator): State<Simulator>,
+    Extension(caller): Extension<Caller>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let origin = simulator.public_origin(&headers);
-    let environment = simulator.environment_of(&uri);
+    let environment = simulator.environment_of(&uri, &caller);
     answer((|| {
         let key = required_key(&headers)?;
         let body = parse_body(&body)?;
-        let answered = simulator.idempotent(Some(key), "POST checkoutSessions", &body, || {
+        let merchant = simulator.caller_merchant(&caller)?;
+        let answered = simulator.idempotent(&caller, Some(key), "POST checkoutSessions", &body, || {
             simulator.with_ledger(|ledger, now| {
-                let id = ledger.create_session(&simulator, &body, environment, now)?;
+                let id = ledger.create_session(&simulator, &merchant, &body, environment, now)?;
                 let session = ledger.session(&id, now)?;
-                let json = super::checkout::Ledger::session_json(session, &view(&simulator, &origin, now));
+                let json = super::checkout::Ledger::session_json(session, &view(&origin, now));
                 Ok(Answer::new(StatusCode::CREATED, json))
             })
         })?;
@@ -96,17 +108,29 @@ async fn create_session(State(simulator): State<Simulator>, uri: Uri, headers: H
 }
 
 /// `GET checkoutSessions/{id}`.
-async fn get_session(State(simulator): State<Simulator>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn get_session(
+    State(simulator): State<Simulator>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let origin = simulator.public_origin(&headers);
     answer(simulator.with_ledger(|ledger, now| {
+        ledger.ensure_visible(&caller.merchant_id, SESSION, &id)?;
         let session = ledger.session(&id, now)?;
-        Ok(Json(super::checkout::Ledger::session_json(session, &view(&simulator, &origin, now))).into_response())
+        Ok(Json(super::checkout::Ledger::session_json(session, &view(&origin, now))).into_response())
     }))
 }
+
+/// The object names of the not-found messages.
+const SESSION: &str = "Checkout Session";
+const PERMISSION: &str = "Charge Permission";
+const CHARGE: &str = "Charge";
 
 /// `PATCH checkoutSessions/{id}`.
 async fn update_session(
     State(simulator): State<Simulator>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -114,10 +138,16 @@ async fn update_session(
     let origin = simulator.public_origin(&headers);
     answer((|| {
         let body = parse_body(&body)?;
+        let merchant = simulator.caller_merchant(&caller)?;
         simulator.with_ledger(|ledger, now| {
-            let live = ledger.session(&id, now)?.environment == Environment::Live;
-            let session = ledger.update_session(&id, &body, &simulator.rules(live, true), now)?;
-            Ok(Json(super::checkout::Ledger::session_json(session, &view(&simulator, &origin, now))).into_response())
+            ledger.ensure_visible(&caller.merchant_id, SESSION, &id)?;
+            let session = ledger.session(&id, now)?;
+            let live = session.environment == Environment::Live;
+            // The URLs of an update must lie on the session's own store's origins.
+            let origins = merchant.origins(Some(&session.owner.store_id));
+            let rules = Rules { origins: &origins, live, strict: true };
+            let session = ledger.update_session(&id, &body, &rules, now)?;
+            Ok(Json(super::checkout::Ledger::session_json(session, &view(&origin, now))).into_response())
         })
     })())
 }
@@ -126,6 +156,7 @@ async fn update_session(
 /// (optional here) makes a repeat answer the first completion's answer.
 async fn complete_session(
     State(simulator): State<Simulator>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -135,11 +166,12 @@ async fn complete_session(
         let key = optional_key(&headers)?;
         let body = parse_body(&body)?;
         let request = format!("POST checkoutSessions/{id}/complete");
-        let answered = simulator.idempotent(key, &request, &body, || {
+        let answered = simulator.idempotent(&caller, key, &request, &body, || {
             simulator.with_ledger(|ledger, now| {
+                ledger.ensure_visible(&caller.merchant_id, SESSION, &id)?;
                 let (session, pending) = ledger.complete(&simulator, &id, &body, now)?;
                 let status = if pending { StatusCode::ACCEPTED } else { StatusCode::OK };
-                Ok(Answer::new(status, super::checkout::Ledger::session_json(session, &view(&simulator, &origin, now))))
+                Ok(Answer::new(status, super::checkout::Ledger::session_json(session, &view(&origin, now))))
             })
         })?;
         Ok(answered.into_response())
@@ -148,12 +180,20 @@ async fn complete_session(
 
 /// `POST charges`: 201 with the Charge when the authorization succeeded (or, for a merchant who
 /// can handle it, is pending); a decline is an error answer, and no charge is made.
-async fn create_charge(State(simulator): State<Simulator>, headers: HeaderMap, body: Bytes) -> Response {
+async fn create_charge(
+    State(simulator): State<Simulator>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     answer((|| {
         let key = required_key(&headers)?;
         let body = parse_body(&body)?;
-        let answered = simulator.idempotent(Some(key), "POST charges", &body, || {
+        let answered = simulator.idempotent(&caller, Some(key), "POST charges", &body, || {
             simulator.with_ledger(|ledger, now| {
+                if let Some(permission_id) = body.get("chargePermissionId").and_then(serde_json::Value::as_str) {
+                    ledger.ensure_visible(&caller.merchant_id, PERMISSION, permission_id)?;
+                }
                 let id = ledger.create_charge(&simulator, &body, now)?;
                 Ok(Answer::new(StatusCode::CREATED, ledger.charge_json(ledger.charge(&id)?)))
             })
@@ -163,8 +203,15 @@ async fn create_charge(State(simulator): State<Simulator>, headers: HeaderMap, b
 }
 
 /// `GET charges/{id}`.
-async fn get_charge(State(simulator): State<Simulator>, Path(id): Path<String>) -> Response {
-    answer(simulator.with_ledger(|ledger, _| Ok(Json(ledger.charge_json(ledger.charge(&id)?)).into_response())))
+async fn get_charge(
+    State(simulator): State<Simulator>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
+    answer(simulator.with_ledger(|ledger, _| {
+        ledger.ensure_visible(&caller.merchant_id, CHARGE, &id)?;
+        Ok(Json(ledger.charge_json(ledger.charge(&id)?)).into_response())
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------

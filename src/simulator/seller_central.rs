@@ -132,7 +132,7 @@ async fn seller_central(
                 });
                 simulator.with_ledger(|ledger, now| {
                     ledger.close_permission(id, &body, now)?;
-                    Ok::<_, ApiFailure>(ledger.permission_json(ledger.permission(id)?, &view(&simulator, &origin, now)))
+                    Ok::<_, ApiFailure>(ledger.permission_json(ledger.permission(id)?, &view(&origin, now)))
                 })?
             }
             other => {

@@ -5,9 +5,11 @@
 //! advisory concerns private-key decryption); aws-lc-rs, like ring, cannot verify V1's 20-byte
 //! salt.
 
-use rsa::RsaPublicKey;
 use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::pkcs8::DecodePublicKey;
 use rsa::pss::Pss;
+use rsa::traits::PublicKeyParts;
+use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256};
 
 use crate::amazon::signature::string_to_sign;
@@ -35,6 +37,34 @@ impl RegisteredKey {
     /// From a PKCS#1 `RSAPublicKey` DER.
     pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, rsa::pkcs1::Error> {
         Ok(Self(RsaPublicKey::from_pkcs1_der(der)?))
+    }
+
+    /// From a PEM public key: `BEGIN PUBLIC KEY` (SubjectPublicKeyInfo, what `openssl rsa -pubout`
+    /// writes and Amazon's "use an existing public key" takes) or `BEGIN RSA PUBLIC KEY`
+    /// (PKCS#1). A private key, or any other text, is refused with a message that says so.
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        let pem = pem.trim();
+        if pem.contains("PRIVATE KEY") {
+            return Err("this is a private key; register the public key (BEGIN PUBLIC KEY) only.".into());
+        }
+        let key = if pem.starts_with("-----BEGIN PUBLIC KEY-----") {
+            RsaPublicKey::from_public_key_pem(pem).map_err(|_| "the PUBLIC KEY block is not an RSA public key.")?
+        } else if pem.starts_with("-----BEGIN RSA PUBLIC KEY-----") {
+            RsaPublicKey::from_pkcs1_pem(pem).map_err(|_| "the RSA PUBLIC KEY block is not readable.")?
+        } else {
+            return Err("not a PEM public key (expected -----BEGIN PUBLIC KEY-----).".into());
+        };
+        // Amazon's key pairs are RSA-2048 (Seller Central makes them so; its manual key guide runs
+        // `openssl genpkey … rsa_keygen_bits:2048`).
+        if key.size() * 8 < 2048 {
+            return Err(format!("the key has {} bits; Amazon Pay keys have at least 2048.", key.size() * 8));
+        }
+        Ok(Self(key))
+    }
+
+    /// The public half of a key pair the simulator made.
+    pub(super) fn of_private(key: &RsaPrivateKey) -> Self {
+        Self(key.to_public_key())
     }
 
     /// Verifies a base64 signature over `algorithm + "\n" + hex(sha256(text))`.

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::cards::{Card, Outcome, decline_description, declined};
 use super::details::{Details, MerchantMetadata};
 use super::objects::{
-    Charge, ChargePermission, ChargeState, Closure, Environment, Intent, PermissionType, Processed, ProductType,
+    Charge, ChargePermission, ChargeState, Closure, Environment, Intent, Owner, PermissionType, Processed, ProductType,
     Reason, Refund, Session, SessionState,
 };
 use super::rules::{
@@ -19,6 +19,7 @@ use super::rules::{
 };
 use crate::simulator::Simulator;
 use crate::simulator::api::ApiFailure;
+use crate::simulator::merchants::Merchant;
 
 /// The kind of object a [`Change`] is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +43,8 @@ pub(in crate::simulator) enum ChangeKind {
 /// A change of an object, to be notified.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(in crate::simulator) struct Change {
+    /// The merchant the object belongs to: the one notified.
+    pub merchant_id: String,
     pub object: ChangedObject,
     pub kind: ChangeKind,
     pub id: String,
@@ -89,12 +92,53 @@ impl Ledger {
         id: &str,
         permission_id: &str,
     ) {
-        self.changes.push(Change { object, kind, id: id.to_owned(), permission_id: permission_id.to_owned() });
+        // Every change is of a charge permission or of something under one.
+        let merchant_id = self.permissions.get(permission_id).map(|p| p.owner.merchant_id.clone()).unwrap_or_default();
+        self.changes.push(Change {
+            merchant_id,
+            object,
+            kind,
+            id: id.to_owned(),
+            permission_id: permission_id.to_owned(),
+        });
     }
 
     /// The changes since the last call, oldest first.
     pub(in crate::simulator) fn take_changes(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.changes)
+    }
+
+    // -- owners ------------------------------------------------------------------------------
+
+    /// The owner of the session, charge permission, charge or refund `id` names (their IDs
+    /// never look alike), if there is one.
+    pub(in crate::simulator) fn owner_of(&self, id: &str) -> Option<&Owner> {
+        if let Some(session) = self.sessions.get(id) {
+            return Some(&session.owner);
+        }
+        let permission_id = match (self.charges.get(id), self.refunds.get(id)) {
+            (Some(charge), _) => &charge.permission_id,
+            (None, Some(refund)) => &refund.permission_id,
+            (None, None) => id,
+        };
+        self.permissions.get(permission_id).map(|permission| &permission.owner)
+    }
+
+    /// Refuses a merchant an object of another merchant exactly as an object that does not exist
+    /// (404 `ResourceNotFound`). What Amazon answers a merchant who names another merchant's
+    /// object is not documented; answering as for an unknown ID is the documented code that
+    /// fits, and tells the caller nothing about the other merchant. `kind` names the object
+    /// as the not-found message does (`Charge`, `Checkout Session`, …).
+    pub(in crate::simulator) fn ensure_visible(
+        &self,
+        merchant_id: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<(), ApiFailure> {
+        match self.owner_of(id) {
+            Some(owner) if owner.merchant_id != merchant_id => Err(not_found(kind, id)),
+            _ => Ok(()),
+        }
     }
 
     // -- sessions ------------------------------------------------------------------------------
@@ -142,15 +186,22 @@ impl Ledger {
     pub(in crate::simulator) fn create_session(
         &mut self,
         simulator: &Simulator,
+        merchant: &Merchant,
         body: &Value,
         environment: Environment,
         now: u64,
     ) -> Result<String, ApiFailure> {
-        let rules = simulator.rules(environment == Environment::Live, true);
-        let draft = CreatePayload::parse(body, simulator.store_id(), &rules)?;
+        let draft = CreatePayload::parse(body, merchant, environment == Environment::Live)?;
         let id = simulator.checkout_session_id();
-        let session =
-            Session::without_buyer(id.clone(), draft.details, draft.product_type, environment, draft.scopes, now);
+        let session = Session::without_buyer(
+            id.clone(),
+            draft.owner,
+            draft.details,
+            draft.product_type,
+            environment,
+            draft.scopes,
+            now,
+        );
         self.insert_session(session, now);
         Ok(id)
     }
@@ -267,6 +318,7 @@ impl Ledger {
             _ => {}
         }
         let details = session.details.clone();
+        let owner = session.owner.clone();
         let (environment, buyer, card, scopes) =
             (session.environment, session.buyer, session.card, session.scopes.clone());
         let address = session.product_type.ships().then_some(session.address);
@@ -282,6 +334,7 @@ impl Ledger {
         };
         let mut permission = ChargePermission {
             id: permission_id.clone(),
+            owner,
             kind: details.permission_type,
             environment,
             buyer,
@@ -619,6 +672,7 @@ impl Ledger {
 /// The create payload of `POST checkoutSessions`: the button payload's fields, checked as an
 /// API request (unknown fields refused).
 struct CreatePayload {
+    owner: Owner,
     details: Details,
     product_type: ProductType,
     scopes: Vec<String>,
@@ -642,15 +696,17 @@ impl CreatePayload {
     const SCOPES: [&'static str; 7] =
         ["name", "email", "postalCode", "shippingAddress", "phoneNumber", "primeStatus", "billingAddress"];
 
-    fn parse(body: &Value, store_id: &str, rules: &Rules<'_>) -> Result<Self, ApiFailure> {
+    /// `merchant`'s request (its key signed it): the store must be one of its own.
+    fn parse(body: &Value, merchant: &Merchant, live: bool) -> Result<Self, ApiFailure> {
         let top = object(body, "", &Self::FIELDS, true)?;
-        match string_member(top, "storeId", "")? {
+        let store = match string_member(top, "storeId", "")? {
             None => return Err(bad("MissingParameterValue", "storeId is missing.")),
-            Some(id) if id != store_id => {
-                return Err(super::rules::invalid(format!("The storeId '{id}' does not belong to this merchant.")));
-            }
-            Some(_) => {}
-        }
+            Some(id) => merchant.store(&id).ok_or_else(|| {
+                super::rules::invalid(format!("The storeId '{id}' does not belong to this merchant."))
+            })?,
+        };
+        let owner = Owner { merchant_id: merchant.id.clone(), store_id: store.id.clone() };
+        let rules = &Rules { origins: &store.origins, live, strict: true };
         // The review URL is required, as for a button (a ProcessOrder checkout still names one:
         // it is where a buyer changing their mind returns).
         let review = member(top, "webCheckoutDetails")
@@ -682,6 +738,6 @@ impl CreatePayload {
             update.remove(name);
         }
         let details = Details::new(review_url).updated(&Value::Object(update), rules)?;
-        Ok(Self { details, product_type: ProductType::PayAndShip, scopes })
+        Ok(Self { owner, details, product_type: ProductType::PayAndShip, scopes })
     }
 }

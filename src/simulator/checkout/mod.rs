@@ -22,7 +22,7 @@ mod views;
 pub(super) use cards::{Card, Outcome};
 pub(super) use details::Details;
 pub(super) use ledger::{Change, ChangeKind, ChangedObject, Ledger};
-pub(super) use objects::{Environment, ProductType, Session, SessionState};
+pub(super) use objects::{Environment, Owner, ProductType, Session, SessionState};
 pub(super) use operations::Settlement;
 pub(super) use rules::{Rules, parse_body};
 pub(super) use views::{View, get_buyer_json};

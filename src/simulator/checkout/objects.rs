@@ -172,9 +172,19 @@ pub(in crate::simulator) enum Processed {
     Pending,
 }
 
+/// The merchant and store an object belongs to: the merchant whose key signed the request (or
+/// whose signed button was clicked) that made it, and the store its payload named. Charges and
+/// refunds belong to the owner of their charge permission.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(in crate::simulator) struct Owner {
+    pub merchant_id: String,
+    pub store_id: String,
+}
+
 /// A checkout session.
 pub(in crate::simulator) struct Session {
     pub id: String,
+    pub owner: Owner,
     pub product_type: ProductType,
     pub environment: Environment,
     /// Whether a buyer has signed in and chosen an address and a card on Amazon's page. A
@@ -204,6 +214,7 @@ impl Session {
     /// before the buyer has chosen on Amazon's page.
     pub(in crate::simulator) fn without_buyer(
         id: String,
+        owner: Owner,
         details: Details,
         product_type: ProductType,
         environment: Environment,
@@ -212,6 +223,7 @@ impl Session {
     ) -> Self {
         Self {
             id,
+            owner,
             product_type,
             environment,
             buyer_chosen: false,
@@ -315,6 +327,8 @@ pub(in crate::simulator) struct Closure {
 /// A charge permission.
 pub(in crate::simulator) struct ChargePermission {
     pub id: String,
+    /// The owner of the checkout session it was made from.
+    pub owner: Owner,
     pub kind: PermissionType,
     pub environment: Environment,
     pub buyer: usize,

@@ -178,13 +178,14 @@ pub(in crate::simulator) fn price(yen: u64) -> Value {
     json!({ "amount": yen.to_string(), "currencyCode": "JPY" })
 }
 
-/// A merchant URL: absolute, on the registered shop origin, https in live.
+/// A merchant URL: absolute, https in live, and on a domain registered for the store (see
+/// [`Rules::allows`]).
 pub(super) fn merchant_url(value: &str, name: &str, rules: &Rules<'_>) -> Result<Url, ApiFailure> {
     let url = Url::parse(value).map_err(|_| invalid(format!("{name} '{value}' is not a valid URL.")))?;
     if rules.live && url.scheme() != "https" {
         return Err(invalid(format!("{name} must use https.")));
     }
-    if url.origin().ascii_serialization() != rules.shop_origin {
+    if !rules.allows(&url) {
         return Err(invalid(format!("{name} '{value}' is not on a domain registered for this store.")));
     }
     Ok(url)
@@ -192,12 +193,27 @@ pub(super) fn merchant_url(value: &str, name: &str, rules: &Rules<'_>) -> Result
 
 /// How a payload is checked.
 pub(in crate::simulator) struct Rules<'a> {
-    /// The registered shop origin: return URLs must lie on it.
-    pub shop_origin: &'a str,
+    /// The JavaScript origins registered for the payload's store: return URLs must lie on one.
+    pub origins: &'a [String],
     /// Live requires https.
     pub live: bool,
     /// Unknown fields are refused (API requests) or ignored (the button payload).
     pub strict: bool,
+}
+
+impl Rules<'_> {
+    /// Whether a merchant URL lies on a domain registered for the store. Live: on one of its
+    /// JavaScript origins (Amazon: "In Live it must be HTTPS and its domain registered in
+    /// Seller Central"). Sandbox: the same once the store has registered any origin (the first
+    /// merchant always has its shop's); a store that has registered none takes any, as Amazon's
+    /// guide says that domains tested in Sandbox need not be added to the JavaScript origins.
+    pub(in crate::simulator) fn allows(&self, url: &Url) -> bool {
+        let origin = url.origin().ascii_serialization();
+        if self.origins.contains(&origin) {
+            return true;
+        }
+        !self.live && self.origins.is_empty() && origin != "null"
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

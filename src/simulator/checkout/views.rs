@@ -9,10 +9,8 @@ use super::objects::{Charge, ChargePermission, Intent, Refund, RefundState, Sess
 use super::rules::{AUTHORIZATION_LIFETIME, SESSION_LIFETIME, price, timestamp};
 use crate::simulator::buyers::{TEST_BUYERS, TestBuyer};
 
-/// What the JSON of an object needs from the request and the configuration.
+/// What the JSON of an object needs from the request.
 pub(in crate::simulator) struct View<'a> {
-    pub merchant_id: &'a str,
-    pub store_id: &'a str,
     /// The simulator's origin as the buyer's browser reaches it.
     pub origin: &'a str,
     pub now: u64,
@@ -59,7 +57,7 @@ impl Ledger {
             "recurringMetadata": details.recurring_metadata,
             "merchantMetadata": details.merchant_metadata.json(),
             "supplementaryData": details.supplementary_data,
-            "buyer": chosen.then(|| buyer_json(buyer, view.merchant_id, &session.scopes)),
+            "buyer": chosen.then(|| buyer_json(buyer, &session.owner.merchant_id, &session.scopes)),
             "billingAddress": (chosen && has_scope(&session.scopes, "billingAddress")).then(|| address_json(buyer)),
             "paymentPreferences": chosen.then(|| json!([{ "paymentDescriptor": session.card.descriptor() }])),
             "statusDetails": {
@@ -75,7 +73,7 @@ impl Ledger {
             "constraints": constraints,
             "creationTimestamp": timestamp(session.created),
             "expirationTimestamp": timestamp(session.created + SESSION_LIFETIME),
-            "storeId": view.store_id,
+            "storeId": session.owner.store_id,
             "deliverySpecifications": null,
             "providerMetadata": { "providerReferenceId": details.provider_reference_id },
             "releaseEnvironment": session.environment.name(),
@@ -105,7 +103,7 @@ impl Ledger {
             "chargePermissionReferenceId": null,
             "chargePermissionType": permission.kind.name(),
             "recurringMetadata": permission.recurring_metadata,
-            "buyer": buyer_json(buyer, view.merchant_id, &permission.scopes),
+            "buyer": buyer_json(buyer, &permission.owner.merchant_id, &permission.scopes),
             "shippingAddress": permission.address.map(|a| address_json(&TEST_BUYERS[a])),
             "billingAddress": has_scope(&permission.scopes, "billingAddress").then(|| address_json(buyer)),
             "paymentPreferences": [{ "paymentDescriptor": permission.card.descriptor() }],

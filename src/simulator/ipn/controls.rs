@@ -1,11 +1,12 @@
 //! The IPN test controls and the signing certificate's URL.
 //!
-//! - `GET /__simulator/ipn`: the settings.
+//! - `GET /__simulator/ipn`: the settings (`url` and `enabled`: the first merchant's).
 //! - `POST /__simulator/ipn`: `{"url": "<endpoint>" | null, "enabled": bool,
 //!   "signatureVersion": "1" | "2", "attempts": 1..=20, "firstDelayMs": 0..=600000,
-//!   "maxDelayMs": 0..=3600000}`, every member optional. A `url` turns notifications on, `null`
-//!   or `"enabled": false` turns them off, `"enabled": true` without a URL set uses
-//!   `<shop origin>/api/amazonpay2/ipn.php`.
+//!   "maxDelayMs": 0..=3600000}`, every member optional. A `url` turns the first merchant's
+//!   notifications on, `null` or `"enabled": false` turns them off, `"enabled": true` without a
+//!   URL set uses `<shop origin>/api/amazonpay2/ipn.php`. The other settings apply to every
+//!   merchant; other merchants' URLs are set with `POST /__simulator/merchants/{id}/ipn-url`.
 //! - `POST /__simulator/ipn/duplicate`: `{"count": n}` (default 1): each of the next n
 //!   notifications is published twice, with the same `NotificationId` (a new `MessageId`).
 //! - `GET /__simulator/ipn/deliveries`: every delivery, oldest first, with its status.
@@ -41,7 +42,7 @@ fn refuse(message: impl Into<String>) -> Response {
     ApiFailure::new(StatusCode::BAD_REQUEST, "InvalidParameterValue", message).into_response()
 }
 
-fn settings_json(simulator: &Simulator, settings: &Settings) -> Value {
+fn settings_json(simulator: &Simulator, settings: &Settings, endpoint: Option<&url::Url>) -> Value {
     let certificate = simulator
         .inner
         .notifier
@@ -49,21 +50,22 @@ fn settings_json(simulator: &Simulator, settings: &Settings) -> Value {
         .ok()
         .map(|signer| format!("{}/{}", simulator.notification_origin(), signer.file_name()));
     json!({
-        "url": settings.endpoint.as_ref().map(url::Url::as_str),
-        "enabled": settings.endpoint.is_some(),
+        "url": endpoint.map(url::Url::as_str),
+        "enabled": endpoint.is_some(),
         "signatureVersion": settings.version.as_str(),
         "attempts": settings.attempts,
         "firstDelayMs": u64::try_from(settings.first_delay.as_millis()).unwrap_or(u64::MAX),
         "maxDelayMs": u64::try_from(settings.max_delay.as_millis()).unwrap_or(u64::MAX),
         "duplicatesPending": settings.duplicates,
         "signingCertUrl": certificate,
-        "topicArn": simulator.topic_arn(),
+        "topicArn": Simulator::topic_arn(simulator.first_merchant_id()),
     })
 }
 
 async fn show(State(simulator): State<Simulator>) -> Response {
     let settings = lock(&simulator.inner.notifier.settings).clone();
-    Json(settings_json(&simulator, &settings)).into_response()
+    let endpoint = simulator.ipn_url(simulator.first_merchant_id());
+    Json(settings_json(&simulator, &settings, endpoint.as_ref())).into_response()
 }
 
 #[derive(Deserialize)]
@@ -91,21 +93,22 @@ async fn configure(State(simulator): State<Simulator>, body: Result<Json<Configu
         );
     };
     let mut next = lock(&simulator.inner.notifier.settings).clone();
+    let mut endpoint = simulator.ipn_url(simulator.first_merchant_id());
     match &change.url {
         None => {}
-        Some(Value::Null) => next.endpoint = None,
+        Some(Value::Null) => endpoint = None,
         Some(Value::String(url)) => match endpoint_url(url) {
-            Ok(url) => next.endpoint = Some(url),
+            Ok(url) => endpoint = Some(url),
             Err(problem) => return refuse(problem),
         },
         Some(_) => return refuse("url must be a string or null."),
     }
     match change.enabled {
-        Some(false) => next.endpoint = None,
-        Some(true) if next.endpoint.is_none() => {
+        Some(false) => endpoint = None,
+        Some(true) if endpoint.is_none() => {
             let default = format!("{}/api/amazonpay2/ipn.php", simulator.inner.config.shop_origin);
             match endpoint_url(&default) {
-                Ok(url) => next.endpoint = Some(url),
+                Ok(url) => endpoint = Some(url),
                 Err(problem) => return refuse(problem),
             }
         }
@@ -136,7 +139,11 @@ async fn configure(State(simulator): State<Simulator>, body: Result<Json<Configu
         next.max_delay = Duration::from_millis(ms);
     }
     *lock(&simulator.inner.notifier.settings) = next.clone();
-    Json(settings_json(&simulator, &next)).into_response()
+    let first = simulator.first_merchant_id().to_owned();
+    if let Err(refusal) = lock(&simulator.inner.merchants).set_ipn_url(&first, endpoint.clone()) {
+        return refuse(refusal.to_string());
+    }
+    Json(settings_json(&simulator, &next, endpoint.as_ref())).into_response()
 }
 
 #[derive(Deserialize)]

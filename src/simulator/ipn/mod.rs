@@ -8,10 +8,13 @@
 //! envelope's `SigningCertURL`.
 //!
 //! Like Amazon, the simulator notifies only a merchant who has set an IPN endpoint (in Seller
-//! Central there; here with `POST /__simulator/ipn`, or [`Simulator::with_ipn_endpoint`]):
-//! notifications are **off until an endpoint is set**, so that tests and demos that do not
-//! listen are not sent anything. `{"enabled": true}` uses the shop's own
-//! `<shop origin>/api/amazonpay2/ipn.php`.
+//! Central there; here the first merchant's with `POST /__simulator/ipn` or
+//! [`Simulator::with_ipn_endpoint`], any merchant's with
+//! `POST /__simulator/merchants/{id}/ipn-url` or its Seller Central page): notifications are
+//! **off until an endpoint is set**, so that tests and demos that do not listen are not sent
+//! anything. `{"enabled": true}` uses the first shop's own `<shop origin>/api/amazonpay2/ipn.php`.
+//! Each merchant's notifications go to its own endpoint, name it as `MerchantID` and come from
+//! its own topic.
 //!
 //! Delivery never blocks an API answer: each notification is queued on its object's lane and
 //! sent in the background, in order per object, and retried with doubling waits while the
@@ -54,11 +57,9 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The validity of the simulator's signing certificate.
 const CERTIFICATE_LIFETIME: u64 = 365 * 24 * 60 * 60;
 
-/// Where and how notifications are sent.
+/// How notifications are sent (where: each merchant's IPN URL, in the merchant registry).
 #[derive(Clone, Debug)]
 struct Settings {
-    /// The merchant's IPN endpoint; `None`: notifications are off.
-    endpoint: Option<Url>,
     version: SignatureVersion,
     /// Requests per notification at most, the first included.
     attempts: u32,
@@ -71,11 +72,10 @@ struct Settings {
 }
 
 impl Default for Settings {
-    /// Off; SignatureVersion 1 (what Amazon Pay's IPNs use); six attempts waiting 1, 2, 4, 8
-    /// and 16 s in between.
+    /// SignatureVersion 1 (what Amazon Pay's IPNs use); six attempts waiting 1, 2, 4, 8 and 16 s
+    /// in between.
     fn default() -> Self {
         Self {
-            endpoint: None,
             version: SignatureVersion::V1,
             attempts: 6,
             first_delay: Duration::from_secs(1),
@@ -102,7 +102,11 @@ enum Status {
 #[serde(rename_all = "camelCase")]
 struct Delivery {
     id: u64,
+    /// The merchant notified.
+    merchant_id: String,
     url: String,
+    /// The merchant's topic, as its `x-amz-sns-topic-arn` header names it.
+    topic_arn: String,
     message_id: String,
     notification_id: String,
     object_type: String,
@@ -162,14 +166,15 @@ impl Notifier {
 }
 
 impl Simulator {
-    /// Turns notifications on, sent to `endpoint` (as a merchant sets the IPN URL in Seller
-    /// Central). Notifications are off until an endpoint is set.
+    /// Turns the first merchant's notifications on, sent to `endpoint` (as a merchant sets the
+    /// IPN URL in Seller Central). Notifications are off until an endpoint is set.
     ///
     /// # Errors
     /// When `endpoint` is not an absolute http(s) URL.
     pub fn with_ipn_endpoint(self, endpoint: &str) -> Result<Self, String> {
         let url = endpoint_url(endpoint)?;
-        lock(&self.inner.notifier.settings).endpoint = Some(url);
+        let first = self.first_merchant_id().to_owned();
+        lock(&self.inner.merchants).set_ipn_url(&first, Some(url)).map_err(|refusal| refusal.to_string())?;
         Ok(self)
     }
 
@@ -201,22 +206,22 @@ impl Simulator {
     }
 
     /// `arn:aws:sns:<region>:<account>:<name>`, one topic per merchant.
-    fn topic_arn(&self) -> String {
-        format!("arn:aws:sns:{REGION}:000000000000:amazonpay-simulator-{}", self.inner.config.merchant_id)
+    fn topic_arn(merchant_id: &str) -> String {
+        format!("arn:aws:sns:{REGION}:000000000000:amazonpay-simulator-{merchant_id}")
     }
 
-    /// Sends a notification for each change, when an endpoint is set.
+    /// Sends a notification for each change to its merchant's endpoint, when it has set one.
     pub(super) fn notify(&self, changes: Vec<Change>) {
         if changes.is_empty() {
             return;
         }
         let settings = lock(&self.inner.notifier.settings).clone();
-        let Some(endpoint) = settings.endpoint.clone() else {
-            return;
-        };
         for change in changes {
+            let Some(endpoint) = self.ipn_url(&change.merchant_id) else {
+                continue;
+            };
             let message = IpnMessage {
-                merchant_id: self.inner.config.merchant_id.clone(),
+                merchant_id: change.merchant_id.clone(),
                 object_type: match change.object {
                     ChangedObject::Charge => ObjectType::Charge,
                     ChangedObject::Refund => ObjectType::Refund,
@@ -263,7 +268,7 @@ impl Simulator {
             }
         };
         let origin = self.notification_origin();
-        let topic = self.topic_arn();
+        let topic = Self::topic_arn(&message.merchant_id);
         let mut envelope = Envelope {
             kind: MessageType::Notification,
             message_id: self.uuid(),
@@ -289,7 +294,9 @@ impl Simulator {
         };
         let delivery = Delivery {
             id,
+            merchant_id: message.merchant_id.clone(),
             url: endpoint.to_string(),
+            topic_arn: topic,
             message_id: envelope.message_id.clone(),
             notification_id: message.notification_id.clone(),
             object_type: message.object_type.to_string(),
@@ -401,7 +408,7 @@ async fn deliver(simulator: &Simulator, id: u64) {
             return;
         }
     };
-    let topic = simulator.topic_arn();
+    let topic = &delivery.topic_arn;
     for attempt in 1..=delivery.max_attempts.max(1) {
         let sent = client
             .post(&delivery.url)
@@ -409,7 +416,7 @@ async fn deliver(simulator: &Simulator, id: u64) {
             .header("user-agent", "Amazon Simple Notification Service Agent")
             .header("x-amz-sns-message-type", MessageType::Notification.as_str())
             .header("x-amz-sns-message-id", &delivery.message_id)
-            .header("x-amz-sns-topic-arn", &topic)
+            .header("x-amz-sns-topic-arn", topic)
             .header("x-amz-sns-subscription-arn", format!("{topic}:simulator"))
             .body(delivery.body.clone())
             .send()
@@ -445,7 +452,7 @@ async fn deliver(simulator: &Simulator, id: u64) {
 }
 
 /// An IPN endpoint: an absolute http(s) URL with a host.
-fn endpoint_url(value: &str) -> Result<Url, String> {
+pub(in crate::simulator) fn endpoint_url(value: &str) -> Result<Url, String> {
     let url = Url::parse(value).map_err(|_| format!("'{value}' is not a URL"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(format!("'{value}' is not an http(s) URL"));

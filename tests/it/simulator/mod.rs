@@ -1,4 +1,5 @@
-//! The Amazon Pay simulator held to Amazon's published behaviour: API rules, checkout.js, hosted pages, Seller Central.
+//! The Amazon Pay simulator held to Amazon's published behaviour: API rules, checkout.js, hosted pages, Seller Central,
+//! many merchants.
 
 mod api_rules;
 mod back_office;
@@ -14,6 +15,8 @@ mod checkout_js_rendering;
 mod checkout_money_rules;
 mod checkout_one_time;
 mod checkout_recurring;
+mod merchants;
+mod merchants_seller_central;
 mod pages_account_status;
 mod pages_button_checks;
 mod pages_cancel;
