@@ -58,6 +58,9 @@ pub enum AmazonError {
     /// `a-z A-Z 0-9 - _`), or none could be made (the random source failed); nothing was sent.
     #[error("no usable idempotency key: {0}")]
     InvalidIdempotencyKey(String),
+    /// The shop has no keys yet: nothing can be signed, so nothing was sent.
+    #[error("this shop's Amazon Pay keys are not set up yet")]
+    NotSetUp,
     /// A read for a notification beyond this minute's budget ([`reads_budgeted`]); nothing was
     /// sent.
     #[error("too many reads of Amazon for notifications this minute")]
@@ -133,7 +136,8 @@ pub struct AmazonPayClient {
     /// `https://pay-api.amazon.jp`, with the environment path (`/v2`, `/live/v2`, `/sandbox/v2`).
     base: String,
     host: String,
-    key: Arc<ShopKey>,
+    /// `None` for a shop whose keys are not set up yet: every call is refused unsent.
+    key: Option<Arc<ShopKey>>,
     public_key_id: String,
     randomness: Arc<dyn Randomness>,
     retry: Retry,
@@ -143,6 +147,16 @@ pub struct AmazonPayClient {
 impl AmazonPayClient {
     /// A client for `account`, sending to `api_base` (Amazon's host, or the simulator).
     pub fn new(api_base: &Url, account: &AmazonAccount, key: Arc<ShopKey>) -> Result<Self, AmazonError> {
+        Self::with_key(api_base, account, Some(key))
+    }
+
+    /// The client of a shop whose keys are not set up yet: every call is refused unsent with
+    /// [`AmazonError::NotSetUp`].
+    pub fn without_key(api_base: &Url, account: &AmazonAccount) -> Result<Self, AmazonError> {
+        Self::with_key(api_base, account, None)
+    }
+
+    fn with_key(api_base: &Url, account: &AmazonAccount, key: Option<Arc<ShopKey>>) -> Result<Self, AmazonError> {
         let host = match (api_base.host_str(), api_base.port()) {
             (Some(host), Some(port)) => format!("{host}:{port}"),
             (Some(host), None) => host.to_owned(),
@@ -420,7 +434,8 @@ impl AmazonPayClient {
             &canonical::sha256_hex(body.as_bytes()),
         );
         let to_sign = string_to_sign(AMAZON_SIGNATURE_ALGORITHM, &canonical);
-        let signature = self.key.sign(to_sign.as_bytes()).map_err(|_| AmazonError::Setup("signing failed".into()))?;
+        let key = self.key.as_ref().ok_or(AmazonError::NotSetUp)?;
+        let signature = key.sign(to_sign.as_bytes()).map_err(|_| AmazonError::Setup("signing failed".into()))?;
         let authorization = canonical::authorization(
             AMAZON_SIGNATURE_ALGORITHM,
             &self.public_key_id,

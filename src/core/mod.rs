@@ -46,8 +46,9 @@ use crate::amazon::keys::ShopKey;
 
 /// The core, for one shop.
 pub struct Core {
-    /// The shop's private key (the signer and the client hold it too).
-    key: Arc<ShopKey>,
+    /// The shop's private key (the signer and the client hold it too); `None` until the shop's
+    /// keys are set up.
+    key: Option<Arc<ShopKey>>,
     settings: CoreSettings,
     signer: ButtonSigner,
     amazon: AmazonPayClient,
@@ -76,6 +77,28 @@ impl Core {
     ) -> Result<Self, AmazonError> {
         let signer = ButtonSigner::new(key.clone(), settings.amazon.public_key_id.clone());
         let amazon = AmazonPayClient::new(api_base, &settings.amazon, key.clone())?;
+        Self::assemble(settings, Some(key), signer, amazon, platform)
+    }
+
+    /// The core of a shop whose Amazon keys are not set up yet: its pages and its admin work,
+    /// and everything that would sign for Amazon is refused ([`signer::SignError::NotSetUp`],
+    /// [`AmazonError::NotSetUp`]) without anything sent.
+    pub fn without_keys(
+        settings: CoreSettings,
+        api_base: &Url,
+        platform: Arc<dyn Platform>,
+    ) -> Result<Self, AmazonError> {
+        let amazon = AmazonPayClient::without_key(api_base, &settings.amazon)?;
+        Self::assemble(settings, None, ButtonSigner::without_key(), amazon, platform)
+    }
+
+    fn assemble(
+        settings: CoreSettings,
+        key: Option<Arc<ShopKey>>,
+        signer: ButtonSigner,
+        amazon: AmazonPayClient,
+        platform: Arc<dyn Platform>,
+    ) -> Result<Self, AmazonError> {
         let certificates = notifications::Certificates::new(settings.ipn_cert_origins.clone())?;
         let notification_reads = Arc::new(notifications::ReadBudget::new(notifications::READS_PER_MINUTE));
         Ok(Self {
@@ -94,9 +117,14 @@ impl Core {
         })
     }
 
-    /// The shop's private key.
-    pub fn key(&self) -> Arc<ShopKey> {
+    /// The shop's private key, once set up.
+    pub fn key(&self) -> Option<Arc<ShopKey>> {
         self.key.clone()
+    }
+
+    /// Whether the shop's Amazon keys are set up (otherwise nothing is signed or sent).
+    pub fn is_set_up(&self) -> bool {
+        self.key.is_some()
     }
 
     /// Replaces the budget of Amazon reads for notifications (tests use a small one on a clock

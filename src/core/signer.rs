@@ -19,20 +19,32 @@ const CACHE_CAPACITY: usize = 16_384;
 
 /// Signs payloads the server built. It has no entry point that takes a browser's string.
 pub struct ButtonSigner {
-    key: Arc<ShopKey>,
+    /// `None` for a shop whose keys are not set up yet: nothing is signed.
+    key: Option<Arc<ShopKey>>,
     public_key_id: String,
     cache: RwLock<HashMap<String, String>>,
 }
 
-/// Signing failed: only a broken system random source can cause it.
+/// Signing failed.
 #[derive(Debug, thiserror::Error)]
-#[error("signing failed (system random source unavailable)")]
-pub struct SignError;
+pub enum SignError {
+    /// The system's random source failed (RSA-PSS needs a salt).
+    #[error("signing failed (system random source unavailable)")]
+    Randomness,
+    /// The shop has no keys yet.
+    #[error("this shop's Amazon Pay keys are not set up yet")]
+    NotSetUp,
+}
 
 impl ButtonSigner {
     /// A signer for the shop's key and its Seller Central key ID.
     pub fn new(key: Arc<ShopKey>, public_key_id: String) -> Self {
-        Self { key, public_key_id, cache: RwLock::new(HashMap::new()) }
+        Self { key: Some(key), public_key_id, cache: RwLock::new(HashMap::new()) }
+    }
+
+    /// The signer of a shop without keys: every signature is refused with [`SignError::NotSetUp`].
+    pub fn without_key() -> Self {
+        Self { key: None, public_key_id: String::new(), cache: RwLock::new(HashMap::new()) }
     }
 
     /// The config object for `renderButton`, reusing the signature of an identical payload.
@@ -61,7 +73,8 @@ impl ButtonSigner {
     /// One fresh RSA signature, base64 (the benchmark measures this).
     pub fn sign_uncached(&self, payload_json: &str) -> Result<String, SignError> {
         let message = string_to_sign(AMAZON_SIGNATURE_ALGORITHM, payload_json);
-        let signature = self.key.sign(message.as_bytes()).map_err(|_| SignError)?;
+        let key = self.key.as_ref().ok_or(SignError::NotSetUp)?;
+        let signature = key.sign(message.as_bytes()).map_err(|_| SignError::Randomness)?;
         Ok(BASE64.encode(signature))
     }
 
@@ -97,7 +110,7 @@ mod tests {
         assert_eq!(config.algorithm, "AMZN-PAY-RSASSA-PSS-V2");
         assert_eq!(config.public_key_id, "SANDBOX-TEST");
         let signature = BASE64.decode(&config.signature).unwrap();
-        let public = UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, signer.key.public_key_der());
+        let public = UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, signer.key.as_ref().unwrap().public_key_der());
         public.verify(string_to_sign(&config.algorithm, payload).as_bytes(), &signature).unwrap();
         let other = string_to_sign(&config.algorithm, &payload.replace("shop", "evil"));
         assert!(public.verify(other.as_bytes(), &signature).is_err());

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use crate::contract;
 use crate::core::platform::PlatformError;
 use crate::core::random::NoRandomness;
+use crate::core::signer::SignError;
 use crate::core::{AmazonError, CoreError};
 use crate::server::logins::LoginError;
 use crate::storage::StorageError;
@@ -127,6 +128,11 @@ impl From<LoginError> for ApiError {
 impl From<CoreError> for ApiError {
     fn from(error: CoreError) -> Self {
         match error {
+            CoreError::Amazon(AmazonError::NotSetUp) | CoreError::Signing(SignError::NotSetUp) => Self::client(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "amazon_pay_not_set_up",
+                "Amazon Pay is not set up for this shop yet.",
+            ),
             CoreError::Amazon(AmazonError::Rejected { status, reason_code, message }) if status < 500 => {
                 tracing::warn!(%reason_code, %message, "Amazon Pay refused the call");
                 Self::client(StatusCode::CONFLICT, "amazon_refused", format!("{reason_code}: {message}"))

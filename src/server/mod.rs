@@ -303,7 +303,9 @@ async fn reconcile(shops: Arc<Shops>) {
         every.tick().await;
         for (shop, tenant) in shops.every_active().await {
             let reconciled = match tenant {
-                Ok(tenant) => tenant.app.core.reconcile().await.map_err(|e| e.to_string()),
+                // A shop without keys has nothing at Amazon to settle.
+                Ok(tenant) if !tenant.app.core.is_set_up() => Ok(()),
+                Ok(tenant) => tenant.app.core.reconcile().await.map(drop).map_err(|e| e.to_string()),
                 Err(error) => Err(error.to_string()),
             };
             if let Err(error) = reconciled {

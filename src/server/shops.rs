@@ -73,9 +73,6 @@ pub enum TenantError {
     /// The shop has keys sealed under a master key this instance was not given.
     #[error("shop {0} has sealed keys, but AMAZONPAY2_MASTER_KEY is not set")]
     NoMasterKey(ShopId),
-    /// The shop has no Amazon keys yet (only the first shop may use the settings').
-    #[error("shop {0} has no Amazon keys yet")]
-    NoKeys(ShopId),
     /// The sealed key could not be opened or read.
     #[error("shop {shop}'s key: {problem}")]
     Key {
@@ -207,14 +204,20 @@ impl Shops {
         shops.dedup_by_key(|shop| shop.id);
         let mut every = Vec::with_capacity(shops.len());
         for shop in shops {
-            let made = self.tenant(shop.hosts[0].as_str()).await;
-            every.push((shop.id, made.and_then(|tenant| tenant.ok_or(TenantError::NoKeys(shop.id)))));
+            match self.tenant(shop.hosts[0].as_str()).await {
+                Ok(Some(tenant)) => every.push((shop.id, Ok(tenant))),
+                // Disabled since the registry was read.
+                Ok(None) => {}
+                Err(error) => every.push((shop.id, Err(error))),
+            }
         }
         every
     }
 
     /// Makes shop `shop`'s state as served on `host`: the first shop's settings with the shop's
-    /// origin, Amazon account and key, its own view of the database and its own sessions.
+    /// origin, Amazon account and key, its own view of the database and its own sessions. A
+    /// shop without keys (but the first, whose are the settings') is served with none: its pages
+    /// and its admin work, and nothing is signed for Amazon until its owner sets them up.
     fn make(&self, host: &ShopHost, shop: &ShopRecord, sealed: Option<&[u8]>) -> Result<Tenant, TenantError> {
         let first = &self.first.app;
         let mut config = first.config.clone();
@@ -227,13 +230,25 @@ impl Shops {
                     public_key_id: amazon.public_key_id.clone(),
                     sandbox: amazon.sandbox,
                 };
-                Arc::new(self.open_key(shop.id, sealed)?)
+                Some(Arc::new(self.open_key(shop.id, sealed)?))
             }
             None if shop.id == ShopId::FIRST => first.core.key(),
-            None => return Err(TenantError::NoKeys(shop.id)),
+            None => {
+                // Never the first shop's account: an empty one names no merchant at all.
+                config.amazon = AmazonAccount {
+                    merchant_id: String::new(),
+                    store_id: String::new(),
+                    public_key_id: String::new(),
+                    sandbox: true,
+                };
+                None
+            }
         };
         let db: Database = Arc::new(self.store().for_shop(shop.id));
-        let core = Core::new(config.core_settings(), key, &config.api_base, db.clone())?;
+        let core = match key {
+            Some(key) => Core::new(config.core_settings(), key, &config.api_base, db.clone())?,
+            None => Core::without_keys(config.core_settings(), &config.api_base, db.clone())?,
+        };
         let sessions = first.sessions.for_shop(db.clone(), config.shop_origin.is_https());
         let app = AppState { config, core: Arc::new(core), db, sessions, instance: first.instance.clone() };
         Ok(Tenant::new(Arc::new(app)))
@@ -244,7 +259,7 @@ impl Shops {
     /// its state is kept.
     fn open_key(&self, shop: ShopId, sealed: Option<&[u8]>) -> Result<ShopKey, TenantError> {
         let master = self.master.as_ref().ok_or(TenantError::NoMasterKey(shop))?;
-        let sealed = sealed.ok_or(TenantError::NoKeys(shop))?;
+        let sealed = sealed.ok_or_else(|| TenantError::Key { shop, problem: "its sealed key is missing".into() })?;
         let pem = master
             .open(Binding { shop: shop.0, field: PRIVATE_KEY }, sealed)
             .map_err(|e| TenantError::Key { shop, problem: e.to_string() })?;

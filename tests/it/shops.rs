@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use amazonpay2::core::orders::OrderState;
 use amazonpay2::core::settings::ShopHost;
 use amazonpay2::server::shops::TenantError;
 use amazonpay2::storage::shops::{PRIVATE_KEY, ShopAmazon, ShopState};
@@ -13,6 +14,7 @@ use amazonpay2::storage::vault::{Binding, MasterKey};
 use amazonpay2::storage::{BackOffice, BulkOrder, ShopId, Store};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header;
+use serde_json::{Value, json};
 
 use crate::common::admin::{AdminBrowser, OWNER, OWNER_PASSWORD, Page};
 use crate::common::checkout::*;
@@ -265,4 +267,45 @@ async fn a_sealed_key_copied_into_another_shops_row_does_not_open_there() {
     // B's own row opens.
     assert!(served.tenant(&b_host(shops.addr)).await.unwrap().is_some());
     let _ = Arc::clone(served);
+}
+
+#[tokio::test]
+async fn a_notification_for_one_shops_merchant_is_refused_on_another_shops_host_and_followed_on_its_own() {
+    let shops = Shops::start().await;
+    let order = shops.a_order().await;
+    let charge = order.charge_id.clone().expect("the authorized charge");
+    // Amazon notifies A's merchant at a host of B (a wrong step ⑨, or A's notification replayed
+    // there by someone who saw it).
+    let of_b = format!("localhost:{}", shops.addr.port());
+    store(&shops.world).change_hosts(&host(&b_host(shops.addr)), &[host(&of_b)], &[]).await.unwrap().unwrap();
+    shops.world._server.shops.refresh().await.unwrap();
+    let at_b = format!("http://{of_b}/api/amazonpay2/ipn.php");
+    shops.world.amazon_control("ipn", json!({ "url": at_b, "attempts": 1, "firstDelayMs": 0 })).await;
+    shops.world.amazon_control("seller-central", json!({ "action": "capture", "chargeId": charge })).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let refused = loop {
+        assert!(tokio::time::Instant::now() < deadline, "no answer from B's host");
+        let reply = reqwest::get(format!("{}/__simulator/ipn/deliveries", shops.world.amazon)).await.unwrap();
+        let log: Vec<Value> = reply.json::<Value>().await.unwrap().as_array().unwrap().clone();
+        if let Some(done) = log.into_iter().find(|d| d["objectId"] == charge.as_str() && d["status"] != "pending") {
+            break done;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(refused["responses"], json!([403]), "{refused}");
+    assert_eq!(refused["merchantId"], shops.world.config.amazon.merchant_id.as_str());
+    assert_eq!(shops.world.db.order(order.id).await.unwrap().unwrap().state, OrderState::Authorized);
+    // The same envelope on A's own host is A's, and followed.
+    let followed = shops
+        .client()
+        .post(format!("{}/api/amazonpay2/ipn.php", shops.a_url()))
+        .header(header::CONTENT_TYPE, "text/plain; charset=UTF-8")
+        .header("x-amz-sns-message-type", "Notification")
+        .header("x-amz-sns-topic-arn", refused["topicArn"].as_str().unwrap())
+        .body(refused["body"].as_str().unwrap().to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(followed.status(), 200);
+    assert_eq!(shops.world.db.order(order.id).await.unwrap().unwrap().state, OrderState::Captured);
 }
