@@ -61,6 +61,9 @@ pub struct AppState {
     /// The name this server process claims bulk jobs under (unique among the instances on the
     /// database).
     pub instance: String,
+    /// The shop served, when shops were added (`shop add`); `None` for the one shop of the
+    /// `AMAZONPAY2_*` settings on a deployment without any.
+    pub shop: Option<crate::storage::ShopId>,
 }
 
 /// Why the server could not start or stopped.
@@ -141,7 +144,7 @@ pub async fn assemble(config: Config, core: Core, db: Database) -> Result<Arc<Ap
     let sessions = Sessions::new(db.clone(), config.shop_origin.is_https()).await?;
     // A failing random source stops the start: two instances must never claim jobs alike.
     let instance = admin::instance_name()?;
-    Ok(Arc::new(AppState { config, core: Arc::new(core), db, sessions, instance }))
+    Ok(Arc::new(AppState { config, core: Arc::new(core), db, sessions, instance, shop: None }))
 }
 
 /// Binds an address, so that a taken port fails before anything else starts.

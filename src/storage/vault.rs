@@ -109,19 +109,36 @@ impl MasterKey {
         Self::from_bytes(&bytes).ok_or_else(|| problem("not a usable key".into()))
     }
 
-    /// The key in the file at `path`, made there first (32 random bytes, owner-only) if there is
-    /// none: the demo's, and a fresh deployment's when asked to.
+    /// The key in the file at `path`, made there first (32 random bytes, owner-only, in an
+    /// owner-only folder made if missing) if there is none: the demo's, and a fresh deployment's
+    /// when asked to. Made whole beside it and linked into place, so that of processes starting
+    /// together, every one reads the same complete key.
     pub fn read_or_create(path: &Path) -> Result<Self, VaultError> {
         if !path.exists() {
             let problem = |problem: String| VaultError::KeyFile { path: path.display().to_string(), problem };
+            if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                let mut builder = std::fs::DirBuilder::new();
+                builder.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+                builder.create(folder).map_err(|e| problem(e.to_string()))?;
+            }
             let mut bytes = Zeroizing::new([0u8; MASTER_KEY_LEN]);
             SystemRandom::new().fill(bytes.as_mut()).map_err(|_| VaultError::Random)?;
+            let mut tag = [0u8; 8];
+            SystemRandom::new().fill(&mut tag).map_err(|_| VaultError::Random)?;
+            let mut draft = path.as_os_str().to_owned();
+            draft.push(format!(".{}", tag.iter().map(|b| format!("{b:02x}")).collect::<String>()));
+            let draft = std::path::PathBuf::from(draft);
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            match options.open(path) {
-                Ok(mut file) => file.write_all(bytes.as_ref()).map_err(|e| problem(e.to_string()))?,
+            let written = options.open(&draft).and_then(|mut file| file.write_all(bytes.as_ref()));
+            let linked = written.and_then(|()| std::fs::hard_link(&draft, path));
+            let _ = std::fs::remove_file(&draft);
+            match linked {
+                Ok(()) => {}
                 // Another process made it meanwhile: theirs is the key.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(problem(e.to_string())),
@@ -276,5 +293,23 @@ mod tests {
         );
         assert!(MasterKey::read(&dir.join("missing")).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Instances of a fresh demo start together: each reads the one key, whole, in a folder
+    /// that did not exist.
+    #[test]
+    fn processes_making_the_key_at_once_all_read_the_same_whole_key() {
+        for round in 0..20 {
+            let dir = std::env::temp_dir().join(format!("amazonpay2-vault-race-{}-{round}", std::process::id()));
+            let path = dir.join("data").join("master.key");
+            let ids: Vec<String> = std::thread::scope(|scope| {
+                let makers: Vec<_> =
+                    (0..6).map(|_| scope.spawn(|| MasterKey::read_or_create(&path).map(|k| k.id()))).collect();
+                makers.into_iter().map(|maker| maker.join().unwrap().unwrap()).collect()
+            });
+            assert!(ids.windows(2).all(|pair| pair[0] == pair[1]), "round {round}: {ids:?}");
+            assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1, "no drafts left");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 }

@@ -17,6 +17,7 @@ mod display;
 mod escape;
 mod home;
 mod input;
+mod keys;
 mod layout;
 mod order;
 mod order_changes;
@@ -100,7 +101,7 @@ pub fn routes() -> (Router, Router) {
         .route("/admin/amazonpay/jobs/{id}", get(bulk::job_page))
         .route("/admin/amazonpay/jobs/{id}/resume", post(bulk::resume))
         .route("/admin/settings/shipping", get(settings::shipping).post(settings::save_shipping))
-        .route("/admin/settings/amazonpay", get(settings::amazon_pay))
+        .route("/admin/settings/amazonpay", get(settings::amazon_pay).post(keys::save))
         .route("/admin/assets/admin.css", get(stylesheet))
         .route("/admin/assets/admin.js", get(script))
         .route("/admin/{*rest}", get(not_found).post(not_found))
@@ -289,10 +290,14 @@ impl Signed {
 
     /// Checks a form that changes something: the shop origin and the session's CSRF token.
     fn check_change(&self, shop: &ShopOrigin, form: &input::Form) -> Result<(), (StatusCode, Problem)> {
+        self.check_token(shop, form.get("csrf").unwrap_or_default())
+    }
+
+    /// Checks a change's origin and its CSRF `token` (however the form carried it).
+    fn check_token(&self, shop: &ShopOrigin, token: &str) -> Result<(), (StatusCode, Problem)> {
         if !same_origin(&self.visit.headers, shop) {
             return Err((StatusCode::FORBIDDEN, Problem::ForeignOrigin));
         }
-        let token = form.get("csrf").unwrap_or_default();
         if !crate::core::secrets_equal(token, &self.owner.csrf) {
             return Err((StatusCode::FORBIDDEN, Problem::StaleToken));
         }

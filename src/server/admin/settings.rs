@@ -136,6 +136,11 @@ struct AmazonPayPage {
     /// `AMAZONPAY2_IPN_TOPIC_ARNS`.
     configured: Vec<String>,
     topics: Vec<Topic>,
+    /// Whether the owner may replace the keys here (a shop added with `shop add`).
+    keys_form: bool,
+    message: Option<Message>,
+    csrf: String,
+    entered: Entered,
 }
 
 /// An SNS topic notifications came from.
@@ -171,6 +176,14 @@ struct AmazonPayTexts {
     followed: &'static str,
     refused: &'static str,
     how_to_follow: &'static str,
+    private_key: &'static str,
+    no_key: &'static str,
+    intro_shop: &'static str,
+    keys_heading: &'static str,
+    keys_intro: &'static str,
+    key_file: &'static str,
+    credentials_file: &'static str,
+    save: &'static str,
 }
 
 const AMAZON_PAY_JA: AmazonPayTexts = AmazonPayTexts {
@@ -196,6 +209,14 @@ const AMAZON_PAY_JA: AmazonPayTexts = AmazonPayTexts {
     topic_columns: ["トピック ARN", "初回", "最終", "ご注文を Amazon の API で確認した最終日時", "状態"],
     followed: "受け付ける",
     refused: "拒否",
+    private_key: "秘密鍵 (フィンガープリント)",
+    no_key: "未登録",
+    intro_shop: "このショップの Amazon Pay のキーと、Seller Central に登録する値です。キーは下のフォームで登録・変更できます。",
+    keys_heading: "キーの登録",
+    keys_intro: "Seller Central で作成したキーを登録します (マニュアルの手順④⑤)。Amazon にキーを確認してから保存し、確認できなければ何も変更しません。秘密鍵は暗号化して保存し、二度と表示しません。",
+    key_file: "秘密鍵ファイル (.pem、手順④)",
+    credentials_file: "キー情報の JSON ファイル (手順⑤、任意: 下の ID を入力する代わりに)",
+    save: "Amazon で確認して保存",
     how_to_follow: "Amazon のトピックだけを受け付けるには、サーバーの設定で AMAZONPAY2_IPN_TOPIC_ARNS にそのトピックの ARN (複数はカンマ区切り) を設定して再起動してください。Amazon のトピックは、ご注文の通知が届き続け、Amazon の API で確認されるトピックです。心当たりのないトピックがあれば、Amazon Pay のサポートに Amazon のトピックを確認してください。",
 };
 
@@ -222,15 +243,45 @@ const AMAZON_PAY_EN: AmazonPayTexts = AmazonPayTexts {
     topic_columns: ["Topic ARN", "First seen", "Last seen", "Last named an order Amazon's API confirmed", "Status"],
     followed: "followed",
     refused: "refused",
+    private_key: "Private key (fingerprint)",
+    no_key: "none yet",
+    intro_shop: "This shop's Amazon Pay keys and what to register in Seller Central. Register or replace the keys with the form below.",
+    keys_heading: "Register keys",
+    keys_intro: "Register the keys made in Seller Central (the manual's steps ④ and ⑤). They are checked with Amazon before anything is saved; if Amazon does not accept them, nothing changes. The private key is stored encrypted and never shown again.",
+    key_file: "Private key file (.pem, step ④)",
+    credentials_file: "The key's JSON file (step ⑤; optional, instead of typing the IDs below)",
+    save: "Check with Amazon and save",
     how_to_follow: "To follow only Amazon's topic, set AMAZONPAY2_IPN_TOPIC_ARNS in the server's configuration to its ARN (several separated by commas) and restart. Amazon's topic is the one whose notifications keep coming about your orders and are confirmed by Amazon's API; if a topic here is unknown to you, ask Amazon Pay's support which topic is theirs.",
 };
 
 /// `GET /admin/settings/amazonpay`: the Amazon Pay settings in force, what to register in
-/// Seller Central, and the SNS topics verified notifications came from.
+/// Seller Central, the form that replaces the keys (for a shop added with `shop add`), and the
+/// SNS topics verified notifications came from.
 pub async fn amazon_pay(Extension(admin): Extension<Arc<Admin>>, signed: Signed) -> Response {
+    amazon_pay_page(&admin, signed, StatusCode::OK, None, Entered::default()).await
+}
+
+/// What the owner typed in the keys form, shown again when it was refused (never the key).
+#[derive(Default)]
+pub(super) struct Entered {
+    pub merchant_id: String,
+    pub store_id: String,
+    pub public_key_id: String,
+    pub live: bool,
+}
+
+/// The Amazon Pay settings page, with `message` above the keys form.
+pub(super) async fn amazon_pay_page(
+    admin: &Admin,
+    signed: Signed,
+    status: StatusCode,
+    message: Option<Message>,
+    entered: Entered,
+) -> Response {
     let lang = signed.visit.lang;
     let config = &admin.app.config;
     let t = lang.pick(&AMAZON_PAY_JA, &AMAZON_PAY_EN);
+    let fingerprint = admin.app.core.key().map(|key| crate::core::onboarding::fingerprint(&key));
     let settings = vec![
         (t.merchant_id, config.amazon.merchant_id.clone()),
         ("Store ID", config.amazon.store_id.clone()),
@@ -240,6 +291,7 @@ pub async fn amazon_pay(Extension(admin): Extension<Arc<Admin>>, signed: Signed)
         (t.ipn_url, config.shop_origin.url(paths::IPN)),
         (t.store_name, config.store_name.clone().unwrap_or_else(|| t.sellers_store_name.to_owned())),
         (t.api, config.api_base.as_str().to_owned()),
+        (t.private_key, fingerprint.unwrap_or_else(|| t.no_key.to_owned())),
     ];
     let seen = match admin.service().ipn_topics().await {
         Ok(topics) => topics,
@@ -256,7 +308,16 @@ pub async fn amazon_pay(Extension(admin): Extension<Arc<Admin>>, signed: Signed)
             arn: topic.topic_arn,
         })
         .collect();
-    let page =
-        AmazonPayPage { frame: signed.frame(t.title, "/admin/settings/amazonpay"), t, settings, configured, topics };
-    signed.visit.page(StatusCode::OK, &page)
+    let page = AmazonPayPage {
+        frame: signed.frame(t.title, "/admin/settings/amazonpay"),
+        t,
+        settings,
+        configured,
+        topics,
+        keys_form: admin.app.shop.is_some(),
+        message,
+        csrf: signed.owner.csrf.clone(),
+        entered,
+    };
+    signed.visit.page(status, &page)
 }
