@@ -89,6 +89,17 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The shop's Amazon Pay keys are not set up yet: there is no button to show.
+    pub fn not_set_up() -> Self {
+        Self::client(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "amazon_pay_not_set_up",
+            "Amazon Pay is not set up for this shop yet.",
+        )
+    }
+}
+
 impl From<NoRandomness> for ApiError {
     fn from(_: NoRandomness) -> Self {
         Self::no_randomness()
@@ -128,11 +139,7 @@ impl From<LoginError> for ApiError {
 impl From<CoreError> for ApiError {
     fn from(error: CoreError) -> Self {
         match error {
-            CoreError::Amazon(AmazonError::NotSetUp) | CoreError::Signing(SignError::NotSetUp) => Self::client(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "amazon_pay_not_set_up",
-                "Amazon Pay is not set up for this shop yet.",
-            ),
+            CoreError::Amazon(AmazonError::NotSetUp) | CoreError::Signing(SignError::NotSetUp) => Self::not_set_up(),
             CoreError::Amazon(AmazonError::Rejected { status, reason_code, message }) if status < 500 => {
                 tracing::warn!(%reason_code, %message, "Amazon Pay refused the call");
                 Self::client(StatusCode::CONFLICT, "amazon_refused", format!("{reason_code}: {message}"))

@@ -309,3 +309,146 @@ async fn a_notification_for_one_shops_merchant_is_refused_on_another_shops_host_
     assert_eq!(followed.status(), 200);
     assert_eq!(shops.world.db.order(order.id).await.unwrap().unwrap().state, OrderState::Captured);
 }
+
+/// A key pair of shop C's own (PKCS#8 private PEM, public PEM), made once.
+static C_KEY: std::sync::LazyLock<(String, String)> = std::sync::LazyLock::new(|| {
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
+    let pem = private.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+    (pem, private.to_public_key().to_public_key_pem(LineEnding::LF).unwrap())
+});
+
+/// A `multipart/form-data` body of `fields` (name, file name for a file, value), as a browser
+/// sends the keys form; and its content type.
+fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----amazonpay2-test-boundary";
+    let mut body = Vec::new();
+    for (name, file, value) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
+        if let Some(file) = file {
+            body.extend_from_slice(format!("; filename=\"{file}\"\r\nContent-Type: application/octet-stream").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n\r\n");
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Posts the keys form from the shop's own page.
+async fn post_keys(owner: &AdminBrowser, fields: &[(&str, Option<&str>, &[u8])]) -> Page {
+    let csrf = owner.csrf().await;
+    let mut all: Vec<(&str, Option<&str>, &[u8])> = vec![("csrf", None, csrf.as_bytes())];
+    all.extend_from_slice(fields);
+    let (content_type, body) = multipart(&all);
+    let reply = owner
+        .http
+        .post(owner.url("/admin/settings/amazonpay"))
+        .header(header::ORIGIN, &owner.shop)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    Page::read(reply).await
+}
+
+/// The status and error code of a checkout button on `url`'s shop for a first visit.
+async fn first_button(http: &reqwest::Client, url: &str) -> (u16, Value) {
+    let block = json!({ "blocks": [{ "kind": "login", "placement": "Other", "buttonColor": "Gold" }] });
+    let reply = http.post(format!("{url}/api/amazonpay2/buttons")).header(header::ORIGIN, url).json(&block).send().await;
+    let reply = reply.unwrap();
+    (reply.status().as_u16(), reply.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_new_shop_serves_its_admin_without_keys_and_connects_amazon_pay_once_amazon_accepts_its_keys() {
+    let shops = Shops::start().await;
+    let c_host = format!("shop-c.localhost:{}", shops.addr.port());
+    let c_url = format!("http://{c_host}");
+    let db = store(&shops.world);
+    db.add_shop(&[host(&c_host)], OWNER, &hash(B_OWNER_PASSWORD).await).await.unwrap().unwrap();
+    shops.world._server.shops.refresh().await.unwrap();
+    let http = shops.builder().resolve("shop-c.localhost", shops.addr).build().unwrap();
+    let (status, error) = first_button(&http, &c_url).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (503, Some("amazon_pay_not_set_up")), "{error}");
+
+    let jar = Arc::new(Jar::default());
+    let client = shops.builder().resolve("shop-c.localhost", shops.addr).cookie_provider(jar).build().unwrap();
+    let owner = AdminBrowser { shop: c_url.clone(), http: client };
+    assert_eq!(owner.log_in_as(OWNER, B_OWNER_PASSWORD).await.location(), "/admin/");
+    let page = owner.get("/admin/settings/amazonpay").await;
+    assert!(page.shows("未登録") && page.shows("enctype=\"multipart/form-data\""), "{}", page.body);
+
+    // Seller Central's steps ③–⑤ for shop C (the test control does what its pages do).
+    let (private_pem, public_pem) = &*C_KEY;
+    let registered = reqwest::Client::new()
+        .post(format!("{}/__simulator/merchants", shops.world.amazon))
+        .json(&json!({ "publicKeyPem": public_pem, "sandbox": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let ids: Value = registered.json().await.unwrap();
+    let credentials = ids.to_string();
+    let a_key = std::fs::read(KEY_FILE).unwrap();
+
+    // Refused, each naming the value at fault; nothing saved.
+    let refusals: [(&[(&str, Option<&str>, &[u8])], &str); 4] = [
+        (&[("credentials", Some("keys.json"), credentials.as_bytes()), ("mode", None, b"sandbox")], "秘密鍵のファイル"),
+        (
+            &[
+                ("private_key", Some("AmazonPay.pem"), private_pem.as_bytes()),
+                ("credentials", Some("keys.json"), credentials.as_bytes()),
+                ("mode", None, b"live"),
+            ],
+            "アクセスモード",
+        ),
+        (
+            &[
+                ("private_key", Some("other.pem"), &a_key),
+                ("credentials", Some("keys.json"), credentials.as_bytes()),
+                ("mode", None, b"sandbox"),
+            ],
+            "秘密鍵がこの公開鍵 ID のものではありません",
+        ),
+        (
+            &[
+                ("private_key", Some("AmazonPay.pem"), private_pem.as_bytes()),
+                ("credentials", Some("keys.json"), credentials.as_bytes()),
+                ("store_id", None, shops.world.config.amazon.store_id.as_bytes()),
+                ("mode", None, b"sandbox"),
+            ],
+            "Store ID",
+        ),
+    ];
+    for (fields, names) in refusals {
+        let refused = post_keys(&owner, fields).await;
+        assert_eq!(refused.status, 422, "{names}: {}", refused.body);
+        assert!(refused.shows(names), "{names}: {}", refused.body);
+        assert!(!refused.shows("BEGIN PRIVATE KEY"), "the key is never shown");
+    }
+    assert!(db.for_shop(ShopId(3)).shop_secret(PRIVATE_KEY).await.unwrap().is_none(), "nothing saved");
+
+    // Accepted: saved, sealed, and shown by its fingerprint only.
+    let accepted = post_keys(
+        &owner,
+        &[
+            ("private_key", Some("AmazonPay.pem"), private_pem.as_bytes()),
+            ("credentials", Some("keys.json"), credentials.as_bytes()),
+            ("mode", None, b"sandbox"),
+        ],
+    )
+    .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert!(accepted.shows("Amazon がキーを受け付けました") && accepted.shows("SHA256:"), "{}", accepted.body);
+    let sealed = db.for_shop(ShopId(3)).shop_secret(PRIVATE_KEY).await.unwrap().expect("sealed");
+    assert!(!String::from_utf8_lossy(&sealed).contains("PRIVATE KEY"), "stored sealed, not as the PEM");
+    shops.world._server.shops.refresh().await.unwrap();
+    let (status, view) = first_button(&http, &c_url).await;
+    assert_eq!(status, 200, "{view}");
+    let text = view.to_string();
+    assert_eq!(view["blocks"][0]["options"]["merchantId"], ids["merchantId"], "{view}");
+    assert!(!text.contains(&shops.world.config.amazon.merchant_id), "never A's merchant");
+}

@@ -43,6 +43,9 @@ pub async fn buttons(
 ) -> Result<Reply<ButtonsResponse>, ApiError> {
     reject_foreign_origin(&headers, &app.config.shop_origin)?;
     let Json(request) = body?;
+    if !app.core.is_set_up() {
+        return Err(ApiError::not_set_up());
+    }
     if request.blocks.is_empty() {
         return Err(ApiError::bad_request("no_blocks", "Describe at least one block."));
     }
@@ -148,6 +151,9 @@ pub async fn sign(
 ) -> Result<Reply<SignAnswer>, ApiError> {
     let mut session = existing_session(&app, &jar, &headers).await?;
     let Json(request) = body?;
+    if !app.core.is_set_up() {
+        return Err(ApiError::not_set_up());
+    }
     let no_button = || {
         ApiError::client(StatusCode::CONFLICT, "no_button", "This block shows no Amazon button now; reload the page.")
     };
