@@ -74,6 +74,14 @@ mod native {
             #[command(subcommand)]
             command: KeysCommand,
         },
+        /// The setup check of the shop answering on HOST (of every shop without one): keys
+        /// accepted by Amazon and its environment, the clock's difference from Amazon's, the
+        /// JavaScript origin and IPN URL to register in Seller Central (⑧ ⑨), and whether Amazon's
+        /// notifications arrive. Exit status 0 only when all is well.
+        Check {
+            /// A host of the shop.
+            host: Option<String>,
+        },
         /// Measure uncached button signing on one core (signatures per second).
         BenchSign {
             /// How long to sign for.
@@ -209,6 +217,7 @@ mod native {
                 Some(Command::Keys { command: KeysCommand::RotateMaster { new } }) => {
                     runtime.block_on(shops::rotate_master(config, &new))
                 }
+                Some(Command::Check { host }) => runtime.block_on(shops::check(config, host.as_deref())),
                 Some(Command::BenchSign { seconds }) => bench_sign(&config, seconds),
             }
         });
@@ -554,6 +563,40 @@ mod native {
                 }
             }
             Ok(())
+        }
+
+        pub async fn check(config: Config, host: Option<&str>) -> Result<(), ServerError> {
+            use amazonpay2::server::setup::SetupCheck;
+            use amazonpay2::server::shops::Shops;
+            let first = amazonpay2::server::start(config).await?;
+            let shops = Shops::new(first).await?;
+            let tenants = match host {
+                None => shops.every_active().await,
+                Some(_) if !shops.hosted() => vec![(ShopId::FIRST, Ok(shops.first().clone()))],
+                Some(host) => match shops.tenant(host).await {
+                    Ok(Some(tenant)) => vec![(tenant.app.shop.unwrap_or(ShopId::FIRST), Ok(tenant))],
+                    Ok(None) => return Err(ServerError::Job(format!("no active shop answers on {host}"))),
+                    Err(error) => vec![(ShopId::FIRST, Err(error))],
+                },
+            };
+            let mut all_well = true;
+            for (shop, tenant) in tenants {
+                let tenant = match tenant {
+                    Ok(tenant) => tenant,
+                    Err(error) => {
+                        println!("shop {shop}: cannot be served: {error}");
+                        all_well = false;
+                        continue;
+                    }
+                };
+                let check = SetupCheck::run(&tenant.app).await?;
+                println!("shop {shop} ({})", tenant.app.config.shop_origin.as_str());
+                for line in check.lines(false) {
+                    println!("  [{}] {}: {}", if line.ok { "ok" } else { "!!" }, line.label, line.value);
+                }
+                all_well &= check.all_well();
+            }
+            if all_well { Ok(()) } else { Err(ServerError::Job("the setup check found problems (marked !!)".into())) }
         }
 
         pub async fn rotate_master(config: Config, new: &std::path::Path) -> Result<(), ServerError> {

@@ -259,6 +259,25 @@ impl AmazonPayClient {
         self.call_with_key(Method::POST, "checkoutSessions", Some(body), Some(idempotency_key.to_owned())).await
     }
 
+    /// Amazon's clock: the `Date` of its API host's answer to an unsigned request (every answer
+    /// has one, a refusal too), as Unix seconds. Amazon refuses a signature whose date is more
+    /// than 15 minutes off its own.
+    pub async fn amazon_time(&self) -> Result<i64, AmazonError> {
+        let response = self
+            .http
+            .get(format!("{}/", self.base))
+            .send()
+            .await
+            .map_err(|e| AmazonError::Unavailable { attempts: 1, last: e.without_url().to_string() })?;
+        let date = response.headers().get(reqwest::header::DATE).and_then(|d| d.to_str().ok());
+        let date = date.ok_or_else(|| AmazonError::Decode("no Date in Amazon's answer".into()))?;
+        let format =
+            format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
+        time::PrimitiveDateTime::parse(date, format)
+            .map(|at| at.assume_utc().unix_timestamp())
+            .map_err(|e| AmazonError::Decode(format!("Amazon's Date '{date}': {e}")))
+    }
+
     /// `GET chargePermissions/{id}`.
     pub async fn get_charge_permission(&self, id: &str) -> Result<ChargePermission, AmazonError> {
         self.call(Method::GET, &format!("chargePermissions/{}", segment(id)?), None::<&()>).await

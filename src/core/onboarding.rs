@@ -64,6 +64,8 @@ pub struct KeysEntry {
 /// Which value is wrong, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Wrong {
+    /// The shop has no keys registered yet.
+    NotSetUp,
     /// The file is not a private key this server can sign with.
     PrivateKey(String),
     /// The public key ID is empty or not of Amazon's characters.
@@ -100,7 +102,7 @@ impl Wrong {
     /// The form field at fault.
     pub fn field(&self) -> &'static str {
         match self {
-            Self::PrivateKey(_) | Self::KeyNotOfPublicKeyId => "private_key",
+            Self::NotSetUp | Self::PrivateKey(_) | Self::KeyNotOfPublicKeyId => "private_key",
             Self::PublicKeyId => "public_key_id",
             Self::PublicKeyIdMode { .. } | Self::Environment { .. } => "mode",
             Self::MerchantId => "merchant_id",
@@ -112,6 +114,7 @@ impl Wrong {
     /// What the owner reads.
     pub fn message_ja(&self) -> String {
         match self {
+            Self::NotSetUp => "キーがまだ登録されていません。「AmazonPay 設定」で Seller Central のキーを登録してください。".into(),
             Self::PrivateKey(why) => format!("秘密鍵のファイルを読めません ({why})。手順④でダウンロードした .pem ファイルを選んでください。"),
             Self::PublicKeyId => "公開鍵 ID が正しくありません。手順⑤の JSON ファイルの値を入力してください。".into(),
             Self::PublicKeyIdMode { prefix } => format!(
@@ -137,6 +140,7 @@ impl Wrong {
     /// The same in English.
     pub fn message_en(&self) -> String {
         match self {
+            Self::NotSetUp => "No keys are registered yet: register Seller Central's keys in the Amazon Pay settings.".into(),
             Self::PrivateKey(why) => format!("The private key file cannot be read ({why}). Choose the .pem file downloaded in step ④."),
             Self::PublicKeyId => "The public key ID is not valid. Enter the value from step ⑤'s JSON file.".into(),
             Self::PublicKeyIdMode { prefix } => format!(
@@ -246,6 +250,32 @@ pub async fn check_keys(api_base: &Url, origin: &ShopOrigin, entry: &KeysEntry) 
         }
         Err(error) => Err(wrong_of(&error)),
     }
+}
+
+/// Asks Amazon whether it accepts `core`'s keys now (a signed `createCheckoutSession`, as at
+/// onboarding); answers the environment Amazon answered from.
+pub async fn recheck(core: &super::Core) -> Result<String, Wrong> {
+    if !core.is_set_up() {
+        return Err(Wrong::NotSetUp);
+    }
+    let settings = core.settings();
+    let payload = json!({
+        "webCheckoutDetails": { "checkoutReviewReturnUrl": settings.shop_origin.url("/") },
+        "storeId": settings.amazon.store_id,
+    });
+    let idempotency_key = random_token().map_err(|_| Wrong::Unreachable)?;
+    match core.amazon.create_checkout_session(&payload, &idempotency_key).await {
+        Ok(session) => Ok(session.release_environment.unwrap_or_default()),
+        Err(error) => Err(wrong_of(&error)),
+    }
+}
+
+/// Seconds Amazon's clock is ahead of this server's (behind when negative).
+pub async fn clock_difference(core: &super::Core) -> Result<i64, AmazonError> {
+    let before = super::now();
+    let amazon = core.amazon.amazon_time().await?;
+    // Amazon's Date is whole seconds, taken between our two readings.
+    Ok(amazon - (before + super::now()) / 2)
 }
 
 /// The value Amazon's refusal points at.

@@ -14,6 +14,7 @@ pub mod logins;
 pub mod request_log;
 pub mod routes;
 pub mod session;
+pub mod setup;
 pub mod shops;
 
 use std::future::Future;

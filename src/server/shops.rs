@@ -250,8 +250,14 @@ impl Shops {
             None => Core::without_keys(config.core_settings(), &config.api_base, db.clone())?,
         };
         let sessions = first.sessions.for_shop(db.clone(), config.shop_origin.is_https());
-        let app =
-            AppState { config, core: Arc::new(core), db, sessions, instance: first.instance.clone(), shop: Some(shop.id) };
+        let app = AppState {
+            config,
+            core: Arc::new(core),
+            db,
+            sessions,
+            instance: first.instance.clone(),
+            shop: Some(shop.id),
+        };
         Ok(Tenant::new(Arc::new(app)))
     }
 

@@ -611,6 +611,16 @@ pub enum Claimed {
 /// with an AWS account can make topics; the shop's own (Amazon's) keeps being seen.
 pub const IPN_TOPICS_KEPT: usize = 50;
 
+/// Whether Amazon's notifications reach the shop: the last one received, and the changes the
+/// reconciler found since then, which a notification would have announced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NotificationHealth {
+    /// When the last notification arrived (Unix seconds), if one is remembered.
+    pub last_received: Option<i64>,
+    /// Orders the reconciler moved after it.
+    pub unannounced: u64,
+}
+
 /// An SNS topic verified notifications for this shop came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeenTopic {
@@ -654,6 +664,8 @@ pub trait Safeguards: Send + Sync {
     async fn see_ipn_topic(&self, scope: &str, topic: &str, at: i64, confirmed: bool) -> Result<bool, StorageError>;
     /// The SNS topics notifications for `scope` came from, the one seen last first.
     async fn ipn_topics(&self, scope: &str) -> Result<Vec<SeenTopic>, StorageError>;
+    /// Whether Amazon's notifications reach this shop ([`NotificationHealth`]).
+    async fn notification_health(&self) -> Result<NotificationHealth, StorageError>;
     /// Counts a login attempt of `subject` before its password is checked, in one statement: in a
     /// window of `window` seconds (from the first attempt) at most `max` are counted. Answers the
     /// window's start when this one counted, `None` when the subject is locked.

@@ -14,7 +14,9 @@ use async_trait::async_trait;
 
 use super::Store;
 use super::sql::{Fields, count};
-use super::{Claimed, IPN_TOPICS_KEPT, LoginAttempts, NotificationClaim, Safeguards, SeenTopic, StorageError};
+use super::{
+    Claimed, IPN_TOPICS_KEPT, LoginAttempts, NotificationClaim, NotificationHealth, Safeguards, SeenTopic, StorageError,
+};
 
 #[async_trait]
 impl Safeguards for Store {
@@ -170,6 +172,26 @@ impl Safeguards for Store {
             }
             tx.commit().await?;
             Ok(new)
+        })
+        .await
+    }
+
+    async fn notification_health(&self) -> Result<NotificationHealth, StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            // One statement: the last notification and the reconciler's moves after it, as of
+            // one moment.
+            let row = sqlx::query(
+                "SELECT (SELECT MAX(received_at) FROM notifications WHERE shop_id = $1),
+                        (SELECT count(*) FROM order_events e WHERE e.shop_id = $1 AND e.actor = $2
+                            AND e.from_state IS NOT NULL AND e.from_state <> e.to_state
+                            AND e.at > COALESCE((SELECT MAX(received_at) FROM notifications WHERE shop_id = $1), 0))",
+            )
+            .bind(self.shop_id())
+            .bind(crate::core::orders::Actor::Reconciler.label())
+            .fetch_one(sql.reader())
+            .await?;
+            Ok(NotificationHealth { last_received: row.opt_int(0)?, unannounced: row.int(1)?.max(0).unsigned_abs() })
         })
         .await
     }

@@ -326,7 +326,9 @@ fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
     for (name, file, value) in fields {
         body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
         if let Some(file) = file {
-            body.extend_from_slice(format!("; filename=\"{file}\"\r\nContent-Type: application/octet-stream").as_bytes());
+            body.extend_from_slice(
+                format!("; filename=\"{file}\"\r\nContent-Type: application/octet-stream").as_bytes(),
+            );
         }
         body.extend_from_slice(b"\r\n\r\n");
         body.extend_from_slice(value);
@@ -357,7 +359,8 @@ async fn post_keys(owner: &AdminBrowser, fields: &[(&str, Option<&str>, &[u8])])
 /// The status and error code of a checkout button on `url`'s shop for a first visit.
 async fn first_button(http: &reqwest::Client, url: &str) -> (u16, Value) {
     let block = json!({ "blocks": [{ "kind": "login", "placement": "Other", "buttonColor": "Gold" }] });
-    let reply = http.post(format!("{url}/api/amazonpay2/buttons")).header(header::ORIGIN, url).json(&block).send().await;
+    let reply =
+        http.post(format!("{url}/api/amazonpay2/buttons")).header(header::ORIGIN, url).json(&block).send().await;
     let reply = reply.unwrap();
     (reply.status().as_u16(), reply.json().await.unwrap())
 }
@@ -380,6 +383,14 @@ async fn a_new_shop_serves_its_admin_without_keys_and_connects_amazon_pay_once_a
     assert_eq!(owner.log_in_as(OWNER, B_OWNER_PASSWORD).await.location(), "/admin/");
     let page = owner.get("/admin/settings/amazonpay").await;
     assert!(page.shows("未登録") && page.shows("enctype=\"multipart/form-data\""), "{}", page.body);
+    let csrf = owner.csrf().await;
+    let checked = owner.post("/admin/settings/amazonpay/check", &[("csrf", &csrf)]).await;
+    assert!(
+        checked.shows("確認が必要な項目があります") && checked.shows("キーがまだ登録されていません"),
+        "{}",
+        checked.body
+    );
+    assert!(checked.shows(&format!("{c_url}/api/amazonpay2/ipn.php")), "the IPN URL to register, from its own host");
 
     // Seller Central's steps ③–⑤ for shop C (the test control does what its pages do).
     let (private_pem, public_pem) = &*C_KEY;
@@ -446,6 +457,9 @@ async fn a_new_shop_serves_its_admin_without_keys_and_connects_amazon_pay_once_a
     let sealed = db.for_shop(ShopId(3)).shop_secret(PRIVATE_KEY).await.unwrap().expect("sealed");
     assert!(!String::from_utf8_lossy(&sealed).contains("PRIVATE KEY"), "stored sealed, not as the PEM");
     shops.world._server.shops.refresh().await.unwrap();
+    let csrf = owner.csrf().await;
+    let checked = owner.post("/admin/settings/amazonpay/check", &[("csrf", &csrf)]).await;
+    assert!(checked.shows("すべて正常です") && checked.shows("Amazon が受け付けました (Sandbox)"), "{}", checked.body);
     let (status, view) = first_button(&http, &c_url).await;
     assert_eq!(status, 200, "{view}");
     let text = view.to_string();

@@ -107,11 +107,20 @@ pub async fn save(
         Err(Unreadable::TooLarge(field)) => {
             let message = form_problem(
                 lang,
-                &format!("{field} が大きすぎます (16 KiB まで)。Seller Central からダウンロードしたファイルを選んでください。"),
+                &format!(
+                    "{field} が大きすぎます (16 KiB まで)。Seller Central からダウンロードしたファイルを選んでください。"
+                ),
                 &format!("{field} is too large (16 KiB at most): choose the file Seller Central gave you."),
             );
-            return amazon_pay_page(&admin, signed, StatusCode::PAYLOAD_TOO_LARGE, Some(message), Entered::default())
-                .await;
+            return amazon_pay_page(
+                &admin,
+                signed,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Some(message),
+                Entered::default(),
+                None,
+            )
+            .await;
         }
     };
     if let Err((status, problem)) = signed.check_token(&admin.app.config.shop_origin, &form.csrf) {
@@ -123,7 +132,7 @@ pub async fn save(
             "このショップのキーはサーバーの設定 (AMAZONPAY2_*) で決まっています。管理画面で登録するには、先に amazonpay2-server shop add でショップを登録してください。",
             "This shop's keys come from the server's settings (AMAZONPAY2_*). To manage them here, first add the shop with amazonpay2-server shop add.",
         );
-        return amazon_pay_page(&admin, signed, StatusCode::CONFLICT, Some(message), Entered::default()).await;
+        return amazon_pay_page(&admin, signed, StatusCode::CONFLICT, Some(message), Entered::default(), None).await;
     }
     let entered = Entered {
         merchant_id: form.merchant_id.clone(),
@@ -134,10 +143,10 @@ pub async fn save(
     match connect(&admin, form, lang).await {
         Ok(done) => {
             tracing::info!(owner = %signed.owner.name, shop = ?admin.app.shop, "Amazon accepted the shop's keys; saved");
-            amazon_pay_page(&admin, signed, StatusCode::OK, Some(done), Entered::default()).await
+            amazon_pay_page(&admin, signed, StatusCode::OK, Some(done), Entered::default(), None).await
         }
         Err(Refused::Entry(message)) => {
-            amazon_pay_page(&admin, signed, StatusCode::UNPROCESSABLE_ENTITY, Some(message), entered).await
+            amazon_pay_page(&admin, signed, StatusCode::UNPROCESSABLE_ENTITY, Some(message), entered, None).await
         }
         Err(Refused::Failed(problem)) => {
             tracing::error!(shop = ?admin.app.shop, %problem, "accepted keys could not be saved");
@@ -208,7 +217,9 @@ fn entry(form: KeysForm, lang: Lang) -> Result<KeysEntry, Message> {
             )
         })?
     };
-    let pick = |typed: String, filed: Option<String>| if typed.is_empty() { filed.unwrap_or_default().trim().to_owned() } else { typed };
+    let pick = |typed: String, filed: Option<String>| {
+        if typed.is_empty() { filed.unwrap_or_default().trim().to_owned() } else { typed }
+    };
     let mode = match form.mode.as_str() {
         "sandbox" => Mode::Sandbox,
         "live" => Mode::Live,

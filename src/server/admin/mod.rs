@@ -27,6 +27,7 @@ mod service;
 mod settings;
 mod words;
 
+pub use self::display::date_time;
 pub use self::escape::NamedEntities;
 
 use std::sync::Arc;
@@ -102,6 +103,7 @@ pub fn routes() -> (Router, Router) {
         .route("/admin/amazonpay/jobs/{id}/resume", post(bulk::resume))
         .route("/admin/settings/shipping", get(settings::shipping).post(settings::save_shipping))
         .route("/admin/settings/amazonpay", get(settings::amazon_pay).post(keys::save))
+        .route("/admin/settings/amazonpay/check", post(settings::check))
         .route("/admin/assets/admin.css", get(stylesheet))
         .route("/admin/assets/admin.js", get(script))
         .route("/admin/{*rest}", get(not_found).post(not_found))

@@ -17,6 +17,7 @@ use super::problems::Problem;
 use super::service::Ticks;
 use super::{Admin, Signed, change_form, internal};
 use crate::core::paths;
+use crate::server::setup::{Line, SetupCheck};
 
 /// 配送方法・配送料 (`templates/admin/shipping.html`).
 #[derive(Template)]
@@ -141,6 +142,9 @@ struct AmazonPayPage {
     message: Option<Message>,
     csrf: String,
     entered: Entered,
+    /// The setup check's findings, when the owner asked for it.
+    checked: Option<Vec<Line>>,
+    all_well: bool,
 }
 
 /// An SNS topic notifications came from.
@@ -184,6 +188,12 @@ struct AmazonPayTexts {
     key_file: &'static str,
     credentials_file: &'static str,
     save: &'static str,
+    check_heading: &'static str,
+    check_intro: &'static str,
+    check_button: &'static str,
+    check_caption: &'static str,
+    all_well: &'static str,
+    not_well: &'static str,
 }
 
 const AMAZON_PAY_JA: AmazonPayTexts = AmazonPayTexts {
@@ -217,6 +227,12 @@ const AMAZON_PAY_JA: AmazonPayTexts = AmazonPayTexts {
     key_file: "秘密鍵ファイル (.pem、手順④)",
     credentials_file: "キー情報の JSON ファイル (手順⑤、任意: 下の ID を入力する代わりに)",
     save: "Amazon で確認して保存",
+    check_heading: "設定の確認",
+    check_intro: "Amazon がキーを受け付けるか、時計が Amazon と合っているか、Seller Central に登録する値、Amazon の通知 (IPN) が届いているかを確認します。",
+    check_button: "設定を確認する",
+    check_caption: "確認の結果",
+    all_well: "すべて正常です。",
+    not_well: "確認が必要な項目があります (×)。",
     how_to_follow: "Amazon のトピックだけを受け付けるには、サーバーの設定で AMAZONPAY2_IPN_TOPIC_ARNS にそのトピックの ARN (複数はカンマ区切り) を設定して再起動してください。Amazon のトピックは、ご注文の通知が届き続け、Amazon の API で確認されるトピックです。心当たりのないトピックがあれば、Amazon Pay のサポートに Amazon のトピックを確認してください。",
 };
 
@@ -251,6 +267,12 @@ const AMAZON_PAY_EN: AmazonPayTexts = AmazonPayTexts {
     key_file: "Private key file (.pem, step ④)",
     credentials_file: "The key's JSON file (step ⑤; optional, instead of typing the IDs below)",
     save: "Check with Amazon and save",
+    check_heading: "Setup check",
+    check_intro: "Checks that Amazon accepts the keys, that the clock agrees with Amazon's, what to register in Seller Central, and whether Amazon's notifications (IPN) arrive.",
+    check_button: "Run the check",
+    check_caption: "What the check found",
+    all_well: "All is well.",
+    not_well: "Some items need attention (×).",
     how_to_follow: "To follow only Amazon's topic, set AMAZONPAY2_IPN_TOPIC_ARNS in the server's configuration to its ARN (several separated by commas) and restart. Amazon's topic is the one whose notifications keep coming about your orders and are confirmed by Amazon's API; if a topic here is unknown to you, ask Amazon Pay's support which topic is theirs.",
 };
 
@@ -258,7 +280,18 @@ const AMAZON_PAY_EN: AmazonPayTexts = AmazonPayTexts {
 /// Seller Central, the form that replaces the keys (for a shop added with `shop add`), and the
 /// SNS topics verified notifications came from.
 pub async fn amazon_pay(Extension(admin): Extension<Arc<Admin>>, signed: Signed) -> Response {
-    amazon_pay_page(&admin, signed, StatusCode::OK, None, Entered::default()).await
+    amazon_pay_page(&admin, signed, StatusCode::OK, None, Entered::default(), None).await
+}
+
+/// `POST /admin/settings/amazonpay/check`: the setup check ([`SetupCheck`]), on the page.
+pub async fn check(Extension(admin): Extension<Arc<Admin>>, signed: Signed, body: Bytes) -> Response {
+    if let Err((status, problem)) = change_form(&admin, &signed, &body) {
+        return signed.visit.error(status, problem);
+    }
+    match SetupCheck::run(&admin.app).await {
+        Ok(checked) => amazon_pay_page(&admin, signed, StatusCode::OK, None, Entered::default(), Some(checked)).await,
+        Err(error) => internal(signed.visit, &error),
+    }
 }
 
 /// What the owner typed in the keys form, shown again when it was refused (never the key).
@@ -277,6 +310,7 @@ pub(super) async fn amazon_pay_page(
     status: StatusCode,
     message: Option<Message>,
     entered: Entered,
+    checked: Option<SetupCheck>,
 ) -> Response {
     let lang = signed.visit.lang;
     let config = &admin.app.config;
@@ -318,6 +352,8 @@ pub(super) async fn amazon_pay_page(
         message,
         csrf: signed.owner.csrf.clone(),
         entered,
+        all_well: checked.as_ref().is_some_and(SetupCheck::all_well),
+        checked: checked.map(|checked| checked.lines(lang == super::Lang::Ja)),
     };
     signed.visit.page(status, &page)
 }
