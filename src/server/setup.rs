@@ -97,7 +97,7 @@ impl SetupCheck {
         let health = self.notifications;
         let last = health
             .last_received
-            .map_or_else(|| pick("まだ届いていません", "none yet").to_owned(), |at| super::admin::date_time(at));
+            .map_or_else(|| pick("まだ届いていません", "none yet").to_owned(), super::admin::date_time);
         let unannounced = match health.unannounced {
             0 => pick("なし", "none").to_owned(),
             n if ja => format!("{n} 件。IPN が届いていません: ⑨ の設定を確認してください"),

@@ -318,9 +318,12 @@ static C_KEY: std::sync::LazyLock<(String, String)> = std::sync::LazyLock::new(|
     (pem, private.to_public_key().to_public_key_pem(LineEnding::LF).unwrap())
 });
 
-/// A `multipart/form-data` body of `fields` (name, file name for a file, value), as a browser
-/// sends the keys form; and its content type.
-fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+/// A form field: its name, its file name (for a file), its value.
+type Field<'a> = (&'a str, Option<&'a str>, &'a [u8]);
+
+/// A `multipart/form-data` body of `fields`, as a browser sends the keys form; and its content
+/// type.
+fn multipart(fields: &[Field<'_>]) -> (String, Vec<u8>) {
     let boundary = "----amazonpay2-test-boundary";
     let mut body = Vec::new();
     for (name, file, value) in fields {
@@ -339,9 +342,9 @@ fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
 }
 
 /// Posts the keys form from the shop's own page.
-async fn post_keys(owner: &AdminBrowser, fields: &[(&str, Option<&str>, &[u8])]) -> Page {
+async fn post_keys(owner: &AdminBrowser, fields: &[Field<'_>]) -> Page {
     let csrf = owner.csrf().await;
-    let mut all: Vec<(&str, Option<&str>, &[u8])> = vec![("csrf", None, csrf.as_bytes())];
+    let mut all: Vec<Field<'_>> = vec![("csrf", None, csrf.as_bytes())];
     all.extend_from_slice(fields);
     let (content_type, body) = multipart(&all);
     let reply = owner
@@ -406,7 +409,7 @@ async fn a_new_shop_serves_its_admin_without_keys_and_connects_amazon_pay_once_a
     let a_key = std::fs::read(KEY_FILE).unwrap();
 
     // Refused, each naming the value at fault; nothing saved.
-    let refusals: [(&[(&str, Option<&str>, &[u8])], &str); 4] = [
+    let refusals: [(&[Field<'_>], &str); 4] = [
         (&[("credentials", Some("keys.json"), credentials.as_bytes()), ("mode", None, b"sandbox")], "秘密鍵のファイル"),
         (
             &[
