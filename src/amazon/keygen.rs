@@ -36,7 +36,13 @@ pub enum DemoKeyError {
 
 /// Loads the demo key from `data_dir`, generating it first if there is none.
 pub fn load_or_generate(data_dir: &Path) -> Result<ShopKey, DemoKeyError> {
-    let path = data_dir.join(FILE_NAME);
+    load_or_generate_at(&data_dir.join(FILE_NAME))
+}
+
+/// Loads the key at `path` (a PKCS#8 PEM file), generating it first if there is none: the demo's
+/// second shop's.
+pub fn load_or_generate_at(path: &Path) -> Result<ShopKey, DemoKeyError> {
+    let path = path.to_path_buf();
     if path.exists() {
         return Ok(ShopKey::from_file(&path)?);
     }

@@ -10,13 +10,17 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 
+use crate::amazon::keygen;
 use crate::amazon::keys::ShopKey;
 use crate::core::platform::ShippingMethod;
+use crate::core::settings::ShopHost;
 use crate::server::admin::{DEMO_ADMIN, put_account};
 use crate::server::config::Config;
 use crate::server::{self, AppState, ServerError};
 use crate::simulator::{Simulator, SimulatorConfig};
-use crate::storage::{Product, StorageError};
+use crate::storage::shops::{PRIVATE_KEY, ShopAmazon};
+use crate::storage::vault::Binding;
+use crate::storage::{Product, Shop as _, StorageError};
 
 /// The demo shop's endpoints under `/api/amazonpay2/demo/`.
 pub fn routes() -> Router {
@@ -53,6 +57,50 @@ pub fn catalogue() -> (Vec<Product>, Vec<ShippingMethod>) {
     )
 }
 
+/// The demo's second shop (`http://shop2.localhost:PORT/`): its own catalogue, Amazon account and
+/// key (made in the data folder on first start), and its own `admin` / `admin-demo` account.
+pub mod second_shop {
+    /// Its store name (what Amazon shows its buyers, and how the demo finds it again).
+    pub const STORE_NAME: &str = "藍染め工房";
+    /// Its host, on the demo's port.
+    pub const HOST: &str = "shop2.localhost";
+    /// 出品者ID.
+    pub const MERCHANT_ID: &str = "A3CRAFTSHOPTWO";
+    /// Store ID.
+    pub const STORE_ID: &str = "amzn1.application-oa2-client.00000000000000000000000000005b02";
+    /// Public key ID.
+    pub const PUBLIC_KEY_ID: &str = "SANDBOX-CRAFTSHOPTWODEMOKEY00000";
+    /// Its private key, in the data folder.
+    pub const KEY_FILE: &str = "shop2-private-key.pem";
+}
+
+/// The second shop's catalogue (its IDs apart from the first's: every shop's products share one
+/// numbering).
+pub fn second_catalogue() -> (Vec<Product>, Vec<ShippingMethod>) {
+    let product = |id, name: &str, price, recurring| Product { id, name: name.into(), price, recurring };
+    let shipping =
+        |id, name: &str, fee, amazon_pay_allowed| ShippingMethod { id, name: name.into(), fee, amazon_pay_allowed };
+    (
+        vec![
+            product(101, "藍染め 手ぬぐい", 1_650, false),
+            product(102, "藍染め トートバッグ", 4_400, false),
+            product(103, "【定期便】季節の藍染め小物（毎月）", 3_300, true),
+        ],
+        vec![shipping(101, "宅配便", 770, true), shipping(102, "ゆうパケット", 250, true)],
+    )
+}
+
+/// The second shop's Amazon account (its key given).
+fn second_account(key: &ShopKey, origin: &str) -> SimulatorConfig {
+    SimulatorConfig {
+        merchant_id: second_shop::MERCHANT_ID.to_owned(),
+        store_id: second_shop::STORE_ID.to_owned(),
+        public_key_id: second_shop::PUBLIC_KEY_ID.to_owned(),
+        public_key_der: key.public_key_der().to_vec(),
+        shop_origin: origin.to_owned(),
+    }
+}
+
 /// The simulator trusting `key` as Amazon trusts the key registered in Seller Central.
 pub fn simulator(config: &Config, key: &ShopKey) -> Simulator {
     Simulator::new(SimulatorConfig {
@@ -80,7 +128,50 @@ pub async fn start(config: Config) -> Result<Arc<AppState>, ServerError> {
     let (products, shipping) = catalogue();
     db.seed_catalogue(&products, &shipping).await?;
     seed_admin(&db).await?;
-    server::start_with(config, key, db).await
+    let state = server::start_with(config, key, db).await?;
+    open_shops(&state).await?;
+    Ok(state)
+}
+
+/// The demo's two shops on this port: the first on the shop origin's host and `localhost`, the
+/// second on `shop2.localhost`, with its catalogue, owner and sealed key. Idempotent, and safe for
+/// instances starting together.
+async fn open_shops(state: &AppState) -> Result<(), ServerError> {
+    let config = &state.config;
+    let port = config.listen.port();
+    let host =
+        |name: String| ShopHost::parse(&name).map_err(|problem| ServerError::Job(format!("demo host {problem}")));
+    let (owner, password) = DEMO_ADMIN;
+    let hash =
+        crate::server::admin::auth::hash_password(password).await.map_err(|e| ServerError::Job(e.to_string()))?;
+    let store = state.db.store();
+    let first_name = config.store_name.clone().unwrap_or_default();
+    let first_hosts = [host(config.shop_origin.authority())?, host(format!("localhost:{port}"))?];
+    store.ensure_shop(&first_name, &first_hosts, owner, &hash).await?;
+    let second_host = host(format!("{}:{port}", second_shop::HOST))?;
+    let second = store.ensure_shop(second_shop::STORE_NAME, &[second_host], owner, &hash).await?;
+    let shop = store.for_shop(second);
+    let (products, shipping) = second_catalogue();
+    shop.seed_catalogue(&products, &shipping).await?;
+
+    let path = config.data_dir.join(second_shop::KEY_FILE);
+    let key = keygen::load_or_generate_at(&path)?;
+    let fingerprint = crate::core::onboarding::fingerprint(&key);
+    let known = store.shops().await?.into_iter().find(|s| s.id == second).and_then(|s| s.amazon);
+    if known.is_none_or(|amazon| amazon.key_fingerprint != fingerprint) {
+        let pem = zeroize::Zeroizing::new(std::fs::read(&path).map_err(StorageError::Folder)?);
+        let binding = Binding { shop: second.0, field: PRIVATE_KEY };
+        let sealed = config.master_key()?.seal(binding, &pem).map_err(|e| ServerError::Job(e.to_string()))?;
+        let amazon = ShopAmazon {
+            merchant_id: second_shop::MERCHANT_ID.to_owned(),
+            store_id: second_shop::STORE_ID.to_owned(),
+            public_key_id: second_shop::PUBLIC_KEY_ID.to_owned(),
+            sandbox: true,
+            key_fingerprint: fingerprint,
+        };
+        shop.set_shop_amazon(&amazon, &sealed).await?;
+    }
+    Ok(())
 }
 
 /// The demo's owner account ([`DEMO_ADMIN`]), made once: a password changed later is kept.
@@ -102,11 +193,19 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let state = start(config).await?;
     let key = server::load_key(&state.config)?;
-    // As a merchant registers the IPN URL in Seller Central (manual step ⑨).
+    // As each merchant registers its JavaScript origin and IPN URL in Seller Central (manual
+    // steps ⑧ ⑨).
     let ipn_url = state.config.shop_origin.url(crate::core::paths::IPN);
-    let simulator = simulator(&state.config, &key).with_ipn_endpoint(&ipn_url).map_err(|why| {
-        ServerError::Serve(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("IPN URL {ipn_url}: {why}")))
-    })?;
+    let second_origin = format!("http://{}:{}", second_shop::HOST, state.config.listen.port());
+    let second_key = keygen::load_or_generate_at(&state.config.data_dir.join(second_shop::KEY_FILE))?;
+    let refused = |why: String| ServerError::Serve(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
+    let simulator = simulator(&state.config, &key)
+        .with_ipn_endpoint(&ipn_url)
+        .and_then(|s| s.with_merchant(second_account(&second_key, &second_origin)))
+        .and_then(|s| {
+            s.with_merchant_ipn_endpoint(second_shop::MERCHANT_ID, &format!("{second_origin}/api/amazonpay2/ipn.php"))
+        })
+        .map_err(|why| refused(format!("the simulator's merchants: {why}")))?;
     let addr = simulator_listener.local_addr().map_err(ServerError::Serve)?;
     tracing::info!("Amazon Pay simulator on http://{addr}/, notifying {ipn_url}");
     let (stop_simulator, simulator_stopped) = tokio::sync::oneshot::channel::<()>();

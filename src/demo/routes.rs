@@ -345,6 +345,8 @@ mod tests {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Catalogue {
+    /// The shop's name (each shop of a deployment has its own).
+    store_name: Option<String>,
     products: Vec<ProductJson>,
     shipping_methods: Vec<ShippingJson>,
 }
@@ -383,7 +385,7 @@ pub async fn catalogue(Extension(app): Extension<Arc<AppState>>) -> Result<Json<
         .into_iter()
         .map(|s| ShippingJson { id: s.id, name: s.name, fee: s.fee, amazon_pay_allowed: s.amazon_pay_allowed })
         .collect();
-    Ok(Json(Catalogue { products, shipping_methods }))
+    Ok(Json(Catalogue { store_name: app.config.store_name.clone(), products, shipping_methods }))
 }
 
 /// The cart as the demo pages show it.

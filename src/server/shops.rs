@@ -222,6 +222,9 @@ impl Shops {
         let first = &self.first.app;
         let mut config = first.config.clone();
         config.shop_origin = host.origin();
+        if !shop.store_name.is_empty() {
+            config.store_name = Some(shop.store_name.clone());
+        }
         let key = match &shop.amazon {
             Some(amazon) => {
                 config.amazon = AmazonAccount {

@@ -37,6 +37,8 @@ pub struct ShopRecord {
     pub state: ShopState,
     /// Its hosts, in alphabetical order.
     pub hosts: Vec<ShopHost>,
+    /// The store name Amazon shows its buyers (empty: the deployment's setting).
+    pub store_name: String,
     /// Amazon's IDs and mode, once keys were accepted for it (`None`: none yet; the first shop
     /// then takes the `AMAZONPAY2_*` settings).
     pub amazon: Option<ShopAmazon>,
@@ -84,6 +86,10 @@ pub struct AddedShop {
     pub adopted: bool,
 }
 
+/// The advisory lock under which instances ensure a shop at once (PostgreSQL; SQLite's one
+/// writer serialises them anyway).
+const ENSURE_LOCK: i64 = 0x616d_617a_6f6e_7032;
+
 /// The field a shop's private key is sealed under (the vault binds it to the shop and field).
 pub const PRIVATE_KEY: &str = "private_key";
 
@@ -102,7 +108,8 @@ impl Store {
         let sql = self.sql();
         sql.run(async {
             let rows = sqlx::query(
-                "SELECT s.id, s.state, s.merchant_id, s.store_id, s.public_key_id, s.sandbox, s.key_fingerprint, h.host
+                "SELECT s.id, s.state, s.merchant_id, s.store_id, s.public_key_id, s.sandbox, s.key_fingerprint, h.host,
+                        s.store_name
                  FROM shops s JOIN shop_hosts h ON h.shop_id = s.id ORDER BY s.id, h.host",
             )
             .fetch_all(sql.reader())
@@ -130,7 +137,7 @@ impl Store {
                     }
                     _ => None,
                 };
-                shops.push(ShopRecord { id, state, hosts: vec![host], amazon });
+                shops.push(ShopRecord { id, state, hosts: vec![host], store_name: row.text(8)?, amazon });
             }
             Ok(shops)
         })
@@ -195,6 +202,82 @@ impl Store {
             raise_version(&mut tx).await?;
             tx.commit().await?;
             Ok(Ok(AddedShop { id: ShopId(id), adopted: !hosted }))
+        })
+        .await
+    }
+
+    /// The shop whose store name is `name`, answering on `hosts` (besides any it had), with the
+    /// owner account `owner` if it has none of that name: made if there is none (the first shop,
+    /// if it has neither name nor host yet, is taken). Idempotent, and safe for instances doing
+    /// it at once (a host another shop has stays that shop's). For a deployment provisioned from a
+    /// script, and the demo's two shops.
+    pub async fn ensure_shop(
+        &self,
+        name: &str,
+        hosts: &[ShopHost],
+        owner: &str,
+        password_hash: &str,
+    ) -> Result<ShopId, StorageError> {
+        let sql = self.sql();
+        sql.run(async {
+            let mut tx = sql.begin().await?;
+            if let Some(lock) = sql.dialect().transaction_lock() {
+                sqlx::query(lock).bind(ENSURE_LOCK).execute(&mut *tx).await?;
+            }
+            let at = crate::core::now();
+            let named = sqlx::query("SELECT id FROM shops WHERE store_name = $1 ORDER BY id LIMIT 1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let id = match named {
+                Some(row) => row.int(0)?,
+                None => {
+                    let adopted = sqlx::query(
+                        "UPDATE shops SET store_name = $1 WHERE id = 1 AND store_name = ''
+                           AND NOT EXISTS (SELECT 1 FROM shop_hosts WHERE shop_id = 1)
+                         RETURNING id",
+                    )
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match adopted {
+                        Some(row) => row.int(0)?,
+                        None => sqlx::query("INSERT INTO shops (store_name, created_at) VALUES ($1, $2) RETURNING id")
+                            .bind(name)
+                            .bind(at)
+                            .fetch_one(&mut *tx)
+                            .await?
+                            .int(0)?,
+                    }
+                }
+            };
+            for host in hosts {
+                sqlx::query("INSERT INTO shop_hosts (host, shop_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(host.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(
+                "INSERT INTO admin_accounts (name, password_hash, created_at, shop_id) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (shop_id, name) DO NOTHING",
+            )
+            .bind(owner)
+            .bind(password_hash)
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO payment_methods (shop_id, code, name, enabled) VALUES ($1, 'amazon_pay', 'Amazon Pay', TRUE)
+                 ON CONFLICT (shop_id, code) DO NOTHING",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            raise_version(&mut tx).await?;
+            tx.commit().await?;
+            Ok(ShopId(id))
         })
         .await
     }

@@ -130,14 +130,17 @@
   if (document.querySelector("[data-cart], [data-catalogue]")) {
     Promise.all([api("demo/cart"), api("demo/catalogue")]).then(function (both) {
       showCart(both[0], both[1].shippingMethods);
+      if (both[1].storeName) {
+        document.querySelectorAll(".logo").forEach(function (e) { e.textContent = both[1].storeName; });
+      }
       document.querySelectorAll("[data-catalogue]").forEach(function (list) {
         both[1].products.forEach(function (product) {
           var card = document.createElement("div");
           card.className = "product";
-          card.innerHTML = '<p></p><p class="price"></p><button class="button" type="button"></button>';
+          card.innerHTML = '<div class="photo"></div><p></p><p class="price"></p><button class="button" type="button"></button>';
           card.querySelector("p").textContent = product.name;
           card.querySelector(".price").textContent = yen(product.price) + " 円" + (product.recurring ? "／月" : "");
-          card.querySelector("button").textContent = "カートに入れる";
+          card.querySelector("button").textContent = product.recurring ? "定期購入を申し込む" : "カートに入れる";
           card.querySelector("button").setAttribute("data-add-product", product.id);
           list.appendChild(card);
         });

@@ -473,6 +473,26 @@ fn real_now() -> u64 {
 
 /// The client notifications are sent with: rustls over aws-lc-rs with the web's roots (a shop's
 /// endpoint in production is https), no redirects (SNS follows none).
+/// Name resolution as browsers do it: `localhost` and every `*.localhost` name is this machine
+/// (RFC 6761 §6.3), whatever the system's resolver says (glibc resolves `localhost` alone), so
+/// that the demo's `shop2.localhost` is notified as a browser reaches it; other names as the
+/// system resolves them.
+struct LocalhostNames;
+
+impl reqwest::dns::Resolve for LocalhostNames {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let name = name.as_str().trim_end_matches('.').to_ascii_lowercase();
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> = if name == "localhost" || name.ends_with(".localhost") {
+                vec![(std::net::Ipv4Addr::LOCALHOST, 0).into(), (std::net::Ipv6Addr::LOCALHOST, 0).into()]
+            } else {
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect()
+            };
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 fn http_client() -> Result<reqwest::Client, String> {
     let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
@@ -483,6 +503,7 @@ fn http_client() -> Result<reqwest::Client, String> {
         .with_no_client_auth();
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
+        .dns_resolver(std::sync::Arc::new(LocalhostNames))
         .connect_timeout(Duration::from_secs(3))
         .timeout(ATTEMPT_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
