@@ -9,3 +9,4 @@ mod admin;
 mod instances;
 mod page;
 mod phone;
+mod shops;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures the budgets on this machine (run through `./build.sh bench`, which builds first): the
 # widget's size, the demo pages in headless Chromium, the widget on a phone against the manual's
-# pasted template, the button endpoint under load, and signing. Prints one line per figure.
+# pasted template, the button endpoint under load, signing, and many shops on one deployment.
+# Prints one line per figure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -60,5 +61,10 @@ tests/pg/cluster.sh stop
 
 echo "== admin: bulk capture of 1,000 orders against the simulator; 受注一覧 over 100,000 orders"
 cargo test -q --release --test bench -- --ignored --nocapture admin:: 2>&1 | grep '^BENCH' | sed 's/^BENCH /   /' || true
+
+source tests/bench/shops.sh
+echo "== many shops: one shop's bulk capture of 1,000 orders beside another shop's shoppers (one process with the simulator)"
+RUST_LOG=warn cargo test -q --release --test bench -- --ignored --nocapture shops::isolation 2>&1 \
+  | grep '^BENCH' | sed 's/^BENCH /   /' || true
 
 source tests/bench/fuzz.sh

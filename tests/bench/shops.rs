@@ -1,0 +1,222 @@
+//! The setup of `tests/bench/shops.sh` (many shops on one deployment): fills the demo's database
+//! with shops `shop1.localhost:PORT` … `shopN.localhost:PORT`, each with its own sealed key, as
+//! `shop add` and `shop keys` would leave them, but in seconds rather than hours (the CLI hashes a
+//! password with Argon2 and asks Amazon about the keys, once per shop). Ignored by `cargo test`:
+//!
+//! ```sh
+//! AMAZONPAY2_DATA=… AMAZONPAY2_BENCH_PORT=18190 AMAZONPAY2_BENCH_SHOPS=10000 \
+//!   cargo test --release --test bench -- --ignored --nocapture shops::
+//! ```
+//!
+//! `AMAZONPAY2_DATABASE_URL` set, the shops go to that PostgreSQL database instead.
+//!
+//! `shops::isolation` measures one shop's bulk capture beside another shop's shoppers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use amazonpay2::amazon::keygen;
+use amazonpay2::core::onboarding::fingerprint;
+use amazonpay2::core::platform::ShippingMethod;
+use amazonpay2::core::settings::ShopHost;
+use amazonpay2::server::config::demo_defaults;
+use amazonpay2::storage::shops::{PRIVATE_KEY, ShopAmazon};
+use amazonpay2::storage::vault::{Binding, MasterKey};
+use amazonpay2::storage::{Product, ShopId, Store};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use crate::common::admin::{AdminBrowser, OWNER, OWNER_PASSWORD};
+use crate::common::checkout::{KEY_FILE, MUG, TAKKYUBIN, VISA, World, completed_order};
+use crate::common::sockets::{Browser, cookie_client};
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the setup of tests/bench/shops.sh"]
+async fn make_shops() {
+    let data = PathBuf::from(var("AMAZONPAY2_DATA").expect("AMAZONPAY2_DATA: the demo's data folder"));
+    let port: u16 = var("AMAZONPAY2_BENCH_PORT").expect("AMAZONPAY2_BENCH_PORT").parse().unwrap();
+    let shops: usize = var("AMAZONPAY2_BENCH_SHOPS").map_or(10_000, |n| n.parse().unwrap());
+    let db = match var("AMAZONPAY2_DATABASE_URL") {
+        Some(url) => Store::postgres(&url).await.unwrap(),
+        None => Store::sqlite(&data).await.unwrap(),
+    };
+    // The demo's own key and master key (the files the demo server reads from the same folder),
+    // so that the simulator accepts every shop's signatures should a request reach it.
+    let key = keygen::load_or_generate(&data).unwrap();
+    let pem = std::fs::read(data.join("demo-private-key.pem")).unwrap();
+    let master = MasterKey::read_or_create(&data.join("master.key")).unwrap();
+    // One Argon2 hash for every owner: hashing is the CLI's cost, measured apart (shop add).
+    let hash = amazonpay2::server::admin::auth::hash_password("bench-owner-password").await.unwrap();
+    let amazon = ShopAmazon {
+        merchant_id: demo_defaults::MERCHANT_ID.into(),
+        store_id: demo_defaults::STORE_ID.into(),
+        public_key_id: demo_defaults::PUBLIC_KEY_ID.into(),
+        sandbox: true,
+        key_fingerprint: fingerprint(&key),
+    };
+
+    let started = Instant::now();
+    for n in 1..=shops {
+        let host = ShopHost::parse(&format!("shop{n}.localhost:{port}")).unwrap();
+        let added = db.add_shop(&[host], "owner", &hash).await.unwrap().unwrap();
+        // Sealing binds the key to the shop: each shop's row opens only as that shop's.
+        let sealed = master.seal(Binding { shop: added.id.0, field: PRIVATE_KEY }, &pem).unwrap();
+        db.for_shop(added.id).set_shop_amazon(&amazon, &sealed).await.unwrap();
+        assert!(n > 1 || added.id == ShopId::FIRST, "the first shop added adopts the demo shop");
+    }
+    println!(
+        "BENCH made {shops} shops with sealed keys in {:.1} s (registry version {})",
+        started.elapsed().as_secs_f64(),
+        db.shops_version().await.unwrap()
+    );
+}
+
+/// Shop B's shoppers: each asks for its cart's checkout button every [`PACE`] and keeps how long
+/// each answer took, until `until` says stop.
+const B_SHOPPERS: usize = 8;
+const PACE: Duration = Duration::from_millis(10);
+
+async fn b_buttons(shoppers: &[Browser], until: impl Fn() -> bool + Clone + Send + 'static) -> Vec<Duration> {
+    let tasks: Vec<_> = shoppers
+        .iter()
+        .map(|browser| {
+            let (http, url, origin, until) =
+                (browser.http.clone(), browser.api("/buttons"), browser.shop.clone(), until.clone());
+            tokio::spawn(async move {
+                let body = json!({ "blocks": [{ "kind": "checkout", "placement": "Cart", "buttonColor": "Gold" }] });
+                let mut times = Vec::new();
+                let mut pace = tokio::time::interval(PACE);
+                pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                while !until() {
+                    pace.tick().await;
+                    let started = Instant::now();
+                    let reply =
+                        http.post(&url).header(reqwest::header::ORIGIN, &origin).json(&body).send().await.unwrap();
+                    assert_eq!(reply.status(), 200);
+                    reply.bytes().await.unwrap();
+                    times.push(started.elapsed());
+                }
+                times
+            })
+        })
+        .collect();
+    let mut times = Vec::new();
+    for task in tasks {
+        times.extend(task.await.unwrap());
+    }
+    times.sort();
+    times
+}
+
+fn p99(times: &[Duration]) -> f64 {
+    times[times.len() * 99 / 100].as_secs_f64() * 1_000.0
+}
+
+/// Isolation under load: shop A (the simulator's merchant, adopted by the first `shop add`)
+/// captures 1,000 orders in bulk while shop B's shoppers ask for their checkout buttons at a
+/// steady pace; B's p99 beside A's capture against B's p99 alone. Server, simulator and B's
+/// shoppers share this process's two worker threads, as they would share a 2-core machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement for tests/bench/run.sh"]
+async fn isolation() {
+    let orders: usize = var("AMAZONPAY2_BENCH_ORDERS").map_or(1_000, |n| n.parse().unwrap());
+    let master_file = crate::common::sockets::DataDir::new("bench-master");
+    std::fs::create_dir_all(&master_file.0).unwrap();
+    let master_path = master_file.0.join("master.key");
+    let master = MasterKey::read_or_create(&master_path).unwrap();
+    let world = World::start_with(vec![("AMAZONPAY2_MASTER_KEY", master_path.display().to_string())]).await;
+    let addr: SocketAddr = world.shop.trim_start_matches("http://").trim_end_matches('/').parse().unwrap();
+    let db = amazonpay2::storage::AsStore::store(&*world.db);
+    let hash = amazonpay2::server::admin::auth::hash_password(OWNER_PASSWORD).await.unwrap();
+    let a = db.add_shop(&[ShopHost::parse(&addr.to_string()).unwrap()], OWNER, &hash).await.unwrap().unwrap();
+    assert!(a.adopted);
+    let b_host = format!("shop-b.localhost:{}", addr.port());
+    let b = db.add_shop(&[ShopHost::parse(&b_host).unwrap()], OWNER, &hash).await.unwrap().unwrap();
+    // B's keys as `shop keys` leaves them (nothing B does here reaches Amazon), and a catalogue.
+    let pem = std::fs::read(KEY_FILE).unwrap();
+    let sealed = master.seal(Binding { shop: b.id.0, field: PRIVATE_KEY }, &pem).unwrap();
+    let amazon = ShopAmazon {
+        merchant_id: "A2SHOPBMERCHANT".into(),
+        store_id: "amzn1.application-oa2-client.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb".into(),
+        public_key_id: "SANDBOX-BBBBBBBBBBBBBBBBBBBBBBBB".into(),
+        sandbox: true,
+        key_fingerprint: "SHA256:bb".into(),
+    };
+    let b_db = db.for_shop(b.id);
+    b_db.set_shop_amazon(&amazon, &sealed).await.unwrap();
+    let (b_mug, b_takkyubin) = (1_001, 1_001);
+    let product = Product { id: b_mug, name: "B のマグカップ".into(), price: 2_750, recurring: false };
+    let shipping = ShippingMethod { id: b_takkyubin, name: "宅配便".into(), fee: 880, amazon_pay_allowed: true };
+    amazonpay2::storage::Shop::seed_catalogue(&b_db, &[product], &[shipping]).await.unwrap();
+    world._server.shops.refresh().await.unwrap();
+
+    // A's orders: guests buy a mug with Visa (仮売上), eight at a time, as in admin.rs.
+    let started = Instant::now();
+    futures_util::stream::iter(0..orders)
+        .map(|_| async {
+            let guest = world.browser();
+            guest.fill_cart(&[(MUG, 1)], TAKKYUBIN).await;
+            guest.to_confirmation(VISA).await;
+            completed_order(&guest.place_and_finish().await, "order_placed");
+        })
+        .buffer_unordered(8)
+        .count()
+        .await;
+    eprintln!("   ({orders} purchases in shop A made in {:.1} s)", started.elapsed().as_secs_f64());
+
+    // B's shoppers, each with a mug in the cart (its checkout button is a button, not a notice).
+    let mut shoppers = Vec::new();
+    for _ in 0..B_SHOPPERS {
+        let http = cookie_client().resolve("shop-b.localhost", addr).build().unwrap();
+        let browser = Browser { shop: format!("http://{b_host}"), amazon: world.amazon.clone(), http };
+        browser.fill_cart(&[(b_mug, 1)], b_takkyubin).await;
+        assert!(browser.view("checkout").await.get("options").is_some(), "B's checkout button");
+        shoppers.push(browser);
+    }
+    let alone_until = Instant::now() + Duration::from_secs(10);
+    let alone = b_buttons(&shoppers, move || Instant::now() >= alone_until).await;
+
+    // A's owner captures every order from 「AmazonPay クレジット決済状況」 while B's shoppers go on.
+    let owner = AdminBrowser::new(&world.shop);
+    owner.log_in().await;
+    let csrf = owner.csrf().await;
+    let capturing = Arc::new(AtomicBool::new(true));
+    let during = {
+        let capturing = capturing.clone();
+        tokio::spawn(b_buttons_owned(shoppers, move || !capturing.load(Ordering::Relaxed)))
+    };
+    let started = Instant::now();
+    let job = owner.post("/admin/amazonpay/capture", &[("csrf", csrf.as_str()), ("scope", "all")]).await.location();
+    let id = job.rsplit('/').next().unwrap().to_owned();
+    let done = loop {
+        let answer = owner.http.get(owner.url(&format!("/api/amazonpay2/admin/bulk/{id}"))).send().await.unwrap();
+        let progress: Value = answer.json().await.unwrap();
+        if progress["running"] == false {
+            break progress["done"].as_u64().unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let captured_in = started.elapsed();
+    capturing.store(false, Ordering::Relaxed);
+    let during = during.await.unwrap();
+    assert_eq!(done as usize, orders, "every order of A captured");
+    let (alone, during) = (p99(&alone), p99(&during));
+    println!(
+        "BENCH isolation: shop B's checkout button p99 {alone:.2} ms alone, {during:.2} ms while shop A captured \
+         {orders} orders ({:.1} s): {:.1}x {} (budget: at most 2x)",
+        captured_in.as_secs_f64(),
+        during / alone,
+        if during <= 2.0 * alone { "ok" } else { "OVER" }
+    );
+}
+
+async fn b_buttons_owned(shoppers: Vec<Browser>, until: impl Fn() -> bool + Clone + Send + 'static) -> Vec<Duration> {
+    b_buttons(&shoppers, until).await
+}
