@@ -15,11 +15,11 @@ use time::macros::format_description;
 use url::Url;
 
 use super::idempotency;
+use super::key::KeyHandle;
 use super::notifications::ReadBudget;
 use super::random::Randomness;
 use super::settings::AmazonAccount;
 use crate::amazon::canonical;
-use crate::amazon::keys::ShopKey;
 use crate::amazon::signature::string_to_sign;
 use crate::amazon::types::{AmazonErrorBody, Buyer, Charge, ChargePermission, CheckoutSession, Money, Refund};
 use crate::contract::AMAZON_SIGNATURE_ALGORITHM;
@@ -137,7 +137,7 @@ pub struct AmazonPayClient {
     base: String,
     host: String,
     /// `None` for a shop whose keys are not set up yet: every call is refused unsent.
-    key: Option<Arc<ShopKey>>,
+    key: Option<KeyHandle>,
     public_key_id: String,
     randomness: Arc<dyn Randomness>,
     retry: Retry,
@@ -146,8 +146,8 @@ pub struct AmazonPayClient {
 
 impl AmazonPayClient {
     /// A client for `account`, sending to `api_base` (Amazon's host, or the simulator).
-    pub fn new(api_base: &Url, account: &AmazonAccount, key: Arc<ShopKey>) -> Result<Self, AmazonError> {
-        Self::with_key(api_base, account, Some(key))
+    pub fn new(api_base: &Url, account: &AmazonAccount, key: impl Into<KeyHandle>) -> Result<Self, AmazonError> {
+        Self::with_key(api_base, account, Some(key.into()))
     }
 
     /// The client of a shop whose keys are not set up yet: every call is refused unsent with
@@ -156,7 +156,7 @@ impl AmazonPayClient {
         Self::with_key(api_base, account, None)
     }
 
-    fn with_key(api_base: &Url, account: &AmazonAccount, key: Option<Arc<ShopKey>>) -> Result<Self, AmazonError> {
+    fn with_key(api_base: &Url, account: &AmazonAccount, key: Option<KeyHandle>) -> Result<Self, AmazonError> {
         let host = match (api_base.host_str(), api_base.port()) {
             (Some(host), Some(port)) => format!("{host}:{port}"),
             (Some(host), None) => host.to_owned(),
@@ -453,7 +453,8 @@ impl AmazonPayClient {
             &canonical::sha256_hex(body.as_bytes()),
         );
         let to_sign = string_to_sign(AMAZON_SIGNATURE_ALGORITHM, &canonical);
-        let key = self.key.as_ref().ok_or(AmazonError::NotSetUp)?;
+        let key =
+            self.key.as_ref().ok_or(AmazonError::NotSetUp)?.get().map_err(|e| AmazonError::Setup(e.to_string()))?;
         let signature = key.sign(to_sign.as_bytes()).map_err(|_| AmazonError::Setup("signing failed".into()))?;
         let authorization = canonical::authorization(
             AMAZON_SIGNATURE_ALGORITHM,

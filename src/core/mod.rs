@@ -15,6 +15,7 @@ pub mod client;
 pub mod clock;
 pub mod error;
 pub mod idempotency;
+pub mod key;
 pub mod notifications;
 pub mod onboarding;
 pub mod operations;
@@ -38,6 +39,7 @@ use url::Url;
 pub use self::client::{AmazonError, AmazonPayClient, Retry, install_crypto_provider};
 pub use self::error::CoreError;
 use self::idempotency::{IdempotencyKey, IdempotencyKeys, Keyed};
+use self::key::KeyHandle;
 use self::platform::Platform;
 use self::random::{NoRandomness, Randomness};
 use self::settings::CoreSettings;
@@ -48,7 +50,7 @@ use crate::amazon::keys::ShopKey;
 pub struct Core {
     /// The shop's private key (the signer and the client hold it too); `None` until the shop's
     /// keys are set up.
-    key: Option<Arc<ShopKey>>,
+    key: Option<KeyHandle>,
     settings: CoreSettings,
     signer: ButtonSigner,
     amazon: AmazonPayClient,
@@ -71,10 +73,11 @@ impl Core {
     /// and keeping its orders on `platform`.
     pub fn new(
         settings: CoreSettings,
-        key: Arc<ShopKey>,
+        key: impl Into<KeyHandle>,
         api_base: &Url,
         platform: Arc<dyn Platform>,
     ) -> Result<Self, AmazonError> {
+        let key = key.into();
         let signer = ButtonSigner::new(key.clone(), settings.amazon.public_key_id.clone());
         let amazon = AmazonPayClient::new(api_base, &settings.amazon, key.clone())?;
         Self::assemble(settings, Some(key), signer, amazon, platform)
@@ -94,7 +97,7 @@ impl Core {
 
     fn assemble(
         settings: CoreSettings,
-        key: Option<Arc<ShopKey>>,
+        key: Option<KeyHandle>,
         signer: ButtonSigner,
         amazon: AmazonPayClient,
         platform: Arc<dyn Platform>,
@@ -117,8 +120,13 @@ impl Core {
         })
     }
 
-    /// The shop's private key, once set up.
+    /// The shop's private key, once set up (opened now if it was not).
     pub fn key(&self) -> Option<Arc<ShopKey>> {
+        self.key.as_ref().and_then(|key| key.get().ok())
+    }
+
+    /// The handle of the shop's private key, opened or not.
+    pub fn key_handle(&self) -> Option<KeyHandle> {
         self.key.clone()
     }
 

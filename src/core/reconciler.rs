@@ -52,18 +52,31 @@ fn secs(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// The orders the reconciler looks at, at `now`: those in each list of states last changed
+/// before its time. Orders of any age whose outcome Amazon may have decided (whoever holds a claim
+/// on one, Amazon's decision settles it: the holder's own write then finds it moved, and reads
+/// it); checkouts left on Amazon's pages; authorizations past their life; refunds (those with a
+/// refund in progress).
+pub fn looked_at(now: i64) -> [(&'static [OrderState], i64); 4] {
+    const WAITING: [OrderState; 4] =
+        [OrderState::Completing, OrderState::Unknown, OrderState::Pending, OrderState::Capturing];
+    [
+        (&WAITING, now + 1),
+        (&[OrderState::Processing], now - secs(SHOPPER_AWAY)),
+        (&[OrderState::Authorized], now - secs(AUTHORIZATION_LIFETIME)),
+        (&[OrderState::Refunded], now + 1),
+    ]
+}
+
 impl Core {
     /// Looks at every order waiting on Amazon and moves those Amazon has decided.
     pub async fn reconcile(&self) -> Result<Reconciled, CoreError> {
-        let now = now();
         let platform = self.platform();
-        // Orders of any age whose outcome Amazon may have decided: whoever holds a claim on one,
-        // Amazon's decision settles it (the holder's own write then finds it moved, and reads it).
-        let waiting = [OrderState::Completing, OrderState::Unknown, OrderState::Pending, OrderState::Capturing];
-        let mut orders = platform.orders_in(&waiting, now + 1, BATCH).await?;
-        orders.extend(platform.orders_in(&[OrderState::Processing], now - secs(SHOPPER_AWAY), BATCH).await?);
-        orders.extend(platform.orders_in(&[OrderState::Authorized], now - secs(AUTHORIZATION_LIFETIME), BATCH).await?);
-        for order in platform.orders_in(&[OrderState::Refunded], now + 1, BATCH).await? {
+        let [waiting, away, lapsed, refunded] = looked_at(now());
+        let mut orders = platform.orders_in(waiting.0, waiting.1, BATCH).await?;
+        orders.extend(platform.orders_in(away.0, away.1, BATCH).await?);
+        orders.extend(platform.orders_in(lapsed.0, lapsed.1, BATCH).await?);
+        for order in platform.orders_in(refunded.0, refunded.1, BATCH).await? {
             if platform.refunds(order.id).await?.iter().any(|r| r.state == RefundState::Initiated) {
                 orders.push(order);
             }

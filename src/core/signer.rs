@@ -4,12 +4,12 @@
 //! page loads of the same shopper and the same cart cost one RSA operation, not one each.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use crate::amazon::keys::ShopKey;
+use super::key::{KeyHandle, KeyUnusable};
 use crate::amazon::signature::string_to_sign;
 use crate::contract::{AMAZON_SIGNATURE_ALGORITHM, SignedConfig};
 
@@ -20,7 +20,7 @@ const CACHE_CAPACITY: usize = 16_384;
 /// Signs payloads the server built. It has no entry point that takes a browser's string.
 pub struct ButtonSigner {
     /// `None` for a shop whose keys are not set up yet: nothing is signed.
-    key: Option<Arc<ShopKey>>,
+    key: Option<KeyHandle>,
     public_key_id: String,
     cache: RwLock<HashMap<String, String>>,
 }
@@ -34,12 +34,15 @@ pub enum SignError {
     /// The shop has no keys yet.
     #[error("this shop's Amazon Pay keys are not set up yet")]
     NotSetUp,
+    /// The shop's key could not be opened.
+    #[error(transparent)]
+    Unusable(#[from] KeyUnusable),
 }
 
 impl ButtonSigner {
     /// A signer for the shop's key and its Seller Central key ID.
-    pub fn new(key: Arc<ShopKey>, public_key_id: String) -> Self {
-        Self { key: Some(key), public_key_id, cache: RwLock::new(HashMap::new()) }
+    pub fn new(key: impl Into<KeyHandle>, public_key_id: String) -> Self {
+        Self { key: Some(key.into()), public_key_id, cache: RwLock::new(HashMap::new()) }
     }
 
     /// The signer of a shop without keys: every signature is refused with [`SignError::NotSetUp`].
@@ -73,7 +76,7 @@ impl ButtonSigner {
     /// One fresh RSA signature, base64 (the benchmark measures this).
     pub fn sign_uncached(&self, payload_json: &str) -> Result<String, SignError> {
         let message = string_to_sign(AMAZON_SIGNATURE_ALGORITHM, payload_json);
-        let key = self.key.as_ref().ok_or(SignError::NotSetUp)?;
+        let key = self.key.as_ref().ok_or(SignError::NotSetUp)?.get()?;
         let signature = key.sign(message.as_bytes()).map_err(|_| SignError::Randomness)?;
         Ok(BASE64.encode(signature))
     }
@@ -93,7 +96,10 @@ impl ButtonSigner {
 mod tests {
     use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
 
+    use std::sync::Arc;
+
     use super::*;
+    use crate::amazon::keys::ShopKey;
     use crate::amazon::keys::tests::TEST_PKCS8;
 
     fn signer() -> ButtonSigner {
@@ -110,7 +116,8 @@ mod tests {
         assert_eq!(config.algorithm, "AMZN-PAY-RSASSA-PSS-V2");
         assert_eq!(config.public_key_id, "SANDBOX-TEST");
         let signature = BASE64.decode(&config.signature).unwrap();
-        let public = UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, signer.key.as_ref().unwrap().public_key_der());
+        let key = signer.key.as_ref().unwrap().get().unwrap();
+        let public = UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, key.public_key_der());
         public.verify(string_to_sign(&config.algorithm, payload).as_bytes(), &signature).unwrap();
         let other = string_to_sign(&config.algorithm, &payload.replace("shop", "evil"));
         assert!(public.verify(other.as_bytes(), &signature).is_err());

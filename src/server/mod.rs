@@ -305,7 +305,14 @@ async fn reconcile(shops: Arc<Shops>) {
     let mut every = tokio::time::interval(RECONCILE_EVERY);
     loop {
         every.tick().await;
-        for (shop, tenant) in shops.every_active().await {
+        let busy = match shops.to_reconcile().await {
+            Ok(busy) => busy,
+            Err(error) => {
+                tracing::error!(%error, "finding the shops to reconcile failed");
+                continue;
+            }
+        };
+        for (shop, tenant) in busy {
             let reconciled = match tenant {
                 // A shop without keys has nothing at Amazon to settle.
                 Ok(tenant) if !tenant.app.core.is_set_up() => Ok(()),

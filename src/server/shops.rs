@@ -24,6 +24,7 @@ use super::admin::Admin;
 use super::{AppState, ServerError};
 use crate::amazon::keys::ShopKey;
 use crate::core::Core;
+use crate::core::key::KeyHandle;
 use crate::core::settings::{AmazonAccount, ShopHost};
 use crate::storage::shops::{PRIVATE_KEY, ShopRecord, ShopState};
 use crate::storage::vault::{Binding, MasterKey};
@@ -32,8 +33,10 @@ use crate::storage::{Database, ShopId, StorageError, Store};
 /// How often every instance asks whether the shops changed (the contract: within 10 s).
 pub const POLL_EVERY: Duration = Duration::from_secs(2);
 
-/// Shops' states kept at once; beyond, the cache starts afresh (as the button signer's does).
-const KEPT: usize = 4_096;
+/// Shops' states kept at once; beyond, the cache starts afresh (as the button signer's does). A
+/// state without an opened key is a few kilobytes: 16,384 of them fit well in the memory budget
+/// of a deployment of 10,000 shops.
+const KEPT: usize = 16_384;
 
 /// One shop's state, as handlers take it (request extensions).
 #[derive(Clone)]
@@ -57,14 +60,17 @@ pub struct Shops {
     first: Tenant,
     master: Option<MasterKey>,
     registry: RwLock<Arc<Registry>>,
-    tenants: Mutex<HashMap<ShopHost, Tenant>>,
+    /// By host, as the registry names it.
+    tenants: Mutex<HashMap<String, Tenant>>,
 }
 
 /// The registry as last read.
 #[derive(Default)]
 struct Registry {
     version: i64,
-    by_host: HashMap<ShopHost, Arc<ShopRecord>>,
+    /// By host as [`ShopHost`] writes it, which is how browsers send it: a request's `Host` is
+    /// looked up as it came, and parsed only when it is not found so.
+    by_host: HashMap<String, Arc<ShopRecord>>,
 }
 
 /// Why a shop that answers on a host cannot be served now.
@@ -129,7 +135,7 @@ impl Shops {
         for shop in self.store().shops().await? {
             let shop = Arc::new(shop);
             for host in &shop.hosts {
-                by_host.insert(host.clone(), shop.clone());
+                by_host.insert(host.as_str().to_owned(), shop.clone());
             }
         }
         let registry = Arc::new(Registry { version, by_host });
@@ -162,17 +168,21 @@ impl Shops {
         !self.registry().by_host.is_empty()
     }
 
-    fn tenants(&self) -> std::sync::MutexGuard<'_, HashMap<ShopHost, Tenant>> {
+    fn tenants(&self) -> std::sync::MutexGuard<'_, HashMap<String, Tenant>> {
         self.tenants.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The state of the shop `host` names: `Ok(None)` for a host of no active shop.
     pub async fn tenant(&self, host: &str) -> Result<Option<Tenant>, TenantError> {
         let registry = self.registry();
-        let Ok(host) = ShopHost::parse(host) else { return Ok(None) };
-        let Some(shop) = registry.by_host.get(&host).filter(|shop| shop.state == ShopState::Active) else {
-            return Ok(None);
+        let found = match registry.by_host.get_key_value(host) {
+            Some((host, shop)) => Some((host.clone(), shop)),
+            None => ShopHost::parse(host)
+                .ok()
+                .and_then(|host| registry.by_host.get_key_value(host.as_str()))
+                .map(|(host, shop)| (host.clone(), shop)),
         };
+        let Some((host, shop)) = found.filter(|(_, shop)| shop.state == ShopState::Active) else { return Ok(None) };
         if let Some(tenant) = self.tenants().get(&host) {
             return Ok(Some(tenant.clone()));
         }
@@ -181,7 +191,8 @@ impl Shops {
             Some(_) => self.store().for_shop(shop.id).shop_secret(PRIVATE_KEY).await?,
             None => None,
         };
-        let tenant = self.make(&host, shop, sealed.as_deref())?;
+        let parsed = ShopHost::parse(&host).map_err(|problem| TenantError::Key { shop: shop.id, problem })?;
+        let tenant = self.make(&parsed, shop, sealed.as_deref())?;
         let mut tenants = self.tenants();
         if tenants.len() >= KEPT {
             tenants.clear();
@@ -214,6 +225,32 @@ impl Shops {
         every
     }
 
+    /// The states of the active shops the reconciler has work in (orders waiting on Amazon): one
+    /// query for the deployment, not a look into each of its shops.
+    pub async fn to_reconcile(&self) -> Result<Vec<(ShopId, Result<Tenant, TenantError>)>, StorageError> {
+        let registry = self.registry();
+        if registry.by_host.is_empty() {
+            return Ok(vec![(ShopId::FIRST, Ok(self.first.clone()))]);
+        }
+        let busy = self.store().shops_with_orders(&crate::core::reconciler::looked_at(crate::core::now())).await?;
+        let hosts: HashMap<ShopId, &String> = registry
+            .by_host
+            .iter()
+            .filter(|(_, shop)| shop.state == ShopState::Active)
+            .map(|(host, shop)| (shop.id, host))
+            .collect();
+        let mut tenants = Vec::new();
+        for shop in busy {
+            let Some(host) = hosts.get(&shop) else { continue };
+            match self.tenant(host).await {
+                Ok(Some(tenant)) => tenants.push((shop, Ok(tenant))),
+                Ok(None) => {}
+                Err(error) => tenants.push((shop, Err(error))),
+            }
+        }
+        Ok(tenants)
+    }
+
     /// Makes shop `shop`'s state as served on `host`: the first shop's settings with the shop's
     /// origin, Amazon account and key, its own view of the database and its own sessions. A
     /// shop without keys (but the first, whose are the settings') is served with none: its pages
@@ -233,9 +270,9 @@ impl Shops {
                     public_key_id: amazon.public_key_id.clone(),
                     sandbox: amazon.sandbox,
                 };
-                Some(Arc::new(self.open_key(shop.id, sealed)?))
+                Some(self.open_key(shop.id, sealed)?)
             }
-            None if shop.id == ShopId::FIRST => first.core.key(),
+            None if shop.id == ShopId::FIRST => first.core.key_handle(),
             None => {
                 // Never the first shop's account: an empty one names no merchant at all.
                 config.amazon = AmazonAccount {
@@ -264,16 +301,16 @@ impl Shops {
         Ok(Tenant::new(Arc::new(app)))
     }
 
-    /// Shop `shop`'s private key, opened from its sealed form. The work is small enough for an
-    /// async worker (one AES-GCM open of a few kilobytes, one key parse), once per shop while
-    /// its state is kept.
-    fn open_key(&self, shop: ShopId, sealed: Option<&[u8]>) -> Result<ShopKey, TenantError> {
+    /// Shop `shop`'s private key from its sealed form: unsealed now (a few microseconds, and a
+    /// seal of another shop or master key is refused before the shop is served), parsed when
+    /// first used to sign (most requests sign nothing).
+    fn open_key(&self, shop: ShopId, sealed: Option<&[u8]>) -> Result<KeyHandle, TenantError> {
         let master = self.master.as_ref().ok_or(TenantError::NoMasterKey(shop))?;
         let sealed = sealed.ok_or_else(|| TenantError::Key { shop, problem: "its sealed key is missing".into() })?;
         let pem = master
             .open(Binding { shop: shop.0, field: PRIVATE_KEY }, sealed)
             .map_err(|e| TenantError::Key { shop, problem: e.to_string() })?;
-        ShopKey::from_pem(&pem).map_err(|e| TenantError::Key { shop, problem: e.to_string() })
+        Ok(KeyHandle::lazy(move || ShopKey::from_pem(&pem).map_err(|e| e.to_string())))
     }
 }
 

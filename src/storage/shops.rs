@@ -7,6 +7,7 @@
 
 use super::sql::Fields;
 use super::{ShopId, StorageError, Store};
+use crate::core::orders::OrderState;
 use crate::core::settings::ShopHost;
 
 /// Whether a shop is served.
@@ -438,6 +439,36 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The shops with orders in any of `selection`'s states last changed before its time (the
+    /// reconciler's, `crate::core::reconciler::looked_at`): the shops the reconciler has work in.
+    pub async fn shops_with_orders(&self, selection: &[(&[OrderState], i64)]) -> Result<Vec<ShopId>, StorageError> {
+        if selection.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The state names are the enum's own, never input.
+        let conditions: Vec<String> = selection
+            .iter()
+            .enumerate()
+            .map(|(n, (states, _))| {
+                let names: Vec<String> = states.iter().map(|s| format!("'{}'", s.name())).collect();
+                format!("(state IN ({}) AND updated_at < ${})", names.join(", "), n + 1)
+            })
+            .collect();
+        let statement =
+            format!("SELECT DISTINCT shop_id FROM orders WHERE {} ORDER BY shop_id", conditions.join(" OR "));
+        let sql = self.sql();
+        sql.run(async {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
+            for (_, before) in selection {
+                query = query.bind(*before);
+            }
+            query.fetch_all(sql.reader()).await?.iter().map(|row| Ok(ShopId(row.int(0)?))).collect()
+        })
+        .await
+    }
+}
+
 /// The shop answering on `host`.
 async fn shop_of(tx: &mut sqlx::AnyConnection, host: &ShopHost) -> Result<Option<i64>, StorageError> {
     let row =
@@ -449,4 +480,44 @@ async fn shop_of(tx: &mut sqlx::AnyConnection, host: &ShopHost) -> Result<Option
 async fn raise_version(tx: &mut sqlx::AnyConnection) -> Result<(), StorageError> {
     sqlx::query("UPDATE shops_version SET version = version + 1 WHERE id = 1").execute(tx).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::platform::{NewOrder, Opened, OrderLine, Orders};
+
+    fn new_order(session: &str) -> NewOrder {
+        NewOrder {
+            member: None,
+            checkout_session_id: Some(session.into()),
+            cart: None,
+            buyer_name: String::new(),
+            buyer_email: String::new(),
+            cycle: None,
+            lines: vec![OrderLine { name: "手ぬぐい".into(), unit_price: 1_650, quantity: 1 }],
+            shipping_fee: 0,
+            total: 1_650,
+            recurring: false,
+            plan: None,
+        }
+    }
+
+    /// The reconciler visits only the shops with orders it looks at: one query, whatever the
+    /// number of shops.
+    #[tokio::test]
+    async fn the_shops_with_orders_in_a_state_are_found_in_one_query() {
+        let (db, _dir) = crate::storage::sqlite_for_tests("shops-with-orders").await;
+        for (shop, session) in [(1, "cs-1"), (3, "cs-3")] {
+            let opened = db.for_shop(ShopId(shop)).open_order(&new_order(session)).await.unwrap();
+            assert!(matches!(opened, Opened::New(_)));
+        }
+        let now = crate::core::now();
+        let processing: &[OrderState] = &[OrderState::Processing];
+        let authorized: &[OrderState] = &[OrderState::Authorized];
+        assert_eq!(db.shops_with_orders(&[(processing, now + 1)]).await.unwrap(), [ShopId(1), ShopId(3)]);
+        assert_eq!(db.shops_with_orders(&[(processing, now - 60)]).await.unwrap(), [], "changed too recently");
+        assert_eq!(db.shops_with_orders(&[(authorized, now + 1)]).await.unwrap(), []);
+        assert_eq!(db.shops_with_orders(&[]).await.unwrap(), []);
+    }
 }
