@@ -36,10 +36,17 @@ mod native {
             /// The day to run for, YYYY-MM-DD (default: today in Japan).
             #[arg(long)]
             date: Option<String>,
+            /// Only the shop answering on this host (default: every shop).
+            #[arg(long)]
+            shop: Option<String>,
         },
         /// Settle orders left unsettled (a stopped server, an unreadable answer, a pending
         /// authorization) from what Amazon says.
-        Reconcile,
+        Reconcile {
+            /// Only the shop answering on this host (default: every shop).
+            #[arg(long)]
+            shop: Option<String>,
+        },
         /// Run the Amazon Pay simulator alone on AMAZONPAY2_SIMULATOR_LISTEN, trusting this
         /// shop's key, for several shop instances to share.
         Simulator,
@@ -63,6 +70,9 @@ mod native {
             /// The name the orders' history records the captures under.
             #[arg(long, default_value = "capture-job")]
             owner: String,
+            /// Only the shop answering on this host (default: every shop).
+            #[arg(long)]
+            shop: Option<String>,
         },
         /// The shops of this deployment, each known by its hosts (see README, "Many shops").
         Shop {
@@ -204,15 +214,19 @@ mod native {
             let config = Config::from_env(cli.demo)?;
             match cli.command {
                 None => runtime.block_on(run(config)),
-                Some(Command::Subscriptions { date }) => runtime.block_on(subscriptions(config, date.as_deref())),
-                Some(Command::Reconcile) => runtime.block_on(reconcile(config)),
+                Some(Command::Subscriptions { date, shop }) => {
+                    runtime.block_on(subscriptions(config, date.as_deref(), shop.as_deref()))
+                }
+                Some(Command::Reconcile { shop }) => runtime.block_on(reconcile(config, shop.as_deref())),
                 Some(Command::Simulator) => runtime.block_on(simulator(config)),
                 Some(Command::Db { command: DbCommand::Migrate }) => runtime.block_on(db_migrate(config)),
                 Some(Command::Db { command: DbCommand::Copy { .. } }) => unreachable!("handled above"),
                 Some(Command::Admin { command: AdminCommand::Add { name } }) => {
                     runtime.block_on(admin_add(config, &name))
                 }
-                Some(Command::Capture { days, owner }) => runtime.block_on(capture(config, days, &owner)),
+                Some(Command::Capture { days, owner, shop }) => {
+                    runtime.block_on(capture(config, days, &owner, shop.as_deref()))
+                }
                 Some(Command::Shop { command }) => runtime.block_on(shops::run(config, command)),
                 Some(Command::Keys { command: KeysCommand::RotateMaster { new } }) => {
                     runtime.block_on(shops::rotate_master(config, &new))
@@ -270,32 +284,91 @@ mod native {
         if config.demo.is_some() { amazonpay2::demo::start(config).await } else { server::start(config).await }
     }
 
-    async fn subscriptions(config: Config, date: Option<&str>) -> Result<(), ServerError> {
+    /// The shops a daily job runs for: the one answering on `host`, or every active shop with
+    /// Amazon keys (the one shop of the settings on a deployment without shops).
+    async fn job_shops(
+        config: Config,
+        host: Option<&str>,
+    ) -> Result<Vec<std::sync::Arc<server::AppState>>, ServerError> {
+        use amazonpay2::server::shops::Shops;
+        let shops = Shops::new(start(config).await?).await?;
+        if !shops.hosted() {
+            return Ok(vec![shops.first().app.clone()]);
+        }
+        let tenants = match host {
+            Some(host) => match shops.tenant(host).await {
+                Ok(Some(tenant)) => vec![Ok(tenant)],
+                Ok(None) => return Err(ServerError::Job(format!("--shop {host}: no active shop answers on it"))),
+                Err(error) => vec![Err(error)],
+            },
+            None => shops.every_active().await.into_iter().map(|(_, tenant)| tenant).collect(),
+        };
+        let mut apps = Vec::new();
+        for tenant in tenants {
+            match tenant {
+                Ok(tenant) if tenant.app.core.is_set_up() => apps.push(tenant.app),
+                Ok(_) => {}
+                // One shop that cannot be served does not stop the others.
+                Err(error) => eprintln!("amazonpay2-server: {error}"),
+            }
+        }
+        Ok(apps)
+    }
+
+    /// Runs `job` for each shop, each line of its output under the shop's origin when there are
+    /// several; one shop's failure does not stop the others (the exit status says it).
+    async fn for_each_shop<F, Fut>(shops: Vec<std::sync::Arc<server::AppState>>, job: F) -> Result<(), ServerError>
+    where
+        F: Fn(std::sync::Arc<server::AppState>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), ServerError>>,
+    {
+        let several = shops.len() > 1;
+        let mut failed = 0;
+        for app in shops {
+            if several {
+                println!("== {}", app.config.shop_origin.as_str());
+            }
+            if let Err(error) = job(app).await {
+                eprintln!("amazonpay2-server: {error}");
+                failed += 1;
+            }
+        }
+        if failed > 0 { Err(ServerError::Job(format!("the job failed for {failed} shop(s) (above)"))) } else { Ok(()) }
+    }
+
+    async fn subscriptions(config: Config, date: Option<&str>, shop: Option<&str>) -> Result<(), ServerError> {
         let today = match date {
             Some(text) => time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
                 .map_err(|_| ServerError::Job(format!("--date {text}: use YYYY-MM-DD")))?,
             None => today_in_japan(),
         };
-        let state = start(config).await?;
-        let cycles = state.core.run_subscriptions(today).await.map_err(|e| ServerError::Job(e.to_string()))?;
-        for cycle in &cycles {
-            println!(
-                "subscription {} cycle {}: order {} {}",
-                cycle.subscription_id,
-                cycle.date,
-                cycle.order_number,
-                cycle.state.name()
-            );
-        }
-        println!("{} subscription cycle(s) due on or before {today}", cycles.len());
-        Ok(())
+        for_each_shop(job_shops(config, shop).await?, |state| async move {
+            let cycles = state.core.run_subscriptions(today).await.map_err(|e| ServerError::Job(e.to_string()))?;
+            for cycle in &cycles {
+                println!(
+                    "subscription {} cycle {}: order {} {}",
+                    cycle.subscription_id,
+                    cycle.date,
+                    cycle.order_number,
+                    cycle.state.name()
+                );
+            }
+            println!("{} subscription cycle(s) due on or before {today}", cycles.len());
+            Ok(())
+        })
+        .await
     }
 
-    async fn reconcile(config: Config) -> Result<(), ServerError> {
-        let state = start(config).await?;
-        let report = state.core.reconcile().await.map_err(|e| ServerError::Job(e.to_string()))?;
-        println!("examined {} order(s): {} settled, {} to try again", report.examined, report.settled, report.failed);
-        Ok(())
+    async fn reconcile(config: Config, shop: Option<&str>) -> Result<(), ServerError> {
+        for_each_shop(job_shops(config, shop).await?, |state| async move {
+            let report = state.core.reconcile().await.map_err(|e| ServerError::Job(e.to_string()))?;
+            println!(
+                "examined {} order(s): {} settled, {} to try again",
+                report.examined, report.settled, report.failed
+            );
+            Ok(())
+        })
+        .await
     }
 
     /// Reads the new password: twice from a terminal without echo, else one line of stdin.
@@ -350,9 +423,16 @@ mod native {
         Ok(())
     }
 
-    async fn capture(config: Config, days: Option<u32>, owner: &str) -> Result<(), ServerError> {
+    async fn capture(config: Config, days: Option<u32>, owner: &str, shop: Option<&str>) -> Result<(), ServerError> {
+        for_each_shop(job_shops(config, shop).await?, |state| capture_shop(state, days, owner)).await
+    }
+
+    async fn capture_shop(
+        state: std::sync::Arc<server::AppState>,
+        days: Option<u32>,
+        owner: &str,
+    ) -> Result<(), ServerError> {
         use amazonpay2::server::admin::{BULK_CONCURRENCY, authorized_orders, bulk_item};
-        let state = start(config).await?;
         let before = days.map(|days| amazonpay2::core::now() - i64::from(days) * 24 * 60 * 60);
         let orders = authorized_orders(&state.db, before).await?;
         let ids: Vec<_> = orders.iter().map(|o| o.order).collect();
@@ -568,7 +648,7 @@ mod native {
         pub async fn check(config: Config, host: Option<&str>) -> Result<(), ServerError> {
             use amazonpay2::server::setup::SetupCheck;
             use amazonpay2::server::shops::Shops;
-            let first = amazonpay2::server::start(config).await?;
+            let first = super::start(config).await?;
             let shops = Shops::new(first).await?;
             let tenants = match host {
                 None => shops.every_active().await,

@@ -49,21 +49,34 @@ pub fn load_or_generate_at(path: &Path) -> Result<ShopKey, DemoKeyError> {
     tracing::info!(path = %path.display(), "generating the demo's RSA-2048 key pair");
     let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| DemoKeyError::Generate(e.to_string()))?;
     let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| DemoKeyError::Generate(e.to_string()))?;
-    write_private(&path, pem.as_bytes()).map_err(|source| DemoKeyError::Write { path: path.clone(), source })?;
-    Ok(ShopKey::from_pem(pem.as_bytes())?)
+    match write_private(&path, pem.as_bytes()) {
+        Ok(()) => Ok(ShopKey::from_pem(pem.as_bytes())?),
+        // Another process (an instance, or a command, starting at the same moment) made it
+        // first: its key is the shop's.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(ShopKey::from_file(&path)?),
+        Err(source) => Err(DemoKeyError::Write { path, source }),
+    }
 }
 
-/// Writes owner-readable only, through a temporary file, so that a crash never leaves half a key.
+/// Writes owner-readable only, whole, through a file of this process's own linked into place, so
+/// that a crash never leaves half a key and of two processes the first key made stays (the
+/// other's link fails with `AlreadyExists`).
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         // The data folder: owner-only, as the database in it makes it (storage::Store).
         fs::DirBuilder::new().recursive(true).mode(0o700).create(parent)?;
     }
-    let temporary = path.with_extension("pem.tmp");
-    let mut file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    fs::rename(&temporary, path)
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{}.tmp", std::process::id()));
+    let temporary = std::path::PathBuf::from(name);
+    let written = (|| {
+        let mut file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::hard_link(&temporary, path)
+    })();
+    let _ = fs::remove_file(&temporary);
+    written
 }
 
 #[cfg(test)]

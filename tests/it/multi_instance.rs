@@ -73,9 +73,14 @@ async fn two_instances_starting_together_migrate_once_and_seed_once() {
     let deployment = Deployment::start(target, 2).await;
     let newest = amazonpay2::storage::SCHEMA_VERSION;
     assert_eq!(deployment.count("SELECT count(*) FROM _sqlx_migrations").await, newest, "each migration once");
-    let (products, shipping) = amazonpay2::demo::catalogue();
-    assert_eq!(deployment.count("SELECT count(*) FROM products").await, i64::try_from(products.len()).unwrap());
-    assert_eq!(deployment.count("SELECT count(*) FROM shipping_methods").await, i64::try_from(shipping.len()).unwrap());
+    // The demo's two shops, each made once with its catalogue seeded once.
+    assert_eq!(deployment.count("SELECT count(*) FROM shops").await, 2, "two shops, not one per instance");
+    for (shop, (products, shipping)) in [(1, amazonpay2::demo::catalogue()), (2, amazonpay2::demo::second_catalogue())]
+    {
+        let count = |table: &str| format!("SELECT count(*) FROM {table} WHERE shop_id = {shop}");
+        assert_eq!(deployment.count(&count("products")).await, i64::try_from(products.len()).unwrap());
+        assert_eq!(deployment.count(&count("shipping_methods")).await, i64::try_from(shipping.len()).unwrap());
+    }
     assert_eq!(deployment.count("SELECT count(*) FROM secrets").await, 2, "one cookie key and one idempotency secret");
     let idempotency = "SELECT count(*) FROM secrets WHERE name = 'amazon-idempotency'";
     assert_eq!(deployment.count(idempotency).await, 1, "one installation: its instances key alike");
