@@ -7,12 +7,15 @@
 local shops = tonumber(os.getenv("AMAZONPAY2_BENCH_SHOPS") or "1")
 local port = os.getenv("AMAZONPAY2_BENCH_PORT")
 local once = os.getenv("AMAZONPAY2_BENCH_ONCE")
+-- One fixed host instead (the demo's own shop), for the single-shop figure.
+local fixed = os.getenv("AMAZONPAY2_BENCH_HOST")
 local formatted, sent, answered = {}, 0, 0
 
 init = function(args)
   local body = '{"blocks":[{"kind":"login","placement":"Other","buttonColor":"Gold"}]}'
   for n = 1, shops do
-    local headers = { ["Host"] = "shop" .. n .. ".localhost:" .. port, ["Content-Type"] = "application/json" }
+    local host = fixed or ("bench" .. n .. ".localhost:" .. port)
+    local headers = { ["Host"] = host, ["Content-Type"] = "application/json" }
     formatted[n] = wrk.format("POST", "/api/amazonpay2/buttons", headers, body)
   end
 end
