@@ -77,12 +77,26 @@ impl Drop for Process {
 
 /// Runs `amazonpay2-server --demo ARGS` to its end; its exit status and standard output.
 pub async fn run(args: &[&str], vars: &[(&str, String)]) -> (bool, String) {
+    run_with_input(args, vars, "").await
+}
+
+/// [`run`] with `input` on its standard input (a password, as `shop add` reads it).
+pub async fn run_with_input(args: &[&str], vars: &[(&str, String)], input: &str) -> (bool, String) {
+    use tokio::io::AsyncWriteExt as _;
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_amazonpay2-server"));
     command.arg("--demo").args(args).env_clear().env("RUST_LOG", "warn");
     for (name, value) in vars {
         command.env(name, value);
     }
-    let output = command.output().await.expect("the server binary runs");
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("the server binary runs");
+    let mut stdin = child.stdin.take().expect("its standard input");
+    stdin.write_all(input.as_bytes()).await.unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("the server binary runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
         eprintln!("{args:?}: {stderr}");

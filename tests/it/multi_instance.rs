@@ -369,3 +369,50 @@ async fn postgresql_restarted_under_load_fails_fast_and_recovers_without_a_resta
     completed_order(&browser.place_and_finish().await, "order_placed");
     assert_eq!(deployment.count("SELECT count(*) FROM orders").await, 1);
 }
+
+/// Every instance on the shared database serves a shop added beside them, within its poll of the
+/// registry, without a restart; the shop's orders are its own, and a host of no shop is nobody's
+/// on either instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shop_added_beside_two_instances_is_served_by_both_and_an_unknown_host_by_neither() {
+    let Some(target) = postgres("shops").await else { return };
+    let deployment = Deployment::start(target, 2).await;
+    let host = "shop-x.example.jp";
+    let (added, out) = crate::common::instances::run_with_input(
+        &["shop", "add", host, "--owner", "owner-x"],
+        &deployment.vars,
+        "owner-x-password\n",
+    )
+    .await;
+    assert!(added, "{out}");
+    assert!(out.contains("answers on shop-x.example.jp"), "{out}");
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = |instance: usize, host: &'static str| {
+        http.get(format!("{}/admin/login", deployment.shop))
+            .header(header::HOST, host)
+            .header(INSTANCE_HEADER, instance.to_string())
+            .send()
+    };
+    for instance in 0..2 {
+        // Each instance learns of the shop at its next poll: waited for by its answer.
+        let started = Instant::now();
+        loop {
+            let status = login(instance, host).await.unwrap().status();
+            if status == 200 {
+                break;
+            }
+            assert_eq!(status, 404, "instance {instance}: unknown until its poll, then served");
+            assert!(started.elapsed() < Duration::from_secs(60), "instance {instance} never served the new shop");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let nobody = login(instance, "nobody.example.jp").await.unwrap();
+        assert_eq!(nobody.status(), 404);
+        assert!(nobody.text().await.unwrap().is_empty(), "a bare 404");
+    }
+    // The new shop's owner is its own; the first shop's orders are none of its business.
+    let shops = deployment.count("SELECT count(*) FROM shops WHERE store_name = '' AND id > 2").await;
+    assert_eq!(shops, 1, "one shop made, whichever instance polled first");
+    let owners = "SELECT count(*) FROM admin_accounts a JOIN shop_hosts h ON h.shop_id = a.shop_id
+                  WHERE h.host = 'shop-x.example.jp' AND a.name = 'owner-x'";
+    assert_eq!(deployment.count(owners).await, 1);
+}
