@@ -20,6 +20,7 @@ mod node_sdk;
 mod onboarding;
 mod orders_operations;
 mod recovery;
+mod shop_commands;
 mod shops;
 mod simulator;
 mod storage_migration;
