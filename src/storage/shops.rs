@@ -183,23 +183,7 @@ impl Store {
                     return Ok(Err(ShopRefusal::HostTaken(host.clone())));
                 }
             }
-            sqlx::query(
-                "INSERT INTO admin_accounts (name, password_hash, created_at, shop_id) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (shop_id, name) DO UPDATE SET password_hash = excluded.password_hash",
-            )
-            .bind(owner)
-            .bind(password_hash)
-            .bind(at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO payment_methods (shop_id, code, name, enabled) VALUES ($1, 'amazon_pay', 'Amazon Pay', TRUE)
-                 ON CONFLICT (shop_id, code) DO NOTHING",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            furnish(&mut tx, id, owner, password_hash, Password::Set).await?;
             raise_version(&mut tx).await?;
             tx.commit().await?;
             Ok(Ok(AddedShop { id: ShopId(id), adopted: !hosted }))
@@ -259,23 +243,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query(
-                "INSERT INTO admin_accounts (name, password_hash, created_at, shop_id) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (shop_id, name) DO NOTHING",
-            )
-            .bind(owner)
-            .bind(password_hash)
-            .bind(at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO payment_methods (shop_id, code, name, enabled) VALUES ($1, 'amazon_pay', 'Amazon Pay', TRUE)
-                 ON CONFLICT (shop_id, code) DO NOTHING",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            furnish(&mut tx, id, owner, password_hash, Password::KeepIfAny).await?;
             raise_version(&mut tx).await?;
             tx.commit().await?;
             Ok(ShopId(id))
@@ -474,6 +442,45 @@ async fn shop_of(tx: &mut sqlx::AnyConnection, host: &ShopHost) -> Result<Option
     let row =
         sqlx::query("SELECT shop_id FROM shop_hosts WHERE host = $1").bind(host.as_str()).fetch_optional(tx).await?;
     row.map(|row| row.int(0)).transpose()
+}
+
+/// What [`furnish`] does to an owner account that exists.
+#[derive(Clone, Copy)]
+enum Password {
+    /// Sets the password given (`shop add`: the operator's).
+    Set,
+    /// Keeps the one it has (a password changed later stays changed).
+    KeepIfAny,
+}
+
+/// Gives shop `id` its owner account and Amazon Pay among its payment methods (基本設定＞支払方法),
+/// in the caller's transaction.
+async fn furnish(
+    tx: &mut sqlx::AnyConnection,
+    id: i64,
+    owner: &str,
+    password_hash: &str,
+    password: Password,
+) -> Result<(), StorageError> {
+    let statement = match password {
+        Password::Set => {
+            "INSERT INTO admin_accounts (name, password_hash, created_at, shop_id) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (shop_id, name) DO UPDATE SET password_hash = excluded.password_hash"
+        }
+        Password::KeepIfAny => {
+            "INSERT INTO admin_accounts (name, password_hash, created_at, shop_id) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (shop_id, name) DO NOTHING"
+        }
+    };
+    sqlx::query(statement).bind(owner).bind(password_hash).bind(crate::core::now()).bind(id).execute(&mut *tx).await?;
+    sqlx::query(
+        "INSERT INTO payment_methods (shop_id, code, name, enabled) VALUES ($1, 'amazon_pay', 'Amazon Pay', TRUE)
+         ON CONFLICT (shop_id, code) DO NOTHING",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// Tells every instance the registry changed (in the change's transaction).
