@@ -172,12 +172,13 @@ impl Store {
                 ShopId::FIRST.0
             };
             for host in hosts {
-                let inserted = sqlx::query("INSERT INTO shop_hosts (host, shop_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(host.as_str())
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                let inserted =
+                    sqlx::query("INSERT INTO shop_hosts (host, shop_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        .bind(host.as_str())
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
                 if inserted == 0 {
                     // Rolled back as the transaction is dropped.
                     return Ok(Err(ShopRefusal::HostTaken(host.clone())));

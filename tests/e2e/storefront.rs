@@ -588,3 +588,26 @@ async fn amazon_buttons_are_named_with_the_label_they_show() {
     browser.quit().await.unwrap();
     shop.stop().await;
 }
+
+/// The demo's second shop on its own host (browsers resolve `*.localhost` to this machine): its
+/// own name and catalogue, and a button of its own merchant, signed at the click with its own key.
+#[tokio::test]
+async fn the_second_shop_on_its_own_host_shows_its_own_catalogue_and_its_own_merchants_button() {
+    let shop = Shop::start().await;
+    let (_driver, browser) = desktop().await;
+    let port = shop.origin.rsplit(':').next().unwrap();
+    browser.goto(&format!("http://shop2.localhost:{port}/")).await.unwrap();
+    browser
+        .wait_for("document.querySelector('[data-add-product=\"101\"]')", WAIT, "the second shop's catalogue")
+        .await
+        .unwrap();
+    let logo = browser.execute("return document.querySelector('.logo').textContent", vec![]).await.unwrap();
+    assert_eq!(logo, "藍染め工房");
+    let renders = expect_renders(&browser, 1).await;
+    assert_eq!(renders[0]["options"]["merchantId"], "A3CRAFTSHOPTWO");
+    let signed = signed_at_click(&browser).await;
+    assert_eq!(signed["signInConfig"]["publicKeyId"], "SANDBOX-CRAFTSHOPTWODEMOKEY00000", "{signed}");
+    assert!(uncaught(&browser).await.is_empty());
+    browser.quit().await.unwrap();
+    shop.stop().await;
+}
