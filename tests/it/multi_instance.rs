@@ -416,3 +416,26 @@ async fn a_shop_added_beside_two_instances_is_served_by_both_and_an_unknown_host
                   WHERE h.host = 'shop-x.example.jp' AND a.name = 'owner-x'";
     assert_eq!(deployment.count(owners).await, 1);
 }
+
+/// `check [HOST]` beside running instances: each shop's findings, and an exit status that says
+/// whether all is well. The first shop's keys are the shared simulator's merchant; the demo's
+/// second shop is a merchant this simulator does not know, as Amazon would not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_setup_check_passes_for_a_shop_amazon_accepts_and_fails_for_one_it_does_not() {
+    let Some(target) = postgres("check").await else { return };
+    let deployment = Deployment::start(target, 1).await;
+    let first = deployment.shop.trim_start_matches("http://").to_owned();
+    let (ok, out) = run(&["check", &first], &deployment.vars).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("[ok] Keys: accepted by Amazon (Sandbox)"), "{out}");
+    assert!(
+        out.contains(&format!("[ok] IPN URL (register in step ⑨): {}/api/amazonpay2/ipn.php", deployment.shop)),
+        "{out}"
+    );
+    let (ok, out) = run(&["check"], &deployment.vars).await;
+    assert!(!ok, "the second shop's keys are unknown to this Amazon: {out}");
+    let second = out.split("shop 2 ").nth(1).expect("the second shop checked too");
+    assert!(second.contains("[!!] Keys:"), "{out}");
+    let (ok, _) = run(&["check", "nobody.example.jp"], &deployment.vars).await;
+    assert!(!ok, "a host of no shop");
+}
