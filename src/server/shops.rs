@@ -60,8 +60,10 @@ pub struct Shops {
     first: Tenant,
     master: Option<MasterKey>,
     registry: RwLock<Arc<Registry>>,
-    /// By host, as the registry names it.
-    tenants: Mutex<HashMap<String, Tenant>>,
+    /// By host, as the registry names it, with the record each was made from: a state made
+    /// from a record the registry no longer holds (a request that read the registry just before
+    /// a reload) is never served again.
+    tenants: Mutex<HashMap<String, (Arc<ShopRecord>, Tenant)>>,
 }
 
 /// The registry as last read.
@@ -139,14 +141,9 @@ impl Shops {
             }
         }
         let registry = Arc::new(Registry { version, by_host });
-        {
-            let mut tenants = self.tenants.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let old = self.registry();
-            tenants.retain(|host, _| match (old.by_host.get(host), registry.by_host.get(host)) {
-                (Some(before), Some(now)) => before == now,
-                _ => false,
-            });
-        }
+        // The states of shops that changed or went are dropped now (one made meanwhile from the
+        // old registry is refused at its next use: see `tenants`).
+        self.tenants().retain(|host, (made_from, _)| registry.by_host.get(host).is_some_and(|now| made_from == now));
         *self.registry.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = registry;
         tracing::info!(version, "shops loaded");
         Ok(())
@@ -168,7 +165,7 @@ impl Shops {
         !self.registry().by_host.is_empty()
     }
 
-    fn tenants(&self) -> std::sync::MutexGuard<'_, HashMap<String, Tenant>> {
+    fn tenants(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Arc<ShopRecord>, Tenant)>> {
         self.tenants.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -183,7 +180,9 @@ impl Shops {
                 .map(|(host, shop)| (host.clone(), shop)),
         };
         let Some((host, shop)) = found.filter(|(_, shop)| shop.state == ShopState::Active) else { return Ok(None) };
-        if let Some(tenant) = self.tenants().get(&host) {
+        if let Some((made_from, tenant)) = self.tenants().get(&host)
+            && (Arc::ptr_eq(made_from, shop) || made_from == shop)
+        {
             return Ok(Some(tenant.clone()));
         }
         // Two first requests at once may both make it; either is the shop's.
@@ -197,7 +196,7 @@ impl Shops {
         if tenants.len() >= KEPT {
             tenants.clear();
         }
-        tenants.insert(host, tenant.clone());
+        tenants.insert(host, (shop.clone(), tenant.clone()));
         Ok(Some(tenant))
     }
 
