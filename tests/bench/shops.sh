@@ -128,3 +128,47 @@ echo "   shop keys: $keyed ms (a signed call to the simulator); first visit answ
   "$([ $((served - keyed)) -lt 10000 ] && echo ok || echo OVER) (budget: within 10 s)"
 stop_shops_server
 shops_cleanup
+
+echo "== many shops: a shop added beside two instances on PostgreSQL, served by both (demo, shared master key)"
+pg_base=$(tests/pg/cluster.sh start)
+# A database of its own, new each run (the cluster is kept between runs).
+pg_db=amazonpay2_shops_$$
+psql -q "$pg_base" -c "CREATE DATABASE $pg_db" >/dev/null
+pg_url=${pg_base%/*}/$pg_db
+pdata=$(mktemp -d)
+head -c 32 /dev/urandom >"$pdata/master.key"; chmod 600 "$pdata/master.key"
+pservers=()
+for n in 0 1; do
+  mkdir -p "$pdata/$n"
+  AMAZONPAY2_DATABASE_URL=$pg_url AMAZONPAY2_MASTER_KEY=$pdata/master.key AMAZONPAY2_DATA=$pdata/$n \
+    AMAZONPAY2_LISTEN=127.0.0.1:$((sport + 10 + n)) AMAZONPAY2_SIMULATOR_LISTEN=127.0.0.1:$((sport + 20 + n)) \
+    RUST_LOG=warn target/release/amazonpay2-server --demo >>"$pdata/server-$n.log" 2>&1 &
+  pservers+=($!)
+done
+for n in 0 1; do
+  for _ in $(seq 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((sport + 10 + n))/")" != 000 ] && break
+    sleep 0.1
+  done
+done
+started=$(date +%s%N)
+echo 'pg-owner-password' | AMAZONPAY2_DATABASE_URL=$pg_url AMAZONPAY2_MASTER_KEY=$pdata/master.key AMAZONPAY2_DATA=$pdata/0 \
+  RUST_LOG=warn target/release/amazonpay2-server --demo shop add pg-new.example.jp --owner owner >/dev/null
+added=$(ms_since "$started")
+# Each instance answers the new host's login page (200) once it polled the registry.
+for n in 0 1; do
+  for _ in $(seq 600); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: pg-new.example.jp' \
+      "http://127.0.0.1:$((sport + 10 + n))/admin/login")" = 200 ] && break
+    sleep 0.05
+  done
+  served[$n]=$(ms_since "$started")
+done
+slowest=$(( served[0] > served[1] ? served[0] : served[1] ))
+echo "   shop add: $added ms; served by instance 1 after ${served[0]} ms, instance 2 after ${served[1]} ms" \
+  "$([ "$slowest" -lt 10000 ] && echo ok || echo OVER) (budget: every instance within 10 s)"
+kill "${pservers[@]}" 2>/dev/null || true
+wait "${pservers[@]}" 2>/dev/null || true
+rm -rf "$pdata"
+psql -q "$pg_base" -c "DROP DATABASE $pg_db" >/dev/null
+tests/pg/cluster.sh stop >/dev/null
