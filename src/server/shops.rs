@@ -143,7 +143,14 @@ impl Shops {
         let registry = Arc::new(Registry { version, by_host });
         // The states of shops that changed or went are dropped now (one made meanwhile from the
         // old registry is refused at its next use: see `tenants`).
-        self.tenants().retain(|host, (made_from, _)| registry.by_host.get(host).is_some_and(|now| made_from == now));
+        // Those kept are marked with the new record, so that a request finds them by pointer.
+        self.tenants().retain(|host, (made_from, _)| match registry.by_host.get(host) {
+            Some(now) if made_from == now => {
+                *made_from = now.clone();
+                true
+            }
+            _ => false,
+        });
         *self.registry.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = registry;
         tracing::info!(version, "shops loaded");
         Ok(())

@@ -172,14 +172,7 @@ impl Store {
                 ShopId::FIRST.0
             };
             for host in hosts {
-                let inserted =
-                    sqlx::query("INSERT INTO shop_hosts (host, shop_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                        .bind(host.as_str())
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                if inserted == 0 {
+                if !add_host(&mut tx, host, id).await? {
                     // Rolled back as the transaction is dropped.
                     return Ok(Err(ShopRefusal::HostTaken(host.clone())));
                 }
@@ -238,11 +231,8 @@ impl Store {
                 }
             };
             for host in hosts {
-                sqlx::query("INSERT INTO shop_hosts (host, shop_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(host.as_str())
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                // A host another shop has stays that shop's.
+                add_host(&mut tx, host, id).await?;
             }
             furnish(&mut tx, id, owner, password_hash, Password::KeepIfAny).await?;
             raise_version(&mut tx).await?;
@@ -266,14 +256,7 @@ impl Store {
                 return Ok(Err(ShopRefusal::UnknownHost(host.clone())));
             };
             for added in add {
-                let inserted =
-                    sqlx::query("INSERT INTO shop_hosts (host, shop_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                        .bind(added.as_str())
-                        .bind(shop)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                if inserted == 0 {
+                if !add_host(&mut tx, added, shop).await? {
                     return Ok(Err(ShopRefusal::HostTaken(added.clone())));
                 }
             }
@@ -436,6 +419,18 @@ impl Store {
         })
         .await
     }
+}
+
+/// Gives shop `shop` the host `host` (in the caller's transaction); `false` when the host is a
+/// shop's already (this one's or another's), which keeps it.
+async fn add_host(tx: &mut sqlx::AnyConnection, host: &ShopHost, shop: i64) -> Result<bool, StorageError> {
+    let inserted = sqlx::query("INSERT INTO shop_hosts (host, shop_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(host.as_str())
+        .bind(shop)
+        .execute(tx)
+        .await?
+        .rows_affected();
+    Ok(inserted == 1)
 }
 
 /// The shop answering on `host`.
