@@ -1,11 +1,14 @@
 //! Amazon's side of the button signature: rebuild the string to sign from `payloadJSON` and verify
 //! it with the public key registered for the merchant, under either algorithm.
 //!
-//! Verification uses only the public key, so the RustCrypto `rsa` crate is fine here (its Marvin
-//! advisory concerns private-key decryption); aws-lc-rs, like ring, cannot verify V1's 20-byte
-//! salt.
+//! V2 (a 32-byte salt, the digest's length) is verified with aws-lc-rs, as fast as the shop signs:
+//! the simulator shares the machine with the shop in tests, the demo and the benchmarks. V1's
+//! 20-byte salt is beyond aws-lc-rs (and ring), so V1 uses the RustCrypto `rsa` crate, several
+//! times slower; verification uses only the public key, which its Marvin advisory (private-key
+//! decryption) does not concern.
 
-use rsa::pkcs1::DecodeRsaPublicKey;
+use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
+use rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::pss::Pss;
 use rsa::traits::PublicKeyParts;
@@ -15,14 +18,20 @@ use sha2::{Digest, Sha256};
 use crate::amazon::signature::string_to_sign;
 
 /// The algorithms Amazon accepts, with their PSS salt lengths.
-const ALGORITHMS: [(&str, usize); 2] = [("AMZN-PAY-RSASSA-PSS", 20), ("AMZN-PAY-RSASSA-PSS-V2", 32)];
+const ALGORITHMS: [(&str, usize); 2] = [("AMZN-PAY-RSASSA-PSS", 20), ("AMZN-PAY-RSASSA-PSS-V2", V2_SALT)];
+
+/// V2's salt: as long as the SHA-256 digest, the one length aws-lc-rs verifies.
+const V2_SALT: usize = 32;
 
 /// The algorithm checkout.js assumes when a config names none.
 pub const DEFAULT_ALGORITHM: &str = "AMZN-PAY-RSASSA-PSS";
 
-/// A merchant's registered public key.
+/// A merchant's registered public key, and its PKCS#1 DER for aws-lc-rs.
 #[derive(Clone, Debug)]
-pub struct RegisteredKey(RsaPublicKey);
+pub struct RegisteredKey {
+    key: RsaPublicKey,
+    pkcs1_der: Vec<u8>,
+}
 
 /// Why a signature was not accepted.
 #[derive(Debug, PartialEq, Eq)]
@@ -36,7 +45,12 @@ pub enum SignatureProblem {
 impl RegisteredKey {
     /// From a PKCS#1 `RSAPublicKey` DER.
     pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, rsa::pkcs1::Error> {
-        Ok(Self(RsaPublicKey::from_pkcs1_der(der)?))
+        Ok(Self { key: RsaPublicKey::from_pkcs1_der(der)?, pkcs1_der: der.to_vec() })
+    }
+
+    fn of(key: RsaPublicKey) -> Result<Self, String> {
+        let pkcs1_der = key.to_pkcs1_der().map_err(|_| "the public key cannot be encoded.")?.as_bytes().to_vec();
+        Ok(Self { key, pkcs1_der })
     }
 
     /// From a PEM public key: `BEGIN PUBLIC KEY` (SubjectPublicKeyInfo, what `openssl rsa -pubout`
@@ -59,12 +73,12 @@ impl RegisteredKey {
         if key.size() * 8 < 2048 {
             return Err(format!("the key has {} bits; Amazon Pay keys have at least 2048.", key.size() * 8));
         }
-        Ok(Self(key))
+        Self::of(key)
     }
 
     /// The public half of a key pair the simulator made.
-    pub(super) fn of_private(key: &RsaPrivateKey) -> Self {
-        Self(key.to_public_key())
+    pub(super) fn of_private(key: &RsaPrivateKey) -> Result<Self, String> {
+        Self::of(key.to_public_key())
     }
 
     /// Verifies a base64 signature over `algorithm + "\n" + hex(sha256(text))`.
@@ -75,8 +89,16 @@ impl RegisteredKey {
             .map(|(_, salt)| *salt)
             .ok_or(SignatureProblem::UnknownAlgorithm)?;
         let signature = base64_decode(signature_b64).ok_or(SignatureProblem::Mismatch)?;
-        let hashed = Sha256::digest(string_to_sign(algorithm, text).as_bytes());
-        self.0.verify(Pss::new_with_salt::<Sha256>(salt), &hashed, &signature).map_err(|_| SignatureProblem::Mismatch)
+        let message = string_to_sign(algorithm, text);
+        let verified = if salt == V2_SALT {
+            UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, &self.pkcs1_der)
+                .verify(message.as_bytes(), &signature)
+                .is_ok()
+        } else {
+            let hashed = Sha256::digest(message.as_bytes());
+            self.key.verify(Pss::new_with_salt::<Sha256>(salt), &hashed, &signature).is_ok()
+        };
+        if verified { Ok(()) } else { Err(SignatureProblem::Mismatch) }
     }
 }
 

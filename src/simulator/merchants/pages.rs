@@ -214,7 +214,7 @@ async fn create_key_pair(
     let generated = tokio::task::spawn_blocking(|| {
         let private = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| e.to_string())?;
         let pem = private.to_pkcs8_pem(LineEnding::LF).map_err(|e| e.to_string())?;
-        Ok::<_, String>((RegisteredKey::of_private(&private), pem))
+        Ok::<_, String>((RegisteredKey::of_private(&private)?, pem))
     })
     .await
     .map_err(|e| e.to_string())
