@@ -83,7 +83,7 @@ impl BackOffice for Store {
                 page = page.bind(lapsing);
             }
             // One connection for both: the count and the page see the same orders.
-            let mut reader = sql.reader().acquire().await?;
+            let mut reader = sql.reader().await?;
             let total = count.fetch_one(&mut *reader).await?.int(0)?;
             let rows = page
                 .bind(per_page)
@@ -122,7 +122,7 @@ impl BackOffice for Store {
             ))
             .bind(id.0)
             .bind(self.shop_id())
-            .fetch_optional(sql.reader())
+            .fetch_optional(&mut *sql.reader().await?)
             .await?;
             let Some(head) = head else { return Ok(None) };
             let base = ORDER_COLUMN_COUNT;
@@ -132,7 +132,7 @@ impl BackOffice for Store {
             )
             .bind(id.0)
             .bind(self.shop_id())
-            .fetch_all(sql.reader())
+            .fetch_all(&mut *sql.reader().await?)
             .await?
             .iter()
             .map(|row| Ok(OrderLine { name: row.text(0)?, unit_price: row.yen(1)?, quantity: row.yen(2)? }))
@@ -143,7 +143,7 @@ impl BackOffice for Store {
             )
             .bind(id.0)
             .bind(self.shop_id())
-            .fetch_all(sql.reader())
+            .fetch_all(&mut *sql.reader().await?)
             .await?
             .iter()
             .map(|row| {
@@ -238,7 +238,7 @@ impl BackOffice for Store {
                     .bind(method)
                     .bind(allowed)
                     .bind(self.shop_id())
-                    .execute(sql.writer())
+                    .execute(&mut *sql.writer().await?)
                     .await?
                     .rows_affected();
             Ok(changed == 1)
@@ -291,7 +291,7 @@ impl BackOffice for Store {
             let row = sqlx::query("SELECT password_hash FROM admin_accounts WHERE name = $1 AND shop_id = $2")
                 .bind(name)
                 .bind(self.shop_id())
-                .fetch_optional(sql.reader())
+                .fetch_optional(&mut *sql.reader().await?)
                 .await?;
             row.map(|row| row.text(0)).transpose()
         })
@@ -304,7 +304,7 @@ impl BackOffice for Store {
             let row = sqlx::query("SELECT name, last_seen FROM admin_sessions WHERE id = $1 AND shop_id = $2")
                 .bind(id)
                 .bind(self.shop_id())
-                .fetch_optional(sql.reader())
+                .fetch_optional(&mut *sql.reader().await?)
                 .await?;
             row.map(|row| Ok(AdminSession { name: row.text(0)?, last_seen: row.int(1)? })).transpose()
         })
@@ -340,7 +340,7 @@ impl BackOffice for Store {
                 .bind(id)
                 .bind(at)
                 .bind(self.shop_id())
-                .execute(sql.writer())
+                .execute(&mut *sql.writer().await?)
                 .await?;
             Ok(())
         })
@@ -353,7 +353,7 @@ impl BackOffice for Store {
             sqlx::query("DELETE FROM admin_sessions WHERE id = $1 AND shop_id = $2")
                 .bind(id)
                 .bind(self.shop_id())
-                .execute(sql.writer())
+                .execute(&mut *sql.writer().await?)
                 .await?;
             Ok(())
         })
@@ -418,7 +418,7 @@ impl BackOffice for Store {
             for item in batch {
                 query = query.bind(item.order.0).bind(item.outcome.name()).bind(item.message.as_str());
             }
-            recorded += sql.run(async { Ok(query.execute(sql.writer()).await?.rows_affected()) }).await?;
+            recorded += sql.run(async { Ok(query.execute(&mut *sql.writer().await?).await?.rows_affected()) }).await?;
         }
         Ok(usize::try_from(recorded).unwrap_or(usize::MAX))
     }
@@ -432,7 +432,7 @@ impl BackOffice for Store {
             )
             .bind(bulk)
             .bind(self.shop_id())
-            .fetch_all(sql.reader())
+            .fetch_all(&mut *sql.reader().await?)
             .await?
             .iter()
             .map(|row| {
@@ -457,7 +457,7 @@ impl BackOffice for Store {
             )
             .bind(bulk)
             .bind(self.shop_id())
-            .fetch_optional(sql.reader())
+            .fetch_optional(&mut *sql.reader().await?)
             .await?;
             row.map(|row| {
                 Ok(BulkJob {
@@ -489,7 +489,7 @@ impl BackOffice for Store {
             .bind(stale_before)
             .bind(now())
             .bind(self.shop_id())
-            .execute(sql.writer())
+            .execute(&mut *sql.writer().await?)
             .await?
             .rows_affected();
             Ok(claimed == 1)
@@ -508,7 +508,7 @@ impl BackOffice for Store {
             .bind(instance)
             .bind(now())
             .bind(self.shop_id())
-            .execute(sql.writer())
+            .execute(&mut *sql.writer().await?)
             .await?
             .rows_affected();
             Ok(beaten == 1)
@@ -529,7 +529,7 @@ impl BackOffice for Store {
             .bind(instance)
             .bind(now())
             .bind(self.shop_id())
-            .execute(sql.writer())
+            .execute(&mut *sql.writer().await?)
             .await?;
             Ok(())
         })
@@ -548,7 +548,7 @@ impl BackOffice for Store {
             )
             .bind(charge_permission_id)
             .bind(self.shop_id())
-            .fetch_optional(sql.reader())
+            .fetch_optional(&mut *sql.reader().await?)
             .await?;
             let Some(row) = row else { return Ok(None) };
             Ok(Some(SubscriptionRecord {

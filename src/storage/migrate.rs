@@ -84,7 +84,7 @@ pub(crate) async fn migrate(sql: &Sql, what: &str) -> Result<(), StorageError> {
         // set off the foreign keys' actions on the rows that refer to the old one: its documented
         // procedure is to turn them off outside the transaction and check them before commit.
         Dialect::Sqlite => {
-            let mut connection = sql.writer().acquire().await?;
+            let mut connection = sql.writer().await?;
             connection.execute("PRAGMA foreign_keys = OFF").await?;
             let migrated = async {
                 let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
@@ -101,9 +101,10 @@ pub(crate) async fn migrate(sql: &Sql, what: &str) -> Result<(), StorageError> {
                     connection.execute("PRAGMA foreign_keys = ON").await?;
                     Ok(())
                 }
-                // Not back to the pool with its foreign keys off.
+                // Not back among the connections with its foreign keys off (the failed
+                // transaction is rolled back first: the pragma does nothing inside one).
                 Err(error) => {
-                    let _ = connection.close().await;
+                    connection.execute("PRAGMA foreign_keys = ON").await?;
                     Err(error)
                 }
             }
@@ -151,7 +152,7 @@ async fn migrate_in(tx: &mut AnyConnection, dialect: Dialect, what: &str) -> Res
 /// The newest migration applied (README's "schema version").
 pub(crate) async fn schema_version(sql: &Sql) -> Result<i64, StorageError> {
     sqlx::query("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM _sqlx_migrations WHERE success")
-        .fetch_one(sql.reader())
+        .fetch_one(&mut *sql.reader().await?)
         .await?
         .int(0)
 }

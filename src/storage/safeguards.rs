@@ -76,7 +76,7 @@ impl Safeguards for Store {
             .bind(token)
             .bind(at)
             .bind(self.shop_id())
-            .execute(sql.writer())
+            .execute(&mut *sql.writer().await?)
             .await?;
             Ok(())
         })
@@ -93,7 +93,7 @@ impl Safeguards for Store {
             .bind(id)
             .bind(token)
             .bind(self.shop_id())
-            .execute(sql.writer())
+            .execute(&mut *sql.writer().await?)
             .await?;
             Ok(())
         })
@@ -106,7 +106,7 @@ impl Safeguards for Store {
             let purged =
                 sqlx::query("DELETE FROM notifications WHERE COALESCE(handled_at, claimed_until, received_at) < $1")
                     .bind(before)
-                    .execute(sql.writer())
+                    .execute(&mut *sql.writer().await?)
                     .await?;
             Ok(count(purged.rows_affected()))
         })
@@ -189,7 +189,7 @@ impl Safeguards for Store {
             )
             .bind(self.shop_id())
             .bind(crate::core::orders::Actor::Reconciler.label())
-            .fetch_one(sql.reader())
+            .fetch_one(&mut *sql.reader().await?)
             .await?;
             Ok(NotificationHealth { last_received: row.opt_int(0)?, unannounced: row.int(1)?.max(0).unsigned_abs() })
         })
@@ -205,7 +205,7 @@ impl Safeguards for Store {
             )
             .bind(scope)
             .bind(self.shop_id())
-            .fetch_all(sql.reader())
+            .fetch_all(&mut *sql.reader().await?)
             .await?
             .iter()
             .map(|row| {
@@ -245,7 +245,7 @@ impl Safeguards for Store {
             .bind(window)
             .bind(i64::from(max))
             .bind(self.shop_id())
-            .fetch_optional(sql.writer())
+            .fetch_optional(&mut *sql.writer().await?)
             .await?;
             let since = row.map(|row| row.int(0)).transpose()?;
             Ok(since)
@@ -263,7 +263,7 @@ impl Safeguards for Store {
             .bind(subject)
             .bind(since)
             .bind(self.shop_id())
-            .execute(sql.writer())
+            .execute(&mut *sql.writer().await?)
             .await?;
             Ok(())
         })
@@ -276,7 +276,7 @@ impl Safeguards for Store {
             sqlx::query("DELETE FROM login_attempts WHERE subject = $1 AND shop_id = $2")
                 .bind(subject)
                 .bind(self.shop_id())
-                .execute(sql.writer())
+                .execute(&mut *sql.writer().await?)
                 .await?;
             Ok(())
         })
@@ -289,7 +289,7 @@ impl Safeguards for Store {
             let row = sqlx::query("SELECT attempts, since FROM login_attempts WHERE subject = $1 AND shop_id = $2")
                 .bind(subject)
                 .bind(self.shop_id())
-                .fetch_optional(sql.reader())
+                .fetch_optional(&mut *sql.reader().await?)
                 .await?;
             Ok(match row {
                 Some(row) => {
@@ -304,8 +304,10 @@ impl Safeguards for Store {
     async fn purge_login_attempts(&self, before: i64) -> Result<usize, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            let purged =
-                sqlx::query("DELETE FROM login_attempts WHERE since < $1").bind(before).execute(sql.writer()).await?;
+            let purged = sqlx::query("DELETE FROM login_attempts WHERE since < $1")
+                .bind(before)
+                .execute(&mut *sql.writer().await?)
+                .await?;
             Ok(count(purged.rows_affected()))
         })
         .await

@@ -21,7 +21,7 @@ impl SessionStore for Store {
             )
             .bind(id)
             .bind(self.shop_id())
-            .fetch_optional(sql.reader())
+            .fetch_optional(&mut *sql.reader().await?)
             .await?;
             let Some(row) = row else { return Ok(None) };
             Ok(Some(SessionRecord {
@@ -58,7 +58,7 @@ impl SessionStore for Store {
             .bind(session.return_to.as_deref())
             .bind(session.last_seen)
             .bind(self.shop_id())
-            .execute(sql.writer())
+            .execute(&mut *sql.writer().await?)
             .await?;
             Ok(())
         })
@@ -107,7 +107,7 @@ impl SessionStore for Store {
             sqlx::query("DELETE FROM sessions WHERE id = $1 AND shop_id = $2")
                 .bind(id)
                 .bind(self.shop_id())
-                .execute(sql.writer())
+                .execute(&mut *sql.writer().await?)
                 .await?;
             Ok(())
         })

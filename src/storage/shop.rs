@@ -46,7 +46,7 @@ impl Shop for Store {
             .bind(&member.phone)
             .bind(now())
             .bind(self.shop_id())
-            .fetch_optional(sql.writer())
+            .fetch_optional(&mut *sql.writer().await?)
             .await?;
             let id = row.map(|row| row.int(0)).transpose()?;
             Ok(id.map(MemberId))
@@ -60,7 +60,7 @@ impl Shop for Store {
             sqlx::query("SELECT password_hash FROM members WHERE id = $1 AND shop_id = $2")
                 .bind(member.0)
                 .bind(self.shop_id())
-                .fetch_optional(sql.reader())
+                .fetch_optional(&mut *sql.reader().await?)
                 .await?
                 .map(|row| row.text(0))
                 .transpose()
@@ -73,7 +73,7 @@ impl Shop for Store {
         sql.run(async {
             sqlx::query("SELECT id, name, price, recurring FROM products WHERE shop_id = $1 ORDER BY id")
                 .bind(self.shop_id())
-                .fetch_all(sql.reader())
+                .fetch_all(&mut *sql.reader().await?)
                 .await?
                 .iter()
                 .map(|row| {
@@ -89,7 +89,7 @@ impl Shop for Store {
         sql.run(async {
             sqlx::query("SELECT id, name, fee, amazon_pay_allowed FROM shipping_methods WHERE shop_id = $1 ORDER BY id")
                 .bind(self.shop_id())
-                .fetch_all(sql.reader())
+                .fetch_all(&mut *sql.reader().await?)
                 .await?
                 .iter()
                 .map(|row| {
@@ -285,7 +285,7 @@ impl Shop for Store {
             .bind(completing)
             .bind(failed)
             .bind(self.shop_id())
-            .fetch_all(sql.reader())
+            .fetch_all(&mut *sql.reader().await?)
             .await?;
             let mut summaries: Vec<(i64, OrderSummary)> = Vec::new();
             for row in &rows {
@@ -325,7 +325,7 @@ impl Shop for Store {
                 .bind(id.0)
                 .bind(next_cycle.to_string())
                 .bind(self.shop_id())
-                .execute(sql.writer())
+                .execute(&mut *sql.writer().await?)
                 .await?
                 .rows_affected();
             Ok(changed == 1)
@@ -342,7 +342,7 @@ impl Shop for Store {
             )
             .bind(member.0)
             .bind(self.shop_id())
-            .fetch_all(sql.reader())
+            .fetch_all(&mut *sql.reader().await?)
             .await?
             .iter()
             .map(|row| {

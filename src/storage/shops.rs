@@ -99,7 +99,10 @@ impl Store {
     pub async fn shops_version(&self) -> Result<i64, StorageError> {
         let sql = self.sql();
         sql.run(async {
-            sqlx::query("SELECT version FROM shops_version WHERE id = 1").fetch_one(sql.reader()).await?.int(0)
+            sqlx::query("SELECT version FROM shops_version WHERE id = 1")
+                .fetch_one(&mut *sql.reader().await?)
+                .await?
+                .int(0)
         })
         .await
     }
@@ -113,7 +116,7 @@ impl Store {
                         s.store_name
                  FROM shops s JOIN shop_hosts h ON h.shop_id = s.id ORDER BY s.id, h.host",
             )
-            .fetch_all(sql.reader())
+            .fetch_all(&mut *sql.reader().await?)
             .await?;
             let mut shops: Vec<ShopRecord> = Vec::new();
             for row in &rows {
@@ -350,7 +353,7 @@ impl Store {
             let row = sqlx::query("SELECT sealed FROM shop_secrets WHERE shop_id = $1 AND field = $2")
                 .bind(self.shop_id())
                 .bind(field)
-                .fetch_optional(sql.reader())
+                .fetch_optional(&mut *sql.reader().await?)
                 .await?;
             Ok(row.map(|row| sqlx::Row::try_get::<Vec<u8>, _>(&row, 0)).transpose()?)
         })
@@ -415,7 +418,7 @@ impl Store {
             for (_, before) in selection {
                 query = query.bind(*before);
             }
-            query.fetch_all(sql.reader()).await?.iter().map(|row| Ok(ShopId(row.int(0)?))).collect()
+            query.fetch_all(&mut *sql.reader().await?).await?.iter().map(|row| Ok(ShopId(row.int(0)?))).collect()
         })
         .await
     }

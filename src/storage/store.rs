@@ -163,8 +163,10 @@ pub(crate) mod tests {
             }
             let db = Store::sqlite(&dir.0).await.unwrap();
             assert_eq!(db.schema_version().await.unwrap(), crate::storage::SCHEMA_VERSION, "round {round}");
-            let applied =
-                sqlx::query("SELECT count(*) FROM _sqlx_migrations").fetch_one(db.sql().reader()).await.unwrap();
+            let applied = sqlx::query("SELECT count(*) FROM _sqlx_migrations")
+                .fetch_one(&mut *db.sql().reader().await.unwrap())
+                .await
+                .unwrap();
             assert_eq!(sqlx::Row::get::<i64, _>(&applied, 0), crate::storage::SCHEMA_VERSION, "round {round}");
         }
     }

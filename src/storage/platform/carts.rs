@@ -1,7 +1,7 @@
 //! Carts as the core sees them, and the checkout each is in.
 
 use async_trait::async_trait;
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::AnyConnection;
 
 use crate::core::platform::{Cart, CartCheckout, CartId, CartLine, Carts, PlatformError, ShippingMethod};
 use crate::storage::StorageError;
@@ -10,14 +10,14 @@ use crate::storage::rows::now;
 use crate::storage::sql::Fields;
 
 /// Shop `shop`'s cart `id` with its lines.
-async fn read_cart(pool: &AnyPool, shop: i64, id: &str) -> Result<Option<Cart>, StorageError> {
+async fn read_cart(connection: &mut AnyConnection, shop: i64, id: &str) -> Result<Option<Cart>, StorageError> {
     let head = sqlx::query(
         "SELECT s.id, s.name, s.fee, s.amazon_pay_allowed, c.review_ref, c.checkout_session_id
          FROM carts c JOIN shipping_methods s ON s.id = c.shipping_method_id WHERE c.id = $1 AND c.shop_id = $2",
     )
     .bind(id)
     .bind(shop)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *connection)
     .await?;
     let Some(head) = head else { return Ok(None) };
     let shipping =
@@ -29,7 +29,7 @@ async fn read_cart(pool: &AnyPool, shop: i64, id: &str) -> Result<Option<Cart>, 
     )
     .bind(id)
     .bind(shop)
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await?
     .iter()
     .map(|row| {
@@ -63,7 +63,7 @@ pub(super) async fn forget_checkout(tx: &mut AnyConnection, shop: i64, cart: &st
 impl Carts for Store {
     async fn cart(&self, id: &CartId) -> Result<Option<Cart>, PlatformError> {
         let sql = self.sql();
-        Ok(sql.run(read_cart(sql.reader(), self.shop_id(), &id.0)).await?)
+        Ok(sql.run(async { read_cart(&mut *sql.reader().await?, self.shop_id(), &id.0).await }).await?)
     }
 
     async fn amazon_pay_enabled(&self) -> Result<bool, PlatformError> {
@@ -72,7 +72,7 @@ impl Carts for Store {
             .run(async {
                 let row = sqlx::query("SELECT enabled FROM payment_methods WHERE code = 'amazon_pay' AND shop_id = $1")
                     .bind(self.shop_id())
-                    .fetch_optional(sql.reader())
+                    .fetch_optional(&mut *sql.reader().await?)
                     .await?;
                 Ok(match row {
                     Some(row) => row.flag(0)?,
@@ -94,7 +94,7 @@ impl Carts for Store {
                 .bind(review_ref)
                 .bind(now())
                 .bind(self.shop_id())
-                .execute(sql.writer())
+                .execute(&mut *sql.writer().await?)
                 .await?;
                 Ok(())
             })
@@ -116,7 +116,7 @@ impl Carts for Store {
                 .bind(session_id)
                 .bind(now())
                 .bind(self.shop_id())
-                .execute(sql.writer())
+                .execute(&mut *sql.writer().await?)
                 .await?
                 .rows_affected();
                 Ok(changed == 1)

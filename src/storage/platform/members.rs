@@ -25,7 +25,7 @@ where
     sql.run(async {
         // The condition is this module's own text, never input.
         let statement = sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} WHERE {condition} AND m.shop_id = $2"));
-        let row = sqlx::query(statement).bind(value).bind(shop).fetch_optional(sql.reader()).await?;
+        let row = sqlx::query(statement).bind(value).bind(shop).fetch_optional(&mut *sql.reader().await?).await?;
         row.as_ref().map(member).transpose()
     })
     .await
@@ -88,7 +88,7 @@ impl Members for Store {
                 let deleted = sqlx::query("DELETE FROM amazon_links WHERE member_id = $1 AND shop_id = $2")
                     .bind(member.0)
                     .bind(self.shop_id())
-                    .execute(sql.writer())
+                    .execute(&mut *sql.writer().await?)
                     .await?
                     .rows_affected();
                 Ok(deleted == 1)

@@ -377,7 +377,7 @@ async fn orders_of(store: &Store, statement: &'static str, value: &str) -> Resul
         sqlx::query(statement)
             .bind(value)
             .bind(store.shop_id())
-            .fetch_all(sql.reader())
+            .fetch_all(&mut *sql.reader().await?)
             .await?
             .iter()
             .map(order)
@@ -408,7 +408,7 @@ impl Orders for Store {
                     sqlx::query(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1 AND shop_id = $2"))
                         .bind(id.0)
                         .bind(self.shop_id())
-                        .fetch_optional(sql.reader())
+                        .fetch_optional(&mut *sql.reader().await?)
                         .await?;
                 row.as_ref().map(order).transpose()
             })
@@ -467,7 +467,7 @@ impl Orders for Store {
                     .bind(before)
                     .bind(limit)
                     .bind(self.shop_id())
-                    .fetch_all(sql.reader())
+                    .fetch_all(&mut *sql.reader().await?)
                     .await?
                     .iter()
                     .map(order)
@@ -504,7 +504,7 @@ impl Orders for Store {
                 )
                 .bind(id.0)
                 .bind(self.shop_id())
-                .fetch_all(sql.reader())
+                .fetch_all(&mut *sql.reader().await?)
                 .await?
                 .iter()
                 .map(|row| {
@@ -543,7 +543,7 @@ impl Orders for Store {
                 .bind(until)
                 .bind(now())
                 .bind(self.shop_id())
-                .fetch_optional(sql.writer())
+                .fetch_optional(&mut *sql.writer().await?)
                 .await?;
                 let locked = row.as_ref().map(order).transpose()?;
                 Ok(locked)
@@ -562,7 +562,7 @@ impl Orders for Store {
                 .bind(id.0)
                 .bind(i64::from(ordinal))
                 .bind(self.shop_id())
-                .execute(sql.writer())
+                .execute(&mut *sql.writer().await?)
                 .await?;
                 Ok(())
             })
@@ -579,7 +579,7 @@ impl Orders for Store {
                 .bind(id.0)
                 .bind(token)
                 .bind(self.shop_id())
-                    .execute(sql.writer())
+                    .execute(&mut *sql.writer().await?)
                     .await?;
                 Ok(())
             })

@@ -22,7 +22,7 @@ impl Subscriptions for Store {
                 )
                 .bind(day.to_string())
                 .bind(self.shop_id())
-                .fetch_all(sql.reader())
+                .fetch_all(&mut *sql.reader().await?)
                 .await?
                 .iter()
                 .map(|row| {
@@ -59,7 +59,7 @@ impl Subscriptions for Store {
                 .bind(counted[2])
                 .bind(counted[3])
                 .bind(self.shop_id())
-                .fetch_one(sql.reader())
+                .fetch_one(&mut *sql.reader().await?)
                 .await?
                 .yen(0)
             })
@@ -76,7 +76,7 @@ impl Subscriptions for Store {
                 )
                 .bind(charge_permission_id)
                 .bind(self.shop_id())
-                .execute(sql.writer())
+                .execute(&mut *sql.writer().await?)
                 .await?
                 .rows_affected();
                 Ok(ended > 0)
