@@ -1,9 +1,9 @@
 # Many shops on one deployment (issue 16), sourced by run.sh or run alone from the repository
-# (`bash tests/bench/shops.sh`, after a release build): one demo server on SQLite, first with the
-# demo's own two shops (the single-shop figure: its first shop), then with AMAZONPAY2_BENCH_SHOPS
-# (10,000) shops more, each
-# with its own sealed key. First visits spread over every shop's host, the server's memory, and
-# how soon a shop added with the CLI is served.
+# (`bash tests/bench/shops.sh`, after a release build): a demo server on SQLite with
+# AMAZONPAY2_BENCH_SHOPS (10,000) shops more than the demo's two, each with its own sealed key,
+# against a demo of its own (the single-shop figure: its first shop) measured before and after.
+# First visits spread over every shop's host, the server's memory, and how soon a shop added with
+# the CLI is served.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -66,11 +66,31 @@ until_not() {
   ms_since "$1"
 }
 
+# The single-shop figure: a demo deployment of its own (its first shop, on another port), measured
+# before the 10,000 shops and again after them, as the machine's speed drifts.
+single_shop() {
+  local port=$((sport + 10)) dir pid
+  dir=$(mktemp -d)
+  AMAZONPAY2_LISTEN=127.0.0.1:$port AMAZONPAY2_SIMULATOR_LISTEN=127.0.0.1:$((port + 1)) AMAZONPAY2_DATA=$dir \
+    RUST_LOG=info target/release/amazonpay2-server --demo >>"$dir/server.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")" != 000 ] && break
+    sleep 0.1
+  done
+  local one=(env AMAZONPAY2_BENCH_SHOPS=1 AMAZONPAY2_BENCH_HOST=127.0.0.1:$port wrk -t1 -c32 --latency
+    -s tests/bench/shops.lua "http://127.0.0.1:$port/api/amazonpay2/buttons")
+  "${one[@]}" -d2s >/dev/null
+  "${one[@]}" -d10s | grep '^BENCH'
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+
 echo "== many shops: first visits spread over $many shops' hosts in one SQLite database (wrk, 32 connections)"
+single=$(single_shop)
+echo "   one shop (a demo of its own, its first shop), before: ${single#BENCH }"
+# The demo makes its own two shops when it first starts; the 10,000 are added after them.
 start_shops_server
-spread 1 2 >/dev/null
-single=$(AMAZONPAY2_BENCH_HOST=127.0.0.1:$sport spread 1 10)
-echo "   one shop (the demo's first): ${single#BENCH }"
 stop_shops_server
 
 made=$(AMAZONPAY2_DATA=$sdata AMAZONPAY2_BENCH_PORT=$sport AMAZONPAY2_BENCH_SHOPS=$many \
@@ -85,10 +105,12 @@ warm=$(once_each)
 echo "   warm-up, every shop once:   ${warm#BENCH }"
 steady=$(spread "$many" 10)
 echo "   then, every shop in turn:   ${steady#BENCH }"
+single_after=$(single_shop)
+echo "   one shop (a demo of its own), after:           ${single_after#BENCH }"
 python3 -c "
-s, m, p99 = $(field rps "$single"), $(field rps "$steady"), $(field p99_ms "$steady")
+s, m, p99 = ($(field rps "$single") + $(field rps "$single_after")) / 2, $(field rps "$steady"), $(field p99_ms "$steady")
 ok = m >= 0.8 * s and p99 <= 5
-print(f'   {100 * m / s:.0f}% of one shop, p99 {p99} ms: {\"ok\" if ok else \"OVER\"} (budget: at least 80%, p99 at most 5 ms)')"
+print(f'   {100 * m / s:.0f}% of one shop (before and after, averaged), p99 {p99} ms: {\"ok\" if ok else \"OVER\"} (budget: at least 80%, p99 at most 5 ms)')"
 # The same server on one host only: what resolving the host costs, apart from the shops' number.
 one=$(spread 1 10)
 echo "   one shop's host of the $many: ${one#BENCH }"
