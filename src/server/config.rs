@@ -114,8 +114,8 @@ pub enum ConfigError {
     },
 }
 
-/// The demo shop's name, shown on Amazon's pages.
-const DEMO_STORE_NAME: &str = "クラフト雑貨店";
+/// The demo shop's name, shown on Amazon's pages and written in the demo's pages (`www/`).
+pub const DEMO_STORE_NAME: &str = "クラフト雑貨店";
 
 /// The values used by the demo when the Amazon settings are not given.
 pub mod demo_defaults {

@@ -15,15 +15,17 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::Path as UrlPath;
+use axum::extract::{Path as UrlPath, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
 use tower_http::cors::CorsLayer;
 use tower_http::services::ServeDir;
 
-use super::config::Config;
+use super::AppState;
+use super::config::{Config, DEMO_STORE_NAME};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/widget_files.rs"));
@@ -120,9 +122,43 @@ pub fn routes<S: Clone + Send + Sync + 'static>(config: &Config) -> Router<S> {
         .route("/amazonpay2/{file}", get(move |UrlPath(file): UrlPath<String>, headers| serve(widget, file, headers)))
         .layer(cors);
     match www {
-        Some(www) => widget.fallback_service(ServeDir::new(www).append_index_html_on_directories(true)),
+        Some(www) => widget
+            .fallback_service(ServeDir::new(www).append_index_html_on_directories(true))
+            .layer(middleware::from_fn(named_for_the_shop)),
         None => widget.fallback(|| async { StatusCode::NOT_FOUND }),
     }
+}
+
+/// The largest page renamed for its shop (the demo's are under 4 KiB).
+const MAX_PAGE: usize = 256 * 1024;
+
+/// The demo's pages are one set of files for every shop, written with the first shop's name: a
+/// page served on another shop's host carries that shop's name instead (its title and header),
+/// escaped as HTML. Other files, and pages of a shop with the first shop's name, go out as they
+/// are.
+async fn named_for_the_shop(request: Request, next: Next) -> Response {
+    let name = match request.method() {
+        &Method::GET => request.extensions().get::<Arc<AppState>>().and_then(|app| app.config.store_name.clone()),
+        _ => None,
+    };
+    let response = next.run(request).await;
+    let Some(name) = name.filter(|name| name != DEMO_STORE_NAME) else { return response };
+    let html =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|kind| kind.as_bytes().starts_with(b"text/html"));
+    if !html || response.status() != StatusCode::OK {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(page) = axum::body::to_bytes(body, MAX_PAGE).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let renamed = String::from_utf8_lossy(&page).replace(DEMO_STORE_NAME, &escape_html(&name));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(renamed))
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 /// The built widget's files, each with its precompressed variants.

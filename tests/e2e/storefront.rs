@@ -590,7 +590,7 @@ async fn amazon_buttons_are_named_with_the_label_they_show() {
 }
 
 /// The demo's second shop on its own host (browsers resolve `*.localhost` to this machine): its
-/// own name and catalogue, and a button of its own merchant, signed at the click with its own key.
+/// own name (on every page) and catalogue, and a button of its own merchant, signed at the click with its own key.
 #[tokio::test]
 async fn the_second_shop_on_its_own_host_shows_its_own_catalogue_and_its_own_merchants_button() {
     let shop = Shop::start().await;
@@ -608,6 +608,14 @@ async fn the_second_shop_on_its_own_host_shows_its_own_catalogue_and_its_own_mer
     let signed = signed_at_click(&browser).await;
     assert_eq!(signed["signInConfig"]["publicKeyId"], "SANDBOX-CRAFTSHOPTWODEMOKEY00000", "{signed}");
     assert!(uncaught(&browser).await.is_empty());
+    // A page that fetches no catalogue carries the shop's name as the server sends it.
+    browser.goto(&format!("http://shop2.localhost:{port}/member/login.html")).await.unwrap();
+    let named =
+        browser.execute("return [document.title, document.querySelector('.logo').textContent]", vec![]).await.unwrap();
+    assert_eq!(named, json!(["ログイン | 藍染め工房（デモ）", "藍染め工房"]));
+    browser.goto(&shop.url("/member/login.html")).await.unwrap();
+    let first = browser.execute("return document.title", vec![]).await.unwrap();
+    assert_eq!(first, "ログイン | クラフト雑貨店（デモ）");
     browser.quit().await.unwrap();
     shop.stop().await;
 }
