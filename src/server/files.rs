@@ -122,9 +122,11 @@ pub fn routes<S: Clone + Send + Sync + 'static>(config: &Config) -> Router<S> {
         .route("/amazonpay2/{file}", get(move |UrlPath(file): UrlPath<String>, headers| serve(widget, file, headers)))
         .layer(cors);
     match www {
-        Some(www) => widget
-            .fallback_service(ServeDir::new(www).append_index_html_on_directories(true))
-            .layer(middleware::from_fn(named_for_the_shop)),
+        Some(www) => widget.merge(
+            Router::new()
+                .fallback_service(ServeDir::new(www).append_index_html_on_directories(true))
+                .layer(middleware::from_fn(named_for_the_shop)),
+        ),
         None => widget.fallback(|| async { StatusCode::NOT_FOUND }),
     }
 }
@@ -137,12 +139,16 @@ const MAX_PAGE: usize = 256 * 1024;
 /// escaped as HTML. Other files, and pages of a shop with the first shop's name, go out as they
 /// are.
 async fn named_for_the_shop(request: Request, next: Next) -> Response {
-    let name = match request.method() {
-        &Method::GET => request.extensions().get::<Arc<AppState>>().and_then(|app| app.config.store_name.clone()),
+    let app = match request.method() {
+        &Method::GET => request.extensions().get::<Arc<AppState>>().cloned(),
         _ => None,
     };
     let response = next.run(request).await;
-    let Some(name) = name.filter(|name| name != DEMO_STORE_NAME) else { return response };
+    let Some(name) =
+        app.as_ref().and_then(|app| app.config.store_name.as_deref()).filter(|name| *name != DEMO_STORE_NAME)
+    else {
+        return response;
+    };
     let html =
         response.headers().get(header::CONTENT_TYPE).is_some_and(|kind| kind.as_bytes().starts_with(b"text/html"));
     if !html || response.status() != StatusCode::OK {
@@ -152,7 +158,7 @@ async fn named_for_the_shop(request: Request, next: Next) -> Response {
     let Ok(page) = axum::body::to_bytes(body, MAX_PAGE).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let renamed = String::from_utf8_lossy(&page).replace(DEMO_STORE_NAME, &escape_html(&name));
+    let renamed = String::from_utf8_lossy(&page).replace(DEMO_STORE_NAME, &escape_html(name));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(renamed))
 }
