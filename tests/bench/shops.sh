@@ -14,15 +14,18 @@ sserver=
 shops_cleanup() { [ -z "$sserver" ] || kill "$sserver" 2>/dev/null || true; rm -rf "$sdata"; }
 trap 'shops_cleanup; ${server:+kill $server 2>/dev/null}; ${data:+rm -rf "$data"}' EXIT
 
-start_shops_server() {
-  AMAZONPAY2_LISTEN=127.0.0.1:$sport AMAZONPAY2_SIMULATOR_LISTEN=127.0.0.1:$((sport + 1)) AMAZONPAY2_DATA=$sdata \
-    RUST_LOG=info target/release/amazonpay2-server --demo >>"$sdata/server.log" 2>&1 &
-  sserver=$!
+# Starts the demo on port $1 (its simulator on the next) with data folder $2, and waits until it
+# answers; its process ID is left in $demo_pid.
+start_demo() {
+  AMAZONPAY2_LISTEN=127.0.0.1:$1 AMAZONPAY2_SIMULATOR_LISTEN=127.0.0.1:$(($1 + 1)) AMAZONPAY2_DATA=$2 \
+    RUST_LOG=info target/release/amazonpay2-server --demo >>"$2/server.log" 2>&1 &
+  demo_pid=$!
   for _ in $(seq 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$sport/")" != 000 ] && return
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/")" != 000 ] && return
     sleep 0.1
   done
 }
+start_shops_server() { start_demo "$sport" "$sdata"; sserver=$demo_pid; }
 # Waits until the server's CPU time stands still for a second (start-up work done); prints how
 # long that took, in ms.
 until_idle() {
@@ -69,20 +72,14 @@ until_not() {
 # The single-shop figure: a demo deployment of its own (its first shop, on another port), measured
 # before the 10,000 shops and again after them, as the machine's speed drifts.
 single_shop() {
-  local port=$((sport + 10)) dir pid
+  local port=$((sport + 10)) dir
   dir=$(mktemp -d)
-  AMAZONPAY2_LISTEN=127.0.0.1:$port AMAZONPAY2_SIMULATOR_LISTEN=127.0.0.1:$((port + 1)) AMAZONPAY2_DATA=$dir \
-    RUST_LOG=info target/release/amazonpay2-server --demo >>"$dir/server.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")" != 000 ] && break
-    sleep 0.1
-  done
+  start_demo "$port" "$dir"
   local one=(env AMAZONPAY2_BENCH_SHOPS=1 AMAZONPAY2_BENCH_HOST=127.0.0.1:$port wrk -t1 -c32 --latency
     -s tests/bench/shops.lua "http://127.0.0.1:$port/api/amazonpay2/buttons")
   "${one[@]}" -d2s >/dev/null
   "${one[@]}" -d10s | grep '^BENCH'
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  kill "$demo_pid"; wait "$demo_pid" 2>/dev/null || true
   rm -rf "$dir"
 }
 
