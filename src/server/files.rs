@@ -340,6 +340,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_shops_name_goes_into_a_page_as_text_never_as_markup() {
+        assert_eq!(escape_html("藍染め工房"), "藍染め工房");
+        assert_eq!(
+            escape_html("<script>alert('x')</script> & \"co\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;co&quot;"
+        );
+    }
+
+    #[test]
     fn accept_encoding_is_read_with_its_weights() {
         assert!(accepts("gzip, deflate, br, zstd", "br"));
         assert!(accepts("gzip;q=1.0, br;q=0.5", "br"));
