@@ -104,7 +104,9 @@ pub(crate) async fn migrate(sql: &Sql, what: &str) -> Result<(), StorageError> {
                 // Not back among the connections with its foreign keys off (the failed
                 // transaction is rolled back first: the pragma does nothing inside one).
                 Err(error) => {
-                    connection.execute("PRAGMA foreign_keys = ON").await?;
+                    if let Err(pragma) = connection.execute("PRAGMA foreign_keys = ON").await {
+                        tracing::error!(error = %pragma, "foreign keys left off after a failed migration");
+                    }
                     Err(error)
                 }
             }

@@ -82,6 +82,14 @@ impl Kept {
         Ok(Arc::new(Self { idle: Mutex::new(connections), free: Arc::new(Semaphore::new(count as usize)) }))
     }
 
+    async fn take(self: &Arc<Self>) -> Result<KeptConn, StorageError> {
+        let permit = self.free.clone().acquire_owned().await.map_err(|_| sqlx::Error::PoolClosed)?;
+        let connection = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        // A permit is given back only after its connection.
+        let connection = connection.ok_or(sqlx::Error::PoolClosed)?;
+        Ok(KeptConn { connection: Some(connection), home: self.clone(), permit: Some(permit), in_transaction: false })
+    }
+
     fn give_back(&self, connection: AnyConnection) {
         self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(connection);
     }
@@ -91,18 +99,7 @@ impl Connections {
     async fn take(&self) -> Result<Conn, StorageError> {
         match self {
             Self::Pool(pool) => Ok(Conn::Pooled(pool.acquire().await?)),
-            Self::Kept(kept) => {
-                let permit = kept.free.clone().acquire_owned().await.map_err(|_| sqlx::Error::PoolClosed)?;
-                let connection = kept.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
-                // A permit is given back only after its connection.
-                let connection = connection.ok_or(sqlx::Error::PoolClosed)?;
-                Ok(Conn::Kept(KeptConn {
-                    connection: Some(connection),
-                    home: kept.clone(),
-                    permit: Some(permit),
-                    in_transaction: false,
-                }))
-            }
+            Self::Kept(kept) => Ok(Conn::Kept(kept.take().await?)),
         }
     }
 }
@@ -144,12 +141,25 @@ impl Drop for KeptConn {
     }
 }
 
+impl std::ops::Deref for KeptConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        self.connection.as_ref().unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl std::ops::DerefMut for KeptConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.connection.as_mut().unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
 impl std::ops::Deref for Conn {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
         match self {
             Self::Pooled(connection) => connection,
-            Self::Kept(kept) => kept.connection.as_ref().unwrap_or_else(|| unreachable!("taken only on drop")),
+            Self::Kept(kept) => kept,
         }
     }
 }
@@ -158,7 +168,7 @@ impl std::ops::DerefMut for Conn {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         match self {
             Self::Pooled(connection) => connection,
-            Self::Kept(kept) => kept.connection.as_mut().unwrap_or_else(|| unreachable!("taken only on drop")),
+            Self::Kept(kept) => kept,
         }
     }
 }
@@ -166,7 +176,7 @@ impl std::ops::DerefMut for Conn {
 /// A write transaction, rolled back when dropped without [`Tx::commit`].
 pub(crate) enum Tx {
     Postgres(Transaction<'static, Any>),
-    Sqlite(Conn),
+    Sqlite(KeptConn),
 }
 
 impl Tx {
@@ -176,9 +186,7 @@ impl Tx {
             Self::Postgres(tx) => tx.commit().await,
             Self::Sqlite(mut conn) => {
                 conn.execute("COMMIT").await?;
-                if let Conn::Kept(kept) = &mut conn {
-                    kept.in_transaction = false;
-                }
+                conn.in_transaction = false;
                 Ok(())
             }
         }
@@ -253,11 +261,9 @@ impl Sql {
     /// so rolled back.
     pub(crate) async fn begin(&self) -> Result<Tx, StorageError> {
         match &self.writer {
-            Connections::Kept(_) => {
-                let mut conn = self.writer.take().await?;
-                if let Conn::Kept(kept) = &mut conn {
-                    kept.in_transaction = true;
-                }
+            Connections::Kept(kept) => {
+                let mut conn = kept.take().await?;
+                conn.in_transaction = true;
                 conn.execute("BEGIN IMMEDIATE").await?;
                 Ok(Tx::Sqlite(conn))
             }
