@@ -97,13 +97,23 @@ start() {
   if as_user "$user" "$bin/pg_ctl" -D "$dir/pgdata" status >/dev/null 2>&1; then url_of; return; fi
   port=${AMAZONPAY2_PG_PORT:-55432}
   if [ -f "$dir/port" ] && port_free "$(cat "$dir/port")"; then port=$(cat "$dir/port"); fi
-  while ! port_free "$port"; do port=$((port + 1)); done
-  echo "$port" > "$dir/port"
-  # TCP on loopback only, no Unix socket (its path, under a deep checkout, could pass the
-  # 107-byte limit; the tests and this script connect over TCP).
-  as_user "$user" "$bin/pg_ctl" -D "$dir/pgdata" -l "$dir/log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='' -c max_connections=300 -c fsync=off" \
-    start >/dev/null || { echo "PostgreSQL did not start; its log:" >&2; tail -20 "$dir/log" >&2; exit 1; }
+  # A port nothing listens on may still be taken (by a connection's own end: these ports lie in
+  # the range the system gives outgoing connections), so a port PostgreSQL cannot bind is passed.
+  local tries=0
+  while :; do
+    while ! port_free "$port"; do port=$((port + 1)); done
+    echo "$port" > "$dir/port"
+    # TCP on loopback only, no Unix socket (its path, under a deep checkout, could pass the
+    # 107-byte limit; the tests and this script connect over TCP).
+    as_user "$user" "$bin/pg_ctl" -D "$dir/pgdata" -l "$dir/log" -w -t 30 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='' -c max_connections=300 -c fsync=off" \
+      start >/dev/null 2>&1 && break
+    tries=$((tries + 1))
+    if [ "$tries" -ge 5 ] || ! tail -3 "$dir/log" | grep -q 'could not create any TCP/IP sockets'; then
+      echo "PostgreSQL did not start; its log:" >&2; tail -20 "$dir/log" >&2; exit 1
+    fi
+    port=$((port + 1))
+  done
   if ! as_user "$user" "$bin/psql" -h 127.0.0.1 -p "$port" -d postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname = 'amazonpay2'" | grep -q 1; then
     as_user "$user" "$bin/createdb" -h 127.0.0.1 -p "$port" amazonpay2
