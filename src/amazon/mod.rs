@@ -6,6 +6,7 @@
 pub mod canonical;
 pub mod keygen;
 pub mod keys;
+pub mod quotas;
 pub mod signature;
 pub mod sns;
 pub mod types;

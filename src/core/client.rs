@@ -17,9 +17,11 @@ use url::Url;
 use super::idempotency;
 use super::key::KeyHandle;
 use super::notifications::ReadBudget;
+use super::pacing::Pacer;
 use super::random::Randomness;
 use super::settings::AmazonAccount;
 use crate::amazon::canonical;
+use crate::amazon::quotas::ApiOperation;
 use crate::amazon::signature::string_to_sign;
 use crate::amazon::types::{AmazonErrorBody, Buyer, Charge, ChargePermission, CheckoutSession, Money, Refund};
 use crate::contract::AMAZON_SIGNATURE_ALGORITHM;
@@ -142,6 +144,8 @@ pub struct AmazonPayClient {
     randomness: Arc<dyn Randomness>,
     retry: Retry,
     sleeper: Arc<dyn Sleeper>,
+    /// The turns of this merchant's calls within Amazon's quotas; `None` when lifted.
+    pacer: Option<Arc<Pacer>>,
 }
 
 impl AmazonPayClient {
@@ -170,6 +174,7 @@ impl AmazonPayClient {
             None => "/live",
         };
         let base = format!("{}{environment}/v2", api_base.as_str().trim_end_matches('/'));
+        let sandbox = crate::amazon::key_id_sandbox(&account.public_key_id).unwrap_or(account.sandbox);
         Ok(Self {
             http: http_client()?,
             base,
@@ -179,7 +184,16 @@ impl AmazonPayClient {
             randomness: Arc::new(SystemRandom::new()),
             retry: Retry::default(),
             sleeper: Arc::new(TokioSleeper),
+            pacer: Some(Pacer::of(&account.public_key_id, sandbox)),
         })
+    }
+
+    /// Sends every call at once, without waiting for its turn within Amazon's quotas: only for
+    /// measuring this program's own cost against a simulator whose quotas are lifted too.
+    #[must_use]
+    pub fn without_pacing(mut self) -> Self {
+        self.pacer = None;
+        self
     }
 
     /// Replaces the retry policy (tests use short waits).
@@ -204,12 +218,12 @@ impl AmazonPayClient {
 
     /// `GET buyers/{buyerToken}`: who signed in.
     pub async fn get_buyer(&self, buyer_token: &str) -> Result<Buyer, AmazonError> {
-        self.call(Method::GET, &format!("buyers/{}", segment(buyer_token)?), None::<&()>).await
+        self.send(Method::GET, &format!("buyers/{}", segment(buyer_token)?), None::<&()>, None).await
     }
 
     /// `GET checkoutSessions/{id}`.
     pub async fn get_checkout_session(&self, id: &str) -> Result<CheckoutSession, AmazonError> {
-        self.call(Method::GET, &format!("checkoutSessions/{}", segment(id)?), None::<&()>).await
+        self.send(Method::GET, &format!("checkoutSessions/{}", segment(id)?), None::<&()>, None).await
     }
 
     /// `PATCH checkoutSessions/{id}`.
@@ -218,7 +232,7 @@ impl AmazonPayClient {
         id: &str,
         body: &serde_json::Value,
     ) -> Result<CheckoutSession, AmazonError> {
-        self.call(Method::PATCH, &format!("checkoutSessions/{}", segment(id)?), Some(body)).await
+        self.send(Method::PATCH, &format!("checkoutSessions/{}", segment(id)?), Some(body), None).await
     }
 
     /// `POST checkoutSessions/{id}/complete`. `idempotency_key` makes a retried completion
@@ -231,12 +245,12 @@ impl AmazonPayClient {
     ) -> Result<CheckoutSession, AmazonError> {
         let body = serde_json::json!({ "chargeAmount": amount });
         let resource = format!("checkoutSessions/{}/complete", segment(id)?);
-        self.call_with_key(Method::POST, &resource, Some(&body), Some(idempotency_key.to_owned())).await
+        self.send(Method::POST, &resource, Some(&body), Some(idempotency_key)).await
     }
 
     /// `GET charges/{id}`.
     pub async fn get_charge(&self, id: &str) -> Result<Charge, AmazonError> {
-        self.call(Method::GET, &format!("charges/{}", segment(id)?), None::<&()>).await
+        self.send(Method::GET, &format!("charges/{}", segment(id)?), None::<&()>, None).await
     }
 
     /// `POST charges`: a charge on a charge permission. `idempotency_key` makes a retried or
@@ -244,7 +258,7 @@ impl AmazonPayClient {
     /// `SoftDeclined`, `PaymentMethodNotAllowed`, `TransactionTimedOut`, `MFANotCompleted`,
     /// `AmazonRejected`; `ProcessingFailure` with a 500), never a charge.
     pub async fn create_charge(&self, body: &serde_json::Value, idempotency_key: &str) -> Result<Charge, AmazonError> {
-        self.call_with_key(Method::POST, "charges", Some(body), Some(idempotency_key.to_owned())).await
+        self.send(Method::POST, "charges", Some(body), Some(idempotency_key)).await
     }
 
     /// `POST checkoutSessions`: a checkout session from the create payload (the same JSON a
@@ -256,7 +270,7 @@ impl AmazonPayClient {
         body: &serde_json::Value,
         idempotency_key: &str,
     ) -> Result<CheckoutSession, AmazonError> {
-        self.call_with_key(Method::POST, "checkoutSessions", Some(body), Some(idempotency_key.to_owned())).await
+        self.send(Method::POST, "checkoutSessions", Some(body), Some(idempotency_key)).await
     }
 
     /// Amazon's clock: the `Date` of its API host's answer to an unsigned request (every answer
@@ -280,7 +294,7 @@ impl AmazonPayClient {
 
     /// `GET chargePermissions/{id}`.
     pub async fn get_charge_permission(&self, id: &str) -> Result<ChargePermission, AmazonError> {
-        self.call(Method::GET, &format!("chargePermissions/{}", segment(id)?), None::<&()>).await
+        self.send(Method::GET, &format!("chargePermissions/{}", segment(id)?), None::<&()>, None).await
     }
 
     /// `PATCH chargePermissions/{id}`: `merchantMetadata` and (Recurring) `recurringMetadata`.
@@ -289,7 +303,8 @@ impl AmazonPayClient {
         id: &str,
         body: &serde_json::Value,
     ) -> Result<ChargePermission, AmazonError> {
-        self.call(Method::PATCH, &format!("chargePermissions/{}", segment(id)?), Some(body)).await
+        let resource = format!("chargePermissions/{}", segment(id)?);
+        self.send(Method::PATCH, &resource, Some(body), None).await
     }
 
     /// `DELETE chargePermissions/{id}/close` with `closureReason` and `cancelPendingCharges`
@@ -305,7 +320,8 @@ impl AmazonPayClient {
             "closureReason": closure_reason,
             "cancelPendingCharges": cancel_pending_charges,
         });
-        self.call(Method::DELETE, &format!("chargePermissions/{}/close", segment(id)?), Some(&body)).await
+        let resource = format!("chargePermissions/{}/close", segment(id)?);
+        self.send(Method::DELETE, &resource, Some(&body), None).await
     }
 
     /// `POST charges/{id}/capture` (実売上): `amount` at most what was authorized (less reduces
@@ -315,14 +331,14 @@ impl AmazonPayClient {
     pub async fn capture_charge(&self, id: &str, amount: &Money, idempotency_key: &str) -> Result<Charge, AmazonError> {
         let body = serde_json::json!({ "captureAmount": amount });
         let resource = format!("charges/{}/capture", segment(id)?);
-        self.call_with_key(Method::POST, &resource, Some(&body), Some(idempotency_key.to_owned())).await
+        self.send(Method::POST, &resource, Some(&body), Some(idempotency_key)).await
     }
 
     /// `DELETE charges/{id}/cancel` (キャンセル of an uncaptured authorization), with
     /// `cancellationReason`.
     pub async fn cancel_charge(&self, id: &str, cancellation_reason: &str) -> Result<Charge, AmazonError> {
         let body = serde_json::json!({ "cancellationReason": cancellation_reason });
-        self.call(Method::DELETE, &format!("charges/{}/cancel", segment(id)?), Some(&body)).await
+        self.send(Method::DELETE, &format!("charges/{}/cancel", segment(id)?), Some(&body), None).await
     }
 
     /// `POST refunds` (返金, full or partial) of a captured charge. Refunds are asynchronous: the
@@ -334,12 +350,12 @@ impl AmazonPayClient {
         idempotency_key: &str,
     ) -> Result<Refund, AmazonError> {
         let body = serde_json::json!({ "chargeId": segment(charge_id).map(|_| charge_id)?, "refundAmount": amount });
-        self.call_with_key(Method::POST, "refunds", Some(&body), Some(idempotency_key.to_owned())).await
+        self.send(Method::POST, "refunds", Some(&body), Some(idempotency_key)).await
     }
 
     /// `GET refunds/{id}`.
     pub async fn get_refund(&self, id: &str) -> Result<Refund, AmazonError> {
-        self.call(Method::GET, &format!("refunds/{}", segment(id)?), None::<&()>).await
+        self.send(Method::GET, &format!("refunds/{}", segment(id)?), None::<&()>, None).await
     }
 
     /// Sends one API call (with retries) and decodes its answer. A POST gets a random
@@ -360,17 +376,19 @@ impl AmazonPayClient {
             ),
             _ => None,
         };
-        self.call_with_key(method, resource, body, key).await
+        self.send(method, resource, body, key.as_deref()).await
     }
 
-    async fn call_with_key<T: DeserializeOwned>(
+    /// Sends `method resource` with its retries, each attempt after its turn within Amazon's quota
+    /// for its operation.
+    async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
         resource: &str,
         body: Option<&impl Serialize>,
-        idempotency_key: Option<String>,
+        idempotency_key: Option<&str>,
     ) -> Result<T, AmazonError> {
-        if let Some(key) = &idempotency_key
+        if let Some(key) = idempotency_key
             && !idempotency::is_valid(key)
         {
             return Err(AmazonError::InvalidIdempotencyKey(format!(
@@ -379,6 +397,8 @@ impl AmazonPayClient {
             )));
         }
         let url = Url::parse(&format!("{}/{resource}", self.base)).map_err(|e| AmazonError::Setup(e.to_string()))?;
+        // Get Buyer and calls outside Amazon's table have no published quota, and are not paced.
+        let operation = ApiOperation::of(method.as_str(), &format!("/v2/{resource}"));
         let body = match body {
             Some(body) => serde_json::to_string(body).map_err(|e| AmazonError::Setup(e.to_string()))?,
             None => String::new(),
@@ -388,7 +408,15 @@ impl AmazonPayClient {
             if !read_allowed() {
                 return Err(AmazonError::ReadsSpent);
             }
-            let request = self.signed(&method, &url, &body, idempotency_key.as_deref())?;
+            let pacer = self.pacer.as_deref().zip(operation);
+            if let Some((pacer, operation)) = pacer {
+                let turn = pacer.turn(operation);
+                if !turn.is_zero() {
+                    self.sleeper.sleep(turn).await;
+                }
+            }
+            // Signed after the wait: Amazon refuses a signature dated too far from its clock.
+            let request = self.signed(&method, &url, &body, idempotency_key)?;
             let wait = match request.send().await {
                 Ok(response) if response.status().is_success() => {
                     let text = response.text().await.map_err(|e| AmazonError::Decode(e.without_url().to_string()))?;
@@ -404,6 +432,11 @@ impl AmazonPayClient {
                     // decides, not the status.
                     if error.reason_code() == Some("ProcessingFailure") {
                         return Err(error);
+                    }
+                    if status == 429
+                        && let Some((pacer, operation)) = pacer
+                    {
+                        pacer.refused(operation);
                     }
                     last = format!("HTTP {status}");
                     after

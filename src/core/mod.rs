@@ -20,6 +20,7 @@ pub mod notifications;
 pub mod onboarding;
 pub mod operations;
 pub mod orders;
+mod pacing;
 pub mod paths;
 pub mod payloads;
 pub mod platform;
@@ -103,6 +104,7 @@ impl Core {
         platform: Arc<dyn Platform>,
     ) -> Result<Self, AmazonError> {
         let certificates = notifications::Certificates::new(settings.ipn_cert_origins.clone())?;
+        let amazon = if settings.paced { amazon } else { amazon.without_pacing() };
         let notification_reads = Arc::new(notifications::ReadBudget::new(notifications::READS_PER_MINUTE));
         Ok(Self {
             key,

@@ -188,6 +188,9 @@ pub struct CoreSettings {
     /// The SNS topics Amazon's notifications may come from (`AMAZONPAY2_IPN_TOPIC_ARNS`); empty,
     /// every topic is followed and recorded for the owner.
     pub ipn_topic_arns: Vec<String>,
+    /// Whether calls to Amazon wait for their turn within Amazon's throttling quotas: always,
+    /// except against a simulator whose quotas are lifted for benchmarks.
+    pub paced: bool,
 }
 
 /// A path on this site: starts with one `/`, and nothing a browser would read as another host.

@@ -102,14 +102,19 @@ fn second_account(key: &ShopKey, origin: &str) -> SimulatorConfig {
 }
 
 /// The simulator trusting `key` as Amazon trusts the key registered in Seller Central.
+/// Amazon's throttling quotas are kept unless the demo lifts them for benchmarks.
 pub fn simulator(config: &Config, key: &ShopKey) -> Simulator {
-    Simulator::new(SimulatorConfig {
+    let simulator = Simulator::new(SimulatorConfig {
         merchant_id: config.amazon.merchant_id.clone(),
         store_id: config.amazon.store_id.clone(),
         public_key_id: config.amazon.public_key_id.clone(),
         public_key_der: key.public_key_der().to_vec(),
         shop_origin: config.shop_origin.as_str().to_owned(),
-    })
+    });
+    match &config.demo {
+        Some(demo) if demo.quotas_lifted => simulator.with_quotas_lifted(),
+        _ => simulator,
+    }
 }
 
 /// Opens the demo shop: the server's state on a seeded catalogue. A database left by a

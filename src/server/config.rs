@@ -91,6 +91,10 @@ pub enum KeySource {
 pub struct DemoSettings {
     /// `AMAZONPAY2_SIMULATOR_LISTEN`: the simulator's own address, i.e. its own origin.
     pub simulator_listen: SocketAddr,
+    /// `AMAZONPAY2_SIMULATOR_QUOTAS=off`: the simulator keeps none of Amazon's throttling quotas,
+    /// and the shop sends its calls without waiting for their turn: only for benchmarks that
+    /// measure this program's own cost, faster than Amazon would ever let a merchant go.
+    pub quotas_lifted: bool,
 }
 
 /// A setting that is missing or wrong; the message names the variable and what to do.
@@ -201,7 +205,15 @@ impl Config {
             var("AMAZONPAY2_SIMULATOR_LISTEN"),
             demo_defaults::SIMULATOR_LISTEN,
         )?;
-        let demo = demo.then_some(DemoSettings { simulator_listen });
+        let quotas_lifted = match var("AMAZONPAY2_SIMULATOR_QUOTAS").as_deref() {
+            None | Some("on") => false,
+            Some("off") if demo => true,
+            Some("off") => {
+                return Err(invalid("AMAZONPAY2_SIMULATOR_QUOTAS", "applies only to the demo's simulator".into()));
+            }
+            Some(other) => return Err(invalid("AMAZONPAY2_SIMULATOR_QUOTAS", format!("'{other}' is not on or off"))),
+        };
+        let demo = demo.then_some(DemoSettings { simulator_listen, quotas_lifted });
         // In the demo, Amazon is the simulator unless these are set explicitly (tests point
         // them at dead or broken stand-ins).
         let (default_api_base, default_checkout_js) = match &demo {
@@ -326,6 +338,7 @@ impl Config {
             store_name: self.store_name.clone(),
             ipn_cert_origins: self.ipn_cert_origins.clone(),
             ipn_topic_arns: self.ipn_topic_arns.clone(),
+            paced: !self.demo.as_ref().is_some_and(|demo| demo.quotas_lifted),
         }
     }
 }

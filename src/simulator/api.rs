@@ -114,7 +114,8 @@ pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
         .layer(middleware::from_fn_with_state(simulator.clone(), verify_signature))
 }
 
-/// Refuses any request whose signature does not verify with the merchant's registered key.
+/// Refuses any request whose signature does not verify with the merchant's registered key, or
+/// that is over the merchant's quota for its operation.
 async fn verify_signature(State(simulator): State<Simulator>, request: Request, next: Next) -> Response {
     if let Some(failure) = simulator.take_fault() {
         return failure.into_response();
@@ -133,6 +134,12 @@ async fn verify_signature(State(simulator): State<Simulator>, request: Request, 
     };
     if let Some(host) = parts.headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()) {
         simulator.saw_host(host, true);
+    }
+    // Counted per merchant, so after the signature names it.
+    let environment = simulator.environment_of(&parts.uri, &caller);
+    if let Err(failure) = lock(&simulator.inner.throttling).take(&caller, environment, &parts.method, parts.uri.path())
+    {
+        return failure.into_response();
     }
     let mut request = Request::from_parts(parts, Body::from(body));
     request.extensions_mut().insert(caller);

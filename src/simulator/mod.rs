@@ -28,6 +28,7 @@ mod merchants;
 mod payments;
 mod seller_central;
 mod signature;
+mod throttling;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -93,6 +94,8 @@ struct Inner {
     public_origin: OnceLock<String>,
     /// Test control: failures the next API requests get.
     faults: Mutex<Option<api::Fault>>,
+    /// Amazon's throttling quotas, kept per merchant (unless lifted).
+    throttling: Mutex<throttling::Buckets>,
     /// Test control: seconds the simulator's clock is ahead of the real one (behind when
     /// negative: a test set Amazon's clock back before anything was made).
     clock_offset: AtomicI64,
@@ -134,6 +137,7 @@ impl Simulator {
                 idempotency: Mutex::new(idempotency::Keys::default()),
                 public_origin: OnceLock::new(),
                 faults: Mutex::new(None),
+                throttling: Mutex::default(),
                 clock_offset: AtomicI64::new(0),
                 notifier: ipn::Notifier::default(),
                 ticking: AtomicBool::new(false),
@@ -148,6 +152,15 @@ impl Simulator {
     #[must_use]
     pub fn with_public_origin(self, origin: &str) -> Self {
         let _ = self.inner.public_origin.set(origin.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Lifts Amazon's throttling quotas: every request is served however many come, as no
+    /// merchant's are at Amazon. Only for benchmarks of the shop's own cost (`--demo` with
+    /// `AMAZONPAY2_SIMULATOR_QUOTAS=off`), whose shop sends without pacing too.
+    #[must_use]
+    pub fn with_quotas_lifted(self) -> Self {
+        lock(&self.inner.throttling).lift();
         self
     }
 

@@ -89,7 +89,7 @@ async fn orders(deployment: &Deployment) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: tests/bench/run.sh runs it"]
 async fn bench_two_instances_on_postgresql_next_to_one_on_sqlite() {
-    let sqlite = Deployment::start(Target::sqlite("bench-sqlite"), 1).await;
+    let sqlite = Deployment::start_unthrottled(Target::sqlite("bench-sqlite"), 1).await;
     let (sqlite_buttons, sqlite_orders) = (buttons(&sqlite).await, orders(&sqlite).await);
     drop(sqlite);
     println!("BENCH buttons   1 instance  SQLite     {sqlite_buttons:>8.0} requests/s");
@@ -98,7 +98,7 @@ async fn bench_two_instances_on_postgresql_next_to_one_on_sqlite() {
         println!("BENCH (PostgreSQL not measured: {} is not set)", crate::common::databases::TEST_DATABASE_URL);
         return;
     };
-    let postgres = Deployment::start(target, 2).await;
+    let postgres = Deployment::start_unthrottled(target, 2).await;
     let (pg_buttons, pg_orders) = (buttons(&postgres).await, orders(&postgres).await);
     println!("BENCH buttons   2 instances PostgreSQL {pg_buttons:>8.0} requests/s");
     println!("BENCH orders    2 instances PostgreSQL {pg_orders:>8.1} orders/s");

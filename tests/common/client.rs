@@ -213,7 +213,7 @@ impl Sim {
     }
 
     pub fn client_with(&self, signer: &Signer, retry: Retry) -> AmazonPayClient {
-        AmazonPayClient::new(&self.base, &self.account, signer.shop.clone()).unwrap().with_retry(retry)
+        AmazonPayClient::new(&self.base, &self.account, signer.shop.clone()).unwrap().with_retry(retry).without_pacing()
     }
 
     /// Signs in as `TEST_BUYERS[buyer]` through the hosted sign-in pages and returns the

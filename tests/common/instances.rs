@@ -256,15 +256,20 @@ pub struct Deployment {
 impl Deployment {
     /// `count` instances on `target`, started at the same moment.
     pub async fn start(target: Target, count: usize) -> Self {
-        Self::start_with(target, count, false).await
+        Self::start_with(target, count, false, false).await
     }
 
     /// [`Self::start`] with the instances' API calls to Amazon through a [`Gate`].
     pub async fn start_gated(target: Target, count: usize) -> Self {
-        Self::start_with(target, count, true).await
+        Self::start_with(target, count, true, false).await
     }
 
-    async fn start_with(target: Target, count: usize, gated: bool) -> Self {
+    /// [`Self::start`] with Amazon's quotas lifted on both sides (benchmarks of our own cost).
+    pub async fn start_unthrottled(target: Target, count: usize) -> Self {
+        Self::start_with(target, count, false, true).await
+    }
+
+    async fn start_with(target: Target, count: usize, gated: bool, quotas_lifted: bool) -> Self {
         amazonpay2::core::install_crypto_provider();
         let balancer_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let shop = format!("http://{}", balancer_listener.local_addr().unwrap());
@@ -278,7 +283,7 @@ impl Deployment {
             None
         };
         let api_base = gate.as_ref().map_or_else(|| amazon.clone(), |(_, base)| base.clone());
-        let common = vec![
+        let mut common = vec![
             ("AMAZONPAY2_SHOP_ORIGIN", shop.clone()),
             ("AMAZONPAY2_PRIVATE_KEY", KEY_FILE.to_owned()),
             ("AMAZONPAY2_WWW", concat!(env!("CARGO_MANIFEST_DIR"), "/www").to_owned()),
@@ -286,6 +291,9 @@ impl Deployment {
             ("AMAZONPAY2_CHECKOUT_JS", format!("{amazon}/checkout.js")),
             target.setting(),
         ];
+        if quotas_lifted {
+            common.push(("AMAZONPAY2_SIMULATOR_QUOTAS", "off".to_owned()));
+        }
         let simulator_dir = DataDir::new("multi-sim");
         let mut simulator_vars = common.clone();
         simulator_vars.extend([

@@ -79,7 +79,19 @@ pub struct SimSocket {
 impl SimSocket {
     /// Starts the simulator of `account` for the shop at [`SHOP`], trusting `key` under the
     /// account's public key ID; `router` makes the simulator's router (with layers, say).
+    /// Amazon's throttling quotas are lifted: the tests on this simulator check Amazon's other
+    /// rules with many requests apiece, faster than its sandbox quotas allow (the quotas have
+    /// tests of their own, on [`Self::start_keeping_quotas`]).
     pub async fn start(account: AmazonAccount, key: &ShopKey, router: impl FnOnce(Simulator) -> Router) -> Self {
+        Self::start_keeping_quotas(account, key, |simulator| router(simulator.with_quotas_lifted())).await
+    }
+
+    /// [`Self::start`] with Amazon's throttling quotas kept.
+    pub async fn start_keeping_quotas(
+        account: AmazonAccount,
+        key: &ShopKey,
+        router: impl FnOnce(Simulator) -> Router,
+    ) -> Self {
         let simulator = Simulator::new(SimulatorConfig {
             merchant_id: account.merchant_id.clone(),
             store_id: account.store_id.clone(),
@@ -116,9 +128,12 @@ impl SimSocket {
         self.base.as_str().trim_end_matches('/').to_owned()
     }
 
-    /// The shop's signed client for this simulator.
+    /// The shop's signed client for this simulator (not paced: see [`Self::start`]).
     pub fn client(&self, key: &Arc<ShopKey>) -> amazonpay2::core::AmazonPayClient {
-        amazonpay2::core::AmazonPayClient::new(&self.base, &self.account, key.clone()).unwrap().with_retry(FAST_RETRY)
+        amazonpay2::core::AmazonPayClient::new(&self.base, &self.account, key.clone())
+            .unwrap()
+            .with_retry(FAST_RETRY)
+            .without_pacing()
     }
 
     /// `POST /__simulator/{control}` with `body`.

@@ -122,7 +122,7 @@ impl Sim {
             first_delay: std::time::Duration::from_millis(5),
             max_delay: std::time::Duration::from_millis(20),
         };
-        let client = AmazonPayClient::new(&base, &account, key.clone()).unwrap().with_retry(fast);
+        let client = AmazonPayClient::new(&base, &account, key.clone()).unwrap().with_retry(fast).without_pacing();
         Sim { base, key, client, http, _task: task }
     }
 

@@ -20,7 +20,6 @@ use amazonpay2::core::{AmazonPayClient, Core, Retry};
 use amazonpay2::server::config::Config;
 use amazonpay2::server::shops::Shops;
 use amazonpay2::server::{self, AppState, app};
-use amazonpay2::simulator::{Simulator, SimulatorConfig};
 use amazonpay2::storage::Database;
 
 /// Short waits between retries, so that failing calls cost milliseconds.
@@ -177,13 +176,7 @@ impl TwoOrigins {
         all.extend(vars);
         let config = Config::from_vars(true, |name| all.get(name).cloned()).expect("a valid demo config");
         let key = Arc::new(key(&config));
-        let simulator = Simulator::new(SimulatorConfig {
-            merchant_id: config.amazon.merchant_id.clone(),
-            store_id: config.amazon.store_id.clone(),
-            public_key_id: config.amazon.public_key_id.clone(),
-            public_key_der: key.public_key_der().to_vec(),
-            shop_origin: config.shop_origin.as_str().to_owned(),
-        });
+        let simulator = amazonpay2::demo::simulator(&config, &key);
         let router = wrap(simulator.router());
         tokio::spawn(async move { axum::serve(amazon_listener, router).await });
         Self {

@@ -3,6 +3,8 @@
 //! 30-day flag, 受注編集 with 「クレジット決済状況変更」 (capture, 減額, refunds, cancel, the force
 //! option), the bulk page, the settings, and what Amazon holds after each step.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -666,6 +668,49 @@ async fn bulk_capture_shows_each_orders_outcome_goes_on_past_a_refusal_and_a_sec
     owner.post("/admin/amazonpay/capture", &[("csrf", csrf.as_str()), ("scope", "selected")]).await.assert_status(422);
     owner.post("/admin/amazonpay/capture", &[("csrf", csrf.as_str()), ("order", "x")]).await.assert_status(400);
     owner.get("/admin/amazonpay/jobs/999999").await.assert_status(404);
+}
+
+/// A bulk capture keeps to Amazon's quotas: in the sandbox Amazon takes two captures at once and
+/// one a second after that, and refuses more with `429 TooManyRequests`. Six orders captured by
+/// the job's eight workers are all captured, and Amazon (the simulator, which keeps the
+/// published quotas) refused none of the shop's requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_capture_waits_its_turns_within_amazons_quotas_and_is_never_throttled() {
+    let throttled = Arc::new(AtomicUsize::new(0));
+    let counted = throttled.clone();
+    let world = World::start_wrapped_adapting(
+        Vec::new(),
+        move |router| {
+            router.layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    let counted = counted.clone();
+                    async move {
+                        let response = next.run(request).await;
+                        if response.status() == axum::http::StatusCode::TOO_MANY_REQUESTS {
+                            counted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        response
+                    }
+                },
+            ))
+        },
+        |core| core,
+    )
+    .await;
+    amazonpay2::server::admin::put_account(&world.db, OWNER, OWNER_PASSWORD).await.unwrap();
+    let mut orders = Vec::new();
+    for _ in 0..6 {
+        orders.push(bought(&world).await);
+    }
+    let owner = owner(&world).await;
+    let csrf = owner.csrf().await;
+    let started = owner.post("/admin/amazonpay/capture", &[("csrf", csrf.as_str()), ("scope", "all")]).await;
+    let progress = wait_for_job(&owner, started.location().rsplit('/').next().unwrap()).await;
+    assert_eq!((progress["total"].as_u64(), progress["done"].as_u64()), (Some(6), Some(6)), "{progress:#}");
+    for order in &orders {
+        assert_eq!(charge_of(&world, order).await["captureAmount"], yen(MUG_ORDER), "captured once");
+    }
+    assert_eq!(throttled.load(Ordering::Relaxed), 0, "no request of the shop was over Amazon's quota");
 }
 
 // ---------------------------------------------------------------------------------------------

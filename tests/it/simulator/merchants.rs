@@ -137,7 +137,7 @@ async fn register(sim: &SimSocket, body: Value) -> Ids {
 
 fn client(sim: &SimSocket, ids: &Ids, key: Arc<ShopKey>) -> AmazonPayClient {
     let account = account(&ids.merchant_id, &ids.store_id, &ids.public_key_id, true);
-    AmazonPayClient::new(&sim.base, &account, key).unwrap().with_retry(FAST_RETRY)
+    AmazonPayClient::new(&sim.base, &account, key).unwrap().with_retry(FAST_RETRY).without_pacing()
 }
 
 fn upper_alphanumeric(text: &str) -> bool {

@@ -24,3 +24,4 @@ mod pages_escaping;
 mod pages_hosted;
 mod pages_round_trip;
 mod pages_signatures;
+mod throttling;
