@@ -64,9 +64,10 @@ pub fn sqlite_beside_server(data_dir: &std::path::Path) -> rusqlite::Connection 
     connection
 }
 
-/// The shop's signed Amazon Pay client, with short retry waits.
+/// The shop's signed Amazon Pay client, with short retry waits, paced as the shop's own.
 pub fn shop_client(config: &Config, key: &Arc<ShopKey>) -> AmazonPayClient {
-    AmazonPayClient::new(&config.api_base, &config.amazon, key.clone()).unwrap().with_retry(RETRY)
+    let client = AmazonPayClient::new(&config.api_base, &config.amazon, key.clone()).unwrap().with_retry(RETRY);
+    if config.core_settings().paced { client } else { client.without_pacing() }
 }
 
 /// The server's state on its database (the demo's catalogue in it for a demo configuration),

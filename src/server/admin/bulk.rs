@@ -37,7 +37,8 @@ use crate::core::platform::OrderId;
 use crate::core::{Core, now};
 use crate::storage::{BulkItem, BulkJob, BulkOrder, Database, ItemOutcome, OrderFilter, StorageError};
 
-/// Captures at Amazon at once: Amazon throttles, and its 429s are retried with backoff.
+/// Captures under way at once. Each waits for its turn within Amazon's quota for captures (the
+/// client's pacing), so more than one only overlap Amazon's answer times.
 pub const BULK_CONCURRENCY: usize = 8;
 /// The most orders one job takes.
 const MAX_JOB: usize = 10_000;

@@ -679,7 +679,7 @@ async fn a_bulk_capture_waits_its_turns_within_amazons_quotas_and_is_never_throt
     let throttled = Arc::new(AtomicUsize::new(0));
     let counted = throttled.clone();
     let world = World::start_wrapped_adapting(
-        Vec::new(),
+        vec![("AMAZONPAY2_SIMULATOR_QUOTAS", "on".to_owned())],
         move |router| {
             router.layer(axum::middleware::from_fn(
                 move |request: axum::extract::Request, next: axum::middleware::Next| {
