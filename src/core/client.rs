@@ -218,12 +218,12 @@ impl AmazonPayClient {
 
     /// `GET buyers/{buyerToken}`: who signed in.
     pub async fn get_buyer(&self, buyer_token: &str) -> Result<Buyer, AmazonError> {
-        self.send(Method::GET, &format!("buyers/{}", segment(buyer_token)?), None::<&()>, None).await
+        self.call(Method::GET, &format!("buyers/{}", segment(buyer_token)?), None::<&()>).await
     }
 
     /// `GET checkoutSessions/{id}`.
     pub async fn get_checkout_session(&self, id: &str) -> Result<CheckoutSession, AmazonError> {
-        self.send(Method::GET, &format!("checkoutSessions/{}", segment(id)?), None::<&()>, None).await
+        self.call(Method::GET, &format!("checkoutSessions/{}", segment(id)?), None::<&()>).await
     }
 
     /// `PATCH checkoutSessions/{id}`.
@@ -232,7 +232,7 @@ impl AmazonPayClient {
         id: &str,
         body: &serde_json::Value,
     ) -> Result<CheckoutSession, AmazonError> {
-        self.send(Method::PATCH, &format!("checkoutSessions/{}", segment(id)?), Some(body), None).await
+        self.call(Method::PATCH, &format!("checkoutSessions/{}", segment(id)?), Some(body)).await
     }
 
     /// `POST checkoutSessions/{id}/complete`. `idempotency_key` makes a retried completion
@@ -245,12 +245,12 @@ impl AmazonPayClient {
     ) -> Result<CheckoutSession, AmazonError> {
         let body = serde_json::json!({ "chargeAmount": amount });
         let resource = format!("checkoutSessions/{}/complete", segment(id)?);
-        self.send(Method::POST, &resource, Some(&body), Some(idempotency_key)).await
+        self.call_with_key(Method::POST, &resource, Some(&body), Some(idempotency_key.to_owned())).await
     }
 
     /// `GET charges/{id}`.
     pub async fn get_charge(&self, id: &str) -> Result<Charge, AmazonError> {
-        self.send(Method::GET, &format!("charges/{}", segment(id)?), None::<&()>, None).await
+        self.call(Method::GET, &format!("charges/{}", segment(id)?), None::<&()>).await
     }
 
     /// `POST charges`: a charge on a charge permission. `idempotency_key` makes a retried or
@@ -258,7 +258,7 @@ impl AmazonPayClient {
     /// `SoftDeclined`, `PaymentMethodNotAllowed`, `TransactionTimedOut`, `MFANotCompleted`,
     /// `AmazonRejected`; `ProcessingFailure` with a 500), never a charge.
     pub async fn create_charge(&self, body: &serde_json::Value, idempotency_key: &str) -> Result<Charge, AmazonError> {
-        self.send(Method::POST, "charges", Some(body), Some(idempotency_key)).await
+        self.call_with_key(Method::POST, "charges", Some(body), Some(idempotency_key.to_owned())).await
     }
 
     /// `POST checkoutSessions`: a checkout session from the create payload (the same JSON a
@@ -270,7 +270,7 @@ impl AmazonPayClient {
         body: &serde_json::Value,
         idempotency_key: &str,
     ) -> Result<CheckoutSession, AmazonError> {
-        self.send(Method::POST, "checkoutSessions", Some(body), Some(idempotency_key)).await
+        self.call_with_key(Method::POST, "checkoutSessions", Some(body), Some(idempotency_key.to_owned())).await
     }
 
     /// Amazon's clock: the `Date` of its API host's answer to an unsigned request (every answer
@@ -294,7 +294,7 @@ impl AmazonPayClient {
 
     /// `GET chargePermissions/{id}`.
     pub async fn get_charge_permission(&self, id: &str) -> Result<ChargePermission, AmazonError> {
-        self.send(Method::GET, &format!("chargePermissions/{}", segment(id)?), None::<&()>, None).await
+        self.call(Method::GET, &format!("chargePermissions/{}", segment(id)?), None::<&()>).await
     }
 
     /// `PATCH chargePermissions/{id}`: `merchantMetadata` and (Recurring) `recurringMetadata`.
@@ -303,8 +303,7 @@ impl AmazonPayClient {
         id: &str,
         body: &serde_json::Value,
     ) -> Result<ChargePermission, AmazonError> {
-        let resource = format!("chargePermissions/{}", segment(id)?);
-        self.send(Method::PATCH, &resource, Some(body), None).await
+        self.call(Method::PATCH, &format!("chargePermissions/{}", segment(id)?), Some(body)).await
     }
 
     /// `DELETE chargePermissions/{id}/close` with `closureReason` and `cancelPendingCharges`
@@ -320,8 +319,7 @@ impl AmazonPayClient {
             "closureReason": closure_reason,
             "cancelPendingCharges": cancel_pending_charges,
         });
-        let resource = format!("chargePermissions/{}/close", segment(id)?);
-        self.send(Method::DELETE, &resource, Some(&body), None).await
+        self.call(Method::DELETE, &format!("chargePermissions/{}/close", segment(id)?), Some(&body)).await
     }
 
     /// `POST charges/{id}/capture` (実売上): `amount` at most what was authorized (less reduces
@@ -331,14 +329,14 @@ impl AmazonPayClient {
     pub async fn capture_charge(&self, id: &str, amount: &Money, idempotency_key: &str) -> Result<Charge, AmazonError> {
         let body = serde_json::json!({ "captureAmount": amount });
         let resource = format!("charges/{}/capture", segment(id)?);
-        self.send(Method::POST, &resource, Some(&body), Some(idempotency_key)).await
+        self.call_with_key(Method::POST, &resource, Some(&body), Some(idempotency_key.to_owned())).await
     }
 
     /// `DELETE charges/{id}/cancel` (キャンセル of an uncaptured authorization), with
     /// `cancellationReason`.
     pub async fn cancel_charge(&self, id: &str, cancellation_reason: &str) -> Result<Charge, AmazonError> {
         let body = serde_json::json!({ "cancellationReason": cancellation_reason });
-        self.send(Method::DELETE, &format!("charges/{}/cancel", segment(id)?), Some(&body), None).await
+        self.call(Method::DELETE, &format!("charges/{}/cancel", segment(id)?), Some(&body)).await
     }
 
     /// `POST refunds` (返金, full or partial) of a captured charge. Refunds are asynchronous: the
@@ -350,12 +348,12 @@ impl AmazonPayClient {
         idempotency_key: &str,
     ) -> Result<Refund, AmazonError> {
         let body = serde_json::json!({ "chargeId": segment(charge_id).map(|_| charge_id)?, "refundAmount": amount });
-        self.send(Method::POST, "refunds", Some(&body), Some(idempotency_key)).await
+        self.call_with_key(Method::POST, "refunds", Some(&body), Some(idempotency_key.to_owned())).await
     }
 
     /// `GET refunds/{id}`.
     pub async fn get_refund(&self, id: &str) -> Result<Refund, AmazonError> {
-        self.send(Method::GET, &format!("refunds/{}", segment(id)?), None::<&()>, None).await
+        self.call(Method::GET, &format!("refunds/{}", segment(id)?), None::<&()>).await
     }
 
     /// Sends one API call (with retries) and decodes its answer. A POST gets a random
@@ -376,19 +374,19 @@ impl AmazonPayClient {
             ),
             _ => None,
         };
-        self.send(method, resource, body, key.as_deref()).await
+        self.call_with_key(method, resource, body, key).await
     }
 
     /// Sends `method resource` with its retries, each attempt after its turn within Amazon's quota
     /// for its operation.
-    async fn send<T: DeserializeOwned>(
+    async fn call_with_key<T: DeserializeOwned>(
         &self,
         method: Method,
         resource: &str,
         body: Option<&impl Serialize>,
-        idempotency_key: Option<&str>,
+        idempotency_key: Option<String>,
     ) -> Result<T, AmazonError> {
-        if let Some(key) = idempotency_key
+        if let Some(key) = &idempotency_key
             && !idempotency::is_valid(key)
         {
             return Err(AmazonError::InvalidIdempotencyKey(format!(
@@ -416,7 +414,7 @@ impl AmazonPayClient {
                 }
             }
             // Signed after the wait: Amazon refuses a signature dated too far from its clock.
-            let request = self.signed(&method, &url, &body, idempotency_key)?;
+            let request = self.signed(&method, &url, &body, idempotency_key.as_deref())?;
             let wait = match request.send().await {
                 Ok(response) if response.status().is_success() => {
                     let text = response.text().await.map_err(|e| AmazonError::Decode(e.without_url().to_string()))?;

@@ -292,12 +292,27 @@ fn real_now() -> u64 {
     OffsetDateTime::now_utc().unix_timestamp().max(0).unsigned_abs()
 }
 
-/// `POST /__simulator/faults`, `POST /__simulator/clock`: test controls, as a test double has.
+/// `POST /__simulator/faults`, `POST /__simulator/clock`, `POST /__simulator/quotas`: test
+/// controls, as a test double has.
 pub(super) fn controls() -> Router<Simulator> {
     Router::new()
         .route("/__simulator/faults", axum::routing::post(set_faults))
+        .route("/__simulator/quotas", axum::routing::post(set_quotas))
         .route("/__simulator/clock", axum::routing::post(advance_clock))
         .merge(super::payments::controls())
+}
+
+/// `{"kept": bool}`: whether Amazon's throttling quotas are kept from now on (a benchmark places
+/// its orders with them lifted, then measures a job at Amazon's pace).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Quotas {
+    kept: bool,
+}
+
+async fn set_quotas(State(simulator): State<Simulator>, Json(quotas): Json<Quotas>) -> StatusCode {
+    lock(&simulator.inner.throttling).keep(quotas.kept);
+    StatusCode::NO_CONTENT
 }
 
 async fn set_faults(State(simulator): State<Simulator>, Json(fault): Json<Fault>) -> StatusCode {

@@ -160,7 +160,7 @@ impl Simulator {
     /// `AMAZONPAY2_SIMULATOR_QUOTAS=off`), whose shop sends without pacing too.
     #[must_use]
     pub fn with_quotas_lifted(self) -> Self {
-        lock(&self.inner.throttling).lift();
+        lock(&self.inner.throttling).keep(false);
         self
     }
 

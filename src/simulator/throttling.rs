@@ -32,9 +32,9 @@ struct Level {
 }
 
 impl Buckets {
-    /// From now on, every request is taken.
-    pub(super) fn lift(&mut self) {
-        self.lifted = true;
+    /// Whether the quotas are kept from now on (lifted: every request is taken).
+    pub(super) fn keep(&mut self, kept: bool) {
+        self.lifted = !kept;
     }
 
     /// Takes `caller`'s request to `method path` in `environment` into its bucket, or refuses it.
@@ -109,7 +109,7 @@ mod tests {
         assert!(take_at(&mut buckets, "A1", later).is_ok());
         assert!(take_at(&mut buckets, "A1", later).is_err());
         // Lifted, nothing is refused.
-        buckets.lift();
+        buckets.keep(false);
         assert!((0..100).all(|_| take_at(&mut buckets, "A1", later).is_ok()));
     }
 }

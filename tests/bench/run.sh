@@ -64,7 +64,7 @@ cargo test -q --release --test bench -- --ignored --nocapture admin:: 2>&1 | gre
 
 source tests/bench/shops.sh
 echo "== many shops: one shop's bulk capture of 1,000 orders beside another shop's shoppers (one process with the simulator)"
-RUST_LOG=warn cargo test -q --release --test bench -- --ignored --nocapture shops::isolation 2>&1 \
+RUST_LOG=warn cargo test -q --release --test bench -- --ignored --nocapture --test-threads=1 shops::isolation 2>&1 \
   | grep '^BENCH' | sed 's/^BENCH /   /' || true
 
 source tests/bench/fuzz.sh

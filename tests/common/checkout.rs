@@ -200,6 +200,31 @@ impl World {
         }
     }
 
+    /// The world keeping Amazon's throttling quotas from now on: the simulator's, and the shop's
+    /// pacing to them (its server restarts on the same address and database, as after a deploy).
+    /// A benchmark places its orders first, faster than Amazon would take them.
+    pub async fn keeping_amazons_quotas(self) -> Self {
+        self.amazon_control("quotas", json!({ "kept": true })).await;
+        let Self { shop, amazon, mut config, _server, _data, .. } = self;
+        _server.stop().await;
+        if let Some(demo) = config.demo.as_mut() {
+            demo.quotas_lifted = false;
+        }
+        let key = std::sync::Arc::new(server::load_key(&config).expect("the test key"));
+        let listener = tokio::net::TcpListener::bind(config.listen).await.expect("the shop's address again");
+        let server = ShopServer::start(&config, &key, listener).await;
+        Self {
+            shop,
+            amazon,
+            db: server.db.clone(),
+            state: server.state.clone(),
+            client: shop_client(&config, &key),
+            config,
+            _server: server,
+            _data,
+        }
+    }
+
     /// A new browser with no cookies.
     pub fn browser(&self) -> Browser {
         let http = cookie_client().build().unwrap();
