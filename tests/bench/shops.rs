@@ -130,22 +130,32 @@ fn p99(times: &[Duration]) -> f64 {
 #[ignore = "a measurement for tests/bench/run.sh"]
 async fn isolation() {
     let orders: usize = var("AMAZONPAY2_BENCH_ORDERS").map_or(1_000, |n| n.parse().unwrap());
-    isolation_of(orders, false).await;
+    isolation_of(1, orders, false).await;
 }
 
-/// [`isolation`] with Amazon's quotas kept, as a shop meets them: A's orders are placed with the
-/// quotas lifted (faster than Amazon would take them), then the shop restarts pacing its calls
-/// and the simulator keeps the quotas. The bench's shop is in the sandbox, where Amazon takes one
-/// capture a second (production: 4); the simulator's production rules need an https shop, which
-/// the bench is not. 30 orders: the pace holds whatever the job's size.
+/// [`isolation`] at Amazon's pace, as a shop meets it. The bench's shops are in the sandbox (the
+/// simulator's production rules need an https shop), where Amazon takes one capture a second from
+/// a merchant; production takes 4. So four shops, each its own merchant, capture at once: the
+/// load of one production shop's bulk capture. Their orders are placed with the quotas lifted
+/// (faster than Amazon would take them); then the shop restarts pacing its calls and the
+/// simulator keeps the quotas. 30 orders each: the pace holds whatever the job's size.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement for tests/bench/run.sh"]
 async fn isolation_at_amazons_pace() {
     let orders: usize = var("AMAZONPAY2_BENCH_PACED_ORDERS").map_or(30, |n| n.parse().unwrap());
-    isolation_of(orders, true).await;
+    isolation_of(4, orders, true).await;
 }
 
-async fn isolation_of(orders: usize, paced: bool) {
+/// A shop that captures: its address, and the product and shipping method its orders have.
+struct Capturing {
+    url: String,
+    product: i64,
+    shipping: i64,
+}
+
+/// B's measurement beside `shops` shops' bulk captures of `orders` orders each (Amazon's quotas
+/// kept when `paced`).
+async fn isolation_of(shops: usize, orders: usize, paced: bool) {
     let master_file = crate::common::sockets::DataDir::new("bench-master");
     std::fs::create_dir_all(&master_file.0).unwrap();
     let master_path = master_file.0.join("master.key");
@@ -161,6 +171,37 @@ async fn isolation_of(orders: usize, paced: bool) {
     let hash = amazonpay2::server::admin::auth::hash_password(OWNER_PASSWORD).await.unwrap();
     let a = db.add_shop(&[ShopHost::parse(&addr.to_string()).unwrap()], OWNER, &hash).await.unwrap().unwrap();
     assert!(a.adopted);
+    let mut capturing =
+        vec![Capturing { url: world.shop.trim_end_matches('/').to_owned(), product: MUG, shipping: TAKKYUBIN }];
+    let mut names = vec!["shop-b.localhost".to_owned()];
+    // More capturing shops, each its own merchant at Amazon with a key of its own, as Seller
+    // Central and `shop keys` leave them.
+    for n in 1..shops {
+        let host = format!("shop-a{n}.localhost:{}", addr.port());
+        names.push(format!("shop-a{n}.localhost"));
+        let added = db.add_shop(&[ShopHost::parse(&host).unwrap()], OWNER, &hash).await.unwrap().unwrap();
+        let (private_pem, public_pem) = key_pair();
+        let registered = reqwest::Client::new()
+            .post(format!("{}/__simulator/merchants", world.amazon))
+            .json(&json!({ "publicKeyPem": public_pem, "sandbox": true }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(registered.status(), 201);
+        let ids: Value = registered.json().await.unwrap();
+        let sealed = master.seal(Binding { shop: added.id.0, field: PRIVATE_KEY }, private_pem.as_bytes()).unwrap();
+        let amazon = ShopAmazon {
+            merchant_id: ids["merchantId"].as_str().unwrap().into(),
+            store_id: ids["storeId"].as_str().unwrap().into(),
+            public_key_id: ids["publicKeyId"].as_str().unwrap().into(),
+            sandbox: true,
+            key_fingerprint: format!("SHA256:a{n}"),
+        };
+        let shop_db = db.for_shop(added.id);
+        shop_db.set_shop_amazon(&amazon, &sealed).await.unwrap();
+        let (product, shipping) = catalogue(&shop_db, 2_000 + n as i64).await;
+        capturing.push(Capturing { url: format!("http://{host}"), product, shipping });
+    }
     let b_host = format!("shop-b.localhost:{}", addr.port());
     let b = db.add_shop(&[ShopHost::parse(&b_host).unwrap()], OWNER, &hash).await.unwrap().unwrap();
     // B's keys as `shop keys` leaves them (nothing B does here reaches Amazon), and a catalogue.
@@ -175,79 +216,112 @@ async fn isolation_of(orders: usize, paced: bool) {
     };
     let b_db = db.for_shop(b.id);
     b_db.set_shop_amazon(&amazon, &sealed).await.unwrap();
-    let (b_mug, b_takkyubin) = (1_001, 1_001);
-    let product = Product { id: b_mug, name: "B のマグカップ".into(), price: 2_750, recurring: false };
-    let shipping = ShippingMethod { id: b_takkyubin, name: "宅配便".into(), fee: 880, amazon_pay_allowed: true };
-    amazonpay2::storage::Shop::seed_catalogue(&b_db, &[product], &[shipping]).await.unwrap();
+    let (b_mug, b_takkyubin) = catalogue(&b_db, 1_001).await;
     world._server.shops.refresh().await.unwrap();
+    // A browser with its own cookies, reaching every shop's host on the server's port.
+    let client = || names.iter().fold(cookie_client(), |builder, name| builder.resolve(name, addr)).build().unwrap();
 
-    // A's orders: guests buy a mug with Visa (仮売上), eight at a time, as in admin.rs.
+    // Their orders: guests buy a mug with Visa (仮売上), eight at a time, as in admin.rs.
     let started = Instant::now();
-    futures_util::stream::iter(0..orders)
-        .map(|_| async {
-            let guest = world.browser();
-            guest.fill_cart(&[(MUG, 1)], TAKKYUBIN).await;
-            guest.to_confirmation(VISA).await;
-            completed_order(&guest.place_and_finish().await, "order_placed");
-        })
-        .buffer_unordered(8)
-        .count()
-        .await;
-    eprintln!("   ({orders} purchases in shop A made in {:.1} s)", started.elapsed().as_secs_f64());
+    for shop in &capturing {
+        futures_util::stream::iter(0..orders)
+            .map(|_| async {
+                let http = client();
+                let guest = Browser { shop: shop.url.clone(), amazon: world.amazon.clone(), http };
+                guest.fill_cart(&[(shop.product, 1)], shop.shipping).await;
+                guest.to_confirmation(VISA).await;
+                completed_order(&guest.place_and_finish().await, "order_placed");
+            })
+            .buffer_unordered(8)
+            .count()
+            .await;
+    }
+    eprintln!("   ({} purchases in {shops} shop(s) made in {:.1} s)", orders * shops, started.elapsed().as_secs_f64());
     let world = if paced { world.keeping_amazons_quotas().await } else { world };
 
     // B's shoppers, each with a mug in the cart (its checkout button is a button, not a notice).
     let mut shoppers = Vec::new();
     for _ in 0..B_SHOPPERS {
-        let http = cookie_client().resolve("shop-b.localhost", addr).build().unwrap();
+        let http = client();
         let browser = Browser { shop: format!("http://{b_host}"), amazon: world.amazon.clone(), http };
         browser.fill_cart(&[(b_mug, 1)], b_takkyubin).await;
         assert!(browser.view("checkout").await.get("options").is_some(), "B's checkout button");
         shoppers.push(browser);
     }
-    // B alone for 5 s before A's capture and 5 s after it: the machine's speed drifts between
+    // B alone for 5 s before the capture and 5 s after it: the machine's speed drifts between
     // runs and within one, and the capture falls between the two halves.
     let alone_until = Instant::now() + ALONE / 2;
     let mut alone = b_buttons(&shoppers, move || Instant::now() >= alone_until).await;
 
-    // A's owner captures every order from 「AmazonPay クレジット決済状況」 while B's shoppers go on.
-    let owner = AdminBrowser::new(&world.shop);
-    owner.log_in().await;
-    let csrf = owner.csrf().await;
-    let capturing = Arc::new(AtomicBool::new(true));
+    // Each capturing shop's owner captures every order from 「AmazonPay クレジット決済状況」 while
+    // B's shoppers go on.
+    let mut owners = Vec::new();
+    for shop in &capturing {
+        let owner = AdminBrowser { shop: shop.url.clone(), http: client() };
+        owner.log_in().await;
+        let csrf = owner.csrf().await;
+        owners.push((owner, csrf));
+    }
+    let capturing_now = Arc::new(AtomicBool::new(true));
     let during = {
-        let capturing = capturing.clone();
-        tokio::spawn(b_buttons_owned(shoppers, move || !capturing.load(Ordering::Relaxed)))
+        let capturing_now = capturing_now.clone();
+        tokio::spawn(b_buttons_owned(shoppers, move || !capturing_now.load(Ordering::Relaxed)))
     };
     let started = Instant::now();
-    let job = owner.post("/admin/amazonpay/capture", &[("csrf", csrf.as_str()), ("scope", "all")]).await.location();
-    let id = job.rsplit('/').next().unwrap().to_owned();
-    let done = loop {
-        let answer = owner.http.get(owner.url(&format!("/api/amazonpay2/admin/bulk/{id}"))).send().await.unwrap();
-        let progress: Value = answer.json().await.unwrap();
-        if progress["running"] == false {
-            break progress["done"].as_u64().unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let mut jobs = Vec::new();
+    for (owner, csrf) in &owners {
+        let job = owner.post("/admin/amazonpay/capture", &[("csrf", csrf.as_str()), ("scope", "all")]).await.location();
+        jobs.push(job.rsplit('/').next().unwrap().to_owned());
+    }
+    let mut done = 0;
+    for ((owner, _), id) in owners.iter().zip(&jobs) {
+        done += loop {
+            let answer = owner.http.get(owner.url(&format!("/api/amazonpay2/admin/bulk/{id}"))).send().await.unwrap();
+            let progress: Value = answer.json().await.unwrap();
+            if progress["running"] == false {
+                break progress["done"].as_u64().unwrap() as usize;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+    }
     let captured_in = started.elapsed();
-    capturing.store(false, Ordering::Relaxed);
+    capturing_now.store(false, Ordering::Relaxed);
     let (during, shoppers) = during.await.unwrap();
-    assert_eq!(done as usize, orders, "every order of A captured");
+    assert_eq!(done, orders * shops, "every order captured");
     let alone_until = Instant::now() + ALONE / 2;
     let later = b_buttons(&shoppers, move || Instant::now() >= alone_until).await;
     let (before, after) = (p99(&alone), p99(&later));
     alone.extend(later);
     alone.sort();
     let (alone, during) = (p99(&alone), p99(&during));
-    let pace = if paced { "at Amazon's sandbox pace" } else { "Amazon's quotas lifted" };
+    let pace = if paced {
+        format!("{shops} shops at Amazon's sandbox pace of 1 a second each: one production shop's 4")
+    } else {
+        "Amazon's quotas lifted".to_owned()
+    };
     println!(
-        "BENCH isolation: shop B's checkout button p99 {alone:.2} ms alone ({before:.2} before A's capture, {after:.2} \
-         after), {during:.2} ms while shop A captured {orders} orders ({:.1} s, {pace}): {:.1}x {} (budget: at most 2x)",
+        "BENCH isolation: shop B's checkout button p99 {alone:.2} ms alone ({before:.2} before the capture, {after:.2} \
+         after), {during:.2} ms while {done} orders were captured ({:.1} s, {pace}): {:.1}x {} (budget: at most 2x)",
         captured_in.as_secs_f64(),
         during / alone,
         if during <= 2.0 * alone { "ok" } else { "OVER" }
     );
+}
+
+/// A new RSA key pair: the private key's PEM (PKCS#8) and the public key's (SPKI).
+fn key_pair() -> (String, String) {
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
+    let pem = private.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+    (pem, private.to_public_key().to_public_key_pem(LineEnding::LF).unwrap())
+}
+
+/// A shop's catalogue of one mug and one shipping method, both numbered `id`.
+async fn catalogue(db: &impl amazonpay2::storage::Shop, id: i64) -> (i64, i64) {
+    let product = Product { id, name: "マグカップ".into(), price: 2_750, recurring: false };
+    let shipping = ShippingMethod { id, name: "宅配便".into(), fee: 880, amazon_pay_allowed: true };
+    db.seed_catalogue(&[product], &[shipping]).await.unwrap();
+    (id, id)
 }
 
 async fn b_buttons_owned(
