@@ -484,6 +484,20 @@ mod tests {
     }
 
     #[test]
+    fn amazons_quotas_are_paced_to_unless_the_demo_lifts_them_for_a_benchmark() {
+        assert!(config(true, &[]).unwrap().core_settings().paced, "kept by default");
+        assert!(config(false, PRODUCTION).unwrap().core_settings().paced);
+        let lifted = config(true, &[("AMAZONPAY2_SIMULATOR_QUOTAS", "off")]).unwrap();
+        assert!(!lifted.core_settings().paced && lifted.demo.is_some_and(|demo| demo.quotas_lifted));
+        let mut production = PRODUCTION.to_vec();
+        production.push(("AMAZONPAY2_SIMULATOR_QUOTAS", "off"));
+        let err = config(false, &production).unwrap_err().to_string();
+        assert!(err.contains("only to the demo"), "a shop at Amazon cannot stop pacing: {err}");
+        let err = config(true, &[("AMAZONPAY2_SIMULATOR_QUOTAS", "none")]).unwrap_err().to_string();
+        assert!(err.starts_with("AMAZONPAY2_SIMULATOR_QUOTAS") && err.contains("not on or off"), "{err}");
+    }
+
+    #[test]
     fn production_settings_are_read_and_point_at_amazon() {
         let config = config(false, PRODUCTION).unwrap();
         assert!(config.demo.is_none());
