@@ -408,9 +408,13 @@ impl AmazonPayClient {
             }
             let pacer = self.pacer.as_deref().zip(operation);
             if let Some((pacer, operation)) = pacer {
-                let turn = pacer.turn(operation);
-                if !turn.is_zero() {
-                    self.sleeper.sleep(turn).await;
+                match pacer.turn(operation) {
+                    Ok(turn) if turn.is_zero() => {}
+                    Ok(turn) => self.sleeper.sleep(turn).await,
+                    Err(wait) => {
+                        let last = format!("Amazon's quota for {operation:?} is spent for the next {wait:.0?}");
+                        return Err(AmazonError::Unavailable { attempts: attempt - 1, last });
+                    }
                 }
             }
             // Signed after the wait: Amazon refuses a signature dated too far from its clock.

@@ -50,21 +50,27 @@ impl Pacer {
         pacer
     }
 
-    /// How long a call of `operation` waits for its turn, which is taken now.
-    pub(crate) fn turn(&self, operation: ApiOperation) -> Duration {
+    /// How long a call of `operation` waits for its turn, which is taken now; or, when that would
+    /// be longer than [`LONGEST_WAIT`], how long, and no turn is taken.
+    pub(crate) fn turn(&self, operation: ApiOperation) -> Result<Duration, Duration> {
         self.turn_at(operation, Instant::now())
     }
 
-    fn turn_at(&self, operation: ApiOperation, now: Instant) -> Duration {
+    fn turn_at(&self, operation: ApiOperation, now: Instant) -> Result<Duration, Duration> {
         let quota = operation.quota(self.sandbox);
         let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let allowance = buckets.entry(operation).or_insert(Allowance { left: capacity(quota), at: now });
         let rate = f64::from(quota.per_second);
-        allowance.left = (allowance.left + now.saturating_duration_since(allowance.at).as_secs_f64() * rate)
-            .min(capacity(quota))
-            - 1.0;
+        allowance.left =
+            (allowance.left + now.saturating_duration_since(allowance.at).as_secs_f64() * rate).min(capacity(quota));
         allowance.at = now;
-        if allowance.left >= 0.0 { Duration::ZERO } else { Duration::from_secs_f64(-allowance.left / rate) }
+        let wait =
+            if allowance.left >= 1.0 { Duration::ZERO } else { Duration::from_secs_f64((1.0 - allowance.left) / rate) };
+        if wait > LONGEST_WAIT {
+            return Err(wait);
+        }
+        allowance.left -= 1.0;
+        Ok(wait)
     }
 
     /// Amazon refused a call of `operation` as over its quota (another instance, or another
@@ -77,6 +83,10 @@ impl Pacer {
         }
     }
 }
+
+/// The longest a call waits for its turn. Past it the call fails at once, as Amazon would refuse
+/// it: a shopper's page must not hang behind a crowd, and a job's few workers never wait this long.
+pub(crate) const LONGEST_WAIT: Duration = Duration::from_secs(15);
 
 /// One request fewer than Amazon's burst: our clock and the moment Amazon counts a request differ
 /// by the network's jitter, and one request of room absorbs a pair that arrives closer together
@@ -101,7 +111,8 @@ mod tests {
     fn production_captures_go_at_once_up_to_one_below_the_burst_then_four_a_second() {
         let pacer = pacer(false);
         let now = Instant::now();
-        let waits: Vec<u128> = (0..22).map(|_| millis(pacer.turn_at(ApiOperation::CaptureCharge, now))).collect();
+        let waits: Vec<u128> =
+            (0..22).map(|_| millis(pacer.turn_at(ApiOperation::CaptureCharge, now).unwrap())).collect();
         assert!(waits[..19].iter().all(|&wait| wait == 0), "{waits:?}");
         assert_eq!(waits[19..], [250, 500, 750]);
     }
@@ -110,22 +121,37 @@ mod tests {
     fn sandbox_captures_go_one_a_second_and_the_allowance_comes_back_with_time() {
         let pacer = pacer(true);
         let start = Instant::now();
-        assert_eq!(millis(pacer.turn_at(ApiOperation::CaptureCharge, start)), 0);
-        assert_eq!(millis(pacer.turn_at(ApiOperation::CaptureCharge, start)), 1000);
+        assert_eq!(millis(pacer.turn_at(ApiOperation::CaptureCharge, start).unwrap()), 0);
+        assert_eq!(millis(pacer.turn_at(ApiOperation::CaptureCharge, start).unwrap()), 1000);
         // Two seconds on, the promised turn is past and one more has come back.
         let later = start + Duration::from_secs(2);
-        assert_eq!(millis(pacer.turn_at(ApiOperation::CaptureCharge, later)), 0);
+        assert_eq!(millis(pacer.turn_at(ApiOperation::CaptureCharge, later).unwrap()), 0);
         // Operations keep their own quotas.
-        assert_eq!(millis(pacer.turn_at(ApiOperation::GetCharge, start)), 0);
+        assert_eq!(millis(pacer.turn_at(ApiOperation::GetCharge, start).unwrap()), 0);
     }
 
     #[test]
     fn a_refusal_by_amazon_makes_the_next_turn_wait_for_the_restore_rate() {
         let pacer = pacer(false);
         let now = Instant::now();
-        assert_eq!(millis(pacer.turn_at(ApiOperation::CreateRefund, now)), 0);
+        assert_eq!(millis(pacer.turn_at(ApiOperation::CreateRefund, now).unwrap()), 0);
         pacer.refused(ApiOperation::CreateRefund);
-        assert_eq!(millis(pacer.turn_at(ApiOperation::CreateRefund, now)), 250);
+        assert_eq!(millis(pacer.turn_at(ApiOperation::CreateRefund, now).unwrap()), 250);
+    }
+
+    #[test]
+    fn a_turn_further_off_than_the_longest_wait_is_refused_and_not_taken() {
+        let pacer = pacer(true);
+        let now = Instant::now();
+        // The sandbox's captures: one at once, then one a second; the 17th would wait 16 s.
+        let waits: Vec<_> = (0..17).map(|_| pacer.turn_at(ApiOperation::CaptureCharge, now)).collect();
+        assert_eq!(waits[15], Ok(LONGEST_WAIT));
+        assert_eq!(waits[16], Err(Duration::from_secs(16)));
+        assert_eq!(
+            pacer.turn_at(ApiOperation::CaptureCharge, now),
+            Err(Duration::from_secs(16)),
+            "still 16: none taken"
+        );
     }
 
     #[test]
