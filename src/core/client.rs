@@ -175,6 +175,7 @@ impl AmazonPayClient {
         };
         let base = format!("{}{environment}/v2", api_base.as_str().trim_end_matches('/'));
         let sandbox = crate::amazon::key_id_sandbox(&account.public_key_id).unwrap_or(account.sandbox);
+        let pacer = Pacer::of(&base, &account.public_key_id, sandbox);
         Ok(Self {
             http: http_client()?,
             base,
@@ -184,7 +185,7 @@ impl AmazonPayClient {
             randomness: Arc::new(SystemRandom::new()),
             retry: Retry::default(),
             sleeper: Arc::new(TokioSleeper),
-            pacer: Some(Pacer::of(&account.public_key_id, sandbox)),
+            pacer: Some(pacer),
         })
     }
 

@@ -5,8 +5,8 @@
 //! Amazon takes 4 a second (1 in the sandbox), and a few backoffs of under a second each would give
 //! most orders up. Paced, every capture waits its turn and succeeds at Amazon's rate.
 //!
-//! Every client of one public key ID in this process shares one pacer, because Amazon counts per
-//! merchant, not per connection. Instances of a deployment pace each on its own; together they can
+//! Every client of one public key ID (at one Amazon) in this process shares one pacer, because
+//! Amazon counts per merchant, not per connection. Instances of a deployment pace each on its own; together they can
 //! go over, and Amazon's `429` then empties the pacer ([`Pacer::refused`]) before the retry.
 
 use std::collections::HashMap;
@@ -31,13 +31,14 @@ struct Allowance {
 }
 
 impl Pacer {
-    /// The pacer of the merchant whose public key is `public_key_id`, shared with every other
-    /// client of that key in this process.
-    pub(crate) fn of(public_key_id: &str, sandbox: bool) -> Arc<Pacer> {
-        type Pacers = HashMap<(String, bool), Weak<Pacer>>;
+    /// The pacer of the merchant whose public key is `public_key_id` at the Amazon reached at
+    /// `api_base`, shared with every other client of that key there in this process (a test's
+    /// simulators are separate Amazons).
+    pub(crate) fn of(api_base: &str, public_key_id: &str, sandbox: bool) -> Arc<Pacer> {
+        type Pacers = HashMap<(String, String, bool), Weak<Pacer>>;
         static PACERS: LazyLock<Mutex<Pacers>> = LazyLock::new(Mutex::default);
         let mut pacers = PACERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let key = (public_key_id.to_owned(), sandbox);
+        let key = (api_base.to_owned(), public_key_id.to_owned(), sandbox);
         if let Some(pacer) = pacers.get(&key).and_then(Weak::upgrade) {
             return pacer;
         }
@@ -155,10 +156,12 @@ mod tests {
     }
 
     #[test]
-    fn clients_of_one_key_share_a_pacer_and_other_keys_or_modes_do_not() {
-        let first = Pacer::of("LIVE-PACING-TEST-ONE", false);
-        assert!(Arc::ptr_eq(&first, &Pacer::of("LIVE-PACING-TEST-ONE", false)));
-        assert!(!Arc::ptr_eq(&first, &Pacer::of("LIVE-PACING-TEST-TWO", false)));
-        assert!(!Arc::ptr_eq(&first, &Pacer::of("LIVE-PACING-TEST-ONE", true)));
+    fn clients_of_one_key_at_one_amazon_share_a_pacer_and_other_keys_amazons_or_modes_do_not() {
+        let amazon = "https://pay-api.amazon.jp/v2";
+        let first = Pacer::of(amazon, "LIVE-PACING-TEST-ONE", false);
+        assert!(Arc::ptr_eq(&first, &Pacer::of(amazon, "LIVE-PACING-TEST-ONE", false)));
+        assert!(!Arc::ptr_eq(&first, &Pacer::of(amazon, "LIVE-PACING-TEST-TWO", false)));
+        assert!(!Arc::ptr_eq(&first, &Pacer::of(amazon, "LIVE-PACING-TEST-ONE", true)));
+        assert!(!Arc::ptr_eq(&first, &Pacer::of("http://127.0.0.1:8081/v2", "LIVE-PACING-TEST-ONE", false)));
     }
 }

@@ -48,3 +48,19 @@ async fn the_shops_client_waits_for_its_turns_and_is_never_refused() {
         assert_eq!(reason(client.get_charge("S01-0000000-0000000-C000001").await), "404 ResourceNotFound");
     }
 }
+
+#[tokio::test]
+async fn after_another_program_spent_the_quota_the_shops_call_is_refused_once_then_waits_and_succeeds() {
+    let sim = simulator().await;
+    let once = Retry { attempts: 1, ..FAST_RETRY };
+    // Another program with the same keys (another instance, say) spends Get Charge's burst.
+    let other = sim.client(&shop_key()).with_retry(once);
+    for _ in 0..5 {
+        assert_eq!(reason(other.get_charge("S01-0000000-0000000-C000001").await), "404 ResourceNotFound");
+    }
+    // The shop's paced client thinks it has turns left; Amazon's 429 empties its pacer, and its
+    // retry waits for Amazon's restore rate (a second in the sandbox) instead of its short backoff.
+    let shop =
+        amazonpay2::core::AmazonPayClient::new(&sim.base, &sim.account, shop_key()).unwrap().with_retry(FAST_RETRY);
+    assert_eq!(reason(shop.get_charge("S01-0000000-0000000-C000001").await), "404 ResourceNotFound");
+}
