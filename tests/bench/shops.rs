@@ -181,14 +181,8 @@ async fn isolation_of(shops: usize, orders: usize, paced: bool) {
         names.push(format!("shop-a{n}.localhost"));
         let added = db.add_shop(&[ShopHost::parse(&host).unwrap()], OWNER, &hash).await.unwrap().unwrap();
         let (private_pem, public_pem) = key_pair();
-        let registered = reqwest::Client::new()
-            .post(format!("{}/__simulator/merchants", world.amazon))
-            .json(&json!({ "publicKeyPem": public_pem, "sandbox": true }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(registered.status(), 201);
-        let ids: Value = registered.json().await.unwrap();
+        let merchant = json!({ "publicKeyPem": public_pem, "sandbox": true });
+        let ids = world.amazon_control_answer("merchants", merchant).await;
         let sealed = master.seal(Binding { shop: added.id.0, field: PRIVATE_KEY }, private_pem.as_bytes()).unwrap();
         let amazon = ShopAmazon {
             merchant_id: ids["merchantId"].as_str().unwrap().into(),

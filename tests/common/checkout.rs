@@ -12,6 +12,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use reqwest::{Method, header};
@@ -19,6 +20,7 @@ use serde_json::{Value, json};
 use time::{Date, OffsetDateTime, UtcOffset};
 use url::Url;
 
+use amazonpay2::amazon::keys::ShopKey;
 use amazonpay2::core::AmazonPayClient;
 use amazonpay2::core::subscriptions::Cycle;
 use amazonpay2::server;
@@ -188,12 +190,24 @@ impl World {
         )
         .await;
         let server = ShopServer::start_adapting(&config, &key, shop_listener, adapt).await;
+        Self::around(server, shop, amazon, config, &key, data)
+    }
+
+    /// The world of a running `server`.
+    fn around(
+        server: ShopServer,
+        shop: String,
+        amazon: String,
+        config: Config,
+        key: &Arc<ShopKey>,
+        data: DataDir,
+    ) -> Self {
         Self {
             shop,
             amazon,
             db: server.db.clone(),
             state: server.state.clone(),
-            client: shop_client(&config, &key),
+            client: shop_client(&config, key),
             config,
             _server: server,
             _data: data,
@@ -210,19 +224,10 @@ impl World {
         if let Some(demo) = config.demo.as_mut() {
             demo.quotas_lifted = false;
         }
-        let key = std::sync::Arc::new(server::load_key(&config).expect("the test key"));
+        let key = Arc::new(server::load_key(&config).expect("the test key"));
         let listener = tokio::net::TcpListener::bind(config.listen).await.expect("the shop's address again");
         let server = ShopServer::start(&config, &key, listener).await;
-        Self {
-            shop,
-            amazon,
-            db: server.db.clone(),
-            state: server.state.clone(),
-            client: shop_client(&config, &key),
-            config,
-            _server: server,
-            _data,
-        }
+        Self::around(server, shop, amazon, config, &key, _data)
     }
 
     /// A new browser with no cookies.
